@@ -1,0 +1,270 @@
+/**
+ * Express (5) middleware for a service that receives DSKE-signed requests (the hub's in-band routes).
+ *
+ * Order of work per request:
+ *  1. read the raw body bytes from the stream (size limit → 413);
+ *  2. resolve the peer (undefined → 401);
+ *  3. parse DSKE-Signature (→ 401), reserve the named bytes in peer.peerPool WITHOUT consuming,
+ *     verify the tag; on failure release the reservation (pools untouched) and answer 401;
+ *  4. commit the consumption, set req.body (parsed JSON, {} if empty) and res.locals.dskePeer;
+ *  5. wrap res.send so the final body bytes are signed with PSRD from peer.localPool and the
+ *     DSKE-Signature response header is set (res.json / res.sendStatus go through res.send).
+ *
+ * Routes must answer with res.send / res.json / res.sendStatus (res.end bypasses signing).
+ */
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { SignatureError } from "./errors";
+import { allocateSigningKey, reserveVerifyingKey, type SigningMaterial } from "./keys";
+import { getScheme, requestParts, responseParts } from "./message";
+import type { PeerAuth } from "./peer";
+import { formatSignatureHeader, parseSignatureHeader, SIGNATURE_HEADER, SIGNATURE_HEADER_LC } from "./signature";
+
+export interface SignatureMiddlewareOptions {
+  resolvePeer: (req: Request, rawBody: Buffer) => PeerAuth | undefined | Promise<PeerAuth | undefined>;
+  /** Default 1 MiB → 413 {message, details}. */
+  maxBodyBytes?: number;
+  /** Maximum fragments in a request's signature allocation (default 16). */
+  maxFragments?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+class BodyTooLargeError extends Error {}
+
+/** Read the whole request body, refusing more than `limit` bytes. */
+function readRawBody(req: Request, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > limit) {
+      reject(new BodyTooLargeError(`content-length ${declared} exceeds ${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      size += b.length;
+      if (size > limit) {
+        done = true;
+        cleanup();
+        req.resume(); // discard the rest
+        reject(new BodyTooLargeError(`body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(b);
+    };
+    const onEnd = (): void => {
+      if (done) return;
+      done = true;
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      if (done) return;
+      done = true;
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      if (done) return;
+      done = true;
+      cleanup();
+      reject(new Error("request closed before its body was complete"));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
+}
+
+/** {message, details} body for a failure. */
+export function errorBody(message: string, code: string, details: readonly string[] = []): { message: string; details: Array<Record<string, string>> } {
+  return { message, details: [{ code }, ...details.map((d) => ({ reason: d }))] };
+}
+
+/** {} for an empty body, the parsed JSON, or undefined if it does not parse. */
+function parseJsonOrUndefined(raw: Buffer): unknown {
+  if (raw.length === 0) return {};
+  try {
+    return JSON.parse(raw.toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function splitUrl(originalUrl: string): { path: string; query: string } {
+  const q = originalUrl.indexOf("?");
+  if (q < 0) return { path: originalUrl, query: "" };
+  return { path: originalUrl.slice(0, q), query: originalUrl.slice(q + 1) };
+}
+
+type SendFn = Response["send"];
+
+/**
+ * Replace res.send with a signing version. Body conversion mirrors express 5's res.send: objects
+ * go through res.json (which calls res.send again with a string); strings are UTF-8 (Content-Type
+ * text/html if unset); Buffers as is; 204/304 and HEAD carry no body (the empty body is signed).
+ */
+function installResponseSigner(req: Request, res: Response, peer: PeerAuth, requestTag: Uint8Array, next: NextFunction): void {
+  const scheme = getScheme(peer.scheme);
+  const originalSend: SendFn = res.send.bind(res);
+  let state: "idle" | "signing" | "sent" = "idle";
+
+  const signedSend = function (this: Response, body?: unknown): Response {
+    if (state !== "idle") {
+      if (state === "sent" && res.headersSent) return originalSend(body); // express raises its own error
+      throw new Error("DSKE: response already being sent");
+    }
+    if (body !== null && body !== undefined && typeof body === "object" && !Buffer.isBuffer(body) && !(body instanceof Uint8Array)) {
+      return res.json(body); // calls res.send(string) again
+    }
+    let bytes: Buffer;
+    if (body === undefined || body === null) bytes = Buffer.alloc(0);
+    else if (typeof body === "string") {
+      if (!res.get("Content-Type")) res.type("html");
+      bytes = Buffer.from(body, "utf8");
+    } else if (Buffer.isBuffer(body)) bytes = body;
+    else if (body instanceof Uint8Array) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    else {
+      if (!res.get("Content-Type")) res.type("html");
+      bytes = Buffer.from(String(body), "utf8");
+    }
+    if (typeof body === "string" && !res.get("Content-Type")?.includes("charset")) {
+      res.set("Content-Type", `${res.get("Content-Type")}; charset=utf-8`);
+    }
+    const status = res.statusCode;
+    const signedBody = status === 204 || status === 304 || req.method === "HEAD" ? Buffer.alloc(0) : bytes;
+
+    // v1 (hmac-sha256, the reference): error responses are unsigned.
+    if (scheme.name === "hmac-sha256" && status >= 400) {
+      state = "sent";
+      return originalSend(bytes);
+    }
+    state = "signing";
+    void (async () => {
+      let material: SigningMaterial;
+      try {
+        material = await allocateSigningKey(scheme, peer.localPool, `sign response ${req.method} ${splitUrl(req.originalUrl).path}`);
+      } catch (err) {
+        state = "sent";
+        const e = err instanceof SignatureError ? err : new SignatureError("psrd_exhausted", "Cannot sign the response");
+        res.status(503);
+        res.removeHeader(SIGNATURE_HEADER);
+        res.type("json");
+        originalSend(JSON.stringify(errorBody("Cannot sign the response: no PSRD available", e.code, e.details)));
+        return;
+      }
+      try {
+        const parts = responseParts(scheme.name, { status, requestTag, body: signedBody, allocation: material.allocationString });
+        const tag = scheme.sign(material.key, parts);
+        res.setHeader(SIGNATURE_HEADER, formatSignatureHeader({ allocation: material.allocationString, tag }));
+        state = "sent";
+        originalSend(bytes);
+      } finally {
+        material.key.fill(0);
+      }
+    })().catch((err: unknown) => {
+      state = "sent";
+      next(err);
+    });
+    return res;
+  };
+  res.send = signedSend as SendFn;
+}
+
+/** Express middleware verifying DSKE-Signature on requests and signing responses. See module comment. */
+export function createSignatureMiddleware(options: SignatureMiddlewareOptions): RequestHandler {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new RangeError("maxBodyBytes must be a non-negative integer");
+
+  const reject = (res: Response, status: number, err: SignatureError): void => {
+    res.status(status).json(errorBody(err.message, err.code, err.details));
+  };
+
+  return (req: Request, res: Response, next: NextFunction): void => {
+    void (async () => {
+      if (req.readableEnded || (req as { _body?: unknown })._body === true) {
+        // why: the _body flag is how body-parser marks a consumed stream (express.json upstream).
+        res.status(500).json(errorBody("Request body already consumed before DSKE signature check", "bad_message", [
+          "mount createSignatureMiddleware before any body parser (it parses JSON itself)",
+        ]));
+        return;
+      }
+      let raw: Buffer;
+      try {
+        raw = await readRawBody(req, maxBodyBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          res.set("Connection", "close");
+          reject(res, 413, new SignatureError("body_too_large", `Request body larger than ${maxBodyBytes} bytes`, [err.message]));
+          return;
+        }
+        reject(res, 400, new SignatureError("bad_message", "Cannot read the request body", [err instanceof Error ? err.message : String(err)]));
+        return;
+      }
+
+      // Convenience for resolvePeer (e.g. body.master_client_name): the parsed, NOT yet verified
+      // body. Replaced by the verified parse below.
+      req.body = parseJsonOrUndefined(raw);
+      let peer: PeerAuth | undefined;
+      try {
+        peer = await options.resolvePeer(req, raw);
+      } catch (err) {
+        reject(res, 401, new SignatureError("unknown_peer", "Cannot determine the sender of the request", [err instanceof Error ? err.message : String(err)]));
+        return;
+      }
+      if (!peer) {
+        reject(res, 401, new SignatureError("unknown_peer", "Unknown sender of the request"));
+        return;
+      }
+
+      const scheme = getScheme(peer.scheme);
+      const { path, query } = splitUrl(req.originalUrl);
+      let requestTag: Uint8Array;
+      try {
+        const sig = parseSignatureHeader(req.headers[SIGNATURE_HEADER_LC], { scheme: scheme.name, maxFragments: options.maxFragments });
+        const { key, reservation } = await reserveVerifyingKey(scheme, peer.peerPool, sig.allocation, `verify request ${req.method} ${path}`);
+        let ok: boolean;
+        try {
+          const parts = requestParts(scheme.name, { method: req.method, path, query, body: raw, allocation: sig.allocationString });
+          ok = scheme.verify(key, parts, sig.tag);
+        } finally {
+          key.fill(0);
+        }
+        if (!ok) {
+          reservation.release();
+          throw new SignatureError("bad_tag", "The request signature does not verify");
+        }
+        await reservation.commit();
+        requestTag = sig.tag;
+      } catch (err) {
+        if (err instanceof SignatureError) {
+          reject(res, 401, err);
+          return;
+        }
+        throw err;
+      }
+
+      res.locals.dskePeer = peer;
+      installResponseSigner(req, res, peer, requestTag, next);
+
+      const body = parseJsonOrUndefined(raw);
+      if (body === undefined) {
+        // Authenticated but not JSON: answered (signed) by us.
+        req.body = undefined;
+        res.status(400).json(errorBody("Request body is not valid JSON", "bad_message"));
+        return;
+      }
+      req.body = body;
+      next();
+    })().catch(next);
+  };
+}
