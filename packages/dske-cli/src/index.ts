@@ -1,1 +1,38 @@
-export {};
+/** @dske/cli: topology configuration, process management and ETSI calls behind `dske-cli`. */
+export {
+  AUTH_SCHEMES,
+  CONFIG_DEFAULTS,
+  ConfigError,
+  configSchema,
+  formatYamlPath,
+  loadConfig,
+  parseConfig,
+  resolveStateDir,
+  type AuthScheme,
+  type ConfigIssue,
+  type DskeConfig,
+  type DskeConfigInput,
+} from "./config";
+export { runCli, reorderEtsiArgs, type RunCliOptions } from "./cli";
+export { CliError } from "./errors";
+export { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse, type GetKeyOptions, type KeyMismatch } from "./etsi-caller";
+export { EtsiCommand, ETSI_OPERATIONS, type EtsiOperation, type EtsiCommandOptions } from "./etsi-command";
+export { probeNode, requestStop, type ProbeResult } from "./mgmt";
+export { defaultServerScript, nodeArgs, serverScript, type ServerScripts } from "./node-command";
+export { CapturedOutput, consoleOutput, type Output } from "./output";
+export { DEFAULT_TIMEOUTS, ProcessManager, type ManagerTimeouts, type ProcessManagerOptions } from "./process-manager";
+export { isPortFree } from "./ports";
+export { StateDir } from "./state-dir";
+export { collectStatus, formatNodeSummary, printStatusJson, printStatusSummary, type StatusResult } from "./status-command";
+export {
+  HOST,
+  nodeBaseUrl,
+  nodeLabel,
+  selectNodes,
+  Topology,
+  UnknownNodeError,
+  type NodeFilter,
+  type NodeKind,
+  type NodeSpec,
+  type Selection,
+} from "./topology";

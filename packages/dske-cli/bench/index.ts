@@ -1,0 +1,319 @@
+/**
+ * End-to-end benchmark: the default topology (5 hubs, 5 clients, k = 3) as real processes on
+ * loopback (base port 18900, temp state dir), 256-bit keys over ETSI GS QKD 014.
+ *
+ * Measures key pairs per second and p50/p99 latency of enc_keys and dec_keys, sequential and with
+ * 16 concurrent SAE callers, for number=1 and number=100; PSRD bytes consumed per established key
+ * from the clients' pool counters (every PSRD byte sits in exactly one client<->hub pool pair and
+ * is counted once, on the client's side) against the floor and against the reference
+ * implementation's published figures. Writes bench-results/e2e.json.
+ *
+ * Run: pnpm --filter @dske/cli bench   (needs `pnpm -r build` first: it spawns the built servers)
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import axios from "axios";
+import { runCli } from "../src/cli";
+import { loadConfig } from "../src/config";
+import { probeNode } from "../src/mgmt";
+import { CapturedOutput } from "../src/output";
+import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(here, "../../..");
+const RESULTS = path.join(REPO, "bench-results", "e2e.json");
+const BASE_PORT = 18900;
+const KEY_BITS = 256;
+const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 6000);
+const CONCURRENCY = 16;
+
+// Reference implementation (dske-python), issue #4: 2 cores, loopback, default topology.
+const REFERENCE = {
+  enc_p50_ms: 135,
+  enc_p99_ms: 233,
+  dec_p50_ms: 12,
+  kp_per_s_seq: 6.2,
+  kp_per_s_conc8: 7.6,
+  psrd_per_256_bit_key: 960,
+  psrd_per_128_bit_key: 800,
+};
+// Floor (notes/dske-crypto.md §2(d), SYSTEM.md): per share leg (n on the master side, k on the
+// responder side) one-time pad of the secret S = key (L bytes) + 16-byte check word, plus a
+// 16-byte gf128 tag on the request and on the response: (n + k)·(L + 16 + 16 + 16) = 640 for
+// L = 32, n = 5, k = 3. With batching (number=100) the tags are shared by the whole batch, so
+// the per-key floor of a batch tends to (n + k)·(L + 16) = 384.
+const N_HUBS = 5;
+const K = 3;
+const L = KEY_BITS / 8;
+const FLOOR = (N_HUBS + K) * (L + 16 + 16 + 16);
+const FLOOR_BATCH = (N_HUBS + K) * (L + 16);
+const TARGETS = { kp_per_s_n1_c16: 500, keys_per_s_n100_c16: 5000, enc_p50_ms: 5, psrd_per_key: 700 };
+
+interface EtsiKey {
+  key_ID: string;
+  key: string;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), "dske-bench-"));
+const configFile = path.join(dir, "dske-config.yaml");
+writeFileSync(
+  configFile,
+  readFileSync(path.join(REPO, "dske-config.yaml"), "utf8").replace(/^base_port:.*$/m, `base_port: ${BASE_PORT}`),
+);
+const stateDir = path.join(dir, "state");
+const topology = new Topology(loadConfig(configFile));
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const client = axios.create({ httpAgent: agent, proxy: false, validateStatus: () => true, timeout: 60_000 });
+
+const saes = topology.allEncryptors();
+const pairs = saes.flatMap((m) => saes.filter((s) => s !== m).map((s) => [m, s] as const));
+
+function kmeOf(sae: string): NodeSpec {
+  const c = topology.clientOfSae(sae);
+  if (!c) throw new Error(sae);
+  return c;
+}
+
+async function cli(...args: string[]): Promise<void> {
+  const out = new CapturedOutput();
+  const code = await runCli(["--config", configFile, "--state-dir", stateDir, ...args], { out });
+  if (code !== 0) throw new Error(`dske-cli ${args.join(" ")} failed:\n${out.stdout}${out.stderr}`);
+}
+
+interface Sample {
+  encMs: number[];
+  decMs: number[];
+  pairs: number;
+  keys: number;
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+}
+
+/** One enc_keys + dec_keys round for (master, slave); returns false on an error. */
+async function round(master: string, slave: string, number: number, s: Sample): Promise<boolean> {
+  const t0 = performance.now();
+  const enc = await client.post(
+    `${nodeBaseUrl(kmeOf(master))}/etsi/api/v1/keys/${slave}/enc_keys`,
+    { number, size: KEY_BITS },
+    { headers: { Authorization: master } },
+  );
+  const t1 = performance.now();
+  if (enc.status !== 200) {
+    s.errors++;
+    s.firstError ??= `enc_keys ${enc.status} ${JSON.stringify(enc.data)}`;
+    return false;
+  }
+  const keys = (enc.data as { keys: EtsiKey[] }).keys;
+  const dec = await client.post(
+    `${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`,
+    { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
+    { headers: { Authorization: slave } },
+  );
+  const t2 = performance.now();
+  if (dec.status !== 200) {
+    s.errors++;
+    s.firstError ??= `dec_keys ${dec.status} ${JSON.stringify(dec.data)}`;
+    return false;
+  }
+  const got = (dec.data as { keys: EtsiKey[] }).keys;
+  if (got.length !== keys.length || got.some((k, i) => k.key !== keys[i].key)) {
+    s.errors++;
+    s.firstError ??= "key mismatch";
+    return false;
+  }
+  s.encMs.push(t1 - t0);
+  s.decMs.push(t2 - t1);
+  s.pairs++;
+  s.keys += keys.length;
+  return true;
+}
+
+async function phase(number: number, concurrency: number, ms = PHASE_MS): Promise<Sample> {
+  const s: Sample = { encMs: [], decMs: [], pairs: 0, keys: 0, errors: 0, elapsedMs: 0 };
+  const t0 = performance.now();
+  const deadline = t0 + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      let i = w;
+      while (performance.now() < deadline) {
+        const [m, sl] = pairs[i % pairs.length];
+        i += concurrency;
+        const ok = await round(m, sl, number, s);
+        if (!ok) await new Promise((r) => setTimeout(r, 20));
+      }
+    }),
+  );
+  s.elapsedMs = performance.now() - t0;
+  return s;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const a = [...xs].sort((x, y) => x - y);
+  return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
+}
+
+/** Total PSRD bytes consumed so far, summed over every client's pools with every hub. */
+async function psrdUsed(): Promise<number> {
+  let total = 0;
+  for (const c of topology.clients) {
+    const r = await probeNode(c, 10_000);
+    if (r.state !== "up") throw new Error(`${c.name} down`);
+    const st = r.status as { peer_hubs?: { pools?: Record<string, { used?: number }> }[] };
+    for (const h of st.peer_hubs ?? []) {
+      for (const p of Object.values(h.pools ?? {})) total += p.used ?? 0;
+    }
+  }
+  return total;
+}
+
+interface Row {
+  scenario: string;
+  number: number;
+  concurrency: number;
+  key_pairs_per_s: number;
+  keys_per_s: number;
+  enc_p50_ms: number;
+  enc_p99_ms: number;
+  dec_p50_ms: number;
+  dec_p99_ms: number;
+  requests: number;
+  errors: number;
+  first_error?: string;
+}
+
+function row(scenario: string, number: number, concurrency: number, s: Sample): Row {
+  const secs = s.elapsedMs / 1000;
+  return {
+    scenario,
+    number,
+    concurrency,
+    key_pairs_per_s: s.pairs / secs,
+    keys_per_s: s.keys / secs,
+    enc_p50_ms: pct(s.encMs, 50),
+    enc_p99_ms: pct(s.encMs, 99),
+    dec_p50_ms: pct(s.decMs, 50),
+    dec_p99_ms: pct(s.decMs, 99),
+    requests: s.pairs,
+    errors: s.errors,
+    ...(s.firstError ? { first_error: s.firstError } : {}),
+  };
+}
+
+const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+
+async function main(): Promise<void> {
+  const tStart = performance.now();
+  console.log(`e2e bench: default topology on ports ${BASE_PORT}-${BASE_PORT + 9}, state in ${stateDir}`);
+  await cli("start");
+  try {
+    // Warm up (JIT, connections, first PSRD blocks).
+    await phase(1, 4, 1500);
+
+    const rows: Row[] = [];
+    const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];
+    const measure = async (name: string, number: number, conc: number) => {
+      const before = await psrdUsed();
+      const s = await phase(number, conc);
+      const after = await psrdUsed();
+      rows.push(row(name, number, conc, s));
+      if (s.keys > 0) psrd.push({ scenario: name, keys: s.keys, bytes: after - before, per_key: (after - before) / s.keys });
+      console.log(`  ${name}: ${s.pairs} rounds, ${s.keys} keys, ${s.errors} errors`);
+    };
+    await measure("number=1 sequential", 1, 1);
+    await measure("number=1 16 callers", 1, CONCURRENCY);
+    await measure("number=100 sequential", 100, 1);
+    await measure("number=100 16 callers", 100, CONCURRENCY);
+
+    const seq1 = rows[0];
+    const conc1 = rows[1];
+    const conc100 = rows[3];
+    const psrdSeq = psrd.find((p) => p.scenario === "number=1 sequential")?.per_key ?? Number.NaN;
+
+    console.log("");
+    console.log(`End-to-end, ${KEY_BITS}-bit keys, 5 hubs, k=3, loopback, ${PHASE_MS / 1000} s per scenario`);
+    console.log(
+      "| scenario | key pairs/s | keys/s | enc p50 ms | enc p99 ms | dec p50 ms | dec p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const r of rows) {
+      console.log(
+        `| ${r.scenario} | ${f(r.key_pairs_per_s)} | ${f(r.keys_per_s)} | ${f(r.enc_p50_ms, 2)} | ${f(r.enc_p99_ms, 2)} | ${f(r.dec_p50_ms, 2)} | ${f(r.dec_p99_ms, 2)} | ${r.errors} |`,
+      );
+    }
+    console.log("");
+    console.log("| PSRD per established key | bytes/key | vs floor (" + FLOOR + ") | vs reference (" + REFERENCE.psrd_per_256_bit_key + ") |\n|---|---:|---:|---:|");
+    for (const p of psrd) {
+      console.log(`| ${p.scenario} | ${f(p.per_key)} | ${f(p.per_key / FLOOR, 3)}x | ${f(p.per_key / REFERENCE.psrd_per_256_bit_key, 3)}x |`);
+    }
+    console.log(`(batch floor with tags amortised over the batch: ${FLOOR_BATCH} bytes/key)`);
+    const ratios = {
+      kp_per_s_seq_vs_reference: seq1.key_pairs_per_s / REFERENCE.kp_per_s_seq,
+      kp_per_s_16_vs_reference_8: conc1.key_pairs_per_s / REFERENCE.kp_per_s_conc8,
+      enc_p50_reference_over_ours: REFERENCE.enc_p50_ms / seq1.enc_p50_ms,
+      enc_p99_reference_over_ours: REFERENCE.enc_p99_ms / seq1.enc_p99_ms,
+      dec_p50_reference_over_ours: REFERENCE.dec_p50_ms / seq1.dec_p50_ms,
+      concurrency_speedup_n1: conc1.key_pairs_per_s / seq1.key_pairs_per_s,
+      batch_speedup_seq_keys_per_s: rows[2].keys_per_s / seq1.keys_per_s,
+      batch_speedup_c16_keys_per_s: conc100.keys_per_s / conc1.keys_per_s,
+      psrd_per_key_vs_floor: psrdSeq / FLOOR,
+      psrd_per_key_vs_reference: psrdSeq / REFERENCE.psrd_per_256_bit_key,
+    };
+    const targets = {
+      kp_per_s_n1_c16: { target: TARGETS.kp_per_s_n1_c16, measured: conc1.key_pairs_per_s, met: conc1.key_pairs_per_s >= TARGETS.kp_per_s_n1_c16 },
+      keys_per_s_n100_c16: { target: TARGETS.keys_per_s_n100_c16, measured: conc100.keys_per_s, met: conc100.keys_per_s >= TARGETS.keys_per_s_n100_c16 },
+      enc_p50_ms: { target: TARGETS.enc_p50_ms, measured: seq1.enc_p50_ms, met: seq1.enc_p50_ms < TARGETS.enc_p50_ms },
+      psrd_per_key: { target: TARGETS.psrd_per_key, measured: psrdSeq, met: psrdSeq <= TARGETS.psrd_per_key },
+    };
+    console.log("");
+    console.log("| ratio (ours vs peer) | value |\n|---|---:|");
+    console.log(`| seq key pairs/s: ours / reference (6.2) | ${f(ratios.kp_per_s_seq_vs_reference)}x |`);
+    console.log(`| concurrent key pairs/s: ours (16 callers) / reference (8 callers, 7.6) | ${f(ratios.kp_per_s_16_vs_reference_8)}x |`);
+    console.log(`| enc_keys p50: reference (135 ms) / ours | ${f(ratios.enc_p50_reference_over_ours)}x |`);
+    console.log(`| enc_keys p99: reference (233 ms) / ours | ${f(ratios.enc_p99_reference_over_ours)}x |`);
+    console.log(`| dec_keys p50: reference (12 ms) / ours | ${f(ratios.dec_p50_reference_over_ours)}x |`);
+    console.log(`| key pairs/s: 16 callers / sequential (number=1) | ${f(ratios.concurrency_speedup_n1)}x |`);
+    console.log(`| keys/s: number=100 / number=1 (sequential) | ${f(ratios.batch_speedup_seq_keys_per_s)}x |`);
+    console.log(`| keys/s: number=100 / number=1 (16 callers) | ${f(ratios.batch_speedup_c16_keys_per_s)}x |`);
+    console.log(`| PSRD/key: ours / floor (${FLOOR}) | ${f(ratios.psrd_per_key_vs_floor, 3)}x |`);
+    console.log(`| PSRD/key: ours / reference (960) | ${f(ratios.psrd_per_key_vs_reference, 3)}x |`);
+    console.log("");
+    console.log("| target | measured | met |\n|---|---:|---|");
+    for (const [k, v] of Object.entries(targets)) console.log(`| ${k} ${k.startsWith("psrd") || k.startsWith("enc") ? "≤/<" : "≥"} ${v.target} | ${f(v.measured, 2)} | ${v.met ? "yes" : "NO"} |`);
+
+    mkdirSync(path.dirname(RESULTS), { recursive: true });
+    writeFileSync(
+      RESULTS,
+      `${JSON.stringify(
+        {
+          bench: "e2e",
+          date: new Date().toISOString(),
+          node: process.version,
+          topology: { hubs: N_HUBS, clients: topology.clients.length, k: K, key_bits: KEY_BITS, base_port: BASE_PORT },
+          phase_ms: PHASE_MS,
+          rows,
+          psrd: { floor_per_key: FLOOR, batch_floor_per_key: FLOOR_BATCH, reference_per_key: REFERENCE.psrd_per_256_bit_key, measured: psrd },
+          reference: REFERENCE,
+          ratios,
+          targets,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`\nwrote ${RESULTS}`);
+  } finally {
+    await cli("stop").catch((err: unknown) => console.error(String(err)));
+    rmSync(dir, { recursive: true, force: true });
+    agent.destroy();
+    console.log(`total ${f((performance.now() - tStart) / 1000)} s`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,240 @@
+/**
+ * The command line (commander): the reference manager's verbs and options.
+ *
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start|stop|status [--json]
+ *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
+ *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
+ *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-with-key-ids KEY_ID...
+ *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-pair [--size BITS]
+ *
+ * `runCli` never exits the process: it returns the exit code (0 ok, 1 operation failed,
+ * 2 bad usage or configuration).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { z } from "zod";
+import { ConfigError, loadConfig, resolveStateDir } from "./config";
+import { CliError } from "./errors";
+import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
+import type { ServerScripts } from "./node-command";
+import { consoleOutput, type Output } from "./output";
+import { ProcessManager, type ManagerTimeouts } from "./process-manager";
+import { StateDir } from "./state-dir";
+import { collectStatus, printStatusJson, printStatusSummary } from "./status-command";
+import { selectNodes, Topology, UnknownNodeError } from "./topology";
+
+export interface RunCliOptions {
+  out?: Output;
+  /** Server script overrides (tests). */
+  scripts?: ServerScripts;
+  /** Wait/poll overrides (tests). */
+  timeouts?: Partial<ManagerTimeouts>;
+}
+
+const globalOptionsSchema = z.object({
+  config: z.string().min(1),
+  client: z.array(z.string()),
+  hub: z.array(z.string()),
+  stateDir: z.string().min(1).optional(),
+  timeout: z.number().positive().optional(),
+});
+type GlobalOptions = z.infer<typeof globalOptionsSchema>;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(what: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected ${what} (a positive integer)`);
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected ${what} (a positive integer)`);
+    return n;
+  };
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
+  return n;
+}
+
+/** Options of the global command that take a value (to find the `etsi-qkd` token in argv). */
+const VALUE_OPTIONS = new Set(["--config", "--client", "--hub", "--state-dir", "--timeout"]);
+
+/**
+ * The reference syntax puts the SAEs before the operation (`etsi-qkd sam sunny get-key`);
+ * commander needs the subcommand first. Move it: `etsi-qkd get-key sam sunny`.
+ */
+export function reorderEtsiArgs(argv: readonly string[]): string[] {
+  const args = [...argv];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith("-")) continue;
+    if (a !== "etsi-qkd") return args; // another command
+    const [m, s, op] = [args[i + 1], args[i + 2], args[i + 3]];
+    if (
+      m !== undefined &&
+      s !== undefined &&
+      op !== undefined &&
+      !m.startsWith("-") &&
+      !s.startsWith("-") &&
+      (ETSI_OPERATIONS as readonly string[]).includes(op) &&
+      !(ETSI_OPERATIONS as readonly string[]).includes(m)
+    ) {
+      args.splice(i + 1, 3, op, m, s);
+    }
+    return args;
+  }
+  return args;
+}
+
+interface Context {
+  topology: Topology;
+  state: StateDir;
+  manager: ProcessManager;
+}
+
+export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
+  const out = options.out ?? consoleOutput;
+  let exitCode = 0;
+
+  const program = new Command("dske-cli");
+  program
+    .description("DSKE manager: start, stop and inspect a DSKE topology, and call the ETSI QKD 014 API")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => out.line(s.replace(/\n$/, "")),
+      writeErr: (s) => out.error(s.replace(/\n$/, "")),
+    })
+    .showHelpAfterError("(add --help for usage)")
+    .option("--config <file>", "configuration file name", "dske-config.yaml")
+    .option("--client <name>", "filter on client name (repeatable)", collect, [])
+    .option("--hub <name>", "filter on hub name (repeatable)", collect, [])
+    .option("--state-dir <dir>", "state directory for pid, log and node state files (default: .dske next to the config file)")
+    .addOption(new Option("--timeout <secs>", "time limit for waiting for nodes to start or stop").argParser(positiveSeconds));
+
+  const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
+
+  const context = (): Context => {
+    const g = globals();
+    const config = loadConfig(g.config);
+    const topology = new Topology(config);
+    const state = new StateDir(resolveStateDir(g.config, config, g.stateDir));
+    const ms = g.timeout !== undefined ? g.timeout * 1000 : undefined;
+    const timeouts: Partial<ManagerTimeouts> = {
+      ...(ms !== undefined ? { portFreeMs: ms, startMs: ms, stopMs: ms } : {}),
+      ...options.timeouts,
+    };
+    const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts });
+    return { topology, state, manager };
+  };
+
+  const selection = (ctx: Context) => {
+    const g = globals();
+    return selectNodes(ctx.topology, { clients: g.client, hubs: g.hub });
+  };
+
+  program
+    .command("start")
+    .description("start all hubs and clients (or the filtered ones)")
+    .action(async () => {
+      const ctx = context();
+      await ctx.manager.start(selection(ctx));
+    });
+
+  program
+    .command("stop")
+    .description("stop all hubs and clients (or the filtered ones)")
+    .action(async () => {
+      const ctx = context();
+      await ctx.manager.stop(selection(ctx));
+    });
+
+  program
+    .command("status")
+    .description("report status for all hubs and clients (or the filtered ones)")
+    .option("--json", "print each node's raw status JSON (reference format)")
+    .action(async (opts: { json?: boolean }) => {
+      const ctx = context();
+      const results = await collectStatus(selection(ctx));
+      if (opts.json) printStatusJson(results, out);
+      else printStatusSummary(results, out);
+    });
+
+  const etsi = program
+    .command("etsi-qkd")
+    .description("ETSI QKD 014 operations: etsi-qkd MASTER_SAE SLAVE_SAE get-status|get-key|get-key-with-key-ids|get-key-pair")
+    .usage("MASTER_SAE SLAVE_SAE <operation> [options]");
+
+  const runEtsi = async (op: EtsiOperation, master: string, slave: string, opts: Parameters<EtsiCommand["run"]>[3]) => {
+    const ctx = context();
+    await new EtsiCommand(ctx.topology, out).run(master, slave, op, opts);
+  };
+
+  const etsiOp = (name: EtsiOperation, description: string, usage: string) => {
+    const cmd = etsi.command(name).description(description).argument("<master_sae_id>").argument("<slave_sae_id>");
+    cmd.configureHelp({ commandUsage: () => `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE ${name} ${usage}`.trimEnd() });
+    return cmd;
+  };
+
+  etsiOp("get-status", "invoke the ETSI QKD Status API on the master's client (KME)", "").action(
+    async (master: string, slave: string) => runEtsi("get-status", master, slave, {}),
+  );
+
+  etsiOp("get-key", "invoke the ETSI QKD Get Key API on the master's client (KME)", "[--size BITS] [--number N]")
+    .option("--size <bits>", "key size in bits", positiveInt("a key size in bits"))
+    .option("--number <n>", "number of keys", positiveInt("a number of keys"))
+    .option("--additional-slave <sae>", "additional slave SAE (key multicast; repeatable)", collect, [])
+    .action(async (master: string, slave: string, o: { size?: number; number?: number; additionalSlave: string[] }) =>
+      runEtsi("get-key", master, slave, { size: o.size, number: o.number, additionalSlaves: o.additionalSlave }),
+    );
+
+  etsiOp("get-key-with-key-ids", "invoke the ETSI QKD Get Key with Key IDs API on the slave's client (KME)", "KEY_ID...")
+    .argument("<key_id...>")
+    .action(async (master: string, slave: string, keyIds: string[]) =>
+      runEtsi("get-key-with-key-ids", master, slave, { keyIds }),
+    );
+
+  etsiOp("get-key-pair", "get a key on the master's client, the same key on the slave's client, and compare them", "[--size BITS]")
+    .option("--size <bits>", "key size in bits", positiveInt("a key size in bits"))
+    .option("--number <n>", "number of keys", positiveInt("a number of keys"))
+    .option("--additional-slave <sae>", "additional slave SAE (key multicast; repeatable)", collect, [])
+    .action(async (master: string, slave: string, o: { size?: number; number?: number; additionalSlave: string[] }) =>
+      runEtsi("get-key-pair", master, slave, { size: o.size, number: o.number, additionalSlaves: o.additionalSlave }),
+    );
+
+  try {
+    await program.parseAsync([...reorderEtsiArgs(argv)], { from: "user" });
+  } catch (err) {
+    exitCode = handleError(err, out);
+  }
+  return exitCode;
+}
+
+function handleError(err: unknown, out: Output): number {
+  if (err instanceof CommanderError) {
+    // Help and version are "errors" with exit code 0; commander already printed its message.
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof ConfigError) {
+    out.error(`dske-cli: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof UnknownNodeError) {
+    out.error(`dske-cli: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof CliError) {
+    out.error(`dske-cli: ${err.message}`);
+    return err.exitCode;
+  }
+  // why: anything else is a bug; show it plainly, without a stack trace unless asked.
+  const e = err instanceof Error ? err : new Error(String(err));
+  out.error(`dske-cli: unexpected error: ${e.message}`);
+  if (process.env.DSKE_DEBUG) out.error(e.stack ?? "");
+  return 1;
+}

@@ -1,0 +1,292 @@
+/**
+ * The topology file (`dske-config.yaml`): its zod schema, its defaults, and a loader whose every
+ * error names the file, the place inside it (YAML path, line and column) and what is expected.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { z } from "zod";
+
+/** Defaults of every optional attribute (the user guide's values, plus our additions). */
+export const CONFIG_DEFAULTS = {
+  base_port: 8100,
+  start_request_psrd_threshold: 500,
+  stop_request_psrd_threshold: 2000,
+  get_psrd_block_size: 1000,
+  min_nr_shares: 3,
+  share_timeout_secs: 60,
+  state_dir: ".dske",
+  auth_schemes: ["gf128", "hmac-sha256"] as const,
+} as const;
+
+export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
+export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NAME_FIX = "expected a non-empty string";
+
+/** A node or encryptor name: used in URL paths and file names, so a conservative alphabet. */
+const nameSchema = z
+  .string({ error: NAME_FIX })
+  .min(1, { error: NAME_FIX, abort: true })
+  .max(64, { error: "expected at most 64 characters" })
+  .regex(NAME_RE, {
+    error: "expected letters, digits, '.', '_' or '-' only, starting with a letter or digit",
+  });
+
+function intSchema(min: number, max: number, what: string) {
+  const fix = `expected ${what} (an integer from ${min} to ${max})`;
+  return z.number({ error: fix }).int({ error: fix }).min(min, { error: fix }).max(max, { error: fix });
+}
+
+const encryptorSchema = z.strictObject(
+  { name: nameSchema },
+  { error: "expected a mapping like `- name: sam`" },
+);
+
+const hubSchema = z.strictObject(
+  { name: nameSchema },
+  { error: "expected a mapping like `- name: hank`" },
+);
+
+const clientSchema = z.strictObject(
+  {
+    name: nameSchema,
+    encryptors: z
+      .array(encryptorSchema, { error: "expected a list of encryptors (`- name: sam`)" })
+      .nullish()
+      .transform((v) => v ?? []),
+  },
+  { error: "expected a mapping like `- name: carol`" },
+);
+
+/** The raw schema (what the YAML may contain), with defaults applied. */
+export const configSchema = z
+  .strictObject(
+    {
+      base_port: intSchema(1, 65535, "a TCP port").default(CONFIG_DEFAULTS.base_port),
+      start_request_psrd_threshold: intSchema(0, 1 << 30, "a byte count").default(
+        CONFIG_DEFAULTS.start_request_psrd_threshold,
+      ),
+      stop_request_psrd_threshold: intSchema(1, 1 << 30, "a byte count").default(
+        CONFIG_DEFAULTS.stop_request_psrd_threshold,
+      ),
+      get_psrd_block_size: intSchema(64, 1 << 26, "a block size in bytes").default(
+        CONFIG_DEFAULTS.get_psrd_block_size,
+      ),
+      min_nr_shares: intSchema(1, 255, "a share count").default(CONFIG_DEFAULTS.min_nr_shares),
+      share_timeout_secs: z
+        .number({ error: "expected a positive number of seconds" })
+        .positive({ error: "expected a positive number of seconds" })
+        .max(86400 * 365, { error: "expected at most one year of seconds" })
+        .default(CONFIG_DEFAULTS.share_timeout_secs),
+      state_dir: z.string({ error: NAME_FIX }).min(1, { error: NAME_FIX }).default(CONFIG_DEFAULTS.state_dir),
+      auth_schemes: z
+        .array(z.enum(AUTH_SCHEMES, { error: `expected one of ${AUTH_SCHEMES.join(", ")}` }), {
+          error: `expected a list of authentication schemes (${AUTH_SCHEMES.join(", ")})`,
+        })
+        .min(1, { error: "expected at least one authentication scheme" })
+        .default([...CONFIG_DEFAULTS.auth_schemes]),
+      hubs: z
+        .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
+        .min(1, { error: "expected at least one hub" }),
+      clients: z
+        .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })
+        .min(1, { error: "expected at least one client" }),
+    },
+    { error: "expected a mapping with at least `hubs:` and `clients:`" },
+  )
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, string>();
+    const claim = (name: string, where: (string | number)[], what: string) => {
+      const first = seen.get(name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: where,
+          message: `duplicate name '${name}' (already used by ${first}); expected a unique name`,
+        });
+      } else {
+        seen.set(name, what);
+      }
+    };
+    // Node names share one namespace (log and pid files are named after them).
+    cfg.hubs.forEach((h, i) => claim(h.name, ["hubs", i, "name"], `hubs[${i}]`));
+    cfg.clients.forEach((c, i) => claim(c.name, ["clients", i, "name"], `clients[${i}]`));
+    const saes = new Map<string, string>();
+    cfg.clients.forEach((c, i) =>
+      c.encryptors.forEach((e, j) => {
+        const first = saes.get(e.name);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["clients", i, "encryptors", j, "name"],
+            message: `duplicate encryptor (SAE ID) '${e.name}' (already used by ${first}); expected a unique name`,
+          });
+        } else {
+          saes.set(e.name, `clients[${i}].encryptors[${j}]`);
+        }
+      }),
+    );
+    const nodes = cfg.hubs.length + cfg.clients.length;
+    const last = cfg.base_port + nodes - 1;
+    if (last > 65535) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["base_port"],
+        message: `port overflow: ${nodes} nodes from ${cfg.base_port} need ports up to ${last}; expected base_port ≤ ${65536 - nodes}`,
+      });
+    }
+    if (cfg.min_nr_shares > cfg.hubs.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["min_nr_shares"],
+        message: `${cfg.min_nr_shares} shares needed but only ${cfg.hubs.length} hubs; expected min_nr_shares ≤ ${cfg.hubs.length} (the number of hubs)`,
+      });
+    }
+    if (cfg.stop_request_psrd_threshold <= cfg.start_request_psrd_threshold) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stop_request_psrd_threshold"],
+        message: `expected a value greater than start_request_psrd_threshold (${cfg.start_request_psrd_threshold})`,
+      });
+    }
+  });
+
+/** A validated configuration, defaults applied. */
+export type DskeConfig = z.output<typeof configSchema>;
+/** What a YAML file may contain (optional attributes may be absent). */
+export type DskeConfigInput = z.input<typeof configSchema>;
+
+/** One problem in a config file. */
+export interface ConfigIssue {
+  /** YAML path like `clients[2].encryptors[0].name`, "" for the whole document. */
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly col?: number;
+}
+
+/** The configuration file cannot be read, parsed or validated. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly file: string,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(formatConfigError(file, issues));
+  }
+}
+
+function formatConfigError(file: string, issues: readonly ConfigIssue[]): string {
+  const lines = issues.map((i) => {
+    const where = i.line !== undefined ? ` (line ${i.line}, col ${i.col})` : "";
+    const p = i.path === "" ? "(document)" : i.path;
+    return `  ${p}${where}: ${i.message}`;
+  });
+  const n = issues.length;
+  return `invalid configuration file ${file}: ${n} problem${n === 1 ? "" : "s"}\n${lines.join("\n")}`;
+}
+
+/** `["clients", 2, "encryptors", 0, "name"]` → `clients[2].encryptors[0].name`. */
+export function formatYamlPath(p: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of p) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out === "" ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+/** Line/col of the deepest existing node on `p` (the parent if the attribute is missing). */
+function locate(doc: Document, lc: LineCounter, p: readonly PropertyKey[]): { line?: number; col?: number } {
+  let node: unknown = doc.contents;
+  let best: unknown = node;
+  for (const seg of p) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === seg);
+      if (!pair) break;
+      node = pair.value;
+      best = isNode(pair.value) ? pair.value : pair.key;
+    } else if (isSeq(node) && typeof seg === "number") {
+      node = node.items[seg];
+      if (!isNode(node)) break;
+      best = node;
+    } else break;
+  }
+  if (isNode(best) && best.range) {
+    const pos = lc.linePos(best.range[0]);
+    return { line: pos.line, col: pos.col };
+  }
+  return {};
+}
+
+/** The plain value at a path of the parsed document (undefined if absent). */
+function valueAt(raw: unknown, p: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const seg of p) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg];
+  }
+  return v;
+}
+
+/** Parse and validate YAML text; `file` names it in errors. */
+export function parseConfig(text: string, file: string): DskeConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        const fix =
+          e.code === "DUPLICATE_KEY"
+            ? "expected each attribute at most once"
+            : "expected valid YAML (check indentation, colons and brackets)";
+        return { path: "", message: `YAML syntax error: ${e.message}; ${fix}`, line: pos.line, col: pos.col };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new ConfigError(
+      file,
+      result.error.issues.map((iss) => {
+        let message = iss.message;
+        let issuePath: PropertyKey[] = [...iss.path];
+        if (iss.code === "unrecognized_keys") {
+          const keys = iss.keys.map((k) => `'${k}'`).join(", ");
+          message = `unknown attribute${iss.keys.length > 1 ? "s" : ""} ${keys}; expected only the attributes documented in dske-config.yaml (check the spelling)`;
+          if (iss.keys.length === 1) issuePath = [...issuePath, iss.keys[0]];
+        } else if (iss.code === "invalid_type" && valueAt(raw, iss.path) === undefined) {
+          message = `missing required attribute; ${iss.message}`;
+        }
+        return { path: formatYamlPath(issuePath), message, ...locate(doc, lc, issuePath) };
+      }),
+    );
+  }
+  return result.data;
+}
+
+/** Read, parse and validate a config file. */
+export function loadConfig(file: string): DskeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "file not found" : `cannot read it (${code ?? String(err)})`;
+    throw new ConfigError(file, [
+      { path: "", message: `${why}; expected a topology YAML file (pass --config FILE)` },
+    ]);
+  }
+  return parseConfig(text, file);
+}
+
+/** The state directory: `--state-dir`, else `state_dir` of the config, relative to the config file. */
+export function resolveStateDir(configFile: string, config: DskeConfig, override?: string): string {
+  if (override !== undefined) return path.resolve(override);
+  return path.resolve(path.dirname(path.resolve(configFile)), config.state_dir);
+}

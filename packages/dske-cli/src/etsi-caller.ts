@@ -1,0 +1,101 @@
+/**
+ * ETSI GS QKD 014 calls from an SAE's point of view, against the client (KME) hosting it:
+ * Get status, Get key (enc_keys), Get key with key IDs (dec_keys). The calling SAE is named by the
+ * `Authorization` header (SYSTEM.md "Calling SAE identity"). Responses are returned whatever their
+ * status; the caller decides what an error means.
+ */
+import http from "node:http";
+import axios, { type AxiosInstance } from "axios";
+import { z } from "zod";
+import { nodeBaseUrl, type NodeSpec } from "./topology";
+
+export interface EtsiResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export const keySchema = z.looseObject({ key_ID: z.string(), key: z.string() });
+export const keyContainerSchema = z.looseObject({ keys: z.array(keySchema) });
+export type EtsiKey = z.infer<typeof keySchema>;
+
+export interface GetKeyOptions {
+  size?: number;
+  number?: number;
+  additionalSlaveSaeIds?: string[];
+}
+
+export class EtsiCaller {
+  private readonly http: AxiosInstance;
+
+  constructor(agent: http.Agent = new http.Agent({ keepAlive: true })) {
+    this.http = axios.create({
+      httpAgent: agent,
+      proxy: false,
+      validateStatus: () => true,
+      maxContentLength: Infinity,
+      timeout: 60_000,
+    });
+  }
+
+  private keysUrl(kme: NodeSpec, sae: string, what: string): string {
+    return `${nodeBaseUrl(kme)}/etsi/api/v1/keys/${encodeURIComponent(sae)}/${what}`;
+  }
+
+  private async call(p: Promise<{ status: number; data: unknown }>): Promise<EtsiResponse> {
+    const res = await p;
+    return { status: res.status, body: res.data };
+  }
+
+  /** GET status on the master's KME, as the master SAE. */
+  status(masterKme: NodeSpec, master: string, slave: string): Promise<EtsiResponse> {
+    return this.call(this.http.get(this.keysUrl(masterKme, slave, "status"), { headers: { Authorization: master } }));
+  }
+
+  /**
+   * Get key on the master's KME, as the master SAE: GET with query parameters for the simple
+   * form, POST with a JSON body when multicast is requested.
+   */
+  getKey(masterKme: NodeSpec, master: string, slave: string, opts: GetKeyOptions = {}): Promise<EtsiResponse> {
+    const url = this.keysUrl(masterKme, slave, "enc_keys");
+    const headers = { Authorization: master };
+    if (opts.additionalSlaveSaeIds && opts.additionalSlaveSaeIds.length > 0) {
+      const body: Record<string, unknown> = { additional_slave_SAE_IDs: opts.additionalSlaveSaeIds };
+      if (opts.size !== undefined) body.size = opts.size;
+      if (opts.number !== undefined) body.number = opts.number;
+      return this.call(this.http.post(url, body, { headers }));
+    }
+    const params: Record<string, string> = {};
+    if (opts.size !== undefined) params.size = String(opts.size);
+    if (opts.number !== undefined) params.number = String(opts.number);
+    return this.call(this.http.get(url, { headers, params }));
+  }
+
+  /** Get key with key IDs on the slave's KME, as the slave SAE (GET for one ID, POST for more). */
+  getKeyWithKeyIds(slaveKme: NodeSpec, master: string, slave: string, keyIds: readonly string[]): Promise<EtsiResponse> {
+    const url = this.keysUrl(slaveKme, master, "dec_keys");
+    const headers = { Authorization: slave };
+    if (keyIds.length === 1) {
+      return this.call(this.http.get(url, { headers, params: { key_ID: keyIds[0] } }));
+    }
+    return this.call(this.http.post(url, { key_IDs: keyIds.map((key_ID) => ({ key_ID })) }, { headers }));
+  }
+}
+
+export interface KeyMismatch {
+  readonly keyId: string;
+  readonly problem: string;
+}
+
+/** Compare the master's and the slave's key containers: every key ID once on both sides, same values. */
+export function compareKeys(master: readonly EtsiKey[], slave: readonly EtsiKey[]): KeyMismatch[] {
+  const problems: KeyMismatch[] = [];
+  const slaveById = new Map(slave.map((k) => [k.key_ID, k]));
+  for (const m of master) {
+    const s = slaveById.get(m.key_ID);
+    if (s === undefined) problems.push({ keyId: m.key_ID, problem: "missing from the slave's keys" });
+    else if (s.key !== m.key) problems.push({ keyId: m.key_ID, problem: `master key ${m.key} != slave key ${s.key}` });
+    slaveById.delete(m.key_ID);
+  }
+  for (const id of slaveById.keys()) problems.push({ keyId: id, problem: "returned to the slave but not to the master" });
+  return problems;
+}

@@ -1,0 +1,58 @@
+/**
+ * The command line of each node process (see /work/coord/SYSTEM.md "Processes"), and where the
+ * built server scripts of @dske/hub and @dske/client are.
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { DskeConfig } from "./config";
+import type { StateDir } from "./state-dir";
+import { HOST, type NodeKind, type NodeSpec, type Topology } from "./topology";
+
+const PACKAGE_OF: Record<NodeKind, string> = { hub: "@dske/hub", client: "@dske/client" };
+
+/** Override the server scripts (tests use tiny fake servers; advanced users their own builds). */
+export type ServerScripts = Partial<Record<NodeKind, string>>;
+
+/** `<package dir>/dist/server.js` of @dske/hub or @dske/client, resolved from this package. */
+export function defaultServerScript(kind: NodeKind): string {
+  const require = createRequire(import.meta.url);
+  const pkgJson = require.resolve(`${PACKAGE_OF[kind]}/package.json`);
+  return path.join(path.dirname(pkgJson), "dist", "server.js");
+}
+
+export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): string {
+  return overrides[kind] ?? defaultServerScript(kind);
+}
+
+/** Arguments after the script path. */
+export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir): string[] {
+  const cfg: DskeConfig = topology.config;
+  const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name)];
+  if (node.kind === "hub") {
+    return [
+      node.name,
+      ...common,
+      "--host",
+      HOST,
+      "--share-timeout-secs",
+      String(cfg.share_timeout_secs),
+      "--auth-schemes",
+      cfg.auth_schemes.join(","),
+    ];
+  }
+  const args = [node.name, ...common, "--hubs", ...topology.hubUrls()];
+  if (node.encryptors.length > 0) args.push("--encryptors", ...node.encryptors);
+  args.push(
+    "--start-request-psrd-threshold",
+    String(cfg.start_request_psrd_threshold),
+    "--stop-request-psrd-threshold",
+    String(cfg.stop_request_psrd_threshold),
+    "--get-psrd-block-size",
+    String(cfg.get_psrd_block_size),
+    "--min-nr-shares",
+    String(cfg.min_nr_shares),
+    "--kme-directory",
+    state.kmeDirectoryFile,
+  );
+  return args;
+}

@@ -1,0 +1,323 @@
+/**
+ * One detached background process per node: start (wait for free ports, spawn, wait until every
+ * node answers its management status) and stop (mgmt stop, else SIGTERM, then SIGKILL; wait until
+ * the port is free), with the reference manager's progress lines.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { CliError } from "./errors";
+import { probeNode, requestStop, type ProbeResult } from "./mgmt";
+import { nodeArgs, serverScript, type ServerScripts } from "./node-command";
+import type { Output } from "./output";
+import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
+import { isPortFree } from "./ports";
+import type { StateDir } from "./state-dir";
+import { clientStatusSchema } from "./status-schema";
+import { nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
+
+export interface ManagerTimeouts {
+  /** How long start waits for the selected ports to become free. */
+  portFreeMs: number;
+  /** How long start waits for every node to answer (and clients to be registered). */
+  startMs: number;
+  /** How long stop waits for every port to be free before giving up. */
+  stopMs: number;
+  /** After this long without stopping, a node gets SIGTERM (if mgmt stop was accepted but it hangs). */
+  termAfterMs: number;
+  /** After this long, SIGKILL. */
+  killAfterMs: number;
+  /** Interval of "Still waiting for ..." lines. */
+  stillWaitingEveryMs: number;
+  /** Poll interval. */
+  pollMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ManagerTimeouts = {
+  portFreeMs: 60_000,
+  startMs: 60_000,
+  stopMs: 60_000,
+  termAfterMs: 10_000,
+  killAfterMs: 20_000,
+  stillWaitingEveryMs: 5_000,
+  pollMs: 100,
+};
+
+export interface ProcessManagerOptions {
+  topology: Topology;
+  state: StateDir;
+  out: Output;
+  scripts?: ServerScripts;
+  timeouts?: Partial<ManagerTimeouts>;
+  /** Extra environment for node processes. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function capitalised(node: NodeSpec): string {
+  return node.kind === "hub" ? "Hub" : "Client";
+}
+
+/** Last `n` lines of a file starting at byte `from` (the current run's part of the log). */
+export function tailFile(file: string, n: number, from = 0): string {
+  try {
+    const text = readFileSync(file, "utf8").slice(from);
+    const lines = text.split("\n").filter((l) => l.length > 0);
+    return lines.slice(-n).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+interface Spawned {
+  readonly node: NodeSpec;
+  readonly pid: number;
+  readonly logFrom: number;
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  goneSince?: number;
+}
+
+export class ProcessManager {
+  private readonly t: ManagerTimeouts;
+
+  constructor(private readonly opts: ProcessManagerOptions) {
+    this.t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  }
+
+  private get out(): Output {
+    return this.opts.out;
+  }
+
+  /** Probe a node: is it up and really the node we expect (status name matches)? */
+  async probe(node: NodeSpec): Promise<ProbeResult> {
+    const r = await probeNode(node);
+    if (r.state === "up") {
+      const name = (r.status as { name?: unknown }).name;
+      if (name !== node.name) {
+        return { state: "foreign", detail: `port ${node.port} answers as '${String(name)}', not ${nodeLabel(node)}` };
+      }
+    }
+    return r;
+  }
+
+  /** Start the selected nodes (already running ones are left alone). */
+  async start(selection: Selection): Promise<void> {
+    const { topology, state } = this.opts;
+    const probes = await Promise.all(selection.nodes.map((n) => this.probe(n)));
+    const toStart: NodeSpec[] = [];
+    selection.nodes.forEach((node, i) => {
+      if (probes[i].state === "up") {
+        this.out.line(`${capitalised(node)} ${node.name} is already running on port ${node.port}`);
+      } else {
+        toStart.push(node);
+      }
+    });
+    if (toStart.length === 0) return;
+    const desc = toStart.length === selection.nodes.length ? selection.description : describe(toStart);
+
+    // Check the scripts exist before waiting for anything.
+    for (const kind of new Set(toStart.map((n) => n.kind))) {
+      const script = serverScript(kind, this.opts.scripts);
+      if (!existsSync(script)) {
+        throw new CliError(
+          `cannot start ${kind} nodes: server script ${script} does not exist (build it first: pnpm -r build)`,
+        );
+      }
+    }
+
+    this.out.line(`Waiting for ${desc} to be stopped`);
+    await this.waitUntilStopped(toStart, this.t.portFreeMs, false);
+
+    state.ensure();
+    state.writeKmeDirectory(topology.kmeDirectory());
+    const spawned: Spawned[] = [];
+    for (const node of toStart) {
+      this.out.line(`Starting ${node.kind} ${node.name} on port ${node.port}`);
+      spawned.push(this.spawnNode(node));
+    }
+
+    this.out.line(`Waiting for ${desc} to be started`);
+    await this.waitUntilStarted(spawned);
+  }
+
+  private spawnNode(node: NodeSpec): Spawned {
+    const { topology, state } = this.opts;
+    const script = serverScript(node.kind, this.opts.scripts);
+    const args = [script, ...nodeArgs(node, topology, state)];
+    const logFile = state.logFile(node.name);
+    const fd = openSync(logFile, "a");
+    const logFrom = statSync(logFile).size;
+    try {
+      writeSync(
+        fd,
+        `=== dske-cli ${new Date().toISOString()}: starting ${nodeLabel(node)}: ${process.execPath} ${args.join(" ")}\n`,
+      );
+      const child = spawn(process.execPath, args, {
+        detached: true,
+        stdio: ["ignore", fd, fd],
+        cwd: state.root,
+        env: { ...process.env, ...this.opts.env },
+      });
+      if (child.pid === undefined) throw new CliError(`could not start ${nodeLabel(node)} (spawn failed)`);
+      const s: Spawned = { node, pid: child.pid, logFrom };
+      child.once("exit", (code, signal) => {
+        s.exit = { code, signal };
+      });
+      child.unref();
+      writePidFile(state.pidFile(node.name), child.pid);
+      return s;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async waitUntilStarted(spawned: Spawned[]): Promise<void> {
+    const deadline = Date.now() + this.t.startMs;
+    const pending = new Set(spawned);
+    const failures: string[] = [];
+    while (pending.size > 0) {
+      await Promise.all(
+        [...pending].map(async (s) => {
+          // /proc may show the process gone before our 'exit' event arrives: give the event a moment
+          // so that the error can name the exit code.
+          if (s.exit === undefined && !isNodeProcessAlive(s.pid, s.node.name)) s.goneSince ??= Date.now();
+          const dead = s.exit !== undefined || (s.goneSince !== undefined && Date.now() - s.goneSince > 1000);
+          if (dead) {
+            pending.delete(s);
+            removePidFile(this.opts.state.pidFile(s.node.name));
+            const how = s.exit
+              ? s.exit.signal
+                ? `was killed by ${s.exit.signal}`
+                : `exited with code ${s.exit.code}`
+              : "exited";
+            failures.push(this.startFailure(s, `${nodeLabel(s.node)} ${how} during startup`));
+            return;
+          }
+          const r = await this.probe(s.node);
+          if (r.state === "up" && (await this.isReady(s.node, r.status))) pending.delete(s);
+        }),
+      );
+      if (pending.size === 0) break;
+      if (Date.now() > deadline) {
+        for (const s of pending) {
+          failures.push(
+            this.startFailure(s, `${nodeLabel(s.node)} did not answer on port ${s.node.port} within ${this.t.startMs / 1000} s`),
+          );
+        }
+        break;
+      }
+      await sleep(this.t.pollMs);
+    }
+    if (failures.length > 0) throw new CliError(failures.join("\n"));
+  }
+
+  private startFailure(s: Spawned, what: string): string {
+    const log = this.opts.state.logFile(s.node.name);
+    const tail = tailFile(log, 20, s.logFrom);
+    return `${what} (log: ${log})${tail ? `\n--- last lines of ${log} ---\n${tail}\n---` : ""}`;
+  }
+
+  /**
+   * A hub is ready when it answers. A client is ready when it is registered with every hub that
+   * is currently up (so that keys can be requested right after `start`). Status documents
+   * without registration info count as ready.
+   */
+  private async isReady(node: NodeSpec, status: unknown): Promise<boolean> {
+    if (node.kind === "hub") return true;
+    const parsed = clientStatusSchema.safeParse(status);
+    if (!parsed.success) return true;
+    const hubsUp = await Promise.all(this.opts.topology.hubs.map(async (h) => ((await this.probe(h)).state === "up" ? h.name : undefined)));
+    for (const hubName of hubsUp) {
+      if (hubName === undefined) continue;
+      const peer = parsed.data.peer_hubs.find((p) => p.hub_name === hubName);
+      if (peer === undefined) continue; // the client does not know the hub's name yet: can't tell
+      if (peer.registered === false) return false;
+      const pools = peer.pools;
+      if (pools !== undefined) {
+        // Reported pools must exist and hold PSRD in both directions.
+        if (pools === null || !pools.client_owned || !pools.hub_owned) return false;
+        if (pools.client_owned.available === 0 || pools.hub_owned.available === 0) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Stop the selected nodes, clients first, in reverse order (as the reference). */
+  async stop(selection: Selection): Promise<void> {
+    const nodes = [...selection.nodes].reverse();
+    await Promise.all(
+      nodes.map(async (node) => {
+        // Nothing to do if the port is free and no pid of ours is alive.
+        this.out.line(`Stopping ${node.kind} ${node.name} on port ${node.port}`);
+        const acknowledged = await requestStop(node);
+        if (!acknowledged) this.terminate(node, "SIGTERM");
+      }),
+    );
+    this.out.line(`Waiting for ${selection.description} to be stopped`);
+    await this.waitUntilStopped(nodes, this.t.stopMs, true);
+  }
+
+  private terminate(node: NodeSpec, signal: NodeJS.Signals): boolean {
+    const pid = readPidFile(this.opts.state.pidFile(node.name));
+    return pid !== undefined && signalNode(pid, node.name, signal);
+  }
+
+  private isStopped = async (node: NodeSpec): Promise<boolean> => {
+    const pid = readPidFile(this.opts.state.pidFile(node.name));
+    if (pid !== undefined && isNodeProcessAlive(pid, node.name)) return false;
+    return isPortFree(node.port);
+  };
+
+  /**
+   * Wait until every node's process is gone and its port is free. When `escalate`, nodes that
+   * linger get SIGTERM, then SIGKILL. Prints "Still waiting for X to be stopped" periodically.
+   */
+  private async waitUntilStopped(nodes: NodeSpec[], timeoutMs: number, escalate: boolean): Promise<void> {
+    const t0 = Date.now();
+    let nextNotice = t0 + this.t.stillWaitingEveryMs;
+    let termed = false;
+    let killed = false;
+    let pending = nodes;
+    for (;;) {
+      const stopped = await Promise.all(pending.map(this.isStopped));
+      pending = pending.filter((_, i) => !stopped[i]);
+      for (const n of nodes) if (!pending.includes(n)) this.cleanPidFile(n);
+      if (pending.length === 0) return;
+      const now = Date.now();
+      if (escalate && !termed && now - t0 > this.t.termAfterMs) {
+        termed = true;
+        pending.forEach((n) => this.terminate(n, "SIGTERM"));
+      }
+      if (escalate && !killed && now - t0 > this.t.killAfterMs) {
+        killed = true;
+        pending.forEach((n) => this.terminate(n, "SIGKILL"));
+      }
+      if (now - t0 > timeoutMs) {
+        const why = pending.map((n) => {
+          const pid = readPidFile(this.opts.state.pidFile(n.name));
+          const owner =
+            pid !== undefined && isNodeProcessAlive(pid, n.name) ? `its process ${pid} is still alive` : `port ${n.port} is still in use (by another program?)`;
+          return `${nodeLabel(n)}: ${owner}`;
+        });
+        throw new CliError(`timed out after ${timeoutMs / 1000} s waiting for nodes to be stopped:\n  ${why.join("\n  ")}`);
+      }
+      if (now >= nextNotice) {
+        nextNotice = now + this.t.stillWaitingEveryMs;
+        for (const n of pending) this.out.line(`Still waiting for ${nodeLabel(n)} to be stopped`);
+      }
+      await sleep(this.t.pollMs);
+    }
+  }
+
+  private cleanPidFile(node: NodeSpec): void {
+    const file = this.opts.state.pidFile(node.name);
+    const pid = readPidFile(file);
+    if (pid !== undefined && !isNodeProcessAlive(pid, node.name)) removePidFile(file);
+  }
+}
+
+function describe(nodes: readonly NodeSpec[]): string {
+  const clients = nodes.filter((n) => n.kind === "client").map(nodeLabel);
+  const hubs = nodes.filter((n) => n.kind === "hub").map(nodeLabel);
+  return [...clients, ...hubs].join(", ");
+}

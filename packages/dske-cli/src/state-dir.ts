@@ -1,0 +1,40 @@
+/**
+ * Layout of the state directory (default `.dske` next to the config file):
+ *
+ *   <state>/kme-directory.json   {sae_id: client_name} for every encryptor (read by clients)
+ *   <state>/logs/NAME.log        stdout + stderr of node NAME (appended across restarts)
+ *   <state>/pids/NAME.pid        pid of node NAME's background process while it runs
+ *   <state>/nodes/NAME/          the node's own durable state (its --state-dir)
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+export class StateDir {
+  constructor(readonly root: string) {}
+
+  get kmeDirectoryFile(): string {
+    return path.join(this.root, "kme-directory.json");
+  }
+  logFile(name: string): string {
+    return path.join(this.root, "logs", `${name}.log`);
+  }
+  pidFile(name: string): string {
+    return path.join(this.root, "pids", `${name}.pid`);
+  }
+  nodeDir(name: string): string {
+    return path.join(this.root, "nodes", name);
+  }
+
+  /** Create logs/, pids/ and nodes/. */
+  ensure(): void {
+    for (const d of ["logs", "pids", "nodes"]) mkdirSync(path.join(this.root, d), { recursive: true });
+  }
+
+  /** Write the KME directory atomically (write + rename), so a starting client never reads half a file. */
+  writeKmeDirectory(directory: Record<string, string>): void {
+    this.ensure();
+    const tmp = `${this.kmeDirectoryFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(directory, null, 2)}\n`);
+    renameSync(tmp, this.kmeDirectoryFile);
+  }
+}

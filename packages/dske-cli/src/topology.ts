@@ -1,0 +1,109 @@
+/**
+ * The topology: the nodes of a validated config with their ports and URLs (hubs get base_port,
+ * base_port + 1, ...; clients follow), and the selection of nodes by --hub/--client filters.
+ */
+import type { DskeConfig } from "./config";
+
+export type NodeKind = "hub" | "client";
+
+export interface NodeSpec {
+  readonly kind: NodeKind;
+  readonly name: string;
+  readonly port: number;
+  /** Encryptors (SAE IDs) hosted by a client; [] for hubs. */
+  readonly encryptors: readonly string[];
+}
+
+/** Nodes bind loopback only. */
+export const HOST = "127.0.0.1";
+
+export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port">): string {
+  return `http://${HOST}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
+}
+
+export function nodeLabel(node: Pick<NodeSpec, "kind" | "name">): string {
+  return `${node.kind} ${node.name}`;
+}
+
+export class Topology {
+  readonly hubs: readonly NodeSpec[];
+  readonly clients: readonly NodeSpec[];
+
+  constructor(readonly config: DskeConfig) {
+    const base = config.base_port;
+    this.hubs = config.hubs.map((h, i) => ({ kind: "hub", name: h.name, port: base + i, encryptors: [] }));
+    const n = config.hubs.length;
+    this.clients = config.clients.map((c, j) => ({
+      kind: "client",
+      name: c.name,
+      port: base + n + j,
+      encryptors: c.encryptors.map((e) => e.name),
+    }));
+  }
+
+  /** All nodes, hubs first (start order). */
+  get nodes(): readonly NodeSpec[] {
+    return [...this.hubs, ...this.clients];
+  }
+
+  /** Base URLs of all hubs (what clients get as `--hubs`). */
+  hubUrls(): string[] {
+    return this.hubs.map(nodeBaseUrl);
+  }
+
+  /** SAE ID → hosting client name. */
+  kmeDirectory(): Record<string, string> {
+    const dir: Record<string, string> = {};
+    for (const c of this.clients) for (const e of c.encryptors) dir[e] = c.name;
+    return dir;
+  }
+
+  /** The client hosting an encryptor, or undefined. */
+  clientOfSae(sae: string): NodeSpec | undefined {
+    return this.clients.find((c) => c.encryptors.includes(sae));
+  }
+
+  allEncryptors(): string[] {
+    return this.clients.flatMap((c) => c.encryptors);
+  }
+}
+
+/** Node filters from `--client NAME` / `--hub NAME` (repeatable). Empty = all nodes. */
+export interface NodeFilter {
+  readonly clients: readonly string[];
+  readonly hubs: readonly string[];
+}
+
+export class UnknownNodeError extends Error {
+  override readonly name = "UnknownNodeError";
+}
+
+export interface Selection {
+  /** Selected nodes in start order (hubs first, in config order). */
+  readonly nodes: readonly NodeSpec[];
+  /** "all nodes" or "client carol, hub hank" (filter order: clients, then hubs — as the reference). */
+  readonly description: string;
+  readonly all: boolean;
+}
+
+export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
+  const unknown = [
+    ...filter.clients.filter((c) => !topology.clients.some((n) => n.name === c)).map((c) => `client '${c}'`),
+    ...filter.hubs.filter((h) => !topology.hubs.some((n) => n.name === h)).map((h) => `hub '${h}'`),
+  ];
+  if (unknown.length > 0) {
+    const known = `hubs: ${topology.hubs.map((h) => h.name).join(", ")}; clients: ${topology.clients.map((c) => c.name).join(", ")}`;
+    throw new UnknownNodeError(`unknown ${unknown.join(", ")} (not in the configuration; known ${known})`);
+  }
+  if (filter.clients.length === 0 && filter.hubs.length === 0) {
+    return { nodes: topology.nodes, description: "all nodes", all: true };
+  }
+  const nodes = topology.nodes.filter((n) =>
+    n.kind === "hub" ? filter.hubs.includes(n.name) : filter.clients.includes(n.name),
+  );
+  const names = [
+    ...[...new Set(filter.clients)].map((c) => `client ${c}`),
+    ...[...new Set(filter.hubs)].map((h) => `hub ${h}`),
+  ];
+  return { nodes, description: names.join(", "), all: false };
+}

@@ -1,0 +1,208 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CONFIG_DEFAULTS, ConfigError, formatYamlPath, loadConfig, parseConfig, resolveStateDir } from "../src/config";
+
+const repoConfig = path.resolve(__dirname, "../../../dske-config.yaml");
+const dir = mkdtempSync(path.join(tmpdir(), "dske-cli-config-"));
+
+function writeYaml(name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function expectConfigError(file: string): ConfigError {
+  try {
+    loadConfig(file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const e = err as ConfigError;
+    expect(e.message).toContain(file);
+    return e;
+  }
+  throw new Error(`expected ${file} to be rejected`);
+}
+
+const MINIMAL = `hubs:
+  - name: h1
+  - name: h2
+  - name: h3
+clients:
+  - name: c1
+    encryptors:
+      - name: s1
+  - name: c2
+    encryptors:
+      - name: s2
+`;
+
+describe("the repository's dske-config.yaml", () => {
+  const cfg = loadConfig(repoConfig);
+
+  it("is the user guide's default topology", () => {
+    expect(cfg.hubs.map((h) => h.name)).toEqual(["hank", "helen", "hilary", "holly", "hugo"]);
+    expect(cfg.clients.map((c) => [c.name, c.encryptors.map((e) => e.name)])).toEqual([
+      ["carol", ["sam"]],
+      ["celia", ["serena"]],
+      ["cindy", []],
+      ["connie", ["sofia"]],
+      ["curtis", ["sunny", "susan"]],
+    ]);
+  });
+
+  it("writes out every optional attribute with its default value", () => {
+    expect(cfg.base_port).toBe(8100);
+    expect(cfg.start_request_psrd_threshold).toBe(500);
+    expect(cfg.stop_request_psrd_threshold).toBe(2000);
+    expect(cfg.get_psrd_block_size).toBe(1000);
+    expect(cfg.min_nr_shares).toBe(3);
+    expect(cfg.share_timeout_secs).toBe(60);
+    expect(cfg.state_dir).toBe(".dske");
+    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
+    const minimal = parseConfig(MINIMAL, "minimal.yaml");
+    const { hubs: _h, clients: _c, ...defaults } = minimal;
+    const { hubs: _h2, clients: _c2, ...written } = cfg;
+    expect(written).toEqual(defaults);
+    expect(defaults).toEqual({ ...CONFIG_DEFAULTS, auth_schemes: [...CONFIG_DEFAULTS.auth_schemes] });
+  });
+});
+
+describe("config validation errors name the file, the YAML path and the fix", () => {
+  it("an empty encryptor name", () => {
+    const file = writeYaml(
+      "empty-encryptor.yaml",
+      MINIMAL.replace("  - name: c2\n    encryptors:\n      - name: s2\n", "  - name: c2\n  - name: c3\n    encryptors:\n      - name: \"\"\n"),
+    );
+    const e = expectConfigError(file);
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0].path).toBe("clients[2].encryptors[0].name");
+    expect(e.issues[0].line).toBe(12);
+    expect(e.message).toContain("clients[2].encryptors[0].name (line 12, col 15): expected a non-empty string");
+  });
+
+  it("a missing encryptor name (null)", () => {
+    const file = writeYaml("null-name.yaml", MINIMAL.replace("- name: s2", "- name:"));
+    const e = expectConfigError(file);
+    expect(e.message).toContain("clients[1].encryptors[0].name");
+    expect(e.message).toContain("expected a non-empty string");
+  });
+
+  it("a YAML syntax error, with line and column", () => {
+    const file = writeYaml("syntax.yaml", "hubs: [hank,\nclients:\n  - name: carol\n");
+    const e = expectConfigError(file);
+    expect(e.message).toMatch(/\(line \d+, col \d+\): YAML syntax error: .+; expected valid YAML/);
+    expect(e.issues[0].line).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a duplicated attribute", () => {
+    const file = writeYaml("dup-key.yaml", `base_port: 9000\nbase_port: 9001\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.message).toContain("line 2");
+    expect(e.message).toContain("expected each attribute at most once");
+  });
+
+  it("duplicate node names", () => {
+    const file = writeYaml("dup-node.yaml", MINIMAL.replace("name: h2", "name: h1"));
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("hubs[1].name");
+    expect(e.message).toContain("duplicate name 'h1' (already used by hubs[0]); expected a unique name");
+  });
+
+  it("a client named like a hub", () => {
+    const file = writeYaml("dup-hub-client.yaml", MINIMAL.replace("name: c2", "name: h3"));
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("clients[1].name");
+    expect(e.message).toContain("already used by hubs[2]");
+  });
+
+  it("duplicate encryptor names across clients", () => {
+    const file = writeYaml("dup-sae.yaml", MINIMAL.replace("name: s2", "name: s1"));
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("clients[1].encryptors[0].name");
+    expect(e.message).toContain("duplicate encryptor (SAE ID) 's1'");
+  });
+
+  it("port overflow", () => {
+    const file = writeYaml("overflow.yaml", `base_port: 65533\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("base_port");
+    expect(e.issues[0].line).toBe(1);
+    expect(e.message).toContain("port overflow: 5 nodes from 65533 need ports up to 65537; expected base_port ≤ 65531");
+  });
+
+  it("a port that is not a port", () => {
+    const file = writeYaml("bad-port.yaml", `base_port: eighty\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.message).toContain("base_port (line 1, col 12): expected a TCP port (an integer from 1 to 65535)");
+  });
+
+  it("k greater than the number of hubs", () => {
+    const file = writeYaml("k.yaml", `min_nr_shares: 4\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("min_nr_shares");
+    expect(e.message).toContain("expected min_nr_shares ≤ 3 (the number of hubs)");
+  });
+
+  it("thresholds in the wrong order", () => {
+    const file = writeYaml("thr.yaml", `start_request_psrd_threshold: 3000\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("stop_request_psrd_threshold");
+    expect(e.message).toContain("expected a value greater than start_request_psrd_threshold (3000)");
+  });
+
+  it("an unknown attribute (typo)", () => {
+    const file = writeYaml("typo.yaml", `min_nr_share: 3\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("min_nr_share");
+    expect(e.message).toContain("unknown attribute 'min_nr_share'");
+    expect(e.message).toContain("check the spelling");
+  });
+
+  it("missing hubs", () => {
+    const file = writeYaml("no-hubs.yaml", "clients:\n  - name: c1\n");
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("hubs");
+    expect(e.message).toContain("missing required attribute; expected a list of hubs");
+  });
+
+  it("an unknown auth scheme", () => {
+    const file = writeYaml("auth.yaml", `auth_schemes: [gf128, md5]\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("auth_schemes[1]");
+    expect(e.message).toContain("expected one of gf128, hmac-sha256");
+  });
+
+  it("a name with a slash (it would break URLs and file names)", () => {
+    const file = writeYaml("slash.yaml", MINIMAL.replace("name: c1", "name: c/1"));
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("clients[0].name");
+    expect(e.message).toContain("expected letters, digits");
+  });
+
+  it("several problems at once are all reported", () => {
+    const file = writeYaml("many.yaml", `base_port: 0\nmin_nr_shares: 9\n${MINIMAL.replace("name: s2", "name: s1")}`);
+    const e = expectConfigError(file);
+    expect(e.issues.map((i) => i.path).sort()).toEqual(["base_port", "clients[1].encryptors[0].name", "min_nr_shares"]);
+    expect(e.message).toContain("3 problems");
+  });
+
+  it("a file that does not exist", () => {
+    const e = expectConfigError(path.join(dir, "nope.yaml"));
+    expect(e.message).toContain("file not found; expected a topology YAML file (pass --config FILE)");
+  });
+});
+
+describe("helpers", () => {
+  it("formats YAML paths", () => {
+    expect(formatYamlPath(["clients", 2, "encryptors", 0, "name"])).toBe("clients[2].encryptors[0].name");
+    expect(formatYamlPath([])).toBe("");
+  });
+
+  it("resolves the state dir next to the config file, or the override", () => {
+    const cfg = parseConfig(MINIMAL, "x.yaml");
+    expect(resolveStateDir("/a/b/topo.yaml", cfg)).toBe("/a/b/.dske");
+    expect(resolveStateDir("/a/b/topo.yaml", { ...cfg, state_dir: "../st" })).toBe("/a/st");
+    expect(resolveStateDir("/a/b/topo.yaml", cfg, "/tmp/x")).toBe("/tmp/x");
+  });
+});

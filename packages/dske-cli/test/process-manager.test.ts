@@ -1,0 +1,200 @@
+/**
+ * The process manager against stand-in node processes (test/fixtures/fake-*.cjs): real detached
+ * processes, pid and log files, ports, mgmt stop, SIGTERM/SIGKILL escalation, startup failures.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { runCli } from "../src/cli";
+import { CapturedOutput } from "../src/output";
+import { readPidFile } from "../src/pid-file";
+import { isPortFree } from "../src/ports";
+
+const scripts = {
+  hub: path.join(__dirname, "fixtures/fake-hub.cjs"),
+  client: path.join(__dirname, "fixtures/fake-client.cjs"),
+};
+const timeouts = { pollMs: 50, stillWaitingEveryMs: 300, termAfterMs: 1500, killAfterMs: 3000, startMs: 10_000, stopMs: 10_000, portFreeMs: 3_000 };
+
+async function freeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error("no free port range");
+}
+
+let dir: string;
+let configFile: string;
+let base: number;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string }> {
+  const out = new CapturedOutput();
+  const code = await runCli(["--config", configFile, ...args], { out, scripts, timeouts });
+  return { code, out: out.lines, err: out.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "dske-cli-pm-"));
+  base = await freeBasePort(4);
+  configFile = path.join(dir, "topo.yaml");
+  writeFileSync(
+    configFile,
+    `base_port: ${base}\nmin_nr_shares: 2\nhubs:\n  - name: hx\n  - name: hy\nclients:\n  - name: ca\n    encryptors:\n      - name: sa\n  - name: cb\n`,
+  );
+});
+
+afterAll(async () => {
+  await cli("stop");
+});
+
+const stateDir = () => path.join(dir, ".dske");
+
+describe("start, status, stop with stand-in nodes", () => {
+  it("starts every node with the reference's progress lines", async () => {
+    const r = await cli("start");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      "Waiting for all nodes to be stopped",
+      `Starting hub hx on port ${base}`,
+      `Starting hub hy on port ${base + 1}`,
+      `Starting client ca on port ${base + 2}`,
+      `Starting client cb on port ${base + 3}`,
+      "Waiting for all nodes to be started",
+    ]);
+    for (const name of ["hx", "hy", "ca", "cb"]) {
+      expect(readPidFile(path.join(stateDir(), "pids", `${name}.pid`))).toBeGreaterThan(0);
+      expect(readFileSync(path.join(stateDir(), "logs", `${name}.log`), "utf8")).toContain("listening on http://127.0.0.1:");
+    }
+    expect(JSON.parse(readFileSync(path.join(stateDir(), "kme-directory.json"), "utf8"))).toEqual({ sa: "ca" });
+  });
+
+  it("passes the SYSTEM.md command line to each node", async () => {
+    const r = await cli("--client", "ca", "status", "--json");
+    expect(r.out[0]).toBe(`Status for client ca on port ${base + 2}`);
+    const status = JSON.parse(r.out.slice(1).join("\n")) as { name: string; args: string[] };
+    expect(status.name).toBe("ca");
+    expect(status.args).toEqual(
+      expect.arrayContaining(["--hubs", `http://127.0.0.1:${base}/hub/hx`, `http://127.0.0.1:${base + 1}/hub/hy`, "--encryptors", "sa"]),
+    );
+    expect(status.args[status.args.indexOf("--state-dir") + 1]).toBe(path.join(stateDir(), "nodes", "ca"));
+  });
+
+  it("starting running nodes is a no-op with a message", async () => {
+    const r = await cli("--hub", "hx", "--client", "cb", "start");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([`Hub hx is already running on port ${base}`, `Client cb is already running on port ${base + 3}`]);
+  });
+
+  it("prints a readable summary per node", async () => {
+    const r = await cli("status");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(expect.arrayContaining([`Hub hx on port ${base}: running`, `Client cb on port ${base + 3}: running`]));
+  });
+
+  it("stops one node by filter, in the reference's words, and frees its port", async () => {
+    const r = await cli("--client", "cb", "stop");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([`Stopping client cb on port ${base + 3}`, "Waiting for client cb to be stopped"]);
+    expect(await isPortFree(base + 3)).toBe(true);
+    expect(existsSync(path.join(stateDir(), "pids", "cb.pid"))).toBe(false);
+    const s = await cli("--client", "cb", "status");
+    expect(s.out[0]).toMatch(new RegExp(`^Client cb on port ${base + 3}: not running`));
+  });
+
+  it("starts only what is not running", async () => {
+    const r = await cli("start");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      `Hub hx is already running on port ${base}`,
+      `Hub hy is already running on port ${base + 1}`,
+      `Client ca is already running on port ${base + 2}`,
+      "Waiting for client cb to be stopped",
+      `Starting client cb on port ${base + 3}`,
+      "Waiting for client cb to be started",
+    ]);
+  });
+
+  it("rejects unknown node names", async () => {
+    const r = await cli("--client", "corrie", "start");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("unknown client 'corrie'");
+  });
+
+  it("stops everything, clients first in reverse order", async () => {
+    const r = await cli("stop");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      `Stopping client cb on port ${base + 3}`,
+      `Stopping client ca on port ${base + 2}`,
+      `Stopping hub hy on port ${base + 1}`,
+      `Stopping hub hx on port ${base}`,
+      "Waiting for all nodes to be stopped",
+    ]);
+    for (let i = 0; i < 4; i++) expect(await isPortFree(base + i)).toBe(true);
+  });
+});
+
+describe("failures", () => {
+  it("a node that dies at startup: clear error with the tail of its log", async () => {
+    const out = new CapturedOutput();
+    const code = await runCli(["--config", configFile, "--hub", "hy", "start"], {
+      out,
+      scripts,
+      timeouts,
+    });
+    expect(code).toBe(0);
+    process.env.FAKE_CRASH = "hx";
+    try {
+      const r = await cli("--hub", "hx", "start");
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("hub hx exited with code 3 during startup");
+      expect(r.err).toContain("fatal: hx cannot start (simulated startup failure)");
+      expect(r.err).toContain(path.join(stateDir(), "logs", "hx.log"));
+    } finally {
+      delete process.env.FAKE_CRASH;
+    }
+  });
+
+  it("a node that ignores mgmt stop and SIGTERM is killed, with 'Still waiting' lines", async () => {
+    process.env.FAKE_STUBBORN = "ca";
+    try {
+      expect((await cli("--client", "ca", "start")).code).toBe(0);
+    } finally {
+      delete process.env.FAKE_STUBBORN;
+    }
+    const r = await cli("--client", "ca", "stop");
+    expect(r.code).toBe(0);
+    expect(r.out.slice(0, 2)).toEqual([`Stopping client ca on port ${base + 2}`, "Waiting for client ca to be stopped"]);
+    expect(r.out).toContain("Still waiting for client ca to be stopped");
+    expect(await isPortFree(base + 2)).toBe(true);
+    expect(readFileSync(path.join(stateDir(), "logs", "ca.log"), "utf8")).toContain("ignoring SIGTERM");
+  }, 20_000);
+
+  it("a port held by another program: start times out naming the node and port", async () => {
+    const blocker = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => blocker.listen(base + 3, "127.0.0.1", r));
+    try {
+      const r = await cli("--client", "cb", "start");
+      expect(r.code).toBe(1);
+      expect(r.out).toContain("Still waiting for client cb to be stopped");
+      expect(r.err).toContain(`client cb: port ${base + 3} is still in use`);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  }, 20_000);
+
+  it("a missing server script is reported before anything is waited for", async () => {
+    const out = new CapturedOutput();
+    const code = await runCli(["--config", configFile, "--client", "cb", "start"], {
+      out,
+      scripts: { ...scripts, client: path.join(dir, "missing.js") },
+      timeouts,
+    });
+    expect(code).toBe(1);
+    expect(out.stderr).toContain("does not exist (build it first: pnpm -r build)");
+  });
+});

@@ -1,0 +1,114 @@
+import path from "node:path";
+import { loadConfig } from "../src/config";
+import { reorderEtsiArgs } from "../src/cli";
+import { nodeArgs } from "../src/node-command";
+import { StateDir } from "../src/state-dir";
+import { nodeBaseUrl, selectNodes, Topology, UnknownNodeError } from "../src/topology";
+
+const topology = new Topology(loadConfig(path.resolve(__dirname, "../../../dske-config.yaml")));
+const state = new StateDir("/st");
+
+describe("topology of the default config", () => {
+  it("numbers ports hubs first, then clients, from base_port", () => {
+    expect(topology.nodes.map((n) => `${n.kind} ${n.name} ${n.port}`)).toEqual([
+      "hub hank 8100",
+      "hub helen 8101",
+      "hub hilary 8102",
+      "hub holly 8103",
+      "hub hugo 8104",
+      "client carol 8105",
+      "client celia 8106",
+      "client cindy 8107",
+      "client connie 8108",
+      "client curtis 8109",
+    ]);
+    expect(nodeBaseUrl(topology.hubs[0])).toBe("http://127.0.0.1:8100/hub/hank");
+  });
+
+  it("maps every SAE to its client", () => {
+    expect(topology.kmeDirectory()).toEqual({ sam: "carol", serena: "celia", sofia: "connie", sunny: "curtis", susan: "curtis" });
+    expect(topology.clientOfSae("susan")?.name).toBe("curtis");
+    expect(topology.clientOfSae("nobody")).toBeUndefined();
+  });
+
+  it("builds the hub command line of SYSTEM.md", () => {
+    expect(nodeArgs(topology.hubs[1], topology, state)).toEqual([
+      "helen",
+      "--port",
+      "8101",
+      "--state-dir",
+      "/st/nodes/helen",
+      "--host",
+      "127.0.0.1",
+      "--share-timeout-secs",
+      "60",
+      "--auth-schemes",
+      "gf128,hmac-sha256",
+    ]);
+  });
+
+  it("builds the client command line of SYSTEM.md (all hub URLs, encryptors, thresholds)", () => {
+    const curtis = topology.clients[4];
+    const args = nodeArgs(curtis, topology, state);
+    expect(args.slice(0, 5)).toEqual(["curtis", "--port", "8109", "--state-dir", "/st/nodes/curtis"]);
+    const hubs = args.slice(args.indexOf("--hubs") + 1, args.indexOf("--hubs") + 6);
+    expect(hubs).toEqual(topology.hubs.map((h) => `http://127.0.0.1:${h.port}/hub/${h.name}`));
+    expect(args.slice(args.indexOf("--encryptors") + 1, args.indexOf("--encryptors") + 3)).toEqual(["sunny", "susan"]);
+    const opt = (o: string) => args[args.indexOf(o) + 1];
+    expect(opt("--start-request-psrd-threshold")).toBe("500");
+    expect(opt("--stop-request-psrd-threshold")).toBe("2000");
+    expect(opt("--get-psrd-block-size")).toBe("1000");
+    expect(opt("--min-nr-shares")).toBe("3");
+    expect(opt("--kme-directory")).toBe("/st/kme-directory.json");
+    // cindy has no encryptors: no --encryptors option at all.
+    expect(nodeArgs(topology.clients[2], topology, state)).not.toContain("--encryptors");
+  });
+});
+
+describe("node selection", () => {
+  it("selects everything without filters", () => {
+    const s = selectNodes(topology, { clients: [], hubs: [] });
+    expect(s.nodes).toHaveLength(10);
+    expect(s.description).toBe("all nodes");
+  });
+
+  it("describes filters as the reference does (clients, then hubs)", () => {
+    const s = selectNodes(topology, { clients: ["carol", "connie"], hubs: ["hank"] });
+    expect(s.nodes.map((n) => n.name)).toEqual(["hank", "carol", "connie"]);
+    expect(s.description).toBe("client carol, client connie, hub hank");
+  });
+
+  it("rejects unknown names, naming them", () => {
+    expect(() => selectNodes(topology, { clients: ["corrie"], hubs: ["hank", "harry"] })).toThrow(UnknownNodeError);
+    expect(() => selectNodes(topology, { clients: ["corrie"], hubs: ["harry"] })).toThrow(
+      /unknown client 'corrie', hub 'harry'/,
+    );
+    // A hub name given as a client is unknown too.
+    expect(() => selectNodes(topology, { clients: ["hank"], hubs: [] })).toThrow(/unknown client 'hank'/);
+  });
+});
+
+describe("etsi-qkd argument order", () => {
+  it("moves the operation before the SAEs for commander", () => {
+    expect(reorderEtsiArgs(["etsi-qkd", "sam", "sunny", "get-key", "--size", "256"])).toEqual([
+      "etsi-qkd",
+      "get-key",
+      "sam",
+      "sunny",
+      "--size",
+      "256",
+    ]);
+    expect(reorderEtsiArgs(["--config", "etsi-qkd", "--hub", "x", "etsi-qkd", "a", "b", "get-status"])).toEqual([
+      "--config",
+      "etsi-qkd",
+      "--hub",
+      "x",
+      "etsi-qkd",
+      "get-status",
+      "a",
+      "b",
+    ]);
+    expect(reorderEtsiArgs(["start"])).toEqual(["start"]);
+    expect(reorderEtsiArgs(["etsi-qkd", "get-key", "sam", "sunny"])).toEqual(["etsi-qkd", "get-key", "sam", "sunny"]);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Durable key bookkeeping of a client (KME). Never key values.
+ *
+ * - Master side: per issued key ID the master SAE, the intended slave SAEs, the size in bits, and
+ *   which of those slaves already received it from this client (when a slave is hosted here).
+ *   The key value itself is handed to the master SAE and forgotten (zeroed).
+ * - Slave side: only "delivered" marks (master SAE, key ID, slave SAE), so that each key goes to
+ *   each intended slave SAE once ("already delivered" → 400 not found, as the standard says).
+ *
+ * Storage: an fsync'd JSON-lines journal (group commit) under the state dir, or memory only.
+ * Records older than `retentionMs` (default 24 h; hubs drop shares after share_timeout_secs, so a
+ * key cannot be fetched anyway after that) are pruned at open and on compaction.
+ */
+import { Journal } from "./journal.js";
+
+export interface IssuedKey {
+  keyId: string;
+  masterSae: string;
+  /** Intended slave SAEs: the URL slave first, then additional_slave_SAE_IDs. */
+  slaveSaes: string[];
+  /** Bits. */
+  size: number;
+  /** Intended slaves that already received the key from this client. */
+  deliveredTo: string[];
+  /** ms since epoch. */
+  createdAt: number;
+}
+
+export interface DeliveredMark {
+  masterSae: string;
+  keyId: string;
+  sae: string;
+}
+
+type JournalRecord =
+  | { t: "issued"; id: string; m: string; s: string[]; z: number; at: number }
+  | { t: "delivered"; id: string; m: string; sae: string; at: number };
+
+export interface KeyStoreOptions {
+  /** Journal file; memory only when absent. */
+  file?: string;
+  /** Forget records older than this (ms). Default 24 h. */
+  retentionMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+const COMPACT_MIN_BYTES = 4 * 1024 * 1024;
+
+export class KeyStore {
+  private readonly issuedById = new Map<string, IssuedKey>();
+  /** mark key → time */
+  private readonly delivered = new Map<string, number>();
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private compacting: Promise<void> | undefined;
+
+  private constructor(
+    private readonly journal: Journal | undefined,
+    options: KeyStoreOptions,
+  ) {
+    this.retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  static async open(options: KeyStoreOptions = {}): Promise<KeyStore> {
+    if (!options.file) return new KeyStore(undefined, options);
+    const { journal, records } = await Journal.open(options.file);
+    const store = new KeyStore(journal, options);
+    for (const r of records) store.apply(r as JournalRecord);
+    store.prune();
+    await journal.rewrite(store.snapshot());
+    return store;
+  }
+
+  private static markKey(masterSae: string, keyId: string, sae: string): string {
+    return `${masterSae}\u0000${keyId}\u0000${sae}`;
+  }
+
+  private apply(r: JournalRecord): void {
+    if (r.t === "issued") {
+      this.issuedById.set(r.id, {
+        keyId: r.id,
+        masterSae: r.m,
+        slaveSaes: r.s,
+        size: r.z,
+        deliveredTo: [],
+        createdAt: r.at,
+      });
+    } else if (r.t === "delivered") {
+      this.delivered.set(KeyStore.markKey(r.m, r.id, r.sae), r.at);
+      const issued = this.issuedById.get(r.id);
+      if (issued && issued.masterSae === r.m && !issued.deliveredTo.includes(r.sae)) issued.deliveredTo.push(r.sae);
+    }
+  }
+
+  private prune(): void {
+    const cutoff = this.now() - this.retentionMs;
+    for (const [id, k] of this.issuedById) if (k.createdAt < cutoff) this.issuedById.delete(id);
+    for (const [key, at] of this.delivered) if (at < cutoff) this.delivered.delete(key);
+  }
+
+  private snapshot(): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    for (const k of this.issuedById.values()) {
+      out.push({ t: "issued", id: k.keyId, m: k.masterSae, s: k.slaveSaes, z: k.size, at: k.createdAt });
+    }
+    for (const [key, at] of this.delivered) {
+      const [m, id, sae] = key.split("\u0000");
+      out.push({ t: "delivered", id, m, sae, at });
+    }
+    return out;
+  }
+
+  /** Record issued keys (durable before the promise resolves). */
+  async recordIssued(keys: readonly Omit<IssuedKey, "deliveredTo" | "createdAt">[]): Promise<void> {
+    const at = this.now();
+    const records: JournalRecord[] = keys.map((k) => ({
+      t: "issued",
+      id: k.keyId,
+      m: k.masterSae,
+      s: [...k.slaveSaes],
+      z: k.size,
+      at,
+    }));
+    // Applied first so that a concurrent compaction snapshot includes them (a failed append
+    // leaves them in memory only: the caller's request fails, and the marks err on the safe side).
+    for (const r of records) this.apply(r);
+    await this.journal?.append(records);
+    this.maybeCompact();
+  }
+
+  /** The issued key with this ID, if this client issued it (and still remembers it). */
+  issued(keyId: string): IssuedKey | undefined {
+    return this.issuedById.get(keyId);
+  }
+
+  isDelivered(masterSae: string, keyId: string, sae: string): boolean {
+    return this.delivered.has(KeyStore.markKey(masterSae, keyId, sae));
+  }
+
+  /** Mark keys delivered (durable before the promise resolves). */
+  async markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
+    const at = this.now();
+    const records: JournalRecord[] = marks.map((m) => ({ t: "delivered", id: m.keyId, m: m.masterSae, sae: m.sae, at }));
+    // Applied first so that a concurrent compaction snapshot includes them (a failed append
+    // leaves them in memory only: the caller's request fails, and the marks err on the safe side).
+    for (const r of records) this.apply(r);
+    await this.journal?.append(records);
+    this.maybeCompact();
+  }
+
+  counts(): { issued: number; delivered: number } {
+    return { issued: this.issuedById.size, delivered: this.delivered.size };
+  }
+
+  private maybeCompact(): void {
+    if (!this.journal || this.compacting || this.journal.bytes < COMPACT_MIN_BYTES) return;
+    this.prune();
+    const live = this.issuedById.size + this.delivered.size;
+    // Compact when the journal is mostly dead records (or records past retention).
+    if (this.journal.bytes < live * 400) return;
+    const journal = this.journal;
+    this.compacting = journal
+      .rewrite(this.snapshot())
+      .catch(() => undefined)
+      .finally(() => {
+        this.compacting = undefined;
+      });
+  }
+
+  async close(): Promise<void> {
+    if (this.compacting) await this.compacting;
+    await this.journal?.close();
+  }
+}

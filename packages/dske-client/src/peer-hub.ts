@@ -1,0 +1,763 @@
+/**
+ * PeerHub: a client's view of one hub.
+ *
+ * - Registration (out of band, `PUT registration`, proposing `gf128`), retried in the background
+ *   with capped exponential backoff, forever, while the hub is down. Re-registration happens on a
+ *   401 from a signed call (e.g. the hub lost our registration) or on demand.
+ * - Two PSRD pools per hub in the client's PsrdStore: the client-owned pool (owner `local`: we
+ *   allocate from it to sign requests and encrypt shares we send) and the hub-owned pool (owner
+ *   `peer`: we take from it to verify responses and decrypt shares we receive). Blocks are added
+ *   with `keyPrefix: blockKeyPrefix(scheme)`.
+ * - Replenishment: when a pool's available bytes drop below `startThreshold`, blocks of
+ *   `blockSize` are fetched until it is above `stopThreshold` (in the background, single-flight per
+ *   pool). A demand larger than the pool (e.g. a batch of 1000 keys) fetches one block big enough.
+ * - In-band calls through `HubApi` from @dske/hub, signed with @dske/auth interceptors.
+ *
+ * State lost by a hub: after (re-)registration the hub's status is checked; if the hub has no
+ * PSRD for us at all while we hold blocks, the hub lost its state and our pools for it are reset
+ * (the old blocks are useless: the hub no longer has them).
+ */
+import {
+  GF128_PAD_LENGTH,
+  HMAC_SHA256_KEY_LENGTH,
+  blockKeyPrefix,
+  type AuthSchemeName,
+  type PeerAuth,
+} from "@dske/auth";
+import {
+  BATCH_EXTENSION,
+  HubApi,
+  HubApiError,
+  MAX_BATCH_SHARES,
+  allocationFromWire,
+  allocationSize,
+  allocationToWire,
+  type BatchShareItem,
+  type FetchKeySharesResponse,
+} from "@dske/hub";
+import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
+import { xor } from "./key.js";
+import type { Logger } from "./logger.js";
+import type { NodeState } from "./node-state.js";
+
+export type PoolKind = "local" | "peer";
+
+export interface PeerHubOptions {
+  /** Hub base URL, e.g. `http://127.0.0.1:8100/hub/hank`. */
+  url: string;
+  clientName: string;
+  encryptors: readonly string[];
+  store: PsrdStore;
+  state: NodeState;
+  logger: Logger;
+  startThreshold: number;
+  stopThreshold: number;
+  blockSize: number;
+  /** Scheme proposed at registration (default gf128). */
+  authScheme?: AuthSchemeName;
+  /** Refuse a hub that does not speak the proposed scheme (no fallback to hmac-sha256). */
+  requireAuthScheme?: boolean;
+  /** Registration retry backoff (ms): first delay and cap. Defaults 200 / 5000. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** Per-request timeout (ms), default 10,000. */
+  timeoutMs?: number;
+  /** Background replenishment check interval (ms), default 1000. */
+  tickMs?: number;
+}
+
+/** A share to post to this hub. */
+export interface OutgoingShare {
+  keyId: string;
+  masterSae: string;
+  slaveSae: string;
+  additionalSlaves: readonly string[];
+  /** Shamir x (= share_index). */
+  x: number;
+  /** Plain share bytes (not zeroed here). */
+  y: Uint8Array;
+  /** Key size in bits (informational on the wire). */
+  keySize: number;
+}
+
+export interface ShareRef {
+  masterSae: string;
+  slaveSae: string;
+  keyId: string;
+}
+
+/** A failure of one hub for one operation; the message starts with the hub name. */
+export class HubFailure extends Error {
+  override readonly name = "HubFailure";
+  constructor(
+    readonly hub: string,
+    readonly reason: string,
+    readonly status = 0,
+  ) {
+    super(`${hub}: ${reason}`);
+  }
+}
+
+const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
+/** Keep a batch message well below the hub's 1 MiB body limit (base64 + JSON overhead). */
+const MAX_BATCH_SHARE_BYTES = 512 * 1024;
+
+function isExhausted(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: string }).code === "exhausted";
+}
+
+export class PeerHub {
+  readonly url: string;
+  /** Hub name: from the registration response; until then the last URL path segment. */
+  name: string;
+  registered = false;
+  scheme: AuthSchemeName | undefined;
+  extensions = new Set<string>();
+  lastError: string | undefined;
+  lastFailureAt = 0;
+  /** Bad shares detected from this hub (wrong share content). */
+  badShares = 0;
+  lastBadShare: { key_id: string; at: string } | undefined;
+
+  private readonly api: HubApi;
+  private auth: PeerAuth | undefined;
+  private stopped = false;
+  private started = false;
+  private registering: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private readonly refill: Record<PoolKind, Promise<void> | undefined> = { local: undefined, peer: undefined };
+  /** Bytes wanted by callers waiting in ensure(). */
+  private readonly demand: Record<PoolKind, number> = { local: 0, peer: 0 };
+  /** Hub-owned bytes expected to be used by in-flight requests (our view lags the hub's). */
+  private peerInFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Last decrypted share length seen (estimate for the responder's PSRD needs). */
+  private shareBytesEstimate = 48;
+
+  constructor(private readonly options: PeerHubOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.name = this.url.split("/").pop() || this.url;
+    const rec = options.state.hub(this.url);
+    if (rec) this.name = rec.hub_name;
+    this.api = new HubApi(this.url, {
+      timeoutMs: options.timeoutMs,
+      auth: {
+        resolvePeer: () => {
+          if (!this.auth) throw new HubFailure(this.name, "not registered");
+          return this.auth;
+        },
+      },
+    });
+  }
+
+  /** Start background registration and replenishment. */
+  start(): void {
+    this.started = true;
+    this.ensureRegistering();
+    const tick = this.options.tickMs ?? 1000;
+    this.timer = setInterval(() => {
+      if (this.registered) {
+        this.maybeReplenish("local");
+        this.maybeReplenish("peer");
+      }
+    }, tick);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.timer) clearInterval(this.timer);
+    const pending = [this.registering, this.refill.local, this.refill.peer].filter(Boolean);
+    await Promise.allSettled(pending);
+    this.api.close();
+  }
+
+  /** Not registered yet, but the first registration attempt has not failed either (startup). */
+  get registrationPending(): boolean {
+    return this.started && !this.registered && !this.stopped && this.lastError === undefined;
+  }
+
+  get supportsBatch(): boolean {
+    return this.extensions.has(BATCH_EXTENSION);
+  }
+
+  /** Wait until registered (or throw after timeoutMs). */
+  async whenRegistered(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!this.registered) {
+      if (this.stopped) throw new HubFailure(this.name, "stopped");
+      if (Date.now() > until) throw new HubFailure(this.name, `not registered: ${this.lastError ?? "pending"}`);
+      this.ensureRegistering();
+      await sleep(20);
+    }
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  /** (Re-)register in the background unless already doing so. */
+  ensureRegistering(): void {
+    if (this.registering || this.stopped) return;
+    this.registering = this.registerLoop().finally(() => {
+      this.registering = undefined;
+    });
+  }
+
+  /** Forget the registration (e.g. the hub said 401) and register again in the background. */
+  requireReregistration(reason: string): void {
+    if (this.stopped) return;
+    if (this.registered) this.options.logger.warn(`hub ${this.name}: re-registering (${reason})`);
+    this.registered = false;
+    this.ensureRegistering();
+  }
+
+  private async registerLoop(): Promise<void> {
+    let delay = this.options.retryInitialMs ?? 200;
+    const max = this.options.retryMaxMs ?? 5000;
+    let attempts = 0;
+    while (!this.stopped) {
+      try {
+        await this.registerOnce();
+        return;
+      } catch (err) {
+        attempts++;
+        this.noteFailure(err);
+        if (attempts === 1 || attempts % 10 === 0) {
+          this.options.logger.warn(`hub ${this.name}: registration failed (attempt ${attempts}): ${this.lastError}; retrying`);
+        }
+        await sleep(delay, this.abort.signal);
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  private async registerOnce(): Promise<void> {
+    const o = this.options;
+    const proposed = o.authScheme ?? "gf128";
+    const res = await this.api.register({
+      client_name: o.clientName,
+      encryptor_names: [...o.encryptors],
+      auth_scheme: proposed,
+    });
+    const scheme = (res.auth_scheme ?? "hmac-sha256") as AuthSchemeName;
+    if (scheme !== "gf128" && scheme !== "hmac-sha256") {
+      throw new HubFailure(res.hub_name, `hub chose unknown auth scheme ${JSON.stringify(scheme)}`);
+    }
+    if (o.requireAuthScheme && scheme !== proposed) {
+      throw new HubFailure(res.hub_name, `hub does not support auth scheme ${proposed} (offered ${scheme})`);
+    }
+    const previous = o.state.hub(this.url);
+    if (previous && (previous.hub_name !== res.hub_name || previous.auth_scheme !== scheme)) {
+      // Different hub or scheme: the old pools' key prefixes / blocks do not apply any more.
+      await this.deletePools(previous.hub_name);
+    }
+    this.name = res.hub_name;
+    let local = await o.store.openPool(this.poolName("local"), "local");
+    let peer = await o.store.openPool(this.poolName("peer"), "peer");
+    if (previous && (local.stats().blocks > 0 || peer.stats().blocks > 0)) {
+      if (await this.hubLostOurPsrd()) {
+        o.logger.warn(`hub ${this.name}: the hub has no PSRD for us any more (it lost its state); resetting our pools for it`);
+        await this.deletePools(this.name);
+        local = await o.store.openPool(this.poolName("local"), "local");
+        peer = await o.store.openPool(this.poolName("peer"), "peer");
+      }
+    }
+    await o.state.setHub(this.url, { hub_name: res.hub_name, auth_scheme: scheme, extensions: res.extensions ?? [] });
+    this.scheme = scheme;
+    this.extensions = new Set(res.extensions ?? []);
+    this.auth = { scheme, localPool: local, peerPool: peer };
+    this.peerInFlight = 0;
+    this.registered = true;
+    this.lastError = undefined;
+    o.logger.info(
+      `hub ${this.name}: registered (auth ${scheme}${this.extensions.size ? `, extensions ${[...this.extensions].join(",")}` : ""})`,
+    );
+    this.maybeReplenish("local");
+    this.maybeReplenish("peer");
+  }
+
+  /** True when the hub reports no PSRD at all in either pool for us (fresh hub). */
+  private async hubLostOurPsrd(): Promise<boolean> {
+    try {
+      const status = await this.api.status();
+      const me = status.peer_clients.find((c) => c.client_name === this.options.clientName);
+      if (!me) return true;
+      return me.pools.client_owned.size === 0 && me.pools.hub_owned.size === 0;
+    } catch {
+      return false; // cannot tell: keep our pools
+    }
+  }
+
+  private poolName(kind: PoolKind, hubName = this.name): string {
+    return `hub-${hubName}-${kind === "local" ? "client-owned" : "hub-owned"}`;
+  }
+
+  private async deletePools(hubName: string): Promise<void> {
+    await this.options.store.deletePool(this.poolName("local", hubName));
+    await this.options.store.deletePool(this.poolName("peer", hubName));
+  }
+
+  /** Unregister (explicit operator action): the hub deletes our pools and shares; so do we. */
+  async unregister(): Promise<void> {
+    await this.api.unregister(this.options.clientName);
+    this.registered = false;
+    this.auth = undefined;
+    await this.deletePools(this.name);
+    await this.options.state.setHub(this.url, undefined);
+  }
+
+  // ------------------------------------------------------------------ PSRD pools
+
+  private pool(kind: PoolKind): Pool {
+    if (!this.auth) throw this.notRegistered();
+    return kind === "local" ? this.auth.localPool : this.auth.peerPool;
+  }
+
+  poolStats(kind: PoolKind): PoolStats | undefined {
+    if (!this.auth) return undefined;
+    return this.pool(kind).stats();
+  }
+
+  /** PSRD bytes consumed by one signed message under the negotiated scheme. */
+  get messageCost(): number {
+    return this.scheme === "hmac-sha256" ? HMAC_SHA256_KEY_LENGTH : GF128_PAD_LENGTH;
+  }
+
+  private available(kind: PoolKind): number {
+    const a = this.pool(kind).stats().available;
+    return kind === "peer" ? a - this.peerInFlight : a;
+  }
+
+  /** Start a background refill up to the stop threshold if below the start threshold. */
+  maybeReplenish(kind: PoolKind): void {
+    if (!this.registered || this.stopped || this.refill[kind]) return;
+    if (this.available(kind) >= this.options.startThreshold) return;
+    this.runFill(kind);
+  }
+
+  private runFill(kind: PoolKind): Promise<void> {
+    const existing = this.refill[kind];
+    if (existing) return existing;
+    const p = this.fill(kind)
+      .catch((err) => {
+        this.noteFailure(err);
+        if (err instanceof HubApiError && (err.status === 404 || err.status === 401 || err.status === 0)) {
+          this.requireReregistration(`PSRD request answered ${err.status}: ${err.message}`);
+        }
+        this.options.logger.warn(`hub ${this.name}: PSRD replenishment (${kind === "local" ? "client" : "hub"}-owned) failed: ${this.lastError}`);
+        throw err;
+      })
+      .finally(() => {
+        this.refill[kind] = undefined;
+      });
+    this.refill[kind] = p;
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private async fill(kind: PoolKind): Promise<void> {
+    const o = this.options;
+    for (let guard = 0; guard < 10_000 && this.registered && !this.stopped; guard++) {
+      const target = Math.max(o.stopThreshold, this.demand[kind] + this.messageCost * 4);
+      const deficit = target - this.available(kind);
+      if (deficit <= 0) return;
+      const prefix = blockKeyPrefix(this.scheme ?? "gf128");
+      // Threshold refills use blocks of blockSize; a large demand gets one block big enough.
+      let size = o.blockSize;
+      if (this.demand[kind] > 0 && deficit + prefix > o.blockSize) {
+        size = Math.min(MAX_DEMAND_BLOCK, Math.ceil((deficit + prefix) / o.blockSize) * o.blockSize);
+      }
+      await this.fetchBlock(kind, size);
+    }
+  }
+
+  private async fetchBlock(kind: PoolKind, size: number): Promise<void> {
+    const pool = this.pool(kind);
+    const block = await this.api.getPsrd({
+      client_name: this.options.clientName,
+      pool_owner: kind === "local" ? "client" : "hub",
+      size,
+    });
+    try {
+      await pool.addBlock(block.block_uuid, block.data, { keyPrefix: blockKeyPrefix(this.scheme ?? "gf128") });
+    } finally {
+      block.data.fill(0);
+    }
+  }
+
+  /** Wait until `bytes` are available in the pool (fetching PSRD as needed). */
+  private async ensure(kind: PoolKind, bytes: number): Promise<void> {
+    if (this.available(kind) >= bytes) return;
+    this.demand[kind] += bytes;
+    try {
+      for (let attempt = 0; attempt < 6; attempt++) {
+        if (this.available(kind) >= bytes) return;
+        if (!this.registered) throw this.notRegistered();
+        try {
+          await this.runFill(kind);
+        } catch (err) {
+          throw this.failure(err, "PSRD replenishment failed");
+        }
+      }
+      if (this.available(kind) < bytes) {
+        throw new HubFailure(this.name, `PSRD exhausted (${kind === "local" ? "client" : "hub"}-owned pool)`);
+      }
+    } finally {
+      this.demand[kind] -= bytes;
+      this.maybeReplenish(kind);
+    }
+  }
+
+  /** Allocate from the client-owned pool, refilling on exhaustion (and keeping room for the MAC). */
+  private async allocateLocal(size: number, purpose: string): Promise<{ allocation: Allocation; data: Uint8Array }> {
+    for (let attempt = 0; ; attempt++) {
+      await this.ensure("local", size + this.messageCost);
+      try {
+        return await this.pool("local").allocate(size, purpose);
+      } catch (err) {
+        if (!isExhausted(err) || attempt >= 4) throw this.failure(err, "PSRD allocation failed");
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ in band: scatter
+
+  /** Post shares (one per key) to this hub; resolves when the hub acknowledged all of them. */
+  async postShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
+    if (!this.registered) throw this.notRegistered();
+    if (items.length > 1 && this.supportsBatch) {
+      const chunks = chunkBy(items, MAX_BATCH_SHARES, MAX_BATCH_SHARE_BYTES, (i) => i.y.length);
+      await Promise.all(chunks.map((c) => this.postBatch(masterClient, c)));
+      return;
+    }
+    await mapLimit(items, 16, (item) => this.postOne(masterClient, item));
+  }
+
+  private async postOne(masterClient: string, item: OutgoingShare): Promise<void> {
+    const { allocation, data } = await this.allocateLocal(item.y.length, `key-share ${item.keyId}`);
+    let encrypted: Uint8Array;
+    try {
+      encrypted = xor(item.y, data);
+    } finally {
+      data.fill(0);
+    }
+    await this.signedCall(this.messageCost, () =>
+      this.api.postKeyShare({
+        master_client_name: masterClient,
+        master_sae_id: item.masterSae,
+        slave_sae_id: item.slaveSae,
+        ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
+        user_key_id: item.keyId,
+        share_index: item.x,
+        encryption_key_allocation: allocationToWire(allocation),
+        encrypted_share_value: Buffer.from(encrypted).toString("base64"),
+        key_size: item.keySize,
+      }),
+    );
+  }
+
+  private async postBatch(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
+    const total = items.reduce((s, i) => s + i.y.length, 0);
+    const { allocation, data } = await this.allocateLocal(total, `key-shares x${items.length}`);
+    const shares: BatchShareItem[] = [];
+    try {
+      let off = 0;
+      for (const item of items) {
+        const pad = data.subarray(off, off + item.y.length);
+        off += item.y.length;
+        const enc = xor(item.y, pad);
+        shares.push({
+          master_sae_id: item.masterSae,
+          slave_sae_id: item.slaveSae,
+          ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
+          user_key_id: item.keyId,
+          share_index: item.x,
+          encrypted_share_value: Buffer.from(enc).toString("base64"),
+          key_size: item.keySize,
+        });
+      }
+    } finally {
+      data.fill(0);
+    }
+    const res = await this.signedCall(this.messageCost, () =>
+      this.api.postKeyShares({
+        master_client_name: masterClient,
+        encryption_key_allocation: allocationToWire(allocation),
+        shares,
+      }),
+    );
+    if (res.stored !== items.length) {
+      throw new HubFailure(this.name, `hub stored ${res.stored} of ${items.length} shares`);
+    }
+  }
+
+  // ------------------------------------------------------------------ in band: gather
+
+  /**
+   * Fetch and decrypt this hub's shares for the given keys. Keys the hub does not release (unknown,
+   * expired, not for the caller) are absent from the result. Throws HubFailure when the hub fails.
+   */
+  async fetchShares(clientName: string, refs: readonly ShareRef[]): Promise<Map<string, { x: number; y: Uint8Array }>> {
+    // The responder does not know the share size in advance: when the hub says its pool for us
+    // is exhausted (503), top up the hub-owned pool with more and retry (a few times).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.fetchSharesOnce(clientName, refs);
+      } catch (err) {
+        if (!(err instanceof HubFailure) || err.status !== 503 || attempt >= 3) throw err;
+        const more = Math.max(this.options.blockSize, refs.length * this.shareBytesEstimate) * 2 ** (attempt + 1);
+        await this.ensure("peer", this.available("peer") + more);
+      }
+    }
+  }
+
+  private async fetchSharesOnce(clientName: string, refs: readonly ShareRef[]): Promise<Map<string, { x: number; y: Uint8Array }>> {
+    if (!this.registered) throw this.notRegistered();
+    const out = new Map<string, { x: number; y: Uint8Array }>();
+    if (refs.length > 1 && this.supportsBatch) {
+      const chunks = chunkBy(refs, MAX_BATCH_SHARES, MAX_BATCH_SHARE_BYTES, () => this.shareBytesEstimate);
+      await Promise.all(chunks.map((c) => this.fetchBatch(clientName, c, out)));
+    } else {
+      await mapLimit(refs, 16, async (ref) => {
+        const share = await this.fetchOne(clientName, ref);
+        if (share) out.set(ref.keyId, share);
+      });
+    }
+    return out;
+  }
+
+  private async fetchOne(clientName: string, ref: ShareRef): Promise<{ x: number; y: Uint8Array } | undefined> {
+    const expected = this.shareBytesEstimate + this.messageCost;
+    let res;
+    try {
+      res = await this.signedCall(expected, () =>
+        this.api.getKeyShare({
+          client_name: clientName,
+          master_sae_id: ref.masterSae,
+          slave_sae_id: ref.slaveSae,
+          key_id: ref.keyId,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof HubFailure && err.status === 404) return undefined;
+      throw err;
+    }
+    const enc = Buffer.from(res.encrypted_share_value, "base64");
+    const alloc = res.encryption_key_allocation;
+    if (allocationSize(alloc) !== enc.length || enc.length === 0) {
+      throw new HubFailure(this.name, "share allocation size does not match the share length");
+    }
+    const pad = await this.take(alloc, `key-share ${ref.keyId}`);
+    try {
+      this.shareBytesEstimate = enc.length;
+      return { x: res.share_index, y: xor(enc, pad) };
+    } finally {
+      pad.fill(0);
+      enc.fill(0);
+    }
+  }
+
+  private async fetchBatch(
+    clientName: string,
+    refs: readonly ShareRef[],
+    out: Map<string, { x: number; y: Uint8Array }>,
+  ): Promise<void> {
+    const expected = refs.length * this.shareBytesEstimate + this.messageCost;
+    const res: FetchKeySharesResponse = await this.signedCall(expected, () =>
+      this.api.getKeyShares({
+        client_name: clientName,
+        keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
+      }),
+    );
+    if (res.shares.length === 0) return;
+    const wanted = new Set(refs.map((r) => r.keyId));
+    const encs = res.shares.map((s) => Buffer.from(s.encrypted_share_value, "base64"));
+    const total = encs.reduce((s, e) => s + e.length, 0);
+    if (!res.encryption_key_allocation || allocationSize(res.encryption_key_allocation) !== total) {
+      throw new HubFailure(this.name, "batch share allocation size does not match the shares");
+    }
+    const pads = await this.take(res.encryption_key_allocation, `key-shares x${res.shares.length}`);
+    try {
+      let off = 0;
+      res.shares.forEach((s, i) => {
+        const enc = encs[i];
+        const pad = pads.subarray(off, off + enc.length);
+        off += enc.length;
+        if (wanted.has(s.key_id) && !out.has(s.key_id) && enc.length > 0) {
+          out.set(s.key_id, { x: s.share_index, y: xor(enc, pad) });
+          this.shareBytesEstimate = enc.length;
+        }
+        enc.fill(0);
+      });
+    } finally {
+      pads.fill(0);
+    }
+  }
+
+  private async take(wire: Parameters<typeof allocationFromWire>[0], purpose: string): Promise<Uint8Array> {
+    try {
+      return await this.pool("peer").take(allocationFromWire(wire), purpose);
+    } catch (err) {
+      throw this.failure(err, "hub named PSRD we cannot take");
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  /**
+   * Make a signed call: make sure both pools can pay for it (request MAC from the client-owned
+   * pool; response MAC + pads from the hub-owned pool), map errors to HubFailure, react to 401
+   * (re-register) and 503 (refill the hub-owned pool).
+   */
+  private async signedCall<T>(peerBytes: number, call: () => Promise<T>): Promise<T> {
+    await this.ensure("local", this.messageCost);
+    await this.ensure("peer", peerBytes);
+    this.peerInFlight += peerBytes;
+    try {
+      const res = await call();
+      this.lastError = undefined;
+      return res;
+    } catch (err) {
+      const failure = this.failure(err, "request failed");
+      // 401: the hub does not know us (any more); status 0: down, timed out, or a bad response
+      // signature. Either way: register again in the background (which also detects a hub that
+      // lost its state); until then this hub is skipped instead of burning PSRD on it.
+      if (failure.status === 401 || (failure.status === 0 && err instanceof HubApiError)) {
+        this.requireReregistration(failure.reason);
+      }
+      if (failure.status === 503) {
+        // Our view of the hub-owned pool may lag the hub's (lost responses): top it up.
+        this.demand.peer += peerBytes + this.options.blockSize;
+        this.runFill("peer")
+          .catch(() => undefined)
+          .finally(() => {
+            this.demand.peer -= peerBytes + this.options.blockSize;
+          });
+      }
+      throw failure;
+    } finally {
+      this.peerInFlight -= peerBytes;
+      this.maybeReplenish("local");
+      this.maybeReplenish("peer");
+    }
+  }
+
+  private notRegistered(): HubFailure {
+    return new HubFailure(this.name, this.lastError ?? "not registered");
+  }
+
+  private failure(err: unknown, what: string): HubFailure {
+    if (err instanceof HubFailure) return err;
+    let f: HubFailure;
+    if (err instanceof HubApiError) {
+      const reason =
+        err.code === "network" && /ECONNREFUSED/.test(err.message)
+          ? "connection refused"
+          : err.status > 0
+            ? `HTTP ${err.status} ${err.message}`
+            : err.message;
+      f = new HubFailure(this.name, reason, err.status);
+    } else {
+      f = new HubFailure(this.name, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (f.status !== 404) {
+      this.lastError = f.reason;
+      this.lastFailureAt = Date.now();
+    }
+    return f;
+  }
+
+  private noteFailure(err: unknown): void {
+    if (err instanceof HubFailure) {
+      this.lastError = err.reason;
+    } else if (err instanceof HubApiError) {
+      this.lastError =
+        err.code === "network" && /ECONNREFUSED/.test(err.message) ? "connection refused" : err.status > 0 ? `HTTP ${err.status} ${err.message}` : err.message;
+    } else {
+      this.lastError = err instanceof Error ? err.message : String(err);
+    }
+    this.lastFailureAt = Date.now();
+  }
+
+  /** Share metadata held by the hub (management status; never values). */
+  async listShares(): Promise<{ key_id: string; slave_sae_ids: string[] }[]> {
+    const status = await this.api.status();
+    return status.shares;
+  }
+
+  /** Record a wrong share detected by the responder. */
+  noteBadShare(keyId: string): void {
+    this.badShares++;
+    this.lastBadShare = { key_id: keyId, at: new Date().toISOString() };
+  }
+
+  /** Management status of this hub (no PSRD bytes). */
+  status(): Record<string, unknown> {
+    const pool = (kind: PoolKind) => {
+      const s = this.poolStats(kind);
+      return s
+        ? { blocks: s.blocks, size: s.size, used: s.used, available: s.available }
+        : { blocks: 0, size: 0, used: 0, available: 0 };
+    };
+    return {
+      hub_name: this.name,
+      url: this.url,
+      registered: this.registered,
+      auth_scheme: this.scheme ?? null,
+      extensions: [...this.extensions],
+      last_error: this.lastError ?? null,
+      bad_shares: this.badShares,
+      last_bad_share: this.lastBadShare ?? null,
+      pools: { client_owned: pool("local"), hub_owned: pool("peer") },
+    };
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function chunkBy<T>(items: readonly T[], maxItems: number, maxBytes: number, bytes: (t: T) => number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let curBytes = 0;
+  for (const it of items) {
+    const b = bytes(it);
+    if (cur.length > 0 && (cur.length >= maxItems || curBytes + b > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      curBytes = 0;
+    }
+    cur.push(it);
+    curBytes += b;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** Run fn over items with at most `limit` in flight; rejects with the first error after all settle. */
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== undefined) throw firstError;
+}

@@ -1,0 +1,158 @@
+/**
+ * createClientRouter: the HTTP face of a Client (thin: parse → domain call → JSON).
+ *
+ * - ETSI GS QKD 014 under `/client/{name}/etsi/api/v1/keys/...` and (unless `standardRoot:
+ *   false`) at the standard root `/api/v1/keys/...`:
+ *   `GET /{slave_SAE_ID}/status`, `GET|POST /{slave_SAE_ID}/enc_keys`, `GET|POST /{master_SAE_ID}/dec_keys`.
+ * - Management: `GET /client/{name}/mgmt/v1/status`, `POST /client/{name}/mgmt/v1/stop`.
+ * - Calling SAE: `Authorization: <sae>` or `Authorization: Bearer <sae>`; missing → 401.
+ * - Errors: `{message, details?}` with 400 / 401 / 503 (413 for an oversized body).
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import type { Client } from "./client.js";
+import { EtsiError, badRequest, unauthorized } from "./errors.js";
+import {
+  parseDecKeysBody,
+  parseDecKeysQuery,
+  parseEncKeysBody,
+  parseEncKeysQuery,
+  parseSaeId,
+  saeIdFromAuthorization,
+} from "./etsi.js";
+import { silentLogger, type Logger } from "./logger.js";
+
+export interface ClientRouterOptions {
+  client: Client;
+  /** Also serve ETSI at the standard root `/api/v1/keys/...` (default true). */
+  standardRoot?: boolean;
+  /** Called after `POST .../mgmt/v1/stop` was answered. */
+  onStop?: () => void | Promise<void>;
+  /** Max request body (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Request log (one line per request; never key bytes). */
+  logger?: Logger;
+}
+
+export function createClientRouter(options: ClientRouterOptions): Router {
+  const { client } = options;
+  const logger = options.logger ?? silentLogger;
+  const router = express.Router();
+  const limits = client.limits;
+  const raw = express.raw({ type: () => true, limit: options.maxBodyBytes ?? 1024 * 1024 });
+
+  const etsi = express.Router();
+  etsi.use((req, res, next) => {
+    const started = Date.now();
+    res.on("finish", () => {
+      const sae = saeIdFromAuthorization(req.get("authorization")) ?? "-";
+      logger.info(`${req.method} ${req.originalUrl.split("?")[0]} sae=${sae} -> ${res.statusCode} (${Date.now() - started} ms)`);
+    });
+    next();
+  });
+
+  const caller = (req: Request): string => {
+    const sae = saeIdFromAuthorization(req.get("authorization"));
+    if (sae === undefined) {
+      throw unauthorized("missing Authorization header naming the calling SAE", [
+        { header: "Authorization", expected: "<SAE_ID> or Bearer <SAE_ID>" },
+      ]);
+    }
+    return parseSaeId(sae, "Authorization");
+  };
+  const param = (req: Request, name: string, what: string): string => parseSaeId(req.params[name], what);
+  const query = (req: Request): Record<string, unknown> => (req.query ?? {}) as Record<string, unknown>;
+
+  etsi.get("/:slave/status", (req, res) => {
+    const sae = caller(req);
+    const slave = param(req, "slave", "slave_SAE_ID");
+    res.json(client.status(sae, slave));
+  });
+
+  etsi.get("/:slave/enc_keys", async (req, res) => {
+    const sae = caller(req);
+    const slave = param(req, "slave", "slave_SAE_ID");
+    const request = parseEncKeysQuery(query(req), limits);
+    res.json(await client.getKeys(sae, slave, request));
+  });
+
+  etsi.post("/:slave/enc_keys", raw, async (req, res) => {
+    const sae = caller(req);
+    const slave = param(req, "slave", "slave_SAE_ID");
+    const request = parseEncKeysBody(jsonBody(req, true), limits);
+    res.json(await client.getKeys(sae, slave, request));
+  });
+
+  etsi.get("/:master/dec_keys", async (req, res) => {
+    const sae = caller(req);
+    const master = param(req, "master", "master_SAE_ID");
+    const { keyIds } = parseDecKeysQuery(query(req), limits);
+    res.json(await client.getKeysWithIds(sae, master, keyIds));
+  });
+
+  etsi.post("/:master/dec_keys", raw, async (req, res) => {
+    const sae = caller(req);
+    const master = param(req, "master", "master_SAE_ID");
+    const { keyIds } = parseDecKeysBody(jsonBody(req, false), limits);
+    res.json(await client.getKeysWithIds(sae, master, keyIds));
+  });
+
+  etsi.use((_req, _res, next) => {
+    next(new EtsiError(400, "bad request format: unknown ETSI endpoint (expected {SAE_ID}/status, enc_keys or dec_keys)"));
+  });
+  etsi.use(errorHandler(logger));
+
+  router.use(`/client/${client.name}/etsi/api/v1/keys`, etsi);
+  if (options.standardRoot ?? true) router.use("/api/v1/keys", etsi);
+
+  const mgmt = express.Router();
+  mgmt.get("/status", (_req, res) => {
+    res.json(client.mgmtStatus());
+  });
+  mgmt.post("/stop", (_req, res) => {
+    res.json({ message: `client ${client.name} stopping` });
+    res.on("finish", () => {
+      void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
+    });
+  });
+  mgmt.use(errorHandler(logger));
+  router.use(`/client/${client.name}/mgmt/v1`, mgmt);
+  return router;
+}
+
+/** The raw body as JSON. Empty → `{}` when allowed (enc_keys), else 400. */
+function jsonBody(req: Request, emptyOk: boolean): unknown {
+  const buf = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const text = buf.toString("utf8");
+  if (text.trim().length === 0) {
+    if (emptyOk) return {};
+    throw badRequest("bad request format: a JSON body is required", [{ body: "empty" }]);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw badRequest("bad request format: malformed JSON body", [
+      { body: err instanceof Error ? err.message : "not JSON" },
+    ]);
+  }
+}
+
+function errorHandler(logger: Logger) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    if (err instanceof EtsiError) {
+      res.status(err.status).json(err.toBody());
+      return;
+    }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e && e.type === "entity.too.large") {
+      res.status(413).json({ message: "request body too large", details: [{ limit_bytes: (e as { limit?: number }).limit }] });
+      return;
+    }
+    if (e && typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+      res.status(400).json({ message: `bad request format: ${e.message ?? "invalid request"}` });
+      return;
+    }
+    logger.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    res.status(503).json({ message: "error on server side", details: [{ error: err instanceof Error ? err.message : String(err) }] });
+  };
+}

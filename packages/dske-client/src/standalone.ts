@@ -1,0 +1,262 @@
+/**
+ * The standalone client: argument parsing (commander + zod), `startClientServer` (FileStore and
+ * state under the state dir, the client router on a port, request logging, graceful stop).
+ * `server.ts` is the bin entry that calls `runClientCli`.
+ */
+import { promises as fs } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import express from "express";
+import { z } from "zod";
+import { NodeNameSchema, SaeIdSchema } from "@dske/hub";
+import { FileStore } from "@dske/psrd";
+import { Client } from "./client.js";
+import { consoleLogger, type Logger } from "./logger.js";
+import { createClientRouter } from "./router.js";
+
+export interface ClientServerConfig {
+  name: string;
+  port: number;
+  host: string;
+  hubs: string[];
+  encryptors: string[];
+  startRequestPsrdThreshold: number;
+  stopRequestPsrdThreshold: number;
+  getPsrdBlockSize: number;
+  minNrShares: number;
+  stateDir: string;
+  kmeDirectory?: Record<string, string>;
+}
+
+/** Bad command line: the message names the option and the fix. */
+export class ClientUsageError extends Error {
+  override readonly name = "ClientUsageError";
+}
+
+const int = (min: number, max: number) => z.coerce.number().pipe(z.int().min(min).max(max));
+
+const HubUrlSchema = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "http:" || u.protocol === "https:";
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL like http://127.0.0.1:8100/hub/hank");
+
+const ConfigSchema = z
+  .object({
+    name: NodeNameSchema,
+    port: int(0, 65535),
+    host: z.string().min(1),
+    hubs: z.array(HubUrlSchema).min(1, "give at least one hub URL (--hubs URL...)"),
+    encryptors: z.array(SaeIdSchema),
+    startRequestPsrdThreshold: int(0, 1 << 30),
+    stopRequestPsrdThreshold: int(0, 1 << 30),
+    getPsrdBlockSize: int(1, 16 * 1024 * 1024),
+    minNrShares: int(1, 255),
+    stateDir: z.string().min(1),
+    kmeDirectory: z.string().min(1).optional(),
+  })
+  .refine((c) => c.stopRequestPsrdThreshold >= c.startRequestPsrdThreshold, {
+    message: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
+    path: ["stopRequestPsrdThreshold"],
+  })
+  .refine((c) => c.minNrShares <= c.hubs.length, {
+    message: "--min-nr-shares must not exceed the number of --hubs",
+    path: ["minNrShares"],
+  });
+
+const KmeDirectorySchema = z.record(z.string(), z.string());
+
+/** Parse argv (without node and script) into a validated config. Throws ClientUsageError. */
+export async function parseClientArgs(argv: readonly string[]): Promise<ClientServerConfig> {
+  const program = new Command("dske-client")
+    .description("DSKE client (KME) with the ETSI GS QKD 014 API")
+    .argument("<name>", "client name")
+    .option("--port <port>", "port number", "8105")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--hubs <url...>", "base URLs of the hubs (e.g. http://127.0.0.1:8100/hub/hank)", [])
+    .option("--encryptors [sae...]", "names (SAE IDs) of the encryptors attached to this client (may be none)", [])
+    .option("--start-request-psrd-threshold <n>", "start requesting PSRD below this many bytes", "500")
+    .option("--start-request-psrd_threshold <n>", "(reference spelling of the option above)")
+    .option("--stop-request-psrd-threshold <n>", "stop requesting PSRD above this many bytes", "2000")
+    .option("--get-psrd-block-size <n>", "PSRD block size in bytes", "1000")
+    .option("--min-nr-shares <k>", "shares needed to reconstruct a key", "3")
+    .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
+    .option("--kme-directory <file>", "JSON file {sae: client} naming the KME of every SAE")
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
+  try {
+    program.parse([...argv], { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") throw err;
+      throw new ClientUsageError(err.message.replace(/^error: /, ""));
+    }
+    throw err;
+  }
+  const o = program.opts<Record<string, unknown>>();
+  const name = program.args[0];
+  const raw = {
+    name,
+    port: o.port,
+    host: o.host,
+    hubs: o.hubs,
+    encryptors: o.encryptors === true ? [] : o.encryptors,
+    startRequestPsrdThreshold: o.startRequestPsrd_threshold ?? o.startRequestPsrdThreshold,
+    stopRequestPsrdThreshold: o.stopRequestPsrdThreshold,
+    getPsrdBlockSize: o.getPsrdBlockSize,
+    minNrShares: o.minNrShares,
+    stateDir: o.stateDir ?? path.join(".dske", "state", String(name)),
+    kmeDirectory: o.kmeDirectory,
+  };
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
+    throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
+  }
+  const c = parsed.data;
+  let kmeDirectory: Record<string, string> | undefined;
+  if (c.kmeDirectory) {
+    let text: string;
+    try {
+      text = await fs.readFile(c.kmeDirectory, "utf8");
+    } catch (err) {
+      throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: cannot read (${(err as Error).message})`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: not JSON (${(err as Error).message})`);
+    }
+    const d = KmeDirectorySchema.safeParse(json);
+    if (!d.success) throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: expected a JSON object {"sae": "client", ...}`);
+    kmeDirectory = d.data;
+  }
+  return { ...c, kmeDirectory };
+}
+
+function optionName(key: string): string {
+  if (key === "name") return "NAME";
+  return "--" + key.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
+}
+
+export interface RunningClientServer {
+  client: Client;
+  server: Server;
+  url: string;
+  /** Graceful stop: close the server, finish background work, flush and close the stores. */
+  stop(): Promise<void>;
+  /** Resolves when stopped (by stop(), the mgmt stop route, or a signal handler calling stop). */
+  stopped: Promise<void>;
+}
+
+export async function startClientServer(
+  config: ClientServerConfig,
+  options: { logger?: Logger } = {},
+): Promise<RunningClientServer> {
+  const logger = options.logger ?? consoleLogger(`client ${config.name}: `);
+  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
+    auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
+  });
+  let client: Client;
+  try {
+    client = await Client.create({
+      name: config.name,
+      encryptors: config.encryptors,
+      hubs: config.hubs,
+      psrdStore: store,
+      minNrShares: config.minNrShares,
+      startRequestPsrdThreshold: config.startRequestPsrdThreshold,
+      stopRequestPsrdThreshold: config.stopRequestPsrdThreshold,
+      getPsrdBlockSize: config.getPsrdBlockSize,
+      stateDir: config.stateDir,
+      kmeDirectory: config.kmeDirectory,
+      logger,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(
+    createClientRouter({
+      client,
+      logger,
+      onStop: () => stop(),
+    }),
+  );
+  app.use((_req, res) => {
+    res.status(404).json({ message: "not found" });
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  }).catch(async (err: unknown) => {
+    await client.stop();
+    await store.close();
+    throw err;
+  });
+  client.start();
+  const address = server.address() as AddressInfo;
+  const url = `http://${config.host}:${address.port}`;
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      logger.info("stopping");
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await client.stop();
+      await store.close();
+      logger.info("stopped");
+      resolveStopped();
+    })();
+    return stopping;
+  }
+  return { client, server, url, stop, stopped };
+}
+
+/** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */
+export async function runClientCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let config: ClientServerConfig;
+  try {
+    config = await parseClientArgs(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = 0;
+      return;
+    }
+    process.stderr.write(`dske-client: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let running: RunningClientServer;
+  try {
+    running = await startClientServer(config);
+  } catch (err) {
+    process.stderr.write(`dske-client: cannot start: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`listening on ${running.url}\n`);
+  const onSignal = () => void running.stop();
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  await running.stopped;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+}

@@ -1,0 +1,120 @@
+/** In-process network for integration tests: hubs (createHubRouter) and clients (createClientRouter) on port 0. */
+import type { AddressInfo } from "node:net";
+import type http from "node:http";
+import express from "express";
+import { Hub, createHubRouter } from "@dske/hub";
+import { MemoryStore, type PsrdStore } from "@dske/psrd";
+import { Client, type ClientOptions } from "../src/client";
+import { createClientRouter } from "../src/router";
+import { EtsiApi } from "../src/etsi-api";
+
+export interface TestHub {
+  name: string;
+  hub: Hub;
+  store: MemoryStore;
+  port: number;
+  url: string;
+  server: http.Server | undefined;
+  /** Stop listening (connections refused); the hub keeps its state. */
+  down(): Promise<void>;
+  /** Listen again on the same port with the same state. */
+  up(): Promise<void>;
+}
+
+function listen(app: express.Express, port = 0): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, "127.0.0.1", () => resolve(server));
+    server.once("error", reject);
+  });
+}
+
+function close(server: http.Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startHub(name: string): Promise<TestHub> {
+  const store = new MemoryStore();
+  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0 });
+  const app = express();
+  app.use(createHubRouter({ hub, onError: () => undefined }));
+  const server = await listen(app);
+  const port = (server.address() as AddressInfo).port;
+  const t: TestHub = {
+    name,
+    hub,
+    store,
+    port,
+    url: `http://127.0.0.1:${port}/hub/${name}`,
+    server,
+    async down() {
+      await close(t.server);
+      t.server = undefined;
+    },
+    async up() {
+      if (!t.server) t.server = await listen(app, port);
+    },
+  };
+  return t;
+}
+
+export interface TestClient {
+  client: Client;
+  store: PsrdStore;
+  port: number;
+  server: http.Server;
+  /** ETSI client for an SAE at this KME's standard root. */
+  etsi(sae: string): EtsiApi;
+  close(): Promise<void>;
+}
+
+export async function startClient(
+  options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore },
+): Promise<TestClient> {
+  const store = options.psrdStore ?? new MemoryStore();
+  const client = await Client.create({ retryInitialMs: 20, retryMaxMs: 200, hubTimeoutMs: 3000, ...options, psrdStore: store });
+  client.start();
+  const app = express();
+  app.use(createClientRouter({ client }));
+  const server = await listen(app);
+  const port = (server.address() as AddressInfo).port;
+  const apis: EtsiApi[] = [];
+  return {
+    client,
+    store,
+    port,
+    server,
+    etsi(sae: string) {
+      const api = new EtsiApi(`http://127.0.0.1:${port}`, sae);
+      apis.push(api);
+      return api;
+    },
+    async close() {
+      for (const a of apis) a.close();
+      await close(server);
+      await client.stop();
+      await store.close();
+    },
+  };
+}
+
+/** Sum of `used` bytes over every pool of a client's store. */
+export async function usedBytes(store: PsrdStore): Promise<number> {
+  let total = 0;
+  for (const name of await store.listPools()) {
+    const owner = name.endsWith("client-owned") ? "local" : "peer";
+    total += (await store.openPool(name, owner)).stats().used;
+  }
+  return total;
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

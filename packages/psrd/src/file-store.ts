@@ -1,0 +1,452 @@
+/**
+ * FileStore: the durable on-disk PsrdStore (default for services).
+ *
+ * Layout of a store directory:
+ *   LOCK                         pid of the process that has the store open
+ *   pools/<encoded name>/meta.json    {version, name, owner, blocks: [{uuid, size, keyPrefix, offset}]}
+ *   pools/<encoded name>/data.bin     the blocks' bytes, concatenated at their offsets
+ *   pools/<encoded name>/journal.bin  consumption records (see journal.ts)
+ *
+ * Opening a pool reads meta.json and the journal only, never data.bin; bytes are read with
+ * positioned reads when allocated, reserved or asked for as a block key.
+ */
+import { readSync, writeSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { AuditLog } from "./audit.js";
+import type { BlockMeta } from "./block.js";
+import { PsrdClosedError, PsrdCorruptError, PsrdLockedError, PsrdOwnerError } from "./errors.js";
+import { IntervalSet } from "./interval-set.js";
+import {
+  FLAG_ZEROED,
+  Journal,
+  RECORD_SIZE,
+  fsyncDir,
+  removeIfExists,
+  replayJournal,
+  writeFully,
+  writeJournalAtomically,
+  type JournalRecord,
+} from "./journal.js";
+import { checkPoolName, decodePoolName, encodePoolName } from "./pool-name.js";
+import { PsrdPool, type BlockRange, type PoolBackend } from "./pool.js";
+import type { Pool, PoolOwner, PsrdStore } from "./types.js";
+
+export interface FileStoreOptions {
+  /** Append one JSON line per consumed fragment to this file. */
+  auditLog?: string;
+  /** Compact a pool's journal once it holds more than this many records (default 65536). */
+  compactAfterRecords?: number;
+}
+
+/** Per-pool diagnostics (tests, benchmark). */
+export interface FilePoolDiagnostics {
+  /** Journal batches written (each = one write + one fdatasync) since the pool was opened. */
+  journalBatches: number;
+  /** Consumed/reserved intervals kept in memory. */
+  intervals: number;
+}
+
+const MetaSchema = z.object({
+  version: z.literal(1),
+  name: z.string(),
+  owner: z.enum(["local", "peer"]),
+  blocks: z.array(
+    z.object({
+      uuid: z.string(),
+      size: z.number().int().positive(),
+      keyPrefix: z.number().int().min(0),
+      offset: z.number().int().min(0),
+    }),
+  ),
+});
+type Meta = z.infer<typeof MetaSchema>;
+
+const ZERO_CHUNK = 1024 * 1024;
+/**
+ * Reads and zero-writes up to this size are done with synchronous positioned syscalls: they hit
+ * the page cache and take microseconds, far less than a trip through libuv's 4-thread pool, where
+ * they would also queue in front of the journal's fdatasync. Larger ones stay asynchronous.
+ */
+const SYNC_IO_LIMIT = 256 * 1024;
+let zeroBuffer: Buffer | undefined;
+function zeros(): Buffer {
+  zeroBuffer ??= Buffer.alloc(ZERO_CHUNK);
+  return zeroBuffer;
+}
+
+/** Overwrite [offset, offset+length) ranges of a file with zeros (coalescing adjacent ranges). */
+async function zeroFileRanges(fh: FileHandle, ranges: [number, number][]): Promise<void> {
+  ranges.sort((a, b) => a[0] - b[0]);
+  let k = 0;
+  while (k < ranges.length) {
+    let [s, e] = ranges[k];
+    k++;
+    while (k < ranges.length && ranges[k][0] <= e) {
+      e = Math.max(e, ranges[k][1]);
+      k++;
+    }
+    for (let pos = s; pos < e; pos += ZERO_CHUNK) {
+      const n = Math.min(ZERO_CHUNK, e - pos);
+      if (n <= SYNC_IO_LIMIT) {
+        for (let done = 0; done < n; ) done += writeSync(fh.fd, zeros(), done, n - done, pos + done);
+      } else {
+        await writeFully(fh, zeros(), n, pos);
+      }
+    }
+  }
+}
+
+async function writeFileAtomically(path: string, dir: string, text: string): Promise<void> {
+  const tmp = path + ".tmp";
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+class FilePoolBackend implements PoolBackend {
+  journal!: Journal;
+
+  constructor(
+    private readonly dir: string,
+    private readonly meta: Meta,
+    private readonly data: FileHandle,
+  ) {}
+
+  private dataEnd(): number {
+    const last = this.meta.blocks[this.meta.blocks.length - 1];
+    return last ? last.offset + last.size : 0;
+  }
+
+  offsetOf(blockIndex: number): number {
+    return this.meta.blocks[blockIndex].offset;
+  }
+
+  async persistBlock(block: BlockMeta, data: Uint8Array): Promise<void> {
+    const offset = this.dataEnd();
+    await writeFully(this.data, data, data.length, offset);
+    await this.data.datasync();
+    const next: Meta = { ...this.meta, blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }] };
+    await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
+    this.meta.blocks.push(next.blocks[next.blocks.length - 1]);
+    this.journal.addBlock();
+  }
+
+  async read(ranges: readonly BlockRange[], target: Uint8Array): Promise<void> {
+    let off = 0;
+    for (const r of ranges) {
+      const base = this.offsetOf(r.block.index) + r.start;
+      let done = 0;
+      while (done < r.size) {
+        const bytesRead =
+          r.size <= SYNC_IO_LIMIT
+            ? readSync(this.data.fd, target, off + done, r.size - done, base + done)
+            : (await this.data.read(target, off + done, r.size - done, base + done)).bytesRead;
+        if (bytesRead === 0) throw new PsrdCorruptError(`data file of pool ends before block ${r.block.uuid} byte ${r.start + done}`);
+        done += bytesRead;
+      }
+      off += r.size;
+    }
+  }
+
+  consume(ranges: readonly BlockRange[]): Promise<void> {
+    return this.journal.append(ranges.map((r) => ({ block: r.block.index, start: r.start, size: r.size, flags: 0 })));
+  }
+
+  zero(records: readonly JournalRecord[]): Promise<void> {
+    return zeroFileRanges(
+      this.data,
+      records.map((r) => {
+        const o = this.offsetOf(r.block) + r.start;
+        return [o, o + r.size];
+      }),
+    );
+  }
+
+  syncData(): Promise<void> {
+    return this.data.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.journal.close();
+    await this.data.close();
+  }
+}
+
+interface OpenPool {
+  pool: PsrdPool;
+  backend: FilePoolBackend;
+}
+
+export class FileStore implements PsrdStore {
+  readonly dir: string;
+  private readonly poolsDir: string;
+  private readonly audit: AuditLog | undefined;
+  private readonly compactAfter: number;
+  private readonly pools = new Map<string, Promise<OpenPool>>();
+  private closed = false;
+
+  private constructor(dir: string, options: FileStoreOptions) {
+    this.dir = dir;
+    this.poolsDir = join(dir, "pools");
+    this.audit = options.auditLog !== undefined ? new AuditLog(options.auditLog) : undefined;
+    this.compactAfter = options.compactAfterRecords ?? 65536;
+  }
+
+  /** Open (creating if needed) a store directory. Takes the directory's lock. */
+  static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
+    await mkdir(join(dir, "pools"), { recursive: true });
+    await fsyncDir(dir);
+    await acquireLock(join(dir, "LOCK"));
+    return new FileStore(dir, options);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PsrdClosedError("store");
+  }
+
+  async openPool(name: string, owner: PoolOwner): Promise<Pool> {
+    this.assertOpen();
+    checkPoolName(name);
+    if (owner !== "local" && owner !== "peer") throw new PsrdOwnerError(`owner must be "local" or "peer"`);
+    let entry = this.pools.get(name);
+    if (!entry) {
+      entry = this.loadPool(name, owner);
+      this.pools.set(name, entry);
+      entry.catch(() => this.pools.delete(name));
+    }
+    const { pool } = await entry;
+    if (pool.owner !== owner) throw new PsrdOwnerError(`pool "${name}" is owned by ${pool.owner}, not ${owner}`);
+    return pool;
+  }
+
+  /** Journal and memory diagnostics of an open pool. */
+  async diagnostics(name: string): Promise<FilePoolDiagnostics> {
+    const entry = this.pools.get(name);
+    if (!entry) throw new PsrdClosedError(`pool "${name}"`);
+    const { pool, backend } = await entry;
+    return { journalBatches: backend.journal.batches, intervals: pool.intervalCount() };
+  }
+
+  private async loadPool(name: string, owner: PoolOwner): Promise<OpenPool> {
+    const dir = join(this.poolsDir, encodePoolName(name));
+    const metaPath = join(dir, "meta.json");
+    const dataPath = join(dir, "data.bin");
+    const journalPath = join(dir, "journal.bin");
+    await removeIfExists(metaPath + ".tmp");
+    await removeIfExists(journalPath + ".tmp");
+
+    let meta: Meta;
+    if (!(await exists(metaPath))) {
+      // New pool (or a creation that crashed before meta.json existed: nothing was consumed).
+      await mkdir(dir, { recursive: true });
+      await fsyncDir(this.poolsDir);
+      const d = await open(dataPath, "w");
+      await d.sync();
+      await d.close();
+      await writeFile(journalPath, new Uint8Array(0));
+      meta = { version: 1, name, owner, blocks: [] };
+      await writeFileAtomically(metaPath, dir, JSON.stringify(meta));
+    } else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await readFile(metaPath, "utf8")) as unknown;
+      } catch {
+        throw new PsrdCorruptError(`pool "${name}": meta.json is not valid JSON`);
+      }
+      const r = MetaSchema.safeParse(parsed);
+      if (!r.success) throw new PsrdCorruptError(`pool "${name}": meta.json is invalid: ${r.error.message}`);
+      meta = r.data;
+      if (meta.owner !== owner) throw new PsrdOwnerError(`pool "${name}" is owned by ${meta.owner}, not ${owner}`);
+    }
+
+    const data = await open(dataPath, "r+");
+    try {
+      const last = meta.blocks[meta.blocks.length - 1];
+      const end = last ? last.offset + last.size : 0;
+      const { size: fileSize } = await data.stat();
+      if (fileSize < end) throw new PsrdCorruptError(`pool "${name}": data.bin is shorter than its blocks`);
+      if (fileSize > end) {
+        // A block whose metadata never became durable (crash inside addBlock): wipe it.
+        await zeroFileRanges(data, [[end, fileSize]]);
+        await data.truncate(end);
+        await data.datasync();
+      }
+
+      const backend = new FilePoolBackend(dir, meta, data);
+      const pool = new PsrdPool({ name, owner, backend, audit: this.audit });
+      const all: IntervalSet[] = [];
+      const unzeroed: IntervalSet[] = [];
+      for (let i = 0; i < meta.blocks.length; i++) {
+        const b = meta.blocks[i];
+        pool.loadBlock({ uuid: b.uuid, index: i, size: b.size, keyPrefix: b.keyPrefix });
+        all.push(new IntervalSet());
+        unzeroed.push(new IntervalSet());
+      }
+      const replay = await replayJournal(journalPath, (rec) => {
+        const b = meta.blocks[rec.block];
+        if (!b || rec.size <= 0 || rec.start + rec.size > b.size) {
+          throw new PsrdCorruptError(`pool "${name}": journal record names bytes outside the pool`);
+        }
+        all[rec.block].add(rec.start, rec.start + rec.size);
+        if ((rec.flags & FLAG_ZEROED) === 0) unzeroed[rec.block].add(rec.start, rec.start + rec.size);
+        pool.loadConsumed(rec.block, rec.start, rec.size);
+      });
+      pool.loadDone();
+
+      // Owned pools use a high-water mark: bytes below it that have no record (a torn batch)
+      // are burned too. Zero them, and every range whose zeroing was not yet known durable.
+      const toZero: [number, number][] = [];
+      for (let i = 0; i < meta.blocks.length; i++) {
+        const b = meta.blocks[i];
+        if (owner === "local" && all[i].count > 0) {
+          let pos = b.keyPrefix;
+          const holes: [number, number][] = [];
+          for (const [s, e] of all[i].intervals()) {
+            if (s > pos) holes.push([pos, s]);
+            pos = Math.max(pos, e);
+          }
+          for (const [s, e] of holes) {
+            all[i].add(s, e);
+            unzeroed[i].add(s, e);
+          }
+        }
+        for (const [s, e] of unzeroed[i].intervals()) toZero.push([b.offset + s, b.offset + e]);
+      }
+      let records = replay.records;
+      let journalEnd = replay.end;
+      if (toZero.length > 0) {
+        await zeroFileRanges(data, toZero);
+        await data.datasync();
+      }
+      if (replay.torn || toZero.length > 0 || records > this.compactAfter) {
+        records = await writeJournalAtomically(journalPath, dir, snapshotRecords(all));
+        journalEnd = records * RECORD_SIZE;
+      }
+      backend.journal = await Journal.open({
+        path: journalPath,
+        dir,
+        hooks: backend,
+        written: all,
+        records,
+        end: journalEnd,
+        compactAfter: this.compactAfter,
+      });
+      return { pool, backend };
+    } catch (e) {
+      await data.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async deletePool(name: string): Promise<void> {
+    this.assertOpen();
+    checkPoolName(name);
+    const entry = this.pools.get(name);
+    if (entry) {
+      this.pools.delete(name);
+      const opened = await entry.catch(() => undefined);
+      if (opened) {
+        opened.pool.markClosed(`pool "${name}" (deleted)`);
+        await opened.backend.close();
+      }
+    }
+    const dir = join(this.poolsDir, encodePoolName(name));
+    if (!(await exists(dir))) return;
+    const dataPath = join(dir, "data.bin");
+    if (await exists(dataPath)) {
+      const fh = await open(dataPath, "r+");
+      try {
+        const { size } = await fh.stat();
+        await zeroFileRanges(fh, [[0, size]]);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    await fsyncDir(this.poolsDir);
+  }
+
+  async listPools(): Promise<string[]> {
+    this.assertOpen();
+    const names: string[] = [];
+    for (const entry of await readdir(this.poolsDir)) {
+      const name = decodePoolName(entry);
+      if (name !== undefined && (await exists(join(this.poolsDir, entry, "meta.json")))) names.push(name);
+    }
+    return names.sort();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const entries = [...this.pools.values()];
+    this.pools.clear();
+    for (const entry of entries) {
+      const opened = await entry.catch(() => undefined);
+      if (opened) {
+        opened.pool.markClosed("store");
+        await opened.backend.close();
+      }
+    }
+    await this.audit?.close();
+    await rm(join(this.dir, "LOCK"), { force: true });
+  }
+}
+
+function* snapshotRecords(sets: readonly IntervalSet[]): IterableIterator<JournalRecord> {
+  for (let b = 0; b < sets.length; b++) {
+    for (const [s, e] of sets[b].intervals()) yield { block: b, start: s, size: e - s, flags: FLAG_ZEROED };
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Take the store lock: a LOCK file holding our pid; a lock of a dead process is taken over. */
+async function acquireLock(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(path, "wx");
+      try {
+        await fh.writeFile(String(process.pid));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const pid = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+      throw new PsrdLockedError(`store ${path} is in use by process ${pid}${pid === process.pid ? " (this process)" : ""}`);
+    }
+    await rm(path, { force: true });
+  }
+  throw new PsrdLockedError(`could not take the store lock ${path}`);
+}

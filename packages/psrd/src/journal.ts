@@ -1,0 +1,413 @@
+/**
+ * The consumption journal of one on-disk pool: an append-only file of fixed-size, checksummed
+ * records (block index, start, size, flags). Appends from concurrent operations are group-
+ * committed: queued, written as one batch, made durable with one fdatasync, then all resolved.
+ * After the fsync the consumed ranges are zeroed in the data file (lazily: the record already
+ * forbids reuse; on reopen, ranges of records without the `zeroed` flag are zeroed again).
+ *
+ * When the journal grows it is compacted: pending zero writes are flushed and the data file
+ * synced, then the merged consumed ranges are written as `zeroed` records to a new file that
+ * atomically replaces the journal (write, fsync, rename, fsync directory).
+ */
+import { crc32 } from "node:zlib";
+import { writeSync } from "node:fs";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { PsrdClosedError } from "./errors.js";
+import { IntervalSet } from "./interval-set.js";
+
+export const RECORD_SIZE = 32;
+const MAGIC = 0x4a445350; // "PSDJ" little-endian
+export const FLAG_ZEROED = 1;
+
+/** One journal record: bytes [start, start+size) of block `block` are consumed. */
+export interface JournalRecord {
+  block: number;
+  start: number;
+  size: number;
+  flags: number;
+}
+
+export function encodeRecord(rec: JournalRecord, buf: Buffer, offset: number): void {
+  buf.writeUInt32LE(MAGIC, offset);
+  buf.writeUInt32LE(rec.block, offset + 4);
+  buf.writeUInt32LE(rec.start % 0x100000000, offset + 8);
+  buf.writeUInt32LE(Math.floor(rec.start / 0x100000000), offset + 12);
+  buf.writeUInt32LE(rec.size % 0x100000000, offset + 16);
+  buf.writeUInt32LE(Math.floor(rec.size / 0x100000000), offset + 20);
+  buf.writeUInt32LE(rec.flags, offset + 24);
+  buf.writeUInt32LE(crc32(buf.subarray(offset, offset + 28)), offset + 28);
+}
+
+/** Decode one record; undefined if the magic or checksum is wrong (torn or garbage). */
+export function decodeRecord(buf: Buffer, offset: number): JournalRecord | undefined {
+  if (buf.readUInt32LE(offset) !== MAGIC) return undefined;
+  if (crc32(buf.subarray(offset, offset + 28)) !== buf.readUInt32LE(offset + 28)) return undefined;
+  return {
+    block: buf.readUInt32LE(offset + 4),
+    start: buf.readUInt32LE(offset + 8) + buf.readUInt32LE(offset + 12) * 0x100000000,
+    size: buf.readUInt32LE(offset + 16) + buf.readUInt32LE(offset + 20) * 0x100000000,
+    flags: buf.readUInt32LE(offset + 24),
+  };
+}
+
+export interface ReplayResult {
+  /** Valid records seen. */
+  records: number;
+  /** Invalid records, a gap before a valid record, or a partial trailing record were found (a torn write at a crash). */
+  torn: boolean;
+  /** Byte offset just after the last valid record: where appending continues. */
+  end: number;
+}
+
+function isZeroRecord(buf: Buffer, offset: number): boolean {
+  for (let i = offset; i < offset + RECORD_SIZE; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Read a journal in fixed-size chunks (memory does not grow with the journal) and call `visit`
+ * for every valid record. All-zero records are preallocated space. Invalid records (and zero
+ * records before a valid one) can only come from the last, un-acknowledged batches before a
+ * crash (acknowledged batches were fsync'd, in order), so they are skipped and `torn` is set;
+ * the caller then rewrites the journal. Valid records are always applied: applying a record of
+ * an un-acknowledged batch only burns bytes that were never handed out.
+ */
+export async function replayJournal(path: string, visit: (rec: JournalRecord) => void): Promise<ReplayResult> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { records: 0, torn: false, end: 0 };
+    throw e;
+  }
+  const result: ReplayResult = { records: 0, torn: false, end: 0 };
+  let gap = false;
+  try {
+    const chunk = Buffer.alloc(RECORD_SIZE * 4096);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
+      if (bytesRead === 0) break;
+      const whole = bytesRead - (bytesRead % RECORD_SIZE);
+      for (let off = 0; off < whole; off += RECORD_SIZE) {
+        if (isZeroRecord(chunk, off)) {
+          gap = true;
+          continue;
+        }
+        const rec = decodeRecord(chunk, off);
+        if (rec) {
+          if (gap) result.torn = true;
+          result.records++;
+          result.end = pos + off + RECORD_SIZE;
+          visit(rec);
+        } else {
+          result.torn = true;
+        }
+      }
+      pos += whole;
+      if (whole < bytesRead || bytesRead < chunk.length) {
+        for (let i = whole; i < bytesRead; i++) if (chunk[i] !== 0) result.torn = true;
+        break;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+  return result;
+}
+
+/** Write a complete journal file atomically: tmp file, fsync, rename over `path`, fsync dir. */
+export async function writeJournalAtomically(path: string, dir: string, records: Iterable<JournalRecord>): Promise<number> {
+  const tmp = path + ".tmp";
+  const fh = await open(tmp, "w");
+  let count = 0;
+  try {
+    const buf = Buffer.alloc(RECORD_SIZE * 4096);
+    let fill = 0;
+    let pos = 0;
+    for (const rec of records) {
+      encodeRecord(rec, buf, fill);
+      fill += RECORD_SIZE;
+      count++;
+      if (fill === buf.length) {
+        await writeFully(fh, buf, fill, pos);
+        pos += fill;
+        fill = 0;
+      }
+    }
+    if (fill > 0) await writeFully(fh, buf, fill, pos);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dir);
+  return count;
+}
+
+export async function writeFully(fh: FileHandle, buf: Uint8Array, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function removeIfExists(path: string): Promise<void> {
+  await rm(path, { force: true });
+}
+
+export interface JournalHooks {
+  /** Zero these ranges in the data file (after their records are durable). */
+  zero(records: readonly JournalRecord[]): Promise<void>;
+  /** fdatasync the data file (before a compaction marks ranges zeroed). */
+  syncData(): Promise<void>;
+}
+
+export interface JournalOptions {
+  path: string;
+  dir: string;
+  hooks: JournalHooks;
+  /** Per block: ranges already durable in the journal (replayed). Taken over by the journal. */
+  written: IntervalSet[];
+  /** Records currently in the journal file. */
+  records: number;
+  /** Byte offset where appending continues (after the last valid record). */
+  end: number;
+  /** Compact when the journal has more than this many records (and 4× the live intervals). */
+  compactAfter: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * The journal file is extended in steps of this many bytes of written zeros, so that most batches
+ * overwrite already-allocated blocks and their fdatasync need not also commit a size change.
+ */
+const PREALLOCATE = 256 * 1024;
+
+/** Batches whose fdatasync may be in flight at once (see Journal). */
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * The group-committing journal writer of one pool.
+ *
+ * Appends queue up; a batch is everything queued when the writer gets to it: one write, one
+ * fdatasync. Up to MAX_IN_FLIGHT batches may be between write and fsync-completion at once
+ * (pipelining: the next cohort does not wait for the previous fsync to finish before being
+ * written); batches are acknowledged strictly in order, so when batch k resolves, every batch
+ * before it is durable too. The last batches before a crash may be torn; none of them was
+ * acknowledged (see replayJournal).
+ */
+export class Journal {
+  private readonly path: string;
+  private readonly dir: string;
+  private readonly hooks: JournalHooks;
+  private readonly written: IntervalSet[];
+  private readonly compactAfter: number;
+  private fh: FileHandle | undefined;
+  /** Append position. */
+  private size: number;
+  /** File size (the tail beyond `size` is preallocated zeros). */
+  private allocated: number;
+  private records: number;
+  private queue: JournalRecord[] = [];
+  private waiters: Waiter[] = [];
+  private inFlight = 0;
+  private compacting = false;
+  private pumpScheduled = false;
+  /** Records appended since the journal was last rewritten (all records older than that are flagged zeroed). */
+  private appended = 0;
+  /** Settles when the most recently written batch has been acknowledged (in order). */
+  private tail: Promise<void> = Promise.resolve();
+  private zeroing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private closed = false;
+  /** Batches made durable (each = one write + one fdatasync); shows group commit at work. */
+  batches = 0;
+
+  private constructor(options: JournalOptions, fh: FileHandle, fileSize: number) {
+    this.path = options.path;
+    this.dir = options.dir;
+    this.hooks = options.hooks;
+    this.written = options.written;
+    this.records = options.records;
+    this.compactAfter = options.compactAfter;
+    this.fh = fh;
+    this.size = options.end;
+    this.allocated = Math.max(fileSize, options.end);
+  }
+
+  static async open(options: JournalOptions): Promise<Journal> {
+    const fh = await open(options.path, "r+").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return open(options.path, "w+");
+      throw e;
+    });
+    const { size } = await fh.stat();
+    return new Journal(options, fh, size);
+  }
+
+  /** A new block was added (index = previous count). */
+  addBlock(): void {
+    this.written.push(new IntervalSet());
+  }
+
+  /** Durably record these consumptions. Resolves after the batch holding them is fsync'd. */
+  append(records: readonly JournalRecord[]): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new PsrdClosedError("journal"));
+    for (const r of records) this.queue.push(r);
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    // Write on the next turn of the event loop, so that every append made in this turn (e.g.
+    // all callers just woken by the previous batch) joins the same batch.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
+    return p;
+  }
+
+  private fail(e: unknown): void {
+    this.failure ??= e;
+    for (const w of this.waiters) w.reject(this.failure);
+    this.waiters = [];
+    this.queue = [];
+  }
+
+  /** Write queued records as batches while fewer than MAX_IN_FLIGHT are awaiting their fsync. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < MAX_IN_FLIGHT && !this.compacting && this.failure === undefined) {
+      const batch = this.queue;
+      const waiters = this.waiters;
+      this.queue = [];
+      this.waiters = [];
+      let synced: Promise<void>;
+      try {
+        const buf = Buffer.allocUnsafe(batch.length * RECORD_SIZE);
+        for (let i = 0; i < batch.length; i++) encodeRecord(batch[i], buf, i * RECORD_SIZE);
+        // The write goes to the page cache (synchronous, microseconds); the fdatasync is the
+        // slow step and stays asynchronous so the event loop keeps serving while it runs.
+        const fd = this.fh!.fd;
+        if (this.size + buf.length > this.allocated) {
+          const target = this.size + buf.length + PREALLOCATE;
+          const zero = Buffer.alloc(Math.min(PREALLOCATE, target - this.allocated));
+          while (this.allocated < target) {
+            const n = Math.min(zero.length, target - this.allocated);
+            this.allocated += writeSync(fd, zero, 0, n, this.allocated);
+          }
+        }
+        for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, this.size + done);
+        this.size += buf.length;
+        this.records += batch.length;
+        this.appended += batch.length;
+        synced = this.fh!.datasync();
+      } catch (e) {
+        synced = Promise.reject(e);
+      }
+      this.inFlight++;
+      const previous = this.tail;
+      this.tail = this.settle(batch, waiters, synced, previous);
+    }
+  }
+
+  private async settle(batch: JournalRecord[], waiters: Waiter[], synced: Promise<void>, previous: Promise<void>): Promise<void> {
+    let error: unknown;
+    try {
+      await synced;
+    } catch (e) {
+      error = e;
+    }
+    await previous; // acknowledge in order (never rejects)
+    this.inFlight--;
+    if (error !== undefined || this.failure !== undefined) {
+      // The file may now hold a partial batch: fail closed, nothing more is written.
+      this.fail(error ?? this.failure);
+      for (const w of waiters) w.reject(this.failure);
+      return;
+    }
+    this.batches++;
+    for (const r of batch) this.written[r.block].add(r.start, r.start + r.size);
+    for (const w of waiters) w.resolve();
+    // Zero lazily, overlapping with later batches; zeroing batches run one after another.
+    this.zeroing = this.zeroing
+      .then(() => this.hooks.zero(batch))
+      .catch((e: unknown) => {
+        this.failure ??= e;
+      });
+    // Compaction: stop writing new batches; the batch that settles last (nothing in flight
+    // after it) rewrites the journal, then writing resumes.
+    if (!this.compacting && this.records > this.compactAfter && this.records > 4 * this.liveIntervals()) {
+      this.compacting = true;
+    }
+    if (this.compacting && this.inFlight === 0) {
+      try {
+        await this.compact();
+      } catch (e) {
+        this.fail(e);
+      } finally {
+        this.compacting = false;
+      }
+    }
+    this.pump();
+  }
+
+  private liveIntervals(): number {
+    let n = 0;
+    for (const s of this.written) n += s.count;
+    return n;
+  }
+
+  /** Replace the journal by the merged ranges, all marked zeroed (their zeroing is flushed first). */
+  private async compact(): Promise<void> {
+    await this.zeroing;
+    if (this.failure !== undefined) throw this.failure;
+    await this.hooks.syncData();
+    const written = this.written;
+    function* snapshot(): IterableIterator<JournalRecord> {
+      for (let b = 0; b < written.length; b++) {
+        for (const [s, e] of written[b].intervals()) yield { block: b, start: s, size: e - s, flags: FLAG_ZEROED };
+      }
+    }
+    await this.fh!.close();
+    this.fh = undefined;
+    this.records = await writeJournalAtomically(this.path, this.dir, snapshot());
+    this.fh = await open(this.path, "r+");
+    this.size = this.records * RECORD_SIZE;
+    this.allocated = this.size;
+    this.appended = 0;
+  }
+
+  /**
+   * Wait until every queued record is durable and zeroed, then close. A clean close compacts the
+   * journal (all ranges flagged zeroed), so the next open has nothing to re-zero.
+   */
+  async close(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight > 0 || this.compacting || this.pumpScheduled) {
+      await this.tail;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    this.closed = true;
+    await this.zeroing;
+    if (this.failure === undefined) {
+      if (this.appended > 0) await this.compact();
+      else await this.hooks.syncData();
+    }
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
