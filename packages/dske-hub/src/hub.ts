@@ -1,0 +1,733 @@
+/**
+ * Hub: the DSKE security hub's protocol logic (no HTTP here).
+ *
+ * - Registrations: clients register with their encryptors (SAE IDs) and an auth scheme; an SAE ID
+ *   can be hosted by one client only (else a client could claim another's keys). Each client has
+ *   two PSRD pools in the `PsrdStore` (see peer-client.ts).
+ * - PSRD delivery: fresh blocks from `crypto.randomBytes`; the hub's copy is added to its durable
+ *   store (with the scheme's MAC key prefix) BEFORE the block is returned.
+ * - Shares: posted shares are decrypted with the client-owned pool (reserve → commit) and stored
+ *   durably (share-store.ts); fetched shares are re-encrypted with a fresh allocation from the
+ *   hub-owned pool. Release and deletion rules: see wire.ts ("Share release rules").
+ * - State (registrations, shares) is journaled under `stateDir` (journal.ts), so a restart keeps
+ *   everything; without `stateDir` the hub keeps it in memory only.
+ */
+import { randomBytes as nodeRandomBytes, randomUUID } from "node:crypto";
+import path from "node:path";
+import { z } from "zod";
+import type { AuthSchemeName, PeerAuth } from "@dske/auth";
+import type { PsrdStore, Reservation } from "@dske/psrd";
+import { HubError, fromPsrdError } from "./errors.js";
+import { Journal } from "./journal.js";
+import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
+import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
+import {
+  AUTH_SCHEMES,
+  BATCH_EXTENSION,
+  MAX_PSRD_BLOCK_BYTES,
+  MAX_SHARE_BYTES,
+  NodeNameSchema,
+  allocationFromWire,
+  allocationSize,
+  allocationToWire,
+  type FetchKeyRef,
+  type FetchKeySharesResponse,
+  type GetKeyShareQuery,
+  type GetKeyShareResponse,
+  type HubStatus,
+  type ParsedRegistrationRequest,
+  type PoolStatus,
+  type RegistrationResponse,
+  type WireAllocation,
+} from "./wire.js";
+
+export interface HubOptions {
+  /** Hub name (appears in paths `/hub/{name}/...`). */
+  name: string;
+  /** Where the PSRD pools live (FileStore for a real hub, MemoryStore in tests). */
+  store: PsrdStore;
+  /** Directory for the hub's state journal (`hub-state.jsonl`); absent → state in memory only. */
+  stateDir?: string;
+  /** Shares are deleted this long after they were posted (default 60). */
+  shareTimeoutSecs?: number;
+  /** Auth schemes this hub accepts, in preference order (default ["gf128", "hmac-sha256"]). */
+  authSchemes?: AuthSchemeName[];
+  /** Largest PSRD block a client may request (default 4 MiB). */
+  maxPsrdBlockBytes?: number;
+  /** Largest share accepted (default 64 KiB). */
+  maxShareBytes?: number;
+  /** Whether `close()` also closes `store` (default false: the opener of the store closes it). */
+  closeStore?: boolean;
+  /** Clock (epoch ms), for tests. */
+  now?: () => number;
+  /** Random source for PSRD blocks (default crypto.randomBytes), for tests. */
+  randomBytes?: (size: number) => Uint8Array;
+  /** Interval of the share timeout sweep in ms (default min(1000, timeout/2)); 0 disables the timer. */
+  sweepIntervalMs?: number;
+  /** Compact the state journal when it exceeds this many bytes and 4× its live size (default 4 MiB). */
+  compactThresholdBytes?: number;
+  /** Diagnostic lines (never secrets). */
+  log?: (line: string) => void;
+}
+
+const HubOptionsSchema = z.object({
+  name: NodeNameSchema,
+  shareTimeoutSecs: z.number().positive().max(365 * 24 * 3600).optional(),
+  authSchemes: z.array(z.enum(AUTH_SCHEMES)).min(1).optional(),
+  maxPsrdBlockBytes: z.int().min(1).max(MAX_PSRD_BLOCK_BYTES).optional(),
+  maxShareBytes: z.int().min(1).max(MAX_SHARE_BYTES).optional(),
+  sweepIntervalMs: z.int().min(0).optional(),
+  compactThresholdBytes: z.int().min(0).optional(),
+});
+
+const RegistrationRecordSchema = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("reg"), c: z.string(), en: z.array(z.string()), a: z.enum(AUTH_SCHEMES), at: z.number() }),
+  z.object({ t: z.literal("unreg"), c: z.string() }),
+]);
+type RegistrationRecord = z.infer<typeof RegistrationRecordSchema>;
+const StateRecordSchema = z.union([RegistrationRecordSchema, ShareRecordSchema]);
+
+/** A share to store, as it arrives (wire field names). */
+export interface ShareInput {
+  master_sae_id: string;
+  slave_sae_id: string;
+  additional_slave_sae_ids?: string[];
+  user_key_id: string;
+  share_index: number;
+  encrypted_share_value: string;
+  key_size?: number;
+}
+
+export const STATE_FILE = "hub-state.jsonl";
+
+export class Hub {
+  readonly name: string;
+  readonly shareTimeoutSecs: number;
+  readonly authSchemes: readonly AuthSchemeName[];
+  readonly extensions: readonly string[] = [BATCH_EXTENSION];
+  private readonly store: PsrdStore;
+  private readonly clients = new Map<string, PeerClient>();
+  /** SAE ID → name of the client hosting it. */
+  private readonly saeHosts = new Map<string, string>();
+  private readonly shares: ShareStore;
+  private readonly now: () => number;
+  private readonly random: (size: number) => Uint8Array;
+  private readonly maxPsrdBlockBytes: number;
+  private readonly maxShareBytes: number;
+  private readonly compactThreshold: number;
+  private readonly log: (line: string) => void;
+  private regLock: Promise<unknown> = Promise.resolve();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private lastSnapshotBytes = 0;
+  private compacting = false;
+  private closed = false;
+
+  private constructor(
+    private readonly options: HubOptions,
+    private readonly journal: Journal | undefined,
+  ) {
+    this.name = options.name;
+    this.store = options.store;
+    this.shareTimeoutSecs = options.shareTimeoutSecs ?? 60;
+    this.authSchemes = options.authSchemes ?? ["gf128", "hmac-sha256"];
+    this.now = options.now ?? Date.now;
+    this.random = options.randomBytes ?? ((n) => nodeRandomBytes(n));
+    this.maxPsrdBlockBytes = options.maxPsrdBlockBytes ?? 4 * 1024 * 1024;
+    this.maxShareBytes = options.maxShareBytes ?? MAX_SHARE_BYTES;
+    this.compactThreshold = options.compactThresholdBytes ?? 4 * 1024 * 1024;
+    this.log = options.log ?? (() => {});
+    this.shares = new ShareStore(journal, (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`));
+  }
+
+  /** Open a hub: restore its state from `stateDir` (if given) and open the clients' pools. */
+  static async open(options: HubOptions): Promise<Hub> {
+    const parsed = HubOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new HubError("bad_request", "invalid hub options", parsed.error.issues);
+    }
+    let journal: Journal | undefined;
+    let records: unknown[] = [];
+    if (options.stateDir) {
+      ({ journal, records } = await Journal.open(path.join(options.stateDir, STATE_FILE)));
+    }
+    const hub = new Hub(options, journal);
+    try {
+      await hub.restore(records);
+    } catch (err) {
+      await journal?.close();
+      throw err;
+    }
+    const interval = options.sweepIntervalMs ?? Math.min(1000, (hub.shareTimeoutSecs * 1000) / 2);
+    if (interval > 0) {
+      hub.sweepTimer = setInterval(() => hub.sweep(), interval);
+      hub.sweepTimer.unref();
+    }
+    return hub;
+  }
+
+  private async restore(records: unknown[]): Promise<void> {
+    const regs = new Map<string, Extract<RegistrationRecord, { t: "reg" }>>();
+    records.forEach((raw, i) => {
+      const r = StateRecordSchema.safeParse(raw);
+      if (!r.success) {
+        throw new HubError("unavailable", `hub state journal: record ${i + 1} is invalid`, r.error.issues);
+      }
+      const rec = r.data;
+      if (rec.t === "reg") regs.set(rec.c, rec);
+      else if (rec.t === "unreg") regs.delete(rec.c);
+      else this.shares.applyRecord(rec);
+    });
+    for (const reg of regs.values()) {
+      const names = poolNames(reg.c);
+      const [clientOwned, hubOwned] = await Promise.all([
+        this.store.openPool(names.clientOwned, "peer"),
+        this.store.openPool(names.hubOwned, "local"),
+      ]);
+      this.addClient(new PeerClient(reg.c, reg.en, reg.a, clientOwned, hubOwned, reg.at));
+    }
+    // Shares of clients that are no longer registered cannot be served: drop them.
+    for (const s of this.shares.list()) {
+      if (!this.clients.has(s.masterClientName)) this.shares.delete(s.masterClientName, s.keyId);
+    }
+    this.sweep();
+    const live = this.snapshotRecords();
+    if (this.journal && records.length > live.length) {
+      await this.journal.rewrite(live);
+      this.lastSnapshotBytes = this.journal.size;
+    } else if (this.journal) {
+      this.lastSnapshotBytes = this.journal.size;
+    }
+  }
+
+  // ------------------------------------------------------------------------------ registration
+
+  /** Choose the auth scheme for a registration (see SYSTEM.md negotiation rules). */
+  negotiate(proposed: string | undefined): AuthSchemeName {
+    if (proposed !== undefined && (this.authSchemes as readonly string[]).includes(proposed)) {
+      return proposed as AuthSchemeName;
+    }
+    if (this.authSchemes.includes("hmac-sha256")) return "hmac-sha256";
+    throw new HubError(
+      "bad_request",
+      proposed === undefined
+        ? `this hub requires an auth_scheme; it supports: ${this.authSchemes.join(", ")}`
+        : `auth_scheme "${proposed}" is not supported by this hub; it supports: ${this.authSchemes.join(", ")}`,
+      [{ field: "auth_scheme", supported: [...this.authSchemes] }],
+    );
+  }
+
+  /** Register (idempotent: same client, same scheme → updates its encryptors). */
+  register(request: ParsedRegistrationRequest): Promise<RegistrationResponse> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const scheme = this.negotiate(request.auth_scheme);
+      const encryptors = [...new Set(request.encryptor_names)];
+      const conflicts = encryptors.filter((e) => {
+        const host = this.saeHosts.get(e);
+        return host !== undefined && host !== request.client_name;
+      });
+      if (conflicts.length > 0) {
+        throw new HubError(
+          "conflict",
+          `encryptor(s) ${conflicts.map((c) => JSON.stringify(c)).join(", ")} already registered by another client`,
+          conflicts.map((c) => ({ field: "encryptor_names", encryptor: c, client_name: this.saeHosts.get(c) })),
+        );
+      }
+      const existing = this.clients.get(request.client_name);
+      if (existing) {
+        if (existing.authScheme !== scheme) {
+          throw new HubError(
+            "conflict",
+            `client ${request.client_name} is registered with auth scheme ${existing.authScheme}; unregister (DELETE) first to switch to ${scheme}`,
+            [{ field: "auth_scheme", registered: existing.authScheme, requested: scheme }],
+          );
+        }
+        if (!existing.sameEncryptors(encryptors)) {
+          await this.appendDurably([{ t: "reg", c: existing.name, en: encryptors, a: scheme, at: existing.registeredAt }]);
+          for (const e of existing.encryptorNames) this.saeHosts.delete(e);
+          existing.setEncryptors(encryptors);
+          for (const e of encryptors) this.saeHosts.set(e, existing.name);
+        }
+      } else {
+        const names = poolNames(request.client_name);
+        const [clientOwned, hubOwned] = await Promise.all([
+          this.store.openPool(names.clientOwned, "peer"),
+          this.store.openPool(names.hubOwned, "local"),
+        ]);
+        const at = this.now();
+        await this.appendDurably([{ t: "reg", c: request.client_name, en: encryptors, a: scheme, at }]);
+        this.addClient(new PeerClient(request.client_name, encryptors, scheme, clientOwned, hubOwned, at));
+        this.log(`hub ${this.name}: registered client ${request.client_name} (${scheme})`);
+      }
+      return {
+        hub_name: this.name,
+        auth_scheme: scheme,
+        extensions: [...this.extensions],
+        share_timeout_secs: this.shareTimeoutSecs,
+      };
+    });
+  }
+
+  /** Unregister: zero and delete the client's pools and the shares it posted. Idempotent. */
+  unregister(clientName: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const client = this.clients.get(clientName);
+      if (!client) return false;
+      this.clients.delete(clientName);
+      for (const e of client.encryptorNames) if (this.saeHosts.get(e) === clientName) this.saeHosts.delete(e);
+      this.shares.deleteByMaster(clientName);
+      await this.appendDurably([{ t: "unreg", c: clientName }]);
+      const names = poolNames(clientName);
+      await this.store.deletePool(names.clientOwned);
+      await this.store.deletePool(names.hubOwned);
+      this.log(`hub ${this.name}: unregistered client ${clientName}`);
+      this.maybeCompact();
+      return true;
+    });
+  }
+
+  /** The registered client, if any. */
+  client(name: string): PeerClient | undefined {
+    return this.clients.get(name);
+  }
+
+  /** Pools of a registered client for the signature middleware (undefined → 401). */
+  peerAuth(clientName: unknown): PeerAuth | undefined {
+    if (typeof clientName !== "string") return undefined;
+    return this.clients.get(clientName)?.peerAuth;
+  }
+
+  // ------------------------------------------------------------------------------ PSRD
+
+  /**
+   * Create a PSRD block for a client's pool. The hub's copy is durable in the store before this
+   * resolves. The returned `data` is the caller's to send and then zero.
+   */
+  async createPsrdBlock(
+    clientName: string,
+    poolOwner: WirePoolOwner,
+    size: number,
+  ): Promise<{ blockUuid: string; data: Uint8Array }> {
+    this.assertOpen();
+    const client = this.requireClient(clientName);
+    if (!Number.isInteger(size) || size < 1 || size > this.maxPsrdBlockBytes) {
+      throw new HubError("bad_request", `size must be an integer from 1 to ${this.maxPsrdBlockBytes}`, [
+        { field: "size", max: this.maxPsrdBlockBytes },
+      ]);
+    }
+    const keyPrefix = client.keyPrefix;
+    if (size <= keyPrefix) {
+      throw new HubError(
+        "bad_request",
+        `size must exceed the ${keyPrefix}-byte MAC key prefix of auth scheme ${client.authScheme}`,
+        [{ field: "size", min: keyPrefix + 1 }],
+      );
+    }
+    const data = this.random(size);
+    if (data.length !== size) throw new HubError("unavailable", "random source returned the wrong size");
+    const blockUuid = randomUUID();
+    // The store gets its own copy: the caller zeroes `data` after sending it.
+    try {
+      await client.pool(poolOwner).addBlock(blockUuid, Uint8Array.from(data), { keyPrefix });
+    } catch (err) {
+      data.fill(0);
+      throw fromPsrdError(err, `adding a block to the ${poolOwner}-owned pool of ${clientName}`);
+    }
+    return { blockUuid, data };
+  }
+
+  // ------------------------------------------------------------------------------ shares
+
+  /** POST key-share: decrypt with the client-owned pool and store. */
+  async postShare(request: ShareInput & { master_client_name: string; encryption_key_allocation: WireAllocation }): Promise<void> {
+    await this.postShares(request.master_client_name, request.encryption_key_allocation, [request]);
+  }
+
+  /**
+   * Store shares posted by `masterClientName`; `allocation` names the pads of all shares, in order
+   * (the single POST is a batch of one). All or nothing. Returns the number of shares in the batch.
+   * Re-posting an identical share (same index, slaves and value, e.g. a retry whose response was
+   * lost) succeeds; a different share under the same (master, key ID) is a 409.
+   */
+  async postShares(masterClientName: string, allocation: WireAllocation, items: readonly ShareInput[]): Promise<number> {
+    this.assertOpen();
+    const client = this.requireClient(masterClientName);
+    const ciphertexts: Buffer[] = [];
+    const seen = new Set<string>();
+    let total = 0;
+    items.forEach((item, index) => {
+      const where = items.length > 1 ? ` (shares[${index}])` : "";
+      if (!client.hosts(item.master_sae_id)) {
+        throw new HubError(
+          "forbidden",
+          `master_sae_id "${item.master_sae_id}" is not an encryptor of client ${masterClientName}${where}`,
+          [{ index, field: "master_sae_id" }],
+        );
+      }
+      if (seen.has(item.user_key_id)) {
+        throw new HubError("bad_request", `user_key_id ${item.user_key_id} appears more than once${where}`, [
+          { index, field: "user_key_id" },
+        ]);
+      }
+      seen.add(item.user_key_id);
+      const ct = Buffer.from(item.encrypted_share_value, "base64");
+      if (ct.length === 0) {
+        throw new HubError("bad_request", `encrypted_share_value is empty${where}`, [{ index, field: "encrypted_share_value" }]);
+      }
+      if (ct.length > this.maxShareBytes) {
+        throw new HubError("too_large", `share of ${ct.length} bytes exceeds the hub's limit of ${this.maxShareBytes}${where}`, [
+          { index, field: "encrypted_share_value", max: this.maxShareBytes },
+        ]);
+      }
+      ciphertexts.push(ct);
+      total += ct.length;
+    });
+    const allocated = allocationSize(allocation);
+    if (allocated !== total) {
+      throw new HubError(
+        "bad_request",
+        `encryption_key_allocation names ${allocated} bytes but the share value(s) have ${total}`,
+        [{ field: "encryption_key_allocation", allocation_bytes: allocated, share_bytes: total }],
+      );
+    }
+
+    let reservation: Reservation;
+    try {
+      reservation = await client.clientOwnedPool.reserve(
+        allocationFromWire(allocation),
+        `decrypt ${items.length} key-share(s) from ${masterClientName}`,
+      );
+    } catch (err) {
+      throw fromPsrdError(err, `encryption_key_allocation of ${masterClientName}`);
+    }
+    const values: Buffer[] = [];
+    let committed = false;
+    try {
+      const pad = reservation.data;
+      let offset = 0;
+      for (const ct of ciphertexts) {
+        const v = Buffer.alloc(ct.length);
+        for (let i = 0; i < ct.length; i++) v[i] = ct[i] ^ pad[offset + i];
+        offset += ct.length;
+        values.push(v);
+      }
+      const expiresAt = this.now() + this.shareTimeoutSecs * 1000;
+      const fresh: NewShare[] = [];
+      const duplicates: number[] = [];
+      items.forEach((item, index) => {
+        const slaves = slaveList(item);
+        const existing = this.shares.get(masterClientName, item.user_key_id);
+        if (existing) {
+          const same =
+            existing.shareIndex === item.share_index &&
+            existing.masterSaeId === item.master_sae_id &&
+            sameList(existing.slaveSaeIds, slaves) &&
+            sameValue(existing.value, values[index]);
+          if (!same) {
+            throw new HubError(
+              "conflict",
+              `a different share for key ${item.user_key_id} of ${masterClientName} is already stored`,
+              [{ index, field: "user_key_id" }],
+            );
+          }
+          duplicates.push(index);
+          return;
+        }
+        fresh.push({
+          masterClientName,
+          masterSaeId: item.master_sae_id,
+          keyId: item.user_key_id,
+          shareIndex: item.share_index,
+          slaveSaeIds: slaves,
+          value: values[index],
+          expiresAt,
+          keySize: item.key_size,
+        });
+      });
+      // The PSRD commit and the share journal write run in parallel; the shares are served only
+      // once both are durable (ShareStore.put's gate), so nothing derived from the pad leaves the
+      // process before its consumption is on stable storage.
+      committed = true;
+      let commitFailed: unknown;
+      const commit = reservation.commit().catch((err: unknown) => {
+        commitFailed = err;
+        throw err;
+      });
+      commit.catch(() => {}); // observed below; never an unhandled rejection
+      for (const i of duplicates) values[i].fill(0);
+      try {
+        await this.shares.put(fresh, commit);
+        await commit;
+      } catch (err) {
+        if (commitFailed !== undefined) {
+          throw new HubError("unavailable", `could not commit the PSRD consumption: ${errorMessage(commitFailed)}`);
+        }
+        throw new HubError("unavailable", `could not store the share(s) durably: ${errorMessage(err)}`);
+      }
+      return items.length;
+    } catch (err) {
+      if (!committed) {
+        try {
+          reservation.release();
+        } catch {
+          // already released/committed: nothing to give back
+        }
+      }
+      for (const v of values) v.fill(0);
+      throw fromPsrdError(err, `encryption_key_allocation of ${masterClientName}`);
+    } finally {
+      for (const ct of ciphertexts) ct.fill(0);
+      reservation.data.fill(0); // the pad (a copy); its consumption is settled by now
+    }
+  }
+
+  /** GET key-share: re-encrypt the share for a responder client with hub-owned PSRD. */
+  async getShare(query: GetKeyShareQuery): Promise<GetKeyShareResponse> {
+    this.assertOpen();
+    const client = this.clients.get(query.client_name);
+    const share = client ? this.releasable(client, query) : undefined;
+    if (!client || !share) throw notAvailable(query.key_id, query.client_name);
+    const result = await this.encryptFor(client, [share], `key-share ${query.key_id} for ${client.name}`);
+    return {
+      share_index: share.shareIndex,
+      encryption_key_allocation: result.allocation,
+      encrypted_share_value: result.ciphertexts[0],
+    };
+  }
+
+  /** Batch fetch: every available share re-encrypted under one hub-owned allocation. */
+  async fetchShares(clientName: string, keys: readonly FetchKeyRef[]): Promise<FetchKeySharesResponse> {
+    this.assertOpen();
+    const client = this.clients.get(clientName);
+    const seen = new Set<string>();
+    keys.forEach((k, index) => {
+      if (seen.has(k.key_id)) {
+        throw new HubError("bad_request", `key_id ${k.key_id} appears more than once (keys[${index}])`, [
+          { index, field: "key_id" },
+        ]);
+      }
+      seen.add(k.key_id);
+    });
+    const found: StoredShare[] = [];
+    const missing: string[] = [];
+    for (const k of keys) {
+      const share = client ? this.releasable(client, k) : undefined;
+      if (share) found.push(share);
+      else missing.push(k.key_id);
+    }
+    if (!client || found.length === 0) return { shares: [], missing };
+    const result = await this.encryptFor(client, found, `${found.length} key-share(s) for ${client.name}`);
+    return {
+      encryption_key_allocation: result.allocation,
+      shares: found.map((s, i) => ({ key_id: s.keyId, share_index: s.shareIndex, encrypted_share_value: result.ciphertexts[i] })),
+      missing,
+    };
+  }
+
+  /** The share the client may fetch for this query, or undefined (unknown, expired or not for it). */
+  private releasable(
+    client: PeerClient,
+    q: { master_sae_id: string; slave_sae_id: string; key_id: string },
+  ): StoredShare | undefined {
+    if (!client.hosts(q.slave_sae_id)) return undefined;
+    const now = this.now();
+    for (const s of this.shares.withKeyId(q.key_id)) {
+      if (s.ready && s.masterSaeId === q.master_sae_id && s.slaveSaeIds.includes(q.slave_sae_id) && s.expiresAt > now) return s;
+    }
+    return undefined;
+  }
+
+  /**
+   * Encrypt the shares for `client` with one fresh allocation from its hub-owned pool; then mark
+   * them fetched and delete those fetched by every intended responder client. Values are copied
+   * before the await, so a concurrent deletion cannot turn a pad into a ciphertext of zeros.
+   */
+  private async encryptFor(
+    client: PeerClient,
+    shares: readonly StoredShare[],
+    purpose: string,
+  ): Promise<{ allocation: WireAllocation; ciphertexts: string[] }> {
+    const copies = shares.map((s) => Buffer.from(s.value));
+    const total = copies.reduce((n, c) => n + c.length, 0);
+    let pad: Uint8Array | undefined;
+    try {
+      let allocated: { allocation: { fragments: readonly { blockUuid: string; start: number; size: number }[] }; data: Uint8Array };
+      try {
+        allocated = await client.hubOwnedPool.allocate(total, `encrypt ${purpose}`);
+      } catch (err) {
+        throw fromPsrdError(err, `hub-owned pool of ${client.name} cannot supply ${total} bytes; request more PSRD`);
+      }
+      pad = allocated.data;
+      const ciphertexts: string[] = [];
+      let offset = 0;
+      for (const c of copies) {
+        for (let i = 0; i < c.length; i++) c[i] ^= pad[offset + i];
+        offset += c.length;
+        ciphertexts.push(c.toString("base64"));
+      }
+      for (const s of shares) {
+        this.shares.markFetched(s, client.name);
+        if (this.fetchedByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
+      }
+      this.maybeCompact();
+      return { allocation: allocationToWire(allocated.allocation), ciphertexts };
+    } finally {
+      pad?.fill(0);
+      for (const c of copies) c.fill(0);
+    }
+  }
+
+  /** True when every intended slave SAE is hosted by a registered client that fetched the share. */
+  private fetchedByAll(share: StoredShare): boolean {
+    for (const sae of share.slaveSaeIds) {
+      const host = this.saeHosts.get(sae);
+      if (host === undefined || !share.fetchedBy.has(host)) return false;
+    }
+    return true;
+  }
+
+  /** Delete shares past their timeout. Returns how many were deleted. */
+  sweep(): number {
+    if (this.closed) return 0;
+    const n = this.shares.sweep(this.now());
+    if (n > 0) this.maybeCompact();
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------ management
+
+  status(): HubStatus {
+    const poolStatus = (p: { stats(): { blocks: number; size: number; used: number; available: number } }): PoolStatus => {
+      const s = p.stats();
+      return { blocks: s.blocks, size: s.size, used: s.used, available: s.available };
+    };
+    return {
+      name: this.name,
+      share_timeout_secs: this.shareTimeoutSecs,
+      auth_schemes: [...this.authSchemes],
+      extensions: [...this.extensions],
+      peer_clients: [...this.clients.values()].map((c) => ({
+        client_name: c.name,
+        encryptor_names: c.encryptorNames,
+        auth_scheme: c.authScheme,
+        pools: { client_owned: poolStatus(c.clientOwnedPool), hub_owned: poolStatus(c.hubOwnedPool) },
+      })),
+      shares: this.shares.list().map((s) => ({
+        master_client_name: s.masterClientName,
+        key_id: s.keyId,
+        share_index: s.shareIndex,
+        slave_sae_ids: [...s.slaveSaeIds],
+        fetched_by: [...s.fetchedBy],
+        expires_at: new Date(s.expiresAt).toISOString(),
+      })),
+    };
+  }
+
+  /** Number of stored shares. */
+  get shareCount(): number {
+    return this.shares.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stop the sweep, flush and compact the journal, zero shares in memory; close the store if owned. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.regLock.catch(() => {});
+    if (this.journal) {
+      try {
+        const live = this.snapshotRecords();
+        await this.journal.rewrite(live);
+      } catch (err) {
+        this.log(`hub ${this.name}: final journal compaction failed: ${errorMessage(err)}`);
+      }
+      await this.journal.close();
+    }
+    this.shares.wipe();
+    if (this.options.closeStore) await this.store.close();
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  private addClient(client: PeerClient): void {
+    this.clients.set(client.name, client);
+    for (const e of client.encryptorNames) this.saeHosts.set(e, client.name);
+  }
+
+  private requireClient(name: string): PeerClient {
+    const client = this.clients.get(name);
+    if (!client) {
+      throw new HubError("not_found", `client ${name} is not registered at hub ${this.name}`, [{ field: "client_name" }]);
+    }
+    return client;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new HubError("unavailable", `hub ${this.name} is stopping`);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.regLock.then(fn, fn);
+    this.regLock = run.catch(() => {});
+    return run;
+  }
+
+  private async appendDurably(records: RegistrationRecord[]): Promise<void> {
+    if (!this.journal) return;
+    try {
+      await this.journal.append(records);
+    } catch (err) {
+      throw new HubError("unavailable", `could not write the hub state durably: ${errorMessage(err)}`);
+    }
+  }
+
+  private snapshotRecords(): unknown[] {
+    const regs: RegistrationRecord[] = [...this.clients.values()].map((c) => ({
+      t: "reg",
+      c: c.name,
+      en: c.encryptorNames,
+      a: c.authScheme,
+      at: c.registeredAt,
+    }));
+    return [...regs, ...this.shares.snapshotRecords()];
+  }
+
+  /** Rewrite the journal when dead records dominate it (zeroes the old file; see journal.ts). */
+  private maybeCompact(): void {
+    const j = this.journal;
+    if (!j || this.compacting || this.closed) return;
+    if (j.size <= this.compactThreshold || j.size <= 4 * this.lastSnapshotBytes) return;
+    this.compacting = true;
+    j.rewrite(this.snapshotRecords())
+      .then(() => {
+        this.lastSnapshotBytes = j.size;
+      })
+      .catch((err: unknown) => this.log(`hub ${this.name}: journal compaction failed: ${errorMessage(err)}`))
+      .finally(() => {
+        this.compacting = false;
+      });
+  }
+}
+
+function slaveList(item: ShareInput): string[] {
+  return [...new Set([item.slave_sae_id, ...(item.additional_slave_sae_ids ?? [])])];
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function notAvailable(keyId: string, clientName: string): HubError {
+  return new HubError("not_found", `no share for key ${keyId} is available to client ${clientName}`, [
+    { field: "key_id", key_id: keyId },
+  ]);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

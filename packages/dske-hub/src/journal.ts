@@ -1,0 +1,246 @@
+/**
+ * Journal: a durable, append-only JSON-lines file with group commit and compaction.
+ *
+ * - `append(records)` resolves once the records are on stable storage (write + fdatasync).
+ *   Concurrent appends are group-committed: one write and one fdatasync per batch.
+ * - `rewrite(records)` replaces the whole journal with a snapshot (compaction): the snapshot is
+ *   written to `<path>.tmp` and fsync'd, the old journal is kept as a hard link `<path>.old`, the
+ *   snapshot is renamed over `<path>` (atomic), the directory is fsync'd, then `<path>.old` is
+ *   overwritten with zeros, fsync'd and unlinked — so dead records (e.g. deleted share values)
+ *   do not linger on disk after compaction.
+ * - `Journal.open` recovers: a torn last line (crash during a write) is dropped and truncated;
+ *   leftovers `<path>.tmp` / `<path>.old` from an interrupted compaction are zeroed and removed
+ *   (`.old` is only unlinked, not zeroed, when it is still the same file as `<path>`).
+ *
+ * Operations run strictly in call order (appends before a rewrite are written before it).
+ */
+import { promises as fs, constants as fsConstants } from "node:fs";
+import path from "node:path";
+
+type Op =
+  | { kind: "append"; data: string; resolve: () => void; reject: (err: unknown) => void }
+  | { kind: "rewrite"; data: string; resolve: () => void; reject: (err: unknown) => void };
+
+export class JournalError extends Error {
+  override readonly name = "JournalError";
+}
+
+export class Journal {
+  private queue: Op[] = [];
+  private running: Promise<void> | undefined;
+  private broken: unknown;
+  private closed = false;
+  /** Bytes currently in the journal file. */
+  private bytes: number;
+
+  private constructor(
+    readonly path: string,
+    private fd: fs.FileHandle,
+    size: number,
+  ) {
+    this.bytes = size;
+  }
+
+  /** Open (creating if needed) the journal; returns it with the parsed records in order. */
+  static async open(file: string): Promise<{ journal: Journal; records: unknown[] }> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await cleanupLeftovers(file);
+    let text = "";
+    try {
+      text = await fs.readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    const records: unknown[] = [];
+    let validLength = 0;
+    let offset = 0;
+    let lineNo = 0;
+    while (offset < text.length) {
+      const nl = text.indexOf("\n", offset);
+      lineNo++;
+      if (nl < 0) break; // torn last line: dropped below
+      const line = text.slice(offset, nl);
+      if (line.trim().length > 0) {
+        try {
+          records.push(JSON.parse(line) as unknown);
+        } catch {
+          // A complete line that is not JSON: only acceptable as the very last line (torn write
+          // that happened to end at a newline is impossible, so this is real corruption).
+          if (nl + 1 < text.length) {
+            throw new JournalError(`journal ${file}: line ${lineNo} is not valid JSON; the file is corrupt`);
+          }
+          break;
+        }
+      }
+      offset = nl + 1;
+      validLength += Buffer.byteLength(line, "utf8") + 1;
+    }
+    const fd = await fs.open(file, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_APPEND, 0o600);
+    const stat = await fd.stat();
+    if (stat.size !== validLength) {
+      await fd.truncate(validLength);
+      await fd.datasync();
+    }
+    await fsyncDir(path.dirname(file));
+    return { journal: new Journal(file, fd, validLength), records };
+  }
+
+  /** Current size of the journal file in bytes. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Append records durably (group-committed). */
+  append(records: readonly unknown[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const data = records.map((r) => JSON.stringify(r) + "\n").join("");
+    return this.enqueue("append", data);
+  }
+
+  /** Replace the journal's content with these records (compaction). */
+  rewrite(records: readonly unknown[]): Promise<void> {
+    const data = records.map((r) => JSON.stringify(r) + "\n").join("");
+    return this.enqueue("rewrite", data);
+  }
+
+  /** Wait for pending operations, then close the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.running) await this.running;
+    await this.fd.close();
+  }
+
+  private enqueue(kind: Op["kind"], data: string): Promise<void> {
+    if (this.closed) return Promise.reject(new JournalError(`journal ${this.path} is closed`));
+    if (this.broken !== undefined) {
+      return Promise.reject(new JournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ kind, data, resolve, reject });
+      if (!this.running) this.running = this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0) {
+      const head = this.queue[0];
+      if (head.kind === "append") {
+        let n = 0;
+        while (n < this.queue.length && this.queue[n].kind === "append") n++;
+        const batch = this.queue.splice(0, n);
+        await this.execute(batch, async () => {
+          const buf = Buffer.from(batch.map((b) => b.data).join(""), "utf8");
+          await this.fd.write(buf, 0, buf.length);
+          await this.fd.datasync();
+          this.bytes += buf.length;
+        });
+      } else {
+        const op = this.queue.shift() as Op;
+        await this.execute([op], () => this.doRewrite(op.data));
+      }
+    }
+    this.running = undefined;
+  }
+
+  private async execute(ops: Op[], action: () => Promise<void>): Promise<void> {
+    if (this.broken !== undefined) {
+      for (const op of ops) op.reject(new JournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+      return;
+    }
+    try {
+      await action();
+      for (const op of ops) op.resolve();
+    } catch (err) {
+      this.broken = err;
+      for (const op of ops) op.reject(err);
+    }
+  }
+
+  private async doRewrite(data: string): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    const old = `${this.path}.old`;
+    const dir = path.dirname(this.path);
+    const buf = Buffer.from(data, "utf8");
+    const t = await fs.open(tmp, "w", 0o600);
+    try {
+      await t.write(buf, 0, buf.length);
+      await t.datasync();
+    } finally {
+      await t.close();
+    }
+    await fs.rm(old, { force: true });
+    await fs.link(this.path, old);
+    await fs.rename(tmp, this.path);
+    await fsyncDir(dir);
+    const newFd = await fs.open(this.path, fsConstants.O_RDWR | fsConstants.O_APPEND, 0o600);
+    const oldFd = this.fd;
+    this.fd = newFd;
+    this.bytes = buf.length;
+    await oldFd.close();
+    await zeroAndUnlink(old);
+    await fsyncDir(dir);
+  }
+}
+
+async function cleanupLeftovers(file: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const old = `${file}.old`;
+  if (await exists(tmp)) await zeroAndUnlink(tmp);
+  if (await exists(old)) {
+    let same = false;
+    try {
+      const [a, b] = await Promise.all([fs.stat(old), fs.stat(file)]);
+      same = a.ino === b.ino && a.dev === b.dev;
+    } catch {
+      same = false;
+    }
+    if (same || !(await exists(file))) {
+      // Compaction stopped before the rename: `.old` is the live journal (or its only copy).
+      if (!(await exists(file))) await fs.rename(old, file);
+      else await fs.unlink(old);
+    } else {
+      await zeroAndUnlink(old);
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Overwrite a file with zeros (fsync'd), then unlink it. */
+async function zeroAndUnlink(file: string): Promise<void> {
+  const fd = await fs.open(file, "r+");
+  try {
+    const { size } = await fd.stat();
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+    let pos = 0;
+    while (pos < size) {
+      const n = Math.min(chunk.length, size - pos);
+      await fd.write(chunk, 0, n, pos);
+      pos += n;
+    }
+    await fd.datasync();
+  } finally {
+    await fd.close();
+  }
+  await fs.unlink(file);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fd: fs.FileHandle | undefined;
+  try {
+    fd = await fs.open(dir, "r");
+    await fd.sync();
+  } catch {
+    // Some platforms do not allow fsync on directories; the rename is still atomic.
+  } finally {
+    await fd?.close();
+  }
+}

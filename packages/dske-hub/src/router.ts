@@ -1,0 +1,226 @@
+/**
+ * createHubRouter: the hub's HTTP surface as an Express router (mount it at the app root; every
+ * path is under `/hub/{name}/...`). Thin: zod-validate, call the Hub, map HubErrors to statuses
+ * with an ETSI-style body `{message, details?}`.
+ *
+ * - Out-of-band and management routes parse JSON with express.json (size-limited).
+ * - In-band routes (`/dske/api/...`) use @dske/auth's createSignatureMiddleware, which captures and
+ *   parses the raw body itself, verifies `DSKE-Signature` against the client-owned pool of the
+ *   client named in the message, and signs every response from the hub-owned pool.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import type { z } from "zod";
+import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
+import { HUB_ERROR_STATUS, HubError } from "./errors.js";
+import { Hub, type HubOptions } from "./hub.js";
+import {
+  FetchKeySharesRequestSchema,
+  GetKeyShareQuerySchema,
+  PostKeyShareRequestSchema,
+  PostKeySharesRequestSchema,
+  PsrdQuerySchema,
+  RegistrationRequestSchema,
+  UnregistrationQuerySchema,
+  type ErrorBody,
+  type PostKeyShareResponse,
+  type PostKeySharesResponse,
+  type PsrdResponse,
+  type StopResponse,
+  type UnregistrationResponse,
+} from "./wire.js";
+
+export interface HubRouterExtraOptions {
+  /** Called (after the response is sent) on `POST /mgmt/v1/stop`; without it the route answers 501. */
+  onStop?: () => void | Promise<void>;
+  /** Body limit of the out-of-band JSON routes (default "64kb"). */
+  jsonLimit?: string | number;
+  /** Body limit of the signed in-band routes in bytes (default 4 MiB, room for batches). */
+  maxSignedBodyBytes?: number;
+  /** Where unexpected errors are reported (default console.error); never gets secrets. */
+  onError?: (err: unknown) => void;
+}
+
+export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
+
+export type HubRouter = Router & {
+  /** The hub behind the router (opened by the router when given HubOptions). */
+  readonly hub: Promise<Hub>;
+};
+
+export function createHubRouter(options: HubRouterOptions): HubRouter {
+  const hubPromise: Promise<Hub> = "hub" in options ? Promise.resolve(options.hub) : Hub.open(options);
+  // Avoid an unhandled rejection before the first request awaits it.
+  hubPromise.catch(() => {});
+  const name = "hub" in options ? options.hub.name : options.name;
+  const prefix = `/hub/${encodeURIComponent(name)}`;
+  const onError = options.onError ?? ((err: unknown) => console.error("dske-hub: unexpected error:", err));
+  const router = express.Router() as HubRouter;
+  Object.defineProperty(router, "hub", { value: hubPromise, enumerable: false });
+
+  const json = express.json({ limit: options.jsonLimit ?? "64kb", type: () => true });
+  const signed = (pick: (body: unknown, req: Request) => unknown) =>
+    createSignatureMiddleware({
+      maxBodyBytes: options.maxSignedBodyBytes ?? 4 * 1024 * 1024,
+      resolvePeer: async (req: Request, rawBody: Buffer): Promise<PeerAuth | undefined> => {
+        const hub = await hubPromise;
+        return hub.peerAuth(pick(parseJsonObject(rawBody), req));
+      },
+    });
+  const fromBody = (field: string) => (body: unknown) =>
+    body !== null && typeof body === "object" ? (body as Record<string, unknown>)[field] : undefined;
+
+  // ------------------------------------------------------------------ out of band
+  router.put(`${prefix}/dske/oob/v1/registration`, json, async (req, res) => {
+    const body = validate(RegistrationRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    res.json(await hub.register(body));
+  });
+
+  router.delete(`${prefix}/dske/oob/v1/registration`, async (req, res) => {
+    const query = validate(UnregistrationQuerySchema, req.query, "query");
+    const hub = await hubPromise;
+    const unregistered = await hub.unregister(query.client_name);
+    const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
+    res.json(body);
+  });
+
+  router.get(`${prefix}/dske/oob/v1/psrd`, async (req, res) => {
+    const query = validate(PsrdQuerySchema, req.query, "query");
+    const hub = await hubPromise;
+    const block = await hub.createPsrdBlock(query.client_name, query.pool_owner, query.size);
+    const view = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength);
+    const body: PsrdResponse = { block_uuid: block.blockUuid, data: view.toString("base64") };
+    block.data.fill(0);
+    res.json(body);
+  });
+
+  // ------------------------------------------------------------------ in band (signed)
+  router.post(`${prefix}/dske/api/v1/key-share`, signed(fromBody("master_client_name")), async (req, res) => {
+    const body = validate(PostKeyShareRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    await hub.postShare(body);
+    const response: PostKeyShareResponse = {};
+    res.json(response);
+  });
+
+  router.get(
+    `${prefix}/dske/api/v1/key-share`,
+    signed((_body, req) => req.query.client_name),
+    async (req, res) => {
+      const query = validate(GetKeyShareQuerySchema, req.query, "query");
+      const hub = await hubPromise;
+      res.json(await hub.getShare(query));
+    },
+  );
+
+  router.post(`${prefix}/dske/api/v1/key-shares`, signed(fromBody("master_client_name")), async (req, res) => {
+    const body = validate(PostKeySharesRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const stored = await hub.postShares(body.master_client_name, body.encryption_key_allocation, body.shares);
+    const response: PostKeySharesResponse = { stored };
+    res.json(response);
+  });
+
+  router.post(`${prefix}/dske/api/v1/key-shares/fetch`, signed(fromBody("client_name")), async (req, res) => {
+    const body = validate(FetchKeySharesRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    res.json(await hub.fetchShares(body.client_name, body.keys));
+  });
+
+  // ------------------------------------------------------------------ management
+  router.get(`${prefix}/mgmt/v1/status`, async (_req, res) => {
+    const hub = await hubPromise;
+    res.json(hub.status());
+  });
+
+  router.post(`${prefix}/mgmt/v1/stop`, (_req, res) => {
+    const onStop = options.onStop;
+    if (!onStop) {
+      sendError(res, 501, { message: "stop is not available: this hub is embedded without an onStop handler" });
+      return;
+    }
+    const body: StopResponse = { message: `hub ${name} is stopping` };
+    res.on("finish", () => {
+      Promise.resolve()
+        .then(onStop)
+        .catch((err: unknown) => onError(err));
+    });
+    res.json(body);
+  });
+
+  // ------------------------------------------------------------------ fallbacks
+  router.use(prefix, (req, res) => {
+    sendError(res, 404, {
+      message: `no such endpoint: ${req.method} ${req.originalUrl.split("?")[0]}`,
+      details: [{ method: req.method }],
+    });
+  });
+
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!req.originalUrl.startsWith(prefix + "/") && req.originalUrl !== prefix) {
+      next(err);
+      return;
+    }
+    if (res.headersSent) {
+      onError(err);
+      res.end();
+      return;
+    }
+    const mapped = mapError(err);
+    if (mapped.status >= 500 && !(err instanceof HubError)) onError(err);
+    sendError(res, mapped.status, mapped.body);
+  });
+
+  return router;
+}
+
+/** zod-validate an input; failure → HubError 400 with the issues as details. */
+function validate<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  const details = r.error.issues.map((i) => ({
+    path: i.path.map(String).join("."),
+    code: i.code,
+    message: i.message,
+  }));
+  const first = details[0];
+  throw new HubError(
+    "bad_request",
+    `invalid ${what}: ${first.path ? `${first.path}: ` : ""}${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ""}`,
+    details,
+  );
+}
+
+function mapError(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof HubError) {
+    const body: ErrorBody = { message: err.message };
+    if (err.details) body.details = err.details;
+    return { status: HUB_ERROR_STATUS[err.kind], body };
+  }
+  // body-parser errors (express.json): they carry `type` and `status`.
+  const e = err as { type?: unknown; status?: unknown; statusCode?: unknown; limit?: unknown } | null;
+  if (e && typeof e === "object" && typeof e.type === "string") {
+    if (e.type === "entity.too.large") {
+      return { status: 413, body: { message: "request body too large", details: [{ limit: e.limit }] } };
+    }
+    if (e.type === "entity.parse.failed") {
+      return { status: 400, body: { message: "request body is not valid JSON", details: [{ reason: "malformed JSON" }] } };
+    }
+    const status = typeof e.status === "number" && e.status >= 400 && e.status < 500 ? e.status : 400;
+    return { status, body: { message: `bad request body (${e.type})`, details: [{ type: e.type }] } };
+  }
+  return { status: 500, body: { message: "internal error in the hub" } };
+}
+
+function sendError(res: Response, status: number, body: ErrorBody): void {
+  res.status(status).json(body);
+}
+
+function parseJsonObject(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}

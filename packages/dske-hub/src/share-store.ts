@@ -1,0 +1,231 @@
+/**
+ * ShareStore: the hub's stored shares, keyed by (master client, key ID).
+ *
+ * A stored value is a decrypted share: a secret. It lives in memory in a Buffer that is zeroed
+ * when the share is deleted (fetched by every intended responder, timed out, or its master client
+ * unregistered). Durability goes through a `JournalSink` (the hub's state journal): every mutation
+ * is appended in the same synchronous step as the in-memory change, so journal order equals
+ * memory order. `put` resolves only once the share is durable; fetch marks and deletions are
+ * appended in the background (losing one in a crash only means the share can be fetched again by
+ * the same client, or is swept at its unchanged expiry time).
+ */
+import { timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+
+export interface JournalSink {
+  append(records: readonly unknown[]): Promise<void>;
+}
+
+export interface StoredShare {
+  readonly masterClientName: string;
+  readonly masterSaeId: string;
+  readonly keyId: string;
+  readonly shareIndex: number;
+  /** Intended slave SAEs: the primary one first, then the additional ones. */
+  readonly slaveSaeIds: readonly string[];
+  /** The decrypted share (secret). Zeroed on delete. */
+  readonly value: Buffer;
+  /** Epoch ms after which the share is deleted. */
+  readonly expiresAt: number;
+  readonly keySize?: number;
+  /** Clients that fetched the share. */
+  readonly fetchedBy: Set<string>;
+  /** False while the share's durability (journal and PSRD commit) is pending: not served yet. */
+  ready: boolean;
+}
+
+export type NewShare = Omit<StoredShare, "fetchedBy" | "ready">;
+
+/** Journal records owned by the share store. */
+export const ShareRecordSchema = z.discriminatedUnion("t", [
+  z.object({
+    t: z.literal("share"),
+    m: z.string(),
+    k: z.string(),
+    s: z.string(),
+    i: z.int(),
+    sl: z.array(z.string()),
+    v: z.base64(),
+    e: z.number(),
+    ks: z.int().optional(),
+    f: z.array(z.string()).optional(),
+  }),
+  z.object({ t: z.literal("fetch"), m: z.string(), k: z.string(), c: z.string() }),
+  z.object({ t: z.literal("del"), m: z.string(), k: z.string() }),
+]);
+export type ShareRecord = z.infer<typeof ShareRecordSchema>;
+
+const SEP = "\u0000";
+const keyOf = (master: string, keyId: string): string => master + SEP + keyId;
+
+export class ShareStore {
+  private readonly shares = new Map<string, StoredShare>();
+  /** keyId → shares with that key ID (normally one). */
+  private readonly byKeyId = new Map<string, StoredShare[]>();
+
+  constructor(
+    private readonly journal: JournalSink | undefined,
+    private readonly onBackgroundError: (err: unknown) => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.shares.size;
+  }
+
+  get(masterClientName: string, keyId: string): StoredShare | undefined {
+    return this.shares.get(keyOf(masterClientName, keyId));
+  }
+
+  /** Shares with this key ID (any master). */
+  withKeyId(keyId: string): readonly StoredShare[] {
+    return this.byKeyId.get(keyId) ?? [];
+  }
+
+  list(): StoredShare[] {
+    return [...this.shares.values()];
+  }
+
+  /**
+   * Store new shares durably. They are inserted at once (so that journal order equals memory
+   * order, and a compaction snapshot includes them) but are not `ready` — not served — until both
+   * their journal records are on stable storage and `gate` (e.g. the commit of the PSRD that
+   * decrypted them) resolved. If either fails, they are removed again and the error is thrown.
+   */
+  async put(newShares: readonly NewShare[], gate: Promise<void> = Promise.resolve()): Promise<void> {
+    for (const s of newShares) {
+      if (this.shares.has(keyOf(s.masterClientName, s.keyId))) {
+        throw new Error(`share (${s.masterClientName}, ${s.keyId}) already stored`);
+      }
+    }
+    const stored: StoredShare[] = newShares.map((s) => ({ ...s, fetchedBy: new Set<string>(), ready: false }));
+    for (const s of stored) this.insert(s);
+    const durable = this.journal ? this.journal.append(stored.map(toRecord)) : Promise.resolve();
+    const [journalResult, gateResult] = await Promise.allSettled([durable, gate]);
+    if (journalResult.status === "rejected" || gateResult.status === "rejected") {
+      for (const s of stored) {
+        if (this.shares.get(keyOf(s.masterClientName, s.keyId)) === s) this.remove(s.masterClientName, s.keyId, journalResult.status === "fulfilled");
+      }
+      throw gateResult.status === "rejected" ? gateResult.reason : (journalResult as PromiseRejectedResult).reason;
+    }
+    for (const s of stored) s.ready = true;
+  }
+
+  /** Record that `clientName` fetched the share (background-durable). */
+  markFetched(share: StoredShare, clientName: string): void {
+    if (share.fetchedBy.has(clientName)) return;
+    share.fetchedBy.add(clientName);
+    this.background([{ t: "fetch", m: share.masterClientName, k: share.keyId, c: clientName }]);
+  }
+
+  /** Delete and zero a share (background-durable). Returns false if it was not stored. */
+  delete(masterClientName: string, keyId: string): boolean {
+    return this.remove(masterClientName, keyId, true);
+  }
+
+  /** Delete every share posted by this master client. */
+  deleteByMaster(masterClientName: string): number {
+    let n = 0;
+    for (const s of [...this.shares.values()]) {
+      if (s.masterClientName === masterClientName && this.delete(s.masterClientName, s.keyId)) n++;
+    }
+    return n;
+  }
+
+  /** Delete every share whose expiry time is ≤ now. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const s of [...this.shares.values()]) {
+      if (s.expiresAt <= now && this.delete(s.masterClientName, s.keyId)) n++;
+    }
+    return n;
+  }
+
+  /** Records that recreate the current state (for journal compaction). */
+  snapshotRecords(): ShareRecord[] {
+    return this.list().map(toRecord);
+  }
+
+  /** Apply one journal record while restoring (no journaling). */
+  applyRecord(record: ShareRecord): void {
+    switch (record.t) {
+      case "share": {
+        this.remove(record.m, record.k, false);
+        this.insert({
+          masterClientName: record.m,
+          masterSaeId: record.s,
+          keyId: record.k,
+          shareIndex: record.i,
+          slaveSaeIds: record.sl,
+          value: Buffer.from(record.v, "base64"),
+          expiresAt: record.e,
+          keySize: record.ks,
+          fetchedBy: new Set(record.f ?? []),
+          ready: true,
+        });
+        return;
+      }
+      case "fetch":
+        this.get(record.m, record.k)?.fetchedBy.add(record.c);
+        return;
+      case "del":
+        this.remove(record.m, record.k, false);
+        return;
+    }
+  }
+
+  /** Zero all values in memory (on close). */
+  wipe(): void {
+    for (const s of this.shares.values()) s.value.fill(0);
+    this.shares.clear();
+    this.byKeyId.clear();
+  }
+
+  private insert(s: StoredShare): void {
+    this.shares.set(keyOf(s.masterClientName, s.keyId), s);
+    const list = this.byKeyId.get(s.keyId);
+    if (list) list.push(s);
+    else this.byKeyId.set(s.keyId, [s]);
+  }
+
+  private remove(masterClientName: string, keyId: string, journal: boolean): boolean {
+    const k = keyOf(masterClientName, keyId);
+    const s = this.shares.get(k);
+    if (!s) return false;
+    this.shares.delete(k);
+    const list = this.byKeyId.get(keyId);
+    if (list) {
+      const rest = list.filter((x) => x !== s);
+      if (rest.length > 0) this.byKeyId.set(keyId, rest);
+      else this.byKeyId.delete(keyId);
+    }
+    s.value.fill(0);
+    if (journal) this.background([{ t: "del", m: masterClientName, k: keyId }]);
+    return true;
+  }
+
+  private background(records: ShareRecord[]): void {
+    if (!this.journal) return;
+    this.journal.append(records).catch(this.onBackgroundError);
+  }
+}
+
+function toRecord(s: StoredShare): ShareRecord {
+  const r: ShareRecord = {
+    t: "share",
+    m: s.masterClientName,
+    k: s.keyId,
+    s: s.masterSaeId,
+    i: s.shareIndex,
+    sl: [...s.slaveSaeIds],
+    v: s.value.toString("base64"),
+    e: s.expiresAt,
+  };
+  if (s.keySize !== undefined) r.ks = s.keySize;
+  if (s.fetchedBy.size > 0) r.f = [...s.fetchedBy];
+  return r;
+}
+
+/** Constant-time equality of two share values. */
+export function sameValue(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,272 @@
+/**
+ * The standalone hub: argument parsing (commander + zod) and `startHubServer` (FileStore under the
+ * state dir, the hub router on a port, request logging, graceful stop). `server.ts` is the bin
+ * entry that calls `runHubCli`.
+ */
+import { promises as fs } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { z } from "zod";
+import type { AuthSchemeName } from "@dske/auth";
+import { FileStore } from "@dske/psrd";
+import { Hub } from "./hub.js";
+import { createHubRouter } from "./router.js";
+import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
+
+export interface HubServerConfig {
+  name: string;
+  port: number;
+  host: string;
+  shareTimeoutSecs: number;
+  stateDir: string;
+  authSchemes: AuthSchemeName[];
+  psrdAuditLog: string;
+  maxPsrdBlockBytes?: number;
+}
+
+/** Bad command line: the message names the option and the fix. */
+export class CliUsageError extends Error {
+  override readonly name = "CliUsageError";
+}
+
+const optionSchemas = {
+  name: NodeNameSchema,
+  port: z.coerce.number().pipe(z.int().min(0).max(65535)),
+  host: z.string().min(1),
+  shareTimeoutSecs: z.coerce.number().pipe(z.number().positive().max(365 * 24 * 3600)),
+  authSchemes: z.array(z.enum(AUTH_SCHEMES)).min(1),
+  stateDir: z.string().min(1),
+  psrdAuditLog: z.string().min(1),
+  maxPsrdBlockBytes: z.coerce.number().pipe(z.int().min(1).max(16 * 1024 * 1024)),
+};
+
+const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }> = {
+  name: { option: "NAME", hint: "use letters, digits, '_', '.', '-' (e.g. hank)" },
+  port: { option: "--port", hint: "give an integer from 0 to 65535 (e.g. --port 8100)" },
+  host: { option: "--host", hint: "give a host name or IP address (e.g. --host 127.0.0.1)" },
+  shareTimeoutSecs: { option: "--share-timeout-secs", hint: "give a positive number of seconds (e.g. --share-timeout-secs 60)" },
+  authSchemes: {
+    option: "--auth-schemes",
+    hint: `give a comma-separated list of ${AUTH_SCHEMES.join(", ")} (e.g. --auth-schemes gf128,hmac-sha256)`,
+  },
+  stateDir: { option: "--state-dir", hint: "give a directory path" },
+  psrdAuditLog: { option: "--psrd-audit-log", hint: "give a file path" },
+  maxPsrdBlockBytes: { option: "--max-psrd-block-bytes", hint: "give an integer from 1 to 16777216" },
+};
+
+function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.output<(typeof optionSchemas)[K]> {
+  const r = optionSchemas[key].safeParse(value);
+  if (!r.success) {
+    const shown = Array.isArray(value) ? value.join(",") : String(value);
+    throw new CliUsageError(`invalid ${fixes[key].option} ${JSON.stringify(shown)}: ${fixes[key].hint}`);
+  }
+  return r.data as z.output<(typeof optionSchemas)[K]>;
+}
+
+/** Parse `dske-hub NAME --port P ...` (argv without node and script). Throws CliUsageError. */
+export function parseHubArgs(args: readonly string[]): HubServerConfig {
+  const program = new Command("dske-hub")
+    .description("DSKE security hub")
+    .argument("<name>", "hub name, e.g. hank (paths are /hub/NAME/...)")
+    .requiredOption("-p, --port <port>", "TCP port to listen on (0 = any free port)")
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .option("--share-timeout-secs <secs>", "delete unfetched shares after this many seconds", "60")
+    .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
+    .option("--auth-schemes <list>", "accepted auth schemes, in preference order", "gf128,hmac-sha256")
+    .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
+    .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} })
+    .allowExcessArguments(false);
+  try {
+    program.parse([...args], { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.help") {
+        throw new CliUsageError(program.helpInformation());
+      }
+      throw new CliUsageError(`${err.message.replace(/^error: /, "")}\n\n${program.helpInformation()}`);
+    }
+    throw err;
+  }
+  const o = program.opts<{
+    port: string;
+    host: string;
+    shareTimeoutSecs: string;
+    stateDir?: string;
+    authSchemes: string;
+    psrdAuditLog?: string;
+    maxPsrdBlockBytes: string;
+  }>();
+  const name = check("name", program.args[0]);
+  const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
+  const schemes = o.authSchemes
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  return {
+    name,
+    port: check("port", o.port),
+    host: check("host", o.host),
+    shareTimeoutSecs: check("shareTimeoutSecs", o.shareTimeoutSecs),
+    stateDir: path.resolve(stateDir),
+    authSchemes: check("authSchemes", schemes),
+    psrdAuditLog: path.resolve(check("psrdAuditLog", o.psrdAuditLog ?? path.join(stateDir, "psrd-audit.jsonl"))),
+    maxPsrdBlockBytes: check("maxPsrdBlockBytes", o.maxPsrdBlockBytes),
+  };
+}
+
+export interface RunningHubServer {
+  readonly hub: Hub;
+  readonly server: Server;
+  /** `http://HOST:PORT` actually bound. */
+  readonly url: string;
+  /** Close the server, the hub and the store (idempotent). */
+  stop(): Promise<void>;
+}
+
+export interface StartHubServerOptions {
+  /** One line per request and diagnostics (default: stdout). */
+  log?: (line: string) => void;
+  /** Called after a stop requested over HTTP (mgmt/v1/stop) completed; e.g. process.exit(0). */
+  onStopped?: () => void;
+}
+
+/** Open the FileStore and the hub under the state dir and listen. */
+export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
+  const log = options.log ?? ((line: string) => process.stdout.write(line + "\n"));
+  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
+  let hub: Hub;
+  try {
+    hub = await Hub.open({
+      name: config.name,
+      store,
+      stateDir: config.stateDir,
+      shareTimeoutSecs: config.shareTimeoutSecs,
+      authSchemes: config.authSchemes,
+      maxPsrdBlockBytes: config.maxPsrdBlockBytes,
+      log,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  // eslint-disable-next-line prefer-const
+  let server: Server;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), 3000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      await hub.close();
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(requestLogger(log));
+  app.use(
+    createHubRouter({
+      hub,
+      onStop: async () => {
+        log(`hub ${config.name}: stop requested`);
+        await stop();
+        options.onStopped?.();
+      },
+      onError: (err) => log(`hub ${config.name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    }),
+  );
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ message: `no such endpoint: ${req.method} ${req.path}`, details: [{ hub: config.name }] });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    log(`hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
+    else res.end();
+  });
+
+  server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host);
+    s.once("listening", () => resolve(s));
+    s.once("error", reject);
+  }).catch(async (err: unknown) => {
+    await hub.close();
+    await store.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") throw new CliUsageError(`--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`);
+    throw err;
+  });
+  server.keepAliveTimeout = 65_000;
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  return { hub, server, url, stop };
+}
+
+/** One line per request: method, path (no query), status, duration. Never bodies. */
+function requestLogger(log: (line: string) => void) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const start = process.hrtime.bigint();
+    res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      log(`${req.method} ${req.originalUrl.split("?")[0]} ${res.statusCode} ${ms.toFixed(1)}ms`);
+    });
+    next();
+  };
+}
+
+/** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
+export async function runHubCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let config: HubServerConfig;
+  try {
+    config = parseHubArgs(argv);
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      if (argv.includes("--help") || argv.includes("-h")) {
+        process.stdout.write(err.message);
+        process.exitCode = 0;
+      } else {
+        process.stderr.write(`dske-hub: ${err.message}\n`);
+        process.exitCode = 2;
+      }
+      return; // nothing else keeps the process alive: it exits with exitCode once output is flushed
+    }
+    throw err;
+  }
+  let running: RunningHubServer;
+  try {
+    running = await startHubServer(config, { onStopped: () => process.exit(0) });
+  } catch (err) {
+    process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`listening on ${running.url}\n`);
+  const onSignal = (signal: string) => {
+    process.stdout.write(`hub ${config.name}: ${signal}, stopping\n`);
+    running
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`hub ${config.name}: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+}

@@ -1,0 +1,93 @@
+/** Test helpers: a client-side mirror of a client's two pools, share encryption/decryption. */
+import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
+import { MemoryStore, type Pool } from "@dske/psrd";
+import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
+
+/** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
+export interface ClientMirror {
+  name: string;
+  scheme: AuthSchemeName;
+  /** Client-owned pool (the client allocates from it). */
+  local: Pool;
+  /** Hub-owned pool (the client takes named bytes from it). */
+  peer: Pool;
+  peerAuth: PeerAuth;
+}
+
+export async function clientMirror(name: string, scheme: AuthSchemeName, store = new MemoryStore()): Promise<ClientMirror> {
+  const local = await store.openPool(`hub-client-owned.${name}`, "local");
+  const peer = await store.openPool(`hub-hub-owned.${name}`, "peer");
+  return { name, scheme, local, peer, peerAuth: { scheme, localPool: local, peerPool: peer } };
+}
+
+/** Add a block the hub delivered to the mirror's matching pool. */
+export async function addDelivered(
+  mirror: ClientMirror,
+  poolOwner: "client" | "hub",
+  blockUuid: string,
+  data: Uint8Array,
+): Promise<void> {
+  const pool = poolOwner === "client" ? mirror.local : mirror.peer;
+  await pool.addBlock(blockUuid, Uint8Array.from(data), { keyPrefix: blockKeyPrefix(mirror.scheme) });
+}
+
+/** One-time-pad encrypt share bytes with an allocation from the client-owned pool. */
+export async function encryptShare(
+  mirror: ClientMirror,
+  value: Uint8Array,
+): Promise<{ encryption_key_allocation: WireAllocation; encrypted_share_value: string }> {
+  const { allocation, data } = await mirror.local.allocate(value.length, "test encrypt share");
+  const ct = Buffer.alloc(value.length);
+  for (let i = 0; i < value.length; i++) ct[i] = value[i] ^ data[i];
+  data.fill(0);
+  return { encryption_key_allocation: allocationToWire(allocation), encrypted_share_value: ct.toString("base64") };
+}
+
+/** Encrypt several values with ONE allocation (the batch wire). */
+export async function encryptBatch(
+  mirror: ClientMirror,
+  values: readonly Uint8Array[],
+): Promise<{ encryption_key_allocation: WireAllocation; ciphertexts: string[] }> {
+  const total = values.reduce((n, v) => n + v.length, 0);
+  const { allocation, data } = await mirror.local.allocate(total, "test encrypt batch");
+  let off = 0;
+  const ciphertexts = values.map((v) => {
+    const ct = Buffer.alloc(v.length);
+    for (let i = 0; i < v.length; i++) ct[i] = v[i] ^ data[off + i];
+    off += v.length;
+    return ct.toString("base64");
+  });
+  return { encryption_key_allocation: allocationToWire(allocation), ciphertexts };
+}
+
+/** Decrypt a fetched share with the named bytes of the mirror's hub-owned pool. */
+export async function decryptShare(mirror: ClientMirror, allocation: WireAllocation, ciphertext: string): Promise<Buffer> {
+  const pad = await mirror.peer.take(allocationFromWire(allocation), "test decrypt share");
+  const ct = Buffer.from(ciphertext, "base64");
+  expect(pad.length).toBe(ct.length);
+  for (let i = 0; i < ct.length; i++) ct[i] ^= pad[i];
+  return ct;
+}
+
+/** Decrypt several fetched shares cut in order from one allocation. */
+export async function decryptBatch(mirror: ClientMirror, allocation: WireAllocation, ciphertexts: readonly string[]): Promise<Buffer[]> {
+  const pad = await mirror.peer.take(allocationFromWire(allocation), "test decrypt batch");
+  let off = 0;
+  return ciphertexts.map((c) => {
+    const ct = Buffer.from(c, "base64");
+    for (let i = 0; i < ct.length; i++) ct[i] ^= pad[off + i];
+    off += ct.length;
+    return ct;
+  });
+}
+
+/** Deterministic test bytes. */
+export function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}

@@ -1,0 +1,394 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import express from "express";
+import request from "supertest";
+import { MemoryStore } from "@dske/psrd";
+import type { AuthSchemeName } from "@dske/auth";
+import { Hub } from "../src/hub";
+import { HubApi, HubApiError } from "../src/hub-api";
+import { createHubRouter } from "../src/router";
+import { ErrorBodySchema, MAX_BATCH_SHARES } from "../src/wire";
+import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror } from "./helpers";
+
+const P = "/hub/hank";
+const KEY = "0f3c9a50-1111-4222-8333-444455556666";
+
+interface Harness {
+  hub: Hub;
+  app: express.Express;
+  server: Server;
+  url: string;
+  stopped: number;
+  close(): Promise<void>;
+}
+
+async function harness(options: { authSchemes?: AuthSchemeName[]; now?: () => number } = {}): Promise<Harness> {
+  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, ...options });
+  const h = { hub, stopped: 0 } as Harness;
+  const app = express();
+  app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {} }));
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  h.app = app;
+  h.server = server;
+  h.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${P}`;
+  h.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await hub.close();
+  };
+  return h;
+}
+
+/** A client: its HubApi (signing with its mirror pools) and the mirror, registered and provisioned. */
+async function client(
+  h: Harness,
+  name: string,
+  encryptors: string[],
+  scheme: AuthSchemeName = "gf128",
+): Promise<{ api: HubApi; mirror: ClientMirror }> {
+  const mirror = await clientMirror(name, scheme);
+  const api = new HubApi(h.url, { auth: { resolvePeer: () => mirror.peerAuth } });
+  const reg = await api.register({ client_name: name, encryptor_names: encryptors, auth_scheme: scheme });
+  expect(reg.auth_scheme).toBe(scheme);
+  for (const pool_owner of ["client", "hub"] as const) {
+    const block = await api.getPsrd({ client_name: name, pool_owner, size: 8192 });
+    await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
+  }
+  return { api, mirror };
+}
+
+async function apiError(p: Promise<unknown>): Promise<HubApiError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HubApiError);
+  return err as HubApiError;
+}
+
+function expectErrorBody(body: unknown): void {
+  const parsed = ErrorBodySchema.safeParse(body);
+  expect(parsed.success).toBe(true);
+  expect(parsed.data!.message.length).toBeGreaterThan(0);
+  expect(JSON.stringify(body)).not.toMatch(/\n\s+at /); // no stack traces
+}
+
+describe("out-of-band routes", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  test("registration PUT is idempotent, negotiates, advertises batch; DELETE unregisters", async () => {
+    const body = { client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" };
+    const r1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
+    const r2 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
+    expect(r1.body).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60 });
+    expect(r2.body).toEqual(r1.body);
+    // A reference (v1) client: no auth_scheme, no encryptor_names.
+    const v1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "conny" }).expect(200);
+    expect(v1.body.auth_scheme).toBe("hmac-sha256");
+    // Scheme change while registered → 409.
+    const conflict = await request(h.app)
+      .put(`${P}/dske/oob/v1/registration`)
+      .send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" })
+      .expect(409);
+    expectErrorBody(conflict.body);
+    expect((await request(h.app).get(`${P}/mgmt/v1/status`).expect(200)).body.peer_clients).toHaveLength(2);
+    const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).expect(200);
+    expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
+    const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).expect(200);
+    expect(again.body.unregistered).toBe(false);
+    expect((await request(h.app).get(`${P}/mgmt/v1/status`).expect(200)).body.peer_clients).toHaveLength(1);
+  });
+
+  test("PSRD delivery: both pool owners; the hub's copy equals the returned bytes", async () => {
+    const api = new HubApi(h.url);
+    await api.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
+    const c = await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 100 });
+    const hb = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 200 });
+    expect(c.data.length).toBe(100);
+    expect(hb.data.length).toBe(200);
+    const peer = h.hub.client("carol")!;
+    const taken = await peer.clientOwnedPool.take({ fragments: [{ blockUuid: c.block_uuid, start: 16, size: 84 }] }, "t");
+    expect(Buffer.from(taken)).toEqual(Buffer.from(c.data.subarray(16)));
+    const alloc = await peer.hubOwnedPool.allocate(184, "t");
+    expect(Buffer.from(alloc.data)).toEqual(Buffer.from(hb.data.subarray(16)));
+    const raw = await request(h.app).get(`${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=32`).expect(200);
+    expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
+    api.close();
+  });
+
+  test.each([
+    ["PUT", `${P}/dske/oob/v1/registration`, { encryptor_names: [] }, 400, /client_name/],
+    ["PUT", `${P}/dske/oob/v1/registration`, { client_name: "bad name!" }, 400, /client_name/],
+    ["PUT", `${P}/dske/oob/v1/registration`, { client_name: "x", encryptor_names: "sam" }, 400, /encryptor_names/],
+    ["PUT", `${P}/dske/oob/v1/registration`, "{not json", 400, /not valid JSON/],
+    ["PUT", `${P}/dske/oob/v1/registration`, { client_name: "x", pad: "y".repeat(70_000) }, 413, /too large/],
+    ["DELETE", `${P}/dske/oob/v1/registration`, undefined, 400, /client_name/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=both&size=10`, undefined, 400, /pool_owner/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=abc`, undefined, 400, /size/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=0`, undefined, 400, /size/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub`, undefined, 400, /size/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&client_name=x&pool_owner=hub&size=5`, undefined, 400, /client_name/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=nobody&pool_owner=hub&size=64`, undefined, 404, /not registered/],
+    ["GET", `${P}/no/such/thing`, undefined, 404, /no such endpoint/],
+    ["POST", `${P}/dske/oob/v1/registration`, {}, 404, /no such endpoint/],
+  ])("%s %s (body %j) → %i with {message, details}", async (method, url, body, status, message) => {
+    await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+    let req = request(h.app)[method.toLowerCase() as "get" | "put" | "delete" | "post"](url);
+    if (typeof body === "string") req = req.set("Content-Type", "application/json").send(body);
+    else if (body !== undefined) req = req.send(body);
+    const res = await req.expect(status);
+    expect(res.headers["content-type"]).toMatch(/json/);
+    expectErrorBody(res.body);
+    expect(res.body.message).toMatch(message);
+    if (status === 400) expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
+  });
+
+  test("management: status lists clients and pools; stop calls onStop after answering", async () => {
+    const api = new HubApi(h.url);
+    await api.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
+    await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 1000 });
+    const status = await api.status();
+    expect(status.name).toBe("hank");
+    expect(status.extensions).toEqual(["batch"]);
+    expect(status.peer_clients[0]).toEqual({
+      client_name: "carol",
+      encryptor_names: ["sam"],
+      auth_scheme: "gf128",
+      pools: {
+        client_owned: { blocks: 1, size: 1000, used: 16, available: 984 }, // the gf128 key prefix counts as used
+        hub_owned: { blocks: 0, size: 0, used: 0, available: 0 },
+      },
+    });
+    expect(await api.stop()).toEqual({ message: "hub hank is stopping" });
+    await new Promise((r) => setImmediate(r));
+    expect(h.stopped).toBe(1);
+    api.close();
+  });
+
+  test("HubApi maps errors: HTTP status + message + details, and network failures", async () => {
+    const api = new HubApi(h.url);
+    const e = await apiError(api.getPsrd({ client_name: "nobody", pool_owner: "hub", size: 10 }));
+    expect(e.status).toBe(404);
+    expect(e.code).toBe("http");
+    expect(e.message).toMatch(/nobody is not registered/);
+    const down = new HubApi("http://127.0.0.1:1/hub/hank");
+    const n = await apiError(down.status());
+    expect(n.status).toBe(0);
+    expect(n.code).toBe("network");
+    expect(() => new HubApi("not a url")).toThrow(/invalid hub base URL/);
+    api.close();
+    down.close();
+  });
+});
+
+describe("in-band routes (signed)", () => {
+  let h: Harness;
+  let now: number;
+  beforeEach(async () => {
+    now = 10_000_000;
+    h = await harness({ now: () => now });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  for (const scheme of ["gf128", "hmac-sha256"] as const) {
+    test(`post and get a share through signed requests (${scheme})`, async () => {
+      const carol = await client(h, "carol", ["sam"], scheme);
+      const curtis = await client(h, "curtis", ["sunny"], scheme);
+      const share = bytes(48, 1);
+      const enc = await encryptShare(carol.mirror, share);
+      const ack = await carol.api.postKeyShare({
+        master_client_name: "carol",
+        master_sae_id: "sam",
+        slave_sae_id: "sunny",
+        user_key_id: KEY,
+        share_index: 1,
+        ...enc,
+      });
+      expect(ack).toEqual({});
+      expect(h.hub.shareCount).toBe(1);
+      const got = await curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
+      expect(got.share_index).toBe(1);
+      expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
+        Buffer.from(share),
+      );
+      expect(h.hub.shareCount).toBe(0);
+      // Deleted: a second fetch is a (signed, for gf128) 404.
+      const e = await apiError(curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }));
+      expect(e.status).toBe(404);
+      expect(e.message).toMatch(/no share for key/);
+      carol.api.close();
+      curtis.api.close();
+    });
+  }
+
+  test("a wrong responder is refused with 404; the intended one still gets the share", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const curtis = await client(h, "curtis", ["sunny"]);
+    const celia = await client(h, "celia", ["serena"]);
+    const enc = await encryptShare(carol.mirror, bytes(32, 2));
+    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 3, ...enc });
+    const q = { master_sae_id: "sam", key_id: KEY };
+    const e1 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "sunny" }));
+    const e2 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "serena" }));
+    expect([e1.status, e2.status]).toEqual([404, 404]);
+    expect(e1.code).toBe("http"); // the refusal itself is authenticated (gf128)
+    const got = await curtis.api.getKeyShare({ ...q, client_name: "curtis", slave_sae_id: "sunny" });
+    expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
+      Buffer.from(bytes(32, 2)),
+    );
+  });
+
+  test("shares time out", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const curtis = await client(h, "curtis", ["sunny"]);
+    const enc = await encryptShare(carol.mirror, bytes(32, 3));
+    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    now += 60_001;
+    const e = await apiError(curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }));
+    expect(e.status).toBe(404);
+    expect(h.hub.sweep()).toBe(1);
+    expect((await curtis.api.status()).shares).toEqual([]);
+  });
+
+  test("unsigned, unknown-sender and tampered requests are 401 and consume nothing", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const enc = await encryptShare(carol.mirror, bytes(32, 4));
+    const body = { master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc };
+    const pool = h.hub.client("carol")!.clientOwnedPool;
+    const used = pool.stats().used;
+    const unsigned = await request(h.app).post(`${P}/dske/api/v1/key-share`).send(body).expect(401);
+    expectErrorBody(unsigned.body);
+    const stranger = await request(h.app)
+      .post(`${P}/dske/api/v1/key-share`)
+      .send({ ...body, master_client_name: "mallory" })
+      .expect(401);
+    expectErrorBody(stranger.body);
+    // Signed by a client whose pools do not match the hub's copy: bad tag.
+    const forger = await clientMirror("carol", "gf128");
+    const other = await h.hub.createPsrdBlock("carol", "hub", 64); // gives the forger some unrelated bytes
+    await forger.local.addBlock("00000000-0000-4000-8000-000000000001", bytes(4096, 9), { keyPrefix: 16 });
+    other.data.fill(0);
+    const forgedApi = new HubApi(h.url, { auth: { resolvePeer: () => forger.peerAuth } });
+    const e = await apiError(forgedApi.postKeyShare(body));
+    expect(e.status).toBe(401);
+    expect(pool.stats().used).toBe(used);
+    expect(h.hub.shareCount).toBe(0);
+    // The genuine request still works.
+    await carol.api.postKeyShare(body);
+    expect(h.hub.shareCount).toBe(1);
+    forgedApi.close();
+  });
+
+  test("signed requests with bad bodies are 400 with details (signed responses)", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const enc = await encryptShare(carol.mirror, bytes(32, 5));
+    const good = { master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...good, share_index: -1 }, /share_index/],
+      [{ ...good, share_index: 1.5 }, /share_index/],
+      [{ ...good, encrypted_share_value: "not base64!" }, /encrypted_share_value/],
+      [{ ...good, encryption_key_allocation: { fragments: [] } }, /fragments/],
+      [{ ...good, user_key_id: "" }, /user_key_id/],
+      [{ ...good, slave_sae_id: undefined }, /slave_sae_id/],
+      [{ ...good, encrypted_share_value: Buffer.alloc(31).toString("base64") }, /32 bytes but the share value\(s\) have 31/],
+    ];
+    for (const [body, message] of cases) {
+      const e = await apiError(carol.api.postKeyShare(body as never));
+      expect(e.status).toBe(400);
+      expect(e.code).toBe("http");
+      expect(e.message).toMatch(message);
+      expect(e.details?.length).toBeGreaterThan(0);
+    }
+    const q = await apiError(carol.api.getKeyShare({ client_name: "carol", master_sae_id: "sam", slave_sae_id: "sam", key_id: "bad key id" }));
+    expect(q.status).toBe(400);
+    expect(q.message).toMatch(/key_id/);
+    // All of that consumed no share pad: the original post still works.
+    await carol.api.postKeyShare(good);
+    expect(h.hub.shareCount).toBe(1);
+  });
+
+  test("batch extension: 100 shares in one signed POST, fetched in one signed message", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const curtis = await client(h, "curtis", ["sunny"]);
+    const values = Array.from({ length: 100 }, (_, i) => bytes(48, 1000 + i));
+    const keyIds = values.map((_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const enc = await encryptBatch(carol.mirror, values);
+    const res = await carol.api.postKeyShares({
+      master_client_name: "carol",
+      encryption_key_allocation: enc.encryption_key_allocation,
+      shares: values.map((_, i) => ({
+        master_sae_id: "sam",
+        slave_sae_id: "sunny",
+        user_key_id: keyIds[i],
+        share_index: 4,
+        encrypted_share_value: enc.ciphertexts[i],
+      })),
+    });
+    expect(res).toEqual({ stored: 100 });
+    const fetched = await curtis.api.getKeyShares({
+      client_name: "curtis",
+      keys: [...keyIds, "missing-key"].map((key_id) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id })),
+    });
+    expect(fetched.missing).toEqual(["missing-key"]);
+    expect(fetched.shares.map((s) => s.key_id)).toEqual(keyIds);
+    expect(fetched.shares.every((s) => s.share_index === 4)).toBe(true);
+    const plains = await decryptBatch(curtis.mirror, fetched.encryption_key_allocation!, fetched.shares.map((s) => s.encrypted_share_value));
+    plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
+    expect(h.hub.shareCount).toBe(0);
+    const tooMany = await apiError(
+      curtis.api.getKeyShares({
+        client_name: "curtis",
+        keys: Array.from({ length: MAX_BATCH_SHARES + 1 }, (_, i) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id: `k${i}` })),
+      }),
+    );
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.message).toMatch(/keys/);
+  });
+});
+
+describe("HubApi response validation", () => {
+  test("a 2xx body that does not match the wire schema is an invalid_response error; a PSRD block of the wrong size too", async () => {
+    const app = express();
+    app.get("/hub/fake/mgmt/v1/status", (_req, res) => void res.json({ name: "fake" }));
+    app.get("/hub/fake/dske/oob/v1/psrd", (_req, res) => void res.json({ block_uuid: "3b1f0c5e-1111-4222-8333-444455556666", data: "AAAA" }));
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    const api = new HubApi(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/fake/`);
+    const e = await apiError(api.status());
+    expect(e).toMatchObject({ status: 0, code: "invalid_response" });
+    expect(e.details?.length).toBeGreaterThan(0);
+    const p = await apiError(api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 16 }));
+    expect(p).toMatchObject({ status: 0, code: "invalid_response" });
+    expect(p.message).toMatch(/3 bytes, asked for 16/);
+    api.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+});
+
+describe("createHubRouter with HubOptions", () => {
+  test("opens its own hub and serves under /hub/{name}", async () => {
+    const app = express();
+    const router = createHubRouter({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 });
+    app.use(router);
+    const r = await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+    expect(r.body.hub_name).toBe("helen");
+    const stop = await request(app).post("/hub/helen/mgmt/v1/stop").expect(501);
+    expectErrorBody(stop.body);
+    // Paths of other hubs are not ours.
+    await request(app).get("/hub/hank/mgmt/v1/status").expect(404);
+    await (await router.hub).close();
+  });
+});

@@ -1,0 +1,166 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { HubApi } from "../src/hub-api";
+import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
+import { addDelivered, bytes, clientMirror, decryptShare, encryptShare } from "./helpers";
+
+const KEY = "5b0e4c8a-aaaa-4bbb-8ccc-000000000001";
+const repoRoot = path.resolve(__dirname, "../../..");
+
+describe("parseHubArgs", () => {
+  test("defaults and explicit options", () => {
+    const c = parseHubArgs(["hank", "--port", "8100"]);
+    expect(c).toMatchObject({ name: "hank", port: 8100, host: "127.0.0.1", shareTimeoutSecs: 60, authSchemes: ["gf128", "hmac-sha256"] });
+    expect(c.stateDir).toBe(path.resolve(".dske/state/hank"));
+    expect(c.psrdAuditLog).toBe(path.resolve(".dske/state/hank/psrd-audit.jsonl"));
+    const d = parseHubArgs([
+      "helen",
+      "-p",
+      "0",
+      "--host",
+      "::1",
+      "--share-timeout-secs",
+      "2.5",
+      "--state-dir",
+      "/tmp/x",
+      "--auth-schemes",
+      "hmac-sha256",
+      "--psrd-audit-log",
+      "/tmp/a.jsonl",
+    ]);
+    expect(d).toMatchObject({ name: "helen", port: 0, host: "::1", shareTimeoutSecs: 2.5, stateDir: "/tmp/x", authSchemes: ["hmac-sha256"], psrdAuditLog: "/tmp/a.jsonl" });
+  });
+
+  test.each([
+    [["hank"], /--port/],
+    [[], /name/],
+    [["hank", "--port", "abc"], /invalid --port "abc": give an integer from 0 to 65535/],
+    [["hank", "--port", "70000"], /--port/],
+    [["hank", "--port", "1", "--share-timeout-secs", "-1"], /--share-timeout-secs "-1": give a positive number/],
+    [["hank", "--port", "1", "--auth-schemes", "gf128,rot13"], /--auth-schemes "gf128,rot13": give a comma-separated list of gf128, hmac-sha256/],
+    [["bad/name", "--port", "1"], /NAME "bad\/name"/],
+    [["hank", "--port", "1", "--bogus"], /unknown option '--bogus'/],
+  ])("%j → CliUsageError naming the option", (args, message) => {
+    let err: unknown;
+    try {
+      parseHubArgs(args);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CliUsageError);
+    expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe("standalone server with FileStore", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-server-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("restart keeps registrations, pools and shares; logs one line per request without secrets", async () => {
+    const lines: string[] = [];
+    const config = parseHubArgs(["hank", "--port", "0", "--state-dir", dir]);
+    let running = await startHubServer(config, { log: (l) => lines.push(l) });
+    expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const carol = await clientMirror("carol", "gf128");
+    const curtis = await clientMirror("curtis", "gf128");
+    const apis = (url: string) => ({
+      carol: new HubApi(`${url}/hub/hank`, { auth: { resolvePeer: () => carol.peerAuth } }),
+      curtis: new HubApi(`${url}/hub/hank`, { auth: { resolvePeer: () => curtis.peerAuth } }),
+    });
+    let a = apis(running.url);
+    const delivered: string[] = [];
+    for (const [api, mirror, name, sae] of [
+      [a.carol, carol, "carol", "sam"],
+      [a.curtis, curtis, "curtis", "sunny"],
+    ] as const) {
+      await api.register({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
+      for (const pool_owner of ["client", "hub"] as const) {
+        const block = await api.getPsrd({ client_name: name, pool_owner, size: 4096 });
+        delivered.push(Buffer.from(block.data).toString("base64").slice(0, 24));
+        await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
+      }
+    }
+    const share = bytes(48, 77);
+    const enc = await encryptShare(carol, share);
+    await a.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 2, ...enc });
+    a.carol.close();
+    a.curtis.close();
+    await running.stop();
+    await running.stop(); // idempotent
+
+    running = await startHubServer(config, { log: (l) => lines.push(l) });
+    a = apis(running.url);
+    const status = await a.curtis.status();
+    expect(status.peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(status.shares.map((s) => s.key_id)).toEqual([KEY]);
+    const got = await a.curtis.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
+    expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(share));
+    // Signing keeps working after the restart in both directions (consumed bytes stay consumed).
+    const enc2 = await encryptShare(carol, bytes(48, 78));
+    await a.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: "k2", share_index: 2, ...enc2 });
+    a.carol.close();
+    a.curtis.close();
+    await running.stop();
+
+    expect(lines).toContainEqual(expect.stringMatching(/^PUT \/hub\/hank\/dske\/oob\/v1\/registration 200 \d+\.\dms$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^GET \/hub\/hank\/dske\/api\/v1\/key-share 200 \d+\.\dms$/));
+    const log = lines.join("\n");
+    expect(log).not.toContain("client_name=");
+    for (const d of [...delivered, enc.encrypted_share_value, got.encrypted_share_value]) expect(log).not.toContain(d);
+    expect(readFileSync(path.join(dir, "psrd-audit.jsonl"), "utf8").length).toBeGreaterThan(0);
+  });
+
+  test("the bin prints its URL, answers, and exits 0 on SIGTERM and on mgmt stop", async () => {
+    const startProcess = async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", dir], {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      return { child, url, exited, output: () => out };
+    };
+
+    const first = await startProcess();
+    const api = new HubApi(`${first.url}/hub/hank`);
+    expect((await api.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).hub_name).toBe("hank");
+    api.close();
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 200/);
+
+    const second = await startProcess();
+    const api2 = new HubApi(`${second.url}/hub/hank`);
+    expect((await api2.status()).peer_clients.map((c) => c.client_name)).toEqual(["carol"]);
+    expect(await api2.stop()).toEqual({ message: "hub hank is stopping" });
+    api2.close();
+    expect(await second.exited).toBe(0);
+  });
+
+  test("the bin reports bad options and exits 2", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "x"], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(2);
+    expect(err).toMatch(/dske-hub: invalid --port "x"/);
+  });
+});
