@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh) and runs the whole test suite: type check, then jest.
+# Ends with a plain "jest: N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 pnpm typecheck
-pnpm test
+results="$(mktemp -t dske-jest-XXXXXX.json)"
+status=0
+pnpm test --json --outputFile="$results" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
+    (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' "$results" || true
+rm -f "$results"
+exit "$status"

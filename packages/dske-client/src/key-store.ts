@@ -11,7 +11,7 @@
  * Records older than `retentionMs` (default 24 h; hubs drop shares after share_timeout_secs, so a
  * key cannot be fetched anyway after that) are pruned at open and on compaction.
  */
-import { Journal } from "./journal.js";
+import { StateJournal as Journal } from "@dske/psrd";
 
 export interface IssuedKey {
   keyId: string;
@@ -155,11 +155,11 @@ export class KeyStore {
   }
 
   private maybeCompact(): void {
-    if (!this.journal || this.compacting || this.journal.bytes < COMPACT_MIN_BYTES) return;
+    if (!this.journal || this.compacting || this.journal.size < COMPACT_MIN_BYTES) return;
     this.prune();
     const live = this.issuedById.size + this.delivered.size;
     // Compact when the journal is mostly dead records (or records past retention).
-    if (this.journal.bytes < live * 400) return;
+    if (this.journal.size < live * 400) return;
     const journal = this.journal;
     this.compacting = journal
       .rewrite(this.snapshot())

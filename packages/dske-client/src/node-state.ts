@@ -4,7 +4,7 @@
  * memory only when no file is given.
  */
 import { z } from "zod";
-import { readJson, writeJsonAtomic } from "./journal.js";
+import { readJson, writeJsonAtomic } from "@dske/psrd";
 
 export const HubRecordSchema = z.object({
   hub_name: z.string(),

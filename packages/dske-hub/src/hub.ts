@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { AuthSchemeName, PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
-import { Journal } from "./journal.js";
+import { StateJournal as Journal } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import {

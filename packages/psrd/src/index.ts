@@ -24,3 +24,4 @@ export { IntervalSet } from "./interval-set.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { FileStore, type FileStoreOptions, type FilePoolDiagnostics } from "./file-store.js";
 export { PsrdPool, type BlockRange, type PoolBackend } from "./pool.js";
+export { StateJournal, StateJournalError, writeJsonAtomic, readJson } from "./state-journal.js";

@@ -1,9 +1,9 @@
 import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Journal, JournalError } from "../src/journal";
+import { StateJournal as Journal, StateJournalError as JournalError } from "../src/state-journal";
 
-describe("Journal", () => {
+describe("StateJournal", () => {
   let dir: string;
   let file: string;
   beforeEach(() => {

@@ -1,5 +1,5 @@
 /**
- * Journal: a durable, append-only JSON-lines file with group commit and compaction.
+ * StateJournal: a durable, append-only JSON-lines file with group commit and compaction.
  *
  * - `append(records)` resolves once the records are on stable storage (write + fdatasync).
  *   Concurrent appends are group-committed: one write and one fdatasync per batch.
@@ -8,9 +8,12 @@
  *   snapshot is renamed over `<path>` (atomic), the directory is fsync'd, then `<path>.old` is
  *   overwritten with zeros, fsync'd and unlinked — so dead records (e.g. deleted share values)
  *   do not linger on disk after compaction.
- * - `Journal.open` recovers: a torn last line (crash during a write) is dropped and truncated;
+ * - `StateJournal.open` recovers: a torn last line (crash during a write) is dropped and truncated;
  *   leftovers `<path>.tmp` / `<path>.old` from an interrupted compaction are zeroed and removed
  *   (`.old` is only unlinked, not zeroed, when it is still the same file as `<path>`).
+ *
+ * Used by @dske/hub and @dske/client for their node state (registrations, shares, key
+ * bookkeeping); the PSRD pools themselves use the binary consumption journal (journal.ts).
  *
  * Operations run strictly in call order (appends before a rewrite are written before it).
  */
@@ -21,11 +24,11 @@ type Op =
   | { kind: "append"; data: string; resolve: () => void; reject: (err: unknown) => void }
   | { kind: "rewrite"; data: string; resolve: () => void; reject: (err: unknown) => void };
 
-export class JournalError extends Error {
-  override readonly name = "JournalError";
+export class StateJournalError extends Error {
+  override readonly name = "StateJournalError";
 }
 
-export class Journal {
+export class StateJournal {
   private queue: Op[] = [];
   private running: Promise<void> | undefined;
   private broken: unknown;
@@ -42,7 +45,7 @@ export class Journal {
   }
 
   /** Open (creating if needed) the journal; returns it with the parsed records in order. */
-  static async open(file: string): Promise<{ journal: Journal; records: unknown[] }> {
+  static async open(file: string): Promise<{ journal: StateJournal; records: unknown[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     await cleanupLeftovers(file);
     let text = "";
@@ -67,7 +70,7 @@ export class Journal {
           // A complete line that is not JSON: only acceptable as the very last line (torn write
           // that happened to end at a newline is impossible, so this is real corruption).
           if (nl + 1 < text.length) {
-            throw new JournalError(`journal ${file}: line ${lineNo} is not valid JSON; the file is corrupt`);
+            throw new StateJournalError(`journal ${file}: line ${lineNo} is not valid JSON; the file is corrupt`);
           }
           break;
         }
@@ -82,7 +85,7 @@ export class Journal {
       await fd.datasync();
     }
     await fsyncDir(path.dirname(file));
-    return { journal: new Journal(file, fd, validLength), records };
+    return { journal: new StateJournal(file, fd, validLength), records };
   }
 
   /** Current size of the journal file in bytes. */
@@ -112,9 +115,9 @@ export class Journal {
   }
 
   private enqueue(kind: Op["kind"], data: string): Promise<void> {
-    if (this.closed) return Promise.reject(new JournalError(`journal ${this.path} is closed`));
+    if (this.closed) return Promise.reject(new StateJournalError(`journal ${this.path} is closed`));
     if (this.broken !== undefined) {
-      return Promise.reject(new JournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+      return Promise.reject(new StateJournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ kind, data, resolve, reject });
@@ -145,7 +148,7 @@ export class Journal {
 
   private async execute(ops: Op[], action: () => Promise<void>): Promise<void> {
     if (this.broken !== undefined) {
-      for (const op of ops) op.reject(new JournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+      for (const op of ops) op.reject(new StateJournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
       return;
     }
     try {
@@ -242,5 +245,34 @@ async function fsyncDir(dir: string): Promise<void> {
     // Some platforms do not allow fsync on directories; the rename is still atomic.
   } finally {
     await fd?.close();
+  }
+}
+
+async function writeFileSynced(file: string, data: string): Promise<void> {
+  const fh = await fs.open(file, "w", 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write a JSON file atomically (tmp + fsync + rename + dir fsync). */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFileSynced(tmp, JSON.stringify(value, null, 2) + "\n");
+  await fs.rename(tmp, file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** Read a JSON file; undefined if it does not exist. */
+export async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fs.readFile(file, "utf8")) as unknown;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }
