@@ -1,0 +1,82 @@
+/**
+ * Embedding dske in an existing Express app: five hubs and two clients (KMEs) mounted as routers
+ * next to the app's own routes, all on one port. Every router matches full paths
+ * (`/hub/{name}/...`, `/client/{name}/...`), so many nodes can share one app behind one proxy.
+ * (The ETSI routes at the standard root `/api/v1/keys/...` belong to one client per app: here the
+ * clients are reached under their `/client/{name}/etsi` prefix.)
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { MemoryStore, type PsrdStore } from "@dske/psrd";
+import { Hub, createHubRouter } from "@dske/hub";
+import { Client, EtsiApi, createClientRouter } from "@dske/client";
+
+export const HUBS = ["hank", "helen", "hilary", "holly", "hugo"] as const;
+
+export interface EmbeddedNetwork {
+  app: express.Express;
+  baseUrl: string;
+  hubs: Hub[];
+  clients: { carol: Client; curtis: Client };
+  /** ETSI callers for the encryptors: sam on carol (master), sunny on curtis (slave). */
+  sam: EtsiApi;
+  sunny: EtsiApi;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
+  // The existing application, with a route of its own.
+  const app = express();
+  app.get("/healthz", (_req, res) => {
+    res.json({ ok: true });
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(port, "127.0.0.1", () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const stores: PsrdStore[] = [];
+  const hubs: Hub[] = [];
+  for (const name of HUBS) {
+    const store = new MemoryStore();
+    stores.push(store);
+    const hub = await Hub.open({ name, store });
+    hubs.push(hub);
+    app.use(createHubRouter({ hub }));
+  }
+
+  const hubUrls = HUBS.map((h) => `${baseUrl}/hub/${h}`);
+  const kmeDirectory = { sam: "carol", sunny: "curtis" };
+  const makeClient = async (name: string, encryptors: string[]): Promise<Client> => {
+    const psrdStore = new MemoryStore();
+    stores.push(psrdStore);
+    const client = await Client.create({ name, encryptors, hubs: hubUrls, psrdStore, kmeDirectory });
+    app.use(createClientRouter({ client, standardRoot: false }));
+    client.start();
+    return client;
+  };
+  const carol = await makeClient("carol", ["sam"]);
+  const curtis = await makeClient("curtis", ["sunny"]);
+  await Promise.all([carol.whenRegistered(), curtis.whenRegistered()]);
+
+  const sam = new EtsiApi(`${baseUrl}/client/carol/etsi`, "sam");
+  const sunny = new EtsiApi(`${baseUrl}/client/curtis/etsi`, "sunny");
+  return {
+    app,
+    baseUrl,
+    hubs,
+    clients: { carol, curtis },
+    sam,
+    sunny,
+    async close() {
+      sam.close();
+      sunny.close();
+      await Promise.all([carol.stop(), curtis.stop()]);
+      await Promise.all(hubs.map((h) => h.close()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await Promise.all(stores.map((s) => s.close()));
+    },
+  };
+}
