@@ -1,7 +1,7 @@
 /** Tests run against the TypeScript sources (no build needed), transpiled by swc. */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/packages", "<rootDir>/examples"],
+  roots: ["<rootDir>/packages", "<rootDir>/examples", "<rootDir>/test"],
   testMatch: ["**/test/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
   transform: {
