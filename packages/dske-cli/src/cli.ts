@@ -1,7 +1,8 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start|stop|status [--json]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls]|stop|status [--json]
+ *   dske-cli certs [--force]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-with-key-ids KEY_ID...
@@ -12,8 +13,10 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { ConfigError, loadConfig, resolveStateDir } from "./config";
+import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
+import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
 import { CliError } from "./errors";
+import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
@@ -93,6 +96,7 @@ export function reorderEtsiArgs(argv: readonly string[]): string[] {
 }
 
 interface Context {
+  config: DskeConfig;
   topology: Topology;
   state: StateDir;
   manager: ProcessManager;
@@ -119,7 +123,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
 
-  const context = (): Context => {
+  const context = (startTls = false): Context => {
     const g = globals();
     const config = loadConfig(g.config);
     const topology = new Topology(config);
@@ -129,8 +133,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       ...(ms !== undefined ? { portFreeMs: ms, startMs: ms, stopMs: ms } : {}),
       ...options.timeouts,
     };
-    const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts });
-    return { topology, state, manager };
+    const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts, tls: startTls || config.tls });
+    return { config, topology, state, manager };
   };
 
   const selection = (ctx: Context) => {
@@ -141,9 +145,24 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("start")
     .description("start all hubs and clients (or the filtered ones)")
-    .action(async () => {
-      const ctx = context();
+    .option("--tls", "clients serve the ETSI API over HTTPS with mutual TLS (creates missing certificates; also `tls: true` in the config)")
+    .action(async (opts: { tls?: boolean }) => {
+      const ctx = context(opts.tls === true);
       await ctx.manager.start(selection(ctx));
+    });
+
+  program
+    .command("certs")
+    .description("create the topology CA and the TLS certificates of every client, encryptor (SAE) and the operator under <state-dir>/tls")
+    .option("--force", "regenerate the CA and every certificate")
+    .action(async (opts: { force?: boolean }) => {
+      const ctx = context();
+      const r = await ensureCertificates(ctx.state.root, {
+        clients: ctx.topology.clients.map((c) => c.name),
+        saes: ctx.topology.allEncryptors(),
+        force: opts.force === true,
+      });
+      out.line(`TLS certificates in ${certLayout(ctx.state.root).dir}: ${r.created.length} created, ${r.kept.length} kept`);
     });
 
   program
@@ -160,7 +179,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option("--json", "print each node's raw status JSON (reference format)")
     .action(async (opts: { json?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx));
+      const results = await collectStatus(selection(ctx), operatorTls(ctx));
       if (opts.json) printStatusJson(results, out);
       else printStatusSummary(results, out);
     });
@@ -172,7 +191,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const runEtsi = async (op: EtsiOperation, master: string, slave: string, opts: Parameters<EtsiCommand["run"]>[3]) => {
     const ctx = context();
-    await new EtsiCommand(ctx.topology, out).run(master, slave, op, opts);
+    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx))).run(master, slave, op, opts);
   };
 
   const etsiOp = (name: EtsiOperation, description: string, usage: string) => {
@@ -213,6 +232,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     exitCode = handleError(err, out);
   }
   return exitCode;
+}
+
+/** The operator certificate when the topology runs with TLS (recorded in the state dir). */
+function operatorTls(ctx: Context) {
+  if (!tlsEnabled(ctx.state.root)) return undefined;
+  const layout = certLayout(ctx.state.root);
+  return readTlsMaterial(layout, layout.operator);
+}
+
+/** Each SAE's certificate when the topology runs with TLS (recorded in the state dir). */
+function saeTls(ctx: Context): EtsiCallerTls | undefined {
+  if (!tlsEnabled(ctx.state.root)) return undefined;
+  const layout = certLayout(ctx.state.root);
+  return {
+    ca: readTlsMaterial(layout, layout.operator).ca,
+    identity: (sae) => readTlsMaterial(layout, layout.sae(sae)),
+  };
 }
 
 function handleError(err: unknown, out: Output): number {

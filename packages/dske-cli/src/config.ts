@@ -17,6 +17,7 @@ export const CONFIG_DEFAULTS = {
   share_timeout_secs: 60,
   state_dir: ".dske",
   auth_schemes: ["gf128", "hmac-sha256"] as const,
+  tls: false,
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
@@ -87,6 +88,7 @@ export const configSchema = z
         })
         .min(1, { error: "expected at least one authentication scheme" })
         .default([...CONFIG_DEFAULTS.auth_schemes]),
+      tls: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.tls),
       hubs: z
         .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
         .min(1, { error: "expected at least one hub" }),

@@ -1,10 +1,12 @@
 /**
  * ETSI GS QKD 014 calls from an SAE's point of view, against the client (KME) hosting it:
  * Get status, Get key (enc_keys), Get key with key IDs (dec_keys). The calling SAE is named by the
- * `Authorization` header (SYSTEM.md "Calling SAE identity"). Responses are returned whatever their
- * status; the caller decides what an error means.
+ * `Authorization` header (SYSTEM.md "Calling SAE identity") over plain HTTP; with `tls` the calls
+ * go over HTTPS with the calling SAE's client certificate (CN = SAE ID), which is what the KME
+ * trusts then. Responses are returned whatever their status; the caller decides what an error means.
  */
 import http from "node:http";
+import https from "node:https";
 import axios, { type AxiosInstance } from "axios";
 import { z } from "zod";
 import { nodeBaseUrl, type NodeSpec } from "./topology";
@@ -24,10 +26,20 @@ export interface GetKeyOptions {
   additionalSlaveSaeIds?: string[];
 }
 
+/** Mutual TLS for ETSI calls: the topology CA and each SAE's certificate and key (PEM). */
+export interface EtsiCallerTls {
+  readonly ca: Buffer;
+  identity(sae: string): { cert: Buffer; key: Buffer };
+}
+
 export class EtsiCaller {
   private readonly http: AxiosInstance;
+  private readonly agents = new Map<string, https.Agent>();
 
-  constructor(agent: http.Agent = new http.Agent({ keepAlive: true })) {
+  constructor(
+    agent: http.Agent = new http.Agent({ keepAlive: true }),
+    private readonly tls?: EtsiCallerTls,
+  ) {
     this.http = axios.create({
       httpAgent: agent,
       proxy: false,
@@ -38,7 +50,20 @@ export class EtsiCaller {
   }
 
   private keysUrl(kme: NodeSpec, sae: string, what: string): string {
-    return `${nodeBaseUrl(kme)}/etsi/api/v1/keys/${encodeURIComponent(sae)}/${what}`;
+    return `${nodeBaseUrl(kme, this.tls !== undefined)}/etsi/api/v1/keys/${encodeURIComponent(sae)}/${what}`;
+  }
+
+  /** Request options identifying `sae`: its certificate under TLS, else the Authorization header. */
+  private as(sae: string): { headers: Record<string, string>; httpsAgent?: https.Agent } {
+    if (this.tls === undefined) return { headers: { Authorization: sae } };
+    let agent = this.agents.get(sae);
+    if (agent === undefined) {
+      const { cert, key } = this.tls.identity(sae);
+      // No keep-alive: a one-shot CLI call must not hold sockets open.
+      agent = new https.Agent({ keepAlive: false, ca: this.tls.ca, cert, key, minVersion: "TLSv1.2" });
+      this.agents.set(sae, agent);
+    }
+    return { headers: {}, httpsAgent: agent };
   }
 
   private async call(p: Promise<{ status: number; data: unknown }>): Promise<EtsiResponse> {
@@ -48,7 +73,7 @@ export class EtsiCaller {
 
   /** GET status on the master's KME, as the master SAE. */
   status(masterKme: NodeSpec, master: string, slave: string): Promise<EtsiResponse> {
-    return this.call(this.http.get(this.keysUrl(masterKme, slave, "status"), { headers: { Authorization: master } }));
+    return this.call(this.http.get(this.keysUrl(masterKme, slave, "status"), this.as(master)));
   }
 
   /**
@@ -57,27 +82,27 @@ export class EtsiCaller {
    */
   getKey(masterKme: NodeSpec, master: string, slave: string, opts: GetKeyOptions = {}): Promise<EtsiResponse> {
     const url = this.keysUrl(masterKme, slave, "enc_keys");
-    const headers = { Authorization: master };
+    const who = this.as(master);
     if (opts.additionalSlaveSaeIds && opts.additionalSlaveSaeIds.length > 0) {
       const body: Record<string, unknown> = { additional_slave_SAE_IDs: opts.additionalSlaveSaeIds };
       if (opts.size !== undefined) body.size = opts.size;
       if (opts.number !== undefined) body.number = opts.number;
-      return this.call(this.http.post(url, body, { headers }));
+      return this.call(this.http.post(url, body, who));
     }
     const params: Record<string, string> = {};
     if (opts.size !== undefined) params.size = String(opts.size);
     if (opts.number !== undefined) params.number = String(opts.number);
-    return this.call(this.http.get(url, { headers, params }));
+    return this.call(this.http.get(url, { ...who, params }));
   }
 
   /** Get key with key IDs on the slave's KME, as the slave SAE (GET for one ID, POST for more). */
   getKeyWithKeyIds(slaveKme: NodeSpec, master: string, slave: string, keyIds: readonly string[]): Promise<EtsiResponse> {
     const url = this.keysUrl(slaveKme, master, "dec_keys");
-    const headers = { Authorization: slave };
+    const who = this.as(slave);
     if (keyIds.length === 1) {
-      return this.call(this.http.get(url, { headers, params: { key_ID: keyIds[0] } }));
+      return this.call(this.http.get(url, { ...who, params: { key_ID: keyIds[0] } }));
     }
-    return this.call(this.http.post(url, { key_IDs: keyIds.map((key_ID) => ({ key_ID })) }, { headers }));
+    return this.call(this.http.post(url, { key_IDs: keyIds.map((key_ID) => ({ key_ID })) }, who));
   }
 }
 

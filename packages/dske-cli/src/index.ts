@@ -15,7 +15,21 @@ export {
 } from "./config";
 export { runCli, reorderEtsiArgs, type RunCliOptions } from "./cli";
 export { CliError } from "./errors";
-export { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse, type GetKeyOptions, type KeyMismatch } from "./etsi-caller";
+export {
+  CertError,
+  OPERATOR_CN,
+  certLayout,
+  ensureCertificates,
+  readTlsMaterial,
+  setTlsEnabled,
+  tlsEnabled,
+  type CertLayout,
+  type EnsureCertsOptions,
+  type EnsureCertsResult,
+  type TlsIdentityFiles,
+  type TlsMaterial,
+} from "./certs";
+export { compareKeys, EtsiCaller, type EtsiCallerTls, type EtsiKey, type EtsiResponse, type GetKeyOptions, type KeyMismatch } from "./etsi-caller";
 export { EtsiCommand, ETSI_OPERATIONS, type EtsiOperation, type EtsiCommandOptions } from "./etsi-command";
 export { probeNode, requestStop, type ProbeResult } from "./mgmt";
 export { defaultServerScript, nodeArgs, serverScript, type ServerScripts } from "./node-command";

@@ -4,6 +4,7 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
+import { certLayout } from "./certs";
 import type { DskeConfig } from "./config";
 import type { StateDir } from "./state-dir";
 import { HOST, type NodeKind, type NodeSpec, type Topology } from "./topology";
@@ -24,8 +25,8 @@ export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): str
   return overrides[kind] ?? defaultServerScript(kind);
 }
 
-/** Arguments after the script path. */
-export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir): string[] {
+/** Arguments after the script path. `tls`: clients serve HTTPS with mutual TLS (certs under `<state>/tls`). */
+export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tls = false): string[] {
   const cfg: DskeConfig = topology.config;
   const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name)];
   if (node.kind === "hub") {
@@ -54,5 +55,10 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir): s
     "--kme-directory",
     state.kmeDirectoryFile,
   );
+  if (tls) {
+    const layout = certLayout(state.root);
+    const own = layout.client(node.name);
+    args.push("--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert);
+  }
   return args;
 }

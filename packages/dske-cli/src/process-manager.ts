@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { CliError } from "./errors";
 import { probeNode, requestStop, type ProbeResult } from "./mgmt";
 import { nodeArgs, serverScript, type ServerScripts } from "./node-command";
@@ -50,6 +51,12 @@ export interface ProcessManagerOptions {
   timeouts?: Partial<ManagerTimeouts>;
   /** Extra environment for node processes. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `start` runs the clients with mutual TLS (`start --tls` or `tls: true` in the config): creates
+   * missing certificates and records the mode in `<state>/tls/enabled`. Without it, a recorded mode
+   * is kept while clients still run with TLS (management calls then use the operator certificate).
+   */
+  tls?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -80,8 +87,41 @@ interface Spawned {
 export class ProcessManager {
   private readonly t: ManagerTimeouts;
 
+  /** The operator's certificate while the topology's clients run with TLS. */
+  private tlsMaterial: TlsMaterial | undefined;
+
   constructor(private readonly opts: ProcessManagerOptions) {
     this.t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    if (tlsEnabled(opts.state.root)) this.tlsMaterial = operatorTls(opts.state.root);
+  }
+
+  /** Decide the TLS mode of `start` (see ProcessManagerOptions.tls) and prepare certificates. */
+  private async prepareTls(): Promise<void> {
+    const { topology, state } = this.opts;
+    if (this.opts.tls === true) {
+      if (this.tlsMaterial === undefined) {
+        const plain = await Promise.all(topology.clients.map(async (c) => ((await probeNode(c, 2000)).state === "up" ? c.name : undefined)));
+        const running = plain.filter((n): n is string => n !== undefined);
+        if (running.length > 0) {
+          throw new CliError(
+            `client(s) ${running.join(", ")} run over plain HTTP; stop them first (dske-cli stop), then start with TLS`,
+          );
+        }
+      }
+      const r = await ensureCertificates(state.root, { clients: topology.clients.map((c) => c.name), saes: topology.allEncryptors() });
+      if (r.created.length > 0) this.out.line(`Created ${r.created.length} TLS certificate(s) under ${certLayout(state.root).dir}`);
+      setTlsEnabled(state.root, true);
+      this.tlsMaterial = operatorTls(state.root);
+      return;
+    }
+    if (this.tlsMaterial === undefined) return;
+    const up = await Promise.all(topology.clients.map(async (c) => (await probeNode(c, 2000, this.tlsMaterial)).state === "up"));
+    if (up.some((u) => u)) {
+      this.out.line("Clients of this topology run with mutual TLS (recorded in the state dir): starting clients with TLS");
+      return;
+    }
+    setTlsEnabled(state.root, false);
+    this.tlsMaterial = undefined;
   }
 
   private get out(): Output {
@@ -90,7 +130,7 @@ export class ProcessManager {
 
   /** Probe a node: is it up and really the node we expect (status name matches)? */
   async probe(node: NodeSpec): Promise<ProbeResult> {
-    const r = await probeNode(node);
+    const r = await probeNode(node, 2000, this.tlsMaterial);
     if (r.state === "up") {
       const name = (r.status as { name?: unknown }).name;
       if (name !== node.name) {
@@ -103,6 +143,7 @@ export class ProcessManager {
   /** Start the selected nodes (already running ones are left alone). */
   async start(selection: Selection): Promise<void> {
     const { topology, state } = this.opts;
+    await this.prepareTls();
     const probes = await Promise.all(selection.nodes.map((n) => this.probe(n)));
     const toStart: NodeSpec[] = [];
     selection.nodes.forEach((node, i) => {
@@ -143,7 +184,7 @@ export class ProcessManager {
   private spawnNode(node: NodeSpec): Spawned {
     const { topology, state } = this.opts;
     const script = serverScript(node.kind, this.opts.scripts);
-    const args = [script, ...nodeArgs(node, topology, state)];
+    const args = [script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
     const logFile = state.logFile(node.name);
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;
@@ -249,7 +290,7 @@ export class ProcessManager {
       nodes.map(async (node) => {
         // Nothing to do if the port is free and no pid of ours is alive.
         this.out.line(`Stopping ${node.kind} ${node.name} on port ${node.port}`);
-        const acknowledged = await requestStop(node);
+        const acknowledged = await requestStop(node, 2000, this.tlsMaterial);
         if (!acknowledged) this.terminate(node, "SIGTERM");
       }),
     );
@@ -314,6 +355,11 @@ export class ProcessManager {
     const pid = readPidFile(file);
     if (pid !== undefined && !isNodeProcessAlive(pid, node.name)) removePidFile(file);
   }
+}
+
+function operatorTls(stateRoot: string): TlsMaterial {
+  const layout = certLayout(stateRoot);
+  return readTlsMaterial(layout, layout.operator);
 }
 
 function describe(nodes: readonly NodeSpec[]): string {

@@ -3,6 +3,7 @@
  * shares or keys) or, with `--json`, the reference format: "Status for hub hank on port 8100"
  * followed by the node's raw status JSON.
  */
+import type { TlsMaterial } from "./certs";
 import { probeNode } from "./mgmt";
 import type { Output } from "./output";
 import { clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
@@ -15,10 +16,11 @@ export interface StatusResult {
   readonly detail?: string;
 }
 
-export async function collectStatus(selection: Selection): Promise<StatusResult[]> {
+/** `tls`: the operator's certificate when the topology's clients run with mutual TLS. */
+export async function collectStatus(selection: Selection, tls?: TlsMaterial): Promise<StatusResult[]> {
   return Promise.all(
     selection.nodes.map(async (node): Promise<StatusResult> => {
-      const r = await probeNode(node, 5000);
+      const r = await probeNode(node, 5000, tls);
       return r.state === "up" ? { node, running: true, status: r.status } : { node, running: false, detail: r.detail };
     }),
   );

@@ -17,8 +17,9 @@ export interface NodeSpec {
 /** Nodes bind loopback only. */
 export const HOST = "127.0.0.1";
 
-export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port">): string {
-  return `http://${HOST}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
+/** `http://127.0.0.1:PORT/KIND/NAME` (`https://` with `secure`: a client running with mutual TLS). */
+export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port">, secure = false): string {
+  return `${secure ? "https" : "http"}://${HOST}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
 }
 
 export function nodeLabel(node: Pick<NodeSpec, "kind" | "name">): string {
@@ -48,7 +49,7 @@ export class Topology {
 
   /** Base URLs of all hubs (what clients get as `--hubs`). */
   hubUrls(): string[] {
-    return this.hubs.map(nodeBaseUrl);
+    return this.hubs.map((h) => nodeBaseUrl(h));
   }
 
   /** SAE ID → hosting client name. */

@@ -1,6 +1,8 @@
 /**
  * EtsiApi: a typed ETSI GS QKD 014 client for one SAE talking to one KME (used by dske-cli and
- * tests). Identity is sent as `Authorization: <saeId>` (no TLS, as the reference does).
+ * tests). Over plain HTTP the identity is sent as `Authorization: <saeId>` (as the reference does;
+ * not authenticated). For an `https://` base URL give `tls: {ca, cert, key}`: the SAE's client
+ * certificate (CN = SAE ID) authenticates it, and the KME's certificate is checked against `ca`.
  *
  * `baseUrl` is everything before `/api/v1/keys`: `http://127.0.0.1:8105` for the standard root,
  * or `http://127.0.0.1:8105/client/carol/etsi` for the per-client prefix.
@@ -9,6 +11,7 @@
  * (`status` 0 when there was no HTTP response).
  */
 import http from "node:http";
+import https from "node:https";
 import axios, { AxiosError, type AxiosInstance } from "axios";
 import type { z } from "zod";
 import {
@@ -35,6 +38,14 @@ export class EtsiApiError extends Error {
 export interface EtsiApiOptions {
   /** Request timeout in ms (default 30,000). */
   timeoutMs?: number;
+  /** Mutual TLS material (PEM) for an `https://` base URL: CA of the KME, the SAE's certificate and key. */
+  tls?: EtsiTlsOptions;
+}
+
+export interface EtsiTlsOptions {
+  ca: string | Buffer;
+  cert: string | Buffer;
+  key: string | Buffer;
 }
 
 export class EtsiApi {
@@ -48,11 +59,15 @@ export class EtsiApi {
     options: EtsiApiOptions = {},
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
-    this.agent = new http.Agent({ keepAlive: true });
+    const t = options.tls;
+    this.agent = t
+      ? new https.Agent({ keepAlive: true, ca: t.ca, cert: t.cert, key: t.key, minVersion: "TLSv1.2" })
+      : new http.Agent({ keepAlive: true });
     this.http = axios.create({
       baseURL: `${this.baseUrl}/api/v1/keys`,
       timeout: options.timeoutMs ?? 30_000,
       httpAgent: this.agent,
+      httpsAgent: this.agent,
       proxy: false,
       headers: { Authorization: saeId, Accept: "application/json" },
       validateStatus: () => true,

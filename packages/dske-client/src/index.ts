@@ -1,8 +1,15 @@
 /** @dske/client: the DSKE client (KME) with ETSI GS QKD 014 key delivery. */
 export { Client, type ClientOptions } from "./client.js";
 export { PeerHub, HubFailure, type PeerHubOptions, type OutgoingShare, type ShareRef, type PoolKind } from "./peer-hub.js";
-export { createClientRouter, type ClientRouterOptions } from "./router.js";
-export { EtsiApi, EtsiApiError, type EtsiApiOptions } from "./etsi-api.js";
+export {
+  createClientRouter,
+  transportStatus,
+  peerCertificateCn,
+  DEFAULT_OPERATOR_CN,
+  type ClientRouterOptions,
+  type SaeAuthentication,
+} from "./router.js";
+export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
 export {
   DEFAULT_ETSI_LIMITS,
   StatusSchema,
@@ -48,5 +55,6 @@ export {
   runClientCli,
   ClientUsageError,
   type ClientServerConfig,
+  type ClientTlsConfig,
   type RunningClientServer,
 } from "./standalone.js";

@@ -5,9 +5,15 @@
  *   false`) at the standard root `/api/v1/keys/...`:
  *   `GET /{slave_SAE_ID}/status`, `GET|POST /{slave_SAE_ID}/enc_keys`, `GET|POST /{master_SAE_ID}/dec_keys`.
  * - Management: `GET /client/{name}/mgmt/v1/status`, `POST /client/{name}/mgmt/v1/stop`.
- * - Calling SAE: `Authorization: <sae>` or `Authorization: Bearer <sae>`; missing → 401.
+ * - Calling SAE (`saeAuthentication`):
+ *   - `"authorization-header"` (plain HTTP, default): `Authorization: <sae>` or `Authorization: Bearer <sae>`;
+ *     missing → 401. NOT authenticated: for local experiments only.
+ *   - `"tls-client-certificate"` (HTTPS with mutual TLS): the subject CN of the verified client
+ *     certificate; the Authorization header is ignored. Management routes then require the
+ *     operator certificate (CN `operatorCn`, default `dske-operator`); any other certificate → 403.
  * - Errors: `{message, details?}` with 400 / 401 / 503 (413 for an oversized body).
  */
+import type { TLSSocket } from "node:tls";
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { Client } from "./client.js";
 import { EtsiError, badRequest, unauthorized } from "./errors.js";
@@ -31,6 +37,38 @@ export interface ClientRouterOptions {
   maxBodyBytes?: number;
   /** Request log (one line per request; never key bytes). */
   logger?: Logger;
+  /**
+   * How the calling SAE is identified (default `"authorization-header"`, insecure). Use
+   * `"tls-client-certificate"` only behind an https server with `requestCert: true,
+   * rejectUnauthorized: true` and the topology CA.
+   */
+  saeAuthentication?: SaeAuthentication;
+  /** CN of the operator certificate allowed on the management routes under TLS (default `dske-operator`). */
+  operatorCn?: string;
+}
+
+export type SaeAuthentication = "authorization-header" | "tls-client-certificate";
+
+/** CN of the certificate the CLI uses for management calls over TLS. */
+export const DEFAULT_OPERATOR_CN = "dske-operator";
+
+/** The fields a client adds to its mgmt status to show how SAEs are authenticated. */
+export function transportStatus(mode: SaeAuthentication): {
+  etsi_transport: "http" | "https-mtls";
+  sae_authentication: "authorization-header (insecure)" | "tls-client-certificate";
+} {
+  return mode === "tls-client-certificate"
+    ? { etsi_transport: "https-mtls", sae_authentication: "tls-client-certificate" }
+    : { etsi_transport: "http", sae_authentication: "authorization-header (insecure)" };
+}
+
+/** Subject CN of the verified peer certificate of a TLS request, or undefined. */
+export function peerCertificateCn(req: Request): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  // why: a certificate may carry several CNs (node gives an array); refuse ambiguity.
+  return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }
 
 export function createClientRouter(options: ClientRouterOptions): Router {
@@ -40,17 +78,30 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   const limits = client.limits;
   const raw = express.raw({ type: () => true, limit: options.maxBodyBytes ?? 1024 * 1024 });
 
+  const mode: SaeAuthentication = options.saeAuthentication ?? "authorization-header";
+  const tls = mode === "tls-client-certificate";
+  const operatorCn = options.operatorCn ?? DEFAULT_OPERATOR_CN;
+  const identity = (req: Request): string | undefined =>
+    tls ? peerCertificateCn(req) : saeIdFromAuthorization(req.get("authorization"));
+
   const etsi = express.Router();
   etsi.use((req, res, next) => {
     const started = Date.now();
     res.on("finish", () => {
-      const sae = saeIdFromAuthorization(req.get("authorization")) ?? "-";
+      const sae = identity(req) ?? "-";
       logger.info(`${req.method} ${req.originalUrl.split("?")[0]} sae=${sae} -> ${res.statusCode} (${Date.now() - started} ms)`);
     });
     next();
   });
 
   const caller = (req: Request): string => {
+    if (tls) {
+      const cn = peerCertificateCn(req);
+      if (cn === undefined) {
+        throw unauthorized("no verified client certificate naming the calling SAE", [{ tls: "client certificate CN = SAE ID" }]);
+      }
+      return parseSaeId(cn, "client certificate CN");
+    }
     const sae = saeIdFromAuthorization(req.get("authorization"));
     if (sae === undefined) {
       throw unauthorized("missing Authorization header naming the calling SAE", [
@@ -105,8 +156,23 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   if (options.standardRoot ?? true) router.use("/api/v1/keys", etsi);
 
   const mgmt = express.Router();
+  if (tls) {
+    mgmt.use((req, res, next) => {
+      const cn = peerCertificateCn(req);
+      if (cn === undefined) {
+        res.status(401).json({ message: "management requires the operator's client certificate" });
+        return;
+      }
+      if (cn !== operatorCn) {
+        logger.warn(`refused management call ${req.method} ${req.originalUrl.split("?")[0]} from certificate CN=${cn}`);
+        res.status(403).json({ message: `certificate CN=${cn} may not use the management API (operator certificate required)` });
+        return;
+      }
+      next();
+    });
+  }
   mgmt.get("/status", (_req, res) => {
-    res.json(client.mgmtStatus());
+    res.json({ ...client.mgmtStatus(), ...transportStatus(mode) });
   });
   mgmt.post("/stop", (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });

@@ -3,8 +3,10 @@
  * state under the state dir, the client router on a port, request logging, graceful stop).
  * `server.ts` is the bin entry that calls `runClientCli`.
  */
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { promises as fs } from "node:fs";
-import type { Server } from "node:http";
+import http, { type Server } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
@@ -15,6 +17,16 @@ import { FileStore } from "@dske/psrd";
 import { Client } from "./client.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { createClientRouter } from "./router.js";
+
+/** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
+export interface ClientTlsConfig {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
 
 export interface ClientServerConfig {
   name: string;
@@ -28,6 +40,8 @@ export interface ClientServerConfig {
   minNrShares: number;
   stateDir: string;
   kmeDirectory?: Record<string, string>;
+  /** HTTPS with mutual TLS (SAE identity = client certificate CN); absent = plain HTTP (insecure). */
+  tls?: ClientTlsConfig;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -61,6 +75,13 @@ const ConfigSchema = z
     minNrShares: int(1, 255),
     stateDir: z.string().min(1),
     kmeDirectory: z.string().min(1).optional(),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    tlsCa: z.string().min(1).optional(),
+  })
+  .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
+    message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
+    path: ["tlsCert"],
   })
   .refine((c) => c.stopRequestPsrdThreshold >= c.startRequestPsrdThreshold, {
     message: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
@@ -89,6 +110,9 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--min-nr-shares <k>", "shares needed to reconstruct a key", "3")
     .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
     .option("--kme-directory <file>", "JSON file {sae: client} naming the KME of every SAE")
+    .option("--tls-cert <file>", "PEM server certificate: serve HTTPS with mutual TLS (needs --tls-key and --tls-ca)")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -114,13 +138,17 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     minNrShares: o.minNrShares,
     stateDir: o.stateDir ?? path.join(".dske", "state", String(name)),
     kmeDirectory: o.kmeDirectory,
+    tlsCert: o.tlsCert,
+    tlsKey: o.tlsKey,
+    tlsCa: o.tlsCa,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const c = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, ...c } = parsed.data;
+  const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
     let text: string;
@@ -139,7 +167,41 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     if (!d.success) throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: expected a JSON object {"sae": "client", ...}`);
     kmeDirectory = d.data;
   }
-  return { ...c, kmeDirectory };
+  return { ...c, kmeDirectory, ...(tls ? { tls } : {}) };
+}
+
+/** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
+async function loadTls(certFile: string, keyFile: string, caFile: string): Promise<ClientTlsConfig> {
+  const read = async (file: string, option: string): Promise<Buffer> => {
+    try {
+      return await fs.readFile(file);
+    } catch (err) {
+      throw new ClientUsageError(`${option} ${file}: cannot read (${(err as Error).message})`);
+    }
+  };
+  const [cert, key, ca] = await Promise.all([read(certFile, "--tls-cert"), read(keyFile, "--tls-key"), read(caFile, "--tls-ca")]);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new ClientUsageError(`--tls-cert ${certFile}: not a PEM certificate (${(err as Error).message})`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new ClientUsageError(`--tls-key ${keyFile}: not a PEM private key (${(err as Error).message})`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new ClientUsageError(`--tls-key ${keyFile}: does not belong to the certificate in --tls-cert ${certFile}`);
+  }
+  try {
+    const caCert = new X509Certificate(ca);
+    if (!caCert.ca) throw new Error("not a CA certificate (basicConstraints CA:FALSE)");
+  } catch (err) {
+    throw new ClientUsageError(`--tls-ca ${caFile}: not a PEM CA certificate (${(err as Error).message})`);
+  }
+  return { certFile, keyFile, caFile, cert, key, ca };
 }
 
 function optionName(key: string): string {
@@ -195,13 +257,27 @@ export async function startClientServer(
       client,
       logger,
       onStop: () => stop(),
+      saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
     }),
   );
   app.use((_req, res) => {
     res.status(404).json({ message: "not found" });
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s: Server = config.tls
+      ? https.createServer(
+          {
+            cert: config.tls.cert,
+            key: config.tls.key,
+            ca: config.tls.ca,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: "TLSv1.2",
+          },
+          app,
+        )
+      : http.createServer(app);
+    s.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
   }).catch(async (err: unknown) => {
     await client.stop();
@@ -210,7 +286,12 @@ export async function startClientServer(
   });
   client.start();
   const address = server.address() as AddressInfo;
-  const url = `http://${config.host}:${address.port}`;
+  const url = `${config.tls ? "https" : "http"}://${config.host}:${address.port}`;
+  if (config.tls) {
+    logger.info("ETSI API over HTTPS with mutual TLS: SAE identity is the client certificate CN; management needs the operator certificate");
+  } else {
+    logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
+  }
 
   function stop(): Promise<void> {
     stopping ??= (async () => {
