@@ -212,8 +212,10 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       }
 
       // Convenience for resolvePeer (e.g. body.master_client_name): the parsed, NOT yet verified
-      // body. Replaced by the verified parse below.
-      req.body = parseJsonOrUndefined(raw);
+      // body. Parsed once: after verification the same parse stands for the verified bytes (it
+      // is a function of `raw` alone), so large batch bodies are not parsed twice.
+      const parsed = parseJsonOrUndefined(raw);
+      req.body = parsed;
       let peer: PeerAuth | undefined;
       try {
         peer = await options.resolvePeer(req, raw);
@@ -256,7 +258,7 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       res.locals.dskePeer = peer;
       installResponseSigner(req, res, peer, requestTag, next);
 
-      const body = parseJsonOrUndefined(raw);
+      const body = parsed;
       if (body === undefined) {
         // Authenticated but not JSON: answered (signed) by us.
         req.body = undefined;

@@ -24,6 +24,7 @@ export {
   type ParsedSignature,
   type ParseSignatureOptions,
 } from "./signature";
+export { SigningReserve } from "./signing-reserve";
 export { allocateSigningKey, reserveVerifyingKey, type SigningMaterial, type VerifyingMaterial } from "./keys";
 export { secretTagD, makeSecretTag, secretTagSigma, checkSecretTag } from "./secret-tag";
 export { keyCheckWord, verifyKeyCheck, padKeyForCheck } from "./key-check";

@@ -67,6 +67,8 @@ export interface ClientOptions {
   /** Responder: start fetching from the remaining hubs when the first k have not all answered
    *  within this many ms (default 1000). */
   gatherHedgeMs?: number;
+  /** Merge concurrent requests to a hub into batch messages (default true; see coalescer.ts). */
+  coalesce?: boolean;
 }
 
 interface HeldKey {
@@ -137,6 +139,7 @@ export class Client {
           retryInitialMs: options.retryInitialMs,
           retryMaxMs: options.retryMaxMs,
           timeoutMs: options.hubTimeoutMs,
+          coalesce: options.coalesce,
         }),
     );
   }
@@ -247,6 +250,12 @@ export class Client {
       })),
     );
 
+    // The issued-key record (bookkeeping: master and intended slaves, no secrets) is journaled
+    // while the shares are posted, so its fsync overlaps the hub round trips instead of following
+    // them. If the request then fails, the record names a key no hub holds: dec_keys says 400.
+    const slaves = [slaveSae, ...additional];
+    const recorded = this.keyStore.recordIssued(made.map((m) => ({ keyId: m.keyId, masterSae, slaveSaes: slaves, size: request.size })));
+    recorded.catch(() => undefined); // observed below
     let acked: string[];
     try {
       const result = this.quorum(
@@ -264,9 +273,8 @@ export class Client {
       throw err;
     }
 
-    const slaves = [slaveSae, ...additional];
     try {
-      await this.keyStore.recordIssued(made.map((m) => ({ keyId: m.keyId, masterSae, slaveSaes: slaves, size: request.size })));
+      await recorded;
     } catch (err) {
       for (const m of made) m.key.fill(0);
       throw unavailable(`cannot record issued keys: ${err instanceof Error ? err.message : String(err)}`);

@@ -20,6 +20,7 @@
 import {
   GF128_PAD_LENGTH,
   HMAC_SHA256_KEY_LENGTH,
+  SigningReserve,
   blockKeyPrefix,
   type AuthSchemeName,
   type PeerAuth,
@@ -36,6 +37,7 @@ import {
   type FetchKeySharesResponse,
 } from "@dske/hub";
 import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
+import { Coalescer } from "./coalescer.js";
 import { xor } from "./key.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
@@ -64,6 +66,8 @@ export interface PeerHubOptions {
   timeoutMs?: number;
   /** Background replenishment check interval (ms), default 1000. */
   tickMs?: number;
+  /** Coalesce concurrent share posts / fetches into batch messages (default true; needs the hub's batch extension). */
+  coalesce?: boolean;
 }
 
 /** A share to post to this hub. */
@@ -99,6 +103,8 @@ export class HubFailure extends Error {
 }
 
 const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
+/** A large request (above the start threshold) keeps the pool topped up to its size this long. */
+const RECENT_DEMAND_MS = 10_000;
 /** Keep a batch message well below the hub's 1 MiB body limit (base64 + JSON overhead). */
 const MAX_BATCH_SHARE_BYTES = 512 * 1024;
 
@@ -121,6 +127,8 @@ export class PeerHub {
 
   private readonly api: HubApi;
   private auth: PeerAuth | undefined;
+  /** The client-owned pool as the request signer sees it (signing pads prepared with share pads). */
+  private signing: SigningReserve | undefined;
   private stopped = false;
   private started = false;
   private registering: Promise<void> | undefined;
@@ -128,11 +136,16 @@ export class PeerHub {
   private readonly refill: Record<PoolKind, Promise<void> | undefined> = { local: undefined, peer: undefined };
   /** Bytes wanted by callers waiting in ensure(). */
   private readonly demand: Record<PoolKind, number> = { local: 0, peer: 0 };
+  /** Largest recent single demand above the start threshold (batches): refills keep room for the next one. */
+  private readonly recent: Record<PoolKind, { bytes: number; at: number }> = { local: { bytes: 0, at: 0 }, peer: { bytes: 0, at: 0 } };
   /** Hub-owned bytes expected to be used by in-flight requests (our view lags the hub's). */
   private peerInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Last decrypted share length seen (estimate for the responder's PSRD needs). */
   private shareBytesEstimate = 48;
+  /** Concurrent postShares / fetchShares calls merged into batch messages (see coalescer.ts). */
+  readonly postCoalescer: Coalescer<{ masterClient: string; items: readonly OutgoingShare[] }, void>;
+  readonly fetchCoalescer: Coalescer<{ clientName: string; refs: readonly ShareRef[] }, Map<string, { x: number; y: Uint8Array }>>;
 
   constructor(private readonly options: PeerHubOptions) {
     this.url = options.url.replace(/\/+$/, "");
@@ -148,6 +161,36 @@ export class PeerHub {
         },
       },
     });
+    this.postCoalescer = new Coalescer<{ masterClient: string; items: readonly OutgoingShare[] }, void>({
+      group: (e) => e.masterClient,
+      conflicts: (e) => e.items.map((i) => i.keyId),
+      run: async (entries) => {
+        const all = entries.flatMap((e) => e.items);
+        await this.sendShares(entries[0].masterClient, all);
+        return entries.map(() => undefined);
+      },
+    });
+    this.fetchCoalescer = new Coalescer({
+      group: (e) => e.clientName,
+      conflicts: (e) => e.refs.map((r) => r.keyId),
+      run: async (entries) => {
+        const all = await this.fetchSharesOnce(entries[0].clientName, entries.flatMap((e) => e.refs));
+        // Split per caller (key IDs are disjoint across the entries of a batch).
+        return entries.map((e) => {
+          const mine = new Map<string, { x: number; y: Uint8Array }>();
+          for (const r of e.refs) {
+            const s = all.get(r.keyId);
+            if (s) mine.set(r.keyId, s);
+          }
+          return mine;
+        });
+      },
+    });
+  }
+
+  /** Whether concurrent calls are merged into batch messages (option on and the hub speaks batch). */
+  private get coalescing(): boolean {
+    return this.options.coalesce !== false && this.supportsBatch;
   }
 
   /** Start background registration and replenishment. */
@@ -170,6 +213,7 @@ export class PeerHub {
     if (this.timer) clearInterval(this.timer);
     const pending = [this.registering, this.refill.local, this.refill.peer].filter(Boolean);
     await Promise.allSettled(pending);
+    await this.signing?.discard();
     this.api.close();
   }
 
@@ -265,7 +309,9 @@ export class PeerHub {
     await o.state.setHub(this.url, { hub_name: res.hub_name, auth_scheme: scheme, extensions: res.extensions ?? [] });
     this.scheme = scheme;
     this.extensions = new Set(res.extensions ?? []);
-    this.auth = { scheme, localPool: local, peerPool: peer };
+    await this.signing?.discard();
+    this.signing = new SigningReserve(local);
+    this.auth = { scheme, localPool: this.signing, peerPool: peer };
     this.peerInFlight = 0;
     this.registered = true;
     this.lastError = undefined;
@@ -302,6 +348,8 @@ export class PeerHub {
     await this.api.unregister(this.options.clientName);
     this.registered = false;
     this.auth = undefined;
+    await this.signing?.discard();
+    this.signing = undefined;
     await this.deletePools(this.name);
     await this.options.state.setHub(this.url, undefined);
   }
@@ -309,8 +357,8 @@ export class PeerHub {
   // ------------------------------------------------------------------ PSRD pools
 
   private pool(kind: PoolKind): Pool {
-    if (!this.auth) throw this.notRegistered();
-    return kind === "local" ? this.auth.localPool : this.auth.peerPool;
+    if (!this.auth || !this.signing) throw this.notRegistered();
+    return kind === "local" ? this.signing.inner : this.auth.peerPool;
   }
 
   poolStats(kind: PoolKind): PoolStats | undefined {
@@ -331,8 +379,20 @@ export class PeerHub {
   /** Start a background refill up to the stop threshold if below the start threshold. */
   maybeReplenish(kind: PoolKind): void {
     if (!this.registered || this.stopped || this.refill[kind]) return;
-    if (this.available(kind) >= this.options.startThreshold) return;
+    if (this.available(kind) >= Math.max(this.options.startThreshold, this.recentDemand(kind))) return;
     this.runFill(kind);
+  }
+
+  private recentDemand(kind: PoolKind): number {
+    const r = this.recent[kind];
+    return Date.now() - r.at < RECENT_DEMAND_MS ? r.bytes : 0;
+  }
+
+  private noteDemand(kind: PoolKind, bytes: number): void {
+    if (bytes <= this.options.startThreshold) return;
+    const r = this.recent[kind];
+    if (bytes >= r.bytes || Date.now() - r.at >= RECENT_DEMAND_MS) this.recent[kind] = { bytes, at: Date.now() };
+    else r.at = Date.now();
   }
 
   private runFill(kind: PoolKind): Promise<void> {
@@ -358,13 +418,17 @@ export class PeerHub {
   private async fill(kind: PoolKind): Promise<void> {
     const o = this.options;
     for (let guard = 0; guard < 10_000 && this.registered && !this.stopped; guard++) {
-      const target = Math.max(o.stopThreshold, this.demand[kind] + this.messageCost * 4);
+      // Batches: after a large request, keep room for three more of its size above the stop
+      // threshold (refilled once less than one is left), so the next batches do not wait for
+      // PSRD and one block serves several of them (fewer PSRD round trips and block commits).
+      const recent = this.recentDemand(kind);
+      const target = Math.max(o.stopThreshold, this.demand[kind] + this.messageCost * 4, recent > 0 ? 3 * recent + o.stopThreshold : 0);
       const deficit = target - this.available(kind);
       if (deficit <= 0) return;
       const prefix = blockKeyPrefix(this.scheme ?? "gf128");
-      // Threshold refills use blocks of blockSize; a large demand gets one block big enough.
+      // Threshold refills use blocks of blockSize; a large (recent) demand gets one block big enough.
       let size = o.blockSize;
-      if (this.demand[kind] > 0 && deficit + prefix > o.blockSize) {
+      if ((this.demand[kind] > 0 || recent > 0) && deficit + prefix > o.blockSize) {
         size = Math.min(MAX_DEMAND_BLOCK, Math.ceil((deficit + prefix) / o.blockSize) * o.blockSize);
       }
       await this.fetchBlock(kind, size);
@@ -387,7 +451,11 @@ export class PeerHub {
 
   /** Wait until `bytes` are available in the pool (fetching PSRD as needed). */
   private async ensure(kind: PoolKind, bytes: number): Promise<void> {
-    if (this.available(kind) >= bytes) return;
+    this.noteDemand(kind, bytes);
+    if (this.available(kind) >= bytes) {
+      this.maybeReplenish(kind);
+      return;
+    }
     this.demand[kind] += bytes;
     try {
       for (let attempt = 0; attempt < 6; attempt++) {
@@ -413,7 +481,10 @@ export class PeerHub {
     for (let attempt = 0; ; attempt++) {
       await this.ensure("local", size + this.messageCost);
       try {
-        return await this.pool("local").allocate(size, purpose);
+        const pending = this.pool("local").allocate(size, purpose);
+        // Same turn → same journal batch: the request's signing pad rides on this commit.
+        this.signing?.prepare(this.messageCost, "prealloc sign request");
+        return await pending;
       } catch (err) {
         if (!isExhausted(err) || attempt >= 4) throw this.failure(err, "PSRD allocation failed");
       }
@@ -424,6 +495,15 @@ export class PeerHub {
 
   /** Post shares (one per key) to this hub; resolves when the hub acknowledged all of them. */
   async postShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
+    if (!this.registered) throw this.notRegistered();
+    if (this.coalescing) {
+      await this.postCoalescer.submit({ masterClient, items });
+      return;
+    }
+    await this.sendShares(masterClient, items);
+  }
+
+  private async sendShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
     if (!this.registered) throw this.notRegistered();
     if (items.length > 1 && this.supportsBatch) {
       const chunks = chunkBy(items, MAX_BATCH_SHARES, MAX_BATCH_SHARE_BYTES, (i) => i.y.length);
@@ -502,6 +582,7 @@ export class PeerHub {
     // is exhausted (503), top up the hub-owned pool with more and retry (a few times).
     for (let attempt = 0; ; attempt++) {
       try {
+        if (this.coalescing) return await this.fetchCoalescer.submit({ clientName, refs });
         return await this.fetchSharesOnce(clientName, refs);
       } catch (err) {
         if (!(err instanceof HubFailure) || err.status !== 503 || attempt >= 3) throw err;

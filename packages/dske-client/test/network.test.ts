@@ -78,6 +78,35 @@ describe("key establishment", () => {
     expect(back.keys).toEqual(got.keys);
   });
 
+  test("16 concurrent enc_keys / dec_keys are coalesced into hub batches: every key correct, delivered once", async () => {
+    const posts0 = carol.client.peerHubs.map((h) => ({ b: h.postCoalescer.batches, e: h.postCoalescer.entries }));
+    const fetch0 = curtis.client.peerHubs.map((h) => ({ b: h.fetchCoalescer.batches, e: h.fetchCoalescer.entries }));
+    const masters = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? "sam" : "sue"));
+    const slaves = Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? "susan" : "sunny"));
+    const issued = await Promise.all(masters.map((m, i) => carol.etsi(m).getKeys(slaves[i], { number: 1 + (i % 3) })));
+    const allKeys = issued.flatMap((c) => c.keys);
+    expect(new Set(allKeys.map((k) => k.key_ID)).size).toBe(allKeys.length);
+    expect(new Set(allKeys.map((k) => k.key)).size).toBe(allKeys.length);
+    // Fewer hub messages than ETSI requests: the concurrent requests shared batches.
+    carol.client.peerHubs.forEach((h, j) => {
+      const entries = h.postCoalescer.entries - posts0[j].e;
+      const batches = h.postCoalescer.batches - posts0[j].b;
+      expect(entries).toBe(16);
+      expect(batches).toBeLessThan(entries);
+    });
+    const back = await Promise.all(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    back.forEach((b, i) => expect(b.keys).toEqual(issued[i].keys));
+    // The hubs signed their responses with pads consumed alongside the request's own commit.
+    for (const h of hubs) expect(h.hub.client("carol")?.signing.usedFromReserve).toBeGreaterThan(0);
+    expect(curtis.client.peerHubs.some((h, j) => h.fetchCoalescer.batches - fetch0[j].b < h.fetchCoalescer.entries - fetch0[j].e)).toBe(true);
+    // Delivered once: a second fetch of any of them is "not found", also when concurrent.
+    const again = await Promise.allSettled(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    for (const r of again) {
+      expect(r.status).toBe("rejected");
+      expect(((r as PromiseRejectedResult).reason as EtsiApiError).status).toBe(400);
+    }
+  });
+
   test("each key goes to each intended slave once; others get 401 or 400", async () => {
     const got = await carol.etsi("sam").getKey("sunny");
     const id = got.keys[0].key_ID;

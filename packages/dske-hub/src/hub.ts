@@ -450,6 +450,8 @@ export class Hub {
       // process before its consumption is on stable storage.
       committed = true;
       let commitFailed: unknown;
+      // The response's signing pad (hub-owned pool) is consumed now too: its commit overlaps.
+      client.prepareResponseSignature();
       const commit = reservation.commit().catch((err: unknown) => {
         commitFailed = err;
         throw err;
@@ -554,7 +556,10 @@ export class Hub {
     try {
       let allocated: { allocation: { fragments: readonly { blockUuid: string; start: number; size: number }[] }; data: Uint8Array };
       try {
-        allocated = await client.hubOwnedPool.allocate(total, `encrypt ${purpose}`);
+        const pending = client.hubOwnedPool.allocate(total, `encrypt ${purpose}`);
+        // Same turn → same journal batch: the response's signing pad rides on this commit.
+        client.prepareResponseSignature();
+        allocated = await pending;
       } catch (err) {
         throw fromPsrdError(err, `hub-owned pool of ${client.name} cannot supply ${total} bytes; request more PSRD`);
       }

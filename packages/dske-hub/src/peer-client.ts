@@ -6,7 +6,7 @@
  * - `hubOwnedPool` (store owner `local`): the hub allocates for what it sends (sign responses,
  *   encrypt fetched shares).
  */
-import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
+import { SigningReserve, blockKeyPrefix, getScheme, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import type { Pool } from "@dske/psrd";
 
 export type WirePoolOwner = "client" | "hub";
@@ -19,6 +19,8 @@ export function poolNames(clientName: string): { clientOwned: string; hubOwned: 
 export class PeerClient {
   private encryptors: Set<string>;
   readonly peerAuth: PeerAuth;
+  /** The hub-owned pool as the response signer sees it: with a small reserve of signing pads. */
+  readonly signing: SigningReserve;
 
   constructor(
     readonly name: string,
@@ -29,7 +31,16 @@ export class PeerClient {
     readonly registeredAt: number,
   ) {
     this.encryptors = new Set(encryptorNames);
-    this.peerAuth = { scheme: authScheme, localPool: hubOwnedPool, peerPool: clientOwnedPool };
+    this.signing = new SigningReserve(hubOwnedPool);
+    this.peerAuth = { scheme: authScheme, localPool: this.signing, peerPool: clientOwnedPool };
+  }
+
+  /**
+   * Consume the response's signing pad now, alongside another consumption of this request, so
+   * both commits overlap (one group-commit round) instead of the signer's commit following.
+   */
+  prepareResponseSignature(): void {
+    this.signing.prepare(getScheme(this.authScheme).allocationLength, "prealloc sign response");
   }
 
   get encryptorNames(): string[] {

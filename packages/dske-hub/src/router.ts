@@ -61,9 +61,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   const signed = (pick: (body: unknown, req: Request) => unknown) =>
     createSignatureMiddleware({
       maxBodyBytes: options.maxSignedBodyBytes ?? 4 * 1024 * 1024,
+      // req.body: the middleware's single parse of the raw body (not yet verified; only the
+      // client name is read from it to pick the pools to verify with).
       resolvePeer: async (req: Request, rawBody: Buffer): Promise<PeerAuth | undefined> => {
         const hub = await hubPromise;
-        return hub.peerAuth(pick(parseJsonObject(rawBody), req));
+        const body: unknown = rawBody.length === 0 ? undefined : req.body;
+        return hub.peerAuth(pick(body, req));
       },
     });
   const fromBody = (field: string) => (body: unknown) =>
@@ -214,13 +217,4 @@ function mapError(err: unknown): { status: number; body: ErrorBody } {
 
 function sendError(res: Response, status: number, body: ErrorBody): void {
   res.status(status).json(body);
-}
-
-function parseJsonObject(raw: Buffer): unknown {
-  if (raw.length === 0) return undefined;
-  try {
-    return JSON.parse(raw.toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  }
 }
