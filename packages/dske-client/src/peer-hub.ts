@@ -464,7 +464,9 @@ export class PeerHub {
         try {
           await this.runFill(kind);
         } catch (err) {
-          throw this.failure(err, "PSRD replenishment failed");
+          const f = this.failure(err, "PSRD replenishment failed");
+          // Say why this hub cannot take part: its PSRD ran out and could not be replenished.
+          throw f.status > 0 ? new HubFailure(this.name, `PSRD exhausted and replenishment failed: ${f.reason}`, f.status) : f;
         }
       }
       if (this.available(kind) < bytes) {

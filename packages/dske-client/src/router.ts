@@ -180,9 +180,16 @@ export function createClientRouter(options: ClientRouterOptions): Router {
       void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
     });
   });
+  mgmt.use(notFoundHandler);
   mgmt.use(errorHandler(logger));
   router.use(`/client/${client.name}/mgmt/v1`, mgmt);
+  // Anything else under this client's own prefix: a JSON 404, not express' HTML page.
+  router.use(`/client/${client.name}`, notFoundHandler);
   return router;
+}
+
+function notFoundHandler(req: Request, res: Response): void {
+  res.status(404).json({ message: `no such endpoint: ${req.method} ${req.originalUrl.split("?")[0]}`, details: [{ method: req.method }] });
 }
 
 /** The raw body as JSON. Empty → `{}` when allowed (enc_keys), else 400. */

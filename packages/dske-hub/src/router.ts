@@ -212,6 +212,12 @@ function mapError(err: unknown): { status: number; body: ErrorBody } {
     const status = typeof e.status === "number" && e.status >= 400 && e.status < 500 ? e.status : 400;
     return { status, body: { message: `bad request body (${e.type})`, details: [{ type: e.type }] } };
   }
+  // Other client errors raised while reading the request (e.g. a body that fails to decompress
+  // under its Content-Encoding: body-parser passes the zlib error on with status 400 and no type).
+  const clientStatus = e && typeof e === "object" ? (typeof e.status === "number" ? e.status : e.statusCode) : undefined;
+  if (typeof clientStatus === "number" && clientStatus >= 400 && clientStatus < 500) {
+    return { status: clientStatus, body: { message: "bad request: the request could not be read", details: [{ status: clientStatus }] } };
+  }
   return { status: 500, body: { message: "internal error in the hub" } };
 }
 
