@@ -71,7 +71,7 @@ function flipBytes(u: Uint8Array, bitIndex: number): Uint8Array {
   return v;
 }
 
-describe("gf128 scheme: any single-bit change rejects (property)", () => {
+describe("gf128 scheme: every single-bit change rejects (property)", () => {
   test("request: method, path, query, body, allocation (header), tag", () => {
     fc.assert(
       fc.property(key32, reqArb, fc.constantFrom("method", "path", "query", "body", "allocation", "tag"), fc.nat(1 << 20), (key, req, field, bit) => {

@@ -1,4 +1,4 @@
-/** Pool names: any non-empty string of at most 200 characters without control characters. */
+/** Pool names: every non-empty string of at most 200 characters without control characters. */
 import { PsrdArgumentError } from "./errors.js";
 
 export const MAX_POOL_NAME_LENGTH = 200;
