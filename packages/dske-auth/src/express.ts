@@ -6,9 +6,15 @@
  *  2. resolve the peer (undefined → 401);
  *  3. parse DSKE-Signature (→ 401), reserve the named bytes in peer.peerPool WITHOUT consuming,
  *     verify the tag; on failure release the reservation (pools untouched) and answer 401;
- *  4. commit the consumption, set req.body (parsed JSON, {} if empty) and res.locals.dskePeer;
+ *  4. start the commit of the consumption, set req.body (parsed JSON, {} if empty) and
+ *     res.locals.dskePeer, and run the route at once: the commit is queued in this turn of the
+ *     event loop, so PSRD the route consumes from the same pool before its first real I/O (e.g.
+ *     the hub's share pad) joins the same journal batch — one fsync for both;
  *  5. wrap res.send so the final body bytes are signed with PSRD from peer.localPool and the
  *     DSKE-Signature response header is set (res.json / res.sendStatus go through res.send).
+ *     Nothing is sent before the request's PSRD consumption (4) is durable: the signer awaits it
+ *     (failure → 503). The signed bytes are written with res.end directly (Content-Length set;
+ *     no ETag: signed in-band responses are never conditional).
  *
  * Routes must answer with res.send / res.json / res.sendStatus (res.end bypasses signing).
  */
@@ -25,6 +31,12 @@ export interface SignatureMiddlewareOptions {
   maxBodyBytes?: number;
   /** Maximum fragments in a request's signature allocation (default 16). */
   maxFragments?: number;
+  /**
+   * Called for every request the middleware refuses (401 bad/missing signature or unknown peer,
+   * 413 body too large, 400 unreadable body), before the response is sent — e.g. to count
+   * authentication failures. `code` is the SignatureError code. Must not throw.
+   */
+  onReject?: (req: Request, status: number, code: string) => void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -113,7 +125,14 @@ type SendFn = Response["send"];
  * go through res.json (which calls res.send again with a string); strings are UTF-8 (Content-Type
  * text/html if unset); Buffers as is; 204/304 and HEAD carry no body (the empty body is signed).
  */
-function installResponseSigner(req: Request, res: Response, peer: PeerAuth, requestTag: Uint8Array, next: NextFunction): void {
+function installResponseSigner(
+  req: Request,
+  res: Response,
+  peer: PeerAuth,
+  requestTag: Uint8Array,
+  next: NextFunction,
+  requestCommitted: Promise<void> = Promise.resolve(),
+): void {
   const scheme = getScheme(peer.scheme);
   const originalSend: SendFn = res.send.bind(res);
   let state: "idle" | "signing" | "sent" = "idle";
@@ -143,13 +162,35 @@ function installResponseSigner(req: Request, res: Response, peer: PeerAuth, requ
     const status = res.statusCode;
     const signedBody = status === 204 || status === 304 || req.method === "HEAD" ? Buffer.alloc(0) : bytes;
 
-    // v1 (hmac-sha256, the reference): error responses are unsigned.
+    // v1 (hmac-sha256, the reference): error responses are unsigned (still only after the
+    // request's PSRD consumption is durable).
     if (scheme.name === "hmac-sha256" && status >= 400) {
-      state = "sent";
-      return originalSend(bytes);
+      state = "signing";
+      requestCommitted.then(
+        () => {
+          state = "sent";
+          originalSend(bytes);
+        },
+        (err: unknown) => {
+          state = "sent";
+          next(err);
+        },
+      );
+      return res;
     }
     state = "signing";
     void (async () => {
+      try {
+        await requestCommitted;
+      } catch (err) {
+        state = "sent";
+        res.status(503);
+        res.removeHeader(SIGNATURE_HEADER);
+        res.type("json");
+        const detail = err instanceof Error ? err.message : String(err);
+        originalSend(JSON.stringify(errorBody("Cannot record the request's PSRD consumption durably", "psrd_unavailable", [detail])));
+        return;
+      }
       let material: SigningMaterial;
       try {
         material = await allocateSigningKey(scheme, peer.localPool, `sign response ${req.method} ${splitUrl(req.originalUrl).path}`);
@@ -167,7 +208,7 @@ function installResponseSigner(req: Request, res: Response, peer: PeerAuth, requ
         const tag = scheme.sign(material.key, parts);
         res.setHeader(SIGNATURE_HEADER, formatSignatureHeader({ allocation: material.allocationString, tag }));
         state = "sent";
-        originalSend(bytes);
+        sendSigned(req, res, status, bytes);
       } finally {
         material.key.fill(0);
       }
@@ -180,12 +221,37 @@ function installResponseSigner(req: Request, res: Response, peer: PeerAuth, requ
   res.send = signedSend as SendFn;
 }
 
+/**
+ * Write the signed bytes (what express's res.send would do for a Buffer, minus ETag/freshness):
+ * 204/304 carry no body and no entity headers; HEAD gets the headers only.
+ */
+function sendSigned(req: Request, res: Response, status: number, bytes: Buffer): void {
+  if (status === 204 || status === 304) {
+    res.removeHeader("Content-Type");
+    res.removeHeader("Content-Length");
+    res.removeHeader("Transfer-Encoding");
+    res.end();
+    return;
+  }
+  if (!res.getHeader("Content-Type")) res.setHeader("Content-Type", "application/octet-stream");
+  res.setHeader("Content-Length", bytes.length);
+  if (req.method === "HEAD") res.end();
+  else res.end(bytes);
+}
+
 /** Express middleware verifying DSKE-Signature on requests and signing responses. See module comment. */
 export function createSignatureMiddleware(options: SignatureMiddlewareOptions): RequestHandler {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new RangeError("maxBodyBytes must be a non-negative integer");
 
   const reject = (res: Response, status: number, err: SignatureError): void => {
+    if (options.onReject) {
+      try {
+        options.onReject(res.req, status, err.code);
+      } catch {
+        // why: an observer must not change the answer.
+      }
+    }
     res.status(status).json(errorBody(err.message, err.code, err.details));
   };
 
@@ -231,6 +297,7 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       const scheme = getScheme(peer.scheme);
       const { path, query } = splitUrl(req.originalUrl);
       let requestTag: Uint8Array;
+      let committed: Promise<void>;
       try {
         const sig = parseSignatureHeader(req.headers[SIGNATURE_HEADER_LC], { scheme: scheme.name, maxFragments: options.maxFragments });
         const { key, reservation } = await reserveVerifyingKey(scheme, peer.peerPool, sig.allocation, `verify request ${req.method} ${path}`);
@@ -245,7 +312,9 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
           reservation.release();
           throw new SignatureError("bad_tag", "The request signature does not verify");
         }
-        await reservation.commit();
+        // Started now (journal record queued in this turn), awaited by the response signer.
+        committed = reservation.commit();
+        committed.catch(() => undefined); // observed by the signer; never an unhandled rejection
         requestTag = sig.tag;
       } catch (err) {
         if (err instanceof SignatureError) {
@@ -256,7 +325,7 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       }
 
       res.locals.dskePeer = peer;
-      installResponseSigner(req, res, peer, requestTag, next);
+      installResponseSigner(req, res, peer, requestTag, next, committed);
 
       const body = parsed;
       if (body === undefined) {

@@ -30,4 +30,12 @@ export { secretTagD, makeSecretTag, secretTagSigma, checkSecretTag } from "./sec
 export { keyCheckWord, verifyKeyCheck, padKeyForCheck } from "./key-check";
 export { createSignatureMiddleware, DEFAULT_MAX_BODY_BYTES, type SignatureMiddlewareOptions } from "./express";
 export { installSignatureInterceptors, type SignatureInterceptorOptions } from "./axios";
+export {
+  signRequest,
+  verifyResponse,
+  type OutgoingRequest,
+  type SignedOutgoing,
+  type IncomingResponse,
+  type VerifyResponseOptions,
+} from "./http-signer";
 export { SignatureError, SignatureHeaderError, type SignatureErrorCode } from "./errors";

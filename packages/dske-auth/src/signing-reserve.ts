@@ -60,6 +60,19 @@ export class SigningReserve implements Pool {
     this.prepared.push({ size, pad });
   }
 
+  /**
+   * Keep signing pads of `size` ready ahead of need: when at most `low` are prepared, prepare
+   * more up to `target` (bounded by maxPrepared) in this turn, so they share one journal commit
+   * and the next signers need no commit of their own. Never throws.
+   */
+  replenish(size: number, low = 1, target = this.maxPrepared, purpose = "prealloc sign"): void {
+    let have = 0;
+    for (const p of this.prepared) if (p.size === size) have++;
+    if (have > low) return;
+    const room = this.maxPrepared - this.prepared.length;
+    for (let i = 0; i < Math.min(room, target - have); i++) this.prepare(size, purpose);
+  }
+
   /** A prepared pad of this size if any (FIFO), else a fresh allocation from the pool. */
   async allocate(size: number, purpose: string): Promise<Allocated> {
     const i = this.prepared.findIndex((p) => p.size === size);

@@ -8,14 +8,22 @@
  * is counted once, on the client's side) against the floor and against the reference
  * implementation's published figures. Writes bench-results/e2e.json.
  *
+ * Next to the wall-clock figures (distorted on a shared machine) it reports load-independent
+ * costs per key pair: CPU ms summed over all 10 node processes (/proc/<pid>/stat) and of the
+ * bench's own SAE callers, HTTP requests (2 ETSI calls + the clients' hub calls, from their
+ * status `io.hub_requests`) and fsync/fdatasync calls (status `io.fsyncs` of every node), each
+ * paired with the previous run's figure (ratio) when bench-results/e2e.json has one.
+ * The SAE callers use node:http with a keep-alive agent (a lean caller: its CPU competes with
+ * the nodes for the same 2 cores).
+ * DSKE_BENCH_SCENARIOS=s1,c1,s100,c100 selects scenarios (default all); DSKE_BENCH_PHASE_MS the length.
+ *
  * Run: pnpm --filter @dske/cli bench   (needs `pnpm -r build` first: it spawns the built servers)
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import axios from "axios";
 import { runCli } from "../src/cli";
 import { loadConfig } from "../src/config";
 import { probeNode } from "../src/mgmt";
@@ -25,6 +33,9 @@ import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, "../../..");
 const RESULTS = path.join(REPO, "bench-results", "e2e.json");
+/** A run of selected scenarios only writes e2e-partial.json (the full result file stays whole). */
+const PARTIAL = process.env.DSKE_BENCH_SCENARIOS !== undefined;
+const OUT = PARTIAL ? path.join(REPO, "bench-results", "e2e-partial.json") : RESULTS;
 const BASE_PORT = 18900;
 const KEY_BITS = 256;
 const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 6000);
@@ -66,7 +77,89 @@ writeFileSync(
 const stateDir = path.join(dir, "state");
 const topology = new Topology(loadConfig(configFile));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const client = axios.create({ httpAgent: agent, proxy: false, validateStatus: () => true, timeout: 60_000 });
+const SCENARIOS = new Set((process.env.DSKE_BENCH_SCENARIOS ?? "s1,c1,s100,c100").split(","));
+
+/**
+ * POST JSON with node:http (keep-alive); never throws on HTTP status. A request that failed on a
+ * reused keep-alive socket the server had just closed (idle timeout) is retried once, as the
+ * node:http docs advise (the server never saw it).
+ */
+async function postJson(url: string, body: unknown, sae: string): Promise<{ status: number; data: unknown }> {
+  try {
+    return await postJsonOnce(url, body, sae);
+  } catch (err) {
+    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === "ECONNRESET") {
+      return postJsonOnce(url, body, sae);
+    }
+    throw err;
+  }
+}
+
+function postJsonOnce(url: string, body: unknown, sae: string): Promise<{ status: number; data: unknown }> {
+  const bytes = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: "POST", agent, headers: { Authorization: sae, "Content-Type": "application/json", "Content-Length": bytes.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let data: unknown = text;
+          try {
+            data = JSON.parse(text) as unknown;
+          } catch {
+            // not JSON: keep the text for the error report
+          }
+          resolve({ status: res.statusCode ?? 0, data });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+    req.end(bytes);
+  });
+}
+
+/** CPU ms (user + system) of every node process, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function nodeCpuMs(): number {
+  const pidsDir = path.join(stateDir, "pids");
+  let total = 0;
+  if (!existsSync(pidsDir)) return Number.NaN;
+  for (const f of readdirSync(pidsDir)) {
+    const pid = Number.parseInt(readFileSync(path.join(pidsDir, f), "utf8"), 10);
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return total;
+}
+
+interface Counters {
+  nodeCpuMs: number;
+  callerCpuMs: number;
+  hubRequests: number;
+  fsyncs: number;
+}
+
+/** CPU, hub requests and fsyncs so far (status `io` of every node; NaN when a node lacks it). */
+async function counters(): Promise<Counters> {
+  let hubRequests = 0;
+  let fsyncs = 0;
+  for (const node of [...topology.hubs, ...topology.clients]) {
+    const r = await probeNode(node, 10_000);
+    const io = r.state === "up" ? (r.status as { io?: { fsyncs?: number; hub_requests?: number } }).io : undefined;
+    fsyncs += io?.fsyncs ?? Number.NaN;
+    if (topology.clients.includes(node)) hubRequests += io?.hub_requests ?? Number.NaN;
+  }
+  const cpu = process.cpuUsage();
+  return { nodeCpuMs: nodeCpuMs(), callerCpuMs: (cpu.user + cpu.system) / 1000, hubRequests, fsyncs };
+}
 
 const saes = topology.allEncryptors();
 const pairs = saes.flatMap((m) => saes.filter((s) => s !== m).map((s) => [m, s] as const));
@@ -96,11 +189,7 @@ interface Sample {
 /** One enc_keys + dec_keys round for (master, slave); returns false on an error. */
 async function round(master: string, slave: string, number: number, s: Sample): Promise<boolean> {
   const t0 = performance.now();
-  const enc = await client.post(
-    `${nodeBaseUrl(kmeOf(master))}/etsi/api/v1/keys/${slave}/enc_keys`,
-    { number, size: KEY_BITS },
-    { headers: { Authorization: master } },
-  );
+  const enc = await postJson(`${nodeBaseUrl(kmeOf(master))}/etsi/api/v1/keys/${slave}/enc_keys`, { number, size: KEY_BITS }, master);
   const t1 = performance.now();
   if (enc.status !== 200) {
     s.errors++;
@@ -108,11 +197,7 @@ async function round(master: string, slave: string, number: number, s: Sample): 
     return false;
   }
   const keys = (enc.data as { keys: EtsiKey[] }).keys;
-  const dec = await client.post(
-    `${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`,
-    { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
-    { headers: { Authorization: slave } },
-  );
+  const dec = await postJson(`${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`, { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) }, slave);
   const t2 = performance.now();
   if (dec.status !== 200) {
     s.errors++;
@@ -184,10 +269,16 @@ interface Row {
   requests: number;
   errors: number;
   first_error?: string;
+  /** Per key pair (number=1) or per key (number=100): costs independent of machine load. */
+  node_cpu_ms_per_key: number;
+  caller_cpu_ms_per_key: number;
+  http_requests_per_key: number;
+  fsyncs_per_key: number;
 }
 
-function row(scenario: string, number: number, concurrency: number, s: Sample): Row {
+function row(scenario: string, number: number, concurrency: number, s: Sample, c0: Counters, c1: Counters): Row {
   const secs = s.elapsedMs / 1000;
+  const per = (x: number) => (s.keys > 0 ? x / s.keys : Number.NaN);
   return {
     scenario,
     number,
@@ -201,10 +292,26 @@ function row(scenario: string, number: number, concurrency: number, s: Sample): 
     requests: s.pairs,
     errors: s.errors,
     ...(s.firstError ? { first_error: s.firstError } : {}),
+    node_cpu_ms_per_key: per(c1.nodeCpuMs - c0.nodeCpuMs),
+    caller_cpu_ms_per_key: per(c1.callerCpuMs - c0.callerCpuMs),
+    // 2 ETSI calls per round (enc_keys + dec_keys) plus the clients' calls to hubs.
+    http_requests_per_key: per(2 * (s.pairs + s.errors) + (c1.hubRequests - c0.hubRequests)),
+    fsyncs_per_key: per(c1.fsyncs - c0.fsyncs),
   };
 }
 
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+const ZERO: Counters = { nodeCpuMs: 0, callerCpuMs: 0, hubRequests: 0, fsyncs: 0 };
+
+/** The previous run's rows (for the ratios), if bench-results/e2e.json exists. */
+const previousRun = (() => {
+  try {
+    return JSON.parse(readFileSync(RESULTS, "utf8")) as { date?: string; rows?: Partial<Row>[] };
+  } catch {
+    return undefined;
+  }
+})();
+const previous: Partial<Row>[] = previousRun?.rows ?? [];
 
 async function main(): Promise<void> {
   const tStart = performance.now();
@@ -216,22 +323,28 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];
-    const measure = async (name: string, number: number, conc: number) => {
+    const measure = async (id: string, name: string, number: number, conc: number) => {
+      if (!SCENARIOS.has(id)) return;
       const before = await psrdUsed();
+      const c0 = await counters();
       const s = await phase(number, conc);
+      const c1 = await counters();
       const after = await psrdUsed();
-      rows.push(row(name, number, conc, s));
+      rows.push(row(name, number, conc, s, c0, c1));
       if (s.keys > 0) psrd.push({ scenario: name, keys: s.keys, bytes: after - before, per_key: (after - before) / s.keys });
       console.log(`  ${name}: ${s.pairs} rounds, ${s.keys} keys, ${s.errors} errors`);
     };
-    await measure("number=1 sequential", 1, 1);
-    await measure("number=1 16 callers", 1, CONCURRENCY);
-    await measure("number=100 sequential", 100, 1);
-    await measure("number=100 16 callers", 100, CONCURRENCY);
+    await measure("s1", "number=1 sequential", 1, 1);
+    await measure("c1", "number=1 16 callers", 1, CONCURRENCY);
+    await measure("s100", "number=100 sequential", 100, 1);
+    await measure("c100", "number=100 16 callers", 100, CONCURRENCY);
 
-    const seq1 = rows[0];
-    const conc1 = rows[1];
-    const conc100 = rows[3];
+    const none = row("n/a", 0, 0, { encMs: [], decMs: [], pairs: 0, keys: 0, errors: 0, elapsedMs: 1 }, ZERO, ZERO);
+    const byName = (n: string) => rows.find((r) => r.scenario === n) ?? none;
+    const seq1 = byName("number=1 sequential");
+    const conc1 = byName("number=1 16 callers");
+    const seq100 = byName("number=100 sequential");
+    const conc100 = byName("number=100 16 callers");
     const psrdSeq = psrd.find((p) => p.scenario === "number=1 sequential")?.per_key ?? Number.NaN;
 
     console.log("");
@@ -245,6 +358,21 @@ async function main(): Promise<void> {
       );
     }
     console.log("");
+    console.log("Costs per key pair (number=1) / per key (number=100), all 10 node processes; ratio = this run / previous run");
+    console.log("| scenario | node CPU ms | caller CPU ms | HTTP requests | fsyncs | CPU vs prev | requests vs prev | fsyncs vs prev |\n|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const r of rows) {
+      const p = previous.find((x) => x.scenario === r.scenario);
+      const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(b) && b > 0 ? `${f(a / b, 2)}x` : "n/a");
+      console.log(
+        `| ${r.scenario} | ${f(r.node_cpu_ms_per_key, 2)} | ${f(r.caller_cpu_ms_per_key, 2)} | ${f(r.http_requests_per_key, 2)} | ${f(r.fsyncs_per_key, 2)} | ${ratio(r.node_cpu_ms_per_key, p?.node_cpu_ms_per_key)} | ${ratio(r.http_requests_per_key, p?.http_requests_per_key)} | ${ratio(r.fsyncs_per_key, p?.fsyncs_per_key)} |`,
+      );
+    }
+    const kpRatio = rows.map((r) => {
+      const p = previous.find((x) => x.scenario === r.scenario);
+      return `${r.scenario}: ${p?.keys_per_s ? f(r.keys_per_s / p.keys_per_s, 2) + "x" : "n/a"}`;
+    });
+    console.log(`keys/s vs previous run: ${kpRatio.join("; ")}`);
+    console.log("");
     console.log("| PSRD per established key | bytes/key | vs floor (" + FLOOR + ") | vs reference (" + REFERENCE.psrd_per_256_bit_key + ") |\n|---|---:|---:|---:|");
     for (const p of psrd) {
       console.log(`| ${p.scenario} | ${f(p.per_key)} | ${f(p.per_key / FLOOR, 3)}x | ${f(p.per_key / REFERENCE.psrd_per_256_bit_key, 3)}x |`);
@@ -257,7 +385,7 @@ async function main(): Promise<void> {
       enc_p99_reference_over_ours: REFERENCE.enc_p99_ms / seq1.enc_p99_ms,
       dec_p50_reference_over_ours: REFERENCE.dec_p50_ms / seq1.dec_p50_ms,
       concurrency_speedup_n1: conc1.key_pairs_per_s / seq1.key_pairs_per_s,
-      batch_speedup_seq_keys_per_s: rows[2].keys_per_s / seq1.keys_per_s,
+      batch_speedup_seq_keys_per_s: seq100.keys_per_s / seq1.keys_per_s,
       batch_speedup_c16_keys_per_s: conc100.keys_per_s / conc1.keys_per_s,
       psrd_per_key_vs_floor: psrdSeq / FLOOR,
       psrd_per_key_vs_reference: psrdSeq / REFERENCE.psrd_per_256_bit_key,
@@ -284,9 +412,9 @@ async function main(): Promise<void> {
     console.log("| target | measured | met |\n|---|---:|---|");
     for (const [k, v] of Object.entries(targets)) console.log(`| ${k} ${k.startsWith("psrd") || k.startsWith("enc") ? "≤/<" : "≥"} ${v.target} | ${f(v.measured, 2)} | ${v.met ? "yes" : "NO"} |`);
 
-    mkdirSync(path.dirname(RESULTS), { recursive: true });
+    mkdirSync(path.dirname(OUT), { recursive: true });
     writeFileSync(
-      RESULTS,
+      OUT,
       `${JSON.stringify(
         {
           bench: "e2e",
@@ -299,12 +427,13 @@ async function main(): Promise<void> {
           reference: REFERENCE,
           ratios,
           targets,
+          previous_run: previousRun ? { date: previousRun.date, rows: previous } : undefined,
         },
         null,
         2,
       )}\n`,
     );
-    console.log(`\nwrote ${RESULTS}`);
+    console.log(`\nwrote ${OUT}`);
   } finally {
     await cli("stop").catch((err: unknown) => console.error(String(err)));
     rmSync(dir, { recursive: true, force: true });

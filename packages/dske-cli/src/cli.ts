@@ -3,6 +3,7 @@
  *
  *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls]|stop|status [--json]
  *   dske-cli certs [--force]
+ *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-with-key-ids KEY_ID...
@@ -15,6 +16,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
+import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
 import { CliError } from "./errors";
 import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
@@ -31,6 +33,8 @@ export interface RunCliOptions {
   scripts?: ServerScripts;
   /** Wait/poll overrides (tests). */
   timeouts?: Partial<ManagerTimeouts>;
+  /** Ends a running `dashboard` verb like SIGINT does (in-process callers and tests). */
+  stopSignal?: AbortSignal;
 }
 
 const globalOptionsSchema = z.object({
@@ -182,6 +186,18 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       const results = await collectStatus(selection(ctx), operatorTls(ctx));
       if (opts.json) printStatusJson(results, out);
       else printStatusSummary(results, out);
+    });
+
+  program
+    .command("dashboard")
+    .description("serve a live web dashboard of the topology (nodes, PSRD pools, key rates) until SIGINT/SIGTERM")
+    .option("--port <port>", `TCP port (0: any free port; default ${DASHBOARD_DEFAULTS.port})`)
+    .option("--host <host>", `interface to bind (default ${DASHBOARD_DEFAULTS.host})`)
+    .option("--interval <ms>", `how often the nodes are polled (default ${DASHBOARD_DEFAULTS.interval} ms)`)
+    .action(async (opts: Record<string, unknown>) => {
+      const parsed = parseDashboardOptions(opts);
+      const ctx = context();
+      await runDashboard({ topology: ctx.topology, out, tls: operatorTls(ctx), stopSignal: options.stopSignal }, parsed);
     });
 
   const etsi = program

@@ -18,10 +18,23 @@ export const CONFIG_DEFAULTS = {
   state_dir: ".dske",
   auth_schemes: ["gf128", "hmac-sha256"] as const,
   tls: false,
+  key_source: "random",
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
 export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+/** Where keys come from: crypto.randomBytes, or PSRD used directly as shares (@dske/client key-source.ts). */
+export const KEY_SOURCES = ["random", "psrd"] as const;
+export type KeySource = (typeof KEY_SOURCES)[number];
+
+function authSchemesSchema() {
+  return z
+    .array(z.enum(AUTH_SCHEMES, { error: `expected one of ${AUTH_SCHEMES.join(", ")}` }), {
+      error: `expected a list of authentication schemes (${AUTH_SCHEMES.join(", ")})`,
+    })
+    .min(1, { error: "expected at least one authentication scheme" });
+}
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NAME_FIX = "expected a non-empty string";
@@ -82,13 +95,13 @@ export const configSchema = z
         .max(86400 * 365, { error: "expected at most one year of seconds" })
         .default(CONFIG_DEFAULTS.share_timeout_secs),
       state_dir: z.string({ error: NAME_FIX }).min(1, { error: NAME_FIX }).default(CONFIG_DEFAULTS.state_dir),
-      auth_schemes: z
-        .array(z.enum(AUTH_SCHEMES, { error: `expected one of ${AUTH_SCHEMES.join(", ")}` }), {
-          error: `expected a list of authentication schemes (${AUTH_SCHEMES.join(", ")})`,
-        })
-        .min(1, { error: "expected at least one authentication scheme" })
-        .default([...CONFIG_DEFAULTS.auth_schemes]),
+      // `allowed_auth_schemes` (the issue's name) and `auth_schemes` (the first spelling) are the same setting.
+      allowed_auth_schemes: authSchemesSchema().optional(),
+      auth_schemes: authSchemesSchema().optional(),
       tls: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.tls),
+      key_source: z
+        .enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` })
+        .default(CONFIG_DEFAULTS.key_source),
       hubs: z
         .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
         .min(1, { error: "expected at least one hub" }),
@@ -153,7 +166,19 @@ export const configSchema = z
         message: `expected a value greater than start_request_psrd_threshold (${cfg.start_request_psrd_threshold})`,
       });
     }
-  });
+    if (cfg.allowed_auth_schemes !== undefined && cfg.auth_schemes !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth_schemes"],
+        message: "auth_schemes is the older spelling of allowed_auth_schemes; expected only one of them",
+      });
+    }
+  })
+  .transform(({ allowed_auth_schemes, auth_schemes, ...cfg }) => ({
+    ...cfg,
+    /** The hubs accept these schemes; clients propose the first and, without hmac-sha256, refuse the fallback. */
+    auth_schemes: allowed_auth_schemes ?? auth_schemes ?? [...CONFIG_DEFAULTS.auth_schemes],
+  }));
 
 /** A validated configuration, defaults applied. */
 export type DskeConfig = z.output<typeof configSchema>;

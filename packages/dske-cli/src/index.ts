@@ -16,6 +16,31 @@ export {
 export { runCli, reorderEtsiArgs, type RunCliOptions } from "./cli";
 export { CliError } from "./errors";
 export {
+  DASHBOARD_DEFAULTS,
+  dashboardOptionsSchema,
+  parseDashboardOptions,
+  runDashboard,
+  type DashboardCommandContext,
+  type DashboardOptions,
+} from "./dashboard-command";
+export { DELIVERED_METRIC, ESTABLISHED_METRIC, parsePrometheusText, pairKeyCounts, type MetricSample, type PairCount } from "./dashboard-metrics";
+export {
+  DashboardModel,
+  type ClientView,
+  type DashboardSnapshot,
+  type EncryptorView,
+  type HubView,
+  type KeyCounter,
+  type LinkView,
+  type NodeObservation,
+  type NodeState,
+  type PairView,
+  type PoolLevel,
+} from "./dashboard-model";
+export { DashboardPoller, fetchNodeMetrics, type DashboardPollerOptions, type SnapshotListener } from "./dashboard-poller";
+export { RateTracker } from "./dashboard-rates";
+export { startDashboardServer, type DashboardServer, type DashboardServerOptions } from "./dashboard-server";
+export {
   CertError,
   OPERATOR_CN,
   certLayout,

@@ -54,7 +54,10 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     String(cfg.min_nr_shares),
     "--kme-directory",
     state.kmeDirectoryFile,
+    "--auth-schemes",
+    cfg.auth_schemes.join(","),
   );
+  if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
   if (tls) {
     const layout = certLayout(state.root);
     const own = layout.client(node.name);

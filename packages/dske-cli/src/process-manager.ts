@@ -215,6 +215,7 @@ export class ProcessManager {
   private async waitUntilStarted(spawned: Spawned[]): Promise<void> {
     const deadline = Date.now() + this.t.startMs;
     const pending = new Set(spawned);
+    let nextNotice = Date.now() + this.t.stillWaitingEveryMs;
     const failures: string[] = [];
     while (pending.size > 0) {
       await Promise.all(
@@ -235,10 +236,18 @@ export class ProcessManager {
             return;
           }
           const r = await this.probe(s.node);
-          if (r.state === "up" && (await this.isReady(s.node, r.status))) pending.delete(s);
+          if (r.state === "up" && (await this.isReady(s.node, r.status))) {
+            pending.delete(s);
+            // Progress while waiting: one line per node as it becomes ready.
+            this.out.line(`${capitalised(s.node)} ${s.node.name} is up (${spawned.length - pending.size} of ${spawned.length})`);
+          }
         }),
       );
       if (pending.size === 0) break;
+      if (Date.now() >= nextNotice) {
+        nextNotice = Date.now() + this.t.stillWaitingEveryMs;
+        this.out.line(`Still waiting for ${[...pending].map((p) => nodeLabel(p.node)).join(", ")} to be started`);
+      }
       if (Date.now() > deadline) {
         for (const s of pending) {
           failures.push(

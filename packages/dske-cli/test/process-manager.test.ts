@@ -57,7 +57,7 @@ describe("start, status, stop with stand-in nodes", () => {
     const r = await cli("start");
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out).toEqual([
+    expect(r.out.slice(0, 6)).toEqual([
       "Waiting for all nodes to be stopped",
       `Starting hub hx on port ${base}`,
       `Starting hub hy on port ${base + 1}`,
@@ -65,6 +65,12 @@ describe("start, status, stop with stand-in nodes", () => {
       `Starting client cb on port ${base + 3}`,
       "Waiting for all nodes to be started",
     ]);
+    // Progress while waiting: one line per node as it becomes ready, counting up to 4.
+    const progress = r.out.slice(6).filter((l) => !l.startsWith("Still waiting for "));
+    expect(progress.map((l) => l.replace(/ \(\d of 4\)$/, "")).sort()).toEqual(
+      ["Client ca is up", "Client cb is up", "Hub hx is up", "Hub hy is up"],
+    );
+    expect(progress.map((l) => /\((\d) of 4\)$/.exec(l)?.[1])).toEqual(["1", "2", "3", "4"]);
     for (const name of ["hx", "hy", "ca", "cb"]) {
       expect(readPidFile(path.join(stateDir(), "pids", `${name}.pid`))).toBeGreaterThan(0);
       expect(readFileSync(path.join(stateDir(), "logs", `${name}.log`), "utf8")).toContain("listening on http://127.0.0.1:");
@@ -108,13 +114,15 @@ describe("start, status, stop with stand-in nodes", () => {
   it("starts only what is not running", async () => {
     const r = await cli("start");
     expect(r.code).toBe(0);
-    expect(r.out).toEqual([
+    // (progress: "Still waiting for client cb to be started" may come in between; not counted here)
+    expect(r.out.filter((l) => !l.startsWith("Still waiting for "))).toEqual([
       `Hub hx is already running on port ${base}`,
       `Hub hy is already running on port ${base + 1}`,
       `Client ca is already running on port ${base + 2}`,
       "Waiting for client cb to be stopped",
       `Starting client cb on port ${base + 3}`,
       "Waiting for client cb to be started",
+      "Client cb is up (1 of 1)",
     ]);
   });
 

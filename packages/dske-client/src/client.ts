@@ -13,7 +13,8 @@
  */
 import path from "node:path";
 import type { AuthSchemeName } from "@dske/auth";
-import type { PsrdStore } from "@dske/psrd";
+import { ioStats, type PsrdStore } from "@dske/psrd";
+import { hubApiStats } from "@dske/hub";
 import { EtsiError, KEYS_NOT_FOUND_MESSAGE, badRequest, unauthorized, unavailable } from "./errors.js";
 import {
   DEFAULT_ETSI_LIMITS,
@@ -23,7 +24,10 @@ import {
   type EtsiStatus,
   type KeyContainer,
 } from "./etsi.js";
-import { isMulticastKeyId, makeSplitKey, padLengthFromKeyId, reconstructKey, secretLength, type SourcedShare } from "./key.js";
+import { isMulticastKeyId, makeSplitKey, padLengthFromKeyId, reconstructKey, secretLength, type SourcedShare, type SplitKey } from "./key.js";
+import { UnknownKeyGuard, listedByHubs } from "./unknown-keys.js";
+import { PartialShares } from "./partial-shares.js";
+import { makePsrdSplitKeys, type KeySource, type PadAllocation } from "./key-source.js";
 import { KeyStore } from "./key-store.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { NodeState } from "./node-state.js";
@@ -69,6 +73,8 @@ export interface ClientOptions {
   gatherHedgeMs?: number;
   /** Merge concurrent requests to a hub into batch messages (default true; see coalescer.ts). */
   coalesce?: boolean;
+  /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
+  keySource?: KeySource;
 }
 
 interface HeldKey {
@@ -93,10 +99,13 @@ export class Client {
   readonly peerHubs: readonly PeerHub[];
   private readonly logger: Logger;
   private readonly held = new Map<string, HeldKey>();
+  /** Shares of keys not yet reconstructable, kept for a retry (partial-shares.ts). */
+  private readonly partial: PartialShares;
   private readonly background = new Set<Promise<unknown>>();
   private rotation = 0;
   private stopped = false;
   private readonly badShareLog: { hub: string; key_id: string; at: string }[] = [];
+  private readonly unknownKeys = new UnknownKeyGuard();
 
   private constructor(
     private readonly options: ClientOptions,
@@ -108,6 +117,7 @@ export class Client {
     this.k = options.minNrShares ?? 3;
     this.limits = checkLimits({ ...DEFAULT_ETSI_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
+    this.partial = new PartialShares(options.heldKeyTtlMs ?? 60_000);
     const start = options.startRequestPsrdThreshold ?? 500;
     const stop = options.stopRequestPsrdThreshold ?? 2000;
     const block = options.getPsrdBlockSize ?? 1000;
@@ -187,6 +197,7 @@ export class Client {
     await Promise.allSettled([...this.background]);
     await Promise.allSettled(this.peerHubs.map((h) => h.stop()));
     for (const h of this.held.values()) h.key.fill(0);
+    this.partial.clear();
     this.held.clear();
     await this.keyStore.close();
     await this.nodeState.flush();
@@ -234,12 +245,24 @@ export class Client {
     }
 
     const n = this.peerHubs.length;
-    const made = Array.from({ length: request.number }, () => makeSplitKey(request.size, n, this.k, undefined, additional.length > 0));
+    let made: SplitKey[];
+    let pads: Map<number, PadAllocation>[] | undefined;
+    if (this.options.keySource === "psrd") {
+      try {
+        ({ made, pads } = await makePsrdSplitKeys(this.peerHubs, this.k, request.size, request.number, additional.length > 0));
+      } catch (err) {
+        throw unavailable(`cannot derive keys from PSRD: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else {
+      made = Array.from({ length: request.number }, () => makeSplitKey(request.size, n, this.k, undefined, additional.length > 0));
+    }
     const zeroShares = () => {
       for (const m of made) for (const s of m.shares) s.y.fill(0);
+      for (const p of pads ?? []) for (const a of p.values()) a.data.fill(0);
     };
     const perHub: OutgoingShare[][] = this.peerHubs.map((_, j) =>
-      made.map((m) => ({
+      made.map((m, i) => ({
+        ...(pads?.[i].has(j) ? { pad: pads[i].get(j) } : {}),
         keyId: m.keyId,
         masterSae,
         slaveSae,
@@ -389,8 +412,21 @@ export class Client {
     }
 
     if (toFetch.length > 0) {
-      const gathered = await this.gather(slaveSae, masterSae, toFetch);
-      for (const [id, o] of gathered) outcomes.set(id, o);
+      // PSRD-drain guard (unknown-keys.ts): an SAE that asked for many unknown key IDs is checked
+      // against the hubs' share metadata (no PSRD) before any signed lookup.
+      const fetchable = this.unknownKeys.guarded(slaveSae) ? await listedByHubs(this.peerHubs, toFetch, this.k) : new Set(toFetch);
+      let unknown = 0;
+      for (const id of toFetch) {
+        if (fetchable.has(id)) continue;
+        outcomes.set(id, { error: notFound(id, "fewer than min_nr_shares hubs hold a share") });
+        unknown++;
+      }
+      const gathered = fetchable.size > 0 ? await this.gather(slaveSae, masterSae, [...fetchable]) : new Map<string, GatherOutcome>();
+      for (const [id, o] of gathered) {
+        outcomes.set(id, o);
+        if ("error" in o && o.error.status === 400) unknown++;
+      }
+      this.unknownKeys.note(slaveSae, unknown);
     }
 
     // All or nothing (ETSI): the first error wins; 401 before 400 before 503.
@@ -452,7 +488,7 @@ export class Client {
   }
 
   private async gather(slaveSae: string, masterSae: string, keyIds: readonly string[]): Promise<Map<string, GatherOutcome>> {
-    const shares = new Map<string, SourcedShare[]>(keyIds.map((id) => [id, []]));
+    const shares = new Map<string, SourcedShare[]>(keyIds.map((id) => [id, this.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]));
     const failures: string[] = [];
     const outcomes = new Map<string, GatherOutcome>();
     const order = this.gatherOrder();
@@ -526,9 +562,13 @@ export class Client {
     const first = order.slice(0, this.k);
     const rest = order.slice(this.k);
     const wave1 = fetchFrom(first, keyIds);
+    let wave1Settled = false;
+    const wave1Done = Promise.all(wave1).then(() => {
+      wave1Settled = true;
+    });
     let hedge: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(wave1),
+      wave1Done,
       allDone,
       new Promise<void>((r) => {
         hedge = setTimeout(r, this.options.gatherHedgeMs ?? 1000);
@@ -536,8 +576,11 @@ export class Client {
     ]);
     clearTimeout(hedge);
     let pending = keyIds.filter((id) => !outcomes.has(id));
-    if (pending.length > 0 && rest.length > 0) {
-      const wave2 = fetchFrom(rest, pending);
+    // Once the first k hubs all answered, ask the others only for key IDs they can still complete
+    // to k shares (unknown-keys.ts: a key ID no hub knows costs k lookups, not n).
+    const reachable = wave1Settled ? pending.filter((id) => (shares.get(id)?.length ?? 0) + rest.length >= this.k) : pending;
+    if (reachable.length > 0 && rest.length > 0) {
+      const wave2 = fetchFrom(rest, reachable);
       await Promise.race([Promise.all([...wave1, ...wave2]), allDone]);
     } else if (pending.length > 0) {
       await Promise.race([Promise.all(wave1), allDone]);
@@ -570,6 +613,7 @@ export class Client {
             ? this.gatherShortfall(got, failures)
             : `key ${id}: the ${got} shares received do not reconstruct a verified key (more bad shares than can be corrected)`;
         outcomes.set(id, { error: unavailable(msg, [{ key_ID: id, shares_received: got, min_nr_shares: this.k }]) });
+        this.partial.keep(heldKeyName(masterSae, id, slaveSae), shares.get(id) ?? []);
       }
     }
     for (const list of shares.values()) for (const s of list) s.y.fill(0);
@@ -644,6 +688,7 @@ export class Client {
 
   private sweepHeld(): void {
     const now = nowMs();
+    this.partial.sweep(now);
     for (const [k, v] of this.held) {
       if (v.expires < now) {
         v.key.fill(0);
@@ -704,6 +749,9 @@ export class Client {
       peer_hubs: this.peerHubs.map((h) => h.status()),
       keys: { ...this.keyStore.counts(), held: this.held.size },
       bad_shares: [...this.badShareLog],
+      unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
+      // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
+      io: { fsyncs: ioStats.fsyncs, hub_requests: hubApiStats.requests },
     };
   }
 }

@@ -5,10 +5,24 @@ export {
   createClientRouter,
   transportStatus,
   peerCertificateCn,
+  operatorGuard,
   DEFAULT_OPERATOR_CN,
   type ClientRouterOptions,
+  type ClientRouter,
   type SaeAuthentication,
 } from "./router.js";
+export {
+  ETSI_ROUTES,
+  CLIENT_MGMT_ROUTES,
+  EncKeysQuerySchema,
+  DecKeysQuerySchema,
+  clientOpenApi,
+  clientMounts,
+  clientPrefixes,
+  type ClientOpenApiOptions,
+} from "./client-routes.js";
+export { registerClientMetrics, createClientMetrics, type ClientMetrics, type KeyRole } from "./client-metrics.js";
+export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "./mgmt-wire.js";
 export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
 export {
   DEFAULT_ETSI_LIMITS,
@@ -47,8 +61,20 @@ export {
   type Reconstruction,
 } from "./key.js";
 export { KeyStore, type IssuedKey, type DeliveredMark, type KeyStoreOptions } from "./key-store.js";
+export {
+  KEY_SOURCES,
+  lagrangeAtZero,
+  secretFromPsrdShares,
+  splitKeyFromPsrd,
+  makePsrdSplitKeys,
+  type KeySource,
+  type PadAllocation,
+  type PadSource,
+  type PsrdSplitKey,
+} from "./key-source.js";
+export { UnknownKeyGuard, UNKNOWN_KEY_BUDGET, UNKNOWN_KEY_WINDOW_MS } from "./unknown-keys.js";
 export { NodeState, type HubRecord } from "./node-state.js";
-export { consoleLogger, silentLogger, type Logger } from "./logger.js";
+export { consoleLogger, silentLogger, pinoLogger, type Logger, type LogFields } from "./logger.js";
 export {
   parseClientArgs,
   startClientServer,
@@ -57,4 +83,5 @@ export {
   type ClientServerConfig,
   type ClientTlsConfig,
   type RunningClientServer,
+  type StartClientServerOptions,
 } from "./standalone.js";

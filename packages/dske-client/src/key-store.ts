@@ -54,6 +54,8 @@ export class KeyStore {
   private readonly retentionMs: number;
   private readonly now: () => number;
   private compacting: Promise<void> | undefined;
+  /** Journal size from which maybeCompact looks again (see there). */
+  private nextCompactCheck = 0;
 
   private constructor(
     private readonly journal: Journal | undefined,
@@ -156,6 +158,10 @@ export class KeyStore {
 
   private maybeCompact(): void {
     if (!this.journal || this.compacting || this.journal.size < COMPACT_MIN_BYTES) return;
+    // prune() walks every record in memory: check again only after the journal grew by a
+    // quarter (not on every request once it passed COMPACT_MIN_BYTES).
+    if (this.journal.size < this.nextCompactCheck) return;
+    this.nextCompactCheck = this.journal.size + Math.max(COMPACT_MIN_BYTES / 4, this.journal.size / 4);
     this.prune();
     const live = this.issuedById.size + this.delivered.size;
     // Compact when the journal is mostly dead records (or records past retention).

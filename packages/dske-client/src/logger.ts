@@ -1,20 +1,40 @@
 /**
- * Minimal line logger. Log lines name nodes, SAEs, key IDs, hubs, sizes and counts — never key,
- * share or PSRD bytes.
+ * The logger interface domain code uses (no express, no pino types): one message per event, with
+ * optional structured fields. Log lines name nodes, SAEs, key IDs, hubs, sizes and counts — never
+ * key, share or PSRD bytes.
+ *
+ * Implementations: `pinoLogger(p)` (structured JSON lines through pino; what the standalone server
+ * uses, see `createNodeLogger` in @dske/hub for the node fields and request IDs),
+ * `consoleLogger(prefix)` (pino JSON lines on stdout) and `silentLogger`.
  */
+import { createNodeLogger, type PinoLogger } from "@dske/hub";
+
+/** Structured fields of a log line (names, IDs, sizes, counts; never secrets). */
+export type LogFields = Record<string, unknown>;
+
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }
 
-/** One line per event on stdout/stderr, ISO timestamp first. */
-export function consoleLogger(prefix = ""): Logger {
-  const line = (level: string, message: string) => `${new Date().toISOString()} ${level} ${prefix}${message}`;
+/** A Logger writing through a pino logger (fields become JSON properties, the message `msg`). */
+export function pinoLogger(p: PinoLogger): Logger & { readonly pino: PinoLogger } {
   return {
-    info: (m) => console.log(line("INFO", m)),
-    warn: (m) => console.warn(line("WARN", m)),
-    error: (m) => console.error(line("ERROR", m)),
+    pino: p,
+    info: (m, f) => p.info(f ?? {}, m),
+    warn: (m, f) => p.warn(f ?? {}, m),
+    error: (m, f) => p.error(f ?? {}, m),
+  };
+}
+
+/** JSON lines on stdout (pino), the message prefixed with `prefix`. */
+export function consoleLogger(prefix = "", name = "client"): Logger {
+  const p = createNodeLogger({ kind: "client", name });
+  return {
+    info: (m, f) => p.info(f ?? {}, prefix + m),
+    warn: (m, f) => p.warn(f ?? {}, prefix + m),
+    error: (m, f) => p.error(f ?? {}, prefix + m),
   };
 }
 

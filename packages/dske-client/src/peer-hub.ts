@@ -82,6 +82,8 @@ export interface OutgoingShare {
   y: Uint8Array;
   /** Key size in bits (informational on the wire). */
   keySize: number;
+  /** Encrypt with this pad (already allocated from our pool) instead of a fresh one: key_source psrd (key-source.ts). */
+  pad?: { allocation: Allocation; data: Uint8Array };
 }
 
 export interface ShareRef {
@@ -105,6 +107,12 @@ export class HubFailure extends Error {
 const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
 /** A large request (above the start threshold) keeps the pool topped up to its size this long. */
 const RECENT_DEMAND_MS = 10_000;
+/** Replenishment looks this far ahead at the recent consumption rate (refill below 1×, fill to 2×). */
+const AHEAD_MS = 1000;
+/** Cap of the rate-based look-ahead per pool (bytes). */
+const MAX_AHEAD = 1024 * 1024;
+/** Consumption rate sampling period (ms). */
+const RATE_SAMPLE_MS = 200;
 /** Keep a batch message well below the hub's 1 MiB body limit (base64 + JSON overhead). */
 const MAX_BATCH_SHARE_BYTES = 512 * 1024;
 
@@ -138,6 +146,11 @@ export class PeerHub {
   private readonly demand: Record<PoolKind, number> = { local: 0, peer: 0 };
   /** Largest recent single demand above the start threshold (batches): refills keep room for the next one. */
   private readonly recent: Record<PoolKind, { bytes: number; at: number }> = { local: { bytes: 0, at: 0 }, peer: { bytes: 0, at: 0 } };
+  /** Consumption rate per pool (bytes/ms, smoothed): replenishment runs ahead of it. */
+  private readonly usage: Record<PoolKind, { used: number; at: number; rate: number }> = {
+    local: { used: -1, at: 0, rate: 0 },
+    peer: { used: -1, at: 0, rate: 0 },
+  };
   /** Hub-owned bytes expected to be used by in-flight requests (our view lags the hub's). */
   private peerInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -379,8 +392,31 @@ export class PeerHub {
   /** Start a background refill up to the stop threshold if below the start threshold. */
   maybeReplenish(kind: PoolKind): void {
     if (!this.registered || this.stopped || this.refill[kind]) return;
-    if (this.available(kind) >= Math.max(this.options.startThreshold, this.recentDemand(kind))) return;
+    if (this.available(kind) >= Math.max(this.options.startThreshold, this.recentDemand(kind), this.aheadBytes(kind))) return;
     this.runFill(kind);
+  }
+
+  /**
+   * PSRD this pool consumes in AHEAD_MS at the recent rate. Replenishment starts below this and
+   * fills to twice it, so under load a refill happens in the background well before the pool runs
+   * dry and asks for one block sized to the demand (a multiple of the block size) instead of many
+   * small ones (each block costs a PSRD round trip plus a durable block add on both sides).
+   */
+  private aheadBytes(kind: PoolKind): number {
+    const u = this.usage[kind];
+    const now = Date.now();
+    const used = this.pool(kind).stats().used;
+    if (u.used < 0 || used < u.used) {
+      u.used = used;
+      u.at = now;
+      u.rate = 0;
+    } else if (now - u.at >= RATE_SAMPLE_MS) {
+      const inst = (used - u.used) / (now - u.at);
+      u.rate = u.rate === 0 ? inst : 0.5 * u.rate + 0.5 * inst;
+      u.used = used;
+      u.at = now;
+    }
+    return Math.min(MAX_AHEAD, Math.ceil(u.rate * AHEAD_MS));
   }
 
   private recentDemand(kind: PoolKind): number {
@@ -422,13 +458,14 @@ export class PeerHub {
       // threshold (refilled once less than one is left), so the next batches do not wait for
       // PSRD and one block serves several of them (fewer PSRD round trips and block commits).
       const recent = this.recentDemand(kind);
-      const target = Math.max(o.stopThreshold, this.demand[kind] + this.messageCost * 4, recent > 0 ? 3 * recent + o.stopThreshold : 0);
+      const ahead = 2 * this.aheadBytes(kind);
+      const target = Math.max(o.stopThreshold, this.demand[kind] + this.messageCost * 4, recent > 0 ? 3 * recent + o.stopThreshold : 0, ahead);
       const deficit = target - this.available(kind);
       if (deficit <= 0) return;
       const prefix = blockKeyPrefix(this.scheme ?? "gf128");
       // Threshold refills use blocks of blockSize; a large (recent) demand gets one block big enough.
       let size = o.blockSize;
-      if ((this.demand[kind] > 0 || recent > 0) && deficit + prefix > o.blockSize) {
+      if ((this.demand[kind] > 0 || recent > 0 || ahead > o.stopThreshold) && deficit + prefix > o.blockSize) {
         size = Math.min(MAX_DEMAND_BLOCK, Math.ceil((deficit + prefix) / o.blockSize) * o.blockSize);
       }
       await this.fetchBlock(kind, size);
@@ -507,6 +544,13 @@ export class PeerHub {
 
   private async sendShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
     if (!this.registered) throw this.notRegistered();
+    if (items.some((i) => i.pad) && items.length > 1) {
+      // Shares with their own pad (key_source psrd) go alone; the rest as usual.
+      const own = items.filter((i) => i.pad);
+      const rest = items.filter((i) => !i.pad);
+      await Promise.all([mapLimit(own, 16, (item) => this.postOne(masterClient, item)), rest.length > 0 ? this.sendShares(masterClient, rest) : undefined]);
+      return;
+    }
     if (items.length > 1 && this.supportsBatch) {
       const chunks = chunkBy(items, MAX_BATCH_SHARES, MAX_BATCH_SHARE_BYTES, (i) => i.y.length);
       await Promise.all(chunks.map((c) => this.postBatch(masterClient, c)));
@@ -515,8 +559,14 @@ export class PeerHub {
     await mapLimit(items, 16, (item) => this.postOne(masterClient, item));
   }
 
+  /** A one-time pad from the client-owned pool (key_source psrd: the pad is the share). */
+  allocatePad(size: number, purpose: string): Promise<{ allocation: Allocation; data: Uint8Array }> {
+    if (!this.registered) return Promise.reject(this.notRegistered());
+    return this.allocateLocal(size, purpose);
+  }
+
   private async postOne(masterClient: string, item: OutgoingShare): Promise<void> {
-    const { allocation, data } = await this.allocateLocal(item.y.length, `key-share ${item.keyId}`);
+    const { allocation, data } = item.pad ?? (await this.allocateLocal(item.y.length, `key-share ${item.keyId}`));
     let encrypted: Uint8Array;
     try {
       encrypted = xor(item.y, data);
@@ -612,14 +662,20 @@ export class PeerHub {
   private async fetchOne(clientName: string, ref: ShareRef): Promise<{ x: number; y: Uint8Array } | undefined> {
     const expected = this.shareBytesEstimate + this.messageCost;
     let res;
+    // The response signature's PSRD commit is deferred so that it and the take of the share pad
+    // below go into one journal batch; both are awaited before the share is used.
+    let verified: Promise<void> = Promise.resolve();
     try {
       res = await this.signedCall(expected, () =>
-        this.api.getKeyShare({
-          client_name: clientName,
-          master_sae_id: ref.masterSae,
-          slave_sae_id: ref.slaveSae,
-          key_id: ref.keyId,
-        }),
+        this.api.getKeyShare(
+          {
+            client_name: clientName,
+            master_sae_id: ref.masterSae,
+            slave_sae_id: ref.slaveSae,
+            key_id: ref.keyId,
+          },
+          { onVerified: (c) => (verified = c) },
+        ),
       );
     } catch (err) {
       if (err instanceof HubFailure && err.status === 404) return undefined;
@@ -630,7 +686,7 @@ export class PeerHub {
     if (allocationSize(alloc) !== enc.length || enc.length === 0) {
       throw new HubFailure(this.name, "share allocation size does not match the share length");
     }
-    const pad = await this.take(alloc, `key-share ${ref.keyId}`);
+    const pad = await this.takeAfter(verified, alloc, `key-share ${ref.keyId}`);
     try {
       this.shareBytesEstimate = enc.length;
       return { x: res.share_index, y: xor(enc, pad) };
@@ -646,20 +702,27 @@ export class PeerHub {
     out: Map<string, { x: number; y: Uint8Array }>,
   ): Promise<void> {
     const expected = refs.length * this.shareBytesEstimate + this.messageCost;
+    let verified: Promise<void> = Promise.resolve();
     const res: FetchKeySharesResponse = await this.signedCall(expected, () =>
-      this.api.getKeyShares({
-        client_name: clientName,
-        keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
-      }),
+      this.api.getKeyShares(
+        {
+          client_name: clientName,
+          keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
+        },
+        { onVerified: (c) => (verified = c) },
+      ),
     );
-    if (res.shares.length === 0) return;
+    if (res.shares.length === 0) {
+      await this.settleVerified(verified);
+      return;
+    }
     const wanted = new Set(refs.map((r) => r.keyId));
     const encs = res.shares.map((s) => Buffer.from(s.encrypted_share_value, "base64"));
     const total = encs.reduce((s, e) => s + e.length, 0);
     if (!res.encryption_key_allocation || allocationSize(res.encryption_key_allocation) !== total) {
       throw new HubFailure(this.name, "batch share allocation size does not match the shares");
     }
-    const pads = await this.take(res.encryption_key_allocation, `key-shares x${res.shares.length}`);
+    const pads = await this.takeAfter(verified, res.encryption_key_allocation, `key-shares x${res.shares.length}`);
     try {
       let off = 0;
       res.shares.forEach((s, i) => {
@@ -675,6 +738,32 @@ export class PeerHub {
     } finally {
       pads.fill(0);
     }
+  }
+
+  /** The response signature's (deferred) PSRD commit must be durable before its message is used. */
+  private async settleVerified(verified: Promise<void>): Promise<void> {
+    try {
+      await verified;
+    } catch (err) {
+      throw this.failure(err, "could not commit the response signature's PSRD");
+    }
+  }
+
+  /**
+   * Take the pads named in a verified response; its signature commit (deferred) joins the same
+   * journal batch, and both are durable before the pads are returned.
+   */
+  private async takeAfter(verified: Promise<void>, wire: Parameters<typeof allocationFromWire>[0], purpose: string): Promise<Uint8Array> {
+    const taking = this.take(wire, purpose);
+    taking.catch(() => undefined); // observed below; never an unhandled rejection
+    try {
+      await this.settleVerified(verified);
+    } catch (err) {
+      const pad = await taking.catch(() => undefined);
+      pad?.fill(0);
+      throw err;
+    }
+    return taking;
   }
 
   private async take(wire: Parameters<typeof allocationFromWire>[0], purpose: string): Promise<Uint8Array> {

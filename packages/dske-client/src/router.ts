@@ -12,10 +12,17 @@
  *     certificate; the Authorization header is ignored. Management routes then require the
  *     operator certificate (CN `operatorCn`, default `dske-operator`); any other certificate → 403.
  * - Errors: `{message, details?}` with 400 / 401 / 503 (413 for an oversized body).
+ * - Every route is registered from the route tables of client-routes.ts, which also generate the
+ *   OpenAPI document (`/client/{name}/openapi.json`, page at `/client/{name}/docs`).
+ * - Metrics (`/client/{name}/metrics`, per-node registry), a request ID per request (X-Request-ID
+ *   in and out) and one log line per request through `logger`.
  */
 import type { TLSSocket } from "node:tls";
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
+import { NodeMetrics, mountObservability, registerRoute, requestIdMiddleware } from "@dske/hub";
 import type { Client } from "./client.js";
+import { registerClientMetrics, type ClientMetrics, type KeyRole } from "./client-metrics.js";
+import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./client-routes.js";
 import { EtsiError, badRequest, unauthorized } from "./errors.js";
 import {
   parseDecKeysBody,
@@ -35,8 +42,15 @@ export interface ClientRouterOptions {
   onStop?: () => void | Promise<void>;
   /** Max request body (default 1 MiB). */
   maxBodyBytes?: number;
-  /** Request log (one line per request; never key bytes). */
+  /** Request log (one line per request with its request ID; never key bytes). */
   logger?: Logger;
+  /** Serve `/client/{name}/openapi.json` and `/client/{name}/docs` (default true). */
+  openapi?: boolean;
+  /**
+   * Prometheus metrics: `true` (default) = a new per-node registry served at `/client/{name}/metrics`;
+   * a NodeMetrics = record into it (e.g. shared with the standalone server's root `/metrics`); `false` = none.
+   */
+  metrics?: boolean | NodeMetrics;
   /**
    * How the calling SAE is identified (default `"authorization-header"`, insecure). Use
    * `"tls-client-certificate"` only behind an https server with `requestCert: true,
@@ -71,10 +85,25 @@ export function peerCertificateCn(req: Request): string | undefined {
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }
 
-export function createClientRouter(options: ClientRouterOptions): Router {
+export type ClientRouter = Router & {
+  /** The node's metrics (undefined with `metrics: false`). */
+  readonly metrics: ClientMetrics | undefined;
+};
+
+export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   const { client } = options;
   const logger = options.logger ?? silentLogger;
-  const router = express.Router();
+  const router = express.Router() as ClientRouter;
+  const prefixes = clientPrefixes(client.name);
+  const standardRoot = options.standardRoot ?? true;
+  const node =
+    options.metrics === false
+      ? undefined
+      : options.metrics instanceof NodeMetrics
+        ? options.metrics
+        : new NodeMetrics({ kind: "client", name: client.name });
+  const metrics = node ? registerClientMetrics(node, client) : undefined;
+  Object.defineProperty(router, "metrics", { value: metrics, enumerable: false });
   const limits = client.limits;
   const raw = express.raw({ type: () => true, limit: options.maxBodyBytes ?? 1024 * 1024 });
 
@@ -84,15 +113,46 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   const identity = (req: Request): string | undefined =>
     tls ? peerCertificateCn(req) : saeIdFromAuthorization(req.get("authorization"));
 
-  const etsi = express.Router();
-  etsi.use((req, res, next) => {
-    const started = Date.now();
+  // Request ID, metrics and one log line for every request under this node's prefixes.
+  const mounts = standardRoot ? [prefixes.node, prefixes.standardEtsi] : [prefixes.node];
+  router.use(mounts, requestIdMiddleware());
+  if (node) router.use(mounts, node.httpMiddleware());
+  router.use(mounts, (req, res, next) => {
+    const started = process.hrtime.bigint();
     res.on("finish", () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const sae = identity(req) ?? "-";
-      logger.info(`${req.method} ${req.originalUrl.split("?")[0]} sae=${sae} -> ${res.statusCode} (${Date.now() - started} ms)`);
+      const path = req.originalUrl.split("?")[0];
+      logger.info(`${req.method} ${path} sae=${sae} -> ${res.statusCode} (${ms.toFixed(1)} ms)`, {
+        req_id: res.locals.requestId,
+        method: req.method,
+        path,
+        sae,
+        status: res.statusCode,
+        duration_ms: Math.round(ms * 10) / 10,
+      });
     });
     next();
   });
+
+  const etsi = express.Router();
+  const route = (spec: Parameters<typeof registerRoute>[2], ...handlers: RequestHandler[]) => registerRoute(etsi, "", spec, ...handlers);
+  /** Run the domain call, counting keys established / failed for the SAE pair. */
+  const counted = async <T extends { keys: unknown[] }>(
+    labels: { master_sae: string; slave_sae: string; role: KeyRole },
+    requested: number,
+    call: () => Promise<T>,
+  ): Promise<T> => {
+    try {
+      const out = await call();
+      const pair = { master_sae: labels.master_sae, slave_sae: labels.slave_sae };
+      (labels.role === "master" ? metrics?.keysEstablished : metrics?.keysDelivered)?.inc(pair, out.keys.length);
+      return out;
+    } catch (err) {
+      metrics?.keysFailed.inc(labels, requested);
+      throw err;
+    }
+  };
 
   const caller = (req: Request): string => {
     if (tls) {
@@ -110,82 +170,111 @@ export function createClientRouter(options: ClientRouterOptions): Router {
     }
     return parseSaeId(sae, "Authorization");
   };
-  const param = (req: Request, name: string, what: string): string => parseSaeId(req.params[name], what);
+  const param = (req: Request, name: string): string => parseSaeId(req.params[name], name);
   const query = (req: Request): Record<string, unknown> => (req.query ?? {}) as Record<string, unknown>;
 
-  etsi.get("/:slave/status", (req, res) => {
+  route(ETSI_ROUTES.getStatus, (req, res) => {
     const sae = caller(req);
-    const slave = param(req, "slave", "slave_SAE_ID");
+    const slave = param(req, "slave_SAE_ID");
     res.json(client.status(sae, slave));
   });
 
-  etsi.get("/:slave/enc_keys", async (req, res) => {
+  route(ETSI_ROUTES.getKeyGet, async (req, res) => {
     const sae = caller(req);
-    const slave = param(req, "slave", "slave_SAE_ID");
+    const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysQuery(query(req), limits);
-    res.json(await client.getKeys(sae, slave, request));
+    res.json(await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
   });
 
-  etsi.post("/:slave/enc_keys", raw, async (req, res) => {
+  route(ETSI_ROUTES.getKeyPost, raw, async (req, res) => {
     const sae = caller(req);
-    const slave = param(req, "slave", "slave_SAE_ID");
+    const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysBody(jsonBody(req, true), limits);
-    res.json(await client.getKeys(sae, slave, request));
+    res.json(await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
   });
 
-  etsi.get("/:master/dec_keys", async (req, res) => {
+  route(ETSI_ROUTES.getKeyWithIdsGet, async (req, res) => {
     const sae = caller(req);
-    const master = param(req, "master", "master_SAE_ID");
+    const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysQuery(query(req), limits);
-    res.json(await client.getKeysWithIds(sae, master, keyIds));
+    res.json(await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
   });
 
-  etsi.post("/:master/dec_keys", raw, async (req, res) => {
+  route(ETSI_ROUTES.getKeyWithIdsPost, raw, async (req, res) => {
     const sae = caller(req);
-    const master = param(req, "master", "master_SAE_ID");
+    const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysBody(jsonBody(req, false), limits);
-    res.json(await client.getKeysWithIds(sae, master, keyIds));
+    res.json(await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
   });
 
   etsi.use((_req, _res, next) => {
     next(new EtsiError(400, "bad request format: unknown ETSI endpoint (expected {SAE_ID}/status, enc_keys or dec_keys)"));
   });
-  etsi.use(errorHandler(logger));
+  etsi.use(errorHandler(logger, node));
 
-  router.use(`/client/${client.name}/etsi/api/v1/keys`, etsi);
-  if (options.standardRoot ?? true) router.use("/api/v1/keys", etsi);
+  router.use(prefixes.etsi, etsi);
+  if (standardRoot) router.use(prefixes.standardEtsi, etsi);
 
   const mgmt = express.Router();
-  if (tls) {
-    mgmt.use((req, res, next) => {
-      const cn = peerCertificateCn(req);
-      if (cn === undefined) {
-        res.status(401).json({ message: "management requires the operator's client certificate" });
-        return;
-      }
-      if (cn !== operatorCn) {
-        logger.warn(`refused management call ${req.method} ${req.originalUrl.split("?")[0]} from certificate CN=${cn}`);
-        res.status(403).json({ message: `certificate CN=${cn} may not use the management API (operator certificate required)` });
-        return;
-      }
-      next();
-    });
-  }
-  mgmt.get("/status", (_req, res) => {
+  const operatorOnly = operatorGuard(mode, operatorCn, logger, node);
+  if (operatorOnly) mgmt.use(operatorOnly);
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, (_req, res) => {
     res.json({ ...client.mgmtStatus(), ...transportStatus(mode) });
   });
-  mgmt.post("/stop", (_req, res) => {
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });
     res.on("finish", () => {
       void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
     });
   });
   mgmt.use(notFoundHandler);
-  mgmt.use(errorHandler(logger));
-  router.use(`/client/${client.name}/mgmt/v1`, mgmt);
+  mgmt.use(errorHandler(logger, node));
+  router.use(prefixes.mgmt, mgmt);
+
+  // Under mutual TLS the metrics are for the operator too (they name SAEs and count their keys).
+  if (operatorOnly && node) router.use(`${prefixes.node}/metrics`, operatorOnly);
+  if (options.openapi ?? true) {
+    mountObservability(router, {
+      prefix: prefixes.node,
+      title: `DSKE client ${client.name} API`,
+      document: () => clientOpenApi(client.name, { standardRoot, metrics: node !== undefined }),
+      metrics: node,
+    });
+  } else if (node) {
+    mountObservability(router, { prefix: prefixes.node, title: "", document: () => clientOpenApi(client.name), metrics: node, docs: false });
+  }
   // Anything else under this client's own prefix: a JSON 404, not express' HTML page.
-  router.use(`/client/${client.name}`, notFoundHandler);
+  router.use(prefixes.node, notFoundHandler);
   return router;
+}
+
+/**
+ * Under mutual TLS (`tls-client-certificate`): middleware admitting only the operator certificate
+ * (401 without a certificate, 403 for any other CN), counting refusals as auth failures. Undefined
+ * in plain-HTTP mode (nothing to check). Used for the management routes and /metrics.
+ */
+export function operatorGuard(
+  mode: SaeAuthentication,
+  operatorCn: string = DEFAULT_OPERATOR_CN,
+  logger: Logger = silentLogger,
+  node?: NodeMetrics,
+): RequestHandler | undefined {
+  if (mode !== "tls-client-certificate") return undefined;
+  return (req, res, next) => {
+    const cn = peerCertificateCn(req);
+    if (cn === undefined) {
+      node?.authFailure("operator_certificate_missing");
+      res.status(401).json({ message: "management requires the operator's client certificate" });
+      return;
+    }
+    if (cn !== operatorCn) {
+      node?.authFailure("operator_certificate_refused");
+      logger.warn(`refused management call ${req.method} ${req.originalUrl.split("?")[0]} from certificate CN=${cn}`);
+      res.status(403).json({ message: `certificate CN=${cn} may not use the management API (operator certificate required)` });
+      return;
+    }
+    next();
+  };
 }
 
 function notFoundHandler(req: Request, res: Response): void {
@@ -209,10 +298,11 @@ function jsonBody(req: Request, emptyOk: boolean): unknown {
   }
 }
 
-function errorHandler(logger: Logger) {
+function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err);
     if (err instanceof EtsiError) {
+      if (err.status === 401) node?.authFailure("etsi_unauthorized");
       res.status(err.status).json(err.toBody());
       return;
     }

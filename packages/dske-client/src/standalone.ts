@@ -1,6 +1,8 @@
 /**
  * The standalone client: argument parsing (commander + zod), `startClientServer` (FileStore and
- * state under the state dir, the client router on a port, request logging, graceful stop).
+ * state under the state dir, the client router on a port, structured logs (pino JSON lines on
+ * stdout with request IDs), Prometheus metrics and the OpenAPI document + docs page also at the app
+ * root (`/metrics`, `/openapi.json`, `/docs`), graceful stop).
  * `server.ts` is the bin entry that calls `runClientCli`.
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
@@ -12,11 +14,15 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import express from "express";
 import { z } from "zod";
-import { NodeNameSchema, SaeIdSchema } from "@dske/hub";
+import { NodeMetrics, NodeNameSchema, SaeIdSchema, createNodeLogger, mountObservability, requestIdMiddleware } from "@dske/hub";
 import { FileStore } from "@dske/psrd";
+import type { AuthSchemeName } from "@dske/auth";
 import { Client } from "./client.js";
-import { consoleLogger, type Logger } from "./logger.js";
-import { createClientRouter } from "./router.js";
+import { KEY_SOURCES, type KeySource } from "./key-source.js";
+import { clientOpenApi } from "./client-routes.js";
+import type { ClientMetrics } from "./client-metrics.js";
+import { pinoLogger, type Logger } from "./logger.js";
+import { createClientRouter, operatorGuard } from "./router.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -42,6 +48,10 @@ export interface ClientServerConfig {
   kmeDirectory?: Record<string, string>;
   /** HTTPS with mutual TLS (SAE identity = client certificate CN); absent = plain HTTP (insecure). */
   tls?: ClientTlsConfig;
+  /** Where keys come from (`--key-source`, default random; see key-source.ts). */
+  keySource?: KeySource;
+  /** Allowed hub auth schemes (`--auth-schemes`): the first is proposed; without hmac-sha256 there is no fallback. */
+  authSchemes?: AuthSchemeName[];
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -78,6 +88,8 @@ const ConfigSchema = z
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
     tlsCa: z.string().min(1).optional(),
+    keySource: z.enum(KEY_SOURCES),
+    authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
   })
   .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
     message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
@@ -113,6 +125,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--tls-cert <file>", "PEM server certificate: serve HTTPS with mutual TLS (needs --tls-key and --tls-ca)")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
+    .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
+    .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback)", "gf128,hmac-sha256")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -141,6 +155,11 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     tlsCert: o.tlsCert,
     tlsKey: o.tlsKey,
     tlsCa: o.tlsCa,
+    keySource: o.keySource,
+    authSchemes: String(o.authSchemes)
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x !== ""),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -217,13 +236,22 @@ export interface RunningClientServer {
   stop(): Promise<void>;
   /** Resolves when stopped (by stop(), the mgmt stop route, or a signal handler calling stop). */
   stopped: Promise<void>;
+  /** The node's metrics (served at `/metrics` and `/client/NAME/metrics`). */
+  metrics: ClientMetrics;
+}
+
+export interface StartClientServerOptions {
+  /** Where log lines go (default: pino JSON lines on stdout, with node name and request IDs). */
+  logger?: Logger;
+  /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
+  processMetrics?: boolean;
 }
 
 export async function startClientServer(
   config: ClientServerConfig,
-  options: { logger?: Logger } = {},
+  options: StartClientServerOptions = {},
 ): Promise<RunningClientServer> {
-  const logger = options.logger ?? consoleLogger(`client ${config.name}: `);
+  const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
     auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
@@ -242,6 +270,8 @@ export async function startClientServer(
       stateDir: config.stateDir,
       kmeDirectory: config.kmeDirectory,
       logger,
+      keySource: config.keySource,
+      ...(config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {}),
     });
   } catch (err) {
     await store.close();
@@ -252,14 +282,28 @@ export async function startClientServer(
   let stopping: Promise<void> | undefined;
   const app = express();
   app.disable("x-powered-by");
-  app.use(
-    createClientRouter({
-      client,
-      logger,
-      onStop: () => stop(),
-      saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
-    }),
-  );
+  const node = new NodeMetrics({ kind: "client", name: config.name, processMetrics: options.processMetrics });
+  app.use(requestIdMiddleware());
+  app.use(node.httpMiddleware());
+  const router = createClientRouter({
+    client,
+    logger,
+    metrics: node,
+    onStop: () => stop(),
+    saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
+  });
+  app.use(router);
+  // The same document, page and metrics at the app root (one node per process).
+  const root = express.Router();
+  const operatorOnly = operatorGuard(config.tls ? "tls-client-certificate" : "authorization-header", undefined, logger, node);
+  if (operatorOnly) root.use("/metrics", operatorOnly);
+  mountObservability(root, {
+    prefix: "",
+    title: `DSKE client ${config.name} API`,
+    document: () => clientOpenApi(config.name, { rootAliases: true }),
+    metrics: node,
+  });
+  app.use(root);
   app.use((_req, res) => {
     res.status(404).json({ message: "not found" });
   });
@@ -308,7 +352,7 @@ export async function startClientServer(
     })();
     return stopping;
   }
-  return { client, server, url, stop, stopped };
+  return { client, server, url, stop, stopped, metrics: router.metrics! };
 }
 
 /** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */
@@ -327,7 +371,7 @@ export async function runClientCli(argv: readonly string[] = process.argv.slice(
   }
   let running: RunningClientServer;
   try {
-    running = await startClientServer(config);
+    running = await startClientServer(config, { processMetrics: true });
   } catch (err) {
     process.stderr.write(`dske-client: cannot start: ${(err as Error).message}\n`);
     process.exitCode = 1;

@@ -36,10 +36,12 @@ function close(server: http.Server | undefined): Promise<void> {
   });
 }
 
-export async function startHub(name: string): Promise<TestHub> {
+/** `before`: mount test middleware (e.g. a gate) on the hub's app before the hub router. */
+export async function startHub(name: string, options: { before?: (app: express.Express) => void } = {}): Promise<TestHub> {
   const store = new MemoryStore();
   const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0 });
   const app = express();
+  options.before?.(app);
   app.use(createHubRouter({ hub, onError: () => undefined }));
   const server = await listen(app);
   const port = (server.address() as AddressInfo).port;

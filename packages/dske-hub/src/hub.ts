@@ -18,7 +18,7 @@ import { z } from "zod";
 import type { AuthSchemeName, PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
-import { StateJournal as Journal } from "@dske/psrd";
+import { StateJournal as Journal, ioStats } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import {
@@ -626,6 +626,7 @@ export class Hub {
         fetched_by: [...s.fetchedBy],
         expires_at: new Date(s.expiresAt).toISOString(),
       })),
+      io: { fsyncs: ioStats.fsyncs },
     };
   }
 
@@ -646,6 +647,7 @@ export class Hub {
     await this.regLock.catch(() => {});
     if (this.journal) {
       try {
+        this.shares.flushBackground();
         const live = this.snapshotRecords();
         await this.journal.rewrite(live);
       } catch (err) {

@@ -16,6 +16,9 @@ export function poolNames(clientName: string): { clientOwned: string; hubOwned: 
   return { clientOwned: `client-owned.${clientName}`, hubOwned: `hub-owned.${clientName}` };
 }
 
+/** Response signing pads a hub keeps consumed ahead per client (one commit serves this many responses). */
+const RESPONSE_PADS_AHEAD = 8;
+
 export class PeerClient {
   private encryptors: Set<string>;
   readonly peerAuth: PeerAuth;
@@ -31,16 +34,18 @@ export class PeerClient {
     readonly registeredAt: number,
   ) {
     this.encryptors = new Set(encryptorNames);
-    this.signing = new SigningReserve(hubOwnedPool);
+    this.signing = new SigningReserve(hubOwnedPool, RESPONSE_PADS_AHEAD);
     this.peerAuth = { scheme: authScheme, localPool: this.signing, peerPool: clientOwnedPool };
   }
 
   /**
-   * Consume the response's signing pad now, alongside another consumption of this request, so
-   * both commits overlap (one group-commit round) instead of the signer's commit following.
+   * Make sure response signing pads are ready: when at most one is left, consume up to
+   * RESPONSE_PADS_AHEAD now, alongside another consumption of this request (one group-commit
+   * round for all), so the next responses' signers need no commit of their own. At most
+   * RESPONSE_PADS_AHEAD pads (16 bytes each under gf128) are lost if the hub stops.
    */
   prepareResponseSignature(): void {
-    this.signing.prepare(getScheme(this.authScheme).allocationLength, "prealloc sign response");
+    this.signing.replenish(getScheme(this.authScheme).allocationLength, 1, RESPONSE_PADS_AHEAD, "prealloc sign response");
   }
 
   get encryptorNames(): string[] {

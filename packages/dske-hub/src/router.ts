@@ -3,16 +3,25 @@
  * path is under `/hub/{name}/...`). Thin: zod-validate, call the Hub, map HubErrors to statuses
  * with an ETSI-style body `{message, details?}`.
  *
+ * - Every route is registered from the route table HUB_ROUTES (hub-routes.ts), which also
+ *   generates the OpenAPI document: router and document cannot drift.
  * - Out-of-band and management routes parse JSON with express.json (size-limited).
  * - In-band routes (`/dske/api/...`) use @dske/auth's createSignatureMiddleware, which captures and
  *   parses the raw body itself, verifies `DSKE-Signature` against the client-owned pool of the
  *   client named in the message, and signs every response from the hub-owned pool.
+ * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `metrics` (Prometheus,
+ *   per-node registry); a request ID per request (X-Request-ID in and out).
  */
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { z } from "zod";
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
+import { mountObservability } from "./docs.js";
 import { HUB_ERROR_STATUS, HubError } from "./errors.js";
 import { Hub, type HubOptions } from "./hub.js";
+import { HUB_ROUTES, hubOpenApi } from "./hub-routes.js";
+import { requestIdMiddleware, type PinoLogger } from "./log.js";
+import { NodeMetrics, registerHubMetrics, type HubMetrics } from "./metrics.js";
+import { registerRoute } from "./route-register.js";
 import {
   FetchKeySharesRequestSchema,
   GetKeyShareQuerySchema,
@@ -22,6 +31,7 @@ import {
   RegistrationRequestSchema,
   UnregistrationQuerySchema,
   type ErrorBody,
+  type FetchKeySharesResponse,
   type PostKeyShareResponse,
   type PostKeySharesResponse,
   type PsrdResponse,
@@ -36,8 +46,18 @@ export interface HubRouterExtraOptions {
   jsonLimit?: string | number;
   /** Body limit of the signed in-band routes in bytes (default 4 MiB, room for batches). */
   maxSignedBodyBytes?: number;
-  /** Where unexpected errors are reported (default console.error); never gets secrets. */
+  /** Where unexpected errors are reported (default: `logger.error`, else console.error); never gets secrets. */
   onError?: (err: unknown) => void;
+  /** Serve `{prefix}/openapi.json` and `{prefix}/docs` (default true). */
+  openapi?: boolean;
+  /**
+   * Prometheus metrics: `true` (default) = a new per-node registry, served at `{prefix}/metrics`;
+   * a NodeMetrics = record into it (e.g. shared with the standalone server's root `/metrics`);
+   * `false` = none.
+   */
+  metrics?: boolean | NodeMetrics;
+  /** pino logger for one line per request (with its request ID); default: no request lines. */
+  logger?: PinoLogger;
 }
 
 export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
@@ -45,17 +65,32 @@ export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptio
 export type HubRouter = Router & {
   /** The hub behind the router (opened by the router when given HubOptions). */
   readonly hub: Promise<Hub>;
+  /** The node's metrics (undefined with `metrics: false`). */
+  readonly metrics: HubMetrics | undefined;
 };
 
 export function createHubRouter(options: HubRouterOptions): HubRouter {
   const hubPromise: Promise<Hub> = "hub" in options ? Promise.resolve(options.hub) : Hub.open(options);
   // Avoid an unhandled rejection before the first request awaits it.
   hubPromise.catch(() => {});
+  let openedHub: Hub | undefined = "hub" in options ? options.hub : undefined;
+  hubPromise.then((h) => (openedHub = h)).catch(() => {});
   const name = "hub" in options ? options.hub.name : options.name;
   const prefix = `/hub/${encodeURIComponent(name)}`;
-  const onError = options.onError ?? ((err: unknown) => console.error("dske-hub: unexpected error:", err));
+  const logger = options.logger;
+  const onError =
+    options.onError ??
+    ((err: unknown) => (logger ? logger.error({ err }, "unexpected error") : console.error("dske-hub: unexpected error:", err)));
   const router = express.Router() as HubRouter;
   Object.defineProperty(router, "hub", { value: hubPromise, enumerable: false });
+
+  const node =
+    options.metrics === false ? undefined : options.metrics instanceof NodeMetrics ? options.metrics : new NodeMetrics({ kind: "hub", name });
+  const metrics = node ? registerHubMetrics(node, () => openedHub) : undefined;
+  Object.defineProperty(router, "metrics", { value: metrics, enumerable: false });
+
+  router.use(prefix, requestIdMiddleware({ logger }));
+  if (node) router.use(prefix, node.httpMiddleware());
 
   const json = express.json({ limit: options.jsonLimit ?? "64kb", type: () => true });
   const signed = (pick: (body: unknown, req: Request) => unknown) =>
@@ -68,18 +103,20 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
         const body: unknown = rawBody.length === 0 ? undefined : req.body;
         return hub.peerAuth(pick(body, req));
       },
+      onReject: node ? (_req, status, code) => node.authFailure(status === 401 ? code : `${code}_${status}`) : undefined,
     });
   const fromBody = (field: string) => (body: unknown) =>
     body !== null && typeof body === "object" ? (body as Record<string, unknown>)[field] : undefined;
+  const route = registerRoute.bind(null, router, prefix);
 
   // ------------------------------------------------------------------ out of band
-  router.put(`${prefix}/dske/oob/v1/registration`, json, async (req, res) => {
+  route(HUB_ROUTES.register, json, async (req, res) => {
     const body = validate(RegistrationRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     res.json(await hub.register(body));
   });
 
-  router.delete(`${prefix}/dske/oob/v1/registration`, async (req, res) => {
+  route(HUB_ROUTES.unregister, async (req, res) => {
     const query = validate(UnregistrationQuerySchema, req.query, "query");
     const hub = await hubPromise;
     const unregistered = await hub.unregister(query.client_name);
@@ -87,7 +124,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(body);
   });
 
-  router.get(`${prefix}/dske/oob/v1/psrd`, async (req, res) => {
+  route(HUB_ROUTES.psrd, async (req, res) => {
     const query = validate(PsrdQuerySchema, req.query, "query");
     const hub = await hubPromise;
     const block = await hub.createPsrdBlock(query.client_name, query.pool_owner, query.size);
@@ -98,45 +135,51 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   });
 
   // ------------------------------------------------------------------ in band (signed)
-  router.post(`${prefix}/dske/api/v1/key-share`, signed(fromBody("master_client_name")), async (req, res) => {
+  route(HUB_ROUTES.postKeyShare, signed(fromBody("master_client_name")), async (req, res) => {
     const body = validate(PostKeyShareRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     await hub.postShare(body);
+    metrics?.sharesReceived.inc({ client: body.master_client_name });
     const response: PostKeyShareResponse = {};
     res.json(response);
   });
 
-  router.get(
-    `${prefix}/dske/api/v1/key-share`,
+  route(
+    HUB_ROUTES.getKeyShare,
     signed((_body, req) => req.query.client_name),
     async (req, res) => {
       const query = validate(GetKeyShareQuerySchema, req.query, "query");
       const hub = await hubPromise;
-      res.json(await hub.getShare(query));
+      const share = await hub.getShare(query);
+      metrics?.sharesReleased.inc({ client: query.client_name });
+      res.json(share);
     },
   );
 
-  router.post(`${prefix}/dske/api/v1/key-shares`, signed(fromBody("master_client_name")), async (req, res) => {
+  route(HUB_ROUTES.postKeyShares, signed(fromBody("master_client_name")), async (req, res) => {
     const body = validate(PostKeySharesRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     const stored = await hub.postShares(body.master_client_name, body.encryption_key_allocation, body.shares);
+    metrics?.sharesReceived.inc({ client: body.master_client_name }, stored);
     const response: PostKeySharesResponse = { stored };
     res.json(response);
   });
 
-  router.post(`${prefix}/dske/api/v1/key-shares/fetch`, signed(fromBody("client_name")), async (req, res) => {
+  route(HUB_ROUTES.fetchKeyShares, signed(fromBody("client_name")), async (req, res) => {
     const body = validate(FetchKeySharesRequestSchema, req.body, "request body");
     const hub = await hubPromise;
-    res.json(await hub.fetchShares(body.client_name, body.keys));
+    const fetched: FetchKeySharesResponse = await hub.fetchShares(body.client_name, body.keys);
+    if (fetched.shares.length > 0) metrics?.sharesReleased.inc({ client: body.client_name }, fetched.shares.length);
+    res.json(fetched);
   });
 
   // ------------------------------------------------------------------ management
-  router.get(`${prefix}/mgmt/v1/status`, async (_req, res) => {
+  route(HUB_ROUTES.status, async (_req, res) => {
     const hub = await hubPromise;
     res.json(hub.status());
   });
 
-  router.post(`${prefix}/mgmt/v1/stop`, (_req, res) => {
+  route(HUB_ROUTES.stop, (_req, res) => {
     const onStop = options.onStop;
     if (!onStop) {
       sendError(res, 501, { message: "stop is not available: this hub is embedded without an onStop handler" });
@@ -150,6 +193,18 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     });
     res.json(body);
   });
+
+  // ------------------------------------------------------------------ observability
+  if (options.openapi ?? true) {
+    mountObservability(router, {
+      prefix,
+      title: `DSKE hub ${name} API`,
+      document: () => hubOpenApi(name, { metrics: node !== undefined }),
+      metrics: node,
+    });
+  } else if (node) {
+    mountObservability(router, { prefix, title: "", document: () => hubOpenApi(name), metrics: node, docs: false });
+  }
 
   // ------------------------------------------------------------------ fallbacks
   router.use(prefix, (req, res) => {

@@ -58,8 +58,16 @@ export type ShareRecord = z.infer<typeof ShareRecordSchema>;
 const SEP = "\u0000";
 const keyOf = (master: string, keyId: string): string => master + SEP + keyId;
 
+/**
+ * Fetch marks and deletions (background-durable) are held this long, or until the next durable
+ * append (a put), and then written in one batch: under load many of them share one fsync.
+ */
+const BACKGROUND_DELAY_MS = 100;
+
 export class ShareStore {
   private readonly shares = new Map<string, StoredShare>();
+  private backgroundRecords: ShareRecord[] = [];
+  private backgroundTimer: NodeJS.Timeout | undefined;
   /** keyId → shares with that key ID (normally one). */
   private readonly byKeyId = new Map<string, StoredShare[]>();
 
@@ -99,7 +107,8 @@ export class ShareStore {
     }
     const stored: StoredShare[] = newShares.map((s) => ({ ...s, fetchedBy: new Set<string>(), ready: false }));
     for (const s of stored) this.insert(s);
-    const durable = this.journal ? this.journal.append(stored.map(toRecord)) : Promise.resolve();
+    // Pending background records go first (journal order = memory order) and ride on this commit.
+    const durable = this.journal ? this.journal.append([...this.takeBackground(), ...stored.map(toRecord)]) : Promise.resolve();
     const [journalResult, gateResult] = await Promise.allSettled([durable, gate]);
     if (journalResult.status === "rejected" || gateResult.status === "rejected") {
       for (const s of stored) {
@@ -173,8 +182,23 @@ export class ShareStore {
     }
   }
 
+  /** Append the held background records now (e.g. before closing the journal). */
+  flushBackground(): void {
+    const records = this.takeBackground();
+    if (records.length > 0 && this.journal) this.journal.append(records).catch(this.onBackgroundError);
+  }
+
+  private takeBackground(): ShareRecord[] {
+    if (this.backgroundTimer) clearTimeout(this.backgroundTimer);
+    this.backgroundTimer = undefined;
+    const records = this.backgroundRecords;
+    this.backgroundRecords = [];
+    return records;
+  }
+
   /** Zero all values in memory (on close). */
   wipe(): void {
+    this.takeBackground();
     for (const s of this.shares.values()) s.value.fill(0);
     this.shares.clear();
     this.byKeyId.clear();
@@ -205,7 +229,11 @@ export class ShareStore {
 
   private background(records: ShareRecord[]): void {
     if (!this.journal) return;
-    this.journal.append(records).catch(this.onBackgroundError);
+    for (const r of records) this.backgroundRecords.push(r);
+    if (!this.backgroundTimer) {
+      this.backgroundTimer = setTimeout(() => this.flushBackground(), BACKGROUND_DELAY_MS);
+      this.backgroundTimer.unref();
+    }
   }
 }
 

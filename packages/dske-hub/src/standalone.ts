@@ -1,7 +1,8 @@
 /**
  * The standalone hub: argument parsing (commander + zod) and `startHubServer` (FileStore under the
- * state dir, the hub router on a port, request logging, graceful stop). `server.ts` is the bin
- * entry that calls `runHubCli`.
+ * state dir, the hub router on a port, structured request logging (pino, request IDs), Prometheus
+ * metrics and the OpenAPI document + docs page also at the app root (`/metrics`, `/openapi.json`,
+ * `/docs`), graceful stop). `server.ts` is the bin entry that calls `runHubCli`.
  */
 import { promises as fs } from "node:fs";
 import type { AddressInfo } from "node:net";
@@ -13,7 +14,12 @@ import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import { FileStore } from "@dske/psrd";
 import { Hub } from "./hub.js";
+import { installTestFaults } from "./test-faults.js";
 import { createHubRouter } from "./router.js";
+import { mountObservability } from "./docs.js";
+import { hubOpenApi } from "./hub-routes.js";
+import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "./log.js";
+import { NodeMetrics } from "./metrics.js";
 import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
 
 export interface HubServerConfig {
@@ -126,18 +132,28 @@ export interface RunningHubServer {
   readonly url: string;
   /** Close the server, the hub and the store (idempotent). */
   stop(): Promise<void>;
+  /** The node's metrics registry (served at `/metrics` and `/hub/NAME/metrics`). */
+  readonly metrics: NodeMetrics;
+  /** The node's logger. */
+  readonly logger: PinoLogger;
 }
 
 export interface StartHubServerOptions {
-  /** One line per request and diagnostics (default: stdout). */
+  /** Structured log (default: pino JSON lines on stdout, see createNodeLogger). */
+  logger?: PinoLogger;
+  /** Plain-text alternative to `logger`: one message per line (request lines: `METHOD /path STATUS 1.2ms`). */
   log?: (line: string) => void;
+  /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
+  processMetrics?: boolean;
   /** Called after a stop requested over HTTP (mgmt/v1/stop) completed; e.g. process.exit(0). */
   onStopped?: () => void;
 }
 
 /** Open the FileStore and the hub under the state dir and listen. */
 export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
-  const log = options.log ?? ((line: string) => process.stdout.write(line + "\n"));
+  const logger =
+    options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
+  const log = (line: string) => logger.info(line);
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
   let hub: Hub;
@@ -179,23 +195,38 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use(requestLogger(log));
+  const metrics = new NodeMetrics({ kind: "hub", name: config.name, processMetrics: options.processMetrics });
+  app.use(requestIdMiddleware({ logger }));
+  app.use(metrics.httpMiddleware());
+  const faults = installTestFaults(hub, log); // test-only, off unless DSKE_TEST_FAULTS is set
+  if (faults) app.use(faults);
   app.use(
     createHubRouter({
       hub,
+      metrics,
+      logger,
       onStop: async () => {
         log(`hub ${config.name}: stop requested`);
         await stop();
         options.onStopped?.();
       },
-      onError: (err) => log(`hub ${config.name}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
     }),
   );
+  // The same document, page and metrics at the app root (one node per process).
+  const root = express.Router();
+  mountObservability(root, {
+    prefix: "",
+    title: `DSKE hub ${config.name} API`,
+    document: () => hubOpenApi(config.name, { rootAliases: true }),
+    metrics,
+  });
+  app.use(root);
   app.use((req: Request, res: Response) => {
     res.status(404).json({ message: `no such endpoint: ${req.method} ${req.path}`, details: [{ hub: config.name }] });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    log(`hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
     if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
     else res.end();
   });
@@ -215,19 +246,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  return { hub, server, url, stop };
-}
-
-/** One line per request: method, path (no query), status, duration. Never bodies. */
-function requestLogger(log: (line: string) => void) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const start = process.hrtime.bigint();
-    res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log(`${req.method} ${req.originalUrl.split("?")[0]} ${res.statusCode} ${ms.toFixed(1)}ms`);
-    });
-    next();
-  };
+  return { hub, server, url, stop, metrics, logger };
 }
 
 /** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
@@ -250,7 +269,7 @@ export async function runHubCli(argv: readonly string[] = process.argv.slice(2))
   }
   let running: RunningHubServer;
   try {
-    running = await startHubServer(config, { onStopped: () => process.exit(0) });
+    running = await startHubServer(config, { onStopped: () => process.exit(0), processMetrics: true });
   } catch (err) {
     process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
@@ -258,7 +277,7 @@ export async function runHubCli(argv: readonly string[] = process.argv.slice(2))
   }
   process.stdout.write(`listening on ${running.url}\n`);
   const onSignal = (signal: string) => {
-    process.stdout.write(`hub ${config.name}: ${signal}, stopping\n`);
+    running.logger.info(`hub ${config.name}: ${signal}, stopping`);
     running
       .stop()
       .then(() => process.exit(0))

@@ -339,6 +339,8 @@ export const HubStatusSchema = z.object({
   extensions: z.array(z.string()),
   peer_clients: z.array(PeerClientStatusSchema),
   shares: z.array(ShareStatusSchema),
+  /** Process I/O counters (diagnostics, optional): fsync/fdatasync calls since start. */
+  io: z.object({ fsyncs: z.number() }).optional(),
 });
 export type HubStatus = z.infer<typeof HubStatusSchema>;
 

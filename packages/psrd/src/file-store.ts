@@ -10,6 +10,7 @@
  * Opening a pool reads meta.json and the journal only, never data.bin; bytes are read with
  * positioned reads when allocated, reserved or asked for as a block key.
  */
+import { ioStats } from "./io-stats.js";
 import { readSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -103,6 +104,7 @@ async function writeFileAtomically(path: string, dir: string, text: string): Pro
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(text);
+    ioStats.fsyncs++;
     await fh.sync();
   } finally {
     await fh.close();
@@ -142,6 +144,7 @@ class FilePoolBackend implements PoolBackend {
   async persistBlock(block: BlockMeta, data: Uint8Array): Promise<void> {
     const offset = this.dataEnd();
     await writeFully(this.data, data, data.length, offset);
+    ioStats.fsyncs++;
     await this.data.datasync();
     const next: Meta = { ...this.meta, blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }] };
     await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
@@ -181,6 +184,7 @@ class FilePoolBackend implements PoolBackend {
   }
 
   syncData(): Promise<void> {
+    ioStats.fsyncs++;
     return this.data.datasync();
   }
 
@@ -259,6 +263,7 @@ export class FileStore implements PsrdStore {
       await mkdir(dir, { recursive: true });
       await fsyncDir(this.poolsDir);
       const d = await open(dataPath, "w");
+      ioStats.fsyncs++;
       await d.sync();
       await d.close();
       await writeFile(journalPath, new Uint8Array(0));
@@ -287,6 +292,7 @@ export class FileStore implements PsrdStore {
         // A block whose metadata never became durable (crash inside addBlock): wipe it.
         await zeroFileRanges(data, [[end, fileSize]]);
         await data.truncate(end);
+        ioStats.fsyncs++;
         await data.datasync();
       }
 
@@ -334,6 +340,7 @@ export class FileStore implements PsrdStore {
       let journalEnd = replay.end;
       if (toZero.length > 0) {
         await zeroFileRanges(data, toZero);
+        ioStats.fsyncs++;
         await data.datasync();
       }
       if (replay.torn || toZero.length > 0 || records > this.compactAfter) {
@@ -376,6 +383,7 @@ export class FileStore implements PsrdStore {
       try {
         const { size } = await fh.stat();
         await zeroFileRanges(fh, [[0, size]]);
+        ioStats.fsyncs++;
         await fh.datasync();
       } finally {
         await fh.close();
@@ -434,6 +442,7 @@ async function acquireLock(path: string): Promise<void> {
       const fh = await open(path, "wx");
       try {
         await fh.writeFile(String(process.pid));
+        ioStats.fsyncs++;
         await fh.sync();
       } finally {
         await fh.close();

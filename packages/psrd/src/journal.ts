@@ -9,6 +9,7 @@
  * synced, then the merged consumed ranges are written as `zeroed` records to a new file that
  * atomically replaces the journal (write, fsync, rename, fsync directory).
  */
+import { ioStats } from "./io-stats.js";
 import { crc32 } from "node:zlib";
 import { writeSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
@@ -136,6 +137,7 @@ export async function writeJournalAtomically(path: string, dir: string, records:
       }
     }
     if (fill > 0) await writeFully(fh, buf, fill, pos);
+    ioStats.fsyncs++;
     await fh.sync();
   } finally {
     await fh.close();
@@ -156,6 +158,7 @@ export async function writeFully(fh: FileHandle, buf: Uint8Array, length: number
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");
   try {
+    ioStats.fsyncs++;
     await fh.sync();
   } finally {
     await fh.close();
@@ -315,6 +318,7 @@ export class Journal {
         this.size += buf.length;
         this.records += batch.length;
         this.appended += batch.length;
+        ioStats.fsyncs++;
         synced = this.fh!.datasync();
       } catch (e) {
         synced = Promise.reject(e);

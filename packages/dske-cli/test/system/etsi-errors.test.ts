@@ -4,25 +4,19 @@
  * unsupported mandatory extensions. Errors are 400/401/503 with {message, details?}.
  */
 import { randomUUID } from "node:crypto";
-import { SystemTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
+import { runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = new SystemTopology(18400);
+let limits: { max_key_size: number; min_key_size: number; max_key_per_request: number; max_SAE_ID_count: number; key_size: number };
+const t = runningTopology(18400, {}, {
+  afterStart: async (top) => {
+    const s = await top.http.get(top.etsiUrl(top.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
+    limits = s.data as typeof limits;
+  },
+});
 const carol = () => t.node("carol");
 const curtis = () => t.node("curtis");
-let limits: { max_key_size: number; min_key_size: number; max_key_per_request: number; max_SAE_ID_count: number; key_size: number };
-
-beforeAll(async () => {
-  const r = await t.cli("start");
-  if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
-  const s = await t.http.get(t.etsiUrl(t.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
-  limits = s.data as typeof limits;
-}, SYSTEM_TIMEOUT);
-
-afterAll(async () => {
-  await t.cli("stop");
-}, SYSTEM_TIMEOUT);
 
 /** An ETSI error: the status, and the {message, details?} body shape. */
 function expectError(res: { status: number; data: unknown }, status: number, message?: RegExp): string {

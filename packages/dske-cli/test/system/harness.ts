@@ -151,3 +151,27 @@ export async function eventually(what: string, check: () => Promise<boolean>, ms
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SYSTEM_TIMEOUT = 120_000;
+
+/**
+ * The shared fixture of the system tests: a topology on `basePort` (see SystemTopology), started
+ * through the CLI before the file's tests (`dske-cli start`, plus `startArgs` such as `--tls`; a
+ * failed start fails the file with the CLI's stderr) and stopped after them.
+ */
+export function runningTopology(
+  basePort: number,
+  overrides: Record<string, string | number> = {},
+  opts: { startArgs?: string[]; beforeStart?: (t: SystemTopology) => void; afterStart?: (t: SystemTopology) => Promise<void> } = {},
+): SystemTopology {
+  const t = new SystemTopology(basePort, overrides);
+  beforeAll(async () => {
+    opts.beforeStart?.(t);
+    const args = opts.startArgs ?? [];
+    const r = await t.cli("start", ...args);
+    if (r.code !== 0) throw new Error(`start ${args.join(" ")} failed: ${r.stderr}`);
+    await opts.afterStart?.(t);
+  }, SYSTEM_TIMEOUT);
+  afterAll(async () => {
+    await t.cli("stop");
+  }, SYSTEM_TIMEOUT);
+  return t;
+}

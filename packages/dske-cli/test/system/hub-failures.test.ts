@@ -4,20 +4,11 @@
  */
 import { rmSync } from "node:fs";
 import path from "node:path";
-import { eventually, keyPair, SystemTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
+import { eventually, keyPair, runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = new SystemTopology(18300);
-
-beforeAll(async () => {
-  const r = await t.cli("start");
-  if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
-}, SYSTEM_TIMEOUT);
-
-afterAll(async () => {
-  await t.cli("stop");
-}, SYSTEM_TIMEOUT);
+const t = runningTopology(18300);
 
 interface PoolStats {
   used: number;

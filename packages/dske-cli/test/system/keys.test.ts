@@ -2,22 +2,13 @@
  * System: keys between every (master, slave) pair of encryptors of the default topology, key sizes
  * 128/256/4096 bits and number 1/50 spread over the pairs, multicast, and the CLI's etsi-qkd verbs.
  */
-import { keyPair, SystemTopology, SYSTEM_TIMEOUT, UUID_RE, type EtsiKey } from "./harness";
+import { keyPair, runningTopology, SYSTEM_TIMEOUT, UUID_RE, type EtsiKey } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = new SystemTopology(18200);
+const t = runningTopology(18200);
 const SAES = ["sam", "serena", "sofia", "sunny", "susan"];
 const SIZES = [128, 256, 4096];
-
-beforeAll(async () => {
-  const r = await t.cli("start");
-  if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
-}, SYSTEM_TIMEOUT);
-
-afterAll(async () => {
-  await t.cli("stop");
-}, SYSTEM_TIMEOUT);
 
 const pairs = SAES.flatMap((m) => SAES.filter((s) => s !== m).map((s) => [m, s] as const));
 const cases = pairs.map(([master, slave], i) => ({

@@ -7,21 +7,12 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { certLayout } from "../../src/certs";
-import { SystemTopology, SYSTEM_TIMEOUT } from "./harness";
+import { runningTopology, SYSTEM_TIMEOUT } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = new SystemTopology(18500);
+const t = runningTopology(18500, {}, { startArgs: ["--tls"] });
 const layout = certLayout(t.stateDir);
-
-beforeAll(async () => {
-  const r = await t.cli("start", "--tls");
-  if (r.code !== 0) throw new Error(`start --tls failed: ${r.stderr}`);
-}, SYSTEM_TIMEOUT);
-
-afterAll(async () => {
-  await t.cli("stop");
-}, SYSTEM_TIMEOUT);
 
 test("start --tls created the CA and every certificate and recorded the mode", () => {
   expect(existsSync(layout.enabledFile)).toBe(true);

@@ -12,9 +12,10 @@ import { randomUUID } from "node:crypto";
 import { formatSignatureHeader } from "@dske/auth";
 import type { Hub } from "@dske/hub";
 import { EtsiApiError } from "../../src/etsi-api";
-import { startClient, startHub, waitFor, type TestClient, type TestHub } from "../harness";
+import { startClient, waitFor, type TestClient, type TestHub } from "../harness";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
-import { accounting, consumedDiff, settle, startGatedHub, type Accounting, type GatedHub } from "./net";
+import { corruptShares } from "../../../dske-hub/src/test-faults";
+import { consumedDiff, settle, startGatedHub, useNetwork, type Accounting, type GatedHub } from "./net";
 
 const http = rawHttp();
 const directory = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
@@ -28,27 +29,14 @@ async function stopAll(clients: (TestClient | undefined)[], hubs: TestHub[] | un
 }
 
 describe("5 hubs, k = 3", () => {
+  const net = useNetwork();
   let hubs: TestHub[];
   let carol: TestClient;
   let curtis: TestClient;
-  const read = (): Promise<Accounting> =>
-    accounting(
-      hubs.map((h) => h.hub),
-      [
-        { name: "carol", store: carol.store },
-        { name: "curtis", store: curtis.store },
-      ],
-    );
-
-  beforeAll(async () => {
-    hubs = await Promise.all(["hank", "helen", "hilary", "holly", "hugo"].map((n) => startHub(n)));
-    const common = { hubs: hubs.map((h) => h.url), minNrShares: 3, kmeDirectory: directory, gatherHedgeMs: 100 };
-    carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
-    curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-    await carol.client.whenRegistered();
-    await curtis.client.whenRegistered();
+  const read = (): Promise<Accounting> => net.read();
+  beforeAll(() => {
+    ({ hubs, carol, curtis } = net);
   });
-  afterAll(() => stopAll([carol, curtis], hubs));
 
   async function keyPair(): Promise<void> {
     const got = await carol.etsi("sam").getKey("sunny");
@@ -119,25 +107,7 @@ describe("5 hubs, k = 3", () => {
   /** Make a hub return wrong shares: XOR `delta` into byte 0 of every share it hands out (the pad is a
    *  one-time pad, so this XORs the decrypted share; the hub signs its answer legitimately). */
   function corrupt(hub: Hub, delta: number): () => void {
-    const origGet = hub.getShare.bind(hub);
-    const origFetch = hub.fetchShares.bind(hub);
-    const flip = (b64: string) => {
-      const b = Buffer.from(b64, "base64");
-      b[0] ^= delta;
-      return b.toString("base64");
-    };
-    hub.getShare = async (q) => {
-      const r = await origGet(q);
-      return { ...r, encrypted_share_value: flip(r.encrypted_share_value) };
-    };
-    hub.fetchShares = async (c, keys) => {
-      const r = await origFetch(c, keys);
-      return { ...r, shares: r.shares.map((s) => ({ ...s, encrypted_share_value: flip(s.encrypted_share_value) })) };
-    };
-    return () => {
-      hub.getShare = origGet;
-      hub.fetchShares = origFetch;
-    };
+    return corruptShares(hub, () => delta);
   }
 
   interface PeerHubStatus {

@@ -1,10 +1,7 @@
-/** Security-test helpers: PSRD accounting over every pool of every node of an in-process network. */
-import type { AddressInfo } from "node:net";
-import type http from "node:http";
-import express from "express";
-import { Hub as HubClass, createHubRouter, type Hub } from "@dske/hub";
-import { MemoryStore } from "@dske/psrd";
-import type { TestHub } from "../harness";
+/** Security-test helpers: PSRD accounting over every pool of every node of an in-process network; a PSRD-gated hub; the shared network fixture. */
+import type { Hub } from "@dske/hub";
+import { startClient, startHub, type TestClient, type TestHub } from "../harness";
+import type { ClientOptions } from "../../src/client";
 import type { PsrdStore } from "@dske/psrd";
 import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
 
@@ -77,46 +74,66 @@ export interface GatedHub extends TestHub {
   gate: { psrdOpen: boolean; refused: number };
 }
 
-/** Like harness.startHub, with a middleware in front of the hub router that can refuse PSRD delivery. */
+/** harness.startHub with a middleware in front of the hub router that can refuse PSRD delivery. */
 export async function startGatedHub(name: string): Promise<GatedHub> {
-  const store = new MemoryStore();
-  const hub = await HubClass.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0 });
   const gate = { psrdOpen: true, refused: 0 };
-  const app = express();
-  app.get(`/hub/${name}/dske/oob/v1/psrd`, (_req, res, next) => {
-    if (gate.psrdOpen) return next();
-    gate.refused++;
-    res.status(503).json({ message: "temporarily unavailable (test gate)" });
+  const hub = await startHub(name, {
+    before: (app) =>
+      app.get(`/hub/${name}/dske/oob/v1/psrd`, (_req, res, next) => {
+        if (gate.psrdOpen) return next();
+        gate.refused++;
+        res.status(503).json({ message: "temporarily unavailable (test gate)" });
+      }),
   });
-  app.use(createHubRouter({ hub, onError: () => undefined }));
-  const listen = (port: number) =>
-    new Promise<http.Server>((resolve, reject) => {
-      const s = app.listen(port, "127.0.0.1", () => resolve(s));
-      s.once("error", reject);
-    });
-  const server = await listen(0);
-  const port = (server.address() as AddressInfo).port;
-  const t: GatedHub = {
-    name,
-    hub,
-    store,
-    port,
-    url: `http://127.0.0.1:${port}/hub/${name}`,
-    server,
-    gate,
-    async down() {
-      const s = t.server;
-      t.server = undefined;
-      if (s) {
-        await new Promise<void>((r) => {
-          s.close(() => r());
-          s.closeAllConnections();
-        });
-      }
-    },
-    async up() {
-      if (!t.server) t.server = await listen(port);
-    },
-  };
-  return t;
+  return Object.assign(hub, { gate });
+}
+
+// ---------------------------------------------------------------------------------------------- a whole network
+
+export interface TestNetwork {
+  hubs: TestHub[];
+  carol: TestClient;
+  curtis: TestClient;
+  /** PSRD accounting of every pool of every node. */
+  read(): Promise<Accounting>;
+}
+
+/**
+ * The security tests' in-process network, set up before the file's tests and torn down after:
+ * hubs hank..hugo (n of them), carol [sam, sue] and curtis [sunny, susan], both registered.
+ * Returns a live view (fields are filled in beforeAll).
+ */
+export function useNetwork(options: { n?: number; k?: number; gatherHedgeMs?: number; client?: Partial<ClientOptions> } = {}): TestNetwork {
+  const names = ["hank", "helen", "hilary", "holly", "hugo", "hunter", "huey"].slice(0, options.n ?? 5);
+  const net = {} as TestNetwork;
+  net.read = () =>
+    accounting(
+      net.hubs.map((h) => h.hub),
+      [
+        { name: "carol", store: net.carol.store },
+        { name: "curtis", store: net.curtis.store },
+      ],
+    );
+  beforeAll(async () => {
+    net.hubs = await Promise.all(names.map((n) => startHub(n)));
+    const common = {
+      hubs: net.hubs.map((h) => h.url),
+      minNrShares: options.k ?? 3,
+      kmeDirectory: { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" },
+      gatherHedgeMs: options.gatherHedgeMs ?? 100,
+      ...options.client,
+    };
+    net.carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
+    net.curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
+    await net.carol.client.whenRegistered();
+    await net.curtis.client.whenRegistered();
+  });
+  afterAll(async () => {
+    for (const c of [net.carol, net.curtis]) await c?.close();
+    for (const h of net.hubs ?? []) {
+      await h.down();
+      await h.hub.close();
+    }
+  });
+  return net;
 }

@@ -1,0 +1,146 @@
+/**
+ * The dashboard's poll loop: every `pollMs`, ask every node of the topology for its management
+ * status (and, for clients, its metrics), hand the round to the DashboardModel and publish the
+ * snapshot to the listeners. Rounds never overlap; a slow or dead node costs at most the probe
+ * timeout. Never throws from the loop.
+ */
+import http from "node:http";
+import https from "node:https";
+import axios from "axios";
+import type { TlsMaterial } from "./certs";
+import { DashboardModel, type DashboardSnapshot, type NodeObservation } from "./dashboard-model";
+import { probeNode, type ProbeResult } from "./mgmt";
+import { nodeBaseUrl, type NodeSpec, type Topology } from "./topology";
+
+export interface DashboardPollerOptions {
+  /** Poll period (default 1000 ms). */
+  pollMs?: number;
+  /** Per-node request time limit (default: the smaller of 800 ms and the poll period). */
+  timeoutMs?: number;
+  /** Sliding window for key rates (default 10 s). */
+  rateWindowMs?: number;
+  /** The operator's certificate when the topology's clients run with mutual TLS. */
+  tls?: TlsMaterial;
+  /** Status probe (tests may replace it). */
+  probe?: (node: NodeSpec, timeoutMs: number, tls?: TlsMaterial) => Promise<ProbeResult>;
+  /** Metrics fetch: the node's Prometheus text, or undefined (tests may replace it). */
+  metrics?: (node: NodeSpec, timeoutMs: number, tls?: TlsMaterial) => Promise<string | undefined>;
+}
+
+export type SnapshotListener = (snapshot: DashboardSnapshot) => void;
+
+const agent = new http.Agent({ keepAlive: false });
+const tlsAgents = new WeakMap<TlsMaterial, https.Agent>();
+
+/**
+ * `GET {node base}/metrics` (e.g. `http://127.0.0.1:8105/client/carol/metrics`; https with the
+ * operator's certificate for a client under TLS): the node's Prometheus text, or undefined when
+ * it serves none (older nodes) or does not answer.
+ */
+export async function fetchNodeMetrics(node: NodeSpec, timeoutMs: number, tls?: TlsMaterial): Promise<string | undefined> {
+  const secure = tls !== undefined && node.kind === "client";
+  let httpsAgent: https.Agent | undefined;
+  if (secure) {
+    httpsAgent = tlsAgents.get(tls);
+    if (httpsAgent === undefined) {
+      httpsAgent = new https.Agent({ keepAlive: false, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+      tlsAgents.set(tls, httpsAgent);
+    }
+  }
+  try {
+    const res = await axios.get<string>(`${nodeBaseUrl(node, secure)}/metrics`, {
+      httpAgent: agent,
+      httpsAgent,
+      proxy: false,
+      timeout: timeoutMs,
+      responseType: "text",
+      transformResponse: (d: unknown) => d,
+      validateStatus: () => true,
+    });
+    const type = String(res.headers["content-type"] ?? "");
+    return res.status === 200 && typeof res.data === "string" && type.startsWith("text/plain") ? res.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class DashboardPoller {
+  readonly pollMs: number;
+  private readonly timeoutMs: number;
+  private readonly model: DashboardModel;
+  private readonly listeners = new Set<SnapshotListener>();
+  private latestSnapshot: DashboardSnapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private round: Promise<void> | undefined;
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly options: DashboardPollerOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? Math.min(800, this.pollMs);
+    this.model = new DashboardModel(topology, { pollMs: this.pollMs, rateWindowMs: options.rateWindowMs });
+  }
+
+  /** The latest snapshot (undefined before the first round completed). */
+  get latest(): DashboardSnapshot | undefined {
+    return this.latestSnapshot;
+  }
+
+  /** Subscribe; returns the unsubscribe function. */
+  subscribe(listener: SnapshotListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** One poll round (also usable without start()). */
+  async pollOnce(): Promise<DashboardSnapshot> {
+    const probe = this.options.probe ?? probeNode;
+    const metrics = this.options.metrics ?? fetchNodeMetrics;
+    const observations = await Promise.all(
+      this.topology.nodes.map(async (node): Promise<NodeObservation> => {
+        const p = await probe(node, this.timeoutMs, this.options.tls);
+        const m = node.kind === "client" && p.state === "up" ? await metrics(node, this.timeoutMs, this.options.tls) : undefined;
+        return m === undefined ? { node, probe: p } : { node, probe: p, metrics: m };
+      }),
+    );
+    const snapshot = this.model.update(observations, Date.now());
+    this.latestSnapshot = snapshot;
+    for (const l of this.listeners) {
+      try {
+        l(snapshot);
+      } catch {
+        // A failing listener (a closed connection) must not stop the others.
+      }
+    }
+    return snapshot;
+  }
+
+  /** Start polling: a round now, then one every pollMs (measured from each round's start). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const loop = (): void => {
+      if (!this.running) return;
+      const started = Date.now();
+      this.round = this.pollOnce()
+        .then(() => undefined)
+        .catch(() => undefined)
+        .finally(() => {
+          this.round = undefined;
+          if (!this.running) return;
+          this.timer = setTimeout(loop, Math.max(0, this.pollMs - (Date.now() - started)));
+        });
+    };
+    loop();
+  }
+
+  /** Stop polling; resolves when the round in flight (if any) finished. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.round;
+  }
+}

@@ -1,0 +1,65 @@
+/** Config: allowed_auth_schemes (and its older spelling auth_schemes) and key_source, validated with zod. */
+import { ConfigError, parseConfig } from "../src/config";
+import { nodeArgs } from "../src/node-command";
+import { StateDir } from "../src/state-dir";
+import { Topology } from "../src/topology";
+
+const MINIMAL = "hubs:\n  - name: h1\nclients:\n  - name: c1\n    encryptors:\n      - name: s1\nmin_nr_shares: 1\n";
+
+function issues(text: string): { path: string; message: string }[] {
+  try {
+    parseConfig(text, "t.yaml");
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => ({ path: i.path, message: i.message }));
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("allowed_auth_schemes", () => {
+  it("defaults to [gf128, hmac-sha256]; hubs and clients get it", () => {
+    const cfg = parseConfig(MINIMAL, "t.yaml");
+    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
+    const topo = new Topology(cfg);
+    const state = new StateDir("/tmp/x");
+    expect(nodeArgs(topo.hubs[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
+    expect(nodeArgs(topo.clients[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
+  });
+
+  it("[gf128] forbids the fallback for hubs and clients", () => {
+    const cfg = parseConfig(`allowed_auth_schemes: [gf128]\n${MINIMAL}`, "t.yaml");
+    expect(cfg.auth_schemes).toEqual(["gf128"]);
+    const topo = new Topology(cfg);
+    const state = new StateDir("/tmp/x");
+    for (const n of topo.nodes) {
+      const args = nodeArgs(n, topo, state);
+      expect(args[args.indexOf("--auth-schemes") + 1]).toBe("gf128");
+    }
+  });
+
+  it("auth_schemes is the older spelling; both at once is an error; bad values are named", () => {
+    expect(parseConfig(`auth_schemes: [hmac-sha256]\n${MINIMAL}`, "t.yaml").auth_schemes).toEqual(["hmac-sha256"]);
+    expect(issues(`auth_schemes: [gf128]\nallowed_auth_schemes: [gf128]\n${MINIMAL}`)).toEqual([
+      { path: "auth_schemes", message: expect.stringMatching(/older spelling of allowed_auth_schemes/) },
+    ]);
+    expect(issues(`allowed_auth_schemes: [gf128, md5]\n${MINIMAL}`)[0].path).toBe("allowed_auth_schemes[1]");
+    expect(issues(`allowed_auth_schemes: []\n${MINIMAL}`)[0].message).toMatch(/at least one/);
+  });
+});
+
+describe("key_source", () => {
+  it("defaults to random (no client option); psrd is passed to clients only", () => {
+    const cfg = parseConfig(MINIMAL, "t.yaml");
+    expect(cfg.key_source).toBe("random");
+    const topo = new Topology(cfg);
+    expect(nodeArgs(topo.clients[0], topo, new StateDir("/tmp/x"))).not.toContain("--key-source");
+    const psrd = new Topology(parseConfig(`key_source: psrd\n${MINIMAL}`, "t.yaml"));
+    const args = nodeArgs(psrd.clients[0], psrd, new StateDir("/tmp/x"));
+    expect(args.slice(args.indexOf("--key-source"), args.indexOf("--key-source") + 2)).toEqual(["--key-source", "psrd"]);
+    expect(nodeArgs(psrd.hubs[0], psrd, new StateDir("/tmp/x"))).not.toContain("--key-source");
+  });
+
+  it("anything else is an error naming the choices", () => {
+    expect(issues(`key_source: urandom\n${MINIMAL}`)).toEqual([{ path: "key_source", message: "expected random or psrd" }]);
+  });
+});

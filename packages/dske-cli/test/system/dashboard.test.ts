@@ -1,0 +1,184 @@
+/**
+ * System: `dske-cli dashboard` (the built bin) over a running default topology, driven in headless
+ * Chromium (Debian's `chromium`, installed by scripts/install-system-deps.sh; playwright-core
+ * with executablePath). Checks that every node appears, that a key pair made over ETSI shows up
+ * in the key counts (per client and per SAE pair), and that a stopped hub is shown down.
+ * Ports 18700-18749 (topology 18700-18709, dashboard 18710).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { BIN, eventually, keyPair, SystemTopology, SYSTEM_TIMEOUT } from "./harness";
+
+jest.setTimeout(SYSTEM_TIMEOUT);
+
+const CHROMIUM = "/usr/bin/chromium";
+const DASHBOARD_PORT = 18710;
+const t = new SystemTopology(18700);
+
+let dashboard: ChildProcess | undefined;
+let dashboardOut = "";
+let browser: BrowserContext | undefined;
+let page: Page;
+let profileDir: string;
+
+/** Start the dashboard bin; resolves with its URL once it printed `dashboard on URL`. */
+function startDashboard(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [BIN, "--config", t.configFile, "--state-dir", t.stateDir, "dashboard", "--port", String(DASHBOARD_PORT), "--interval", "500"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    dashboard = child;
+    const timer = setTimeout(() => reject(new Error(`dashboard did not start within 30 s; output: ${dashboardOut}`)), 30_000);
+    child.stdout!.setEncoding("utf8");
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (d: string) => (dashboardOut += d));
+    child.stdout!.on("data", (d: string) => {
+      dashboardOut += d;
+      const m = /^dashboard on (http:\/\/\S+)$/m.exec(dashboardOut);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dashboard exited with code ${code}: ${dashboardOut}`));
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run scripts/install-system-deps.sh as root (apt-get install chromium) — the dashboard test needs it`);
+  }
+  const r = await t.cli("start");
+  if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
+  const url = await startDashboard();
+  expect(url).toBe(`http://127.0.0.1:${DASHBOARD_PORT}`);
+  profileDir = mkdtempSync(path.join(tmpdir(), "dske-chromium-"));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 1000 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('#conn[data-conn="live"]', { timeout: 20_000 });
+  expect(errors).toEqual([]);
+}, SYSTEM_TIMEOUT);
+
+afterAll(async () => {
+  await browser?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  if (dashboard && dashboard.exitCode === null) {
+    const exited = new Promise<number | null>((resolve) => dashboard!.once("exit", (code) => resolve(code)));
+    dashboard.kill("SIGTERM");
+    await exited;
+  }
+  await t.cli("stop");
+}, SYSTEM_TIMEOUT);
+
+/** Integer value of an attribute of the first element matching `selector` (NaN if absent). */
+async function attrNumber(selector: string, attr: string): Promise<number> {
+  const v = await page.getAttribute(selector, attr, { timeout: 10_000 });
+  return v === null || v === "" ? NaN : Number(v);
+}
+
+/** Wait until the page shows a number >= `min` in `attr` of `selector` (polled from here: the page's CSP forbids eval). */
+async function waitForAttrAtLeast(selector: string, attr: string, min: number): Promise<void> {
+  let last = NaN;
+  try {
+    await eventually(
+      `${selector} ${attr} >= ${min}`,
+      async () => {
+        const v = await page.getAttribute(selector, attr, { timeout: 1000 }).catch(() => null);
+        last = v === null || v === "" ? NaN : Number(v);
+        return last >= min;
+      },
+      20_000,
+      100,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last seen: ${last})`);
+  }
+}
+
+describe("dske-cli dashboard in headless Chromium", () => {
+  it("draws every node of the topology (hubs, clients, encryptors), all up, with their PSRD gauges", async () => {
+    for (const h of t.topology.hubs) {
+      await page.waitForSelector(`svg [data-node="hub:${h.name}"][data-state="up"]`, { timeout: 20_000 });
+    }
+    for (const c of t.topology.clients) {
+      await page.waitForSelector(`svg [data-node="client:${c.name}"][data-state="up"]`, { timeout: 20_000 });
+    }
+    for (const e of t.topology.allEncryptors()) {
+      expect(await page.locator(`svg [data-node="sae:${e}"]`).count()).toBe(1);
+      await expect(page.locator(`svg [data-node="sae:${e}"] text`).textContent()).resolves.toBe(e);
+    }
+    expect(await page.locator("svg [data-node]").count()).toBe(t.topology.nodes.length + t.topology.allEncryptors().length);
+    // One link per (client, hub), each with two gauges; PSRD is there after start.
+    expect(await page.locator("svg line[data-link]").count()).toBe(t.topology.clients.length * t.topology.hubs.length);
+    const available = await attrNumber('#pools td[data-link="carol|hank"] [data-pool="c→h"]', "data-available");
+    expect(available).toBeGreaterThan(0);
+    await expect(page.locator("#nodes-up").textContent()).resolves.toBe("10/10");
+  });
+
+  it("a key pair made over ETSI shows up: sam's client issued, sunny's client delivered, the sam → sunny pair", async () => {
+    await page.waitForSelector('#client-keys tr[data-client="carol"] [data-issued]');
+    const issuedBefore = await attrNumber('#client-keys tr[data-client="carol"] [data-issued]', "data-issued");
+    const deliveredBefore = await attrNumber('#client-keys tr[data-client="curtis"] [data-delivered]', "data-delivered");
+    const pairRow = '#pair-keys tr[data-pair="sam|sunny"]';
+    const hadPair = (await page.locator(pairRow).count()) > 0;
+    const pairIssuedBefore = hadPair ? await attrNumber(pairRow, "data-issued") : 0;
+    const pairDeliveredBefore = hadPair ? await attrNumber(pairRow, "data-delivered") : 0;
+
+    const { enc, dec } = await keyPair(t, "sam", "sunny", { number: 3 });
+    expect(dec.sunny.map((k) => k.key)).toEqual(enc.map((k) => k.key));
+
+    await waitForAttrAtLeast('#client-keys tr[data-client="carol"] [data-issued]', "data-issued", issuedBefore + 3);
+    await waitForAttrAtLeast('#client-keys tr[data-client="curtis"] [data-delivered]', "data-delivered", deliveredBefore + 3);
+    await waitForAttrAtLeast(pairRow, "data-issued", pairIssuedBefore + 3);
+    await waitForAttrAtLeast(pairRow, "data-delivered", pairDeliveredBefore + 3);
+    expect(await page.locator(`${pairRow} td`).nth(0).textContent()).toBe("sam");
+    expect(await page.locator(`${pairRow} td`).nth(2).textContent()).toBe("sunny");
+  });
+
+  it("a stopped hub is shown down (topology, pools table, node count)", async () => {
+    const r = await t.cli("--hub", "hugo", "stop");
+    expect(r.code).toBe(0);
+    await page.waitForSelector('svg [data-node="hub:hugo"][data-state="down"]', { timeout: 20_000 });
+    await expect(page.locator('svg [data-node="hub:hugo"] .state').textContent()).resolves.toBe("DOWN");
+    await expect(page.locator("#nodes-up").textContent()).resolves.toBe("9/10");
+    expect(await page.locator('svg line[data-link="carol|hugo"]').getAttribute("data-level")).toBe("off");
+    expect(await page.locator('svg [data-node="hub:hank"]').getAttribute("data-state")).toBe("up");
+
+    const shot = path.join(tmpdir(), `dske-dashboard-${process.pid}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(existsSync(shot)).toBe(true);
+    process.stdout.write(`dashboard screenshot: ${shot}\n`);
+  });
+
+  it("the dashboard stops on SIGTERM with a message", async () => {
+    const exited = new Promise<number | null>((resolve) => dashboard!.once("exit", (code) => resolve(code)));
+    dashboard!.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(dashboardOut).toContain("dashboard stopped (SIGTERM)");
+  });
+});

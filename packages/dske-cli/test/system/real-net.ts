@@ -1,0 +1,434 @@
+/**
+ * A small DSKE network of REAL node processes (the built dske-hub / dske-client servers, spawned
+ * directly, one log file per node) with an in-process recording proxy in front of every hub: the
+ * clients are given the proxies' URLs, so a test sees (and can hold, swap or replay) every
+ * message a client sends to a hub. Hubs can be given test-only faults (DSKE_TEST_FAULTS, see
+ * packages/dske-hub/src/test-faults.ts) and restarted.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import axios, { type AxiosInstance } from "axios";
+import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
+import { defaultServerScript } from "../../src/node-command";
+import { sleep } from "./chaos-util";
+
+/** One HTTP exchange through a proxy. */
+export interface Exchange {
+  method: string;
+  /** Path and query, as sent. */
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  status: number;
+  resHeaders: Record<string, string>;
+  resBody: Buffer;
+}
+
+/** What the proxy does with one request. `forward` by default. */
+export type ProxyAction = "forward" | "hold";
+
+export class RecordingProxy {
+  readonly exchanges: Exchange[] = [];
+  /** Requests the proxy did not forward (answered 502): genuine, signed, never seen by the hub. */
+  readonly held: Omit<Exchange, "status" | "resHeaders" | "resBody">[] = [];
+  /** Decide per request (default: forward everything). */
+  decide: (method: string, url: string, body: Buffer) => ProxyAction = () => "forward";
+  /** When set, the next two in-band responses that overlap in time are swapped (then it clears). */
+  swapNext = false;
+  swapped = 0;
+  private waiting: { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
+  private server: http.Server | undefined;
+  port = 0;
+
+  constructor(private readonly target: () => number) {}
+
+  async listen(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => void this.handle(req, res, Buffer.concat(chunks)));
+    });
+    this.server.keepAliveTimeout = 1000;
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    await new Promise<void>((r) => {
+      s.close(() => r());
+      s.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    if (this.decide(method, url, body) === "hold") {
+      this.held.push({ method, url, headers, body });
+      res.writeHead(502, { "content-type": "application/json" }).end(JSON.stringify({ message: "held by the test proxy" }));
+      return;
+    }
+    let out: { status: number; headers: Record<string, string>; body: Buffer };
+    try {
+      out = await forward(this.target(), method, url, headers, body);
+    } catch (err) {
+      res.writeHead(502, { "content-type": "application/json" }).end(JSON.stringify({ message: `proxy: hub unreachable: ${String(err)}` }));
+      return;
+    }
+    const ex: Exchange = { method, url, headers, body, status: out.status, resHeaders: out.headers, resBody: out.body };
+    this.exchanges.push(ex);
+    const deliver = (status: number, h: Record<string, string>, b: Buffer) => {
+      const hh = { ...h };
+      delete hh["content-length"];
+      delete hh["transfer-encoding"];
+      delete hh.connection;
+      delete hh["keep-alive"];
+      res.writeHead(status, { ...hh, "content-length": String(b.length) }).end(b);
+    };
+    if (this.swapNext && url.includes("/dske/api/") && out.status === 200) {
+      if (this.waiting === undefined) {
+        const w = { url, deliver, own: ex };
+        this.waiting = w;
+        // If no second response comes within 3 s, deliver this one unchanged.
+        setTimeout(() => {
+          if (this.waiting === w) {
+            this.waiting = undefined;
+            deliver(out.status, out.headers, out.body);
+          }
+        }, 3000).unref();
+        return;
+      }
+      const first = this.waiting;
+      this.waiting = undefined;
+      this.swapNext = false;
+      this.swapped++;
+      // Each client connection gets the other request's (genuine, hub-signed) response.
+      first.deliver(out.status, out.headers, out.body);
+      deliver(first.own.status, first.own.resHeaders, first.own.resBody);
+      return;
+    }
+    deliver(out.status, out.headers, out.body);
+  }
+}
+
+/** Send a request to 127.0.0.1:port verbatim (no keep-alive), return the raw answer. */
+export function forward(
+  port: number,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const h: Record<string, string> = { ...headers, host: `127.0.0.1:${port}`, connection: "close" };
+    if (body.length > 0 || method === "POST" || method === "PUT") h["content-length"] = String(body.length);
+    const req = http.request({ host: "127.0.0.1", port, method, path: url, headers: h, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const rh: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") rh[k] = v;
+        resolve({ status: res.statusCode ?? 0, headers: rh, body: Buffer.concat(chunks) });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.setTimeout(20_000, () => req.destroy(new Error("timeout")));
+    req.end(body);
+  });
+}
+
+export interface RealNode {
+  kind: "hub" | "client";
+  name: string;
+  port: number;
+  encryptors: string[];
+  proc?: ChildProcess;
+  env: Record<string, string>;
+  /** Test fault file of a hub (DSKE_TEST_FAULTS). */
+  faultsFile?: string;
+  /** Extra command-line arguments of this node. */
+  extraArgs?: string[];
+}
+
+export interface RealNetOptions {
+  basePort: number;
+  hubs: string[];
+  clients: { name: string; encryptors: string[] }[];
+  k: number;
+  authSchemes?: AuthSchemeName[];
+  /** Extra client arguments (e.g. PSRD thresholds). */
+  clientArgs?: string[];
+}
+
+export class RealNet {
+  readonly dir: string;
+  readonly nodes: RealNode[];
+  readonly proxies = new Map<string, RecordingProxy>();
+  readonly http: AxiosInstance;
+
+  constructor(readonly opts: RealNetOptions) {
+    this.dir = mkdtempSync(path.join(tmpdir(), `dske-real-${opts.basePort}-`));
+    const nh = opts.hubs.length;
+    this.nodes = [
+      ...opts.hubs.map((name, i) => ({ kind: "hub" as const, name, port: opts.basePort + i, encryptors: [], env: {} })),
+      ...opts.clients.map((c, j) => ({ kind: "client" as const, name: c.name, port: opts.basePort + nh + j, encryptors: c.encryptors, env: {} })),
+    ];
+    for (const h of this.hubs) {
+      h.faultsFile = path.join(this.dir, `faults-${h.name}.json`);
+      writeFileSync(h.faultsFile, "{}");
+      h.env.DSKE_TEST_FAULTS = h.faultsFile;
+    }
+    this.http = axios.create({ proxy: false, validateStatus: () => true, timeout: 30_000, httpAgent: new http.Agent({ keepAlive: false }) });
+  }
+
+  get hubs(): RealNode[] {
+    return this.nodes.filter((n) => n.kind === "hub");
+  }
+  get clients(): RealNode[] {
+    return this.nodes.filter((n) => n.kind === "client");
+  }
+  node(name: string): RealNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+  proxy(hub: string): RecordingProxy {
+    const p = this.proxies.get(hub);
+    if (!p) throw new Error(`no proxy for ${hub}`);
+    return p;
+  }
+  baseUrl(name: string): string {
+    const n = this.node(name);
+    return `http://127.0.0.1:${n.port}/${n.kind}/${n.name}`;
+  }
+  logOf(name: string): string {
+    try {
+      return readFileSync(path.join(this.dir, `${name}.log`), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const h of this.hubs) {
+      const p = new RecordingProxy(() => h.port);
+      await p.listen();
+      this.proxies.set(h.name, p);
+    }
+    writeFileSync(path.join(this.dir, "kme-directory.json"), JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))));
+    await Promise.all(this.hubs.map((h) => this.spawn(h)));
+    await Promise.all(this.clients.map((c) => this.spawn(c)));
+    await this.waitRegistered();
+  }
+
+  private args(n: RealNode): string[] {
+    const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name)];
+    if (n.kind === "hub") {
+      return [n.name, ...state, "--host", "127.0.0.1", "--share-timeout-secs", "600", "--auth-schemes", (this.opts.authSchemes ?? ["gf128", "hmac-sha256"]).join(",")];
+    }
+    const hubUrls = this.hubs.map((h) => `http://127.0.0.1:${this.proxy(h.name).port}/hub/${h.name}`);
+    return [
+      n.name,
+      ...state,
+      "--hubs",
+      ...hubUrls,
+      ...(n.encryptors.length > 0 ? ["--encryptors", ...n.encryptors] : []),
+      "--min-nr-shares",
+      String(this.opts.k),
+      "--kme-directory",
+      path.join(this.dir, "kme-directory.json"),
+      ...(this.opts.clientArgs ?? []),
+      ...(n.extraArgs ?? []),
+    ];
+  }
+
+  /** Forget a stopped node (it no longer counts in status, accounting and stop). */
+  dropNode(name: string): void {
+    const i = this.nodes.findIndex((n) => n.name === name);
+    if (i >= 0) this.nodes.splice(i, 1);
+  }
+
+  /** Start one more client process (not waiting for its registrations). */
+  async addClient(name: string, encryptors: string[], extraArgs: string[]): Promise<RealNode> {
+    const port = this.opts.basePort + this.nodes.length;
+    const n: RealNode = { kind: "client", name, port, encryptors, env: {}, extraArgs };
+    this.nodes.push(n);
+    await this.spawn(n);
+    return n;
+  }
+
+  /** Spawn a node and wait for its `listening on` line. */
+  async spawn(n: RealNode): Promise<void> {
+    const fd = openSync(path.join(this.dir, `${n.name}.log`), "a");
+    const proc = spawn(process.execPath, [defaultServerScript(n.kind), ...this.args(n)], {
+      stdio: ["ignore", "pipe", fd],
+      env: { ...process.env, ...n.env },
+    });
+    closeSync(fd);
+    n.proc = proc;
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${n.name} did not start: ${out}${this.logOf(n.name)}`)), 30_000);
+      proc.stdout!.on("data", (c: Buffer) => {
+        out += c.toString();
+        if (/listening on/.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${n.name} exited (${code}) during startup: ${out}${this.logOf(n.name)}`));
+      });
+    });
+    // Keep draining stdout (request log lines) into memory-free oblivion, but keep the log text.
+    proc.stdout!.removeAllListeners("data");
+    const log = openSync(path.join(this.dir, `${n.name}.log`), "a");
+    proc.stdout!.on("data", (c: Buffer) => {
+      try {
+        writeFileSync(log, c);
+      } catch {
+        // log only
+      }
+    });
+    proc.once("exit", () => closeSync(log));
+  }
+
+  /** Stop a node gracefully (SIGTERM) and wait for it to exit. */
+  async stopNode(name: string): Promise<void> {
+    const n = this.node(name);
+    const p = n.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once("exit", () => r()));
+    p.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+    if (p.exitCode === null && p.signalCode === null) {
+      p.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) await this.stopNode(c.name);
+    await Promise.all(this.hubs.map((h) => this.stopNode(h.name)));
+    for (const p of this.proxies.values()) await p.close();
+  }
+
+  setFaults(hub: string, faults: { corrupt_shares?: number; refuse_psrd?: boolean }): void {
+    writeFileSync(this.node(hub).faultsFile!, JSON.stringify(faults));
+  }
+
+  async status(name: string): Promise<Record<string, unknown>> {
+    const r = await this.http.get(`${this.baseUrl(name)}/mgmt/v1/status`);
+    if (r.status !== 200) throw new Error(`${name} status: HTTP ${r.status}`);
+    return r.data as Record<string, unknown>;
+  }
+
+  /** Every client registered with every hub, with PSRD in both pools. */
+  async waitRegistered(ms = 30_000): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const ok = await Promise.all(
+        this.clients.map(async (c) => {
+          try {
+            const s = (await this.status(c.name)) as { peer_hubs: { registered: boolean; pools: { client_owned: { available: number }; hub_owned: { available: number } } }[] };
+            return s.peer_hubs.every((h) => h.registered && h.pools.client_owned.available > 0 && h.pools.hub_owned.available > 0);
+          } catch {
+            return false;
+          }
+        }),
+      );
+      if (ok.every(Boolean)) return;
+      if (Date.now() > until) throw new Error("clients did not register with every hub");
+      await sleep(100);
+    }
+  }
+
+  /**
+   * PSRD consumption per pool of every node, from the management status (hubs: per peer client,
+   * both pools; clients: per peer hub, both pools): used bytes minus the blocks' MAC key prefixes
+   * (which a background replenishment adds without consuming anything).
+   */
+  async accounting(): Promise<Record<string, number>> {
+    const scheme: AuthSchemeName = this.opts.authSchemes?.[0] ?? "gf128";
+    const prefix = blockKeyPrefix(scheme);
+    const out: Record<string, number> = {};
+    type P = { used: number; blocks: number };
+    for (const h of this.hubs) {
+      const s = (await this.status(h.name)) as { peer_clients: { client_name: string; pools: Record<string, P> }[] };
+      for (const c of s.peer_clients) for (const [k, p] of Object.entries(c.pools)) out[`${h.name}/${c.client_name}/${k}`] = p.used - prefix * p.blocks;
+    }
+    for (const c of this.clients) {
+      const s = (await this.status(c.name)) as { peer_hubs: { hub_name: string; pools: Record<string, P> }[] };
+      for (const h of s.peer_hubs) for (const [k, p] of Object.entries(h.pools)) out[`${c.name}/${h.hub_name}/${k}`] = p.used - prefix * p.blocks;
+    }
+    return out;
+  }
+
+  /** Accounting once it stopped changing (background work finished). */
+  async settledAccounting(quietMs = 300, maxMs = 10_000): Promise<Record<string, number>> {
+    const until = Date.now() + maxMs;
+    let last = JSON.stringify(await this.accounting());
+    let since = Date.now();
+    while (Date.now() < until) {
+      await sleep(50);
+      const now = JSON.stringify(await this.accounting());
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) break;
+    }
+    return JSON.parse(last) as Record<string, number>;
+  }
+
+  /** Number of shares held by each hub (metadata from mgmt status). */
+  async shareCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const h of this.hubs) out[h.name] = ((await this.status(h.name)) as { shares: unknown[] }).shares.length;
+    return out;
+  }
+
+  // ---------------------------------------------------------------- ETSI
+
+  async encKeys(master: string, slave: string, body: Record<string, unknown> = {}): Promise<{ status: number; data: unknown }> {
+    const kme = this.clients.find((c) => c.encryptors.includes(master))!;
+    const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, { headers: { Authorization: master } });
+    return { status: r.status, data: r.data };
+  }
+
+  async decKeys(slave: string, master: string, ids: string[]): Promise<{ status: number; data: unknown }> {
+    const kme = this.clients.find((c) => c.encryptors.includes(slave))!;
+    const r = await this.http.post(
+      `${this.baseUrl(kme.name)}/etsi/api/v1/keys/${master}/dec_keys`,
+      { key_IDs: ids.map((key_ID) => ({ key_ID })) },
+      { headers: { Authorization: slave } },
+    );
+    return { status: r.status, data: r.data };
+  }
+
+  /** enc_keys then dec_keys; returns both key lists (throws on an HTTP error). */
+  async keyPair(master: string, slave: string, body: Record<string, unknown> = {}): Promise<{ enc: EtsiKeyT[]; dec: EtsiKeyT[] }> {
+    const e = await this.encKeys(master, slave, body);
+    if (e.status !== 200) throw new Error(`enc_keys: HTTP ${e.status} ${JSON.stringify(e.data)}`);
+    const enc = (e.data as { keys: EtsiKeyT[] }).keys;
+    const d = await this.decKeys(slave, master, enc.map((k) => k.key_ID));
+    if (d.status !== 200) throw new Error(`dec_keys: HTTP ${d.status} ${JSON.stringify(d.data)}`);
+    return { enc, dec: (d.data as { keys: EtsiKeyT[] }).keys };
+  }
+}
+
+export interface EtsiKeyT {
+  key_ID: string;
+  key: string;
+}

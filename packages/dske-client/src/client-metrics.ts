@@ -1,0 +1,104 @@
+/**
+ * Client-specific Prometheus metrics on top of @dske/hub's NodeMetrics (per-node registry):
+ * keys established (master's KME, enc_keys), delivered to slaves (slave's KME, dec_keys) and
+ * failed, per SAE pair (counted by the ETSI route layer), PSRD bytes
+ * per hub and pool, registration state, key-store counts and bad shares per hub (gauges read
+ * from the management status at scrape time).
+ */
+import { Counter, Gauge } from "prom-client";
+import { NodeMetrics } from "@dske/hub";
+import type { Client } from "./client.js";
+import { ClientMgmtStatusSchema, type ClientMgmtStatus } from "./mgmt-wire.js";
+
+export type KeyRole = "master" | "slave";
+
+export interface ClientMetrics {
+  readonly node: NodeMetrics;
+  /** Keys established, counted once, on the master SAE's KME (enc_keys answered). */
+  readonly keysEstablished: Counter<"master_sae" | "slave_sae">;
+  /** Keys handed to a slave SAE, on its KME (dec_keys answered); slave_sae is that slave. */
+  readonly keysDelivered: Counter<"master_sae" | "slave_sae">;
+  /** Keys requested but not handed out because the domain call failed (after request validation). */
+  readonly keysFailed: Counter<"master_sae" | "slave_sae" | "role">;
+}
+
+export function registerClientMetrics(node: NodeMetrics, client: Client): ClientMetrics {
+  const registers = [node.registry];
+  // One status snapshot per scrape (see registerHubMetrics).
+  let cache: { at: number; status: ClientMgmtStatus | undefined } | undefined;
+  node.onScrape(() => (cache = undefined));
+  const status = (): ClientMgmtStatus | undefined => {
+    const now = Date.now();
+    if (!cache || now - cache.at > 100) {
+      const parsed = ClientMgmtStatusSchema.safeParse(client.mgmtStatus());
+      cache = { at: now, status: parsed.success ? parsed.data : undefined };
+    }
+    return cache.status;
+  };
+  node.addPsrdSource(function* () {
+    for (const h of status()?.peer_hubs ?? []) {
+      yield { peer: h.hub_name, pool: "client_owned", bytes: h.pools.client_owned };
+      yield { peer: h.hub_name, pool: "hub_owned", bytes: h.pools.hub_owned };
+    }
+  });
+  new Gauge({
+    name: "dske_client_hub_registered",
+    help: "1 if the client is registered with the hub, else 0",
+    labelNames: ["peer"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of status()?.peer_hubs ?? []) this.set({ peer: h.hub_name }, h.registered ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "dske_client_bad_shares",
+    help: "Shares from the hub that failed the key check since start (robust reconstruction named the hub)",
+    labelNames: ["peer"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of status()?.peer_hubs ?? []) this.set({ peer: h.hub_name }, h.bad_shares ?? 0);
+    },
+  });
+  new Gauge({
+    name: "dske_client_keys",
+    help: "Key bookkeeping: issued (master side, awaiting slaves), delivered (marks), held (reconstructed, awaiting a further slave)",
+    labelNames: ["state"],
+    registers,
+    collect() {
+      this.reset();
+      const keys = status()?.keys;
+      if (!keys) return;
+      this.set({ state: "issued" }, keys.issued);
+      this.set({ state: "delivered" }, keys.delivered);
+      this.set({ state: "held" }, keys.held);
+    },
+  });
+  return {
+    node,
+    keysEstablished: new Counter({
+      name: "dske_keys_established_total",
+      help: "Keys established for an SAE pair: counted on the master SAE's KME when enc_keys hands them out",
+      labelNames: ["master_sae", "slave_sae"],
+      registers,
+    }),
+    keysDelivered: new Counter({
+      name: "dske_keys_delivered_total",
+      help: "Keys handed to a slave SAE by dec_keys on its KME, per SAE pair",
+      labelNames: ["master_sae", "slave_sae"],
+      registers,
+    }),
+    keysFailed: new Counter({
+      name: "dske_keys_failed_total",
+      help: "Keys requested over ETSI 014 (valid requests) that were not handed out, per SAE pair and role (master: enc_keys, slave: dec_keys)",
+      labelNames: ["master_sae", "slave_sae", "role"],
+      registers,
+    }),
+  };
+}
+
+/** A new per-node registry with the client metrics (what createClientRouter does with `metrics: true`). */
+export function createClientMetrics(client: Client, options: { processMetrics?: boolean } = {}): ClientMetrics {
+  return registerClientMetrics(new NodeMetrics({ kind: "client", name: client.name, processMetrics: options.processMetrics }), client);
+}

@@ -1,0 +1,45 @@
+/**
+ * Wire schemas of the client's management API (`/client/{name}/mgmt/v1/...`). The status
+ * document is built by `Client.mgmtStatus()` plus the router's transport fields; this schema
+ * describes it for the OpenAPI document and for readers such as the metrics collector. Objects
+ * are loose: fields may be added (forward compatible).
+ */
+import { z } from "zod";
+import { PoolStatusSchema } from "@dske/hub";
+
+export const PeerHubStatusSchema = z
+  .object({
+    hub_name: z.string(),
+    url: z.string(),
+    registered: z.boolean(),
+    /** The negotiated scheme (null until registered). */
+    auth_scheme: z.string().nullable(),
+    extensions: z.array(z.string()).optional(),
+    last_error: z.string().nullable().optional(),
+    /** Shares from this hub that failed the check (robust reconstruction named the hub). */
+    bad_shares: z.number().optional(),
+    last_bad_share: z.object({ key_id: z.string(), at: z.string() }).nullable().optional(),
+    pools: z.object({ client_owned: PoolStatusSchema, hub_owned: PoolStatusSchema }),
+  })
+  .loose();
+export type PeerHubStatus = z.infer<typeof PeerHubStatusSchema>;
+
+export const ClientMgmtStatusSchema = z
+  .object({
+    name: z.string(),
+    encryptor_names: z.array(z.string()),
+    encryptors: z.array(z.string()),
+    min_nr_shares: z.number(),
+    peer_hubs: z.array(PeerHubStatusSchema),
+    keys: z.object({ issued: z.number(), delivered: z.number(), held: z.number() }).loose(),
+    bad_shares: z.array(z.object({ hub: z.string(), key_id: z.string(), at: z.string() })).optional(),
+    etsi_transport: z.enum(["http", "https-mtls"]).optional(),
+    sae_authentication: z.string().optional(),
+    /** Diagnostics for benchmarks: fsync calls and HTTP requests to hubs since start. */
+    io: z.object({ fsyncs: z.number(), hub_requests: z.number() }).loose().optional(),
+  })
+  .loose();
+export type ClientMgmtStatus = z.infer<typeof ClientMgmtStatusSchema>;
+
+export const ClientStopResponseSchema = z.object({ message: z.string() });
+export type ClientStopResponse = z.infer<typeof ClientStopResponseSchema>;

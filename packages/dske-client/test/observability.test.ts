@@ -1,0 +1,285 @@
+/**
+ * Observability of the client: OpenAPI document (valid 3.1, same routes as the router, every
+ * documented route served), metrics that move with a key pair, request IDs and log lines.
+ */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import express from "express";
+import request from "supertest";
+import { validate } from "@readme/openapi-parser";
+import { listRouterRoutes } from "@dske/hub";
+import type { PsrdStore } from "@dske/psrd";
+import { Client } from "../src/client";
+import { clientOpenApi } from "../src/client-routes";
+import { ClientMgmtStatusSchema } from "../src/mgmt-wire";
+import { createClientRouter } from "../src/router";
+import { parseClientArgs, startClientServer } from "../src/standalone";
+import type { Logger, LogFields } from "../src/logger";
+import { startClient, startHub, type TestClient, type TestHub } from "./harness";
+
+const unusedStore: PsrdStore = {
+  openPool: () => Promise.reject(new Error("not used")),
+  deletePool: () => Promise.reject(new Error("not used")),
+  listPools: () => Promise.resolve([]),
+  close: () => Promise.resolve(),
+};
+
+function operations(doc: { paths: Record<string, Record<string, unknown>> }): string[] {
+  return Object.entries(doc.paths)
+    .flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`))
+    .sort();
+}
+
+function routerOperations(router: { stack?: unknown }): string[] {
+  return listRouterRoutes(router)
+    .filter((r) => !r.path.includes("/docs/assets/"))
+    .map((r) => `${r.method.toUpperCase()} ${r.path}`)
+    .sort();
+}
+
+/** Sum of a metric's samples whose labels include `labels`. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split("\n")) {
+    const m = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have: Record<string, string> = {};
+    for (const kv of (m[2] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]] = kv[2];
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total = (total ?? 0) + Number(m[3]);
+  }
+  return total;
+}
+
+describe("OpenAPI document", () => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await Client.create({
+      name: "carol",
+      encryptors: ["sam"],
+      hubs: ["http://127.0.0.1:9/hub/hank", "http://127.0.0.1:9/hub/helen"],
+      minNrShares: 2,
+      psrdStore: unusedStore,
+      kmeDirectory: { sam: "carol", sunny: "curtis" },
+    });
+  });
+  afterAll(() => client.stop());
+
+  test("is a valid OpenAPI 3.1 document in every variant", async () => {
+    for (const doc of [
+      clientOpenApi("carol"),
+      clientOpenApi("carol", { standardRoot: false }),
+      clientOpenApi("carol", { rootAliases: true, metrics: false }),
+    ]) {
+      const result = await validate(structuredClone(doc) as never);
+      if (!result.valid) throw new Error(JSON.stringify(result.errors, null, 2));
+      expect(result.valid).toBe(true);
+    }
+    const doc = clientOpenApi("carol");
+    // Schemas come from etsi.ts (field names exactly as ETSI 014).
+    const req = doc.components.schemas.KeyRequest as { properties: Record<string, unknown> };
+    expect(Object.keys(req.properties)).toEqual(
+      expect.arrayContaining(["number", "size", "additional_slave_SAE_IDs", "extension_mandatory", "extension_optional"]),
+    );
+    const post = doc.paths["/api/v1/keys/{slave_SAE_ID}/enc_keys"].post as { security: unknown; parameters: { name: string; in: string }[] };
+    expect(post.security).toEqual([{ saeAuthorization: [] }]);
+    expect(post.parameters).toContainEqual(expect.objectContaining({ name: "slave_SAE_ID", in: "path" }));
+    expect(doc.paths["/client/carol/etsi/api/v1/keys/{master_SAE_ID}/dec_keys"].get).toBeDefined();
+    expect(doc.components.schemas.ClientStatus).toBeDefined();
+  });
+
+  test("documents exactly the routes the router registers (with and without the standard root)", () => {
+    expect(routerOperations(createClientRouter({ client }))).toEqual(operations(clientOpenApi("carol")));
+    expect(routerOperations(createClientRouter({ client, standardRoot: false, metrics: false }))).toEqual(
+      operations(clientOpenApi("carol", { standardRoot: false, metrics: false })),
+    );
+    expect(operations(clientOpenApi("carol"))).toHaveLength(5 * 2 + 2 + 3);
+  });
+
+  test("every documented operation is served", async () => {
+    const app = express();
+    app.use(createClientRouter({ client, onStop: () => {} }));
+    for (const op of operations(clientOpenApi("carol"))) {
+      const [method, template] = op.split(" ");
+      const p = template.replace("{slave_SAE_ID}", "sunny").replace("{master_SAE_ID}", "sunny");
+      const res = await request(app)[method.toLowerCase() as "get"](p).set("Authorization", "sam");
+      expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
+      expect(String(res.body?.message ?? "")).not.toMatch(/unknown ETSI endpoint/);
+    }
+    const unknown = await request(app).get("/client/carol/nothing");
+    expect(unknown.status).toBe(404);
+  });
+
+  test("the status schema describes the real status document", () => {
+    const status = { ...client.mgmtStatus(), etsi_transport: "http", sae_authentication: "x" };
+    const parsed = ClientMgmtStatusSchema.safeParse(status);
+    if (!parsed.success) throw new Error(JSON.stringify(parsed.error.issues));
+    // Every required field of the schema is in the real document (the schema is loose: the domain may add fields).
+    const required = Object.entries(ClientMgmtStatusSchema.shape)
+      .filter(([, s]) => !s.safeParse(undefined).success)
+      .map(([k]) => k);
+    expect(required.length).toBeGreaterThanOrEqual(6);
+    for (const key of required) expect(Object.keys(status)).toContain(key);
+  });
+});
+
+describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2)", () => {
+  let hubs: TestHub[];
+  let carol: TestClient;
+  let curtis: TestClient;
+  const directory = { sam: "carol", sunny: "curtis", susan: "curtis" };
+
+  beforeAll(async () => {
+    hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
+    const common = { hubs: hubs.map((h) => h.url), minNrShares: 2, kmeDirectory: directory };
+    carol = await startClient({ name: "carol", encryptors: ["sam"], ...common });
+    curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
+    await carol.client.whenRegistered();
+    await curtis.client.whenRegistered();
+  });
+  afterAll(async () => {
+    await carol?.close();
+    await curtis?.close();
+    for (const h of hubs ?? []) {
+      await h.down();
+      await h.hub.close();
+    }
+  });
+
+  const scrape = async (c: TestClient, name: string) => {
+    const res = await fetch(`http://127.0.0.1:${c.port}/client/${name}/metrics`);
+    expect(res.status).toBe(200);
+    return res.text();
+  };
+
+  test("a key pair moves keys, PSRD, request and auth-failure figures on both sides", async () => {
+    const m0 = await scrape(carol, "carol");
+    const s0 = await scrape(curtis, "curtis");
+    const avail0 = metric(m0, "dske_psrd_available_bytes", { peer: "hank", pool: "client_owned" })!;
+    const used0 = metric(m0, "dske_psrd_consumed_bytes", { pool: "client_owned" })!;
+    expect(avail0).toBeGreaterThan(0);
+    expect(metric(m0, "dske_client_hub_registered")).toBe(3);
+    expect(metric(m0, "dske_keys_established_total")).toBeUndefined();
+
+    const keys = await carol.etsi("sam").getKeys("sunny", { number: 3 });
+    expect(keys.keys).toHaveLength(3);
+    const got = await curtis.etsi("sunny").getKeysWithKeyIds("sam", keys.keys.map((k) => k.key_ID));
+    expect(got.keys.map((k) => k.key)).toEqual(keys.keys.map((k) => k.key));
+
+    // susan is not an intended slave: refused, counted as a failed key and an auth failure.
+    await expect(curtis.etsi("susan").getKeysWithKeyIds("sam", [keys.keys[0].key_ID])).rejects.toThrow();
+    // No SAE identity at all: an auth failure.
+    expect((await fetch(`http://127.0.0.1:${carol.port}/api/v1/keys/sunny/status`)).status).toBe(401);
+
+    const m1 = await scrape(carol, "carol");
+    const s1 = await scrape(curtis, "curtis");
+    expect(metric(m1, "dske_keys_established_total", { master_sae: "sam", slave_sae: "sunny" })).toBe(3);
+    expect(metric(s1, "dske_keys_established_total")).toBeUndefined(); // counted once, at the master's KME
+    expect(metric(s1, "dske_keys_delivered_total", { master_sae: "sam", slave_sae: "sunny" })).toBe(3);
+    expect(metric(m1, "dske_keys_delivered_total")).toBeUndefined();
+    expect(metric(s1, "dske_keys_failed_total", { master_sae: "sam", slave_sae: "susan", role: "slave" })).toBe(1);
+    expect(metric(m1, "dske_auth_failures_total", { reason: "etsi_unauthorized" })).toBe(1);
+    expect(metric(m1, "dske_psrd_consumed_bytes", { pool: "client_owned" })!).toBeGreaterThan(used0);
+    expect(metric(s1, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!).toBeGreaterThan(metric(s0, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!);
+    expect(metric(m1, "dske_http_requests_total", { route: "getKeyPost", status: "200" })).toBe(1);
+    expect(metric(s1, "dske_http_requests_total", { route: "getKeyWithKeyIdsPost", status: "200" })).toBe(1);
+    expect(metric(m1, "dske_http_request_duration_seconds_count", { route: "getKeyPost" })).toBe(1);
+    expect(metric(m1, "dske_client_keys", { state: "issued" })).toBeGreaterThanOrEqual(0);
+    expect(m1).toContain('node="carol"');
+  });
+});
+
+describe("request IDs and log lines", () => {
+  test("X-Request-ID is echoed (or generated) and every request line carries it", async () => {
+    const lines: { message: string; fields?: LogFields }[] = [];
+    const logger: Logger = {
+      info: (message, fields) => void lines.push({ message, fields }),
+      warn: (message, fields) => void lines.push({ message, fields }),
+      error: (message, fields) => void lines.push({ message, fields }),
+    };
+    const client = await Client.create({
+      name: "carol",
+      encryptors: ["sam"],
+      hubs: ["http://127.0.0.1:9/hub/hank"],
+      minNrShares: 1,
+      psrdStore: unusedStore,
+      kmeDirectory: { sam: "carol", sunny: "curtis" },
+    });
+    try {
+      const app = express();
+      app.use(createClientRouter({ client, logger }));
+      const a = await request(app).get("/api/v1/keys/sunny/status").set("Authorization", "sam").set("X-Request-ID", "abc-123");
+      expect(a.headers["x-request-id"]).toBe("abc-123");
+      const b = await request(app).get("/client/carol/mgmt/v1/status").set("X-Request-ID", "no\u00e9good");
+      expect(b.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+      const line = lines.find((l) => l.fields?.req_id === "abc-123");
+      expect(line?.message).toMatch(/^GET \/api\/v1\/keys\/sunny\/status sae=sam -> \d{3} \(\d+\.\d ms\)$/);
+      expect(line?.fields).toMatchObject({ method: "GET", sae: "sam", path: "/api/v1/keys/sunny/status" });
+      expect(lines.find((l) => l.fields?.req_id === b.headers["x-request-id"])?.fields?.status).toBe(200);
+    } finally {
+      await client.stop();
+    }
+  });
+});
+
+test("standalone: /openapi.json, /docs and /metrics at the app root too", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "dske-client-obs-"));
+  try {
+    const config = await parseClientArgs(["carol", "--port", "0", "--hubs", "http://127.0.0.1:9/hub/hank", "--min-nr-shares", "1", "--encryptors", "sam", "--state-dir", path.join(dir, "carol")]);
+    const { silentLogger } = await import("../src/logger");
+    const running = await startClientServer(config, { logger: silentLogger });
+    try {
+      const spec = await request(running.url).get("/openapi.json");
+      expect(spec.status).toBe(200);
+      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/client/carol/metrics"]));
+      expect((await validate(spec.body as never)).valid).toBe(true);
+      const page = await request(running.url).get("/docs");
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("/docs/assets/swagger-ui-bundle.js");
+      expect((await request(running.url).get("/docs/assets/swagger-ui-bundle.js")).status).toBe(200);
+      const m = await request(running.url).get("/metrics");
+      expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocument", status: "200" })).toBe(1);
+      expect(m.text).not.toContain("process_cpu_user_seconds_total"); // processMetrics is off unless asked (the bin asks)
+    } finally {
+      await running.stop();
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe("operatorGuard (mutual TLS: management and /metrics for the operator only)", () => {
+  const { operatorGuard } = jest.requireActual<typeof import("../src/router")>("../src/router");
+  const { NodeMetrics } = jest.requireActual<typeof import("@dske/hub")>("@dske/hub");
+  const call = (guard: express.RequestHandler, cn: string | undefined) => {
+    const req = {
+      method: "GET",
+      originalUrl: "/client/carol/metrics",
+      socket: { authorized: cn !== undefined, getPeerCertificate: () => ({ subject: { CN: cn } }) },
+    } as unknown as express.Request;
+    const out: { status?: number; next: boolean } = { next: false };
+    const res = {
+      status(code: number) {
+        out.status = code;
+        return this;
+      },
+      json() {
+        return this;
+      },
+    } as unknown as express.Response;
+    guard(req, res, () => void (out.next = true));
+    return out;
+  };
+
+  test("plain HTTP: no guard; mTLS: operator passes, SAE certificate 403, none 401, refusals counted", async () => {
+    expect(operatorGuard("authorization-header")).toBeUndefined();
+    const node = new NodeMetrics({ kind: "client", name: "carol" });
+    const guard = operatorGuard("tls-client-certificate", "dske-operator", undefined, node)!;
+    expect(call(guard, "dske-operator")).toEqual({ next: true });
+    expect(call(guard, "sam")).toEqual({ next: false, status: 403 });
+    expect(call(guard, undefined)).toEqual({ next: false, status: 401 });
+    const text = (await node.text()).body;
+    expect(metric(text, "dske_auth_failures_total", { reason: "operator_certificate_refused" })).toBe(1);
+    expect(metric(text, "dske_auth_failures_total", { reason: "operator_certificate_missing" })).toBe(1);
+  });
+});

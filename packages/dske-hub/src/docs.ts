@@ -1,0 +1,147 @@
+/// <reference path="./vendor.d.ts" />
+/**
+ * The observability endpoints every node serves next to its API, as route-table routes (so they
+ * are in the OpenAPI document too):
+ *
+ * - `GET {prefix}/openapi.json` — the node's OpenAPI 3.1 document;
+ * - `GET {prefix}/docs` — an interactive page (Swagger UI, served from the vendored
+ *   `swagger-ui-dist` files under `{prefix}/docs/assets/`: no CDN, works offline);
+ * - `GET {prefix}/metrics` — Prometheus text exposition of the node's registry.
+ */
+import express, { type Request, type Response, type Router } from "express";
+import swaggerUiPath from "swagger-ui-dist/absolute-path.js";
+import type { NodeMetrics } from "./metrics.js";
+import type { OpenApiDocument } from "./openapi.js";
+import { fullPath, type RouteSpec } from "./route-table.js";
+import { registerRoute } from "./route-register.js";
+
+export const OBSERVABILITY_TAG = "observability";
+
+export const OBSERVABILITY_ROUTES = {
+  openapi: {
+    operationId: "getOpenApiDocument",
+    method: "get",
+    path: "/openapi.json",
+    summary: "This node's OpenAPI 3.1 document (generated from the zod schemas)",
+    tags: [OBSERVABILITY_TAG],
+    responses: { 200: { description: "OpenAPI 3.1 document", media: { type: "application/json", schema: { type: "object" } } } },
+  },
+  docs: {
+    operationId: "getApiDocsPage",
+    method: "get",
+    path: "/docs",
+    summary: "Interactive API documentation (Swagger UI, self-contained)",
+    tags: [OBSERVABILITY_TAG],
+    responses: { 200: { description: "HTML page", media: { type: "text/html", schema: { type: "string" } } } },
+  },
+  metrics: {
+    operationId: "getMetrics",
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics of this node",
+    tags: [OBSERVABILITY_TAG],
+    responses: {
+      200: {
+        description: "Prometheus text exposition format 0.0.4",
+        media: { type: "text/plain", schema: { type: "string" } },
+      },
+    },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+/** The observability routes a node serves under a prefix (metrics only when it has metrics). */
+export function observabilityRoutes(withMetrics: boolean): RouteSpec[] {
+  return withMetrics
+    ? [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.metrics]
+    : [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs];
+}
+
+export interface ObservabilityMountOptions {
+  /** Path prefix ("" for the app root). */
+  prefix: string;
+  /** The document (built once, lazily). */
+  document: () => OpenApiDocument;
+  /** Serve /metrics from this node's registry. */
+  metrics?: NodeMetrics;
+  /** Page title. */
+  title: string;
+  /** Serve openapi.json and docs (default true; false = only metrics). */
+  docs?: boolean;
+}
+
+let swaggerDir: string | undefined;
+function swaggerUiDir(): string {
+  swaggerDir ??= swaggerUiPath();
+  return swaggerDir;
+}
+
+/** Register `openapi.json`, `docs` (+ its assets) and `metrics` under `prefix` on `router`. */
+export function mountObservability(router: Router, options: ObservabilityMountOptions): void {
+  const { prefix } = options;
+  if (options.docs ?? true) mountDocs(router, options);
+  const metrics = options.metrics;
+  if (metrics) {
+    registerRoute(router, prefix, OBSERVABILITY_ROUTES.metrics, async (_req: Request, res: Response) => {
+      const { contentType, body } = await metrics.text();
+      res.set("Content-Type", contentType).send(body);
+    });
+  }
+}
+
+function mountDocs(router: Router, options: ObservabilityMountOptions): void {
+  const { prefix } = options;
+  let doc: string | undefined;
+  registerRoute(router, prefix, OBSERVABILITY_ROUTES.openapi, (_req: Request, res: Response) => {
+    doc ??= JSON.stringify(options.document());
+    res.type("application/json").send(doc);
+  });
+  const assets = fullPath(prefix, "/docs/assets");
+  registerRoute(router, prefix, OBSERVABILITY_ROUTES.docs, (_req: Request, res: Response) => {
+    res.type("html").send(docsPage(options.title, assets, fullPath(prefix, "/openapi.json")));
+  });
+  router.use(assets, express.static(swaggerUiDir(), { index: false, fallthrough: true, maxAge: "1h" }));
+  // The initializer script (a file, not inline, so that a strict CSP can be used).
+  router.get(`${assets}/dske-init.js`, (_req, res) => {
+    res.type("application/javascript").send(initScript(fullPath(prefix, "/openapi.json")));
+  });
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function docsPage(title: string, assets: string, specUrl: string): string {
+  const t = escapeHtml(title);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${t}</title>
+<link rel="stylesheet" href="${escapeHtml(assets)}/swagger-ui.css">
+<link rel="icon" type="image/png" href="${escapeHtml(assets)}/favicon-32x32.png">
+</head>
+<body>
+<noscript>${t}: the OpenAPI document is at <a href="${escapeHtml(specUrl)}">${escapeHtml(specUrl)}</a>.</noscript>
+<div id="swagger-ui"></div>
+<script src="${escapeHtml(assets)}/swagger-ui-bundle.js"></script>
+<script src="${escapeHtml(assets)}/dske-init.js"></script>
+</body>
+</html>
+`;
+}
+
+function initScript(specUrl: string): string {
+  return `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: "#swagger-ui", deepLinking: true, ` +
+    `presets: [SwaggerUIBundle.presets.apis], validatorUrl: null, tryItOutEnabled: false });\n`;
+}
+
+/**
+ * A new Express router serving `{prefix}/openapi.json`, `{prefix}/docs` (+ assets) and, with
+ * `metrics`, `{prefix}/metrics`: for integrators who mount the document of a node elsewhere, e.g.
+ * `app.use(createObservabilityRouter({ prefix: "/dske", title: "hank", document: () => hubOpenApi("hank") }))`.
+ */
+export function createObservabilityRouter(options: ObservabilityMountOptions): Router {
+  const router = express.Router();
+  mountObservability(router, options);
+  return router;
+}

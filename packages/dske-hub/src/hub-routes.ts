@@ -1,0 +1,162 @@
+/**
+ * The hub's route table (paths relative to `/hub/{name}`), used by createHubRouter to register
+ * its handlers and by `hubOpenApi` to generate the OpenAPI 3.1 document. Schemas are those of
+ * wire.ts (no copies).
+ */
+import { observabilityRoutes } from "./docs.js";
+import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
+import { named, type MountedRoutes, type RouteResponse, type RouteSpec } from "./route-table.js";
+import {
+  ErrorBodySchema,
+  FetchKeySharesRequestSchema,
+  FetchKeySharesResponseSchema,
+  GetKeyShareQuerySchema,
+  GetKeyShareResponseSchema,
+  HubStatusSchema,
+  PostKeyShareRequestSchema,
+  PostKeyShareResponseSchema,
+  PostKeySharesRequestSchema,
+  PostKeySharesResponseSchema,
+  PsrdQuerySchema,
+  PsrdResponseSchema,
+  RegistrationRequestSchema,
+  RegistrationResponseSchema,
+  StopResponseSchema,
+  UnregistrationQuerySchema,
+  UnregistrationResponseSchema,
+} from "./wire.js";
+
+const error = (description: string): RouteResponse => ({ description, body: named("ErrorBody", ErrorBodySchema) });
+const E400 = error("Invalid request (zod issues in `details`)");
+const E401 = error("Signature missing or wrong, or unknown signer");
+const E404 = error("Unknown client, or no share available to the caller");
+const E409 = error("Conflict (auth scheme change while registered, encryptor hosted by another client, duplicate share)");
+const E413 = error("Request body too large");
+const E503 = error("PSRD exhausted or state store unavailable");
+
+const OOB = "out-of-band";
+const INBAND = "in-band (signed)";
+const MGMT = "management";
+
+export const HUB_ROUTES = {
+  register: {
+    operationId: "registerClient",
+    method: "put",
+    path: "/dske/oob/v1/registration",
+    summary: "Register a client (out of band) and negotiate the auth scheme",
+    description: "The client proposes `auth_scheme` (e.g. `gf128`); the hub echoes the scheme it chose. A missing echo means v1 `hmac-sha256`.",
+    tags: [OOB],
+    body: named("RegistrationRequest", RegistrationRequestSchema),
+    responses: { 200: { description: "Registered", body: named("RegistrationResponse", RegistrationResponseSchema) }, 400: E400, 409: E409, 413: E413, 503: E503 },
+  },
+  unregister: {
+    operationId: "unregisterClient",
+    method: "delete",
+    path: "/dske/oob/v1/registration",
+    summary: "Unregister a client: zero and delete its pools and shares (idempotent)",
+    tags: [OOB],
+    query: UnregistrationQuerySchema,
+    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 503: E503 },
+  },
+  psrd: {
+    operationId: "getPsrdBlock",
+    method: "get",
+    path: "/dske/oob/v1/psrd",
+    summary: "Deliver a fresh PSRD block (out of band) to a registered client",
+    description:
+      "Stands in for the physical PSRD delivery of DSKE. `pool_owner=client`: the block becomes client-owned (client signs and encrypts with it); `hub`: hub-owned.",
+    tags: [OOB],
+    query: PsrdQuerySchema,
+    responses: { 200: { description: "The block (standard base64)", body: named("PsrdResponse", PsrdResponseSchema) }, 400: E400, 404: E404, 413: E413, 503: E503 },
+  },
+  postKeyShare: {
+    operationId: "postKeyShare",
+    method: "post",
+    path: "/dske/api/v1/key-share",
+    summary: "Store one encrypted key share (master client → hub)",
+    tags: [INBAND],
+    security: "dske-signature",
+    body: named("PostKeyShareRequest", PostKeyShareRequestSchema),
+    responses: { 200: { description: "Stored", body: named("PostKeyShareResponse", PostKeyShareResponseSchema) }, 400: E400, 401: E401, 409: E409, 413: E413, 503: E503 },
+  },
+  getKeyShare: {
+    operationId: "getKeyShare",
+    method: "get",
+    path: "/dske/api/v1/key-share",
+    summary: "Fetch one key share, re-encrypted with hub-owned PSRD (responder client ← hub)",
+    tags: [INBAND],
+    security: "dske-signature",
+    query: GetKeyShareQuerySchema,
+    responses: { 200: { description: "The share", body: named("GetKeyShareResponse", GetKeyShareResponseSchema) }, 400: E400, 401: E401, 404: E404, 503: E503 },
+  },
+  postKeyShares: {
+    operationId: "postKeyShares",
+    method: "post",
+    path: "/dske/api/v1/key-shares",
+    summary: "Store many encrypted key shares in one signed message (batch extension)",
+    description: "All or nothing; one PSRD allocation for all pads, cut in item order. Advertised as `extensions: [\"batch\"]` at registration.",
+    tags: [INBAND],
+    security: "dske-signature",
+    body: named("PostKeySharesRequest", PostKeySharesRequestSchema),
+    responses: { 200: { description: "Stored", body: named("PostKeySharesResponse", PostKeySharesResponseSchema) }, 400: E400, 401: E401, 409: E409, 413: E413, 503: E503 },
+  },
+  fetchKeyShares: {
+    operationId: "fetchKeyShares",
+    method: "post",
+    path: "/dske/api/v1/key-shares/fetch",
+    summary: "Fetch many key shares in one signed message (batch extension)",
+    tags: [INBAND],
+    security: "dske-signature",
+    body: named("FetchKeySharesRequest", FetchKeySharesRequestSchema),
+    responses: { 200: { description: "Available shares, and the key IDs that are not", body: named("FetchKeySharesResponse", FetchKeySharesResponseSchema) }, 400: E400, 401: E401, 413: E413, 503: E503 },
+  },
+  status: {
+    operationId: "getHubStatus",
+    method: "get",
+    path: "/mgmt/v1/status",
+    summary: "Hub status: peer clients, PSRD pool levels, shares held (never values)",
+    tags: [MGMT],
+    responses: { 200: { description: "Status", body: named("HubStatus", HubStatusSchema) } },
+  },
+  stop: {
+    operationId: "stopHub",
+    method: "post",
+    path: "/mgmt/v1/stop",
+    summary: "Stop the hub gracefully (answers first)",
+    tags: [MGMT],
+    responses: { 200: { description: "Stopping", body: named("StopResponse", StopResponseSchema) }, 501: error("Embedded without an onStop handler") },
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export interface HubOpenApiOptions {
+  /** Document /metrics (default true). */
+  metrics?: boolean;
+  /** Also document the app-root aliases `/openapi.json`, `/docs`, `/metrics` of the standalone server. */
+  rootAliases?: boolean;
+  /** info.version (default the wire version "1"). */
+  version?: string;
+}
+
+/** The hub's mounted route tables (API + observability under `/hub/{name}`). */
+export function hubMounts(name: string, options: HubOpenApiOptions = {}): MountedRoutes[] {
+  const prefix = `/hub/${encodeURIComponent(name)}`;
+  const withMetrics = options.metrics ?? true;
+  const mounts: MountedRoutes[] = [{ prefix, routes: [...Object.values(HUB_ROUTES), ...observabilityRoutes(withMetrics)] }];
+  if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), operationIdSuffix: "AtRoot" });
+  return mounts;
+}
+
+/** The OpenAPI 3.1 document of hub `name` (paths are absolute: `/hub/{name}/...`). */
+export function hubOpenApi(name: string, options: HubOpenApiOptions = {}): OpenApiDocument {
+  return buildOpenApiDocument(
+    {
+      title: `DSKE security hub ${name}`,
+      version: options.version ?? "1",
+      description:
+        "Security hub of Distributed Symmetric Key Establishment (DSKE). Out-of-band routes stand in for PSRD delivery and " +
+        "registration; in-band routes carry one-time-pad-encrypted key shares and are authenticated with the `DSKE-Signature` " +
+        "header (PSRD-based MAC), which this page cannot produce. Errors: `{message, details?}`.",
+    },
+    hubMounts(name, options),
+  );
+}

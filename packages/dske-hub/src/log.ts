@@ -1,0 +1,165 @@
+/**
+ * Structured logs (pino) for hub and client nodes, with a request ID per HTTP request.
+ *
+ * - `createNodeLogger` gives a pino logger whose lines carry `kind` and `node`, an ISO time and,
+ *   while a request is being served, its `req_id` (taken from an AsyncLocalStorage context, so
+ *   domain code that only got a `(line) => void` callback still logs the request ID).
+ * - `requestIdMiddleware` accepts a well-formed incoming `X-Request-ID` (else generates a UUID),
+ *   returns it in the response header, runs the rest of the request in the context and writes one
+ *   line per finished request (method, path without query, status, duration). Never bodies, never
+ *   query strings (they may carry key IDs only, but bodies may carry shares).
+ *
+ * Rule for every log line in dske: names, IDs, sizes, counts, statuses; never key, share or PSRD
+ * bytes.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from "pino";
+
+export type { PinoLogger };
+
+export const REQUEST_ID_HEADER = "X-Request-ID";
+
+/** Context of the request being served (AsyncLocalStorage). */
+export interface RequestContext {
+  readonly reqId: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/** The request ID of the request being served, if any. */
+export function currentRequestId(): string | undefined {
+  return requestContext.getStore()?.reqId;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** An incoming X-Request-ID is reused only if it is 1..128 chars of `[A-Za-z0-9._:-]` (no log injection). */
+export function acceptableRequestId(value: unknown): value is string {
+  return typeof value === "string" && REQUEST_ID_RE.test(value);
+}
+
+export interface NodeLoggerOptions {
+  kind: "hub" | "client";
+  name: string;
+  /** Minimum level (default "info", or env DSKE_LOG_LEVEL). */
+  level?: Level | "silent";
+  /**
+   * Where lines go. Default: info and below on stdout, warn and above on stderr (as the console
+   * loggers did before; the CLI sends both to the node's log file), written synchronously so
+   * nothing is lost on exit.
+   */
+  destination?: DestinationStream;
+}
+
+/** A pino logger for one node: JSON lines with time, level (name), kind, node and req_id. */
+export function createNodeLogger(options: NodeLoggerOptions): PinoLogger {
+  const envLevel = process.env.DSKE_LOG_LEVEL;
+  const level = options.level ?? (envLevel && isLevel(envLevel) ? envLevel : "info");
+  return pino(
+    {
+      level,
+      base: { kind: options.kind, node: options.name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const ctx = requestContext.getStore();
+        return ctx ? { req_id: ctx.reqId } : {};
+      },
+    },
+    options.destination ?? stdStreams(),
+  );
+}
+
+/** info/debug → fd 1, warn/error/fatal → fd 2 (each line written once). */
+function stdStreams(): DestinationStream {
+  return pino.multistream(
+    [
+      { level: "trace", stream: pino.destination({ dest: 1, sync: true }) },
+      { level: "warn", stream: pino.destination({ dest: 2, sync: true }) },
+    ],
+    { dedupe: true },
+  );
+}
+
+function isLevel(s: string): s is Level | "silent" {
+  return ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(s);
+}
+
+/**
+ * A pino logger that hands each line's message to `sink` (plain text, no JSON): for callers that
+ * want simple lines (tests, the legacy `log` option of startHubServer).
+ */
+export function lineLogger(sink: (line: string) => void, options: Omit<NodeLoggerOptions, "destination">): PinoLogger {
+  const destination: DestinationStream = {
+    write(chunk: string) {
+      try {
+        const o = JSON.parse(chunk) as { msg?: unknown };
+        if (typeof o.msg === "string") sink(o.msg);
+      } catch {
+        sink(chunk.trimEnd());
+      }
+    },
+  };
+  return createNodeLogger({ ...options, destination });
+}
+
+/** A logger that drops everything. */
+export function silentPino(): PinoLogger {
+  return pino({ level: "silent" });
+}
+
+export interface RequestIdOptions {
+  /** Where the per-request line goes; omit for no request lines (the ID is still assigned). */
+  logger?: PinoLogger;
+  /** Extra fields for the request line (e.g. the calling SAE). */
+  fields?: (req: Request, res: Response) => Record<string, unknown>;
+}
+
+/**
+ * Assign a request ID (incoming X-Request-ID if acceptable, else a UUID), set it on the response,
+ * expose it as `res.locals.requestId`, run the rest of the chain in the request context and log
+ * one line when the response is finished.
+ */
+export function requestIdMiddleware(options: RequestIdOptions = {}): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (typeof res.locals.requestId === "string") {
+      // An outer middleware (e.g. the standalone server's) already assigned the ID and logs the line.
+      next();
+      return;
+    }
+    const incoming = req.get(REQUEST_ID_HEADER);
+    const reqId = acceptableRequestId(incoming) ? incoming : randomUUID();
+    res.setHeader(REQUEST_ID_HEADER, reqId);
+    res.locals.requestId = reqId;
+    const ctx: RequestContext = { reqId };
+    res.locals.requestContext = ctx;
+    const logger = options.logger;
+    if (logger) {
+      const start = process.hrtime.bigint();
+      res.on("finish", () => {
+        const ms = Number(process.hrtime.bigint() - start) / 1e6;
+        const path = req.originalUrl.split("?")[0];
+        const extra = options.fields?.(req, res) ?? {};
+        logger.info(
+          { req_id: reqId, method: req.method, path, status: res.statusCode, duration_ms: Math.round(ms * 10) / 10, ...extra },
+          `${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`,
+        );
+      });
+    }
+    requestContext.run(ctx, next);
+  };
+}
+
+/**
+ * Wrap a handler so that it runs in the request context set by requestIdMiddleware (body parsers
+ * call `next` from stream callbacks, which loses the AsyncLocalStorage context).
+ */
+export function inRequestContext(handler: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    const ctx = res.locals.requestContext as RequestContext | undefined;
+    if (!ctx) return handler(req, res, next);
+    return requestContext.run(ctx, () => handler(req, res, next));
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * OpenAPI 3.1 documents generated from route tables (route-table.ts) and their zod schemas with
+ * zod 4's built-in `z.toJSONSchema` (JSON Schema 2020-12, the dialect of OpenAPI 3.1). Request
+ * schemas are converted on their input side (what a caller may send: defaults optional, coercions
+ * shown as their input type), response schemas on their output side. Named body schemas go to
+ * `components.schemas` and are referenced; parameters are inlined.
+ */
+import { z } from "zod";
+import { fullPath, type MountedRoutes, type NamedSchema, type RouteSpec } from "./route-table.js";
+
+// why: a JSON Schema / OpenAPI fragment is an open JSON object.
+export type JsonObject = Record<string, unknown>;
+
+export interface OpenApiDocument extends JsonObject {
+  openapi: "3.1.0";
+  info: { title: string; version: string; description?: string };
+  paths: Record<string, Record<string, JsonObject>>;
+  components: { schemas: Record<string, JsonObject>; securitySchemes: Record<string, JsonObject> };
+}
+
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+}
+
+/** Header of signed (DSKE in-band) requests; see @dske/auth. */
+const SIGNATURE_PARAMETER: JsonObject = {
+  name: "DSKE-Signature",
+  in: "header",
+  required: true,
+  description:
+    "Message authentication of the request: `<allocation>;<tag>` (see @dske/auth). The response carries a DSKE-Signature header too. " +
+    "Cannot be produced from this page: it needs PSRD shared with the hub.",
+  schema: { type: "string" },
+};
+
+const SECURITY_SCHEMES: Record<string, JsonObject> = {
+  saeAuthorization: {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description:
+      "Plain-HTTP mode: the calling SAE ID, as `Authorization: <SAE_ID>` or `Authorization: Bearer <SAE_ID>` (not authenticated; " +
+      "for local use). With mutual TLS the SAE ID is the client certificate CN instead.",
+  },
+};
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonObject {
+  const out = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" }) as JsonObject;
+  delete out.$schema;
+  if ("$defs" in out) {
+    // Refs like #/$defs/x would resolve against the OpenAPI document root: refuse rather than emit a broken document.
+    throw new Error("openapi: recursive schemas are not supported");
+  }
+  return out;
+}
+
+/** Build the OpenAPI 3.1 document of one or more mounted route tables. */
+export function buildOpenApiDocument(info: OpenApiInfo, mounts: readonly MountedRoutes[]): OpenApiDocument {
+  const schemas: Record<string, JsonObject> = {};
+  const origin = new Map<string, z.ZodType>();
+  const ref = (named: NamedSchema, io: "input" | "output"): JsonObject => {
+    const key = named.name;
+    const seen = origin.get(key);
+    if (seen === undefined) {
+      origin.set(key, named.schema);
+      schemas[key] = jsonSchema(named.schema, io);
+    } else if (seen !== named.schema) {
+      throw new Error(`openapi: two different schemas are named ${key}`);
+    }
+    return { $ref: `#/components/schemas/${key}` };
+  };
+
+  const paths: OpenApiDocument["paths"] = {};
+  const operationIds = new Set<string>();
+  for (const mount of mounts) {
+    for (const route of mount.routes) {
+      const path = fullPath(mount.prefix, route.path);
+      const operationId = route.operationId + (mount.operationIdSuffix ?? "");
+      if (operationIds.has(operationId)) throw new Error(`openapi: duplicate operationId ${operationId}`);
+      operationIds.add(operationId);
+      const item = (paths[path] ??= {});
+      if (item[route.method]) throw new Error(`openapi: ${route.method.toUpperCase()} ${path} defined twice`);
+      item[route.method] = operation(route, operationId, ref);
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: { ...info },
+    paths,
+    components: { schemas, securitySchemes: { ...SECURITY_SCHEMES } },
+  };
+}
+
+function parameters(schema: z.ZodObject | undefined, where: "path" | "query"): JsonObject[] {
+  if (!schema) return [];
+  const js = jsonSchema(schema, "input");
+  const props = (js.properties ?? {}) as Record<string, JsonObject>;
+  const required = new Set((js.required ?? []) as string[]);
+  return Object.entries(props).map(([name, s]) => {
+    const { description, ...rest } = s;
+    return {
+      name,
+      in: where,
+      required: where === "path" ? true : required.has(name),
+      ...(typeof description === "string" ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+function operation(route: RouteSpec, operationId: string, ref: (n: NamedSchema, io: "input" | "output") => JsonObject): JsonObject {
+  const op: JsonObject = {
+    operationId,
+    summary: route.summary,
+    tags: [...route.tags],
+  };
+  if (route.description) op.description = route.description;
+  const params = [...parameters(route.pathParams, "path"), ...parameters(route.query, "query")];
+  if (route.security === "dske-signature") params.push(SIGNATURE_PARAMETER);
+  if (params.length > 0) op.parameters = params;
+  if (route.security === "sae-authorization") op.security = [{ saeAuthorization: [] }];
+  if (route.body) {
+    op.requestBody = {
+      required: route.body.required ?? true,
+      content: { "application/json": { schema: ref(route.body, "input") } },
+    };
+  }
+  const responses: Record<string, JsonObject> = {};
+  for (const [status, r] of Object.entries(route.responses)) {
+    const response: JsonObject = { description: r.description };
+    if (r.body) response.content = { "application/json": { schema: ref(r.body, "output") } };
+    else if (r.media) response.content = { [r.media.type]: { schema: r.media.schema } };
+    responses[status] = response;
+  }
+  op.responses = responses;
+  return op;
+}

@@ -1,0 +1,340 @@
+/**
+ * Observability of the hub: the OpenAPI document (valid 3.1, same routes as the router, every
+ * documented route served), the docs page (self-contained), Prometheus metrics that move with
+ * traffic, request IDs and structured log lines.
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import express from "express";
+import request from "supertest";
+import { validate } from "@readme/openapi-parser";
+import { MemoryStore } from "@dske/psrd";
+import { Hub } from "../src/hub";
+import { HubApi } from "../src/hub-api";
+import { hubOpenApi } from "../src/hub-routes";
+import { createHubRouter } from "../src/router";
+import { listRouterRoutes } from "../src/route-register";
+import { parseHubArgs, startHubServer } from "../src/standalone";
+import { addDelivered, bytes, clientMirror, encryptShare, decryptShare } from "./helpers";
+
+const KEY = "0f3c9a50-1111-4222-8333-444455556666";
+
+/** Operations of a document as "METHOD path". */
+function operations(doc: { paths: Record<string, Record<string, unknown>> }): string[] {
+  return Object.entries(doc.paths)
+    .flatMap(([p, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${p}`))
+    .sort();
+}
+
+/** Scrape a metric value from Prometheus text (labels matched as a subset). */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
+    const m = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries(
+      (m[2] ?? "")
+        .split(/,(?=[a-z_]+=)/)
+        .filter(Boolean)
+        .map((kv) => {
+          const i = kv.indexOf("=");
+          return [kv.slice(0, i), JSON.parse(kv.slice(i + 1)) as string];
+        }),
+    );
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) total = (total ?? 0) + Number(m[3]);
+  }
+  return total;
+}
+
+async function listen(app: express.Express): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe("OpenAPI document", () => {
+  test("is a valid OpenAPI 3.1 document (also with the standalone's root aliases)", async () => {
+    for (const doc of [hubOpenApi("hank"), hubOpenApi("hank", { rootAliases: true }), hubOpenApi("h-2", { metrics: false })]) {
+      expect(doc.openapi).toBe("3.1.0");
+      const result = await validate(structuredClone(doc) as never);
+      if (!result.valid) throw new Error(JSON.stringify(result.errors, null, 2));
+      expect(result.valid).toBe(true);
+    }
+    // The validator does reject a broken document (a dangling $ref).
+    const broken = structuredClone(hubOpenApi("hank"));
+    delete broken.components.schemas.ErrorBody;
+    expect((await validate(broken as never)).valid).toBe(false);
+  });
+
+  test("is generated from the wire zod schemas (constraints and refs present)", () => {
+    const doc = hubOpenApi("hank");
+    const reg = doc.components.schemas.RegistrationRequest as { properties: Record<string, { pattern?: string }>; required: string[] };
+    expect(reg.required).toEqual(["client_name"]); // encryptor_names has a default: optional on input
+    expect(reg.properties.client_name.pattern).toBe("^[A-Za-z0-9][A-Za-z0-9_.-]*$");
+    const post = doc.paths["/hub/hank/dske/api/v1/key-shares"].post as {
+      requestBody: { content: Record<string, { schema: unknown }> };
+      parameters: { name: string; in: string }[];
+    };
+    expect(post.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/PostKeySharesRequest" });
+    expect(post.parameters).toContainEqual(expect.objectContaining({ name: "DSKE-Signature", in: "header" }));
+    const psrd = doc.paths["/hub/hank/dske/oob/v1/psrd"].get as { parameters: { name: string; required: boolean }[] };
+    expect(psrd.parameters.map((p) => [p.name, p.required])).toEqual([
+      ["client_name", true],
+      ["pool_owner", true],
+      ["size", true],
+    ]);
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(["ErrorBody", "HubStatus", "FetchKeySharesResponse", "PsrdResponse", "GetKeyShareResponse"]),
+    );
+  });
+
+  test("documents exactly the routes the router registers", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    try {
+      const router = createHubRouter({ hub, onError: () => {} });
+      const registered = listRouterRoutes(router)
+        .filter((r) => !r.path.includes("/docs/assets/")) // Swagger UI's static files
+        .map((r) => `${r.method.toUpperCase()} ${r.path}`)
+        .sort();
+      expect(registered).toEqual(operations(hubOpenApi("hank")));
+      expect(registered).toContain("POST /hub/hank/dske/api/v1/key-shares/fetch");
+      // Without metrics, /metrics is neither served nor documented.
+      const bare = createHubRouter({ hub, metrics: false, onError: () => {} });
+      const bareOps = listRouterRoutes(bare)
+        .filter((r) => !r.path.includes("/docs/assets/"))
+        .map((r) => `${r.method.toUpperCase()} ${r.path}`)
+        .sort();
+      expect(bareOps).toEqual(operations(hubOpenApi("hank", { metrics: false })));
+      expect(bareOps).not.toContain("GET /hub/hank/metrics");
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test("every documented operation is served (no 'no such endpoint' 404)", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const app = express();
+    app.use(createHubRouter({ hub, onError: () => {}, onStop: () => {} }));
+    try {
+      for (const op of operations(hubOpenApi("hank"))) {
+        const [method, p] = op.split(" ");
+        if (p.endsWith("/mgmt/v1/stop")) continue; // answered, but would stop nothing here: checked below
+        const res = await request(app)[method.toLowerCase() as "get"](p);
+        expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
+        expect(res.status).not.toBe(500);
+      }
+      const stop = await request(app).post("/hub/hank/mgmt/v1/stop");
+      expect(stop.status).toBe(200);
+      // A path that is not documented is a JSON 404.
+      const missing = await request(app).get("/hub/hank/dske/api/v1/nothing");
+      expect(missing.status).toBe(404);
+      expect(missing.body.message).toMatch(/^no such endpoint/);
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+describe("docs page", () => {
+  test("serves Swagger UI from vendored files only (no CDN)", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const app = express();
+    app.use(createHubRouter({ hub, onError: () => {} }));
+    try {
+      const page = await request(app).get("/hub/hank/docs");
+      expect(page.status).toBe(200);
+      expect(page.headers["content-type"]).toMatch(/text\/html/);
+      const refs = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+      expect(refs.length).toBeGreaterThanOrEqual(3);
+      for (const ref of refs) {
+        expect(ref.startsWith("/hub/hank/")).toBe(true); // same origin, nothing external
+        const asset = await request(app).get(ref);
+        expect([ref, asset.status]).toEqual([ref, 200]);
+      }
+      const init = await request(app).get("/hub/hank/docs/assets/dske-init.js");
+      expect(init.text).toContain('"/hub/hank/openapi.json"');
+      const spec = await request(app).get("/hub/hank/openapi.json");
+      expect(spec.status).toBe(200);
+      expect(spec.body).toEqual(JSON.parse(JSON.stringify(hubOpenApi("hank"))));
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+test("createObservabilityRouter mounts a node's document anywhere", async () => {
+  const { createObservabilityRouter } = await import("../src/docs");
+  const app = express();
+  app.use(createObservabilityRouter({ prefix: "/ops/hank", title: "hank", document: () => hubOpenApi("hank") }));
+  const spec = await request(app).get("/ops/hank/openapi.json");
+  expect(spec.status).toBe(200);
+  expect(spec.body.info.title).toBe("DSKE security hub hank");
+  const page = await request(app).get("/ops/hank/docs");
+  expect(page.text).toContain('src="/ops/hank/docs/assets/swagger-ui-bundle.js"');
+  expect((await request(app).get("/ops/hank/metrics")).status).toBe(404); // no metrics given
+});
+
+describe("metrics and request IDs", () => {
+  test("numbers move with registrations, PSRD, shares and refused signatures", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const app = express();
+    const router = createHubRouter({ hub, onError: () => {} });
+    app.use(router);
+    const srv = await listen(app);
+    const scrape = async () => (await request(app).get("/hub/hank/metrics")).text;
+    try {
+      const before = await scrape();
+      expect(metric(before, "dske_hub_shares_stored")).toBe(0);
+      expect(metric(before, "dske_hub_registered_clients")).toBe(0);
+
+      const mirrors = { carol: await clientMirror("carol", "gf128"), curtis: await clientMirror("curtis", "gf128") };
+      const apis = {
+        carol: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.carol.peerAuth } }),
+        curtis: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.curtis.peerAuth } }),
+      };
+      for (const [name, sae] of [["carol", "sam"], ["curtis", "sunny"]] as const) {
+        await apis[name].register({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
+        for (const pool_owner of ["client", "hub"] as const) {
+          const block = await apis[name].getPsrd({ client_name: name, pool_owner, size: 4096 });
+          await addDelivered(mirrors[name], pool_owner, block.block_uuid, block.data);
+        }
+      }
+      const afterPsrd = await scrape();
+      expect(metric(afterPsrd, "dske_hub_registered_clients")).toBe(2);
+      const carolPools = hub.status().peer_clients.find((c) => c.client_name === "carol")!.pools;
+      const avail0 = metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" })!;
+      const used0 = metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" })!;
+      expect(avail0).toBe(carolPools.client_owned.available);
+      expect(avail0).toBeGreaterThan(4000); // 4096 minus the gf128 hash-key prefix of the block
+      expect(used0).toBe(carolPools.client_owned.used);
+      expect(metric(afterPsrd, "dske_psrd_delivered_bytes", { peer: "carol", pool: "hub_owned" })).toBe(4096);
+      expect(metric(afterPsrd, "dske_http_requests_total", { route: "registerClient", status: "200", method: "PUT" })).toBe(2);
+      expect(metric(afterPsrd, "dske_http_requests_total", { route: "getPsrdBlock", status: "200" })).toBe(4);
+      expect(metric(afterPsrd, "dske_http_request_duration_seconds_count", { route: "getPsrdBlock" })).toBe(4);
+
+      const share = bytes(48, 5);
+      const enc = await encryptShare(mirrors.carol, share);
+      await apis.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+      const afterPost = await scrape();
+      expect(metric(afterPost, "dske_hub_shares_stored")).toBe(1);
+      expect(metric(afterPost, "dske_hub_shares_received_total", { client: "carol" })).toBe(1);
+      // 16 (request tag) + 48 (pad) consumed from carol's client-owned pool at the hub.
+      expect(metric(afterPost, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" })).toBe(used0 + 64);
+      expect(metric(afterPost, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" })).toBe(avail0 - 64);
+
+      const got = await apis.curtis.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
+      expect(await decryptShare(mirrors.curtis, got.encryption_key_allocation, got.encrypted_share_value)).toEqual(Buffer.from(share));
+      const afterGet = await scrape();
+      expect(metric(afterGet, "dske_hub_shares_released_total", { client: "curtis" })).toBe(1);
+      expect(metric(afterGet, "dske_hub_shares_stored")).toBe(0); // every intended responder fetched it
+
+      // Refused signatures are counted by reason.
+      const bogus = await request(app).post("/hub/hank/dske/api/v1/key-share").send({ master_client_name: "carol" });
+      expect(bogus.status).toBe(401);
+      const unknown = await request(app).post("/hub/hank/dske/api/v1/key-share").send({ master_client_name: "mallory" });
+      expect(unknown.status).toBe(401);
+      const afterBad = await scrape();
+      expect(metric(afterBad, "dske_auth_failures_total")).toBe(2);
+      expect(metric(afterBad, "dske_auth_failures_total", { reason: "unknown_peer" })).toBe(1);
+      expect(metric(afterBad, "dske_http_requests_total", { route: "postKeyShare", status: "401" })).toBe(2);
+      // Default labels name the node.
+      expect(afterBad).toMatch(/dske_hub_shares_stored\{node="hank",kind="hub"\} 0/);
+      apis.carol.close();
+      apis.curtis.close();
+    } finally {
+      await srv.close();
+      await hub.close();
+    }
+  });
+
+  test("two hubs in one process keep separate registries", async () => {
+    const a = await Hub.open({ name: "ha", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const b = await Hub.open({ name: "hb", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const app = express();
+    app.use(createHubRouter({ hub: a, onError: () => {} }));
+    app.use(createHubRouter({ hub: b, onError: () => {} }));
+    try {
+      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol" }).expect(200);
+      const ta = (await request(app).get("/hub/ha/metrics")).text;
+      const tb = (await request(app).get("/hub/hb/metrics")).text;
+      expect(metric(ta, "dske_hub_registered_clients")).toBe(1);
+      expect(metric(tb, "dske_hub_registered_clients")).toBe(0);
+      expect(metric(ta, "dske_http_requests_total", { route: "registerClient" })).toBe(1);
+      expect(metric(tb, "dske_http_requests_total", { route: "registerClient" })).toBeUndefined();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("X-Request-ID: echoed when well-formed, replaced otherwise", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const app = express();
+    app.use(createHubRouter({ hub, onError: () => {} }));
+    try {
+      const a = await request(app).get("/hub/hank/mgmt/v1/status").set("X-Request-ID", "trace-42.a:b");
+      expect(a.headers["x-request-id"]).toBe("trace-42.a:b");
+      const b = await request(app).get("/hub/hank/mgmt/v1/status").set("X-Request-ID", "bad id\twith spaces");
+      expect(b.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+      const c = await request(app).get("/hub/hank/mgmt/v1/status");
+      expect(c.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(c.headers["x-request-id"]).not.toBe(b.headers["x-request-id"]);
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+describe("standalone server", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-obs-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("root /openapi.json, /docs and /metrics; JSON log lines with req_id, also from domain log lines", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const { createNodeLogger } = await import("../src/log");
+    const logger = createNodeLogger({
+      kind: "hub",
+      name: "hank",
+      destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+    });
+    const running = await startHubServer(parseHubArgs(["hank", "--port", "0", "--state-dir", dir]), { logger });
+    try {
+      const spec = await request(running.url).get("/openapi.json");
+      expect(spec.status).toBe(200);
+      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/hub/hank/metrics"]));
+      expect((await validate(spec.body as never)).valid).toBe(true);
+      expect((await request(running.url).get("/docs")).status).toBe(200);
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol" }).expect(200);
+      const m = await request(running.url).get("/metrics");
+      expect(m.headers["content-type"]).toMatch(/^text\/plain/);
+      expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);
+      expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocumentAtRoot" })).toBeUndefined(); // same operation id at both mounts
+      expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocument", status: "200" })).toBe(1);
+      const reqLine = lines.find((l) => l.path === "/hub/hank/dske/oob/v1/registration");
+      expect(reqLine).toMatchObject({ level: "info", kind: "hub", node: "hank", req_id: "reg-1", method: "PUT", status: 200 });
+      expect(typeof reqLine?.duration_ms).toBe("number");
+      expect(typeof reqLine?.time).toBe("string");
+      // The hub's own line about the registration carries the request ID through the async context.
+      const domain = lines.find((l) => typeof l.msg === "string" && (l.msg as string).includes("registered client carol"));
+      expect(domain).toMatchObject({ req_id: "reg-1", node: "hank" });
+    } finally {
+      await running.stop();
+    }
+    await expect(request(running.url).get("/metrics")).rejects.toThrow();
+  });
+});
