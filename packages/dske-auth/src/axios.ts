@@ -13,10 +13,11 @@
  */
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from "axios";
 import { SignatureError } from "./errors";
-import { allocateSigningKey, reserveVerifyingKey } from "./keys";
-import { getScheme, requestParts, responseParts } from "./message";
+import { verifyResponse as verifyResponseSignature } from "./http-signer";
+import { allocateSigningKey } from "./keys";
+import { getScheme, requestParts } from "./message";
 import type { PeerAuth } from "./peer";
-import { formatSignatureHeader, parseSignatureHeader, SIGNATURE_HEADER, SIGNATURE_HEADER_LC } from "./signature";
+import { formatSignatureHeader, SIGNATURE_HEADER, SIGNATURE_HEADER_LC } from "./signature";
 
 export interface SignatureInterceptorOptions {
   resolvePeer: (config: InternalAxiosRequestConfig) => PeerAuth | Promise<PeerAuth>;
@@ -84,23 +85,12 @@ function headerValue(response: AxiosResponse): string | undefined {
  * Exported for tests and for callers not using axios.
  */
 async function verifyResponse(response: AxiosResponse, state: DskeRequestState, maxFragments?: number): Promise<void> {
-  const scheme = getScheme(state.peer.scheme);
   const raw = toBuffer(response.data);
-  const header = headerValue(response);
-  const sig = parseSignatureHeader(header, { scheme: scheme.name, maxFragments });
-  const { key, reservation } = await reserveVerifyingKey(scheme, state.peer.peerPool, sig.allocation, `verify response ${state.path}`);
-  let ok: boolean;
-  try {
-    const parts = responseParts(scheme.name, { status: response.status, requestTag: state.requestTag, body: raw, allocation: sig.allocationString });
-    ok = scheme.verify(key, parts, sig.tag);
-  } finally {
-    key.fill(0);
-  }
-  if (!ok) {
-    reservation.release();
-    throw new SignatureError("bad_tag", "The response signature does not verify", [`status: ${response.status}`]);
-  }
-  await reservation.commit();
+  await verifyResponseSignature(
+    state.peer,
+    { status: response.status, header: headerValue(response), requestTag: state.requestTag, body: raw, path: state.path },
+    { maxFragments },
+  );
   response.data = decodeBody(raw, state.callerResponseType);
 }
 

@@ -120,3 +120,47 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The two-client network most tests use: carol hosts the masters, curtis sunny and susan. */
+export interface TestNetwork<H extends TestHub = TestHub> {
+  hubs: H[];
+  carol: TestClient;
+  curtis: TestClient;
+  close(): Promise<void>;
+}
+
+/**
+ * Hubs `hubs` (started with `startHub`, or `options.startHub` for gated/faulty ones), carol
+ * [`carolSaes`, default sam and sue] and curtis [sunny, susan], both registered with every hub,
+ * k = `k`; `client` adds client options. `close()` stops clients, then hubs.
+ */
+export async function startNetwork<H extends TestHub = TestHub>(options: {
+  hubs: readonly string[];
+  k: number;
+  carolSaes?: readonly string[];
+  client?: Partial<ClientOptions>;
+  startHub?: (name: string) => Promise<H>;
+}): Promise<TestNetwork<H>> {
+  const start = options.startHub ?? ((name: string) => startHub(name) as Promise<H>);
+  const hubs = await Promise.all(options.hubs.map((n) => start(n)));
+  const carolSaes = [...(options.carolSaes ?? ["sam", "sue"])];
+  const directory: Record<string, string> = { sunny: "curtis", susan: "curtis" };
+  for (const sae of carolSaes) directory[sae] = "carol";
+  const common = { hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory, ...options.client };
+  const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common });
+  const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
+  await carol.client.whenRegistered();
+  await curtis.client.whenRegistered();
+  return {
+    hubs,
+    carol,
+    curtis,
+    async close() {
+      for (const c of [carol, curtis]) await c.close();
+      for (const h of hubs) {
+        await h.down();
+        await h.hub.close();
+      }
+    },
+  };
+}

@@ -5,32 +5,21 @@
  */
 import { EtsiApiError } from "../src/etsi-api";
 import { newKeyId } from "../src/key";
-import { startClient, startHub, usedBytes, waitFor, type TestClient, type TestHub } from "./harness";
+import { startNetwork, usedBytes, waitFor, type TestClient, type TestHub, type TestNetwork } from "./harness";
 
 const HUBS = ["hank", "helen", "hilary", "holly", "hugo"];
+let net: TestNetwork;
 let hubs: TestHub[];
 let carol: TestClient;
 let curtis: TestClient;
 
-const directory = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
 
 beforeAll(async () => {
-  hubs = await Promise.all(HUBS.map((n) => startHub(n)));
-  const common = { hubs: hubs.map((h) => h.url), minNrShares: 3, kmeDirectory: directory };
-  carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
-  curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-  await carol.client.whenRegistered();
-  await curtis.client.whenRegistered();
+  net = await startNetwork({ hubs: HUBS, k: 3 });
+  ({ hubs, carol, curtis } = net);
 });
 
-afterAll(async () => {
-  await carol?.close();
-  await curtis?.close();
-  for (const h of hubs ?? []) {
-    await h.down();
-    await h.hub.close();
-  }
-});
+afterAll(() => net?.close());
 
 async function expectEtsiError(p: Promise<unknown>, status: number, message?: RegExp): Promise<EtsiApiError> {
   try {

@@ -16,7 +16,7 @@ import { ClientMgmtStatusSchema } from "../src/mgmt-wire";
 import { createClientRouter } from "../src/router";
 import { parseClientArgs, startClientServer } from "../src/standalone";
 import type { Logger, LogFields } from "../src/logger";
-import { startClient, startHub, type TestClient, type TestHub } from "./harness";
+import { startNetwork, type TestClient, type TestNetwork } from "./harness";
 
 const unusedStore: PsrdStore = {
   openPool: () => Promise.reject(new Error("not used")),
@@ -124,27 +124,15 @@ describe("OpenAPI document", () => {
 });
 
 describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2)", () => {
-  let hubs: TestHub[];
+  let net: TestNetwork;
   let carol: TestClient;
   let curtis: TestClient;
-  const directory = { sam: "carol", sunny: "curtis", susan: "curtis" };
 
   beforeAll(async () => {
-    hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
-    const common = { hubs: hubs.map((h) => h.url), minNrShares: 2, kmeDirectory: directory };
-    carol = await startClient({ name: "carol", encryptors: ["sam"], ...common });
-    curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-    await carol.client.whenRegistered();
-    await curtis.client.whenRegistered();
+    net = await startNetwork({ hubs: ["hank", "helen", "hilary"], k: 2, carolSaes: ["sam"] });
+    ({ carol, curtis } = net);
   });
-  afterAll(async () => {
-    await carol?.close();
-    await curtis?.close();
-    for (const h of hubs ?? []) {
-      await h.down();
-      await h.hub.close();
-    }
-  });
+  afterAll(() => net?.close());
 
   const scrape = async (c: TestClient, name: string) => {
     const res = await fetch(`http://127.0.0.1:${c.port}/client/${name}/metrics`);

@@ -12,22 +12,12 @@ import { randomUUID } from "node:crypto";
 import { formatSignatureHeader } from "@dske/auth";
 import type { Hub } from "@dske/hub";
 import { EtsiApiError } from "../../src/etsi-api";
-import { startClient, waitFor, type TestClient, type TestHub } from "../harness";
+import { startNetwork, waitFor, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
 import { corruptShares } from "../../../dske-hub/src/test-faults";
 import { consumedDiff, settle, startGatedHub, useNetwork, type Accounting, type GatedHub } from "./net";
 
 const http = rawHttp();
-const directory = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
-
-async function stopAll(clients: (TestClient | undefined)[], hubs: TestHub[] | undefined): Promise<void> {
-  for (const c of clients) await c?.close();
-  for (const h of hubs ?? []) {
-    await h.down();
-    await h.hub.close();
-  }
-}
-
 describe("5 hubs, k = 3", () => {
   const net = useNetwork();
   let hubs: TestHub[];
@@ -172,27 +162,21 @@ describe("5 hubs, k = 3", () => {
 });
 
 describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
+  let net: TestNetwork<GatedHub>;
   let hubs: GatedHub[];
   let carol: TestClient;
   let curtis: TestClient;
 
   beforeAll(async () => {
-    hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startGatedHub(n)));
-    const common = {
-      hubs: hubs.map((h) => h.url),
-      minNrShares: 2,
-      kmeDirectory: directory,
-      getPsrdBlockSize: 256,
-      startRequestPsrdThreshold: 100,
-      stopRequestPsrdThreshold: 300,
-      gatherHedgeMs: 100,
-    };
-    carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
-    curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-    await carol.client.whenRegistered();
-    await curtis.client.whenRegistered();
+    net = await startNetwork({
+      hubs: ["hank", "helen", "hilary"],
+      k: 2,
+      startHub: startGatedHub,
+      client: { getPsrdBlockSize: 256, startRequestPsrdThreshold: 100, stopRequestPsrdThreshold: 300, gatherHedgeMs: 100 },
+    });
+    ({ hubs, carol, curtis } = net);
   });
-  afterAll(() => stopAll([carol, curtis], hubs));
+  afterAll(() => net?.close());
 
   test("hubs refuse PSRD: ETSI 503 naming the shortfall; after replenishment keys flow again", async () => {
     const first = await carol.etsi("sam").getKey("sunny");

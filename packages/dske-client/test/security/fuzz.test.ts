@@ -11,7 +11,7 @@
  */
 import fc from "fast-check";
 import { newKeyId } from "../../src/key";
-import { startClient, startHub, type TestClient, type TestHub } from "../harness";
+import { startNetwork, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import {
   CONTENT_TYPES,
   FUZZ_SEED,
@@ -29,6 +29,7 @@ import {
 import { accounting, consumedDiff, settle, type Accounting } from "./net";
 
 const RUNS = 150;
+let net: TestNetwork;
 let hubs: TestHub[];
 let carol: TestClient;
 let curtis: TestClient;
@@ -37,21 +38,14 @@ let fuzzed = 0;
 /** Rejected-but-well-formed dec_keys that consulted the hubs: count and PSRD bytes spent. */
 const hubLookups = { requests: 0, bytes: 0 };
 
-const directory = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
 
 beforeAll(async () => {
-  hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
-  const common = {
-    hubs: hubs.map((h) => h.url),
-    minNrShares: 2,
-    kmeDirectory: directory,
-    limits: { maxKeyPerRequest: 10, maxKeySize: 4096 },
-    gatherHedgeMs: 50,
-  };
-  carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
-  curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-  await carol.client.whenRegistered();
-  await curtis.client.whenRegistered();
+  net = await startNetwork({
+    hubs: ["hank", "helen", "hilary"],
+    k: 2,
+    client: { limits: { maxKeyPerRequest: 10, maxKeySize: 4096 }, gatherHedgeMs: 50 },
+  });
+  ({ hubs, carol, curtis } = net);
   // A first key pair: pools are filled and the network is warm.
   const got = await carol.etsi("sam").getKey("sunny");
   await curtis.etsi("sunny").getKeyWithKeyId("sam", got.keys[0].key_ID);
@@ -62,12 +56,7 @@ afterAll(async () => {
   console.log(
     `client fuzz: ${fuzzed} requests fuzzed; ${hubLookups.requests} rejected well-formed dec_keys consulted the hubs (${hubLookups.bytes} PSRD bytes)`,
   );
-  await carol?.close();
-  await curtis?.close();
-  for (const h of hubs ?? []) {
-    await h.down();
-    await h.hub.close();
-  }
+  await net?.close();
 });
 
 const read = (): Promise<Accounting> =>

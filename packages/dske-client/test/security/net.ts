@@ -1,6 +1,6 @@
 /** Security-test helpers: PSRD accounting over every pool of every node of an in-process network; a PSRD-gated hub; the shared network fixture. */
 import type { Hub } from "@dske/hub";
-import { startClient, startHub, type TestClient, type TestHub } from "../harness";
+import { startHub, startNetwork, type TestClient, type TestHub } from "../harness";
 import type { ClientOptions } from "../../src/client";
 import type { PsrdStore } from "@dske/psrd";
 import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
@@ -114,26 +114,18 @@ export function useNetwork(options: { n?: number; k?: number; gatherHedgeMs?: nu
         { name: "curtis", store: net.curtis.store },
       ],
     );
+  let running: { close(): Promise<void> } | undefined;
   beforeAll(async () => {
-    net.hubs = await Promise.all(names.map((n) => startHub(n)));
-    const common = {
-      hubs: net.hubs.map((h) => h.url),
-      minNrShares: options.k ?? 3,
-      kmeDirectory: { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" },
-      gatherHedgeMs: options.gatherHedgeMs ?? 100,
-      ...options.client,
-    };
-    net.carol = await startClient({ name: "carol", encryptors: ["sam", "sue"], ...common });
-    net.curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
-    await net.carol.client.whenRegistered();
-    await net.curtis.client.whenRegistered();
+    const started = await startNetwork({
+      hubs: names,
+      k: options.k ?? 3,
+      client: { gatherHedgeMs: options.gatherHedgeMs ?? 100, ...options.client },
+    });
+    running = started;
+    net.hubs = started.hubs;
+    net.carol = started.carol;
+    net.curtis = started.curtis;
   });
-  afterAll(async () => {
-    for (const c of [net.carol, net.curtis]) await c?.close();
-    for (const h of net.hubs ?? []) {
-      await h.down();
-      await h.hub.close();
-    }
-  });
+  afterAll(() => running?.close());
   return net;
 }
