@@ -73,6 +73,10 @@ export interface ClientOptions {
   gatherHedgeMs?: number;
   /** Merge concurrent requests to a hub into batch messages (default true; see coalescer.ts). */
   coalesce?: boolean;
+  /** Ack extension: send pending share acknowledgements alone after this many ms without a fetch (default 1000). */
+  ackFlushMs?: number;
+  /** Propose the hubs' `ack` extension (default true): released shares are kept until acknowledged. */
+  ackExtension?: boolean;
   /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
   keySource?: KeySource;
 }
@@ -150,6 +154,8 @@ export class Client {
           retryMaxMs: options.retryMaxMs,
           timeoutMs: options.hubTimeoutMs,
           coalesce: options.coalesce,
+          ackFlushMs: options.ackFlushMs,
+          ackExtension: options.ackExtension,
         }),
     );
   }
@@ -467,10 +473,30 @@ export class Client {
       o.key.fill(0);
       this.held.delete(hk);
     }
+    this.acknowledge(masterSae, keyIds);
     this.logger.info(
       `keys delivered: ${masterSae} -> ${slaveSae} number=${keyIds.length} ids=${summarizeIds(keyIds)} (${nowMs() - started} ms)`,
     );
     return container;
+  }
+
+  /**
+   * Ack extension: the keys are durably recorded as delivered, so the hubs that released their
+   * shares to us may delete them (acknowledged asynchronously, batched per hub). A multicast key
+   * still held for another local SAE is acknowledged when that SAE gets it (or never: the hubs'
+   * timeout deletes it).
+   */
+  private acknowledge(masterSae: string, keyIds: readonly string[]): void {
+    const heldPrefixes = new Set<string>();
+    for (const name of this.held.keys()) heldPrefixes.add(name.slice(0, name.lastIndexOf("\u0000")));
+    const done = keyIds.filter((id) => !heldPrefixes.has(`${masterSae}\u0000${id}`));
+    if (done.length === 0) return;
+    for (const h of this.peerHubs) h.ack(masterSae, done);
+  }
+
+  /** Send every pending share acknowledgement now (ack extension; tests and shutdown). */
+  async flushAcks(): Promise<void> {
+    await Promise.all(this.peerHubs.map((h) => h.flushAcks()));
   }
 
   /** Hubs in gather order: registered, no recent failure, fewest bad shares; rotated for balance. */

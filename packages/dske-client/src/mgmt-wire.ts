@@ -19,6 +19,8 @@ export const PeerHubStatusSchema = z
     /** Shares from this hub that failed the check (robust reconstruction named the hub). */
     bad_shares: z.number().optional(),
     last_bad_share: z.object({ key_id: z.string(), at: z.string() }).nullable().optional(),
+    /** Ack extension: acknowledgements not sent to this hub yet. */
+    pending_acks: z.number().optional(),
     pools: z.object({ client_owned: PoolStatusSchema, hub_owned: PoolStatusSchema }),
   })
   .loose();

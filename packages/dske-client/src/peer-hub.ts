@@ -26,6 +26,7 @@ import {
   type PeerAuth,
 } from "@dske/auth";
 import {
+  ACK_EXTENSION,
   BATCH_EXTENSION,
   HubApi,
   HubApiError,
@@ -33,6 +34,7 @@ import {
   allocationFromWire,
   allocationSize,
   allocationToWire,
+  type AckKeyRef,
   type BatchShareItem,
   type FetchKeySharesResponse,
 } from "@dske/hub";
@@ -68,6 +70,13 @@ export interface PeerHubOptions {
   tickMs?: number;
   /** Coalesce concurrent share posts / fetches into batch messages (default true; needs the hub's batch extension). */
   coalesce?: boolean;
+  /**
+   * Ack extension: pending acknowledgements ride on the next fetch to this hub; if none goes out
+   * within this many ms, they are sent alone (one signed ack-only message). Default 1000.
+   */
+  ackFlushMs?: number;
+  /** Propose the `ack` extension at registration (default true; false behaves as a v1 client). */
+  ackExtension?: boolean;
 }
 
 /** A share to post to this hub. */
@@ -113,6 +122,9 @@ const AHEAD_MS = 1000;
 const MAX_AHEAD = 1024 * 1024;
 /** Consumption rate sampling period (ms). */
 const RATE_SAMPLE_MS = 200;
+/** Released-but-unacknowledged keys remembered per hub at most this long (the hubs' share timeout is shorter). */
+const UNACKED_TTL_MS = 10 * 60_000;
+const ackName = (masterSae: string, keyId: string): string => `${masterSae}\u0000${keyId}`;
 /** Keep a batch message well below the hub's 1 MiB body limit (base64 + JSON overhead). */
 const MAX_BATCH_SHARE_BYTES = 512 * 1024;
 
@@ -154,6 +166,11 @@ export class PeerHub {
   /** Hub-owned bytes expected to be used by in-flight requests (our view lags the hub's). */
   private peerInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Ack extension: keys this hub released to us that we have not acknowledged yet (→ time seen). */
+  private readonly unacked = new Map<string, number>();
+  /** Ack extension: acknowledgements waiting for the next fetch (or the flush timer). */
+  private readonly pendingAcks = new Map<string, AckKeyRef>();
+  private ackTimer: NodeJS.Timeout | undefined;
   /** Last decrypted share length seen (estimate for the responder's PSRD needs). */
   private shareBytesEstimate = 48;
   /** Concurrent postShares / fetchShares calls merged into batch messages (see coalescer.ts). */
@@ -224,6 +241,7 @@ export class PeerHub {
     this.stopped = true;
     this.abort.abort();
     if (this.timer) clearInterval(this.timer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     const pending = [this.registering, this.refill.local, this.refill.peer].filter(Boolean);
     await Promise.allSettled(pending);
     await this.signing?.discard();
@@ -237,6 +255,90 @@ export class PeerHub {
 
   get supportsBatch(): boolean {
     return this.extensions.has(BATCH_EXTENSION);
+  }
+
+  /** Whether this hub keeps released shares until we acknowledge them (the `ack` extension). */
+  get supportsAck(): boolean {
+    return this.extensions.has(ACK_EXTENSION) && this.supportsBatch;
+  }
+
+  /** Acknowledgements not sent yet (diagnostics). */
+  get pendingAckCount(): number {
+    return this.pendingAcks.size;
+  }
+
+  /**
+   * Acknowledge keys (ack extension): the client recorded or delivered them and no longer needs
+   * this hub's shares. Only keys this hub released to us are acknowledged. Asynchronous and
+   * batched: they ride on the next fetch to this hub, or go alone after `ackFlushMs`.
+   */
+  ack(masterSae: string, keyIds: readonly string[]): void {
+    for (const keyId of keyIds) {
+      const name = ackName(masterSae, keyId);
+      if (!this.unacked.delete(name)) continue;
+      if (this.supportsAck) this.pendingAcks.set(name, { master_sae_id: masterSae, key_id: keyId });
+    }
+    this.armAckTimer();
+  }
+
+  private armAckTimer(): void {
+    if (this.pendingAcks.size > 0 && !this.ackTimer && !this.stopped) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = undefined;
+        this.flushAcks().catch((err: unknown) =>
+          this.options.logger.warn(`hub ${this.name}: sending acknowledgements failed (will retry): ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, this.options.ackFlushMs ?? 1000);
+      this.ackTimer.unref();
+    }
+  }
+
+  /** Send the pending acknowledgements now, in one signed ack-only message (no-op when none). */
+  async flushAcks(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.pendingAcks.size === 0 || this.stopped) return;
+    if (!this.registered || !this.supportsAck) {
+      this.armAckTimer(); // try again later
+      return;
+    }
+    const acks = this.takeAcks();
+    let verified: Promise<void> = Promise.resolve();
+    try {
+      await this.signedCall(this.messageCost, () =>
+        this.api.getKeyShares({ client_name: this.options.clientName, keys: [], ack: acks }, { onVerified: (c) => (verified = c) }),
+      );
+      await this.settleVerified(verified);
+    } catch (err) {
+      this.restoreAcks(acks);
+      throw err;
+    }
+  }
+
+  private takeAcks(): AckKeyRef[] {
+    const out: AckKeyRef[] = [];
+    for (const [name, ref] of this.pendingAcks) {
+      if (out.length >= MAX_BATCH_SHARES) break;
+      out.push(ref);
+      this.pendingAcks.delete(name);
+    }
+    return out;
+  }
+
+  /** Acks of a failed message are kept for the next one (acks are idempotent at the hub). */
+  private restoreAcks(acks: readonly AckKeyRef[]): void {
+    for (const a of acks) this.pendingAcks.set(ackName(a.master_sae_id, a.key_id), a);
+    this.armAckTimer();
+  }
+
+  /** Remember that this hub released a share of the key to us (to acknowledge it later). */
+  private noteReleased(masterSae: string, keyId: string): void {
+    if (!this.supportsAck) return;
+    const now = Date.now();
+    this.unacked.set(ackName(masterSae, keyId), now);
+    if (this.unacked.size > 10_000) {
+      for (const [k, at] of this.unacked) if (at < now - UNACKED_TTL_MS) this.unacked.delete(k);
+    }
   }
 
   /** Wait until registered (or throw after timeoutMs). */
@@ -295,6 +397,7 @@ export class PeerHub {
       client_name: o.clientName,
       encryptor_names: [...o.encryptors],
       auth_scheme: proposed,
+      ...(o.ackExtension === false ? {} : { extensions: [ACK_EXTENSION] }),
     });
     const scheme = (res.auth_scheme ?? "hmac-sha256") as AuthSchemeName;
     if (scheme !== "gf128" && scheme !== "hmac-sha256") {
@@ -647,7 +750,7 @@ export class PeerHub {
   private async fetchSharesOnce(clientName: string, refs: readonly ShareRef[]): Promise<Map<string, { x: number; y: Uint8Array }>> {
     if (!this.registered) throw this.notRegistered();
     const out = new Map<string, { x: number; y: Uint8Array }>();
-    if (refs.length > 1 && this.supportsBatch) {
+    if ((refs.length > 1 || (this.supportsAck && this.pendingAcks.size > 0)) && this.supportsBatch) {
       const chunks = chunkBy(refs, MAX_BATCH_SHARES, MAX_BATCH_SHARE_BYTES, () => this.shareBytesEstimate);
       await Promise.all(chunks.map((c) => this.fetchBatch(clientName, c, out)));
     } else {
@@ -686,6 +789,7 @@ export class PeerHub {
     if (allocationSize(alloc) !== enc.length || enc.length === 0) {
       throw new HubFailure(this.name, "share allocation size does not match the share length");
     }
+    this.noteReleased(ref.masterSae, ref.keyId);
     const pad = await this.takeAfter(verified, alloc, `key-share ${ref.keyId}`);
     try {
       this.shareBytesEstimate = enc.length;
@@ -703,15 +807,29 @@ export class PeerHub {
   ): Promise<void> {
     const expected = refs.length * this.shareBytesEstimate + this.messageCost;
     let verified: Promise<void> = Promise.resolve();
-    const res: FetchKeySharesResponse = await this.signedCall(expected, () =>
-      this.api.getKeyShares(
-        {
-          client_name: clientName,
-          keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
-        },
-        { onVerified: (c) => (verified = c) },
-      ),
-    );
+    // Ack extension: pending acknowledgements ride on this signed message (no extra PSRD).
+    const acks = this.supportsAck ? this.takeAcks() : [];
+    let res: FetchKeySharesResponse;
+    try {
+      res = await this.signedCall(expected, () =>
+        this.api.getKeyShares(
+          {
+            client_name: clientName,
+            keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
+            ...(acks.length > 0 ? { ack: acks } : {}),
+          },
+          { onVerified: (c) => (verified = c) },
+        ),
+      );
+    } catch (err) {
+      if (acks.length > 0) this.restoreAcks(acks);
+      throw err;
+    }
+    const refByKey = new Map(refs.map((r) => [r.keyId, r]));
+    for (const s of res.shares) {
+      const r = refByKey.get(s.key_id);
+      if (r) this.noteReleased(r.masterSae, r.keyId);
+    }
     if (res.shares.length === 0) {
       await this.settleVerified(verified);
       return;
@@ -877,6 +995,7 @@ export class PeerHub {
       registered: this.registered,
       auth_scheme: this.scheme ?? null,
       extensions: [...this.extensions],
+      pending_acks: this.pendingAcks.size,
       last_error: this.lastError ?? null,
       bad_shares: this.badShares,
       last_bad_share: this.lastBadShare ?? null,

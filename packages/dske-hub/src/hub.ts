@@ -22,8 +22,10 @@ import { StateJournal as Journal, ioStats } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import {
+  ACK_EXTENSION,
   AUTH_SCHEMES,
   BATCH_EXTENSION,
+  type AckKeyRef,
   MAX_PSRD_BLOCK_BYTES,
   MAX_SHARE_BYTES,
   NodeNameSchema,
@@ -81,7 +83,15 @@ const HubOptionsSchema = z.object({
 });
 
 const RegistrationRecordSchema = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("reg"), c: z.string(), en: z.array(z.string()), a: z.enum(AUTH_SCHEMES), at: z.number() }),
+  z.object({
+    t: z.literal("reg"),
+    c: z.string(),
+    en: z.array(z.string()),
+    a: z.enum(AUTH_SCHEMES),
+    at: z.number(),
+    /** Negotiated per-client extensions (absent: none). */
+    x: z.array(z.string()).optional(),
+  }),
   z.object({ t: z.literal("unreg"), c: z.string() }),
 ]);
 type RegistrationRecord = z.infer<typeof RegistrationRecordSchema>;
@@ -104,7 +114,7 @@ export class Hub {
   readonly name: string;
   readonly shareTimeoutSecs: number;
   readonly authSchemes: readonly AuthSchemeName[];
-  readonly extensions: readonly string[] = [BATCH_EXTENSION];
+  readonly extensions: readonly string[] = [BATCH_EXTENSION, ACK_EXTENSION];
   private readonly store: PsrdStore;
   private readonly clients = new Map<string, PeerClient>();
   /** SAE ID → name of the client hosting it. */
@@ -183,7 +193,7 @@ export class Hub {
         this.store.openPool(names.clientOwned, "peer"),
         this.store.openPool(names.hubOwned, "local"),
       ]);
-      this.addClient(new PeerClient(reg.c, reg.en, reg.a, clientOwned, hubOwned, reg.at));
+      this.addClient(new PeerClient(reg.c, reg.en, reg.a, clientOwned, hubOwned, reg.at, reg.x?.includes(ACK_EXTENSION) ?? false));
     }
     // Shares of clients that are no longer registered cannot be served: drop them.
     for (const s of this.shares.list()) {
@@ -233,6 +243,8 @@ export class Hub {
           conflicts.map((c) => ({ field: "encryptor_names", encryptor: c, client_name: this.saeHosts.get(c) })),
         );
       }
+      const ack = request.extensions?.includes(ACK_EXTENSION) ?? false;
+      const x = ack ? [ACK_EXTENSION] : undefined;
       const existing = this.clients.get(request.client_name);
       if (existing) {
         if (existing.authScheme !== scheme) {
@@ -242,11 +254,12 @@ export class Hub {
             [{ field: "auth_scheme", registered: existing.authScheme, requested: scheme }],
           );
         }
-        if (!existing.sameEncryptors(encryptors)) {
-          await this.appendDurably([{ t: "reg", c: existing.name, en: encryptors, a: scheme, at: existing.registeredAt }]);
+        if (!existing.sameEncryptors(encryptors) || existing.ack !== ack) {
+          await this.appendDurably([{ t: "reg", c: existing.name, en: encryptors, a: scheme, at: existing.registeredAt, x }]);
           for (const e of existing.encryptorNames) this.saeHosts.delete(e);
           existing.setEncryptors(encryptors);
           for (const e of encryptors) this.saeHosts.set(e, existing.name);
+          existing.ack = ack;
         }
       } else {
         const names = poolNames(request.client_name);
@@ -255,14 +268,14 @@ export class Hub {
           this.store.openPool(names.hubOwned, "local"),
         ]);
         const at = this.now();
-        await this.appendDurably([{ t: "reg", c: request.client_name, en: encryptors, a: scheme, at }]);
-        this.addClient(new PeerClient(request.client_name, encryptors, scheme, clientOwned, hubOwned, at));
+        await this.appendDurably([{ t: "reg", c: request.client_name, en: encryptors, a: scheme, at, x }]);
+        this.addClient(new PeerClient(request.client_name, encryptors, scheme, clientOwned, hubOwned, at, ack));
         this.log(`hub ${this.name}: registered client ${request.client_name} (${scheme})`);
       }
       return {
         hub_name: this.name,
         auth_scheme: scheme,
-        extensions: [...this.extensions],
+        extensions: ack ? [BATCH_EXTENSION, ACK_EXTENSION] : [BATCH_EXTENSION],
         share_timeout_secs: this.shareTimeoutSecs,
       };
     });
@@ -498,10 +511,15 @@ export class Hub {
     };
   }
 
-  /** Batch fetch: every available share re-encrypted under one hub-owned allocation. */
-  async fetchShares(clientName: string, keys: readonly FetchKeyRef[]): Promise<FetchKeySharesResponse> {
+  /**
+   * Batch fetch: every available share re-encrypted under one hub-owned allocation. `acks`
+   * (ack extension) are applied first: the client is done with those shares.
+   */
+  async fetchShares(clientName: string, keys: readonly FetchKeyRef[], acks: readonly AckKeyRef[] = []): Promise<FetchKeySharesResponse> {
     this.assertOpen();
     const client = this.clients.get(clientName);
+    const acknowledged = client && acks.length > 0 ? this.acknowledge(client, acks) : undefined;
+    const ackField = acknowledged === undefined ? {} : { acknowledged };
     const seen = new Set<string>();
     keys.forEach((k, index) => {
       if (seen.has(k.key_id)) {
@@ -518,13 +536,33 @@ export class Hub {
       if (share) found.push(share);
       else missing.push(k.key_id);
     }
-    if (!client || found.length === 0) return { shares: [], missing };
+    if (!client || found.length === 0) return { shares: [], missing, ...ackField };
     const result = await this.encryptFor(client, found, `${found.length} key-share(s) for ${client.name}`);
     return {
       encryption_key_allocation: result.allocation,
       shares: found.map((s, i) => ({ key_id: s.keyId, share_index: s.shareIndex, encrypted_share_value: result.ciphertexts[i] })),
       missing,
+      ...ackField,
     };
+  }
+
+  /**
+   * Mark shares the client fetched as acknowledged (done); delete those every intended responder
+   * client is done with. Unknown, never fetched or already acknowledged shares are ignored.
+   * Returns how many shares were newly acknowledged.
+   */
+  private acknowledge(client: PeerClient, acks: readonly AckKeyRef[]): number {
+    let n = 0;
+    for (const a of acks) {
+      for (const s of this.shares.withKeyId(a.key_id)) {
+        if (s.masterSaeId !== a.master_sae_id || !s.fetchedBy.has(client.name) || s.ackedBy.has(client.name)) continue;
+        this.shares.markAcked(s, client.name);
+        n++;
+        if (this.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
+      }
+    }
+    if (n > 0) this.maybeCompact();
+    return n;
   }
 
   /** The share the client may fetch for this query, or undefined (unknown, expired or not for it). */
@@ -535,6 +573,7 @@ export class Hub {
     if (!client.hosts(q.slave_sae_id)) return undefined;
     const now = this.now();
     for (const s of this.shares.withKeyId(q.key_id)) {
+      if (s.ackedBy.has(client.name)) continue; // the client said it is done with this share
       if (s.ready && s.masterSaeId === q.master_sae_id && s.slaveSaeIds.includes(q.slave_sae_id) && s.expiresAt > now) return s;
     }
     return undefined;
@@ -542,7 +581,8 @@ export class Hub {
 
   /**
    * Encrypt the shares for `client` with one fresh allocation from its hub-owned pool; then mark
-   * them fetched and delete those fetched by every intended responder client. Values are copied
+   * them fetched and delete those every intended responder client is done with (see doneByAll:
+   * a client with the ack extension is done only once it acknowledged). Values are copied
    * before the await, so a concurrent deletion cannot turn a pad into a ciphertext of zeros.
    */
   private async encryptFor(
@@ -573,7 +613,7 @@ export class Hub {
       }
       for (const s of shares) {
         this.shares.markFetched(s, client.name);
-        if (this.fetchedByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
+        if (this.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
       }
       this.maybeCompact();
       return { allocation: allocationToWire(allocated.allocation), ciphertexts };
@@ -583,11 +623,16 @@ export class Hub {
     }
   }
 
-  /** True when every intended slave SAE is hosted by a registered client that fetched the share. */
-  private fetchedByAll(share: StoredShare): boolean {
+  /**
+   * True when every intended slave SAE is hosted by a registered client that is done with the
+   * share: it fetched it (v1 client) or acknowledged it (client with the ack extension).
+   */
+  private doneByAll(share: StoredShare): boolean {
     for (const sae of share.slaveSaeIds) {
       const host = this.saeHosts.get(sae);
-      if (host === undefined || !share.fetchedBy.has(host)) return false;
+      if (host === undefined) return false;
+      const done = this.clients.get(host)?.ack ? share.ackedBy.has(host) : share.fetchedBy.has(host);
+      if (!done) return false;
     }
     return true;
   }
@@ -616,6 +661,7 @@ export class Hub {
         client_name: c.name,
         encryptor_names: c.encryptorNames,
         auth_scheme: c.authScheme,
+        extensions: c.ack ? [ACK_EXTENSION] : [],
         pools: { client_owned: poolStatus(c.clientOwnedPool), hub_owned: poolStatus(c.hubOwnedPool) },
       })),
       shares: this.shares.list().map((s) => ({
@@ -624,6 +670,8 @@ export class Hub {
         share_index: s.shareIndex,
         slave_sae_ids: [...s.slaveSaeIds],
         fetched_by: [...s.fetchedBy],
+        acked_by: [...s.ackedBy],
+        pending_ack: [...s.fetchedBy].filter((c) => !s.ackedBy.has(c) && this.clients.get(c)?.ack === true),
         expires_at: new Date(s.expiresAt).toISOString(),
       })),
       io: { fsyncs: ioStats.fsyncs },
@@ -700,6 +748,7 @@ export class Hub {
       en: c.encryptorNames,
       a: c.authScheme,
       at: c.registeredAt,
+      ...(c.ack ? { x: [ACK_EXTENSION] } : {}),
     }));
     return [...regs, ...this.shares.snapshotRecords()];
   }

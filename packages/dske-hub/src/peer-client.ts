@@ -32,6 +32,8 @@ export class PeerClient {
     readonly clientOwnedPool: Pool,
     readonly hubOwnedPool: Pool,
     readonly registeredAt: number,
+    /** Whether the client negotiated the `ack` extension (acknowledged share release). */
+    public ack = false,
   ) {
     this.encryptors = new Set(encryptorNames);
     this.signing = new SigningReserve(hubOwnedPool, RESPONSE_PADS_AHEAD);

@@ -168,7 +168,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   route(HUB_ROUTES.fetchKeyShares, signed(fromBody("client_name")), async (req, res) => {
     const body = validate(FetchKeySharesRequestSchema, req.body, "request body");
     const hub = await hubPromise;
-    const fetched: FetchKeySharesResponse = await hub.fetchShares(body.client_name, body.keys);
+    const fetched: FetchKeySharesResponse = await hub.fetchShares(body.client_name, body.keys, body.ack);
     if (fetched.shares.length > 0) metrics?.sharesReleased.inc({ client: body.client_name }, fetched.shares.length);
     res.json(fetched);
   });

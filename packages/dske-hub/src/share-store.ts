@@ -7,7 +7,8 @@
  * is appended in the same synchronous step as the in-memory change, so journal order equals
  * memory order. `put` resolves only once the share is durable; fetch marks and deletions are
  * appended in the background (losing one in a crash only means the share can be fetched again by
- * the same client, or is swept at its unchanged expiry time).
+ * the same client, or is swept at its unchanged expiry time). Acknowledgements (ack extension)
+ * are background-durable too, for the same reason.
  */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
@@ -30,11 +31,13 @@ export interface StoredShare {
   readonly keySize?: number;
   /** Clients that fetched the share. */
   readonly fetchedBy: Set<string>;
+  /** Clients that acknowledged the share (ack extension): done with it, never served again. */
+  readonly ackedBy: Set<string>;
   /** False while the share's durability (journal and PSRD commit) is pending: not served yet. */
   ready: boolean;
 }
 
-export type NewShare = Omit<StoredShare, "fetchedBy" | "ready">;
+export type NewShare = Omit<StoredShare, "fetchedBy" | "ackedBy" | "ready">;
 
 /** Journal records owned by the share store. */
 export const ShareRecordSchema = z.discriminatedUnion("t", [
@@ -49,8 +52,10 @@ export const ShareRecordSchema = z.discriminatedUnion("t", [
     e: z.number(),
     ks: z.int().optional(),
     f: z.array(z.string()).optional(),
+    a: z.array(z.string()).optional(),
   }),
   z.object({ t: z.literal("fetch"), m: z.string(), k: z.string(), c: z.string() }),
+  z.object({ t: z.literal("ack"), m: z.string(), k: z.string(), c: z.string() }),
   z.object({ t: z.literal("del"), m: z.string(), k: z.string() }),
 ]);
 export type ShareRecord = z.infer<typeof ShareRecordSchema>;
@@ -105,7 +110,7 @@ export class ShareStore {
         throw new Error(`share (${s.masterClientName}, ${s.keyId}) already stored`);
       }
     }
-    const stored: StoredShare[] = newShares.map((s) => ({ ...s, fetchedBy: new Set<string>(), ready: false }));
+    const stored: StoredShare[] = newShares.map((s) => ({ ...s, fetchedBy: new Set<string>(), ackedBy: new Set<string>(), ready: false }));
     for (const s of stored) this.insert(s);
     // Pending background records go first (journal order = memory order) and ride on this commit.
     const durable = this.journal ? this.journal.append([...this.takeBackground(), ...stored.map(toRecord)]) : Promise.resolve();
@@ -124,6 +129,16 @@ export class ShareStore {
     if (share.fetchedBy.has(clientName)) return;
     share.fetchedBy.add(clientName);
     this.background([{ t: "fetch", m: share.masterClientName, k: share.keyId, c: clientName }]);
+  }
+
+  /**
+   * Record that `clientName` acknowledged the share (ack extension; background-durable: losing
+   * the record in a crash only means the same client could fetch it again until its timeout).
+   */
+  markAcked(share: StoredShare, clientName: string): void {
+    if (share.ackedBy.has(clientName)) return;
+    share.ackedBy.add(clientName);
+    this.background([{ t: "ack", m: share.masterClientName, k: share.keyId, c: clientName }]);
   }
 
   /** Delete and zero a share (background-durable). Returns false if it was not stored. */
@@ -169,12 +184,16 @@ export class ShareStore {
           expiresAt: record.e,
           keySize: record.ks,
           fetchedBy: new Set(record.f ?? []),
+          ackedBy: new Set(record.a ?? []),
           ready: true,
         });
         return;
       }
       case "fetch":
         this.get(record.m, record.k)?.fetchedBy.add(record.c);
+        return;
+      case "ack":
+        this.get(record.m, record.k)?.ackedBy.add(record.c);
         return;
       case "del":
         this.remove(record.m, record.k, false);
@@ -250,6 +269,7 @@ function toRecord(s: StoredShare): ShareRecord {
   };
   if (s.keySize !== undefined) r.ks = s.keySize;
   if (s.fetchedBy.size > 0) r.f = [...s.fetchedBy];
+  if (s.ackedBy.size > 0) r.a = [...s.ackedBy];
   return r;
 }
 

@@ -66,6 +66,30 @@
  *   `shares` keeps the request order of the keys that are available to the caller; pads are cut
  *   from the allocation in that order. Keys not available (unknown, expired, not for this caller)
  *   are listed in `missing` (no reason given, see release rules). A key_id may appear once per request.
+ *
+ * ## Acknowledgement extension (`extensions: ["ack"]`, negotiated per client)
+ * Without it a share is deleted as soon as every intended responder client fetched it: a responder
+ * that crashes after the hub released the shares but before it recorded the key loses the key.
+ * - Negotiation: the client proposes `extensions: ["ack"]` in its RegistrationRequest; the hub
+ *   echoes `"ack"` in the RegistrationResponse's `extensions` (and records the choice durably, per
+ *   client) only then. Clients that do not propose it (reference v1) keep delete-on-fetch.
+ * - For a client that negotiated it, a released share is "released, awaiting acknowledgement": the
+ *   client counts as done only once it acknowledged the key. Until then (or `share_timeout_secs`)
+ *   the same authenticated client may fetch it again; every fetch is a new signed request and is
+ *   re-encrypted with a fresh hub-owned allocation (never a resend of old ciphertext). After its
+ *   acknowledgement the client gets the share no more (404 / `missing`).
+ * - Acknowledging: the optional `ack` list of the signed `POST /dske/api/v1/key-shares/fetch`
+ *   (piggybacked on the next fetch to that hub; `keys` may then be empty for an ack-only message):
+ *   ```
+ *   { "client_name": "curtis", "keys": [ ... ],               // 0..MAX_BATCH_SHARES
+ *     "ack": [ { "master_sae_id": "sam", "key_id": "uuid" }, ... ] }   // 0..MAX_BATCH_SHARES
+ *   → 200 { ..., "acknowledged": N }
+ *   ```
+ *   Acks are applied after the signature is verified and before the keys are served. An ack for a
+ *   share the client never fetched, or that is gone, is ignored (acks are idempotent, so a client
+ *   may resend them after a failed request). `acknowledged` counts the shares it marked done. A
+ *   share is deleted and zeroed as soon as every intended responder client is done (fetched, or
+ *   acknowledged if it negotiated `ack`), or at its timeout. The hub status lists `acked_by`.
  */
 import { z } from "zod";
 
@@ -85,6 +109,8 @@ export const MAX_PSRD_BLOCK_BYTES = 16 * 1024 * 1024;
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
 export type WireAuthScheme = (typeof AUTH_SCHEMES)[number];
 export const BATCH_EXTENSION = "batch";
+/** Acknowledged share release (negotiated per client, see "Acknowledgement extension"). */
+export const ACK_EXTENSION = "ack";
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -156,6 +182,8 @@ export const RegistrationRequestSchema = z.object({
   /** Proposed auth scheme (extension). Absent → v1 `hmac-sha256`. Unknown names are accepted
    *  here and negotiated by the hub (refused if no fallback is allowed). */
   auth_scheme: z.string().min(1).max(64).optional(),
+  /** Proposed per-client extensions (e.g. `["ack"]`); unknown names are ignored. */
+  extensions: z.array(z.string().max(64)).max(16).optional(),
 });
 export type RegistrationRequest = z.input<typeof RegistrationRequestSchema>;
 export type ParsedRegistrationRequest = z.output<typeof RegistrationRequestSchema>;
@@ -277,10 +305,23 @@ export const FetchKeyRefSchema = z.object({
 });
 export type FetchKeyRef = z.infer<typeof FetchKeyRefSchema>;
 
-export const FetchKeySharesRequestSchema = z.object({
-  client_name: NodeNameSchema,
-  keys: z.array(FetchKeyRefSchema).min(1).max(MAX_BATCH_SHARES),
+export const AckKeyRefSchema = z.object({
+  master_sae_id: SaeIdSchema,
+  key_id: KeyIdSchema,
 });
+export type AckKeyRef = z.infer<typeof AckKeyRefSchema>;
+
+export const FetchKeySharesRequestSchema = z
+  .object({
+    client_name: NodeNameSchema,
+    keys: z.array(FetchKeyRefSchema).max(MAX_BATCH_SHARES),
+    /** Acknowledgement extension: keys whose shares this client no longer needs. */
+    ack: z.array(AckKeyRefSchema).max(MAX_BATCH_SHARES).optional(),
+  })
+  .refine((b) => b.keys.length > 0 || (b.ack?.length ?? 0) > 0, {
+    message: "keys must not be empty (unless ack is given)",
+    path: ["keys"],
+  });
 export type FetchKeySharesRequest = z.infer<typeof FetchKeySharesRequestSchema>;
 
 export const FetchedShareSchema = z.object({
@@ -295,6 +336,8 @@ export const FetchKeySharesResponseSchema = z.object({
   encryption_key_allocation: AllocationSchema.optional(),
   shares: z.array(FetchedShareSchema),
   missing: z.array(KeyIdSchema),
+  /** Acknowledgement extension: shares marked done by this request's `ack`. */
+  acknowledged: z.number().optional(),
 });
 export type FetchKeySharesResponse = z.infer<typeof FetchKeySharesResponseSchema>;
 
@@ -313,6 +356,8 @@ export const PeerClientStatusSchema = z.object({
   client_name: z.string(),
   encryptor_names: z.array(z.string()),
   auth_scheme: z.string(),
+  /** Per-client negotiated extensions (e.g. `["ack"]`). */
+  extensions: z.array(z.string()).optional(),
   pools: z.object({
     client_owned: PoolStatusSchema,
     hub_owned: PoolStatusSchema,
@@ -327,6 +372,11 @@ export const ShareStatusSchema = z.object({
   slave_sae_ids: z.array(z.string()),
   /** Clients that fetched the share so far. */
   fetched_by: z.array(z.string()),
+  /** Clients (with the ack extension) that acknowledged the share; fetched_by minus acked_by of
+   *  such clients are "released, awaiting acknowledgement". */
+  acked_by: z.array(z.string()).optional(),
+  /** Clients that fetched the share and have not acknowledged it yet (ack extension). */
+  pending_ack: z.array(z.string()).optional(),
   /** ISO 8601 time after which the share is deleted. */
   expires_at: z.string(),
 });

@@ -191,6 +191,8 @@ describe("Hub shares", () => {
         share_index: 2,
         slave_sae_ids: ["sunny"],
         fetched_by: [],
+        acked_by: [],
+        pending_ack: [],
         expires_at: new Date(now + 60_000).toISOString(),
       },
     ]);

@@ -158,11 +158,12 @@ describe("out-of-band routes", () => {
     await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 1000 });
     const status = await api.status();
     expect(status.name).toBe("hank");
-    expect(status.extensions).toEqual(["batch"]);
+    expect(status.extensions).toEqual(["batch", "ack"]);
     expect(status.peer_clients[0]).toEqual({
       client_name: "carol",
       encryptor_names: ["sam"],
       auth_scheme: "gf128",
+      extensions: [],
       pools: {
         client_owned: { blocks: 1, size: 1000, used: 16, available: 984 }, // the gf128 key prefix counts as used
         hub_owned: { blocks: 0, size: 0, used: 0, available: 0 },

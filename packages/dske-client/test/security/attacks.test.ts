@@ -38,6 +38,7 @@ describe("5 hubs, k = 3", () => {
 
   test("500 forged in-band requests: all 401, PSRD accounting unchanged, nothing stored; a key pair still works", async () => {
     await keyPair(); // warm: pools exist and are filled
+    await curtis.client.flushAcks(); // the warm key's acknowledgements go out now, not during the count
     // A real block of carol's client-owned pool for each hub (16 bytes used up locally to learn it).
     const realBlocks: { hub: TestHub; block: string; start: number }[] = [];
     for (const h of hubs) {

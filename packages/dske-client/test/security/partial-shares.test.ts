@@ -1,8 +1,9 @@
 /**
  * Reliability: a dec_keys that fails because too few hubs answer must not lose the key. The hubs
- * that did answer delete their shares once this client fetched them; the client keeps those
- * decrypted shares in memory (partial-shares.ts) so that a retry after the other hub is back
- * completes the key. Shares on exactly k = 3 hubs (two were down when the key was made), one of
+ * that did answer keep their shares until this client acknowledges them (the `ack` extension);
+ * the client also keeps those decrypted shares in memory (partial-shares.ts), so that a retry after
+ * the other hub is back completes the key; once delivered, the key is acknowledged and the hubs
+ * delete their shares. Shares on exactly k = 3 hubs (two were down when the key was made), one of
  * them down at the first dec_keys.
  */
 import { waitFor } from "../harness";
@@ -26,12 +27,14 @@ test("a key whose dec_keys failed (a hub down) is delivered identically on retry
     .catch((e: unknown) => e);
   expect(first).toBeInstanceOf(EtsiApiError);
   expect((first as EtsiApiError).status).toBe(503);
-  // hank and helen released their shares to curtis and dropped them.
-  expect([hank, helen].map((h) => h.hub.status().shares.some((s) => s.key_id === id))).toEqual([false, false]);
+  // hank and helen released their shares to curtis and keep them until curtis acknowledges.
+  expect([hank, helen].map((h) => h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack)).toEqual([["curtis"], ["curtis"]]);
   for (const h of [hilary, holly, hugo]) await h.up();
   await net.curtis.client.whenRegistered(5);
   const again = await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id);
   expect(again.keys).toEqual(got.keys);
+  await net.curtis.client.flushAcks();
+  expect(net.hubs.map((h) => h.hub.status().shares.some((s) => s.key_id === id))).toEqual([false, false, false, false, false]);
 });
 
 describe("PartialShares", () => {

@@ -170,6 +170,36 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     expect(share()?.fetched_by).toEqual(["curtis"]);
   });
 
+  test("ack extension: a replayed captured fetch or ack is 401 and changes nothing; a NEW signed fetch re-releases with fresh PSRD", async () => {
+    const reg = await curtis.api.register({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: scheme, extensions: ["ack"] });
+    expect(reg.extensions).toContain("ack");
+    const key = randomUUID();
+    const { body, value } = await shareBody(key);
+    await carol.api.postKeyShare(body);
+    const fetchUrl = `${base}/dske/api/v1/key-shares/fetch`;
+    const keys = [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: key }];
+    const genuine = await curtis.build("POST", fetchUrl, { client_name: "curtis", keys });
+    const first = await sendRaw(genuine);
+    expect(first.status).toBe(200);
+    const share = () => hub.status().shares.find((s) => s.key_id === key);
+    expect(share()?.pending_ack).toEqual(["curtis"]);
+    await expectRejected(genuine, "replayed fetch");
+    // A new signed request (the restarted client) gets the share again under a fresh allocation.
+    const again = await curtis.api.getKeyShares({ client_name: "curtis", keys });
+    const firstBody = JSON.parse(first.text) as { encryption_key_allocation: unknown };
+    expect(again.encryption_key_allocation).not.toEqual(firstBody.encryption_key_allocation);
+    expect(Buffer.from(await decryptShare(curtis.mirror, again.encryption_key_allocation!, again.shares[0].encrypted_share_value))).toEqual(
+      Buffer.from(value),
+    );
+    const ack = await curtis.build("POST", fetchUrl, { client_name: "curtis", keys: [], ack: [{ master_sae_id: "sam", key_id: key }] });
+    const acked = await sendRaw(ack);
+    expect(acked.status).toBe(200);
+    expect(JSON.parse(acked.text)).toEqual({ shares: [], missing: [], acknowledged: 1 });
+    expect(share()).toBeUndefined();
+    await expectRejected(ack, "replayed ack");
+    await expectRejected(genuine, "replayed fetch after the ack");
+  });
+
   test("tampered body, query or DSKE-Signature: 401, nothing stored or consumed; the genuine request still works once", async () => {
     const key = randomUUID();
     const { body } = await shareBody(key);

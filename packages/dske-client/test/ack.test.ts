@@ -1,0 +1,114 @@
+/**
+ * The hubs' `ack` extension from the client side: a responder that crashes after the hubs released
+ * their shares but before it answered its SAE does not lose the key. The crash is simulated by
+ * fetching the shares from every hub through the client's PeerHubs (the hubs release them) and
+ * discarding the result, then replacing the client by a fresh one on the same PSRD store.
+ */
+import { startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
+import { EtsiApiError } from "../src/etsi-api";
+
+const DIRECTORY = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
+
+/** Fetch and discard the shares of `id` from every hub, as a responder that died right after. */
+async function fetchAndDiscard(c: TestClient, id: string): Promise<number> {
+  let released = 0;
+  for (const h of c.client.peerHubs) {
+    const got = await h.fetchShares("curtis", [{ masterSae: "sam", slaveSae: "sunny", keyId: id }]);
+    for (const s of got.values()) {
+      s.y.fill(0);
+      released++;
+    }
+  }
+  return released;
+}
+
+/** Stop a client without closing its PSRD store (the "crash"), and start a fresh one on that store. */
+async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Record<string, unknown> = {}): Promise<TestClient> {
+  await new Promise<void>((r) => {
+    c.server.close(() => r());
+    c.server.closeAllConnections();
+  });
+  await c.client.stop();
+  const fresh = await startClient({
+    name: "curtis",
+    encryptors: ["sunny", "susan"],
+    hubs: net.hubs.map((h) => h.url),
+    minNrShares: 3,
+    kmeDirectory: DIRECTORY,
+    psrdStore: c.store,
+    ...extra,
+  });
+  await fresh.client.whenRegistered();
+  return fresh;
+}
+
+describe("ack extension (client)", () => {
+  let net: TestNetwork;
+  let fresh: TestClient[] = [];
+  beforeEach(async () => {
+    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { ackFlushMs: 60_000 } });
+    fresh = [];
+  });
+  afterEach(async () => {
+    for (const c of fresh) await c.close();
+    await net.close();
+  });
+  const restart = async (extra: Record<string, unknown>): Promise<TestClient> => {
+    const c = await restartOnSameStore(net, net.curtis, extra);
+    fresh.push(c);
+    return c;
+  };
+
+  test("shares released to a responder that died before answering are fetched again: the same key is delivered", async () => {
+    expect(net.curtis.client.peerHubs.every((h) => h.supportsAck)).toBe(true);
+    const got = await net.carol.etsi("sam").getKey("sunny");
+    const id = got.keys[0].key_ID;
+    expect(await fetchAndDiscard(net.curtis, id)).toBe(5);
+    // Every hub keeps its share, awaiting curtis's acknowledgement (status: no values).
+    for (const h of net.hubs) {
+      expect(h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack).toEqual(["curtis"]);
+    }
+    const curtis = await restart({ ackFlushMs: 60_000 });
+    const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", id);
+    expect(back.keys).toEqual(got.keys);
+    // Delivered once only.
+    const twice = await curtis.etsi("sunny").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    expect((twice as EtsiApiError).status).toBe(400);
+    // The acknowledgements go to the hubs that released shares to the new client; they delete them.
+    const fetchedFrom = net.hubs.filter((h) => h.hub.status().shares.some((s) => s.key_id === id));
+    expect(fetchedFrom.length).toBe(5);
+    await curtis.client.flushAcks();
+    const left = net.hubs.filter((h) => h.hub.status().shares.some((s) => s.key_id === id)).map((h) => h.name);
+    // Hubs the new client did not ask (it needs k = 3 shares) keep theirs until the timeout.
+    expect(left.length).toBeLessThanOrEqual(2);
+    expect(curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0)).toBe(0);
+  });
+
+  test("acknowledgements ride on the next fetch to the same hub (flush timer off: no ack-only message)", async () => {
+    const first = await net.carol.etsi("sam").getKey("sunny");
+    const id1 = first.keys[0].key_ID;
+    expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id1)).keys).toEqual(first.keys);
+    const releasedTo = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id1)?.pending_ack?.includes("curtis"));
+    expect(releasedTo.length).toBeGreaterThanOrEqual(3);
+    const pending = net.curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0);
+    expect(pending).toBe(releasedTo.length);
+    // A batch of keys goes to every hub in wave 1 or 2; the acks of id1 ride along.
+    for (let i = 0; i < 5; i++) {
+      const more = await net.carol.etsi("sam").getKey("sunny");
+      expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", more.keys[0].key_ID)).keys).toEqual(more.keys);
+    }
+    const stillPending = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id1)?.pending_ack?.includes("curtis"));
+    expect(stillPending.length).toBeLessThan(releasedTo.length);
+  });
+
+  test("without the extension (v1 behaviour) the hubs delete on fetch and the crashed responder's key is lost", async () => {
+    const v1 = await restart({ ackExtension: false });
+    expect(v1.client.peerHubs.some((h) => h.supportsAck)).toBe(false);
+    const got = await net.carol.etsi("sam").getKey("sunny");
+    const id = got.keys[0].key_ID;
+    expect(await fetchAndDiscard(v1, id)).toBe(5);
+    expect(net.hubs.every((h) => !h.hub.status().shares.some((s) => s.key_id === id))).toBe(true);
+    const lost = await v1.etsi("sunny").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(EtsiApiError);
+  });
+});
