@@ -46,6 +46,9 @@ import type { NodeState } from "./node-state.js";
 
 export type PoolKind = "local" | "peer";
 
+
+/** How long a graceful stop waits for the pending acknowledgements to reach a hub. */
+const STOP_ACK_FLUSH_MS = 1000;
 export interface PeerHubOptions {
   /** Hub base URL, e.g. `http://127.0.0.1:8100/hub/hank`. */
   url: string;
@@ -238,6 +241,14 @@ export class PeerHub {
   }
 
   async stop(): Promise<void> {
+    if (!this.stopped && this.pendingAcks.size > 0) {
+      // Graceful stop: tell the hub now that it may drop the shares we acknowledged, rather than
+      // leaving them until its share timeout. Best effort, bounded (a down hub must not hold us up).
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => (timer = setTimeout(r, STOP_ACK_FLUSH_MS)));
+      await Promise.race([this.flushAcks().catch(() => undefined), bound]);
+      clearTimeout(timer);
+    }
     this.stopped = true;
     this.abort.abort();
     if (this.timer) clearInterval(this.timer);

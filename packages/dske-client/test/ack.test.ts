@@ -101,6 +101,17 @@ describe("ack extension (client)", () => {
     expect(stillPending.length).toBeLessThan(releasedTo.length);
   });
 
+  test("a graceful stop sends the pending acknowledgements: the hubs drop the shares at once", async () => {
+    const got = await net.carol.etsi("sam").getKey("sunny");
+    const id = got.keys[0].key_ID;
+    expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(got.keys);
+    const releasedTo = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack?.includes("curtis"));
+    expect(releasedTo.length).toBeGreaterThanOrEqual(3);
+    expect(net.curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0)).toBe(releasedTo.length);
+    await restart({ ackFlushMs: 60_000 }); // stops the old client gracefully (flush timer is 60 s)
+    for (const h of releasedTo) expect(h.hub.status().shares.some((s) => s.key_id === id)).toBe(false);
+  });
+
   test("without the extension (v1 behaviour) the hubs delete on fetch and the crashed responder's key is lost", async () => {
     const v1 = await restart({ ackExtension: false });
     expect(v1.client.peerHubs.some((h) => h.supportsAck)).toBe(false);
