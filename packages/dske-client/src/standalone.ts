@@ -321,6 +321,10 @@ export async function startClientServer(
           app,
         )
       : http.createServer(app);
+    // Keep idle keep-alive connections of SAEs open well beyond Node's 5 s default: an SAE that
+    // reuses a pooled connection just as the server closes it gets ECONNRESET for a request that
+    // may or may not have been served (same setting as the hub standalone).
+    s.keepAliveTimeout = 65_000;
     s.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
   }).catch(async (err: unknown) => {
