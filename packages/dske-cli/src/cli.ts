@@ -191,7 +191,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("dashboard")
     .description("serve a live web dashboard of the topology (nodes, PSRD pools, key rates) until SIGINT/SIGTERM")
-    .option("--port <port>", `TCP port (0: any free port; default ${DASHBOARD_DEFAULTS.port})`)
+    .option("--port <port>", `TCP port (0: a free port chosen by the system; default ${DASHBOARD_DEFAULTS.port})`)
     .option("--host <host>", `interface to bind (default ${DASHBOARD_DEFAULTS.host})`)
     .option("--interval <ms>", `how often the nodes are polled (default ${DASHBOARD_DEFAULTS.interval} ms)`)
     .action(async (opts: Record<string, unknown>) => {

@@ -136,7 +136,7 @@ export class DashboardPoller {
     loop();
   }
 
-  /** Stop polling; resolves when the round in flight (if any) finished. */
+  /** Stop polling; resolves when the round in flight, if there is one, finished. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);

@@ -3,13 +3,10 @@
  * acknowledgement" (re-fetchable by that client only, with fresh PSRD) until the client
  * acknowledges it or it times out; v1 clients keep delete-on-fetch.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub, type HubOptions } from "../src/hub";
 import { HubError } from "../src/errors";
-import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptShare, type ClientMirror } from "./helpers";
+import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptShare, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-0000000000a1";
 const KEY2 = "8f7a2c1e-0000-4000-8000-0000000000a2";
@@ -200,18 +197,12 @@ describe("ack extension", () => {
 });
 
 describe("ack extension: hub restart", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-ack-"));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir("dske-hub-ack-");
 
   test("the pending state and the negotiated extension survive a restart; an ack after it deletes", async () => {
     const store = new MemoryStore();
     const now = 7_000_000;
-    const hub = await openHub({ stateDir: dir, now: () => now }, store);
+    const hub = await openHub({ stateDir: tmp.path, now: () => now }, store);
     const carol = await onboard(hub, "carol", ["sam"], true);
     const curtis = await onboard(hub, "curtis", ["sunny"], true);
     const share = bytes(48, 50);
@@ -222,7 +213,7 @@ describe("ack extension: hub restart", () => {
     await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY2 }]);
     await hub.close();
 
-    const reopened = await openHub({ stateDir: dir, now: () => now }, store);
+    const reopened = await openHub({ stateDir: tmp.path, now: () => now }, store);
     expect(reopened.client("curtis")?.ack).toBe(true);
     expect(reopened.status().shares.map((s) => [s.key_id, s.pending_ack])).toEqual([[KEY, ["curtis"]]]);
     const again = await reopened.getShare(q());
@@ -234,7 +225,7 @@ describe("ack extension: hub restart", () => {
     expect(reopened.shareCount).toBe(0);
     await reopened.close();
 
-    const third = await openHub({ stateDir: dir, now: () => now }, store);
+    const third = await openHub({ stateDir: tmp.path, now: () => now }, store);
     expect(third.shareCount).toBe(0);
     await notFound(third.getShare(q()));
     await third.close();

@@ -1,4 +1,7 @@
 /** Test helpers: a client-side mirror of a client's two pools, share encryption/decryption. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { MemoryStore, type Pool } from "@dske/psrd";
 import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
@@ -90,4 +93,14 @@ export function bytes(n: number, seed: number): Uint8Array {
     out[i] = x >>> 24;
   }
   return out;
+}
+
+/** A fresh temporary directory for each test of the enclosing describe (removed after each). */
+export function useTempDir(prefix: string): { readonly path: string } {
+  const tmp = { path: "" };
+  beforeEach(() => {
+    tmp.path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => rmSync(tmp.path, { recursive: true, force: true }));
+  return tmp;
 }

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub, type HubOptions } from "../src/hub";
 import { HubError } from "../src/errors";
 import { poolNames } from "../src/peer-client";
-import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror } from "./helpers";
+import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-000000000001";
 const KEY2 = "8f7a2c1e-0000-4000-8000-000000000002";
@@ -399,18 +396,12 @@ describe("Hub shares", () => {
 });
 
 describe("Hub persistence (state journal)", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-"));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir("dske-hub-");
 
   test("registrations, shares and fetch marks survive a restart; deleted shares do not", async () => {
     const store = new MemoryStore(); // stands in for a durable store across the "restart"
     let now = 5_000_000;
-    const hub = await openHub({ stateDir: dir, now: () => now }, store);
+    const hub = await openHub({ stateDir: tmp.path, now: () => now }, store);
     const carol = await onboard(hub, "carol", ["sam"]);
     const curtis = await onboard(hub, "curtis", ["sunny"]);
     const celia = await onboard(hub, "celia", ["serena"]);
@@ -425,7 +416,7 @@ describe("Hub persistence (state journal)", () => {
     await hub.unregister("celia");
     await hub.close();
 
-    const reopened = await openHub({ stateDir: dir, now: () => now }, store);
+    const reopened = await openHub({ stateDir: tmp.path, now: () => now }, store);
     expect(reopened.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
     expect(reopened.status().shares.map((s) => [s.key_id, s.fetched_by])).toEqual([[KEY, ["celia"]]]);
     const got = await reopened.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
@@ -437,7 +428,7 @@ describe("Hub persistence (state journal)", () => {
     await reopened.close();
 
     now += 61_000;
-    const third = await openHub({ stateDir: dir, now: () => now }, store);
+    const third = await openHub({ stateDir: tmp.path, now: () => now }, store);
     expect(third.shareCount).toBe(0);
     expect(third.client("carol")?.authScheme).toBe("gf128");
     await third.close();

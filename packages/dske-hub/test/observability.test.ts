@@ -5,8 +5,6 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import express from "express";
 import request from "supertest";
@@ -18,7 +16,7 @@ import { hubOpenApi } from "../src/hub-routes";
 import { createHubRouter } from "../src/router";
 import { listRouterRoutes } from "../src/route-register";
 import { parseHubArgs, startHubServer } from "../src/standalone";
-import { addDelivered, bytes, clientMirror, encryptShare, decryptShare } from "./helpers";
+import { addDelivered, bytes, clientMirror, encryptShare, decryptShare, useTempDir } from "./helpers";
 
 const KEY = "0f3c9a50-1111-4222-8333-444455556666";
 
@@ -298,11 +296,7 @@ describe("metrics and request IDs", () => {
 });
 
 describe("standalone server", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-obs-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const tmp = useTempDir("dske-hub-obs-");
 
   test("root /openapi.json, /docs and /metrics; JSON log lines with req_id, also from domain log lines", async () => {
     const lines: Record<string, unknown>[] = [];
@@ -312,7 +306,7 @@ describe("standalone server", () => {
       name: "hank",
       destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
     });
-    const running = await startHubServer(parseHubArgs(["hank", "--port", "0", "--state-dir", dir]), { logger });
+    const running = await startHubServer(parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), { logger });
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);

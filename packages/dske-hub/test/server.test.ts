@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "../src/hub-api";
 import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
-import { addDelivered, bytes, clientMirror, decryptShare, encryptShare } from "./helpers";
+import { addDelivered, bytes, clientMirror, decryptShare, encryptShare, useTempDir } from "./helpers";
 
 const KEY = "5b0e4c8a-aaaa-4bbb-8ccc-000000000001";
 const repoRoot = path.resolve(__dirname, "../../..");
@@ -55,15 +54,11 @@ describe("parseHubArgs", () => {
 });
 
 describe("standalone server with FileStore", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "dske-hub-server-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const tmp = useTempDir("dske-hub-server-");
 
   test("restart keeps registrations, pools and shares; logs one line per request without secrets", async () => {
     const lines: string[] = [];
-    const config = parseHubArgs(["hank", "--port", "0", "--state-dir", dir]);
+    const config = parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]);
     let running = await startHubServer(config, { log: (l) => lines.push(l) });
     expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const carol = await clientMirror("carol", "gf128");
@@ -112,12 +107,12 @@ describe("standalone server with FileStore", () => {
     const log = lines.join("\n");
     expect(log).not.toContain("client_name=");
     for (const d of [...delivered, enc.encrypted_share_value, got.encrypted_share_value]) expect(log).not.toContain(d);
-    expect(readFileSync(path.join(dir, "psrd-audit.jsonl"), "utf8").length).toBeGreaterThan(0);
+    expect(readFileSync(path.join(tmp.path, "psrd-audit.jsonl"), "utf8").length).toBeGreaterThan(0);
   });
 
   test("the bin prints its URL, answers, and exits 0 on SIGTERM and on mgmt stop", async () => {
     const startProcess = async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", dir], {
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", tmp.path], {
         cwd: repoRoot,
         stdio: ["ignore", "pipe", "pipe"],
       });
