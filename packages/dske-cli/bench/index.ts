@@ -123,12 +123,14 @@ function postJsonOnce(url: string, body: unknown, sae: string): Promise<{ status
   });
 }
 
-/** CPU ms (user + system) of every node process, from /proc/<pid>/stat (clock ticks of 10 ms). */
-function nodeCpuMs(): number {
+/** CPU ms (user + system) of every node process, from /proc/<pid>/stat (clock ticks of 10 ms); `hubs` only. */
+function nodeCpuMs(only?: "hubs"): number {
   const pidsDir = path.join(stateDir, "pids");
   let total = 0;
   if (!existsSync(pidsDir)) return Number.NaN;
+  const hubNames = new Set(topology.hubs.map((h) => h.name));
   for (const f of readdirSync(pidsDir)) {
+    if (only === "hubs" && !hubNames.has(f.replace(/\.pid$/, ""))) continue;
     const pid = Number.parseInt(readFileSync(path.join(pidsDir, f), "utf8"), 10);
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -140,25 +142,76 @@ function nodeCpuMs(): number {
   return total;
 }
 
+/**
+ * The machine's speed in this run, as the peer of the per-key CPU figures: CPU ms per bare HTTP
+ * exchange (node:http server and keep-alive client in this process, 16 concurrent callers, a
+ * 40-byte JSON request, a key-container-sized JSON answer). The e2e figures are reported both in
+ * ms and in these units, which stay comparable when the shared machine runs slower or faster.
+ */
+async function referenceHttpCpuMs(ms = 2000): Promise<number> {
+  const answer = Buffer.from(JSON.stringify({ keys: [{ key_ID: "0b0e7c9e-1f7a-4c1e-9a57-2d1c3f0e6a40", key: "q0F0pQ8dYy0Zb2m9m3k8b0mY4q7Q2r1Xq0F0pQ8dYy0=" }] }));
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": answer.length });
+      res.end(answer);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}/api/v1/keys/sunny/enc_keys`;
+  try {
+    for (let i = 0; i < 500; i++) await postJson(url, { number: 1, size: 256 }, "sam"); // warm up
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() - t0 < ms) {
+          await postJson(url, { number: 1, size: 256 }, "sam");
+          n++;
+        }
+      }),
+    );
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000 / n;
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
 interface Counters {
   nodeCpuMs: number;
+  hubCpuMs: number;
   callerCpuMs: number;
   hubRequests: number;
   fsyncs: number;
+  /** Keys handed to master SAEs from the key stock / established on demand (client status `keys`). */
+  fromStock: number;
+  onDemand: number;
 }
 
 /** CPU, hub requests and fsyncs so far (status `io` of every node; NaN when a node lacks it). */
 async function counters(): Promise<Counters> {
   let hubRequests = 0;
   let fsyncs = 0;
+  let fromStock = 0;
+  let onDemand = 0;
   for (const node of [...topology.hubs, ...topology.clients]) {
     const r = await probeNode(node, 10_000);
-    const io = r.state === "up" ? (r.status as { io?: { fsyncs?: number; hub_requests?: number } }).io : undefined;
-    fsyncs += io?.fsyncs ?? Number.NaN;
-    if (topology.clients.includes(node)) hubRequests += io?.hub_requests ?? Number.NaN;
+    const st = r.state === "up" ? (r.status as { io?: { fsyncs?: number; hub_requests?: number }; keys?: { issued_from_stock?: number; issued_on_demand?: number } }) : undefined;
+    fsyncs += st?.io?.fsyncs ?? Number.NaN;
+    if (topology.clients.includes(node)) {
+      hubRequests += st?.io?.hub_requests ?? Number.NaN;
+      fromStock += st?.keys?.issued_from_stock ?? Number.NaN;
+      onDemand += st?.keys?.issued_on_demand ?? Number.NaN;
+    }
   }
   const cpu = process.cpuUsage();
-  return { nodeCpuMs: nodeCpuMs(), callerCpuMs: (cpu.user + cpu.system) / 1000, hubRequests, fsyncs };
+  return { nodeCpuMs: nodeCpuMs(), hubCpuMs: nodeCpuMs("hubs"), callerCpuMs: (cpu.user + cpu.system) / 1000, hubRequests, fsyncs, fromStock, onDemand };
 }
 
 const saes = topology.allEncryptors();
@@ -271,9 +324,13 @@ interface Row {
   first_error?: string;
   /** Per key pair (number=1) or per key (number=100): costs independent of machine load. */
   node_cpu_ms_per_key: number;
+  /** The hubs' part of node_cpu_ms_per_key (the rest is the clients'). */
+  hub_cpu_ms_per_key: number;
   caller_cpu_ms_per_key: number;
   http_requests_per_key: number;
   fsyncs_per_key: number;
+  /** Share of the keys handed out from the key stock (the rest was established on demand). */
+  from_stock: number;
 }
 
 function row(scenario: string, number: number, concurrency: number, s: Sample, c0: Counters, c1: Counters): Row {
@@ -293,15 +350,17 @@ function row(scenario: string, number: number, concurrency: number, s: Sample, c
     errors: s.errors,
     ...(s.firstError ? { first_error: s.firstError } : {}),
     node_cpu_ms_per_key: per(c1.nodeCpuMs - c0.nodeCpuMs),
+    hub_cpu_ms_per_key: per(c1.hubCpuMs - c0.hubCpuMs),
     caller_cpu_ms_per_key: per(c1.callerCpuMs - c0.callerCpuMs),
     // 2 ETSI calls per round (enc_keys + dec_keys) plus the clients' calls to hubs.
     http_requests_per_key: per(2 * (s.pairs + s.errors) + (c1.hubRequests - c0.hubRequests)),
     fsyncs_per_key: per(c1.fsyncs - c0.fsyncs),
+    from_stock: (c1.fromStock - c0.fromStock) / Math.max(1, c1.fromStock - c0.fromStock + c1.onDemand - c0.onDemand),
   };
 }
 
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
-const ZERO: Counters = { nodeCpuMs: 0, callerCpuMs: 0, hubRequests: 0, fsyncs: 0 };
+const ZERO: Counters = { nodeCpuMs: 0, hubCpuMs: 0, callerCpuMs: 0, hubRequests: 0, fsyncs: 0, fromStock: 0, onDemand: 0 };
 
 /** The previous run's rows (for the ratios), if bench-results/e2e.json exists. */
 const previousRun = (() => {
@@ -316,10 +375,13 @@ const previous: Partial<Row>[] = previousRun?.rows ?? [];
 async function main(): Promise<void> {
   const tStart = performance.now();
   console.log(`e2e bench: default topology on ports ${BASE_PORT}-${BASE_PORT + 9}, state in ${stateDir}`);
+  const refBefore = await referenceHttpCpuMs();
   await cli("start");
   try {
-    // Warm up (JIT, connections, first PSRD blocks).
-    await phase(1, 4, 1500);
+    // Warm up (JIT, connections, PSRD pools grown to the load, key stocks of the SAE pairs filled):
+    // the figures below are steady-state rates. The first requests of a pair are served on demand
+    // (key-stock.ts), as every request after a quiet spell.
+    await phase(1, CONCURRENCY, 3000);
 
     const rows: Row[] = [];
     const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];
@@ -338,7 +400,21 @@ async function main(): Promise<void> {
     await measure("c1", "number=1 16 callers", 1, CONCURRENCY);
     await measure("s100", "number=100 sequential", 100, 1);
     await measure("c100", "number=100 16 callers", 100, CONCURRENCY);
+    // Key stock diagnostics: keys not served from the stock, by reason, summed over the clients.
+    const misses = { cold: 0, empty: 0, hubs: 0 };
+    for (const c of topology.clients) {
+      const r = await probeNode(c, 10_000);
+      const m = r.state === "up" ? (r.status as { keys?: { stock_misses?: typeof misses } }).keys?.stock_misses : undefined;
+      for (const k of Object.keys(misses) as (keyof typeof misses)[]) misses[k] += m?.[k] ?? 0;
+    }
+    console.log(`  key stock misses over the whole run (keys): quiet pair ${misses.cold}, empty ${misses.empty}, fewer than k hubs known good ${misses.hubs}`);
+    if (process.env.DSKE_BENCH_ROUTES) {
+      const text = await (await fetch(`${nodeBaseUrl(topology.hubs[0])}/metrics`)).text();
+      for (const line of text.split("\n")) if (line.startsWith("dske_http_requests_total")) console.log(`  ${topology.hubs[0].name}: ${line}`);
+    }
 
+    const refAfter = await referenceHttpCpuMs();
+    const refHttp = (refBefore + refAfter) / 2;
     const none = row("n/a", 0, 0, { encMs: [], decMs: [], pairs: 0, keys: 0, errors: 0, elapsedMs: 1 }, ZERO, ZERO);
     const byName = (n: string) => rows.find((r) => r.scenario === n) ?? none;
     const seq1 = byName("number=1 sequential");
@@ -359,13 +435,20 @@ async function main(): Promise<void> {
     }
     console.log("");
     console.log("Costs per key pair (number=1) / per key (number=100), all 10 node processes; ratio = this run / previous run");
-    console.log("| scenario | node CPU ms | caller CPU ms | HTTP requests | fsyncs | CPU vs prev | requests vs prev | fsyncs vs prev |\n|---|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("| scenario | node CPU ms | of which hubs | caller CPU ms | HTTP requests | fsyncs | from stock | CPU vs prev | requests vs prev | fsyncs vs prev |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const r of rows) {
       const p = previous.find((x) => x.scenario === r.scenario);
       const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(b) && b > 0 ? `${f(a / b, 2)}x` : "n/a");
       console.log(
-        `| ${r.scenario} | ${f(r.node_cpu_ms_per_key, 2)} | ${f(r.caller_cpu_ms_per_key, 2)} | ${f(r.http_requests_per_key, 2)} | ${f(r.fsyncs_per_key, 2)} | ${ratio(r.node_cpu_ms_per_key, p?.node_cpu_ms_per_key)} | ${ratio(r.http_requests_per_key, p?.http_requests_per_key)} | ${ratio(r.fsyncs_per_key, p?.fsyncs_per_key)} |`,
+        `| ${r.scenario} | ${f(r.node_cpu_ms_per_key, 2)} | ${f(r.hub_cpu_ms_per_key, 2)} | ${f(r.caller_cpu_ms_per_key, 2)} | ${f(r.http_requests_per_key, 2)} | ${f(r.fsyncs_per_key, 2)} | ${f(100 * r.from_stock, 0)} % | ${ratio(r.node_cpu_ms_per_key, p?.node_cpu_ms_per_key)} | ${ratio(r.http_requests_per_key, p?.http_requests_per_key)} | ${ratio(r.fsyncs_per_key, p?.fsyncs_per_key)} |`,
       );
+    }
+    console.log(
+      `Machine speed in this run (peer of the CPU figures): a bare HTTP exchange (node:http, keep-alive, 16 callers) costs ${f(refHttp, 3)} ms CPU ` +
+        `(${f(refBefore, 3)} before, ${f(refAfter, 3)} after the scenarios). In those units, node CPU per key pair / key:`,
+    );
+    for (const r of rows) {
+      console.log(`  ${r.scenario}: ${f(r.node_cpu_ms_per_key / refHttp, 2)} bare HTTP exchanges (caller ${f(r.caller_cpu_ms_per_key / refHttp, 2)})`);
     }
     const kpRatio = rows.map((r) => {
       const p = previous.find((x) => x.scenario === r.scenario);
@@ -422,7 +505,8 @@ async function main(): Promise<void> {
           node: process.version,
           topology: { hubs: N_HUBS, clients: topology.clients.length, k: K, key_bits: KEY_BITS, base_port: BASE_PORT },
           phase_ms: PHASE_MS,
-          rows,
+          reference_http_cpu_ms: { before: refBefore, after: refAfter, mean: refHttp },
+          rows: rows.map((r) => ({ ...r, node_cpu_in_http_exchanges: r.node_cpu_ms_per_key / refHttp })),
           psrd: { floor_per_key: FLOOR, batch_floor_per_key: FLOOR_BATCH, reference_per_key: REFERENCE.psrd_per_256_bit_key, measured: psrd },
           reference: REFERENCE,
           ratios,

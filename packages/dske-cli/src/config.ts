@@ -19,6 +19,8 @@ export const CONFIG_DEFAULTS = {
   auth_schemes: ["gf128", "hmac-sha256"] as const,
   tls: false,
   key_source: "random",
+  key_stock_ahead_ms: 2000,
+  key_stock_ttl_ms: 20000,
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
@@ -102,6 +104,11 @@ export const configSchema = z
       key_source: z
         .enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` })
         .default(CONFIG_DEFAULTS.key_source),
+      // Key stock of the clients (@dske/client key-stock.ts): look-ahead (0 = off) and key lifetime.
+      key_stock_ahead_ms: intSchema(0, 60_000, "milliseconds of demand to establish ahead, 0 = off").default(
+        CONFIG_DEFAULTS.key_stock_ahead_ms,
+      ),
+      key_stock_ttl_ms: intSchema(1000, 3_600_000, "milliseconds a stocked key lives").default(CONFIG_DEFAULTS.key_stock_ttl_ms),
       hubs: z
         .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
         .min(1, { error: "expected at least one hub" }),
@@ -112,6 +119,13 @@ export const configSchema = z
     { error: "expected a mapping with at least `hubs:` and `clients:`" },
   )
   .superRefine((cfg, ctx) => {
+    if (cfg.key_stock_ahead_ms > 0 && cfg.key_stock_ttl_ms >= cfg.share_timeout_secs * 1000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_stock_ttl_ms"],
+        message: `a stocked key must expire before the hubs drop its shares: expected less than share_timeout_secs × 1000 (${cfg.share_timeout_secs * 1000}); lower key_stock_ttl_ms or raise share_timeout_secs`,
+      });
+    }
     const seen = new Map<string, string>();
     const claim = (name: string, where: (string | number)[], what: string) => {
       const first = seen.get(name);

@@ -184,7 +184,9 @@ export class ProcessManager {
   private spawnNode(node: NodeSpec): Spawned {
     const { topology, state } = this.opts;
     const script = serverScript(node.kind, this.opts.scripts);
-    const args = [script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
+    // DSKE_CPU_PROF_DIR (diagnostics, e.g. for the e2e bench): every node writes a V8 CPU profile there on exit.
+    const prof = process.env.DSKE_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DSKE_CPU_PROF_DIR}`] : [];
+    const args = [...prof, script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
     const logFile = state.logFile(node.name);
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;

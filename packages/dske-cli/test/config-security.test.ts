@@ -63,3 +63,30 @@ describe("key_source", () => {
     expect(issues(`key_source: urandom\n${MINIMAL}`)).toEqual([{ path: "key_source", message: "expected random or psrd" }]);
   });
 });
+
+describe("key stock (key_stock_ahead_ms, key_stock_ttl_ms)", () => {
+  it("defaults reach every client, not the hubs; 0 turns the stock off", () => {
+    const topo = new Topology(parseConfig(MINIMAL, "t.yaml"));
+    const args = nodeArgs(topo.clients[0], topo, new StateDir("/tmp/x"));
+    expect(args.slice(args.indexOf("--key-stock-ahead-ms"), args.indexOf("--key-stock-ahead-ms") + 4)).toEqual([
+      "--key-stock-ahead-ms",
+      "2000",
+      "--key-stock-ttl-ms",
+      "20000",
+    ]);
+    expect(nodeArgs(topo.hubs[0], topo, new StateDir("/tmp/x"))).not.toContain("--key-stock-ahead-ms");
+    const off = new Topology(parseConfig(`key_stock_ahead_ms: 0\n${MINIMAL}`, "t.yaml"));
+    const offArgs = nodeArgs(off.clients[0], off, new StateDir("/tmp/x"));
+    expect(offArgs[offArgs.indexOf("--key-stock-ahead-ms") + 1]).toBe("0");
+  });
+
+  it("a stocked key must die before its shares: ttl >= share timeout is an error naming both; bad numbers are named", () => {
+    expect(issues(`share_timeout_secs: 10\nkey_stock_ttl_ms: 10000\n${MINIMAL}`)).toEqual([
+      { path: "key_stock_ttl_ms", message: expect.stringMatching(/share_timeout_secs/) },
+    ]);
+    // With the stock off the lifetime does not matter.
+    expect(parseConfig(`share_timeout_secs: 10\nkey_stock_ttl_ms: 10000\nkey_stock_ahead_ms: 0\n${MINIMAL}`, "t.yaml").key_stock_ttl_ms).toBe(10000);
+    expect(issues(`key_stock_ahead_ms: -1\n${MINIMAL}`)[0]).toEqual({ path: "key_stock_ahead_ms", message: expect.stringMatching(/0 to 60000/) });
+    expect(issues(`key_stock_ttl_ms: soon\n${MINIMAL}`)[0].path).toBe("key_stock_ttl_ms");
+  });
+});

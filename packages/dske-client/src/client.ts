@@ -24,11 +24,12 @@ import {
   type EtsiStatus,
   type KeyContainer,
 } from "./etsi.js";
-import { isMulticastKeyId, makeSplitKey, padLengthFromKeyId, reconstructKey, secretLength, type SourcedShare, type SplitKey } from "./key.js";
+import { batchSiblings, isMulticastKeyId, makeSplitKey, newBatchKeyIds, pooledRandom, splitRandomBytes, padLengthFromKeyId, reconstructKey, secretLength, type SourcedShare, type SplitKey } from "./key.js";
 import { UnknownKeyGuard, listedByHubs } from "./unknown-keys.js";
 import { PartialShares } from "./partial-shares.js";
 import { makePsrdSplitKeys, type KeySource, type PadAllocation } from "./key-source.js";
 import { KeyStore } from "./key-store.js";
+import { KeyStock, MAX_STOCK_BATCH } from "./key-stock.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { NodeState } from "./node-state.js";
 import { HubFailure, PeerHub, type OutgoingShare, type ShareRef } from "./peer-hub.js";
@@ -79,6 +80,13 @@ export interface ClientOptions {
   ackExtension?: boolean;
   /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
   keySource?: KeySource;
+  /**
+   * Key stock (key-stock.ts): keys for a busy (master SAE, slave SAE) pair are established this
+   * many ms of measured demand ahead, in batches; 0 disables it. Default 2000.
+   */
+  keyStockAheadMs?: number;
+  /** Lifetime of a stocked key (ms), default 20,000; keep it well below the hubs' share timeout. */
+  keyStockTtlMs?: number;
 }
 
 interface HeldKey {
@@ -92,6 +100,8 @@ type GatherOutcome = { key: Uint8Array } | { error: EtsiError };
 const nowMs = () => Date.now();
 /** When k acknowledgements are out of reach, wait this long for the other hubs before reporting. */
 const QUORUM_REPORT_WAIT_MS = 3000;
+/** The key stock is used only while k hubs answered fine within this many ms (see healthyHubs). */
+const STOCK_FRESH_MS = 3000;
 /** Max wait for first registrations still in flight when a request arrives right after start. */
 const STARTUP_WAIT_MS = 5000;
 
@@ -110,6 +120,11 @@ export class Client {
   private stopped = false;
   private readonly badShareLog: { hub: string; key_id: string; at: string }[] = [];
   private readonly unknownKeys = new UnknownKeyGuard();
+  /** Master side: keys established ahead per (master SAE, slave SAE, size) (key-stock.ts). */
+  private readonly stock: KeyStock;
+  private lastSweep = 0;
+  /** Keys handed to master SAEs from the stock / established on demand (status, bench). */
+  private readonly issuedFrom = { stock: 0, demand: 0, prefetched: 0, stockSkippedHubs: 0 };
 
   private constructor(
     private readonly options: ClientOptions,
@@ -122,6 +137,7 @@ export class Client {
     this.limits = checkLimits({ ...DEFAULT_ETSI_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
     this.partial = new PartialShares(options.heldKeyTtlMs ?? 60_000);
+    this.stock = new KeyStock({ aheadMs: options.keyStockAheadMs, ttlMs: options.keyStockTtlMs });
     const start = options.startRequestPsrdThreshold ?? 500;
     const stop = options.stopRequestPsrdThreshold ?? 2000;
     const block = options.getPsrdBlockSize ?? 1000;
@@ -202,6 +218,7 @@ export class Client {
     this.stopped = true;
     await Promise.allSettled([...this.background]);
     await Promise.allSettled(this.peerHubs.map((h) => h.stop()));
+    this.stock.clear();
     for (const h of this.held.values()) h.key.fill(0);
     this.partial.clear();
     this.held.clear();
@@ -243,6 +260,88 @@ export class Client {
       seen.add(a);
     }
     const started = nowMs();
+    const slaves = [slaveSae, ...additional];
+
+    // Key stock (key-stock.ts): single-slave keys come from the stock when it has them; the rest
+    // is established now. The stock is refilled in the background as the demand warrants.
+    // A stocked key is handed out only while at least k hubs are known good (registered, last
+    // exchange fine and recent) and the pair's demand is ongoing (key-stock.ts): otherwise the
+    // request goes the on-demand way, which checks the hubs (503 naming the shortfall).
+    const stockUsable = additional.length === 0 && this.stock.enabled && this.healthyHubs() >= this.k;
+    const stocked = stockUsable ? this.stock.take(masterSae, slaveSae, request.size, request.number) : [];
+    if (additional.length === 0 && this.stock.enabled && !stockUsable) this.issuedFrom.stockSkippedHubs += request.number;
+    let fresh: { keyId: string; key: Uint8Array }[] = [];
+    try {
+      if (stocked.length < request.number) {
+        fresh = await this.establish(masterSae, slaves, request.size, request.number - stocked.length);
+      }
+    } catch (err) {
+      this.stock.putBack(masterSae, slaveSae, request.size, stocked);
+      if (err instanceof EtsiError) this.logger.warn(`enc_keys ${masterSae}->${slaveSae} failed: ${err.message}`);
+      throw err;
+    } finally {
+      if (additional.length === 0) this.maybeRefill(masterSae, slaveSae, request.size);
+    }
+    const made = [...stocked, ...fresh];
+    this.issuedFrom.stock += stocked.length;
+    this.issuedFrom.demand += fresh.length;
+    const container: KeyContainer = {
+      keys: made.map((m) => ({ key_ID: m.keyId, key: Buffer.from(m.key).toString("base64") })),
+    };
+    for (const m of made) m.key.fill(0);
+    this.logger.info(
+      `keys issued: ${masterSae} -> ${slaves.join(",")} number=${request.number} size=${request.size} ` +
+        `from_stock=${stocked.length} ids=${summarizeIds(made.map((m) => m.keyId))} (${nowMs() - started} ms)`,
+    );
+    return container;
+  }
+
+  /**
+   * Hubs known good right now: registered, last exchange fine and recent (STOCK_FRESH_MS). Under
+   * load the stock refills, acknowledgements and PSRD top-ups keep this fresh; after a quiet spell
+   * the next request goes the on-demand way, which checks the hubs again.
+   */
+  private healthyHubs(): number {
+    const since = nowMs() - STOCK_FRESH_MS;
+    let n = 0;
+    for (const h of this.peerHubs) if (h.registered && h.lastError === undefined && h.lastOkAt >= since) n++;
+    return n;
+  }
+
+  /** Start a background stock refill for the pair if one is due (key-stock.ts). */
+  private maybeRefill(masterSae: string, slaveSae: string, size: number): void {
+    if (this.stopped) return;
+    const order = this.stock.refillDue(masterSae, slaveSae, size);
+    if (!order) return;
+    this.track(
+      this.establish(masterSae, [slaveSae], size, order.count, true)
+        .then((keys) => {
+          if (this.stopped) {
+            for (const k of keys) k.key.fill(0);
+            return;
+          }
+          this.stock.add(masterSae, slaveSae, size, keys);
+        })
+        .catch((err: unknown) => {
+          this.logger.warn(`key stock ${masterSae}->${slaveSae}: refill of ${order.count} failed: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => this.stock.refillDone(order)),
+    );
+  }
+
+  /**
+   * Make `count` keys for the master SAE and slaves, post their shares to every hub and return
+   * once k hubs acknowledged them and the issued-key records are durable. The caller owns the
+   * returned key bytes. `batch`: the keys get batch key IDs (key.ts newBatchKeyIds).
+   */
+  private async establish(
+    masterSae: string,
+    slaves: readonly string[],
+    size: number,
+    count: number,
+    batch = false,
+  ): Promise<{ keyId: string; key: Uint8Array }[]> {
+    const [slaveSae, ...additional] = slaves;
     await this.settleStartup();
     const registered = this.peerHubs.filter((h) => h.registered);
     if (registered.length < this.k) {
@@ -255,12 +354,21 @@ export class Client {
     let pads: Map<number, PadAllocation>[] | undefined;
     if (this.options.keySource === "psrd") {
       try {
-        ({ made, pads } = await makePsrdSplitKeys(this.peerHubs, this.k, request.size, request.number, additional.length > 0));
+        ({ made, pads } = await makePsrdSplitKeys(this.peerHubs, this.k, size, count, additional.length > 0));
       } catch (err) {
         throw unavailable(`cannot derive keys from PSRD: ${err instanceof Error ? err.message : String(err)}`);
       }
     } else {
-      made = Array.from({ length: request.number }, () => makeSplitKey(request.size, n, this.k, undefined, additional.length > 0));
+      const random = pooledRandom(count * splitRandomBytes(size, this.k));
+      try {
+        made = Array.from({ length: count }, () => makeSplitKey(size, n, this.k, random, additional.length > 0));
+      } finally {
+        random.wipe();
+      }
+    }
+    if (batch) {
+      const ids = newBatchKeyIds(size, count);
+      made.forEach((m, i) => (m.keyId = ids[i]));
     }
     const zeroShares = () => {
       for (const m of made) for (const s of m.shares) s.y.fill(0);
@@ -275,17 +383,15 @@ export class Client {
         additionalSlaves: additional,
         x: m.shares[j].x,
         y: m.shares[j].y,
-        keySize: request.size,
+        keySize: size,
       })),
     );
 
     // The issued-key record (bookkeeping: master and intended slaves, no secrets) is journaled
     // while the shares are posted, so its fsync overlaps the hub round trips instead of following
     // them. If the request then fails, the record names a key no hub holds: dec_keys says 400.
-    const slaves = [slaveSae, ...additional];
-    const recorded = this.keyStore.recordIssued(made.map((m) => ({ keyId: m.keyId, masterSae, slaveSaes: slaves, size: request.size })));
+    const recorded = this.keyStore.recordIssued(made.map((m) => ({ keyId: m.keyId, masterSae, slaveSaes: [...slaves], size })));
     recorded.catch(() => undefined); // observed below
-    let acked: string[];
     try {
       const result = this.quorum(
         this.peerHubs.map((h, j) => () => h.postShares(this.name, perHub[j])),
@@ -293,12 +399,12 @@ export class Client {
       );
       // Zero the plain shares once every hub is done (slow hubs finish in the background).
       this.track(result.all.finally(zeroShares));
-      acked = await result.quorum;
+      await result.quorum;
+      // A stock batch (background, no caller waiting) is ready only once every hub settled: the
+      // responder then finds the shares at whichever hubs it asks, instead of racing the slow ones.
+      if (batch) await result.all;
     } catch (err) {
       for (const m of made) m.key.fill(0);
-      if (err instanceof EtsiError) {
-        this.logger.warn(`enc_keys ${masterSae}->${slaveSae} failed: ${err.message}`);
-      }
       throw err;
     }
 
@@ -308,15 +414,7 @@ export class Client {
       for (const m of made) m.key.fill(0);
       throw unavailable(`cannot record issued keys: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const container: KeyContainer = {
-      keys: made.map((m) => ({ key_ID: m.keyId, key: Buffer.from(m.key).toString("base64") })),
-    };
-    for (const m of made) m.key.fill(0);
-    this.logger.info(
-      `keys issued: ${masterSae} -> ${slaves.join(",")} number=${request.number} size=${request.size} ` +
-        `acked=${acked.join(",")} ids=${summarizeIds(made.map((m) => m.keyId))} (${nowMs() - started} ms)`,
-    );
-    return container;
+    return made.map((m) => ({ keyId: m.keyId, key: m.key }));
   }
 
   private shortfall(acked: number, failures: string[]): string {
@@ -427,7 +525,20 @@ export class Client {
         outcomes.set(id, { error: notFound(id, "fewer than min_nr_shares hubs hold a share") });
         unknown++;
       }
-      const gathered = fetchable.size > 0 ? await this.gather(slaveSae, masterSae, [...fetchable]) : new Map<string, GatherOutcome>();
+      // Key stock (key-stock.ts): a key of a master-side batch comes with its siblings, which the
+      // master SAE will hand to this SAE next; they are fetched in the same hub messages and held
+      // until asked for. Not for an SAE under the unknown-ID guard.
+      const prefetch = this.unknownKeys.guarded(slaveSae) ? [] : this.siblingsToPrefetch(masterSae, slaveSae, [...fetchable], keyIds);
+      const gathered =
+        fetchable.size > 0 ? await this.gather(slaveSae, masterSae, [...fetchable, ...prefetch], new Set(prefetch)) : new Map<string, GatherOutcome>();
+      for (const id of prefetch) {
+        const o = gathered.get(id);
+        gathered.delete(id);
+        if (o && "key" in o && !this.held.has(heldKeyName(masterSae, id, slaveSae))) {
+          this.issuedFrom.prefetched++;
+          this.held.set(heldKeyName(masterSae, id, slaveSae), { key: o.key, expires: nowMs() + (this.options.heldKeyTtlMs ?? 60_000) });
+        }
+      }
       for (const [id, o] of gathered) {
         outcomes.set(id, o);
         if ("error" in o && o.error.status === 400) unknown++;
@@ -480,6 +591,27 @@ export class Client {
     return container;
   }
 
+  /** Batch siblings (key.ts batchSiblings) of the key IDs to fetch that this SAE may still be asked for. */
+  private siblingsToPrefetch(masterSae: string, slaveSae: string, toFetch: readonly string[], asked: readonly string[]): string[] {
+    const skip = new Set(asked);
+    const out: string[] = [];
+    const batches = new Set<string>();
+    for (const id of toFetch) {
+      // One sibling list per batch (the IDs of a batch differ only in the index digits 28..30).
+      const batch = id.slice(0, 28) + id.slice(31);
+      if (batches.has(batch)) continue;
+      batches.add(batch);
+      const siblings = batchSiblings(id);
+      if (siblings.length === 0 || siblings.length > MAX_STOCK_BATCH) continue;
+      for (const sib of siblings) {
+        if (skip.has(sib) || this.held.has(heldKeyName(masterSae, sib, slaveSae)) || this.keyStore.isDelivered(masterSae, sib, slaveSae)) continue;
+        skip.add(sib);
+        out.push(sib);
+      }
+    }
+    return out;
+  }
+
   /**
    * Ack extension: the keys are durably recorded as delivered, so the hubs that released their
    * shares to us may delete them (acknowledged asynchronously, batched per hub). A multicast key
@@ -487,11 +619,11 @@ export class Client {
    * timeout deletes it).
    */
   private acknowledge(masterSae: string, keyIds: readonly string[]): void {
-    const heldPrefixes = new Set<string>();
-    for (const name of this.held.keys()) heldPrefixes.add(name.slice(0, name.lastIndexOf("\u0000")));
-    const done = keyIds.filter((id) => !heldPrefixes.has(`${masterSae}\u0000${id}`));
+    const done = keyIds.filter((id) => !this.encryptors.some((e) => this.held.has(heldKeyName(masterSae, id, e))));
     if (done.length === 0) return;
-    for (const h of this.peerHubs) h.ack(masterSae, done);
+    // Every hub, also those we did not fetch from: they drop their shares now rather than at their
+    // share timeout (less secret data held, smaller hub state).
+    for (const h of this.peerHubs) h.ack(masterSae, done, true);
   }
 
   /** Send every pending share acknowledgement now (ack extension; tests and shutdown). */
@@ -513,7 +645,16 @@ export class Client {
       .map((e) => e.h);
   }
 
-  private async gather(slaveSae: string, masterSae: string, keyIds: readonly string[]): Promise<Map<string, GatherOutcome>> {
+  /**
+   * Fetch and reconstruct the keys. `optional` IDs (batch siblings fetched ahead) ride in the same
+   * hub messages; one that no hub releases is simply left out (no lookups, no error).
+   */
+  private async gather(
+    slaveSae: string,
+    masterSae: string,
+    keyIds: readonly string[],
+    optional: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, GatherOutcome>> {
     const shares = new Map<string, SourcedShare[]>(keyIds.map((id) => [id, this.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]));
     const failures: string[] = [];
     const outcomes = new Map<string, GatherOutcome>();
@@ -615,7 +756,7 @@ export class Client {
     pending = keyIds.filter((id) => !outcomes.has(id));
 
     if (pending.length > 0) {
-      const none = pending.filter((id) => (shares.get(id) ?? []).length === 0);
+      const none = pending.filter((id) => (shares.get(id) ?? []).length === 0 && !optional.has(id));
       const some = pending.filter((id) => (shares.get(id) ?? []).length > 0);
       // No hub released anything: unknown, expired, already fetched, or not for this SAE.
       if (none.length > 0) {
@@ -714,6 +855,10 @@ export class Client {
 
   private sweepHeld(): void {
     const now = nowMs();
+    // At most once a second: held keys and stock live for tens of seconds.
+    if (now - this.lastSweep < 1000) return;
+    this.lastSweep = now;
+    this.stock.sweep();
     this.partial.sweep(now);
     for (const [k, v] of this.held) {
       if (v.expires < now) {
@@ -773,7 +918,16 @@ export class Client {
       encryptors: [...this.encryptors],
       min_nr_shares: this.k,
       peer_hubs: this.peerHubs.map((h) => h.status()),
-      keys: { ...this.keyStore.counts(), held: this.held.size },
+      keys: {
+        ...this.keyStore.counts(),
+        held: this.held.size,
+        stocked: this.stock.total(),
+        issued_from_stock: this.issuedFrom.stock,
+        issued_on_demand: this.issuedFrom.demand,
+        prefetched: this.issuedFrom.prefetched,
+        // Why keys were not served from the stock: pair quiet, stock empty, fewer than k hubs known good.
+        stock_misses: { ...this.stock.misses, hubs: this.issuedFrom.stockSkippedHubs },
+      },
       bad_shares: [...this.badShareLog],
       unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.

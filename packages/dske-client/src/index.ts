@@ -54,12 +54,16 @@ export {
   secretLength,
   padLength,
   newKeyId,
+  newBatchKeyIds,
+  batchSiblings,
+  MAX_KEY_ID_BATCH,
   padLengthFromKeyId,
   isMulticastKeyId,
   type SplitKey,
   type SourcedShare,
   type Reconstruction,
 } from "./key.js";
+export { KeyStock, MAX_STOCK_BATCH, type KeyStockOptions, type StockedKey } from "./key-stock.js";
 export { KeyStore, type IssuedKey, type DeliveredMark, type KeyStoreOptions } from "./key-store.js";
 export {
   KEY_SOURCES,

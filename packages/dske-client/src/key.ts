@@ -45,8 +45,43 @@ export function secretLength(sizeBits: number): number {
  */
 export function newKeyId(sizeBits: number, multicast = false): string {
   const id = randomUUID();
-  const d = (parseInt(id.slice(-2, -1), 16) & 0x7) | (multicast ? 0x8 : 0);
+  const d = (parseInt(id.slice(-2, -1), 16) & 0x3) | (multicast ? 0x8 : 0);
   return id.slice(0, -2) + d.toString(16) + padLength(sizeBits).toString(16);
+}
+
+/** Bit of the second-to-last hex digit marking a batch key ID (key-stock.ts). */
+const BATCH_FLAG = 0x4;
+/** Most keys in one batch (index and count take 3 hex digits each). */
+export const MAX_KEY_ID_BATCH = 4096;
+
+/**
+ * Key IDs for a batch of `count` keys established together for one (master SAE, slave SAE) pair
+ * (the key stock): one random UUID (version 4 layout) shared by the batch, whose last group
+ * carries the key's index (3 hex digits), the batch size − 1 (3 hex digits), the batch flag and
+ * the pad length. About 94 random bits stay, so batches do not collide. A responder that sees one
+ * key of a batch knows its siblings and fetches them all in one hub message per hub (client.ts):
+ * key IDs are public metadata; knowing a sibling's ID gives an SAE nothing it is not allowed to
+ * get, since the hubs release a share only to the client of an intended slave SAE.
+ */
+export function newBatchKeyIds(sizeBits: number, count: number): string[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_KEY_ID_BATCH) throw new RangeError(`batch size must be 1..${MAX_KEY_ID_BATCH}`);
+  const base = randomUUID().slice(0, 28); // "xxxxxxxx-xxxx-4xxx-yxxx-xxxx"
+  const d = (BATCH_FLAG | (randomBytes(1)[0] & 0x3)).toString(16);
+  const tail = (count - 1).toString(16).padStart(3, "0") + d + padLength(sizeBits).toString(16);
+  return Array.from({ length: count }, (_, i) => base + i.toString(16).padStart(3, "0") + tail);
+}
+
+/** All key IDs of the batch a batch key ID belongs to (itself included), or [] for other IDs. */
+export function batchSiblings(keyId: string): string[] {
+  if (keyId.length !== 36 || keyId[8] !== "-" || keyId[23] !== "-") return [];
+  const d = parseInt(keyId[34], 16);
+  if (!Number.isFinite(d) || (d & 0x8) !== 0 || (d & BATCH_FLAG) === 0) return [];
+  const index = parseInt(keyId.slice(28, 31), 16);
+  const count = parseInt(keyId.slice(31, 34), 16) + 1;
+  if (!/^[0-9a-f]{6}$/.test(keyId.slice(28, 34)) || index >= count) return [];
+  const base = keyId.slice(0, 28);
+  const tail = keyId.slice(31);
+  return Array.from({ length: count }, (_, i) => base + i.toString(16).padStart(3, "0") + tail);
 }
 
 /** Whether a key ID made by newKeyId marks a multicast key. */
@@ -72,6 +107,30 @@ export interface SplitKey {
 
 export type RandomFn = (n: number) => Uint8Array;
 const osRandom: RandomFn = (n) => new Uint8Array(randomBytes(n));
+
+/**
+ * A RandomFn serving `bytes` bytes of one crypto.randomBytes call (then fresh calls): for a batch
+ * of keys, one system call instead of two per key. Each served range is copied out and zeroed in
+ * the pool; `wipe()` zeroes what is left.
+ */
+export function pooledRandom(bytes: number): RandomFn & { wipe(): void } {
+  const pool = new Uint8Array(randomBytes(Math.max(0, bytes)));
+  let offset = 0;
+  const fn = ((n: number) => {
+    if (offset + n > pool.length) return osRandom(n);
+    const out = pool.slice(offset, offset + n);
+    pool.fill(0, offset, offset + n);
+    offset += n;
+    return out;
+  }) as RandomFn & { wipe(): void };
+  fn.wipe = () => pool.fill(0);
+  return fn;
+}
+
+/** Random bytes makeSplitKey draws for one key of `sizeBits` with threshold k (|S| for S, (k − 1)·|S| for the split). */
+export function splitRandomBytes(sizeBits: number, k: number): number {
+  return secretLength(sizeBits) * k;
+}
 
 /** Make a key of `sizeBits` and split S = Y || t into n shares, threshold k. */
 export function makeSplitKey(

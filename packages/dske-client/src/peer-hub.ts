@@ -120,7 +120,7 @@ const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
 /** A large request (above the start threshold) keeps the pool topped up to its size this long. */
 const RECENT_DEMAND_MS = 10_000;
 /** Replenishment looks this far ahead at the recent consumption rate (refill below 1×, fill to 2×). */
-const AHEAD_MS = 1000;
+const AHEAD_MS = 4000;
 /** Cap of the rate-based look-ahead per pool (bytes). */
 const MAX_AHEAD = 1024 * 1024;
 /** Consumption rate sampling period (ms). */
@@ -144,6 +144,8 @@ export class PeerHub {
   extensions = new Set<string>();
   lastError: string | undefined;
   lastFailureAt = 0;
+  /** Time of the last exchange with the hub that succeeded (registration or signed call). */
+  lastOkAt = 0;
   /** Bad shares detected from this hub (wrong share content). */
   badShares = 0;
   lastBadShare: { key_id: string; at: string } | undefined;
@@ -187,6 +189,11 @@ export class PeerHub {
     if (rec) this.name = rec.hub_name;
     this.api = new HubApi(this.url, {
       timeoutMs: options.timeoutMs,
+      // The hub closed a connection (stopped, crashed, restarted, or idle): not known good until
+      // the next exchange succeeds (the key stock is then not used; client.ts healthyHubs).
+      onConnectionLost: () => {
+        this.lastOkAt = 0;
+      },
       auth: {
         resolvePeer: () => {
           if (!this.auth) throw new HubFailure(this.name, "not registered");
@@ -280,13 +287,15 @@ export class PeerHub {
 
   /**
    * Acknowledge keys (ack extension): the client recorded or delivered them and no longer needs
-   * this hub's shares. Only keys this hub released to us are acknowledged. Asynchronous and
-   * batched: they ride on the next fetch to this hub, or go alone after `ackFlushMs`.
+   * this hub's shares. Asynchronous and batched: they ride on the next fetch to this hub, or go
+   * alone after `ackFlushMs`. By default only keys this hub released to us are acknowledged;
+   * `evenUnfetched`: also keys we got from other hubs, so that this hub drops its share now
+   * instead of keeping it until its share timeout (a hub ignores acks for shares it does not hold).
    */
-  ack(masterSae: string, keyIds: readonly string[]): void {
+  ack(masterSae: string, keyIds: readonly string[], evenUnfetched = false): void {
     for (const keyId of keyIds) {
       const name = ackName(masterSae, keyId);
-      if (!this.unacked.delete(name)) continue;
+      if (!this.unacked.delete(name) && !evenUnfetched) continue;
       if (this.supportsAck) this.pendingAcks.set(name, { master_sae_id: masterSae, key_id: keyId });
     }
     this.armAckTimer();
@@ -442,6 +451,7 @@ export class PeerHub {
     this.peerInFlight = 0;
     this.registered = true;
     this.lastError = undefined;
+    this.lastOkAt = Date.now();
     o.logger.info(
       `hub ${this.name}: registered (auth ${scheme}${this.extensions.size ? `, extensions ${[...this.extensions].join(",")}` : ""})`,
     );
@@ -917,6 +927,7 @@ export class PeerHub {
     try {
       const res = await call();
       this.lastError = undefined;
+      this.lastOkAt = Date.now();
       return res;
     } catch (err) {
       const failure = this.failure(err, "request failed");

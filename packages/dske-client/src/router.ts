@@ -31,6 +31,7 @@ import {
   parseEncKeysQuery,
   parseSaeId,
   saeIdFromAuthorization,
+  type KeyContainer,
 } from "./etsi.js";
 import { silentLogger, type Logger } from "./logger.js";
 
@@ -183,28 +184,28 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     const sae = caller(req);
     const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysQuery(query(req), limits);
-    res.json(await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
+    sendKeys(res, await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
   });
 
   route(ETSI_ROUTES.getKeyPost, raw, async (req, res) => {
     const sae = caller(req);
     const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysBody(jsonBody(req, true), limits);
-    res.json(await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
+    sendKeys(res, await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
   });
 
   route(ETSI_ROUTES.getKeyWithIdsGet, async (req, res) => {
     const sae = caller(req);
     const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysQuery(query(req), limits);
-    res.json(await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
+    sendKeys(res, await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
   });
 
   route(ETSI_ROUTES.getKeyWithIdsPost, raw, async (req, res) => {
     const sae = caller(req);
     const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysBody(jsonBody(req, false), limits);
-    res.json(await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
+    sendKeys(res, await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
   });
 
   etsi.use((_req, _res, next) => {
@@ -318,4 +319,20 @@ function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
     logger.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     res.status(503).json({ message: "error on server side", details: [{ error: err instanceof Error ? err.message : String(err) }] });
   };
+}
+
+/**
+ * A key container response: `Cache-Control: no-store` (key material must not be cached by a
+ * proxy or the SAE's HTTP stack) and no ETag (express would put a digest of the keys in a header,
+ * and hashing every response costs CPU on the hot path).
+ */
+function sendKeys(res: Response, container: KeyContainer): void {
+  const body = Buffer.from(JSON.stringify(container));
+  res.status(200).set({
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(body.length),
+    "Cache-Control": "no-store",
+    Pragma: "no-cache",
+  });
+  res.end(body);
 }

@@ -52,6 +52,9 @@ export interface ClientServerConfig {
   keySource?: KeySource;
   /** Allowed hub auth schemes (`--auth-schemes`): the first is proposed; without hmac-sha256 there is no fallback. */
   authSchemes?: AuthSchemeName[];
+  /** Key stock look-ahead (`--key-stock-ahead-ms`, 0 = off) and key lifetime (`--key-stock-ttl-ms`); see key-stock.ts. */
+  keyStockAheadMs?: number;
+  keyStockTtlMs?: number;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -90,6 +93,8 @@ const ConfigSchema = z
     tlsCa: z.string().min(1).optional(),
     keySource: z.enum(KEY_SOURCES),
     authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
+    keyStockAheadMs: int(0, 60_000),
+    keyStockTtlMs: int(1000, 3_600_000),
   })
   .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
     message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
@@ -127,6 +132,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
     .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
     .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback)", "gf128,hmac-sha256")
+    .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
+    .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -156,6 +163,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     tlsKey: o.tlsKey,
     tlsCa: o.tlsCa,
     keySource: o.keySource,
+    keyStockAheadMs: o.keyStockAheadMs,
+    keyStockTtlMs: o.keyStockTtlMs,
     authSchemes: String(o.authSchemes)
       .split(",")
       .map((x) => x.trim())
@@ -271,6 +280,8 @@ export async function startClientServer(
       kmeDirectory: config.kmeDirectory,
       logger,
       keySource: config.keySource,
+      keyStockAheadMs: config.keyStockAheadMs,
+      keyStockTtlMs: config.keyStockTtlMs,
       ...(config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {}),
     });
   } catch (err) {
@@ -281,6 +292,7 @@ export async function startClientServer(
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
   const app = express();
+  app.set("etag", false);
   app.disable("x-powered-by");
   const node = new NodeMetrics({ kind: "client", name: config.name, processMetrics: options.processMetrics });
   app.use(requestIdMiddleware());

@@ -77,7 +77,9 @@ export async function startClient(
   options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore },
 ): Promise<TestClient> {
   const store = options.psrdStore ?? new MemoryStore();
-  const client = await Client.create({ retryInitialMs: 20, retryMaxMs: 200, hubTimeoutMs: 3000, ...options, psrdStore: store });
+  // The key stock is off by default here: these tests drive the on-demand protocol path (every
+  // enc_keys reaches the hubs); key-stock.test.ts turns it on.
+  const client = await Client.create({ retryInitialMs: 20, retryMaxMs: 200, hubTimeoutMs: 3000, keyStockAheadMs: 0, ...options, psrdStore: store });
   client.start();
   const app = express();
   app.use(createClientRouter({ client }));

@@ -81,6 +81,13 @@ export interface HubApiOptions {
    * @dske/auth interceptors. Out-of-band and management calls always use axios.
    */
   transport?: "node" | "axios";
+  /**
+   * Called when a keep-alive connection of the in-band transport to the hub closes without this
+   * HubApi closing it: the hub stopped, crashed or restarted (its kernel closes the sockets), or
+   * dropped an idle connection. A cheap liveness hint: the caller may stop trusting the hub
+   * until its next successful exchange.
+   */
+  onConnectionLost?: () => void;
 }
 
 /** Options of one signed in-band call. */
@@ -121,6 +128,10 @@ export class HubApi {
   private readonly resolvePeer: ((config: InternalAxiosRequestConfig) => PeerAuth | Promise<PeerAuth>) | undefined;
   /** Requests made by this instance (diagnostics). */
   requests = 0;
+  private readonly onConnectionLost: (() => void) | undefined;
+  /** Sockets whose close is watched (onConnectionLost). */
+  private readonly watched = new WeakSet<object>();
+  private closing = false;
 
   constructor(baseUrl: string, options: HubApiOptions = {}) {
     let url: URL;
@@ -137,6 +148,7 @@ export class HubApi {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, noDelay: true });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, noDelay: true });
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.onConnectionLost = options.onConnectionLost;
     this.resolvePeer = options.auth?.resolvePeer;
     this.lean = (options.transport ?? "node") === "node" && this.resolvePeer !== undefined;
     const common = {
@@ -254,6 +266,7 @@ export class HubApi {
 
   /** Close idle keep-alive sockets (call when done with this hub). */
   close(): void {
+    this.closing = true;
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
@@ -407,6 +420,16 @@ export class HubApi {
         },
       );
       req.setNoDelay(true);
+      const lost = this.onConnectionLost;
+      if (lost) {
+        req.on("socket", (socket) => {
+          if (this.watched.has(socket)) return;
+          this.watched.add(socket);
+          socket.once("close", () => {
+            if (!this.closing) lost();
+          });
+        });
+      }
       req.setTimeout(this.timeoutMs, () => {
         req.destroy();
         fail(new HubApiError(0, `hub request timed out: timeout of ${this.timeoutMs}ms exceeded`, undefined, "timeout"));

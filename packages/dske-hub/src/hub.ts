@@ -547,15 +547,18 @@ export class Hub {
   }
 
   /**
-   * Mark shares the client fetched as acknowledged (done); delete those every intended responder
-   * client is done with. Unknown, never fetched or already acknowledged shares are ignored.
-   * Returns how many shares were newly acknowledged.
+   * Mark shares as acknowledged (done) by the client; delete those every intended responder
+   * client is done with. A client may acknowledge a share it fetched, or one it never fetched if
+   * it hosts an intended slave SAE (it got the key from other hubs: this hub may drop its share
+   * now instead of at the timeout). Unknown, not-for-this-client or already acknowledged shares
+   * are ignored. Returns how many shares were newly acknowledged.
    */
   private acknowledge(client: PeerClient, acks: readonly AckKeyRef[]): number {
     let n = 0;
     for (const a of acks) {
       for (const s of this.shares.withKeyId(a.key_id)) {
-        if (s.masterSaeId !== a.master_sae_id || !s.fetchedBy.has(client.name) || s.ackedBy.has(client.name)) continue;
+        if (s.masterSaeId !== a.master_sae_id || s.ackedBy.has(client.name)) continue;
+        if (!s.fetchedBy.has(client.name) && !s.slaveSaeIds.some((sae) => client.hosts(sae))) continue;
         this.shares.markAcked(s, client.name);
         n++;
         if (this.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);

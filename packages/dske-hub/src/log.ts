@@ -47,8 +47,8 @@ export interface NodeLoggerOptions {
   level?: Level | "silent";
   /**
    * Where lines go. Default: info and below on stdout, warn and above on stderr (as the console
-   * loggers did before; the CLI sends both to the node's log file), written synchronously so
-   * nothing is lost on exit.
+   * loggers did before; the CLI sends both to the node's log file), written asynchronously and
+   * flushed on exit.
    */
   destination?: DestinationStream;
 }
@@ -72,12 +72,16 @@ export function createNodeLogger(options: NodeLoggerOptions): PinoLogger {
   );
 }
 
-/** info/debug → fd 1, warn/error/fatal → fd 2 (each line written once). */
+/**
+ * info/debug → fd 1, warn/error/fatal → fd 2 (each line written once). Asynchronous writes
+ * (sonic-boom): lines logged while a write is in flight go out together, instead of one blocking
+ * write(2) per line on the request path; pino flushes them synchronously on exit.
+ */
 function stdStreams(): DestinationStream {
   return pino.multistream(
     [
-      { level: "trace", stream: pino.destination({ dest: 1, sync: true }) },
-      { level: "warn", stream: pino.destination({ dest: 2, sync: true }) },
+      { level: "trace", stream: pino.destination({ dest: 1, sync: false }) },
+      { level: "warn", stream: pino.destination({ dest: 2, sync: false }) },
     ],
     { dedupe: true },
   );

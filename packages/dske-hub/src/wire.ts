@@ -85,9 +85,12 @@
  *     "ack": [ { "master_sae_id": "sam", "key_id": "uuid" }, ... ] }   // 0..MAX_BATCH_SHARES
  *   → 200 { ..., "acknowledged": N }
  *   ```
- *   Acks are applied after the signature is verified and before the keys are served. An ack for a
- *   share the client never fetched, or that is gone, is ignored (acks are idempotent, so a client
- *   may resend them after a failed request). `acknowledged` counts the shares it marked done. A
+ *   Acks are applied after the signature is verified and before the keys are served. A client may
+ *   acknowledge a share it fetched, or one it never fetched from this hub if it hosts an intended
+ *   slave SAE of the share (it reconstructed the key from other hubs' shares: this hub drops its
+ *   share now instead of at the timeout). An ack for a share that is gone or not for this client
+ *   is ignored (acks are idempotent, so a client may resend them after a failed request).
+ *   `acknowledged` counts the shares it marked done. A
  *   share is deleted and zeroed as soon as every intended responder client is done (fetched, or
  *   acknowledged if it negotiated `ack`), or at its timeout. The hub status lists `acked_by`.
  */

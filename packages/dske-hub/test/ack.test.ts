@@ -102,14 +102,13 @@ describe("ack extension", () => {
     expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(0);
   });
 
-  test("acks ride on a fetch: applied before the keys are served; acks of unfetched or foreign shares are ignored", async () => {
+  test("acks ride on a fetch: applied before the keys are served; foreign acks are ignored", async () => {
     await post(hub, carol, bytes(48, 42));
     await post(hub, carol, bytes(48, 43), {}, KEY2);
-    // Not fetched yet: an ack is ignored (the client cannot make a share disappear before it got it).
-    expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(0);
-    // Another client's ack does not count either.
     await hub.getShare(q());
+    // Another client's ack does not count (celia hosts no intended slave SAE), nor a wrong master SAE.
     expect((await hub.fetchShares("celia", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(0);
+    expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "serena", key_id: KEY }])).acknowledged).toBe(0);
     expect(hub.shareCount).toBe(2);
     const res = await hub.fetchShares(
       "curtis",
@@ -119,9 +118,27 @@ describe("ack extension", () => {
     expect(res.acknowledged).toBe(1);
     expect(res.shares.map((s) => s.key_id)).toEqual([KEY2]);
     expect(hub.status().shares.map((s) => [s.key_id, s.pending_ack])).toEqual([[KEY2, ["curtis"]]]);
-    // A wrong master SAE in the ack does not match.
-    expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "serena", key_id: KEY2 }])).acknowledged).toBe(0);
+    // Acknowledged twice counts once.
+    expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(0);
     expect(hub.shareCount).toBe(1);
+  });
+
+  test("an intended responder may acknowledge a share it never fetched here (it got the key from other hubs): dropped now, not at the timeout", async () => {
+    await post(hub, carol, bytes(48, 48));
+    await post(hub, carol, bytes(48, 49), {}, KEY2);
+    // celia hosts no intended slave SAE: her ack of an unfetched share is ignored.
+    expect((await hub.fetchShares("celia", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(0);
+    expect(hub.shareCount).toBe(2);
+    // curtis hosts sunny, the intended slave SAE: he is done with KEY without fetching it here.
+    expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(1);
+    expect(hub.shareCount).toBe(1);
+    expect(hub.status().shares.map((s) => s.key_id)).toEqual([KEY2]);
+    // Never served afterwards, and no hub-owned PSRD spent on it.
+    const used = hub.client("curtis")!.hubOwnedPool.stats().used;
+    const again = await hub.fetchShares("curtis", [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }]);
+    expect(again.missing).toEqual([KEY]);
+    expect(again.shares).toEqual([]);
+    expect(hub.client("curtis")!.hubOwnedPool.stats().used - used).toBeLessThanOrEqual(32); // only the message tags
   });
 
   test("a pending share is still refused to any other client", async () => {
