@@ -100,6 +100,11 @@ type GatherOutcome = { key: Uint8Array } | { error: EtsiError };
 const nowMs = () => Date.now();
 /** When k acknowledgements are out of reach, wait this long for the other hubs before reporting. */
 const QUORUM_REPORT_WAIT_MS = 3000;
+/**
+ * enc_keys for more keys than this bypass the key stock: such a request is a batch of its own (one
+ * message per hub for all its keys), so the stock would only split it and add messages.
+ */
+const STOCK_MAX_REQUEST = 16;
 /** The key stock is used only while k hubs answered fine within this many ms (see healthyHubs). */
 const STOCK_FRESH_MS = 3000;
 /** Max wait for first registrations still in flight when a request arrives right after start. */
@@ -123,6 +128,8 @@ export class Client {
   /** Master side: keys established ahead per (master SAE, slave SAE, size) (key-stock.ts). */
   private readonly stock: KeyStock;
   private lastSweep = 0;
+  /** Slave side: keys being fetched right now (held-key name → settles when that fetch is done). */
+  private readonly fetching = new Map<string, Promise<void>>();
   /** Keys handed to master SAEs from the stock / established on demand (status, bench). */
   private readonly issuedFrom = { stock: 0, demand: 0, prefetched: 0, stockSkippedHubs: 0 };
 
@@ -267,9 +274,12 @@ export class Client {
     // A stocked key is handed out only while at least k hubs are known good (registered, last
     // exchange fine and recent) and the pair's demand is ongoing (key-stock.ts): otherwise the
     // request goes the on-demand way, which checks the hubs (503 naming the shortfall).
-    const stockUsable = additional.length === 0 && this.stock.enabled && this.healthyHubs() >= this.k;
+    // Requests for many keys are one batch anyway: they are established on demand and do not count
+    // as stock demand (STOCK_MAX_REQUEST).
+    const stockable = additional.length === 0 && request.number <= STOCK_MAX_REQUEST && this.stock.enabled;
+    const stockUsable = stockable && this.healthyHubs() >= this.k;
     const stocked = stockUsable ? this.stock.take(masterSae, slaveSae, request.size, request.number) : [];
-    if (additional.length === 0 && this.stock.enabled && !stockUsable) this.issuedFrom.stockSkippedHubs += request.number;
+    if (stockable && !stockUsable) this.issuedFrom.stockSkippedHubs += request.number;
     let fresh: { keyId: string; key: Uint8Array }[] = [];
     try {
       if (stocked.length < request.number) {
@@ -280,7 +290,7 @@ export class Client {
       if (err instanceof EtsiError) this.logger.warn(`enc_keys ${masterSae}->${slaveSae} failed: ${err.message}`);
       throw err;
     } finally {
-      if (additional.length === 0) this.maybeRefill(masterSae, slaveSae, request.size);
+      if (stockable) this.maybeRefill(masterSae, slaveSae, request.size);
     }
     const made = [...stocked, ...fresh];
     this.issuedFrom.stock += stocked.length;
@@ -483,6 +493,13 @@ export class Client {
     const started = nowMs();
     this.sweepHeld();
     await this.settleStartup();
+    // Keys another request is fetching right now (e.g. a batch prefetch): wait for that fetch.
+    const pendingFetches = new Set<Promise<void>>();
+    for (const id of keyIds) {
+      const p = this.fetching.get(heldKeyName(masterSae, id, slaveSae));
+      if (p) pendingFetches.add(p);
+    }
+    if (pendingFetches.size > 0) await Promise.all(pendingFetches);
 
     // Local knowledge first: already delivered, issued here (intended slaves known), pad length.
     const outcomes = new Map<string, GatherOutcome>();
@@ -529,15 +546,30 @@ export class Client {
       // master SAE will hand to this SAE next; they are fetched in the same hub messages and held
       // until asked for. Not for an SAE under the unknown-ID guard.
       const prefetch = this.unknownKeys.guarded(slaveSae) ? [] : this.siblingsToPrefetch(masterSae, slaveSae, [...fetchable], keyIds);
-      const gathered =
-        fetchable.size > 0 ? await this.gather(slaveSae, masterSae, [...fetchable, ...prefetch], new Set(prefetch)) : new Map<string, GatherOutcome>();
-      for (const id of prefetch) {
-        const o = gathered.get(id);
-        gathered.delete(id);
-        if (o && "key" in o && !this.held.has(heldKeyName(masterSae, id, slaveSae))) {
+      // While this fetch runs, other requests for these keys wait for it instead of fetching them
+      // again (a hub re-releases an unacknowledged share with a fresh pad: PSRD and CPU twice).
+      let fetched!: () => void;
+      const inFlight = new Promise<void>((r) => (fetched = r));
+      const names = [...fetchable, ...prefetch].map((id) => heldKeyName(masterSae, id, slaveSae)).filter((n) => !this.fetching.has(n));
+      for (const n of names) this.fetching.set(n, inFlight);
+      let gathered: Map<string, GatherOutcome>;
+      try {
+        gathered =
+          fetchable.size > 0 ? await this.gather(slaveSae, masterSae, [...fetchable, ...prefetch], new Set(prefetch)) : new Map<string, GatherOutcome>();
+        for (const id of prefetch) {
+          const o = gathered.get(id);
+          gathered.delete(id);
+          if (!o || !("key" in o)) continue;
+          if (this.held.has(heldKeyName(masterSae, id, slaveSae))) {
+            o.key.fill(0);
+            continue;
+          }
           this.issuedFrom.prefetched++;
           this.held.set(heldKeyName(masterSae, id, slaveSae), { key: o.key, expires: nowMs() + (this.options.heldKeyTtlMs ?? 60_000) });
         }
+      } finally {
+        for (const n of names) if (this.fetching.get(n) === inFlight) this.fetching.delete(n);
+        fetched();
       }
       for (const [id, o] of gathered) {
         outcomes.set(id, o);
@@ -604,7 +636,8 @@ export class Client {
       const siblings = batchSiblings(id);
       if (siblings.length === 0 || siblings.length > MAX_STOCK_BATCH) continue;
       for (const sib of siblings) {
-        if (skip.has(sib) || this.held.has(heldKeyName(masterSae, sib, slaveSae)) || this.keyStore.isDelivered(masterSae, sib, slaveSae)) continue;
+        const name = heldKeyName(masterSae, sib, slaveSae);
+        if (skip.has(sib) || this.held.has(name) || this.fetching.has(name) || this.keyStore.isDelivered(masterSae, sib, slaveSae)) continue;
         skip.add(sib);
         out.push(sib);
       }

@@ -119,7 +119,7 @@ export class HubFailure extends Error {
 const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
 /** A large request (above the start threshold) keeps the pool topped up to its size this long. */
 const RECENT_DEMAND_MS = 10_000;
-/** Replenishment looks this far ahead at the recent consumption rate (refill below 1×, fill to 2×). */
+/** Replenishment looks this far ahead at the recent consumption rate (refill below 1×, fill to 2×): fewer, larger blocks (each costs a round trip and a durable block add on both sides). */
 const AHEAD_MS = 4000;
 /** Cap of the rate-based look-ahead per pool (bytes). */
 const MAX_AHEAD = 1024 * 1024;

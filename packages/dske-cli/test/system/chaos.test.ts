@@ -227,8 +227,18 @@ describe("crash and chaos (5 hubs, k = 3, 8 concurrent SAE pairs)", () => {
     const audit = await checkAuditLogs(t);
     fig.auditRecords = audit.records;
 
+    // The key stock (on by default) carried the load: keys handed out from it, prefetched batches.
+    const stock = { fromStock: 0, onDemand: 0, prefetched: 0 };
+    for (const c of t.topology.clients) {
+      const k = ((await t.status(c.name)) as { keys?: { issued_from_stock?: number; issued_on_demand?: number; prefetched?: number } }).keys;
+      stock.fromStock += k?.issued_from_stock ?? 0;
+      stock.onDemand += k?.issued_on_demand ?? 0;
+      stock.prefetched += k?.prefetched ?? 0;
+    }
+
     const lines = [
       `chaos: ${loadSecs.toFixed(1)} s of load, ${PAIRS.length} concurrent SAE pairs, 256-bit keys`,
+      `  key stock (counters since each client's last start): ${stock.fromStock} keys from the stock, ${stock.onDemand} on demand, ${stock.prefetched} prefetched by responders`,
       `  key pairs attempted: ${fig.attempted}`,
       `  delivered identically (first try): ${fig.delivered}`,
       `  enc_keys failed clearly: ${fig.encFailed}`,
@@ -249,6 +259,8 @@ describe("crash and chaos (5 hubs, k = 3, 8 concurrent SAE pairs)", () => {
     expect(fig.hubKills).toBeGreaterThanOrEqual(3);
     expect(fig.clientKills).toBeGreaterThanOrEqual(1);
     expect(fig.delivered).toBeGreaterThan(0);
+    expect(stock.fromStock).toBeGreaterThan(0);
+    expect(stock.prefetched).toBeGreaterThan(0);
     // Every issued key is accounted for: delivered first time, or retried (and then delivered or failed clearly).
     expect(fig.retriedDelivered + fig.retriedFailedClearly).toBe(fig.decFailedThenRetried);
   });
