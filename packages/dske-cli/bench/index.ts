@@ -15,7 +15,14 @@
  * paired with the previous run's figure (ratio) when bench-results/e2e.json has one.
  * The SAE callers use node:http with a keep-alive agent (a lean caller: its CPU competes with
  * the nodes for the same 2 cores).
- * DSKE_BENCH_SCENARIOS=s1,c1,s100,c100 selects scenarios (default all); DSKE_BENCH_PHASE_MS the length.
+ * DSKE_BENCH_SCENARIOS=s1,c1,s100,c100 selects scenarios (default all); DSKE_BENCH_PHASE_MS the length
+ * of a measured phase (default 10 s), DSKE_BENCH_WARMUP_MS the warm-up before each (default 15 s).
+ *
+ * Steady state: every scenario is measured after a warm-up with the same load (same number and
+ * callers), not before. Node processes need tens of seconds of a load before V8 has optimised the
+ * code it runs and stopped recompiling (perf on the nodes: 14-18 % of all CPU in TurboFan 15 s
+ * into a number=100 load, 2-4 % after 50 s), and the PSRD pools and key stocks must have grown to
+ * the load; a KME runs for days. The warm-up's keys count in nothing.
  *
  * Run: pnpm --filter @dske/cli bench   (needs `pnpm -r build` first: it spawns the built servers)
  */
@@ -38,7 +45,8 @@ const PARTIAL = process.env.DSKE_BENCH_SCENARIOS !== undefined;
 const OUT = PARTIAL ? path.join(REPO, "bench-results", "e2e-partial.json") : RESULTS;
 const BASE_PORT = 18900;
 const KEY_BITS = 256;
-const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 6000);
+const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 10_000);
+const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 15_000);
 const CONCURRENCY = 16;
 
 // Reference implementation (dske-python), issue #4: 2 cores, loopback, default topology.
@@ -378,15 +386,17 @@ async function main(): Promise<void> {
   const refBefore = await referenceHttpCpuMs();
   await cli("start");
   try {
-    // Warm up (JIT, connections, PSRD pools grown to the load, key stocks of the SAE pairs filled):
-    // the figures below are steady-state rates. The first requests of a pair are served on demand
-    // (key-stock.ts), as every request after a quiet spell.
-    await phase(1, CONCURRENCY, 3000);
+    // Warm up (JIT, connections, PSRD pools grown to the load, key stocks of the SAE pairs filled)
+    // before every scenario with that scenario's load: the figures below are steady-state rates.
+    // The first requests of a pair are served on demand (key-stock.ts), as every request after a
+    // quiet spell.
 
     const rows: Row[] = [];
     const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];
     const measure = async (id: string, name: string, number: number, conc: number) => {
       if (!SCENARIOS.has(id)) return;
+      const warm = await phase(number, conc, WARMUP_MS);
+      if (warm.errors > 0) console.log(`  ${name}: warm-up had ${warm.errors} errors (${warm.firstError})`);
       const before = await psrdUsed();
       const c0 = await counters();
       const s = await phase(number, conc);
@@ -400,6 +410,13 @@ async function main(): Promise<void> {
     await measure("c1", "number=1 16 callers", 1, CONCURRENCY);
     await measure("s100", "number=100 sequential", 100, 1);
     await measure("c100", "number=100 16 callers", 100, CONCURRENCY);
+    // DSKE_BENCH_CUSTOM=NUMBER,CALLERS (diagnostics): one more scenario of your choice.
+    const custom = /^(\d+),(\d+)$/.exec(process.env.DSKE_BENCH_CUSTOM ?? "");
+    if (custom) {
+      const [n, c] = [Number(custom[1]), Number(custom[2])];
+      SCENARIOS.add("custom");
+      await measure("custom", `number=${n} ${c} callers`, n, c);
+    }
     // Key stock diagnostics: keys not served from the stock, by reason, summed over the clients.
     const misses = { cold: 0, empty: 0, hubs: 0 };
     for (const c of topology.clients) {
@@ -424,7 +441,7 @@ async function main(): Promise<void> {
     const psrdSeq = psrd.find((p) => p.scenario === "number=1 sequential")?.per_key ?? Number.NaN;
 
     console.log("");
-    console.log(`End-to-end, ${KEY_BITS}-bit keys, 5 hubs, k=3, loopback, ${PHASE_MS / 1000} s per scenario`);
+    console.log(`End-to-end, ${KEY_BITS}-bit keys, 5 hubs, k=3, loopback, ${PHASE_MS / 1000} s per scenario after ${WARMUP_MS / 1000} s of warm-up with the same load`);
     console.log(
       "| scenario | key pairs/s | keys/s | enc p50 ms | enc p99 ms | dec p50 ms | dec p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|",
     );
@@ -505,6 +522,7 @@ async function main(): Promise<void> {
           node: process.version,
           topology: { hubs: N_HUBS, clients: topology.clients.length, k: K, key_bits: KEY_BITS, base_port: BASE_PORT },
           phase_ms: PHASE_MS,
+          warmup_ms: WARMUP_MS,
           reference_http_cpu_ms: { before: refBefore, after: refAfter, mean: refHttp },
           rows: rows.map((r) => ({ ...r, node_cpu_in_http_exchanges: r.node_cpu_ms_per_key / refHttp })),
           psrd: { floor_per_key: FLOOR, batch_floor_per_key: FLOOR_BATCH, reference_per_key: REFERENCE.psrd_per_256_bit_key, measured: psrd },

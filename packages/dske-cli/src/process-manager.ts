@@ -186,7 +186,10 @@ export class ProcessManager {
     const script = serverScript(node.kind, this.opts.scripts);
     // DSKE_CPU_PROF_DIR (diagnostics, e.g. for the e2e bench): every node writes a V8 CPU profile there on exit.
     const prof = process.env.DSKE_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DSKE_CPU_PROF_DIR}`] : [];
-    const args = [...prof, script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
+    // DSKE_NODE_FLAGS (diagnostics): extra Node/V8 flags for every node, e.g. "--trace-deopt --perf-basic-prof"
+    // (flags that NODE_OPTIONS does not allow).
+    const flags = (process.env.DSKE_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.startsWith("--"));
+    const args = [...prof, ...flags, script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
     const logFile = state.logFile(node.name);
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;

@@ -102,9 +102,12 @@ const nowMs = () => Date.now();
 const QUORUM_REPORT_WAIT_MS = 3000;
 /**
  * enc_keys for more keys than this bypass the key stock: such a request is a batch of its own (one
- * message per hub for all its keys), so the stock would only split it and add messages.
+ * message per hub for all its keys), so the stock would only split it and add messages. Up to this
+ * size many concurrent requests are served from refills of 512..2000 keys (key-stock.ts), i.e. far
+ * fewer, bigger hub messages: measured with 16 SAE callers asking for 100 keys each (e2e bench),
+ * 0.35 ms of node CPU per key from the stock against 0.52 ms on demand, on the same machine.
  */
-const STOCK_MAX_REQUEST = 16;
+const STOCK_MAX_REQUEST = 256;
 /** The key stock is used only while k hubs answered fine within this many ms (see healthyHubs). */
 const STOCK_FRESH_MS = 3000;
 /** Max wait for first registrations still in flight when a request arrives right after start. */

@@ -35,12 +35,18 @@ export interface KeyStockOptions {
   now?: () => number;
 }
 
-/** Smallest refill batch (fewer keys would not amortise the hub messages)... */
-export const MIN_REFILL = 64;
+/**
+ * Smallest refill batch (fewer keys would not amortise the hub messages: a signed hub message
+ * costs the nodes about as much CPU as a few hundred keys in it, e2e bench)...
+ */
+export const MIN_REFILL = 512;
 /** ...unless the demand would not use it up within half the key lifetime: then down to this. */
 const MIN_LIFETIME_REFILL = 8;
-/** Largest refill batch; batch key IDs number their keys in 12 bits (key.ts). */
-export const MAX_STOCK_BATCH = 512;
+/**
+ * Largest refill batch: two hub messages of MAX_BATCH_SHARES (1000) each; batch key IDs number
+ * their keys in 12 bits (key.ts), so at most 4096.
+ */
+export const MAX_STOCK_BATCH = 2000;
 /** Demand below this many keys per second, or fewer requests than this per second, gets no stock. */
 const MIN_RATE = 2;
 const MIN_REQUESTS = 2;

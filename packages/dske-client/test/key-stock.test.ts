@@ -91,12 +91,28 @@ describe("KeyStock policy", () => {
 
   test("a busy pair refills in batches of at least MIN_REFILL", () => {
     const stock = new KeyStock({ now: clock });
-    for (let i = 0; i < 30; i++) {
+    // 2 keys every 30 ms: ~67 keys/s, target 2 s ahead = ~133 keys, below MIN_REFILL; half a key
+    // lifetime of demand (~667) is above it, so the batch is MIN_REFILL.
+    for (let i = 0; i < 34; i++) {
+      stock.take("sam", "sunny", 256, 2);
+      now += 30;
+    }
+    stock.take("sam", "sunny", 256, 2);
+    expect(stock.refillDue("sam", "sunny", 256)?.count).toBe(MIN_REFILL);
+  });
+
+  test("a moderate pair refills with half a key lifetime of demand when that is less than MIN_REFILL", () => {
+    const stock = new KeyStock({ now: clock });
+    // 1 key every 30 ms: ~33 keys/s; 10 s (half of the 20 s lifetime) of it is ~333 keys < MIN_REFILL.
+    for (let i = 0; i < 34; i++) {
       stock.take("sam", "sunny", 256, 1);
       now += 30;
     }
     stock.take("sam", "sunny", 256, 1);
-    expect(stock.refillDue("sam", "sunny", 256)?.count).toBe(MIN_REFILL);
+    const count = stock.refillDue("sam", "sunny", 256)!.count;
+    expect(count).toBeLessThan(MIN_REFILL);
+    expect(count).toBeGreaterThanOrEqual(320);
+    expect(count).toBeLessThanOrEqual(340);
   });
 
   test("aheadMs 0 disables it; the target follows the demand rate and is capped", () => {
@@ -212,6 +228,35 @@ describe("key stock through real hubs and clients", () => {
       5000,
       "every hub to drop the delivered keys' shares",
     );
+  });
+
+  test("requests for 50 keys (more than the old limit of 16) are served from the stock under sustained demand; more than 256 go on demand", async () => {
+    const sam = net.carol.etsi("sam");
+    const susan = net.curtis.etsi("susan");
+    const roundTrip = async (number: number) => {
+      const got = await sam.getKey("susan", { number });
+      expect(got.keys).toHaveLength(number);
+      const back = await susan.getKeysWithKeyIds("sam", got.keys.map((k) => k.key_ID));
+      expect(back.keys).toEqual(got.keys);
+      return got;
+    };
+    // Sustained demand of 50-key requests: a stock builds up (in refills of hundreds of keys).
+    for (let i = 0; i < 3; i++) await roundTrip(50);
+    await waitFor(() => keysStatus(net.carol).stocked >= 50, 10_000, "a stock of 50+ keys for sam -> susan");
+    const posts0 = net.carol.client.peerHubs.reduce((n, h) => n + h.postCoalescer.entries, 0);
+    const fromStock0 = keysStatus(net.carol).issued_from_stock;
+    const got = await roundTrip(50);
+    expect(keysStatus(net.carol).issued_from_stock - fromStock0).toBe(50);
+    expect(got.keys.every((k) => batchSiblings(k.key_ID).length > 1)).toBe(true);
+    // Served from memory: that request posted nothing to the hubs itself.
+    expect(net.carol.client.peerHubs.reduce((n, h) => n + h.postCoalescer.entries, 0) - posts0).toBeLessThanOrEqual(net.hubs.length);
+    // A request above 256 keys is a batch of its own: established on demand, not from the stock.
+    const onDemand0 = keysStatus(net.carol).issued_on_demand;
+    const stocked0 = keysStatus(net.carol).stocked;
+    await roundTrip(257);
+    expect(keysStatus(net.carol).issued_on_demand - onDemand0).toBe(257);
+    // ...and took nothing out of the stock.
+    expect(keysStatus(net.carol).stocked).toBeGreaterThanOrEqual(stocked0);
   });
 
   test("key responses are not cacheable: Cache-Control no-store, no ETag (no digest of keys in a header)", async () => {
