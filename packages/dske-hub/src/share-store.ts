@@ -60,8 +60,6 @@ export const ShareRecordSchema = z.discriminatedUnion("t", [
 ]);
 export type ShareRecord = z.infer<typeof ShareRecordSchema>;
 
-const SEP = "\u0000";
-const keyOf = (master: string, keyId: string): string => master + SEP + keyId;
 
 /**
  * Fetch marks and deletions (background-durable) are held this long, or until the next durable
@@ -70,11 +68,17 @@ const keyOf = (master: string, keyId: string): string => master + SEP + keyId;
 const BACKGROUND_DELAY_MS = 100;
 
 export class ShareStore {
-  private readonly shares = new Map<string, StoredShare>();
+  /**
+   * master client → key ID → share. Two levels instead of one Map keyed by a concatenation: a
+   * concatenated key is a new string per lookup that V8 must flatten and hash (a measurable part
+   * of the hub's CPU at thousands of shares per second); the wire's key ID strings are hashed once.
+   */
+  private readonly shares = new Map<string, Map<string, StoredShare>>();
+  private count = 0;
   private backgroundRecords: ShareRecord[] = [];
   private backgroundTimer: NodeJS.Timeout | undefined;
-  /** keyId → shares with that key ID (normally one). */
-  private readonly byKeyId = new Map<string, StoredShare[]>();
+  /** keyId → the share with that key ID, or the list of them (normally one: no array then). */
+  private readonly byKeyId = new Map<string, StoredShare | StoredShare[]>();
 
   constructor(
     private readonly journal: JournalSink | undefined,
@@ -82,20 +86,23 @@ export class ShareStore {
   ) {}
 
   get size(): number {
-    return this.shares.size;
+    return this.count;
   }
 
   get(masterClientName: string, keyId: string): StoredShare | undefined {
-    return this.shares.get(keyOf(masterClientName, keyId));
+    return this.shares.get(masterClientName)?.get(keyId);
   }
 
   /** Shares with this key ID (any master). */
   withKeyId(keyId: string): readonly StoredShare[] {
-    return this.byKeyId.get(keyId) ?? [];
+    const v = this.byKeyId.get(keyId);
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
   }
 
   list(): StoredShare[] {
-    return [...this.shares.values()];
+    const out: StoredShare[] = [];
+    for (const m of this.shares.values()) for (const s of m.values()) out.push(s);
+    return out;
   }
 
   /**
@@ -106,18 +113,37 @@ export class ShareStore {
    */
   async put(newShares: readonly NewShare[], gate: Promise<void> = Promise.resolve()): Promise<void> {
     for (const s of newShares) {
-      if (this.shares.has(keyOf(s.masterClientName, s.keyId))) {
+      if (this.get(s.masterClientName, s.keyId)) {
         throw new Error(`share (${s.masterClientName}, ${s.keyId}) already stored`);
       }
     }
-    const stored: StoredShare[] = newShares.map((s) => ({ ...s, fetchedBy: new Set<string>(), ackedBy: new Set<string>(), ready: false }));
+    // One object shape for every stored share (a spread of NewShare would give two, with and
+    // without keySize, and make the hot paths that read them polymorphic).
+    const stored: StoredShare[] = newShares.map((s) => ({
+      masterClientName: s.masterClientName,
+      masterSaeId: s.masterSaeId,
+      keyId: s.keyId,
+      shareIndex: s.shareIndex,
+      slaveSaeIds: s.slaveSaeIds,
+      value: s.value,
+      expiresAt: s.expiresAt,
+      keySize: s.keySize,
+      fetchedBy: new Set<string>(),
+      ackedBy: new Set<string>(),
+      ready: false,
+    }));
     for (const s of stored) this.insert(s);
     // Pending background records go first (journal order = memory order) and ride on this commit.
-    const durable = this.journal ? this.journal.append([...this.takeBackground(), ...stored.map(toRecord)]) : Promise.resolve();
+    let durable: Promise<void> = Promise.resolve();
+    if (this.journal) {
+      const records: ShareRecord[] = this.takeBackground();
+      for (const s of stored) records.push(toRecord(s));
+      durable = this.journal.append(records);
+    }
     const [journalResult, gateResult] = await Promise.allSettled([durable, gate]);
     if (journalResult.status === "rejected" || gateResult.status === "rejected") {
       for (const s of stored) {
-        if (this.shares.get(keyOf(s.masterClientName, s.keyId)) === s) this.remove(s.masterClientName, s.keyId, journalResult.status === "fulfilled");
+        if (this.get(s.masterClientName, s.keyId) === s) this.remove(s.masterClientName, s.keyId, journalResult.status === "fulfilled");
       }
       throw gateResult.status === "rejected" ? gateResult.reason : (journalResult as PromiseRejectedResult).reason;
     }
@@ -149,8 +175,8 @@ export class ShareStore {
   /** Delete every share posted by this master client. */
   deleteByMaster(masterClientName: string): number {
     let n = 0;
-    for (const s of [...this.shares.values()]) {
-      if (s.masterClientName === masterClientName && this.delete(s.masterClientName, s.keyId)) n++;
+    for (const s of [...(this.shares.get(masterClientName)?.values() ?? [])]) {
+      if (this.delete(s.masterClientName, s.keyId)) n++;
     }
     return n;
   }
@@ -158,7 +184,7 @@ export class ShareStore {
   /** Delete every share whose expiry time is ≤ now. */
   sweep(now: number): number {
     let n = 0;
-    for (const s of [...this.shares.values()]) {
+    for (const s of this.list()) {
       if (s.expiresAt <= now && this.delete(s.masterClientName, s.keyId)) n++;
     }
     return n;
@@ -218,27 +244,39 @@ export class ShareStore {
   /** Zero all values in memory (on close). */
   wipe(): void {
     this.takeBackground();
-    for (const s of this.shares.values()) s.value.fill(0);
+    for (const s of this.list()) s.value.fill(0);
     this.shares.clear();
     this.byKeyId.clear();
+    this.count = 0;
   }
 
   private insert(s: StoredShare): void {
-    this.shares.set(keyOf(s.masterClientName, s.keyId), s);
-    const list = this.byKeyId.get(s.keyId);
-    if (list) list.push(s);
-    else this.byKeyId.set(s.keyId, [s]);
+    let m = this.shares.get(s.masterClientName);
+    if (!m) {
+      m = new Map<string, StoredShare>();
+      this.shares.set(s.masterClientName, m);
+    }
+    if (!m.has(s.keyId)) this.count++;
+    m.set(s.keyId, s);
+    const v = this.byKeyId.get(s.keyId);
+    if (v === undefined) this.byKeyId.set(s.keyId, s);
+    else if (Array.isArray(v)) v.push(s);
+    else this.byKeyId.set(s.keyId, [v, s]);
   }
 
   private remove(masterClientName: string, keyId: string, journal: boolean): boolean {
-    const k = keyOf(masterClientName, keyId);
-    const s = this.shares.get(k);
-    if (!s) return false;
-    this.shares.delete(k);
-    const list = this.byKeyId.get(keyId);
-    if (list) {
-      const rest = list.filter((x) => x !== s);
-      if (rest.length > 0) this.byKeyId.set(keyId, rest);
+    const m = this.shares.get(masterClientName);
+    const s = m?.get(keyId);
+    if (!m || !s) return false;
+    m.delete(keyId);
+    this.count--;
+    if (m.size === 0) this.shares.delete(masterClientName);
+    const v = this.byKeyId.get(keyId);
+    if (v === s) this.byKeyId.delete(keyId);
+    else if (Array.isArray(v)) {
+      const rest = v.filter((x) => x !== s);
+      if (rest.length > 1) this.byKeyId.set(keyId, rest);
+      else if (rest.length === 1) this.byKeyId.set(keyId, rest[0]);
       else this.byKeyId.delete(keyId);
     }
     s.value.fill(0);
@@ -257,7 +295,9 @@ export class ShareStore {
 }
 
 function toRecord(s: StoredShare): ShareRecord {
-  const r: ShareRecord = {
+  // One object shape whatever is set (JSON.stringify leaves the undefined fields out): V8's fast
+  // serialisation path stays on, and the call sites stay monomorphic.
+  return {
     t: "share",
     m: s.masterClientName,
     k: s.keyId,
@@ -266,11 +306,10 @@ function toRecord(s: StoredShare): ShareRecord {
     sl: [...s.slaveSaeIds],
     v: s.value.toString("base64"),
     e: s.expiresAt,
+    ks: s.keySize,
+    f: s.fetchedBy.size > 0 ? [...s.fetchedBy] : undefined,
+    a: s.ackedBy.size > 0 ? [...s.ackedBy] : undefined,
   };
-  if (s.keySize !== undefined) r.ks = s.keySize;
-  if (s.fetchedBy.size > 0) r.f = [...s.fetchedBy];
-  if (s.ackedBy.size > 0) r.a = [...s.ackedBy];
-  return r;
 }
 
 /** Constant-time equality of two share values. */
