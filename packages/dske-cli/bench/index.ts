@@ -15,6 +15,7 @@
  * paired with the previous run's figure (ratio) when bench-results/e2e.json has one.
  * The SAE callers use node:http with a keep-alive agent (a lean caller: its CPU competes with
  * the nodes for the same 2 cores).
+ * DSKE_BENCH_STOCK_AHEAD_MS=0 turns the key stock off (every enc_keys on demand).
  * DSKE_BENCH_SCENARIOS=s1,c1,s100,c100 selects scenarios (default all); DSKE_BENCH_PHASE_MS the length
  * of a measured phase (default 10 s), DSKE_BENCH_WARMUP_MS the warm-up before each (default 15 s).
  *
@@ -80,7 +81,10 @@ const dir = mkdtempSync(path.join(tmpdir(), "dske-bench-"));
 const configFile = path.join(dir, "dske-config.yaml");
 writeFileSync(
   configFile,
-  readFileSync(path.join(REPO, "dske-config.yaml"), "utf8").replace(/^base_port:.*$/m, `base_port: ${BASE_PORT}`),
+  readFileSync(path.join(REPO, "dske-config.yaml"), "utf8")
+    .replace(/^base_port:.*$/m, `base_port: ${BASE_PORT}`)
+    // DSKE_BENCH_STOCK_AHEAD_MS (diagnostics): the key stock's look-ahead; 0 = every enc_keys on demand.
+    .replace(/^key_stock_ahead_ms:.*$/m, (line) => (process.env.DSKE_BENCH_STOCK_AHEAD_MS ? `key_stock_ahead_ms: ${Number(process.env.DSKE_BENCH_STOCK_AHEAD_MS)}` : line)),
 );
 const stateDir = path.join(dir, "state");
 const topology = new Topology(loadConfig(configFile));

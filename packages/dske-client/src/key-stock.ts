@@ -9,7 +9,9 @@
  *   second, times `aheadMs`, is the target. A pair asking once (e.g. one `get-key-pair`) never
  *   gets a stock, so no PSRD is spent on keys nobody asks for.
  * - A refill is due when the stock falls below half its target; one refill in flight per pair;
- *   refills come in batches of at least MIN_REFILL and at most MAX_STOCK_BATCH keys.
+ *   refills come in batches of at least MIN_REFILL and at most MAX_STOCK_BATCH keys, but of no
+ *   more than twice the look-ahead (4 s by default) and half a key lifetime of the pair's demand
+ *   when that is less than MIN_REFILL.
  * - Stocked keys expire after `ttlMs` (default 20 s, well inside the hubs' default share timeout of
  *   60 s, so the slave can still fetch the shares of any key handed out), are zeroed on expiry,
  *   on clear() and when handed out by the caller.
@@ -40,7 +42,7 @@ export interface KeyStockOptions {
  * costs the nodes about as much CPU as a few hundred keys in it, e2e bench)...
  */
 export const MIN_REFILL = 512;
-/** ...unless the demand would not use it up within half the key lifetime: then down to this. */
+/** ...unless the demand would not use it up within twice the look-ahead (or half the key lifetime): then down to this. */
 const MIN_LIFETIME_REFILL = 8;
 /**
  * Largest refill batch: two hub messages of MAX_BATCH_SHARES (1000) each; batch key IDs number
@@ -188,10 +190,11 @@ export class KeyStock {
     const target = Math.min(this.maxPerPair, Math.ceil((rate * this.aheadMs) / 1000));
     const have = p.keys.length - p.head;
     if (have >= target / 2) return undefined;
-    // At least MIN_REFILL (fewer keys would not amortise the hub messages), but no more than half
-    // a key lifetime of demand (keys that expire unused are PSRD spent for nothing).
-    const lifetimeCap = Math.max(MIN_LIFETIME_REFILL, Math.floor((rate * this.ttlMs) / 2000));
-    const count = Math.min(MAX_STOCK_BATCH, Math.max(Math.min(MIN_REFILL, lifetimeCap), target - have), this.maxPerPair - have);
+    // At least MIN_REFILL (fewer keys would not amortise the hub messages), but no more than
+    // twice the look-ahead of demand (a slow pair's keys would sit in memory for long) nor half a
+    // key lifetime of it (keys that expire unused are PSRD spent for nothing).
+    const floorCap = Math.max(MIN_LIFETIME_REFILL, Math.floor(Math.min((rate * this.ttlMs) / 2000, (rate * 2 * this.aheadMs) / 1000)));
+    const count = Math.min(MAX_STOCK_BATCH, Math.max(Math.min(MIN_REFILL, floorCap), target - have), this.maxPerPair - have);
     if (count <= 0) return undefined;
     p.refilling = true;
     return { masterSae, slaveSae, size, count };

@@ -23,13 +23,13 @@ describe("KeyStock policy", () => {
     now += 100;
     stock.take("sam", "sunny", 256, 1);
     const order = stock.refillDue("sam", "sunny", 256);
-    // 2 keys/s: MIN_REFILL would outlive the keys (20 s lifetime), so half a lifetime of demand: 20.
-    expect(order).toEqual({ masterSae: "sam", slaveSae: "sunny", size: 256, count: 20 });
+    // 2 keys/s: MIN_REFILL would sit in memory for minutes, so twice the look-ahead of demand: 8.
+    expect(order).toEqual({ masterSae: "sam", slaveSae: "sunny", size: 256, count: 8 });
     // In flight: no second order until it settles.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
     stock.add("sam", "sunny", 256, Array.from({ length: order!.count }, (_, i) => key(i)));
     stock.refillDone(order!);
-    expect(stock.size("sam", "sunny", 256)).toBe(20);
+    expect(stock.size("sam", "sunny", 256)).toBe(8);
     // Plenty in stock for the measured rate: nothing due.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
   });
@@ -91,19 +91,19 @@ describe("KeyStock policy", () => {
 
   test("a busy pair refills in batches of at least MIN_REFILL", () => {
     const stock = new KeyStock({ now: clock });
-    // 2 keys every 30 ms: ~67 keys/s, target 2 s ahead = ~133 keys, below MIN_REFILL; half a key
-    // lifetime of demand (~667) is above it, so the batch is MIN_REFILL.
+    // 5 keys every 30 ms: ~167 keys/s, target 2 s ahead = ~333 keys, below MIN_REFILL; 4 s of
+    // demand (twice the look-ahead, ~667) is above it, so the batch is MIN_REFILL.
     for (let i = 0; i < 34; i++) {
-      stock.take("sam", "sunny", 256, 2);
+      stock.take("sam", "sunny", 256, 5);
       now += 30;
     }
-    stock.take("sam", "sunny", 256, 2);
+    stock.take("sam", "sunny", 256, 5);
     expect(stock.refillDue("sam", "sunny", 256)?.count).toBe(MIN_REFILL);
   });
 
-  test("a moderate pair refills with half a key lifetime of demand when that is less than MIN_REFILL", () => {
+  test("a moderate pair refills with twice the look-ahead of demand when that is less than MIN_REFILL", () => {
     const stock = new KeyStock({ now: clock });
-    // 1 key every 30 ms: ~33 keys/s; 10 s (half of the 20 s lifetime) of it is ~333 keys < MIN_REFILL.
+    // 1 key every 30 ms: ~33 keys/s; 4 s (twice the 2 s look-ahead) of it is ~133 keys < MIN_REFILL.
     for (let i = 0; i < 34; i++) {
       stock.take("sam", "sunny", 256, 1);
       now += 30;
@@ -111,8 +111,8 @@ describe("KeyStock policy", () => {
     stock.take("sam", "sunny", 256, 1);
     const count = stock.refillDue("sam", "sunny", 256)!.count;
     expect(count).toBeLessThan(MIN_REFILL);
-    expect(count).toBeGreaterThanOrEqual(320);
-    expect(count).toBeLessThanOrEqual(340);
+    expect(count).toBeGreaterThanOrEqual(125);
+    expect(count).toBeLessThanOrEqual(140);
   });
 
   test("aheadMs 0 disables it; the target follows the demand rate and is capped", () => {

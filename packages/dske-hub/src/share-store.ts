@@ -160,10 +160,17 @@ export class ShareStore {
   /**
    * Record that `clientName` acknowledged the share (ack extension; background-durable: losing
    * the record in a crash only means the same client could fetch it again until its timeout).
+   * `journal: false` when the caller may delete the share right after (its `del` record says
+   * more); it then calls `journalAck` if it keeps the share.
    */
-  markAcked(share: StoredShare, clientName: string): void {
+  markAcked(share: StoredShare, clientName: string, journal = true): void {
     if (share.ackedBy.has(clientName)) return;
     share.ackedBy.add(clientName);
+    if (journal) this.journalAck(share, clientName);
+  }
+
+  /** Journal an acknowledgement already applied in memory (see markAcked). */
+  journalAck(share: StoredShare, clientName: string): void {
     this.background([{ t: "ack", m: share.masterClientName, k: share.keyId, c: clientName }]);
   }
 
