@@ -39,14 +39,17 @@ interface Throughput {
   fsyncs?: number;
 }
 
-/** Run `concurrency` loops of `op` for DURATION_MS; count completed operations. */
-async function measure(concurrency: number, op: (i: number) => Promise<void>): Promise<Throughput> {
+/**
+ * Run `concurrency` loops of `op` for DURATION_MS, or until `exhausted()` says the pool cannot serve
+ * another operation (a fast machine can drain the bench pool first); count completed operations.
+ */
+async function measure(concurrency: number, op: (i: number) => Promise<void>, exhausted: () => boolean = () => false): Promise<Throughput> {
   let ops = 0;
   const t0 = performance.now();
   const end = t0 + DURATION_MS;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
+      while (performance.now() < end && !exhausted()) {
         await op(ops);
         ops++;
       }
@@ -64,10 +67,15 @@ async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number
     // Memory: 64 MiB is plenty for 2 s of 32-byte allocations (~1.4M/s would need 90 MB; capped below).
     await fillPool(pool, kind === "MemoryStore" ? 8 : 4, 16 * 1024 * 1024, 16);
     const before = kind === "FileStore" ? (await (store as FileStore).diagnostics("bench")).journalBatches : 0;
-    const r = await measure(concurrency, async () => {
-      const { data } = await pool.allocate(32, "bench");
-      data.fill(0);
-    });
+    // Stop while every loop can still get its 32 bytes (allocations in flight are reserved).
+    const r = await measure(
+      concurrency,
+      async () => {
+        const { data } = await pool.allocate(32, "bench");
+        data.fill(0);
+      },
+      () => pool.stats().available < 32 * (concurrency + 1),
+    );
     if (kind === "FileStore") r.fsyncs = (await (store as FileStore).diagnostics("bench")).journalBatches - before;
     await store.close();
     return r;
