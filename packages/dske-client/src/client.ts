@@ -105,7 +105,7 @@ const QUORUM_REPORT_WAIT_MS = 3000;
  * message per hub for all its keys), so the stock would only split it and add messages. Up to this
  * size many concurrent requests are served from refills of 512..2000 keys (key-stock.ts), i.e. far
  * fewer, bigger hub messages: measured with 16 SAE callers asking for 100 keys each (e2e bench),
- * 0.35 ms of node CPU per key from the stock against 0.52 ms on demand, on the same machine.
+ * 0.37 ms of node CPU per key from the stock against 0.52 ms on demand, on the same machine.
  */
 const STOCK_MAX_REQUEST = 256;
 /** The key stock is used only while k hubs answered fine within this many ms (see healthyHubs). */

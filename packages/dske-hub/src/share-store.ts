@@ -60,7 +60,6 @@ export const ShareRecordSchema = z.discriminatedUnion("t", [
 ]);
 export type ShareRecord = z.infer<typeof ShareRecordSchema>;
 
-
 /**
  * Fetch marks and deletions (background-durable) are held this long, or until the next durable
  * append (a put), and then written in one batch: under load many of them share one fsync.
