@@ -390,15 +390,13 @@ async function main(): Promise<void> {
   const refBefore = await referenceHttpCpuMs();
   await cli("start");
   try {
-    // Warm up (JIT, connections, PSRD pools grown to the load, key stocks of the SAE pairs filled)
-    // before every scenario with that scenario's load: the figures below are steady-state rates.
-    // The first requests of a pair are served on demand (key-stock.ts), as every request after a
-    // quiet spell.
-
     const rows: Row[] = [];
     const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];
     const measure = async (id: string, name: string, number: number, conc: number) => {
       if (!SCENARIOS.has(id)) return;
+      // Warm up (JIT, connections, PSRD pools grown to the load, key stocks of the SAE pairs
+      // filled) with the scenario's own load: the figures are steady-state rates. The first
+      // requests of a pair are served on demand (key-stock.ts), as every request after a quiet spell.
       const warm = await phase(number, conc, WARMUP_MS);
       if (warm.errors > 0) console.log(`  ${name}: warm-up had ${warm.errors} errors (${warm.firstError})`);
       const before = await psrdUsed();

@@ -559,11 +559,8 @@ export class Hub {
       for (const s of this.shares.withKeyId(a.key_id)) {
         if (s.masterSaeId !== a.master_sae_id || s.ackedBy.has(client.name)) continue;
         if (!s.fetchedBy.has(client.name) && !s.slaveSaeIds.some((sae) => client.hosts(sae))) continue;
-        // The acknowledgement that completes a share is journaled as its deletion only.
-        this.shares.markAcked(s, client.name, false);
+        this.shares.markAcked(s, client.name, (x) => this.doneByAll(x));
         n++;
-        if (this.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
-        else this.shares.journalAck(s, client.name);
       }
     }
     if (n > 0) this.maybeCompact();

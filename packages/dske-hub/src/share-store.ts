@@ -159,18 +159,14 @@ export class ShareStore {
   /**
    * Record that `clientName` acknowledged the share (ack extension; background-durable: losing
    * the record in a crash only means the same client could fetch it again until its timeout).
-   * `journal: false` when the caller may delete the share right after (its `del` record says
-   * more); it then calls `journalAck` if it keeps the share.
+   * If `done(share)` then holds (every intended responder is done), the share is deleted, and
+   * only the deletion is journaled (its `del` record says more than an `ack` before it).
    */
-  markAcked(share: StoredShare, clientName: string, journal = true): void {
+  markAcked(share: StoredShare, clientName: string, done: (s: StoredShare) => boolean): void {
     if (share.ackedBy.has(clientName)) return;
     share.ackedBy.add(clientName);
-    if (journal) this.journalAck(share, clientName);
-  }
-
-  /** Journal an acknowledgement already applied in memory (see markAcked). */
-  journalAck(share: StoredShare, clientName: string): void {
-    this.background([{ t: "ack", m: share.masterClientName, k: share.keyId, c: clientName }]);
+    if (done(share)) this.delete(share.masterClientName, share.keyId);
+    else this.background([{ t: "ack", m: share.masterClientName, k: share.keyId, c: clientName }]);
   }
 
   /** Delete and zero a share (background-durable). Returns false if it was not stored. */

@@ -64,7 +64,8 @@ async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number
   try {
     const store: PsrdStore = kind === "MemoryStore" ? new MemoryStore() : await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") });
     const pool = await store.openPool("bench", "local");
-    // Memory: 64 MiB is plenty for 2 s of 32-byte allocations (~1.4M/s would need 90 MB; capped below).
+    // Memory: 128 MiB, about 4M allocations of 32 bytes; a fast machine may use them up before 2 s,
+    // so the run also ends when the pool runs low (measure's `exhausted`).
     await fillPool(pool, kind === "MemoryStore" ? 8 : 4, 16 * 1024 * 1024, 16);
     const before = kind === "FileStore" ? (await (store as FileStore).diagnostics("bench")).journalBatches : 0;
     // Stop while every loop can still get its 32 bytes (allocations in flight are reserved).
