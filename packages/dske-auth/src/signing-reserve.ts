@@ -112,4 +112,8 @@ export class SigningReserve implements Pool {
   blockKey(blockUuid: string): Promise<Uint8Array> {
     return this.inner.blockKey(blockUuid);
   }
+
+  hasBlock(blockUuid: string): boolean {
+    return this.inner.hasBlock(blockUuid);
+  }
 }

@@ -338,6 +338,11 @@ export class PsrdPool implements Pool {
     return r.data;
   }
 
+  hasBlock(blockUuid: string): boolean {
+    this.assertOpen();
+    return typeof blockUuid === "string" && this.byUuid.has(normalizeBlockUuid(blockUuid));
+  }
+
   async blockKey(blockUuid: string): Promise<Uint8Array> {
     this.assertOpen();
     const b = typeof blockUuid === "string" ? this.byUuid.get(normalizeBlockUuid(blockUuid)) : undefined;

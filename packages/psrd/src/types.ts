@@ -98,6 +98,13 @@ export interface Pool {
 
   /** The key prefix of a block (see AddBlockOptions.keyPrefix); a copy. Throws if none. */
   blockKey(blockUuid: string): Promise<Uint8Array>;
+
+  /**
+   * Does the pool hold this block (durably added; UUID case-insensitive)? False for a block whose
+   * addBlock has not resolved yet, and for a string that is not a known UUID. Lets an installer
+   * make a re-run idempotent (skip blocks it already added). Throws PsrdClosedError once closed.
+   */
+  hasBlock(blockUuid: string): boolean;
 }
 
 export interface PsrdStore {

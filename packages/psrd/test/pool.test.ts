@@ -222,6 +222,49 @@ describe.each(STORE_KINDS)("%s", (kind) => {
       expect(s.map((x) => x.status).sort()).toEqual(["fulfilled", "rejected"]);
     });
 
+    test("hasBlock: true for added blocks (any UUID case, also once consumed), false otherwise", async () => {
+      for (const p of [local, peer]) {
+        expect(p.hasBlock(B1)).toBe(true);
+        expect(p.hasBlock(B2.toUpperCase())).toBe(true);
+        expect(p.hasBlock(uuidFor(9))).toBe(false);
+        expect(p.hasBlock("not-a-uuid")).toBe(false);
+      }
+      // Pools are separate: a block of one pool is unknown to another.
+      const other = await fx.store.openPool("O", "local");
+      expect(other.hasBlock(B1)).toBe(false);
+      await local.allocate(134, "all");
+      expect(local.hasBlock(B1)).toBe(true);
+      // Not yet while its addBlock is in flight; true once it resolved.
+      const adding = local.addBlock(uuidFor(6), blockData(6, 20));
+      expect(local.hasBlock(uuidFor(6))).toBe(false);
+      await adding;
+      expect(local.hasBlock(uuidFor(6))).toBe(true);
+      // A failed add leaves no trace.
+      await expect(local.addBlock(uuidFor(7), new Uint8Array(0))).rejects.toBeInstanceOf(PsrdBlockError);
+      expect(local.hasBlock(uuidFor(7))).toBe(false);
+    });
+
+    test("hasBlock after restart" + (kind === "MemoryStore" ? " (memory: a new store is empty)" : ""), async () => {
+      await local.allocate(100, "x");
+      const store = await fx.reopen();
+      expect(() => local.hasBlock(B1)).toThrow(PsrdClosedError);
+      const l2 = await store.openPool("L", "local");
+      const p2 = await store.openPool("P", "peer");
+      const expected = kind === "FileStore";
+      for (const p of [l2, p2]) {
+        expect(p.hasBlock(B1)).toBe(expected);
+        expect(p.hasBlock(B2)).toBe(expected);
+        expect(p.hasBlock(uuidFor(9))).toBe(false);
+      }
+    });
+
+    test("hasBlock fails on a deleted pool's old handle", async () => {
+      await fx.store.deletePool("L");
+      expect(() => local.hasBlock(B1)).toThrow(PsrdClosedError);
+      const fresh = await fx.store.openPool("L", "local");
+      expect(fresh.hasBlock(B1)).toBe(false);
+    });
+
     test("a block added after exhaustion becomes allocatable", async () => {
       await local.allocate(134, "all");
       await expect(local.allocate(1, "x")).rejects.toBeInstanceOf(PsrdExhaustedError);
