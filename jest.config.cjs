@@ -17,6 +17,7 @@ module.exports = {
     "^@dske/hub$": "<rootDir>/packages/dske-hub/src/index.ts",
     "^@dske/client$": "<rootDir>/packages/dske-client/src/index.ts",
     "^@dske/cli$": "<rootDir>/packages/dske-cli/src/index.ts",
+    "^@dske/distributor$": "<rootDir>/packages/dske-distributor/src/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
   testTimeout: 30000,

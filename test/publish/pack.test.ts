@@ -102,7 +102,7 @@ function importedPackages(code: string): Set<string> {
   return names;
 }
 
-/** The checks shared by the ESM and the CJS consumer script; `m` holds the six modules. */
+/** The checks shared by the ESM and the CJS consumer script; `m` holds the seven modules. */
 const CONSUMER_BODY = String.raw`
 const assert = require_("node:assert/strict");
 const crypto = require_("node:crypto");
@@ -141,6 +141,25 @@ async function check(m) {
   result.gf128Ok = vectors.filter((v) => hex(m.auth.gf128.mul(fromHex(v.a.bytes_le_hex), fromHex(v.b.bytes_le_hex))) === v.product.bytes_le_hex).length;
   result.defaultAuthScheme = m.auth.DEFAULT_AUTH_SCHEME;
   assert.equal(typeof m.auth.createSignatureMiddleware, "function");
+
+  // @dske/distributor: a chain of two bundles opens in order; a flipped tag bit is refused.
+  const d = m.distributor;
+  const rnd = (n) => new Uint8Array(crypto.randomBytes(n));
+  const newBlock = (n) => ({ block_uuid: crypto.randomUUID(), pool_owner: n % 2 ? "hub" : "client", key_prefix: 16, data: rnd(64) });
+  const blk1 = newBlock(1);
+  const blk2 = newBlock(2);
+  const b1 = d.sealBundle({ hub_name: "hank", client_name: "curtis", seq: 1, auth_scheme: "gf128", blocks: [blk1], nextChainKey: d.newChainKey(rnd) });
+  const o1 = d.openBundle(b1, { clientName: "curtis", hubName: "hank", expectedSeq: 1 });
+  const b2 = d.sealBundle({ hub_name: "hank", client_name: "curtis", seq: 2, auth_scheme: "gf128", blocks: [blk2], chainKey: o1.nextChainKey, nextChainKey: d.newChainKey(rnd) });
+  const o2 = d.openBundle(b2, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: o1.nextChainKey });
+  result.distributorRoundTrip = hex(o1.blocks[0].data) === hex(blk1.data) && hex(o2.blocks[0].data) === hex(blk2.data);
+  b2[b2.length - 1] ^= 1;
+  try {
+    d.openBundle(b2, { clientName: "curtis", expectedSeq: 2, chainKey: o1.nextChainKey });
+    result.distributorTamper = "accepted";
+  } catch (e) {
+    result.distributorTamper = e instanceof d.BundleError ? e.code : String(e);
+  }
 
   // @dske/hub: the router factory; a real standalone hub (express + FileStore) on port 0.
   assert.equal(typeof m.hub.createHubRouter, "function");
@@ -184,9 +203,10 @@ import * as auth from "@dske/auth";
 import * as hub from "@dske/hub";
 import * as client from "@dske/client";
 import * as cli from "@dske/cli";
+import * as distributor from "@dske/distributor";
 const require_ = createRequire(import.meta.url);
 ${CONSUMER_BODY}
-await check({ sss, psrd, auth, hub, client, cli });
+await check({ sss, psrd, auth, hub, client, cli, distributor });
 `;
 
 const CJS_SCRIPT = `"use strict";
@@ -198,6 +218,7 @@ const m = {
   hub: require("@dske/hub"),
   client: require("@dske/client"),
   cli: require("@dske/cli"),
+  distributor: require("@dske/distributor"),
 };
 ${CONSUMER_BODY}
 check(m).catch((err) => { console.error(err); process.exitCode = 1; });
@@ -213,7 +234,9 @@ const scheme: AuthSchemeName = DEFAULT_AUTH_SCHEME;
 const hubRouter: (options: HubRouterOptions) => HubRouter = createHubRouter;
 const clientRouter: typeof createClientRouter = createClientRouter;
 const exitCode: Promise<number> = runCli(["--help"], { out: new CapturedOutput() });
-export { secret, store, product, scheme, hubRouter, clientRouter, exitCode };
+const opener: (bytes: Uint8Array, options: OpenBundleOptions) => OpenedBundle = openBundle;
+const bundleCode: BundleErrorCode = "bad_tag";
+export { secret, store, product, scheme, hubRouter, clientRouter, exitCode, opener, bundleCode };
 `;
 const TS_IMPORTS = `
 import { split, combine, type Share } from "@dske/sss";
@@ -222,6 +245,7 @@ import { gf128, DEFAULT_AUTH_SCHEME, type AuthSchemeName } from "@dske/auth";
 import { createHubRouter, type HubRouter, type HubRouterOptions } from "@dske/hub";
 import { createClientRouter } from "@dske/client";
 import { runCli, CapturedOutput } from "@dske/cli";
+import { openBundle, type BundleErrorCode, type OpenBundleOptions, type OpenedBundle } from "@dske/distributor";
 `;
 
 function parseResult(stdout: string): Record<string, unknown> {
@@ -281,8 +305,8 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     expect(config.privatePackages?.version).toBe(false);
   });
 
-  it("finds the six packages, outside the workspace", () => {
-    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/hub", "@dske/psrd", "@dske/sss"]);
+  it("finds the seven packages, outside the workspace", () => {
+    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/distributor", "@dske/hub", "@dske/psrd", "@dske/sss"]);
     expect(path.relative(REPO, project).startsWith("..")).toBe(true);
   });
 
@@ -384,6 +408,8 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       cliHelpCode: 0,
       hubScriptExists: true,
       clientScriptExists: true,
+      distributorRoundTrip: true,
+      distributorTamper: "bad_tag",
     });
     expect(gf128Count).toBeGreaterThan(0);
     expect(r.cliHelp).toEqual(expect.stringMatching(/start[\s\S]*stop[\s\S]*status[\s\S]*etsi-qkd/));
