@@ -53,7 +53,7 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
     stores.push(psrdStore);
     const client = await Client.create({ name, encryptors, hubs: hubUrls, psrdStore, kmeDirectory });
     app.use(createClientRouter({ client, standardRoot: false }));
-    client.start();
+    await client.start();
     return client;
   };
   const carol = await makeClient("carol", ["sam"]);

@@ -12,6 +12,8 @@
  * `runCli` never exits the process: it returns the exit code (0 ok, 1 operation failed,
  * 2 bad usage or configuration).
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
@@ -24,6 +26,7 @@ import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
+import { psrdInstall, psrdIssue } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusSummary } from "./status-command";
 import { selectNodes, Topology, UnknownNodeError } from "./topology";
 
@@ -200,6 +203,30 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       await runDashboard({ topology: ctx.topology, out, tls: operatorTls(ctx), stopSignal: options.stopSignal }, parsed);
     });
 
+  const psrd = program.command("psrd").description("PSRD bundles by hand: issue at a hub, install at a client (out-of-band delivery)");
+  const psrdCtx = (ctx: Context) => ({ topology: ctx.topology, state: ctx.state, out, operatorToken: readOperatorToken(ctx.state), tls: operatorTls(ctx) });
+  psrd
+    .command("issue")
+    .description("have HUB issue a sealed PSRD bundle for CLIENT (written on the hub's host)")
+    .argument("<hub>", "the issuing hub")
+    .argument("<client>", "the client the bundle is for")
+    .option("--client-owned-bytes <n>", "usable bytes for the client-owned pool", positiveInt("a byte count"), 65536)
+    .option("--hub-owned-bytes <n>", "usable bytes for the hub-owned pool", positiveInt("a byte count"), 65536)
+    .option("--out <file>", "move the bundle to this file (e.g. on removable media)")
+    .action(async (hub: string, clientName: string, o: { clientOwnedBytes: number; hubOwnedBytes: number; out?: string }) => {
+      const ctx = context();
+      await psrdIssue(psrdCtx(ctx), { hub, client: clientName, clientOwnedBytes: o.clientOwnedBytes, hubOwnedBytes: o.hubOwnedBytes, out: o.out });
+    });
+  psrd
+    .command("install")
+    .description("install a PSRD bundle FILE at CLIENT (or put it into its inbox if it is not running)")
+    .argument("<client>", "the client to install it at")
+    .argument("<file>", "the bundle file")
+    .action(async (clientName: string, file: string) => {
+      const ctx = context();
+      await psrdInstall(psrdCtx(ctx), { client: clientName, file });
+    });
+
   const etsi = program
     .command("etsi-qkd")
     .description("ETSI QKD 014 operations: etsi-qkd MASTER_SAE SLAVE_SAE get-status|get-key|get-key-with-key-ids|get-key-pair")
@@ -265,6 +292,15 @@ function saeTls(ctx: Context): EtsiCallerTls | undefined {
     ca: readTlsMaterial(layout, layout.operator).ca,
     identity: (sae) => readTlsMaterial(layout, layout.sae(sae)),
   };
+}
+
+/** The operator token of the topology (`<state>/operator-token`), if there is one. */
+function readOperatorToken(state: StateDir): string | undefined {
+  try {
+    return readFileSync(path.join(state.root, "operator-token"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function handleError(err: unknown, out: Output): number {

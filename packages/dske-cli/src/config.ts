@@ -21,6 +21,11 @@ export const CONFIG_DEFAULTS = {
   key_source: "random",
   key_stock_ahead_ms: 2000,
   key_stock_ttl_ms: 20000,
+  psrd_delivery: "bundle",
+  initial_psrd_bytes: 65536,
+  max_clients: 1000,
+  max_pool_bytes: 1024 * 1024 * 1024,
+  max_pool_blocks: 4096,
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
@@ -101,6 +106,14 @@ export const configSchema = z
       allowed_auth_schemes: authSchemesSchema().optional(),
       auth_schemes: authSchemesSchema().optional(),
       tls: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.tls),
+      // PSRD delivery (issue 12): bundles carried out of band by the hubs' local distributors, or
+      // network (GET psrd, authenticated, confirmed in band) for labs and reference peers.
+      psrd_delivery: z.enum(["bundle", "network"], { error: "expected bundle or network" }).default(CONFIG_DEFAULTS.psrd_delivery),
+      initial_psrd_bytes: intSchema(1024, 1 << 30, "a byte count").default(CONFIG_DEFAULTS.initial_psrd_bytes),
+      // Hub caps per client (registration plane).
+      max_clients: intSchema(1, 1_000_000, "a number of clients").default(CONFIG_DEFAULTS.max_clients),
+      max_pool_bytes: intSchema(1024, 2 ** 40, "a byte count").default(CONFIG_DEFAULTS.max_pool_bytes),
+      max_pool_blocks: intSchema(1, 1_000_000, "a number of blocks").default(CONFIG_DEFAULTS.max_pool_blocks),
       key_source: z
         .enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` })
         .default(CONFIG_DEFAULTS.key_source),

@@ -7,7 +7,7 @@ import path from "node:path";
 import { certLayout } from "./certs";
 import type { DskeConfig } from "./config";
 import type { StateDir } from "./state-dir";
-import { HOST, type NodeKind, type NodeSpec, type Topology } from "./topology";
+import { HOST, nodeBaseUrl, type NodeKind, type NodeSpec, type Topology } from "./topology";
 
 const PACKAGE_OF: Record<NodeKind, string> = { hub: "@dske/hub", client: "@dske/client" };
 
@@ -39,6 +39,18 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       String(cfg.share_timeout_secs),
       "--auth-schemes",
       cfg.auth_schemes.join(","),
+      "--accept-clients",
+      topology.clients.map((c) => c.name).join(","),
+      "--psrd-delivery",
+      cfg.psrd_delivery,
+      "--max-clients",
+      String(cfg.max_clients),
+      "--max-pool-bytes",
+      String(cfg.max_pool_bytes),
+      "--max-pool-blocks",
+      String(cfg.max_pool_blocks),
+      ...(cfg.psrd_delivery === "bundle" ? ["--distribution-plan", state.distributionPlanFile] : []),
+      ...(tls ? distributorTlsArgs(state) : []),
     ];
   }
   const args = [node.name, ...common, "--hubs", ...topology.hubUrls()];
@@ -58,6 +70,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     cfg.auth_schemes.join(","),
   );
   if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
+  args.push("--psrd-delivery", cfg.psrd_delivery, "--initial-psrd-bytes", String(cfg.initial_psrd_bytes));
   args.push("--key-stock-ahead-ms", String(cfg.key_stock_ahead_ms), "--key-stock-ttl-ms", String(cfg.key_stock_ttl_ms));
   if (tls) {
     const layout = certLayout(state.root);
@@ -65,4 +78,17 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     args.push("--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert);
   }
   return args;
+}
+
+/** The hubs' local distributors call clients served over HTTPS with the operator certificate. */
+function distributorTlsArgs(state: StateDir): string[] {
+  const layout = certLayout(state.root);
+  return ["--distributor-tls-ca", layout.caCert, "--distributor-tls-cert", layout.operator.cert, "--distributor-tls-key", layout.operator.key];
+}
+
+/** The plan the hubs' local distributors follow: every client, its management URL and its inbox. */
+export function distributionPlan(topology: Topology, state: StateDir, tls = false): { clients: { name: string; url: string; inbox: string }[] } {
+  return {
+    clients: topology.clients.map((c) => ({ name: c.name, url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
+  };
 }

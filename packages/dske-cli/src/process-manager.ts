@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } fr
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { CliError } from "./errors";
 import { probeNode, requestStop, type ProbeResult } from "./mgmt";
-import { nodeArgs, serverScript, type ServerScripts } from "./node-command";
+import { distributionPlan, nodeArgs, serverScript, type ServerScripts } from "./node-command";
 import type { Output } from "./output";
 import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
@@ -171,6 +171,7 @@ export class ProcessManager {
 
     state.ensure();
     state.writeKmeDirectory(topology.kmeDirectory());
+    state.writeDistributionPlan(distributionPlan(topology, state, this.tlsMaterial !== undefined));
     const spawned: Spawned[] = [];
     for (const node of toStart) {
       this.out.line(`Starting ${node.kind} ${node.name} on port ${node.port}`);

@@ -5,6 +5,9 @@
  *   <state>/logs/NAME.log        stdout + stderr of node NAME (appended across restarts)
  *   <state>/pids/NAME.pid        pid of node NAME's background process while it runs
  *   <state>/nodes/NAME/          the node's own durable state (its --state-dir)
+ *   <state>/nodes/NAME/inbox/    PSRD bundles waiting to be installed by client NAME
+ *   <state>/nodes/NAME/outbox/   PSRD bundles issued by hub NAME, not yet carried away
+ *   <state>/distribution.json    the hubs' local distributors' plan (clients, URLs, inboxes)
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -23,6 +26,21 @@ export class StateDir {
   }
   nodeDir(name: string): string {
     return path.join(this.root, "nodes", name);
+  }
+
+  get distributionPlanFile(): string {
+    return path.join(this.root, "distribution.json");
+  }
+  inboxDir(clientName: string): string {
+    return path.join(this.nodeDir(clientName), "inbox");
+  }
+
+  /** Write the distribution plan atomically. */
+  writeDistributionPlan(plan: { clients: { name: string; url: string; inbox: string }[] }): void {
+    this.ensure();
+    const tmp = `${this.distributionPlanFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(plan, null, 2)}\n`);
+    renameSync(tmp, this.distributionPlanFile);
   }
 
   /** Create logs/, pids/ and nodes/. */

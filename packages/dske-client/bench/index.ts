@@ -68,7 +68,7 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
       getPsrdBlockSize: 10_000,
       keyStockAheadMs,
     });
-    c.start();
+    await c.start();
     await c.whenRegistered();
     const app = express();
     app.use(createClientRouter({ client: c }));

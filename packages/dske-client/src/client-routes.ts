@@ -17,7 +17,14 @@ import {
   type RouteSpec,
 } from "@dske/hub";
 import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "./etsi.js";
-import { ClientMgmtStatusSchema, ClientStopResponseSchema } from "./mgmt-wire.js";
+import {
+  ClientMgmtStatusSchema,
+  ClientStopResponseSchema,
+  InstallBundleRequestSchema,
+  InstallBundleResponseSchema,
+  PsrdNeedsQuerySchema,
+  PsrdNeedsResponseSchema,
+} from "./mgmt-wire.js";
 
 const error = (description: string): RouteResponse => ({ description, body: named("Error", ErrorSchema) });
 const E400 = error("Bad request format, or keys not found / not for this SAE (ETSI clause 5)");
@@ -119,6 +126,35 @@ export const CLIENT_MGMT_ROUTES = {
       200: { description: "Status", body: named("ClientStatus", ClientMgmtStatusSchema) },
       401: error("Under mutual TLS: no client certificate"),
       403: error("Under mutual TLS: not the operator certificate"),
+    },
+  },
+  installBundle: {
+    operationId: "installPsrdBundle",
+    method: "post",
+    path: "/psrd-bundles",
+    summary: "Install a PSRD bundle file from this client's host (operator / local distributor)",
+    description: "Refused, with nothing installed, when tampered, truncated, replayed, out of order, or meant for another client or hub.",
+    tags: [MGMT],
+    body: named("InstallBundleRequest", InstallBundleRequestSchema),
+    responses: {
+      200: { description: "Installed", body: named("InstallBundleResponse", InstallBundleResponseSchema) },
+      400: error("Bundle refused (see message)"),
+      404: error("No such file"),
+      401: error("No operator credential"),
+      403: error("Not the operator"),
+    },
+  },
+  psrdNeeds: {
+    operationId: "getPsrdNeeds",
+    method: "get",
+    path: "/psrd-needs",
+    summary: "PSRD this client's pools need (long poll for the local distributor; each need is handed over once)",
+    tags: [MGMT],
+    query: PsrdNeedsQuerySchema,
+    responses: {
+      200: { description: "Needs (empty when none within wait_ms)", body: named("PsrdNeeds", PsrdNeedsResponseSchema) },
+      401: error("No operator credential"),
+      403: error("Not the operator"),
     },
   },
   stop: {

@@ -33,6 +33,8 @@ import { KeyStock, MAX_STOCK_BATCH } from "./key-stock.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { NodeState } from "./node-state.js";
 import { HubFailure, PeerHub, type OutgoingShare, type ShareRef } from "./peer-hub.js";
+import { BundleInstaller, type InstalledBundle } from "./bundle-installer.js";
+import { NeedBoard, type PsrdNeed } from "./psrd-needs.js";
 
 export interface ClientOptions {
   /** Client (KME) name, e.g. `carol`. Used as source_KME_ID. */
@@ -87,6 +89,14 @@ export interface ClientOptions {
   keyStockAheadMs?: number;
   /** Lifetime of a stocked key (ms), default 20,000; keep it well below the hubs' share timeout. */
   keyStockTtlMs?: number;
+  /** PSRD delivery (default "bundle": installed out of band; "network": GET psrd, see peer-hub.ts). */
+  psrdDelivery?: "bundle" | "network";
+  /** Longest wait of a request for a PSRD bundle when a pool runs short (default 10,000 ms). */
+  psrdWaitMs?: number;
+  /** Usable bytes per pool asked for in the first bundle of each hub (default 65,536). */
+  initialPsrdBytes?: number;
+  /** Bundles found here are installed at start (default `<stateDir>/inbox`). */
+  inboxDir?: string;
 }
 
 interface HeldKey {
@@ -135,6 +145,9 @@ export class Client {
   private readonly fetching = new Map<string, Promise<void>>();
   /** Keys handed to master SAEs from the stock / established on demand (status, bench). */
   private readonly issuedFrom = { stock: 0, demand: 0, prefetched: 0, stockSkippedHubs: 0 };
+  /** What the pools need from the local distributor (long poll of the management API). */
+  readonly needBoard = new NeedBoard();
+  private readonly installer: BundleInstaller;
 
   private constructor(
     private readonly options: ClientOptions,
@@ -182,8 +195,29 @@ export class Client {
           coalesce: options.coalesce,
           ackFlushMs: options.ackFlushMs,
           ackExtension: options.ackExtension,
+          psrdDelivery: options.psrdDelivery,
+          psrdWaitMs: options.psrdWaitMs,
+          initialPsrdBytes: options.initialPsrdBytes,
+          onNeed: () => this.needBoard.notify(),
         }),
     );
+    for (const h of this.peerHubs) this.needBoard.add(h.needs);
+    this.installer = new BundleInstaller(options.name, this.peerHubs, nodeState, this.logger);
+  }
+
+  /** Where bundles wait to be installed at start (undefined without a state dir). */
+  get inboxDir(): string | undefined {
+    return this.options.inboxDir ?? (this.options.stateDir ? path.join(this.options.stateDir, "inbox") : undefined);
+  }
+
+  /** Install a PSRD bundle file (see bundle-installer.ts); throws BundleInstallError. */
+  installBundle(file: string): Promise<InstalledBundle> {
+    return this.installer.install(file);
+  }
+
+  /** The local distributor's long poll: PSRD needs of the hubs' pools (each handed over once). */
+  psrdNeeds(waitMs: number, signal?: AbortSignal, hubName?: string): Promise<PsrdNeed[]> {
+    return this.needBoard.wait(waitMs, signal, hubName);
   }
 
   /** Open durable state (if stateDir) and build the client; call start() to register with hubs. */
@@ -193,8 +227,10 @@ export class Client {
     return new Client(options, keyStore, nodeState);
   }
 
-  /** Register with every hub (in the background, retrying while a hub is down). */
-  start(): void {
+  /** Install the bundles waiting in the inbox, then register with every hub (in the background, retrying while a hub is down). */
+  async start(): Promise<void> {
+    const inbox = this.inboxDir;
+    if (inbox) await this.installer.installDirectory(inbox);
     for (const h of this.peerHubs) h.start();
   }
 

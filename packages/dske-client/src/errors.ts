@@ -6,7 +6,7 @@
 /** ETSI 014 `details` entries are objects of name/value pairs. */
 export type EtsiErrorDetail = Record<string, unknown>;
 
-export type EtsiStatusCode = 400 | 401 | 503;
+export type EtsiStatusCode = 400 | 401 | 403 | 404 | 503;
 
 export class EtsiError extends Error {
   override readonly name = "EtsiError";

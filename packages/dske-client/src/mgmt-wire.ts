@@ -43,5 +43,26 @@ export const ClientMgmtStatusSchema = z
   .loose();
 export type ClientMgmtStatus = z.infer<typeof ClientMgmtStatusSchema>;
 
+export const InstallBundleRequestSchema = z.object({
+  /** Path of the bundle file on the client's host (e.g. in its inbox). */
+  file: z.string().min(1).max(4096),
+});
+export const InstallBundleResponseSchema = z.object({
+  hub_name: z.string(),
+  seq: z.int(),
+  blocks: z.int(),
+  client_owned_bytes: z.int(),
+  hub_owned_bytes: z.int(),
+});
+export const PsrdNeedsQuerySchema = z.object({
+  wait_ms: z.coerce.number().pipe(z.int().min(0).max(30_000)).default(0),
+  /** Only the needs of this hub (a hub's local distributor asks for its own). */
+  hub: z.string().min(1).max(64).optional(),
+});
+export const PsrdNeedsResponseSchema = z.object({
+  client_name: z.string(),
+  needs: z.array(z.object({ hub_name: z.string(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() })),
+});
+
 export const ClientStopResponseSchema = z.object({ message: z.string() });
 export type ClientStopResponse = z.infer<typeof ClientStopResponseSchema>;

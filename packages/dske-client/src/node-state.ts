@@ -1,7 +1,11 @@
 /**
- * Durable per-hub registration state of a client: for each hub base URL the hub name, the
- * negotiated auth scheme and extensions. Written atomically (tmp + fsync + rename) on change;
- * memory only when no file is given.
+ * Durable per-hub state of a client:
+ * - registration, per hub base URL: the hub name, the negotiated auth scheme and extensions;
+ * - PSRD bundle chain, per hub name: the last installed bundle's seq, the chain key that
+ *   authenticates the next bundle (one-time, replaced at every install), the auth scheme the
+ *   bundles were issued for, the enrollment secret (network delivery / plain-mode credential) and
+ *   hub-owned blocks not confirmed to the hub yet.
+ * Written atomically (tmp + fsync + rename) on change; memory only when no file is given.
  */
 import { z } from "zod";
 import { readJson, writeJsonAtomic } from "@dske/psrd";
@@ -13,20 +17,35 @@ export const HubRecordSchema = z.object({
 });
 export type HubRecord = z.infer<typeof HubRecordSchema>;
 
+export const ChainRecordSchema = z.object({
+  seq: z.int().min(1),
+  /** Chain key for the next bundle (base64, 32 bytes). */
+  key: z.string(),
+  auth_scheme: z.enum(["gf128", "hmac-sha256"]),
+  enrollment_secret: z.string().optional(),
+  /** Hub-owned blocks installed but not yet confirmed to the hub (it uses them only after). */
+  unconfirmed: z.array(z.string()).default([]),
+});
+export type ChainRecord = z.infer<typeof ChainRecordSchema>;
+
 const StateSchema = z.object({
   version: z.literal(1),
   hubs: z.record(z.string(), HubRecordSchema),
+  chains: z.record(z.string(), ChainRecordSchema).default({}),
 });
 
 export class NodeState {
   private hubs: Record<string, HubRecord>;
+  private chains: Record<string, ChainRecord>;
   private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly file: string | undefined,
     hubs: Record<string, HubRecord>,
+    chains: Record<string, ChainRecord> = {},
   ) {
     this.hubs = hubs;
+    this.chains = chains;
   }
 
   static async open(file?: string): Promise<NodeState> {
@@ -37,7 +56,21 @@ export class NodeState {
     if (!parsed.success) {
       throw new Error(`client state file ${file} is invalid: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
     }
-    return new NodeState(file, parsed.data.hubs);
+    return new NodeState(file, parsed.data.hubs, parsed.data.chains);
+  }
+
+  /** The bundle chain with a hub (by hub name), if a bundle from it was installed. */
+  chain(hubName: string): ChainRecord | undefined {
+    return this.chains[hubName];
+  }
+
+  /** Set the bundle chain with a hub; durable before the promise resolves. */
+  async setChain(hubName: string, record: ChainRecord | undefined): Promise<void> {
+    const next = { ...this.chains };
+    if (record) next[hubName] = record;
+    else delete next[hubName];
+    this.chains = next;
+    await this.persist();
   }
 
   hub(url: string): HubRecord | undefined {
@@ -50,9 +83,13 @@ export class NodeState {
     if (record) next[url] = record;
     else delete next[url];
     this.hubs = next;
+    await this.persist();
+  }
+
+  private async persist(): Promise<void> {
     const file = this.file;
     if (!file) return;
-    const snapshot = { version: 1 as const, hubs: next };
+    const snapshot = { version: 1 as const, hubs: this.hubs, chains: this.chains };
     const run = this.writing.then(() => writeJsonAtomic(file, snapshot));
     this.writing = run.catch(() => undefined);
     await run;

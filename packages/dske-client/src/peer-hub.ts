@@ -43,6 +43,7 @@ import { Coalescer } from "./coalescer.js";
 import { xor } from "./key.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
+import { HubNeeds } from "./psrd-needs.js";
 
 export type PoolKind = "local" | "peer";
 
@@ -80,6 +81,18 @@ export interface PeerHubOptions {
   ackFlushMs?: number;
   /** Propose the `ack` extension at registration (default true; false behaves as a v1 client). */
   ackExtension?: boolean;
+  /**
+   * How PSRD arrives (default "bundle"): bundles installed by the local distributor (the client
+   * states its needs, see psrd-needs.ts), or "network": GET psrd with the enrollment secret of the
+   * first bundle, each block confirmed in band before use.
+   */
+  psrdDelivery?: "bundle" | "network";
+  /** A pool short of PSRD waits at most this long for a bundle before the request fails (default 10,000 ms). */
+  psrdWaitMs?: number;
+  /** Usable bytes per pool asked for in the first bundle from a hub (default 65,536). */
+  initialPsrdBytes?: number;
+  /** Called when this hub's pools state a new need (the client's NeedBoard). */
+  onNeed?: () => void;
 }
 
 /** A share to post to this hub. */
@@ -117,6 +130,8 @@ export class HubFailure extends Error {
 }
 
 const MAX_DEMAND_BLOCK = 8 * 1024 * 1024;
+/** Smallest bundle asked for (usable bytes per pool): bundles carry a header and a chain key each. */
+const MIN_BUNDLE_BYTES = 32 * 1024;
 /** A large request (above the start threshold) keeps the pool topped up to its size this long. */
 const RECENT_DEMAND_MS = 10_000;
 /** Replenishment looks this far ahead at the recent consumption rate (refill below 1×, fill to 2×): fewer, larger blocks (each costs a round trip and a durable block add on both sides). */
@@ -151,6 +166,8 @@ export class PeerHub {
   lastBadShare: { key_id: string; at: string } | undefined;
 
   private readonly api: HubApi;
+  /** Out-of-band calls with our enrollment secret (network delivery only). */
+  private oob: HubApi | undefined;
   private auth: PeerAuth | undefined;
   /** The client-owned pool as the request signer sees it (signing pads prepared with share pads). */
   private signing: SigningReserve | undefined;
@@ -179,6 +196,12 @@ export class PeerHub {
   /** Last decrypted share length seen (estimate for the responder's PSRD needs). */
   private shareBytesEstimate = 48;
   /** Concurrent postShares / fetchShares calls merged into batch messages (see coalescer.ts). */
+  /** What this hub's pools need from the local distributor (bundle delivery). */
+  readonly needs: HubNeeds;
+  /** Serializes bundle installs and confirmations with this hub. */
+  private chainLock: Promise<unknown> = Promise.resolve();
+  /** The first bundle from this hub is not installed yet. */
+  awaitingFirstBundle = false;
   readonly postCoalescer: Coalescer<{ masterClient: string; items: readonly OutgoingShare[] }, void>;
   readonly fetchCoalescer: Coalescer<{ clientName: string; refs: readonly ShareRef[] }, Map<string, { x: number; y: Uint8Array }>>;
 
@@ -187,6 +210,7 @@ export class PeerHub {
     this.name = this.url.split("/").pop() || this.url;
     const rec = options.state.hub(this.url);
     if (rec) this.name = rec.hub_name;
+    this.needs = new HubNeeds(() => this.name, options.onNeed ?? (() => {}));
     this.api = new HubApi(this.url, {
       timeoutMs: options.timeoutMs,
       // The hub closed a connection (stopped, crashed, restarted, or idle): not known good until
@@ -236,6 +260,12 @@ export class PeerHub {
   /** Start background registration and replenishment. */
   start(): void {
     this.started = true;
+    if (!this.options.state.chain(this.name)) {
+      this.awaitingFirstBundle = true;
+      const initial = this.options.initialPsrdBytes ?? 65_536;
+      this.needs.request("local", initial);
+      this.needs.request("peer", initial);
+    }
     this.ensureRegistering();
     const tick = this.options.tickMs ?? 1000;
     this.timer = setInterval(() => {
@@ -264,11 +294,13 @@ export class PeerHub {
     await Promise.allSettled(pending);
     await this.signing?.discard();
     this.api.close();
+    this.oob?.close();
+    this.needs.wake();
   }
 
-  /** Not registered yet, but the first registration attempt has not failed either (startup). */
+  /** Not registered yet, but the first registration attempt has not failed either (startup), or the first bundle is on its way. */
   get registrationPending(): boolean {
-    return this.started && !this.registered && !this.stopped && this.lastError === undefined;
+    return this.started && !this.registered && !this.stopped && (this.lastError === undefined || this.awaitingFirstBundle);
   }
 
   get supportsBatch(): boolean {
@@ -401,6 +433,11 @@ export class PeerHub {
       } catch (err) {
         attempts++;
         this.noteFailure(err);
+        if (this.awaitingFirstBundle) {
+          // Nothing to retry before the first bundle arrives: its install restarts registration.
+          this.options.logger.info(`hub ${this.name}: ${this.lastError}`);
+          return;
+        }
         if (attempts === 1 || attempts % 10 === 0) {
           this.options.logger.warn(`hub ${this.name}: registration failed (attempt ${attempts}): ${this.lastError}; retrying`);
         }
@@ -412,42 +449,39 @@ export class PeerHub {
 
   private async registerOnce(): Promise<void> {
     const o = this.options;
+    const chain = o.state.chain(this.name);
+    if (!chain) {
+      this.awaitingFirstBundle = true;
+      throw new HubFailure(
+        this.name,
+        `no PSRD from hub ${this.name} yet: waiting for its first PSRD bundle (the local distributor delivers it; ` +
+          `by hand: dske-cli psrd issue ${this.name} ${o.clientName}, then dske-cli psrd install ${o.clientName} FILE)`,
+      );
+    }
+    this.awaitingFirstBundle = false;
     const proposed = o.authScheme ?? "gf128";
-    const res = await this.api.register({
+    const scheme = chain.auth_scheme;
+    if (o.requireAuthScheme && scheme !== proposed) {
+      throw new HubFailure(this.name, `hub ${this.name} issued PSRD for auth scheme ${scheme}, but this client requires ${proposed}`);
+    }
+    await this.attachPools(scheme);
+    await this.confirmInstalled();
+    // Signed with PSRD of our bundles: the hub knows it is us, and we know it is the hub.
+    const res = await this.api.registerSigned({
       client_name: o.clientName,
       encryptor_names: [...o.encryptors],
-      auth_scheme: proposed,
+      auth_scheme: scheme,
       ...(o.ackExtension === false ? {} : { extensions: [ACK_EXTENSION] }),
     });
-    const scheme = (res.auth_scheme ?? "hmac-sha256") as AuthSchemeName;
-    if (scheme !== "gf128" && scheme !== "hmac-sha256") {
-      throw new HubFailure(res.hub_name, `hub chose unknown auth scheme ${JSON.stringify(scheme)}`);
+    const chosen = (res.auth_scheme ?? "hmac-sha256") as AuthSchemeName;
+    if (chosen !== scheme) {
+      throw new HubFailure(res.hub_name, `hub answered auth scheme ${JSON.stringify(chosen)}, but its PSRD bundles are for ${scheme}`);
     }
-    if (o.requireAuthScheme && scheme !== proposed) {
-      throw new HubFailure(res.hub_name, `hub does not support auth scheme ${proposed} (offered ${scheme})`);
-    }
-    const previous = o.state.hub(this.url);
-    if (previous && (previous.hub_name !== res.hub_name || previous.auth_scheme !== scheme)) {
-      // Different hub or scheme: the old pools' key prefixes / blocks do not apply any more.
-      await this.deletePools(previous.hub_name);
-    }
-    this.name = res.hub_name;
-    let local = await o.store.openPool(this.poolName("local"), "local");
-    let peer = await o.store.openPool(this.poolName("peer"), "peer");
-    if (previous && (local.stats().blocks > 0 || peer.stats().blocks > 0)) {
-      if (await this.hubLostOurPsrd()) {
-        o.logger.warn(`hub ${this.name}: the hub has no PSRD for us any more (it lost its state); resetting our pools for it`);
-        await this.deletePools(this.name);
-        local = await o.store.openPool(this.poolName("local"), "local");
-        peer = await o.store.openPool(this.poolName("peer"), "peer");
-      }
+    if (res.hub_name !== this.name) {
+      throw new HubFailure(this.name, `hub at ${this.url} calls itself ${JSON.stringify(res.hub_name)}, but its bundles are from ${this.name}`);
     }
     await o.state.setHub(this.url, { hub_name: res.hub_name, auth_scheme: scheme, extensions: res.extensions ?? [] });
-    this.scheme = scheme;
     this.extensions = new Set(res.extensions ?? []);
-    await this.signing?.discard();
-    this.signing = new SigningReserve(local);
-    this.auth = { scheme, localPool: this.signing, peerPool: peer };
     this.peerInFlight = 0;
     this.registered = true;
     this.lastError = undefined;
@@ -459,15 +493,66 @@ export class PeerHub {
     this.maybeReplenish("peer");
   }
 
-  /** True when the hub reports no PSRD at all in either pool for us (fresh hub). */
-  private async hubLostOurPsrd(): Promise<boolean> {
-    try {
-      const status = await this.api.status();
-      const me = status.peer_clients.find((c) => c.client_name === this.options.clientName);
-      if (!me) return true;
-      return me.pools.client_owned.size === 0 && me.pools.hub_owned.size === 0;
-    } catch {
-      return false; // cannot tell: keep our pools
+  /** Open our two pools with this hub and the signer over them (once; again if the scheme changed). */
+  private async attachPools(scheme: AuthSchemeName): Promise<void> {
+    if (this.auth && this.scheme === scheme) return;
+    const o = this.options;
+    const local = await o.store.openPool(this.poolName("local"), "local");
+    const peer = await o.store.openPool(this.poolName("peer"), "peer");
+    this.scheme = scheme;
+    await this.signing?.discard();
+    this.signing = new SigningReserve(local);
+    this.auth = { scheme, localPool: this.signing, peerPool: peer };
+  }
+
+  /** Our two pools with this hub (the bundle installer adds blocks to them). */
+  async pools(): Promise<{ local: Pool; peer: Pool }> {
+    const o = this.options;
+    return {
+      local: await o.store.openPool(this.poolName("local"), "local"),
+      peer: await o.store.openPool(this.poolName("peer"), "peer"),
+    };
+  }
+
+  /** Run `fn` exclusively with other installs and confirmations of this hub's bundles. */
+  withChainLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chainLock.then(fn, fn);
+    this.chainLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Tell the hub (signed) which installed hub-owned blocks we have: it uses them only after this. */
+  private confirmInstalled(): Promise<void> {
+    return this.withChainLock(async () => {
+      const chain = this.options.state.chain(this.name);
+      if (!chain || chain.unconfirmed.length === 0 || !this.auth) return;
+      const uuids = [...chain.unconfirmed];
+      for (let i = 0; i < uuids.length; i += 4096) {
+        await this.api.confirmPsrd({ client_name: this.options.clientName, block_uuids: uuids.slice(i, i + 4096) });
+      }
+      const now = this.options.state.chain(this.name);
+      if (now) await this.options.state.setChain(this.name, { ...now, unconfirmed: now.unconfirmed.filter((u) => !uuids.includes(u)) });
+    });
+  }
+
+  /**
+   * A bundle from this hub was installed (bundle-installer.ts): confirm its hub-owned blocks (now
+   * if we can sign, else at registration), register if this was the first, wake waiters.
+   */
+  onBundleInstalled(bytes: { local: number; peer: number }): void {
+    this.needs.installed("local", bytes.local);
+    this.needs.installed("peer", bytes.peer);
+    if (this.stopped) return;
+    if (this.auth) {
+      this.confirmInstalled().catch((err: unknown) => {
+        this.noteFailure(err);
+        this.options.logger.warn(`hub ${this.name}: confirming installed PSRD failed: ${this.lastError}; retrying at the next install or registration`);
+        this.requireReregistration("PSRD confirmation failed");
+      });
+    }
+    if (!this.registered) {
+      this.awaitingFirstBundle = false;
+      this.ensureRegistering();
     }
   }
 
@@ -482,13 +567,14 @@ export class PeerHub {
 
   /** Unregister (explicit operator action): the hub deletes our pools and shares; so do we. */
   async unregister(): Promise<void> {
-    await this.api.unregister(this.options.clientName);
+    await this.api.unregisterSigned(this.options.clientName);
     this.registered = false;
     this.auth = undefined;
     await this.signing?.discard();
     this.signing = undefined;
     await this.deletePools(this.name);
     await this.options.state.setHub(this.url, undefined);
+    await this.options.state.setChain(this.name, undefined);
   }
 
   // ------------------------------------------------------------------ PSRD pools
@@ -592,18 +678,39 @@ export class PeerHub {
       if ((this.demand[kind] > 0 || recent > 0 || ahead > o.stopThreshold) && deficit + prefix > o.blockSize) {
         size = Math.min(MAX_DEMAND_BLOCK, Math.ceil((deficit + prefix) / o.blockSize) * o.blockSize);
       }
-      await this.fetchBlock(kind, size);
+      if ((o.psrdDelivery ?? "bundle") === "network") {
+        await this.fetchBlock(kind, size);
+        continue;
+      }
+      // Out of band: state the need; the local distributor has the hub issue a bundle and installs it.
+      this.needs.request(kind, Math.max(size - prefix, MIN_BUNDLE_BYTES));
+      const waitMs = o.psrdWaitMs ?? 10_000;
+      if (!(await this.needs.waitForInstall(waitMs, this.abort.signal)) && this.available(kind) < target) {
+        throw new HubFailure(
+          this.name,
+          `PSRD running out and no bundle from hub ${this.name} was installed within ${waitMs} ms: is the local distributor running? (dske-cli status; by hand: dske-cli psrd issue / install)`,
+          503,
+        );
+      }
     }
   }
 
+  /**
+   * Network delivery (`psrdDelivery: "network"`): GET a block as ourselves (enrollment secret of
+   * the first bundle), confirm it in band (the hub uses it only after that), then add it.
+   */
   private async fetchBlock(kind: PoolKind, size: number): Promise<void> {
     const pool = this.pool(kind);
-    const block = await this.api.getPsrd({
+    const secret = this.options.state.chain(this.name)?.enrollment_secret;
+    if (!secret) throw new HubFailure(this.name, "network PSRD delivery needs the enrollment secret of the first bundle, which this client does not have");
+    this.oob ??= new HubApi(this.url, { timeoutMs: this.options.timeoutMs, bearerToken: secret });
+    const block = await this.oob.getPsrd({
       client_name: this.options.clientName,
       pool_owner: kind === "local" ? "client" : "hub",
       size,
     });
     try {
+      await this.api.confirmPsrd({ client_name: this.options.clientName, block_uuids: [block.block_uuid] });
       await pool.addBlock(block.block_uuid, block.data, { keyPrefix: blockKeyPrefix(this.scheme ?? "gf128") });
     } finally {
       block.data.fill(0);

@@ -34,6 +34,8 @@ import {
   type KeyContainer,
 } from "./etsi.js";
 import { silentLogger, type Logger } from "./logger.js";
+import { BundleInstallError } from "./bundle-installer.js";
+import { InstallBundleRequestSchema, PsrdNeedsQuerySchema } from "./mgmt-wire.js";
 
 export interface ClientRouterOptions {
   client: Client;
@@ -221,6 +223,28 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   if (operatorOnly) mgmt.use(operatorOnly);
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, (_req, res) => {
     res.json({ ...client.mgmtStatus(), ...transportStatus(mode) });
+  });
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.installBundle, express.json({ limit: "16kb" }), async (req, res) => {
+    const body = InstallBundleRequestSchema.safeParse(req.body ?? {});
+    if (!body.success) {
+      throw badRequest('invalid request body: give {"file": "PATH of the bundle on this host"}', body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+    }
+    try {
+      res.json(await client.installBundle(body.data.file));
+    } catch (err) {
+      if (err instanceof BundleInstallError) {
+        throw new EtsiError(err.code === "not_found" ? 404 : 400, err.message, [{ code: err.bundleCode ?? err.code }]);
+      }
+      throw err;
+    }
+  });
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.psrdNeeds, async (req, res) => {
+    const q = PsrdNeedsQuerySchema.safeParse(req.query);
+    if (!q.success) throw badRequest("invalid query: wait_ms must be an integer from 0 to 30000, hub a hub name", [{ field: "wait_ms" }]);
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    const needs = await client.psrdNeeds(q.data.wait_ms, abort.signal, q.data.hub);
+    res.json({ client_name: client.name, needs });
   });
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });

@@ -55,6 +55,10 @@ export interface ClientServerConfig {
   /** Key stock look-ahead (`--key-stock-ahead-ms`, 0 = off) and key lifetime (`--key-stock-ttl-ms`); see key-stock.ts. */
   keyStockAheadMs?: number;
   keyStockTtlMs?: number;
+  /** PSRD delivery (`--psrd-delivery`): bundle (default, installed by the hubs' local distributors) or network. */
+  psrdDelivery?: "bundle" | "network";
+  /** Usable bytes per pool asked for in each hub's first bundle (`--initial-psrd-bytes`). */
+  initialPsrdBytes?: number;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -95,6 +99,8 @@ const ConfigSchema = z
     authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
     keyStockAheadMs: int(0, 60_000),
     keyStockTtlMs: int(1000, 3_600_000),
+    psrdDelivery: z.enum(["bundle", "network"]),
+    initialPsrdBytes: int(1024, 1 << 30),
   })
   .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
     message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
@@ -133,6 +139,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
     .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback)", "gf128,hmac-sha256")
     .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
+    .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
+    .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")
     .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -165,6 +173,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     keySource: o.keySource,
     keyStockAheadMs: o.keyStockAheadMs,
     keyStockTtlMs: o.keyStockTtlMs,
+    psrdDelivery: o.psrdDelivery,
+    initialPsrdBytes: o.initialPsrdBytes,
     authSchemes: String(o.authSchemes)
       .split(",")
       .map((x) => x.trim())
@@ -282,6 +292,8 @@ export async function startClientServer(
       keySource: config.keySource,
       keyStockAheadMs: config.keyStockAheadMs,
       keyStockTtlMs: config.keyStockTtlMs,
+      psrdDelivery: config.psrdDelivery,
+      initialPsrdBytes: config.initialPsrdBytes,
       ...(config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {}),
     });
   } catch (err) {
@@ -344,7 +356,7 @@ export async function startClientServer(
     await store.close();
     throw err;
   });
-  client.start();
+  await client.start();
   const address = server.address() as AddressInfo;
   const url = `${config.tls ? "https" : "http"}://${config.host}:${address.port}`;
   if (config.tls) {

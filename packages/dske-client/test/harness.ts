@@ -1,9 +1,13 @@
 /** In-process network for integration tests: hubs (createHubRouter) and clients (createClientRouter) on port 0. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type http from "node:http";
 import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
+import { LocalDistributor, type DistributorTransport } from "@dske/distributor";
 import { Client, type ClientOptions } from "../src/client";
 import { createClientRouter } from "../src/router";
 import { EtsiApi } from "../src/etsi-api";
@@ -19,7 +23,12 @@ export interface TestHub {
   down(): Promise<void>;
   /** Listen again on the same port with the same state. */
   up(): Promise<void>;
+  /** Where the hub writes PSRD bundles (a temporary directory). */
+  outbox: string;
 }
+
+/** Hubs started here, by base URL: clients started here get their PSRD from them in bundles. */
+const startedHubs = new Map<string, TestHub>();
 
 function listen(app: express.Express, port = 0): Promise<http.Server> {
   return new Promise((resolve, reject) => {
@@ -39,7 +48,8 @@ function close(server: http.Server | undefined): Promise<void> {
 /** `before`: mount test middleware (e.g. a gate) on the hub's app before the hub router. */
 export async function startHub(name: string, options: { before?: (app: express.Express) => void } = {}): Promise<TestHub> {
   const store = new MemoryStore();
-  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0 });
+  const outbox = mkdtempSync(path.join(tmpdir(), `dske-outbox-${name}-`));
+  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox });
   const app = express();
   options.before?.(app);
   app.use(createHubRouter({ hub, onError: () => undefined }));
@@ -52,6 +62,7 @@ export async function startHub(name: string, options: { before?: (app: express.E
     port,
     url: `http://127.0.0.1:${port}/hub/${name}`,
     server,
+    outbox,
     async down() {
       await close(t.server);
       t.server = undefined;
@@ -60,6 +71,7 @@ export async function startHub(name: string, options: { before?: (app: express.E
       if (!t.server) t.server = await listen(app, port);
     },
   };
+  startedHubs.set(t.url, t);
   return t;
 }
 
@@ -80,7 +92,8 @@ export async function startClient(
   // The key stock is off by default here: these tests drive the on-demand protocol path (every
   // enc_keys reaches the hubs); key-stock.test.ts turns it on.
   const client = await Client.create({ retryInitialMs: 20, retryMaxMs: 200, hubTimeoutMs: 3000, keyStockAheadMs: 0, ...options, psrdStore: store });
-  client.start();
+  const distributors = startInProcessDistributors(client, options.hubs);
+  await client.start();
   const app = express();
   app.use(createClientRouter({ client }));
   const server = await listen(app);
@@ -99,6 +112,7 @@ export async function startClient(
     async close() {
       for (const a of apis) a.close();
       await close(server);
+      await Promise.all(distributors.map((d) => d.stop()));
       await client.stop();
       await store.close();
     },
@@ -165,4 +179,32 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
       }
     },
   };
+}
+
+/**
+ * The hubs' local distributors, in process: for each hub of `hubUrls` started by `startHub`, a
+ * LocalDistributor (@dske/distributor) serving this client with the real bundle flow (the client
+ * states its needs, the hub issues a sealed bundle file, the client installs it) minus HTTP.
+ */
+export function startInProcessDistributors(client: Client, hubUrls: readonly string[]): LocalDistributor[] {
+  const out: LocalDistributor[] = [];
+  for (const url of hubUrls) {
+    const t = startedHubs.get(url.replace(/\/+$/, ""));
+    if (!t) continue;
+    const transport: DistributorTransport = {
+      needs: (_c, waitMs, signal) => client.psrdNeeds(waitMs, signal, t.name),
+      issue: async (_h, c, clientOwned, hubOwned) => {
+        const r = await t.hub.issueBundle(c, clientOwned, hubOwned);
+        return { file: r.file, seq: r.seq };
+      },
+      deliver: async (_c, file) => file,
+      install: async (_c, file) => {
+        await client.installBundle(file);
+      },
+    };
+    const d = new LocalDistributor({ clients: [client.name], transport, pollWaitMs: 5000, backoff: { initialMs: 20, maxMs: 500 } });
+    d.start();
+    out.push(d);
+  }
+  return out;
 }

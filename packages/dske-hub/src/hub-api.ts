@@ -21,6 +21,8 @@ import {
   FetchKeySharesResponseSchema,
   GetKeyShareResponseSchema,
   HubStatusSchema,
+  IssueBundleResponseSchema,
+  PsrdConfirmResponseSchema,
   PostKeyShareResponseSchema,
   PostKeySharesResponseSchema,
   PsrdResponseSchema,
@@ -32,6 +34,10 @@ import {
   type GetKeyShareQuery,
   type GetKeyShareResponse,
   type HubStatus,
+  type IssueBundleRequest,
+  type IssueBundleResponse,
+  type PsrdConfirmRequest,
+  type PsrdConfirmResponse,
   type PoolOwnerWire,
   type PostKeyShareRequest,
   type PostKeyShareResponse,
@@ -88,6 +94,8 @@ export interface HubApiOptions {
    * until its next successful exchange.
    */
   onConnectionLost?: () => void;
+  /** Sent as `Authorization: Bearer <token>` on out-of-band and management calls (operator, or a client's enrollment secret). */
+  bearerToken?: string;
 }
 
 /** Options of one signed in-band call. */
@@ -161,7 +169,9 @@ export class HubApi {
       maxRedirects: 0,
       headers: { Accept: "application/json" },
     };
-    this.plain = axios.create(common);
+    this.plain = axios.create(
+      options.bearerToken === undefined ? common : { ...common, headers: { ...common.headers, Authorization: `Bearer ${options.bearerToken}` } },
+    );
     this.signed = axios.create(common);
     if (options.auth) {
       installSignatureInterceptors(this.signed, { resolvePeer: options.auth.resolvePeer });
@@ -177,6 +187,32 @@ export class HubApi {
       url: "/dske/oob/v1/registration",
       data: request,
     });
+  }
+
+  /**
+   * PUT registration signed with the caller's PSRD (what dske clients do once they installed their
+   * first bundle): the signature proves who registers, and the hub's signed answer who answered.
+   */
+  async registerSigned(request: RegistrationRequest): Promise<RegistrationResponse> {
+    if (this.lean) return this.leanCall(RegistrationResponseSchema, "PUT", "/dske/oob/v1/registration", undefined, request, undefined);
+    return this.call(this.signed, RegistrationResponseSchema, { method: "PUT", url: "/dske/oob/v1/registration", data: request });
+  }
+
+  /** DELETE registration signed by the client itself. */
+  async unregisterSigned(clientName: string): Promise<UnregistrationResponse> {
+    if (this.lean) return this.leanCall(UnregistrationResponseSchema, "DELETE", "/dske/oob/v1/registration", { client_name: clientName }, undefined, undefined);
+    return this.call(this.signed, UnregistrationResponseSchema, { method: "DELETE", url: "/dske/oob/v1/registration", params: { client_name: clientName } });
+  }
+
+  /** Confirm received PSRD blocks (signed): the hub starts using them. */
+  async confirmPsrd(body: PsrdConfirmRequest): Promise<PsrdConfirmResponse> {
+    if (this.lean) return this.leanCall(PsrdConfirmResponseSchema, "POST", "/dske/api/v1/psrd-confirm", undefined, body, undefined);
+    return this.call(this.signed, PsrdConfirmResponseSchema, { method: "POST", url: "/dske/api/v1/psrd-confirm", data: body });
+  }
+
+  /** Management (operator credential): issue a PSRD bundle into the hub's outbox. */
+  async issueBundle(body: IssueBundleRequest): Promise<IssueBundleResponse> {
+    return this.call(this.plain, IssueBundleResponseSchema, { method: "POST", url: "/mgmt/v1/psrd-bundles", data: body });
   }
 
   /** DELETE registration: the hub zeroes and deletes the client's pools and shares. */

@@ -13,6 +13,10 @@ import {
   GetKeyShareQuerySchema,
   GetKeyShareResponseSchema,
   HubStatusSchema,
+  IssueBundleRequestSchema,
+  IssueBundleResponseSchema,
+  PsrdConfirmRequestSchema,
+  PsrdConfirmResponseSchema,
   PostKeyShareRequestSchema,
   PostKeyShareResponseSchema,
   PostKeySharesRequestSchema,
@@ -44,30 +48,49 @@ export const HUB_ROUTES = {
     method: "put",
     path: "/dske/oob/v1/registration",
     summary: "Register a client (out of band) and negotiate the auth scheme",
-    description: "The client proposes `auth_scheme` (e.g. `gf128`); the hub echoes the scheme it chose. A missing echo means v1 `hmac-sha256`.",
+    description:
+      "Only for clients in the hub's acceptance policy, proven by one of: a `DSKE-Signature` made with PSRD of the client's " +
+      "first bundle (what dske clients do; the response is then signed too), `Authorization: Bearer <enrollment secret>` " +
+      "(from the first bundle), or the operator credential. The client proposes `auth_scheme` (e.g. `gf128`); the hub " +
+      "echoes the scheme it chose. A missing echo means v1 `hmac-sha256`.",
     tags: [OOB],
     body: named("RegistrationRequest", RegistrationRequestSchema),
-    responses: { 200: { description: "Registered", body: named("RegistrationResponse", RegistrationResponseSchema) }, 400: E400, 409: E409, 413: E413, 503: E503 },
+    responses: { 200: { description: "Registered", body: named("RegistrationResponse", RegistrationResponseSchema) }, 400: E400, 401: E401, 403: error("Client not in the acceptance policy"), 409: E409, 413: E413, 503: E503 },
   },
   unregister: {
     operationId: "unregisterClient",
     method: "delete",
     path: "/dske/oob/v1/registration",
     summary: "Unregister a client: zero and delete its pools and shares (idempotent)",
+    description: "Only by the client itself (`DSKE-Signature`) or the operator.",
     tags: [OOB],
     query: UnregistrationQuerySchema,
-    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 503: E503 },
+    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 401: E401, 503: E503 },
   },
   psrd: {
     operationId: "getPsrdBlock",
     method: "get",
     path: "/dske/oob/v1/psrd",
-    summary: "Deliver a fresh PSRD block (out of band) to a registered client",
+    summary: "Network PSRD delivery (optional, `psrd_delivery: network`) to the authenticated client itself",
     description:
-      "Stands in for the physical PSRD delivery of DSKE. `pool_owner=client`: the block becomes client-owned (client signs and encrypts with it); `hub`: hub-owned.",
+      "Off by default: PSRD comes in bundles carried out of band. When on, only the client itself may call it (TLS client " +
+      "certificate CN = client_name, or `Authorization: Bearer <enrollment secret>` from its first bundle), and the block is " +
+      "used by the hub only after the client confirms it in band (`psrd-confirm`). Network delivery makes PSRD " +
+      "confidentiality computational (it rests on TLS). `pool_owner=client`: client-owned; `hub`: hub-owned.",
     tags: [OOB],
     query: PsrdQuerySchema,
-    responses: { 200: { description: "The block (standard base64)", body: named("PsrdResponse", PsrdResponseSchema) }, 400: E400, 404: E404, 413: E413, 503: E503 },
+    responses: { 200: { description: "The block (standard base64)", body: named("PsrdResponse", PsrdResponseSchema) }, 400: E400, 401: E401, 403: error("Network delivery disabled, or another client's PSRD"), 404: E404, 413: E413, 503: E503 },
+  },
+  confirmPsrd: {
+    operationId: "confirmPsrd",
+    method: "post",
+    path: "/dske/api/v1/psrd-confirm",
+    summary: "Confirm received PSRD blocks (client → hub, signed): the hub starts using them",
+    description: "Hub-owned blocks of a bundle and every network-delivered block are staged at the hub until the client confirms them here.",
+    tags: [INBAND],
+    security: "dske-signature",
+    body: named("PsrdConfirmRequest", PsrdConfirmRequestSchema),
+    responses: { 200: { description: "Confirmed", body: named("PsrdConfirmResponse", PsrdConfirmResponseSchema) }, 400: E400, 401: E401, 404: E404, 503: E503 },
   },
   postKeyShare: {
     operationId: "postKeyShare",
@@ -117,6 +140,27 @@ export const HUB_ROUTES = {
     summary: "Hub status: peer clients, PSRD pool levels, shares held (never values)",
     tags: [MGMT],
     responses: { 200: { description: "Status", body: named("HubStatus", HubStatusSchema) } },
+  },
+  issueBundle: {
+    operationId: "issuePsrdBundle",
+    method: "post",
+    path: "/mgmt/v1/psrd-bundles",
+    summary: "Issue a sealed PSRD bundle for a client into the hub's outbox (operator / local distributor)",
+    description:
+      "The bundle file is written on the hub's host (mode 0600); its bytes never travel over HTTP. Carry it to the client " +
+      "and install it there (`dske-cli psrd install`). The first bundle registers the client (acceptance policy).",
+    tags: [MGMT],
+    body: named("IssueBundleRequest", IssueBundleRequestSchema),
+    responses: { 200: { description: "Issued", body: named("IssueBundleResponse", IssueBundleResponseSchema) }, 400: E400, 403: error("Client not in the acceptance policy"), 409: error("A cap (max_pool_bytes, max_pool_blocks, max_clients) would be exceeded"), 503: E503 },
+  },
+  unregisterByOperator: {
+    operationId: "unregisterClientByOperator",
+    method: "delete",
+    path: "/mgmt/v1/registration",
+    summary: "Unregister a client (operator): zero and delete its pools, shares and bundle chain",
+    tags: [MGMT],
+    query: UnregistrationQuerySchema,
+    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 503: E503 },
   },
   stop: {
     operationId: "stopHub",

@@ -12,7 +12,7 @@
  * - State (registrations, shares) is journaled under `stateDir` (journal.ts), so a restart keeps
  *   everything; without `stateDir` the hub keeps it in memory only.
  */
-import { randomBytes as nodeRandomBytes, randomUUID } from "node:crypto";
+import { randomBytes as nodeRandomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import type { AuthSchemeName, PeerAuth } from "@dske/auth";
@@ -21,6 +21,7 @@ import { HubError, fromPsrdError } from "./errors.js";
 import { StateJournal as Journal, ioStats } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
+import { BundleIssuer, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
 import {
   ACK_EXTENSION,
   AUTH_SCHEMES,
@@ -70,6 +71,25 @@ export interface HubOptions {
   compactThresholdBytes?: number;
   /** Diagnostic lines (never secrets). */
   log?: (line: string) => void;
+  /**
+   * Acceptance policy (draft §11.1): the only client names this hub registers or issues PSRD to.
+   * Absent: any name the operator issues a bundle for (bundles need the operator credential).
+   */
+  acceptClients?: readonly string[];
+  /**
+   * How PSRD reaches clients (default "bundle"): sealed bundle files carried out of band (the
+   * operator or the local distributor moves them). "network": also `GET psrd`, for the
+   * authenticated client itself only, its blocks usable after the client confirms them in band.
+   */
+  psrdDelivery?: "bundle" | "network";
+  /** Where bundle files are written (default `<stateDir>/outbox`). */
+  outboxDir?: string;
+  /** Most clients registered at once (default 1000). */
+  maxClients?: number;
+  /** Most available bytes in one pool of one client, staged bytes included (default 1 GiB). */
+  maxPoolBytes?: number;
+  /** Most live blocks in one pool of one client (default 4096). */
+  maxPoolBlocks?: number;
 }
 
 const HubOptionsSchema = z.object({
@@ -80,6 +100,11 @@ const HubOptionsSchema = z.object({
   maxShareBytes: z.int().min(1).max(MAX_SHARE_BYTES).optional(),
   sweepIntervalMs: z.int().min(0).optional(),
   compactThresholdBytes: z.int().min(0).optional(),
+  acceptClients: z.array(NodeNameSchema).optional(),
+  psrdDelivery: z.enum(["bundle", "network"]).optional(),
+  maxClients: z.int().min(1).optional(),
+  maxPoolBytes: z.int().min(1).optional(),
+  maxPoolBlocks: z.int().min(1).optional(),
 });
 
 const RegistrationRecordSchema = z.discriminatedUnion("t", [
@@ -95,7 +120,7 @@ const RegistrationRecordSchema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("unreg"), c: z.string() }),
 ]);
 type RegistrationRecord = z.infer<typeof RegistrationRecordSchema>;
-const StateRecordSchema = z.union([RegistrationRecordSchema, ShareRecordSchema]);
+const StateRecordSchema = z.union([RegistrationRecordSchema, ShareRecordSchema, ProvisionRecordSchema]);
 
 /** A share to store, as it arrives (wire field names). */
 export interface ShareInput {
@@ -120,6 +145,12 @@ export class Hub {
   /** SAE ID → name of the client hosting it. */
   private readonly saeHosts = new Map<string, string>();
   private readonly shares: ShareStore;
+  private readonly issuer: BundleIssuer;
+  readonly psrdDelivery: "bundle" | "network";
+  private readonly acceptClients: ReadonlySet<string> | undefined;
+  private readonly maxClients: number;
+  private readonly maxPoolBytes: number;
+  private readonly maxPoolBlocks: number;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
   private readonly maxPsrdBlockBytes: number;
@@ -147,6 +178,13 @@ export class Hub {
     this.compactThreshold = options.compactThresholdBytes ?? 4 * 1024 * 1024;
     this.log = options.log ?? (() => {});
     this.shares = new ShareStore(journal, (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`));
+    this.psrdDelivery = options.psrdDelivery ?? "bundle";
+    this.acceptClients = options.acceptClients ? new Set(options.acceptClients) : undefined;
+    this.maxClients = options.maxClients ?? 1000;
+    this.maxPoolBytes = options.maxPoolBytes ?? 1024 * 1024 * 1024;
+    this.maxPoolBlocks = options.maxPoolBlocks ?? 4096;
+    const outbox = options.outboxDir ?? (options.stateDir ? path.join(options.stateDir, "outbox") : undefined);
+    this.issuer = new BundleIssuer(this.name, this.store, outbox, (records) => this.appendDurably(records), this.random);
   }
 
   /** Open a hub: restore its state from `stateDir` (if given) and open the clients' pools. */
@@ -184,7 +222,10 @@ export class Hub {
       }
       const rec = r.data;
       if (rec.t === "reg") regs.set(rec.c, rec);
-      else if (rec.t === "unreg") regs.delete(rec.c);
+      else if (rec.t === "unreg") {
+        regs.delete(rec.c);
+        this.issuer.dropClient(rec.c);
+      } else if (rec.t === "chain" || rec.t === "stg" || rec.t === "act") this.issuer.applyRecord(rec);
       else this.shares.applyRecord(rec);
     });
     for (const reg of regs.values()) {
@@ -200,6 +241,7 @@ export class Hub {
       if (!this.clients.has(s.masterClientName)) this.shares.delete(s.masterClientName, s.keyId);
     }
     this.sweep();
+    await this.issuer.recoverOutbox();
     const live = this.snapshotRecords();
     if (this.journal && records.length > live.length) {
       await this.journal.rewrite(live);
@@ -230,6 +272,7 @@ export class Hub {
   register(request: ParsedRegistrationRequest): Promise<RegistrationResponse> {
     return this.exclusive(async () => {
       this.assertOpen();
+      this.assertAccepted(request.client_name);
       const scheme = this.negotiate(request.auth_scheme);
       const encryptors = [...new Set(request.encryptor_names)];
       const conflicts = encryptors.filter((e) => {
@@ -262,6 +305,7 @@ export class Hub {
           existing.ack = ack;
         }
       } else {
+        this.assertRoomForClient();
         const names = poolNames(request.client_name);
         const [clientOwned, hubOwned] = await Promise.all([
           this.store.openPool(names.clientOwned, "peer"),
@@ -294,6 +338,7 @@ export class Hub {
       const names = poolNames(clientName);
       await this.store.deletePool(names.clientOwned);
       await this.store.deletePool(names.hubOwned);
+      await this.issuer.forget(clientName);
       this.log(`hub ${this.name}: unregistered client ${clientName}`);
       this.maybeCompact();
       return true;
@@ -314,8 +359,10 @@ export class Hub {
   // ------------------------------------------------------------------------------ PSRD
 
   /**
-   * Create a PSRD block for a client's pool. The hub's copy is durable in the store before this
-   * resolves. The returned `data` is the caller's to send and then zero.
+   * Network PSRD delivery (`psrdDelivery: "network"` only; the router authenticates the client
+   * first): a fresh block for one of the client's pools, staged until the client confirms it in
+   * band (`confirmPsrd`). The hub's copy is durable before this resolves; the returned `data` is
+   * the caller's to send and then zero.
    */
   async createPsrdBlock(
     clientName: string,
@@ -323,6 +370,14 @@ export class Hub {
     size: number,
   ): Promise<{ blockUuid: string; data: Uint8Array }> {
     this.assertOpen();
+    if (this.psrdDelivery !== "network") {
+      throw new HubError(
+        "forbidden",
+        `hub ${this.name} delivers PSRD only in bundles carried out of band (psrd_delivery: bundle); ` +
+          `the operator issues them with 'dske-cli psrd issue' (or the local distributor does)`,
+        [{ field: "psrd_delivery", value: this.psrdDelivery }],
+      );
+    }
     const client = this.requireClient(clientName);
     if (!Number.isInteger(size) || size < 1 || size > this.maxPsrdBlockBytes) {
       throw new HubError("bad_request", `size must be an integer from 1 to ${this.maxPsrdBlockBytes}`, [
@@ -337,17 +392,92 @@ export class Hub {
         [{ field: "size", min: keyPrefix + 1 }],
       );
     }
-    const data = this.random(size);
-    if (data.length !== size) throw new HubError("unavailable", "random source returned the wrong size");
-    const blockUuid = randomUUID();
-    // The store gets its own copy: the caller zeroes `data` after sending it.
-    try {
-      await client.pool(poolOwner).addBlock(blockUuid, Uint8Array.from(data), { keyPrefix });
-    } catch (err) {
-      data.fill(0);
-      throw fromPsrdError(err, `adding a block to the ${poolOwner}-owned pool of ${clientName}`);
-    }
-    return { blockUuid, data };
+    this.assertPoolRoom(client, poolOwner, size - keyPrefix, 1);
+    return this.issuer.stageNetworkBlock(clientName, poolOwner, size, keyPrefix);
+  }
+
+  /**
+   * Issue a PSRD bundle for a client (operator or local distributor): registers a client in the
+   * acceptance policy on its first bundle (scheme: this hub's preferred one), writes the sealed
+   * bundle into the outbox and returns where. Bytes are usable (not counting MAC key prefixes).
+   */
+  issueBundle(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number): Promise<IssuedBundle & { hubName: string; clientName: string }> {
+    return this.issue(clientName, clientOwnedBytes, hubOwnedBytes, false);
+  }
+
+  /**
+   * `issueBundle` for an embedded hub without an outbox (e.g. in memory): the sealed bundle's
+   * bytes, the caller's to hand over out of band and then zero.
+   */
+  async issueBundleBytes(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number): Promise<Uint8Array> {
+    const r = await this.issue(clientName, clientOwnedBytes, hubOwnedBytes, true);
+    return r.bytes!;
+  }
+
+  private issue(
+    clientName: string,
+    clientOwnedBytes: number,
+    hubOwnedBytes: number,
+    asBytes: boolean,
+  ): Promise<IssuedBundle & { hubName: string; clientName: string; bytes?: Uint8Array }> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      this.assertAccepted(clientName);
+      for (const [field, v] of [["client_owned_bytes", clientOwnedBytes], ["hub_owned_bytes", hubOwnedBytes]] as const) {
+        if (!Number.isInteger(v) || v < 0 || v > this.maxPoolBytes) {
+          throw new HubError("bad_request", `${field} must be an integer from 0 to ${this.maxPoolBytes}`, [{ field, max: this.maxPoolBytes }]);
+        }
+      }
+      if (clientOwnedBytes + hubOwnedBytes === 0) {
+        throw new HubError("bad_request", "a bundle needs client_owned_bytes or hub_owned_bytes above 0", [{ field: "client_owned_bytes" }]);
+      }
+      let client = this.clients.get(clientName);
+      if (!client) {
+        this.assertRoomForClient();
+        const names = poolNames(clientName);
+        const [clientOwned, hubOwned] = await Promise.all([
+          this.store.openPool(names.clientOwned, "peer"),
+          this.store.openPool(names.hubOwned, "local"),
+        ]);
+        const at = this.now();
+        const scheme = this.authSchemes[0];
+        await this.appendDurably([{ t: "reg", c: clientName, en: [], a: scheme, at }]);
+        client = new PeerClient(clientName, [], scheme, clientOwned, hubOwned, at, false);
+        this.addClient(client);
+        this.log(`hub ${this.name}: provisioned client ${clientName} (${scheme})`);
+      }
+      const blocksOf = (bytes: number) => Math.ceil(bytes / (4 * 1024 * 1024 - client.keyPrefix));
+      this.assertPoolRoom(client, "client", clientOwnedBytes, blocksOf(clientOwnedBytes));
+      this.assertPoolRoom(client, "hub", hubOwnedBytes, blocksOf(hubOwnedBytes));
+      const issued = await this.issuer.issue({
+        clientName,
+        authScheme: client.authScheme,
+        keyPrefix: client.keyPrefix,
+        clientOwnedBytes,
+        hubOwnedBytes,
+        clientOwnedPool: client.clientOwnedPool,
+        asBytes,
+      });
+      this.log(`hub ${this.name}: issued PSRD bundle ${issued.seq} for ${clientName} (${clientOwnedBytes} + ${hubOwnedBytes} bytes)`);
+      return { ...issued, hubName: this.name, clientName };
+    });
+  }
+
+  /** The client confirmed these blocks in a signed message: the hub starts using them. */
+  async confirmPsrd(clientName: string, blockUuids: readonly string[]): Promise<number> {
+    this.assertOpen();
+    const client = this.requireClient(clientName);
+    return this.issuer.confirm(clientName, blockUuids, { client: client.clientOwnedPool, hub: client.hubOwnedPool });
+  }
+
+  /** True when `secret` is the enrollment secret of the client's first bundle (plain-mode credential). */
+  checkEnrollmentSecret(clientName: string, secret: string): boolean {
+    return this.issuer.checkEnrollmentSecret(clientName, secret);
+  }
+
+  /** Whether a client name is in this hub's acceptance policy. */
+  accepts(clientName: string): boolean {
+    return this.acceptClients === undefined || this.acceptClients.has(clientName);
   }
 
   // ------------------------------------------------------------------------------ shares
@@ -665,7 +795,9 @@ export class Hub {
         auth_scheme: c.authScheme,
         extensions: c.ack ? [ACK_EXTENSION] : [],
         pools: { client_owned: poolStatus(c.clientOwnedPool), hub_owned: poolStatus(c.hubOwnedPool) },
+        psrd: { bundles_issued: this.issuer.seq(c.name), staged: this.issuer.stagedBytes(c.name) },
       })),
+      psrd_delivery: this.psrdDelivery,
       shares: this.shares.list().map((s) => ({
         master_client_name: s.masterClientName,
         key_id: s.keyId,
@@ -706,6 +838,7 @@ export class Hub {
       await this.journal.close();
     }
     this.shares.wipe();
+    this.issuer.wipe();
     if (this.options.closeStore) await this.store.close();
   }
 
@@ -724,6 +857,44 @@ export class Hub {
     return client;
   }
 
+  private assertAccepted(clientName: string): void {
+    if (!this.accepts(clientName)) {
+      throw new HubError("forbidden", `client ${clientName} is not in the acceptance policy of hub ${this.name}`, [
+        { field: "client_name", client_name: clientName },
+      ]);
+    }
+  }
+
+  private assertRoomForClient(): void {
+    if (this.clients.size >= this.maxClients) {
+      throw new HubError("conflict", `hub ${this.name} already has its maximum of ${this.maxClients} registered clients`, [
+        { field: "client_name", max_clients: this.maxClients },
+      ]);
+    }
+  }
+
+  /** Caps per client and pool: available + staged bytes, and live blocks. */
+  private assertPoolRoom(client: PeerClient, owner: WirePoolOwner, bytes: number, blocks: number): void {
+    if (bytes === 0) return;
+    const st = client.pool(owner).stats();
+    const staged = this.issuer.stagedBytes(client.name);
+    const have = st.available + (owner === "client" ? staged.client : staged.hub);
+    if (have + bytes > this.maxPoolBytes) {
+      throw new HubError(
+        "conflict",
+        `the ${owner}-owned pool of ${client.name} would hold ${have + bytes} bytes, above this hub's cap of ${this.maxPoolBytes} (max_pool_bytes); use PSRD first or raise the cap`,
+        [{ field: `${owner}_owned_bytes`, available: have, requested: bytes, max_pool_bytes: this.maxPoolBytes }],
+      );
+    }
+    if (st.blocks + staged.blocks + blocks > this.maxPoolBlocks) {
+      throw new HubError(
+        "conflict",
+        `the ${owner}-owned pool of ${client.name} would hold more than ${this.maxPoolBlocks} blocks (max_pool_blocks); ask for fewer, larger blocks or raise the cap`,
+        [{ field: `${owner}_owned_bytes`, blocks: st.blocks + staged.blocks, max_pool_blocks: this.maxPoolBlocks }],
+      );
+    }
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new HubError("unavailable", `hub ${this.name} is stopping`);
   }
@@ -734,7 +905,7 @@ export class Hub {
     return run;
   }
 
-  private async appendDurably(records: RegistrationRecord[]): Promise<void> {
+  private async appendDurably(records: readonly (RegistrationRecord | ProvisionRecord)[]): Promise<void> {
     if (!this.journal) return;
     try {
       await this.journal.append(records);
@@ -752,7 +923,7 @@ export class Hub {
       at: c.registeredAt,
       ...(c.ack ? { x: [ACK_EXTENSION] } : {}),
     }));
-    return [...regs, ...this.shares.snapshotRecords()];
+    return [...regs, ...this.issuer.snapshotRecords(), ...this.shares.snapshotRecords()];
   }
 
   /** Rewrite the journal when dead records dominate it (zeroes the old file; see journal.ts). */

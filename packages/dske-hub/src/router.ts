@@ -12,7 +12,9 @@
  * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `metrics` (Prometheus,
  *   per-node registry); a request ID per request (X-Request-ID in and out).
  */
-import express, { type NextFunction, type Request, type Response, type Router } from "express";
+import { timingSafeEqual, createHash } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import type { z } from "zod";
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
 import { mountObservability } from "./docs.js";
@@ -25,6 +27,8 @@ import { registerRoute } from "./route-register.js";
 import {
   FetchKeySharesRequestSchema,
   GetKeyShareQuerySchema,
+  IssueBundleRequestSchema,
+  PsrdConfirmRequestSchema,
   PostKeyShareRequestSchema,
   PostKeySharesRequestSchema,
   PsrdQuerySchema,
@@ -32,6 +36,8 @@ import {
   UnregistrationQuerySchema,
   type ErrorBody,
   type FetchKeySharesResponse,
+  type IssueBundleResponse,
+  type PsrdConfirmResponse,
   type PostKeyShareResponse,
   type PostKeySharesResponse,
   type PsrdResponse,
@@ -58,6 +64,10 @@ export interface HubRouterExtraOptions {
   metrics?: boolean | NodeMetrics;
   /** pino logger for one line per request (with its request ID); default: no request lines. */
   logger?: PinoLogger;
+  /** The operator credential (`Authorization: Bearer <token>`) for management and operator-only writes. */
+  operatorToken?: string;
+  /** Under TLS: CN of the operator's client certificate (default `dske-operator`). */
+  operatorCn?: string;
 }
 
 export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
@@ -109,24 +119,75 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     body !== null && typeof body === "object" ? (body as Record<string, unknown>)[field] : undefined;
   const route = registerRoute.bind(null, router, prefix);
 
+  // A route that a client may call signed (its PSRD proves who it is; the response is signed
+  // too) or unsigned with another credential, checked by the handler (see `credentialOf`).
+  const signedOr = (pick: (body: unknown, req: Request) => unknown, plain: RequestHandler): RequestHandler => {
+    const withSignature = signed(pick);
+    return (req, res, next) => (req.headers["dske-signature"] !== undefined ? withSignature(req, res, next) : plain(req, res, next));
+  };
+  const isSigned = (req: Request) => req.headers["dske-signature"] !== undefined; // verified by then
+  const operatorToken = options.operatorToken;
+  const operatorCn = options.operatorCn ?? "dske-operator";
+  /** Who an unsigned request proves to be, for client `clientName`. */
+  const credentialOf = (req: Request, hub: Hub, clientName: string): "operator" | "certificate" | "enrollment" | "other_certificate" | undefined => {
+    const cn = peerCn(req);
+    if (cn !== undefined) {
+      if (cn === operatorCn) return "operator";
+      return cn === clientName ? "certificate" : "other_certificate";
+    }
+    const token = bearerToken(req);
+    if (token === undefined) return undefined;
+    if (operatorToken !== undefined && sameSecret(token, operatorToken)) return "operator";
+    return hub.checkEnrollmentSecret(clientName, token) ? "enrollment" : undefined;
+  };
+  const unauthorized = (what: string) =>
+    new HubError(
+      "unauthorized",
+      `${what} needs proof of identity: a DSKE-Signature made with the client's PSRD, its TLS client certificate, ` +
+        `Authorization: Bearer <enrollment secret from its first PSRD bundle>, or the operator credential`,
+      [{ header: "Authorization" }],
+    );
+
   // ------------------------------------------------------------------ out of band
-  route(HUB_ROUTES.register, json, async (req, res) => {
+  route(HUB_ROUTES.register, signedOr(fromBody("client_name"), json), async (req, res) => {
     const body = validate(RegistrationRequestSchema, req.body, "request body");
     const hub = await hubPromise;
+    if (!isSigned(req)) {
+      const who = credentialOf(req, hub, body.client_name);
+      if (who === undefined || who === "other_certificate") throw unauthorized(`registration of client ${body.client_name}`);
+    }
     res.json(await hub.register(body));
   });
 
-  route(HUB_ROUTES.unregister, async (req, res) => {
-    const query = validate(UnregistrationQuerySchema, req.query, "query");
-    const hub = await hubPromise;
-    const unregistered = await hub.unregister(query.client_name);
-    const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
-    res.json(body);
-  });
+  route(
+    HUB_ROUTES.unregister,
+    signedOr((_body, req) => req.query.client_name, (_req, _res, next) => next()),
+    async (req, res) => {
+      const query = validate(UnregistrationQuerySchema, req.query, "query");
+      const hub = await hubPromise;
+      if (!isSigned(req) && credentialOf(req, hub, query.client_name) !== "operator") {
+        throw new HubError("unauthorized", `only client ${query.client_name} itself (signed) or the operator may unregister it`, [
+          { header: "DSKE-Signature" },
+        ]);
+      }
+      const unregistered = await hub.unregister(query.client_name);
+      const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
+      res.json(body);
+    },
+  );
 
   route(HUB_ROUTES.psrd, async (req, res) => {
     const query = validate(PsrdQuerySchema, req.query, "query");
     const hub = await hubPromise;
+    const who = credentialOf(req, hub, query.client_name);
+    if (who !== "certificate" && who !== "enrollment") {
+      throw new HubError(
+        "unauthorized",
+        `PSRD of client ${query.client_name} is delivered only to that client: present its TLS client certificate or ` +
+          `Authorization: Bearer <enrollment secret from its first PSRD bundle>`,
+        [{ header: "Authorization" }],
+      );
+    }
     const block = await hub.createPsrdBlock(query.client_name, query.pool_owner, query.size);
     const view = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength);
     const body: PsrdResponse = { block_uuid: block.blockUuid, data: view.toString("base64") };
@@ -173,7 +234,38 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(fetched);
   });
 
+  route(HUB_ROUTES.confirmPsrd, signed(fromBody("client_name")), async (req, res) => {
+    const body = validate(PsrdConfirmRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const response: PsrdConfirmResponse = { confirmed: await hub.confirmPsrd(body.client_name, body.block_uuids) };
+    res.json(response);
+  });
+
   // ------------------------------------------------------------------ management
+  route(HUB_ROUTES.issueBundle, json, async (req, res) => {
+    const body = validate(IssueBundleRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const issued = await hub.issueBundle(body.client_name, body.client_owned_bytes, body.hub_owned_bytes);
+    const response: IssueBundleResponse = {
+      file: issued.file,
+      hub_name: issued.hubName,
+      client_name: issued.clientName,
+      seq: issued.seq,
+      client_owned_bytes: issued.clientOwnedBytes,
+      hub_owned_bytes: issued.hubOwnedBytes,
+      blocks: issued.blocks,
+    };
+    res.json(response);
+  });
+
+  route(HUB_ROUTES.unregisterByOperator, async (req, res) => {
+    const query = validate(UnregistrationQuerySchema, req.query, "query");
+    const hub = await hubPromise;
+    const unregistered = await hub.unregister(query.client_name);
+    const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
+    res.json(body);
+  });
+
   route(HUB_ROUTES.status, async (_req, res) => {
     const hub = await hubPromise;
     res.json(hub.status());
@@ -278,4 +370,27 @@ function mapError(err: unknown): { status: number; body: ErrorBody } {
 
 function sendError(res: Response, status: number, body: ErrorBody): void {
   res.status(status).json(body);
+}
+
+function bearerToken(req: Request): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== "string") return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : undefined;
+}
+
+/** Constant-time comparison of two secrets (hashed first: equal lengths whatever the input). */
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a, "utf8").digest();
+  const hb = createHash("sha256").update(b, "utf8").digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** Subject CN of the verified TLS client certificate, or undefined (plain HTTP, none, or unverified). */
+function peerCn(req: Request): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
+  const cert = socket.getPeerCertificate();
+  const cn = cert?.subject?.CN;
+  return typeof cn === "string" ? cn : Array.isArray(cn) ? cn[0] : undefined;
 }

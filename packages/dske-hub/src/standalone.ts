@@ -21,6 +21,30 @@ import { hubOpenApi } from "./hub-routes.js";
 import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "./log.js";
 import { NodeMetrics } from "./metrics.js";
 import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
+import { DistributionPlanSchema, startDistribution, type DistributionPlan, type RunningDistribution } from "./distribution.js";
+
+async function readDistributionPlan(file: string): Promise<DistributionPlan> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, "utf8")) as unknown;
+  } catch (err) {
+    throw new CliUsageError(`--distribution-plan ${file}: cannot read it as JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const r = DistributionPlanSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new CliUsageError(`--distribution-plan ${file}: ${i.path.join(".") || "(root)"}: ${i.message}; expected {"clients": [{"name", "url", "inbox"}]}`);
+  }
+  return r.data;
+}
+
+async function readPem(file: string, option: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    throw new CliUsageError(`${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
 
 export interface HubServerConfig {
   name: string;
@@ -31,6 +55,18 @@ export interface HubServerConfig {
   authSchemes: AuthSchemeName[];
   psrdAuditLog: string;
   maxPsrdBlockBytes?: number;
+  /** Acceptance policy: client names this hub registers (absent: any the operator provisions). */
+  acceptClients?: string[];
+  psrdDelivery?: "bundle" | "network";
+  maxClients?: number;
+  maxPoolBytes?: number;
+  maxPoolBlocks?: number;
+  /** The operator credential (management routes; the local distributor presents it to clients). */
+  operatorToken?: string;
+  /** JSON distribution plan (distribution.ts): run this hub's local distributor for those clients. */
+  distributionPlan?: string;
+  /** PEM files for the distributor's calls to clients served over HTTPS (CA; operator certificate and key). */
+  distributorTls?: { ca: string; cert?: string; key?: string };
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -47,6 +83,13 @@ const optionSchemas = {
   stateDir: z.string().min(1),
   psrdAuditLog: z.string().min(1),
   maxPsrdBlockBytes: z.coerce.number().pipe(z.int().min(1).max(16 * 1024 * 1024)),
+  acceptClients: z.array(NodeNameSchema).min(1),
+  psrdDelivery: z.enum(["bundle", "network"]),
+  maxClients: z.coerce.number().pipe(z.int().min(1)),
+  maxPoolBytes: z.coerce.number().pipe(z.int().min(1)),
+  maxPoolBlocks: z.coerce.number().pipe(z.int().min(1)),
+  distributionPlan: z.string().min(1),
+  distributorTlsCa: z.string().min(1),
 };
 
 const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }> = {
@@ -61,6 +104,13 @@ const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }
   stateDir: { option: "--state-dir", hint: "give a directory path" },
   psrdAuditLog: { option: "--psrd-audit-log", hint: "give a file path" },
   maxPsrdBlockBytes: { option: "--max-psrd-block-bytes", hint: "give an integer from 1 to 16777216" },
+  acceptClients: { option: "--accept-clients", hint: "give a comma-separated list of client names (e.g. --accept-clients carol,curtis)" },
+  psrdDelivery: { option: "--psrd-delivery", hint: "give bundle (default: PSRD only in bundles carried out of band) or network" },
+  maxClients: { option: "--max-clients", hint: "give a positive integer (e.g. --max-clients 1000)" },
+  maxPoolBytes: { option: "--max-pool-bytes", hint: "give a positive integer number of bytes (e.g. --max-pool-bytes 1073741824)" },
+  maxPoolBlocks: { option: "--max-pool-blocks", hint: "give a positive integer (e.g. --max-pool-blocks 4096)" },
+  distributionPlan: { option: "--distribution-plan", hint: "give the path of a JSON distribution plan ({clients: [{name, url, inbox}]})" },
+  distributorTlsCa: { option: "--distributor-tls-ca", hint: "give the path of a PEM CA file" },
 };
 
 function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.output<(typeof optionSchemas)[K]> {
@@ -84,6 +134,15 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .option("--auth-schemes <list>", "accepted auth schemes, in preference order", "gf128,hmac-sha256")
     .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
     .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
+    .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: any the operator provisions)")
+    .option("--psrd-delivery <mode>", "bundle (PSRD only in bundles carried out of band) or network (also GET psrd, authenticated)", "bundle")
+    .option("--max-clients <n>", "most clients registered at once", "1000")
+    .option("--max-pool-bytes <n>", "most available bytes in one pool of one client", String(1024 * 1024 * 1024))
+    .option("--max-pool-blocks <n>", "most live blocks in one pool of one client", "4096")
+    .option("--distribution-plan <file>", "run this hub's local distributor for the clients of this JSON plan ({clients: [{name, url, inbox}]})")
+    .option("--distributor-tls-ca <file>", "PEM CA that clients served over HTTPS chain to (local distributor)")
+    .option("--distributor-tls-cert <file>", "PEM client certificate the local distributor presents to HTTPS clients (the operator's)")
+    .option("--distributor-tls-key <file>", "PEM key of --distributor-tls-cert")
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
@@ -106,6 +165,15 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     authSchemes: string;
     psrdAuditLog?: string;
     maxPsrdBlockBytes: string;
+    acceptClients?: string;
+    psrdDelivery: string;
+    maxClients: string;
+    maxPoolBytes: string;
+    maxPoolBlocks: string;
+    distributionPlan?: string;
+    distributorTlsCa?: string;
+    distributorTlsCert?: string;
+    distributorTlsKey?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
@@ -122,6 +190,31 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     authSchemes: check("authSchemes", schemes),
     psrdAuditLog: path.resolve(check("psrdAuditLog", o.psrdAuditLog ?? path.join(stateDir, "psrd-audit.jsonl"))),
     maxPsrdBlockBytes: check("maxPsrdBlockBytes", o.maxPsrdBlockBytes),
+    ...(o.acceptClients !== undefined
+      ? {
+          acceptClients: check(
+            "acceptClients",
+            o.acceptClients
+              .split(",")
+              .map((c) => c.trim())
+              .filter((c) => c.length > 0),
+          ),
+        }
+      : {}),
+    psrdDelivery: check("psrdDelivery", o.psrdDelivery),
+    maxClients: check("maxClients", o.maxClients),
+    maxPoolBytes: check("maxPoolBytes", o.maxPoolBytes),
+    maxPoolBlocks: check("maxPoolBlocks", o.maxPoolBlocks),
+    ...(o.distributionPlan !== undefined ? { distributionPlan: path.resolve(check("distributionPlan", o.distributionPlan)) } : {}),
+    ...(o.distributorTlsCa !== undefined
+      ? {
+          distributorTls: {
+            ca: path.resolve(check("distributorTlsCa", o.distributorTlsCa)),
+            ...(o.distributorTlsCert ? { cert: path.resolve(o.distributorTlsCert) } : {}),
+            ...(o.distributorTlsKey ? { key: path.resolve(o.distributorTlsKey) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -154,6 +247,14 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const logger =
     options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const log = (line: string) => logger.info(line);
+  const plan = config.distributionPlan ? await readDistributionPlan(config.distributionPlan) : undefined;
+  const distributorTls = config.distributorTls
+    ? {
+        tlsCa: await readPem(config.distributorTls.ca, "--distributor-tls-ca"),
+        ...(config.distributorTls.cert ? { tlsCert: await readPem(config.distributorTls.cert, "--distributor-tls-cert") } : {}),
+        ...(config.distributorTls.key ? { tlsKey: await readPem(config.distributorTls.key, "--distributor-tls-key") } : {}),
+      }
+    : {};
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
   let hub: Hub;
@@ -165,6 +266,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       shareTimeoutSecs: config.shareTimeoutSecs,
       authSchemes: config.authSchemes,
       maxPsrdBlockBytes: config.maxPsrdBlockBytes,
+      acceptClients: config.acceptClients,
+      psrdDelivery: config.psrdDelivery,
+      maxClients: config.maxClients,
+      maxPoolBytes: config.maxPoolBytes,
+      maxPoolBlocks: config.maxPoolBlocks,
       log,
     });
   } catch (err) {
@@ -173,10 +279,12 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   }
 
   let stopping: Promise<void> | undefined;
+  let distribution: RunningDistribution | undefined;
   // eslint-disable-next-line prefer-const
   let server: Server;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      await distribution?.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), 3000);
         force.unref();
@@ -243,6 +351,10 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     throw err;
   });
   server.keepAliveTimeout = 65_000;
+  if (plan) {
+    distribution = startDistribution({ hub, plan, operatorToken: config.operatorToken, ...distributorTls, log });
+    log(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;

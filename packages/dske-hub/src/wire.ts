@@ -365,6 +365,13 @@ export const PeerClientStatusSchema = z.object({
     client_owned: PoolStatusSchema,
     hub_owned: PoolStatusSchema,
   }),
+  /** PSRD delivery: bundles issued so far, and bytes staged until the client confirms them. */
+  psrd: z
+    .object({
+      bundles_issued: z.number(),
+      staged: z.object({ client: z.number(), hub: z.number(), blocks: z.number() }),
+    })
+    .optional(),
 });
 export type PeerClientStatus = z.infer<typeof PeerClientStatusSchema>;
 
@@ -392,10 +399,46 @@ export const HubStatusSchema = z.object({
   extensions: z.array(z.string()),
   peer_clients: z.array(PeerClientStatusSchema),
   shares: z.array(ShareStatusSchema),
+  /** How this hub delivers PSRD: "bundle" (out of band only) or "network" (also GET psrd). */
+  psrd_delivery: z.enum(["bundle", "network"]).optional(),
   /** Process I/O counters (diagnostics, optional): fsync/fdatasync calls since start. */
   io: z.object({ fsyncs: z.number() }).optional(),
 });
 export type HubStatus = z.infer<typeof HubStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// PSRD bundles (management, operator credential) and confirmation (in band, signed)
+
+export const IssueBundleRequestSchema = z.object({
+  client_name: NodeNameSchema,
+  client_owned_bytes: z.int().min(0).max(1024 * 1024 * 1024).default(0),
+  hub_owned_bytes: z.int().min(0).max(1024 * 1024 * 1024).default(0),
+});
+export type IssueBundleRequest = z.input<typeof IssueBundleRequestSchema>;
+
+export const IssueBundleResponseSchema = z.object({
+  /** Path of the bundle file on the hub's host (the bytes never travel over HTTP). */
+  file: z.string(),
+  hub_name: z.string(),
+  client_name: z.string(),
+  seq: z.int(),
+  client_owned_bytes: z.int(),
+  hub_owned_bytes: z.int(),
+  blocks: z.int(),
+});
+export type IssueBundleResponse = z.infer<typeof IssueBundleResponseSchema>;
+
+export const PsrdConfirmRequestSchema = z.object({
+  client_name: NodeNameSchema,
+  block_uuids: z.array(BlockUuidSchema).min(1).max(4096),
+});
+export type PsrdConfirmRequest = z.input<typeof PsrdConfirmRequestSchema>;
+
+export const PsrdConfirmResponseSchema = z.object({
+  /** Blocks moved into use by this call (already confirmed or unknown ones are not counted). */
+  confirmed: z.int(),
+});
+export type PsrdConfirmResponse = z.infer<typeof PsrdConfirmResponseSchema>;
 
 export const StopResponseSchema = z.object({
   message: z.string(),

@@ -1,0 +1,115 @@
+/**
+ * `dske-cli psrd issue` and `dske-cli psrd install`: PSRD bundles by hand, for an operator who
+ * carries them between hosts on a medium (the hubs' local distributors do the same automatically
+ * on one host).
+ *
+ * - issue: the hub writes a sealed bundle for a client into its outbox (operator credential);
+ *   `--out FILE` then moves it to FILE (e.g. on a USB key), zeroing the outbox copy.
+ * - install: the client installs a bundle from a file on its host (operator credential); if the
+ *   client is not running, the file is put into its inbox and installed when it starts.
+ */
+import { copyFileSync, existsSync, mkdirSync, renameSync, chmodSync } from "node:fs";
+import path from "node:path";
+import http from "node:http";
+import https from "node:https";
+import axios from "axios";
+import { z } from "zod";
+import { CliError } from "./errors";
+import type { Output } from "./output";
+import type { StateDir } from "./state-dir";
+import { nodeBaseUrl, type Topology } from "./topology";
+import type { TlsMaterial } from "./certs";
+
+const IssuedSchema = z.object({ file: z.string(), hub_name: z.string(), client_name: z.string(), seq: z.int(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() });
+const InstalledSchema = z.object({ hub_name: z.string(), seq: z.int(), blocks: z.int(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() });
+
+export interface PsrdCommandContext {
+  topology: Topology;
+  state: StateDir;
+  out: Output;
+  /** `Authorization: Bearer` value for management calls (the operator token). */
+  operatorToken: string | undefined;
+  /** Operator certificate for clients under TLS. */
+  tls: TlsMaterial | undefined;
+}
+
+function client(ctx: PsrdCommandContext) {
+  return axios.create({
+    proxy: false,
+    validateStatus: () => true,
+    httpAgent: new http.Agent({ keepAlive: false }),
+    httpsAgent: ctx.tls ? new https.Agent({ keepAlive: false, ca: ctx.tls.ca, cert: ctx.tls.cert, key: ctx.tls.key }) : undefined,
+    headers: { Accept: "application/json", ...(ctx.operatorToken ? { Authorization: `Bearer ${ctx.operatorToken}` } : {}) },
+    timeout: 60_000,
+  });
+}
+
+function failure(what: string, status: number, data: unknown): CliError {
+  const m = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string" ? (data as { message: string }).message : `HTTP ${status}`;
+  return new CliError(`${what}: ${m}`);
+}
+
+export async function psrdIssue(
+  ctx: PsrdCommandContext,
+  opts: { hub: string; client: string; clientOwnedBytes: number; hubOwnedBytes: number; out?: string },
+): Promise<void> {
+  const hub = ctx.topology.hubs.find((h) => h.name === opts.hub);
+  if (!hub) throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
+  if (!ctx.topology.clients.some((c) => c.name === opts.client)) {
+    throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
+  }
+  let res;
+  try {
+    res = await client(ctx).post(
+      `${nodeBaseUrl(hub)}/mgmt/v1/psrd-bundles`,
+      { client_name: opts.client, client_owned_bytes: opts.clientOwnedBytes, hub_owned_bytes: opts.hubOwnedBytes },
+      { headers: { "Content-Type": "application/json" } },
+    );
+  } catch (err) {
+    throw new CliError(`hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --hub ${opts.hub} start`);
+  }
+  if (res.status !== 200) throw failure(`hub ${opts.hub} did not issue a bundle`, res.status, res.data);
+  const issued = IssuedSchema.parse(res.data);
+  let file = issued.file;
+  if (opts.out) {
+    const dest = path.resolve(opts.out);
+    moveFile(file, dest);
+    file = dest;
+  }
+  ctx.out.line(`Issued PSRD bundle ${issued.seq} of hub ${issued.hub_name} for client ${issued.client_name} (${issued.client_owned_bytes} + ${issued.hub_owned_bytes} bytes): ${file}`);
+  ctx.out.line(`Carry it to the client's host and install it there: dske-cli psrd install ${issued.client_name} ${file}`);
+}
+
+export async function psrdInstall(ctx: PsrdCommandContext, opts: { client: string; file: string }): Promise<void> {
+  const node = ctx.topology.clients.find((c) => c.name === opts.client);
+  if (!node) throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
+  const file = path.resolve(opts.file);
+  if (!existsSync(file)) throw new CliError(`bundle file ${file} does not exist`);
+  let res;
+  try {
+    res = await client(ctx).post(`${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-bundles`, { file }, { headers: { "Content-Type": "application/json" } });
+  } catch {
+    // Not running: leave it in the inbox, installed at the next start.
+    const inbox = ctx.state.inboxDir(node.name);
+    mkdirSync(inbox, { recursive: true, mode: 0o700 });
+    const dest = path.join(inbox, path.basename(file));
+    moveFile(file, dest);
+    ctx.out.line(`Client ${node.name} is not running: bundle put into its inbox (${dest}); it is installed when ${node.name} starts`);
+    return;
+  }
+  if (res.status !== 200) throw failure(`client ${node.name} refused the bundle ${path.basename(file)}`, res.status, res.data);
+  const r = InstalledSchema.parse(res.data);
+  ctx.out.line(`Installed PSRD bundle ${r.seq} of hub ${r.hub_name} at client ${node.name} (${r.blocks} blocks, ${r.client_owned_bytes} + ${r.hub_owned_bytes} bytes)`);
+}
+
+function moveFile(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw new CliError(`cannot move ${from} to ${to}: ${(err as Error).message}`);
+    copyFileSync(from, to);
+    chmodSync(to, 0o600);
+    throw new CliError(`${to} written; ${from} is on another file system: destroy it (shred) by hand`);
+  }
+}
