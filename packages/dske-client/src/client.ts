@@ -59,8 +59,12 @@ export interface ClientOptions {
   /** ETSI limits (key sizes, number per request, multicast). */
   limits?: Partial<EtsiLimits>;
   logger?: Logger;
-  /** Proposed hub auth scheme (default gf128) and whether a fallback is refused. */
+  /** Proposed hub auth scheme (default gf128). */
   authScheme?: AuthSchemeName;
+  /**
+   * Refuse a hub that chooses another scheme than the proposed one (default true: a client
+   * requires gf128). Set false only where the topology allows hmac-sha256 (reference hubs).
+   */
   requireAuthScheme?: boolean;
   /** Hub registration retry backoff (ms). */
   retryInitialMs?: number;

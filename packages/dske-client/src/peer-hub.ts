@@ -62,7 +62,7 @@ export interface PeerHubOptions {
   blockSize: number;
   /** Scheme proposed at registration (default gf128). */
   authScheme?: AuthSchemeName;
-  /** Refuse a hub that does not speak the proposed scheme (no fallback to hmac-sha256). */
+  /** Refuse a hub that does not speak the proposed scheme (default true: no fallback to hmac-sha256). */
   requireAuthScheme?: boolean;
   /** Registration retry backoff (ms): first delay and cap. Defaults 200 / 5000. */
   retryInitialMs?: number;
@@ -423,7 +423,7 @@ export class PeerHub {
     if (scheme !== "gf128" && scheme !== "hmac-sha256") {
       throw new HubFailure(res.hub_name, `hub chose unknown auth scheme ${JSON.stringify(scheme)}`);
     }
-    if (o.requireAuthScheme && scheme !== proposed) {
+    if ((o.requireAuthScheme ?? true) && scheme !== proposed) {
       throw new HubFailure(res.hub_name, `hub does not support auth scheme ${proposed} (offered ${scheme})`);
     }
     const previous = o.state.hub(this.url);

@@ -52,7 +52,10 @@ export interface HubOptions {
   stateDir?: string;
   /** Shares are deleted this long after they were posted (default 60). */
   shareTimeoutSecs?: number;
-  /** Auth schemes this hub accepts, in preference order (default ["gf128", "hmac-sha256"]). */
+  /**
+   * Auth schemes this hub accepts, in preference order (default ["gf128"]: information-theoretic
+   * only). List "hmac-sha256" too only for reference (v1) peers.
+   */
   authSchemes?: AuthSchemeName[];
   /** Largest PSRD block a client may request (default 4 MiB). */
   maxPsrdBlockBytes?: number;
@@ -110,6 +113,9 @@ export interface ShareInput {
 
 export const STATE_FILE = "hub-state.jsonl";
 
+/** Auth schemes a hub accepts unless told otherwise: gf128 only (hmac-sha256 only where a topology lists it). */
+export const DEFAULT_HUB_AUTH_SCHEMES: readonly AuthSchemeName[] = ["gf128"];
+
 export class Hub {
   readonly name: string;
   readonly shareTimeoutSecs: number;
@@ -139,7 +145,7 @@ export class Hub {
     this.name = options.name;
     this.store = options.store;
     this.shareTimeoutSecs = options.shareTimeoutSecs ?? 60;
-    this.authSchemes = options.authSchemes ?? ["gf128", "hmac-sha256"];
+    this.authSchemes = options.authSchemes ?? DEFAULT_HUB_AUTH_SCHEMES;
     this.now = options.now ?? Date.now;
     this.random = options.randomBytes ?? ((n) => nodeRandomBytes(n));
     this.maxPsrdBlockBytes = options.maxPsrdBlockBytes ?? 4 * 1024 * 1024;

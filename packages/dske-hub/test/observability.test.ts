@@ -264,7 +264,7 @@ describe("metrics and request IDs", () => {
     app.use(createHubRouter({ hub: a, onError: () => {} }));
     app.use(createHubRouter({ hub: b, onError: () => {} }));
     try {
-      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol" }).expect(200);
+      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       const ta = (await request(app).get("/hub/ha/metrics")).text;
       const tb = (await request(app).get("/hub/hb/metrics")).text;
       expect(metric(ta, "dske_hub_registered_clients")).toBe(1);
@@ -313,7 +313,7 @@ describe("standalone server", () => {
       expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/hub/hank/metrics"]));
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol" }).expect(200);
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       const m = await request(running.url).get("/metrics");
       expect(m.headers["content-type"]).toMatch(/^text\/plain/);
       expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);
