@@ -11,7 +11,7 @@ export { buildOpenApiDocument, type OpenApiDocument, type OpenApiInfo, type Json
 export { named, expressPath, fullPath, type RouteSpec, type RouteResponse, type RouteSecurity, type NamedSchema, type MountedRoutes, type HttpMethod } from "./route-table.js";
 export { registerRoute, listRouterRoutes, type RegisteredRoute } from "./route-register.js";
 export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, type ObservabilityMountOptions } from "./docs.js";
-export { NodeMetrics, registerHubMetrics, UNMATCHED_ROUTE, type NodeMetricsOptions, type HubMetrics, type PoolBytes } from "./metrics.js";
+export { NodeMetrics, OTHER_LABEL, boundedLabel, registerHubMetrics, UNMATCHED_ROUTE, type NodeMetricsOptions, type HubMetrics, type PoolBytes } from "./metrics.js";
 export {
   createNodeLogger,
   lineLogger,
