@@ -1,7 +1,8 @@
 /**
  * Durable per-hub registration state of a client: for each hub base URL the hub name, the
  * negotiated auth scheme and extensions. Written atomically (tmp + fsync + rename) on change;
- * memory only when no file is given.
+ * memory only when no file is given. No secrets: never key, share or PSRD bytes (see the README,
+ * "Key material on disk").
  */
 import { z } from "zod";
 import { readJson, writeJsonAtomic } from "@dske/psrd";

@@ -11,6 +11,11 @@
  *   hub-owned pool. Release and deletion rules: see wire.ts ("Share release rules").
  * - State (registrations, shares) is journaled under `stateDir` (journal.ts), so a restart keeps
  *   everything; without `stateDir` the hub keeps it in memory only.
+ * - Deleted shares leave the disk within a bound: a deletion (acknowledged, fetched by all, timed
+ *   out, master unregistered) leaves the share's value in the journal file, so the journal is
+ *   compacted at the latest `compactIntervalMs` after the first deletion not yet covered by a
+ *   compaction; the compaction zeroes the old file in place (@dske/psrd state-journal.ts). See
+ *   the README, "Deleted shares on disk".
  */
 import { randomBytes as nodeRandomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
@@ -71,6 +76,12 @@ export interface HubOptions {
   sweepIntervalMs?: number;
   /** Compact the state journal when it exceeds this many bytes and 4× its live size (default 4 MiB). */
   compactThresholdBytes?: number;
+  /**
+   * Compact the state journal at the latest this many ms after a share was deleted (default
+   * 5000): the bound on how long a deleted share's value stays in the journal file (plus the
+   * compaction's own duration). Under load the size threshold usually compacts sooner.
+   */
+  compactIntervalMs?: number;
   /** Diagnostic lines (never secrets). */
   log?: (line: string) => void;
 }
@@ -83,6 +94,7 @@ const HubOptionsSchema = z.object({
   maxShareBytes: z.int().min(1).max(MAX_SHARE_BYTES).optional(),
   sweepIntervalMs: z.int().min(0).optional(),
   compactThresholdBytes: z.int().min(0).optional(),
+  compactIntervalMs: z.int().min(1).max(3_600_000).optional(),
 });
 
 const RegistrationRecordSchema = z.discriminatedUnion("t", [
@@ -113,6 +125,9 @@ export interface ShareInput {
 
 export const STATE_FILE = "hub-state.jsonl";
 
+/** Default of HubOptions.compactIntervalMs (see there and the README, "Deleted shares on disk"). */
+export const DEFAULT_COMPACT_INTERVAL_MS = 5000;
+
 /** Auth schemes a hub accepts unless told otherwise: gf128 only (hmac-sha256 only where a topology lists it). */
 export const DEFAULT_HUB_AUTH_SCHEMES: readonly AuthSchemeName[] = ["gf128"];
 
@@ -136,6 +151,12 @@ export class Hub {
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSnapshotBytes = 0;
   private compacting = false;
+  private readonly compactInterval: number;
+  /** Date.now() of the oldest share deletion that no compaction snapshot covers yet. */
+  private deadSince: number | undefined;
+  private deadTimer: NodeJS.Timeout | undefined;
+  /** Journal compactions finished since open, and the duration of the last one (diagnostics). */
+  readonly compactions = { count: 0, lastMs: 0 };
   private closed = false;
 
   private constructor(
@@ -151,8 +172,13 @@ export class Hub {
     this.maxPsrdBlockBytes = options.maxPsrdBlockBytes ?? 4 * 1024 * 1024;
     this.maxShareBytes = options.maxShareBytes ?? MAX_SHARE_BYTES;
     this.compactThreshold = options.compactThresholdBytes ?? 4 * 1024 * 1024;
+    this.compactInterval = options.compactIntervalMs ?? DEFAULT_COMPACT_INTERVAL_MS;
     this.log = options.log ?? (() => {});
-    this.shares = new ShareStore(journal, (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`));
+    this.shares = new ShareStore(
+      journal,
+      (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`),
+      () => this.noteDeleted(),
+    );
   }
 
   /** Open a hub: restore its state from `stateDir` (if given) and open the clients' pools. */
@@ -700,6 +726,7 @@ export class Hub {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.deadTimer) clearTimeout(this.deadTimer);
     await this.regLock.catch(() => {});
     if (this.journal) {
       try {
@@ -766,14 +793,58 @@ export class Hub {
     const j = this.journal;
     if (!j || this.compacting || this.closed) return;
     if (j.size <= this.compactThreshold || j.size <= 4 * this.lastSnapshotBytes) return;
+    this.compact();
+  }
+
+  /**
+   * A share was deleted: its value is still in the journal file. Make sure a compaction starts
+   * within compactIntervalMs of the oldest such deletion (one timer, however many deletions: at
+   * thousands of deletions per second this is still one compaction per interval at most, and
+   * usually none, since the size threshold compacts sooner under load).
+   */
+  private noteDeleted(): void {
+    if (!this.journal || this.closed) return;
+    this.deadSince ??= Date.now();
+    this.scheduleDeadCompaction();
+  }
+
+  private scheduleDeadCompaction(): void {
+    if (this.deadTimer || this.compacting || this.closed || this.deadSince === undefined) return;
+    const delay = Math.max(0, this.deadSince + this.compactInterval - Date.now());
+    this.deadTimer = setTimeout(() => {
+      this.deadTimer = undefined;
+      this.compact();
+    }, delay);
+    this.deadTimer.unref();
+  }
+
+  /**
+   * Rewrite the journal with a snapshot of the live state. The snapshot is taken (and queued
+   * behind the appends already queued) synchronously, so it covers every deletion made so far;
+   * the journal writes it, then zeroes the old file in place off the append path.
+   */
+  private compact(): void {
+    const j = this.journal;
+    if (!j || this.compacting || this.closed) return;
     this.compacting = true;
+    this.deadSince = undefined;
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.deadTimer = undefined;
+    const started = Date.now();
     j.rewrite(this.snapshotRecords())
       .then(() => {
         this.lastSnapshotBytes = j.size;
+        this.compactions.count++;
+        this.compactions.lastMs = Date.now() - started;
       })
-      .catch((err: unknown) => this.log(`hub ${this.name}: journal compaction failed: ${errorMessage(err)}`))
+      .catch((err: unknown) => {
+        this.log(`hub ${this.name}: journal compaction failed: ${errorMessage(err)}`);
+        // Try again one interval from now (not at once: a broken journal fails at once).
+        this.deadSince = Date.now();
+      })
       .finally(() => {
         this.compacting = false;
+        this.scheduleDeadCompaction();
       });
   }
 }

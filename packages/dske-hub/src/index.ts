@@ -1,6 +1,6 @@
 export * from "./wire.js";
 export { HubApi, HubApiError, toHubApiError, hubApiStats, type HubApiErrorCode, type HubApiOptions, type PsrdBlock, type SignedCallOptions } from "./hub-api.js";
-export { DEFAULT_HUB_AUTH_SCHEMES, Hub, STATE_FILE, type HubOptions, type ShareInput } from "./hub.js";
+export { DEFAULT_COMPACT_INTERVAL_MS, DEFAULT_HUB_AUTH_SCHEMES, Hub, STATE_FILE, type HubOptions, type ShareInput } from "./hub.js";
 export { HubError, HUB_ERROR_STATUS, type HubErrorKind } from "./errors.js";
 export { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 export { ShareStore, type StoredShare, type NewShare, type JournalSink } from "./share-store.js";
