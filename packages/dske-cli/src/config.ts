@@ -16,7 +16,8 @@ export const CONFIG_DEFAULTS = {
   min_nr_shares: 3,
   share_timeout_secs: 60,
   state_dir: ".dske",
-  auth_schemes: ["gf128", "hmac-sha256"] as const,
+  // gf128 only: hmac-sha256 (computational) only where a topology lists it for reference peers.
+  auth_schemes: ["gf128"] as const,
   tls: false,
   key_source: "random",
   key_stock_ahead_ms: 2000,

@@ -17,17 +17,8 @@ function issues(text: string): { path: string; message: string }[] {
 }
 
 describe("allowed_auth_schemes", () => {
-  it("defaults to [gf128, hmac-sha256]; hubs and clients get it", () => {
+  it("defaults to [gf128] (no hmac-sha256 fallback); hubs and clients get it", () => {
     const cfg = parseConfig(MINIMAL, "t.yaml");
-    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
-    const topo = new Topology(cfg);
-    const state = new StateDir("/tmp/x");
-    expect(nodeArgs(topo.hubs[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
-    expect(nodeArgs(topo.clients[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
-  });
-
-  it("[gf128] forbids the fallback for hubs and clients", () => {
-    const cfg = parseConfig(`allowed_auth_schemes: [gf128]\n${MINIMAL}`, "t.yaml");
     expect(cfg.auth_schemes).toEqual(["gf128"]);
     const topo = new Topology(cfg);
     const state = new StateDir("/tmp/x");
@@ -35,6 +26,15 @@ describe("allowed_auth_schemes", () => {
       const args = nodeArgs(n, topo, state);
       expect(args[args.indexOf("--auth-schemes") + 1]).toBe("gf128");
     }
+  });
+
+  it("[gf128, hmac-sha256] (for reference peers) allows the fallback for hubs and clients", () => {
+    const cfg = parseConfig(`allowed_auth_schemes: [gf128, hmac-sha256]\n${MINIMAL}`, "t.yaml");
+    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
+    const topo = new Topology(cfg);
+    const state = new StateDir("/tmp/x");
+    expect(nodeArgs(topo.hubs[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
+    expect(nodeArgs(topo.clients[0], topo, state).join(" ")).toContain("--auth-schemes gf128,hmac-sha256");
   });
 
   it("auth_schemes is the older spelling; both at once is an error; bad values are named", () => {

@@ -59,7 +59,7 @@ describe("the repository's dske-config.yaml", () => {
     expect(cfg.min_nr_shares).toBe(3);
     expect(cfg.share_timeout_secs).toBe(60);
     expect(cfg.state_dir).toBe(".dske");
-    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
+    expect(cfg.auth_schemes).toEqual(["gf128"]);
     const minimal = parseConfig(MINIMAL, "minimal.yaml");
     const { hubs: _h, clients: _c, ...defaults } = minimal;
     const { hubs: _h2, clients: _c2, ...written } = cfg;

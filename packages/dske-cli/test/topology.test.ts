@@ -43,7 +43,7 @@ describe("topology of the default config", () => {
       "--share-timeout-secs",
       "60",
       "--auth-schemes",
-      "gf128,hmac-sha256",
+      "gf128",
     ]);
   });
 

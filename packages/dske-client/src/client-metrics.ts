@@ -4,9 +4,12 @@
  * failed, per SAE pair (counted by the ETSI route layer), PSRD bytes
  * per hub and pool, registration state, key-store counts and bad shares per hub (gauges read
  * from the management status at scrape time).
+ *
+ * SAE labels come only from configured names (see pairLabels): made-up SAE IDs and callers that
+ * are not this client's encryptors are all counted under `other`, so they create no new series.
  */
 import { Counter, Gauge } from "prom-client";
-import { NodeMetrics } from "@dske/hub";
+import { NodeMetrics, boundedLabel } from "@dske/hub";
 import type { Client } from "./client.js";
 import { ClientMgmtStatusSchema, type ClientMgmtStatus } from "./mgmt-wire.js";
 
@@ -20,6 +23,28 @@ export interface ClientMetrics {
   readonly keysDelivered: Counter<"master_sae" | "slave_sae">;
   /** Keys requested but not handed out because the domain call failed (after request validation). */
   readonly keysFailed: Counter<"master_sae" | "slave_sae" | "role">;
+  /** The label values for an SAE pair (pairLabels with this client). */
+  pairLabels(pair: SaePair): SaePair;
+}
+
+export interface SaePair {
+  master_sae: string;
+  slave_sae: string;
+  role: KeyRole;
+}
+
+/**
+ * Label values for an SAE pair as the ETSI routes see it: the calling SAE (master for enc_keys,
+ * slave for dec_keys) keeps its name only if it is one of this client's encryptors; the other SAE
+ * only if the client knows it (its own encryptors and its KME directory). Anything else (an
+ * unauthenticated caller, a made-up SAE ID) becomes `other`.
+ */
+export function pairLabels(client: Pick<Client, "encryptors" | "kmeOf">, pair: SaePair): SaePair {
+  const own = (sae: string) => client.encryptors.includes(sae);
+  const known = (sae: string) => client.kmeOf(sae) !== "";
+  return pair.role === "master"
+    ? { master_sae: boundedLabel(pair.master_sae, own), slave_sae: boundedLabel(pair.slave_sae, known), role: "master" }
+    : { master_sae: boundedLabel(pair.master_sae, known), slave_sae: boundedLabel(pair.slave_sae, own), role: "slave" };
 }
 
 export function registerClientMetrics(node: NodeMetrics, client: Client): ClientMetrics {
@@ -77,6 +102,7 @@ export function registerClientMetrics(node: NodeMetrics, client: Client): Client
   });
   return {
     node,
+    pairLabels: (pair) => pairLabels(client, pair),
     keysEstablished: new Counter({
       name: "dske_keys_established_total",
       help: "Keys established for an SAE pair: counted on the master SAE's KME when enc_keys hands them out",

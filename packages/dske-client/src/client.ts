@@ -7,8 +7,9 @@
  *   shortfall and each hub's failure.
  * - Slave side (`getKeysWithIds`, ETSI Get key with key IDs): fetch shares from k hubs in parallel
  *   (healthy hubs first), reconstruct and verify the check word; if a hub fails or a check fails,
- *   fetch from the remaining hubs and reconstruct robustly, naming the bad hubs. Never a wrong key:
- *   503 instead.
+ *   fetch from the remaining hubs and reconstruct robustly, naming the bad hubs. A share whose
+ *   share_index is not its hub's position + 1 is that hub's bad share (so every client of a topology
+ *   must list the hubs in the same order, as dske-cli does). Never a wrong key: 503 instead.
  * - ETSI Get status with real values from the PSRD pools.
  */
 import path from "node:path";
@@ -60,8 +61,12 @@ export interface ClientOptions {
   /** ETSI limits (key sizes, number per request, multicast). */
   limits?: Partial<EtsiLimits>;
   logger?: Logger;
-  /** Proposed hub auth scheme (default gf128) and whether a fallback is refused. */
+  /** Proposed hub auth scheme (default gf128). */
   authScheme?: AuthSchemeName;
+  /**
+   * Refuse a hub that chooses another scheme than the proposed one (default true: a client
+   * requires gf128). Set false only where the topology allows hmac-sha256 (reference hubs).
+   */
   requireAuthScheme?: boolean;
   /** Hub registration retry backoff (ms). */
   retryInitialMs?: number;
@@ -742,17 +747,27 @@ export class Client {
     const fetchFrom = (hubs: PeerHub[], ids: readonly string[]): Promise<void>[] => {
       const refs: ShareRef[] = ids.map((keyId) => ({ masterSae, slaveSae, keyId }));
       return hubs.map(async (h) => {
+        // The master gives the hub at position i of the (shared, topology-ordered) hub list the
+        // share at x = i + 1 (key.ts, key-source.ts). A hub that answers with another index lies:
+        // its share is that hub's bad share, never allowed to push out the honest hub's share of
+        // the index it claims.
+        const expectedX = this.peerHubs.indexOf(h) + 1;
         try {
           const got = await h.fetchShares(this.name, refs);
           for (const [id, s] of got) {
             const list = shares.get(id);
+            if (list && s.x !== expectedX) {
+              s.y.fill(0);
+              this.logger.warn(`hub ${h.name} returned share index ${s.x} for key ${id}, expected ${expectedX} (its position)`);
+              this.noteBadShare(h.name, id);
+              continue;
+            }
             if (closed || !list || outcomes.has(id)) {
               s.y.fill(0); // late or unneeded
               continue;
             }
             if (list.some((o) => o.x === s.x)) {
-              // Two hubs claim the same share index: keep the first; the robust step sorts it out.
-              this.logger.warn(`hub ${h.name} returned duplicate share index ${s.x} for key ${id}`);
+              // The same hub again (a share kept from an earlier attempt, partial-shares.ts): keep the first.
               s.y.fill(0);
               continue;
             }

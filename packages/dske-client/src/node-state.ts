@@ -6,6 +6,9 @@
  *   bundles were issued for, the enrollment secret (network delivery / plain-mode credential) and
  *   hub-owned blocks not confirmed to the hub yet.
  * Written atomically (tmp + fsync + rename) on change; memory only when no file is given.
+ * Never key, share or PSRD bytes. It does hold two bundle secrets: the chain key (it only
+ * authenticates the next bundle, and is replaced by the install of that bundle) and the
+ * enrollment secret (a credential for optional network delivery); see the README, "Key material on disk".
  */
 import { z } from "zod";
 import { readJson, writeJsonAtomic } from "@dske/psrd";

@@ -63,7 +63,7 @@ export interface PeerHubOptions {
   blockSize: number;
   /** Scheme proposed at registration (default gf128). */
   authScheme?: AuthSchemeName;
-  /** Refuse a hub that does not speak the proposed scheme (no fallback to hmac-sha256). */
+  /** Refuse a hub that does not speak the proposed scheme (default true: no fallback to hmac-sha256). */
   requireAuthScheme?: boolean;
   /** Registration retry backoff (ms): first delay and cap. Defaults 200 / 5000. */
   retryInitialMs?: number;
@@ -461,7 +461,7 @@ export class PeerHub {
     this.awaitingFirstBundle = false;
     const proposed = o.authScheme ?? "gf128";
     const scheme = chain.auth_scheme;
-    if (o.requireAuthScheme && scheme !== proposed) {
+    if ((o.requireAuthScheme ?? true) && scheme !== proposed) {
       throw new HubFailure(this.name, `hub ${this.name} issued PSRD for auth scheme ${scheme}, but this client requires ${proposed}`);
     }
     await this.attachPools(scheme);

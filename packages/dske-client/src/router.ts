@@ -148,11 +148,13 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   ): Promise<T> => {
     try {
       const out = await call();
-      const pair = { master_sae: labels.master_sae, slave_sae: labels.slave_sae };
-      (labels.role === "master" ? metrics?.keysEstablished : metrics?.keysDelivered)?.inc(pair, out.keys.length);
+      if (metrics) {
+        const l = metrics.pairLabels(labels);
+        (labels.role === "master" ? metrics.keysEstablished : metrics.keysDelivered).inc({ master_sae: l.master_sae, slave_sae: l.slave_sae }, out.keys.length);
+      }
       return out;
     } catch (err) {
-      metrics?.keysFailed.inc(labels, requested);
+      metrics?.keysFailed.inc(metrics.pairLabels(labels), requested);
       throw err;
     }
   };

@@ -137,7 +137,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
     .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
-    .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback)", "gf128,hmac-sha256")
+    .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback; add it only for reference hubs)", "gf128")
     .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
     .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
     .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")

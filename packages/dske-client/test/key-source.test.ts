@@ -255,15 +255,15 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
 
 describe("dske-client --key-source / --auth-schemes", () => {
   const base = ["carol", "--hubs", "http://127.0.0.1:1/hub/h1", "--min-nr-shares", "1", "--state-dir", "/tmp/dske-ks-test"];
-  it("defaults: random, gf128 with the hmac-sha256 fallback", async () => {
+  it("defaults: random, gf128 only (no hmac-sha256 fallback)", async () => {
     const c = await parseClientArgs(base);
     expect(c.keySource).toBe("random");
-    expect(c.authSchemes).toEqual(["gf128", "hmac-sha256"]);
-  });
-  it("psrd and gf128 only", async () => {
-    const c = await parseClientArgs([...base, "--key-source", "psrd", "--auth-schemes", "gf128"]);
-    expect(c.keySource).toBe("psrd");
     expect(c.authSchemes).toEqual(["gf128"]);
+  });
+  it("psrd, and the hmac-sha256 fallback when listed", async () => {
+    const c = await parseClientArgs([...base, "--key-source", "psrd", "--auth-schemes", "gf128,hmac-sha256"]);
+    expect(c.keySource).toBe("psrd");
+    expect(c.authSchemes).toEqual(["gf128", "hmac-sha256"]);
   });
   it("bad values name the option", async () => {
     await expect(parseClientArgs([...base, "--key-source", "urandom"])).rejects.toThrow(/--key-source/);

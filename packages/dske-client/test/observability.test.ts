@@ -175,6 +175,45 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
     expect(metric(m1, "dske_client_keys", { state: "issued" })).toBeGreaterThanOrEqual(0);
     expect(m1).toContain('node="carol"');
   });
+
+  /** The series (name and labels) of the given metrics in a scrape. */
+  const series = (text: string, names: readonly string[]): string[] =>
+    text
+      .split("\n")
+      .filter((l) => !l.startsWith("#") && names.some((n) => l.startsWith(`${n}{`) || l.startsWith(`${n} `)))
+      .map((l) => l.slice(0, l.lastIndexOf(" ")))
+      .sort();
+  const WATCHED = ["dske_keys_failed_total", "dske_keys_established_total", "dske_keys_delivered_total", "dske_http_requests_total", "dske_auth_failures_total"];
+
+  test("made-up SAE names and unauthenticated callers create no new series: they are all `other`", async () => {
+    const etsi = (port: number, sae: string, p: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${port}/api/v1/keys/${p}`, { ...init, headers: { Authorization: sae, "Content-Type": "application/json" } });
+    const round = async (i: number) => {
+      // enc_keys for a made-up slave SAE (400), and by a caller that is no encryptor of carol (401)
+      expect((await etsi(carol.port, "sam", `junk-${i}/enc_keys`)).status).toBe(400);
+      expect((await etsi(carol.port, `nobody-${i}`, "sunny/enc_keys")).status).toBe(401);
+      // dec_keys from a made-up master SAE (400), and by a caller that is no encryptor of curtis (401)
+      const body = JSON.stringify({ key_IDs: [{ key_ID: "5b0e4c8a-aaaa-4bbb-8ccc-000000000001" }] });
+      expect((await etsi(curtis.port, "sunny", `junk-${i}/dec_keys`, { method: "POST", body })).status).toBe(400);
+      expect((await etsi(curtis.port, `nobody-${i}`, "sam/dec_keys", { method: "POST", body })).status).toBe(401);
+      // an unusual HTTP method
+      await fetch(`http://127.0.0.1:${carol.port}/api/v1/keys/sunny/status`, { method: "PROPFIND", headers: { Authorization: "sam" } });
+    };
+    await round(0); // the `other` series exist from here on
+    const m0 = await scrape(carol, "carol");
+    const s0 = await scrape(curtis, "curtis");
+    for (let i = 1; i <= 20; i++) await round(i);
+    const m1 = await scrape(carol, "carol");
+    const s1 = await scrape(curtis, "curtis");
+    expect(series(m1, WATCHED)).toEqual(series(m0, WATCHED));
+    expect(series(s1, WATCHED)).toEqual(series(s0, WATCHED));
+    for (const text of [m1, s1]) expect(text).not.toMatch(/junk-|nobody-|PROPFIND/);
+    expect(metric(m1, "dske_keys_failed_total", { master_sae: "sam", slave_sae: "other", role: "master" })).toBe(21);
+    expect(metric(m1, "dske_keys_failed_total", { master_sae: "other", slave_sae: "sunny", role: "master" })).toBe(21);
+    expect(metric(s1, "dske_keys_failed_total", { master_sae: "other", slave_sae: "sunny", role: "slave" })).toBe(21);
+    expect(metric(s1, "dske_keys_failed_total", { master_sae: "sam", slave_sae: "other", role: "slave" })).toBe(21);
+    expect(metric(m1, "dske_http_requests_total", { method: "other" })).toBe(21);
+  });
 });
 
 describe("request IDs and log lines", () => {

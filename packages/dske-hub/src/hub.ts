@@ -11,6 +11,11 @@
  *   hub-owned pool. Release and deletion rules: see wire.ts ("Share release rules").
  * - State (registrations, shares) is journaled under `stateDir` (journal.ts), so a restart keeps
  *   everything; without `stateDir` the hub keeps it in memory only.
+ * - Deleted shares leave the disk within a bound: a deletion (acknowledged, fetched by all, timed
+ *   out, master unregistered) leaves the share's value in the journal file, so the journal is
+ *   compacted at the latest `compactIntervalMs` after the first deletion not yet covered by a
+ *   compaction; the compaction zeroes the old file in place (@dske/psrd state-journal.ts). See
+ *   the README, "Deleted shares on disk".
  */
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import path from "node:path";
@@ -53,7 +58,10 @@ export interface HubOptions {
   stateDir?: string;
   /** Shares are deleted this long after they were posted (default 60). */
   shareTimeoutSecs?: number;
-  /** Auth schemes this hub accepts, in preference order (default ["gf128", "hmac-sha256"]). */
+  /**
+   * Auth schemes this hub accepts, in preference order (default ["gf128"]: information-theoretic
+   * only). List "hmac-sha256" too only for reference (v1) peers.
+   */
   authSchemes?: AuthSchemeName[];
   /** Largest PSRD block a client may request (default 4 MiB). */
   maxPsrdBlockBytes?: number;
@@ -69,6 +77,12 @@ export interface HubOptions {
   sweepIntervalMs?: number;
   /** Compact the state journal when it exceeds this many bytes and 4× its live size (default 4 MiB). */
   compactThresholdBytes?: number;
+  /**
+   * Compact the state journal at the latest this many ms after a share was deleted (default
+   * 5000): the bound on how long a deleted share's value stays in the journal file (plus the
+   * compaction's own duration). Under load the size threshold usually compacts sooner.
+   */
+  compactIntervalMs?: number;
   /** Diagnostic lines (never secrets). */
   log?: (line: string) => void;
   /**
@@ -105,6 +119,7 @@ const HubOptionsSchema = z.object({
   maxClients: z.int().min(1).optional(),
   maxPoolBytes: z.int().min(1).optional(),
   maxPoolBlocks: z.int().min(1).optional(),
+  compactIntervalMs: z.int().min(1).max(3_600_000).optional(),
 });
 
 const RegistrationRecordSchema = z.discriminatedUnion("t", [
@@ -135,6 +150,12 @@ export interface ShareInput {
 
 export const STATE_FILE = "hub-state.jsonl";
 
+/** Default of HubOptions.compactIntervalMs (see there and the README, "Deleted shares on disk"). */
+export const DEFAULT_COMPACT_INTERVAL_MS = 5000;
+
+/** Auth schemes a hub accepts unless told otherwise: gf128 only (hmac-sha256 only where a topology lists it). */
+export const DEFAULT_HUB_AUTH_SCHEMES: readonly AuthSchemeName[] = ["gf128"];
+
 export class Hub {
   readonly name: string;
   readonly shareTimeoutSecs: number;
@@ -161,6 +182,12 @@ export class Hub {
   private sweepTimer: NodeJS.Timeout | undefined;
   private lastSnapshotBytes = 0;
   private compacting = false;
+  private readonly compactInterval: number;
+  /** Date.now() of the oldest share deletion that no compaction snapshot covers yet. */
+  private deadSince: number | undefined;
+  private deadTimer: NodeJS.Timeout | undefined;
+  /** Journal compactions finished since open, and the duration of the last one (diagnostics). */
+  readonly compactions = { count: 0, lastMs: 0 };
   private closed = false;
 
   private constructor(
@@ -170,14 +197,19 @@ export class Hub {
     this.name = options.name;
     this.store = options.store;
     this.shareTimeoutSecs = options.shareTimeoutSecs ?? 60;
-    this.authSchemes = options.authSchemes ?? ["gf128", "hmac-sha256"];
+    this.authSchemes = options.authSchemes ?? DEFAULT_HUB_AUTH_SCHEMES;
     this.now = options.now ?? Date.now;
     this.random = options.randomBytes ?? ((n) => nodeRandomBytes(n));
     this.maxPsrdBlockBytes = options.maxPsrdBlockBytes ?? 4 * 1024 * 1024;
     this.maxShareBytes = options.maxShareBytes ?? MAX_SHARE_BYTES;
     this.compactThreshold = options.compactThresholdBytes ?? 4 * 1024 * 1024;
+    this.compactInterval = options.compactIntervalMs ?? DEFAULT_COMPACT_INTERVAL_MS;
     this.log = options.log ?? (() => {});
-    this.shares = new ShareStore(journal, (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`));
+    this.shares = new ShareStore(
+      journal,
+      (err) => this.log(`hub ${this.name}: state journal write failed: ${String(err)}`),
+      () => this.noteDeleted(),
+    );
     this.psrdDelivery = options.psrdDelivery ?? "bundle";
     this.acceptClients = options.acceptClients ? new Set(options.acceptClients) : undefined;
     this.maxClients = options.maxClients ?? 1000;
@@ -826,6 +858,7 @@ export class Hub {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.deadTimer) clearTimeout(this.deadTimer);
     await this.regLock.catch(() => {});
     if (this.journal) {
       try {
@@ -931,14 +964,58 @@ export class Hub {
     const j = this.journal;
     if (!j || this.compacting || this.closed) return;
     if (j.size <= this.compactThreshold || j.size <= 4 * this.lastSnapshotBytes) return;
+    this.compact();
+  }
+
+  /**
+   * A share was deleted: its value is still in the journal file. Make sure a compaction starts
+   * within compactIntervalMs of the oldest such deletion (one timer, however many deletions: at
+   * thousands of deletions per second this is still one compaction per interval at most, and
+   * usually none, since the size threshold compacts sooner under load).
+   */
+  private noteDeleted(): void {
+    if (!this.journal || this.closed) return;
+    this.deadSince ??= Date.now();
+    this.scheduleDeadCompaction();
+  }
+
+  private scheduleDeadCompaction(): void {
+    if (this.deadTimer || this.compacting || this.closed || this.deadSince === undefined) return;
+    const delay = Math.max(0, this.deadSince + this.compactInterval - Date.now());
+    this.deadTimer = setTimeout(() => {
+      this.deadTimer = undefined;
+      this.compact();
+    }, delay);
+    this.deadTimer.unref();
+  }
+
+  /**
+   * Rewrite the journal with a snapshot of the live state. The snapshot is taken (and queued
+   * behind the appends already queued) synchronously, so it covers every deletion made so far;
+   * the journal writes it, then zeroes the old file in place off the append path.
+   */
+  private compact(): void {
+    const j = this.journal;
+    if (!j || this.compacting || this.closed) return;
     this.compacting = true;
+    this.deadSince = undefined;
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.deadTimer = undefined;
+    const started = Date.now();
     j.rewrite(this.snapshotRecords())
       .then(() => {
         this.lastSnapshotBytes = j.size;
+        this.compactions.count++;
+        this.compactions.lastMs = Date.now() - started;
       })
-      .catch((err: unknown) => this.log(`hub ${this.name}: journal compaction failed: ${errorMessage(err)}`))
+      .catch((err: unknown) => {
+        this.log(`hub ${this.name}: journal compaction failed: ${errorMessage(err)}`);
+        // Try again one interval from now (not at once: a broken journal fails at once).
+        this.deadSince = Date.now();
+      })
       .finally(() => {
         this.compacting = false;
+        this.scheduleDeadCompaction();
       });
   }
 }

@@ -1,6 +1,6 @@
 export * from "./wire.js";
 export { HubApi, HubApiError, toHubApiError, hubApiStats, type HubApiErrorCode, type HubApiOptions, type PsrdBlock, type SignedCallOptions } from "./hub-api.js";
-export { Hub, STATE_FILE, type HubOptions, type ShareInput } from "./hub.js";
+export { DEFAULT_COMPACT_INTERVAL_MS, DEFAULT_HUB_AUTH_SCHEMES, Hub, STATE_FILE, type HubOptions, type ShareInput } from "./hub.js";
 export { HubError, HUB_ERROR_STATUS, type HubErrorKind } from "./errors.js";
 export { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 export { ShareStore, type StoredShare, type NewShare, type JournalSink } from "./share-store.js";
@@ -11,7 +11,7 @@ export { buildOpenApiDocument, type OpenApiDocument, type OpenApiInfo, type Json
 export { named, expressPath, fullPath, type RouteSpec, type RouteResponse, type RouteSecurity, type NamedSchema, type MountedRoutes, type HttpMethod } from "./route-table.js";
 export { registerRoute, listRouterRoutes, type RegisteredRoute } from "./route-register.js";
 export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, type ObservabilityMountOptions } from "./docs.js";
-export { NodeMetrics, registerHubMetrics, UNMATCHED_ROUTE, type NodeMetricsOptions, type HubMetrics, type PoolBytes } from "./metrics.js";
+export { NodeMetrics, OTHER_LABEL, boundedLabel, registerHubMetrics, UNMATCHED_ROUTE, type NodeMetricsOptions, type HubMetrics, type PoolBytes } from "./metrics.js";
 export {
   createNodeLogger,
   lineLogger,

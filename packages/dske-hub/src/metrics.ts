@@ -6,6 +6,11 @@
  * table, `unmatched` otherwise), method and status; authentication failures by reason; PSRD bytes
  * per peer and pool (gauges filled at scrape time from the node's status). Hub- and client-specific
  * metrics are added by `registerHubMetrics` (here) and by @dske/client.
+ *
+ * Label hygiene: label values come only from configured names (registered clients, hub names, a
+ * client's encryptors and its KME directory) or fixed sets (routes, methods, statuses, reasons);
+ * anything else is counted under the one value `other` (OTHER_LABEL). So unauthenticated callers
+ * and made-up names cannot create new series (the registry stays bounded).
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -26,6 +31,17 @@ export interface PoolBytes {
 }
 
 export const UNMATCHED_ROUTE = "unmatched";
+
+/** The one label value for every name that is not configured (see "Label hygiene" above). */
+export const OTHER_LABEL = "other";
+
+/** `value` when `known(value)`, else OTHER_LABEL. */
+export function boundedLabel(value: string, known: (value: string) => boolean): string {
+  return known(value) ? value : OTHER_LABEL;
+}
+
+/** HTTP methods that get their own label value (Node's parser accepts a few dozen more). */
+const METHOD_LABELS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
 export class NodeMetrics {
   readonly registry: Registry;
@@ -112,7 +128,7 @@ export class NodeMetrics {
       const end = this.httpDuration.startTimer();
       res.on("finish", () => {
         const route = typeof res.locals.dskeRoute === "string" ? res.locals.dskeRoute : UNMATCHED_ROUTE;
-        const labels = { method: req.method, route, status: String(res.statusCode) };
+        const labels = { method: boundedLabel(req.method, (m) => METHOD_LABELS.has(m)), route, status: String(res.statusCode) };
         this.httpRequests.inc(labels);
         end(labels);
       });
@@ -129,8 +145,11 @@ export class NodeMetrics {
 /** Hub-specific metrics: pools per client, shares stored / received / released. */
 export interface HubMetrics {
   readonly node: NodeMetrics;
+  /** Label with `client = clientLabel(name)`. */
   readonly sharesReceived: Counter<"client">;
   readonly sharesReleased: Counter<"client">;
+  /** `name` if it is a client registered at the hub, else `other`. */
+  clientLabel(name: string): string;
 }
 
 export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefined): HubMetrics {
@@ -168,6 +187,7 @@ export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefi
   });
   return {
     node,
+    clientLabel: (name) => boundedLabel(name, (n) => getHub()?.client(n) !== undefined),
     sharesReceived: new Counter({
       name: "dske_hub_shares_received_total",
       help: "Key shares received and stored, by master client",

@@ -200,7 +200,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     const body = validate(PostKeyShareRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     await hub.postShare(body);
-    metrics?.sharesReceived.inc({ client: body.master_client_name });
+    metrics?.sharesReceived.inc({ client: metrics.clientLabel(body.master_client_name) });
     const response: PostKeyShareResponse = {};
     res.json(response);
   });
@@ -212,7 +212,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
       const query = validate(GetKeyShareQuerySchema, req.query, "query");
       const hub = await hubPromise;
       const share = await hub.getShare(query);
-      metrics?.sharesReleased.inc({ client: query.client_name });
+      metrics?.sharesReleased.inc({ client: metrics.clientLabel(query.client_name) });
       res.json(share);
     },
   );
@@ -221,7 +221,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     const body = validate(PostKeySharesRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     const stored = await hub.postShares(body.master_client_name, body.encryption_key_allocation, body.shares);
-    metrics?.sharesReceived.inc({ client: body.master_client_name }, stored);
+    metrics?.sharesReceived.inc({ client: metrics.clientLabel(body.master_client_name) }, stored);
     const response: PostKeySharesResponse = { stored };
     res.json(response);
   });
@@ -230,7 +230,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     const body = validate(FetchKeySharesRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     const fetched: FetchKeySharesResponse = await hub.fetchShares(body.client_name, body.keys, body.ack);
-    if (fetched.shares.length > 0) metrics?.sharesReleased.inc({ client: body.client_name }, fetched.shares.length);
+    if (fetched.shares.length > 0) metrics?.sharesReleased.inc({ client: metrics.clientLabel(body.client_name) }, fetched.shares.length);
     res.json(fetched);
   });
 

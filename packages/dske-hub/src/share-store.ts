@@ -79,9 +79,14 @@ export class ShareStore {
   /** keyId → the share with that key ID, or the list of them (normally one: no array then). */
   private readonly byKeyId = new Map<string, StoredShare | StoredShare[]>();
 
+  /**
+   * `onDeleted` runs whenever a share whose record may be in the journal is deleted (its value
+   * then lingers in the journal file until the next compaction: the hub bounds that, hub.ts).
+   */
   constructor(
     private readonly journal: JournalSink | undefined,
     private readonly onBackgroundError: (err: unknown) => void = () => {},
+    private readonly onDeleted: () => void = () => {},
   ) {}
 
   get size(): number {
@@ -282,7 +287,10 @@ export class ShareStore {
       else this.byKeyId.delete(keyId);
     }
     s.value.fill(0);
-    if (journal) this.background([{ t: "del", m: masterClientName, k: keyId }]);
+    if (journal) {
+      this.background([{ t: "del", m: masterClientName, k: keyId }]);
+      if (this.journal) this.onDeleted();
+    }
     return true;
   }
 

@@ -131,7 +131,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--share-timeout-secs <secs>", "delete unfetched shares after this many seconds", "60")
     .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
-    .option("--auth-schemes <list>", "accepted auth schemes, in preference order", "gf128,hmac-sha256")
+    .option("--auth-schemes <list>", "accepted auth schemes, in preference order (add hmac-sha256 only for reference peers)", "gf128")
     .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
     .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
     .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: any the operator provisions)")

@@ -9,6 +9,9 @@
  *                            lying answer legitimately: a malicious hub, not a network attacker.
  *   { "refuse_psrd": true }   answer 503 to every PSRD request (GET .../dske/oob/v1/psrd): the
  *                            hub's PSRD source has run dry.
+ *   { "claim_share_index": 1 } answer with this share_index (1..255) instead of the stored one
+ *                            (GET key-share and batch fetch): a malicious hub claiming another
+ *                            hub's position, to push that hub's honest share out.
  *
  * A missing or unreadable file, or anything else in it, means no fault. Never set this variable in
  * production: a hub with faults lies to its clients (who detect it; that is what the tests check).
@@ -23,6 +26,7 @@ export const TEST_FAULTS_ENV = "DSKE_TEST_FAULTS";
 const FaultsSchema = z.object({
   corrupt_shares: z.int().min(0).max(255).optional(),
   refuse_psrd: z.boolean().optional(),
+  claim_share_index: z.int().min(1).max(255).optional(),
 });
 export type TestFaults = z.infer<typeof FaultsSchema>;
 
@@ -55,9 +59,32 @@ export function corruptShares(hub: Hub, delta: () => number): () => void {
     const r = await getShare.call(hub, q);
     return { ...r, encrypted_share_value: flip(r.encrypted_share_value) };
   };
-  hub.fetchShares = async (c, keys) => {
-    const r = await fetchShares.call(hub, c, keys);
+  hub.fetchShares = async (c, keys, acks) => {
+    const r = await fetchShares.call(hub, c, keys, acks);
     return { ...r, shares: r.shares.map((s) => ({ ...s, encrypted_share_value: flip(s.encrypted_share_value) })) };
+  };
+  return () => {
+    hub.getShare = getShare;
+    hub.fetchShares = fetchShares;
+  };
+}
+
+/**
+ * Make `hub` claim another share index: every share it hands out (GET key-share and batch fetch)
+ * carries `index()` as its share_index instead of the stored one (undefined: the stored one). The
+ * value is the hub's own share, signed legitimately. Returns a function that restores the hub.
+ */
+export function claimShareIndex(hub: Hub, index: () => number | undefined): () => void {
+  const getShare = hub.getShare;
+  const fetchShares = hub.fetchShares;
+  hub.getShare = async (q) => {
+    const r = await getShare.call(hub, q);
+    return { ...r, share_index: index() ?? r.share_index };
+  };
+  hub.fetchShares = async (c, keys, acks) => {
+    const r = await fetchShares.call(hub, c, keys, acks);
+    const claimed = index();
+    return claimed === undefined ? r : { ...r, shares: r.shares.map((s) => ({ ...s, share_index: claimed })) };
   };
   return () => {
     hub.getShare = getShare;
@@ -79,6 +106,7 @@ export function installTestFaults(
   if (file === undefined || file === "") return undefined;
   log(`hub ${hub.name}: TEST FAULT INJECTION enabled (${TEST_FAULTS_ENV}=${file}); never use this in production`);
   corruptShares(hub, () => readTestFaults(file).corrupt_shares ?? 0);
+  claimShareIndex(hub, () => readTestFaults(file).claim_share_index);
   return (req, res, next) => {
     if (req.method === "GET" && req.path.endsWith("/dske/oob/v1/psrd") && readTestFaults(file).refuse_psrd === true) {
       res.status(503).json({ message: `hub ${hub.name}: PSRD source exhausted (test fault injection)` });

@@ -62,7 +62,8 @@ describe("Hub registration", () => {
   });
 
   test("negotiates the auth scheme", async () => {
-    const hub = await openHub();
+    // A hub that lists hmac-sha256 (for reference peers) falls back to it.
+    const hub = await openHub({ authSchemes: ["gf128", "hmac-sha256"] });
     expect((await hub.register({ client_name: "a", encryptor_names: [], auth_scheme: "gf128" })).auth_scheme).toBe("gf128");
     expect((await hub.register({ client_name: "b", encryptor_names: [] })).auth_scheme).toBe("hmac-sha256");
     expect((await hub.register({ client_name: "c", encryptor_names: [], auth_scheme: "rot13" })).auth_scheme).toBe("hmac-sha256");
@@ -71,7 +72,9 @@ describe("Hub registration", () => {
     );
     await hub.close();
 
-    const strict = await openHub({ authSchemes: ["gf128"] });
+    // The default: gf128 only.
+    const strict = await openHub();
+    expect(strict.authSchemes).toEqual(["gf128"]);
     await expectHubError(strict.register({ client_name: "b", encryptor_names: [] }), "bad_request", /requires an auth_scheme.*gf128/);
     await expectHubError(
       strict.register({ client_name: "b", encryptor_names: [], auth_scheme: "hmac-sha256" }),
@@ -86,7 +89,7 @@ describe("Hub registration", () => {
   });
 
   test("refuses a scheme change while registered, and an encryptor hosted by another client", async () => {
-    const hub = await openHub();
+    const hub = await openHub({ authSchemes: ["gf128", "hmac-sha256"] });
     await hub.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
     await expectHubError(hub.register({ client_name: "carol", encryptor_names: ["sam"] }), "conflict", /unregister/);
     await expectHubError(
@@ -121,7 +124,7 @@ describe("Hub registration", () => {
 
 describe("Hub PSRD delivery", () => {
   test.each(["gf128", "hmac-sha256"] as const)("the hub keeps a copy equal to the bytes returned (%s)", async (scheme) => {
-    const hub = await openHub();
+    const hub = await openHub({ authSchemes: [scheme] });
     await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: scheme });
     const prefix = scheme === "gf128" ? 16 : 0;
     const client = hub.client("carol")!;

@@ -249,6 +249,30 @@ describe("metrics and request IDs", () => {
       expect(metric(afterBad, "dske_http_requests_total", { route: "postKeyShare", status: "401" })).toBe(2);
       // Default labels name the node.
       expect(afterBad).toMatch(/dske_hub_shares_stored\{node="hank",kind="hub"\} 0/);
+
+      // Label hygiene: made-up client names (unauthenticated) and odd methods create no new series.
+      const series = (text: string) =>
+        text
+          .split("\n")
+          .filter((l) => l.startsWith("dske_") && !l.startsWith("dske_http_request_duration"))
+          .map((l) => l.slice(0, l.lastIndexOf(" ")))
+          .sort();
+      const junk = async (i: number) => {
+        const P = "/hub/hank/dske/api/v1";
+        await request(app).post(`${P}/key-share`).send({ master_client_name: `junk-${i}` }).expect(401);
+        await request(app).get(`${P}/key-share?client_name=junk-${i}&master_sae_id=sam&slave_sae_id=sunny&key_id=${KEY}`).expect(401);
+        await request(app).post(`${P}/key-shares/fetch`).send({ client_name: `junk-${i}`, keys: [] }).expect(401);
+        await request(app).propfind(`/hub/hank/junk-${i}`);
+      };
+      await junk(0);
+      const j0 = await scrape();
+      for (let i = 1; i <= 20; i++) await junk(i);
+      const j1 = await scrape();
+      expect(series(j1)).toEqual(series(j0));
+      expect(j1).not.toMatch(/junk-|PROPFIND/);
+      expect(metric(j1, "dske_http_requests_total", { method: "other" })).toBe(21);
+      expect(router.metrics?.clientLabel("carol")).toBe("carol");
+      expect(router.metrics?.clientLabel("mallory")).toBe("other");
       apis.carol.close();
       apis.curtis.close();
     } finally {
@@ -264,7 +288,7 @@ describe("metrics and request IDs", () => {
     app.use(createHubRouter({ hub: a, onError: () => {} }));
     app.use(createHubRouter({ hub: b, onError: () => {} }));
     try {
-      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol" }).expect(200);
+      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       const ta = (await request(app).get("/hub/ha/metrics")).text;
       const tb = (await request(app).get("/hub/hb/metrics")).text;
       expect(metric(ta, "dske_hub_registered_clients")).toBe(1);
@@ -313,7 +337,7 @@ describe("standalone server", () => {
       expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/hub/hank/metrics"]));
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol" }).expect(200);
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       const m = await request(running.url).get("/metrics");
       expect(m.headers["content-type"]).toMatch(/^text\/plain/);
       expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);

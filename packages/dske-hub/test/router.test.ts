@@ -23,7 +23,8 @@ interface Harness {
 }
 
 async function harness(options: { authSchemes?: AuthSchemeName[]; now?: () => number } = {}): Promise<Harness> {
-  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, ...options });
+  // hmac-sha256 listed explicitly: these tests cover reference (v1) peers too (the default is gf128 only).
+  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: ["gf128", "hmac-sha256"], ...options });
   const h = { hub, stopped: 0 } as Harness;
   const app = express();
   app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {} }));

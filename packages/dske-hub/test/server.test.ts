@@ -11,7 +11,7 @@ const repoRoot = path.resolve(__dirname, "../../..");
 describe("parseHubArgs", () => {
   test("defaults and explicit options", () => {
     const c = parseHubArgs(["hank", "--port", "8100"]);
-    expect(c).toMatchObject({ name: "hank", port: 8100, host: "127.0.0.1", shareTimeoutSecs: 60, authSchemes: ["gf128", "hmac-sha256"] });
+    expect(c).toMatchObject({ name: "hank", port: 8100, host: "127.0.0.1", shareTimeoutSecs: 60, authSchemes: ["gf128"] });
     expect(c.stateDir).toBe(path.resolve(".dske/state/hank"));
     expect(c.psrdAuditLog).toBe(path.resolve(".dske/state/hank/psrd-audit.jsonl"));
     const d = parseHubArgs([

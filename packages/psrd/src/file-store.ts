@@ -39,12 +39,20 @@ export interface FileStoreOptions {
   auditLog?: string;
   /** Compact a pool's journal once it holds more than this many records (default 65536). */
   compactAfterRecords?: number;
+  /**
+   * Consumed bytes are overwritten with zeros in the data file once their consumption is durable;
+   * the data file is then fdatasync'd at most this many ms later (default 1000), so consumed PSRD
+   * is off the disk within that bound (journal.ts).
+   */
+  zeroSyncMs?: number;
 }
 
 /** Per-pool diagnostics (tests, benchmark). */
 export interface FilePoolDiagnostics {
   /** Journal batches written (each = one write + one fdatasync) since the pool was opened. */
   journalBatches: number;
+  /** fdatasyncs of the data file that made zeroed (consumed) ranges durable (see zeroSyncMs). */
+  zeroSyncs: number;
   /** Consumed/reserved intervals kept in memory. */
   intervals: number;
 }
@@ -204,6 +212,7 @@ export class FileStore implements PsrdStore {
   private readonly poolsDir: string;
   private readonly audit: AuditLog | undefined;
   private readonly compactAfter: number;
+  private readonly zeroSyncMs: number | undefined;
   private readonly pools = new Map<string, Promise<OpenPool>>();
   private closed = false;
 
@@ -212,6 +221,7 @@ export class FileStore implements PsrdStore {
     this.poolsDir = join(dir, "pools");
     this.audit = options.auditLog !== undefined ? new AuditLog(options.auditLog) : undefined;
     this.compactAfter = options.compactAfterRecords ?? 65536;
+    this.zeroSyncMs = options.zeroSyncMs;
   }
 
   /** Open (creating if needed) a store directory. Takes the directory's lock. */
@@ -246,7 +256,7 @@ export class FileStore implements PsrdStore {
     const entry = this.pools.get(name);
     if (!entry) throw new PsrdClosedError(`pool "${name}"`);
     const { pool, backend } = await entry;
-    return { journalBatches: backend.journal.batches, intervals: pool.intervalCount() };
+    return { journalBatches: backend.journal.batches, zeroSyncs: backend.journal.zeroSyncs, intervals: pool.intervalCount() };
   }
 
   private async loadPool(name: string, owner: PoolOwner): Promise<OpenPool> {
@@ -355,6 +365,7 @@ export class FileStore implements PsrdStore {
         records,
         end: journalEnd,
         compactAfter: this.compactAfter,
+        zeroSyncMs: this.zeroSyncMs,
       });
       return { pool, backend };
     } catch (e) {

@@ -3,7 +3,10 @@
  * records (block index, start, size, flags). Appends from concurrent operations are group-
  * committed: queued, written as one batch, made durable with one fdatasync, then all resolved.
  * After the fsync the consumed ranges are zeroed in the data file (lazily: the record already
- * forbids reuse; on reopen, ranges of records without the `zeroed` flag are zeroed again).
+ * forbids reuse; on reopen, ranges of records without the `zeroed` flag are zeroed again), and
+ * the data file is fdatasync'd at most `zeroSyncMs` later (one sync for all zeroing meanwhile),
+ * so consumed PSRD (pads of shares, keys in the psrd key source) is off the disk within that bound,
+ * not only whenever the kernel writes the page cache back.
  *
  * When the journal grows it is compacted: pending zero writes are flushed and the data file
  * synced, then the merged consumed ranges are written as `zeroed` records to a new file that
@@ -188,6 +191,8 @@ export interface JournalOptions {
   end: number;
   /** Compact when the journal has more than this many records (and 4× the live intervals). */
   compactAfter: number;
+  /** fdatasync the data file at most this many ms after consumed ranges were zeroed (default 1000). */
+  zeroSyncMs?: number;
 }
 
 interface Waiter {
@@ -240,6 +245,10 @@ export class Journal {
   private closed = false;
   /** Batches made durable (each = one write + one fdatasync); shows group commit at work. */
   batches = 0;
+  /** fdatasyncs of the data file that made zeroed ranges durable (see zeroSyncMs). */
+  zeroSyncs = 0;
+  private readonly zeroSyncMs: number;
+  private zeroSyncTimer: NodeJS.Timeout | undefined;
 
   private constructor(options: JournalOptions, fh: FileHandle, fileSize: number) {
     this.path = options.path;
@@ -248,6 +257,7 @@ export class Journal {
     this.written = options.written;
     this.records = options.records;
     this.compactAfter = options.compactAfter;
+    this.zeroSyncMs = options.zeroSyncMs ?? 1000;
     this.fh = fh;
     this.size = options.end;
     this.allocated = Math.max(fileSize, options.end);
@@ -353,6 +363,7 @@ export class Journal {
       .catch((e: unknown) => {
         this.failure ??= e;
       });
+    this.scheduleZeroSync();
     // Compaction: stop writing new batches; the batch that settles last (nothing in flight
     // after it) rewrites the journal, then writing resumes.
     if (!this.compacting && this.records > this.compactAfter && this.records > 4 * this.liveIntervals()) {
@@ -368,6 +379,24 @@ export class Journal {
       }
     }
     this.pump();
+  }
+
+  /** One fdatasync of the data file for all ranges zeroed in the next zeroSyncMs (see the header). */
+  private scheduleZeroSync(): void {
+    if (this.zeroSyncTimer !== undefined || this.closed) return;
+    this.zeroSyncTimer = setTimeout(() => {
+      this.zeroSyncTimer = undefined;
+      if (this.closed || this.failure !== undefined) return;
+      this.zeroing = this.zeroing
+        .then(() => this.hooks.syncData())
+        .then(() => {
+          this.zeroSyncs++;
+        })
+        .catch((e: unknown) => {
+          this.failure ??= e;
+        });
+    }, this.zeroSyncMs);
+    this.zeroSyncTimer.unref();
   }
 
   private liveIntervals(): number {
@@ -406,6 +435,8 @@ export class Journal {
       await new Promise<void>((r) => setImmediate(r));
     }
     this.closed = true;
+    if (this.zeroSyncTimer !== undefined) clearTimeout(this.zeroSyncTimer);
+    this.zeroSyncTimer = undefined;
     await this.zeroing;
     if (this.failure === undefined) {
       if (this.appended > 0) await this.compact();

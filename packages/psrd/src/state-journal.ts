@@ -6,8 +6,10 @@
  * - `rewrite(records)` replaces the whole journal with a snapshot (compaction): the snapshot is
  *   written to `<path>.tmp` and fsync'd, the old journal is kept as a hard link `<path>.old`, the
  *   snapshot is renamed over `<path>` (atomic), the directory is fsync'd, then `<path>.old` is
- *   overwritten with zeros, fsync'd and unlinked — so dead records (e.g. deleted share values)
- *   do not linger on disk after compaction.
+ *   overwritten in place with zeros, fsync'd and unlinked — so dead records (e.g. deleted share
+ *   values) do not linger on disk after compaction. Appends queued behind the rewrite go on as
+ *   soon as the new file is in place (they do not wait for the zeroing of the old one); the
+ *   rewrite's promise resolves once the old file is zeroed and gone.
  * - `StateJournal.open` recovers: a torn last line (crash during a write) is dropped and truncated;
  *   leftovers `<path>.tmp` / `<path>.old` from an interrupted compaction are zeroed and removed
  *   (`.old` is only unlinked, not zeroed, when it is still the same file as `<path>`).
@@ -36,6 +38,8 @@ export class StateJournal {
   private closed = false;
   /** Bytes currently in the journal file. */
   private bytes: number;
+  /** The zeroing of the previous journal file (after a rewrite), running beside later appends. */
+  private retiring: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -113,6 +117,7 @@ export class StateJournal {
     if (this.closed) return;
     this.closed = true;
     while (this.running) await this.running;
+    await this.retiring;
     await this.fd.close();
   }
 
@@ -149,7 +154,15 @@ export class StateJournal {
         });
       } else {
         const op = this.queue.shift() as Op;
-        await this.execute([op], () => this.doRewrite(op.data));
+        await this.execute([], () => this.doRewrite(op.data));
+        if (this.broken !== undefined) {
+          op.reject(this.broken);
+        } else {
+          // The new file is in place: later appends go on while the old file is zeroed.
+          const retired = this.retireOld();
+          this.retiring = retired.catch(() => undefined);
+          retired.then(op.resolve, op.reject);
+        }
       }
     }
     this.running = undefined;
@@ -173,6 +186,9 @@ export class StateJournal {
     const tmp = `${this.path}.tmp`;
     const old = `${this.path}.old`;
     const dir = path.dirname(this.path);
+    // The previous rewrite's old file must be gone before this one links its own.
+    await this.retiring;
+    if (await exists(old)) await zeroAndUnlink(old);
     const buf = Buffer.from(data, "utf8");
     const t = await fs.open(tmp, "w", 0o600);
     try {
@@ -182,7 +198,6 @@ export class StateJournal {
     } finally {
       await t.close();
     }
-    await fs.rm(old, { force: true });
     await fs.link(this.path, old);
     await fs.rename(tmp, this.path);
     await fsyncDir(dir);
@@ -191,8 +206,12 @@ export class StateJournal {
     this.fd = newFd;
     this.bytes = buf.length;
     await oldFd.close();
-    await zeroAndUnlink(old);
-    await fsyncDir(dir);
+  }
+
+  /** Zero (in place, fsync'd) and unlink the journal file a rewrite replaced. */
+  private async retireOld(): Promise<void> {
+    await zeroAndUnlink(`${this.path}.old`);
+    await fsyncDir(path.dirname(this.path));
   }
 }
 

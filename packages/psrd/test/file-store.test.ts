@@ -84,6 +84,19 @@ test("zeroing happens without close too (lazily after the journal fsync)", async
   expect(isZero(dataFile("L").subarray(16, 116))).toBe(true);
 });
 
+test("zeroed ranges are made durable (data file fdatasync'd) within zeroSyncMs, one sync for many consumptions", async () => {
+  await store.close();
+  store = await FileStore.open(dir, { zeroSyncMs: 20 });
+  const { L } = await pools();
+  const before = (await store.diagnostics("L")).zeroSyncs;
+  await Promise.all(Array.from({ length: 20 }, () => L.allocate(10, "x")));
+  for (let i = 0; i < 500 && (await store.diagnostics("L")).zeroSyncs === before; i++) await new Promise((r) => setTimeout(r, 5));
+  // Not one per allocation: the consumptions group-commit into a few batches, zeroed together.
+  expect((await store.diagnostics("L")).zeroSyncs - before).toBeGreaterThanOrEqual(1);
+  expect((await store.diagnostics("L")).zeroSyncs - before).toBeLessThan(5);
+  expect(isZero(dataFile("L").subarray(16, 216))).toBe(true);
+});
+
 test("a journaled but not yet zeroed range (crash before zeroing) is zeroed and consumed on reopen", async () => {
   await pools();
   await store.close();

@@ -1,4 +1,4 @@
-import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { StateJournal as Journal, StateJournalError as JournalError } from "../src/state-journal";
@@ -49,6 +49,31 @@ describe("StateJournal", () => {
     expect(readFileSync(file, "utf8")).toBe('{"keep":1}\n{"after":2}\n');
     expect(existsSync(`${file}.old`)).toBe(false);
     expect(existsSync(`${file}.tmp`)).toBe(false);
+  });
+
+  test("rewrite zeroes the old file in place (not only unlinks it); appends meanwhile land in the new file", async () => {
+    const { journal } = await Journal.open(file);
+    const secret = "c2VjcmV0LXNoYXJlLXZhbHVl";
+    await journal.append([{ secret }, { keep: 1 }]);
+    const old = openSync(file, "r"); // keeps the old inode readable after it is unlinked
+    try {
+      const size = fstatSync(old).size;
+      const rewritten = journal.rewrite([{ keep: 1 }]);
+      const appended = journal.append([{ after: 1 }]);
+      await Promise.all([rewritten, appended]);
+      const bytes = Buffer.alloc(size);
+      expect(readSync(old, bytes, 0, size, 0)).toBe(size);
+      expect(bytes.equals(Buffer.alloc(size))).toBe(true);
+      expect(fstatSync(old).nlink).toBe(0);
+    } finally {
+      closeSync(old);
+    }
+    expect(readFileSync(file, "utf8")).toBe('{"keep":1}\n{"after":1}\n');
+    // A second rewrite right away works too (the first one's old file is gone first).
+    await Promise.all([journal.rewrite([{ keep: 2 }]), journal.rewrite([{ keep: 3 }])]);
+    await journal.close();
+    expect(readFileSync(file, "utf8")).toBe('{"keep":3}\n');
+    expect(existsSync(`${file}.old`)).toBe(false);
   });
 
   test("recovers from an interrupted compaction", async () => {

@@ -15,7 +15,7 @@ const t = runningTopology(18690, {}, { beforeStart: (top) => writeFileSync(top.c
 function psrdGf128Only(yaml: string): string {
   return yaml
     .replace(/^key_source:.*$/m, "key_source: psrd")
-    .replace(/^allowed_auth_schemes:.*\n {2}- gf128 .*\n {2}- hmac-sha256 .*$/m, "allowed_auth_schemes: [gf128]");
+    .replace(/^allowed_auth_schemes:.*\n {2}- gf128 .*$/m, "allowed_auth_schemes: [gf128]");
 }
 
 describe("key_source psrd, allowed_auth_schemes [gf128]", () => {

@@ -164,6 +164,7 @@ export interface RealNetOptions {
   hubs: string[];
   clients: { name: string; encryptors: string[] }[];
   k: number;
+  /** `--auth-schemes` of hubs and clients, as dske-cli passes allowed_auth_schemes (default [gf128]). */
   authSchemes?: AuthSchemeName[];
   /** Extra client arguments (e.g. PSRD thresholds). */
   clientArgs?: string[];
@@ -230,10 +231,14 @@ export class RealNet {
     await this.waitRegistered();
   }
 
+  private get authSchemes(): string {
+    return (this.opts.authSchemes ?? ["gf128"]).join(",");
+  }
+
   private args(n: RealNode): string[] {
     const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name)];
     if (n.kind === "hub") {
-      return [n.name, ...state, "--host", "127.0.0.1", "--share-timeout-secs", "600", "--auth-schemes", (this.opts.authSchemes ?? ["gf128", "hmac-sha256"]).join(",")];
+      return [n.name, ...state, "--host", "127.0.0.1", "--share-timeout-secs", "600", "--auth-schemes", this.authSchemes];
     }
     const hubUrls = this.hubs.map((h) => `http://127.0.0.1:${this.proxy(h.name).port}/hub/${h.name}`);
     return [
@@ -246,6 +251,8 @@ export class RealNet {
       String(this.opts.k),
       "--kme-directory",
       path.join(this.dir, "kme-directory.json"),
+      "--auth-schemes",
+      this.authSchemes,
       ...(this.opts.clientArgs ?? []),
       ...(n.extraArgs ?? []),
     ];

@@ -3,7 +3,7 @@
  * - 500 forged in-band requests (bogus tags over real and unknown PSRD allocations): PSRD accounting of
  *   every node unchanged, nothing stored, and an ETSI key pair still works afterwards;
  * - malicious hubs returning wrong shares (n = 5, k = 3): with 2 bad hubs the responder still returns
- *   the right key and names both; with 3 bad hubs (even shifting their shares consistently) it refuses
+ *   the right key and names both (also when they claim honest hubs' share indices); with 3 bad hubs (even shifting their shares consistently) it refuses
  *   (503), never a wrong key;
  * - PSRD exhaustion: hubs refuse further PSRD; ETSI answers 503 naming the shortfall; once PSRD
  *   flows again, keys flow again.
@@ -14,7 +14,7 @@ import type { Hub } from "@dske/hub";
 import { EtsiApiError } from "../../src/etsi-api";
 import { startNetwork, waitFor, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
-import { corruptShares } from "../../../dske-hub/src/test-faults";
+import { claimShareIndex, corruptShares } from "../../../dske-hub/src/test-faults";
 import { consumedDiff, settle, startGatedHub, useNetwork, type Accounting, type GatedHub } from "./net";
 
 const http = rawHttp();
@@ -125,6 +125,77 @@ describe("5 hubs, k = 3", () => {
     expect(bad.holly).toBeGreaterThan(0);
     expect([bad.hank, bad.hilary, bad.hugo]).toEqual([0, 0, 0]);
     const log = (curtis.client.mgmtStatus() as { bad_shares: { hub: string }[] }).bad_shares;
+    expect(new Set(log.map((b) => b.hub))).toEqual(new Set(["helen", "holly"]));
+  });
+
+  /**
+   * Two hubs claim the share index of an honest hub (helen claims hank's x = 1, holly claims
+   * hilary's x = 3) and answer before those hubs do (hank and hilary hold their answers until both
+   * liars answered). A client that kept the first share of an index would lose both honest shares
+   * and deny the key; the index check makes the liars' shares bad shares instead.
+   */
+  test("two hubs claiming honest hubs' share indices: the key is still delivered, the liars are named", async () => {
+    const [hank, helen, hilary, holly] = hubs;
+    const bad0 = badShares();
+    const log0 = (curtis.client.mgmtStatus() as { bad_shares: unknown[] }).bad_shares.length;
+    let answered = 0;
+    let liarsAnswered!: () => void;
+    let bothLied = new Promise<void>((r) => (liarsAnswered = r));
+    const restore: (() => void)[] = [];
+    for (const [liar, claimed] of [
+      [helen.hub, 1],
+      [holly.hub, 3],
+    ] as const) {
+      restore.push(claimShareIndex(liar, () => claimed));
+      const getShare = liar.getShare;
+      const fetchShares = liar.fetchShares;
+      // Only answers carrying shares count (acknowledgement-only batch messages carry none).
+      const note = <T>(r: T, shares: number): T => {
+        if (shares > 0 && ++answered === 2) liarsAnswered();
+        return r;
+      };
+      liar.getShare = (q) => getShare.call(liar, q).then((r) => note(r, 1));
+      liar.fetchShares = (c, k, a) => fetchShares.call(liar, c, k, a).then((r) => note(r, r.shares.length));
+      restore.push(() => {
+        liar.getShare = getShare;
+        liar.fetchShares = fetchShares;
+      });
+    }
+    for (const honest of [hank.hub, hilary.hub]) {
+      const getShare = honest.getShare;
+      const fetchShares = honest.fetchShares;
+      honest.getShare = async (q) => {
+        await bothLied;
+        return getShare.call(honest, q);
+      };
+      honest.fetchShares = async (c, k, a) => {
+        await bothLied;
+        return fetchShares.call(honest, c, k, a);
+      };
+      restore.push(() => {
+        honest.getShare = getShare;
+        honest.fetchShares = fetchShares;
+      });
+    }
+    const round = async (number: number): Promise<void> => {
+      answered = 0;
+      bothLied = new Promise<void>((r) => (liarsAnswered = r));
+      const got = await carol.etsi("sam").getKeys("sunny", { number, size: 256 });
+      const ids = got.keys.map((k) => k.key_ID);
+      await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 5000, "shares");
+      expect((await curtis.etsi("sunny").getKeysWithKeyIds("sam", ids)).keys).toEqual(got.keys);
+    };
+    try {
+      for (let i = 0; i < 3; i++) await round(1); // single fetch path
+      await round(3); // batch fetch path
+    } finally {
+      restore.reverse().forEach((r) => r());
+    }
+    const bad = badShares();
+    expect(bad.helen - bad0.helen).toBe(6); // one bad share per key
+    expect(bad.holly - bad0.holly).toBe(6);
+    expect([bad.hank - bad0.hank, bad.hilary - bad0.hilary, bad.hugo - bad0.hugo]).toEqual([0, 0, 0]);
+    const log = (curtis.client.mgmtStatus() as { bad_shares: { hub: string }[] }).bad_shares.slice(log0);
     expect(new Set(log.map((b) => b.hub))).toEqual(new Set(["helen", "holly"]));
   });
 

@@ -82,7 +82,8 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
   const unexpected: unknown[] = [];
 
   beforeEach(async () => {
-    hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    // hmac-sha256 listed explicitly (reference peers): the default hub accepts gf128 only.
+    hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: [scheme] });
     const app = express();
     app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e) }));
     server = await new Promise<Server>((resolve) => {

@@ -87,7 +87,8 @@ async function signer(name: string, encryptors: string[], scheme: AuthSchemeName
 }
 
 beforeAll(async () => {
-  hub = await Hub.open({ name: NAME, store: new MemoryStore(), sweepIntervalMs: 0, maxPsrdBlockBytes: 65536 });
+  // hmac-sha256 listed explicitly: curtis is a reference (v1) peer (the default hub accepts gf128 only).
+  hub = await Hub.open({ name: NAME, store: new MemoryStore(), sweepIntervalMs: 0, maxPsrdBlockBytes: 65536, authSchemes: ["gf128", "hmac-sha256"] });
   const app = express();
   app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e) }));
   server = await new Promise<Server>((resolve) => {

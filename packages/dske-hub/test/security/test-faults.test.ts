@@ -58,4 +58,8 @@ it("on: warns, and follows the file (refuse_psrd; unreadable or invalid file = n
   expect(readTestFaults(file)).toEqual({});
   writeFileSync(file, JSON.stringify({ corrupt_shares: 7 }));
   expect(readTestFaults(file)).toEqual({ corrupt_shares: 7 });
+  writeFileSync(file, JSON.stringify({ claim_share_index: 0 }));
+  expect(readTestFaults(file)).toEqual({});
+  writeFileSync(file, JSON.stringify({ claim_share_index: 3 }));
+  expect(readTestFaults(file)).toEqual({ claim_share_index: 3 });
 });
