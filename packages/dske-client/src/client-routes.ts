@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import {
+  MANAGEMENT_TAG,
   SaeIdSchema,
   buildOpenApiDocument,
   named,
@@ -26,7 +27,7 @@ const E413 = error("Request body too large");
 const E503 = error("Error on the server side (e.g. not enough hubs reachable, PSRD exhausted)");
 
 const ETSI = "ETSI GS QKD 014";
-const MGMT = "management";
+const MGMT = MANAGEMENT_TAG;
 
 const decimal = (what: string) =>
   z
@@ -113,24 +114,27 @@ export const CLIENT_MGMT_ROUTES = {
     operationId: "getClientStatus",
     method: "get",
     path: "/status",
-    summary: "Client status: peer hubs, registrations, PSRD pool levels, key counts (never key bytes)",
+    summary: "Client status: peer hubs, registrations, PSRD pool levels, key counts (never key bytes); operator only",
     tags: [MGMT],
+    security: "operator",
     responses: {
       200: { description: "Status", body: named("ClientStatus", ClientMgmtStatusSchema) },
-      401: error("Under mutual TLS: no client certificate"),
-      403: error("Under mutual TLS: not the operator certificate"),
+      401: error("No operator credential (token, or the operator certificate under mutual TLS), or management disabled"),
+      403: error("Wrong operator token or certificate, or a cross-site request"),
     },
   },
   stop: {
     operationId: "stopClient",
     method: "post",
     path: "/stop",
-    summary: "Stop the client gracefully (answers first)",
+    summary: "Stop the client gracefully (answers first); operator only, Content-Type: application/json (body {})",
     tags: [MGMT],
+    security: "operator",
     responses: {
       200: { description: "Stopping", body: named("StopResponse", ClientStopResponseSchema) },
-      401: error("Under mutual TLS: no client certificate"),
-      403: error("Under mutual TLS: not the operator certificate"),
+      401: error("No operator credential (token, or the operator certificate under mutual TLS), or management disabled"),
+      403: error("Wrong operator token or certificate, or a cross-site request"),
+      415: error("Content-Type is not application/json"),
     },
   },
 } as const satisfies Record<string, RouteSpec>;

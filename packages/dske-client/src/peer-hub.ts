@@ -37,6 +37,7 @@ import {
   type AckKeyRef,
   type BatchShareItem,
   type FetchKeySharesResponse,
+  type ShareMeta,
 } from "@dske/hub";
 import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
 import { Coalescer } from "./coalescer.js";
@@ -435,7 +436,7 @@ export class PeerHub {
     let local = await o.store.openPool(this.poolName("local"), "local");
     let peer = await o.store.openPool(this.poolName("peer"), "peer");
     if (previous && (local.stats().blocks > 0 || peer.stats().blocks > 0)) {
-      if (await this.hubLostOurPsrd()) {
+      if (res.has_psrd !== undefined ? !res.has_psrd : await this.hubLostOurPsrd()) {
         o.logger.warn(`hub ${this.name}: the hub has no PSRD for us any more (it lost its state); resetting our pools for it`);
         await this.deletePools(this.name);
         local = await o.store.openPool(this.poolName("local"), "local");
@@ -459,7 +460,11 @@ export class PeerHub {
     this.maybeReplenish("peer");
   }
 
-  /** True when the hub reports no PSRD at all in either pool for us (fresh hub). */
+  /**
+   * Older hubs (no `has_psrd` in the registration response): true when the hub's status reports
+   * no PSRD at all in either pool for us (fresh hub). Hubs now guard their status (operator
+   * only): a refusal means "cannot tell" and the pools are kept.
+   */
   private async hubLostOurPsrd(): Promise<boolean> {
     try {
       const status = await this.api.status();
@@ -991,10 +996,31 @@ export class PeerHub {
     this.lastFailureAt = Date.now();
   }
 
-  /** Share metadata held by the hub (management status; never values). */
-  async listShares(): Promise<{ key_id: string; slave_sae_ids: string[] }[]> {
-    const status = await this.api.status();
-    return status.shares;
+  /** Which of these key IDs the hub holds a live share of: an unsigned query that costs no PSRD. */
+  async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(keyIds)];
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) out.push(...(await this.api.sharesHeld(ids.slice(i, i + MAX_BATCH_SHARES))));
+    return out;
+  }
+
+  /**
+   * Share metadata held by the hub for these key IDs (never values): a signed in-band query that
+   * lists only shares of which this client hosts an intended slave SAE (the hub's management
+   * status is for the operator).
+   */
+  async listShares(keyIds: readonly string[]): Promise<ShareMeta[]> {
+    const ids = [...new Set(keyIds)];
+    const out: ShareMeta[] = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) {
+      let verified: Promise<void> = Promise.resolve();
+      const res = await this.signedCall(this.messageCost, () =>
+        this.api.shareMeta({ client_name: this.options.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) }, { onVerified: (c) => (verified = c) }),
+      );
+      await this.settleVerified(verified);
+      out.push(...res.shares);
+    }
+    return out;
   }
 
   /** Record a wrong share detected by the responder. */

@@ -14,7 +14,18 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import express from "express";
 import { z } from "zod";
-import { NodeMetrics, NodeNameSchema, SaeIdSchema, createNodeLogger, mountObservability, requestIdMiddleware } from "@dske/hub";
+import {
+  NodeMetrics,
+  NodeNameSchema,
+  OperatorTokenFileError,
+  SaeIdSchema,
+  createNodeLogger,
+  crossSiteGuard,
+  isLoopbackHost,
+  mountObservability,
+  readOperatorTokenFile,
+  requestIdMiddleware,
+} from "@dske/hub";
 import { FileStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { Client } from "./client.js";
@@ -22,7 +33,7 @@ import { KEY_SOURCES, type KeySource } from "./key-source.js";
 import { clientOpenApi } from "./client-routes.js";
 import type { ClientMetrics } from "./client-metrics.js";
 import { pinoLogger, type Logger } from "./logger.js";
-import { createClientRouter, operatorGuard } from "./router.js";
+import { createClientRouter } from "./router.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -55,6 +66,12 @@ export interface ClientServerConfig {
   /** Key stock look-ahead (`--key-stock-ahead-ms`, 0 = off) and key lifetime (`--key-stock-ttl-ms`); see key-stock.ts. */
   keyStockAheadMs?: number;
   keyStockTtlMs?: number;
+  /** `--operator-token-file`: the operator token is read from it at start (see @dske/hub operator.ts). */
+  operatorTokenFile?: string;
+  /** The operator token itself (library use; takes precedence over operatorTokenFile). */
+  operatorToken?: string;
+  /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
+  allowInsecureBind?: boolean;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -95,6 +112,8 @@ const ConfigSchema = z
     authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
     keyStockAheadMs: int(0, 60_000),
     keyStockTtlMs: int(1000, 3_600_000),
+    operatorTokenFile: z.string().min(1).optional(),
+    allowInsecureBind: z.boolean(),
   })
   .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
     message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
@@ -107,6 +126,13 @@ const ConfigSchema = z
   .refine((c) => c.minNrShares <= c.hubs.length, {
     message: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
+  })
+  .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
+    message:
+      "not a loopback address: without TLS the client serves plain HTTP, so SAE identities, keys and its management would cross " +
+      "the network in clear; bind to 127.0.0.1 (the default), serve mutual TLS (--tls-cert/--tls-key/--tls-ca), " +
+      "or add --allow-insecure-bind if the network is trusted",
+    path: ["host"],
   });
 
 const KmeDirectorySchema = z.record(z.string(), z.string());
@@ -134,6 +160,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback)", "gf128,hmac-sha256")
     .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
     .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
+    .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
+    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -165,6 +193,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     keySource: o.keySource,
     keyStockAheadMs: o.keyStockAheadMs,
     keyStockTtlMs: o.keyStockTtlMs,
+    operatorTokenFile: o.operatorTokenFile,
+    allowInsecureBind: o.allowInsecureBind === true,
     authSchemes: String(o.authSchemes)
       .split(",")
       .map((x) => x.trim())
@@ -175,7 +205,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, ...c } = parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -195,7 +225,25 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     if (!d.success) throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: expected a JSON object {"sae": "client", ...}`);
     kmeDirectory = d.data;
   }
-  return { ...c, kmeDirectory, ...(tls ? { tls } : {}) };
+  return {
+    ...c,
+    kmeDirectory,
+    ...(tls ? { tls } : {}),
+    ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
+    ...(allowInsecureBind ? { allowInsecureBind } : {}),
+  };
+}
+
+/** The operator token of a config: given directly, or read (and checked) from its file; undefined = none. */
+async function operatorTokenOf(config: ClientServerConfig): Promise<string | undefined> {
+  if (config.operatorToken !== undefined) return config.operatorToken;
+  if (config.operatorTokenFile === undefined) return undefined;
+  try {
+    return await readOperatorTokenFile(config.operatorTokenFile);
+  } catch (err) {
+    if (err instanceof OperatorTokenFileError) throw new ClientUsageError(err.message);
+    throw err;
+  }
 }
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
@@ -261,6 +309,11 @@ export async function startClientServer(
   options: StartClientServerOptions = {},
 ): Promise<RunningClientServer> {
   const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
+  const operatorToken = await operatorTokenOf(config);
+  const insecure = config.tls === undefined && !isLoopbackHost(config.host);
+  if (insecure && config.allowInsecureBind !== true) {
+    throw new ClientUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind (or TLS) to serve on it`);
+  }
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
     auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
@@ -297,23 +350,25 @@ export async function startClientServer(
   const node = new NodeMetrics({ kind: "client", name: config.name, processMetrics: options.processMetrics });
   app.use(requestIdMiddleware());
   app.use(node.httpMiddleware());
+  app.use(crossSiteGuard({ metrics: node }));
   const router = createClientRouter({
     client,
     logger,
     metrics: node,
     onStop: () => stop(),
     saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
+    operatorToken,
+    insecure,
   });
   app.use(router);
-  // The same document, page and metrics at the app root (one node per process).
+  // The same document, page, health and metrics (operator only) at the app root (one node per process).
   const root = express.Router();
-  const operatorOnly = operatorGuard(config.tls ? "tls-client-certificate" : "authorization-header", undefined, logger, node);
-  if (operatorOnly) root.use("/metrics", operatorOnly);
   mountObservability(root, {
     prefix: "",
     title: `DSKE client ${config.name} API`,
     document: () => clientOpenApi(config.name, { rootAliases: true }),
     metrics: node,
+    operatorGuard: router.operatorGuard,
   });
   app.use(root);
   app.use((_req, res) => {
@@ -352,6 +407,10 @@ export async function startClientServer(
   } else {
     logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
   }
+  if (insecure) {
+    logger.warn(`INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`);
+  }
+  if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
 
   function stop(): Promise<void> {
     stopping ??= (async () => {

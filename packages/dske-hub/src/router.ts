@@ -9,8 +9,12 @@
  * - In-band routes (`/dske/api/...`) use @dske/auth's createSignatureMiddleware, which captures and
  *   parses the raw body itself, verifies `DSKE-Signature` against the client-owned pool of the
  *   client named in the message, and signs every response from the hub-owned pool.
- * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `metrics` (Prometheus,
- *   per-node registry); a request ID per request (X-Request-ID in and out).
+ * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `health` (open),
+ *   `metrics` (Prometheus, per-node registry); a request ID per request (X-Request-ID in and out).
+ * - Management plane (operator.ts): `mgmt/...` and `metrics` need the operator token
+ *   (`operatorToken`; without one they answer 401 "management is disabled"). Every route refuses
+ *   a cross-site request (an Origin other than the hub itself → 403), and writes on `mgmt/...`
+ *   and `dske/oob/...` must be `Content-Type: application/json` (else 415).
  */
 import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { z } from "zod";
@@ -21,6 +25,7 @@ import { Hub, type HubOptions } from "./hub.js";
 import { HUB_ROUTES, hubOpenApi } from "./hub-routes.js";
 import { requestIdMiddleware, type PinoLogger } from "./log.js";
 import { NodeMetrics, registerHubMetrics, type HubMetrics } from "./metrics.js";
+import { createOperatorGuard, crossSiteGuard, jsonWritesOnly, type OperatorGuard } from "./operator.js";
 import { registerRoute } from "./route-register.js";
 import {
   FetchKeySharesRequestSchema,
@@ -29,12 +34,16 @@ import {
   PostKeySharesRequestSchema,
   PsrdQuerySchema,
   RegistrationRequestSchema,
+  ShareMetaRequestSchema,
+  SharesHeldRequestSchema,
   UnregistrationQuerySchema,
   type ErrorBody,
   type FetchKeySharesResponse,
   type PostKeyShareResponse,
   type PostKeySharesResponse,
   type PsrdResponse,
+  type ShareMetaResponse,
+  type SharesHeldResponse,
   type StopResponse,
   type UnregistrationResponse,
 } from "./wire.js";
@@ -58,6 +67,13 @@ export interface HubRouterExtraOptions {
   metrics?: boolean | NodeMetrics;
   /** pino logger for one line per request (with its request ID); default: no request lines. */
   logger?: PinoLogger;
+  /**
+   * The operator token (`Authorization: Bearer <token>`) that management routes and metrics
+   * require. Absent: management is disabled (401 on every guarded route).
+   */
+  operatorToken?: string;
+  /** The hub listens on a non-loopback address over plain HTTP (`--allow-insecure-bind`): status shows `insecure: true`. */
+  insecure?: boolean;
 }
 
 export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
@@ -67,6 +83,8 @@ export type HubRouter = Router & {
   readonly hub: Promise<Hub>;
   /** The node's metrics (undefined with `metrics: false`). */
   readonly metrics: HubMetrics | undefined;
+  /** The operator guard of this hub (for further management routes, e.g. the standalone root `/metrics`). */
+  readonly operatorGuard: OperatorGuard;
 };
 
 export function createHubRouter(options: HubRouterOptions): HubRouter {
@@ -91,6 +109,15 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   router.use(prefix, requestIdMiddleware({ logger }));
   if (node) router.use(prefix, node.httpMiddleware());
+  router.use(prefix, crossSiteGuard({ metrics: node }));
+  const jsonWrites = jsonWritesOnly();
+  router.use([`${prefix}/mgmt`, `${prefix}/dske/oob`], jsonWrites);
+  const operator = createOperatorGuard({
+    operatorToken: options.operatorToken,
+    metrics: node,
+    warn: (line) => logger?.warn(`hub ${name}: ${line}`),
+  });
+  Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
 
   const json = express.json({ limit: options.jsonLimit ?? "64kb", type: () => true });
   const signed = (pick: (body: unknown, req: Request) => unknown) =>
@@ -173,13 +200,27 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(fetched);
   });
 
-  // ------------------------------------------------------------------ management
-  route(HUB_ROUTES.status, async (_req, res) => {
+  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), async (req, res) => {
+    const body = validate(ShareMetaRequestSchema, req.body, "request body");
     const hub = await hubPromise;
-    res.json(hub.status());
+    const response: ShareMetaResponse = hub.shareMeta(body.client_name, body.key_ids);
+    res.json(response);
   });
 
-  route(HUB_ROUTES.stop, (_req, res) => {
+  route(HUB_ROUTES.sharesHeld, json, async (req, res) => {
+    const body = validate(SharesHeldRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const response: SharesHeldResponse = { held: hub.sharesHeld(body.key_ids) };
+    res.json(response);
+  });
+
+  // ------------------------------------------------------------------ management
+  route(HUB_ROUTES.status, operator, async (_req, res) => {
+    const hub = await hubPromise;
+    res.json(options.insecure ? { ...hub.status(), insecure: true } : hub.status());
+  });
+
+  route(HUB_ROUTES.stop, operator, (_req, res) => {
     const onStop = options.onStop;
     if (!onStop) {
       sendError(res, 501, { message: "stop is not available: this hub is embedded without an onStop handler" });
@@ -195,16 +236,14 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   });
 
   // ------------------------------------------------------------------ observability
-  if (options.openapi ?? true) {
-    mountObservability(router, {
-      prefix,
-      title: `DSKE hub ${name} API`,
-      document: () => hubOpenApi(name, { metrics: node !== undefined }),
-      metrics: node,
-    });
-  } else if (node) {
-    mountObservability(router, { prefix, title: "", document: () => hubOpenApi(name), metrics: node, docs: false });
-  }
+  mountObservability(router, {
+    prefix,
+    title: `DSKE hub ${name} API`,
+    document: () => hubOpenApi(name, { metrics: node !== undefined }),
+    metrics: node,
+    operatorGuard: operator,
+    docs: options.openapi ?? true,
+  });
 
   // ------------------------------------------------------------------ fallbacks
   router.use(prefix, (req, res) => {
