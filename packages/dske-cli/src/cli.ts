@@ -183,7 +183,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option("--json", "print each node's raw status JSON (reference format)")
     .action(async (opts: { json?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), operatorTls(ctx));
+      const results = await collectStatus(selection(ctx), ctx.manager.credential);
       if (opts.json) printStatusJson(results, out);
       else printStatusSummary(results, out);
     });
@@ -197,7 +197,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .action(async (opts: Record<string, unknown>) => {
       const parsed = parseDashboardOptions(opts);
       const ctx = context();
-      await runDashboard({ topology: ctx.topology, out, tls: operatorTls(ctx), stopSignal: options.stopSignal }, parsed);
+      await runDashboard({ topology: ctx.topology, out, credential: ctx.manager.credential, stopSignal: options.stopSignal }, parsed);
     });
 
   const etsi = program
@@ -248,13 +248,6 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     exitCode = handleError(err, out);
   }
   return exitCode;
-}
-
-/** The operator certificate when the topology runs with TLS (recorded in the state dir). */
-function operatorTls(ctx: Context) {
-  if (!tlsEnabled(ctx.state.root)) return undefined;
-  const layout = certLayout(ctx.state.root);
-  return readTlsMaterial(layout, layout.operator);
 }
 
 /** Each SAE's certificate when the topology runs with TLS (recorded in the state dir). */
