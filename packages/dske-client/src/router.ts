@@ -128,8 +128,19 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   const mode: SaeAuthentication = options.saeAuthentication ?? "authorization-header";
   const tls = mode === "tls-client-certificate";
   const operatorCn = options.operatorCn ?? DEFAULT_OPERATOR_CN;
-  const identity = (req: Request): string | undefined =>
-    tls ? peerCertificateCn(req) : saeIdFromAuthorization(req.get("authorization"));
+  /**
+   * The calling SAE for the request log: the certificate CN, or (plain HTTP) the Authorization
+   * header — on ETSI routes only, and only a configured SAE name (else "unknown"). Never the
+   * header of a management request: there it carries the operator token.
+   */
+  const etsiPaths = standardRoot ? [prefixes.etsi, prefixes.standardEtsi] : [prefixes.etsi];
+  const identity = (req: Request): string | undefined => {
+    if (tls) return peerCertificateCn(req);
+    const path = req.originalUrl.split("?")[0];
+    if (!etsiPaths.some((p) => path === p || path.startsWith(`${p}/`))) return undefined;
+    const sae = saeIdFromAuthorization(req.get("authorization"));
+    return sae === undefined ? undefined : client.kmeOf(sae) !== "" ? sae : UNKNOWN_SAE_LABEL;
+  };
 
   // Request ID, metrics and one log line for every request under this node's prefixes.
   const mounts = standardRoot ? [prefixes.node, prefixes.standardEtsi] : [prefixes.node];

@@ -204,6 +204,12 @@ describe("request IDs and log lines", () => {
       expect(line?.message).toMatch(/^GET \/api\/v1\/keys\/sunny\/status sae=sam -> \d{3} \(\d+\.\d ms\)$/);
       expect(line?.fields).toMatchObject({ method: "GET", sae: "sam", path: "/api/v1/keys/sunny/status" });
       expect(lines.find((l) => l.fields?.req_id === b.headers["x-request-id"])?.fields?.status).toBe(200);
+      // The operator token (Authorization of a management request) is never logged as an SAE.
+      expect(lines.find((l) => l.fields?.req_id === b.headers["x-request-id"])?.fields?.sae).toBe("-");
+      const other = await request(app).get("/api/v1/keys/sunny/status").set("Authorization", "Bearer not-an-sae-of-this-topology");
+      expect(lines.find((l) => l.fields?.req_id === other.headers["x-request-id"])?.fields?.sae).toBe("unknown");
+      expect(JSON.stringify(lines)).not.toContain(TEST_OPERATOR_TOKEN);
+      expect(JSON.stringify(lines)).not.toContain("not-an-sae-of-this-topology");
     } finally {
       await client.stop();
     }

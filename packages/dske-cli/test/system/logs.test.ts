@@ -43,6 +43,9 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
   expect(delivered).toHaveLength(8);
   addPsrdSnapshot(corpus, t.stateDir, "after keys");
   for (const k of delivered) corpus.add(`key ${k.key_ID}`, Buffer.from(k.key, "base64"));
+  // The operator token (sent by start's readiness probes and by status) never reaches a log either.
+  corpus.add("operator token", Buffer.from(readFileSync(path.join(t.stateDir, "operator-token"), "utf8").trim(), "hex"));
+  expect((await t.cli("status")).code).toBe(0);
 
   // The corpus is live: it recognises a delivered key and PSRD as they would appear in a line.
   expect(corpus.scanText(JSON.stringify({ msg: `key=${delivered[3].key}` }), "probe").length).toBeGreaterThanOrEqual(1);
