@@ -165,11 +165,12 @@ async function check(m) {
   assert.equal(typeof m.hub.createHubRouter, "function");
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dske-consumer-hub-"));
   const hub = await m.hub.startHubServer(
-    { name: "hank", port: 0, host: "127.0.0.1", shareTimeoutSecs: 60, stateDir, authSchemes: ["gf128"], psrdAuditLog: path.join(stateDir, "audit.jsonl") },
+    { name: "hank", port: 0, host: "127.0.0.1", shareTimeoutSecs: 60, stateDir, authSchemes: ["gf128"], psrdAuditLog: path.join(stateDir, "audit.jsonl"), operatorToken: "consumer-operator-token-0123456789" },
     { log: () => {} },
   );
   try {
-    const status = await fetch(hub.url + "/hub/hank/mgmt/v1/status");
+    result.hubStatusWithoutToken = (await fetch(hub.url + "/hub/hank/mgmt/v1/status")).status;
+    const status = await fetch(hub.url + "/hub/hank/mgmt/v1/status", { headers: { Authorization: "Bearer consumer-operator-token-0123456789" } });
     result.hubStatus = status.status;
     const bad = await fetch(hub.url + "/hub/hank/dske/oob/v1/psrd");
     result.hubBadRequest = bad.status;
@@ -401,6 +402,7 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       gf128Ok: gf128Count,
       defaultAuthScheme: "gf128",
       hubStatus: 200,
+      hubStatusWithoutToken: 401,
       hubBadRequest: 400,
       hubBadRequestHasMessage: true,
       clientRouter: "function",

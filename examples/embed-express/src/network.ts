@@ -5,6 +5,7 @@
  * (The ETSI routes at the standard root `/api/v1/keys/...` belong to one client per app: here the
  * clients are reached under their `/client/{name}/etsi` prefix.)
  */
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
@@ -19,6 +20,8 @@ export interface EmbeddedNetwork {
   baseUrl: string;
   hubs: Hub[];
   clients: { carol: Client; curtis: Client };
+  /** The operator token the nodes' management routes and metrics require (`Authorization: Bearer ...`). */
+  operatorToken: string;
   /** ETSI callers for the encryptors: sam on carol (master), sunny on curtis (slave). */
   sam: EtsiApi;
   sunny: EtsiApi;
@@ -36,6 +39,8 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  // Management (status, stop, metrics) is the operator's: keep this token secret (e.g. a 0600 file).
+  const operatorToken = randomBytes(32).toString("hex");
   const stores: PsrdStore[] = [];
   const hubs: Hub[] = [];
   for (const name of HUBS) {
@@ -43,7 +48,7 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
     stores.push(store);
     const hub = await Hub.open({ name, store });
     hubs.push(hub);
-    app.use(createHubRouter({ hub }));
+    app.use(createHubRouter({ hub, operatorToken }));
   }
 
   const hubUrls = HUBS.map((h) => `${baseUrl}/hub/${h}`);
@@ -52,7 +57,7 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
     const psrdStore = new MemoryStore();
     stores.push(psrdStore);
     const client = await Client.create({ name, encryptors, hubs: hubUrls, psrdStore, kmeDirectory });
-    app.use(createClientRouter({ client, standardRoot: false }));
+    app.use(createClientRouter({ client, standardRoot: false, operatorToken }));
     await client.start();
     return client;
   };
@@ -67,6 +72,7 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
     baseUrl,
     hubs,
     clients: { carol, curtis },
+    operatorToken,
     sam,
     sunny,
     async close() {

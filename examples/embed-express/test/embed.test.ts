@@ -23,12 +23,15 @@ describe("example: hubs and clients embedded in one existing Express app", () =>
     expect(Buffer.from(keys[0].key, "base64")).toHaveLength(32);
   });
 
-  it("serves every hub's and client's management status on the shared port", async () => {
+  it("serves every hub's and client's management status on the shared port, to the operator only", async () => {
+    const headers = { Authorization: `Bearer ${net.operatorToken}` };
     for (const h of ["hank", "hugo"]) {
-      const r = await axios.get(`${net.baseUrl}/hub/${h}/mgmt/v1/status`);
+      const r = await axios.get(`${net.baseUrl}/hub/${h}/mgmt/v1/status`, { headers });
       expect(r.data.name).toBe(h);
+      await expect(axios.get(`${net.baseUrl}/hub/${h}/mgmt/v1/status`)).rejects.toMatchObject({ response: { status: 401 } });
     }
-    const r = await axios.get(`${net.baseUrl}/client/carol/mgmt/v1/status`);
+    const r = await axios.get(`${net.baseUrl}/client/carol/mgmt/v1/status`, { headers });
     expect(r.data.name).toBe("carol");
+    await expect(axios.get(`${net.baseUrl}/client/carol/mgmt/v1/status`)).rejects.toMatchObject({ response: { status: 401 } });
   });
 });

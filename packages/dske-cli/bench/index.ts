@@ -34,7 +34,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCli } from "../src/cli";
 import { loadConfig } from "../src/config";
-import { probeNode } from "../src/mgmt";
+import { probeNode, type OperatorCredential } from "../src/mgmt";
+import { readOperatorToken } from "../src/operator-token";
 import { CapturedOutput } from "../src/output";
 import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
 
@@ -87,6 +88,8 @@ writeFileSync(
     .replace(/^key_stock_ahead_ms:.*$/m, (line) => (process.env.DSKE_BENCH_STOCK_AHEAD_MS ? `key_stock_ahead_ms: ${Number(process.env.DSKE_BENCH_STOCK_AHEAD_MS)}` : line)),
 );
 const stateDir = path.join(dir, "state");
+/** The operator token `dske-cli start` created in the state dir (management status and metrics). */
+const operator = (): OperatorCredential => ({ token: readOperatorToken(stateDir) });
 const topology = new Topology(loadConfig(configFile));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const SCENARIOS = new Set((process.env.DSKE_BENCH_SCENARIOS ?? "s1,c1,s100,c100").split(","));
@@ -213,7 +216,7 @@ async function counters(): Promise<Counters> {
   let fromStock = 0;
   let onDemand = 0;
   for (const node of [...topology.hubs, ...topology.clients]) {
-    const r = await probeNode(node, 10_000);
+    const r = await probeNode(node, 10_000, operator());
     const st = r.state === "up" ? (r.status as { io?: { fsyncs?: number; hub_requests?: number }; keys?: { issued_from_stock?: number; issued_on_demand?: number } }) : undefined;
     fsyncs += st?.io?.fsyncs ?? Number.NaN;
     if (topology.clients.includes(node)) {
@@ -311,7 +314,7 @@ function pct(xs: number[], p: number): number {
 async function psrdUsed(): Promise<number> {
   let total = 0;
   for (const c of topology.clients) {
-    const r = await probeNode(c, 10_000);
+    const r = await probeNode(c, 10_000, operator());
     if (r.state !== "up") throw new Error(`${c.name} down`);
     const st = r.status as { peer_hubs?: { pools?: Record<string, { used?: number }> }[] };
     for (const h of st.peer_hubs ?? []) {
@@ -422,13 +425,13 @@ async function main(): Promise<void> {
     // Key stock diagnostics: keys not served from the stock, by reason, summed over the clients.
     const misses = { cold: 0, empty: 0, hubs: 0 };
     for (const c of topology.clients) {
-      const r = await probeNode(c, 10_000);
+      const r = await probeNode(c, 10_000, operator());
       const m = r.state === "up" ? (r.status as { keys?: { stock_misses?: typeof misses } }).keys?.stock_misses : undefined;
       for (const k of Object.keys(misses) as (keyof typeof misses)[]) misses[k] += m?.[k] ?? 0;
     }
     console.log(`  key stock misses over the whole run (keys): quiet pair ${misses.cold}, empty ${misses.empty}, fewer than k hubs known good ${misses.hubs}`);
     if (process.env.DSKE_BENCH_ROUTES) {
-      const text = await (await fetch(`${nodeBaseUrl(topology.hubs[0])}/metrics`)).text();
+      const text = await (await fetch(`${nodeBaseUrl(topology.hubs[0])}/metrics`, { headers: { Authorization: `Bearer ${operator().token ?? ""}` } })).text();
       for (const line of text.split("\n")) if (line.startsWith("dske_http_requests_total")) console.log(`  ${topology.hubs[0].name}: ${line}`);
     }
 

@@ -12,8 +12,6 @@
  * `runCli` never exits the process: it returns the exit code (0 ok, 1 operation failed,
  * 2 bad usage or configuration).
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
@@ -186,7 +184,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option("--json", "print each node's raw status JSON (reference format)")
     .action(async (opts: { json?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), operatorTls(ctx));
+      const results = await collectStatus(selection(ctx), ctx.manager.credential);
       if (opts.json) printStatusJson(results, out);
       else printStatusSummary(results, out);
     });
@@ -200,11 +198,11 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .action(async (opts: Record<string, unknown>) => {
       const parsed = parseDashboardOptions(opts);
       const ctx = context();
-      await runDashboard({ topology: ctx.topology, out, tls: operatorTls(ctx), stopSignal: options.stopSignal }, parsed);
+      await runDashboard({ topology: ctx.topology, out, credential: ctx.manager.credential, stopSignal: options.stopSignal }, parsed);
     });
 
   const psrd = program.command("psrd").description("PSRD bundles by hand: issue at a hub, install at a client (out-of-band delivery)");
-  const psrdCtx = (ctx: Context) => ({ topology: ctx.topology, state: ctx.state, out, operatorToken: readOperatorToken(ctx.state), tls: operatorTls(ctx) });
+  const psrdCtx = (ctx: Context) => ({ topology: ctx.topology, state: ctx.state, out, operatorToken: ctx.manager.credential.token, tls: ctx.manager.credential.tls });
   psrd
     .command("issue")
     .description("have HUB issue a sealed PSRD bundle for CLIENT (written on the hub's host)")
@@ -277,13 +275,6 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   return exitCode;
 }
 
-/** The operator certificate when the topology runs with TLS (recorded in the state dir). */
-function operatorTls(ctx: Context) {
-  if (!tlsEnabled(ctx.state.root)) return undefined;
-  const layout = certLayout(ctx.state.root);
-  return readTlsMaterial(layout, layout.operator);
-}
-
 /** Each SAE's certificate when the topology runs with TLS (recorded in the state dir). */
 function saeTls(ctx: Context): EtsiCallerTls | undefined {
   if (!tlsEnabled(ctx.state.root)) return undefined;
@@ -292,15 +283,6 @@ function saeTls(ctx: Context): EtsiCallerTls | undefined {
     ca: readTlsMaterial(layout, layout.operator).ca,
     identity: (sae) => readTlsMaterial(layout, layout.sae(sae)),
   };
-}
-
-/** The operator token of the topology (`<state>/operator-token`), if there is one. */
-function readOperatorToken(state: StateDir): string | undefined {
-  try {
-    return readFileSync(path.join(state.root, "operator-token"), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function handleError(err: unknown, out: Output): number {

@@ -1,15 +1,24 @@
 /**
  * `dske-cli dashboard [--port P] [--host H] [--interval MS]`: validate the options, serve the
- * live dashboard, print `dashboard on http://H:P`, and run until SIGINT/SIGTERM (or `stop`).
+ * live dashboard, print `dashboard on http://H:P/?token=...` (the one-time login link), and run until SIGINT/SIGTERM (or `stop`).
  */
+import { isIP } from "node:net";
 import { z } from "zod";
-import type { TlsMaterial } from "./certs";
 import { startDashboardServer } from "./dashboard-server";
 import { CliError } from "./errors";
+import type { OperatorCredential } from "./mgmt";
 import type { Output } from "./output";
 import type { Topology } from "./topology";
 
 export const DASHBOARD_DEFAULTS = { port: 8090, host: "127.0.0.1", interval: 1000 } as const;
+
+/** 127.0.0.0/8, ::1 or localhost (the same rule as the nodes' plain-HTTP bind check in @dske/hub). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  return h === "::1" || h === "0:0:0:0:0:0:0:1";
+}
 
 const intString = (what: string, min: number, max: number) =>
   z
@@ -30,6 +39,7 @@ export const dashboardOptionsSchema = z.object({
     .trim()
     .min(1, { error: "expected a host name or IP address" })
     .regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a host name or IP address (letters, digits, '.', ':', '-')" })
+    .refine(isLoopback, { error: "the dashboard shows SAE pairs and PSRD levels: bind it to a loopback address (127.0.0.1, ::1 or localhost)" })
     .default(DASHBOARD_DEFAULTS.host),
   interval: intString("a poll interval in milliseconds", 100, 60_000).default(DASHBOARD_DEFAULTS.interval),
 });
@@ -65,8 +75,8 @@ function untilStopped(signal?: AbortSignal): Promise<string> {
 export interface DashboardCommandContext {
   readonly topology: Topology;
   readonly out: Output;
-  /** Operator certificate when the topology's clients run with mutual TLS. */
-  readonly tls?: TlsMaterial;
+  /** The operator token, and the operator certificate when the topology's clients run with mutual TLS. */
+  readonly credential?: OperatorCredential;
   /** Stops the dashboard like SIGINT does (in-process callers and tests). */
   readonly stopSignal?: AbortSignal;
 }
@@ -78,7 +88,7 @@ export async function runDashboard(ctx: DashboardCommandContext, options: Dashbo
       host: options.host,
       port: options.port,
       pollMs: options.interval,
-      tls: ctx.tls,
+      credential: ctx.credential,
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -88,7 +98,8 @@ export async function runDashboard(ctx: DashboardCommandContext, options: Dashbo
     }
     throw new CliError(`cannot serve the dashboard: ${e.message}`);
   }
-  ctx.out.line(`dashboard on ${server.url}`);
+  ctx.out.line(`dashboard on ${server.loginUrl}`);
+  ctx.out.line("(open that link once: it sets the session cookie of this dashboard and cannot be used again)");
   const why = await untilStopped(ctx.stopSignal);
   await server.close();
   ctx.out.line(`dashboard stopped (${why})`);

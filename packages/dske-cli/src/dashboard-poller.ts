@@ -5,12 +5,10 @@
  * timeout. Never throws from the loop.
  */
 import http from "node:http";
-import https from "node:https";
 import axios from "axios";
-import type { TlsMaterial } from "./certs";
 import { DashboardModel, type DashboardSnapshot, type NodeObservation } from "./dashboard-model";
-import { probeNode, type ProbeResult } from "./mgmt";
-import { nodeBaseUrl, type NodeSpec, type Topology } from "./topology";
+import { operatorHeaders, operatorTarget, probeNode, type OperatorCredential, type ProbeResult } from "./mgmt";
+import type { NodeSpec, Topology } from "./topology";
 
 export interface DashboardPollerOptions {
   /** Poll period (default 1000 ms). */
@@ -19,38 +17,30 @@ export interface DashboardPollerOptions {
   timeoutMs?: number;
   /** Sliding window for key rates (default 10 s). */
   rateWindowMs?: number;
-  /** The operator's certificate when the topology's clients run with mutual TLS. */
-  tls?: TlsMaterial;
+  /** The operator token, and the operator's certificate when the topology's clients run with mutual TLS. */
+  credential?: OperatorCredential;
   /** Status probe (tests may replace it). */
-  probe?: (node: NodeSpec, timeoutMs: number, tls?: TlsMaterial) => Promise<ProbeResult>;
+  probe?: (node: NodeSpec, timeoutMs: number, credential?: OperatorCredential) => Promise<ProbeResult>;
   /** Metrics fetch: the node's Prometheus text, or undefined (tests may replace it). */
-  metrics?: (node: NodeSpec, timeoutMs: number, tls?: TlsMaterial) => Promise<string | undefined>;
+  metrics?: (node: NodeSpec, timeoutMs: number, credential?: OperatorCredential) => Promise<string | undefined>;
 }
 
 export type SnapshotListener = (snapshot: DashboardSnapshot) => void;
 
 const agent = new http.Agent({ keepAlive: false });
-const tlsAgents = new WeakMap<TlsMaterial, https.Agent>();
 
 /**
- * `GET {node base}/metrics` (e.g. `http://127.0.0.1:8105/client/carol/metrics`; https with the
- * operator's certificate for a client under TLS): the node's Prometheus text, or undefined when
- * it serves none (older nodes) or does not answer.
+ * `GET {node base}/metrics` (e.g. `http://127.0.0.1:8105/client/carol/metrics`; operator token,
+ * and https with the operator's certificate for a client under TLS): the node's Prometheus text,
+ * or undefined when it serves none (older nodes), refuses, or does not answer.
  */
-export async function fetchNodeMetrics(node: NodeSpec, timeoutMs: number, tls?: TlsMaterial): Promise<string | undefined> {
-  const secure = tls !== undefined && node.kind === "client";
-  let httpsAgent: https.Agent | undefined;
-  if (secure) {
-    httpsAgent = tlsAgents.get(tls);
-    if (httpsAgent === undefined) {
-      httpsAgent = new https.Agent({ keepAlive: false, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
-      tlsAgents.set(tls, httpsAgent);
-    }
-  }
+export async function fetchNodeMetrics(node: NodeSpec, timeoutMs: number, credential?: OperatorCredential): Promise<string | undefined> {
+  const { base, httpsAgent } = operatorTarget(node, credential);
   try {
-    const res = await axios.get<string>(`${nodeBaseUrl(node, secure)}/metrics`, {
+    const res = await axios.get<string>(`${base}/metrics`, {
       httpAgent: agent,
       httpsAgent,
+      headers: operatorHeaders(credential),
       proxy: false,
       timeout: timeoutMs,
       responseType: "text",
@@ -100,8 +90,8 @@ export class DashboardPoller {
     const metrics = this.options.metrics ?? fetchNodeMetrics;
     const observations = await Promise.all(
       this.topology.nodes.map(async (node): Promise<NodeObservation> => {
-        const p = await probe(node, this.timeoutMs, this.options.tls);
-        const m = node.kind === "client" && p.state === "up" ? await metrics(node, this.timeoutMs, this.options.tls) : undefined;
+        const p = await probe(node, this.timeoutMs, this.options.credential);
+        const m = node.kind === "client" && p.state === "up" ? await metrics(node, this.timeoutMs, this.options.credential) : undefined;
         return m === undefined ? { node, probe: p } : { node, probe: p, metrics: m };
       }),
     );

@@ -1,8 +1,12 @@
 /**
  * Management calls on a node: `GET {base}/mgmt/v1/status` and `POST {base}/mgmt/v1/stop`.
  * No keep-alive: the CLI must never hold a connection that delays a node's shutdown.
- * With `tls` (the operator's certificate), clients are called over HTTPS with mutual TLS (a TLS
- * client's management routes accept only the operator certificate); hubs stay plain HTTP.
+ *
+ * The operator credential (OperatorCredential): the topology's operator token goes to every node
+ * as `Authorization: Bearer <token>` (see operator-token.ts); with `tls` (the operator's
+ * certificate), clients are called over HTTPS with mutual TLS and the certificate proves the
+ * operator too. Hubs stay plain HTTP. Writes carry `Content-Type: application/json` (the nodes
+ * refuse other content types on management writes).
  */
 import http from "node:http";
 import https from "node:https";
@@ -27,38 +31,68 @@ export type ProbeResult =
   | { readonly state: "foreign"; readonly detail: string }
   | { readonly state: "down"; readonly detail: string };
 
+/** What proves the operator to the nodes of a topology. */
+export interface OperatorCredential {
+  /** The topology's operator token (`<state_dir>/operator-token`), sent to every node. */
+  readonly token?: string;
+  /** The operator's certificate while the topology's clients run with mutual TLS. */
+  readonly tls?: TlsMaterial;
+}
+
 const tlsAgents = new WeakMap<TlsMaterial, https.Agent>();
 
-/** Base URL and request options for a node: https + operator certificate for a client under TLS. */
-function target(node: NodeSpec, tls: TlsMaterial | undefined): { base: string; httpsAgent?: https.Agent } {
-  if (tls === undefined || node.kind !== "client") return { base: nodeBaseUrl(node) };
+/** The https agent presenting the operator's certificate (one per material). */
+export function operatorAgent(tls: TlsMaterial): https.Agent {
   let agent = tlsAgents.get(tls);
   if (agent === undefined) {
     agent = new https.Agent({ keepAlive: false, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
     tlsAgents.set(tls, agent);
   }
-  return { base: nodeBaseUrl(node, true), httpsAgent: agent };
+  return agent;
+}
+
+/** The Authorization header of the operator token (none without a token). */
+export function operatorHeaders(credential: OperatorCredential | undefined): Record<string, string> {
+  return credential?.token !== undefined ? { Authorization: `Bearer ${credential.token}` } : {};
+}
+
+/** Base URL and request options for a node: https + operator certificate for a client under TLS. */
+export function operatorTarget(node: NodeSpec, credential: OperatorCredential | undefined): { base: string; httpsAgent?: https.Agent } {
+  const tls = credential?.tls;
+  if (tls === undefined || node.kind !== "client") return { base: nodeBaseUrl(node) };
+  return { base: nodeBaseUrl(node, true), httpsAgent: operatorAgent(tls) };
+}
+
+/** `HTTP 401 from URL: message` (the node's error message, if it sent one). */
+function refusal(status: number, url: string, data: unknown): string {
+  const message = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string" ? (data as { message: string }).message : "";
+  return `HTTP ${status} from ${url}${message ? `: ${message.slice(0, 200)}` : ""}`;
 }
 
 /** Ask a node for its status; never throws. */
-export async function probeNode(node: NodeSpec, timeoutMs = 2000, tls?: TlsMaterial): Promise<ProbeResult> {
-  const { base, httpsAgent } = target(node, tls);
+export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<ProbeResult> {
+  const { base, httpsAgent } = operatorTarget(node, credential);
+  const url = `${base}/mgmt/v1/status`;
   try {
-    const res = await mgmtHttp.get(`${base}/mgmt/v1/status`, { timeout: timeoutMs, httpsAgent });
+    const res = await mgmtHttp.get(url, { timeout: timeoutMs, httpsAgent, headers: operatorHeaders(credential) });
     if (res.status === 200 && typeof res.data === "object" && res.data !== null) {
       return { state: "up", status: res.data };
     }
-    return { state: "foreign", detail: `HTTP ${res.status} from ${base}/mgmt/v1/status` };
+    return { state: "foreign", detail: refusal(res.status, url, res.data) };
   } catch (err) {
     return { state: "down", detail: describeHttpError(err) };
   }
 }
 
 /** Ask a node to stop; true if it acknowledged. Never throws. */
-export async function requestStop(node: NodeSpec, timeoutMs = 2000, tls?: TlsMaterial): Promise<boolean> {
-  const { base, httpsAgent } = target(node, tls);
+export async function requestStop(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<boolean> {
+  const { base, httpsAgent } = operatorTarget(node, credential);
   try {
-    const res = await mgmtHttp.post(`${base}/mgmt/v1/stop`, {}, { timeout: timeoutMs, httpsAgent });
+    const res = await mgmtHttp.post(`${base}/mgmt/v1/stop`, {}, {
+      timeout: timeoutMs,
+      httpsAgent,
+      headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
+    });
     return res.status >= 200 && res.status < 300;
   } catch {
     return false;

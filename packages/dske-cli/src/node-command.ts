@@ -28,7 +28,8 @@ export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): str
 /** Arguments after the script path. `tls`: clients serve HTTPS with mutual TLS (certs under `<state>/tls`). */
 export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tls = false): string[] {
   const cfg: DskeConfig = topology.config;
-  const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name)];
+  // The operator token travels as a file path (never on argv); dske-cli creates it before spawning.
+  const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name), "--operator-token-file", state.operatorTokenFile];
   if (node.kind === "hub") {
     return [
       node.name,

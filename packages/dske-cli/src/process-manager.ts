@@ -7,7 +7,8 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { CliError } from "./errors";
-import { probeNode, requestStop, type ProbeResult } from "./mgmt";
+import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
+import { ensureOperatorToken, readOperatorToken } from "./operator-token";
 import { distributionPlan, nodeArgs, serverScript, type ServerScripts } from "./node-command";
 import type { Output } from "./output";
 import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
@@ -89,10 +90,18 @@ export class ProcessManager {
 
   /** The operator's certificate while the topology's clients run with TLS. */
   private tlsMaterial: TlsMaterial | undefined;
+  /** The topology's operator token (undefined until a start created it). */
+  private token: string | undefined;
 
   constructor(private readonly opts: ProcessManagerOptions) {
     this.t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     if (tlsEnabled(opts.state.root)) this.tlsMaterial = operatorTls(opts.state.root);
+    this.token = readOperatorToken(opts.state.root);
+  }
+
+  /** What proves the operator to the nodes (management calls). */
+  get credential(): OperatorCredential {
+    return { token: this.token, tls: this.tlsMaterial };
   }
 
   /** Decide the TLS mode of `start` (see ProcessManagerOptions.tls) and prepare certificates. */
@@ -100,7 +109,9 @@ export class ProcessManager {
     const { topology, state } = this.opts;
     if (this.opts.tls === true) {
       if (this.tlsMaterial === undefined) {
-        const plain = await Promise.all(topology.clients.map(async (c) => ((await probeNode(c, 2000)).state === "up" ? c.name : undefined)));
+        const plain = await Promise.all(
+          topology.clients.map(async (c) => ((await probeNode(c, 2000, { token: this.token })).state === "up" ? c.name : undefined)),
+        );
         const running = plain.filter((n): n is string => n !== undefined);
         if (running.length > 0) {
           throw new CliError(
@@ -115,7 +126,7 @@ export class ProcessManager {
       return;
     }
     if (this.tlsMaterial === undefined) return;
-    const up = await Promise.all(topology.clients.map(async (c) => (await probeNode(c, 2000, this.tlsMaterial)).state === "up"));
+    const up = await Promise.all(topology.clients.map(async (c) => (await probeNode(c, 2000, this.credential)).state === "up"));
     if (up.some((u) => u)) {
       this.out.line("Clients of this topology run with mutual TLS (recorded in the state dir): starting clients with TLS");
       return;
@@ -130,7 +141,7 @@ export class ProcessManager {
 
   /** Probe a node: is it up and really the node we expect (status name matches)? */
   async probe(node: NodeSpec): Promise<ProbeResult> {
-    const r = await probeNode(node, 2000, this.tlsMaterial);
+    const r = await probeNode(node, 2000, this.credential);
     if (r.state === "up") {
       const name = (r.status as { name?: unknown }).name;
       if (name !== node.name) {
@@ -143,6 +154,7 @@ export class ProcessManager {
   /** Start the selected nodes (already running ones are left alone). */
   async start(selection: Selection): Promise<void> {
     const { topology, state } = this.opts;
+    this.token = ensureOperatorToken(state.root).token; // created (mode 0600) when missing
     await this.prepareTls();
     const probes = await Promise.all(selection.nodes.map((n) => this.probe(n)));
     const toStart: NodeSpec[] = [];
@@ -305,7 +317,7 @@ export class ProcessManager {
       nodes.map(async (node) => {
         // Nothing to do if the port is free and no pid of ours is alive.
         this.out.line(`Stopping ${node.kind} ${node.name} on port ${node.port}`);
-        const acknowledged = await requestStop(node, 2000, this.tlsMaterial);
+        const acknowledged = await requestStop(node, 2000, this.credential);
         if (!acknowledged) this.terminate(node, "SIGTERM");
       }),
     );

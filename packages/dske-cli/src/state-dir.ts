@@ -2,6 +2,7 @@
  * Layout of the state directory (default `.dske` next to the config file):
  *
  *   <state>/kme-directory.json   {sae_id: client_name} for every encryptor (read by clients)
+ *   <state>/operator-token       the operator token (64 hex + newline, mode 0600; operator-token.ts)
  *   <state>/logs/NAME.log        stdout + stderr of node NAME (appended across restarts)
  *   <state>/pids/NAME.pid        pid of node NAME's background process while it runs
  *   <state>/nodes/NAME/          the node's own durable state (its --state-dir)
@@ -11,10 +12,14 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { operatorTokenPath } from "./operator-token";
 
 export class StateDir {
   constructor(readonly root: string) {}
 
+  get operatorTokenFile(): string {
+    return operatorTokenPath(this.root);
+  }
   get kmeDirectoryFile(): string {
     return path.join(this.root, "kme-directory.json");
   }

@@ -3,8 +3,7 @@
  * shares or keys) or, with `--json`, the reference format: "Status for hub hank on port 8100"
  * followed by the node's raw status JSON.
  */
-import type { TlsMaterial } from "./certs";
-import { probeNode } from "./mgmt";
+import { probeNode, type OperatorCredential } from "./mgmt";
 import type { Output } from "./output";
 import { clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
 import type { NodeSpec, Selection } from "./topology";
@@ -14,14 +13,17 @@ export interface StatusResult {
   readonly running: boolean;
   readonly status?: unknown;
   readonly detail?: string;
+  /** Something answers on the node's port but not with its status (e.g. management refused: 401/403). */
+  readonly foreign?: boolean;
 }
 
-/** `tls`: the operator's certificate when the topology's clients run with mutual TLS. */
-export async function collectStatus(selection: Selection, tls?: TlsMaterial): Promise<StatusResult[]> {
+/** `credential`: the operator token, and the operator's certificate when the clients run with mutual TLS. */
+export async function collectStatus(selection: Selection, credential?: OperatorCredential): Promise<StatusResult[]> {
   return Promise.all(
     selection.nodes.map(async (node): Promise<StatusResult> => {
-      const r = await probeNode(node, 5000, tls);
-      return r.state === "up" ? { node, running: true, status: r.status } : { node, running: false, detail: r.detail };
+      const r = await probeNode(node, 5000, credential);
+      if (r.state === "up") return { node, running: true, status: r.status };
+      return r.state === "foreign" ? { node, running: false, detail: r.detail, foreign: true } : { node, running: false, detail: r.detail };
     }),
   );
 }
@@ -29,7 +31,7 @@ export async function collectStatus(selection: Selection, tls?: TlsMaterial): Pr
 export function printStatusJson(results: readonly StatusResult[], out: Output): void {
   for (const r of results) {
     out.line(`Status for ${r.node.kind} ${r.node.name} on port ${r.node.port}`);
-    out.line(JSON.stringify(r.running ? r.status : { error: `not running (${r.detail})` }, null, 2));
+    out.line(JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2));
   }
 }
 
@@ -56,7 +58,7 @@ function summariseCounts(v: unknown): string {
 
 export function formatNodeSummary(r: StatusResult): string[] {
   const head = `${r.node.kind === "hub" ? "Hub" : "Client"} ${r.node.name} on port ${r.node.port}`;
-  if (!r.running) return [`${head}: not running (${r.detail})`];
+  if (!r.running) return [r.foreign ? `${head}: answers, but gives no status (${r.detail})` : `${head}: not running (${r.detail})`];
   const lines = [`${head}: running`];
   if (r.node.kind === "hub") {
     const parsed = hubStatusSchema.safeParse(r.status);

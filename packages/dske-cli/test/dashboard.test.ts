@@ -240,18 +240,22 @@ describe("dashboard options", () => {
     bad({ port: "70000" }, /--port: expected a TCP port.*got '70000'/);
     bad({ port: "12ab" }, /--port/);
     bad({ host: "a b" }, /--host: expected a host name/);
+    bad({ host: "0.0.0.0" }, /--host: the dashboard shows SAE pairs and PSRD levels: bind it to a loopback address/);
+    bad({ host: "192.168.1.4" }, /loopback/);
+    expect(parseDashboardOptions({ host: "::1" }).host).toBe("::1");
+    expect(parseDashboardOptions({ host: "localhost" }).host).toBe("localhost");
     bad({ interval: "5" }, /--interval: expected a poll interval in milliseconds \(an integer from 100 to 60000\)/);
   });
 });
 
-function get(url: string): Promise<{ status: number; type: string; body: string }> {
+function get(url: string, cookie?: string): Promise<{ status: number; type: string; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent: false }, (res) => {
+      .get(url, { agent: false, headers: cookie ? { cookie } : {} }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body, headers: res.headers }));
       })
       .on("error", reject);
   });
@@ -265,30 +269,60 @@ describe("dashboard server (fake nodes)", () => {
     return up(clientStatus(n.name, [...n.encryptors], n.name === "carol" ? issued : 0, 0));
   };
 
+  it("only its one-time login link opens it: then a session cookie (HttpOnly, SameSite=Strict); anything else 401", async () => {
+    const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: async () => undefined });
+    try {
+      expect(server.loginUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/\\?token=[0-9a-f]{64}$`));
+      for (const path of ["/", "/dashboard.js", "/api/snapshot", "/api/events", "/nope"]) {
+        const r = await get(`${server.url}${path}`);
+        expect([path, r.status]).toEqual([path, 401]);
+        expect(JSON.parse(r.body).message).toMatch(/login URL/);
+      }
+      expect((await get(`${server.url}/?token=${"0".repeat(64)}`)).status).toBe(401);
+      expect((await get(`${server.url}/`, `dske_dashboard_${server.port}=${"0".repeat(64)}`)).status).toBe(401);
+      const login = await get(server.loginUrl);
+      expect(login.status).toBe(303);
+      expect(login.headers.location).toBe("/");
+      const setCookie = String(login.headers["set-cookie"]);
+      expect(setCookie).toMatch(new RegExp(`^dske_dashboard_${server.port}=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=/$`));
+      const cookie = setCookie.split(";")[0];
+      expect(cookie).not.toContain(server.loginUrl.split("token=")[1]); // the session is not the login token
+      // The link works once: a second use without the cookie is refused; with the cookie it just redirects.
+      const again = await get(server.loginUrl);
+      expect(again.status).toBe(401);
+      expect(JSON.parse(again.body).message).toBe("this login link was already used");
+      expect((await get(server.loginUrl, cookie)).status).toBe(303);
+      expect((await get(`${server.url}/`, cookie)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("serves the page, its script and style, the snapshot JSON and an SSE stream; 404 and 405 as JSON", async () => {
     const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: async () => undefined });
     try {
       expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
-      const page = await get(`${server.url}/`);
+      const cookie = String((await get(server.loginUrl)).headers["set-cookie"]).split(";")[0];
+      const page = await get(`${server.url}/`, cookie);
       expect(page.status).toBe(200);
       expect(page.type).toBe("text/html; charset=utf-8");
       expect(page.body).toContain('<script src="/dashboard.js"></script>');
       expect(page.body).not.toMatch(/https?:\/\//); // self-contained: no CDN
-      const js = await get(`${server.url}/dashboard.js`);
+      const js = await get(`${server.url}/dashboard.js`, cookie);
       expect(js.type).toBe("text/javascript; charset=utf-8");
       expect(js.body).toContain('new EventSource("/api/events")');
-      expect((await get(`${server.url}/dashboard.css`)).type).toBe("text/css; charset=utf-8");
+      expect((await get(`${server.url}/dashboard.css`, cookie)).type).toBe("text/css; charset=utf-8");
 
       // The first round runs at start; wait for it.
-      for (let i = 0; i < 50 && (await get(`${server.url}/api/snapshot`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
-      const snap = JSON.parse((await get(`${server.url}/api/snapshot`)).body) as DashboardSnapshot;
+      for (let i = 0; i < 50 && (await get(`${server.url}/api/snapshot`, cookie)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+      const snap = JSON.parse((await get(`${server.url}/api/snapshot`, cookie)).body) as DashboardSnapshot;
       expect(snap.hubs.map((h) => [h.name, h.state])).toEqual([["hank", "up"], ["helen", "down"]]);
 
       // SSE: the latest snapshot at once, then one per round; a count change shows up.
       issued = 42;
       const events = await new Promise<DashboardSnapshot[]>((resolve, reject) => {
         const got: DashboardSnapshot[] = [];
-        const req = http.get(`${server.url}/api/events`, { agent: false }, (res) => {
+        const req = http.get(`${server.url}/api/events`, { agent: false, headers: { cookie } }, (res) => {
           expect(res.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
           let buf = "";
           res.setEncoding("utf8");
@@ -313,7 +347,7 @@ describe("dashboard server (fake nodes)", () => {
       const seqs = events.map((e) => e.seq);
       expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
 
-      const missing = await get(`${server.url}/nope`);
+      const missing = await get(`${server.url}/nope`, cookie);
       expect(missing.status).toBe(404);
       expect(JSON.parse(missing.body)).toEqual({ message: "no such page: /nope (try / or /api/snapshot)" });
       const post = await new Promise<number>((resolve, reject) => {
@@ -335,13 +369,14 @@ describe("dashboard server (fake nodes)", () => {
     const ac = new AbortController();
     const running = runDashboard({ topology, out, stopSignal: ac.signal }, { port: 0, host: "127.0.0.1", interval: 1000 });
     for (let i = 0; i < 100 && out.lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(out.lines[0]).toMatch(/^dashboard on http:\/\/127\.0\.0\.1:\d+$/);
-    const port = Number(out.lines[0].split(":").pop());
+    expect(out.lines[0]).toMatch(/^dashboard on http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
+    const port = Number(new URL(out.lines[0].split(" ").pop()!).port);
     await expect(runDashboard({ topology, out: new CapturedOutput() }, { port, host: "127.0.0.1", interval: 1000 })).rejects.toThrow(
       new CliError(`cannot serve the dashboard: port ${port} on 127.0.0.1 is in use (choose another with --port)`),
     );
     ac.abort();
     await running;
-    expect(out.lines[1]).toBe("dashboard stopped (stop requested)");
+    expect(out.lines[1]).toMatch(/open that link once/);
+    expect(out.lines[2]).toBe("dashboard stopped (stop requested)");
   });
 });

@@ -19,6 +19,8 @@ const stateRoot = path.join(dir, "state");
 const otherRoot = path.join(dir, "other");
 const layout = certLayout(stateRoot);
 const directoryFile = path.join(dir, "kme-directory.json");
+const TOKEN = "e".repeat(64);
+const tokenFile = path.join(dir, "operator-token");
 
 let hubs: TestHub[];
 let carol: RunningClientServer;
@@ -51,6 +53,8 @@ async function clientArgs(name: string, encryptors: string[], tls: boolean): Pro
     "--kme-directory",
     directoryFile,
     ...(tls ? ["--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert] : []),
+    "--operator-token-file",
+    tokenFile,
   ];
 }
 
@@ -98,6 +102,7 @@ beforeAll(async () => {
   await ensureCertificates(stateRoot, { clients: ["carol", "cindy"], saes: ["sam", "susan", "sunny"] });
   await ensureCertificates(otherRoot, { clients: ["carol"], saes: ["sam"] });
   writeFileSync(directoryFile, JSON.stringify({ sam: "carol", susan: "carol", sunny: "cindy" }));
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
   carol = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
   cindy = await startClientServer(await parseClientArgs(await clientArgs("cindy", ["sunny"], true)), { logger: silent });
@@ -185,8 +190,13 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
     const stop = `${carol.url}/client/carol/mgmt/v1/stop`;
     const bySae = await request(status, { identity: sae("sam") });
     expect(bySae.status).toBe(403);
-    const stopBySae = await request(stop, { method: "POST", identity: sae("sam") });
+    const stopBySae = await request(stop, { method: "POST", identity: sae("sam"), headers: { "Content-Type": "application/json" } });
     expect(stopBySae.status).toBe(403);
+    // Not JSON (what an HTML form can send): refused before anything else, even for the operator.
+    expect((await request(stop, { method: "POST", identity: operator(), headers: { "Content-Type": "text/plain" } })).status).toBe(415);
+    // The operator token works over TLS too, with any client certificate (here an SAE's); a wrong one does not.
+    expect((await request(status, { identity: sae("sam"), headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await request(status, { identity: sae("sam"), headers: { Authorization: `Bearer ${"f".repeat(64)}` } })).status).toBe(403);
     const byOperator = await request(status, { identity: operator() });
     expect(byOperator.status).toBe(200);
     expect(byOperator.body).toMatchObject({
@@ -201,12 +211,12 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
   test("the CLI's management calls (probeNode, requestStop) use the operator certificate over https", async () => {
     const node = { kind: "client" as const, name: "cindy", port: Number(new URL(cindy.url).port), encryptors: ["sunny"] };
     expect(await probeNode(node, 2000)).toMatchObject({ state: "down" }); // plain HTTP to a TLS port
-    const up = await probeNode(node, 2000, operator());
+    const up = await probeNode(node, 2000, { tls: operator() });
     expect(up).toMatchObject({ state: "up", status: { name: "cindy", etsi_transport: "https-mtls" } });
-    expect(await requestStop(node, 2000, sae("sunny"))).toBe(false);
-    expect(await requestStop(node, 2000, operator())).toBe(true);
+    expect(await requestStop(node, 2000, { tls: sae("sunny") })).toBe(false);
+    expect(await requestStop(node, 2000, { tls: operator() })).toBe(true);
     await cindy.stopped;
-    expect(await probeNode(node, 2000, operator())).toMatchObject({ state: "down" });
+    expect(await probeNode(node, 2000, { tls: operator() })).toMatchObject({ state: "down" });
   });
 
   test("the operator certificate is not an SAE", async () => {
@@ -225,7 +235,8 @@ describe("plain HTTP (local experiments) is flagged as insecure", () => {
       expect(warnings).toContain(
         "ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated",
       );
-      const res = await fetch(`${plain.url}/client/carol/mgmt/v1/status`);
+      expect((await fetch(`${plain.url}/client/carol/mgmt/v1/status`)).status).toBe(401);
+      const res = await fetch(`${plain.url}/client/carol/mgmt/v1/status`, { headers: { Authorization: `Bearer ${TOKEN}` } });
       expect(await res.json()).toMatchObject({
         etsi_transport: "http",
         sae_authentication: "authorization-header (insecure)",

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import {
+  MANAGEMENT_TAG,
   SaeIdSchema,
   buildOpenApiDocument,
   named,
@@ -33,7 +34,7 @@ const E413 = error("Request body too large");
 const E503 = error("Error on the server side (e.g. not enough hubs reachable, PSRD exhausted)");
 
 const ETSI = "ETSI GS QKD 014";
-const MGMT = "management";
+const MGMT = MANAGEMENT_TAG;
 
 const decimal = (what: string) =>
   z
@@ -120,12 +121,13 @@ export const CLIENT_MGMT_ROUTES = {
     operationId: "getClientStatus",
     method: "get",
     path: "/status",
-    summary: "Client status: peer hubs, registrations, PSRD pool levels, key counts (never key bytes)",
+    summary: "Client status: peer hubs, registrations, PSRD pool levels, key counts (never key bytes); operator only",
     tags: [MGMT],
+    security: "operator",
     responses: {
       200: { description: "Status", body: named("ClientStatus", ClientMgmtStatusSchema) },
-      401: error("Under mutual TLS: no client certificate"),
-      403: error("Under mutual TLS: not the operator certificate"),
+      401: error("No operator credential (token, or the operator certificate under mutual TLS), or management disabled"),
+      403: error("Wrong operator token or certificate, or a cross-site request"),
     },
   },
   installBundle: {
@@ -135,6 +137,7 @@ export const CLIENT_MGMT_ROUTES = {
     summary: "Install a PSRD bundle file from this client's host (operator / local distributor)",
     description: "Refused, with nothing installed, when tampered, truncated, replayed, out of order, or meant for another client or hub.",
     tags: [MGMT],
+    security: "operator",
     body: named("InstallBundleRequest", InstallBundleRequestSchema),
     responses: {
       200: { description: "Installed", body: named("InstallBundleResponse", InstallBundleResponseSchema) },
@@ -150,6 +153,7 @@ export const CLIENT_MGMT_ROUTES = {
     path: "/psrd-needs",
     summary: "PSRD this client's pools need (long poll for the local distributor; each need is handed over once)",
     tags: [MGMT],
+    security: "operator",
     query: PsrdNeedsQuerySchema,
     responses: {
       200: { description: "Needs (empty when none within wait_ms)", body: named("PsrdNeeds", PsrdNeedsResponseSchema) },
@@ -161,12 +165,14 @@ export const CLIENT_MGMT_ROUTES = {
     operationId: "stopClient",
     method: "post",
     path: "/stop",
-    summary: "Stop the client gracefully (answers first)",
+    summary: "Stop the client gracefully (answers first); operator only, Content-Type: application/json (body {})",
     tags: [MGMT],
+    security: "operator",
     responses: {
       200: { description: "Stopping", body: named("StopResponse", ClientStopResponseSchema) },
-      401: error("Under mutual TLS: no client certificate"),
-      403: error("Under mutual TLS: not the operator certificate"),
+      401: error("No operator credential (token, or the operator certificate under mutual TLS), or management disabled"),
+      403: error("Wrong operator token or certificate, or a cross-site request"),
+      415: error("Content-Type is not application/json"),
     },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -879,43 +879,74 @@ export class Client {
   }
 
   /**
-   * Which of these key IDs exist at some hub for other slave SAEs (→ 401 rather than 400). Uses
-   * the hubs' management status (share metadata only, never values).
+   * How many registered hubs hold a live share of each of these key IDs: the hubs' unsigned
+   * `held` query, which costs no PSRD (so bogus key IDs cost nothing here). A hub that does not
+   * answer holds nothing.
    */
-  private async notIntendedFor(slaveSae: string, keyIds: readonly string[]): Promise<Set<string>> {
-    const wanted = new Set(keyIds);
-    const found = new Set<string>();
+  private async heldCounts(keyIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
     await Promise.all(
       this.peerHubs
         .filter((h) => h.registered)
         .map(async (h) => {
           try {
-            for (const s of await h.listShares()) {
-              if (wanted.has(s.key_id) && !s.slave_sae_ids.includes(slaveSae)) found.add(s.key_id);
-            }
+            for (const id of new Set(await h.sharesHeld(keyIds))) counts.set(id, (counts.get(id) ?? 0) + 1);
           } catch {
-            // unknown: treat as not found
+            // unknown: counts as not held
           }
         }),
     );
-    return found;
+    return counts;
   }
 
   /**
-   * Intended slave SAEs of these keys per the hubs' share metadata (management status, never
-   * values). An SAE counts only if at least k hubs list it, so fewer than k lying hubs cannot
-   * make this client hand a key to an unintended local SAE.
+   * Which of these key IDs exist at some hub for other slave SAEs (→ 401 rather than 400). First
+   * the free `held` query; then, for IDs some hub holds, the signed share metadata: an ID held
+   * but not listed with `slaveSae` as an intended slave (or not listed at all: not for any SAE of
+   * this client) is not for this SAE.
+   */
+  private async notIntendedFor(slaveSae: string, keyIds: readonly string[]): Promise<Set<string>> {
+    const held = await this.heldCounts(keyIds);
+    const candidates = keyIds.filter((id) => (held.get(id) ?? 0) > 0);
+    if (candidates.length === 0) return new Set();
+    const intended = new Set<string>();
+    let answered = 0;
+    await Promise.all(
+      this.peerHubs
+        .filter((h) => h.registered)
+        .map(async (h) => {
+          try {
+            const shares = await h.listShares(candidates);
+            answered++;
+            for (const s of shares) if (s.slave_sae_ids.includes(slaveSae)) intended.add(s.key_id);
+          } catch {
+            // a hub that does not answer tells nothing
+          }
+        }),
+    );
+    // Without any metadata answer we cannot tell: "not found" rather than a guess.
+    return answered === 0 ? new Set() : new Set(candidates.filter((id) => !intended.has(id)));
+  }
+
+  /**
+   * Intended slave SAEs of these keys per the hubs' share metadata (signed in-band query, never
+   * values), asked only for key IDs that at least k hubs hold (the free `held` query first, so
+   * key IDs nobody created cost no PSRD). An SAE counts only if at least k hubs list it, so
+   * fewer than k lying hubs cannot make this client hand a key to an unintended local SAE.
    */
   private async intendedSlaves(keyIds: readonly string[]): Promise<Map<string, Set<string>>> {
-    const wanted = new Set(keyIds);
+    const held = await this.heldCounts(keyIds);
+    const candidates = keyIds.filter((id) => (held.get(id) ?? 0) >= this.k);
     const votes = new Map<string, Map<string, number>>();
+    if (candidates.length === 0) return new Map();
+    const wanted = new Set(candidates);
     await Promise.all(
       this.peerHubs
         .filter((h) => h.registered)
         .map(async (h) => {
           try {
             const seen = new Set<string>();
-            for (const s of await h.listShares()) {
+            for (const s of await h.listShares(candidates)) {
               if (!wanted.has(s.key_id) || seen.has(s.key_id)) continue;
               seen.add(s.key_id);
               const v = votes.get(s.key_id) ?? new Map<string, number>();

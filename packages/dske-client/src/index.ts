@@ -5,7 +5,6 @@ export {
   createClientRouter,
   transportStatus,
   peerCertificateCn,
-  operatorGuard,
   DEFAULT_OPERATOR_CN,
   type ClientRouterOptions,
   type ClientRouter,

@@ -37,6 +37,8 @@ export const ClientMgmtStatusSchema = z
     bad_shares: z.array(z.object({ hub: z.string(), key_id: z.string(), at: z.string() })).optional(),
     etsi_transport: z.enum(["http", "https-mtls"]).optional(),
     sae_authentication: z.string().optional(),
+    /** Present (true) when the client serves plain HTTP on a non-loopback address (`--allow-insecure-bind`). */
+    insecure: z.boolean().optional(),
     /** Diagnostics for benchmarks: fsync calls and HTTP requests to hubs since start. */
     io: z.object({ fsyncs: z.number(), hub_requests: z.number() }).loose().optional(),
   })

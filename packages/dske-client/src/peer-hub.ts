@@ -37,6 +37,7 @@ import {
   type AckKeyRef,
   type BatchShareItem,
   type FetchKeySharesResponse,
+  type ShareMeta,
 } from "@dske/hub";
 import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
 import { Coalescer } from "./coalescer.js";
@@ -1098,10 +1099,31 @@ export class PeerHub {
     this.lastFailureAt = Date.now();
   }
 
-  /** Share metadata held by the hub (management status; never values). */
-  async listShares(): Promise<{ key_id: string; slave_sae_ids: string[] }[]> {
-    const status = await this.api.status();
-    return status.shares;
+  /** Which of these key IDs the hub holds a live share of: an unsigned query that costs no PSRD. */
+  async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
+    const ids = [...new Set(keyIds)];
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) out.push(...(await this.api.sharesHeld(ids.slice(i, i + MAX_BATCH_SHARES))));
+    return out;
+  }
+
+  /**
+   * Share metadata held by the hub for these key IDs (never values): a signed in-band query that
+   * lists only shares of which this client hosts an intended slave SAE (the hub's management
+   * status is for the operator).
+   */
+  async listShares(keyIds: readonly string[]): Promise<ShareMeta[]> {
+    const ids = [...new Set(keyIds)];
+    const out: ShareMeta[] = [];
+    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) {
+      let verified: Promise<void> = Promise.resolve();
+      const res = await this.signedCall(this.messageCost, () =>
+        this.api.shareMeta({ client_name: this.options.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) }, { onVerified: (c) => (verified = c) }),
+      );
+      await this.settleVerified(verified);
+      out.push(...res.shares);
+    }
+    return out;
   }
 
   /** Record a wrong share detected by the responder. */

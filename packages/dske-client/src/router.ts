@@ -4,22 +4,37 @@
  * - ETSI GS QKD 014 under `/client/{name}/etsi/api/v1/keys/...` and (unless `standardRoot:
  *   false`) at the standard root `/api/v1/keys/...`:
  *   `GET /{slave_SAE_ID}/status`, `GET|POST /{slave_SAE_ID}/enc_keys`, `GET|POST /{master_SAE_ID}/dec_keys`.
- * - Management: `GET /client/{name}/mgmt/v1/status`, `POST /client/{name}/mgmt/v1/stop`.
+ * - Management: `GET /client/{name}/mgmt/v1/status`, `POST /client/{name}/mgmt/v1/stop`, and
+ *   `/client/{name}/metrics`: the operator only (@dske/hub operator.ts): `Authorization: Bearer
+ *   <operatorToken>`, or under mutual TLS the operator certificate (CN `operatorCn`, default
+ *   `dske-operator`). No credential → 401, a wrong one → 403; without a token in plain mode
+ *   management is disabled (401). Writes there must be `Content-Type: application/json` (415).
+ * - Every route refuses a cross-site request (an Origin other than the node itself → 403).
+ * - Open: `/client/{name}/health`, `openapi.json`, `docs`.
  * - Calling SAE (`saeAuthentication`):
  *   - `"authorization-header"` (plain HTTP, default): `Authorization: <sae>` or `Authorization: Bearer <sae>`;
  *     missing → 401. NOT authenticated: for local experiments only.
  *   - `"tls-client-certificate"` (HTTPS with mutual TLS): the subject CN of the verified client
- *     certificate; the Authorization header is ignored. Management routes then require the
- *     operator certificate (CN `operatorCn`, default `dske-operator`); any other certificate → 403.
+ *     certificate; the Authorization header is ignored for the ETSI routes.
  * - Errors: `{message, details?}` with 400 / 401 / 503 (413 for an oversized body).
  * - Every route is registered from the route tables of client-routes.ts, which also generate the
  *   OpenAPI document (`/client/{name}/openapi.json`, page at `/client/{name}/docs`).
  * - Metrics (`/client/{name}/metrics`, per-node registry), a request ID per request (X-Request-ID
  *   in and out) and one log line per request through `logger`.
  */
-import type { TLSSocket } from "node:tls";
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
-import { NodeMetrics, mountObservability, registerRoute, requestIdMiddleware } from "@dske/hub";
+import {
+  DEFAULT_OPERATOR_CN,
+  NodeMetrics,
+  createOperatorGuard,
+  crossSiteGuard,
+  jsonWritesOnly,
+  mountObservability,
+  peerCertificateCn,
+  registerRoute,
+  requestIdMiddleware,
+  type OperatorGuard,
+} from "@dske/hub";
 import type { Client } from "./client.js";
 import { registerClientMetrics, type ClientMetrics, type KeyRole } from "./client-metrics.js";
 import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./client-routes.js";
@@ -62,12 +77,19 @@ export interface ClientRouterOptions {
   saeAuthentication?: SaeAuthentication;
   /** CN of the operator certificate allowed on the management routes under TLS (default `dske-operator`). */
   operatorCn?: string;
+  /**
+   * The operator token (`Authorization: Bearer <token>`) accepted on the management routes and
+   * /metrics (in both modes). In plain mode without it, management is disabled (401).
+   */
+  operatorToken?: string;
+  /** The client serves plain HTTP on a non-loopback address (`--allow-insecure-bind`): status shows `insecure: true`. */
+  insecure?: boolean;
 }
 
 export type SaeAuthentication = "authorization-header" | "tls-client-certificate";
 
-/** CN of the certificate the CLI uses for management calls over TLS. */
-export const DEFAULT_OPERATOR_CN = "dske-operator";
+/** Label value of key metrics for an SAE name that is not configured (label values never come from callers). */
+export const UNKNOWN_SAE_LABEL = "unknown";
 
 /** The fields a client adds to its mgmt status to show how SAEs are authenticated. */
 export function transportStatus(mode: SaeAuthentication): {
@@ -79,19 +101,14 @@ export function transportStatus(mode: SaeAuthentication): {
     : { etsi_transport: "http", sae_authentication: "authorization-header (insecure)" };
 }
 
-/** Subject CN of the verified peer certificate of a TLS request, or undefined. */
-export function peerCertificateCn(req: Request): string | undefined {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
-  // why: a certificate may carry several CNs (node gives an array); refuse ambiguity.
-  return typeof cn === "string" && cn.length > 0 ? cn : undefined;
-}
-
 export type ClientRouter = Router & {
   /** The node's metrics (undefined with `metrics: false`). */
   readonly metrics: ClientMetrics | undefined;
+  /** The operator guard of this client (for further management routes, e.g. the standalone root `/metrics`). */
+  readonly operatorGuard: OperatorGuard;
 };
+
+export { DEFAULT_OPERATOR_CN, peerCertificateCn };
 
 export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   const { client } = options;
@@ -113,13 +130,32 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   const mode: SaeAuthentication = options.saeAuthentication ?? "authorization-header";
   const tls = mode === "tls-client-certificate";
   const operatorCn = options.operatorCn ?? DEFAULT_OPERATOR_CN;
-  const identity = (req: Request): string | undefined =>
-    tls ? peerCertificateCn(req) : saeIdFromAuthorization(req.get("authorization"));
+  /**
+   * The calling SAE for the request log: the certificate CN, or (plain HTTP) the Authorization
+   * header — on ETSI routes only, and only a configured SAE name (else "unknown"). Never the
+   * header of a management request: there it carries the operator token.
+   */
+  const etsiPaths = standardRoot ? [prefixes.etsi, prefixes.standardEtsi] : [prefixes.etsi];
+  const identity = (req: Request): string | undefined => {
+    if (tls) return peerCertificateCn(req);
+    const path = req.originalUrl.split("?")[0];
+    if (!etsiPaths.some((p) => path === p || path.startsWith(`${p}/`))) return undefined;
+    const sae = saeIdFromAuthorization(req.get("authorization"));
+    return sae === undefined ? undefined : client.kmeOf(sae) !== "" ? sae : UNKNOWN_SAE_LABEL;
+  };
 
   // Request ID, metrics and one log line for every request under this node's prefixes.
   const mounts = standardRoot ? [prefixes.node, prefixes.standardEtsi] : [prefixes.node];
   router.use(mounts, requestIdMiddleware());
   if (node) router.use(mounts, node.httpMiddleware());
+  router.use(mounts, crossSiteGuard({ metrics: node }));
+  const operator = createOperatorGuard({
+    operatorToken: options.operatorToken,
+    operatorCn: tls ? operatorCn : undefined,
+    metrics: node,
+    warn: (line) => logger.warn(line),
+  });
+  Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
   router.use(mounts, (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on("finish", () => {
@@ -221,12 +257,11 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   if (standardRoot) router.use(prefixes.standardEtsi, etsi);
 
   const mgmt = express.Router();
-  const operatorOnly = operatorGuard(mode, operatorCn, logger, node);
-  if (operatorOnly) mgmt.use(operatorOnly);
-  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, (_req, res) => {
-    res.json({ ...client.mgmtStatus(), ...transportStatus(mode) });
+  mgmt.use(jsonWritesOnly());
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, operator, (_req, res) => {
+    res.json({ ...client.mgmtStatus(), ...transportStatus(mode), ...(options.insecure ? { insecure: true } : {}) });
   });
-  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.installBundle, express.json({ limit: "16kb" }), async (req, res) => {
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.installBundle, operator, express.json({ limit: "16kb" }), async (req, res) => {
     const body = InstallBundleRequestSchema.safeParse(req.body ?? {});
     if (!body.success) {
       throw badRequest('invalid request body: give {"file": "PATH of the bundle on this host"}', body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
@@ -240,7 +275,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
       throw err;
     }
   });
-  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.psrdNeeds, async (req, res) => {
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.psrdNeeds, operator, async (req, res) => {
     const q = PsrdNeedsQuerySchema.safeParse(req.query);
     if (!q.success) throw badRequest("invalid query: wait_ms must be an integer from 0 to 30000, hub a hub name", [{ field: "wait_ms" }]);
     const abort = new AbortController();
@@ -248,7 +283,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     const needs = await client.psrdNeeds(q.data.wait_ms, abort.signal, q.data.hub);
     res.json({ client_name: client.name, needs });
   });
-  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, (_req, res) => {
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, operator, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });
     res.on("finish", () => {
       void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
@@ -258,50 +293,18 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   mgmt.use(errorHandler(logger, node));
   router.use(prefixes.mgmt, mgmt);
 
-  // Under mutual TLS the metrics are for the operator too (they name SAEs and count their keys).
-  if (operatorOnly && node) router.use(`${prefixes.node}/metrics`, operatorOnly);
-  if (options.openapi ?? true) {
-    mountObservability(router, {
-      prefix: prefixes.node,
-      title: `DSKE client ${client.name} API`,
-      document: () => clientOpenApi(client.name, { standardRoot, metrics: node !== undefined }),
-      metrics: node,
-    });
-  } else if (node) {
-    mountObservability(router, { prefix: prefixes.node, title: "", document: () => clientOpenApi(client.name), metrics: node, docs: false });
-  }
+  // The metrics are for the operator (they name SAEs and count their keys); health is open.
+  mountObservability(router, {
+    prefix: prefixes.node,
+    title: `DSKE client ${client.name} API`,
+    document: () => clientOpenApi(client.name, { standardRoot, metrics: node !== undefined }),
+    metrics: node,
+    operatorGuard: operator,
+    docs: options.openapi ?? true,
+  });
   // Anything else under this client's own prefix: a JSON 404, not express' HTML page.
   router.use(prefixes.node, notFoundHandler);
   return router;
-}
-
-/**
- * Under mutual TLS (`tls-client-certificate`): middleware admitting only the operator certificate
- * (401 without a certificate, 403 for any other CN), counting refusals as auth failures. Undefined
- * in plain-HTTP mode (nothing to check). Used for the management routes and /metrics.
- */
-export function operatorGuard(
-  mode: SaeAuthentication,
-  operatorCn: string = DEFAULT_OPERATOR_CN,
-  logger: Logger = silentLogger,
-  node?: NodeMetrics,
-): RequestHandler | undefined {
-  if (mode !== "tls-client-certificate") return undefined;
-  return (req, res, next) => {
-    const cn = peerCertificateCn(req);
-    if (cn === undefined) {
-      node?.authFailure("operator_certificate_missing");
-      res.status(401).json({ message: "management requires the operator's client certificate" });
-      return;
-    }
-    if (cn !== operatorCn) {
-      node?.authFailure("operator_certificate_refused");
-      logger.warn(`refused management call ${req.method} ${req.originalUrl.split("?")[0]} from certificate CN=${cn}`);
-      res.status(403).json({ message: `certificate CN=${cn} may not use the management API (operator certificate required)` });
-      return;
-    }
-    next();
-  };
 }
 
 function notFoundHandler(req: Request, res: Response): void {

@@ -14,7 +14,18 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import express from "express";
 import { z } from "zod";
-import { NodeMetrics, NodeNameSchema, SaeIdSchema, createNodeLogger, mountObservability, requestIdMiddleware } from "@dske/hub";
+import {
+  NodeMetrics,
+  NodeNameSchema,
+  OperatorTokenFileError,
+  SaeIdSchema,
+  createNodeLogger,
+  crossSiteGuard,
+  isLoopbackHost,
+  mountObservability,
+  readOperatorTokenFile,
+  requestIdMiddleware,
+} from "@dske/hub";
 import { FileStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { Client } from "./client.js";
@@ -22,7 +33,7 @@ import { KEY_SOURCES, type KeySource } from "./key-source.js";
 import { clientOpenApi } from "./client-routes.js";
 import type { ClientMetrics } from "./client-metrics.js";
 import { pinoLogger, type Logger } from "./logger.js";
-import { createClientRouter, operatorGuard } from "./router.js";
+import { createClientRouter } from "./router.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -59,6 +70,12 @@ export interface ClientServerConfig {
   psrdDelivery?: "bundle" | "network";
   /** Usable bytes per pool asked for in each hub's first bundle (`--initial-psrd-bytes`). */
   initialPsrdBytes?: number;
+  /** `--operator-token-file`: the operator token is read from it at start (see @dske/hub operator.ts). */
+  operatorTokenFile?: string;
+  /** The operator token itself (library use; takes precedence over operatorTokenFile). */
+  operatorToken?: string;
+  /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
+  allowInsecureBind?: boolean;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -101,6 +118,8 @@ const ConfigSchema = z
     keyStockTtlMs: int(1000, 3_600_000),
     psrdDelivery: z.enum(["bundle", "network"]),
     initialPsrdBytes: int(1024, 1 << 30),
+    operatorTokenFile: z.string().min(1).optional(),
+    allowInsecureBind: z.boolean(),
   })
   .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
     message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
@@ -113,6 +132,13 @@ const ConfigSchema = z
   .refine((c) => c.minNrShares <= c.hubs.length, {
     message: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
+  })
+  .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
+    message:
+      "not a loopback address: without TLS the client serves plain HTTP, so SAE identities, keys and its management would cross " +
+      "the network in clear; bind to 127.0.0.1 (the default), serve mutual TLS (--tls-cert/--tls-key/--tls-ca), " +
+      "or add --allow-insecure-bind if the network is trusted",
+    path: ["host"],
   });
 
 const KmeDirectorySchema = z.record(z.string(), z.string());
@@ -142,6 +168,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
     .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")
     .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
+    .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
+    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -175,6 +203,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     keyStockTtlMs: o.keyStockTtlMs,
     psrdDelivery: o.psrdDelivery,
     initialPsrdBytes: o.initialPsrdBytes,
+    operatorTokenFile: o.operatorTokenFile,
+    allowInsecureBind: o.allowInsecureBind === true,
     authSchemes: String(o.authSchemes)
       .split(",")
       .map((x) => x.trim())
@@ -185,7 +215,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, ...c } = parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -205,7 +235,25 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     if (!d.success) throw new ClientUsageError(`--kme-directory ${c.kmeDirectory}: expected a JSON object {"sae": "client", ...}`);
     kmeDirectory = d.data;
   }
-  return { ...c, kmeDirectory, ...(tls ? { tls } : {}) };
+  return {
+    ...c,
+    kmeDirectory,
+    ...(tls ? { tls } : {}),
+    ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
+    ...(allowInsecureBind ? { allowInsecureBind } : {}),
+  };
+}
+
+/** The operator token of a config: given directly, or read (and checked) from its file; undefined = none. */
+async function operatorTokenOf(config: ClientServerConfig): Promise<string | undefined> {
+  if (config.operatorToken !== undefined) return config.operatorToken;
+  if (config.operatorTokenFile === undefined) return undefined;
+  try {
+    return await readOperatorTokenFile(config.operatorTokenFile);
+  } catch (err) {
+    if (err instanceof OperatorTokenFileError) throw new ClientUsageError(err.message);
+    throw err;
+  }
 }
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
@@ -271,6 +319,11 @@ export async function startClientServer(
   options: StartClientServerOptions = {},
 ): Promise<RunningClientServer> {
   const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
+  const operatorToken = await operatorTokenOf(config);
+  const insecure = config.tls === undefined && !isLoopbackHost(config.host);
+  if (insecure && config.allowInsecureBind !== true) {
+    throw new ClientUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind (or TLS) to serve on it`);
+  }
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
     auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
@@ -309,23 +362,25 @@ export async function startClientServer(
   const node = new NodeMetrics({ kind: "client", name: config.name, processMetrics: options.processMetrics });
   app.use(requestIdMiddleware());
   app.use(node.httpMiddleware());
+  app.use(crossSiteGuard({ metrics: node }));
   const router = createClientRouter({
     client,
     logger,
     metrics: node,
     onStop: () => stop(),
     saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
+    operatorToken,
+    insecure,
   });
   app.use(router);
-  // The same document, page and metrics at the app root (one node per process).
+  // The same document, page, health and metrics (operator only) at the app root (one node per process).
   const root = express.Router();
-  const operatorOnly = operatorGuard(config.tls ? "tls-client-certificate" : "authorization-header", undefined, logger, node);
-  if (operatorOnly) root.use("/metrics", operatorOnly);
   mountObservability(root, {
     prefix: "",
     title: `DSKE client ${config.name} API`,
     document: () => clientOpenApi(config.name, { rootAliases: true }),
     metrics: node,
+    operatorGuard: router.operatorGuard,
   });
   app.use(root);
   app.use((_req, res) => {
@@ -364,6 +419,10 @@ export async function startClientServer(
   } else {
     logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
   }
+  if (insecure) {
+    logger.warn(`INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`);
+  }
+  if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
 
   function stop(): Promise<void> {
     stopping ??= (async () => {

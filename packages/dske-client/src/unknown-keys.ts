@@ -11,8 +11,9 @@
  *    unknown key ID costs at most k request/response MAC pairs (k·2·16 bytes with gf128), not n.
  * 2. (this file) Per slave SAE, key IDs that no hub knew are counted over a sliding minute. Once an
  *    SAE has had UNKNOWN_KEY_BUDGET of them, its further lookups are first checked against the
- *    hubs' share metadata (management status: no PSRD), and key IDs that fewer than k hubs hold
- *    are refused (400, key not found) without any signed request. Real keys are listed by the
+ *    hubs' unsigned `key-shares/held` query (no PSRD; it answers only which of the given key IDs
+ *    are live), and key IDs that fewer than k hubs hold are refused (400, key not found) without
+ *    any signed request. Real keys are listed by the
  *    hubs, so the SAE's legitimate traffic continues (one extra metadata round trip per request
  *    while guarded). The guard lifts when the minute passes without new unknown IDs.
  *
@@ -64,10 +65,10 @@ export class UnknownKeyGuard {
   }
 }
 
-/** What the guard needs of a peer hub: its share metadata (management status, no PSRD). */
+/** What the guard needs of a peer hub: which of some key IDs it holds (no PSRD spent). */
 export interface ShareLister {
   readonly registered: boolean;
-  listShares(): Promise<{ key_id: string }[]>;
+  sharesHeld(keyIds: readonly string[]): Promise<string[]>;
 }
 
 /** The key IDs among `keyIds` that at least k hubs list in their share metadata. */
@@ -80,7 +81,7 @@ export async function listedByHubs(hubs: readonly ShareLister[], keyIds: readonl
       .map(async (h) => {
         try {
           const mine = new Set<string>();
-          for (const s of await h.listShares()) if (wanted.has(s.key_id)) mine.add(s.key_id);
+          for (const id of await h.sharesHeld(keyIds)) if (wanted.has(id)) mine.add(id);
           for (const id of mine) count.set(id, (count.get(id) ?? 0) + 1);
         } catch {
           // a hub that does not answer lists nothing

@@ -7,6 +7,7 @@ import request from "supertest";
 import type { PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client";
 import { createClientRouter } from "../src/router";
+import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN } from "./harness";
 import { parseEncKeysBody, saeIdFromAuthorization, DEFAULT_ETSI_LIMITS } from "../src/etsi";
 import { EtsiError } from "../src/errors";
 
@@ -29,7 +30,7 @@ beforeAll(async () => {
     kmeDirectory: { sam: "carol", sue: "carol", sunny: "curtis", serena: "celia" },
   });
   app = express();
-  app.use(createClientRouter({ client }));
+  app.use(createClientRouter({ client, operatorToken: TEST_OPERATOR_TOKEN }));
 });
 
 afterAll(async () => {
@@ -252,7 +253,7 @@ describe("ETSI parsing helpers", () => {
   });
 
   test("mgmt status names the hubs and never carries bytes", async () => {
-    const res = await request(app).get("/client/carol/mgmt/v1/status");
+    const res = await request(app).get("/client/carol/mgmt/v1/status").set(OPERATOR_AUTH);
     expect(res.status).toBe(200);
     expect(res.body.name).toBe("carol");
     expect(res.body.peer_hubs.map((h: { hub_name: string }) => h.hub_name)).toEqual(["hank", "helen", "hilary"]);

@@ -12,6 +12,11 @@ import { Client, type ClientOptions } from "../src/client";
 import { createClientRouter } from "../src/router";
 import { EtsiApi } from "../src/etsi-api";
 
+/** The operator token of the in-process hubs and clients (management routes and /metrics). */
+export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";
+/** `Authorization` header of the operator. */
+export const OPERATOR_AUTH = { Authorization: `Bearer ${TEST_OPERATOR_TOKEN}` };
+
 export interface TestHub {
   name: string;
   hub: Hub;
@@ -52,7 +57,7 @@ export async function startHub(name: string, options: { before?: (app: express.E
   const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox });
   const app = express();
   options.before?.(app);
-  app.use(createHubRouter({ hub, onError: () => undefined }));
+  app.use(createHubRouter({ hub, onError: () => undefined, operatorToken: TEST_OPERATOR_TOKEN }));
   const server = await listen(app);
   const port = (server.address() as AddressInfo).port;
   const t: TestHub = {
@@ -95,7 +100,7 @@ export async function startClient(
   const distributors = startInProcessDistributors(client, options.hubs);
   await client.start();
   const app = express();
-  app.use(createClientRouter({ client }));
+  app.use(createClientRouter({ client, operatorToken: TEST_OPERATOR_TOKEN }));
   const server = await listen(app);
   const port = (server.address() as AddressInfo).port;
   const apis: EtsiApi[] = [];

@@ -16,7 +16,7 @@ import { ClientMgmtStatusSchema } from "../src/mgmt-wire";
 import { createClientRouter } from "../src/router";
 import { parseClientArgs, startClientServer } from "../src/standalone";
 import type { Logger, LogFields } from "../src/logger";
-import { startNetwork, type TestClient, type TestNetwork } from "./harness";
+import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN, startNetwork, type TestClient, type TestNetwork } from "./harness";
 
 const unusedStore: PsrdStore = {
   openPool: () => Promise.reject(new Error("not used")),
@@ -93,7 +93,7 @@ describe("OpenAPI document", () => {
     expect(routerOperations(createClientRouter({ client, standardRoot: false, metrics: false }))).toEqual(
       operations(clientOpenApi("carol", { standardRoot: false, metrics: false })),
     );
-    expect(operations(clientOpenApi("carol"))).toHaveLength(5 * 2 + 2 + 3);
+    expect(operations(clientOpenApi("carol"))).toHaveLength(5 * 2 + 2 + 4);
   });
 
   test("every documented operation is served", async () => {
@@ -135,7 +135,7 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
   afterAll(() => net?.close());
 
   const scrape = async (c: TestClient, name: string) => {
-    const res = await fetch(`http://127.0.0.1:${c.port}/client/${name}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${c.port}/client/${name}/metrics`, { headers: OPERATOR_AUTH });
     expect(res.status).toBe(200);
     return res.text();
   };
@@ -234,15 +234,21 @@ describe("request IDs and log lines", () => {
     });
     try {
       const app = express();
-      app.use(createClientRouter({ client, logger }));
+      app.use(createClientRouter({ client, logger, operatorToken: TEST_OPERATOR_TOKEN }));
       const a = await request(app).get("/api/v1/keys/sunny/status").set("Authorization", "sam").set("X-Request-ID", "abc-123");
       expect(a.headers["x-request-id"]).toBe("abc-123");
-      const b = await request(app).get("/client/carol/mgmt/v1/status").set("X-Request-ID", "no\u00e9good");
+      const b = await request(app).get("/client/carol/mgmt/v1/status").set(OPERATOR_AUTH).set("X-Request-ID", "no\u00e9good");
       expect(b.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
       const line = lines.find((l) => l.fields?.req_id === "abc-123");
       expect(line?.message).toMatch(/^GET \/api\/v1\/keys\/sunny\/status sae=sam -> \d{3} \(\d+\.\d ms\)$/);
       expect(line?.fields).toMatchObject({ method: "GET", sae: "sam", path: "/api/v1/keys/sunny/status" });
       expect(lines.find((l) => l.fields?.req_id === b.headers["x-request-id"])?.fields?.status).toBe(200);
+      // The operator token (Authorization of a management request) is never logged as an SAE.
+      expect(lines.find((l) => l.fields?.req_id === b.headers["x-request-id"])?.fields?.sae).toBe("-");
+      const other = await request(app).get("/api/v1/keys/sunny/status").set("Authorization", "Bearer not-an-sae-of-this-topology");
+      expect(lines.find((l) => l.fields?.req_id === other.headers["x-request-id"])?.fields?.sae).toBe("unknown");
+      expect(JSON.stringify(lines)).not.toContain(TEST_OPERATOR_TOKEN);
+      expect(JSON.stringify(lines)).not.toContain("not-an-sae-of-this-topology");
     } finally {
       await client.stop();
     }
@@ -252,19 +258,26 @@ describe("request IDs and log lines", () => {
 test("standalone: /openapi.json, /docs and /metrics at the app root too", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "dske-client-obs-"));
   try {
-    const config = await parseClientArgs(["carol", "--port", "0", "--hubs", "http://127.0.0.1:9/hub/hank", "--min-nr-shares", "1", "--encryptors", "sam", "--state-dir", path.join(dir, "carol")]);
+    const config = {
+      ...(await parseClientArgs(["carol", "--port", "0", "--hubs", "http://127.0.0.1:9/hub/hank", "--min-nr-shares", "1", "--encryptors", "sam", "--state-dir", path.join(dir, "carol")])),
+      operatorToken: TEST_OPERATOR_TOKEN,
+    };
     const { silentLogger } = await import("../src/logger");
     const running = await startClientServer(config, { logger: silentLogger });
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/client/carol/metrics"]));
+      expect(Object.keys(spec.body.paths)).toEqual(
+        expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/client/carol/metrics", "/client/carol/health"]),
+      );
       expect((await validate(spec.body as never)).valid).toBe(true);
       const page = await request(running.url).get("/docs");
       expect(page.status).toBe(200);
       expect(page.text).toContain("/docs/assets/swagger-ui-bundle.js");
       expect((await request(running.url).get("/docs/assets/swagger-ui-bundle.js")).status).toBe(200);
-      const m = await request(running.url).get("/metrics");
+      expect((await request(running.url).get("/metrics")).status).toBe(401); // the operator's only
+      expect((await request(running.url).get("/health")).body).toEqual({ status: "ok" });
+      const m = await request(running.url).get("/metrics").set(OPERATOR_AUTH);
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocument", status: "200" })).toBe(1);
       expect(m.text).not.toContain("process_cpu_user_seconds_total"); // processMetrics is off unless asked (the bin asks)
     } finally {
@@ -275,14 +288,14 @@ test("standalone: /openapi.json, /docs and /metrics at the app root too", async 
   }
 });
 
-describe("operatorGuard (mutual TLS: management and /metrics for the operator only)", () => {
-  const { operatorGuard } = jest.requireActual<typeof import("../src/router")>("../src/router");
-  const { NodeMetrics } = jest.requireActual<typeof import("@dske/hub")>("@dske/hub");
-  const call = (guard: express.RequestHandler, cn: string | undefined) => {
+describe("the shared operator guard (@dske/hub createOperatorGuard) as the client uses it", () => {
+  const { createOperatorGuard, NodeMetrics } = jest.requireActual<typeof import("@dske/hub")>("@dske/hub");
+  const call = (guard: express.RequestHandler, cn: string | undefined, authorization?: string) => {
     const req = {
       method: "GET",
       originalUrl: "/client/carol/metrics",
       socket: { authorized: cn !== undefined, getPeerCertificate: () => ({ subject: { CN: cn } }) },
+      get: (h: string) => (h.toLowerCase() === "authorization" ? authorization : undefined),
     } as unknown as express.Request;
     const out: { status?: number; next: boolean } = { next: false };
     const res = {
@@ -298,15 +311,25 @@ describe("operatorGuard (mutual TLS: management and /metrics for the operator on
     return out;
   };
 
-  test("plain HTTP: no guard; mTLS: operator passes, SAE certificate 403, none 401, refusals counted", async () => {
-    expect(operatorGuard("authorization-header")).toBeUndefined();
+  test("mTLS: operator certificate passes, SAE certificate 403, none 401; the token works too; refusals counted", async () => {
     const node = new NodeMetrics({ kind: "client", name: "carol" });
-    const guard = operatorGuard("tls-client-certificate", "dske-operator", undefined, node)!;
+    const guard = createOperatorGuard({ operatorCn: "dske-operator", operatorToken: TEST_OPERATOR_TOKEN, metrics: node });
     expect(call(guard, "dske-operator")).toEqual({ next: true });
     expect(call(guard, "sam")).toEqual({ next: false, status: 403 });
     expect(call(guard, undefined)).toEqual({ next: false, status: 401 });
+    expect(call(guard, "sam", `Bearer ${TEST_OPERATOR_TOKEN}`)).toEqual({ next: true });
+    expect(call(guard, undefined, "Bearer wrong-token-wrong-token")).toEqual({ next: false, status: 403 });
     const text = (await node.text()).body;
     expect(metric(text, "dske_auth_failures_total", { reason: "operator_certificate_refused" })).toBe(1);
-    expect(metric(text, "dske_auth_failures_total", { reason: "operator_certificate_missing" })).toBe(1);
+    expect(metric(text, "dske_auth_failures_total", { reason: "operator_credential_missing" })).toBe(1);
+    expect(metric(text, "dske_auth_failures_total", { reason: "operator_token_refused" })).toBe(1);
+  });
+
+  test("plain HTTP without a token: management disabled (401), counted", async () => {
+    const node = new NodeMetrics({ kind: "client", name: "carol" });
+    const guard = createOperatorGuard({ metrics: node });
+    expect(guard.enabled).toBe(false);
+    expect(call(guard, undefined, `Bearer ${TEST_OPERATOR_TOKEN}`)).toEqual({ next: false, status: 401 });
+    expect(metric((await node.text()).body, "dske_auth_failures_total", { reason: "operator_disabled" })).toBe(1);
   });
 });

@@ -6,16 +6,22 @@
  * - `GET {prefix}/openapi.json` — the node's OpenAPI 3.1 document;
  * - `GET {prefix}/docs` — an interactive page (Swagger UI, served from the vendored
  *   `swagger-ui-dist` files under `{prefix}/docs/assets/`: no CDN, works offline);
- * - `GET {prefix}/metrics` — Prometheus text exposition of the node's registry.
+ * - `GET {prefix}/metrics` — Prometheus text exposition of the node's registry (operator only:
+ *   `security: "operator"`, behind the node's operator guard);
+ * - `GET {prefix}/health` — `{"status":"ok"}`, open, reveals nothing.
  */
 import express, { type Request, type Response, type Router } from "express";
 import swaggerUiPath from "swagger-ui-dist/absolute-path.js";
 import type { NodeMetrics } from "./metrics.js";
+import type { OperatorGuard } from "./operator.js";
 import type { OpenApiDocument } from "./openapi.js";
-import { fullPath, type RouteSpec } from "./route-table.js";
+import { z } from "zod";
+import { fullPath, named, type RouteSpec } from "./route-table.js";
 import { registerRoute } from "./route-register.js";
 
 export const OBSERVABILITY_TAG = "observability";
+
+export const HealthSchema = z.object({ status: z.literal("ok") });
 
 export const OBSERVABILITY_ROUTES = {
   openapi: {
@@ -38,8 +44,9 @@ export const OBSERVABILITY_ROUTES = {
     operationId: "getMetrics",
     method: "get",
     path: "/metrics",
-    summary: "Prometheus metrics of this node",
+    summary: "Prometheus metrics of this node (operator credential)",
     tags: [OBSERVABILITY_TAG],
+    security: "operator",
     responses: {
       200: {
         description: "Prometheus text exposition format 0.0.4",
@@ -47,13 +54,21 @@ export const OBSERVABILITY_ROUTES = {
       },
     },
   },
+  health: {
+    operationId: "getHealth",
+    method: "get",
+    path: "/health",
+    summary: "Liveness: `{\"status\":\"ok\"}` while the node serves requests (open; reveals nothing else)",
+    tags: [OBSERVABILITY_TAG],
+    responses: { 200: { description: "The node is up", body: named("Health", HealthSchema) } },
+  },
 } as const satisfies Record<string, RouteSpec>;
 
 /** The observability routes a node serves under a prefix (metrics only when it has metrics). */
 export function observabilityRoutes(withMetrics: boolean): RouteSpec[] {
   return withMetrics
-    ? [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.metrics]
-    : [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs];
+    ? [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.metrics, OBSERVABILITY_ROUTES.health]
+    : [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.health];
 }
 
 export interface ObservabilityMountOptions {
@@ -61,8 +76,10 @@ export interface ObservabilityMountOptions {
   prefix: string;
   /** The document (built once, lazily). */
   document: () => OpenApiDocument;
-  /** Serve /metrics from this node's registry. */
+  /** Serve /metrics from this node's registry (needs `operatorGuard`). */
   metrics?: NodeMetrics;
+  /** The node's operator guard: required with `metrics` (the metrics are for the operator only). */
+  operatorGuard?: OperatorGuard;
   /** Page title. */
   title: string;
   /** Serve openapi.json and docs (default true; false = only metrics). */
@@ -75,17 +92,22 @@ function swaggerUiDir(): string {
   return swaggerDir;
 }
 
-/** Register `openapi.json`, `docs` (+ its assets) and `metrics` under `prefix` on `router`. */
+/** Register `openapi.json`, `docs` (+ its assets), `metrics` and `health` under `prefix` on `router`. */
 export function mountObservability(router: Router, options: ObservabilityMountOptions): void {
   const { prefix } = options;
   if (options.docs ?? true) mountDocs(router, options);
   const metrics = options.metrics;
   if (metrics) {
-    registerRoute(router, prefix, OBSERVABILITY_ROUTES.metrics, async (_req: Request, res: Response) => {
+    const guard = options.operatorGuard;
+    if (!guard) throw new Error("mountObservability: metrics need the node's operatorGuard (they are for the operator only)");
+    registerRoute(router, prefix, OBSERVABILITY_ROUTES.metrics, guard, async (_req: Request, res: Response) => {
       const { contentType, body } = await metrics.text();
-      res.set("Content-Type", contentType).send(body);
+      res.set("Content-Type", contentType).set("Cache-Control", "no-store").send(body);
     });
   }
+  registerRoute(router, prefix, OBSERVABILITY_ROUTES.health, (_req: Request, res: Response) => {
+    res.set("Cache-Control", "no-store").json({ status: "ok" });
+  });
 }
 
 function mountDocs(router: Router, options: ObservabilityMountOptions): void {
@@ -136,8 +158,8 @@ function initScript(specUrl: string): string {
 }
 
 /**
- * A new Express router serving `{prefix}/openapi.json`, `{prefix}/docs` (+ assets) and, with
- * `metrics`, `{prefix}/metrics`: for integrators who mount the document of a node elsewhere, e.g.
+ * A new Express router serving `{prefix}/openapi.json`, `{prefix}/docs` (+ assets), `{prefix}/health`
+ * and, with `metrics` (and `operatorGuard`), `{prefix}/metrics`: for integrators who mount the document of a node elsewhere, e.g.
  * `app.use(createObservabilityRouter({ prefix: "/dske", title: "hank", document: () => hubOpenApi("hank") }))`.
  */
 export function createObservabilityRouter(options: ObservabilityMountOptions): Router {

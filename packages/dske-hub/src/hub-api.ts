@@ -27,6 +27,8 @@ import {
   PostKeySharesResponseSchema,
   PsrdResponseSchema,
   RegistrationResponseSchema,
+  ShareMetaResponseSchema,
+  SharesHeldResponseSchema,
   StopResponseSchema,
   UnregistrationResponseSchema,
   type FetchKeySharesRequest,
@@ -45,6 +47,8 @@ import {
   type PostKeySharesResponse,
   type RegistrationRequest,
   type RegistrationResponse,
+  type ShareMetaRequest,
+  type ShareMetaResponse,
   type StopResponse,
   type UnregistrationResponse,
 } from "./wire.js";
@@ -96,6 +100,8 @@ export interface HubApiOptions {
   onConnectionLost?: () => void;
   /** Sent as `Authorization: Bearer <token>` on out-of-band and management calls (operator, or a client's enrollment secret). */
   bearerToken?: string;
+  /** The operator token, sent as `Authorization: Bearer <token>` on the management calls (status, stop). */
+  operatorToken?: string;
 }
 
 /** Options of one signed in-band call. */
@@ -137,6 +143,7 @@ export class HubApi {
   /** Requests made by this instance (diagnostics). */
   requests = 0;
   private readonly onConnectionLost: (() => void) | undefined;
+  private readonly operatorToken: string | undefined;
   /** Sockets whose close is watched (onConnectionLost). */
   private readonly watched = new WeakSet<object>();
   private closing = false;
@@ -157,6 +164,7 @@ export class HubApi {
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, noDelay: true });
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.onConnectionLost = options.onConnectionLost;
+    this.operatorToken = options.operatorToken;
     this.resolvePeer = options.auth?.resolvePeer;
     this.lean = (options.transport ?? "node") === "node" && this.resolvePeer !== undefined;
     const common = {
@@ -212,7 +220,7 @@ export class HubApi {
 
   /** Management (operator credential): issue a PSRD bundle into the hub's outbox. */
   async issueBundle(body: IssueBundleRequest): Promise<IssueBundleResponse> {
-    return this.call(this.plain, IssueBundleResponseSchema, { method: "POST", url: "/mgmt/v1/psrd-bundles", data: body });
+    return this.call(this.plain, IssueBundleResponseSchema, { method: "POST", url: "/mgmt/v1/psrd-bundles", data: body, headers: this.operatorHeaders() });
   }
 
   /** DELETE registration: the hub zeroes and deletes the client's pools and shares. */
@@ -221,6 +229,8 @@ export class HubApi {
       method: "DELETE",
       url: "/dske/oob/v1/registration",
       params: { client_name: clientName },
+      // Writes on out-of-band routes must declare JSON (the hub refuses others: cross-site defence).
+      headers: { "Content-Type": "application/json" },
     });
   }
 
@@ -285,6 +295,26 @@ export class HubApi {
     });
   }
 
+  /** Share metadata (never values) of these key IDs, for shares the calling client hosts an intended slave SAE of (see wire.ts). */
+  async shareMeta(body: ShareMetaRequest, options?: SignedCallOptions): Promise<ShareMetaResponse> {
+    if (this.lean) return this.leanCall(ShareMetaResponseSchema, "POST", "/dske/api/v1/key-shares/meta", undefined, body, options);
+    return this.call(this.signed, ShareMetaResponseSchema, {
+      method: "POST",
+      url: "/dske/api/v1/key-shares/meta",
+      data: body,
+    });
+  }
+
+  /** Which of these key IDs the hub holds a live share of (unsigned, costs no PSRD; see wire.ts). */
+  async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
+    const body = await this.call(this.plain, SharesHeldResponseSchema, {
+      method: "POST",
+      url: "/dske/api/v1/key-shares/held",
+      data: { key_ids: keyIds },
+    });
+    return body.held;
+  }
+
   /** Alias of getKeyShares. */
   async fetchKeyShares(body: FetchKeySharesRequest, options?: SignedCallOptions): Promise<FetchKeySharesResponse> {
     return this.getKeyShares(body, options);
@@ -292,12 +322,18 @@ export class HubApi {
 
   // ------------------------------------------------------------------ management
 
+  /** Management (operator token, see HubApiOptions.operatorToken): the hub's status. */
   async status(): Promise<HubStatus> {
-    return this.call(this.plain, HubStatusSchema, { method: "GET", url: "/mgmt/v1/status" });
+    return this.call(this.plain, HubStatusSchema, { method: "GET", url: "/mgmt/v1/status", headers: this.operatorHeaders() });
   }
 
+  /** Management (operator token): stop the hub. */
   async stop(): Promise<StopResponse> {
-    return this.call(this.plain, StopResponseSchema, { method: "POST", url: "/mgmt/v1/stop", data: {} });
+    return this.call(this.plain, StopResponseSchema, { method: "POST", url: "/mgmt/v1/stop", data: {}, headers: this.operatorHeaders() });
+  }
+
+  private operatorHeaders(): Record<string, string> {
+    return this.operatorToken !== undefined ? { Authorization: `Bearer ${this.operatorToken}` } : {};
   }
 
   /** Close idle keep-alive sockets (call when done with this hub). */
@@ -312,7 +348,7 @@ export class HubApi {
   private async call<S extends z.ZodType>(
     instance: AxiosInstance,
     schema: S,
-    config: { method: string; url: string; data?: unknown; params?: Record<string, unknown> },
+    config: { method: string; url: string; data?: unknown; params?: Record<string, unknown>; headers?: Record<string, string> },
   ): Promise<z.output<S>> {
     let responseData: unknown;
     this.requests++;

@@ -5,7 +5,7 @@
  */
 import { observabilityRoutes } from "./docs.js";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
-import { named, type MountedRoutes, type RouteResponse, type RouteSpec } from "./route-table.js";
+import { MANAGEMENT_TAG, named, type MountedRoutes, type RouteResponse, type RouteSpec } from "./route-table.js";
 import {
   ErrorBodySchema,
   FetchKeySharesRequestSchema,
@@ -25,6 +25,10 @@ import {
   PsrdResponseSchema,
   RegistrationRequestSchema,
   RegistrationResponseSchema,
+  ShareMetaRequestSchema,
+  ShareMetaResponseSchema,
+  SharesHeldRequestSchema,
+  SharesHeldResponseSchema,
   StopResponseSchema,
   UnregistrationQuerySchema,
   UnregistrationResponseSchema,
@@ -40,7 +44,7 @@ const E503 = error("PSRD exhausted or state store unavailable");
 
 const OOB = "out-of-band";
 const INBAND = "in-band (signed)";
-const MGMT = "management";
+const MGMT = MANAGEMENT_TAG;
 
 export const HUB_ROUTES = {
   register: {
@@ -133,12 +137,38 @@ export const HUB_ROUTES = {
     body: named("FetchKeySharesRequest", FetchKeySharesRequestSchema),
     responses: { 200: { description: "Available shares, and the key IDs that are not", body: named("FetchKeySharesResponse", FetchKeySharesResponseSchema) }, 400: E400, 401: E401, 413: E413, 503: E503 },
   },
+  shareMeta: {
+    operationId: "getKeyShareMeta",
+    method: "post",
+    path: "/dske/api/v1/key-shares/meta",
+    summary: "Who listed keys are for (master and slave SAE IDs; never values), for a responder client",
+    description:
+      "Lists only stored, unexpired shares of which the calling client hosts an intended slave SAE. Lets the client answer " +
+      "ETSI 401 (not for this SAE) rather than 400, and hold a multicast key for a further local slave SAE.",
+    tags: [INBAND],
+    security: "dske-signature",
+    body: named("ShareMetaRequest", ShareMetaRequestSchema),
+    responses: { 200: { description: "The metadata", body: named("ShareMetaResponse", ShareMetaResponseSchema) }, 400: E400, 401: E401, 413: E413 },
+  },
+  sharesHeld: {
+    operationId: "getKeySharesHeld",
+    method: "post",
+    path: "/dske/api/v1/key-shares/held",
+    summary: "Which of the given key IDs the hub holds a live share of (unsigned, no PSRD; nothing about other IDs)",
+    description:
+      "Reveals no SAE or client names and nothing about key IDs not given (key IDs are unguessable). A client checks key IDs " +
+      "here before it spends PSRD on signed lookups (its unknown-key guard).",
+    tags: [INBAND],
+    body: named("SharesHeldRequest", SharesHeldRequestSchema),
+    responses: { 200: { description: "The held subset", body: named("SharesHeldResponse", SharesHeldResponseSchema) }, 400: E400, 413: E413 },
+  },
   status: {
     operationId: "getHubStatus",
     method: "get",
     path: "/mgmt/v1/status",
-    summary: "Hub status: peer clients, PSRD pool levels, shares held (never values)",
+    summary: "Hub status: peer clients, PSRD pool levels, shares held (never values); operator only",
     tags: [MGMT],
+    security: "operator",
     responses: { 200: { description: "Status", body: named("HubStatus", HubStatusSchema) } },
   },
   issueBundle: {
@@ -150,6 +180,7 @@ export const HUB_ROUTES = {
       "The bundle file is written on the hub's host (mode 0600); its bytes never travel over HTTP. Carry it to the client " +
       "and install it there (`dske-cli psrd install`). The first bundle registers the client (acceptance policy).",
     tags: [MGMT],
+    security: "operator",
     body: named("IssueBundleRequest", IssueBundleRequestSchema),
     responses: { 200: { description: "Issued", body: named("IssueBundleResponse", IssueBundleResponseSchema) }, 400: E400, 403: error("Client not in the acceptance policy"), 409: error("A cap (max_pool_bytes, max_pool_blocks, max_clients) would be exceeded"), 503: E503 },
   },
@@ -159,6 +190,7 @@ export const HUB_ROUTES = {
     path: "/mgmt/v1/registration",
     summary: "Unregister a client (operator): zero and delete its pools, shares and bundle chain",
     tags: [MGMT],
+    security: "operator",
     query: UnregistrationQuerySchema,
     responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 503: E503 },
   },
@@ -166,8 +198,9 @@ export const HUB_ROUTES = {
     operationId: "stopHub",
     method: "post",
     path: "/mgmt/v1/stop",
-    summary: "Stop the hub gracefully (answers first)",
+    summary: "Stop the hub gracefully (answers first); operator only, Content-Type: application/json (body {})",
     tags: [MGMT],
+    security: "operator",
     responses: { 200: { description: "Stopping", body: named("StopResponse", StopResponseSchema) }, 501: error("Embedded without an onStop handler") },
   },
 } as const satisfies Record<string, RouteSpec>;

@@ -40,6 +40,7 @@ import {
   allocationToWire,
   type FetchKeyRef,
   type FetchKeySharesResponse,
+  type ShareMetaResponse,
   type GetKeyShareQuery,
   type GetKeyShareResponse,
   type HubStatus,
@@ -321,6 +322,7 @@ export class Hub {
       const ack = request.extensions?.includes(ACK_EXTENSION) ?? false;
       const x = ack ? [ACK_EXTENSION] : undefined;
       const existing = this.clients.get(request.client_name);
+      const hasPsrd = existing !== undefined && (existing.clientOwnedPool.stats().size > 0 || existing.hubOwnedPool.stats().size > 0);
       if (existing) {
         if (existing.authScheme !== scheme) {
           throw new HubError(
@@ -353,6 +355,7 @@ export class Hub {
         auth_scheme: scheme,
         extensions: ack ? [BATCH_EXTENSION, ACK_EXTENSION] : [BATCH_EXTENSION],
         share_timeout_secs: this.shareTimeoutSecs,
+        has_psrd: hasPsrd,
       };
     });
   }
@@ -727,6 +730,30 @@ export class Hub {
     }
     if (n > 0) this.maybeCompact();
     return n;
+  }
+
+  /**
+   * Share metadata (never values) for a registered client: the stored, unexpired shares with
+   * these key IDs of which the client hosts an intended slave SAE. Unknown client → empty list.
+   */
+  shareMeta(clientName: string, keyIds: readonly string[]): ShareMetaResponse {
+    const client = this.clients.get(clientName);
+    if (!client) return { shares: [] };
+    const now = this.now();
+    const shares: ShareMetaResponse["shares"] = [];
+    for (const keyId of new Set(keyIds)) {
+      for (const s of this.shares.withKeyId(keyId)) {
+        if (!s.ready || s.expiresAt <= now || !s.slaveSaeIds.some((sae) => client.hosts(sae))) continue;
+        shares.push({ key_id: s.keyId, master_sae_id: s.masterSaeId, slave_sae_ids: [...s.slaveSaeIds] });
+      }
+    }
+    return { shares };
+  }
+
+  /** Which of these key IDs the hub holds a live (stored, unexpired) share of; nothing else. */
+  sharesHeld(keyIds: readonly string[]): string[] {
+    const now = this.now();
+    return [...new Set(keyIds)].filter((id) => this.shares.withKeyId(id).some((s) => s.ready && s.expiresAt > now));
   }
 
   /** The share the client may fetch for this query, or undefined (unknown, expired or not for it). */

@@ -8,9 +8,9 @@ export { createHubRouter, type HubRouter, type HubRouterOptions, type HubRouterE
 export { parseHubArgs, startHubServer, runHubCli, CliUsageError, type HubServerConfig, type RunningHubServer, type StartHubServerOptions } from "./standalone.js";
 export { HUB_ROUTES, hubOpenApi, hubMounts, type HubOpenApiOptions } from "./hub-routes.js";
 export { buildOpenApiDocument, type OpenApiDocument, type OpenApiInfo, type JsonObject } from "./openapi.js";
-export { named, expressPath, fullPath, type RouteSpec, type RouteResponse, type RouteSecurity, type NamedSchema, type MountedRoutes, type HttpMethod } from "./route-table.js";
+export { named, expressPath, fullPath, MANAGEMENT_TAG, type RouteSpec, type RouteResponse, type RouteSecurity, type NamedSchema, type MountedRoutes, type HttpMethod } from "./route-table.js";
 export { registerRoute, listRouterRoutes, type RegisteredRoute } from "./route-register.js";
-export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, type ObservabilityMountOptions } from "./docs.js";
+export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, HealthSchema, type ObservabilityMountOptions } from "./docs.js";
 export { NodeMetrics, OTHER_LABEL, boundedLabel, registerHubMetrics, UNMATCHED_ROUTE, type NodeMetricsOptions, type HubMetrics, type PoolBytes } from "./metrics.js";
 export {
   createNodeLogger,
@@ -27,3 +27,22 @@ export {
   type RequestContext,
   type PinoLogger,
 } from "./log.js";
+export {
+  createOperatorGuard,
+  crossSiteGuard,
+  jsonWritesOnly,
+  isJsonContentType,
+  sameOrigin,
+  isLoopbackHost,
+  isOperatorGuard,
+  peerCertificateCn,
+  readOperatorTokenFile,
+  operatorTokenProblem,
+  OperatorTokenFileError,
+  DEFAULT_OPERATOR_CN,
+  OPERATOR_TOKEN_FILE,
+  OPERATOR_CREDENTIAL_REQUIRED,
+  MANAGEMENT_DISABLED,
+  type OperatorGuard,
+  type OperatorGuardOptions,
+} from "./operator.js";

@@ -35,7 +35,21 @@ const SIGNATURE_PARAMETER: JsonObject = {
   schema: { type: "string" },
 };
 
+/** Error body of the operator guard, the cross-site refusal and the content-type check. */
+const OperatorRefusalSchema = z.object({ message: z.string(), details: z.array(z.unknown()).optional() });
+
 const SECURITY_SCHEMES: Record<string, JsonObject> = {
+  operatorToken: {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "Management plane: the topology's operator token (`Authorization: Bearer <token>`; dske-cli keeps it in " +
+      "`<state_dir>/operator-token`, mode 0600, and passes it to the nodes with `--operator-token-file`).",
+  },
+  operatorCertificate: {
+    type: "mutualTLS",
+    description: "Management plane of a client under mutual TLS: the operator's client certificate (CN `dske-operator`).",
+  },
   saeAuthorization: {
     type: "apiKey",
     in: "header",
@@ -121,6 +135,7 @@ function operation(route: RouteSpec, operationId: string, ref: (n: NamedSchema, 
   if (route.security === "dske-signature") params.push(SIGNATURE_PARAMETER);
   if (params.length > 0) op.parameters = params;
   if (route.security === "sae-authorization") op.security = [{ saeAuthorization: [] }];
+  if (route.security === "operator") op.security = [{ operatorToken: [] }, { operatorCertificate: [] }];
   if (route.body) {
     op.requestBody = {
       required: route.body.required ?? true,
@@ -133,6 +148,15 @@ function operation(route: RouteSpec, operationId: string, ref: (n: NamedSchema, 
     if (r.body) response.content = { "application/json": { schema: ref(r.body, "output") } };
     else if (r.media) response.content = { [r.media.type]: { schema: r.media.schema } };
     responses[status] = response;
+  }
+  if (route.security === "operator") {
+    const refusal = (description: string): JsonObject => ({
+      description,
+      content: { "application/json": { schema: ref({ name: "OperatorRefusal", schema: OperatorRefusalSchema }, "output") } },
+    });
+    responses["401"] ??= refusal("No operator credential presented (or the node has none configured: management disabled)");
+    responses["403"] ??= refusal("Wrong operator credential, or a cross-site request (Origin is not this node)");
+    if (route.method !== "get") responses["415"] ??= refusal("Content-Type is not application/json");
   }
   op.responses = responses;
   return op;

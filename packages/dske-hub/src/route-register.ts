@@ -2,20 +2,33 @@
  * Register a route-table entry on an Express router: the path comes from the table (so router
  * and OpenAPI document cannot drift), `res.locals.dskeRoute` gets the operationId (the `route`
  * label of the HTTP metrics), and the final handler runs in the request's log context.
+ *
+ * Management routes cannot be left open by mistake: a route with `security: "operator"` must have
+ * an operator guard (createOperatorGuard) as its first handler, and a route under `/mgmt/` or
+ * tagged `management` must be marked `security: "operator"`; otherwise this throws when the
+ * router is built.
  */
 import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
 import { inRequestContext } from "./log.js";
-import { expressPath, fullPath, type RouteSpec } from "./route-table.js";
+import { isOperatorGuard } from "./operator.js";
+import { MANAGEMENT_TAG, expressPath, fullPath, type RouteSpec } from "./route-table.js";
 
 export function registerRoute(router: Router, prefix: string, spec: RouteSpec, ...handlers: RequestHandler[]): void {
   if (handlers.length === 0) throw new Error(`route ${spec.operationId} has no handler`);
+  const full = fullPath(prefix, spec.path);
+  if (spec.security === "operator" && !isOperatorGuard(handlers[0])) {
+    throw new Error(`route ${spec.operationId} (security: operator) needs an operator guard (createOperatorGuard) as its first handler`);
+  }
+  if ((spec.path.startsWith("/mgmt/") || spec.tags.includes(MANAGEMENT_TAG)) && spec.security !== "operator") {
+    throw new Error(`route ${spec.operationId} (${full}) is a management route: mark it security: "operator" in its route table`);
+  }
   const tag = (_req: Request, res: Response, next: NextFunction): void => {
     res.locals.dskeRoute = spec.operationId;
     next();
   };
   const last = handlers[handlers.length - 1];
   const chain = [tag, ...handlers.slice(0, -1), inRequestContext(last)];
-  router[spec.method](expressPath(fullPath(prefix, spec.path)), ...chain);
+  router[spec.method](expressPath(full), ...chain);
 }
 
 /** One route registered on an Express router (path in OpenAPI template syntax). */

@@ -26,8 +26,15 @@ export interface RouteResponse {
   readonly media?: { readonly type: string; readonly schema: Record<string, unknown> };
 }
 
-/** How a route authenticates its caller (documented as an OpenAPI security requirement / header). */
-export type RouteSecurity = "dske-signature" | "sae-authorization" | "none";
+/**
+ * How a route authenticates its caller (documented as an OpenAPI security requirement / header).
+ * `operator`: the management plane (operator token or operator certificate, see operator.ts);
+ * registerRoute refuses such a route unless its first handler is an operator guard.
+ */
+/** OpenAPI tag of management routes (they must be `security: "operator"`). */
+export const MANAGEMENT_TAG = "management";
+
+export type RouteSecurity = "dske-signature" | "sae-authorization" | "operator" | "none";
 
 export interface RouteSpec {
   /** Unique per document (a suffix is added when a table is mounted twice). */

@@ -9,11 +9,13 @@
  * - In-band routes (`/dske/api/...`) use @dske/auth's createSignatureMiddleware, which captures and
  *   parses the raw body itself, verifies `DSKE-Signature` against the client-owned pool of the
  *   client named in the message, and signs every response from the hub-owned pool.
- * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `metrics` (Prometheus,
- *   per-node registry); a request ID per request (X-Request-ID in and out).
+ * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `health` (open),
+ *   `metrics` (Prometheus, per-node registry); a request ID per request (X-Request-ID in and out).
+ * - Management plane (operator.ts): `mgmt/...` and `metrics` need the operator token
+ *   (`operatorToken`; without one they answer 401 "management is disabled"). Every route refuses
+ *   a cross-site request (an Origin other than the hub itself → 403), and writes on `mgmt/...`
+ *   and `dske/oob/...` must be `Content-Type: application/json` (else 415).
  */
-import { timingSafeEqual, createHash } from "node:crypto";
-import type { TLSSocket } from "node:tls";
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import type { z } from "zod";
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
@@ -23,6 +25,7 @@ import { Hub, type HubOptions } from "./hub.js";
 import { HUB_ROUTES, hubOpenApi } from "./hub-routes.js";
 import { requestIdMiddleware, type PinoLogger } from "./log.js";
 import { NodeMetrics, registerHubMetrics, type HubMetrics } from "./metrics.js";
+import { bearerToken, createOperatorGuard, crossSiteGuard, jsonWritesOnly, peerCertificateCn, sameSecret, type OperatorGuard } from "./operator.js";
 import { registerRoute } from "./route-register.js";
 import {
   FetchKeySharesRequestSchema,
@@ -33,6 +36,8 @@ import {
   PostKeySharesRequestSchema,
   PsrdQuerySchema,
   RegistrationRequestSchema,
+  ShareMetaRequestSchema,
+  SharesHeldRequestSchema,
   UnregistrationQuerySchema,
   type ErrorBody,
   type FetchKeySharesResponse,
@@ -41,6 +46,8 @@ import {
   type PostKeyShareResponse,
   type PostKeySharesResponse,
   type PsrdResponse,
+  type ShareMetaResponse,
+  type SharesHeldResponse,
   type StopResponse,
   type UnregistrationResponse,
 } from "./wire.js";
@@ -64,10 +71,15 @@ export interface HubRouterExtraOptions {
   metrics?: boolean | NodeMetrics;
   /** pino logger for one line per request (with its request ID); default: no request lines. */
   logger?: PinoLogger;
-  /** The operator credential (`Authorization: Bearer <token>`) for management and operator-only writes. */
+  /**
+   * The operator token (`Authorization: Bearer <token>`) that management routes and metrics
+   * require. Absent: management is disabled (401 on every guarded route).
+   */
   operatorToken?: string;
   /** Under TLS: CN of the operator's client certificate (default `dske-operator`). */
   operatorCn?: string;
+  /** The hub listens on a non-loopback address over plain HTTP (`--allow-insecure-bind`): status shows `insecure: true`. */
+  insecure?: boolean;
 }
 
 export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
@@ -77,6 +89,8 @@ export type HubRouter = Router & {
   readonly hub: Promise<Hub>;
   /** The node's metrics (undefined with `metrics: false`). */
   readonly metrics: HubMetrics | undefined;
+  /** The operator guard of this hub (for further management routes, e.g. the standalone root `/metrics`). */
+  readonly operatorGuard: OperatorGuard;
 };
 
 export function createHubRouter(options: HubRouterOptions): HubRouter {
@@ -101,6 +115,15 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   router.use(prefix, requestIdMiddleware({ logger }));
   if (node) router.use(prefix, node.httpMiddleware());
+  router.use(prefix, crossSiteGuard({ metrics: node }));
+  const jsonWrites = jsonWritesOnly();
+  router.use([`${prefix}/mgmt`, `${prefix}/dske/oob`], jsonWrites);
+  const operator = createOperatorGuard({
+    operatorToken: options.operatorToken,
+    metrics: node,
+    warn: (line) => logger?.warn(`hub ${name}: ${line}`),
+  });
+  Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
 
   const json = express.json({ limit: options.jsonLimit ?? "64kb", type: () => true });
   const signed = (pick: (body: unknown, req: Request) => unknown) =>
@@ -130,12 +153,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   const operatorCn = options.operatorCn ?? "dske-operator";
   /** Who an unsigned request proves to be, for client `clientName`. */
   const credentialOf = (req: Request, hub: Hub, clientName: string): "operator" | "certificate" | "enrollment" | "other_certificate" | undefined => {
-    const cn = peerCn(req);
+    const cn = peerCertificateCn(req);
     if (cn !== undefined) {
       if (cn === operatorCn) return "operator";
       return cn === clientName ? "certificate" : "other_certificate";
     }
-    const token = bearerToken(req);
+    const token = bearerToken(req.get("authorization"));
     if (token === undefined) return undefined;
     if (operatorToken !== undefined && sameSecret(token, operatorToken)) return "operator";
     return hub.checkEnrollmentSecret(clientName, token) ? "enrollment" : undefined;
@@ -241,8 +264,22 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(response);
   });
 
+  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), async (req, res) => {
+    const body = validate(ShareMetaRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const response: ShareMetaResponse = hub.shareMeta(body.client_name, body.key_ids);
+    res.json(response);
+  });
+
+  route(HUB_ROUTES.sharesHeld, json, async (req, res) => {
+    const body = validate(SharesHeldRequestSchema, req.body, "request body");
+    const hub = await hubPromise;
+    const response: SharesHeldResponse = { held: hub.sharesHeld(body.key_ids) };
+    res.json(response);
+  });
+
   // ------------------------------------------------------------------ management
-  route(HUB_ROUTES.issueBundle, json, async (req, res) => {
+  route(HUB_ROUTES.issueBundle, operator, json, async (req, res) => {
     const body = validate(IssueBundleRequestSchema, req.body, "request body");
     const hub = await hubPromise;
     const issued = await hub.issueBundle(body.client_name, body.client_owned_bytes, body.hub_owned_bytes);
@@ -258,7 +295,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(response);
   });
 
-  route(HUB_ROUTES.unregisterByOperator, async (req, res) => {
+  route(HUB_ROUTES.unregisterByOperator, operator, async (req, res) => {
     const query = validate(UnregistrationQuerySchema, req.query, "query");
     const hub = await hubPromise;
     const unregistered = await hub.unregister(query.client_name);
@@ -266,12 +303,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(body);
   });
 
-  route(HUB_ROUTES.status, async (_req, res) => {
+  route(HUB_ROUTES.status, operator, async (_req, res) => {
     const hub = await hubPromise;
-    res.json(hub.status());
+    res.json(options.insecure ? { ...hub.status(), insecure: true } : hub.status());
   });
 
-  route(HUB_ROUTES.stop, (_req, res) => {
+  route(HUB_ROUTES.stop, operator, (_req, res) => {
     const onStop = options.onStop;
     if (!onStop) {
       sendError(res, 501, { message: "stop is not available: this hub is embedded without an onStop handler" });
@@ -287,16 +324,14 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   });
 
   // ------------------------------------------------------------------ observability
-  if (options.openapi ?? true) {
-    mountObservability(router, {
-      prefix,
-      title: `DSKE hub ${name} API`,
-      document: () => hubOpenApi(name, { metrics: node !== undefined }),
-      metrics: node,
-    });
-  } else if (node) {
-    mountObservability(router, { prefix, title: "", document: () => hubOpenApi(name), metrics: node, docs: false });
-  }
+  mountObservability(router, {
+    prefix,
+    title: `DSKE hub ${name} API`,
+    document: () => hubOpenApi(name, { metrics: node !== undefined }),
+    metrics: node,
+    operatorGuard: operator,
+    docs: options.openapi ?? true,
+  });
 
   // ------------------------------------------------------------------ fallbacks
   router.use(prefix, (req, res) => {
@@ -372,25 +407,3 @@ function sendError(res: Response, status: number, body: ErrorBody): void {
   res.status(status).json(body);
 }
 
-function bearerToken(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h !== "string") return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m ? m[1] : undefined;
-}
-
-/** Constant-time comparison of two secrets (hashed first: equal lengths whatever the input). */
-function sameSecret(a: string, b: string): boolean {
-  const ha = createHash("sha256").update(a, "utf8").digest();
-  const hb = createHash("sha256").update(b, "utf8").digest();
-  return timingSafeEqual(ha, hb);
-}
-
-/** Subject CN of the verified TLS client certificate, or undefined (plain HTTP, none, or unverified). */
-function peerCn(req: Request): string | undefined {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
-  const cert = socket.getPeerCertificate();
-  const cn = cert?.subject?.CN;
-  return typeof cn === "string" ? cn : Array.isArray(cn) ? cn[0] : undefined;
-}

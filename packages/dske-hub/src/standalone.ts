@@ -20,6 +20,7 @@ import { mountObservability } from "./docs.js";
 import { hubOpenApi } from "./hub-routes.js";
 import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "./log.js";
 import { NodeMetrics } from "./metrics.js";
+import { OperatorTokenFileError, crossSiteGuard, isLoopbackHost, readOperatorTokenFile } from "./operator.js";
 import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
 import { DistributionPlanSchema, startDistribution, type DistributionPlan, type RunningDistribution } from "./distribution.js";
 
@@ -61,12 +62,16 @@ export interface HubServerConfig {
   maxClients?: number;
   maxPoolBytes?: number;
   maxPoolBlocks?: number;
-  /** The operator credential (management routes; the local distributor presents it to clients). */
-  operatorToken?: string;
   /** JSON distribution plan (distribution.ts): run this hub's local distributor for those clients. */
   distributionPlan?: string;
   /** PEM files for the distributor's calls to clients served over HTTPS (CA; operator certificate and key). */
   distributorTls?: { ca: string; cert?: string; key?: string };
+  /** `--operator-token-file`: the operator token is read from it at start (see operator.ts). */
+  operatorTokenFile?: string;
+  /** The operator token itself (library use; takes precedence over operatorTokenFile). */
+  operatorToken?: string;
+  /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
+  allowInsecureBind?: boolean;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -90,6 +95,7 @@ const optionSchemas = {
   maxPoolBlocks: z.coerce.number().pipe(z.int().min(1)),
   distributionPlan: z.string().min(1),
   distributorTlsCa: z.string().min(1),
+  operatorTokenFile: z.string().min(1),
 };
 
 const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }> = {
@@ -111,6 +117,7 @@ const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }
   maxPoolBlocks: { option: "--max-pool-blocks", hint: "give a positive integer (e.g. --max-pool-blocks 4096)" },
   distributionPlan: { option: "--distribution-plan", hint: "give the path of a JSON distribution plan ({clients: [{name, url, inbox}]})" },
   distributorTlsCa: { option: "--distributor-tls-ca", hint: "give the path of a PEM CA file" },
+  operatorTokenFile: { option: "--operator-token-file", hint: "give the path of the operator token file (mode 0600)" },
 };
 
 function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.output<(typeof optionSchemas)[K]> {
@@ -143,6 +150,8 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .option("--distributor-tls-ca <file>", "PEM CA that clients served over HTTPS chain to (local distributor)")
     .option("--distributor-tls-cert <file>", "PEM client certificate the local distributor presents to HTTPS clients (the operator's)")
     .option("--distributor-tls-key <file>", "PEM key of --distributor-tls-cert")
+    .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled")
+    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (management and PSRD then cross the network in clear)")
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
@@ -174,6 +183,8 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     distributorTlsCa?: string;
     distributorTlsCert?: string;
     distributorTlsKey?: string;
+    operatorTokenFile?: string;
+    allowInsecureBind?: boolean;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
@@ -181,10 +192,18 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+  const host = check("host", o.host);
+  const allowInsecureBind = o.allowInsecureBind === true;
+  if (!isLoopbackHost(host) && !allowInsecureBind) {
+    throw new CliUsageError(
+      `--host ${host} is not a loopback address: the hub serves plain HTTP, so its management and PSRD would cross the network in clear; ` +
+        "bind to 127.0.0.1 (the default), or add --allow-insecure-bind if the network is trusted",
+    );
+  }
   return {
     name,
     port: check("port", o.port),
-    host: check("host", o.host),
+    host,
     shareTimeoutSecs: check("shareTimeoutSecs", o.shareTimeoutSecs),
     stateDir: path.resolve(stateDir),
     authSchemes: check("authSchemes", schemes),
@@ -215,7 +234,21 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
           },
         }
       : {}),
+    ...(o.operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(check("operatorTokenFile", o.operatorTokenFile)) } : {}),
+    ...(allowInsecureBind ? { allowInsecureBind } : {}),
   };
+}
+
+/** The operator token of a config: given directly, or read (and checked) from its file; undefined = none. */
+async function operatorTokenOf(config: HubServerConfig): Promise<string | undefined> {
+  if (config.operatorToken !== undefined) return config.operatorToken;
+  if (config.operatorTokenFile === undefined) return undefined;
+  try {
+    return await readOperatorTokenFile(config.operatorTokenFile);
+  } catch (err) {
+    if (err instanceof OperatorTokenFileError) throw new CliUsageError(err.message);
+    throw err;
+  }
 }
 
 export interface RunningHubServer {
@@ -247,6 +280,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const logger =
     options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const log = (line: string) => logger.info(line);
+  const operatorToken = await operatorTokenOf(config);
+  const insecure = !isLoopbackHost(config.host);
+  if (insecure && config.allowInsecureBind !== true) {
+    throw new CliUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind to serve plain HTTP on it`);
+  }
   const plan = config.distributionPlan ? await readDistributionPlan(config.distributionPlan) : undefined;
   const distributorTls = config.distributorTls
     ? {
@@ -306,21 +344,23 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const metrics = new NodeMetrics({ kind: "hub", name: config.name, processMetrics: options.processMetrics });
   app.use(requestIdMiddleware({ logger }));
   app.use(metrics.httpMiddleware());
+  app.use(crossSiteGuard({ metrics }));
   const faults = installTestFaults(hub, log); // test-only, off unless DSKE_TEST_FAULTS is set
   if (faults) app.use(faults);
-  app.use(
-    createHubRouter({
-      hub,
-      metrics,
-      logger,
-      onStop: async () => {
-        log(`hub ${config.name}: stop requested`);
-        await stop();
-        options.onStopped?.();
-      },
-      onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
-    }),
-  );
+  const router = createHubRouter({
+    hub,
+    metrics,
+    logger,
+    operatorToken,
+    insecure,
+    onStop: async () => {
+      log(`hub ${config.name}: stop requested`);
+      await stop();
+      options.onStopped?.();
+    },
+    onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  app.use(router);
   // The same document, page and metrics at the app root (one node per process).
   const root = express.Router();
   mountObservability(root, {
@@ -328,6 +368,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     title: `DSKE hub ${config.name} API`,
     document: () => hubOpenApi(config.name, { rootAliases: true }),
     metrics,
+    operatorGuard: router.operatorGuard,
   });
   app.use(root);
   app.use((req: Request, res: Response) => {
@@ -352,12 +393,18 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   });
   server.keepAliveTimeout = 65_000;
   if (plan) {
-    distribution = startDistribution({ hub, plan, operatorToken: config.operatorToken, ...distributorTls, log });
+    distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, log });
     log(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+  if (insecure) {
+    logger.warn(
+      `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
+    );
+  }
+  if (operatorToken === undefined) logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
   return { hub, server, url, stop, metrics, logger };
 }
 

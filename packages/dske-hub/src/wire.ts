@@ -199,6 +199,12 @@ export const RegistrationResponseSchema = z.object({
   extensions: z.array(z.string()).optional(),
   /** The hub's share timeout (informational). */
   share_timeout_secs: z.number().optional(),
+  /**
+   * Whether the hub holds PSRD of this client (either pool): false for a new registration, or
+   * when the hub lost its state. A client that still has pools for the hub then resets them.
+   * Absent (older hubs): unknown.
+   */
+  has_psrd: z.boolean().optional(),
 });
 export type RegistrationResponse = z.infer<typeof RegistrationResponseSchema>;
 
@@ -345,6 +351,45 @@ export const FetchKeySharesResponseSchema = z.object({
 export type FetchKeySharesResponse = z.infer<typeof FetchKeySharesResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// In band: share metadata (never values)
+
+/**
+ * `POST /dske/api/v1/key-shares/meta` (signed; signer resolved from `client_name`): who the
+ * listed keys are for, so that a responder client can tell "not for this SAE" (ETSI 401) from "not
+ * found" (400) and hold a multicast key for a further local slave SAE. Only shares of which the
+ * calling client hosts an intended slave SAE are listed (others are simply absent).
+ */
+export const ShareMetaRequestSchema = z.object({
+  client_name: NodeNameSchema,
+  key_ids: z.array(KeyIdSchema).min(1).max(MAX_BATCH_SHARES),
+});
+export type ShareMetaRequest = z.infer<typeof ShareMetaRequestSchema>;
+
+export const ShareMetaSchema = z.object({
+  key_id: KeyIdSchema,
+  master_sae_id: SaeIdSchema,
+  slave_sae_ids: z.array(SaeIdSchema),
+});
+export type ShareMeta = z.infer<typeof ShareMetaSchema>;
+
+export const ShareMetaResponseSchema = z.object({ shares: z.array(ShareMetaSchema) });
+export type ShareMetaResponse = z.infer<typeof ShareMetaResponseSchema>;
+
+/**
+ * `POST /dske/api/v1/key-shares/held` (unsigned, costs no PSRD): which of the given key IDs the
+ * hub holds a live share of. Reveals nothing about IDs not given, and no SAE or client names:
+ * key IDs are unguessable, so only someone who already knows a key ID learns whether it is still
+ * live. Lets a client check key IDs before it spends PSRD on signed lookups (unknown-key guard).
+ */
+export const SharesHeldRequestSchema = z.object({
+  key_ids: z.array(KeyIdSchema).min(1).max(MAX_BATCH_SHARES),
+});
+export type SharesHeldRequest = z.infer<typeof SharesHeldRequestSchema>;
+
+export const SharesHeldResponseSchema = z.object({ held: z.array(KeyIdSchema) });
+export type SharesHeldResponse = z.infer<typeof SharesHeldResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
 // Management
 
 export const PoolStatusSchema = z.object({
@@ -403,6 +448,8 @@ export const HubStatusSchema = z.object({
   psrd_delivery: z.enum(["bundle", "network"]).optional(),
   /** Process I/O counters (diagnostics, optional): fsync/fdatasync calls since start. */
   io: z.object({ fsyncs: z.number() }).optional(),
+  /** Present (true) when the hub serves plain HTTP on a non-loopback address (`--allow-insecure-bind`). */
+  insecure: z.boolean().optional(),
 });
 export type HubStatus = z.infer<typeof HubStatusSchema>;
 

@@ -52,7 +52,7 @@ describe("Hub registration", () => {
     const hub = await openHub();
     const carol = await onboard(hub, "carol", ["sam"]);
     const again = await hub.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
-    expect(again).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60 });
+    expect(again).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60, has_psrd: true });
     const status = hub.status();
     expect(status.peer_clients).toHaveLength(1);
     expect(status.peer_clients[0].pools.client_owned.blocks).toBe(1);

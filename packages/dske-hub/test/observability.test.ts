@@ -18,6 +18,9 @@ import { listRouterRoutes } from "../src/route-register";
 import { parseHubArgs, startHubServer } from "../src/standalone";
 import { addDelivered, bytes, clientMirror, encryptShare, decryptShare, useTempDir } from "./helpers";
 
+const TOKEN = "operator-token-for-observability-tests";
+const AUTH = { Authorization: `Bearer ${TOKEN}` };
+
 const KEY = "0f3c9a50-1111-4222-8333-444455556666";
 
 /** Operations of a document as "METHOD path". */
@@ -124,7 +127,7 @@ describe("OpenAPI document", () => {
   test("every documented operation is served (no 'no such endpoint' 404)", async () => {
     const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
     const app = express();
-    app.use(createHubRouter({ hub, onError: () => {}, onStop: () => {} }));
+    app.use(createHubRouter({ hub, onError: () => {}, onStop: () => {}, operatorToken: TOKEN }));
     try {
       for (const op of operations(hubOpenApi("hank"))) {
         const [method, p] = op.split(" ");
@@ -133,7 +136,7 @@ describe("OpenAPI document", () => {
         expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
         expect(res.status).not.toBe(500);
       }
-      const stop = await request(app).post("/hub/hank/mgmt/v1/stop");
+      const stop = await request(app).post("/hub/hank/mgmt/v1/stop").set(AUTH).send({});
       expect(stop.status).toBe(200);
       // A path that is not documented is a JSON 404.
       const missing = await request(app).get("/hub/hank/dske/api/v1/nothing");
@@ -188,10 +191,10 @@ describe("metrics and request IDs", () => {
   test("numbers move with registrations, PSRD, shares and refused signatures", async () => {
     const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
     const app = express();
-    const router = createHubRouter({ hub, onError: () => {} });
+    const router = createHubRouter({ hub, onError: () => {}, operatorToken: TOKEN });
     app.use(router);
     const srv = await listen(app);
-    const scrape = async () => (await request(app).get("/hub/hank/metrics")).text;
+    const scrape = async () => (await request(app).get("/hub/hank/metrics").set(AUTH)).text;
     try {
       const before = await scrape();
       expect(metric(before, "dske_hub_shares_stored")).toBe(0);
@@ -285,12 +288,12 @@ describe("metrics and request IDs", () => {
     const a = await Hub.open({ name: "ha", store: new MemoryStore(), sweepIntervalMs: 0 });
     const b = await Hub.open({ name: "hb", store: new MemoryStore(), sweepIntervalMs: 0 });
     const app = express();
-    app.use(createHubRouter({ hub: a, onError: () => {} }));
-    app.use(createHubRouter({ hub: b, onError: () => {} }));
+    app.use(createHubRouter({ hub: a, onError: () => {}, operatorToken: TOKEN }));
+    app.use(createHubRouter({ hub: b, onError: () => {}, operatorToken: TOKEN }));
     try {
-      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
-      const ta = (await request(app).get("/hub/ha/metrics")).text;
-      const tb = (await request(app).get("/hub/hb/metrics")).text;
+      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol" }).expect(200);
+      const ta = (await request(app).get("/hub/ha/metrics").set(AUTH)).text;
+      const tb = (await request(app).get("/hub/hb/metrics").set(AUTH)).text;
       expect(metric(ta, "dske_hub_registered_clients")).toBe(1);
       expect(metric(tb, "dske_hub_registered_clients")).toBe(0);
       expect(metric(ta, "dske_http_requests_total", { route: "registerClient" })).toBe(1);
@@ -330,15 +333,17 @@ describe("standalone server", () => {
       name: "hank",
       destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
     });
-    const running = await startHubServer(parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), { logger });
+    const running = await startHubServer({ ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN }, { logger });
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/hub/hank/metrics"]));
+      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]));
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
-      const m = await request(running.url).get("/metrics");
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol" }).expect(200);
+      expect((await request(running.url).get("/metrics")).status).toBe(401); // the operator's only
+      expect((await request(running.url).get("/health")).body).toEqual({ status: "ok" });
+      const m = await request(running.url).get("/metrics").set(AUTH);
       expect(m.headers["content-type"]).toMatch(/^text\/plain/);
       expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocumentAtRoot" })).toBeUndefined(); // same operation id at both mounts

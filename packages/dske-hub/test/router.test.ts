@@ -7,10 +7,16 @@ import type { AuthSchemeName } from "@dske/auth";
 import { Hub } from "../src/hub";
 import { HubApi, HubApiError } from "../src/hub-api";
 import { createHubRouter } from "../src/router";
+import { registerRoute } from "../src/route-register";
+import type { RouteSpec } from "../src/route-table";
+import { HUB_ROUTES, hubOpenApi } from "../src/hub-routes";
+import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "../src/operator";
 import { ErrorBodySchema, MAX_BATCH_SHARES } from "../src/wire";
 import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror } from "./helpers";
 
 const P = "/hub/hank";
+const TOKEN = "operator-token-for-router-tests-0123456789";
+const AUTH = { Authorization: `Bearer ${TOKEN}` };
 const KEY = "0f3c9a50-1111-4222-8333-444455556666";
 
 interface Harness {
@@ -22,12 +28,15 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(options: { authSchemes?: AuthSchemeName[]; now?: () => number } = {}): Promise<Harness> {
+async function harness(
+  options: { authSchemes?: AuthSchemeName[]; now?: () => number; operatorToken?: string | null } = {},
+): Promise<Harness> {
+  const { operatorToken = TOKEN, ...hubOptions } = options;
   // hmac-sha256 listed explicitly: these tests cover reference (v1) peers too (the default is gf128 only).
-  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: ["gf128", "hmac-sha256"], ...options });
+  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: ["gf128", "hmac-sha256"], ...hubOptions });
   const h = { hub, stopped: 0 } as Harness;
   const app = express();
-  app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {} }));
+  app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {}, ...(operatorToken === null ? {} : { operatorToken }) }));
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -89,7 +98,7 @@ describe("out-of-band routes", () => {
     const body = { client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" };
     const r1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
     const r2 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
-    expect(r1.body).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60 });
+    expect(r1.body).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60, has_psrd: false });
     expect(r2.body).toEqual(r1.body);
     // A reference (v1) client: no auth_scheme, no encryptor_names.
     const v1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "conny" }).expect(200);
@@ -100,12 +109,16 @@ describe("out-of-band routes", () => {
       .send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" })
       .expect(409);
     expectErrorBody(conflict.body);
-    expect((await request(h.app).get(`${P}/mgmt/v1/status`).expect(200)).body.peer_clients).toHaveLength(2);
-    const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).expect(200);
+    expect((await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.peer_clients).toHaveLength(2);
+    const json = { "Content-Type": "application/json" };
+    const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(200);
     expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
-    const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).expect(200);
+    const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(200);
     expect(again.body.unregistered).toBe(false);
-    expect((await request(h.app).get(`${P}/mgmt/v1/status`).expect(200)).body.peer_clients).toHaveLength(1);
+    expect((await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.peer_clients).toHaveLength(1);
+    // A registration the hub holds PSRD for says so (a client with pools for a hub that lost them resets them).
+    await request(h.app).get(`${P}/dske/oob/v1/psrd?client_name=conny&pool_owner=hub&size=32`).expect(200);
+    expect((await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "conny" }).expect(200)).body.has_psrd).toBe(true);
   });
 
   test("PSRD delivery: both pool owners; the hub's copy equals the returned bytes", async () => {
@@ -144,7 +157,8 @@ describe("out-of-band routes", () => {
   ])("%s %s (body %j) → %i with {message, details}", async (method, url, body, status, message) => {
     await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
     let req = request(h.app)[method.toLowerCase() as "get" | "put" | "delete" | "post"](url);
-    if (typeof body === "string") req = req.set("Content-Type", "application/json").send(body);
+    if (method !== "GET") req = req.set("Content-Type", "application/json");
+    if (typeof body === "string") req = req.send(body);
     else if (body !== undefined) req = req.send(body);
     const res = await req.expect(status);
     expect(res.headers["content-type"]).toMatch(/json/);
@@ -154,7 +168,7 @@ describe("out-of-band routes", () => {
   });
 
   test("management: status lists clients and pools; stop calls onStop after answering", async () => {
-    const api = new HubApi(h.url);
+    const api = new HubApi(h.url, { operatorToken: TOKEN });
     await api.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
     await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 1000 });
     const status = await api.status();
@@ -260,7 +274,7 @@ describe("in-band routes (signed)", () => {
     const e = await apiError(curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }));
     expect(e.status).toBe(404);
     expect(h.hub.sweep()).toBe(1);
-    expect((await curtis.api.status()).shares).toEqual([]);
+    expect(h.hub.status().shares).toEqual([]);
   });
 
   test("unsigned, unknown-sender and tampered requests are 401 and consume nothing", async () => {
@@ -383,14 +397,173 @@ describe("HubApi response validation", () => {
 describe("createHubRouter with HubOptions", () => {
   test("opens its own hub and serves under /hub/{name}", async () => {
     const app = express();
-    const router = createHubRouter({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 });
+    const router = createHubRouter({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0, operatorToken: TOKEN });
     app.use(router);
     const r = await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
     expect(r.body.hub_name).toBe("helen");
-    const stop = await request(app).post("/hub/helen/mgmt/v1/stop").expect(501);
+    const stop = await request(app).post("/hub/helen/mgmt/v1/stop").set(AUTH).send({}).expect(501);
     expectErrorBody(stop.body);
     // Paths of other hubs are not ours.
     await request(app).get("/hub/hank/mgmt/v1/status").expect(404);
     await (await router.hub).close();
+  });
+});
+
+describe("management plane: the operator credential, cross-site refusal, JSON writes", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const WRONG = { Authorization: `Bearer ${"x".repeat(40)}` };
+  /** Every guarded route of the hub: management (status, stop) and metrics. */
+  const GUARDED: ["get" | "post", string][] = [
+    ["get", `${P}/mgmt/v1/status`],
+    ["post", `${P}/mgmt/v1/stop`],
+    ["get", `${P}/metrics`],
+  ];
+
+  test("every guarded route: 401 without the token, 403 with a wrong one, 200 with it; refusals counted", async () => {
+    // The route tables mark every management route (and metrics) as operator-only.
+    const doc = hubOpenApi("hank");
+    for (const [method, path] of GUARDED) {
+      expect((doc.paths[path][method] as { security?: unknown }).security).toEqual([{ operatorToken: [] }, { operatorCertificate: [] }]);
+    }
+    for (const spec of Object.values(HUB_ROUTES) as RouteSpec[]) if (spec.path.startsWith("/mgmt/")) expect(spec.security).toBe("operator");
+
+    for (const [method, path] of GUARDED) {
+      const none = await request(h.app)[method](path).set("Content-Type", "application/json").send("{}").expect(401);
+      expectErrorBody(none.body);
+      expect(none.body.message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
+      const basic = await request(h.app)[method](path).set("Authorization", "Basic Zm9vOmJhcg==").set("Content-Type", "application/json").send("{}");
+      expect(basic.status).toBe(401);
+      const wrong = await request(h.app)[method](path).set(WRONG).set("Content-Type", "application/json").send("{}").expect(403);
+      expectErrorBody(wrong.body);
+      expect(JSON.stringify(wrong.body)).not.toContain("x".repeat(40)); // the presented token is not echoed
+    }
+    expect(h.stopped).toBe(0);
+    const status = await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200);
+    expect(status.body.name).toBe("hank");
+    expect(status.body).not.toHaveProperty("insecure");
+    const metrics = await request(h.app).get(`${P}/metrics`).set(AUTH).expect(200);
+    expect(metrics.headers["content-type"]).toMatch(/^text\/plain/);
+    // Failures are counted under fixed reasons only (no label value comes from the request).
+    expect(metrics.text).toMatch(/dske_auth_failures_total\{reason="operator_credential_missing"[^}]*\} 6/);
+    expect(metrics.text).toMatch(/dske_auth_failures_total\{reason="operator_token_refused"[^}]*\} 3/);
+    expect(metrics.text).not.toContain("xxxx");
+    await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).send({}).expect(200);
+    await new Promise((r) => setImmediate(r));
+    expect(h.stopped).toBe(1);
+  });
+
+  test("health and the documentation stay open and reveal nothing", async () => {
+    const health = await request(h.app).get(`${P}/health`).expect(200);
+    expect(health.body).toEqual({ status: "ok" });
+    await request(h.app).get(`${P}/openapi.json`).expect(200);
+    await request(h.app).get(`${P}/docs`).expect(200);
+  });
+
+  test("a cross-site request (foreign Origin) is refused on every route; the hub keeps running", async () => {
+    const evil = { Origin: "http://evil.example" };
+    const stop = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).set("Content-Type", "text/plain").send("{}").expect(403);
+    expect(stop.body).toMatchObject({ message: "cross-site request refused" });
+    expect(Array.isArray(stop.body.details)).toBe(true);
+    await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).send({}).expect(403);
+    await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).set(evil).expect(403);
+    await request(h.app).put(`${P}/dske/oob/v1/registration`).set(evil).send({ client_name: "carol" }).expect(403);
+    await request(h.app).post(`${P}/dske/api/v1/key-shares/fetch`).set(evil).send({}).expect(403);
+    await request(h.app).get(`${P}/health`).set({ Origin: "null" }).expect(403);
+    expect(h.hub.status().peer_clients).toEqual([]); // the refused registration changed nothing
+    await new Promise((r) => setImmediate(r));
+    expect(h.stopped).toBe(0);
+    // The node's own origin (e.g. its docs page) is fine.
+    const host = new URL(h.url).host;
+    await request(h.url.replace(P, "")).get(`${P}/mgmt/v1/status`).set(AUTH).set("Origin", `http://${host}`).expect(200);
+    await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200);
+  });
+
+  test("writes on management and out-of-band routes must be application/json (415); nothing stops or changes", async () => {
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const r = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set("Content-Type", type).send("{}").expect(415);
+      expectErrorBody(r.body);
+      expect(r.body.message).toMatch(/Content-Type: application\/json/);
+      await request(h.app).put(`${P}/dske/oob/v1/registration`).set("Content-Type", type).send('{"client_name":"carol"}').expect(415);
+    }
+    await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).expect(415); // no Content-Type at all
+    await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).expect(415);
+    await new Promise((r) => setImmediate(r));
+    expect(h.stopped).toBe(0);
+    expect(h.hub.status().peer_clients).toEqual([]);
+    await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set("Content-Type", "application/json; charset=utf-8").send("{}").expect(200);
+    await new Promise((r) => setImmediate(r));
+    expect(h.stopped).toBe(1);
+  });
+
+  test("a hub without an operator token: management is disabled (401 on every guarded route)", async () => {
+    const bare = await harness({ operatorToken: null });
+    try {
+      for (const [method, path] of GUARDED) {
+        for (const auth of [{}, AUTH]) {
+          const r = await request(bare.app)[method](path).set(auth).set("Content-Type", "application/json").send("{}").expect(401);
+          expect(r.body.message).toBe(MANAGEMENT_DISABLED);
+        }
+      }
+      expect(bare.stopped).toBe(0);
+      await request(bare.app).get(`${P}/health`).expect(200);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  test("a hub bound insecurely (--allow-insecure-bind) says so in its status", async () => {
+    const app = express();
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+    app.use(createHubRouter({ hub, operatorToken: TOKEN, insecure: true }));
+    expect((await request(app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.insecure).toBe(true);
+    await hub.close();
+  });
+
+  test("registerRoute refuses a management route without the operator guard, and an unmarked /mgmt/ route", () => {
+    const router = express.Router();
+    expect(() => registerRoute(router, P, HUB_ROUTES.status, (_req, res) => void res.json({}))).toThrow(/needs an operator guard/);
+    const unmarked = { ...HUB_ROUTES.status, security: undefined, operationId: "x" };
+    expect(() => registerRoute(router, P, unmarked, createOperatorGuard({}), (_req, res) => void res.json({}))).toThrow(/mark it security: "operator"/);
+    expect(() => createOperatorGuard({ operatorToken: "short" })).toThrow(/shorter than 16/);
+  });
+
+  test("share metadata for clients: unsigned held-check (IDs only), signed metadata (only shares the caller hosts a slave of)", async () => {
+    const carol = await client(h, "carol", ["sam"]);
+    const curtis = await client(h, "curtis", ["sunny"]);
+    const celia = await client(h, "celia", ["serena"]);
+    const enc = await encryptShare(carol.mirror, bytes(32, 9));
+    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    const other = "0f3c9a50-9999-4222-8333-444455556666";
+    expect(await new HubApi(h.url).sharesHeld([KEY, other])).toEqual([KEY]);
+    expect(await curtis.api.shareMeta({ client_name: "curtis", key_ids: [KEY, other] })).toEqual({
+      shares: [{ key_id: KEY, master_sae_id: "sam", slave_sae_ids: ["sunny"] }],
+    });
+    expect(await celia.api.shareMeta({ client_name: "celia", key_ids: [KEY] })).toEqual({ shares: [] });
+    // Unsigned metadata requests are refused like every in-band request.
+    await request(h.app).post(`${P}/dske/api/v1/key-shares/meta`).send({ client_name: "curtis", key_ids: [KEY] }).expect(401);
+  });
+});
+
+describe("operator helpers", () => {
+  test("sameOrigin compares host:port (default ports by scheme)", () => {
+    expect(sameOrigin("http://127.0.0.1:8100", "127.0.0.1:8100", false)).toBe(true);
+    expect(sameOrigin("http://localhost", "LOCALHOST:80", false)).toBe(true);
+    expect(sameOrigin("https://h.example", "h.example", true)).toBe(true);
+    expect(sameOrigin("http://127.0.0.1:8101", "127.0.0.1:8100", false)).toBe(false);
+    expect(sameOrigin("http://evil.example:8100", "127.0.0.1:8100", false)).toBe(false);
+    expect(sameOrigin("null", "127.0.0.1:8100", false)).toBe(false);
+    expect(sameOrigin("http://127.0.0.1:8100", undefined, false)).toBe(false);
+  });
+
+  test("isLoopbackHost: 127.0.0.0/8, ::1, localhost only", () => {
+    for (const h of ["127.0.0.1", "127.255.0.9", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "example.com", "localhost.evil.example", "128.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, false]);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "../src/hub-api";
 import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
@@ -41,6 +41,8 @@ describe("parseHubArgs", () => {
     [["hank", "--port", "1", "--auth-schemes", "gf128,rot13"], /--auth-schemes "gf128,rot13": give a comma-separated list of gf128, hmac-sha256/],
     [["bad/name", "--port", "1"], /NAME "bad\/name"/],
     [["hank", "--port", "1", "--bogus"], /unknown option '--bogus'/],
+    [["hank", "--port", "1", "--host", "0.0.0.0"], /--host 0\.0\.0\.0 is not a loopback address.*--allow-insecure-bind/],
+    [["hank", "--port", "1", "--host", "10.1.2.3"], /--host 10\.1\.2\.3 is not a loopback address/],
   ])("%j → CliUsageError naming the option", (args, message) => {
     let err: unknown;
     try {
@@ -50,6 +52,39 @@ describe("parseHubArgs", () => {
     }
     expect(err).toBeInstanceOf(CliUsageError);
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe("management plane options", () => {
+  const tmp = useTempDir("dske-hub-token-");
+  const TOKEN = "c".repeat(64);
+
+  test("--allow-insecure-bind admits a non-loopback --host; --operator-token-file is resolved", () => {
+    const c = parseHubArgs(["hank", "--port", "0", "--host", "0.0.0.0", "--allow-insecure-bind", "--operator-token-file", "tok"]);
+    expect(c).toMatchObject({ host: "0.0.0.0", allowInsecureBind: true, operatorTokenFile: path.resolve("tok") });
+    expect(parseHubArgs(["hank", "--port", "0", "--host", "localhost"])).not.toHaveProperty("allowInsecureBind");
+  });
+
+  test.each([
+    ["missing", undefined, undefined, /cannot read it/],
+    ["group/world readable", 0o644, `${TOKEN}\n`, /readable by group or others \(mode 644\).*chmod 600 /],
+    ["empty", 0o600, "", /the file is empty/],
+  ])("a %s token file: the hub refuses to start (message names the file and the fix)", async (_what, mode, content, message) => {
+    const file = path.join(tmp.path, "operator-token");
+    if (content !== undefined) {
+      writeFileSync(file, content, { mode });
+      chmodSync(file, mode!);
+    }
+    const state = path.join(tmp.path, "state");
+    const config = parseHubArgs(["hank", "--port", "0", "--state-dir", state, "--operator-token-file", file]);
+    const err = await startHubServer(config, { log: () => undefined }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CliUsageError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).toContain(file);
+    expect(existsSync(state)).toBe(false); // nothing created
   });
 });
 
@@ -90,7 +125,7 @@ describe("standalone server with FileStore", () => {
 
     running = await startHubServer(config, { log: (l) => lines.push(l) });
     a = apis(running.url);
-    const status = await a.curtis.status();
+    const status = running.hub.status();
     expect(status.peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
     expect(status.shares.map((s) => s.key_id)).toEqual([KEY]);
     const got = await a.curtis.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
@@ -110,9 +145,13 @@ describe("standalone server with FileStore", () => {
     expect(readFileSync(path.join(tmp.path, "psrd-audit.jsonl"), "utf8").length).toBeGreaterThan(0);
   });
 
-  test("the bin prints its URL, answers, and exits 0 on SIGTERM and on mgmt stop", async () => {
+  test("the bin prints its URL, answers, and exits 0 on SIGTERM and on mgmt stop (operator token only)", async () => {
+    const TOKEN = "d".repeat(64);
+    const tokenFile = path.join(tmp.path, "operator-token");
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const startProcess = async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", tmp.path], {
+      const args = ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", tmp.path, "--operator-token-file", tokenFile];
+      const child = spawn(process.execPath, args, {
         cwd: repoRoot,
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -140,7 +179,18 @@ describe("standalone server with FileStore", () => {
     expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 200/);
 
     const second = await startProcess();
-    const api2 = new HubApi(`${second.url}/hub/hank`);
+    const anonymous = new HubApi(`${second.url}/hub/hank`);
+    await expect(anonymous.status()).rejects.toMatchObject({ status: 401 });
+    await expect(anonymous.stop()).rejects.toMatchObject({ status: 401 });
+    anonymous.close();
+    // A web page's cross-site stop (text/plain, foreign Origin) and a text/plain stop with the token: refused.
+    const stop = `${second.url}/hub/hank/mgmt/v1/stop`;
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    expect((await fetch(stop, { method: "POST", headers: { Origin: "http://evil.example", "Content-Type": "text/plain" }, body: "{}" })).status).toBe(403);
+    expect((await fetch(stop, { method: "POST", headers: { ...auth, "Content-Type": "text/plain" }, body: "{}" })).status).toBe(415);
+    expect((await fetch(`${second.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${second.url}/metrics`, { headers: auth })).status).toBe(200);
+    const api2 = new HubApi(`${second.url}/hub/hank`, { operatorToken: TOKEN });
     expect((await api2.status()).peer_clients.map((c) => c.client_name)).toEqual(["carol"]);
     expect(await api2.stop()).toEqual({ message: "hub hank is stopping" });
     api2.close();

@@ -2,7 +2,8 @@
  * System: `dske-cli dashboard` (the built bin) over a running default topology, driven in headless
  * Chromium (Debian's `chromium`, installed by scripts/install-system-deps.sh; playwright-core
  * with executablePath). Checks that every node appears, that a key pair made over ETSI shows up
- * in the key counts (per client and per SAE pair), and that a stopped hub is shown down.
+ * in the key counts (per client and per SAE pair), and that a stopped hub is shown down. The
+ * dashboard is the operator's: only its one-time login link opens it (then a session cookie).
  * Ports 18700-18749 (topology 18700-18709, dashboard 18710).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -23,6 +24,7 @@ let dashboardOut = "";
 let browser: BrowserContext | undefined;
 let page: Page;
 let profileDir: string;
+let loginUrl: string;
 
 /** Start the dashboard bin; resolves with its URL once it printed `dashboard on URL`. */
 function startDashboard(): Promise<string> {
@@ -59,7 +61,8 @@ beforeAll(async () => {
   const r = await t.cli("start");
   if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
   const url = await startDashboard();
-  expect(url).toBe(`http://127.0.0.1:${DASHBOARD_PORT}`);
+  expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${DASHBOARD_PORT}/\\?token=[0-9a-f]{64}$`));
+  loginUrl = url;
   profileDir = mkdtempSync(path.join(tmpdir(), "dske-chromium-"));
   browser = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -173,6 +176,20 @@ describe("dske-cli dashboard in headless Chromium", () => {
     await page.screenshot({ path: shot, fullPage: true });
     expect(existsSync(shot)).toBe(true);
     process.stdout.write(`dashboard screenshot: ${shot}\n`);
+  });
+
+  it("without its session nothing is served, and the login link works only once", async () => {
+    const base = `http://127.0.0.1:${DASHBOARD_PORT}`;
+    for (const p of ["/", "/api/snapshot", "/api/events", "/dashboard.js"]) {
+      const r = await t.http.get(`${base}${p}`, { timeout: 5000 });
+      expect([p, r.status]).toEqual([p, 401]);
+      expect(JSON.stringify(r.data)).not.toMatch(/sam|sunny|hank/);
+    }
+    // The browser used the link already: replayed (e.g. from the shell history) it opens nothing.
+    const replay = await t.http.get(loginUrl, { maxRedirects: 0, timeout: 5000 });
+    expect(replay.status).toBe(401);
+    // The logged-in page still works.
+    await expect(page.locator("#nodes-up").textContent()).resolves.toMatch(/^\d+\/10$/);
   });
 
   it("the dashboard stops on SIGTERM with a message", async () => {

@@ -11,7 +11,9 @@ import path from "node:path";
 import axios, { type AxiosInstance } from "axios";
 import { runCli } from "../../src/cli";
 import { CapturedOutput } from "../../src/output";
-import { probeNode } from "../../src/mgmt";
+import { certLayout, readTlsMaterial, tlsEnabled } from "../../src/certs";
+import { probeNode, type OperatorCredential } from "../../src/mgmt";
+import { readOperatorToken } from "../../src/operator-token";
 import { loadConfig } from "../../src/config";
 import { nodeBaseUrl, Topology, type NodeSpec } from "../../src/topology";
 
@@ -95,8 +97,20 @@ export class SystemTopology {
     return `${nodeBaseUrl(kme)}/etsi/api/v1/keys/${encodeURIComponent(sae)}/${what}`;
   }
 
+  /** What dske-cli proves the operator with: the state dir's token (and the operator certificate under TLS). */
+  credential(): OperatorCredential {
+    const layout = certLayout(this.stateDir);
+    return { token: readOperatorToken(this.stateDir), tls: tlsEnabled(this.stateDir) ? readTlsMaterial(layout, layout.operator) : undefined };
+  }
+
+  /** `Authorization: Bearer <operator token>` (hubs and plain-HTTP clients). */
+  operatorHeaders(): Record<string, string> {
+    const token = readOperatorToken(this.stateDir);
+    return token === undefined ? {} : { Authorization: `Bearer ${token}` };
+  }
+
   async status(name: string): Promise<Record<string, unknown>> {
-    const r = await probeNode(this.node(name), 5000);
+    const r = await probeNode(this.node(name), 5000, this.credential());
     if (r.state !== "up") throw new Error(`${name} is not up: ${r.state === "down" || r.state === "foreign" ? r.detail : ""}`);
     return r.status as Record<string, unknown>;
   }

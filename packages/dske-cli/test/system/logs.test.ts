@@ -43,6 +43,9 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
   expect(delivered).toHaveLength(8);
   addPsrdSnapshot(corpus, t.stateDir, "after keys");
   for (const k of delivered) corpus.add(`key ${k.key_ID}`, Buffer.from(k.key, "base64"));
+  // The operator token (sent by start's readiness probes and by status) never reaches a log either.
+  corpus.add("operator token", Buffer.from(readFileSync(path.join(t.stateDir, "operator-token"), "utf8").trim(), "hex"));
+  expect((await t.cli("status")).code).toBe(0);
 
   // The corpus is live: it recognises a delivered key and PSRD as they would appear in a line.
   expect(corpus.scanText(JSON.stringify({ msg: `key=${delivered[3].key}` }), "probe").length).toBeGreaterThanOrEqual(1);
@@ -88,13 +91,14 @@ test("every node serves /openapi.json, /docs and /metrics; metrics show the keys
       expect((spec.data as { openapi: string }).openapi).toBe("3.1.0");
     }
     expect((await t.http.get(`${root}/docs`)).status).toBe(200);
-    const metrics = await t.http.get(`${base}/metrics`, { responseType: "text" });
+    expect((await t.http.get(`${base}/metrics`, { responseType: "text" })).status).toBe(401); // the operator's only
+    const metrics = await t.http.get(`${base}/metrics`, { responseType: "text", headers: t.operatorHeaders() });
     expect(metrics.status).toBe(200);
     expect(String(metrics.data)).toContain(`node="${node.name}"`);
     expect(String(metrics.data)).toContain("dske_psrd_available_bytes");
   }
   const kme = t.kmeOf("sam");
-  const text = String((await t.http.get(`${new URL(nodeBaseUrl(kme)).origin}/metrics`, { responseType: "text" })).data);
+  const text = String((await t.http.get(`${new URL(nodeBaseUrl(kme)).origin}/metrics`, { responseType: "text", headers: t.operatorHeaders() })).data);
   const m = /dske_keys_established_total\{master_sae="sam",slave_sae="sunny"[^}]*\} (\d+)/.exec(text);
   expect(Number(m?.[1])).toBe(3);
 });

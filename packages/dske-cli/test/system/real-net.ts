@@ -6,6 +6,7 @@
  * packages/dske-hub/src/test-faults.ts) and restarted.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -175,9 +176,14 @@ export class RealNet {
   readonly nodes: RealNode[];
   readonly proxies = new Map<string, RecordingProxy>();
   readonly http: AxiosInstance;
+  /** The operator token of this network's nodes (management routes and /metrics). */
+  readonly operatorToken = randomBytes(32).toString("hex");
+  readonly operatorTokenFile: string;
 
   constructor(readonly opts: RealNetOptions) {
     this.dir = mkdtempSync(path.join(tmpdir(), `dske-real-${opts.basePort}-`));
+    this.operatorTokenFile = path.join(this.dir, "operator-token");
+    writeFileSync(this.operatorTokenFile, `${this.operatorToken}\n`, { mode: 0o600 });
     const nh = opts.hubs.length;
     this.nodes = [
       ...opts.hubs.map((name, i) => ({ kind: "hub" as const, name, port: opts.basePort + i, encryptors: [], env: {} })),
@@ -236,7 +242,7 @@ export class RealNet {
   }
 
   private args(n: RealNode): string[] {
-    const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name)];
+    const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name), "--operator-token-file", this.operatorTokenFile];
     if (n.kind === "hub") {
       return [n.name, ...state, "--host", "127.0.0.1", "--share-timeout-secs", "600", "--auth-schemes", this.authSchemes];
     }
@@ -337,7 +343,7 @@ export class RealNet {
   }
 
   async status(name: string): Promise<Record<string, unknown>> {
-    const r = await this.http.get(`${this.baseUrl(name)}/mgmt/v1/status`);
+    const r = await this.http.get(`${this.baseUrl(name)}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${this.operatorToken}` } });
     if (r.status !== 200) throw new Error(`${name} status: HTTP ${r.status}`);
     return r.data as Record<string, unknown>;
   }

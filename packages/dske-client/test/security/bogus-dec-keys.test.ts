@@ -5,8 +5,8 @@
  *  - per bogus key ID at most k hubs are asked (no second wave when the k first hubs released no
  *    share: the other n − k hubs cannot make up k shares) — at most k·(request MAC + response MAC);
  *  - per slave SAE, after UNKNOWN_KEY_BUDGET key IDs that no hub knew within a minute, further
- *    lookups for that SAE are first checked against the hubs' share metadata (management status:
- *    no PSRD) and IDs fewer than k hubs hold are refused without any signed request.
+ *    lookups for that SAE are first checked against the hubs' unsigned `key-shares/held` query (no
+ *    PSRD) and IDs fewer than k hubs hold are refused without any signed request.
  * So N bogus dec_keys of one SAE cost at most (UNKNOWN_KEY_BUDGET + IDs already in flight)·k·2·MAC bytes
  * per minute, however large N.
  */

@@ -11,7 +11,7 @@
  */
 import fc from "fast-check";
 import { newKeyId } from "../../src/key";
-import { startNetwork, type TestClient, type TestHub, type TestNetwork } from "../harness";
+import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN, startNetwork, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import {
   CONTENT_TYPES,
   FUZZ_SEED,
@@ -146,7 +146,7 @@ const run = <T>(p: fc.IAsyncPropertyWithHooks<T>, runs = RUNS): Promise<void> =>
 
 async function stillAlive(): Promise<void> {
   for (const node of [carol, curtis]) {
-    const r = await send(http, "GET", `http://127.0.0.1:${node.port}/client/${node.client.name}/mgmt/v1/status`);
+    const r = await send(http, "GET", `http://127.0.0.1:${node.port}/client/${node.client.name}/mgmt/v1/status`, { headers: OPERATOR_AUTH });
     expect(r.status).toBe(200);
   }
 }
@@ -246,7 +246,7 @@ describe("client (ETSI 014 + management) endpoints under fuzzing", () => {
           "/api/v1/keys/%ED%A0%80/status",
           "/api/v1/keys/sunny/status",
         ),
-        authArb(["sam"]),
+        fc.oneof(authArb(["sam"]), fc.constant(`Bearer ${TEST_OPERATOR_TOKEN}`)),
         query({ number: "1" }),
         async (method, path, auth, q) => {
           const r = await fuzzOne(carol, method, `${path}?${q}`, { body: method === "GET" ? undefined : "{}", headers: headers(auth, "application/json") }, "other");

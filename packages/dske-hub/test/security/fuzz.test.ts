@@ -35,6 +35,9 @@ import {
   type RawResponse,
 } from "./fuzz-util";
 
+/** The hub's operator token (management status in stillAlive and the status fuzzing). */
+const OPERATOR_TOKEN = "operator-token-for-the-hub-fuzzer";
+
 const NAME = "hank";
 const RUNS = 150;
 const MAC: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 32 };
@@ -90,7 +93,7 @@ beforeAll(async () => {
   // hmac-sha256 listed explicitly: curtis is a reference (v1) peer (the default hub accepts gf128 only).
   hub = await Hub.open({ name: NAME, store: new MemoryStore(), sweepIntervalMs: 0, maxPsrdBlockBytes: 65536, authSchemes: ["gf128", "hmac-sha256"] });
   const app = express();
-  app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e) }));
+  app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e), operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -233,7 +236,7 @@ async function inBand(
 }
 
 async function stillAlive(): Promise<void> {
-  const r = await send(http, "GET", `${base}/mgmt/v1/status`);
+  const r = await send(http, "GET", `${base}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${OPERATOR_TOKEN}` } });
   expect(r.status).toBe(200);
   expect(JSON.parse(r.text).name).toBe(NAME);
 }
@@ -412,7 +415,7 @@ describe("hub endpoints under fuzzing", () => {
   test("GET mgmt status with junk query and headers (stop is not fuzzed)", async () => {
     await run(
       fc.asyncProperty(query({ verbose: "1", client_name: "carol" }), headersArb, async (q, h) => {
-        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, { headers: headersOf(h) });
+        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, { headers: { ...headersOf(h), Authorization: `Bearer ${OPERATOR_TOKEN}` } });
         fuzzed++;
         expectWellFormed(r, `GET status ?${q.slice(0, 100)}`);
         if (r.status === 200) {
