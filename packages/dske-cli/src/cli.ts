@@ -24,7 +24,7 @@ import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
-import { psrdInstall, psrdIssue } from "./psrd-command";
+import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusSummary } from "./status-command";
 import { selectNodes, Topology, UnknownNodeError } from "./topology";
 
@@ -223,6 +223,16 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .action(async (clientName: string, file: string) => {
       const ctx = context();
       await psrdInstall(psrdCtx(ctx), { client: clientName, file });
+    });
+
+  psrd
+    .command("reset")
+    .description("make CLIENT forget its PSRD with HUB (e.g. the hub lost its state): the hub's local distributor then delivers a new first bundle")
+    .argument("<client>", "the client")
+    .argument("<hub>", "the hub")
+    .action(async (clientName: string, hub: string) => {
+      const ctx = context();
+      await psrdReset(psrdCtx(ctx), { client: clientName, hub });
     });
 
   const etsi = program

@@ -102,6 +102,32 @@ export async function psrdInstall(ctx: PsrdCommandContext, opts: { client: strin
   ctx.out.line(`Installed PSRD bundle ${r.seq} of hub ${r.hub_name} at client ${node.name} (${r.blocks} blocks, ${r.client_owned_bytes} + ${r.hub_owned_bytes} bytes)`);
 }
 
+export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string; hub: string }): Promise<void> {
+  const node = ctx.topology.clients.find((c) => c.name === opts.client);
+  if (!node) throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
+  if (!ctx.topology.hubs.some((h) => h.name === opts.hub)) {
+    throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
+  }
+  const hubNode = ctx.topology.hubs.find((h) => h.name === opts.hub)!;
+  // The hub forgets the client (pools, shares, bundle chain) so that its next bundle is a first one.
+  try {
+    const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });
+    if (r.status !== 200) throw failure(`hub ${opts.hub} did not unregister ${opts.client}`, r.status, r.data);
+    ctx.out.line(`Hub ${opts.hub} unregistered client ${opts.client} (its PSRD with it zeroed)`);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    ctx.out.line(`Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`);
+  }
+  let res;
+  try {
+    res = await client(ctx).post(`${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-reset`, { hub_name: opts.hub }, { headers: { "Content-Type": "application/json" } });
+  } catch (err) {
+    throw new CliError(`client ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --client ${node.name} start`);
+  }
+  if (res.status !== 200) throw failure(`client ${node.name} did not reset its PSRD with ${opts.hub}`, res.status, res.data);
+  ctx.out.line(`Client ${node.name} forgot its PSRD with hub ${opts.hub}; a new first bundle follows from the hub's local distributor`);
+}
+
 function moveFile(from: string, to: string): void {
   mkdirSync(path.dirname(to), { recursive: true });
   try {

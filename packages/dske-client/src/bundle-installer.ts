@@ -55,6 +55,9 @@ export class BundleInstaller {
     try {
       bytes = await readBundleFile(file);
     } catch (err) {
+      // A retried install of a bundle that was installed (and destroyed) before: done already.
+      const done = this.alreadyInstalled(file);
+      if (done) return done;
       throw new BundleInstallError("not_found", err instanceof Error ? err.message : String(err));
     }
     try {
@@ -123,6 +126,24 @@ export class BundleInstaller {
     } finally {
       bytes.fill(0);
     }
+  }
+
+  /**
+   * The file name the hubs give bundles (`HUB-CLIENT-SEQ.psrd`) names an install that already
+   * happened: a retry by the local distributor after the answer was lost.
+   */
+  private alreadyInstalled(file: string): InstalledBundle | undefined {
+    const base = path.basename(file);
+    for (const p of this.peers) {
+      const prefix = `${p.name}-${this.clientName}-`;
+      if (!base.startsWith(prefix) || !base.endsWith(".psrd")) continue;
+      const digits = base.slice(prefix.length, -".psrd".length);
+      if (!/^\d+$/.test(digits)) continue;
+      const seq = Number(digits);
+      const chain = this.state.chain(p.name);
+      if (chain && chain.seq >= seq) return { hub_name: p.name, seq, blocks: 0, client_owned_bytes: 0, hub_owned_bytes: 0 };
+    }
+    return undefined;
   }
 
   /** Install every bundle in `dir` (at start), in name order (names carry hub and seq); refusals are logged. */

@@ -25,6 +25,8 @@ import {
   InstallBundleResponseSchema,
   PsrdNeedsQuerySchema,
   PsrdNeedsResponseSchema,
+  ResetHubPsrdRequestSchema,
+  ResetHubPsrdResponseSchema,
 } from "./mgmt-wire.js";
 
 const error = (description: string): RouteResponse => ({ description, body: named("Error", ErrorSchema) });
@@ -157,6 +159,21 @@ export const CLIENT_MGMT_ROUTES = {
     query: PsrdNeedsQuerySchema,
     responses: {
       200: { description: "Needs (empty when none within wait_ms)", body: named("PsrdNeeds", PsrdNeedsResponseSchema) },
+      401: error("No operator credential"),
+      403: error("Not the operator"),
+    },
+  },
+  resetHubPsrd: {
+    operationId: "resetHubPsrd",
+    method: "post",
+    path: "/psrd-reset",
+    summary: "Forget this client's PSRD with one hub (e.g. the hub lost its state); a new first bundle follows",
+    tags: [MGMT],
+    security: "operator",
+    body: named("ResetHubPsrdRequest", ResetHubPsrdRequestSchema),
+    responses: {
+      200: { description: "Reset", body: named("ResetHubPsrdResponse", ResetHubPsrdResponseSchema) },
+      400: error("Unknown hub"),
       401: error("No operator credential"),
       403: error("Not the operator"),
     },

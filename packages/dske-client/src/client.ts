@@ -220,6 +220,13 @@ export class Client {
     return this.installer.install(file);
   }
 
+  /** Operator: forget our PSRD with hub `hubName` (it lost its state); a new first bundle follows. */
+  async resetHubPsrd(hubName: string): Promise<void> {
+    const peer = this.peerHubs.find((h) => h.name === hubName);
+    if (!peer) throw badRequest(`hub ${hubName} is not one of the hubs of client ${this.name}`, [{ hub_name: hubName }]);
+    await peer.resetPsrd();
+  }
+
   /** The local distributor's long poll: PSRD needs of the hubs' pools (each handed over once). */
   psrdNeeds(waitMs: number, signal?: AbortSignal, hubName?: string): Promise<PsrdNeed[]> {
     return this.needBoard.wait(waitMs, signal, hubName);

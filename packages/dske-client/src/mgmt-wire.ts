@@ -22,6 +22,16 @@ export const PeerHubStatusSchema = z
     /** Ack extension: acknowledgements not sent to this hub yet. */
     pending_acks: z.number().optional(),
     pools: z.object({ client_owned: PoolStatusSchema, hub_owned: PoolStatusSchema }),
+    /** PSRD delivery with this hub: bundles installed (chain seq), what the pools still ask the local distributor for. */
+    psrd: z
+      .object({
+        delivery: z.enum(["bundle", "network"]),
+        bundles_installed: z.number(),
+        awaiting_first_bundle: z.boolean(),
+        unconfirmed_blocks: z.number(),
+        needs: z.object({ client_owned_bytes: z.number(), hub_owned_bytes: z.number() }),
+      })
+      .optional(),
   })
   .loose();
 export type PeerHubStatus = z.infer<typeof PeerHubStatusSchema>;
@@ -65,6 +75,9 @@ export const PsrdNeedsResponseSchema = z.object({
   client_name: z.string(),
   needs: z.array(z.object({ hub_name: z.string(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() })),
 });
+
+export const ResetHubPsrdRequestSchema = z.object({ hub_name: z.string().min(1).max(64) });
+export const ResetHubPsrdResponseSchema = z.object({ message: z.string() });
 
 export const ClientStopResponseSchema = z.object({ message: z.string() });
 export type ClientStopResponse = z.infer<typeof ClientStopResponseSchema>;

@@ -578,6 +578,30 @@ export class PeerHub {
     await this.options.state.setChain(this.name, undefined);
   }
 
+  /**
+   * Forget our PSRD with this hub (operator action, e.g. the hub lost its state): zero and delete
+   * our two pools and the bundle chain; the hub's local distributor then delivers a new first
+   * bundle (the client states its initial need) and we register again. Never automatic: a hub
+   * that answers "unknown client" could be an impostor, so only the operator decides.
+   */
+  async resetPsrd(): Promise<void> {
+    await this.withChainLock(async () => {
+      this.registered = false;
+      this.auth = undefined;
+      await this.signing?.discard();
+      this.signing = undefined;
+      this.scheme = undefined;
+      await this.deletePools(this.name);
+      await this.options.state.setHub(this.url, undefined);
+      await this.options.state.setChain(this.name, undefined);
+    });
+    this.options.logger.warn(`hub ${this.name}: PSRD reset by the operator; waiting for a new first bundle`);
+    this.awaitingFirstBundle = true;
+    const initial = this.options.initialPsrdBytes ?? 65_536;
+    this.needs.request("local", initial);
+    this.needs.request("peer", initial);
+  }
+
   // ------------------------------------------------------------------ PSRD pools
 
   private pool(kind: PoolKind): Pool {
@@ -689,7 +713,7 @@ export class PeerHub {
       if (!(await this.needs.waitForInstall(waitMs, this.abort.signal)) && this.available(kind) < target) {
         throw new HubFailure(
           this.name,
-          `PSRD running out and no bundle from hub ${this.name} was installed within ${waitMs} ms: is the local distributor running? (dske-cli status; by hand: dske-cli psrd issue / install)`,
+          `no PSRD bundle from hub ${this.name} was installed within ${waitMs} ms: is its local distributor running? (dske-cli status; by hand: dske-cli psrd issue / install)`,
           503,
         );
       }
@@ -1151,6 +1175,13 @@ export class PeerHub {
       bad_shares: this.badShares,
       last_bad_share: this.lastBadShare ?? null,
       pools: { client_owned: pool("local"), hub_owned: pool("peer") },
+      psrd: {
+        delivery: this.options.psrdDelivery ?? "bundle",
+        bundles_installed: this.options.state.chain(this.name)?.seq ?? 0,
+        awaiting_first_bundle: this.awaitingFirstBundle,
+        unconfirmed_blocks: this.options.state.chain(this.name)?.unconfirmed.length ?? 0,
+        needs: this.needs.pending(),
+      },
     };
   }
 }

@@ -13,8 +13,8 @@
  */
 import type { PoolKind } from "./peer-hub.js";
 
-/** A reported need not met by an install within this time is reported again. */
-export const NEED_TTL_MS = 10_000;
+/** A reported need not met by an install within this time is reported again (the distributor failed or died). */
+export const NEED_TTL_MS = 3_000;
 
 export interface PsrdNeed {
   hub_name: string;

@@ -50,7 +50,7 @@ import {
 } from "./etsi.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { BundleInstallError } from "./bundle-installer.js";
-import { InstallBundleRequestSchema, PsrdNeedsQuerySchema } from "./mgmt-wire.js";
+import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "./mgmt-wire.js";
 
 export interface ClientRouterOptions {
   client: Client;
@@ -282,6 +282,12 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     res.on("close", () => abort.abort());
     const needs = await client.psrdNeeds(q.data.wait_ms, abort.signal, q.data.hub);
     res.json({ client_name: client.name, needs });
+  });
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.resetHubPsrd, operator, express.json({ limit: "4kb" }), async (req, res) => {
+    const body = ResetHubPsrdRequestSchema.safeParse(req.body ?? {});
+    if (!body.success) throw badRequest('invalid request body: give {"hub_name": "NAME"}', [{ field: "hub_name" }]);
+    await client.resetHubPsrd(body.data.hub_name);
+    res.json({ message: `client ${client.name}: PSRD with hub ${body.data.hub_name} reset; waiting for a new first bundle` });
   });
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, operator, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });

@@ -36,6 +36,7 @@ async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Record
     minNrShares: 3,
     kmeDirectory: DIRECTORY,
     psrdStore: c.store,
+    stateDir: c.stateDir,
     ...extra,
   });
   await fresh.client.whenRegistered();
@@ -46,7 +47,7 @@ describe("ack extension (client)", () => {
   let net: TestNetwork;
   let fresh: TestClient[] = [];
   beforeEach(async () => {
-    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { ackFlushMs: 60_000 } });
+    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { ackFlushMs: 60_000 }, stateDirs: true });
     fresh = [];
   });
   afterEach(async () => {

@@ -32,8 +32,16 @@ export interface TestHub {
   outbox: string;
 }
 
-/** Hubs started here, by base URL: clients started here get their PSRD from them in bundles. */
-const startedHubs = new Map<string, TestHub>();
+/** Hubs known here, by base URL: clients started here get their PSRD from them in bundles. */
+const startedHubs = new Map<string, { name: string; hub: () => Hub }>();
+
+/**
+ * Make a hub started elsewhere (e.g. on a FileStore) a PSRD source for clients started here;
+ * `hub` is read at each call, so a restarted hub (new object, same URL) keeps serving.
+ */
+export function registerTestHub(url: string, name: string, hub: () => Hub): void {
+  startedHubs.set(url.replace(/\/+$/, ""), { name, hub });
+}
 
 function listen(app: express.Express, port = 0): Promise<http.Server> {
   return new Promise((resolve, reject) => {
@@ -76,12 +84,14 @@ export async function startHub(name: string, options: { before?: (app: express.E
       if (!t.server) t.server = await listen(app, port);
     },
   };
-  startedHubs.set(t.url, t);
+  registerTestHub(t.url, name, () => t.hub);
   return t;
 }
 
 export interface TestClient {
   client: Client;
+  /** The client's state dir, if it has one (its bundle chains and registrations live there). */
+  stateDir: string | undefined;
   store: PsrdStore;
   port: number;
   server: http.Server;
@@ -106,6 +116,7 @@ export async function startClient(
   const apis: EtsiApi[] = [];
   return {
     client,
+    stateDir: options.stateDir,
     store,
     port,
     server,
@@ -161,6 +172,8 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
   carolSaes?: readonly string[];
   client?: Partial<ClientOptions>;
   startHub?: (name: string) => Promise<H>;
+  /** Give carol and curtis temporary state dirs (needed to restart one on its PSRD store). */
+  stateDirs?: boolean;
 }): Promise<TestNetwork<H>> {
   const start = options.startHub ?? ((name: string) => startHub(name) as Promise<H>);
   const hubs = await Promise.all(options.hubs.map((n) => start(n)));
@@ -168,8 +181,9 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
   const directory: Record<string, string> = { sunny: "curtis", susan: "curtis" };
   for (const sae of carolSaes) directory[sae] = "carol";
   const common = { hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory, ...options.client };
-  const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common });
-  const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common });
+  const dir = (name: string) => (options.stateDirs ? { stateDir: mkdtempSync(path.join(tmpdir(), `dske-${name}-`)) } : {});
+  const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common, ...dir("carol") });
+  const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common, ...dir("curtis") });
   await carol.client.whenRegistered();
   await curtis.client.whenRegistered();
   return {
@@ -199,7 +213,7 @@ export function startInProcessDistributors(client: Client, hubUrls: readonly str
     const transport: DistributorTransport = {
       needs: (_c, waitMs, signal) => client.psrdNeeds(waitMs, signal, t.name),
       issue: async (_h, c, clientOwned, hubOwned) => {
-        const r = await t.hub.issueBundle(c, clientOwned, hubOwned);
+        const r = await t.hub().issueBundle(c, clientOwned, hubOwned);
         return { file: r.file, seq: r.seq };
       },
       deliver: async (_c, file) => file,

@@ -436,16 +436,21 @@ export class Hub {
    * acceptance policy on its first bundle (scheme: this hub's preferred one), writes the sealed
    * bundle into the outbox and returns where. Bytes are usable (not counting MAC key prefixes).
    */
-  issueBundle(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number): Promise<IssuedBundle & { hubName: string; clientName: string }> {
-    return this.issue(clientName, clientOwnedBytes, hubOwnedBytes, false);
+  issueBundle(
+    clientName: string,
+    clientOwnedBytes: number,
+    hubOwnedBytes: number,
+    options: { authScheme?: AuthSchemeName } = {},
+  ): Promise<IssuedBundle & { hubName: string; clientName: string }> {
+    return this.issue(clientName, clientOwnedBytes, hubOwnedBytes, false, options.authScheme);
   }
 
   /**
    * `issueBundle` for an embedded hub without an outbox (e.g. in memory): the sealed bundle's
    * bytes, the caller's to hand over out of band and then zero.
    */
-  async issueBundleBytes(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number): Promise<Uint8Array> {
-    const r = await this.issue(clientName, clientOwnedBytes, hubOwnedBytes, true);
+  async issueBundleBytes(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number, options: { authScheme?: AuthSchemeName } = {}): Promise<Uint8Array> {
+    const r = await this.issue(clientName, clientOwnedBytes, hubOwnedBytes, true, options.authScheme);
     return r.bytes!;
   }
 
@@ -454,8 +459,14 @@ export class Hub {
     clientOwnedBytes: number,
     hubOwnedBytes: number,
     asBytes: boolean,
+    authScheme: AuthSchemeName | undefined,
   ): Promise<IssuedBundle & { hubName: string; clientName: string; bytes?: Uint8Array }> {
     return this.exclusive(async () => {
+      if (authScheme !== undefined && !this.authSchemes.includes(authScheme)) {
+        throw new HubError("bad_request", `auth_scheme ${authScheme} is not allowed at hub ${this.name}; it allows ${this.authSchemes.join(", ")}`, [
+          { field: "auth_scheme", supported: [...this.authSchemes] },
+        ]);
+      }
       this.assertOpen();
       this.assertAccepted(clientName);
       for (const [field, v] of [["client_owned_bytes", clientOwnedBytes], ["hub_owned_bytes", hubOwnedBytes]] as const) {
@@ -475,7 +486,7 @@ export class Hub {
           this.store.openPool(names.hubOwned, "local"),
         ]);
         const at = this.now();
-        const scheme = this.authSchemes[0];
+        const scheme = authScheme ?? this.authSchemes[0];
         await this.appendDurably([{ t: "reg", c: clientName, en: [], a: scheme, at }]);
         client = new PeerClient(clientName, [], scheme, clientOwned, hubOwned, at, false);
         this.addClient(client);

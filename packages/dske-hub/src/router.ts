@@ -282,7 +282,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   route(HUB_ROUTES.issueBundle, operator, json, async (req, res) => {
     const body = validate(IssueBundleRequestSchema, req.body, "request body");
     const hub = await hubPromise;
-    const issued = await hub.issueBundle(body.client_name, body.client_owned_bytes, body.hub_owned_bytes);
+    const issued = await hub.issueBundle(body.client_name, body.client_owned_bytes, body.hub_owned_bytes, { authScheme: body.auth_scheme });
     const response: IssueBundleResponse = {
       file: issued.file,
       hub_name: issued.hubName,

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { MemoryStore, type Pool } from "@dske/psrd";
+import { openBundle } from "@dske/distributor";
+import type { Hub } from "../src/hub";
 import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
@@ -21,6 +23,60 @@ export async function clientMirror(name: string, scheme: AuthSchemeName, store =
   const local = await store.openPool(`hub-client-owned.${name}`, "local");
   const peer = await store.openPool(`hub-hub-owned.${name}`, "peer");
   return { name, scheme, local, peer, peerAuth: { scheme, localPool: local, peerPool: peer } };
+}
+
+/** A mirror provisioned like a real client: from its bundles, with the chain to open the next one. */
+export interface ProvisionedMirror extends ClientMirror {
+  seq: number;
+  chainKey: Uint8Array;
+}
+
+/**
+ * Provision client `name` at `hub` the way the local distributor does, in process: the hub issues
+ * a sealed bundle (first one: registers the client), the "client" opens it and adds the blocks to
+ * its mirror pools, confirms the hub-owned blocks (the hub uses them only after that), and the
+ * registration is completed with `encryptors` (and the ack extension if asked).
+ */
+export async function provisionMirror(
+  hub: Hub,
+  name: string,
+  options: { encryptors?: string[]; bytes?: number; scheme?: AuthSchemeName; ack?: boolean; store?: MemoryStore } = {},
+): Promise<ProvisionedMirror> {
+  const bytes = options.bytes ?? 8192;
+  const sealed = await hub.issueBundleBytes(name, bytes, bytes, { authScheme: options.scheme });
+  const opened = openBundle(sealed, { clientName: name, hubName: hub.name, expectedSeq: 1 });
+  sealed.fill(0);
+  const mirror = await clientMirror(name, opened.header.auth_scheme, options.store);
+  const hubOwned: string[] = [];
+  for (const b of opened.blocks) {
+    const pool = b.pool_owner === "client" ? mirror.local : mirror.peer;
+    await pool.addBlock(b.block_uuid, b.data, { keyPrefix: b.key_prefix });
+    if (b.pool_owner === "hub") hubOwned.push(b.block_uuid);
+  }
+  await hub.confirmPsrd(name, hubOwned);
+  await hub.register({
+    client_name: name,
+    encryptor_names: options.encryptors ?? [],
+    auth_scheme: opened.header.auth_scheme,
+    ...(options.ack ? { extensions: ["ack"] } : {}),
+  });
+  return { ...mirror, seq: 1, chainKey: opened.nextChainKey };
+}
+
+/** One more bundle for a provisioned mirror (replenishment by the local distributor). */
+export async function replenishMirror(hub: Hub, mirror: ProvisionedMirror, bytes: { client?: number; hub?: number }): Promise<void> {
+  const sealed = await hub.issueBundleBytes(mirror.name, bytes.client ?? 0, bytes.hub ?? 0);
+  const opened = openBundle(sealed, { clientName: mirror.name, hubName: hub.name, expectedSeq: mirror.seq + 1, chainKey: mirror.chainKey });
+  sealed.fill(0);
+  const hubOwned: string[] = [];
+  for (const b of opened.blocks) {
+    const pool = b.pool_owner === "client" ? mirror.local : mirror.peer;
+    await pool.addBlock(b.block_uuid, b.data, { keyPrefix: b.key_prefix });
+    if (b.pool_owner === "hub") hubOwned.push(b.block_uuid);
+  }
+  if (hubOwned.length > 0) await hub.confirmPsrd(mirror.name, hubOwned);
+  mirror.seq += 1;
+  mirror.chainKey = opened.nextChainKey;
 }
 
 /** Add a block the hub delivered to the mirror's matching pool. */

@@ -74,17 +74,16 @@ export interface GatedHub extends TestHub {
   gate: { psrdOpen: boolean; refused: number };
 }
 
-/** harness.startHub with a middleware in front of the hub router that can refuse PSRD delivery. */
+/** harness.startHub whose PSRD issuance (the local distributor's bundles) can be refused. */
 export async function startGatedHub(name: string): Promise<GatedHub> {
   const gate = { psrdOpen: true, refused: 0 };
-  const hub = await startHub(name, {
-    before: (app) =>
-      app.get(`/hub/${name}/dske/oob/v1/psrd`, (_req, res, next) => {
-        if (gate.psrdOpen) return next();
-        gate.refused++;
-        res.status(503).json({ message: "temporarily unavailable (test gate)" });
-      }),
-  });
+  const hub = await startHub(name);
+  const issue = hub.hub.issueBundle.bind(hub.hub);
+  hub.hub.issueBundle = (...args: Parameters<typeof issue>) => {
+    if (gate.psrdOpen) return issue(...args);
+    gate.refused++;
+    return Promise.reject(new Error("PSRD issuance temporarily refused (test gate)"));
+  };
   return Object.assign(hub, { gate });
 }
 
