@@ -24,6 +24,7 @@ export const CONFIG_DEFAULTS = {
   key_stock_ttl_ms: 20000,
   psrd_delivery: "bundle",
   initial_psrd_bytes: 65536,
+  psrd_wait_ms: 10000,
   max_clients: 1000,
   max_pool_bytes: 1024 * 1024 * 1024,
   max_pool_blocks: 4096,
@@ -111,6 +112,8 @@ export const configSchema = z
       // network (GET psrd, authenticated, confirmed in band) for labs and reference peers.
       psrd_delivery: z.enum(["bundle", "network"], { error: "expected bundle or network" }).default(CONFIG_DEFAULTS.psrd_delivery),
       initial_psrd_bytes: intSchema(1024, 1 << 30, "a byte count").default(CONFIG_DEFAULTS.initial_psrd_bytes),
+      // How long a request short of PSRD waits for a bundle before it fails.
+      psrd_wait_ms: intSchema(100, 600_000, "milliseconds").default(CONFIG_DEFAULTS.psrd_wait_ms),
       // Hub caps per client (registration plane).
       max_clients: intSchema(1, 1_000_000, "a number of clients").default(CONFIG_DEFAULTS.max_clients),
       max_pool_bytes: intSchema(1024, 2 ** 40, "a byte count").default(CONFIG_DEFAULTS.max_pool_bytes),

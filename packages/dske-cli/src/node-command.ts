@@ -71,7 +71,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     cfg.auth_schemes.join(","),
   );
   if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
-  args.push("--psrd-delivery", cfg.psrd_delivery, "--initial-psrd-bytes", String(cfg.initial_psrd_bytes));
+  args.push("--psrd-delivery", cfg.psrd_delivery, "--initial-psrd-bytes", String(cfg.initial_psrd_bytes), "--psrd-wait-ms", String(cfg.psrd_wait_ms));
   args.push("--key-stock-ahead-ms", String(cfg.key_stock_ahead_ms), "--key-stock-ttl-ms", String(cfg.key_stock_ttl_ms));
   if (tls) {
     const layout = certLayout(state.root);

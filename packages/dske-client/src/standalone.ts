@@ -70,6 +70,8 @@ export interface ClientServerConfig {
   psrdDelivery?: "bundle" | "network";
   /** Usable bytes per pool asked for in each hub's first bundle (`--initial-psrd-bytes`). */
   initialPsrdBytes?: number;
+  /** How long a request short of PSRD waits for a bundle (`--psrd-wait-ms`). */
+  psrdWaitMs?: number;
   /** `--operator-token-file`: the operator token is read from it at start (see @dske/hub operator.ts). */
   operatorTokenFile?: string;
   /** The operator token itself (library use; takes precedence over operatorTokenFile). */
@@ -118,6 +120,7 @@ const ConfigSchema = z
     keyStockTtlMs: int(1000, 3_600_000),
     psrdDelivery: z.enum(["bundle", "network"]),
     initialPsrdBytes: int(1024, 1 << 30),
+    psrdWaitMs: int(100, 600_000),
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
   })
@@ -167,6 +170,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
     .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
     .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")
+    .option("--psrd-wait-ms <ms>", "how long a request short of PSRD waits for a bundle before it fails", "10000")
     .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
@@ -203,6 +207,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     keyStockTtlMs: o.keyStockTtlMs,
     psrdDelivery: o.psrdDelivery,
     initialPsrdBytes: o.initialPsrdBytes,
+    psrdWaitMs: o.psrdWaitMs,
     operatorTokenFile: o.operatorTokenFile,
     allowInsecureBind: o.allowInsecureBind === true,
     authSchemes: String(o.authSchemes)
@@ -347,6 +352,7 @@ export async function startClientServer(
       keyStockTtlMs: config.keyStockTtlMs,
       psrdDelivery: config.psrdDelivery,
       initialPsrdBytes: config.initialPsrdBytes,
+      psrdWaitMs: config.psrdWaitMs,
       ...(config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {}),
     });
   } catch (err) {

@@ -20,6 +20,7 @@ import { readFileSync } from "node:fs";
 import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import type { Hub } from "./hub.js";
+import { HubError } from "./errors.js";
 
 export const TEST_FAULTS_ENV = "DSKE_TEST_FAULTS";
 
@@ -107,6 +108,12 @@ export function installTestFaults(
   log(`hub ${hub.name}: TEST FAULT INJECTION enabled (${TEST_FAULTS_ENV}=${file}); never use this in production`);
   corruptShares(hub, () => readTestFaults(file).corrupt_shares ?? 0);
   claimShareIndex(hub, () => readTestFaults(file).claim_share_index);
+  // refuse_psrd also stops the hub's local distributor: no bundle is issued while it is set.
+  const issue = hub.issueBundle.bind(hub);
+  hub.issueBundle = (...args: Parameters<Hub["issueBundle"]>) =>
+    readTestFaults(file).refuse_psrd === true
+      ? Promise.reject(new HubError("unavailable", `hub ${hub.name}: PSRD source exhausted (test fault injection)`))
+      : issue(...args);
   return (req, res, next) => {
     if (req.method === "GET" && req.path.endsWith("/dske/oob/v1/psrd") && readTestFaults(file).refuse_psrd === true) {
       res.status(503).json({ message: `hub ${hub.name}: PSRD source exhausted (test fault injection)` });

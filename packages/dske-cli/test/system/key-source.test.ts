@@ -51,16 +51,25 @@ describe("key_source psrd, allowed_auth_schemes [gf128]", () => {
 
   it("hubs refuse the hmac-sha256 fallback: a client proposing it, or no scheme (v1), is not registered", async () => {
     const url = `http://127.0.0.1:${t.node("hank").port}/hub/hank/dske/oob/v1/registration`;
+    const operator = { headers: { Authorization: `Bearer ${t.credential().token}` } };
+    // Without any credential nobody registers at all (401); a name outside the acceptance policy
+    // is refused even for the operator (403); a topology client proposing hmac-sha256 or no scheme
+    // (v1) is refused by the scheme negotiation (gf128 only).
+    const anon = await t.http.put(url, { client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" });
+    expect(anon.status).toBe(401);
+    const outsider = await t.http.put(url, { client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" }, operator);
+    expect(outsider.status).toBe(403);
+    expect((outsider.data as { message: string }).message).toMatch(/acceptance policy/);
     for (const body of [
-      { client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "hmac-sha256" },
-      { client_name: "mallory", encryptor_names: ["eve"] },
+      { client_name: "connie", encryptor_names: ["sofia"], auth_scheme: "hmac-sha256" },
+      { client_name: "connie", encryptor_names: ["sofia"] },
     ]) {
-      const r = await t.http.put(url, body);
-      expect(r.status).toBeGreaterThanOrEqual(400);
-      expect(r.status).toBeLessThan(500);
+      const r = await t.http.put(url, body, operator);
+      expect(r.status).toBe(400);
       expect((r.data as { message: string }).message).toMatch(/gf128/);
     }
-    const hub = (await t.status("hank")) as { peer_clients: { client_name: string }[] };
+    const hub = (await t.status("hank")) as { peer_clients: { client_name: string; auth_scheme: string }[] };
     expect(hub.peer_clients.map((c) => c.client_name)).not.toContain("mallory");
+    expect(hub.peer_clients.find((c) => c.client_name === "connie")?.auth_scheme).toBe("gf128");
   });
 });

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -217,6 +217,32 @@ export class RealNet {
     const n = this.node(name);
     return `http://127.0.0.1:${n.port}/${n.kind}/${n.name}`;
   }
+  get distributionPlanFile(): string {
+    return path.join(this.dir, "distribution.json");
+  }
+  /** Where client `name` picks up PSRD bundles. */
+  inboxOf(name: string): string {
+    return path.join(this.dir, "nodes", name, "inbox");
+  }
+
+  /**
+   * Provision a client the hubs' distributors do not serve (e.g. one added later) by hand, as an
+   * operator would: each hub issues a first bundle, which is moved into the client's inbox.
+   */
+  async provisionByHand(client: string, options: { authScheme?: string } = {}): Promise<void> {
+    mkdirSync(this.inboxOf(client), { recursive: true });
+    for (const h of this.hubs) {
+      const r = await this.http.post(
+        `${this.baseUrl(h.name)}/mgmt/v1/psrd-bundles`,
+        { client_name: client, client_owned_bytes: 65536, hub_owned_bytes: 65536, ...(options.authScheme ? { auth_scheme: options.authScheme } : {}) },
+        { headers: { Authorization: `Bearer ${this.operatorToken}`, "Content-Type": "application/json" } },
+      );
+      if (r.status !== 200) throw new Error(`hub ${h.name} did not issue a bundle for ${client}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
+      const file = (r.data as { file: string }).file;
+      renameSync(file, path.join(this.inboxOf(client), path.basename(file)));
+    }
+  }
+
   logOf(name: string): string {
     try {
       return readFileSync(path.join(this.dir, `${name}.log`), "utf8");
@@ -232,6 +258,11 @@ export class RealNet {
       this.proxies.set(h.name, p);
     }
     writeFileSync(path.join(this.dir, "kme-directory.json"), JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))));
+    // The hubs' local distributors provision the clients by bundle (as dske-cli start does).
+    writeFileSync(
+      this.distributionPlanFile,
+      JSON.stringify({ clients: this.clients.map((c) => ({ name: c.name, url: this.baseUrl(c.name), inbox: this.inboxOf(c.name) })) }),
+    );
     await Promise.all(this.hubs.map((h) => this.spawn(h)));
     await Promise.all(this.clients.map((c) => this.spawn(c)));
     await this.waitRegistered();
@@ -244,7 +275,18 @@ export class RealNet {
   private args(n: RealNode): string[] {
     const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name), "--operator-token-file", this.operatorTokenFile];
     if (n.kind === "hub") {
-      return [n.name, ...state, "--host", "127.0.0.1", "--share-timeout-secs", "600", "--auth-schemes", this.authSchemes];
+      return [
+        n.name,
+        ...state,
+        "--host",
+        "127.0.0.1",
+        "--share-timeout-secs",
+        "600",
+        "--auth-schemes",
+        this.authSchemes,
+        "--distribution-plan",
+        this.distributionPlanFile,
+      ];
     }
     const hubUrls = this.hubs.map((h) => `http://127.0.0.1:${this.proxy(h.name).port}/hub/${h.name}`);
     return [
@@ -259,6 +301,9 @@ export class RealNet {
       path.join(this.dir, "kme-directory.json"),
       "--auth-schemes",
       this.authSchemes,
+      // A request short of PSRD waits this long for a bundle (faults may stop the distributors).
+      "--psrd-wait-ms",
+      "1000",
       ...(this.opts.clientArgs ?? []),
       ...(n.extraArgs ?? []),
     ];
