@@ -6,11 +6,14 @@
  * clients are reached under their `/client/{name}/etsi` prefix.)
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
-import { Hub, createHubRouter } from "@dske/hub";
+import { Hub, createHubRouter, startDistribution, type RunningDistribution } from "@dske/hub";
 import { Client, EtsiApi, createClientRouter } from "@dske/client";
 
 export const HUBS = ["hank", "helen", "hilary", "holly", "hugo"] as const;
@@ -43,10 +46,13 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
   const operatorToken = randomBytes(32).toString("hex");
   const stores: PsrdStore[] = [];
   const hubs: Hub[] = [];
+  // PSRD travels out of band in sealed bundle files: each hub writes them into its outbox, its
+  // local distributor moves them into the client's inbox (here: directories of one temp dir).
+  const dir = mkdtempSync(path.join(tmpdir(), "dske-embed-"));
   for (const name of HUBS) {
     const store = new MemoryStore();
     stores.push(store);
-    const hub = await Hub.open({ name, store });
+    const hub = await Hub.open({ name, store, outboxDir: path.join(dir, "outbox", name) });
     hubs.push(hub);
     app.use(createHubRouter({ hub, operatorToken }));
   }
@@ -63,6 +69,9 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
   };
   const carol = await makeClient("carol", ["sam"]);
   const curtis = await makeClient("curtis", ["sunny"]);
+  // Each hub's local distributor serves both clients through their management API (operator token).
+  const plan = { clients: ["carol", "curtis"].map((c) => ({ name: c, url: `${baseUrl}/client/${c}`, inbox: path.join(dir, "inbox", c) })) };
+  const distributions: RunningDistribution[] = hubs.map((hub) => startDistribution({ hub, plan, operatorToken }));
   await Promise.all([carol.whenRegistered(), curtis.whenRegistered()]);
 
   const sam = new EtsiApi(`${baseUrl}/client/carol/etsi`, "sam");
@@ -78,11 +87,13 @@ export async function startEmbeddedNetwork(port = 0): Promise<EmbeddedNetwork> {
     async close() {
       sam.close();
       sunny.close();
+      await Promise.all(distributions.map((d) => d.stop()));
       await Promise.all([carol.stop(), curtis.stop()]);
       await Promise.all(hubs.map((h) => h.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await Promise.all(stores.map((s) => s.close()));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -9,7 +9,8 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EtsiApi, parseClientArgs, startClientServer, type Logger, type RunningClientServer } from "@dske/client";
-import { startHub, type TestHub } from "../../dske-client/test/harness";
+import { startHub, startInProcessDistributors, type TestHub } from "../../dske-client/test/harness";
+import type { LocalDistributor } from "@dske/distributor";
 import { probeNode, requestStop } from "../src/mgmt";
 import { certLayout, ensureCertificates, readTlsMaterial, type TlsMaterial } from "../src/certs";
 
@@ -98,6 +99,8 @@ function request(
 /** The handshake (or the first read right after it, under TLS 1.3) fails with a TLS alert / reset. */
 const TLS_REFUSED = /SSL|alert|certificate|ECONNRESET|socket hang up|EPIPE/i;
 
+const distributors: LocalDistributor[] = [];
+
 beforeAll(async () => {
   await ensureCertificates(stateRoot, { clients: ["carol", "cindy"], saes: ["sam", "susan", "sunny"] });
   await ensureCertificates(otherRoot, { clients: ["carol"], saes: ["sam"] });
@@ -106,11 +109,14 @@ beforeAll(async () => {
   hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
   carol = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
   cindy = await startClientServer(await parseClientArgs(await clientArgs("cindy", ["sunny"], true)), { logger: silent });
+  // The hubs' local distributors, in process: the clients get their PSRD in bundles.
+  for (const c of [carol, cindy]) distributors.push(...startInProcessDistributors(c.client, hubs.map((h) => h.url)));
   await carol.client.whenRegistered();
   await cindy.client.whenRegistered();
 });
 
 afterAll(async () => {
+  await Promise.all(distributors.map((d) => d.stop()));
   for (const a of apis) a.close();
   await carol?.stop();
   await cindy?.stop();

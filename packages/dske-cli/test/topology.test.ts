@@ -38,12 +38,27 @@ describe("topology of the default config", () => {
       "8101",
       "--state-dir",
       "/st/nodes/helen",
+      "--operator-token-file",
+      "/st/operator-token",
       "--host",
       "127.0.0.1",
       "--share-timeout-secs",
       "60",
       "--auth-schemes",
       "gf128",
+      // acceptance policy: the topology's clients; PSRD only in bundles, carried by this hub's local distributor
+      "--accept-clients",
+      "carol,celia,cindy,connie,curtis",
+      "--psrd-delivery",
+      "bundle",
+      "--max-clients",
+      "1000",
+      "--max-pool-bytes",
+      "1073741824",
+      "--max-pool-blocks",
+      "4096",
+      "--distribution-plan",
+      "/st/distribution.json",
     ]);
   });
 
@@ -60,6 +75,9 @@ describe("topology of the default config", () => {
     expect(opt("--get-psrd-block-size")).toBe("1000");
     expect(opt("--min-nr-shares")).toBe("3");
     expect(opt("--kme-directory")).toBe("/st/kme-directory.json");
+    expect(opt("--psrd-delivery")).toBe("bundle");
+    expect(opt("--initial-psrd-bytes")).toBe("65536");
+    expect(opt("--psrd-wait-ms")).toBe("10000");
     // cindy has no encryptors: no --encryptors option at all.
     expect(nodeArgs(topology.clients[2], topology, state)).not.toContain("--encryptors");
   });

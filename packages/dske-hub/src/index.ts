@@ -46,3 +46,5 @@ export {
   type OperatorGuard,
   type OperatorGuardOptions,
 } from "./operator.js";
+export { startDistribution, DistributionPlanSchema, type DistributionPlan, type DistributionOptions, type RunningDistribution } from "./distribution.js";
+export { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, type IssuedBundle } from "./bundle-issuer.js";

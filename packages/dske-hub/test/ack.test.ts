@@ -6,7 +6,7 @@
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub, type HubOptions } from "../src/hub";
 import { HubError } from "../src/errors";
-import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptShare, type ClientMirror, useTempDir } from "./helpers";
+import { bytes, decryptBatch, decryptShare, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-0000000000a1";
 const KEY2 = "8f7a2c1e-0000-4000-8000-0000000000a2";
@@ -15,7 +15,10 @@ async function openHub(extra: Partial<HubOptions> = {}, store: PsrdStore = new M
   return Hub.open({ name: "hank", store, sweepIntervalMs: 0, shareTimeoutSecs: 60, ...extra });
 }
 
+/** Provision a client from its first bundle and register it (with the ack extension if asked). */
 async function onboard(hub: Hub, name: string, encryptors: string[], ack: boolean): Promise<ClientMirror> {
+  const mirror = await provisionMirror(hub, name, { encryptors, bytes: 4096, ack });
+  // Registering again (idempotent) answers with the negotiated extensions.
   const reg = await hub.register({
     client_name: name,
     encryptor_names: encryptors,
@@ -23,11 +26,7 @@ async function onboard(hub: Hub, name: string, encryptors: string[], ack: boolea
     ...(ack ? { extensions: ["ack"] } : {}),
   });
   expect(reg.extensions).toEqual(ack ? ["batch", "ack"] : ["batch"]);
-  const mirror = await clientMirror(name, "gf128");
-  for (const owner of ["client", "hub"] as const) {
-    const block = await hub.createPsrdBlock(name, owner, 4096);
-    await addDelivered(mirror, owner, block.blockUuid, block.data);
-  }
+  expect(reg.has_psrd).toBe(true);
   return mirror;
 }
 

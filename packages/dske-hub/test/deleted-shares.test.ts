@@ -8,18 +8,15 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } fr
 import path from "node:path";
 import { MemoryStore } from "@dske/psrd";
 import { Hub, STATE_FILE } from "../src/hub";
-import { addDelivered, bytes, clientMirror, encryptBatch, encryptShare, type ClientMirror, useTempDir } from "./helpers";
+import { bytes, encryptBatch, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-0000000000d1";
 const KEY2 = "8f7a2c1e-0000-4000-8000-0000000000d2";
 
+/** Provision a client from its first bundle (64 KiB per pool) and register it with the ack extension. */
 async function onboard(hub: Hub, name: string, encryptors: string[]): Promise<ClientMirror> {
-  await hub.register({ client_name: name, encryptor_names: encryptors, auth_scheme: "gf128", extensions: ["ack"] });
-  const mirror = await clientMirror(name, "gf128");
-  for (const owner of ["client", "hub"] as const) {
-    const block = await hub.createPsrdBlock(name, owner, 65536);
-    await addDelivered(mirror, owner, block.blockUuid, block.data);
-  }
+  const mirror = await provisionMirror(hub, name, { encryptors, bytes: 65536, ack: true });
+  expect(hub.client(name)?.ack).toBe(true);
   return mirror;
 }
 
@@ -83,6 +80,7 @@ describe("deleted shares on the hub's disk", () => {
     expect(onDisk(file, gone)).toBe(true); // the search finds a stored value
     expect(onDisk(file, kept)).toBe(true);
     const old = openSync(file, "r"); // the journal file as it is now: it must be zeroed, not only unlinked
+    const compactions = hub.compactions.count;
     try {
       if (how === "acknowledged") {
         await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
@@ -93,7 +91,10 @@ describe("deleted shares on the hub's disk", () => {
       }
       expect(hub.shareCount).toBe(1);
       await waitFor(() => !onDisk(file, gone), "the deleted share to leave the state file");
-      await waitFor(() => zeroed(old), "the old journal file to be zeroed");
+      // A compaction is done once the old file is zeroed and unlinked (zeroing first, then the unlink:
+      // waiting on the zeroes alone would race the unlink).
+      await waitFor(() => hub.compactions.count > compactions, "the compaction to finish");
+      expect(zeroed(old)).toBe(true);
       expect(fstatSync(old).nlink).toBe(0);
     } finally {
       closeSync(old);

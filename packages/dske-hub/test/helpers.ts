@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { MemoryStore, type Pool } from "@dske/psrd";
-import { openBundle } from "@dske/distributor";
+import { openBundle, type OpenedBundle } from "@dske/distributor";
 import type { Hub } from "../src/hub";
-import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
+import { HubApi } from "../src/hub-api";
+import { allocationFromWire, allocationToWire, type RegistrationResponse, type WireAllocation } from "../src/wire";
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
 export interface ClientMirror {
@@ -29,6 +30,25 @@ export async function clientMirror(name: string, scheme: AuthSchemeName, store =
 export interface ProvisionedMirror extends ClientMirror {
   seq: number;
   chainKey: Uint8Array;
+  /** UUIDs of the blocks installed from bundles so far, per pool owner (in bundle order). */
+  blockUuids: { client: string[]; hub: string[] };
+  /** The enrollment secret from the first bundle's header (plain-mode credential of this client). */
+  enrollmentSecret: string;
+}
+
+/**
+ * Add an opened bundle's blocks to the mirror's pools (what a client's installer does) and zero
+ * the opened copies; returns the UUIDs per pool owner (hub-owned ones are to be confirmed).
+ */
+export async function installOpened(mirror: ClientMirror, opened: OpenedBundle): Promise<{ client: string[]; hub: string[] }> {
+  const uuids = { client: [] as string[], hub: [] as string[] };
+  for (const b of opened.blocks) {
+    const pool = b.pool_owner === "client" ? mirror.local : mirror.peer;
+    await pool.addBlock(b.block_uuid, b.data, { keyPrefix: b.key_prefix });
+    uuids[b.pool_owner].push(b.block_uuid);
+    b.data.fill(0);
+  }
+  return uuids;
 }
 
 /**
@@ -47,20 +67,45 @@ export async function provisionMirror(
   const opened = openBundle(sealed, { clientName: name, hubName: hub.name, expectedSeq: 1 });
   sealed.fill(0);
   const mirror = await clientMirror(name, opened.header.auth_scheme, options.store);
-  const hubOwned: string[] = [];
-  for (const b of opened.blocks) {
-    const pool = b.pool_owner === "client" ? mirror.local : mirror.peer;
-    await pool.addBlock(b.block_uuid, b.data, { keyPrefix: b.key_prefix });
-    if (b.pool_owner === "hub") hubOwned.push(b.block_uuid);
-  }
-  await hub.confirmPsrd(name, hubOwned);
+  const blockUuids = await installOpened(mirror, opened);
+  await hub.confirmPsrd(name, blockUuids.hub);
   await hub.register({
     client_name: name,
     encryptor_names: options.encryptors ?? [],
     auth_scheme: opened.header.auth_scheme,
     ...(options.ack ? { extensions: ["ack"] } : {}),
   });
-  return { ...mirror, seq: 1, chainKey: opened.nextChainKey };
+  return { ...mirror, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: opened.header.enrollment_secret! };
+}
+
+/**
+ * Provision client `name` like a real client does over HTTP: the hub issues the first bundle (in
+ * process: the courier), the client installs it, confirms the hub-owned blocks with a signed
+ * `psrd-confirm` and registers with a signed `PUT registration` (both through `url`).
+ */
+export async function provisionOverHttp(
+  hub: Hub,
+  url: string,
+  name: string,
+  options: { encryptors?: string[]; bytes?: number; scheme?: AuthSchemeName; ack?: boolean } = {},
+): Promise<{ mirror: ProvisionedMirror; api: HubApi; registration: RegistrationResponse }> {
+  const bytes = options.bytes ?? 8192;
+  const sealed = await hub.issueBundleBytes(name, bytes, bytes, { authScheme: options.scheme });
+  const opened = openBundle(sealed, { clientName: name, hubName: hub.name, expectedSeq: 1 });
+  sealed.fill(0);
+  const base = await clientMirror(name, opened.header.auth_scheme);
+  const blockUuids = await installOpened(base, opened);
+  const mirror: ProvisionedMirror = { ...base, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: opened.header.enrollment_secret! };
+  const api = new HubApi(url, { auth: { resolvePeer: () => mirror.peerAuth } });
+  const confirmed = await api.confirmPsrd({ client_name: name, block_uuids: blockUuids.hub });
+  expect(confirmed.confirmed).toBe(blockUuids.hub.length);
+  const registration = await api.registerSigned({
+    client_name: name,
+    encryptor_names: options.encryptors ?? [],
+    auth_scheme: opened.header.auth_scheme,
+    ...(options.ack ? { extensions: ["ack"] } : {}),
+  });
+  return { mirror, api, registration };
 }
 
 /** One more bundle for a provisioned mirror (replenishment by the local distributor). */
@@ -68,13 +113,11 @@ export async function replenishMirror(hub: Hub, mirror: ProvisionedMirror, bytes
   const sealed = await hub.issueBundleBytes(mirror.name, bytes.client ?? 0, bytes.hub ?? 0);
   const opened = openBundle(sealed, { clientName: mirror.name, hubName: hub.name, expectedSeq: mirror.seq + 1, chainKey: mirror.chainKey });
   sealed.fill(0);
-  const hubOwned: string[] = [];
-  for (const b of opened.blocks) {
-    const pool = b.pool_owner === "client" ? mirror.local : mirror.peer;
-    await pool.addBlock(b.block_uuid, b.data, { keyPrefix: b.key_prefix });
-    if (b.pool_owner === "hub") hubOwned.push(b.block_uuid);
-  }
-  if (hubOwned.length > 0) await hub.confirmPsrd(mirror.name, hubOwned);
+  const uuids = await installOpened(mirror, opened);
+  if (uuids.hub.length > 0) await hub.confirmPsrd(mirror.name, uuids.hub);
+  mirror.blockUuids.client.push(...uuids.client);
+  mirror.blockUuids.hub.push(...uuids.hub);
+  mirror.chainKey.fill(0);
   mirror.seq += 1;
   mirror.chainKey = opened.nextChainKey;
 }

@@ -1,8 +1,21 @@
-import { MemoryStore, type PsrdStore } from "@dske/psrd";
+import { MemoryStore, PsrdExhaustedError, type PsrdStore } from "@dske/psrd";
+import { openBundle } from "@dske/distributor";
 import { Hub, type HubOptions } from "../src/hub";
 import { HubError } from "../src/errors";
 import { poolNames } from "../src/peer-client";
-import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror, useTempDir } from "./helpers";
+import { stagingPoolName } from "../src/bundle-issuer";
+import {
+  bytes,
+  decryptBatch,
+  decryptShare,
+  encryptBatch,
+  encryptShare,
+  provisionMirror,
+  replenishMirror,
+  type ClientMirror,
+  type ProvisionedMirror,
+  useTempDir,
+} from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-000000000001";
 const KEY2 = "8f7a2c1e-0000-4000-8000-000000000002";
@@ -11,15 +24,13 @@ async function openHub(extra: Partial<HubOptions> = {}, store: PsrdStore = new M
   return Hub.open({ name: "hank", store, sweepIntervalMs: 0, ...extra });
 }
 
-/** Register a client and give both pools one block, mirrored on the client side. */
-async function onboard(hub: Hub, name: string, encryptors: string[], size = 4096): Promise<ClientMirror> {
-  const reg = await hub.register({ client_name: name, encryptor_names: encryptors, auth_scheme: "gf128" });
-  expect(reg.auth_scheme).toBe("gf128");
-  const mirror = await clientMirror(name, "gf128");
-  for (const owner of ["client", "hub"] as const) {
-    const block = await hub.createPsrdBlock(name, owner, size);
-    await addDelivered(mirror, owner, block.blockUuid, block.data);
-  }
+/**
+ * Provision a client from its first bundle (one block per pool of `size` usable bytes, hub-owned
+ * confirmed) and register its encryptors, mirrored on the client side.
+ */
+async function onboard(hub: Hub, name: string, encryptors: string[], size = 4096): Promise<ProvisionedMirror> {
+  const mirror = await provisionMirror(hub, name, { encryptors, bytes: size });
+  expect(hub.client(name)?.authScheme).toBe("gf128");
   return mirror;
 }
 
@@ -112,10 +123,16 @@ describe("Hub registration", () => {
     await post(hub, carol, bytes(48, 1));
     expect(hub.shareCount).toBe(1);
     expect(await store.listPools()).toContain(poolNames("carol").clientOwned);
+    // A bundle issued but not yet confirmed: its hub-owned block waits in the staging pool.
+    (await hub.issueBundleBytes("carol", 0, 512)).fill(0);
+    expect(await store.listPools()).toContain(stagingPoolName("carol"));
+    expect(hub.status().peer_clients.find((c) => c.client_name === "carol")?.psrd?.staged).toEqual({ client: 0, hub: 512, blocks: 1 });
     expect(await hub.unregister("carol")).toBe(true);
     expect(hub.shareCount).toBe(0);
     expect(await store.listPools()).not.toContain(poolNames("carol").clientOwned);
     expect(await store.listPools()).not.toContain(poolNames("carol").hubOwned);
+    expect(await store.listPools()).not.toContain(stagingPoolName("carol"));
+    expect(hub.status().peer_clients.map((c) => c.client_name)).toEqual(["curtis"]);
     expect(await hub.unregister("carol")).toBe(false);
     expect(hub.peerAuth("carol")).toBeUndefined();
     await hub.close();
@@ -123,47 +140,99 @@ describe("Hub registration", () => {
 });
 
 describe("Hub PSRD delivery", () => {
-  test.each(["gf128", "hmac-sha256"] as const)("the hub keeps a copy equal to the bytes returned (%s)", async (scheme) => {
-    const hub = await openHub({ authSchemes: [scheme] });
-    await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: scheme });
-    const prefix = scheme === "gf128" ? 16 : 0;
-    const client = hub.client("carol")!;
+  test.each(["gf128", "hmac-sha256"] as const)(
+    "bundles: the hub keeps a copy equal to the bundle's blocks; hub-owned blocks only after the client confirms (%s)",
+    async (scheme) => {
+      const hub = await openHub({ authSchemes: [scheme] });
+      const prefix = scheme === "gf128" ? 16 : 0;
+      const sealed = await hub.issueBundleBytes("carol", 240, 112);
+      const opened = openBundle(sealed, { clientName: "carol", hubName: "hank", expectedSeq: 1 });
+      expect(opened.header.auth_scheme).toBe(scheme);
+      const [a, b] = opened.blocks;
+      expect([a.pool_owner, a.data.length, b.pool_owner, b.data.length]).toEqual(["client", 240 + prefix, "hub", 112 + prefix]);
+      const client = hub.client("carol")!;
+      expect(client.authScheme).toBe(scheme);
 
-    // client-owned: the hub holds it as a peer pool and takes named bytes.
-    const a = await hub.createPsrdBlock("carol", "client", 256);
-    expect(a.data.length).toBe(256);
-    const taken = await client.clientOwnedPool.take(
-      { fragments: [{ blockUuid: a.blockUuid, start: prefix, size: 256 - prefix }] },
-      "test",
-    );
-    expect(Buffer.from(taken)).toEqual(Buffer.from(a.data.subarray(prefix)));
-    if (prefix > 0) expect(Buffer.from(await client.clientOwnedPool.blockKey(a.blockUuid))).toEqual(Buffer.from(a.data.subarray(0, 16)));
+      // client-owned: usable at once; the hub holds it as a peer pool and takes named bytes.
+      const taken = await client.clientOwnedPool.take({ fragments: [{ blockUuid: a.block_uuid, start: prefix, size: 240 }] }, "test");
+      expect(Buffer.from(taken)).toEqual(Buffer.from(a.data.subarray(prefix)));
+      if (prefix > 0) expect(Buffer.from(await client.clientOwnedPool.blockKey(a.block_uuid))).toEqual(Buffer.from(a.data.subarray(0, 16)));
 
-    // hub-owned: the hub allocates from it (bump allocator from the first byte after the prefix).
-    const b = await hub.createPsrdBlock("carol", "hub", 128);
-    const { allocation, data } = await client.hubOwnedPool.allocate(128 - prefix, "test");
-    expect(allocation.fragments[0].blockUuid).toBe(b.blockUuid);
-    expect(Buffer.from(data)).toEqual(Buffer.from(b.data.subarray(prefix)));
-    expect(a.blockUuid).not.toBe(b.blockUuid);
-    await hub.close();
-  });
+      // hub-owned: staged, so the hub cannot allocate from it before the client confirms it.
+      expect(client.hubOwnedPool.hasBlock(b.block_uuid)).toBe(false);
+      await expect(client.hubOwnedPool.allocate(16, "test")).rejects.toBeInstanceOf(PsrdExhaustedError);
+      expect(await hub.confirmPsrd("carol", [b.block_uuid])).toBe(1);
+      expect(await hub.confirmPsrd("carol", [b.block_uuid])).toBe(0); // already confirmed
+      // Then the hub allocates from it (bump allocator from the first byte after the prefix).
+      const { allocation, data } = await client.hubOwnedPool.allocate(112, "test");
+      expect(allocation.fragments[0].blockUuid).toBe(b.block_uuid);
+      expect(Buffer.from(data)).toEqual(Buffer.from(b.data.subarray(prefix)));
+      expect(a.block_uuid).not.toBe(b.block_uuid);
+      sealed.fill(0);
+      await hub.close();
+    },
+  );
 
-  test("refuses unknown clients and bad sizes", async () => {
-    const hub = await openHub({ maxPsrdBlockBytes: 1000 });
+  test.each(["gf128", "hmac-sha256"] as const)(
+    "network delivery: the hub keeps a copy equal to the bytes returned, usable only after confirmation (%s)",
+    async (scheme) => {
+      const hub = await openHub({ authSchemes: [scheme], psrdDelivery: "network" });
+      await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: scheme });
+      const prefix = scheme === "gf128" ? 16 : 0;
+      const client = hub.client("carol")!;
+
+      // client-owned: staged until confirmed, then the hub takes named bytes of it.
+      const a = await hub.createPsrdBlock("carol", "client", 256);
+      expect(a.data.length).toBe(256);
+      expect(client.clientOwnedPool.hasBlock(a.blockUuid)).toBe(false);
+      expect(hub.status().peer_clients[0].psrd?.staged).toEqual({ client: 256 - prefix, hub: 0, blocks: 1 });
+      expect(await hub.confirmPsrd("carol", [a.blockUuid])).toBe(1);
+      const taken = await client.clientOwnedPool.take(
+        { fragments: [{ blockUuid: a.blockUuid, start: prefix, size: 256 - prefix }] },
+        "test",
+      );
+      expect(Buffer.from(taken)).toEqual(Buffer.from(a.data.subarray(prefix)));
+      if (prefix > 0) expect(Buffer.from(await client.clientOwnedPool.blockKey(a.blockUuid))).toEqual(Buffer.from(a.data.subarray(0, 16)));
+
+      // hub-owned: the hub allocates from it only after the confirmation.
+      const b = await hub.createPsrdBlock("carol", "hub", 128);
+      await expect(client.hubOwnedPool.allocate(16, "test")).rejects.toBeInstanceOf(PsrdExhaustedError);
+      expect(await hub.confirmPsrd("carol", [b.blockUuid])).toBe(1);
+      const { allocation, data } = await client.hubOwnedPool.allocate(128 - prefix, "test");
+      expect(allocation.fragments[0].blockUuid).toBe(b.blockUuid);
+      expect(Buffer.from(data)).toEqual(Buffer.from(b.data.subarray(prefix)));
+      expect(a.blockUuid).not.toBe(b.blockUuid);
+      expect(hub.status().peer_clients[0].psrd?.staged).toEqual({ client: 0, hub: 0, blocks: 0 });
+      await hub.close();
+    },
+  );
+
+  test("network delivery refuses unknown clients and bad sizes; a bundle-only hub refuses it altogether", async () => {
+    const hub = await openHub({ maxPsrdBlockBytes: 1000, psrdDelivery: "network" });
     await expectHubError(hub.createPsrdBlock("nobody", "client", 100), "not_found", /not registered/);
     await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" });
     await expectHubError(hub.createPsrdBlock("carol", "client", 1001), "bad_request", /1 to 1000/);
     await expectHubError(hub.createPsrdBlock("carol", "client", 16), "bad_request", /key prefix/);
     await expectHubError(hub.createPsrdBlock("carol", "hub", 0), "bad_request");
     expect(hub.status().peer_clients[0].pools.client_owned.blocks).toBe(0);
+    expect(hub.status().peer_clients[0].psrd?.staged.blocks).toBe(0);
     await hub.close();
+
+    const bundleOnly = await openHub();
+    expect(bundleOnly.psrdDelivery).toBe("bundle");
+    await bundleOnly.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" });
+    await expectHubError(bundleOnly.createPsrdBlock("carol", "client", 100), "forbidden", /only in bundles/);
+    await expectHubError(bundleOnly.createPsrdBlock("carol", "hub", 100), "forbidden", /only in bundles/);
+    const st = bundleOnly.status().peer_clients[0];
+    expect([st.pools.client_owned.blocks, st.pools.hub_owned.blocks, st.psrd?.staged.blocks]).toEqual([0, 0, 0]);
+    await bundleOnly.close();
   });
 });
 
 describe("Hub shares", () => {
   let hub: Hub;
   let carol: ClientMirror;
-  let curtis: ClientMirror;
+  let curtis: ProvisionedMirror;
   let celia: ClientMirror;
   let now: number;
 
@@ -329,8 +398,8 @@ describe("Hub shares", () => {
       /PSRD exhausted/,
     );
     expect(hub.status().shares[0].fetched_by).toEqual([]);
-    const block = await hub.createPsrdBlock("curtis", "hub", 8192);
-    await addDelivered(curtis, "hub", block.blockUuid, block.data);
+    // The local distributor brings more hub-owned PSRD (a bundle; the client confirms it).
+    await replenishMirror(hub, curtis, { hub: 8192 });
     const got = await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
     expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
       Buffer.from(bytes(4000, 11)),

@@ -16,7 +16,8 @@ import { hubOpenApi } from "../src/hub-routes";
 import { createHubRouter } from "../src/router";
 import { listRouterRoutes } from "../src/route-register";
 import { parseHubArgs, startHubServer } from "../src/standalone";
-import { addDelivered, bytes, clientMirror, encryptShare, decryptShare, useTempDir } from "./helpers";
+import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
+import { bytes, clientMirror, encryptShare, decryptShare, installOpened, useTempDir } from "./helpers";
 
 const TOKEN = "operator-token-for-observability-tests";
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -188,8 +189,10 @@ test("createObservabilityRouter mounts a node's document anywhere", async () => 
 });
 
 describe("metrics and request IDs", () => {
-  test("numbers move with registrations, PSRD, shares and refused signatures", async () => {
-    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
+  const tmp = useTempDir("dske-hub-obs-outbox-");
+
+  test("numbers move with bundles, registrations, PSRD, shares and refused signatures", async () => {
+    const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, outboxDir: tmp.path });
     const app = express();
     const router = createHubRouter({ hub, onError: () => {}, operatorToken: TOKEN });
     app.use(router);
@@ -206,11 +209,18 @@ describe("metrics and request IDs", () => {
         curtis: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.curtis.peerAuth } }),
       };
       for (const [name, sae] of [["carol", "sam"], ["curtis", "sunny"]] as const) {
-        await apis[name].register({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
-        for (const pool_owner of ["client", "hub"] as const) {
-          const block = await apis[name].getPsrd({ client_name: name, pool_owner, size: 4096 });
-          await addDelivered(mirrors[name], pool_owner, block.block_uuid, block.data);
-        }
+        // The operator issues the first bundle (4080 usable bytes per pool: blocks of 4096 with the
+        // gf128 key prefix); the client installs it, confirms its hub-owned block and registers, signed.
+        const issued = await request(app)
+          .post("/hub/hank/mgmt/v1/psrd-bundles")
+          .set(AUTH)
+          .send({ client_name: name, client_owned_bytes: 4080, hub_owned_bytes: 4080 })
+          .expect(200);
+        const opened = openBundle(await readBundleFile(issued.body.file), { clientName: name, hubName: "hank", expectedSeq: 1 });
+        await destroyBundleFile(issued.body.file);
+        const uuids = await installOpened(mirrors[name], opened);
+        expect(await apis[name].confirmPsrd({ client_name: name, block_uuids: uuids.hub })).toEqual({ confirmed: 1 });
+        await apis[name].registerSigned({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
       }
       const afterPsrd = await scrape();
       expect(metric(afterPsrd, "dske_hub_registered_clients")).toBe(2);
@@ -222,8 +232,11 @@ describe("metrics and request IDs", () => {
       expect(used0).toBe(carolPools.client_owned.used);
       expect(metric(afterPsrd, "dske_psrd_delivered_bytes", { peer: "carol", pool: "hub_owned" })).toBe(4096);
       expect(metric(afterPsrd, "dske_http_requests_total", { route: "registerClient", status: "200", method: "PUT" })).toBe(2);
-      expect(metric(afterPsrd, "dske_http_requests_total", { route: "getPsrdBlock", status: "200" })).toBe(4);
-      expect(metric(afterPsrd, "dske_http_request_duration_seconds_count", { route: "getPsrdBlock" })).toBe(4);
+      expect(metric(afterPsrd, "dske_psrd_delivered_bytes", { peer: "carol", pool: "client_owned" })).toBe(4096);
+      expect(metric(afterPsrd, "dske_http_requests_total", { route: "issuePsrdBundle", status: "200" })).toBe(2);
+      expect(metric(afterPsrd, "dske_http_requests_total", { route: "confirmPsrd", status: "200" })).toBe(2);
+      expect(metric(afterPsrd, "dske_http_request_duration_seconds_count", { route: "issuePsrdBundle" })).toBe(2);
+      expect(metric(afterPsrd, "dske_http_requests_total", { route: "getPsrdBlock" })).toBeUndefined(); // no network delivery
 
       const share = bytes(48, 5);
       const enc = await encryptShare(mirrors.carol, share);
@@ -291,7 +304,7 @@ describe("metrics and request IDs", () => {
     app.use(createHubRouter({ hub: a, onError: () => {}, operatorToken: TOKEN }));
     app.use(createHubRouter({ hub: b, onError: () => {}, operatorToken: TOKEN }));
     try {
-      await request(app).put("/hub/ha/dske/oob/v1/registration").send({ client_name: "carol" }).expect(200);
+      await request(app).put("/hub/ha/dske/oob/v1/registration").set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       const ta = (await request(app).get("/hub/ha/metrics").set(AUTH)).text;
       const tb = (await request(app).get("/hub/hb/metrics").set(AUTH)).text;
       expect(metric(ta, "dske_hub_registered_clients")).toBe(1);
@@ -340,21 +353,24 @@ describe("standalone server", () => {
       expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]));
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-1").send({ client_name: "carol" }).expect(200);
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-0").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
+      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set(AUTH).set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
       expect((await request(running.url).get("/metrics")).status).toBe(401); // the operator's only
       expect((await request(running.url).get("/health")).body).toEqual({ status: "ok" });
       const m = await request(running.url).get("/metrics").set(AUTH);
       expect(m.headers["content-type"]).toMatch(/^text\/plain/);
       expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);
+      expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "401" })).toBe(1);
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocumentAtRoot" })).toBeUndefined(); // same operation id at both mounts
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocument", status: "200" })).toBe(1);
-      const reqLine = lines.find((l) => l.path === "/hub/hank/dske/oob/v1/registration");
+      const reqLine = lines.find((l) => l.path === "/hub/hank/dske/oob/v1/registration" && l.status === 200);
       expect(reqLine).toMatchObject({ level: "info", kind: "hub", node: "hank", req_id: "reg-1", method: "PUT", status: 200 });
       expect(typeof reqLine?.duration_ms).toBe("number");
       expect(typeof reqLine?.time).toBe("string");
       // The hub's own line about the registration carries the request ID through the async context.
       const domain = lines.find((l) => typeof l.msg === "string" && (l.msg as string).includes("registered client carol"));
       expect(domain).toMatchObject({ req_id: "reg-1", node: "hank" });
+      expect(JSON.stringify(lines)).not.toContain(TOKEN); // the operator token is never logged
     } finally {
       await running.stop();
     }

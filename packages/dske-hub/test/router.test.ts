@@ -4,6 +4,7 @@ import express from "express";
 import request from "supertest";
 import { MemoryStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
+import { openBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
 import { HubApi, HubApiError } from "../src/hub-api";
 import { createHubRouter } from "../src/router";
@@ -12,7 +13,7 @@ import type { RouteSpec } from "../src/route-table";
 import { HUB_ROUTES, hubOpenApi } from "../src/hub-routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "../src/operator";
 import { ErrorBodySchema, MAX_BATCH_SHARES } from "../src/wire";
-import { addDelivered, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, type ClientMirror } from "./helpers";
+import { bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
 
 const P = "/hub/hank";
 const TOKEN = "operator-token-for-router-tests-0123456789";
@@ -29,7 +30,7 @@ interface Harness {
 }
 
 async function harness(
-  options: { authSchemes?: AuthSchemeName[]; now?: () => number; operatorToken?: string | null } = {},
+  options: { authSchemes?: AuthSchemeName[]; now?: () => number; operatorToken?: string | null; psrdDelivery?: "bundle" | "network" } = {},
 ): Promise<Harness> {
   const { operatorToken = TOKEN, ...hubOptions } = options;
   // hmac-sha256 listed explicitly: these tests cover reference (v1) peers too (the default is gf128 only).
@@ -51,21 +52,19 @@ async function harness(
   return h;
 }
 
-/** A client: its HubApi (signing with its mirror pools) and the mirror, registered and provisioned. */
+/**
+ * A client: its HubApi (signing with its mirror pools) and the mirror, provisioned from its first
+ * bundle (in process, as the local distributor does) and registered.
+ */
 async function client(
   h: Harness,
   name: string,
   encryptors: string[],
   scheme: AuthSchemeName = "gf128",
 ): Promise<{ api: HubApi; mirror: ClientMirror }> {
-  const mirror = await clientMirror(name, scheme);
+  const mirror = await provisionMirror(h.hub, name, { encryptors, scheme, bytes: 8192 });
+  expect(h.hub.client(name)?.authScheme).toBe(scheme);
   const api = new HubApi(h.url, { auth: { resolvePeer: () => mirror.peerAuth } });
-  const reg = await api.register({ client_name: name, encryptor_names: encryptors, auth_scheme: scheme });
-  expect(reg.auth_scheme).toBe(scheme);
-  for (const pool_owner of ["client", "hub"] as const) {
-    const block = await api.getPsrd({ client_name: name, pool_owner, size: 8192 });
-    await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-  }
   return { api, mirror };
 }
 
@@ -94,49 +93,96 @@ describe("out-of-band routes", () => {
     await h.close();
   });
 
-  test("registration PUT is idempotent, negotiates, advertises batch; DELETE unregisters", async () => {
+  test("registration needs a credential: unsigned without one → 401, nothing changes; the operator's is idempotent, negotiates, advertises batch; DELETE only by the operator (or signed)", async () => {
     const body = { client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" };
-    const r1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
-    const r2 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send(body).expect(200);
+    const json = { "Content-Type": "application/json" };
+    const put = () => request(h.app).put(`${P}/dske/oob/v1/registration`);
+    const status = async () => (await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body as { peer_clients: unknown[] };
+    // Rogue registrations: no credential, or a bearer token that is neither the operator's nor an enrollment secret.
+    const before = await status();
+    const rogue = await put().send(body).expect(401);
+    expectErrorBody(rogue.body);
+    expect(rogue.body.message).toMatch(/registration of client carol needs proof of identity/);
+    await put().set({ Authorization: `Bearer ${"e".repeat(64)}` }).send(body).expect(401);
+    await put().send({ client_name: "conny" }).expect(401);
+    expect(await status()).toEqual(before);
+    expect(before.peer_clients).toEqual([]);
+
+    const r1 = await put().set(AUTH).send(body).expect(200);
+    const r2 = await put().set(AUTH).send(body).expect(200);
     expect(r1.body).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60, has_psrd: false });
     expect(r2.body).toEqual(r1.body);
     // A reference (v1) client: no auth_scheme, no encryptor_names.
-    const v1 = await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "conny" }).expect(200);
+    const v1 = await put().set(AUTH).send({ client_name: "conny" }).expect(200);
     expect(v1.body.auth_scheme).toBe("hmac-sha256");
     // Scheme change while registered → 409.
-    const conflict = await request(h.app)
-      .put(`${P}/dske/oob/v1/registration`)
-      .send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" })
-      .expect(409);
+    const conflict = await put().set(AUTH).send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" }).expect(409);
     expectErrorBody(conflict.body);
-    expect((await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.peer_clients).toHaveLength(2);
-    const json = { "Content-Type": "application/json" };
-    const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(200);
+    expect((await status()).peer_clients).toHaveLength(2);
+
+    // Unregistration of another client without its signature or the operator credential: 401, still registered.
+    const snapshot = await status();
+    const refused = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(401);
+    expectErrorBody(refused.body);
+    expect(refused.body.message).toMatch(/only client carol itself \(signed\) or the operator/);
+    await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set({ Authorization: `Bearer ${"e".repeat(64)}` }).expect(401);
+    expect(await status()).toEqual(snapshot);
+    const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
     expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
-    const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(200);
+    const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
     expect(again.body.unregistered).toBe(false);
-    expect((await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.peer_clients).toHaveLength(1);
+    expect((await status()).peer_clients).toHaveLength(1);
     // A registration the hub holds PSRD for says so (a client with pools for a hub that lost them resets them).
-    await request(h.app).get(`${P}/dske/oob/v1/psrd?client_name=conny&pool_owner=hub&size=32`).expect(200);
-    expect((await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "conny" }).expect(200)).body.has_psrd).toBe(true);
+    (await h.hub.issueBundleBytes("conny", 32, 32)).fill(0);
+    expect((await put().set(AUTH).send({ client_name: "conny" }).expect(200)).body.has_psrd).toBe(true);
   });
 
-  test("PSRD delivery: both pool owners; the hub's copy equals the returned bytes", async () => {
-    const api = new HubApi(h.url);
-    await api.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
-    const c = await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 100 });
-    const hb = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 200 });
-    expect(c.data.length).toBe(100);
-    expect(hb.data.length).toBe(200);
-    const peer = h.hub.client("carol")!;
-    const taken = await peer.clientOwnedPool.take({ fragments: [{ blockUuid: c.block_uuid, start: 16, size: 84 }] }, "t");
-    expect(Buffer.from(taken)).toEqual(Buffer.from(c.data.subarray(16)));
-    const alloc = await peer.hubOwnedPool.allocate(184, "t");
-    expect(Buffer.from(alloc.data)).toEqual(Buffer.from(hb.data.subarray(16)));
-    const raw = await request(h.app).get(`${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=32`).expect(200);
-    expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
-    expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
-    api.close();
+  test("network PSRD delivery: only to the client itself (enrollment secret), both pool owners, staged until confirmed; the hub's copy equals the returned bytes", async () => {
+    const net = await harness({ psrdDelivery: "network" });
+    try {
+      // First bundles carry the clients' enrollment secrets (client-owned PSRD only here, so that
+      // the hub-owned pool holds nothing but the network blocks below).
+      const open1 = async (name: string) => {
+        const sealed = await net.hub.issueBundleBytes(name, 64, 0);
+        const header = openBundle(sealed, { clientName: name, hubName: "hank", expectedSeq: 1 }).header;
+        sealed.fill(0);
+        return header.enrollment_secret!;
+      };
+      const secret = await open1("carol");
+      await open1("curtis");
+      const pools = () => JSON.stringify(net.hub.status().peer_clients.map((c) => [c.client_name, c.pools, c.psrd]));
+      const before = pools();
+      // No credential, a wrong one, or carol's secret for curtis's PSRD: 401, nothing created.
+      const url = (name: string) => `${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=hub&size=32`;
+      expect((await request(net.app).get(url("carol")).expect(401)).body.message).toMatch(/delivered only to that client/);
+      await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${"0".repeat(64)}` }).expect(401);
+      await request(net.app).get(url("curtis")).set({ Authorization: `Bearer ${secret}` }).expect(401);
+      await request(net.app).get(url("carol")).set(AUTH).expect(401); // the operator token is not the client's credential
+      expect(pools()).toBe(before);
+
+      const api = new HubApi(net.url, { bearerToken: secret });
+      const c = await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 100 });
+      const hb = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 200 });
+      expect(c.data.length).toBe(100);
+      expect(hb.data.length).toBe(200);
+      const peer = net.hub.client("carol")!;
+      // Staged: the hub neither verifies with nor encrypts under these blocks yet.
+      expect(peer.clientOwnedPool.hasBlock(c.block_uuid)).toBe(false);
+      expect(peer.hubOwnedPool.hasBlock(hb.block_uuid)).toBe(false);
+      expect(net.hub.status().peer_clients.find((x) => x.client_name === "carol")?.psrd?.staged).toEqual({ client: 84, hub: 184, blocks: 2 });
+      expect(await net.hub.confirmPsrd("carol", [c.block_uuid, hb.block_uuid])).toBe(2);
+      const taken = await peer.clientOwnedPool.take({ fragments: [{ blockUuid: c.block_uuid, start: 16, size: 84 }] }, "t");
+      expect(Buffer.from(taken)).toEqual(Buffer.from(c.data.subarray(16)));
+      const alloc = await peer.hubOwnedPool.allocate(184, "t");
+      expect(alloc.allocation.fragments.map((f) => f.blockUuid)).toEqual([hb.block_uuid]);
+      expect(Buffer.from(alloc.data)).toEqual(Buffer.from(hb.data.subarray(16)));
+      const raw = await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${secret}` }).expect(200);
+      expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
+      api.close();
+    } finally {
+      await net.close();
+    }
   });
 
   test.each([
@@ -151,11 +197,11 @@ describe("out-of-band routes", () => {
     ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=0`, undefined, 400, /size/],
     ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&pool_owner=hub`, undefined, 400, /size/],
     ["GET", `${P}/dske/oob/v1/psrd?client_name=carol&client_name=x&pool_owner=hub&size=5`, undefined, 400, /client_name/],
-    ["GET", `${P}/dske/oob/v1/psrd?client_name=nobody&pool_owner=hub&size=64`, undefined, 404, /not registered/],
+    ["GET", `${P}/dske/oob/v1/psrd?client_name=nobody&pool_owner=hub&size=64`, undefined, 401, /delivered only to that client/],
     ["GET", `${P}/no/such/thing`, undefined, 404, /no such endpoint/],
     ["POST", `${P}/dske/oob/v1/registration`, {}, 404, /no such endpoint/],
   ])("%s %s (body %j) → %i with {message, details}", async (method, url, body, status, message) => {
-    await request(h.app).put(`${P}/dske/oob/v1/registration`).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+    await request(h.app).put(`${P}/dske/oob/v1/registration`).set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
     let req = request(h.app)[method.toLowerCase() as "get" | "put" | "delete" | "post"](url);
     if (method !== "GET") req = req.set("Content-Type", "application/json");
     if (typeof body === "string") req = req.send(body);
@@ -164,16 +210,18 @@ describe("out-of-band routes", () => {
     expect(res.headers["content-type"]).toMatch(/json/);
     expectErrorBody(res.body);
     expect(res.body.message).toMatch(message);
-    if (status === 400) expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
+    if (status === 400 || status === 401) expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
   });
 
-  test("management: status lists clients and pools; stop calls onStop after answering", async () => {
-    const api = new HubApi(h.url, { operatorToken: TOKEN });
+  test("management: status lists clients, pools and PSRD delivery; stop calls onStop after answering", async () => {
+    const api = new HubApi(h.url, { operatorToken: TOKEN, bearerToken: TOKEN });
+    // The first bundle: 984 usable client-owned bytes (one block of 1000), 500 hub-owned bytes staged.
+    (await h.hub.issueBundleBytes("carol", 984, 500)).fill(0);
     await api.register({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" });
-    await api.getPsrd({ client_name: "carol", pool_owner: "client", size: 1000 });
     const status = await api.status();
     expect(status.name).toBe("hank");
     expect(status.extensions).toEqual(["batch", "ack"]);
+    expect(status.psrd_delivery).toBe("bundle");
     expect(status.peer_clients[0]).toEqual({
       client_name: "carol",
       encryptor_names: ["sam"],
@@ -181,8 +229,9 @@ describe("out-of-band routes", () => {
       extensions: [],
       pools: {
         client_owned: { blocks: 1, size: 1000, used: 16, available: 984 }, // the gf128 key prefix counts as used
-        hub_owned: { blocks: 0, size: 0, used: 0, available: 0 },
+        hub_owned: { blocks: 0, size: 0, used: 0, available: 0 }, // staged until carol confirms it
       },
+      psrd: { bundles_issued: 1, staged: { client: 0, hub: 500, blocks: 1 } },
     });
     expect(await api.stop()).toEqual({ message: "hub hank is stopping" });
     await new Promise((r) => setImmediate(r));
@@ -193,9 +242,12 @@ describe("out-of-band routes", () => {
   test("HubApi maps errors: HTTP status + message + details, and network failures", async () => {
     const api = new HubApi(h.url);
     const e = await apiError(api.getPsrd({ client_name: "nobody", pool_owner: "hub", size: 10 }));
-    expect(e.status).toBe(404);
+    expect(e.status).toBe(401);
     expect(e.code).toBe("http");
-    expect(e.message).toMatch(/nobody is not registered/);
+    expect(e.message).toMatch(/PSRD of client nobody is delivered only to that client/);
+    expect(e.details).toEqual([{ header: "Authorization" }]);
+    const c = await apiError(api.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" }));
+    expect([c.status, c.code]).toEqual([401, "http"]);
     const down = new HubApi("http://127.0.0.1:1/hub/hank");
     const n = await apiError(down.status());
     expect(n.status).toBe(0);
@@ -292,9 +344,7 @@ describe("in-band routes (signed)", () => {
     expectErrorBody(stranger.body);
     // Signed by a client whose pools do not match the hub's copy: bad tag.
     const forger = await clientMirror("carol", "gf128");
-    const other = await h.hub.createPsrdBlock("carol", "hub", 64); // gives the forger some unrelated bytes
     await forger.local.addBlock("00000000-0000-4000-8000-000000000001", bytes(4096, 9), { keyPrefix: 16 });
-    other.data.fill(0);
     const forgedApi = new HubApi(h.url, { auth: { resolvePeer: () => forger.peerAuth } });
     const e = await apiError(forgedApi.postKeyShare(body));
     expect(e.status).toBe(401);
@@ -399,7 +449,8 @@ describe("createHubRouter with HubOptions", () => {
     const app = express();
     const router = createHubRouter({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0, operatorToken: TOKEN });
     app.use(router);
-    const r = await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+    await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
+    const r = await request(app).put("/hub/helen/dske/oob/v1/registration").set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
     expect(r.body.hub_name).toBe("helen");
     const stop = await request(app).post("/hub/helen/mgmt/v1/stop").set(AUTH).send({}).expect(501);
     expectErrorBody(stop.body);

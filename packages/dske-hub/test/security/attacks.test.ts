@@ -20,7 +20,7 @@ import { installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
 import { HubApi } from "../../src/hub-api";
 import { createHubRouter } from "../../src/router";
-import { addDelivered, bytes, clientMirror, decryptShare, encryptShare, type ClientMirror } from "../helpers";
+import { bytes, decryptShare, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
 import { rawHttp, send, expectWellFormed, type RawResponse } from "./fuzz-util";
 
 /** A signed request exactly as it would go on the wire. */
@@ -40,15 +40,11 @@ interface Party {
 
 const http = rawHttp();
 
-async function makeParty(base: string, scheme: AuthSchemeName, name: string, encryptors: string[]): Promise<Party> {
-  const mirror = await clientMirror(name, scheme);
+/** A client provisioned from its first bundle (in process, as the local distributor does) and registered. */
+async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: string, encryptors: string[]): Promise<Party> {
+  const mirror = await provisionMirror(hub, name, { encryptors, scheme, bytes: 8192 });
+  expect(hub.client(name)?.authScheme).toBe(scheme);
   const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
-  const reg = await api.register({ client_name: name, encryptor_names: encryptors, auth_scheme: scheme });
-  expect(reg.auth_scheme).toBe(scheme);
-  for (const pool_owner of ["client", "hub"] as const) {
-    const block = await api.getPsrd({ client_name: name, pool_owner, size: 8192 });
-    await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-  }
   const builder: AxiosInstance = axios.create();
   let captured: Captured | undefined;
   // Registered before the signature interceptors, so it runs AFTER them (axios runs request
@@ -90,8 +86,8 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
     });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/hank`;
-    carol = await makeParty(base, scheme, "carol", ["sam", "sue"]);
-    curtis = await makeParty(base, scheme, "curtis", ["sunny"]);
+    carol = await makeParty(hub, base, scheme, "carol", ["sam", "sue"]);
+    curtis = await makeParty(hub, base, scheme, "curtis", ["sunny"]);
   });
 
   afterEach(async () => {
@@ -172,7 +168,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
   });
 
   test("ack extension: a replayed captured fetch or ack is 401 and changes nothing; a NEW signed fetch re-releases with fresh PSRD", async () => {
-    const reg = await curtis.api.register({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: scheme, extensions: ["ack"] });
+    const reg = await curtis.api.registerSigned({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: scheme, extensions: ["ack"] });
     expect(reg.extensions).toContain("ack");
     const key = randomUUID();
     const { body, value } = await shareBody(key);
@@ -317,8 +313,8 @@ describe("replay across a hub restart (FileStore + state dir): PSRD is used once
     let node = await open(0);
     try {
       const base = `http://127.0.0.1:${node.port}/hub/hank`;
-      const carol = await makeParty(base, "gf128", "carol", ["sam"]);
-      const curtis = await makeParty(base, "gf128", "curtis", ["sunny"]);
+      const carol = await makeParty(node.hub, base, "gf128", "carol", ["sam"]);
+      const curtis = await makeParty(node.hub, base, "gf128", "curtis", ["sunny"]);
       const key = randomUUID();
       const enc = await encryptShare(carol.mirror, bytes(48, 9));
       const body = { master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: key, share_index: 1, ...enc };

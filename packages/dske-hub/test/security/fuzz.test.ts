@@ -20,7 +20,7 @@ import { formatSignatureHeader, installSignatureInterceptors, type AuthSchemeNam
 import { Hub } from "../../src/hub";
 import { HubApi } from "../../src/hub-api";
 import { createHubRouter } from "../../src/router";
-import { addDelivered, bytes, clientMirror, type ClientMirror } from "../helpers";
+import { bytes, provisionMirror, type ClientMirror } from "../helpers";
 import {
   CONTENT_TYPES,
   FUZZ_SEED,
@@ -41,6 +41,8 @@ const OPERATOR_TOKEN = "operator-token-for-the-hub-fuzzer";
 const NAME = "hank";
 const RUNS = 150;
 const MAC: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 32 };
+/** Bytes at the start of each block kept as its MAC key. */
+const MAC_KEY_PREFIX: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 0 };
 
 interface Signer {
   mirror: ClientMirror;
@@ -62,15 +64,10 @@ let carol: Signer;
 let curtis: Signer;
 
 async function signer(name: string, encryptors: string[], scheme: AuthSchemeName): Promise<Signer> {
-  const mirror = await clientMirror(name, scheme);
+  // One block of 65536 bytes per pool (the MAC key prefix included), from the client's first bundle.
+  const mirror = await provisionMirror(hub, name, { encryptors, scheme, bytes: 65536 - MAC_KEY_PREFIX[scheme] });
   const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
-  await api.register({ client_name: name, encryptor_names: encryptors, auth_scheme: scheme });
-  let clientBlock = "";
-  for (const pool_owner of ["client", "hub"] as const) {
-    const block = await api.getPsrd({ client_name: name, pool_owner, size: 65536 });
-    if (pool_owner === "client") clientBlock = block.block_uuid;
-    await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-  }
+  const clientBlock = mirror.blockUuids.client[0];
   const signed = axios.create({ validateStatus: () => true, maxRedirects: 0 });
   const s: Signer = { mirror, api, clientBlock, signed };
   // Registered BEFORE the signature interceptors: axios runs request interceptors last-registered

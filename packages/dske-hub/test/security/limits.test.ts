@@ -30,18 +30,19 @@ import {
   RegistrationRequestSchema,
   SaeIdSchema,
 } from "../../src/wire";
-import { addDelivered, clientMirror, encryptShare } from "../helpers";
+import { encryptShare, provisionMirror } from "../helpers";
 import { expectWellFormed, rawHttp, send } from "./fuzz-util";
 
 const http = rawHttp();
 let hub: Hub;
 let server: Server;
 let base: string;
+const OPERATOR_TOKEN = "operator-token-for-the-limits-tests";
 
 beforeAll(async () => {
   hub = await Hub.open({ name: "hank", store: new MemoryStore(), shareTimeoutSecs: 60, sweepIntervalMs: 0, maxShareBytes: 64 });
   const app = express();
-  app.use(createHubRouter({ hub, onError: () => undefined }));
+  app.use(createHubRouter({ hub, onError: () => undefined, operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((r) => {
     const s = app.listen(0, "127.0.0.1", () => r(s));
   });
@@ -118,14 +119,16 @@ describe("wire field limits (the schemas the router validates with)", () => {
 
 describe("over HTTP", () => {
   it("unsigned JSON bodies ≤ 64 KiB (registration): 413 past it", async () => {
+    // Registration needs a credential (here the operator's); the body limit applies before it is checked.
+    const headers = { "Content-Type": "application/json", Authorization: `Bearer ${OPERATOR_TOKEN}` };
     const small = await send(http, "PUT", `${base}/dske/oob/v1/registration`, {
       body: JSON.stringify({ client_name: "carol", encryptor_names: ["a".repeat(200)], auth_scheme: "gf128" }),
-      headers: { "Content-Type": "application/json" },
+      headers,
     });
     expect(small.status).toBe(200);
     const big = await send(http, "PUT", `${base}/dske/oob/v1/registration`, {
       body: JSON.stringify({ client_name: "carol", encryptor_names: Array.from({ length: 300 }, (_, i) => `${"a".repeat(250)}${i}`) }),
-      headers: { "Content-Type": "application/json" },
+      headers,
     });
     expectWellFormed(big, "registration 75 KB");
     expect(big.status).toBe(413);
@@ -147,13 +150,8 @@ describe("over HTTP", () => {
   });
 
   it(`shares ≤ maxShareBytes (default ${MAX_SHARE_BYTES}; 64 here), signed: 413 past it`, async () => {
-    const mirror = await clientMirror("cindy", "gf128");
+    const mirror = await provisionMirror(hub, "cindy", { encryptors: ["sia"], bytes: 4096 });
     const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
-    await api.register({ client_name: "cindy", encryptor_names: ["sia"], auth_scheme: "gf128" });
-    for (const pool_owner of ["client", "hub"] as const) {
-      const block = await api.getPsrd({ client_name: "cindy", pool_owner, size: 4096 });
-      await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-    }
     const post = async (len: number) =>
       api.postKeyShare({ ...share, master_client_name: "cindy", master_sae_id: "sia", user_key_id: `${uuid.slice(0, -2)}${len}`, ...(await encryptShare(mirror, new Uint8Array(len))) });
     await expect(post(64)).resolves.toEqual({});
