@@ -71,7 +71,7 @@ export class BundleInstaller {
       if (!peer) {
         throw new BundleInstallError(
           "unknown_hub",
-          `bundle ${path.basename(file)} is from hub ${hubName}, which is not one of the hubs of client ${this.clientName} (${this.peers.map((p) => p.name).join(", ")})`,
+          `bundle ${path.basename(file)} refused, nothing installed: it is from hub ${hubName}, which is not one of the hubs of client ${this.clientName} (${this.peers.map((p) => p.name).join(", ")})`,
         );
       }
       const result = await peer.withChainLock(async () => {

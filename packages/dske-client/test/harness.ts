@@ -59,10 +59,13 @@ function close(server: http.Server | undefined): Promise<void> {
 }
 
 /** `before`: mount test middleware (e.g. a gate) on the hub's app before the hub router. */
-export async function startHub(name: string, options: { before?: (app: express.Express) => void } = {}): Promise<TestHub> {
+export async function startHub(
+  name: string,
+  options: { before?: (app: express.Express) => void; psrdDelivery?: "bundle" | "network" } = {},
+): Promise<TestHub> {
   const store = new MemoryStore();
   const outbox = mkdtempSync(path.join(tmpdir(), `dske-outbox-${name}-`));
-  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox });
+  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox, psrdDelivery: options.psrdDelivery });
   const app = express();
   options.before?.(app);
   app.use(createHubRouter({ hub, onError: () => undefined, operatorToken: TEST_OPERATOR_TOKEN }));
@@ -92,6 +95,8 @@ export interface TestClient {
   client: Client;
   /** The client's state dir, if it has one (its bundle chains and registrations live there). */
   stateDir: string | undefined;
+  /** The in-process local distributors serving this client (one per hub started here). */
+  distributors: LocalDistributor[];
   store: PsrdStore;
   port: number;
   server: http.Server;
@@ -117,6 +122,7 @@ export async function startClient(
   return {
     client,
     stateDir: options.stateDir,
+    distributors,
     store,
     port,
     server,

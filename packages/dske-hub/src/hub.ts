@@ -471,7 +471,9 @@ export class Hub {
       this.assertAccepted(clientName);
       for (const [field, v] of [["client_owned_bytes", clientOwnedBytes], ["hub_owned_bytes", hubOwnedBytes]] as const) {
         if (!Number.isInteger(v) || v < 0 || v > this.maxPoolBytes) {
-          throw new HubError("bad_request", `${field} must be an integer from 0 to ${this.maxPoolBytes}`, [{ field, max: this.maxPoolBytes }]);
+          throw new HubError("bad_request", `${field} must be an integer from 0 to ${this.maxPoolBytes} (this hub's max_pool_bytes)`, [
+            { field, max_pool_bytes: this.maxPoolBytes },
+          ]);
         }
       }
       if (clientOwnedBytes + hubOwnedBytes === 0) {

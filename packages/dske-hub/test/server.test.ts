@@ -3,7 +3,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "../src/hub-api";
 import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
-import { addDelivered, bytes, clientMirror, decryptShare, encryptShare, useTempDir } from "./helpers";
+import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
+import { bytes, clientMirror, decryptShare, encryptShare, installOpened, useTempDir } from "./helpers";
 
 const KEY = "5b0e4c8a-aaaa-4bbb-8ccc-000000000001";
 const repoRoot = path.resolve(__dirname, "../../..");
@@ -93,7 +94,8 @@ describe("standalone server with FileStore", () => {
 
   test("restart keeps registrations, pools and shares; logs one line per request without secrets", async () => {
     const lines: string[] = [];
-    const config = parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]);
+    const TOKEN = "e".repeat(64);
+    const config = { ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN };
     let running = await startHubServer(config, { log: (l) => lines.push(l) });
     expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const carol = await clientMirror("carol", "gf128");
@@ -104,17 +106,24 @@ describe("standalone server with FileStore", () => {
     });
     let a = apis(running.url);
     const delivered: string[] = [];
+    const operator = new HubApi(`${running.url}/hub/hank`, { operatorToken: TOKEN });
     for (const [api, mirror, name, sae] of [
       [a.carol, carol, "carol", "sam"],
       [a.curtis, curtis, "curtis", "sunny"],
     ] as const) {
-      await api.register({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
-      for (const pool_owner of ["client", "hub"] as const) {
-        const block = await api.getPsrd({ client_name: name, pool_owner, size: 4096 });
-        delivered.push(Buffer.from(block.data).toString("base64").slice(0, 24));
-        await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-      }
+      // The operator issues the first bundle into the hub's outbox; the "courier" carries the file
+      // to the client, which installs it, confirms the hub-owned block and registers (signed).
+      const issued = await operator.issueBundle({ client_name: name, client_owned_bytes: 4080, hub_owned_bytes: 4080 });
+      expect(issued).toMatchObject({ hub_name: "hank", client_name: name, seq: 1, client_owned_bytes: 4080, hub_owned_bytes: 4080 });
+      expect(path.dirname(issued.file)).toBe(path.join(tmp.path, "outbox"));
+      const opened = openBundle(await readBundleFile(issued.file), { clientName: name, hubName: "hank", expectedSeq: 1 });
+      await destroyBundleFile(issued.file);
+      for (const b of opened.blocks) delivered.push(Buffer.from(b.data).toString("base64").slice(0, 24));
+      const uuids = await installOpened(mirror, opened);
+      expect(await api.confirmPsrd({ client_name: name, block_uuids: uuids.hub })).toEqual({ confirmed: 1 });
+      await api.registerSigned({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
     }
+    operator.close();
     const share = bytes(48, 77);
     const enc = await encryptShare(carol, share);
     await a.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 2, ...enc });
@@ -141,6 +150,7 @@ describe("standalone server with FileStore", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^GET \/hub\/hank\/dske\/api\/v1\/key-share 200 \d+\.\dms$/));
     const log = lines.join("\n");
     expect(log).not.toContain("client_name=");
+    expect(log).not.toContain(TOKEN);
     for (const d of [...delivered, enc.encrypted_share_value, got.encrypted_share_value]) expect(log).not.toContain(d);
     expect(readFileSync(path.join(tmp.path, "psrd-audit.jsonl"), "utf8").length).toBeGreaterThan(0);
   });
@@ -171,12 +181,18 @@ describe("standalone server with FileStore", () => {
     };
 
     const first = await startProcess();
-    const api = new HubApi(`${first.url}/hub/hank`);
+    // Registration without a credential is refused; with the operator token it is accepted.
+    const rogue = new HubApi(`${first.url}/hub/hank`);
+    await expect(rogue.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).rejects.toMatchObject({ status: 401 });
+    rogue.close();
+    const api = new HubApi(`${first.url}/hub/hank`, { bearerToken: TOKEN });
     expect((await api.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).hub_name).toBe("hank");
     api.close();
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 401/);
     expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 200/);
+    expect(first.output()).not.toContain(TOKEN);
 
     const second = await startProcess();
     const anonymous = new HubApi(`${second.url}/hub/hank`);

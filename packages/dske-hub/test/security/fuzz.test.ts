@@ -271,11 +271,14 @@ describe("hub endpoints under fuzzing", () => {
         fuzzed++;
         expectWellFormed(r, `PUT registration ${String(b).slice(0, 100)}`);
         expectNoPollution();
+        // Nothing the fuzzer sends is a credential (signature, enrollment secret, operator token): refused.
+        expect(r.status).toBeGreaterThanOrEqual(400);
         expectUnchanged(before, snapshot(), "PUT registration");
       }),
     );
-    // The real clients were never touched by the fuzz.
+    // The real clients were never touched by the fuzz, and no rogue client was registered.
     const st = hub.status();
+    expect(st.peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
     expect(st.peer_clients.find((c) => c.client_name === "carol")?.encryptor_names).toEqual(["sam", "sue"]);
     expect(st.peer_clients.find((c) => c.client_name === "curtis")?.auth_scheme).toBe("hmac-sha256");
   });
@@ -288,9 +291,11 @@ describe("hub endpoints under fuzzing", () => {
         fuzzed++;
         expectWellFormed(r, `DELETE registration ?${q.slice(0, 100)}`);
         expectNoPollution();
+        expect(r.status).toBeGreaterThanOrEqual(400); // only the client (signed) or the operator may unregister
         expectUnchanged(before, snapshot(), "DELETE registration");
       }),
     );
+    expect(hub.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
   });
 
   test("GET psrd", async () => {
@@ -301,9 +306,15 @@ describe("hub endpoints under fuzzing", () => {
         fuzzed++;
         expectWellFormed(r, `GET psrd ?${q.slice(0, 100)}`);
         expectNoPollution();
-        if (r.status >= 400) expectUnchanged(before, snapshot(), `GET psrd ?${q}`);
+        // Bundle delivery only, and no client credential: never a block.
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expectUnchanged(before, snapshot(), `GET psrd ?${q}`);
       }),
     );
+    expect(hub.status().peer_clients.map((c) => [c.client_name, c.psrd?.staged.blocks])).toEqual([
+      ["carol", 0],
+      ["curtis", 0],
+    ]);
   });
 
   test("POST key-share (no, bogus and valid signatures)", async () => {
