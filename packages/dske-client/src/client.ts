@@ -94,6 +94,8 @@ export interface ClientOptions {
   keyStockAheadMs?: number;
   /** Lifetime of a stocked key (ms), default 20,000; keep it well below the hubs' share timeout. */
   keyStockTtlMs?: number;
+  /** The key stock's clock (epoch ms; default Date.now): demand rates, look-ahead and key lifetimes. Tests drive it. */
+  keyStockClock?: () => number;
   /** PSRD delivery (default "bundle": installed out of band; "network": GET psrd, see peer-hub.ts). */
   psrdDelivery?: "bundle" | "network";
   /** Longest wait of a request for a PSRD bundle when a pool runs short (default 10,000 ms). */
@@ -165,7 +167,7 @@ export class Client {
     this.limits = checkLimits({ ...DEFAULT_ETSI_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
     this.partial = new PartialShares(options.heldKeyTtlMs ?? 60_000);
-    this.stock = new KeyStock({ aheadMs: options.keyStockAheadMs, ttlMs: options.keyStockTtlMs });
+    this.stock = new KeyStock({ aheadMs: options.keyStockAheadMs, ttlMs: options.keyStockTtlMs, now: options.keyStockClock });
     const start = options.startRequestPsrdThreshold ?? 500;
     const stop = options.stopRequestPsrdThreshold ?? 2000;
     const block = options.getPsrdBlockSize ?? 1000;

@@ -85,11 +85,17 @@ export class HubNeeds {
     return { client_owned_bytes: this.entries.local.bytes, hub_owned_bytes: this.entries.peer.bytes };
   }
 
-  /** A bundle added `bytes` to pool `kind`: lower its need, wake whoever waits for PSRD. */
+  /**
+   * A bundle from this hub was installed (`bytes` added to pool `kind`, 0 to the other): lower the
+   * need, wake whoever waits for PSRD. What is still needed is reported again at the distributor's
+   * next poll (it polls again when its job for this hub ends; a need it saw while that job ran was
+   * not acted on).
+   */
   installed(kind: PoolKind, bytes: number): void {
     const e = this.entries[kind];
     e.bytes = Math.max(0, e.bytes - bytes);
-    if (e.bytes === 0) e.reportedAt = 0;
+    e.reportedAt = 0;
+    if (e.bytes > 0) this.onNeed();
     this.wake();
   }
 

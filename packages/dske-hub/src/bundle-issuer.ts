@@ -109,18 +109,23 @@ export class BundleIssuer {
     return this.chains.get(clientName)?.seq ?? 0;
   }
 
-  /** Staged (unconfirmed) bytes per pool owner for a client. */
-  stagedBytes(clientName: string): { client: number; hub: number; blocks: number } {
+  /** Staged (unconfirmed) usable bytes and blocks per pool owner for a client. */
+  stagedBytes(clientName: string): { client: number; hub: number; blocks: number; clientBlocks: number; hubBlocks: number } {
     let client = 0;
     let hub = 0;
-    let blocks = 0;
+    let clientBlocks = 0;
+    let hubBlocks = 0;
     for (const s of this.staged.values()) {
       if (s.client !== clientName) continue;
-      blocks++;
-      if (s.owner === "client") client += s.size - s.keyPrefix;
-      else hub += s.size - s.keyPrefix;
+      if (s.owner === "client") {
+        client += s.size - s.keyPrefix;
+        clientBlocks++;
+      } else {
+        hub += s.size - s.keyPrefix;
+        hubBlocks++;
+      }
     }
-    return { client, hub, blocks };
+    return { client, hub, blocks: clientBlocks + hubBlocks, clientBlocks, hubBlocks };
   }
 
   /** True when `secret` is the enrollment secret that came with the client's first bundle. */

@@ -20,13 +20,13 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
-import type { AuthSchemeName, PeerAuth } from "@dske/auth";
+import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
 import { StateJournal as Journal, ioStats } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
-import { BundleIssuer, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
+import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
 import {
   ACK_EXTENSION,
   AUTH_SCHEMES,
@@ -361,22 +361,37 @@ export class Hub {
   }
 
   /** Unregister: zero and delete the client's pools and the shares it posted. Idempotent. */
-  unregister(clientName: string): Promise<boolean> {
+  async unregister(clientName: string): Promise<boolean> {
+    const r = await this.unregisterDeferred(clientName);
+    await r.deletePools();
+    return r.unregistered;
+  }
+
+  /**
+   * Unregister now (journaled; the client can no longer sign or be served), but zero and delete
+   * its pools only when `deletePools` is called: an answer signed for the client (its own signed
+   * unregistration) still needs the hub-owned pool. Call `deletePools` after the answer is sent.
+   */
+  unregisterDeferred(clientName: string): Promise<{ unregistered: boolean; deletePools: () => Promise<void> }> {
+    const deletePools = async () => {
+      const names = poolNames(clientName);
+      if (this.clients.has(clientName)) return; // registered again meanwhile: its pools are in use
+      await this.store.deletePool(names.clientOwned);
+      await this.store.deletePool(names.hubOwned);
+      await this.issuer.forget(clientName);
+    };
     return this.exclusive(async () => {
       this.assertOpen();
       const client = this.clients.get(clientName);
-      if (!client) return false;
+      if (!client) return { unregistered: false, deletePools: async () => {} };
       this.clients.delete(clientName);
       for (const e of client.encryptorNames) if (this.saeHosts.get(e) === clientName) this.saeHosts.delete(e);
       this.shares.deleteByMaster(clientName);
       await this.appendDurably([{ t: "unreg", c: clientName }]);
-      const names = poolNames(clientName);
-      await this.store.deletePool(names.clientOwned);
-      await this.store.deletePool(names.hubOwned);
-      await this.issuer.forget(clientName);
+      this.issuer.dropClient(clientName);
       this.log(`hub ${this.name}: unregistered client ${clientName}`);
       this.maybeCompact();
-      return true;
+      return { unregistered: true, deletePools };
     });
   }
 
@@ -480,23 +495,29 @@ export class Hub {
         throw new HubError("bad_request", "a bundle needs client_owned_bytes or hub_owned_bytes above 0", [{ field: "client_owned_bytes" }]);
       }
       let client = this.clients.get(clientName);
-      if (!client) {
+      const scheme = client?.authScheme ?? authScheme ?? this.authSchemes[0];
+      const prefix = blockKeyPrefix(scheme);
+      const blocksOf = (bytes: number) => Math.ceil(bytes / (MAX_BUNDLE_BLOCK_BYTES - prefix));
+      if (client) {
+        this.assertPoolRoom(client, "client", clientOwnedBytes, blocksOf(clientOwnedBytes));
+        this.assertPoolRoom(client, "hub", hubOwnedBytes, blocksOf(hubOwnedBytes));
+      } else {
+        // A new client: every cap is checked before anything is registered or created.
         this.assertRoomForClient();
+        for (const [owner, bytes] of [["client", clientOwnedBytes], ["hub", hubOwnedBytes]] as const) {
+          this.assertRoomIn(clientName, owner, { available: 0, blocks: 0 }, bytes, blocksOf(bytes));
+        }
         const names = poolNames(clientName);
         const [clientOwned, hubOwned] = await Promise.all([
           this.store.openPool(names.clientOwned, "peer"),
           this.store.openPool(names.hubOwned, "local"),
         ]);
         const at = this.now();
-        const scheme = authScheme ?? this.authSchemes[0];
         await this.appendDurably([{ t: "reg", c: clientName, en: [], a: scheme, at }]);
         client = new PeerClient(clientName, [], scheme, clientOwned, hubOwned, at, false);
         this.addClient(client);
         this.log(`hub ${this.name}: provisioned client ${clientName} (${scheme})`);
       }
-      const blocksOf = (bytes: number) => Math.ceil(bytes / (4 * 1024 * 1024 - client.keyPrefix));
-      this.assertPoolRoom(client, "client", clientOwnedBytes, blocksOf(clientOwnedBytes));
-      this.assertPoolRoom(client, "hub", hubOwnedBytes, blocksOf(hubOwnedBytes));
       const issued = await this.issuer.issue({
         clientName,
         authScheme: client.authScheme,
@@ -867,7 +888,10 @@ export class Hub {
         auth_scheme: c.authScheme,
         extensions: c.ack ? [ACK_EXTENSION] : [],
         pools: { client_owned: poolStatus(c.clientOwnedPool), hub_owned: poolStatus(c.hubOwnedPool) },
-        psrd: { bundles_issued: this.issuer.seq(c.name), staged: this.issuer.stagedBytes(c.name) },
+        psrd: (() => {
+          const st = this.issuer.stagedBytes(c.name);
+          return { bundles_issued: this.issuer.seq(c.name), staged: { client: st.client, hub: st.hub, blocks: st.blocks } };
+        })(),
       })),
       psrd_delivery: this.psrdDelivery,
       shares: this.shares.list().map((s) => ({
@@ -946,12 +970,26 @@ export class Hub {
     }
   }
 
-  /** Caps per client and pool: available + staged bytes, and live blocks. */
+  /** Caps per client and pool: available + staged bytes, and live + staged blocks of that pool. */
   private assertPoolRoom(client: PeerClient, owner: WirePoolOwner, bytes: number, blocks: number): void {
-    if (bytes === 0) return;
     const st = client.pool(owner).stats();
     const staged = this.issuer.stagedBytes(client.name);
-    const have = st.available + (owner === "client" ? staged.client : staged.hub);
+    this.assertRoomIn(
+      client.name,
+      owner,
+      {
+        available: st.available + (owner === "client" ? staged.client : staged.hub),
+        blocks: st.blocks + (owner === "client" ? staged.clientBlocks : staged.hubBlocks),
+      },
+      bytes,
+      blocks,
+    );
+  }
+
+  private assertRoomIn(clientName: string, owner: WirePoolOwner, now: { available: number; blocks: number }, bytes: number, blocks: number): void {
+    if (bytes === 0) return;
+    const have = now.available;
+    const client = { name: clientName };
     if (have + bytes > this.maxPoolBytes) {
       throw new HubError(
         "conflict",
@@ -959,11 +997,11 @@ export class Hub {
         [{ field: `${owner}_owned_bytes`, available: have, requested: bytes, max_pool_bytes: this.maxPoolBytes }],
       );
     }
-    if (st.blocks + staged.blocks + blocks > this.maxPoolBlocks) {
+    if (now.blocks + blocks > this.maxPoolBlocks) {
       throw new HubError(
         "conflict",
         `the ${owner}-owned pool of ${client.name} would hold more than ${this.maxPoolBlocks} blocks (max_pool_blocks); ask for fewer, larger blocks or raise the cap`,
-        [{ field: `${owner}_owned_bytes`, blocks: st.blocks + staged.blocks, max_pool_blocks: this.maxPoolBlocks }],
+        [{ field: `${owner}_owned_bytes`, blocks: now.blocks, max_pool_blocks: this.maxPoolBlocks }],
       );
     }
   }

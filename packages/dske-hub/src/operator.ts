@@ -203,7 +203,10 @@ export function isJsonContentType(contentType: string | undefined): boolean {
  */
 export function jsonWritesOnly(): RequestHandler {
   return (req, res, next) => {
-    if (!WRITE_METHODS.has(req.method) || isJsonContentType(req.get("content-type"))) {
+    // A DELETE without a body (no Content-Type, no length, not chunked) carries nothing to mistype,
+    // and no HTML form or simple cross-site request can send DELETE.
+    const bodiless = req.get("content-type") === undefined && (req.get("content-length") ?? "0") === "0" && req.get("transfer-encoding") === undefined;
+    if (!WRITE_METHODS.has(req.method) || isJsonContentType(req.get("content-type")) || (req.method === "DELETE" && bodiless)) {
       next();
       return;
     }

@@ -193,7 +193,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
           { header: "DSKE-Signature" },
         ]);
       }
-      const unregistered = await hub.unregister(query.client_name);
+      // The answer to a signed request is signed from the client's hub-owned pool: its pools are
+      // zeroed and deleted once the answer is out.
+      const { unregistered, deletePools } = await hub.unregisterDeferred(query.client_name);
+      res.on("close", () => {
+        deletePools().catch((err: unknown) => onError(err));
+      });
       const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
       res.json(body);
     },

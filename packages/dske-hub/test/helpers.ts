@@ -6,8 +6,7 @@ import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { MemoryStore, type Pool } from "@dske/psrd";
 import { openBundle, type OpenedBundle } from "@dske/distributor";
 import type { Hub } from "../src/hub";
-import { HubApi } from "../src/hub-api";
-import { allocationFromWire, allocationToWire, type RegistrationResponse, type WireAllocation } from "../src/wire";
+import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
 export interface ClientMirror {
@@ -76,36 +75,6 @@ export async function provisionMirror(
     ...(options.ack ? { extensions: ["ack"] } : {}),
   });
   return { ...mirror, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: opened.header.enrollment_secret! };
-}
-
-/**
- * Provision client `name` like a real client does over HTTP: the hub issues the first bundle (in
- * process: the courier), the client installs it, confirms the hub-owned blocks with a signed
- * `psrd-confirm` and registers with a signed `PUT registration` (both through `url`).
- */
-export async function provisionOverHttp(
-  hub: Hub,
-  url: string,
-  name: string,
-  options: { encryptors?: string[]; bytes?: number; scheme?: AuthSchemeName; ack?: boolean } = {},
-): Promise<{ mirror: ProvisionedMirror; api: HubApi; registration: RegistrationResponse }> {
-  const bytes = options.bytes ?? 8192;
-  const sealed = await hub.issueBundleBytes(name, bytes, bytes, { authScheme: options.scheme });
-  const opened = openBundle(sealed, { clientName: name, hubName: hub.name, expectedSeq: 1 });
-  sealed.fill(0);
-  const base = await clientMirror(name, opened.header.auth_scheme);
-  const blockUuids = await installOpened(base, opened);
-  const mirror: ProvisionedMirror = { ...base, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: opened.header.enrollment_secret! };
-  const api = new HubApi(url, { auth: { resolvePeer: () => mirror.peerAuth } });
-  const confirmed = await api.confirmPsrd({ client_name: name, block_uuids: blockUuids.hub });
-  expect(confirmed.confirmed).toBe(blockUuids.hub.length);
-  const registration = await api.registerSigned({
-    client_name: name,
-    encryptor_names: options.encryptors ?? [],
-    auth_scheme: opened.header.auth_scheme,
-    ...(options.ack ? { extensions: ["ack"] } : {}),
-  });
-  return { mirror, api, registration };
 }
 
 /** One more bundle for a provisioned mirror (replenishment by the local distributor). */
