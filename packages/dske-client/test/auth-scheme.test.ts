@@ -7,7 +7,7 @@ import type { Server } from "node:http";
 import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { MemoryStore } from "@dske/psrd";
-import { startClient, waitFor, type TestClient } from "./harness";
+import { registerTestHub, startClient, waitFor, type TestClient } from "./harness";
 
 let hub: Hub;
 let server: Server;
@@ -23,6 +23,7 @@ beforeAll(async () => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/hank`;
+  registerTestHub(url, "hank", () => hub); // its local distributor (in process) issues the clients' bundles
 });
 afterAll(async () => {
   for (const c of clients) await c.close();
@@ -36,9 +37,10 @@ const hubStatus = (c: TestClient) => (c.client.mgmtStatus() as { peer_hubs: { re
 test("by default a client refuses a hub without gf128 (no hmac-sha256 fallback)", async () => {
   const c = await startClient({ name: "carol", encryptors: ["sam"], hubs: [url], minNrShares: 1 });
   clients.push(c);
-  await waitFor(() => hubStatus(c).last_error !== null, 5000, "a registration attempt");
+  // The hub issues carol's first bundle for the only scheme it has; carol refuses to use it.
+  await waitFor(() => /requires gf128/.test(hubStatus(c).last_error ?? ""), 5000, "a registration attempt with the installed bundle");
   expect(hubStatus(c)).toMatchObject({ registered: false, auth_scheme: null });
-  expect(hubStatus(c).last_error).toMatch(/does not support auth scheme gf128/);
+  expect(hubStatus(c).last_error).toMatch(/hub hank issued PSRD for auth scheme hmac-sha256, but this client requires gf128/);
 });
 
 test("with the fallback allowed (a topology listing hmac-sha256) it registers with hmac-sha256", async () => {

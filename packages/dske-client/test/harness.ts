@@ -7,7 +7,7 @@ import type http from "node:http";
 import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
-import { LocalDistributor, type DistributorTransport } from "@dske/distributor";
+import { LocalDistributor, peekBundleHeader, writeBundleFile, type DistributorTransport } from "@dske/distributor";
 import { Client, type ClientOptions } from "../src/client";
 import { createClientRouter } from "../src/router";
 import { EtsiApi } from "../src/etsi-api";
@@ -30,6 +30,13 @@ export interface TestHub {
   up(): Promise<void>;
   /** Where the hub writes PSRD bundles (a temporary directory). */
   outbox: string;
+}
+
+let inboxDir: string | undefined;
+/** A temporary directory for bundles of hubs without an outbox. */
+function inboxRoot(): string {
+  inboxDir ??= mkdtempSync(path.join(tmpdir(), "dske-bundles-"));
+  return inboxDir;
 }
 
 /** Hubs known here, by base URL: clients started here get their PSRD from them in bundles. */
@@ -219,8 +226,21 @@ export function startInProcessDistributors(client: Client, hubUrls: readonly str
     const transport: DistributorTransport = {
       needs: (_c, waitMs, signal) => client.psrdNeeds(waitMs, signal, t.name),
       issue: async (_h, c, clientOwned, hubOwned) => {
-        const r = await t.hub().issueBundle(c, clientOwned, hubOwned);
-        return { file: r.file, seq: r.seq };
+        const hub = t.hub();
+        if (hub.hasOutbox) {
+          const r = await hub.issueBundle(c, clientOwned, hubOwned);
+          return { file: r.file, seq: r.seq };
+        }
+        // A hub without an outbox (in memory): the bytes, written to a file of our own.
+        const bytes = await hub.issueBundleBytes(c, clientOwned, hubOwned);
+        try {
+          const seq = peekBundleHeader(bytes).seq;
+          const file = path.join(inboxRoot(), `${t.name}-${c}-${String(seq).padStart(6, "0")}.psrd`);
+          await writeBundleFile(file, bytes);
+          return { file, seq };
+        } finally {
+          bytes.fill(0);
+        }
       },
       deliver: async (_c, file) => file,
       install: async (_c, file) => {

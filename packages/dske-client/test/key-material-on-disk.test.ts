@@ -14,7 +14,7 @@ import path from "node:path";
 import express from "express";
 import { Hub, STATE_FILE, createHubRouter } from "@dske/hub";
 import { FileStore } from "@dske/psrd";
-import { startClient, waitFor, type TestClient } from "./harness";
+import { registerTestHub, startClient, waitFor, type TestClient } from "./harness";
 
 let root: string;
 const hubs: { hub: Hub; store: FileStore; server: http.Server; url: string; dir: string }[] = [];
@@ -32,7 +32,9 @@ beforeAll(async () => {
     const server = await new Promise<http.Server>((resolve) => {
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
     });
-    hubs.push({ hub, store, server, dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${name}` });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${name}`;
+    registerTestHub(url, name, () => hub); // its local distributor (in process) provisions the clients
+    hubs.push({ hub, store, server, dir, url });
   }
   const common = { hubs: hubs.map((h) => h.url), minNrShares: 2, kmeDirectory: { sam: "carol", sunny: "curtis" } };
   const client = async (name: string, sae: string) => {

@@ -104,6 +104,10 @@ export class BundleIssuer {
     return out;
   }
 
+  get hasOutbox(): boolean {
+    return this.outbox !== undefined;
+  }
+
   /** Bundles issued to this client so far (0 = none). */
   seq(clientName: string): number {
     return this.chains.get(clientName)?.seq ?? 0;

@@ -544,6 +544,11 @@ export class Hub {
     return this.issuer.checkEnrollmentSecret(clientName, secret);
   }
 
+  /** Whether `issueBundle` can write bundle files (a state dir or an outbox was given). */
+  get hasOutbox(): boolean {
+    return this.issuer.hasOutbox;
+  }
+
   /** Whether a client name is in this hub's acceptance policy. */
   accepts(clientName: string): boolean {
     return this.acceptClients === undefined || this.acceptClients.has(clientName);
