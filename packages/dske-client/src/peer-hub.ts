@@ -465,7 +465,8 @@ export class PeerHub {
     if ((o.requireAuthScheme ?? true) && scheme !== proposed) {
       throw new HubFailure(this.name, `hub ${this.name} issued PSRD for auth scheme ${scheme}, but this client requires ${proposed}`);
     }
-    await this.attachPools(scheme);
+    // Under the chain lock: never while an install or an operator's PSRD reset is at work.
+    await this.withChainLock(() => this.attachPools(scheme));
     await this.confirmInstalled();
     // Signed with PSRD of our bundles: the hub knows it is us, and we know it is the hub.
     const res = await this.api.registerSigned({

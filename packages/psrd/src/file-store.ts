@@ -214,6 +214,8 @@ export class FileStore implements PsrdStore {
   private readonly compactAfter: number;
   private readonly zeroSyncMs: number | undefined;
   private readonly pools = new Map<string, Promise<OpenPool>>();
+  /** Deletions in progress, by pool name (openPool of that name waits for them). */
+  private readonly deleting = new Map<string, Promise<void>>();
   private closed = false;
 
   private constructor(dir: string, options: FileStoreOptions) {
@@ -242,7 +244,9 @@ export class FileStore implements PsrdStore {
     if (owner !== "local" && owner !== "peer") throw new PsrdOwnerError(`owner must be "local" or "peer"`);
     let entry = this.pools.get(name);
     if (!entry) {
-      entry = this.loadPool(name, owner);
+      // A deletion of this pool in progress finishes first (then the pool opens empty).
+      const deleting = this.deleting.get(name);
+      entry = deleting ? deleting.then(() => this.loadPool(name, owner)) : this.loadPool(name, owner);
       this.pools.set(name, entry);
       entry.catch(() => this.pools.delete(name));
     }
@@ -377,9 +381,21 @@ export class FileStore implements PsrdStore {
   async deletePool(name: string): Promise<void> {
     this.assertOpen();
     checkPoolName(name);
+    // Taken now: an openPool from here on waits for this deletion and opens the pool anew.
     const entry = this.pools.get(name);
+    this.pools.delete(name);
+    const previous = this.deleting.get(name) ?? Promise.resolve();
+    const run = previous.then(() => this.deletePoolNow(name, entry));
+    const settled = run.catch(() => undefined);
+    this.deleting.set(name, settled);
+    settled.then(() => {
+      if (this.deleting.get(name) === settled) this.deleting.delete(name);
+    });
+    return run;
+  }
+
+  private async deletePoolNow(name: string, entry: Promise<OpenPool> | undefined): Promise<void> {
     if (entry) {
-      this.pools.delete(name);
       const opened = await entry.catch(() => undefined);
       if (opened) {
         opened.pool.markClosed(`pool "${name}" (deleted)`);

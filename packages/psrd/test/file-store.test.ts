@@ -314,3 +314,25 @@ test("deletePool zeroes the data before removing it", async () => {
   expect(() => statSync(poolDir("L"))).toThrow();
   expect(await store.listPools()).toEqual(["P"]);
 });
+
+describe("FileStore: deletePool and openPool of the same name at once", () => {
+  test("an openPool during a deletion waits for it and opens the pool anew (empty), never a half-deleted one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "psrd-fs-race-"));
+    const store = await FileStore.open(dir);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const pool = await store.openPool("p", "local");
+        await pool.addBlock(uuidFor(round + 1), blockData(round, 4096));
+        await pool.allocate(100, "use some");
+        // Deletion and re-open in the same turn, twice over: no ENOENT, no stale pool.
+        const [, reopened] = await Promise.all([store.deletePool("p"), store.openPool("p", "local"), store.deletePool("p")]);
+        expect(reopened.stats().blocks).toBe(0);
+        const fresh = await store.openPool("p", "local");
+        expect(fresh.stats()).toMatchObject({ blocks: 0, size: 0, used: 0 });
+      }
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
