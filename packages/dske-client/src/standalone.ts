@@ -17,13 +17,12 @@ import { z } from "zod";
 import {
   NodeMetrics,
   NodeNameSchema,
-  OperatorTokenFileError,
   SaeIdSchema,
   createNodeLogger,
   crossSiteGuard,
   isLoopbackHost,
   mountObservability,
-  readOperatorTokenFile,
+  operatorTokenOf,
   requestIdMiddleware,
 } from "@dske/hub";
 import { FileStore } from "@dske/psrd";
@@ -249,17 +248,6 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
   };
 }
 
-/** The operator token of a config: given directly, or read (and checked) from its file; undefined = none. */
-async function operatorTokenOf(config: ClientServerConfig): Promise<string | undefined> {
-  if (config.operatorToken !== undefined) return config.operatorToken;
-  if (config.operatorTokenFile === undefined) return undefined;
-  try {
-    return await readOperatorTokenFile(config.operatorTokenFile);
-  } catch (err) {
-    if (err instanceof OperatorTokenFileError) throw new ClientUsageError(err.message);
-    throw err;
-  }
-}
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
 async function loadTls(certFile: string, keyFile: string, caFile: string): Promise<ClientTlsConfig> {
@@ -324,7 +312,7 @@ export async function startClientServer(
   options: StartClientServerOptions = {},
 ): Promise<RunningClientServer> {
   const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
-  const operatorToken = await operatorTokenOf(config);
+  const operatorToken = await operatorTokenOf(config, (m) => new ClientUsageError(m));
   const insecure = config.tls === undefined && !isLoopbackHost(config.host);
   if (insecure && config.allowInsecureBind !== true) {
     throw new ClientUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind (or TLS) to serve on it`);

@@ -37,6 +37,7 @@ export {
   isOperatorGuard,
   peerCertificateCn,
   readOperatorTokenFile,
+  operatorTokenOf,
   operatorTokenProblem,
   OperatorTokenFileError,
   DEFAULT_OPERATOR_CN,

@@ -276,3 +276,21 @@ export async function readOperatorTokenFile(file: string, option = "--operator-t
   if (problem) throw new OperatorTokenFileError(`${option} ${file}: not a usable operator token: ${problem}`);
   return token;
 }
+
+/**
+ * The operator token of a standalone node's configuration: given directly, or read (and checked)
+ * from its file; undefined = none. A bad file becomes the caller's usage error (`asUsageError`).
+ */
+export async function operatorTokenOf(
+  config: { operatorToken?: string; operatorTokenFile?: string },
+  asUsageError: (message: string) => Error,
+): Promise<string | undefined> {
+  if (config.operatorToken !== undefined) return config.operatorToken;
+  if (config.operatorTokenFile === undefined) return undefined;
+  try {
+    return await readOperatorTokenFile(config.operatorTokenFile);
+  } catch (err) {
+    if (err instanceof OperatorTokenFileError) throw asUsageError(err.message);
+    throw err;
+  }
+}

@@ -20,7 +20,7 @@ import { mountObservability } from "./docs.js";
 import { hubOpenApi } from "./hub-routes.js";
 import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "./log.js";
 import { NodeMetrics } from "./metrics.js";
-import { OperatorTokenFileError, crossSiteGuard, isLoopbackHost, readOperatorTokenFile } from "./operator.js";
+import { crossSiteGuard, isLoopbackHost, operatorTokenOf } from "./operator.js";
 import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
 import { DistributionPlanSchema, startDistribution, type DistributionPlan, type RunningDistribution } from "./distribution.js";
 
@@ -239,17 +239,6 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
   };
 }
 
-/** The operator token of a config: given directly, or read (and checked) from its file; undefined = none. */
-async function operatorTokenOf(config: HubServerConfig): Promise<string | undefined> {
-  if (config.operatorToken !== undefined) return config.operatorToken;
-  if (config.operatorTokenFile === undefined) return undefined;
-  try {
-    return await readOperatorTokenFile(config.operatorTokenFile);
-  } catch (err) {
-    if (err instanceof OperatorTokenFileError) throw new CliUsageError(err.message);
-    throw err;
-  }
-}
 
 export interface RunningHubServer {
   readonly hub: Hub;
@@ -280,7 +269,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   const logger =
     options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const log = (line: string) => logger.info(line);
-  const operatorToken = await operatorTokenOf(config);
+  const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
   const insecure = !isLoopbackHost(config.host);
   if (insecure && config.allowInsecureBind !== true) {
     throw new CliUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind to serve plain HTTP on it`);

@@ -6,6 +6,8 @@ import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { MemoryStore, type Pool } from "@dske/psrd";
 import { openBundle, type OpenedBundle } from "@dske/distributor";
 import type { Hub } from "../src/hub";
+import { HubError } from "../src/errors";
+import { HubApiError } from "../src/hub-api";
 import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
@@ -171,4 +173,26 @@ export function useTempDir(prefix: string): { readonly path: string } {
   });
   afterEach(() => rmSync(tmp.path, { recursive: true, force: true }));
   return tmp;
+}
+
+/** The HubError a promise rejects with (of this kind, message matching), failing the test otherwise. */
+export async function expectHubError(p: Promise<unknown>, kind: HubError["kind"], message?: RegExp): Promise<HubError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HubError);
+  expect((err as HubError).kind).toBe(kind);
+  if (message) expect((err as HubError).message).toMatch(message);
+  return err as HubError;
+}
+
+/** The HubApiError a promise rejects with, failing the test otherwise. */
+export async function apiError(p: Promise<unknown>): Promise<HubApiError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HubApiError);
+  return err as HubApiError;
 }

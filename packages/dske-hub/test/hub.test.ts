@@ -15,6 +15,7 @@ import {
   type ClientMirror,
   type ProvisionedMirror,
   useTempDir,
+  expectHubError,
 } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-000000000001";
@@ -34,16 +35,6 @@ async function onboard(hub: Hub, name: string, encryptors: string[], size = 4096
   return mirror;
 }
 
-async function expectHubError(p: Promise<unknown>, kind: HubError["kind"], message?: RegExp): Promise<HubError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HubError);
-  expect((err as HubError).kind).toBe(kind);
-  if (message) expect((err as HubError).message).toMatch(message);
-  return err as HubError;
-}
 
 async function post(hub: Hub, carol: ClientMirror, value: Uint8Array, extra: Record<string, unknown> = {}, keyId = KEY) {
   const enc = await encryptShare(carol, value);

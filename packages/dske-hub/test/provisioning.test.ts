@@ -28,6 +28,8 @@ import {
   provisionMirror,
   type ProvisionedMirror,
   useTempDir,
+  expectHubError,
+  apiError,
 } from "./helpers";
 
 const P = "/hub/hank";
@@ -41,16 +43,6 @@ async function openHub(extra: Partial<HubOptions> = {}, store: PsrdStore = new M
   return Hub.open({ name: "hank", store, sweepIntervalMs: 0, shareTimeoutSecs: 60, ...extra });
 }
 
-async function expectHubError(p: Promise<unknown>, kind: HubError["kind"], message?: RegExp): Promise<HubError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HubError);
-  expect((err as HubError).kind).toBe(kind);
-  if (message) expect((err as HubError).message).toMatch(message);
-  return err as HubError;
-}
 
 function expectBundleError(fn: () => unknown, code: BundleError["code"]): void {
   let err: unknown;
@@ -117,14 +109,6 @@ async function signedUnregister(url: string, peer: PeerAuth, clientName: string)
   return { status: res.status, body: JSON.parse(Buffer.from(body).toString("utf8")) as unknown };
 }
 
-async function apiError(p: Promise<unknown>): Promise<HubApiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HubApiError);
-  return err as HubApiError;
-}
 
 // ---------------------------------------------------------------------------------------------- domain
 

@@ -13,7 +13,7 @@ import type { RouteSpec } from "../src/route-table";
 import { HUB_ROUTES, hubOpenApi } from "../src/hub-routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "../src/operator";
 import { ErrorBodySchema, MAX_BATCH_SHARES } from "../src/wire";
-import { bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
+import { apiError, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
 
 const P = "/hub/hank";
 const TOKEN = "operator-token-for-router-tests-0123456789";
@@ -68,14 +68,6 @@ async function client(
   return { api, mirror };
 }
 
-async function apiError(p: Promise<unknown>): Promise<HubApiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HubApiError);
-  return err as HubApiError;
-}
 
 function expectErrorBody(body: unknown): void {
   const parsed = ErrorBodySchema.safeParse(body);
