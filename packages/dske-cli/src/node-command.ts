@@ -1,5 +1,5 @@
 /**
- * The command line of each node process (see /work/coord/SYSTEM.md "Processes"), and where the
+ * The command line of each node process (one process per node, as the reference manager runs them), and where the
  * built server scripts of @dske/hub and @dske/client are.
  */
 import { createRequire } from "node:module";

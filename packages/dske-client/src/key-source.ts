@@ -3,7 +3,7 @@
  *
  * - `random` (default): key.ts makeSplitKey — the key and the Shamir coefficients from
  *   crypto.randomBytes; every share one-time-pad encrypted with fresh PSRD.
- * - `psrd`: "PSRD used directly as shares" (/work/shared/notes/dske-crypto.md §2(c), draft -00
+ * - `psrd`: "PSRD used directly as shares" (the project's DSKE cryptography notes, §2(c), draft -00
  *   §11.4 / Appendix A, byte-wise over GF(2^8)). For k chosen hubs at x_1..x_k, the |S| bytes of
  *   one-time pad allocated from each hub's client-owned pool ARE that hub's share R_i = f(x_i).
  *   The secret S' = f(0) is interpolated from them (@dske/sss interpolateAt); S = Y || t where Y

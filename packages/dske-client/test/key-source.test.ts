@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { tmpdir } from "node:os";
 import { keyCheckWord } from "@dske/auth";
 import { combine, interpolateAt } from "@dske/sss";
 import type { Allocation } from "@dske/psrd";
@@ -254,7 +255,7 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
 });
 
 describe("dske-client --key-source / --auth-schemes", () => {
-  const base = ["carol", "--hubs", "http://127.0.0.1:1/hub/h1", "--min-nr-shares", "1", "--state-dir", "/tmp/dske-ks-test"];
+  const base = ["carol", "--hubs", "http://127.0.0.1:1/hub/h1", "--min-nr-shares", "1", "--state-dir", path.join(tmpdir(), "dske-ks-test")];
   it("defaults: random, gf128 only (no hmac-sha256 fallback)", async () => {
     const c = await parseClientArgs(base);
     expect(c.keySource).toBe("random");

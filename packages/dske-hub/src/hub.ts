@@ -88,7 +88,7 @@ export interface HubOptions {
   log?: (line: string) => void;
   /**
    * Acceptance policy (draft §11.1): the only client names this hub registers or issues PSRD to.
-   * Absent: any name the operator issues a bundle for (bundles need the operator credential).
+   * Absent: every name the operator issues a bundle for (bundles need the operator credential).
    */
   acceptClients?: readonly string[];
   /**

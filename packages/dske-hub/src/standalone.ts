@@ -56,7 +56,7 @@ export interface HubServerConfig {
   authSchemes: AuthSchemeName[];
   psrdAuditLog: string;
   maxPsrdBlockBytes?: number;
-  /** Acceptance policy: client names this hub registers (absent: any the operator provisions). */
+  /** Acceptance policy: client names this hub registers (absent: every client the operator provisions). */
   acceptClients?: string[];
   psrdDelivery?: "bundle" | "network";
   maxClients?: number;
@@ -141,7 +141,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .option("--auth-schemes <list>", "accepted auth schemes, in preference order (add hmac-sha256 only for reference peers)", "gf128")
     .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
     .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
-    .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: any the operator provisions)")
+    .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: every client the operator provisions)")
     .option("--psrd-delivery <mode>", "bundle (PSRD only in bundles carried out of band) or network (also GET psrd, authenticated)", "bundle")
     .option("--max-clients <n>", "most clients registered at once", "1000")
     .option("--max-pool-bytes <n>", "most available bytes in one pool of one client", String(1024 * 1024 * 1024))

@@ -4,7 +4,7 @@
  *     allocation's journal record is fsync'd before it resolves), with 1 and 64 concurrent
  *     allocators; plus FileStore takes on a peer pool with 64 concurrent takers.
  *  2. Open time and RSS of a 1 GiB pool vs a 1 MiB pool, each measured in a fresh child process.
- * Writes /work/main/bench-results/psrd.json.
+ * Writes bench-results/psrd.json (at the repository root).
  */
 import { spawnSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
