@@ -261,12 +261,7 @@ export class PeerHub {
   /** Start background registration and replenishment. */
   start(): void {
     this.started = true;
-    if (!this.options.state.chain(this.name)) {
-      this.awaitingFirstBundle = true;
-      const initial = this.options.initialPsrdBytes ?? 65_536;
-      this.needs.request("local", initial);
-      this.needs.request("peer", initial);
-    }
+    if (!this.options.state.chain(this.name)) this.askForFirstBundle();
     this.ensureRegistering();
     const tick = this.options.tickMs ?? 1000;
     this.timer = setInterval(() => {
@@ -597,6 +592,11 @@ export class PeerHub {
       await this.options.state.setChain(this.name, undefined);
     });
     this.options.logger.warn(`hub ${this.name}: PSRD reset by the operator; waiting for a new first bundle`);
+    this.askForFirstBundle();
+  }
+
+  /** No bundle from this hub (yet, or any more): state the first bundle's need for both pools. */
+  private askForFirstBundle(): void {
     this.awaitingFirstBundle = true;
     const initial = this.options.initialPsrdBytes ?? 65_536;
     this.needs.request("local", initial);

@@ -994,18 +994,17 @@ export class Hub {
   private assertRoomIn(clientName: string, owner: WirePoolOwner, now: { available: number; blocks: number }, bytes: number, blocks: number): void {
     if (bytes === 0) return;
     const have = now.available;
-    const client = { name: clientName };
     if (have + bytes > this.maxPoolBytes) {
       throw new HubError(
         "conflict",
-        `the ${owner}-owned pool of ${client.name} would hold ${have + bytes} bytes, above this hub's cap of ${this.maxPoolBytes} (max_pool_bytes); use PSRD first or raise the cap`,
+        `the ${owner}-owned pool of ${clientName} would hold ${have + bytes} bytes, above this hub's cap of ${this.maxPoolBytes} (max_pool_bytes); use PSRD first or raise the cap`,
         [{ field: `${owner}_owned_bytes`, available: have, requested: bytes, max_pool_bytes: this.maxPoolBytes }],
       );
     }
     if (now.blocks + blocks > this.maxPoolBlocks) {
       throw new HubError(
         "conflict",
-        `the ${owner}-owned pool of ${client.name} would hold more than ${this.maxPoolBlocks} blocks (max_pool_blocks); ask for fewer, larger blocks or raise the cap`,
+        `the ${owner}-owned pool of ${clientName} would hold more than ${this.maxPoolBlocks} blocks (max_pool_blocks); ask for fewer, larger blocks or raise the cap`,
         [{ field: `${owner}_owned_bytes`, blocks: now.blocks, max_pool_blocks: this.maxPoolBlocks }],
       );
     }
