@@ -18,6 +18,8 @@ module.exports = {
     "^@dske/client$": "<rootDir>/packages/dske-client/src/index.ts",
     "^@dske/cli$": "<rootDir>/packages/dske-cli/src/index.ts",
     "^@dske/distributor$": "<rootDir>/packages/dske-distributor/src/index.ts",
+    "^@dske/protocol$": "<rootDir>/packages/dske-protocol/src/index.ts",
+    "^@dske/server$": "<rootDir>/packages/dske-server/src/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
   testTimeout: 30000,

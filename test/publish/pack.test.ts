@@ -102,7 +102,7 @@ function importedPackages(code: string): Set<string> {
   return names;
 }
 
-/** The checks shared by the ESM and the CJS consumer script; `m` holds the seven modules. */
+/** The checks shared by the ESM and the CJS consumer script; `m` holds the nine modules. */
 const CONSUMER_BODY = String.raw`
 const assert = require_("node:assert/strict");
 const crypto = require_("node:crypto");
@@ -161,6 +161,15 @@ async function check(m) {
     result.distributorTamper = e instanceof d.BundleError ? e.code : String(e);
   }
 
+  // @dske/protocol: a wire schema parses; the typed hub client is there; no server stack is loaded with it.
+  result.protocolParse = m.protocol.RegistrationRequestSchema.safeParse({ client_name: "curtis", encryptor_names: ["sam"] }).success;
+  result.protocolRejects = m.protocol.RegistrationRequestSchema.safeParse({ client_name: "" }).success;
+  result.protocolHubApi = typeof m.protocol.HubApi;
+
+  // @dske/server: a per-node Prometheus registry.
+  const nodeMetrics = new m.server.NodeMetrics({ kind: "hub", name: "hank" });
+  result.serverMetrics = (await nodeMetrics.registry.metrics()).includes("dske_http_requests_total");
+
   // @dske/hub: the router factory; a real standalone hub (express + FileStore) on port 0.
   assert.equal(typeof m.hub.createHubRouter, "function");
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "dske-consumer-hub-"));
@@ -205,9 +214,11 @@ import * as hub from "@dske/hub";
 import * as client from "@dske/client";
 import * as cli from "@dske/cli";
 import * as distributor from "@dske/distributor";
+import * as protocol from "@dske/protocol";
+import * as server from "@dske/server";
 const require_ = createRequire(import.meta.url);
 ${CONSUMER_BODY}
-await check({ sss, psrd, auth, hub, client, cli, distributor });
+await check({ sss, psrd, auth, hub, client, cli, distributor, protocol, server });
 `;
 
 const CJS_SCRIPT = `"use strict";
@@ -220,6 +231,8 @@ const m = {
   client: require("@dske/client"),
   cli: require("@dske/cli"),
   distributor: require("@dske/distributor"),
+  protocol: require("@dske/protocol"),
+  server: require("@dske/server"),
 };
 ${CONSUMER_BODY}
 check(m).catch((err) => { console.error(err); process.exitCode = 1; });
@@ -306,8 +319,8 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     expect(config.privatePackages?.version).toBe(false);
   });
 
-  it("finds the seven packages, outside the workspace", () => {
-    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/distributor", "@dske/hub", "@dske/psrd", "@dske/sss"]);
+  it("finds the nine packages, outside the workspace", () => {
+    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/distributor", "@dske/hub", "@dske/protocol", "@dske/psrd", "@dske/server", "@dske/sss"]);
     expect(path.relative(REPO, project).startsWith("..")).toBe(true);
   });
 
@@ -412,6 +425,10 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       clientScriptExists: true,
       distributorRoundTrip: true,
       distributorTamper: "bad_tag",
+      protocolParse: true,
+      protocolRejects: false,
+      protocolHubApi: "function",
+      serverMetrics: true,
     });
     expect(gf128Count).toBeGreaterThan(0);
     expect(r.cliHelp).toEqual(expect.stringMatching(/start[\s\S]*stop[\s\S]*status[\s\S]*etsi-qkd/));

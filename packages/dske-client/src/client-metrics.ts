@@ -9,9 +9,9 @@
  * are not this client's encryptors are all counted under `other`, so they create no new series.
  */
 import { Counter, Gauge } from "prom-client";
-import { NodeMetrics, boundedLabel } from "@dske/hub";
+import { NodeMetrics, boundedLabel } from "@dske/server";
 import type { Client } from "./client.js";
-import { ClientMgmtStatusSchema, type ClientMgmtStatus } from "./mgmt-wire.js";
+import { ClientMgmtStatusSchema, type ClientMgmtStatus } from "@dske/protocol";
 
 export type KeyRole = "master" | "slave";
 

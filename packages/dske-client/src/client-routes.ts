@@ -3,20 +3,11 @@
  * `/client/{name}/etsi/api/v1/keys` and at the standard root `/api/v1/keys`) and management
  * (relative to `/client/{name}/mgmt/v1`). createClientRouter registers its handlers from them and
  * `clientOpenApi` generates the OpenAPI 3.1 document from them: the two cannot drift. Body schemas
- * are those of etsi.ts and mgmt-wire.ts.
+ * are those of etsi.ts and @dske/protocol (client-mgmt.ts).
  */
 import { z } from "zod";
-import {
-  MANAGEMENT_TAG,
-  SaeIdSchema,
-  buildOpenApiDocument,
-  named,
-  observabilityRoutes,
-  type MountedRoutes,
-  type OpenApiDocument,
-  type RouteResponse,
-  type RouteSpec,
-} from "@dske/hub";
+import { SaeIdSchema } from "@dske/protocol";
+import { MANAGEMENT_TAG, buildOpenApiDocument, named, observabilityRoutes, type MountedRoutes, type OpenApiDocument, type RouteResponse, type RouteSpec } from "@dske/server";
 import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "./etsi.js";
 import {
   ClientMgmtStatusSchema,
@@ -27,7 +18,7 @@ import {
   PsrdNeedsResponseSchema,
   ResetHubPsrdRequestSchema,
   ResetHubPsrdResponseSchema,
-} from "./mgmt-wire.js";
+} from "@dske/protocol";
 
 const error = (description: string): RouteResponse => ({ description, body: named("Error", ErrorSchema) });
 const E400 = error("Bad request format, or keys not found / not for this SAE (ETSI clause 5)");

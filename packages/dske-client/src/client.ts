@@ -15,7 +15,7 @@
 import path from "node:path";
 import type { AuthSchemeName } from "@dske/auth";
 import { ioStats, type PsrdStore } from "@dske/psrd";
-import { hubApiStats } from "@dske/hub";
+import { hubApiStats } from "@dske/protocol";
 import { EtsiError, KEYS_NOT_FOUND_MESSAGE, badRequest, unauthorized, unavailable } from "./errors.js";
 import {
   DEFAULT_ETSI_LIMITS,

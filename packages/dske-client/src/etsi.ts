@@ -8,7 +8,7 @@
  * failure is an `EtsiError` (400) with `{message, details}`.
  */
 import { z } from "zod";
-import { KeyIdSchema, SaeIdSchema } from "@dske/hub";
+import { KeyIdSchema, SaeIdSchema } from "@dske/protocol";
 import { badRequest, type EtsiErrorDetail } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ export {
   type ClientOpenApiOptions,
 } from "./client-routes.js";
 export { registerClientMetrics, createClientMetrics, pairLabels, type ClientMetrics, type KeyRole, type SaePair } from "./client-metrics.js";
-export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "./mgmt-wire.js";
+export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "@dske/protocol";
 export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
 export {
   DEFAULT_ETSI_LIMITS,

@@ -7,7 +7,7 @@
  * uses, see `createNodeLogger` in @dske/hub for the node fields and request IDs),
  * `consoleLogger(prefix)` (pino JSON lines on stdout) and `silentLogger`.
  */
-import { createNodeLogger, type PinoLogger } from "@dske/hub";
+import { createNodeLogger, type PinoLogger } from "@dske/server";
 
 /** Structured fields of a log line (names, IDs, sizes, counts; never secrets). */
 export type LogFields = Record<string, unknown>;

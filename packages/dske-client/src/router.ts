@@ -23,18 +23,7 @@
  *   in and out) and one log line per request through `logger`.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
-import {
-  DEFAULT_OPERATOR_CN,
-  NodeMetrics,
-  createOperatorGuard,
-  crossSiteGuard,
-  jsonWritesOnly,
-  mountObservability,
-  peerCertificateCn,
-  registerRoute,
-  requestIdMiddleware,
-  type OperatorGuard,
-} from "@dske/hub";
+import { DEFAULT_OPERATOR_CN, NodeMetrics, createOperatorGuard, crossSiteGuard, jsonWritesOnly, mountObservability, peerCertificateCn, registerRoute, requestIdMiddleware, type OperatorGuard } from "@dske/server";
 import type { Client } from "./client.js";
 import { registerClientMetrics, type ClientMetrics, type KeyRole } from "./client-metrics.js";
 import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./client-routes.js";
@@ -50,7 +39,7 @@ import {
 } from "./etsi.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { BundleInstallError } from "./bundle-installer.js";
-import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "./mgmt-wire.js";
+import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "@dske/protocol";
 
 export interface ClientRouterOptions {
   client: Client;

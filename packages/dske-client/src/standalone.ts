@@ -14,17 +14,8 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import express from "express";
 import { z } from "zod";
-import {
-  NodeMetrics,
-  NodeNameSchema,
-  SaeIdSchema,
-  createNodeLogger,
-  crossSiteGuard,
-  isLoopbackHost,
-  mountObservability,
-  operatorTokenOf,
-  requestIdMiddleware,
-} from "@dske/hub";
+import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
+import { NodeMetrics, createNodeLogger, crossSiteGuard, isLoopbackHost, mountObservability, operatorTokenOf, requestIdMiddleware } from "@dske/server";
 import { FileStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { Client } from "./client.js";

@@ -5,7 +5,7 @@
  */
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HubApi } from "@dske/hub";
+import { HubApi } from "@dske/protocol";
 import { startClient, startHub, startNetwork, type TestHub, type TestNetwork } from "./harness";
 import { BundleInstallError } from "../src/bundle-installer";
 

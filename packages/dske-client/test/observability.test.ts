@@ -8,11 +8,11 @@ import path from "node:path";
 import express from "express";
 import request from "supertest";
 import { validate } from "@readme/openapi-parser";
-import { listRouterRoutes } from "@dske/hub";
+import { listRouterRoutes } from "@dske/server";
 import type { PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client";
 import { clientOpenApi } from "../src/client-routes";
-import { ClientMgmtStatusSchema } from "../src/mgmt-wire";
+import { ClientMgmtStatusSchema } from "@dske/protocol";
 import { createClientRouter } from "../src/router";
 import { parseClientArgs, startClientServer } from "../src/standalone";
 import type { Logger, LogFields } from "../src/logger";
@@ -290,7 +290,7 @@ test("standalone: /openapi.json, /docs and /metrics at the app root too", async 
 });
 
 describe("the shared operator guard (@dske/hub createOperatorGuard) as the client uses it", () => {
-  const { createOperatorGuard, NodeMetrics } = jest.requireActual<typeof import("@dske/hub")>("@dske/hub");
+  const { createOperatorGuard, NodeMetrics } = jest.requireActual<typeof import("@dske/server")>("@dske/server");
   const call = (guard: express.RequestHandler, cn: string | undefined, authorization?: string) => {
     const req = {
       method: "GET",

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import express from "express";
 import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
-import { HubApi } from "../src/hub-api";
+import { HubApi } from "@dske/protocol";
 import { createHubRouter } from "../src/router";
 import { addDelivered, clientMirror, encryptBatch, encryptShare, type ClientMirror } from "../test/helpers";
 

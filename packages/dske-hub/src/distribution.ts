@@ -19,7 +19,7 @@ import axios, { type AxiosInstance } from "axios";
 import { z } from "zod";
 import { LocalDistributor, destroyBundleFile, type DistributorTransport, type Need } from "@dske/distributor";
 import type { Hub } from "./hub.js";
-import { NodeNameSchema } from "./wire.js";
+import { NodeNameSchema } from "@dske/protocol";
 
 export const DistributionPlanSchema = z.object({
   clients: z

@@ -3,9 +3,9 @@
  * its handlers and by `hubOpenApi` to generate the OpenAPI 3.1 document. Schemas are those of
  * wire.ts (no copies).
  */
-import { observabilityRoutes } from "./docs.js";
-import { buildOpenApiDocument, type OpenApiDocument } from "./openapi.js";
-import { MANAGEMENT_TAG, named, type MountedRoutes, type RouteResponse, type RouteSpec } from "./route-table.js";
+import { observabilityRoutes } from "@dske/server";
+import { buildOpenApiDocument, type OpenApiDocument } from "@dske/server";
+import { MANAGEMENT_TAG, named, type MountedRoutes, type RouteResponse, type RouteSpec } from "@dske/server";
 import {
   ErrorBodySchema,
   FetchKeySharesRequestSchema,
@@ -32,7 +32,7 @@ import {
   StopResponseSchema,
   UnregistrationQuerySchema,
   UnregistrationResponseSchema,
-} from "./wire.js";
+} from "@dske/protocol";
 
 const error = (description: string): RouteResponse => ({ description, body: named("ErrorBody", ErrorBodySchema) });
 const E400 = error("Invalid request (zod issues in `details`)");

@@ -48,7 +48,7 @@ import {
   type PoolStatus,
   type RegistrationResponse,
   type WireAllocation,
-} from "./wire.js";
+} from "@dske/protocol";
 
 export interface HubOptions {
   /** Hub name (appears in paths `/hub/{name}/...`). */

@@ -19,14 +19,15 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import type { z } from "zod";
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
-import { mountObservability } from "./docs.js";
+import { mountObservability } from "@dske/server";
 import { HUB_ERROR_STATUS, HubError } from "./errors.js";
 import { Hub, type HubOptions } from "./hub.js";
 import { HUB_ROUTES, hubOpenApi } from "./hub-routes.js";
-import { requestIdMiddleware, type PinoLogger } from "./log.js";
-import { NodeMetrics, registerHubMetrics, type HubMetrics } from "./metrics.js";
-import { bearerToken, createOperatorGuard, crossSiteGuard, jsonWritesOnly, peerCertificateCn, sameSecret, type OperatorGuard } from "./operator.js";
-import { registerRoute } from "./route-register.js";
+import { requestIdMiddleware, type PinoLogger } from "@dske/server";
+import { NodeMetrics } from "@dske/server";
+import { registerHubMetrics, type HubMetrics } from "./hub-metrics.js";
+import { bearerToken, createOperatorGuard, crossSiteGuard, jsonWritesOnly, peerCertificateCn, sameSecret, type OperatorGuard } from "@dske/server";
+import { registerRoute } from "@dske/server";
 import {
   FetchKeySharesRequestSchema,
   GetKeyShareQuerySchema,
@@ -50,7 +51,7 @@ import {
   type SharesHeldResponse,
   type StopResponse,
   type UnregistrationResponse,
-} from "./wire.js";
+} from "@dske/protocol";
 
 export interface HubRouterExtraOptions {
   /** Called (after the response is sent) on `POST /mgmt/v1/stop`; without it the route answers 501. */

@@ -16,12 +16,12 @@ import { FileStore } from "@dske/psrd";
 import { Hub } from "./hub.js";
 import { installTestFaults } from "./test-faults.js";
 import { createHubRouter } from "./router.js";
-import { mountObservability } from "./docs.js";
+import { mountObservability } from "@dske/server";
 import { hubOpenApi } from "./hub-routes.js";
-import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "./log.js";
-import { NodeMetrics } from "./metrics.js";
-import { crossSiteGuard, isLoopbackHost, operatorTokenOf } from "./operator.js";
-import { AUTH_SCHEMES, NodeNameSchema } from "./wire.js";
+import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "@dske/server";
+import { NodeMetrics } from "@dske/server";
+import { crossSiteGuard, isLoopbackHost, operatorTokenOf } from "@dske/server";
+import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
 import { DistributionPlanSchema, startDistribution, type DistributionPlan, type RunningDistribution } from "./distribution.js";
 
 async function readDistributionPlan(file: string): Promise<DistributionPlan> {

@@ -7,8 +7,8 @@ import { MemoryStore, type Pool } from "@dske/psrd";
 import { openBundle, type OpenedBundle } from "@dske/distributor";
 import type { Hub } from "../src/hub";
 import { HubError } from "../src/errors";
-import { HubApiError } from "../src/hub-api";
-import { allocationFromWire, allocationToWire, type WireAllocation } from "../src/wire";
+import { HubApiError } from "@dske/protocol";
+import { allocationFromWire, allocationToWire, type WireAllocation } from "@dske/protocol";
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
 export interface ClientMirror {

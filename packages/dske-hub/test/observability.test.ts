@@ -11,10 +11,10 @@ import request from "supertest";
 import { validate } from "@readme/openapi-parser";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
-import { HubApi } from "../src/hub-api";
+import { HubApi } from "@dske/protocol";
 import { hubOpenApi } from "../src/hub-routes";
 import { createHubRouter } from "../src/router";
-import { listRouterRoutes } from "../src/route-register";
+import { listRouterRoutes } from "@dske/server";
 import { parseHubArgs, startHubServer } from "../src/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, encryptShare, decryptShare, installOpened, useTempDir } from "./helpers";
@@ -177,7 +177,7 @@ describe("docs page", () => {
 });
 
 test("createObservabilityRouter mounts a node's document anywhere", async () => {
-  const { createObservabilityRouter } = await import("../src/docs");
+  const { createObservabilityRouter } = await import("@dske/server");
   const app = express();
   app.use(createObservabilityRouter({ prefix: "/ops/hank", title: "hank", document: () => hubOpenApi("hank") }));
   const spec = await request(app).get("/ops/hank/openapi.json");
@@ -340,7 +340,7 @@ describe("standalone server", () => {
 
   test("root /openapi.json, /docs and /metrics; JSON log lines with req_id, also from domain log lines", async () => {
     const lines: Record<string, unknown>[] = [];
-    const { createNodeLogger } = await import("../src/log");
+    const { createNodeLogger } = await import("@dske/server");
     const logger = createNodeLogger({
       kind: "hub",
       name: "hank",

@@ -15,7 +15,7 @@ import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { BundleError, openBundle, readBundleFile, type OpenedBundle } from "@dske/distributor";
 import { Hub, type HubOptions } from "../src/hub";
-import { HubApi, HubApiError } from "../src/hub-api";
+import { HubApi, HubApiError } from "@dske/protocol";
 import { HubError } from "../src/errors";
 import { poolNames } from "../src/peer-client";
 import { createHubRouter } from "../src/router";

@@ -6,13 +6,13 @@ import { MemoryStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { openBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
-import { HubApi, HubApiError } from "../src/hub-api";
+import { HubApi, HubApiError } from "@dske/protocol";
 import { createHubRouter } from "../src/router";
-import { registerRoute } from "../src/route-register";
-import type { RouteSpec } from "../src/route-table";
+import { registerRoute } from "@dske/server";
+import type { RouteSpec } from "@dske/server";
 import { HUB_ROUTES, hubOpenApi } from "../src/hub-routes";
-import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "../src/operator";
-import { ErrorBodySchema, MAX_BATCH_SHARES } from "../src/wire";
+import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "@dske/server";
+import { ErrorBodySchema, MAX_BATCH_SHARES } from "@dske/protocol";
 import { apiError, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
 
 const P = "/hub/hank";

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HubApi } from "../src/hub-api";
+import { HubApi } from "@dske/protocol";
 import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, decryptShare, encryptShare, installOpened, useTempDir } from "./helpers";

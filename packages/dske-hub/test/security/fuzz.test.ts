@@ -18,7 +18,7 @@ import fc from "fast-check";
 import { MemoryStore } from "@dske/psrd";
 import { formatSignatureHeader, installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
-import { HubApi } from "../../src/hub-api";
+import { HubApi } from "@dske/protocol";
 import { createHubRouter } from "../../src/router";
 import { bytes, provisionMirror, type ClientMirror } from "../helpers";
 import {

@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import express from "express";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../../src/hub";
-import { HubApi, HubApiError } from "../../src/hub-api";
+import { HubApi, HubApiError } from "@dske/protocol";
 import { createHubRouter } from "../../src/router";
 import {
   AllocationSchema,
@@ -29,7 +29,7 @@ import {
   PsrdQuerySchema,
   RegistrationRequestSchema,
   SaeIdSchema,
-} from "../../src/wire";
+} from "@dske/protocol";
 import { encryptShare, provisionMirror } from "../helpers";
 import { expectWellFormed, rawHttp, send } from "./fuzz-util";
 

@@ -5,7 +5,7 @@
  * are loose: fields may be added (forward compatible).
  */
 import { z } from "zod";
-import { PoolStatusSchema } from "@dske/hub";
+import { PoolStatusSchema } from "./wire.js";
 
 export const PeerHubStatusSchema = z
   .object({

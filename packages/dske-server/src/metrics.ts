@@ -5,7 +5,7 @@
  * Common to every node: HTTP request counts and latency per route (operationId from the route
  * table, `unmatched` otherwise), method and status; authentication failures by reason; PSRD bytes
  * per peer and pool (gauges filled at scrape time from the node's status). Hub- and client-specific
- * metrics are added by `registerHubMetrics` (here) and by @dske/client.
+ * metrics are added by @dske/hub (`hub-metrics.ts`) and @dske/client (`client-metrics.ts`).
  *
  * Label hygiene: label values come only from configured names (registered clients, hub names, a
  * client's encryptors and its KME directory) or fixed sets (routes, methods, statuses, reasons);
@@ -14,7 +14,6 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Hub } from "./hub.js";
 
 export interface NodeMetricsOptions {
   kind: "hub" | "client";
@@ -140,65 +139,4 @@ export class NodeMetrics {
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
   }
-}
-
-/** Hub-specific metrics: pools per client, shares stored / received / released. */
-export interface HubMetrics {
-  readonly node: NodeMetrics;
-  /** Label with `client = clientLabel(name)`. */
-  readonly sharesReceived: Counter<"client">;
-  readonly sharesReleased: Counter<"client">;
-  /** `name` if it is a client registered at the hub, else `other`. */
-  clientLabel(name: string): string;
-}
-
-export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefined): HubMetrics {
-  const registers = [node.registry];
-  // One status snapshot serves all gauges of a scrape (dropped at the start of each scrape; the
-  // 100 ms age limit covers scrapes that call registry.metrics() directly).
-  let cache: { at: number; status: ReturnType<Hub["status"]> | undefined } | undefined;
-  node.onScrape(() => (cache = undefined));
-  const status = () => {
-    const now = Date.now();
-    if (!cache || now - cache.at > 100) cache = { at: now, status: getHub()?.status() };
-    return cache.status;
-  };
-  node.addPsrdSource(function* () {
-    for (const c of status()?.peer_clients ?? []) {
-      yield { peer: c.client_name, pool: "client_owned", bytes: c.pools.client_owned };
-      yield { peer: c.client_name, pool: "hub_owned", bytes: c.pools.hub_owned };
-    }
-  });
-  new Gauge({
-    name: "dske_hub_shares_stored",
-    help: "Key shares held by the hub (not yet fetched by every intended responder, not expired)",
-    registers,
-    collect() {
-      this.set(status()?.shares.length ?? 0);
-    },
-  });
-  new Gauge({
-    name: "dske_hub_registered_clients",
-    help: "Clients registered with the hub",
-    registers,
-    collect() {
-      this.set(status()?.peer_clients.length ?? 0);
-    },
-  });
-  return {
-    node,
-    clientLabel: (name) => boundedLabel(name, (n) => getHub()?.client(n) !== undefined),
-    sharesReceived: new Counter({
-      name: "dske_hub_shares_received_total",
-      help: "Key shares received and stored, by master client",
-      labelNames: ["client"],
-      registers,
-    }),
-    sharesReleased: new Counter({
-      name: "dske_hub_shares_released_total",
-      help: "Key shares released (re-encrypted) to a responder client, by that client",
-      labelNames: ["client"],
-      registers,
-    }),
-  };
 }
