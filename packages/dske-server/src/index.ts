@@ -12,6 +12,7 @@ export { named, expressPath, fullPath, MANAGEMENT_TAG, type RouteSpec, type Rout
 export { registerRoute, listRouterRoutes, type RegisteredRoute } from "./route-register.js";
 export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, HealthSchema, type ObservabilityMountOptions } from "./docs.js";
 export { NodeMetrics, OTHER_LABEL, boundedLabel, UNMATCHED_ROUTE, type NodeMetricsOptions, type PoolBytes } from "./metrics.js";
+export { pinoLogger, consoleLogger } from "./logger.js";
 export {
   createNodeLogger,
   lineLogger,
