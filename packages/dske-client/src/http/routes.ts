@@ -17,7 +17,7 @@ import {
   type RouteResponse,
   type RouteSpec,
 } from "@dske/hub";
-import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "./etsi.js";
+import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "../etsi.js";
 import {
   ClientMgmtStatusSchema,
   ClientStopResponseSchema,
@@ -27,7 +27,7 @@ import {
   PsrdNeedsResponseSchema,
   ResetHubPsrdRequestSchema,
   ResetHubPsrdResponseSchema,
-} from "./mgmt-wire.js";
+} from "../mgmt-wire.js";
 
 const error = (description: string): RouteResponse => ({ description, body: named("Error", ErrorSchema) });
 const E400 = error("Bad request format, or keys not found / not for this SAE (ETSI clause 5)");
