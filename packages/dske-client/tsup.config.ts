@@ -10,7 +10,8 @@ export default defineConfig([
     target: "node20",
   },
   {
-    entry: ["src/server.ts"],
+    // The bin stays at dist/server.js (package.json "bin"; dske-cli spawns it by that path).
+    entry: { server: "src/bin/server.ts" },
     format: ["esm"],
     sourcemap: true,
     clean: false,

@@ -15,7 +15,7 @@ import { Hub, createHubRouter } from "@dske/hub";
 import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client.js";
 import { EtsiApi } from "../src/etsi-api.js";
-import { createClientRouter } from "../src/router.js";
+import { createClientRouter } from "../src/http/router.js";
 
 type StoreKind = "memory" | "file";
 
@@ -63,10 +63,8 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
       hubs: urls,
       psrdStore: store,
       stateDir: kind === "file" ? path.join(root, name) : undefined,
-      stopRequestPsrdThreshold: 20_000,
-      startRequestPsrdThreshold: 5_000,
-      getPsrdBlockSize: 10_000,
-      keyStockAheadMs,
+      psrd: { stopThreshold: 20_000, startThreshold: 5_000, blockSize: 10_000 },
+      stock: { aheadMs: keyStockAheadMs },
     });
     await c.start();
     await c.whenRegistered();

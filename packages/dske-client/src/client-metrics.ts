@@ -1,5 +1,5 @@
 /**
- * Client-specific Prometheus metrics on top of @dske/hub's NodeMetrics (per-node registry):
+ * Client-specific Prometheus metrics on top of @dske/server's NodeMetrics (per-node registry):
  * keys established (master's KME, enc_keys), delivered to slaves (slave's KME, dec_keys) and
  * failed, per SAE pair (counted by the ETSI route layer), PSRD bytes
  * per hub and pool, registration state, key-store counts and bad shares per hub (gauges read

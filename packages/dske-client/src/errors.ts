@@ -1,45 +1,56 @@
 /**
- * Errors of the client domain. Every error that reaches an SAE is an `EtsiError`: an ETSI GS QKD
- * 014 status (400, 401, 503) plus the standard error body `{message, details?}`.
+ * Errors of the client domain. Every error that reaches an SAE is a `KmeError`: a `kind` naming
+ * the domain condition, a message and ETSI-style `details` (objects of name/value pairs). How a
+ * kind is answered over HTTP (the ETSI GS QKD 014 status) is decided in http/errors.ts.
  */
 
 /** ETSI 014 `details` entries are objects of name/value pairs. */
-export type EtsiErrorDetail = Record<string, unknown>;
+export type KmeErrorDetail = Record<string, unknown>;
 
-export type EtsiStatusCode = 400 | 401 | 403 | 404 | 503;
+/**
+ * - `invalid-request`: the request is malformed or its parameters are out of range.
+ * - `unknown-key`: key IDs unknown, already delivered, or not returnable to this SAE (ETSI clause 5.4).
+ * - `unauthorized`: the calling SAE is not identified, or may not use this KME or key.
+ * - `not-found`: a named resource other than a key does not exist (e.g. a PSRD bundle file).
+ * - `unavailable`: the KME cannot serve the request now (too few hubs, PSRD exhausted, storage).
+ */
+export type KmeErrorKind = "invalid-request" | "unknown-key" | "unauthorized" | "not-found" | "unavailable";
 
-export class EtsiError extends Error {
-  override readonly name = "EtsiError";
+export class KmeError extends Error {
+  override readonly name = "KmeError";
   constructor(
-    readonly status: EtsiStatusCode,
+    readonly kind: KmeErrorKind,
     message: string,
-    readonly details?: EtsiErrorDetail[],
+    readonly details?: KmeErrorDetail[],
   ) {
     super(message);
   }
-
-  /** The ETSI 014 error body. */
-  toBody(): { message: string; details?: EtsiErrorDetail[] } {
-    return this.details && this.details.length > 0
-      ? { message: this.message, details: this.details }
-      : { message: this.message };
-  }
 }
 
-/** 400: bad request format / invalid parameters. */
-export function badRequest(message: string, details?: EtsiErrorDetail[]): EtsiError {
-  return new EtsiError(400, message, details);
+/** The request is malformed or its parameters are invalid. */
+export function badRequest(message: string, details?: KmeErrorDetail[]): KmeError {
+  return new KmeError("invalid-request", message, details);
 }
 
-/** 401: the calling SAE is not identified or not allowed. */
-export function unauthorized(message: string, details?: EtsiErrorDetail[]): EtsiError {
-  return new EtsiError(401, message, details);
+/** The calling SAE is not identified or not allowed. */
+export function unauthorized(message: string, details?: KmeErrorDetail[]): KmeError {
+  return new KmeError("unauthorized", message, details);
 }
 
-/** 503: server side failure (not enough hubs, PSRD exhausted, ...). */
-export function unavailable(message: string, details?: EtsiErrorDetail[]): EtsiError {
-  return new EtsiError(503, message, details);
+/** The KME cannot serve this now (not enough hubs, PSRD exhausted, ...). */
+export function unavailable(message: string, details?: KmeErrorDetail[]): KmeError {
+  return new KmeError("unavailable", message, details);
 }
 
 /** The ETSI message for unknown / already delivered / not-returnable key IDs (clause 5.4). */
 export const KEYS_NOT_FOUND_MESSAGE = "one or more keys specified are not found on KME";
+
+/** Key IDs not found (ETSI clause 5.4); `details` names them. */
+export function keysNotFound(details: KmeErrorDetail[]): KmeError {
+  return new KmeError("unknown-key", KEYS_NOT_FOUND_MESSAGE, details);
+}
+
+/** One key ID not found, with an optional reason. */
+export function keyNotFound(keyId: string, why?: string): KmeError {
+  return keysNotFound([{ key_ID: keyId, ...(why ? { reason: why } : {}) }]);
+}

@@ -5,11 +5,11 @@
  * `additional_slave_SAE_IDs`; everything else snake_case).
  *
  * No HTTP here: the router hands raw query objects / parsed bodies to these functions; every
- * failure is an `EtsiError` (400) with `{message, details}`.
+ * failure is a `KmeError` of kind `invalid-request` (HTTP 400) with `{message, details}`.
  */
 import { z } from "zod";
 import { KeyIdSchema, SaeIdSchema } from "@dske/protocol";
-import { badRequest, type EtsiErrorDetail } from "./errors.js";
+import { badRequest, type KmeErrorDetail } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -133,7 +133,7 @@ export interface DecKeysRequest {
 }
 
 /** zod issues → ETSI details (`[{parameter, problem}]`). */
-export function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix = ""): EtsiErrorDetail[] {
+export function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix = ""): KmeErrorDetail[] {
   return issues.map((i) => ({
     parameter: prefix + (i.path.length > 0 ? i.path.map(String).join(".") : "(root)"),
     problem: i.message,

@@ -1,6 +1,11 @@
 /** @dske/client: the DSKE client (KME) with ETSI GS QKD 014 key delivery. */
-export { Client, type ClientOptions } from "./client.js";
-export { PeerHub, HubFailure, type PeerHubOptions, type OutgoingShare, type ShareRef, type PoolKind } from "./peer-hub.js";
+export { Client } from "./client.js";
+export { DEFAULT_HELD_KEY_TTL_MS, type ClientOptions, type ClientPsrdOptions, type GatherOptions } from "./client-options.js";
+export { PeerHub, type PeerHubOptions } from "./peer-hub.js";
+export { HubFailure, type HubLinkOptions } from "./hub-link.js";
+export { PSRD_DEFAULTS, resolvePsrdOptions, type PoolKind, type PsrdOptions } from "./replenishment.js";
+export type { ShareRef, FetchedShare } from "./share-fetches.js";
+export type { OutgoingShare } from "./share-posts.js";
 export {
   createClientRouter,
   transportStatus,
@@ -9,7 +14,8 @@ export {
   type ClientRouterOptions,
   type ClientRouter,
   type SaeAuthentication,
-} from "./router.js";
+} from "./http/router.js";
+export { STATUS_OF_KIND, httpStatusOf, etsiErrorBody, type KmeHttpStatus } from "./http/errors.js";
 export {
   ETSI_ROUTES,
   CLIENT_MGMT_ROUTES,
@@ -19,7 +25,7 @@ export {
   clientMounts,
   clientPrefixes,
   type ClientOpenApiOptions,
-} from "./client-routes.js";
+} from "./http/routes.js";
 export { registerClientMetrics, createClientMetrics, pairLabels, type ClientMetrics, type KeyRole, type SaePair } from "./client-metrics.js";
 export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "@dske/protocol";
 export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
@@ -45,7 +51,7 @@ export {
   type EncKeysRequest,
   type DecKeysRequest,
 } from "./etsi.js";
-export { EtsiError, KEYS_NOT_FOUND_MESSAGE, type EtsiErrorDetail, type EtsiStatusCode } from "./errors.js";
+export { KmeError, KEYS_NOT_FOUND_MESSAGE, type KmeErrorDetail, type KmeErrorKind } from "./errors.js";
 export {
   makeSplitKey,
   reconstructKey,
@@ -87,4 +93,4 @@ export {
   type ClientTlsConfig,
   type RunningClientServer,
   type StartClientServerOptions,
-} from "./standalone.js";
+} from "./bin/standalone.js";

@@ -59,7 +59,7 @@ export const MAX_KEY_ID_BATCH = 4096;
  * (the key stock): one random UUID (version 4 layout) shared by the batch, whose last group
  * carries the key's index (3 hex digits), the batch size − 1 (3 hex digits), the batch flag and
  * the pad length. About 94 random bits stay, so batches do not collide. A responder that sees one
- * key of a batch knows its siblings and fetches them all in one hub message per hub (client.ts):
+ * key of a batch knows its siblings and fetches them all in one hub message per hub (key-delivery.ts):
  * key IDs are public metadata; knowing a sibling's ID gives an SAE nothing it is not allowed to
  * get, since the hubs release a share only to the client of an intended slave SAE.
  */

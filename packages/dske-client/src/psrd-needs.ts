@@ -2,7 +2,7 @@
  * PSRD needs: how a client asks for PSRD when it is delivered out of band.
  *
  * A client cannot fetch PSRD itself (that would be network delivery); its replenishment logic
- * (peer-hub.ts) states what each pool of each hub needs, and the local distributor (which holds
+ * (replenishment.ts) states what each pool of each hub needs, and the local distributor (which holds
  * the operator credential) reads the needs from the client's management API (long poll), has the
  * hub issue a bundle, carries it to the client and installs it. Here:
  *
@@ -11,7 +11,7 @@
  *   (the distributor may have died). An install lowers it and wakes the waiters.
  * - `NeedBoard`: all hubs of a client; `wait` is the long poll.
  */
-import type { PoolKind } from "./peer-hub.js";
+import type { PoolKind } from "./replenishment.js";
 
 /** A reported need not met by an install within this time is reported again (the distributor failed or died). */
 export const NEED_TTL_MS = 3_000;

@@ -6,7 +6,7 @@
  * share. Over plain HTTP anyone can call dec_keys in the name of any local SAE, with any key IDs.
  * Two bounds keep that from draining PSRD:
  *
- * 1. (client.ts gather) A key ID for which the k hubs asked first released no share is not asked
+ * 1. (gather.ts) A key ID for which the k hubs asked first released no share is not asked
  *    of the other n − k hubs when n − k < k: they could not make up k shares anyway. So one
  *    unknown key ID costs at most k request/response MAC pairs (k·2·16 bytes with gf128), not n.
  * 2. (this file) Per slave SAE, key IDs that no hub knew are counted over a sliding minute. Once an

@@ -4,7 +4,8 @@
  * fetching the shares from every hub through the client's PeerHubs (the hubs release them) and
  * discarding the result, then replacing the client by a fresh one on the same PSRD store.
  */
-import { startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
+import type { ClientOptions } from "../src/client";
+import { mergeClientOptions, startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
 import { EtsiApiError } from "../src/etsi-api";
 
 const DIRECTORY = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
@@ -23,22 +24,26 @@ async function fetchAndDiscard(c: TestClient, id: string): Promise<number> {
 }
 
 /** Stop a client without closing its PSRD store (the "crash"), and start a fresh one on that store. */
-async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Record<string, unknown> = {}): Promise<TestClient> {
+async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Partial<ClientOptions> = {}): Promise<TestClient> {
   await new Promise<void>((r) => {
     c.server.close(() => r());
     c.server.closeAllConnections();
   });
   await c.client.stop();
-  const fresh = await startClient({
-    name: "curtis",
-    encryptors: ["sunny", "susan"],
-    hubs: net.hubs.map((h) => h.url),
-    minNrShares: 3,
-    kmeDirectory: DIRECTORY,
-    psrdStore: c.store,
-    stateDir: c.stateDir,
-    ...extra,
-  });
+  const fresh = await startClient(
+    mergeClientOptions<ClientOptions>(
+      {
+        name: "curtis",
+        encryptors: ["sunny", "susan"],
+        hubs: net.hubs.map((h) => h.url),
+        minNrShares: 3,
+        kmeDirectory: DIRECTORY,
+        psrdStore: c.store,
+        stateDir: c.stateDir,
+      },
+      extra,
+    ),
+  );
   await fresh.client.whenRegistered();
   return fresh;
 }
@@ -47,7 +52,7 @@ describe("ack extension (client)", () => {
   let net: TestNetwork;
   let fresh: TestClient[] = [];
   beforeEach(async () => {
-    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { ackFlushMs: 60_000 }, stateDirs: true });
+    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { link: { ackFlushMs: 60_000 } }, stateDirs: true });
     fresh = [];
   });
   afterEach(async () => {
@@ -69,7 +74,7 @@ describe("ack extension (client)", () => {
     for (const h of net.hubs) {
       expect(h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack).toEqual(["curtis"]);
     }
-    const curtis = await restart({ ackFlushMs: 60_000 });
+    const curtis = await restart({ link: { ackFlushMs: 60_000 } });
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", id);
     expect(back.keys).toEqual(got.keys);
     // Delivered once only.
@@ -111,12 +116,12 @@ describe("ack extension (client)", () => {
     const releasedTo = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack?.includes("curtis"));
     expect(releasedTo.length).toBeGreaterThanOrEqual(3);
     expect(net.curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0)).toBe(net.hubs.length);
-    await restart({ ackFlushMs: 60_000 }); // stops the old client gracefully (flush timer is 60 s)
+    await restart({ link: { ackFlushMs: 60_000 } }); // stops the old client gracefully (flush timer is 60 s)
     for (const h of net.hubs) expect(h.hub.status().shares.some((s) => s.key_id === id)).toBe(false);
   });
 
   test("without the extension (v1 behaviour) the hubs delete on fetch and the crashed responder's key is lost", async () => {
-    const v1 = await restart({ ackExtension: false });
+    const v1 = await restart({ link: { ackExtension: false } });
     expect(v1.client.peerHubs.some((h) => h.supportsAck)).toBe(false);
     const got = await net.carol.etsi("sam").getKey("sunny");
     const id = got.keys[0].key_ID;

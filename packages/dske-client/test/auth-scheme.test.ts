@@ -1,6 +1,6 @@
 /**
  * allowed_auth_schemes defaults to [gf128]: a client requires gf128 unless told otherwise
- * (`requireAuthScheme: false`, what `--auth-schemes gf128,hmac-sha256` sets for reference hubs).
+ * (`link: { requireAuthScheme: false }`, what `--auth-schemes gf128,hmac-sha256` sets for reference hubs).
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
@@ -44,7 +44,7 @@ test("by default a client refuses a hub without gf128 (no hmac-sha256 fallback)"
 });
 
 test("with the fallback allowed (a topology listing hmac-sha256) it registers with hmac-sha256", async () => {
-  const c = await startClient({ name: "curtis", encryptors: ["sunny"], hubs: [url], minNrShares: 1, requireAuthScheme: false });
+  const c = await startClient({ name: "curtis", encryptors: ["sunny"], hubs: [url], minNrShares: 1, link: { requireAuthScheme: false } });
   clients.push(c);
   await c.client.whenRegistered(1, 5000);
   expect(hubStatus(c)).toMatchObject({ registered: true, auth_scheme: "hmac-sha256" });

@@ -136,10 +136,8 @@ describe("network PSRD delivery (psrd_delivery: network)", () => {
       hubs: hubs.map((h) => h.url),
       minNrShares: 2,
       kmeDirectory: directory,
-      psrdDelivery: "network" as const,
       // first bundles are small: the rest comes over the network
-      initialPsrdBytes: 1024,
-      getPsrdBlockSize: 2048,
+      psrd: { delivery: "network" as const, initialBytes: 1024, blockSize: 2048 },
     };
     const carol = await startClient({ name: "carol", encryptors: ["sam"], ...common });
     const curtis = await startClient({ name: "curtis", encryptors: ["sunny"], ...common });

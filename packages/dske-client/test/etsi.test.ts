@@ -6,10 +6,10 @@ import express from "express";
 import request from "supertest";
 import type { PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client";
-import { createClientRouter } from "../src/router";
+import { createClientRouter } from "../src/http/router";
 import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN } from "./harness";
 import { parseEncKeysBody, saeIdFromAuthorization, DEFAULT_ETSI_LIMITS } from "../src/etsi";
-import { EtsiError } from "../src/errors";
+import { KmeError } from "../src/errors";
 
 const unusedStore: PsrdStore = {
   openPool: () => Promise.reject(new Error("not used")),
@@ -235,7 +235,7 @@ describe("ETSI parsing helpers", () => {
     expect(saeIdFromAuthorization(undefined)).toBeUndefined();
   });
 
-  test("POST key request defaults and errors are EtsiErrors with details", () => {
+  test("POST key request defaults and errors are invalid-request KmeErrors with details", () => {
     expect(parseEncKeysBody({}, DEFAULT_ETSI_LIMITS)).toEqual({ number: 1, size: 256, additionalSlaves: [] });
     expect(parseEncKeysBody({ number: 3, size: 128, unknown_member: true }, DEFAULT_ETSI_LIMITS)).toEqual({
       number: 3,
@@ -246,9 +246,9 @@ describe("ETSI parsing helpers", () => {
       parseEncKeysBody({ size: "256" }, DEFAULT_ETSI_LIMITS);
       throw new Error("expected a failure");
     } catch (err) {
-      expect(err).toBeInstanceOf(EtsiError);
-      expect((err as EtsiError).status).toBe(400);
-      expect((err as EtsiError).details?.[0]).toMatchObject({ parameter: "size" });
+      expect(err).toBeInstanceOf(KmeError);
+      expect((err as KmeError).kind).toBe("invalid-request");
+      expect((err as KmeError).details?.[0]).toMatchObject({ parameter: "size" });
     }
   });
 

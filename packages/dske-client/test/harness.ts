@@ -9,7 +9,7 @@ import { Hub, createHubRouter } from "@dske/hub";
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { LocalDistributor, peekBundleHeader, writeBundleFile, type DistributorTransport } from "@dske/distributor";
 import { Client, type ClientOptions } from "../src/client";
-import { createClientRouter } from "../src/router";
+import { createClientRouter } from "../src/http/router";
 import { EtsiApi } from "../src/etsi-api";
 
 /** The operator token of the in-process hubs and clients (management routes and /metrics). */
@@ -112,13 +112,28 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
+/** Client options layered: later ones win, option groups (`psrd`, `link`, `stock`, `gather`) merged field by field. */
+export function mergeClientOptions<T extends Partial<ClientOptions>>(...layers: Partial<ClientOptions>[]): T {
+  const out: Partial<ClientOptions> = {};
+  for (const l of layers) {
+    Object.assign(out, l, {
+      psrd: { ...out.psrd, ...l.psrd },
+      link: { ...out.link, ...l.link },
+      stock: { ...out.stock, ...l.stock },
+      gather: { ...out.gather, ...l.gather },
+    });
+  }
+  return out as T;
+}
+
 export async function startClient(
   options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore },
 ): Promise<TestClient> {
   const store = options.psrdStore ?? new MemoryStore();
   // The key stock is off by default here: these tests drive the on-demand protocol path (every
   // enc_keys reaches the hubs); key-stock.test.ts turns it on.
-  const client = await Client.create({ retryInitialMs: 20, retryMaxMs: 200, hubTimeoutMs: 3000, keyStockAheadMs: 0, ...options, psrdStore: store });
+  const defaults: Partial<ClientOptions> = { link: { retryInitialMs: 20, retryMaxMs: 200, timeoutMs: 3000 }, stock: { aheadMs: 0 } };
+  const client = await Client.create(mergeClientOptions<ClientOptions>(defaults, options, { psrdStore: store }));
   const distributors = startInProcessDistributors(client, options.hubs);
   await client.start();
   const app = express();
@@ -193,7 +208,7 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
   const carolSaes = [...(options.carolSaes ?? ["sam", "sue"])];
   const directory: Record<string, string> = { sunny: "curtis", susan: "curtis" };
   for (const sae of carolSaes) directory[sae] = "carol";
-  const common = { hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory, ...options.client };
+  const common = mergeClientOptions<Omit<ClientOptions, "name" | "encryptors" | "psrdStore">>({ hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory }, options.client ?? {});
   const dir = (name: string) => (options.stateDirs ? { stateDir: mkdtempSync(path.join(tmpdir(), `dske-${name}-`)) } : {});
   const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common, ...dir("carol") });
   const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common, ...dir("curtis") });

@@ -11,7 +11,7 @@ import { keyCheckWord } from "@dske/auth";
 import { combine, interpolateAt } from "@dske/sss";
 import type { Allocation } from "@dske/psrd";
 import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD, xor } from "../src/key";
-import { parseClientArgs } from "../src/standalone";
+import { parseClientArgs } from "../src/bin/standalone";
 import { usedBytes, waitFor } from "./harness";
 import { useNetwork } from "./security/net";
 import { lagrangeAtZero, makePsrdSplitKeys, secretFromPsrdShares, splitKeyFromPsrd, type PadAllocation, type PadSource } from "../src/key-source";

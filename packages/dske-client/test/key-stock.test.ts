@@ -1,5 +1,5 @@
 /**
- * Key stock (master side, key-stock.ts) and batch prefetch (slave side, client.ts): policy with a
+ * Key stock (master side, key-stock.ts) and batch prefetch (slave side, key-delivery.ts): policy with a
  * fake clock, batch key IDs, and the whole path through real hubs and clients in process.
  */
 import { KeyStock, MAX_STOCK_BATCH, MIN_REFILL } from "../src/key-stock";
@@ -183,7 +183,7 @@ describe("key stock through real hubs and clients", () => {
     net = await startNetwork({
       hubs: ["hank", "helen", "hilary", "holly", "hugo"],
       k: 3,
-      client: { keyStockAheadMs: 2000, ackFlushMs: 50, keyStockClock: () => stockTime },
+      client: { stock: { aheadMs: 2000, now: () => stockTime }, link: { ackFlushMs: 50 } },
     });
   });
   afterEach(async () => {

@@ -11,10 +11,10 @@ import { validate } from "@readme/openapi-parser";
 import { listRouterRoutes } from "@dske/server";
 import type { PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client";
-import { clientOpenApi } from "../src/client-routes";
+import { clientOpenApi } from "../src/http/routes";
 import { ClientMgmtStatusSchema } from "@dske/protocol";
-import { createClientRouter } from "../src/router";
-import { parseClientArgs, startClientServer } from "../src/standalone";
+import { createClientRouter } from "../src/http/router";
+import { parseClientArgs, startClientServer } from "../src/bin/standalone";
 import type { Logger, LogFields } from "../src/logger";
 import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN, startNetwork, type TestClient, type TestNetwork } from "./harness";
 

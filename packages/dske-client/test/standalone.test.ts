@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ClientUsageError, parseClientArgs, startClientServer } from "../src/standalone";
+import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
 import { silentLogger } from "../src/logger";
 import { EtsiApi } from "../src/etsi-api";
 

@@ -244,8 +244,8 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
       hubs: ["hank", "helen", "hilary"],
       k: 2,
       startHub: startGatedHub,
-      // A client waits psrdWaitMs for a bundle before a request fails (the gate refuses them).
-      client: { getPsrdBlockSize: 256, startRequestPsrdThreshold: 100, stopRequestPsrdThreshold: 300, gatherHedgeMs: 100, psrdWaitMs: 300, initialPsrdBytes: 1024 },
+      // A client waits psrd.waitMs for a bundle before a request fails (the gate refuses them).
+      client: { psrd: { blockSize: 256, startThreshold: 100, stopThreshold: 300, waitMs: 300, initialBytes: 1024 }, gather: { hedgeMs: 100 } },
     });
     ({ hubs, carol, curtis } = net);
   });

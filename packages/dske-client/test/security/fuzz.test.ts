@@ -43,7 +43,7 @@ beforeAll(async () => {
   net = await startNetwork({
     hubs: ["hank", "helen", "hilary"],
     k: 2,
-    client: { limits: { maxKeyPerRequest: 10, maxKeySize: 4096 }, gatherHedgeMs: 50 },
+    client: { limits: { maxKeyPerRequest: 10, maxKeySize: 4096 }, gather: { hedgeMs: 50 } },
   });
   ({ hubs, carol, curtis } = net);
   // A first key pair: pools are filled and the network is warm.

@@ -26,7 +26,7 @@ beforeAll(async () => {
     hubs: [hub.url],
     minNrShares: 1,
     limits: { maxKeyPerRequest: L.maxKeyPerRequest, maxSaeIdCount: L.maxSaeIdCount },
-    hubTimeoutMs: 10_000,
+    link: { timeoutMs: 10_000 },
     kmeDirectory: { sam: "carol", ...Object.fromEntries(saes.map((s) => [s, "carol"])) },
   });
   await carol.client.whenRegistered();

@@ -1,6 +1,6 @@
 /** Security-test helpers: PSRD accounting over every pool of every node of an in-process network; a PSRD-gated hub; the shared network fixture. */
 import type { Hub } from "@dske/hub";
-import { startHub, startNetwork, type TestClient, type TestHub } from "../harness";
+import { mergeClientOptions, startHub, startNetwork, type TestClient, type TestHub } from "../harness";
 import type { ClientOptions } from "../../src/client";
 import type { PsrdStore } from "@dske/psrd";
 import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
@@ -118,7 +118,7 @@ export function useNetwork(options: { n?: number; k?: number; gatherHedgeMs?: nu
     const started = await startNetwork({
       hubs: names,
       k: options.k ?? 3,
-      client: { gatherHedgeMs: options.gatherHedgeMs ?? 100, ...options.client },
+      client: mergeClientOptions({ gather: { hedgeMs: options.gatherHedgeMs ?? 100 } }, options.client ?? {}),
     });
     running = started;
     net.hubs = started.hubs;

@@ -11,7 +11,7 @@ import { EtsiApiError } from "../../src/etsi-api";
 import { PartialShares } from "../../src/partial-shares";
 import { useNetwork } from "./net";
 
-const net = useNetwork({ client: { heldKeyTtlMs: 30_000 } });
+const net = useNetwork({ client: { gather: { heldKeyTtlMs: 30_000 } } });
 
 test("a key whose dec_keys failed (a hub down) is delivered identically on retry once the hub is back", async () => {
   const [hank, helen, hilary, holly, hugo] = net.hubs;

@@ -5,7 +5,7 @@
  *   false`) at the standard root `/api/v1/keys/...`:
  *   `GET /{slave_SAE_ID}/status`, `GET|POST /{slave_SAE_ID}/enc_keys`, `GET|POST /{master_SAE_ID}/dec_keys`.
  * - Management: `GET /client/{name}/mgmt/v1/status`, `POST /client/{name}/mgmt/v1/stop`, and
- *   `/client/{name}/metrics`: the operator only (@dske/hub operator.ts): `Authorization: Bearer
+ *   `/client/{name}/metrics`: the operator only (@dske/server operator.ts): `Authorization: Bearer
  *   <operatorToken>`, or under mutual TLS the operator certificate (CN `operatorCn`, default
  *   `dske-operator`). No credential → 401, a wrong one → 403; without a token in plain mode
  *   management is disabled (401). Writes there must be `Content-Type: application/json` (415).
@@ -16,18 +16,20 @@
  *     missing → 401. NOT authenticated: for local experiments only.
  *   - `"tls-client-certificate"` (HTTPS with mutual TLS): the subject CN of the verified client
  *     certificate; the Authorization header is ignored for the ETSI routes.
- * - Errors: `{message, details?}` with 400 / 401 / 503 (413 for an oversized body).
- * - Every route is registered from the route tables of client-routes.ts, which also generate the
+ * - Errors: `{message, details?}` with 400 / 401 / 404 / 503 by the domain error's kind
+ *   (http/errors.ts; 413 for an oversized body).
+ * - Every route is registered from the route tables of http/routes.ts, which also generate the
  *   OpenAPI document (`/client/{name}/openapi.json`, page at `/client/{name}/docs`).
  * - Metrics (`/client/{name}/metrics`, per-node registry), a request ID per request (X-Request-ID
  *   in and out) and one log line per request through `logger`.
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
+import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import { DEFAULT_OPERATOR_CN, NodeMetrics, createOperatorGuard, crossSiteGuard, jsonWritesOnly, mountObservability, peerCertificateCn, registerRoute, requestIdMiddleware, type OperatorGuard } from "@dske/server";
-import type { Client } from "./client.js";
-import { registerClientMetrics, type ClientMetrics, type KeyRole } from "./client-metrics.js";
-import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./client-routes.js";
-import { EtsiError, badRequest, unauthorized } from "./errors.js";
+import type { Client } from "../client.js";
+import { registerClientMetrics, type ClientMetrics, type KeyRole } from "../client-metrics.js";
+import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./routes.js";
+import { KmeError, badRequest, unauthorized } from "../errors.js";
+import { errorHandler } from "./errors.js";
 import {
   parseDecKeysBody,
   parseDecKeysQuery,
@@ -36,9 +38,9 @@ import {
   parseSaeId,
   saeIdFromAuthorization,
   type KeyContainer,
-} from "./etsi.js";
-import { silentLogger, type Logger } from "./logger.js";
-import { BundleInstallError } from "./bundle-installer.js";
+} from "../etsi.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { BundleInstallError } from "../bundle-installer.js";
 import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "@dske/protocol";
 
 export interface ClientRouterOptions {
@@ -238,7 +240,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   });
 
   etsi.use((_req, _res, next) => {
-    next(new EtsiError(400, "bad request format: unknown ETSI endpoint (expected {SAE_ID}/status, enc_keys or dec_keys)"));
+    next(badRequest("bad request format: unknown ETSI endpoint (expected {SAE_ID}/status, enc_keys or dec_keys)"));
   });
   etsi.use(errorHandler(logger, node));
 
@@ -259,7 +261,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
       res.json(await client.installBundle(body.data.file));
     } catch (err) {
       if (err instanceof BundleInstallError) {
-        throw new EtsiError(err.code === "not_found" ? 404 : 400, err.message, [{ code: err.bundleCode ?? err.code }]);
+        throw new KmeError(err.code === "not_found" ? "not-found" : "invalid-request", err.message, [{ code: err.bundleCode ?? err.code }]);
       }
       throw err;
     }
@@ -321,28 +323,6 @@ function jsonBody(req: Request, emptyOk: boolean): unknown {
       { body: err instanceof Error ? err.message : "not JSON" },
     ]);
   }
-}
-
-function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) return next(err);
-    if (err instanceof EtsiError) {
-      if (err.status === 401) node?.authFailure("etsi_unauthorized");
-      res.status(err.status).json(err.toBody());
-      return;
-    }
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e && e.type === "entity.too.large") {
-      res.status(413).json({ message: "request body too large", details: [{ limit_bytes: (e as { limit?: number }).limit }] });
-      return;
-    }
-    if (e && typeof e.status === "number" && e.status >= 400 && e.status < 500) {
-      res.status(400).json({ message: `bad request format: ${e.message ?? "invalid request"}` });
-      return;
-    }
-    logger.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    res.status(503).json({ message: "error on server side", details: [{ error: err instanceof Error ? err.message : String(err) }] });
-  };
 }
 
 /**

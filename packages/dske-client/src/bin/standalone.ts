@@ -1,0 +1,204 @@
+/**
+ * The standalone client: `startClientServer` (FileStore and state under the state dir, the client
+ * router on a port, structured logs (pino JSON lines on stdout with request IDs), Prometheus
+ * metrics and the OpenAPI document + docs page also at the app root (`/metrics`, `/openapi.json`,
+ * `/docs`), graceful stop) and `runClientCli`. Argument parsing is in args.ts; `server.ts` is the
+ * bin entry that calls `runClientCli`.
+ */
+import { promises as fs } from "node:fs";
+import http, { type Server } from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { CommanderError } from "commander";
+import express from "express";
+import { NodeMetrics, createNodeLogger, crossSiteGuard, isLoopbackHost, mountObservability, operatorTokenOf, requestIdMiddleware } from "@dske/server";
+import { FileStore } from "@dske/psrd";
+import { Client } from "../client.js";
+import { clientOpenApi } from "../http/routes.js";
+import type { ClientMetrics } from "../client-metrics.js";
+import { pinoLogger, type Logger } from "../logger.js";
+import { createClientRouter } from "../http/router.js";
+import { ClientUsageError, parseClientArgs, type ClientServerConfig } from "./args.js";
+
+export { ClientUsageError, parseClientArgs, type ClientServerConfig, type ClientTlsConfig } from "./args.js";
+
+export interface RunningClientServer {
+  client: Client;
+  server: Server;
+  url: string;
+  /** Graceful stop: close the server, finish background work, flush and close the stores. */
+  stop(): Promise<void>;
+  /** Resolves when stopped (by stop(), the mgmt stop route, or a signal handler calling stop). */
+  stopped: Promise<void>;
+  /** The node's metrics (served at `/metrics` and `/client/NAME/metrics`). */
+  metrics: ClientMetrics;
+}
+
+export interface StartClientServerOptions {
+  /** Where log lines go (default: pino JSON lines on stdout, with node name and request IDs). */
+  logger?: Logger;
+  /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
+  processMetrics?: boolean;
+}
+
+export async function startClientServer(
+  config: ClientServerConfig,
+  options: StartClientServerOptions = {},
+): Promise<RunningClientServer> {
+  const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
+  const operatorToken = await operatorTokenOf(config, (m) => new ClientUsageError(m));
+  const insecure = config.tls === undefined && !isLoopbackHost(config.host);
+  if (insecure && config.allowInsecureBind !== true) {
+    throw new ClientUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind (or TLS) to serve on it`);
+  }
+  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
+    auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
+  });
+  let client: Client;
+  try {
+    client = await Client.create({
+      name: config.name,
+      encryptors: config.encryptors,
+      hubs: config.hubs,
+      psrdStore: store,
+      minNrShares: config.minNrShares,
+      keySource: config.keySource,
+      stateDir: config.stateDir,
+      kmeDirectory: config.kmeDirectory,
+      logger,
+      psrd: {
+        startThreshold: config.startRequestPsrdThreshold,
+        stopThreshold: config.stopRequestPsrdThreshold,
+        blockSize: config.getPsrdBlockSize,
+        delivery: config.psrdDelivery,
+        initialBytes: config.initialPsrdBytes,
+        waitMs: config.psrdWaitMs,
+      },
+      stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs },
+      link: config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {},
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const app = express();
+  app.set("etag", false);
+  app.disable("x-powered-by");
+  const node = new NodeMetrics({ kind: "client", name: config.name, processMetrics: options.processMetrics });
+  app.use(requestIdMiddleware());
+  app.use(node.httpMiddleware());
+  app.use(crossSiteGuard({ metrics: node }));
+  const router = createClientRouter({
+    client,
+    logger,
+    metrics: node,
+    onStop: () => stop(),
+    saeAuthentication: config.tls ? "tls-client-certificate" : "authorization-header",
+    operatorToken,
+    insecure,
+  });
+  app.use(router);
+  // The same document, page, health and metrics (operator only) at the app root (one node per process).
+  const root = express.Router();
+  mountObservability(root, {
+    prefix: "",
+    title: `DSKE client ${config.name} API`,
+    document: () => clientOpenApi(config.name, { rootAliases: true }),
+    metrics: node,
+    operatorGuard: router.operatorGuard,
+  });
+  app.use(root);
+  app.use((_req, res) => {
+    res.status(404).json({ message: "not found" });
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s: Server = config.tls
+      ? https.createServer(
+          {
+            cert: config.tls.cert,
+            key: config.tls.key,
+            ca: config.tls.ca,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: "TLSv1.2",
+          },
+          app,
+        )
+      : http.createServer(app);
+    // Keep idle keep-alive connections of SAEs open well beyond Node's 5 s default: an SAE that
+    // reuses a pooled connection just as the server closes it gets ECONNRESET for a request that
+    // may or may not have been served (same setting as the hub standalone).
+    s.keepAliveTimeout = 65_000;
+    s.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  }).catch(async (err: unknown) => {
+    await client.stop();
+    await store.close();
+    throw err;
+  });
+  await client.start();
+  const address = server.address() as AddressInfo;
+  const url = `${config.tls ? "https" : "http"}://${config.host}:${address.port}`;
+  if (config.tls) {
+    logger.info("ETSI API over HTTPS with mutual TLS: SAE identity is the client certificate CN; management needs the operator certificate");
+  } else {
+    logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
+  }
+  if (insecure) {
+    logger.warn(`INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`);
+  }
+  if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      logger.info("stopping");
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await client.stop();
+      await store.close();
+      logger.info("stopped");
+      resolveStopped();
+    })();
+    return stopping;
+  }
+  return { client, server, url, stop, stopped, metrics: router.metrics! };
+}
+
+/** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */
+export async function runClientCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let config: ClientServerConfig;
+  try {
+    config = await parseClientArgs(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = 0;
+      return;
+    }
+    process.stderr.write(`dske-client: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let running: RunningClientServer;
+  try {
+    running = await startClientServer(config, { processMetrics: true });
+  } catch (err) {
+    process.stderr.write(`dske-client: cannot start: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`listening on ${running.url}\n`);
+  const onSignal = () => void running.stop();
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  await running.stopped;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+}

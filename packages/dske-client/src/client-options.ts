@@ -1,0 +1,65 @@
+/**
+ * The options of a Client, grouped by the part that uses them: `psrd` (replenishment.ts and the
+ * bundle inbox), `link` (each hub: registration, timeouts, batching, acks; hub-link.ts), `stock`
+ * (key-stock.ts) and `gather` (gather.ts and held-keys.ts). A group is handed on as a whole.
+ */
+import type { PsrdStore } from "@dske/psrd";
+import type { EtsiLimits } from "./etsi.js";
+import type { HubLinkOptions } from "./hub-link.js";
+import type { KeySource } from "./key-source.js";
+import type { KeyStockOptions } from "./key-stock.js";
+import type { Logger } from "./logger.js";
+import type { PsrdOptions } from "./replenishment.js";
+
+export interface ClientPsrdOptions extends PsrdOptions {
+  /** Bundles found here are installed at start (default `<stateDir>/inbox`). */
+  inboxDir?: string;
+}
+
+/** The responder's side: fetching shares and keeping reconstructed keys for a retry. */
+export interface GatherOptions {
+  /** Start fetching from the remaining hubs when the first k have not all answered within this many ms (default 1000). */
+  hedgeMs?: number;
+  /**
+   * Reconstructed keys that could not be handed out (the request failed for another key) are held
+   * in memory this long so that a retry succeeds (the hubs may already have dropped the shares);
+   * shares of keys not yet reconstructable too. Default 60,000.
+   */
+  heldKeyTtlMs?: number;
+}
+
+export interface ClientOptions {
+  /** Client (KME) name, e.g. `carol`. Used as source_KME_ID. */
+  name: string;
+  /** SAE IDs of the encryptors attached to this client. */
+  encryptors: readonly string[];
+  /** Hub base URLs, e.g. `http://127.0.0.1:8100/hub/hank`. */
+  hubs: readonly string[];
+  /** PSRD store holding the two pools per hub. */
+  psrdStore: PsrdStore;
+  /** k: shares needed to reconstruct a key (default 3). */
+  minNrShares?: number;
+  /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
+  keySource?: KeySource;
+  /** Durable state (registrations, key bookkeeping) goes here; memory only when absent. */
+  stateDir?: string;
+  /** SAE → client (KME) name, for target_KME_ID and slave SAE validation. */
+  kmeDirectory?: Readonly<Record<string, string>>;
+  /** ETSI limits (key sizes, number per request, multicast). */
+  limits?: Partial<EtsiLimits>;
+  logger?: Logger;
+  /** PSRD thresholds, block size, delivery and the bundle inbox. */
+  psrd?: ClientPsrdOptions;
+  /** How the client talks to each hub. */
+  link?: HubLinkOptions;
+  /**
+   * Key stock (key-stock.ts): keys for a busy (master SAE, slave SAE) pair established `aheadMs`
+   * of measured demand ahead (default 2000; 0 disables it), living `ttlMs` (default 20,000; keep
+   * it well below the hubs' share timeout), on the clock `now` (tests drive it).
+   */
+  stock?: KeyStockOptions;
+  /** The responder's side. */
+  gather?: GatherOptions;
+}
+
+export const DEFAULT_HELD_KEY_TTL_MS = 60_000;

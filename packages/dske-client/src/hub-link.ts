@@ -1,0 +1,152 @@
+/**
+ * The link to one hub: what every part of a PeerHub shares (registration.ts, replenishment.ts,
+ * acks.ts, share-posts.ts, share-fetches.ts). The hub's URL and name, the typed `HubApi`, whether
+ * we are registered, the negotiated auth scheme and extensions, and the health record (last
+ * error, last good exchange). Failures of a hub are `HubFailure`s whose message starts with the
+ * hub name.
+ */
+import { GF128_PAD_LENGTH, HMAC_SHA256_KEY_LENGTH, type AuthSchemeName, type PeerAuth } from "@dske/auth";
+import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError } from "@dske/protocol";
+import type { NodeState } from "./node-state.js";
+
+/** How a client talks to each hub: registration, retries, timeouts, batching, acknowledgements. */
+export interface HubLinkOptions {
+  /** Scheme proposed at registration (default gf128). */
+  authScheme?: AuthSchemeName;
+  /**
+   * Refuse a hub that does not speak the proposed scheme (default true: no fallback to
+   * hmac-sha256). Set false only where the topology allows hmac-sha256 (reference hubs).
+   */
+  requireAuthScheme?: boolean;
+  /** Registration retry backoff (ms): first delay and cap. Defaults 200 / 5000. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** Per-request timeout (ms), default 10,000. */
+  timeoutMs?: number;
+  /** Coalesce concurrent share posts / fetches into batch messages (default true; needs the hub's batch extension; coalescer.ts). */
+  coalesce?: boolean;
+  /** Propose the `ack` extension at registration (default true; false behaves as a v1 client). */
+  ackExtension?: boolean;
+  /**
+   * Ack extension: pending acknowledgements ride on the next fetch to this hub; if none goes out
+   * within this many ms, they are sent alone (one signed ack-only message). Default 1000.
+   */
+  ackFlushMs?: number;
+}
+
+/** A failure of one hub for one operation; the message starts with the hub name. */
+export class HubFailure extends Error {
+  override readonly name = "HubFailure";
+  constructor(
+    readonly hub: string,
+    readonly reason: string,
+    readonly status = 0,
+  ) {
+    super(`${hub}: ${reason}`);
+  }
+}
+
+export class HubLink {
+  readonly url: string;
+  /** Hub name: from the registration response; until then the last URL path segment. */
+  name: string;
+  registered = false;
+  stopped = false;
+  scheme: AuthSchemeName | undefined;
+  extensions = new Set<string>();
+  lastError: string | undefined;
+  lastFailureAt = 0;
+  /** Time of the last exchange with the hub that succeeded (registration or signed call). */
+  lastOkAt = 0;
+  /** In-band calls, signed with the PSRD that `resolvePeer` names (replenishment.ts). */
+  readonly api: HubApi;
+  /** Aborted at stop: ends backoff sleeps and waits for bundles. */
+  readonly abort = new AbortController();
+
+  constructor(url: string, state: NodeState, timeoutMs: number | undefined, resolvePeer: () => PeerAuth | undefined) {
+    this.url = url.replace(/\/+$/, "");
+    this.name = this.url.split("/").pop() || this.url;
+    const rec = state.hub(this.url);
+    if (rec) this.name = rec.hub_name;
+    this.api = new HubApi(this.url, {
+      timeoutMs,
+      // The hub closed a connection (stopped, crashed, restarted, or idle): not known good until
+      // the next exchange succeeds (the key stock is then not used; key-issuing.ts healthyHubs).
+      onConnectionLost: () => {
+        this.lastOkAt = 0;
+      },
+      auth: {
+        resolvePeer: () => {
+          const auth = resolvePeer();
+          if (!auth) throw new HubFailure(this.name, "not registered");
+          return auth;
+        },
+      },
+    });
+  }
+
+  get supportsBatch(): boolean {
+    return this.extensions.has(BATCH_EXTENSION);
+  }
+
+  /** Whether this hub keeps released shares until we acknowledge them (the `ack` extension). */
+  get supportsAck(): boolean {
+    return this.extensions.has(ACK_EXTENSION) && this.supportsBatch;
+  }
+
+  /** PSRD bytes consumed by one signed message under the negotiated scheme. */
+  get messageCost(): number {
+    return this.scheme === "hmac-sha256" ? HMAC_SHA256_KEY_LENGTH : GF128_PAD_LENGTH;
+  }
+
+  notRegistered(): HubFailure {
+    return new HubFailure(this.name, this.lastError ?? "not registered");
+  }
+
+  /** The error as a HubFailure of this hub; remembered as the last error unless a 404 (a key the hub does not hold). */
+  failure(err: unknown, what: string): HubFailure {
+    if (err instanceof HubFailure) return err;
+    const f =
+      err instanceof HubApiError
+        ? new HubFailure(this.name, describeApiError(err), err.status)
+        : new HubFailure(this.name, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+    if (f.status !== 404) {
+      this.lastError = f.reason;
+      this.lastFailureAt = Date.now();
+    }
+    return f;
+  }
+
+  /** Remember a background failure (registration, replenishment) as the last error. */
+  noteFailure(err: unknown): void {
+    if (err instanceof HubFailure) this.lastError = err.reason;
+    else if (err instanceof HubApiError) this.lastError = describeApiError(err);
+    else this.lastError = err instanceof Error ? err.message : String(err);
+    this.lastFailureAt = Date.now();
+  }
+
+  /** An exchange with the hub succeeded. */
+  noteOk(): void {
+    this.lastError = undefined;
+    this.lastOkAt = Date.now();
+  }
+}
+
+function describeApiError(err: HubApiError): string {
+  if (err.code === "network" && /ECONNREFUSED/.test(err.message)) return "connection refused";
+  return err.status > 0 ? `HTTP ${err.status} ${err.message}` : err.message;
+}
+
+/** Wait `ms`, or less if `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
