@@ -1,244 +1,35 @@
 /**
- * The standalone hub: argument parsing (commander + zod) and `startHubServer` (FileStore under the
- * state dir, the hub router on a port, structured request logging (pino, request IDs), Prometheus
- * metrics and the OpenAPI document + docs page also at the app root (`/metrics`, `/openapi.json`,
- * `/docs`), graceful stop). `server.ts` is the bin entry that calls `runHubCli`.
+ * The standalone hub: `startHubServer` (FileStore under the state dir, the hub router on a port,
+ * structured request logging (pino, request IDs), Prometheus metrics and the OpenAPI document +
+ * docs page also at the app root (`/metrics`, `/openapi.json`, `/docs`), graceful stop) and
+ * `runHubCli` (the `dske-hub` binary; server.ts calls it). The command line is parsed in args.ts.
  */
 import { promises as fs } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import path from "node:path";
-import { Command, CommanderError } from "commander";
-import express, { type NextFunction, type Request, type Response } from "express";
-import { z } from "zod";
-import type { AuthSchemeName } from "@dske/auth";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { FileStore } from "@dske/psrd";
-import { Hub } from "./hub.js";
-import { installTestFaults } from "./test-faults.js";
-import { createHubRouter } from "./router.js";
-import { mountObservability } from "@dske/server";
-import { hubOpenApi } from "./hub-routes.js";
-import { createNodeLogger, lineLogger, requestIdMiddleware, type PinoLogger } from "@dske/server";
-import { NodeMetrics } from "@dske/server";
-import { crossSiteGuard, isLoopbackHost, operatorTokenOf } from "@dske/server";
-import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
-import { DistributionPlanSchema, startDistribution, type DistributionPlan, type RunningDistribution } from "./distribution.js";
+import type { Logger } from "@dske/protocol";
+import {
+  NodeMetrics,
+  createNodeLogger,
+  crossSiteGuard,
+  isLoopbackHost,
+  lineLogger,
+  mountObservability,
+  operatorTokenOf,
+  pinoLogger,
+  requestIdMiddleware,
+  type PinoLogger,
+} from "@dske/server";
+import { Hub } from "../hub.js";
+import { startDistribution, type RunningDistribution } from "../distribution.js";
+import { createHubRouter } from "../http/router.js";
+import { hubOpenApi } from "../http/routes.js";
+import { CliUsageError, parseHubArgs, readDistributionPlan, readPem, type HubServerConfig } from "./args.js";
 
-async function readDistributionPlan(file: string): Promise<DistributionPlan> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await fs.readFile(file, "utf8")) as unknown;
-  } catch (err) {
-    throw new CliUsageError(`--distribution-plan ${file}: cannot read it as JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
-  const r = DistributionPlanSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new CliUsageError(`--distribution-plan ${file}: ${i.path.join(".") || "(root)"}: ${i.message}; expected {"clients": [{"name", "url", "inbox"}]}`);
-  }
-  return r.data;
-}
-
-async function readPem(file: string, option: string): Promise<Buffer> {
-  try {
-    return await fs.readFile(file);
-  } catch (err) {
-    throw new CliUsageError(`${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-}
-
-export interface HubServerConfig {
-  name: string;
-  port: number;
-  host: string;
-  shareTimeoutSecs: number;
-  stateDir: string;
-  authSchemes: AuthSchemeName[];
-  psrdAuditLog: string;
-  maxPsrdBlockBytes?: number;
-  /** Acceptance policy: client names this hub registers (absent: every client the operator provisions). */
-  acceptClients?: string[];
-  psrdDelivery?: "bundle" | "network";
-  maxClients?: number;
-  maxPoolBytes?: number;
-  maxPoolBlocks?: number;
-  /** JSON distribution plan (distribution.ts): run this hub's local distributor for those clients. */
-  distributionPlan?: string;
-  /** PEM files for the distributor's calls to clients served over HTTPS (CA; operator certificate and key). */
-  distributorTls?: { ca: string; cert?: string; key?: string };
-  /** `--operator-token-file`: the operator token is read from it at start (see operator.ts). */
-  operatorTokenFile?: string;
-  /** The operator token itself (library use; takes precedence over operatorTokenFile). */
-  operatorToken?: string;
-  /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
-  allowInsecureBind?: boolean;
-}
-
-/** Bad command line: the message names the option and the fix. */
-export class CliUsageError extends Error {
-  override readonly name = "CliUsageError";
-}
-
-const optionSchemas = {
-  name: NodeNameSchema,
-  port: z.coerce.number().pipe(z.int().min(0).max(65535)),
-  host: z.string().min(1),
-  shareTimeoutSecs: z.coerce.number().pipe(z.number().positive().max(365 * 24 * 3600)),
-  authSchemes: z.array(z.enum(AUTH_SCHEMES)).min(1),
-  stateDir: z.string().min(1),
-  psrdAuditLog: z.string().min(1),
-  maxPsrdBlockBytes: z.coerce.number().pipe(z.int().min(1).max(16 * 1024 * 1024)),
-  acceptClients: z.array(NodeNameSchema).min(1),
-  psrdDelivery: z.enum(["bundle", "network"]),
-  maxClients: z.coerce.number().pipe(z.int().min(1)),
-  maxPoolBytes: z.coerce.number().pipe(z.int().min(1)),
-  maxPoolBlocks: z.coerce.number().pipe(z.int().min(1)),
-  distributionPlan: z.string().min(1),
-  distributorTlsCa: z.string().min(1),
-  operatorTokenFile: z.string().min(1),
-};
-
-const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }> = {
-  name: { option: "NAME", hint: "use letters, digits, '_', '.', '-' (e.g. hank)" },
-  port: { option: "--port", hint: "give an integer from 0 to 65535 (e.g. --port 8100)" },
-  host: { option: "--host", hint: "give a host name or IP address (e.g. --host 127.0.0.1)" },
-  shareTimeoutSecs: { option: "--share-timeout-secs", hint: "give a positive number of seconds (e.g. --share-timeout-secs 60)" },
-  authSchemes: {
-    option: "--auth-schemes",
-    hint: `give a comma-separated list of ${AUTH_SCHEMES.join(", ")} (e.g. --auth-schemes gf128,hmac-sha256)`,
-  },
-  stateDir: { option: "--state-dir", hint: "give a directory path" },
-  psrdAuditLog: { option: "--psrd-audit-log", hint: "give a file path" },
-  maxPsrdBlockBytes: { option: "--max-psrd-block-bytes", hint: "give an integer from 1 to 16777216" },
-  acceptClients: { option: "--accept-clients", hint: "give a comma-separated list of client names (e.g. --accept-clients carol,curtis)" },
-  psrdDelivery: { option: "--psrd-delivery", hint: "give bundle (default: PSRD only in bundles carried out of band) or network" },
-  maxClients: { option: "--max-clients", hint: "give a positive integer (e.g. --max-clients 1000)" },
-  maxPoolBytes: { option: "--max-pool-bytes", hint: "give a positive integer number of bytes (e.g. --max-pool-bytes 1073741824)" },
-  maxPoolBlocks: { option: "--max-pool-blocks", hint: "give a positive integer (e.g. --max-pool-blocks 4096)" },
-  distributionPlan: { option: "--distribution-plan", hint: "give the path of a JSON distribution plan ({clients: [{name, url, inbox}]})" },
-  distributorTlsCa: { option: "--distributor-tls-ca", hint: "give the path of a PEM CA file" },
-  operatorTokenFile: { option: "--operator-token-file", hint: "give the path of the operator token file (mode 0600)" },
-};
-
-function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.output<(typeof optionSchemas)[K]> {
-  const r = optionSchemas[key].safeParse(value);
-  if (!r.success) {
-    const shown = Array.isArray(value) ? value.join(",") : String(value);
-    throw new CliUsageError(`invalid ${fixes[key].option} ${JSON.stringify(shown)}: ${fixes[key].hint}`);
-  }
-  return r.data as z.output<(typeof optionSchemas)[K]>;
-}
-
-/** Parse `dske-hub NAME --port P ...` (argv without node and script). Throws CliUsageError. */
-export function parseHubArgs(args: readonly string[]): HubServerConfig {
-  const program = new Command("dske-hub")
-    .description("DSKE security hub")
-    .argument("<name>", "hub name, e.g. hank (paths are /hub/NAME/...)")
-    .requiredOption("-p, --port <port>", "TCP port to listen on (0 = any free port)")
-    .option("--host <host>", "address to bind", "127.0.0.1")
-    .option("--share-timeout-secs <secs>", "delete unfetched shares after this many seconds", "60")
-    .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
-    .option("--auth-schemes <list>", "accepted auth schemes, in preference order (add hmac-sha256 only for reference peers)", "gf128")
-    .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
-    .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
-    .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: every client the operator provisions)")
-    .option("--psrd-delivery <mode>", "bundle (PSRD only in bundles carried out of band) or network (also GET psrd, authenticated)", "bundle")
-    .option("--max-clients <n>", "most clients registered at once", "1000")
-    .option("--max-pool-bytes <n>", "most available bytes in one pool of one client", String(1024 * 1024 * 1024))
-    .option("--max-pool-blocks <n>", "most live blocks in one pool of one client", "4096")
-    .option("--distribution-plan <file>", "run this hub's local distributor for the clients of this JSON plan ({clients: [{name, url, inbox}]})")
-    .option("--distributor-tls-ca <file>", "PEM CA that clients served over HTTPS chain to (local distributor)")
-    .option("--distributor-tls-cert <file>", "PEM client certificate the local distributor presents to HTTPS clients (the operator's)")
-    .option("--distributor-tls-key <file>", "PEM key of --distributor-tls-cert")
-    .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled")
-    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (management and PSRD then cross the network in clear)")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {}, writeOut: () => {} })
-    .allowExcessArguments(false);
-  try {
-    program.parse([...args], { from: "user" });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.help") {
-        throw new CliUsageError(program.helpInformation());
-      }
-      throw new CliUsageError(`${err.message.replace(/^error: /, "")}\n\n${program.helpInformation()}`);
-    }
-    throw err;
-  }
-  const o = program.opts<{
-    port: string;
-    host: string;
-    shareTimeoutSecs: string;
-    stateDir?: string;
-    authSchemes: string;
-    psrdAuditLog?: string;
-    maxPsrdBlockBytes: string;
-    acceptClients?: string;
-    psrdDelivery: string;
-    maxClients: string;
-    maxPoolBytes: string;
-    maxPoolBlocks: string;
-    distributionPlan?: string;
-    distributorTlsCa?: string;
-    distributorTlsCert?: string;
-    distributorTlsKey?: string;
-    operatorTokenFile?: string;
-    allowInsecureBind?: boolean;
-  }>();
-  const name = check("name", program.args[0]);
-  const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
-  const schemes = o.authSchemes
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  const host = check("host", o.host);
-  const allowInsecureBind = o.allowInsecureBind === true;
-  if (!isLoopbackHost(host) && !allowInsecureBind) {
-    throw new CliUsageError(
-      `--host ${host} is not a loopback address: the hub serves plain HTTP, so its management and PSRD would cross the network in clear; ` +
-        "bind to 127.0.0.1 (the default), or add --allow-insecure-bind if the network is trusted",
-    );
-  }
-  return {
-    name,
-    port: check("port", o.port),
-    host,
-    shareTimeoutSecs: check("shareTimeoutSecs", o.shareTimeoutSecs),
-    stateDir: path.resolve(stateDir),
-    authSchemes: check("authSchemes", schemes),
-    psrdAuditLog: path.resolve(check("psrdAuditLog", o.psrdAuditLog ?? path.join(stateDir, "psrd-audit.jsonl"))),
-    maxPsrdBlockBytes: check("maxPsrdBlockBytes", o.maxPsrdBlockBytes),
-    ...(o.acceptClients !== undefined
-      ? {
-          acceptClients: check(
-            "acceptClients",
-            o.acceptClients
-              .split(",")
-              .map((c) => c.trim())
-              .filter((c) => c.length > 0),
-          ),
-        }
-      : {}),
-    psrdDelivery: check("psrdDelivery", o.psrdDelivery),
-    maxClients: check("maxClients", o.maxClients),
-    maxPoolBytes: check("maxPoolBytes", o.maxPoolBytes),
-    maxPoolBlocks: check("maxPoolBlocks", o.maxPoolBlocks),
-    ...(o.distributionPlan !== undefined ? { distributionPlan: path.resolve(check("distributionPlan", o.distributionPlan)) } : {}),
-    ...(o.distributorTlsCa !== undefined
-      ? {
-          distributorTls: {
-            ca: path.resolve(check("distributorTlsCa", o.distributorTlsCa)),
-            ...(o.distributorTlsCert ? { cert: path.resolve(o.distributorTlsCert) } : {}),
-            ...(o.distributorTlsKey ? { key: path.resolve(o.distributorTlsKey) } : {}),
-          },
-        }
-      : {}),
-    ...(o.operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(check("operatorTokenFile", o.operatorTokenFile)) } : {}),
-    ...(allowInsecureBind ? { allowInsecureBind } : {}),
-  };
-}
-
+export { CliUsageError, parseHubArgs, type HubServerConfig } from "./args.js";
 
 export interface RunningHubServer {
   readonly hub: Hub;
@@ -262,13 +53,18 @@ export interface StartHubServerOptions {
   processMetrics?: boolean;
   /** Called after a stop requested over HTTP (mgmt/v1/stop) completed; e.g. process.exit(0). */
   onStopped?: () => void;
+  /**
+   * Called once the hub is open, before the hub router is mounted: e.g. add middleware in front of
+   * it (the test server adds its fault injection here, ../testing/test-server.ts).
+   */
+  setup?: (context: { hub: Hub; app: Express; logger: Logger }) => void;
 }
 
 /** Open the FileStore and the hub under the state dir and listen. */
 export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
   const logger =
     options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
-  const log = (line: string) => logger.info(line);
+  const domainLogger = pinoLogger(logger);
   const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
   const insecure = !isLoopbackHost(config.host);
   if (insecure && config.allowInsecureBind !== true) {
@@ -298,7 +94,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       maxClients: config.maxClients,
       maxPoolBytes: config.maxPoolBytes,
       maxPoolBlocks: config.maxPoolBlocks,
-      log,
+      logger: domainLogger,
     });
   } catch (err) {
     await store.close();
@@ -334,8 +130,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   app.use(requestIdMiddleware({ logger }));
   app.use(metrics.httpMiddleware());
   app.use(crossSiteGuard({ metrics }));
-  const faults = installTestFaults(hub, log); // test-only, off unless DSKE_TEST_FAULTS is set
-  if (faults) app.use(faults);
+  options.setup?.({ hub, app, logger: domainLogger });
   const router = createHubRouter({
     hub,
     metrics,
@@ -343,7 +138,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     operatorToken,
     insecure,
     onStop: async () => {
-      log(`hub ${config.name}: stop requested`);
+      domainLogger.info(`hub ${config.name}: stop requested`);
       await stop();
       options.onStopped?.();
     },
@@ -382,8 +177,8 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   });
   server.keepAliveTimeout = 65_000;
   if (plan) {
-    distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, log });
-    log(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
+    distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
+    domainLogger.info(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
@@ -398,7 +193,10 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
 }
 
 /** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
-export async function runHubCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+export async function runHubCli(
+  argv: readonly string[] = process.argv.slice(2),
+  options: Pick<StartHubServerOptions, "setup"> = {},
+): Promise<void> {
   let config: HubServerConfig;
   try {
     config = parseHubArgs(argv);
@@ -417,7 +215,7 @@ export async function runHubCli(argv: readonly string[] = process.argv.slice(2))
   }
   let running: RunningHubServer;
   try {
-    running = await startHubServer(config, { onStopped: () => process.exit(0), processMetrics: true });
+    running = await startHubServer(config, { ...options, onStopped: () => process.exit(0), processMetrics: true });
   } catch (err) {
     process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
