@@ -10,12 +10,15 @@ export default defineConfig([
     target: "node20",
   },
   {
-    // The bin: ESM with a shebang (dist/server.js).
-    entry: ["src/server.ts"],
+    // The bin (dist/server.js, package.json "bin") and the test-only server with fault injection
+    // (dist/test-server.js, left out of the package by "files"): ESM with a shebang, each bundled
+    // on its own, so the bin cannot contain the test code.
+    entry: { server: "src/bin/server.ts", "test-server": "src/testing/test-server.ts" },
     format: ["esm"],
     dts: false,
     sourcemap: true,
     clean: false,
+    splitting: false,
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },
   },

@@ -339,7 +339,8 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       },
       "./package.json": "./package.json",
     });
-    expect(j.files).toEqual(["dist", "README.md"]);
+    // @dske/hub leaves out its test-only server (dist/test-server.js: the hub with fault injection).
+    expect(j.files).toEqual(j.name === "@dske/hub" ? ["dist", "!dist/test-server.*", "README.md"] : ["dist", "README.md"]);
     expect(fs.existsSync(path.join(p.dir, "README.md"))).toBe(true);
     expect(j.engines).toEqual({ node: ">=20.18.1" });
     expect(j.publishConfig).toEqual({ access: "public" });
@@ -394,6 +395,17 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       }
     },
   );
+
+  it("@dske/hub: the test-only fault injection is neither in the tarball nor in its entry or bin", () => {
+    const p = pkgs.find((x) => x.json.name === "@dske/hub")!;
+    const tgz = path.join(tgzDir, p.tarball);
+    const files = runOk("tar", ["-tzf", tgz], tmp).trim().split("\n");
+    expect(files).toContain("package/dist/server.js");
+    expect(files.filter((f) => f.includes("test-server"))).toEqual([]);
+    for (const f of ["dist/index.js", "dist/index.cjs", "dist/server.js"]) {
+      expect(runOk("tar", ["-xzOf", tgz, `package/${f}`], tmp)).not.toContain("DSKE_TEST_FAULTS");
+    }
+  });
 
   it("installs every tarball with npm into a fresh project", () => {
     for (const p of pkgs) {

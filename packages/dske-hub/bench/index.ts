@@ -21,7 +21,7 @@ import express from "express";
 import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
 import { HubApi } from "@dske/protocol";
-import { createHubRouter } from "../src/router";
+import { createHubRouter } from "../src/http/router";
 import { addDelivered, clientMirror, encryptBatch, encryptShare, type ClientMirror } from "../test/helpers";
 
 // helpers.ts uses jest's `expect` in decrypt helpers we do not call; give it a stub anyway.

@@ -315,7 +315,7 @@ export class BundleIssuer {
 
   /**
    * At start: a complete temporary bundle whose chain step is journaled is published (renamed
-   * into the outbox); any other temporary file is destroyed (its chain step never happened).
+   * into the outbox); every other temporary file is destroyed (its chain step never happened).
    */
   async recoverOutbox(): Promise<void> {
     if (!this.outbox) return;

@@ -19,7 +19,7 @@ import axios, { type AxiosInstance } from "axios";
 import { z } from "zod";
 import { LocalDistributor, destroyBundleFile, type DistributorTransport, type Need } from "@dske/distributor";
 import type { Hub } from "./hub.js";
-import { NodeNameSchema } from "@dske/protocol";
+import { NodeNameSchema, silentLogger, type Logger } from "@dske/protocol";
 
 export const DistributionPlanSchema = z.object({
   clients: z
@@ -46,7 +46,8 @@ export interface DistributionOptions {
   /** Client certificate/key to present to clients over HTTPS (the operator certificate). */
   tlsCert?: string | Buffer;
   tlsKey?: string | Buffer;
-  log?: (line: string) => void;
+  /** The distributor's log lines (default silentLogger). */
+  logger?: Logger;
 }
 
 export interface RunningDistribution {
@@ -116,12 +117,10 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
       if (res.status !== 200) throw fail(`installing ${path.basename(file)} at ${client}`, res.status, res.data);
     },
   };
-  const line = options.log ?? (() => {});
-  const fmt = (m: string, f?: Record<string, unknown>) => (f && Object.keys(f).length > 0 ? `${m} ${JSON.stringify(f)}` : m);
   const distributor = new LocalDistributor({
     clients: [...clients.keys()],
     transport,
-    log: { info: (m, f) => line(fmt(m, f)), warn: (m, f) => line(fmt(m, f)), error: (m, f) => line(fmt(m, f)) },
+    log: options.logger ?? silentLogger,
     // Clients may start after their hubs: retry soon, and keep retrying at a modest pace.
     backoff: { initialMs: 100, maxMs: 2000 },
   });

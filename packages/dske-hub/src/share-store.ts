@@ -97,7 +97,7 @@ export class ShareStore {
     return this.shares.get(masterClientName)?.get(keyId);
   }
 
-  /** Shares with this key ID (any master). */
+  /** Shares with this key ID (of every master). */
   withKeyId(keyId: string): readonly StoredShare[] {
     const v = this.byKeyId.get(keyId);
     return v === undefined ? [] : Array.isArray(v) ? v : [v];

@@ -4,7 +4,8 @@
  * acknowledges it or it times out; v1 clients keep delete-on-fetch.
  */
 import { MemoryStore, type PsrdStore } from "@dske/psrd";
-import { Hub, type HubOptions } from "../src/hub";
+import { Hub } from "../src/hub";
+import type { HubOptions } from "../src/hub-options";
 import { HubError } from "../src/errors";
 import { bytes, decryptBatch, decryptShare, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
 

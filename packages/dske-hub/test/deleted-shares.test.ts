@@ -7,7 +7,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
 import { MemoryStore } from "@dske/psrd";
-import { Hub, STATE_FILE } from "../src/hub";
+import { Hub } from "../src/hub";
+import { STATE_FILE } from "../src/hub-state";
 import { bytes, encryptBatch, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-0000000000d1";

@@ -1,6 +1,7 @@
 import { MemoryStore, PsrdExhaustedError, type PsrdStore } from "@dske/psrd";
 import { openBundle } from "@dske/distributor";
-import { Hub, type HubOptions } from "../src/hub";
+import { Hub } from "../src/hub";
+import type { HubOptions } from "../src/hub-options";
 import { HubError } from "../src/errors";
 import { poolNames } from "../src/peer-client";
 import { stagingPoolName } from "../src/bundle-issuer";

@@ -12,10 +12,10 @@ import { validate } from "@readme/openapi-parser";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
 import { HubApi } from "@dske/protocol";
-import { hubOpenApi } from "../src/hub-routes";
-import { createHubRouter } from "../src/router";
+import { hubOpenApi } from "../src/http/routes";
+import { createHubRouter } from "../src/http/router";
 import { listRouterRoutes } from "@dske/server";
-import { parseHubArgs, startHubServer } from "../src/standalone";
+import { parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, encryptShare, decryptShare, installOpened, useTempDir } from "./helpers";
 

@@ -14,11 +14,12 @@ import request from "supertest";
 import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { BundleError, openBundle, readBundleFile, type OpenedBundle } from "@dske/distributor";
-import { Hub, type HubOptions } from "../src/hub";
+import { Hub } from "../src/hub";
+import type { HubOptions } from "../src/hub-options";
 import { HubApi, HubApiError } from "@dske/protocol";
 import { HubError } from "../src/errors";
 import { poolNames } from "../src/peer-client";
-import { createHubRouter } from "../src/router";
+import { createHubRouter } from "../src/http/router";
 import {
   bytes,
   clientMirror,

@@ -7,10 +7,10 @@ import type { AuthSchemeName } from "@dske/auth";
 import { openBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
 import { HubApi, HubApiError } from "@dske/protocol";
-import { createHubRouter } from "../src/router";
+import { createHubRouter } from "../src/http/router";
 import { registerRoute } from "@dske/server";
 import type { RouteSpec } from "@dske/server";
-import { HUB_ROUTES, hubOpenApi } from "../src/hub-routes";
+import { HUB_ROUTES, hubOpenApi } from "../src/http/routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "@dske/server";
 import { ErrorBodySchema, MAX_BATCH_SHARES } from "@dske/protocol";
 import { apiError, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
@@ -436,10 +436,10 @@ describe("HubApi response validation", () => {
   });
 });
 
-describe("createHubRouter with HubOptions", () => {
-  test("opens its own hub and serves under /hub/{name}", async () => {
+describe("createHubRouter with a hub of another name", () => {
+  test("serves under /hub/{name} of its hub, and never closes it", async () => {
     const app = express();
-    const router = createHubRouter({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0, operatorToken: TOKEN });
+    const router = createHubRouter({ hub: await Hub.open({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 }), operatorToken: TOKEN });
     app.use(router);
     await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
     const r = await request(app).put("/hub/helen/dske/oob/v1/registration").set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
@@ -448,7 +448,8 @@ describe("createHubRouter with HubOptions", () => {
     expectErrorBody(stop.body);
     // Paths of other hubs are not ours.
     await request(app).get("/hub/hank/mgmt/v1/status").expect(404);
-    await (await router.hub).close();
+    expect(router.hub.isClosed).toBe(false);
+    await router.hub.close();
   });
 });
 

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "@dske/protocol";
-import { CliUsageError, parseHubArgs, startHubServer } from "../src/standalone";
+import { CliUsageError, parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, decryptShare, encryptShare, installOpened, useTempDir } from "./helpers";
 
@@ -160,7 +160,7 @@ describe("standalone server with FileStore", () => {
     const tokenFile = path.join(tmp.path, "operator-token");
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const startProcess = async () => {
-      const args = ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "0", "--state-dir", tmp.path, "--operator-token-file", tokenFile];
+      const args = ["--import", "tsx", "packages/dske-hub/src/bin/server.ts", "hank", "--port", "0", "--state-dir", tmp.path, "--operator-token-file", tokenFile];
       const child = spawn(process.execPath, args, {
         cwd: repoRoot,
         stdio: ["ignore", "pipe", "pipe"],
@@ -214,7 +214,7 @@ describe("standalone server with FileStore", () => {
   });
 
   test("the bin reports bad options and exits 2", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/server.ts", "hank", "--port", "x"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/bin/server.ts", "hank", "--port", "x"], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -3,7 +3,8 @@
  * directly, one log file per node) with an in-process recording proxy in front of every hub: the
  * clients are given the proxies' URLs, so a test sees (and can hold, swap or replay) every
  * message a client sends to a hub. Hubs can be given test-only faults (DSKE_TEST_FAULTS, see
- * packages/dske-hub/src/test-faults.ts) and restarted.
+ * packages/dske-hub/src/testing/faults.ts): they run the hub's test server (dist/test-server.js,
+ * the standalone hub with fault injection; the dske-hub binary has none), and can be restarted.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,6 +17,12 @@ import axios, { type AxiosInstance } from "axios";
 import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
 import { defaultServerScript } from "../../src/node-command";
 import { sleep } from "./chaos-util";
+
+/** The built script of a node: hubs with a fault file run the hub's test-only server. */
+function nodeScript(n: RealNode): string {
+  const script = defaultServerScript(n.kind);
+  return n.kind === "hub" && n.faultsFile !== undefined ? path.join(path.dirname(script), "test-server.js") : script;
+}
 
 /** One HTTP exchange through a proxy. */
 export interface Exchange {
@@ -327,7 +334,7 @@ export class RealNet {
   /** Spawn a node and wait for its `listening on` line. */
   async spawn(n: RealNode): Promise<void> {
     const fd = openSync(path.join(this.dir, `${n.name}.log`), "a");
-    const proc = spawn(process.execPath, [defaultServerScript(n.kind), ...this.args(n)], {
+    const proc = spawn(process.execPath, [nodeScript(n), ...this.args(n)], {
       stdio: ["ignore", "pipe", fd],
       env: { ...process.env, ...n.env },
     });

@@ -14,7 +14,7 @@ import type { Hub } from "@dske/hub";
 import { EtsiApiError } from "../../src/etsi-api";
 import { startNetwork, waitFor, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
-import { claimShareIndex, corruptShares } from "../../../dske-hub/src/test-faults";
+import { claimShareIndex, corruptShares } from "../../../dske-hub/src/testing/faults";
 import { consumedDiff, settle, startGatedHub, useNetwork, type Accounting, type GatedHub } from "./net";
 
 const http = rawHttp();

@@ -19,7 +19,7 @@ import { FileStore, MemoryStore } from "@dske/psrd";
 import { installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
 import { HubApi } from "@dske/protocol";
-import { createHubRouter } from "../../src/router";
+import { createHubRouter } from "../../src/http/router";
 import { bytes, decryptShare, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
 import { rawHttp, send, expectWellFormed, type RawResponse } from "./fuzz-util";
 

@@ -19,7 +19,7 @@ import { MemoryStore } from "@dske/psrd";
 import { formatSignatureHeader, installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
 import { HubApi } from "@dske/protocol";
-import { createHubRouter } from "../../src/router";
+import { createHubRouter } from "../../src/http/router";
 import { bytes, provisionMirror, type ClientMirror } from "../helpers";
 import {
   CONTENT_TYPES,

@@ -9,7 +9,7 @@ import express from "express";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../../src/hub";
 import { HubApi, HubApiError } from "@dske/protocol";
-import { createHubRouter } from "../../src/router";
+import { createHubRouter } from "../../src/http/router";
 import {
   AllocationSchema,
   FetchKeySharesRequestSchema,

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { NextFunction, Request, Response } from "express";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../../src/hub";
-import { installTestFaults, readTestFaults, TEST_FAULTS_ENV } from "../../src/test-faults";
+import { installTestFaults, readTestFaults, TEST_FAULTS_ENV } from "../../src/testing/faults";
 
 let hub: Hub;
 beforeEach(async () => {

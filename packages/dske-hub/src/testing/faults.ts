@@ -1,8 +1,10 @@
 /**
  * TEST-ONLY fault injection for the standalone hub (system tests of a malicious hub and of PSRD
- * exhaustion against real processes). Off unless the environment variable `DSKE_TEST_FAULTS`
- * names a JSON file; the file is re-read on every affected request, so a test can switch faults
- * on and off while the hub runs:
+ * exhaustion against real processes). Only the test server (test-server.ts, built to
+ * dist/test-server.js, never published) installs it; the `dske-hub` binary and the package entry
+ * neither contain nor import this file. In the test server it is off unless the environment
+ * variable `DSKE_TEST_FAULTS` names a JSON file; the file is re-read on every affected request, so
+ * a test can switch faults on and off while the hub runs:
  *
  *   { "corrupt_shares": 1 }   XOR this byte value (1..255) into the first byte of every share the
  *                            hub hands out (GET key-share and batch fetch). The hub then signs the
@@ -13,14 +15,14 @@
  *                            (GET key-share and batch fetch): a malicious hub claiming another
  *                            hub's position, to push that hub's honest share out.
  *
- * A missing or unreadable file, or anything else in it, means no fault. Never set this variable in
- * production: a hub with faults lies to its clients (who detect it; that is what the tests check).
+ * A missing or unreadable file, or anything else in it, means no fault. A hub with faults lies to
+ * its clients (who detect it; that is what the tests check).
  */
 import { readFileSync } from "node:fs";
 import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
-import type { Hub } from "./hub.js";
-import { HubError } from "./errors.js";
+import type { Hub } from "../hub.js";
+import { HubError } from "../errors.js";
 
 export const TEST_FAULTS_ENV = "DSKE_TEST_FAULTS";
 

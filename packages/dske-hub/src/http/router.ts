@@ -3,7 +3,8 @@
  * path is under `/hub/{name}/...`). Thin: zod-validate, call the Hub, map HubErrors to statuses
  * with an ETSI-style body `{message, details?}`.
  *
- * - Every route is registered from the route table HUB_ROUTES (hub-routes.ts), which also
+ * - It takes a built `Hub` (open it with `Hub.open`) and never opens or closes one.
+ * - Every route is registered from the route table HUB_ROUTES (routes.ts), which also
  *   generates the OpenAPI document: router and document cannot drift.
  * - Out-of-band and management routes parse JSON with express.json (size-limited).
  * - In-band routes (`/dske/api/...`) use @dske/auth's createSignatureMiddleware, which captures and
@@ -11,23 +12,32 @@
  *   client named in the message, and signs every response from the hub-owned pool.
  * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `health` (open),
  *   `metrics` (Prometheus, per-node registry); a request ID per request (X-Request-ID in and out).
- * - Management plane (operator.ts): `mgmt/...` and `metrics` need the operator token
+ * - Management plane (@dske/server's operator guard): `mgmt/...` and `metrics` need the operator token
  *   (`operatorToken`; without one they answer 401 "management is disabled"). Every route refuses
  *   a cross-site request (an Origin other than the hub itself → 403), and writes on `mgmt/...`
  *   and `dske/oob/...` must be `Content-Type: application/json` (else 415).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
-import type { z } from "zod";
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
 import { mountObservability } from "@dske/server";
-import { HUB_ERROR_STATUS, HubError } from "./errors.js";
-import { Hub, type HubOptions } from "./hub.js";
-import { HUB_ROUTES, hubOpenApi } from "./hub-routes.js";
-import { requestIdMiddleware, type PinoLogger } from "@dske/server";
-import { NodeMetrics } from "@dske/server";
-import { registerHubMetrics, type HubMetrics } from "./hub-metrics.js";
-import { bearerToken, createOperatorGuard, crossSiteGuard, jsonWritesOnly, peerCertificateCn, sameSecret, type OperatorGuard } from "@dske/server";
-import { registerRoute } from "@dske/server";
+import {
+  NodeMetrics,
+  bearerToken,
+  createOperatorGuard,
+  crossSiteGuard,
+  jsonWritesOnly,
+  peerCertificateCn,
+  registerRoute,
+  requestIdMiddleware,
+  sameSecret,
+  type OperatorGuard,
+  type PinoLogger,
+} from "@dske/server";
+import { HubError } from "../errors.js";
+import type { Hub } from "../hub.js";
+import { mapError, sendError, validate } from "./errors.js";
+import { registerHubMetrics, type HubMetrics } from "./metrics.js";
+import { HUB_ROUTES, hubOpenApi } from "./routes.js";
 import {
   FetchKeySharesRequestSchema,
   GetKeyShareQuerySchema,
@@ -40,7 +50,6 @@ import {
   ShareMetaRequestSchema,
   SharesHeldRequestSchema,
   UnregistrationQuerySchema,
-  type ErrorBody,
   type FetchKeySharesResponse,
   type IssueBundleResponse,
   type PsrdConfirmResponse,
@@ -83,11 +92,11 @@ export interface HubRouterExtraOptions {
   insecure?: boolean;
 }
 
-export type HubRouterOptions = ({ hub: Hub } | HubOptions) & HubRouterExtraOptions;
+export type HubRouterOptions = { hub: Hub } & HubRouterExtraOptions;
 
 export type HubRouter = Router & {
-  /** The hub behind the router (opened by the router when given HubOptions). */
-  readonly hub: Promise<Hub>;
+  /** The hub behind the router (the caller opened it and closes it). */
+  readonly hub: Hub;
   /** The node's metrics (undefined with `metrics: false`). */
   readonly metrics: HubMetrics | undefined;
   /** The operator guard of this hub (for further management routes, e.g. the standalone root `/metrics`). */
@@ -95,23 +104,19 @@ export type HubRouter = Router & {
 };
 
 export function createHubRouter(options: HubRouterOptions): HubRouter {
-  const hubPromise: Promise<Hub> = "hub" in options ? Promise.resolve(options.hub) : Hub.open(options);
-  // Avoid an unhandled rejection before the first request awaits it.
-  hubPromise.catch(() => {});
-  let openedHub: Hub | undefined = "hub" in options ? options.hub : undefined;
-  hubPromise.then((h) => (openedHub = h)).catch(() => {});
-  const name = "hub" in options ? options.hub.name : options.name;
+  const hub = options.hub;
+  const name = hub.name;
   const prefix = `/hub/${encodeURIComponent(name)}`;
   const logger = options.logger;
   const onError =
     options.onError ??
     ((err: unknown) => (logger ? logger.error({ err }, "unexpected error") : console.error("dske-hub: unexpected error:", err)));
   const router = express.Router() as HubRouter;
-  Object.defineProperty(router, "hub", { value: hubPromise, enumerable: false });
+  Object.defineProperty(router, "hub", { value: hub, enumerable: false });
 
   const node =
     options.metrics === false ? undefined : options.metrics instanceof NodeMetrics ? options.metrics : new NodeMetrics({ kind: "hub", name });
-  const metrics = node ? registerHubMetrics(node, () => openedHub) : undefined;
+  const metrics = node ? registerHubMetrics(node, hub) : undefined;
   Object.defineProperty(router, "metrics", { value: metrics, enumerable: false });
 
   router.use(prefix, requestIdMiddleware({ logger }));
@@ -132,8 +137,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
       maxBodyBytes: options.maxSignedBodyBytes ?? 4 * 1024 * 1024,
       // req.body: the middleware's single parse of the raw body (not yet verified; only the
       // client name is read from it to pick the pools to verify with).
-      resolvePeer: async (req: Request, rawBody: Buffer): Promise<PeerAuth | undefined> => {
-        const hub = await hubPromise;
+      resolvePeer: (req: Request, rawBody: Buffer): PeerAuth | undefined => {
         const body: unknown = rawBody.length === 0 ? undefined : req.body;
         return hub.peerAuth(pick(body, req));
       },
@@ -153,7 +157,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   const operatorToken = options.operatorToken;
   const operatorCn = options.operatorCn ?? "dske-operator";
   /** Who an unsigned request proves to be, for client `clientName`. */
-  const credentialOf = (req: Request, hub: Hub, clientName: string): "operator" | "certificate" | "enrollment" | "other_certificate" | undefined => {
+  const credentialOf = (req: Request, clientName: string): "operator" | "certificate" | "enrollment" | "other_certificate" | undefined => {
     const cn = peerCertificateCn(req);
     if (cn !== undefined) {
       if (cn === operatorCn) return "operator";
@@ -175,9 +179,8 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   // ------------------------------------------------------------------ out of band
   route(HUB_ROUTES.register, signedOr(fromBody("client_name"), json), async (req, res) => {
     const body = validate(RegistrationRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     if (!isSigned(req)) {
-      const who = credentialOf(req, hub, body.client_name);
+      const who = credentialOf(req, body.client_name);
       if (who === undefined || who === "other_certificate") throw unauthorized(`registration of client ${body.client_name}`);
     }
     res.json(await hub.register(body));
@@ -188,8 +191,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     signedOr((_body, req) => req.query.client_name, (_req, _res, next) => next()),
     async (req, res) => {
       const query = validate(UnregistrationQuerySchema, req.query, "query");
-      const hub = await hubPromise;
-      if (!isSigned(req) && credentialOf(req, hub, query.client_name) !== "operator") {
+        if (!isSigned(req) && credentialOf(req, query.client_name) !== "operator") {
         throw new HubError("unauthorized", `only client ${query.client_name} itself (signed) or the operator may unregister it`, [
           { header: "DSKE-Signature" },
         ]);
@@ -207,8 +209,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.psrd, async (req, res) => {
     const query = validate(PsrdQuerySchema, req.query, "query");
-    const hub = await hubPromise;
-    const who = credentialOf(req, hub, query.client_name);
+    const who = credentialOf(req, query.client_name);
     if (who !== "certificate" && who !== "enrollment") {
       throw new HubError(
         "unauthorized",
@@ -227,7 +228,6 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   // ------------------------------------------------------------------ in band (signed)
   route(HUB_ROUTES.postKeyShare, signed(fromBody("master_client_name")), async (req, res) => {
     const body = validate(PostKeyShareRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     await hub.postShare(body);
     metrics?.sharesReceived.inc({ client: metrics.clientLabel(body.master_client_name) });
     const response: PostKeyShareResponse = {};
@@ -239,8 +239,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     signed((_body, req) => req.query.client_name),
     async (req, res) => {
       const query = validate(GetKeyShareQuerySchema, req.query, "query");
-      const hub = await hubPromise;
-      const share = await hub.getShare(query);
+        const share = await hub.getShare(query);
       metrics?.sharesReleased.inc({ client: metrics.clientLabel(query.client_name) });
       res.json(share);
     },
@@ -248,7 +247,6 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.postKeyShares, signed(fromBody("master_client_name")), async (req, res) => {
     const body = validate(PostKeySharesRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const stored = await hub.postShares(body.master_client_name, body.encryption_key_allocation, body.shares);
     metrics?.sharesReceived.inc({ client: metrics.clientLabel(body.master_client_name) }, stored);
     const response: PostKeySharesResponse = { stored };
@@ -257,7 +255,6 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.fetchKeyShares, signed(fromBody("client_name")), async (req, res) => {
     const body = validate(FetchKeySharesRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const fetched: FetchKeySharesResponse = await hub.fetchShares(body.client_name, body.keys, body.ack);
     if (fetched.shares.length > 0) metrics?.sharesReleased.inc({ client: metrics.clientLabel(body.client_name) }, fetched.shares.length);
     res.json(fetched);
@@ -265,21 +262,18 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.confirmPsrd, signed(fromBody("client_name")), async (req, res) => {
     const body = validate(PsrdConfirmRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const response: PsrdConfirmResponse = { confirmed: await hub.confirmPsrd(body.client_name, body.block_uuids) };
     res.json(response);
   });
 
   route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), async (req, res) => {
     const body = validate(ShareMetaRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const response: ShareMetaResponse = hub.shareMeta(body.client_name, body.key_ids);
     res.json(response);
   });
 
   route(HUB_ROUTES.sharesHeld, json, async (req, res) => {
     const body = validate(SharesHeldRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const response: SharesHeldResponse = { held: hub.sharesHeld(body.key_ids) };
     res.json(response);
   });
@@ -287,7 +281,6 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   // ------------------------------------------------------------------ management
   route(HUB_ROUTES.issueBundle, operator, json, async (req, res) => {
     const body = validate(IssueBundleRequestSchema, req.body, "request body");
-    const hub = await hubPromise;
     const issued = await hub.issueBundle(body.client_name, body.client_owned_bytes, body.hub_owned_bytes, { authScheme: body.auth_scheme });
     const response: IssueBundleResponse = {
       file: issued.file,
@@ -303,14 +296,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.unregisterByOperator, operator, async (req, res) => {
     const query = validate(UnregistrationQuerySchema, req.query, "query");
-    const hub = await hubPromise;
     const unregistered = await hub.unregister(query.client_name);
     const body: UnregistrationResponse = { hub_name: hub.name, unregistered };
     res.json(body);
   });
 
   route(HUB_ROUTES.status, operator, async (_req, res) => {
-    const hub = await hubPromise;
     res.json(options.insecure ? { ...hub.status(), insecure: true } : hub.status());
   });
 
@@ -364,52 +355,3 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   return router;
 }
-
-/** zod-validate an input; failure → HubError 400 with the issues as details. */
-function validate<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(input ?? {});
-  if (r.success) return r.data;
-  const details = r.error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    code: i.code,
-    message: i.message,
-  }));
-  const first = details[0];
-  throw new HubError(
-    "bad_request",
-    `invalid ${what}: ${first.path ? `${first.path}: ` : ""}${first.message}${details.length > 1 ? ` (and ${details.length - 1} more)` : ""}`,
-    details,
-  );
-}
-
-function mapError(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof HubError) {
-    const body: ErrorBody = { message: err.message };
-    if (err.details) body.details = err.details;
-    return { status: HUB_ERROR_STATUS[err.kind], body };
-  }
-  // body-parser errors (express.json): they carry `type` and `status`.
-  const e = err as { type?: unknown; status?: unknown; statusCode?: unknown; limit?: unknown } | null;
-  if (e && typeof e === "object" && typeof e.type === "string") {
-    if (e.type === "entity.too.large") {
-      return { status: 413, body: { message: "request body too large", details: [{ limit: e.limit }] } };
-    }
-    if (e.type === "entity.parse.failed") {
-      return { status: 400, body: { message: "request body is not valid JSON", details: [{ reason: "malformed JSON" }] } };
-    }
-    const status = typeof e.status === "number" && e.status >= 400 && e.status < 500 ? e.status : 400;
-    return { status, body: { message: `bad request body (${e.type})`, details: [{ type: e.type }] } };
-  }
-  // Other client errors raised while reading the request (e.g. a body that fails to decompress
-  // under its Content-Encoding: body-parser passes the zlib error on with status 400 and no type).
-  const clientStatus = e && typeof e === "object" ? (typeof e.status === "number" ? e.status : e.statusCode) : undefined;
-  if (typeof clientStatus === "number" && clientStatus >= 400 && clientStatus < 500) {
-    return { status: clientStatus, body: { message: "bad request: the request could not be read", details: [{ status: clientStatus }] } };
-  }
-  return { status: 500, body: { message: "internal error in the hub" } };
-}
-
-function sendError(res: Response, status: number, body: ErrorBody): void {
-  res.status(status).json(body);
-}
-

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge } from "prom-client";
 import { boundedLabel, type NodeMetrics } from "@dske/server";
-import type { Hub } from "./hub.js";
+import type { Hub } from "../hub.js";
 
 /** Hub-specific metrics: pools per client, shares stored / received / released. */
 export interface HubMetrics {
@@ -17,19 +17,19 @@ export interface HubMetrics {
   clientLabel(name: string): string;
 }
 
-export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefined): HubMetrics {
+export function registerHubMetrics(node: NodeMetrics, hub: Hub): HubMetrics {
   const registers = [node.registry];
   // One status snapshot serves all gauges of a scrape (dropped at the start of each scrape; the
   // 100 ms age limit covers scrapes that call registry.metrics() directly).
-  let cache: { at: number; status: ReturnType<Hub["status"]> | undefined } | undefined;
+  let cache: { at: number; status: ReturnType<Hub["status"]> } | undefined;
   node.onScrape(() => (cache = undefined));
   const status = () => {
     const now = Date.now();
-    if (!cache || now - cache.at > 100) cache = { at: now, status: getHub()?.status() };
+    if (!cache || now - cache.at > 100) cache = { at: now, status: hub.status() };
     return cache.status;
   };
   node.addPsrdSource(function* () {
-    for (const c of status()?.peer_clients ?? []) {
+    for (const c of status().peer_clients) {
       yield { peer: c.client_name, pool: "client_owned", bytes: c.pools.client_owned };
       yield { peer: c.client_name, pool: "hub_owned", bytes: c.pools.hub_owned };
     }
@@ -39,7 +39,7 @@ export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefi
     help: "Key shares held by the hub (not yet fetched by every intended responder, not expired)",
     registers,
     collect() {
-      this.set(status()?.shares.length ?? 0);
+      this.set(status().shares.length);
     },
   });
   new Gauge({
@@ -47,12 +47,12 @@ export function registerHubMetrics(node: NodeMetrics, getHub: () => Hub | undefi
     help: "Clients registered with the hub",
     registers,
     collect() {
-      this.set(status()?.peer_clients.length ?? 0);
+      this.set(status().peer_clients.length);
     },
   });
   return {
     node,
-    clientLabel: (name) => boundedLabel(name, (n) => getHub()?.client(n) !== undefined),
+    clientLabel: (name) => boundedLabel(name, (n) => hub.client(n) !== undefined),
     sharesReceived: new Counter({
       name: "dske_hub_shares_received_total",
       help: "Key shares received and stored, by master client",

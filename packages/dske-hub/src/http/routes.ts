@@ -1,11 +1,18 @@
 /**
  * The hub's route table (paths relative to `/hub/{name}`), used by createHubRouter to register
- * its handlers and by `hubOpenApi` to generate the OpenAPI 3.1 document. Schemas are those of
- * wire.ts (no copies).
+ * its handlers and by `hubOpenApi` to generate the OpenAPI 3.1 document. Schemas are the wire
+ * schemas of @dske/protocol (no copies).
  */
-import { observabilityRoutes } from "@dske/server";
-import { buildOpenApiDocument, type OpenApiDocument } from "@dske/server";
-import { MANAGEMENT_TAG, named, type MountedRoutes, type RouteResponse, type RouteSpec } from "@dske/server";
+import {
+  MANAGEMENT_TAG,
+  buildOpenApiDocument,
+  named,
+  observabilityRoutes,
+  type MountedRoutes,
+  type OpenApiDocument,
+  type RouteResponse,
+  type RouteSpec,
+} from "@dske/server";
 import {
   ErrorBodySchema,
   FetchKeySharesRequestSchema,

@@ -1,0 +1,237 @@
+/**
+ * The standalone hub: `startHubServer` (FileStore under the state dir, the hub router on a port,
+ * structured request logging (pino, request IDs), Prometheus metrics and the OpenAPI document +
+ * docs page also at the app root (`/metrics`, `/openapi.json`, `/docs`), graceful stop) and
+ * `runHubCli` (the `dske-hub` binary; server.ts calls it). The command line is parsed in args.ts.
+ */
+import { promises as fs } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import path from "node:path";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { FileStore } from "@dske/psrd";
+import type { Logger } from "@dske/protocol";
+import {
+  NodeMetrics,
+  createNodeLogger,
+  crossSiteGuard,
+  isLoopbackHost,
+  lineLogger,
+  mountObservability,
+  operatorTokenOf,
+  pinoLogger,
+  requestIdMiddleware,
+  type PinoLogger,
+} from "@dske/server";
+import { Hub } from "../hub.js";
+import { startDistribution, type RunningDistribution } from "../distribution.js";
+import { createHubRouter } from "../http/router.js";
+import { hubOpenApi } from "../http/routes.js";
+import { CliUsageError, parseHubArgs, readDistributionPlan, readPem, type HubServerConfig } from "./args.js";
+
+export { CliUsageError, parseHubArgs, type HubServerConfig } from "./args.js";
+
+export interface RunningHubServer {
+  readonly hub: Hub;
+  readonly server: Server;
+  /** `http://HOST:PORT` actually bound. */
+  readonly url: string;
+  /** Close the server, the hub and the store (idempotent). */
+  stop(): Promise<void>;
+  /** The node's metrics registry (served at `/metrics` and `/hub/NAME/metrics`). */
+  readonly metrics: NodeMetrics;
+  /** The node's logger. */
+  readonly logger: PinoLogger;
+}
+
+export interface StartHubServerOptions {
+  /** Structured log (default: pino JSON lines on stdout, see createNodeLogger). */
+  logger?: PinoLogger;
+  /** Plain-text alternative to `logger`: one message per line (request lines: `METHOD /path STATUS 1.2ms`). */
+  log?: (line: string) => void;
+  /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
+  processMetrics?: boolean;
+  /** Called after a stop requested over HTTP (mgmt/v1/stop) completed; e.g. process.exit(0). */
+  onStopped?: () => void;
+  /**
+   * Called once the hub is open, before the hub router is mounted: e.g. add middleware in front of
+   * it (the test server adds its fault injection here, ../testing/test-server.ts).
+   */
+  setup?: (context: { hub: Hub; app: Express; logger: Logger }) => void;
+}
+
+/** Open the FileStore and the hub under the state dir and listen. */
+export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
+  const logger =
+    options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
+  const domainLogger = pinoLogger(logger);
+  const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
+  const insecure = !isLoopbackHost(config.host);
+  if (insecure && config.allowInsecureBind !== true) {
+    throw new CliUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind to serve plain HTTP on it`);
+  }
+  const plan = config.distributionPlan ? await readDistributionPlan(config.distributionPlan) : undefined;
+  const distributorTls = config.distributorTls
+    ? {
+        tlsCa: await readPem(config.distributorTls.ca, "--distributor-tls-ca"),
+        ...(config.distributorTls.cert ? { tlsCert: await readPem(config.distributorTls.cert, "--distributor-tls-cert") } : {}),
+        ...(config.distributorTls.key ? { tlsKey: await readPem(config.distributorTls.key, "--distributor-tls-key") } : {}),
+      }
+    : {};
+  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
+  let hub: Hub;
+  try {
+    hub = await Hub.open({
+      name: config.name,
+      store,
+      stateDir: config.stateDir,
+      shareTimeoutSecs: config.shareTimeoutSecs,
+      authSchemes: config.authSchemes,
+      maxPsrdBlockBytes: config.maxPsrdBlockBytes,
+      acceptClients: config.acceptClients,
+      psrdDelivery: config.psrdDelivery,
+      maxClients: config.maxClients,
+      maxPoolBytes: config.maxPoolBytes,
+      maxPoolBlocks: config.maxPoolBlocks,
+      logger: domainLogger,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  let distribution: RunningDistribution | undefined;
+  // eslint-disable-next-line prefer-const
+  let server: Server;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await distribution?.stop();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), 3000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      await hub.close();
+      await store.close();
+    })();
+    return stopping;
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  const metrics = new NodeMetrics({ kind: "hub", name: config.name, processMetrics: options.processMetrics });
+  app.use(requestIdMiddleware({ logger }));
+  app.use(metrics.httpMiddleware());
+  app.use(crossSiteGuard({ metrics }));
+  options.setup?.({ hub, app, logger: domainLogger });
+  const router = createHubRouter({
+    hub,
+    metrics,
+    logger,
+    operatorToken,
+    insecure,
+    onStop: async () => {
+      domainLogger.info(`hub ${config.name}: stop requested`);
+      await stop();
+      options.onStopped?.();
+    },
+    onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  app.use(router);
+  // The same document, page and metrics at the app root (one node per process).
+  const root = express.Router();
+  mountObservability(root, {
+    prefix: "",
+    title: `DSKE hub ${config.name} API`,
+    document: () => hubOpenApi(config.name, { rootAliases: true }),
+    metrics,
+    operatorGuard: router.operatorGuard,
+  });
+  app.use(root);
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ message: `no such endpoint: ${req.method} ${req.path}`, details: [{ hub: config.name }] });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
+    else res.end();
+  });
+
+  server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host);
+    s.once("listening", () => resolve(s));
+    s.once("error", reject);
+  }).catch(async (err: unknown) => {
+    await hub.close();
+    await store.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") throw new CliUsageError(`--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`);
+    throw err;
+  });
+  server.keepAliveTimeout = 65_000;
+  if (plan) {
+    distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
+    domainLogger.info(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  if (insecure) {
+    logger.warn(
+      `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
+    );
+  }
+  if (operatorToken === undefined) logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
+  return { hub, server, url, stop, metrics, logger };
+}
+
+/** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
+export async function runHubCli(
+  argv: readonly string[] = process.argv.slice(2),
+  options: Pick<StartHubServerOptions, "setup"> = {},
+): Promise<void> {
+  let config: HubServerConfig;
+  try {
+    config = parseHubArgs(argv);
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      if (argv.includes("--help") || argv.includes("-h")) {
+        process.stdout.write(err.message);
+        process.exitCode = 0;
+      } else {
+        process.stderr.write(`dske-hub: ${err.message}\n`);
+        process.exitCode = 2;
+      }
+      return; // nothing else keeps the process alive: it exits with exitCode once output is flushed
+    }
+    throw err;
+  }
+  let running: RunningHubServer;
+  try {
+    running = await startHubServer(config, { ...options, onStopped: () => process.exit(0), processMetrics: true });
+  } catch (err) {
+    process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(`listening on ${running.url}\n`);
+  const onSignal = (signal: string) => {
+    running.logger.info(`hub ${config.name}: ${signal}, stopping`);
+    running
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`hub ${config.name}: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+}

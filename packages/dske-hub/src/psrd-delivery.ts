@@ -1,0 +1,129 @@
+/**
+ * PsrdDelivery: how PSRD reaches a client's two pools at this hub (draft §10), on top of
+ * bundle-issuer.ts (bundle chains, staging, outbox).
+ *
+ * - Bundles (default): the operator or the local distributor has the hub issue a sealed bundle
+ *   for a client; the first one registers a client of the acceptance policy (with this hub's
+ *   preferred scheme). Every cap is checked before anything is created.
+ * - Network (`psrdDelivery: "network"` only): a fresh block for the authenticated client itself,
+ *   durable at the hub before it is returned, staged until the client confirms it.
+ * - Confirmation: the client confirms blocks in band (signed); only then does the hub use them.
+ */
+import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
+import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, type IssuedBundle } from "./bundle-issuer.js";
+import type { HubContext } from "./context.js";
+import { HubError } from "./errors.js";
+import type { WirePoolOwner } from "./peer-client.js";
+import type { Registry } from "./registration.js";
+
+export interface PsrdDeliveryLimits {
+  readonly psrdDelivery: "bundle" | "network";
+  readonly maxPsrdBlockBytes: number;
+}
+
+export class PsrdDelivery {
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly registry: Registry,
+    private readonly issuer: BundleIssuer,
+    readonly limits: PsrdDeliveryLimits,
+  ) {}
+
+  /**
+   * Network PSRD delivery (the router authenticates the client first): a fresh block for one of
+   * the client's pools, staged until the client confirms it in band (`confirm`). The hub's copy is
+   * durable before this resolves; the returned `data` is the caller's to send and then zero.
+   */
+  async createBlock(clientName: string, poolOwner: WirePoolOwner, size: number): Promise<{ blockUuid: string; data: Uint8Array }> {
+    this.ctx.assertOpen();
+    const { psrdDelivery, maxPsrdBlockBytes } = this.limits;
+    if (psrdDelivery !== "network") {
+      throw new HubError(
+        "forbidden",
+        `hub ${this.ctx.name} delivers PSRD only in bundles carried out of band (psrd_delivery: bundle); ` +
+          `the operator issues them with 'dske-cli psrd issue' (or the local distributor does)`,
+        [{ field: "psrd_delivery", value: psrdDelivery }],
+      );
+    }
+    const client = this.registry.require(clientName);
+    if (!Number.isInteger(size) || size < 1 || size > maxPsrdBlockBytes) {
+      throw new HubError("bad_request", `size must be an integer from 1 to ${maxPsrdBlockBytes}`, [{ field: "size", max: maxPsrdBlockBytes }]);
+    }
+    const keyPrefix = client.keyPrefix;
+    if (size <= keyPrefix) {
+      throw new HubError("bad_request", `size must exceed the ${keyPrefix}-byte MAC key prefix of auth scheme ${client.authScheme}`, [
+        { field: "size", min: keyPrefix + 1 },
+      ]);
+    }
+    this.registry.assertPoolRoom(client, poolOwner, size - keyPrefix, 1);
+    return this.issuer.stageNetworkBlock(clientName, poolOwner, size, keyPrefix);
+  }
+
+  /**
+   * Issue a bundle (usable bytes per pool, MAC key prefixes not counted): into the outbox, or as
+   * the sealed bytes when `asBytes` (the caller's to hand over out of band and then zero).
+   */
+  issue(
+    clientName: string,
+    clientOwnedBytes: number,
+    hubOwnedBytes: number,
+    asBytes: boolean,
+    authScheme: AuthSchemeName | undefined,
+  ): Promise<IssuedBundle & { hubName: string; clientName: string; bytes?: Uint8Array }> {
+    const registry = this.registry;
+    const { authSchemes, maxPoolBytes } = registry.limits;
+    return registry.exclusive(async () => {
+      if (authScheme !== undefined && !authSchemes.includes(authScheme)) {
+        throw new HubError("bad_request", `auth_scheme ${authScheme} is not allowed at hub ${this.ctx.name}; it allows ${authSchemes.join(", ")}`, [
+          { field: "auth_scheme", supported: [...authSchemes] },
+        ]);
+      }
+      this.ctx.assertOpen();
+      registry.assertAccepted(clientName);
+      for (const [field, v] of [["client_owned_bytes", clientOwnedBytes], ["hub_owned_bytes", hubOwnedBytes]] as const) {
+        if (!Number.isInteger(v) || v < 0 || v > maxPoolBytes) {
+          throw new HubError("bad_request", `${field} must be an integer from 0 to ${maxPoolBytes} (this hub's max_pool_bytes)`, [
+            { field, max_pool_bytes: maxPoolBytes },
+          ]);
+        }
+      }
+      if (clientOwnedBytes + hubOwnedBytes === 0) {
+        throw new HubError("bad_request", "a bundle needs client_owned_bytes or hub_owned_bytes above 0", [{ field: "client_owned_bytes" }]);
+      }
+      let client = registry.get(clientName);
+      const scheme = client?.authScheme ?? authScheme ?? authSchemes[0];
+      const prefix = blockKeyPrefix(scheme);
+      const blocksOf = (bytes: number) => Math.ceil(bytes / (MAX_BUNDLE_BLOCK_BYTES - prefix));
+      if (client) {
+        registry.assertPoolRoom(client, "client", clientOwnedBytes, blocksOf(clientOwnedBytes));
+        registry.assertPoolRoom(client, "hub", hubOwnedBytes, blocksOf(hubOwnedBytes));
+      } else {
+        // A new client: every cap is checked before anything is registered or created.
+        registry.assertRoomForClient();
+        for (const [owner, bytes] of [["client", clientOwnedBytes], ["hub", hubOwnedBytes]] as const) {
+          registry.assertRoomIn(clientName, owner, { available: 0, blocks: 0 }, bytes, blocksOf(bytes));
+        }
+        client = await registry.create(clientName, [], scheme, false);
+        this.ctx.logger.info(`hub ${this.ctx.name}: provisioned client ${clientName} (${scheme})`);
+      }
+      const issued = await this.issuer.issue({
+        clientName,
+        authScheme: client.authScheme,
+        keyPrefix: client.keyPrefix,
+        clientOwnedBytes,
+        hubOwnedBytes,
+        clientOwnedPool: client.clientOwnedPool,
+        asBytes,
+      });
+      this.ctx.logger.info(`hub ${this.ctx.name}: issued PSRD bundle ${issued.seq} for ${clientName} (${clientOwnedBytes} + ${hubOwnedBytes} bytes)`);
+      return { ...issued, hubName: this.ctx.name, clientName };
+    });
+  }
+
+  /** The client confirmed these blocks in a signed message: the hub starts using them. */
+  async confirm(clientName: string, blockUuids: readonly string[]): Promise<number> {
+    this.ctx.assertOpen();
+    const client = this.registry.require(clientName);
+    return this.issuer.confirm(clientName, blockUuids, { client: client.clientOwnedPool, hub: client.hubOwnedPool });
+  }
+}

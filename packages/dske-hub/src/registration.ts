@@ -1,0 +1,300 @@
+/**
+ * Registry: the clients registered at this hub (draft §11.1) and the rules of who may be one.
+ *
+ * - Registration: a client registers with its encryptors (SAE IDs) and an auth scheme, negotiated
+ *   here; an SAE ID can be hosted by one client only (else a client could claim another's keys).
+ *   Each client has two PSRD pools in the hub's PsrdStore (peer-client.ts). Registering again
+ *   with the same scheme updates the encryptors and extensions; unregistering zeroes and deletes
+ *   the client's pools and the shares it posted.
+ * - Acceptance policy (`acceptClients`) and caps: clients at once, bytes and blocks per pool
+ *   (staged blocks included).
+ * - Registrations are journaled (`reg` / `unreg` records in the hub state, hub-state.ts).
+ * - One registration or bundle issuance at a time (`exclusive`): they change the client set.
+ */
+import { z } from "zod";
+import type { AuthSchemeName, PeerAuth } from "@dske/auth";
+import type { PsrdStore } from "@dske/psrd";
+import { ACK_EXTENSION, AUTH_SCHEMES, BATCH_EXTENSION, type ParsedRegistrationRequest, type RegistrationResponse } from "@dske/protocol";
+import type { BundleIssuer } from "./bundle-issuer.js";
+import type { HubContext } from "./context.js";
+import { HubError } from "./errors.js";
+import type { HubState } from "./hub-state.js";
+import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
+import type { ShareStore } from "./share-store.js";
+
+export const RegistrationRecordSchema = z.discriminatedUnion("t", [
+  z.object({
+    t: z.literal("reg"),
+    c: z.string(),
+    en: z.array(z.string()),
+    a: z.enum(AUTH_SCHEMES),
+    at: z.number(),
+    /** Negotiated per-client extensions (absent: none). */
+    x: z.array(z.string()).optional(),
+  }),
+  z.object({ t: z.literal("unreg"), c: z.string() }),
+]);
+export type RegistrationRecord = z.infer<typeof RegistrationRecordSchema>;
+
+export interface RegistryLimits {
+  readonly authSchemes: readonly AuthSchemeName[];
+  readonly acceptClients: ReadonlySet<string> | undefined;
+  readonly shareTimeoutSecs: number;
+  readonly maxClients: number;
+  readonly maxPoolBytes: number;
+  readonly maxPoolBlocks: number;
+}
+
+export class Registry {
+  private readonly clients = new Map<string, PeerClient>();
+  /** SAE ID → name of the client hosting it. */
+  private readonly saeHosts = new Map<string, string>();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly deps: { store: PsrdStore; issuer: BundleIssuer; shares: ShareStore; state: HubState },
+    readonly limits: RegistryLimits,
+  ) {}
+
+  /** Choose the auth scheme for a registration (rules: README, "Wire behaviour at the hub"). */
+  negotiate(proposed: string | undefined): AuthSchemeName {
+    const schemes = this.limits.authSchemes;
+    if (proposed !== undefined && (schemes as readonly string[]).includes(proposed)) {
+      return proposed as AuthSchemeName;
+    }
+    if (schemes.includes("hmac-sha256")) return "hmac-sha256";
+    throw new HubError(
+      "bad_request",
+      proposed === undefined
+        ? `this hub requires an auth_scheme; it supports: ${schemes.join(", ")}`
+        : `auth_scheme "${proposed}" is not supported by this hub; it supports: ${schemes.join(", ")}`,
+      [{ field: "auth_scheme", supported: [...schemes] }],
+    );
+  }
+
+  /** Register (idempotent: same client, same scheme → updates its encryptors). */
+  register(request: ParsedRegistrationRequest): Promise<RegistrationResponse> {
+    return this.exclusive(async () => {
+      this.ctx.assertOpen();
+      this.assertAccepted(request.client_name);
+      const scheme = this.negotiate(request.auth_scheme);
+      const encryptors = [...new Set(request.encryptor_names)];
+      const conflicts = encryptors.filter((e) => {
+        const host = this.saeHosts.get(e);
+        return host !== undefined && host !== request.client_name;
+      });
+      if (conflicts.length > 0) {
+        throw new HubError(
+          "conflict",
+          `encryptor(s) ${conflicts.map((c) => JSON.stringify(c)).join(", ")} already registered by another client`,
+          conflicts.map((c) => ({ field: "encryptor_names", encryptor: c, client_name: this.saeHosts.get(c) })),
+        );
+      }
+      const ack = request.extensions?.includes(ACK_EXTENSION) ?? false;
+      const x = ack ? [ACK_EXTENSION] : undefined;
+      const existing = this.clients.get(request.client_name);
+      const hasPsrd = existing !== undefined && (existing.clientOwnedPool.stats().size > 0 || existing.hubOwnedPool.stats().size > 0);
+      if (existing) {
+        if (existing.authScheme !== scheme) {
+          throw new HubError(
+            "conflict",
+            `client ${request.client_name} is registered with auth scheme ${existing.authScheme}; unregister (DELETE) first to switch to ${scheme}`,
+            [{ field: "auth_scheme", registered: existing.authScheme, requested: scheme }],
+          );
+        }
+        if (!existing.sameEncryptors(encryptors) || existing.ack !== ack) {
+          await this.deps.state.appendDurably([{ t: "reg", c: existing.name, en: encryptors, a: scheme, at: existing.registeredAt, x }]);
+          for (const e of existing.encryptorNames) this.saeHosts.delete(e);
+          existing.setEncryptors(encryptors);
+          for (const e of encryptors) this.saeHosts.set(e, existing.name);
+          existing.ack = ack;
+        }
+      } else {
+        this.assertRoomForClient();
+        await this.create(request.client_name, encryptors, scheme, ack);
+        this.ctx.logger.info(`hub ${this.ctx.name}: registered client ${request.client_name} (${scheme})`);
+      }
+      return {
+        hub_name: this.ctx.name,
+        auth_scheme: scheme,
+        extensions: ack ? [BATCH_EXTENSION, ACK_EXTENSION] : [BATCH_EXTENSION],
+        share_timeout_secs: this.limits.shareTimeoutSecs,
+        has_psrd: hasPsrd,
+      };
+    });
+  }
+
+  /**
+   * A new client: open its pools, journal its registration, add it. The caller checked the
+   * acceptance policy and the caps, and holds the lock.
+   */
+  async create(clientName: string, encryptors: readonly string[], scheme: AuthSchemeName, ack: boolean): Promise<PeerClient> {
+    const [clientOwned, hubOwned] = await this.openPools(clientName);
+    const at = this.ctx.now();
+    await this.deps.state.appendDurably([{ t: "reg", c: clientName, en: [...encryptors], a: scheme, at, x: ack ? [ACK_EXTENSION] : undefined }]);
+    const client = new PeerClient(clientName, encryptors, scheme, clientOwned, hubOwned, at, ack);
+    this.add(client);
+    return client;
+  }
+
+  /**
+   * Unregister now (journaled; the client can no longer sign or be served), but zero and delete
+   * its pools only when `deletePools` is called: an answer signed for the client (its own signed
+   * unregistration) still needs the hub-owned pool. Call `deletePools` after the answer is sent.
+   */
+  unregisterDeferred(clientName: string): Promise<{ unregistered: boolean; deletePools: () => Promise<void> }> {
+    const { store, issuer, shares, state } = this.deps;
+    const deletePools = async () => {
+      const names = poolNames(clientName);
+      if (this.clients.has(clientName)) return; // registered again meanwhile: its pools are in use
+      await store.deletePool(names.clientOwned);
+      await store.deletePool(names.hubOwned);
+      await issuer.forget(clientName);
+    };
+    return this.exclusive(async () => {
+      this.ctx.assertOpen();
+      const client = this.clients.get(clientName);
+      if (!client) return { unregistered: false, deletePools: async () => {} };
+      this.clients.delete(clientName);
+      for (const e of client.encryptorNames) if (this.saeHosts.get(e) === clientName) this.saeHosts.delete(e);
+      shares.deleteByMaster(clientName);
+      await state.appendDurably([{ t: "unreg", c: clientName }]);
+      issuer.dropClient(clientName);
+      this.ctx.logger.info(`hub ${this.ctx.name}: unregistered client ${clientName}`);
+      state.maybeCompact();
+      return { unregistered: true, deletePools };
+    });
+  }
+
+  /** Re-open the clients of the journal's last `reg` records (Hub.open). */
+  async restore(regs: Iterable<Extract<RegistrationRecord, { t: "reg" }>>): Promise<void> {
+    for (const reg of regs) {
+      const [clientOwned, hubOwned] = await this.openPools(reg.c);
+      this.add(new PeerClient(reg.c, reg.en, reg.a, clientOwned, hubOwned, reg.at, reg.x?.includes(ACK_EXTENSION) ?? false));
+    }
+  }
+
+  /** The registered client, or undefined. */
+  get(name: string): PeerClient | undefined {
+    return this.clients.get(name);
+  }
+
+  /** Name of the registered client hosting this SAE, or undefined. */
+  hostOf(saeId: string): string | undefined {
+    return this.saeHosts.get(saeId);
+  }
+
+  list(): PeerClient[] {
+    return [...this.clients.values()];
+  }
+
+  /** Pools of a registered client for the signature middleware (undefined → 401). */
+  peerAuth(clientName: unknown): PeerAuth | undefined {
+    if (typeof clientName !== "string") return undefined;
+    return this.clients.get(clientName)?.peerAuth;
+  }
+
+  require(name: string): PeerClient {
+    const client = this.clients.get(name);
+    if (!client) {
+      throw new HubError("not_found", `client ${name} is not registered at hub ${this.ctx.name}`, [{ field: "client_name" }]);
+    }
+    return client;
+  }
+
+  /** Whether a client name is in this hub's acceptance policy. */
+  accepts(clientName: string): boolean {
+    return this.limits.acceptClients === undefined || this.limits.acceptClients.has(clientName);
+  }
+
+  assertAccepted(clientName: string): void {
+    if (!this.accepts(clientName)) {
+      throw new HubError("forbidden", `client ${clientName} is not in the acceptance policy of hub ${this.ctx.name}`, [
+        { field: "client_name", client_name: clientName },
+      ]);
+    }
+  }
+
+  assertRoomForClient(): void {
+    const max = this.limits.maxClients;
+    if (this.clients.size >= max) {
+      throw new HubError("conflict", `hub ${this.ctx.name} already has its maximum of ${max} registered clients`, [
+        { field: "client_name", max_clients: max },
+      ]);
+    }
+  }
+
+  /** Caps per client and pool: available + staged bytes, and live + staged blocks of that pool. */
+  assertPoolRoom(client: PeerClient, owner: WirePoolOwner, bytes: number, blocks: number): void {
+    const st = client.pool(owner).stats();
+    const staged = this.deps.issuer.stagedBytes(client.name);
+    this.assertRoomIn(
+      client.name,
+      owner,
+      {
+        available: st.available + (owner === "client" ? staged.client : staged.hub),
+        blocks: st.blocks + (owner === "client" ? staged.clientBlocks : staged.hubBlocks),
+      },
+      bytes,
+      blocks,
+    );
+  }
+
+  assertRoomIn(clientName: string, owner: WirePoolOwner, now: { available: number; blocks: number }, bytes: number, blocks: number): void {
+    if (bytes === 0) return;
+    const { maxPoolBytes, maxPoolBlocks } = this.limits;
+    const have = now.available;
+    if (have + bytes > maxPoolBytes) {
+      throw new HubError(
+        "conflict",
+        `the ${owner}-owned pool of ${clientName} would hold ${have + bytes} bytes, above this hub's cap of ${maxPoolBytes} (max_pool_bytes); use PSRD first or raise the cap`,
+        [{ field: `${owner}_owned_bytes`, available: have, requested: bytes, max_pool_bytes: maxPoolBytes }],
+      );
+    }
+    if (now.blocks + blocks > maxPoolBlocks) {
+      throw new HubError(
+        "conflict",
+        `the ${owner}-owned pool of ${clientName} would hold more than ${maxPoolBlocks} blocks (max_pool_blocks); ask for fewer, larger blocks or raise the cap`,
+        [{ field: `${owner}_owned_bytes`, blocks: now.blocks, max_pool_blocks: maxPoolBlocks }],
+      );
+    }
+  }
+
+  /** The registrations as journal records (compaction snapshot). */
+  snapshotRecords(): RegistrationRecord[] {
+    return this.list().map((c) => ({
+      t: "reg",
+      c: c.name,
+      en: c.encryptorNames,
+      a: c.authScheme,
+      at: c.registeredAt,
+      ...(c.ack ? { x: [ACK_EXTENSION] } : {}),
+    }));
+  }
+
+  /** Run `fn` after every earlier registration / issuance settled. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves once the registrations / issuances queued so far settled. */
+  settled(): Promise<void> {
+    return this.lock.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private openPools(clientName: string) {
+    const names = poolNames(clientName);
+    return Promise.all([this.deps.store.openPool(names.clientOwned, "peer"), this.deps.store.openPool(names.hubOwned, "local")]);
+  }
+
+  private add(client: PeerClient): void {
+    this.clients.set(client.name, client);
+    for (const e of client.encryptorNames) this.saeHosts.set(e, client.name);
+  }
+}
