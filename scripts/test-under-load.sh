@@ -11,7 +11,7 @@
 # path patterns) M times (--times, default 3) under the same load; arguments after -- go to jest.
 # That mode runs jest directly: build first (scripts/setup.sh or pnpm -r build), as the system
 # tests spawn the built dist. --burners K: K busy loops instead of one per core.
-# Prints one summary line per run (passed/failed tests, wall time) and exits non-zero if any run
+# Prints one summary line per run (passed/failed tests, wall time) and exits non-zero if a run
 # failed. Each run's output is kept in a temporary directory (printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."

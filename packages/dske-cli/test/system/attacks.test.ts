@@ -121,7 +121,7 @@ describe.each([
     expect(post).toBeDefined();
     expect(get).toBeDefined();
     // Measured: what the hubs consume from here on that the clients' own traffic (acks, PSRD
-    // bundles: through the proxies) does not explain, and any share stored meanwhile.
+    // bundles: through the proxies) does not explain, and each share stored meanwhile.
     await net.quiesce();
     const mark = await net.mark();
     const shares = await net.shareSet();

@@ -488,7 +488,7 @@ export class RealNet {
 
   /**
    * PSRD the hubs consumed since `mark` that the clients' own (background) traffic does not
-   * explain, and any consumption of PSRD named by `underTest` (requests sent to the hubs directly,
+   * explain, and every consumption of PSRD named by `underTest` (requests sent to the hubs directly,
    * bypassing the proxies). Background traffic goes through the proxies: a hub's consumption for
    * it is explained when (a) a request verification took exactly the signature allocation of a
    * request the proxy forwarded and the hub accepted in the window, or (b) it is in a pool of a
