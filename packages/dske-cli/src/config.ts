@@ -22,6 +22,7 @@ export const CONFIG_DEFAULTS = {
   key_source: "random",
   key_stock_ahead_ms: 2000,
   key_stock_ttl_ms: 20000,
+  key_stock_min_rate: 2,
   psrd_delivery: "bundle",
   initial_psrd_bytes: 65536,
   psrd_wait_ms: 10000,
@@ -121,11 +122,12 @@ export const configSchema = z
       key_source: z
         .enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` })
         .default(CONFIG_DEFAULTS.key_source),
-      // Key stock of the clients (@dske/client key-stock.ts): look-ahead (0 = off) and key lifetime.
+      // Key stock of the clients (@dske/client key-stock.ts): look-ahead (0 = off), key lifetime, least demand.
       key_stock_ahead_ms: intSchema(0, 60_000, "milliseconds of demand to establish ahead, 0 = off").default(
         CONFIG_DEFAULTS.key_stock_ahead_ms,
       ),
       key_stock_ttl_ms: intSchema(1000, 3_600_000, "milliseconds a stocked key lives").default(CONFIG_DEFAULTS.key_stock_ttl_ms),
+      key_stock_min_rate: intSchema(1, 100_000, "keys per second").default(CONFIG_DEFAULTS.key_stock_min_rate),
       hubs: z
         .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
         .min(1, { error: "expected at least one hub" }),

@@ -72,7 +72,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
   );
   if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
   args.push("--psrd-delivery", cfg.psrd_delivery, "--initial-psrd-bytes", String(cfg.initial_psrd_bytes), "--psrd-wait-ms", String(cfg.psrd_wait_ms));
-  args.push("--key-stock-ahead-ms", String(cfg.key_stock_ahead_ms), "--key-stock-ttl-ms", String(cfg.key_stock_ttl_ms));
+  args.push("--key-stock-ahead-ms", String(cfg.key_stock_ahead_ms), "--key-stock-ttl-ms", String(cfg.key_stock_ttl_ms), "--key-stock-min-rate", String(cfg.key_stock_min_rate));
   if (tls) {
     const layout = certLayout(state.root);
     const own = layout.client(node.name);

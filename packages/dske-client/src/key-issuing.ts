@@ -19,8 +19,6 @@ import type { Scatter } from "./scatter.js";
  * 0.37 ms of node CPU per key from the stock against 0.52 ms on demand, on the same machine.
  */
 const STOCK_MAX_REQUEST = 256;
-/** The key stock is used only while k hubs answered fine within this many ms (see healthyHubs). */
-const STOCK_FRESH_MS = 3000;
 
 export interface KeyIssuingDeps {
   hubs: readonly PeerHub[];
@@ -82,12 +80,12 @@ export class KeyIssuing {
   }
 
   /**
-   * Hubs known good right now: registered, last exchange fine and recent (STOCK_FRESH_MS). Under
+   * Hubs known good right now: registered, last exchange fine and recent (the stock's freshMs). Under
    * load the stock refills, acknowledgements and PSRD top-ups keep this fresh; after a quiet spell
    * the next request goes the on-demand way, which checks the hubs again.
    */
   private healthyHubs(): number {
-    const since = Date.now() - STOCK_FRESH_MS;
+    const since = Date.now() - this.d.stock.freshMs;
     let n = 0;
     for (const h of this.d.hubs) if (h.registered && h.lastError === undefined && h.lastOkAt >= since) n++;
     return n;

@@ -34,6 +34,16 @@ export interface KeyStockOptions {
   ttlMs?: number;
   /** Upper bound of keys held per pair. Default 2000. */
   maxPerPair?: number;
+  /**
+   * Least demand that gets a stock, in keys per second; a pair also needs this many requests per
+   * second, up to 2. Default 2. Lower it where callers are slow (tests on a busy machine).
+   */
+  minRate?: number;
+  /**
+   * The stock is used only while k hubs answered fine within this many ms (real time, as the
+   * hubs' last exchanges are). Default 3000.
+   */
+  freshMs?: number;
   now?: () => number;
 }
 
@@ -52,6 +62,7 @@ export const MAX_STOCK_BATCH = 2000;
 /** Demand below this many keys per second, or fewer requests than this per second, gets no stock. */
 const MIN_RATE = 2;
 const MIN_REQUESTS = 2;
+const DEFAULT_FRESH_MS = 3000;
 const RATE_WINDOW_MS = 1000;
 /**
  * Keys come out of the stock only while the pair's demand is ongoing: its previous request at most
@@ -90,6 +101,9 @@ export class KeyStock {
   readonly aheadMs: number;
   readonly ttlMs: number;
   private readonly maxPerPair: number;
+  private readonly minRate: number;
+  /** How recent the hubs' last good exchanges must be for the stock to be used (ms). */
+  readonly freshMs: number;
   private readonly now: () => number;
   private readonly pairs = new Map<string, PairStock>();
   /** Keys asked for but not served from the stock: the pair was quiet (cold) / the stock was empty. */
@@ -99,6 +113,8 @@ export class KeyStock {
     this.aheadMs = options.aheadMs ?? 2000;
     this.ttlMs = options.ttlMs ?? 20_000;
     this.maxPerPair = options.maxPerPair ?? 2000;
+    this.minRate = options.minRate ?? MIN_RATE;
+    this.freshMs = options.freshMs ?? DEFAULT_FRESH_MS;
     this.now = options.now ?? Date.now;
     if (!(this.aheadMs >= 0 && this.ttlMs > 0 && this.maxPerPair >= 0)) throw new RangeError("key stock: aheadMs >= 0, ttlMs > 0, maxPerPair >= 0");
   }
@@ -186,7 +202,7 @@ export class KeyStock {
     const p = this.pair(masterSae, slaveSae, size);
     if (p.refilling) return undefined;
     const rate = Math.max(p.rate, (p.windowCount * 1000) / Math.max(RATE_WINDOW_MS, this.now() - p.windowStart));
-    if (rate < MIN_RATE || Math.max(p.requests, p.windowRequests) < MIN_REQUESTS) return undefined;
+    if (rate < this.minRate || Math.max(p.requests, p.windowRequests) < Math.min(MIN_REQUESTS, this.minRate)) return undefined;
     const target = Math.min(this.maxPerPair, Math.ceil((rate * this.aheadMs) / 1000));
     const have = p.keys.length - p.head;
     if (have >= target / 2) return undefined;

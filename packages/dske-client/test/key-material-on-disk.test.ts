@@ -80,7 +80,7 @@ async function filesHolding(needles: readonly Buffer[]): Promise<string[]> {
 test("keys are never on a client's disk; delivered keys' shares leave every hub file within the bound", async () => {
   const got = await carol.etsi("sam").getKeys("sunny", { number: 5, size: 256 });
   const ids = got.keys.map((k) => k.key_ID);
-  await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 5000, "shares on every hub");
+  await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares on every hub");
   // The shares as the hubs journal them (base64 in `share` records), and raw.
   const shareValues = hubs.flatMap((h) =>
     readFileSync(path.join(h.dir, STATE_FILE), "utf8")
@@ -97,12 +97,12 @@ test("keys are never on a client's disk; delivered keys' shares leave every hub 
   const back = await curtis.etsi("sunny").getKeysWithKeyIds("sam", ids);
   expect(back.keys).toEqual(got.keys);
   await curtis.client.flushAcks();
-  await waitFor(() => hubs.every((h) => h.hub.shareCount === 0), 5000, "every hub to delete the acknowledged shares");
+  await waitFor(() => hubs.every((h) => h.hub.shareCount === 0), 20_000, "every hub to delete the acknowledged shares");
 
   const keyNeedles = got.keys.flatMap((k) => [Buffer.from(k.key), Buffer.from(k.key, "base64")]);
   expect(await filesHolding(keyNeedles)).toEqual([]);
   let holding: string[] = [];
-  await waitFor(async () => (holding = await filesHolding(shareNeedles)).length === 0, 10_000, "deleted shares to leave every file").catch((e: unknown) => {
+  await waitFor(async () => (holding = await filesHolding(shareNeedles)).length === 0, 20_000, "deleted shares to leave every file").catch((e: unknown) => {
     throw new Error(`${String(e)}; still in ${holding.join(", ")}`);
   });
   expect(await filesHolding(keyNeedles)).toEqual([]);

@@ -232,7 +232,7 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
     let got;
     try {
       got = await net.carol.etsi("sam").getKeys("sunny", { number, size });
-      await waitFor(() => net.hubs.every((h) => (seen.get(h.name) ?? []).length >= number), 5000, "every hub got its shares");
+      await waitFor(() => net.hubs.every((h) => (seen.get(h.name) ?? []).length >= number), 20_000, "every hub got its shares");
     } finally {
       restore.forEach((r) => r());
     }
@@ -244,7 +244,7 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
     expect(seen.get("hilary")!.every(zeroBody)).toBe(true);
     expect(seen.get("holly")!.some(zeroBody)).toBe(false);
     const ids = got.keys.map((k) => k.key_ID);
-    await waitFor(() => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 5000, "shares on every hub");
+    await waitFor(() => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares on every hub");
     const back = await net.curtis.etsi("sunny").getKeysWithKeyIds("sam", ids);
     expect(back.keys).toEqual(got.keys);
     expect(new Set(got.keys.map((k) => k.key)).size).toBe(number);

@@ -132,6 +132,24 @@ describe("KeyStock policy", () => {
     expect(order.count).toBe(300);
     expect(order.count).toBeLessThanOrEqual(MAX_STOCK_BATCH);
   });
+
+  test("minRate sets the least demand that gets a stock", () => {
+    // One request of one key per 1.5 s: below the default 2 keys/s, so no stock...
+    const strict = new KeyStock({ now: clock });
+    const lenient = new KeyStock({ now: clock, minRate: 1 });
+    for (let i = 0; i < 4; i++) {
+      strict.take("sam", "sunny", 256, 2);
+      lenient.take("sam", "sunny", 256, 2);
+      now += 1500;
+    }
+    strict.take("sam", "sunny", 256, 2);
+    lenient.take("sam", "sunny", 256, 2);
+    expect(strict.refillDue("sam", "sunny", 256)).toBeUndefined();
+    // ...but 1.3 keys/s in one request per window is enough at minRate 1.
+    expect(lenient.refillDue("sam", "sunny", 256)?.count).toBeGreaterThan(0);
+    expect(new KeyStock().freshMs).toBe(3000);
+    expect(new KeyStock({ freshMs: 60_000 }).freshMs).toBe(60_000);
+  });
 });
 
 describe("batch key IDs", () => {
@@ -179,11 +197,19 @@ describe("key stock through real hubs and clients", () => {
   // and no stocked key expires during a test. The stock's policy against time is tested with a
   // fake clock above.
   let stockTime = Date.now();
+  // A refill is one message of hundreds of shares per hub, all nodes in this one process: on a slow
+  // or busy machine that takes seconds, which the harness's short hub timeout (3 s, for the tests
+  // that take hubs down) would cut off, leaving the stock empty. Here a hub that is down refuses
+  // the connection at once, so a long timeout costs nothing.
+  const hubTimeoutMs = 25_000;
+  // Waits for the background refills: a bound against a hang only, within jest's 30 s per test.
+  const refillWaitMs = 25_000;
   beforeEach(async () => {
     net = await startNetwork({
       hubs: ["hank", "helen", "hilary", "holly", "hugo"],
       k: 3,
-      client: { stock: { aheadMs: 2000, now: () => stockTime }, link: { ackFlushMs: 50 } },
+      // freshMs: a real-time stall of the hubs (busy machine) must not send a measured request on demand.
+      client: { stock: { aheadMs: 2000, now: () => stockTime, freshMs: 60_000 }, link: { ackFlushMs: 50, timeoutMs: hubTimeoutMs } },
     });
   });
   afterEach(async () => {
@@ -202,7 +228,7 @@ describe("key stock through real hubs and clients", () => {
       expect((await sunny.getKeyWithKeyId("sam", got.keys[0].key_ID)).keys).toEqual(got.keys);
       seen.add(got.keys[0].key_ID);
     }
-    await waitFor(() => keysStatus(net.carol).stocked > 0, 5000, "a stock for sam -> sunny");
+    await waitFor(() => keysStatus(net.carol).stocked > 0, refillWaitMs, "a stock for sam -> sunny");
     const fetches0 = net.curtis.client.peerHubs.reduce((n, h) => n + h.fetchCoalescer.entries, 0);
     const posts0 = net.carol.client.peerHubs.reduce((n, h) => n + h.postCoalescer.entries, 0);
     const fromStock0 = keysStatus(net.carol).issued_from_stock;
@@ -230,7 +256,7 @@ describe("key stock through real hubs and clients", () => {
     const delivered = [...seen];
     await waitFor(
       () => net.hubs.every((h) => !h.hub.status().shares.some((s) => delivered.includes(s.key_id))),
-      5000,
+      refillWaitMs,
       "every hub to drop the delivered keys' shares",
     );
   });
@@ -246,9 +272,14 @@ describe("key stock through real hubs and clients", () => {
       expect(back.keys).toEqual(got.keys);
       return got;
     };
-    // Sustained demand of 50-key requests: a stock builds up (in refills of hundreds of keys).
-    for (let i = 0; i < 3; i++) await roundTrip(50);
-    await waitFor(() => keysStatus(net.carol).stocked >= 50, 10_000, "a stock of 50+ keys for sam -> susan");
+    // Sustained demand of 50-key requests, until the stock has seen it: a request while the pair's
+    // demand was ongoing found the stock empty, so a refill (of hundreds of keys) is due. (A
+    // request finds the stock unusable, and is not counted, while fewer than k hubs answered
+    // within the last 3 s of real time, e.g. the first one on a slow machine: count, not assume.)
+    const misses = () => (net.carol.client.mgmtStatus().keys as { stock_misses: { empty: number } }).stock_misses;
+    for (let i = 0; i < 10 && misses().empty < 50; i++) await roundTrip(50);
+    expect(misses().empty).toBeGreaterThanOrEqual(50);
+    await waitFor(() => keysStatus(net.carol).stocked >= 50, refillWaitMs, "a stock of 50+ keys for sam -> susan");
     const posts0 = net.carol.client.peerHubs.reduce((n, h) => n + h.postCoalescer.entries, 0);
     const fromStock0 = keysStatus(net.carol).issued_from_stock;
     const got = await roundTrip(50);
@@ -283,7 +314,7 @@ describe("key stock through real hubs and clients", () => {
   test("a stocked key is never handed to another SAE pair, and another slave SAE cannot fetch it", async () => {
     const sam = net.carol.etsi("sam");
     for (let i = 0; i < 3; i++) await sam.getKey("sunny");
-    await waitFor(() => keysStatus(net.carol).stocked > 0, 5000, "a stock for sam -> sunny");
+    await waitFor(() => keysStatus(net.carol).stocked > 0, refillWaitMs, "a stock for sam -> sunny");
     const forSusan = await sam.getKey("susan");
     expect(batchSiblings(forSusan.keys[0].key_ID)).toEqual([]); // on demand, not from sunny's stock
     const forSunny = await sam.getKey("sunny");
@@ -301,11 +332,11 @@ describe("key stock through real hubs and clients", () => {
       const got = await sam.getKey("sunny");
       await sunny.getKeyWithKeyId("sam", got.keys[0].key_ID);
     }
-    await waitFor(() => keysStatus(net.carol).stocked > 0, 5000, "a stock for sam -> sunny");
+    await waitFor(() => keysStatus(net.carol).stocked > 0, refillWaitMs, "a stock for sam -> sunny");
     const stocked = keysStatus(net.carol).stocked;
     for (const h of net.hubs.slice(0, 3)) await h.down();
     // The hubs' connections closed: carol no longer counts them as known good.
-    await waitFor(() => net.carol.client.peerHubs.filter((h) => h.lastOkAt === 0).length >= 3, 5000, "carol to notice");
+    await waitFor(() => net.carol.client.peerHubs.filter((h) => h.lastOkAt === 0).length >= 3, refillWaitMs, "carol to notice");
     const refused = await sam.getKey("sunny").catch((e: unknown) => e as EtsiApiError);
     expect((refused as EtsiApiError).status).toBe(503);
     expect((refused as EtsiApiError).message).toMatch(/hubs/);
@@ -321,7 +352,7 @@ describe("key stock through real hubs and clients", () => {
         expect((await sunny.getKeyWithKeyId("sam", got.keys[0].key_ID)).keys).toEqual(got.keys);
         return batchSiblings(got.keys[0].key_ID).length > 1;
       },
-      10_000,
+      refillWaitMs,
       "a key from the stock again",
     );
   });

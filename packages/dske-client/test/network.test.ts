@@ -38,7 +38,7 @@ async function expectEtsiError(p: Promise<unknown>, status: number, message?: Re
 async function sharesEverywhere(keyIds: string[], live = hubs): Promise<void> {
   await waitFor(
     () => live.every((h) => keyIds.every((id) => h.hub.status().shares.some((s) => s.key_id === id))),
-    5000,
+    20_000,
     "shares on every hub",
   );
 }

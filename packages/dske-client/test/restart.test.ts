@@ -98,7 +98,7 @@ test("restart of the slave client, of a hub (state kept) and of the master clien
     const delivered = await curtis.etsi("sunny").getKeyWithKeyId("sam", first.keys[0].key_ID);
     expect(delivered.keys[0]).toEqual(first.keys[0]);
     const pending = first.keys[1];
-    await waitFor(() => hubs.every((h) => h.hub!.status().shares.some((s) => s.key_id === pending.key_ID)), 5000, "shares");
+    await waitFor(() => hubs.every((h) => h.hub!.status().shares.some((s) => s.key_id === pending.key_ID)), 20_000, "shares");
 
     // slave client restarts: the delivered mark survives, the pending key is still fetchable
     await curtis.close();
@@ -152,7 +152,7 @@ test("a hub restarted without its state: keys flow over the others; after the op
         failedAtHelen = h !== undefined && typeof h.lastError === "string" && /401|unknown|not registered/i.test(h.lastError);
         return failedAtHelen;
       },
-      8_000,
+      20_000,
       "carol to report helen failing",
     );
     expect(helen.hub!.status().peer_clients).toEqual([]);
@@ -163,7 +163,7 @@ test("a hub restarted without its state: keys flow over the others; after the op
     await curtis.client.whenRegistered(5, 8000);
     expect(helen.hub!.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
     const k = await carol.etsi("sam").getKey("sunny");
-    await waitFor(() => helen.hub!.status().shares.some((s) => s.key_id === k.keys[0].key_ID), 5000, "share at helen");
+    await waitFor(() => helen.hub!.status().shares.some((s) => s.key_id === k.keys[0].key_ID), 20_000, "share at helen");
     expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", k.keys[0].key_ID)).keys).toEqual(k.keys);
     await expect(carol.client.resetHubPsrd("nobody")).rejects.toMatchObject({ kind: "invalid-request" });
   } finally {

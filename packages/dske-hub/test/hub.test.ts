@@ -500,10 +500,19 @@ describe("Hub persistence (state journal)", () => {
 });
 
 describe("Hub durability ordering", () => {
+  /** Poll until `cond` holds (the bound only guards against a hang). */
+  async function until(cond: () => boolean): Promise<void> {
+    for (const end = Date.now() + 20_000; !cond(); ) {
+      if (Date.now() > end) throw new Error("condition not reached");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   /** A MemoryStore whose peer pools' commits wait for a gate (or fail) while `hold` is set. */
   function gatedStore() {
     const store = new MemoryStore();
-    const ctl = { hold: false, fail: false, release: () => {}, commits: 0 };
+    // atGate: commits that reached the gate (the test waits for that, not for time).
+    const ctl = { hold: false, fail: false, release: () => {}, commits: 0, atGate: 0 };
     const openPool = store.openPool.bind(store);
     store.openPool = async (name, owner) => {
       const pool = await openPool(name, owner);
@@ -520,6 +529,7 @@ describe("Hub durability ordering", () => {
               allocation: r.allocation,
               release: () => r.release(),
               commit: async () => {
+                ctl.atGate++;
                 await gate;
                 if (ctl.fail) {
                   r.release();
@@ -545,8 +555,9 @@ describe("Hub durability ordering", () => {
 
     ctl.hold = true;
     const posting = post(hub, carol, bytes(32, 31));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(hub.shareCount).toBe(1); // stored (journal order), but not released yet
+    // The PSRD commit waits at the gate; the share is stored meanwhile (journal order)...
+    await until(() => ctl.atGate === 1 && hub.shareCount === 1);
+    // ...but not released yet.
     await expectHubError(hub.getShare(q), "not_found");
     ctl.release();
     await posting;
@@ -558,7 +569,7 @@ describe("Hub durability ordering", () => {
 
     ctl.fail = true;
     const failing = post(hub, carol, bytes(32, 32), {}, KEY2);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => ctl.atGate === 2);
     ctl.release();
     await expect(failing).rejects.toThrow(/disk on fire/);
     expect(hub.shareCount).toBe(0);

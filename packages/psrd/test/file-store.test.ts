@@ -20,6 +20,13 @@ let store: FileStore;
 const poolDir = (name: string) => join(dir, "pools", encodePoolName(name));
 const dataFile = (name: string) => readFileSync(join(poolDir(name), "data.bin"));
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
+/** Poll until `cond` holds (background zeroing and syncs); the bound only guards against a hang. */
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  for (const end = Date.now() + 20_000; !(await cond()); ) {
+    if (Date.now() > end) throw new Error("condition not reached");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 /** Valid records in a pool's journal (the file itself may have a preallocated zero tail). */
 const journalRecords = async (name: string) => (await replayJournal(join(poolDir(name), "journal.bin"), () => undefined)).records;
 
@@ -80,17 +87,19 @@ test("zeroing happens without close too (lazily after the journal fsync)", async
   const { L } = await pools();
   await L.allocate(100, "x");
   await L.allocate(1, "x"); // the next batch runs after the previous zeroing was issued
-  for (let i = 0; i < 50 && !isZero(dataFile("L").subarray(16, 116)); i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => isZero(dataFile("L").subarray(16, 116)));
   expect(isZero(dataFile("L").subarray(16, 116))).toBe(true);
 });
 
 test("zeroed ranges are made durable (data file fdatasync'd) within zeroSyncMs, one sync for many consumptions", async () => {
   await store.close();
-  store = await FileStore.open(dir, { zeroSyncMs: 20 });
+  // A sync window long enough that the 20 concurrent consumptions fall into it even on a slow,
+  // busy machine (with 20 ms, a slow journal fsync could spread them over many windows).
+  store = await FileStore.open(dir, { zeroSyncMs: 500 });
   const { L } = await pools();
   const before = (await store.diagnostics("L")).zeroSyncs;
   await Promise.all(Array.from({ length: 20 }, () => L.allocate(10, "x")));
-  for (let i = 0; i < 500 && (await store.diagnostics("L")).zeroSyncs === before; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(async () => (await store.diagnostics("L")).zeroSyncs > before);
   // Not one per allocation: the consumptions group-commit into a few batches, zeroed together.
   expect((await store.diagnostics("L")).zeroSyncs - before).toBeGreaterThanOrEqual(1);
   expect((await store.diagnostics("L")).zeroSyncs - before).toBeLessThan(5);

@@ -18,8 +18,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { formatSignatureHeader, parseSignatureHeader } from "@dske/auth";
-import { forward, RealNet, type Exchange } from "./real-net";
-import { isClearError, sleep } from "./chaos-util";
+import { forward, hubOf, RealNet, type Exchange, type SentRequest } from "./real-net";
+import { isClearError, waitUntil } from "./chaos-util";
 
 jest.setTimeout(120_000);
 
@@ -34,7 +34,12 @@ const isInBandPost = (e: { method: string; url: string }) => e.method === "POST"
 const isInBandGet = (e: { method: string; url: string }) =>
   (e.method === "GET" && /\/dske\/api\/v1\/key-share\?/.test(e.url)) || /\/dske\/api\/v1\/key-shares\/fetch/.test(e.url);
 
-async function resend(net: RealNet, hub: string, req: { method: string; url: string; headers: Record<string, string>; body: Buffer }, attack = true) {
+/**
+ * Send a request to the hub directly (not through its proxy: the PSRD checks tell the requests under
+ * test from the clients' own traffic by that). `signed`: the answer carries a DSKE-Signature (the
+ * hub spent a response pad on it).
+ */
+async function resend(net: RealNet, hub: string, req: SentRequest, attack = true) {
   const r = await forward(net.node(hub).port, req.method, req.url, req.headers, req.body);
   let data: unknown;
   try {
@@ -46,7 +51,7 @@ async function resend(net: RealNet, hub: string, req: { method: string; url: str
     figures.attacks++;
     if (r.status === 401) figures.rejected++;
   }
-  return { status: r.status, data };
+  return { status: r.status, data, signed: r.headers["dske-signature"] !== undefined };
 }
 
 function flipTag(header: string): string {
@@ -56,8 +61,8 @@ function flipTag(header: string): string {
   return formatSignatureHeader({ allocation: parsed.allocationString, tag });
 }
 
-/** The hub an exchange went to (from its path /hub/NAME/...). */
-const hubOf = (url: string) => /^\/hub\/([^/]+)\//.exec(url)![1];
+/** Shares in `after` not in `before` (stored meanwhile). */
+const newShares = (before: Set<string>, after: Set<string>) => [...after].filter((x) => !before.has(x));
 
 describe.each([
   ["gf128", 18650],
@@ -96,10 +101,7 @@ describe.each([
       type CoraStatus = { peer_hubs: { registered: boolean; auth_scheme: string | null; last_error: string | null }[] };
       const refusedAll = (s: CoraStatus) => s.peer_hubs.every((h) => h.last_error !== null && /requires gf128/.test(h.last_error));
       let s = (await net.status("cora")) as CoraStatus;
-      for (let i = 0; i < 100 && !refusedAll(s); i++) {
-        await sleep(50);
-        s = (await net.status("cora")) as CoraStatus;
-      }
+      await waitUntil(async () => refusedAll((s = (await net.status("cora")) as CoraStatus)), "cora to be refused by every hub");
       expect(s.peer_hubs.map((h) => h.registered)).toEqual(HUBS.map(() => false));
       for (const h of s.peer_hubs) expect(h.last_error).toMatch(/issued PSRD for auth scheme hmac-sha256, but this client requires gf128/);
       const r = await net.http.post(`${net.baseUrl("cora")}/etsi/api/v1/keys/sam/enc_keys`, {}, { headers: { Authorization: "sol" } });
@@ -118,15 +120,19 @@ describe.each([
     const get = fresh.find((e) => isInBandGet(e) && e.status === 200)!;
     expect(post).toBeDefined();
     expect(get).toBeDefined();
-    const before = await net.settledAccounting();
-    const shares = await net.shareCounts();
+    // Measured: what the hubs consume from here on that the clients' own traffic (acks, PSRD
+    // bundles: through the proxies) does not explain, and each share stored meanwhile.
+    await net.quiesce();
+    const mark = await net.mark();
+    const shares = await net.shareSet();
     for (const captured of [post, get, post, get]) {
       const r = await resend(net, hubOf(captured.url), captured);
       expect(r.status).toBe(401);
       expect(isClearError(r.status, r.data)).toBe(true);
+      expect(r.signed).toBe(false);
     }
-    expect(await net.settledAccounting()).toEqual(before);
-    expect(await net.shareCounts()).toEqual(shares);
+    expect(await net.unexplainedConsumption(mark, [post, get])).toEqual([]);
+    expect(newShares(shares, await net.shareSet())).toEqual([]);
   });
 
   it("tampered body / query / DSKE-Signature of a genuine, unseen request: 401, no PSRD consumed, the genuine request still works", async () => {
@@ -161,8 +167,9 @@ describe.each([
     expect(post).toBeDefined();
     expect(get).toBeDefined();
 
-    const before = await net.settledAccounting();
-    const shares = await net.shareCounts();
+    await net.quiesce();
+    const mark = await net.mark();
+    const shares = await net.shareSet();
     const tamperedBody = (b: Buffer) => {
       const s = b.toString("utf8");
       const i = s.indexOf('"encrypted_share_value":"') + '"encrypted_share_value":"'.length;
@@ -181,15 +188,27 @@ describe.each([
       const r = await resend(net, hubOf(a.req.url), a.req);
       expect(`${a.what}: ${r.status}`).toBe(`${a.what}: 401`);
       expect(isClearError(r.status, r.data)).toBe(true);
+      expect(r.signed).toBe(false);
     }
-    expect(await net.settledAccounting()).toEqual(before);
-    expect(await net.shareCounts()).toEqual(shares);
+    const tampered = attempts.map((a) => a.req);
+    expect(await net.unexplainedConsumption(mark, tampered)).toEqual([]);
+    expect(newShares(shares, await net.shareSet())).toEqual([]);
 
-    // The genuine requests were not burnt by their tampered copies: the hub accepts them now.
+    // The genuine requests were not burnt by their tampered copies: the hub accepts them now. The
+    // share fetch authenticates, and then finds the share (200) or not (404: sunny got that key
+    // from other hubs and curtis's acknowledgement, sent before the measurement, may have reached
+    // this hub too): either way not 401, and the audit below shows the hub took its signature
+    // allocation just now.
     const okPost = await resend(net, hubOf(post.url), post, false);
     expect(okPost.status).toBe(200);
+    expect(okPost.signed).toBe(true);
     const okGet = await resend(net, hubOf(get.url), get, false);
-    expect(okGet.status).toBe(200);
+    expect([200, 404]).toContain(okGet.status);
+    // ... and the measurement sees what they consumed: the PSRD they (and their tampered copies) name.
+    const consumed = await net.unexplainedConsumption(mark, tampered);
+    expect(consumed.filter((c) => c.startsWith(`${hubOf(post.url)} take `) && c.endsWith("named by a request under test"))).not.toEqual([]);
+    expect(consumed.filter((c) => c.startsWith(`${hubOf(get.url)} take `) && c.endsWith("named by a request under test"))).not.toEqual([]);
+    expect(newShares(shares, await net.shareSet()).filter((x) => x.startsWith(`${hubOf(post.url)}/carol/`))).toHaveLength(1);
     // ... once: a replay is refused.
     expect((await resend(net, hubOf(post.url), post)).status).toBe(401);
   });
@@ -201,8 +220,10 @@ describe.each([
       const sig = parseSignatureHeader(ex[ex.length - 1].headers["dske-signature"]);
       return { hub: h, frag: sig.allocation.fragments[0] };
     });
-    const before = await net.settledAccounting();
-    const shares = await net.shareCounts();
+    await net.quiesce();
+    const mark = await net.mark();
+    const shares = await net.shareSet();
+    const forged: SentRequest[] = [];
     const statuses: Record<number, number> = {};
     const N = 200;
     const one = async (i: number) => {
@@ -231,14 +252,16 @@ describe.each([
               headers,
               body: Buffer.alloc(0),
             };
+      forged.push(req);
       const r = await resend(net, hub, req);
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       expect(isClearError(r.status, r.data)).toBe(true);
+      expect(r.signed).toBe(false);
     };
     for (let i = 0; i < N; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => one(i + j)));
     expect(statuses).toEqual({ 401: N });
-    expect(await net.settledAccounting()).toEqual(before);
-    expect(await net.shareCounts()).toEqual(shares);
+    expect(await net.unexplainedConsumption(mark, forged)).toEqual([]);
+    expect(newShares(shares, await net.shareSet())).toEqual([]);
     for (let i = 0; i < 3; i++) {
       const { enc, dec } = await net.keyPair("sam", "sunny");
       expect(dec).toEqual(enc);
@@ -256,16 +279,17 @@ describe.each([
     net.setFaults("helen", { corrupt_shares: 0x01 });
     try {
       // (a hub that failed recently is asked last for 10 s: keep going until it is asked)
-      for (const until = Date.now() + 20_000; Date.now() < until && (await badShares()).helen === 0; ) {
+      await waitUntil(async () => {
         const { enc, dec } = await net.keyPair("sam", "sunny");
         expect(dec).toEqual(enc);
-      }
-      expect((await badShares()).helen).toBeGreaterThan(0);
+        return (await badShares()).helen > 0;
+      }, "helen's bad share to be noticed");
       net.setFaults("holly", { corrupt_shares: 0x80 });
-      for (const until = Date.now() + 20_000; Date.now() < until && (await badShares()).holly === 0; ) {
+      await waitUntil(async () => {
         const { enc, dec } = await net.keyPair("sam", "sunny", { number: 2 });
         expect(dec).toEqual(enc);
-      }
+        return (await badShares()).holly > 0;
+      }, "holly's bad share to be noticed");
     } finally {
       net.setFaults("helen", {});
       net.setFaults("holly", {});
@@ -331,8 +355,7 @@ describe.each([
         .proxy(h)
         .exchanges.slice(from[HUBS.indexOf(h)])
         .some((x) => x.method === "PUT" && x.url.endsWith("/dske/oob/v1/registration") && x.body.toString().includes('"carol"'));
-    for (let i = 0; i < 100 && !swappedAt.every(reRegistered); i++) await sleep(100);
-    expect(swappedAt.filter((h) => !reRegistered(h))).toEqual([]);
+    await waitUntil(() => swappedAt.every(reRegistered), "carol to register again with the hubs whose responses were swapped");
     figures.rejected += swappedAt.length;
     await net.waitRegistered();
   });
@@ -358,17 +381,12 @@ describe.each([
     expect(isClearError(err!.status, err!.data)).toBe(true);
     expect((err!.data as { message: string }).message).toMatch(/PSRD/);
     figures.rejected++;
-    let ok = false;
-    for (let i = 0; i < 50 && !ok; i++) {
-      try {
-        const { enc, dec } = await net.keyPair("sam", "sunny");
-        expect(dec).toEqual(enc);
-        ok = true;
-      } catch {
-        await sleep(200);
-      }
-    }
-    expect(ok).toBe(true);
+    // Keys flow again once the distributors replenished the pools (a request before that is refused).
+    await waitUntil(async () => {
+      const r = await net.keyPair("sam", "sunny").catch(() => undefined);
+      if (r) expect(r.dec).toEqual(r.enc);
+      return r !== undefined;
+    }, "keys to flow again after replenishment");
     console.log(`PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(err!.data as { message: string }).message.slice(0, 300)}`);
   });
 });

@@ -10,6 +10,18 @@ import type { SystemTopology } from "./harness";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Poll `cond` until it holds. `ms` is only a bound against a hang, far above what the condition
+ * needs on a slow, busy machine: the test waits on the condition, not on time.
+ */
+export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 /** The pid of a node's background process (from its pid file), or undefined. */
 export function pidOf(t: SystemTopology, name: string): number | undefined {
   return readPidFile(path.join(t.stateDir, "pids", `${name}.pid`));

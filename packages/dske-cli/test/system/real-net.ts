@@ -14,7 +14,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import axios, { type AxiosInstance } from "axios";
-import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
+import { blockKeyPrefix, parseSignatureHeader, type AuthSchemeName } from "@dske/auth";
+import { readAuditLog, type AuditRecord } from "@dske/psrd";
 import { defaultServerScript } from "../../src/node-command";
 import { sleep } from "./chaos-util";
 
@@ -48,6 +49,8 @@ export class RecordingProxy {
   /** When set, the next two in-band responses that overlap in time are swapped (then it clears). */
   swapNext = false;
   swapped = 0;
+  /** Requests received and not answered yet. */
+  inFlight = 0;
   private waiting: { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
   private server: http.Server | undefined;
   port = 0;
@@ -75,6 +78,8 @@ export class RecordingProxy {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+    this.inFlight++;
+    res.once("close", () => this.inFlight--);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
     const method = req.method ?? "GET";
@@ -441,26 +446,110 @@ export class RealNet {
     return out;
   }
 
-  /** Accounting once it stopped changing (background work finished). */
-  async settledAccounting(quietMs = 300, maxMs = 10_000): Promise<Record<string, number>> {
-    const until = Date.now() + maxMs;
-    let last = JSON.stringify(await this.accounting());
-    let since = Date.now();
-    while (Date.now() < until) {
-      await sleep(50);
-      const now = JSON.stringify(await this.accounting());
-      if (now !== last) {
+  /**
+   * Wait (on conditions, not on time) until the clients have no background work pending that
+   * spends PSRD: every client registered with every hub, no share acknowledgement waiting to be
+   * sent, no PSRD need stated or bundle block unconfirmed, no request in flight through a proxy,
+   * and the pools' accounting the same on two reads in a row.
+   */
+  async quiesce(ms = 60_000): Promise<void> {
+    type S = { peer_hubs: { registered: boolean; pending_acks: number; psrd: { unconfirmed_blocks: number; needs: { client_owned_bytes: number; hub_owned_bytes: number } } }[] };
+    const idle = async () => {
+      for (const c of this.clients) {
+        const s = (await this.status(c.name)) as S;
+        const busy = s.peer_hubs.some(
+          (h) => !h.registered || h.pending_acks > 0 || h.psrd.unconfirmed_blocks > 0 || h.psrd.needs.client_owned_bytes > 0 || h.psrd.needs.hub_owned_bytes > 0,
+        );
+        if (busy) return false;
+      }
+      return [...this.proxies.values()].every((p) => p.inFlight === 0);
+    };
+    const until = Date.now() + ms;
+    let last = "";
+    for (;;) {
+      if (await idle()) {
+        const now = JSON.stringify(await this.accounting());
+        if (now === last) return;
         last = now;
-        since = Date.now();
-      } else if (Date.now() - since >= quietMs) break;
+      } else last = "";
+      if (Date.now() > until) throw new Error("the clients' background work (acks, PSRD bundles, registrations) did not settle");
+      await sleep(20);
     }
-    return JSON.parse(last) as Record<string, number>;
   }
 
-  /** Number of shares held by each hub (metadata from mgmt status). */
-  async shareCounts(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const h of this.hubs) out[h.name] = ((await this.status(h.name)) as { shares: unknown[] }).shares.length;
+  /** A node's PSRD audit log (psrd/src/audit.ts: one record per consumed fragment, with its purpose). */
+  auditOf(name: string): Promise<AuditRecord[]> {
+    return readAuditLog(path.join(this.dir, "nodes", name, "psrd-audit.jsonl"));
+  }
+
+  /** Start of a measured window: how far each hub's audit log and each proxy's recording went. */
+  async mark(): Promise<PsrdMark> {
+    const audit: Record<string, number> = {};
+    const exchanges: Record<string, number> = {};
+    for (const h of this.hubs) {
+      audit[h.name] = (await this.auditOf(h.name)).length;
+      exchanges[h.name] = this.proxy(h.name).exchanges.length;
+    }
+    return { audit, exchanges };
+  }
+
+  /**
+   * PSRD the hubs consumed since `mark` that the clients' own (background) traffic does not
+   * explain, and every consumption of PSRD named by `underTest` (requests sent to the hubs directly,
+   * bypassing the proxies). Background traffic goes through the proxies: a hub's consumption for
+   * it is explained when (a) a request verification took exactly the signature allocation of a
+   * request the proxy forwarded and the hub accepted in the window, or (b) it is in a pool of a
+   * client that had such a request with that hub in the window (its decryption, response
+   * signature, PSRD confirmation). Everything else was spent on something else: the requests
+   * under test. Waits for the proxies to have no request in flight first.
+   */
+  async unexplainedConsumption(mark: PsrdMark, underTest: readonly SentRequest[]): Promise<string[]> {
+    for (let i = 0; [...this.proxies.values()].some((p) => p.inFlight > 0); i++) {
+      if (i > 3000) throw new Error("a proxied request did not finish");
+      await sleep(20);
+    }
+    const frag = (f: { block_uuid: string; start: number; size: number }) => `${f.block_uuid}:${f.start}:${f.size}`;
+    const clientOf = (pool: string) => pool.slice(pool.indexOf(".") + 1);
+    const out: string[] = [];
+    for (const h of this.hubs) {
+      const all = await this.auditOf(h.name);
+      const fresh = all.slice(mark.audit[h.name]);
+      const poolOfBlock = new Map(all.map((r) => [r.block_uuid, r.pool]));
+      const background = this.proxy(h.name)
+        .exchanges.slice(mark.exchanges[h.name])
+        .filter((e) => e.status < 400 && e.headers["dske-signature"]);
+      const signed = new Set<string>();
+      const clients = new Set<string>();
+      for (const e of background) {
+        for (const f of signatureFragments(e)) {
+          signed.add(frag(f));
+          const pool = poolOfBlock.get(f.block_uuid);
+          if (pool) clients.add(clientOf(pool));
+        }
+      }
+      const named = underTest.filter((r) => hubOf(r.url) === h.name).flatMap(namedFragments);
+      for (const r of fresh) {
+        const what = `${h.name} ${r.op} ${r.pool} ${frag(r)} (${r.purpose})`;
+        // A background request's own signature allocation: explained (a forged request may name
+        // bytes the client signs with later).
+        if (r.purpose.startsWith("verify request") && signed.has(frag(r))) continue;
+        if (named.some((f) => f.block_uuid === r.block_uuid && r.start < f.start + f.size && f.start < r.start + r.size)) {
+          out.push(`${what}: PSRD named by a request under test`);
+        } else if (r.purpose.startsWith("verify request") || !clients.has(clientOf(r.pool))) {
+          out.push(`${what}: no client request explains it`);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every share the hubs hold, as "hub/master client/key ID". */
+  async shareSet(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const h of this.hubs) {
+      const s = (await this.status(h.name)) as { shares: { master_client_name: string; key_id: string }[] };
+      for (const x of s.shares) out.add(`${h.name}/${x.master_client_name}/${x.key_id}`);
+    }
     return out;
   }
 
@@ -496,4 +585,53 @@ export class RealNet {
 export interface EtsiKeyT {
   key_ID: string;
   key: string;
+}
+
+/** How far the hubs' audit logs and the proxies' recordings went at the start of a window. */
+export interface PsrdMark {
+  audit: Record<string, number>;
+  exchanges: Record<string, number>;
+}
+
+/** A request as sent to a hub (path with the /hub/NAME prefix). */
+export interface SentRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** The hub a request goes to (from its path /hub/NAME/...). */
+export const hubOf = (url: string): string => /^\/hub\/([^/]+)\//.exec(url)?.[1] ?? "";
+
+type WireFragment = { block_uuid: string; start: number; size: number };
+
+/** The fragments of a request's DSKE-Signature allocation (none if it has no readable one). */
+function signatureFragments(r: SentRequest): WireFragment[] {
+  try {
+    return parseSignatureHeader(r.headers["dske-signature"]).allocation.fragments.map((f) => ({ block_uuid: f.blockUuid, start: f.start, size: f.size }));
+  } catch {
+    return [];
+  }
+}
+
+/** Every PSRD fragment a request names: its signature allocation and those in its JSON body (share pads). */
+export function namedFragments(r: SentRequest): WireFragment[] {
+  const out = signatureFragments(r);
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (typeof o.block_uuid === "string" && typeof o.start === "number" && typeof o.size === "number") {
+        out.push({ block_uuid: o.block_uuid, start: o.start, size: o.size });
+      }
+      Object.values(o).forEach(walk);
+    }
+  };
+  try {
+    walk(JSON.parse(r.body.toString("utf8")) as unknown);
+  } catch {
+    // not JSON (a GET, or a tampered body): the signature allocation is all it names
+  }
+  return out;
 }

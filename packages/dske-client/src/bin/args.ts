@@ -46,6 +46,8 @@ export interface ClientServerConfig {
   authSchemes?: AuthSchemeName[];
   /** Key stock look-ahead (`--key-stock-ahead-ms`, 0 = off) and key lifetime (`--key-stock-ttl-ms`); see key-stock.ts. */
   keyStockAheadMs?: number;
+  /** Least demand that gets a key stock, keys per second (`--key-stock-min-rate`, default 2). */
+  keyStockMinRate?: number;
   keyStockTtlMs?: number;
   /** PSRD delivery (`--psrd-delivery`): bundle (default, installed by the hubs' local distributors) or network. */
   psrdDelivery?: "bundle" | "network";
@@ -98,6 +100,7 @@ const ConfigSchema = z
     keySource: z.enum(KEY_SOURCES),
     authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
     keyStockAheadMs: int(0, 60_000),
+    keyStockMinRate: int(1, 100_000),
     keyStockTtlMs: int(1000, 3_600_000),
     psrdDelivery: z.enum(["bundle", "network"]),
     initialPsrdBytes: int(1024, 1 << 30),
@@ -152,6 +155,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
     .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")
     .option("--psrd-wait-ms <ms>", "how long a request short of PSRD waits for a bundle before it fails", "10000")
+    .option("--key-stock-min-rate <keys/s>", "key stock: least demand of an SAE pair, in keys per second, that gets a stock", "2")
     .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
@@ -185,6 +189,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     tlsCa: o.tlsCa,
     keySource: o.keySource,
     keyStockAheadMs: o.keyStockAheadMs,
+    keyStockMinRate: o.keyStockMinRate,
     keyStockTtlMs: o.keyStockTtlMs,
     psrdDelivery: o.psrdDelivery,
     initialPsrdBytes: o.initialPsrdBytes,

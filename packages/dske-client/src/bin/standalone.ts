@@ -76,7 +76,7 @@ export async function startClientServer(
         initialBytes: config.initialPsrdBytes,
         waitMs: config.psrdWaitMs,
       },
-      stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs },
+      stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs, minRate: config.keyStockMinRate },
       link: config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {},
     });
   } catch (err) {

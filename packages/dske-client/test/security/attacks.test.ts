@@ -31,7 +31,7 @@ describe("5 hubs, k = 3", () => {
   async function keyPair(): Promise<void> {
     const got = await carol.etsi("sam").getKey("sunny");
     const id = got.keys[0].key_ID;
-    await waitFor(() => hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 5000, "shares on every hub");
+    await waitFor(() => hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 20_000, "shares on every hub");
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", id);
     expect(back.keys).toEqual(got.keys);
   }
@@ -115,7 +115,7 @@ describe("5 hubs, k = 3", () => {
       // a batch (number 3) through the batch fetch path too
       const got = await carol.etsi("sam").getKeys("sunny", { number: 3, size: 128 });
       const ids = got.keys.map((k) => k.key_ID);
-      await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 5000, "shares");
+      await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares");
       expect((await curtis.etsi("sunny").getKeysWithKeyIds("sam", ids)).keys).toEqual(got.keys);
     } finally {
       restore.forEach((r) => r());
@@ -182,7 +182,7 @@ describe("5 hubs, k = 3", () => {
       bothLied = new Promise<void>((r) => (liarsAnswered = r));
       const got = await carol.etsi("sam").getKeys("sunny", { number, size: 256 });
       const ids = got.keys.map((k) => k.key_ID);
-      await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 5000, "shares");
+      await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares");
       expect((await curtis.etsi("sunny").getKeysWithKeyIds("sam", ids)).keys).toEqual(got.keys);
     };
     try {
@@ -212,7 +212,7 @@ describe("5 hubs, k = 3", () => {
     for (let round = 0; round < 3; round++) {
       const got = await carol.etsi("sam").getKey("sunny", { size: 256 });
       const id = got.keys[0].key_ID;
-      await waitFor(() => hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 5000, "shares");
+      await waitFor(() => hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 20_000, "shares");
       const restore = [corrupt(hubs[0].hub, deltas[0]), corrupt(hubs[2].hub, deltas[1]), corrupt(hubs[4].hub, deltas[2])];
       try {
         const res = await curtis
@@ -278,7 +278,7 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
 
     for (const h of hubs) h.gate.psrdOpen = true;
     let got: Awaited<ReturnType<ReturnType<TestClient["etsi"]>["getKey"]>> | undefined;
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 25_000; // a bound against a hang only: the loop ends when a key comes
     while (!got && Date.now() < until) {
       got = await carol
         .etsi("sam")

@@ -25,7 +25,7 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
   async function legit(): Promise<void> {
     const got = await net.carol.etsi("sam").getKey("sunny");
     const id = got.keys[0].key_ID;
-    await waitFor(() => net.hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 5000, "shares");
+    await waitFor(() => net.hubs.every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 20_000, "shares");
     expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(got.keys);
     await net.curtis.client.flushAcks(); // acknowledgements (ack extension) go out before any PSRD count
   }

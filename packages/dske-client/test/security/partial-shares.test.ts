@@ -19,7 +19,7 @@ test("a key whose dec_keys failed (a hub down) is delivered identically on retry
   await hugo.down();
   const got = await net.carol.etsi("sam").getKey("sunny");
   const id = got.keys[0].key_ID;
-  await waitFor(() => [hank, helen, hilary].every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 5000, "shares on 3 hubs");
+  await waitFor(() => [hank, helen, hilary].every((h) => h.hub.status().shares.some((s) => s.key_id === id)), 20_000, "shares on 3 hubs");
   await hilary.down();
   const first = await net.curtis
     .etsi("sunny")
