@@ -10,7 +10,7 @@
  * - ETSI Get status with real values from the PSRD pools; the management status.
  */
 import path from "node:path";
-import { ioStats } from "@dske/psrd";
+import { FsyncCounter } from "@dske/psrd";
 import { hubApiStats } from "@dske/protocol";
 import { badRequest, unauthorized } from "./errors.js";
 import { DEFAULT_ETSI_LIMITS, checkLimits, type EncKeysRequest, type EtsiLimits, type EtsiStatus, type KeyContainer } from "./etsi.js";
@@ -60,6 +60,8 @@ export class Client {
   private readonly installer: BundleInstaller;
   private readonly issuing: KeyIssuing;
   private readonly delivery: KeyDelivery;
+  /** This client's own fsyncs (key store, node state, pools), even beside other nodes in one process. */
+  private readonly fsyncs: FsyncCounter | undefined;
 
   private constructor(
     private readonly options: ClientOptions,
@@ -71,6 +73,8 @@ export class Client {
     this.k = options.minNrShares ?? 3;
     this.limits = checkLimits({ ...DEFAULT_ETSI_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
+    const dirs = [options.stateDir, options.psrdStore.dir].filter((d): d is string => d !== undefined);
+    this.fsyncs = dirs.length > 0 ? new FsyncCounter(dirs) : undefined;
     const heldTtl = options.gather?.heldKeyTtlMs ?? DEFAULT_HELD_KEY_TTL_MS;
     this.held = new HeldKeys(heldTtl);
     this.partial = new PartialShares(heldTtl);
@@ -210,6 +214,7 @@ export class Client {
     this.partial.clear();
     await this.keyStore.close();
     await this.nodeState.flush();
+    this.fsyncs?.close();
   }
 
   private track(p: Promise<unknown>): void {
@@ -346,7 +351,7 @@ export class Client {
       bad_shares: [...this.badShareLog],
       unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
-      io: { fsyncs: ioStats.fsyncs, hub_requests: hubApiStats.requests },
+      io: { fsyncs: this.fsyncs?.fsyncs ?? 0, hub_requests: hubApiStats.requests },
     };
   }
 }

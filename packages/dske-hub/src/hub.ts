@@ -14,7 +14,7 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import path from "node:path";
 import type { AuthSchemeName, PeerAuth } from "@dske/auth";
-import type { PsrdStore } from "@dske/psrd";
+import { FsyncCounter, type PsrdStore } from "@dske/psrd";
 import {
   ACK_EXTENSION,
   BATCH_EXTENSION,
@@ -58,6 +58,7 @@ export class Hub {
   private readonly delivery: PsrdDelivery;
   private readonly shares: Shares;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly fsyncs: FsyncCounter | undefined;
 
   private constructor(
     private readonly options: HubOptions,
@@ -68,6 +69,9 @@ export class Hub {
     this.state = state;
     this.name = options.name;
     this.store = options.store;
+    // This hub's own fsyncs (state journal, outbox, pools), even beside other nodes in one process.
+    const dirs = [options.stateDir, options.store.dir].filter((d): d is string => d !== undefined);
+    this.fsyncs = dirs.length > 0 ? new FsyncCounter(dirs) : undefined;
     this.shareTimeoutSecs = options.shareTimeoutSecs ?? 60;
     this.authSchemes = options.authSchemes ?? DEFAULT_HUB_AUTH_SCHEMES;
     this.psrdDelivery = options.psrdDelivery ?? "bundle";
@@ -298,7 +302,7 @@ export class Hub {
 
   status(): HubStatus {
     const { name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery } = this;
-    return hubStatus({ name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery, registry: this.registry, issuer: this.issuer, shares: this.shareStore });
+    return hubStatus({ name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery, registry: this.registry, issuer: this.issuer, shares: this.shareStore, fsyncs: this.fsyncs?.fsyncs ?? 0 });
   }
 
   /** Number of stored shares. */
@@ -326,5 +330,6 @@ export class Hub {
     this.shareStore.wipe();
     this.issuer.wipe();
     if (this.options.closeStore) await this.store.close();
+    this.fsyncs?.close();
   }
 }

@@ -2,7 +2,6 @@
  * The hub's status (management plane, `GET mgmt/v1/status`): its configuration, its peer clients
  * with their pool levels and bundle counts, and the shares it holds (metadata, never values).
  */
-import { ioStats } from "@dske/psrd";
 import { ACK_EXTENSION, type HubStatus, type PoolStatus } from "@dske/protocol";
 import type { BundleIssuer } from "./bundle-issuer.js";
 import type { Registry } from "./registration.js";
@@ -17,6 +16,8 @@ export interface StatusSources {
   readonly registry: Registry;
   readonly issuer: BundleIssuer;
   readonly shares: ShareStore;
+  /** fsync + fdatasync calls of this hub's files since it opened. */
+  readonly fsyncs: number;
 }
 
 function poolStatus(p: { stats(): { blocks: number; size: number; used: number; available: number } }): PoolStatus {
@@ -53,7 +54,6 @@ export function hubStatus(h: StatusSources): HubStatus {
       pending_ack: [...s.fetchedBy].filter((c) => !s.ackedBy.has(c) && registry.get(c)?.ack === true),
       expires_at: new Date(s.expiresAt).toISOString(),
     })),
-    // The PSRD library's fsync counter is per process (one hub per process in the standalone).
-    io: { fsyncs: ioStats.fsyncs },
+    io: { fsyncs: h.fsyncs },
   };
 }

@@ -116,4 +116,6 @@ export interface PsrdStore {
   listPools(): Promise<string[]>;
   /** Flush and close; further calls fail. */
   close(): Promise<void>;
+  /** Where the store keeps its files (stores on disk only). */
+  readonly dir?: string;
 }
