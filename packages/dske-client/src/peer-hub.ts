@@ -25,8 +25,8 @@ import {
   type AuthSchemeName,
   type PeerAuth,
 } from "@dske/auth";
-import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError, MAX_BATCH_SHARES, allocationFromWire, allocationSize, allocationToWire, type AckKeyRef, type BatchShareItem, type FetchKeySharesResponse, type ShareMeta } from "@dske/protocol";
-import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
+import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError, MAX_BATCH_SHARES, allocationFromWire, allocationToWire, type AckKeyRef, type BatchShareItem, type FetchKeySharesResponse, type ShareMeta } from "@dske/protocol";
+import { allocationSize, type Allocation, type Pool, type PoolStats, type PsrdStore } from "@dske/psrd";
 import { Coalescer } from "./coalescer.js";
 import { xor } from "./key.js";
 import type { Logger } from "./logger.js";

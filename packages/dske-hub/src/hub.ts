@@ -23,7 +23,7 @@ import { z } from "zod";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
-import { StateJournal as Journal, ioStats } from "@dske/psrd";
+import { StateJournal as Journal, allocationSize, ioStats } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
@@ -36,7 +36,6 @@ import {
   MAX_SHARE_BYTES,
   NodeNameSchema,
   allocationFromWire,
-  allocationSize,
   allocationToWire,
   type FetchKeyRef,
   type FetchKeySharesResponse,

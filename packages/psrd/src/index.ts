@@ -13,6 +13,7 @@ export {
   AllocationJsonSchema,
   FragmentJsonSchema,
   allocationFromJson,
+  allocationFromParsedJson,
   allocationToJson,
   formatAllocation,
   parseAllocation,
