@@ -14,8 +14,8 @@
  */
 import path from "node:path";
 import type { AuthSchemeName } from "@dske/auth";
-import { ioStats, type PsrdStore } from "@dske/psrd";
-import { hubApiStats } from "@dske/protocol";
+import { ChannelCounter, FsyncCounter, type PsrdStore } from "@dske/psrd";
+import { HUB_API_REQUEST_CHANNEL } from "@dske/protocol";
 import { EtsiError, KEYS_NOT_FOUND_MESSAGE, badRequest, unauthorized, unavailable } from "./errors.js";
 import {
   DEFAULT_ETSI_LIMITS,
@@ -152,6 +152,8 @@ export class Client {
   private readonly fetching = new Map<string, Promise<void>>();
   /** Keys handed to master SAEs from the stock / established on demand (status, bench). */
   private readonly issuedFrom = { stock: 0, demand: 0, prefetched: 0, stockSkippedHubs: 0 };
+  /** fsync / fdatasync calls and HubApi requests of this process since the client started (status `io`). */
+  private readonly io = { fsyncs: new FsyncCounter(), hubRequests: new ChannelCounter(HUB_API_REQUEST_CHANNEL) };
   /** What the pools need from the local distributor (long poll of the management API). */
   readonly needBoard = new NeedBoard();
   private readonly installer: BundleInstaller;
@@ -1058,7 +1060,7 @@ export class Client {
       bad_shares: [...this.badShareLog],
       unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
-      io: { fsyncs: ioStats.fsyncs, hub_requests: hubApiStats.requests },
+      io: { fsyncs: this.io.fsyncs.count, hub_requests: this.io.hubRequests.count },
     };
   }
 }

@@ -23,7 +23,7 @@ import { z } from "zod";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
-import { StateJournal as Journal, allocationSize, ioStats } from "@dske/psrd";
+import { FsyncCounter, StateJournal as Journal, allocationSize } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
@@ -188,6 +188,8 @@ export class Hub {
   private deadTimer: NodeJS.Timeout | undefined;
   /** Journal compactions finished since open, and the duration of the last one (diagnostics). */
   readonly compactions = { count: 0, lastMs: 0 };
+  /** fsync / fdatasync calls of this process since the hub opened (status `io`). */
+  private readonly fsyncs = new FsyncCounter();
   private closed = false;
 
   private constructor(
@@ -908,7 +910,7 @@ export class Hub {
         pending_ack: [...s.fetchedBy].filter((c) => !s.ackedBy.has(c) && this.clients.get(c)?.ack === true),
         expires_at: new Date(s.expiresAt).toISOString(),
       })),
-      io: { fsyncs: ioStats.fsyncs },
+      io: { fsyncs: this.fsyncs.count },
     };
   }
 

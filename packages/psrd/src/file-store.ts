@@ -10,7 +10,7 @@
  * Opening a pool reads meta.json and the journal only, never data.bin; bytes are read with
  * positioned reads when allocated, reserved or asked for as a block key.
  */
-import { ioStats } from "./io-stats.js";
+import { noteFsync } from "./io-stats.js";
 import { readSync, writeSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -112,7 +112,7 @@ async function writeFileAtomically(path: string, dir: string, text: string): Pro
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(text);
-    ioStats.fsyncs++;
+    noteFsync("file");
     await fh.sync();
   } finally {
     await fh.close();
@@ -152,7 +152,7 @@ class FilePoolBackend implements PoolBackend {
   async persistBlock(block: BlockMeta, data: Uint8Array): Promise<void> {
     const offset = this.dataEnd();
     await writeFully(this.data, data, data.length, offset);
-    ioStats.fsyncs++;
+    noteFsync("block");
     await this.data.datasync();
     const next: Meta = { ...this.meta, blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }] };
     await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
@@ -192,7 +192,7 @@ class FilePoolBackend implements PoolBackend {
   }
 
   syncData(): Promise<void> {
-    ioStats.fsyncs++;
+    noteFsync("data");
     return this.data.datasync();
   }
 
@@ -277,7 +277,7 @@ export class FileStore implements PsrdStore {
       await mkdir(dir, { recursive: true });
       await fsyncDir(this.poolsDir);
       const d = await open(dataPath, "w");
-      ioStats.fsyncs++;
+      noteFsync("data");
       await d.sync();
       await d.close();
       await writeFile(journalPath, new Uint8Array(0));
@@ -306,7 +306,7 @@ export class FileStore implements PsrdStore {
         // A block whose metadata never became durable (crash inside addBlock): wipe it.
         await zeroFileRanges(data, [[end, fileSize]]);
         await data.truncate(end);
-        ioStats.fsyncs++;
+        noteFsync("data");
         await data.datasync();
       }
 
@@ -354,7 +354,7 @@ export class FileStore implements PsrdStore {
       let journalEnd = replay.end;
       if (toZero.length > 0) {
         await zeroFileRanges(data, toZero);
-        ioStats.fsyncs++;
+        noteFsync("data");
         await data.datasync();
       }
       if (replay.torn || toZero.length > 0 || records > this.compactAfter) {
@@ -410,7 +410,7 @@ export class FileStore implements PsrdStore {
       try {
         const { size } = await fh.stat();
         await zeroFileRanges(fh, [[0, size]]);
-        ioStats.fsyncs++;
+        noteFsync("data");
         await fh.datasync();
       } finally {
         await fh.close();
@@ -469,7 +469,7 @@ async function acquireLock(path: string): Promise<void> {
       const fh = await open(path, "wx");
       try {
         await fh.writeFile(String(process.pid));
-        ioStats.fsyncs++;
+        noteFsync("lock");
         await fh.sync();
       } finally {
         await fh.close();

@@ -26,4 +26,4 @@ export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { FileStore, type FileStoreOptions, type FilePoolDiagnostics } from "./file-store.js";
 export { PsrdPool, type BlockRange, type PoolBackend } from "./pool.js";
 export { StateJournal, StateJournalError, writeJsonAtomic, readJson } from "./state-journal.js";
-export { ioStats } from "./io-stats.js";
+export { ChannelCounter, FSYNC_CHANNEL, FsyncCounter, type FsyncMessage } from "./io-stats.js";

@@ -12,7 +12,7 @@
  * synced, then the merged consumed ranges are written as `zeroed` records to a new file that
  * atomically replaces the journal (write, fsync, rename, fsync directory).
  */
-import { ioStats } from "./io-stats.js";
+import { noteFsync } from "./io-stats.js";
 import { crc32 } from "node:zlib";
 import { writeSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
@@ -140,7 +140,7 @@ export async function writeJournalAtomically(path: string, dir: string, records:
       }
     }
     if (fill > 0) await writeFully(fh, buf, fill, pos);
-    ioStats.fsyncs++;
+    noteFsync("journal");
     await fh.sync();
   } finally {
     await fh.close();
@@ -161,7 +161,7 @@ export async function writeFully(fh: FileHandle, buf: Uint8Array, length: number
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");
   try {
-    ioStats.fsyncs++;
+    noteFsync("directory");
     await fh.sync();
   } finally {
     await fh.close();
@@ -328,7 +328,7 @@ export class Journal {
         this.size += buf.length;
         this.records += batch.length;
         this.appended += batch.length;
-        ioStats.fsyncs++;
+        noteFsync("journal");
         synced = this.fh!.datasync();
       } catch (e) {
         synced = Promise.reject(e);

@@ -19,7 +19,7 @@
  *
  * Operations run strictly in call order (appends before a rewrite are written before it).
  */
-import { ioStats } from "./io-stats.js";
+import { noteFsync } from "./io-stats.js";
 import { promises as fs, constants as fsConstants, writeSync } from "node:fs";
 import path from "node:path";
 
@@ -87,7 +87,7 @@ export class StateJournal {
     const stat = await fd.stat();
     if (stat.size !== validLength) {
       await fd.truncate(validLength);
-      ioStats.fsyncs++;
+      noteFsync("journal");
       await fd.datasync();
     }
     await fsyncDir(path.dirname(file));
@@ -148,7 +148,7 @@ export class StateJournal {
           // The write goes to the page cache (synchronous, microseconds; O_APPEND); only the
           // fdatasync takes the trip through libuv's thread pool.
           for (let done = 0; done < buf.length; ) done += writeSync(this.fd.fd, buf, done, buf.length - done);
-          ioStats.fsyncs++;
+          noteFsync("journal");
           await this.fd.datasync();
           this.bytes += buf.length;
         });
@@ -193,7 +193,7 @@ export class StateJournal {
     const t = await fs.open(tmp, "w", 0o600);
     try {
       await t.write(buf, 0, buf.length);
-      ioStats.fsyncs++;
+      noteFsync("journal");
       await t.datasync();
     } finally {
       await t.close();
@@ -258,7 +258,7 @@ async function zeroAndUnlink(file: string): Promise<void> {
       await fd.write(chunk, 0, n, pos);
       pos += n;
     }
-    ioStats.fsyncs++;
+    noteFsync("file");
     await fd.datasync();
   } finally {
     await fd.close();
@@ -270,7 +270,7 @@ async function fsyncDir(dir: string): Promise<void> {
   let fd: fs.FileHandle | undefined;
   try {
     fd = await fs.open(dir, "r");
-    ioStats.fsyncs++;
+    noteFsync("directory");
     await fd.sync();
   } catch {
     // Some platforms do not allow fsync on directories; the rename is still atomic.
@@ -283,7 +283,7 @@ async function writeFileSynced(file: string, data: string): Promise<void> {
   const fh = await fs.open(file, "w", 0o600);
   try {
     await fh.writeFile(data);
-    ioStats.fsyncs++;
+    noteFsync("file");
     await fh.sync();
   } finally {
     await fh.close();
