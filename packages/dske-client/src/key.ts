@@ -23,7 +23,7 @@
  * returned key bytes are the caller's to zero after use.
  */
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { keyCheckWord } from "@dske/auth";
+import { keyCheckWord } from "./key-check.js";
 import { combine, combineRobust, split, type Share } from "@dske/sss";
 
 export const WORD = 16;

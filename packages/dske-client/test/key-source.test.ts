@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
-import { keyCheckWord } from "@dske/auth";
+import { keyCheckWord } from "../src/key-check";
 import { combine, interpolateAt } from "@dske/sss";
 import type { Allocation } from "@dske/psrd";
 import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD, xor } from "../src/key";
