@@ -159,14 +159,6 @@ export function makeSplitKey(
   }
 }
 
-/** OTP: out = a XOR b (lengths must match). */
-export function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length !== b.length) throw new RangeError(`xor: length mismatch ${a.length} != ${b.length}`);
-  const out = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
-  return out;
-}
-
 /**
  * Check S = Y || t and extract the key. Returns undefined when the check word does not verify
  * or the lengths do not fit the pad length `r`. Does not zero S.

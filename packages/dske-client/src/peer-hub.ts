@@ -26,9 +26,8 @@ import {
   type PeerAuth,
 } from "@dske/auth";
 import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError, MAX_BATCH_SHARES, allocationFromWire, allocationToWire, type AckKeyRef, type BatchShareItem, type FetchKeySharesResponse, type ShareMeta } from "@dske/protocol";
-import { allocationSize, type Allocation, type Pool, type PoolStats, type PsrdStore } from "@dske/psrd";
+import { allocationSize, xor, type Allocation, type Pool, type PoolStats, type PsrdStore } from "@dske/psrd";
 import { Coalescer } from "./coalescer.js";
-import { xor } from "./key.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import { HubNeeds } from "./psrd-needs.js";

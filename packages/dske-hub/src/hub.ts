@@ -23,7 +23,7 @@ import { z } from "zod";
 import { blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import type { PsrdStore, Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
-import { FsyncCounter, StateJournal as Journal, allocationSize } from "@dske/psrd";
+import { FsyncCounter, StateJournal as Journal, allocationSize, xorPad } from "@dske/psrd";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import { ShareRecordSchema, ShareStore, sameValue, type NewShare, type StoredShare } from "./share-store.js";
 import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, ProvisionRecordSchema, type IssuedBundle, type ProvisionRecord } from "./bundle-issuer.js";
@@ -626,7 +626,7 @@ export class Hub {
       let offset = 0;
       for (const ct of ciphertexts) {
         const v = Buffer.alloc(ct.length);
-        for (let i = 0; i < ct.length; i++) v[i] = ct[i] ^ pad[offset + i];
+        xorPad(ct, pad, offset, v);
         offset += ct.length;
         values.push(v);
       }
@@ -838,7 +838,7 @@ export class Hub {
       const ciphertexts: string[] = [];
       let offset = 0;
       for (const c of copies) {
-        for (let i = 0; i < c.length; i++) c[i] ^= pad[offset + i];
+        xorPad(c, pad, offset, c);
         offset += c.length;
         ciphertexts.push(c.toString("base64"));
       }

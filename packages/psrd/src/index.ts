@@ -20,6 +20,7 @@ export {
   type AllocationJson,
   type FragmentJson,
 } from "./allocation.js";
+export { xor, xorPad } from "./pad.js";
 export { AuditRecordSchema, readAuditLog, type AuditRecord } from "./audit.js";
 export { IntervalSet } from "./interval-set.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
