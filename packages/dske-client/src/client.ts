@@ -15,15 +15,13 @@
 import path from "node:path";
 import type { AuthSchemeName } from "@dske/auth";
 import { ChannelCounter, FsyncCounter, type PsrdStore } from "@dske/psrd";
-import { HUB_API_REQUEST_CHANNEL } from "@dske/protocol";
+import { HUB_API_REQUEST_CHANNEL, type EtsiStatus, type KeyContainer } from "@dske/protocol";
 import { EtsiError, KEYS_NOT_FOUND_MESSAGE, badRequest, unauthorized, unavailable } from "./errors.js";
 import {
   DEFAULT_ETSI_LIMITS,
   checkLimits,
   type EncKeysRequest,
   type EtsiLimits,
-  type EtsiStatus,
-  type KeyContainer,
 } from "./etsi.js";
 import { batchSiblings, isMulticastKeyId, makeSplitKey, newBatchKeyIds, pooledRandom, splitRandomBytes, padLengthFromKeyId, reconstructKey, secretLength, type SourcedShare, type SplitKey } from "./key.js";
 import { UnknownKeyGuard, listedByHubs } from "./unknown-keys.js";

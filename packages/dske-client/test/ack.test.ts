@@ -5,7 +5,7 @@
  * discarding the result, then replacing the client by a fresh one on the same PSRD store.
  */
 import { startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
-import { EtsiApiError } from "../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 
 const DIRECTORY = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
 

@@ -6,6 +6,7 @@
  *   `http-transport.ts`: its one node:http transport).
  * - `logger.ts`: the one `Logger` interface of domain code.
  * - `client-mgmt.ts`: the client node's management wire (status, bundles, PSRD needs, stop).
+ * - `etsi.ts`: the ETSI GS QKD 014 data formats; `etsi-api.ts`: `EtsiApi`, the typed SAE-side client.
  */
 export * from "./wire.js";
 export {
@@ -19,4 +20,19 @@ export {
 } from "./hub-api.js";
 export { HubApiError, toHubApiError, type HubApiErrorCode } from "./hub-api-error.js";
 export * from "./client-mgmt.js";
+export {
+  StatusSchema,
+  KeyRequestSchema,
+  KeySchema,
+  KeyContainerSchema,
+  KeyIdsSchema,
+  ErrorSchema,
+  type EtsiStatus,
+  type KeyRequest,
+  type EtsiKey,
+  type KeyContainer,
+  type KeyIds,
+  type EtsiErrorBody,
+} from "./etsi.js";
+export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
 export { silentLogger, type Logger, type LogFields } from "./logger.js";
