@@ -4,7 +4,7 @@
  * Every failure is a HubApiError (codes "network", "timeout", "invalid_response").
  *
  * TLS: an `https:` hub URL goes through an https.Agent built with `tls` (CA, client certificate
- * and key, any `https.AgentOptions`), or the system CAs when none is given.
+ * and key, other `https.AgentOptions`), or the system CAs when none is given.
  */
 import http from "node:http";
 import https from "node:https";
@@ -46,7 +46,7 @@ export class HttpTransport {
 
   /**
    * Send one request. A keep-alive socket the hub closed just as it was reused (idle timeout)
-   * fails before any response: the hub never saw the request, so the same bytes are sent once
+   * fails before a response: the hub never saw the request, so the same bytes are sent once
    * more on a fresh socket (a hub that did see a signed request refuses the replay: the MAC pad
    * is consumed).
    */
@@ -132,5 +132,5 @@ export class HttpTransport {
   }
 }
 
-/** The request failed on a reused keep-alive socket before any response (see exchange). */
+/** The request failed on a reused keep-alive socket before a response (see exchange). */
 class StaleSocketError extends Error {}

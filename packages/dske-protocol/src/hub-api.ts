@@ -298,7 +298,7 @@ export class HubApi {
 
   /**
    * A signed call: serialize once, sign the exact bytes, send, read the raw body, verify the
-   * response signature (for any status under gf128; v1 hmac-sha256 error responses are unsigned),
+   * response signature (for every status under gf128; v1 hmac-sha256 error responses are unsigned),
    * then decode and validate. Without `options.auth` the request is sent unsigned (no bearer).
    */
   private async signedCall<S extends z.ZodType>(
