@@ -27,7 +27,6 @@ export {
 export { SigningReserve } from "./signing-reserve";
 export { allocateSigningKey, reserveVerifyingKey, type SigningMaterial, type VerifyingMaterial } from "./keys";
 export { secretTagD, makeSecretTag, secretTagSigma, checkSecretTag } from "./secret-tag";
-export { keyCheckWord, verifyKeyCheck, padKeyForCheck } from "./key-check";
 export { createSignatureMiddleware, DEFAULT_MAX_BODY_BYTES, type SignatureMiddlewareOptions } from "./express";
 export { installSignatureInterceptors, type SignatureInterceptorOptions } from "./axios";
 export {

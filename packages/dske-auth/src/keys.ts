@@ -6,7 +6,7 @@
  * - Receiving: reserve the named bytes in the peer-owned pool WITHOUT consuming; the caller
  *   verifies, then commits (or releases on failure, leaving the pool exactly as it was).
  */
-import { formatAllocation, type Allocation, type Pool, type Reservation } from "@dske/psrd";
+import { allocationSize, formatAllocation, type Allocation, type Pool, type Reservation } from "@dske/psrd";
 import { SignatureError } from "./errors";
 import type { MacScheme } from "./scheme";
 
@@ -20,12 +20,6 @@ export interface SigningMaterial {
 export interface VerifyingMaterial {
   readonly key: Uint8Array;
   readonly reservation: Reservation;
-}
-
-function allocationSize(a: Allocation): number {
-  let n = 0;
-  for (const f of a.fragments) n += f.size;
-  return n;
 }
 
 async function withBlockKey(scheme: MacScheme, pool: Pool, allocation: Allocation, data: Uint8Array): Promise<Uint8Array> {

@@ -8,17 +8,16 @@
 import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance } from "axios";
-import { z } from "zod";
+import type { EtsiKey } from "@dske/protocol";
 import { nodeBaseUrl, type NodeSpec } from "./topology";
+
+/** A key of an ETSI key container (`KeySchema` of @dske/protocol). */
+export type { EtsiKey } from "@dske/protocol";
 
 export interface EtsiResponse {
   readonly status: number;
   readonly body: unknown;
 }
-
-export const keySchema = z.looseObject({ key_ID: z.string(), key: z.string() });
-export const keyContainerSchema = z.looseObject({ keys: z.array(keySchema) });
-export type EtsiKey = z.infer<typeof keySchema>;
 
 export interface GetKeyOptions {
   size?: number;

@@ -3,7 +3,8 @@
  * the reference manager's ETSI QKD 014 operations, with its output lines.
  */
 import { CliError } from "./errors";
-import { compareKeys, EtsiCaller, keyContainerSchema, type EtsiKey, type EtsiResponse } from "./etsi-caller";
+import { KeyContainerSchema } from "@dske/protocol";
+import { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse } from "./etsi-caller";
 import type { Output } from "./output";
 import type { NodeSpec, Topology } from "./topology";
 
@@ -61,7 +62,7 @@ export class EtsiCommand {
   }
 
   private keysOf(api: keyof typeof API_NAME, kme: NodeSpec, res: EtsiResponse): EtsiKey[] {
-    const parsed = keyContainerSchema.safeParse(res.body);
+    const parsed = KeyContainerSchema.safeParse(res.body);
     if (!parsed.success) {
       throw new CliError(`ETSI QKD ${API_NAME[api]} API on client (KME) ${kme.name} returned no valid key container`);
     }

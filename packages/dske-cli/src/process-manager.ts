@@ -254,7 +254,10 @@ export class ProcessManager {
             return;
           }
           const r = await this.probe(s.node);
-          if (r.state === "up" && (await this.isReady(s.node, r.status))) {
+          // A client is judged once the hubs started with it answer: a hub still starting would
+          // count as down, and the client as ready before it registered with that hub.
+          const hubsStarting = s.node.kind === "client" && [...pending].some((p) => p.node.kind === "hub");
+          if (r.state === "up" && !hubsStarting && (await this.isReady(s.node, r.status))) {
             pending.delete(s);
             // Progress while waiting: one line per node as it becomes ready.
             this.out.line(`${capitalised(s.node)} ${s.node.name} is up (${spawned.length - pending.size} of ${spawned.length})`);

@@ -14,7 +14,7 @@ import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client.js";
-import { EtsiApi } from "../src/etsi-api.js";
+import { EtsiApi } from "@dske/protocol";
 import { createClientRouter } from "../src/http/router.js";
 
 type StoreKind = "memory" | "file";

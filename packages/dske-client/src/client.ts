@@ -11,9 +11,9 @@
  */
 import path from "node:path";
 import { FsyncCounter } from "@dske/psrd";
-import { hubApiStats } from "@dske/protocol";
+import type { EtsiStatus, KeyContainer } from "@dske/protocol";
 import { badRequest, unauthorized } from "./errors.js";
-import { DEFAULT_ETSI_LIMITS, checkLimits, type EncKeysRequest, type EtsiLimits, type EtsiStatus, type KeyContainer } from "./etsi.js";
+import { DEFAULT_ETSI_LIMITS, checkLimits, type EncKeysRequest, type EtsiLimits } from "./etsi.js";
 import { secretLength } from "./key.js";
 import { UnknownKeyGuard } from "./unknown-keys.js";
 import { PartialShares } from "./partial-shares.js";
@@ -351,7 +351,7 @@ export class Client {
       bad_shares: [...this.badShareLog],
       unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
-      io: { fsyncs: this.fsyncs?.fsyncs ?? 0, hub_requests: hubApiStats.requests },
+      io: { fsyncs: this.fsyncs?.fsyncs ?? 0, hub_requests: this.peerHubs.reduce((n, h) => n + h.apiRequests, 0) },
     };
   }
 }

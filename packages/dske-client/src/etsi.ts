@@ -7,8 +7,8 @@
  * No HTTP here: the router hands raw query objects / parsed bodies to these functions; every
  * failure is a `KmeError` of kind `invalid-request` (HTTP 400) with `{message, details}`.
  */
-import { z } from "zod";
-import { KeyIdSchema, SaeIdSchema } from "@dske/protocol";
+import type { z } from "zod";
+import { KeyIdSchema, KeyIdsSchema, KeyRequestSchema, SaeIdSchema, type KeyRequest } from "@dske/protocol";
 import { badRequest, type KmeErrorDetail } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -50,73 +50,6 @@ export function checkLimits(limits: EtsiLimits): EtsiLimits {
   if (maxSaeIdCount > 64) throw new RangeError("max_SAE_ID_count must be at most 64 (hub wire limit)");
   return limits;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Data formats (clause 6)
-
-const extensionObject = z.record(z.string(), z.unknown());
-
-/** 6.1 Status. */
-export const StatusSchema = z.object({
-  source_KME_ID: z.string(),
-  target_KME_ID: z.string(),
-  master_SAE_ID: z.string(),
-  slave_SAE_ID: z.string(),
-  key_size: z.int(),
-  stored_key_count: z.int(),
-  max_key_count: z.int(),
-  max_key_per_request: z.int(),
-  max_key_size: z.int(),
-  min_key_size: z.int(),
-  max_SAE_ID_count: z.int(),
-  status_extension: extensionObject.optional(),
-});
-export type EtsiStatus = z.infer<typeof StatusSchema>;
-
-/** 6.2 Key request (POST enc_keys). All members optional; unknown members are ignored. */
-export const KeyRequestSchema = z.object({
-  number: z.int().optional(),
-  size: z.int().optional(),
-  additional_slave_SAE_IDs: z.array(z.string()).optional(),
-  extension_mandatory: z.array(extensionObject).optional(),
-  extension_optional: z.array(extensionObject).optional(),
-});
-export type KeyRequest = z.infer<typeof KeyRequestSchema>;
-
-/** 6.3 Key container. */
-export const KeySchema = z.object({
-  key_ID: z.string(),
-  key_ID_extension: extensionObject.optional(),
-  key: z.string(),
-  key_extension: extensionObject.optional(),
-});
-export const KeyContainerSchema = z.object({
-  keys: z.array(KeySchema),
-  key_container_extension: extensionObject.optional(),
-});
-export type EtsiKey = z.infer<typeof KeySchema>;
-export type KeyContainer = z.infer<typeof KeyContainerSchema>;
-
-/** 6.4 Key IDs (POST dec_keys). */
-export const KeyIdsSchema = z.object({
-  key_IDs: z
-    .array(
-      z.object({
-        key_ID: z.string(),
-        key_ID_extension: extensionObject.optional(),
-      }),
-    )
-    .min(1),
-  key_IDs_extension: extensionObject.optional(),
-});
-export type KeyIds = z.infer<typeof KeyIdsSchema>;
-
-/** 6.5 Error. */
-export const ErrorSchema = z.object({
-  message: z.string(),
-  details: z.array(extensionObject).optional(),
-});
-export type EtsiErrorBody = z.infer<typeof ErrorSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Parsed, validated requests (domain input)

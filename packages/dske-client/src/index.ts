@@ -28,26 +28,32 @@ export {
 } from "./http/routes.js";
 export { registerClientMetrics, createClientMetrics, pairLabels, type ClientMetrics, type KeyRole, type SaePair } from "./client-metrics.js";
 export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "@dske/protocol";
-export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
+// The ETSI wire schemas and EtsiApi live in @dske/protocol; re-exported here for compatibility.
 export {
-  DEFAULT_ETSI_LIMITS,
+  EtsiApi,
+  EtsiApiError,
   StatusSchema,
   KeyRequestSchema,
   KeyContainerSchema,
   KeyIdsSchema,
   ErrorSchema,
-  parseEncKeysBody,
-  parseEncKeysQuery,
-  parseDecKeysBody,
-  parseDecKeysQuery,
-  saeIdFromAuthorization,
-  type EtsiLimits,
+  type EtsiApiOptions,
+  type EtsiTlsOptions,
   type EtsiStatus,
   type KeyRequest,
   type KeyContainer,
   type EtsiKey,
   type KeyIds,
   type EtsiErrorBody,
+} from "@dske/protocol";
+export {
+  DEFAULT_ETSI_LIMITS,
+  parseEncKeysBody,
+  parseEncKeysQuery,
+  parseDecKeysBody,
+  parseDecKeysQuery,
+  saeIdFromAuthorization,
+  type EtsiLimits,
   type EncKeysRequest,
   type DecKeysRequest,
 } from "./etsi.js";

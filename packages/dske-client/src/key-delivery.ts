@@ -7,7 +7,7 @@
  * to every hub (acks.ts).
  */
 import { KEYS_NOT_FOUND_MESSAGE, type KmeError, keyNotFound, keysNotFound, unauthorized, unavailable } from "./errors.js";
-import type { KeyContainer } from "./etsi.js";
+import type { KeyContainer } from "@dske/protocol";
 import type { Gather, GatherOutcome } from "./gather.js";
 import { heldKeyName, type HeldKeys } from "./held-keys.js";
 import { batchSiblings, padLengthFromKeyId } from "./key.js";

@@ -5,7 +5,8 @@
  * pair's demand warrants.
  */
 import { KmeError } from "./errors.js";
-import type { EncKeysRequest, KeyContainer } from "./etsi.js";
+import type { KeyContainer } from "@dske/protocol";
+import type { EncKeysRequest } from "./etsi.js";
 import type { KeyStock } from "./key-stock.js";
 import type { Logger } from "./logger.js";
 import type { PeerHub } from "./peer-hub.js";

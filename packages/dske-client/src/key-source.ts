@@ -18,7 +18,7 @@
  * No CSPRNG on the key path in `psrd` mode: the key is a function of PSRD only (the key ID is
  * still a random UUID; it is public). Same PSRD budget as `random`: each hub gets |S| pad bytes.
  */
-import { keyCheckWord } from "@dske/auth";
+import { keyCheckWord } from "./key-check.js";
 import { gf256, interpolateAt, type Share } from "@dske/sss";
 import type { Allocation } from "@dske/psrd";
 import { newKeyId, padLength, secretLength, WORD, type SplitKey } from "./key.js";

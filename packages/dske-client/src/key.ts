@@ -23,7 +23,7 @@
  * returned key bytes are the caller's to zero after use.
  */
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { keyCheckWord } from "@dske/auth";
+import { keyCheckWord } from "./key-check.js";
 import { combine, combineRobust, split, type Share } from "@dske/sss";
 
 export const WORD = 16;
@@ -157,14 +157,6 @@ export function makeSplitKey(
   } finally {
     S.fill(0);
   }
-}
-
-/** OTP: out = a XOR b (lengths must match). */
-export function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length !== b.length) throw new RangeError(`xor: length mismatch ${a.length} != ${b.length}`);
-  const out = new Uint8Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
-  return out;
 }
 
 /**

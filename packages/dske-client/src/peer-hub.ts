@@ -111,6 +111,11 @@ export class PeerHub {
     return this.link.url;
   }
   /** Hub name: from the registration response; until then the last URL path segment. */
+  /** Requests this client made to the hub so far (status `io.hub_requests`, benchmarks). */
+  get apiRequests(): number {
+    return this.link.api.requests;
+  }
+
   get name(): string {
     return this.link.name;
   }

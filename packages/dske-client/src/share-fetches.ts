@@ -5,12 +5,12 @@
  * batch messages (coalescer.ts). Also the hubs' share metadata queries: which key IDs a hub holds
  * (unsigned, no PSRD) and the intended slaves of keys (signed).
  */
-import { MAX_BATCH_SHARES, type FetchKeySharesResponse, type ShareMeta, allocationSize } from "@dske/protocol";
+import { MAX_BATCH_SHARES, type FetchKeySharesResponse, type ShareMeta } from "@dske/protocol";
 import type { Acks } from "./acks.js";
 import { MAX_BATCH_SHARE_BYTES, chunkBy, mapLimit } from "./batching.js";
 import { Coalescer } from "./coalescer.js";
 import { HubFailure, type HubLink } from "./hub-link.js";
-import { xor } from "./key.js";
+import { allocationSize, xor } from "@dske/psrd";
 import type { Replenishment } from "./replenishment.js";
 import type { SignedCalls } from "./signed-calls.js";
 

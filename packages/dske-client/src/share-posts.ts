@@ -9,7 +9,7 @@ import type { Allocation } from "@dske/psrd";
 import { MAX_BATCH_SHARE_BYTES, chunkBy, mapLimit } from "./batching.js";
 import { Coalescer } from "./coalescer.js";
 import { HubFailure, type HubLink } from "./hub-link.js";
-import { xor } from "./key.js";
+import { xor } from "@dske/psrd";
 import type { Replenishment } from "./replenishment.js";
 import type { SignedCalls } from "./signed-calls.js";
 

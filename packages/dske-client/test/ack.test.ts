@@ -6,7 +6,7 @@
  */
 import type { ClientOptions } from "../src/client";
 import { mergeClientOptions, startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
-import { EtsiApiError } from "../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 
 const DIRECTORY = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
 

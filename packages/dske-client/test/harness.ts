@@ -10,7 +10,7 @@ import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { LocalDistributor, peekBundleHeader, writeBundleFile, type DistributorTransport } from "@dske/distributor";
 import { Client, type ClientOptions } from "../src/client";
 import { createClientRouter } from "../src/http/router";
-import { EtsiApi } from "../src/etsi-api";
+import { EtsiApi } from "@dske/protocol";
 
 /** The operator token of the in-process hubs and clients (management routes and /metrics). */
 export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";

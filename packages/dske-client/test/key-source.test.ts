@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { tmpdir } from "node:os";
-import { keyCheckWord } from "@dske/auth";
+import { keyCheckWord } from "../src/key-check";
 import { combine, interpolateAt } from "@dske/sss";
-import type { Allocation } from "@dske/psrd";
-import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD, xor } from "../src/key";
+import { xor, type Allocation } from "@dske/psrd";
+import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD } from "../src/key";
 import { parseClientArgs } from "../src/bin/standalone";
 import { usedBytes, waitFor } from "./harness";
 import { useNetwork } from "./security/net";

@@ -4,7 +4,7 @@
  */
 import { KeyStock, MAX_STOCK_BATCH, MIN_REFILL } from "../src/key-stock";
 import { batchSiblings, isMulticastKeyId, newBatchKeyIds, newKeyId, padLength, padLengthFromKeyId, pooledRandom, splitRandomBytes } from "../src/key";
-import { EtsiApiError } from "../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestNetwork } from "./harness";
 
 const key = (b: number) => ({ keyId: `id-${b}`, key: new Uint8Array(32).fill(b) });

@@ -3,7 +3,7 @@
  * all on 127.0.0.1 port 0, driven over HTTP through EtsiApi as SAEs do.
  *   carol hosts sam (master) and sue; curtis hosts sunny and susan.
  */
-import { EtsiApiError } from "../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 import { newKeyId } from "../src/key";
 import { startNetwork, usedBytes, waitFor, type TestClient, type TestHub, type TestNetwork } from "./harness";
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { FileStore } from "@dske/psrd";
-import { EtsiApiError } from "../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 import { consoleLogger } from "../src/logger";
 import { registerTestHub, startClient, waitFor, type TestClient } from "./harness";
 

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
 import { silentLogger } from "../src/logger";
-import { EtsiApi } from "../src/etsi-api";
+import { EtsiApi } from "@dske/protocol";
 
 const HUBS = ["http://127.0.0.1:9/hub/hank", "http://127.0.0.1:9/hub/helen", "http://127.0.0.1:9/hub/hilary"];
 

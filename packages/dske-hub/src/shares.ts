@@ -11,10 +11,9 @@
  *   its timeout (`sweep`), or when its master unregisters. Release rules: @dske/protocol's wire
  *   ("Share release rules").
  */
-import type { Reservation } from "@dske/psrd";
+import { allocationSize, xorPad, type Reservation } from "@dske/psrd";
 import {
   allocationFromWire,
-  allocationSize,
   allocationToWire,
   type AckKeyRef,
   type FetchKeyRef,
@@ -115,7 +114,7 @@ export class Shares {
       let offset = 0;
       for (const ct of ciphertexts) {
         const v = Buffer.alloc(ct.length);
-        for (let i = 0; i < ct.length; i++) v[i] = ct[i] ^ pad[offset + i];
+        xorPad(ct, pad, offset, v);
         offset += ct.length;
         values.push(v);
       }
@@ -327,7 +326,7 @@ export class Shares {
       const ciphertexts: string[] = [];
       let offset = 0;
       for (const c of copies) {
-        for (let i = 0; i < c.length; i++) c[i] ^= pad[offset + i];
+        xorPad(c, pad, offset, c);
         offset += c.length;
         ciphertexts.push(c.toString("base64"));
       }

@@ -1,23 +1,34 @@
 /**
  * HubApi: the typed HTTP client of one hub, used by DSKE clients (and tests).
  *
- * - Out-of-band calls (registration, PSRD) and management calls are plain, unsigned HTTP.
- * - In-band calls (`/dske/api/...`) go through an inner axios instance on which @dske/auth's
- *   signature interceptors are installed when `options.auth` is given: the request is signed from
- *   the caller's local pool and the response signature is verified from the peer pool before the
- *   body is returned.
- * - Every response body is validated with the zod schemas of `wire.ts`.
- * - Every failure is a `HubApiError { status, message, details, code }`: `status` is the HTTP
- *   status, or 0 when there was no usable HTTP response (connection refused, timeout, invalid
- *   response signature, malformed response body) — then `code` says which.
+ * - One transport for every call (http-transport.ts): node:http with a keep-alive agent and
+ *   Nagle off.
+ * - Out-of-band calls (registration, PSRD) and management calls are unsigned; they carry the
+ *   bearer token of the options (a client's enrollment secret, or the operator token).
+ * - Signed calls (in band, and the signed registration) are signed with @dske/auth's
+ *   transport-agnostic `signRequest` from the caller's local pool, and the response signature is
+ *   verified with `verifyResponse` from the peer pool before the body is returned. Without
+ *   `options.auth` they are sent unsigned (the hub refuses them: 401).
+ * - Every response body is validated with the zod schemas of the wire (wire.ts).
+ * - Every failure is a `HubApiError { status, message, details, code }` (hub-api-error.ts).
+ * - Every request is counted on the instance (`requests`) and published on the diagnostics
+ *   channel `dske:hub-api:request` (`HUB_API_REQUEST_CHANNEL`) for benchmarks and diagnostics.
  */
-import http from "node:http";
-import https from "node:https";
-import axios, { AxiosError, type AxiosInstance, type InternalAxiosRequestConfig } from "axios";
+import diagnosticsChannel from "node:diagnostics_channel";
+import type https from "node:https";
 import type { z } from "zod";
-import { SignatureError, installSignatureInterceptors, signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
+import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import {
-  ErrorBodySchema,
+  HubApiError,
+  decodeBody,
+  httpError,
+  isSignatureError,
+  signatureDetails,
+  toHubApiError,
+  unauthenticatedError,
+} from "./hub-api-error.js";
+import { HttpTransport } from "./http-transport.js";
+import {
   FetchKeySharesResponseSchema,
   GetKeyShareResponseSchema,
   HubStatusSchema,
@@ -53,49 +64,46 @@ import {
   type UnregistrationResponse,
 } from "./wire.js";
 
-/** Error codes of HubApiError when there is no usable HTTP response (status 0) or the body is bad. */
-export type HubApiErrorCode =
-  | "http" // an HTTP error status with a body (see status, message, details)
-  | "network" // no response: connection refused/reset, DNS, ...
-  | "timeout"
-  | "signature" // the response signature did not verify, or the request could not be signed
-  | "psrd_exhausted" // the caller's local pool cannot supply the request's signing key
-  | "invalid_response"; // 2xx with a body that does not match the wire schema
+/** Name of the diagnostics channel on which every HubApi request is published (`HubApiRequestMessage`). */
+export const HUB_API_REQUEST_CHANNEL = "dske:hub-api:request";
 
-export class HubApiError extends Error {
-  override readonly name = "HubApiError";
-  constructor(
-    /** HTTP status, or 0 when there was no usable HTTP response. */
-    readonly status: number,
-    message: string,
-    readonly details: unknown[] | undefined,
-    readonly code: HubApiErrorCode,
-  ) {
-    super(message);
-  }
+/** Message of `HUB_API_REQUEST_CHANNEL`: one HTTP request about to be sent. */
+export interface HubApiRequestMessage {
+  /** The hub base URL of the HubApi. */
+  readonly baseUrl: string;
+  readonly method: string;
+  /** Path relative to the base URL, e.g. `/dske/api/v1/key-shares`. */
+  readonly path: string;
+  /** Whether the request is signed with PSRD. */
+  readonly signed: boolean;
+}
+
+const requestChannel = diagnosticsChannel.channel(HUB_API_REQUEST_CHANNEL);
+
+/** The request a signing peer is resolved for (`HubApiOptions.auth.resolvePeer`). */
+export interface HubRequestInfo {
+  /** Upper-case HTTP method. */
+  readonly method: string;
+  /** Absolute URL, query included. */
+  readonly url: string;
 }
 
 export interface HubApiOptions {
-  /** Install @dske/auth signature interceptors on the in-band instance. */
+  /** Sign the in-band calls: the peer (local and peer pools, scheme) to sign a request with. */
   auth?: {
-    resolvePeer: (config: InternalAxiosRequestConfig) => PeerAuth | Promise<PeerAuth>;
+    resolvePeer: (request: HubRequestInfo) => PeerAuth | Promise<PeerAuth>;
   };
   /** Per-request timeout in ms (default 10,000). */
   timeoutMs?: number;
   /** Max concurrent sockets to this hub (default 64; keep-alive is on). */
   maxSockets?: number;
+  /** TLS options of an `https:` hub (`ca`, `cert`, `key`, ...); default: the system CAs, no client certificate. */
+  tls?: https.AgentOptions;
   /**
-   * HTTP client of the signed in-band calls (default "node"): "node" = node:http with a keep-alive
-   * agent and Nagle off, signing through @dske/auth's transport-agnostic signRequest/verifyResponse
-   * (about half the CPU per call of axios, see README); "axios" = the axios instance with the
-   * @dske/auth interceptors. Out-of-band and management calls always use axios.
-   */
-  transport?: "node" | "axios";
-  /**
-   * Called when a keep-alive connection of the in-band transport to the hub closes without this
-   * HubApi closing it: the hub stopped, crashed or restarted (its kernel closes the sockets), or
-   * dropped an idle connection. A cheap liveness hint: the caller may stop trusting the hub
-   * until its next successful exchange.
+   * Called when a keep-alive connection to the hub closes without this HubApi closing it: the
+   * hub stopped, crashed or restarted (its kernel closes the sockets), or dropped an idle
+   * connection. A cheap liveness hint: the caller may stop trusting the hub until its next
+   * successful exchange.
    */
   onConnectionLost?: () => void;
   /** Sent as `Authorization: Bearer <token>` on out-of-band and management calls (operator, or a client's enrollment secret). */
@@ -111,18 +119,9 @@ export interface SignedCallOptions {
    * the signature verified and hands the pending commit to this callback; the caller MUST await
    * it before anything derived from the response leaves the process. Lets the caller consume the
    * pads named in the response in the same turn, so both share one journal commit.
-   * (Only with transport "node"; otherwise the commit is awaited and an already settled promise
-   * is passed.)
    */
   onVerified?: (committed: Promise<void>) => void;
 }
-
-/** Largest in-band response body accepted (bytes). */
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-const EMPTY = Buffer.alloc(0);
-
-/** Requests made by HubApi instances of this process (diagnostics, benchmarks). */
-export const hubApiStats = { requests: 0 };
 
 export interface PsrdBlock {
   block_uuid: string;
@@ -130,23 +129,18 @@ export interface PsrdBlock {
   data: Uint8Array;
 }
 
+type Params = Record<string, string | number>;
+const EMPTY = Buffer.alloc(0);
+
 export class HubApi {
   /** The hub base URL without trailing slash, e.g. `http://127.0.0.1:8100/hub/hank`. */
   readonly baseUrl: string;
-  private readonly plain: AxiosInstance;
-  private readonly signed: AxiosInstance;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
-  private readonly timeoutMs: number;
-  private readonly lean: boolean;
-  private readonly resolvePeer: ((config: InternalAxiosRequestConfig) => PeerAuth | Promise<PeerAuth>) | undefined;
   /** Requests made by this instance (diagnostics). */
   requests = 0;
-  private readonly onConnectionLost: (() => void) | undefined;
+  private readonly transport: HttpTransport;
+  private readonly resolvePeer: ((request: HubRequestInfo) => PeerAuth | Promise<PeerAuth>) | undefined;
+  private readonly bearerToken: string | undefined;
   private readonly operatorToken: string | undefined;
-  /** Sockets whose close is watched (onConnectionLost). */
-  private readonly watched = new WeakSet<object>();
-  private closing = false;
 
   constructor(baseUrl: string, options: HubApiOptions = {}) {
     let url: URL;
@@ -159,42 +153,22 @@ export class HubApi {
       throw new TypeError(`HubApi: hub base URL must be http(s), got ${JSON.stringify(baseUrl)}`);
     }
     this.baseUrl = baseUrl.replace(/\/+$/, "");
-    const maxSockets = options.maxSockets ?? 64;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, noDelay: true });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, noDelay: true });
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.onConnectionLost = options.onConnectionLost;
-    this.operatorToken = options.operatorToken;
+    this.transport = new HttpTransport({
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxSockets: options.maxSockets ?? 64,
+      tls: options.tls,
+      onConnectionLost: options.onConnectionLost,
+    });
     this.resolvePeer = options.auth?.resolvePeer;
-    this.lean = (options.transport ?? "node") === "node" && this.resolvePeer !== undefined;
-    const common = {
-      baseURL: this.baseUrl,
-      timeout: options.timeoutMs ?? 10_000,
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      proxy: false as const,
-      // Hubs never redirect; skipping follow-redirects saves CPU per call.
-      maxRedirects: 0,
-      headers: { Accept: "application/json" },
-    };
-    this.plain = axios.create(
-      options.bearerToken === undefined ? common : { ...common, headers: { ...common.headers, Authorization: `Bearer ${options.bearerToken}` } },
-    );
-    this.signed = axios.create(common);
-    if (options.auth) {
-      installSignatureInterceptors(this.signed, { resolvePeer: options.auth.resolvePeer });
-    }
+    this.bearerToken = options.bearerToken;
+    this.operatorToken = options.operatorToken;
   }
 
   // ------------------------------------------------------------------ out of band
 
   /** PUT registration (idempotent). */
   async register(request: RegistrationRequest): Promise<RegistrationResponse> {
-    return this.call(this.plain, RegistrationResponseSchema, {
-      method: "PUT",
-      url: "/dske/oob/v1/registration",
-      data: request,
-    });
+    return this.plainCall(RegistrationResponseSchema, "PUT", "/dske/oob/v1/registration", undefined, request);
   }
 
   /**
@@ -202,45 +176,36 @@ export class HubApi {
    * first bundle): the signature proves who registers, and the hub's signed answer who answered.
    */
   async registerSigned(request: RegistrationRequest): Promise<RegistrationResponse> {
-    if (this.lean) return this.leanCall(RegistrationResponseSchema, "PUT", "/dske/oob/v1/registration", undefined, request, undefined);
-    return this.call(this.signed, RegistrationResponseSchema, { method: "PUT", url: "/dske/oob/v1/registration", data: request });
+    return this.signedCall(RegistrationResponseSchema, "PUT", "/dske/oob/v1/registration", undefined, request, undefined);
   }
 
   /** DELETE registration signed by the client itself. */
   async unregisterSigned(clientName: string): Promise<UnregistrationResponse> {
-    if (this.lean) return this.leanCall(UnregistrationResponseSchema, "DELETE", "/dske/oob/v1/registration", { client_name: clientName }, undefined, undefined);
-    return this.call(this.signed, UnregistrationResponseSchema, { method: "DELETE", url: "/dske/oob/v1/registration", params: { client_name: clientName } });
+    return this.signedCall(UnregistrationResponseSchema, "DELETE", "/dske/oob/v1/registration", { client_name: clientName }, undefined, undefined);
   }
 
   /** Confirm received PSRD blocks (signed): the hub starts using them. */
   async confirmPsrd(body: PsrdConfirmRequest): Promise<PsrdConfirmResponse> {
-    if (this.lean) return this.leanCall(PsrdConfirmResponseSchema, "POST", "/dske/api/v1/psrd-confirm", undefined, body, undefined);
-    return this.call(this.signed, PsrdConfirmResponseSchema, { method: "POST", url: "/dske/api/v1/psrd-confirm", data: body });
+    return this.signedCall(PsrdConfirmResponseSchema, "POST", "/dske/api/v1/psrd-confirm", undefined, body, undefined);
   }
 
   /** Management (operator credential): issue a PSRD bundle into the hub's outbox. */
   async issueBundle(body: IssueBundleRequest): Promise<IssueBundleResponse> {
-    return this.call(this.plain, IssueBundleResponseSchema, { method: "POST", url: "/mgmt/v1/psrd-bundles", data: body, headers: this.operatorHeaders() });
+    return this.plainCall(IssueBundleResponseSchema, "POST", "/mgmt/v1/psrd-bundles", undefined, body, this.operatorHeaders());
   }
 
   /** DELETE registration: the hub zeroes and deletes the client's pools and shares. */
   async unregister(clientName: string): Promise<UnregistrationResponse> {
-    return this.call(this.plain, UnregistrationResponseSchema, {
-      method: "DELETE",
-      url: "/dske/oob/v1/registration",
-      params: { client_name: clientName },
-      // Writes on out-of-band routes must declare JSON (the hub refuses others: cross-site defence).
-      headers: { "Content-Type": "application/json" },
+    // Writes on out-of-band routes must declare JSON (the hub refuses others: cross-site defence).
+    return this.plainCall(UnregistrationResponseSchema, "DELETE", "/dske/oob/v1/registration", { client_name: clientName }, undefined, {
+      "Content-Type": "application/json",
     });
   }
 
   /** GET a fresh PSRD block; `data` is decoded from base64. */
   async getPsrd(query: { client_name: string; pool_owner: PoolOwnerWire; size: number }): Promise<PsrdBlock> {
-    const body = await this.call(this.plain, PsrdResponseSchema, {
-      method: "GET",
-      url: "/dske/oob/v1/psrd",
-      params: { client_name: query.client_name, pool_owner: query.pool_owner, size: query.size },
-    });
+    const params = { client_name: query.client_name, pool_owner: query.pool_owner, size: query.size };
+    const body = await this.plainCall(PsrdResponseSchema, "GET", "/dske/oob/v1/psrd", params, undefined);
     const data = new Uint8Array(Buffer.from(body.data, "base64"));
     if (data.length !== query.size) {
       data.fill(0);
@@ -252,12 +217,7 @@ export class HubApi {
   // ------------------------------------------------------------------ in band (signed)
 
   async postKeyShare(body: PostKeyShareRequest, options?: SignedCallOptions): Promise<PostKeyShareResponse> {
-    if (this.lean) return this.leanCall(PostKeyShareResponseSchema, "POST", "/dske/api/v1/key-share", undefined, body, options);
-    return this.call(this.signed, PostKeyShareResponseSchema, {
-      method: "POST",
-      url: "/dske/api/v1/key-share",
-      data: body,
-    });
+    return this.signedCall(PostKeyShareResponseSchema, "POST", "/dske/api/v1/key-share", undefined, body, options);
   }
 
   async getKeyShare(query: GetKeyShareQuery, options?: SignedCallOptions): Promise<GetKeyShareResponse> {
@@ -267,51 +227,27 @@ export class HubApi {
       slave_sae_id: query.slave_sae_id,
       key_id: query.key_id,
     };
-    if (this.lean) return this.leanCall(GetKeyShareResponseSchema, "GET", "/dske/api/v1/key-share", params, undefined, options);
-    return this.call(this.signed, GetKeyShareResponseSchema, {
-      method: "GET",
-      url: "/dske/api/v1/key-share",
-      params,
-    });
+    return this.signedCall(GetKeyShareResponseSchema, "GET", "/dske/api/v1/key-share", params, undefined, options);
   }
 
-  /** Batch extension: post many shares in one signed message (see wire.ts). */
+  /** Batch extension: post many shares in one signed message (see share.ts). */
   async postKeyShares(body: PostKeySharesRequest, options?: SignedCallOptions): Promise<PostKeySharesResponse> {
-    if (this.lean) return this.leanCall(PostKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares", undefined, body, options);
-    return this.call(this.signed, PostKeySharesResponseSchema, {
-      method: "POST",
-      url: "/dske/api/v1/key-shares",
-      data: body,
-    });
+    return this.signedCall(PostKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares", undefined, body, options);
   }
 
-  /** Batch extension: fetch many shares in one signed message (see wire.ts). */
+  /** Batch extension: fetch many shares in one signed message (see share.ts). */
   async getKeyShares(body: FetchKeySharesRequest, options?: SignedCallOptions): Promise<FetchKeySharesResponse> {
-    if (this.lean) return this.leanCall(FetchKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares/fetch", undefined, body, options);
-    return this.call(this.signed, FetchKeySharesResponseSchema, {
-      method: "POST",
-      url: "/dske/api/v1/key-shares/fetch",
-      data: body,
-    });
+    return this.signedCall(FetchKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares/fetch", undefined, body, options);
   }
 
-  /** Share metadata (never values) of these key IDs, for shares the calling client hosts an intended slave SAE of (see wire.ts). */
+  /** Share metadata (never values) of these key IDs, for shares the calling client hosts an intended slave SAE of (see share.ts). */
   async shareMeta(body: ShareMetaRequest, options?: SignedCallOptions): Promise<ShareMetaResponse> {
-    if (this.lean) return this.leanCall(ShareMetaResponseSchema, "POST", "/dske/api/v1/key-shares/meta", undefined, body, options);
-    return this.call(this.signed, ShareMetaResponseSchema, {
-      method: "POST",
-      url: "/dske/api/v1/key-shares/meta",
-      data: body,
-    });
+    return this.signedCall(ShareMetaResponseSchema, "POST", "/dske/api/v1/key-shares/meta", undefined, body, options);
   }
 
-  /** Which of these key IDs the hub holds a live share of (unsigned, costs no PSRD; see wire.ts). */
+  /** Which of these key IDs the hub holds a live share of (unsigned, costs no PSRD; see share.ts). */
   async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
-    const body = await this.call(this.plain, SharesHeldResponseSchema, {
-      method: "POST",
-      url: "/dske/api/v1/key-shares/held",
-      data: { key_ids: keyIds },
-    });
+    const body = await this.plainCall(SharesHeldResponseSchema, "POST", "/dske/api/v1/key-shares/held", undefined, { key_ids: keyIds });
     return body.held;
   }
 
@@ -324,94 +260,67 @@ export class HubApi {
 
   /** Management (operator token, see HubApiOptions.operatorToken): the hub's status. */
   async status(): Promise<HubStatus> {
-    return this.call(this.plain, HubStatusSchema, { method: "GET", url: "/mgmt/v1/status", headers: this.operatorHeaders() });
+    return this.plainCall(HubStatusSchema, "GET", "/mgmt/v1/status", undefined, undefined, this.operatorHeaders());
   }
 
   /** Management (operator token): stop the hub. */
   async stop(): Promise<StopResponse> {
-    return this.call(this.plain, StopResponseSchema, { method: "POST", url: "/mgmt/v1/stop", data: {}, headers: this.operatorHeaders() });
+    return this.plainCall(StopResponseSchema, "POST", "/mgmt/v1/stop", undefined, {}, this.operatorHeaders());
   }
+
+  /** Close idle keep-alive sockets (call when done with this hub). */
+  close(): void {
+    this.transport.close();
+  }
+
+  // ------------------------------------------------------------------ plumbing
 
   private operatorHeaders(): Record<string, string> {
     return this.operatorToken !== undefined ? { Authorization: `Bearer ${this.operatorToken}` } : {};
   }
 
-  /** Close idle keep-alive sockets (call when done with this hub). */
-  close(): void {
-    this.closing = true;
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
-  }
-
-  // ------------------------------------------------------------------ plumbing
-
-  private async call<S extends z.ZodType>(
-    instance: AxiosInstance,
-    schema: S,
-    config: { method: string; url: string; data?: unknown; params?: Record<string, unknown>; headers?: Record<string, string> },
-  ): Promise<z.output<S>> {
-    let responseData: unknown;
-    this.requests++;
-    hubApiStats.requests++;
-    try {
-      const response = await instance.request(config);
-      responseData = response.data;
-    } catch (err) {
-      throw toHubApiError(err);
-    }
-    const parsed = schema.safeParse(decodeBody(responseData));
-    if (!parsed.success) {
-      throw new HubApiError(
-        0,
-        `invalid response from hub for ${config.method} ${config.url}`,
-        parsed.error.issues,
-        "invalid_response",
-      );
-    }
-    return parsed.data;
-  }
-
-  /**
-   * A signed in-band call over node:http (transport "node"): serialize once, sign the exact bytes,
-   * send with a keep-alive agent, read the raw body, verify the response signature (for any
-   * status under gf128; v1 hmac-sha256 error responses are unsigned), then decode and validate.
-   * Errors are the same HubApiErrors as the axios path gives.
-   */
-  private async leanCall<S extends z.ZodType>(
+  /** An unsigned call: bearer token (or the given headers), JSON body, status → HubApiError, body validated. */
+  private async plainCall<S extends z.ZodType>(
     schema: S,
     method: string,
     path: string,
-    params: Record<string, string> | undefined,
+    params: Params | undefined,
+    data: unknown,
+    extraHeaders?: Record<string, string>,
+    bearer: string | undefined = this.bearerToken,
+  ): Promise<z.output<S>> {
+    const { url, body } = this.prepare(method, path, params, data, false);
+    const headers = this.headers(body, bearer === undefined ? extraHeaders : { Authorization: `Bearer ${bearer}`, ...extraHeaders });
+    const res = await this.transport.exchange(url, method, headers, body);
+    if (res.status < 200 || res.status >= 300) throw httpError(res.status, res.body);
+    return validate(schema, res.body, method, path);
+  }
+
+  /**
+   * A signed call: serialize once, sign the exact bytes, send, read the raw body, verify the
+   * response signature (for every status under gf128; v1 hmac-sha256 error responses are unsigned),
+   * then decode and validate. Without `options.auth` the request is sent unsigned (no bearer).
+   */
+  private async signedCall<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    params: Params | undefined,
     data: unknown,
     options: SignedCallOptions | undefined,
   ): Promise<z.output<S>> {
-    this.requests++;
-    hubApiStats.requests++;
-    const url = new URL(this.baseUrl + path);
-    if (params) for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
+    if (this.resolvePeer === undefined) return this.plainCall(schema, method, path, params, data, undefined, undefined);
+    const { url, body } = this.prepare(method, path, params, data, true);
     const query = url.search.startsWith("?") ? url.search.slice(1) : "";
-    const body = data === undefined ? EMPTY : Buffer.from(JSON.stringify(data), "utf8");
     let peer: PeerAuth;
     let signed: { header: string; requestTag: Uint8Array };
     try {
-      // why: resolvePeer's public type takes the axios request config; callers only read url/method.
-      peer = await this.resolvePeer!({ url: url.href, method: method.toLowerCase(), headers: {} } as unknown as InternalAxiosRequestConfig);
+      peer = await this.resolvePeer({ method, url: url.href });
       signed = await signRequest(peer, { method, path: url.pathname, query, body });
     } catch (err) {
       throw toHubApiError(err);
     }
-    const headers: Record<string, string | number> = { Accept: "application/json", "DSKE-Signature": signed.header };
-    if (body.length > 0) {
-      headers["Content-Type"] = "application/json";
-      headers["Content-Length"] = body.length;
-    }
-    const res = await this.send(url, method, headers, body).catch((err: unknown) => {
-      // A keep-alive socket the hub closed just as we reused it (idle timeout): the hub never
-      // saw the request, so the same signed bytes are sent once more on a fresh socket (a hub
-      // that did see them refuses the replay: the MAC pad is consumed).
-      if (err instanceof StaleSocketError) return this.send(url, method, headers, body);
-      throw err;
-    });
+    const res = await this.transport.exchange(url, method, this.headers(body, { "DSKE-Signature": signed.header }), body);
     const ok = res.status >= 200 && res.status < 300;
     const sig = res.signature;
     if (sig === undefined && peer.scheme === "hmac-sha256" && !ok) {
@@ -426,171 +335,41 @@ export class HubApi {
       ));
     } catch (err) {
       if (!isSignatureError(err)) throw toHubApiError(err);
-      if (!ok) {
-        const eb = ErrorBodySchema.safeParse(decodeBody(res.body));
-        throw new HubApiError(
-          res.status,
-          `unauthenticated hub response (HTTP ${res.status})${eb.success ? `: ${eb.data.message}` : ""} [${(err as Error).message}]`,
-          eb.success ? eb.data.details : undefined,
-          "signature",
-        );
-      }
+      if (!ok) throw unauthenticatedError(res.status, res.body, err);
       throw new HubApiError(0, `response signature: ${(err as Error).message}`, signatureDetails(err), "signature");
     }
     if (!ok) throw httpError(res.status, res.body);
     options?.onVerified?.(committed);
-    const parsed = schema.safeParse(decodeBody(res.body));
-    if (!parsed.success) {
-      throw new HubApiError(0, `invalid response from hub for ${method} ${path}`, parsed.error.issues, "invalid_response");
-    }
-    return parsed.data;
+    return validate(schema, res.body, method, path);
   }
 
-  /** One HTTP exchange over the keep-alive agent: status, DSKE-Signature header and raw body. */
-  private send(
-    url: URL,
-    method: string,
-    headers: Record<string, string | number>,
-    body: Buffer,
-  ): Promise<{ status: number; signature: string | undefined; body: Buffer }> {
-    const tls = url.protocol === "https:";
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      let gotResponse = false;
-      const fail = (err: HubApiError) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      const req = (tls ? https : http).request(
-        url,
-        { method, headers, agent: tls ? this.httpsAgent : this.httpAgent },
-        (res) => {
-          gotResponse = true;
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) {
-              req.destroy();
-              fail(new HubApiError(0, `hub response larger than ${MAX_RESPONSE_BYTES} bytes`, undefined, "invalid_response"));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on("end", () => {
-            if (settled) return;
-            settled = true;
-            const h = res.headers["dske-signature"];
-            resolve({
-              status: res.statusCode ?? 0,
-              signature: Array.isArray(h) ? h.join(", ") : h,
-              body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
-            });
-          });
-          res.on("error", (err: Error) => fail(new HubApiError(0, `hub unreachable: ${err.message}`, undefined, "network")));
-        },
-      );
-      req.setNoDelay(true);
-      const lost = this.onConnectionLost;
-      if (lost) {
-        req.on("socket", (socket) => {
-          if (this.watched.has(socket)) return;
-          this.watched.add(socket);
-          socket.once("close", () => {
-            if (!this.closing) lost();
-          });
-        });
-      }
-      req.setTimeout(this.timeoutMs, () => {
-        req.destroy();
-        fail(new HubApiError(0, `hub request timed out: timeout of ${this.timeoutMs}ms exceeded`, undefined, "timeout"));
-      });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        if (req.reusedSocket && err.code === "ECONNRESET" && !gotResponse) {
-          if (!settled) {
-            settled = true;
-            reject(new StaleSocketError());
-          }
-          return;
-        }
-        fail(new HubApiError(0, `hub unreachable: ${err.code ?? err.message}`, undefined, "network"));
-      });
-      req.end(body.length > 0 ? body : undefined);
-    });
+  /** Count and publish the request; build its URL and JSON body. */
+  private prepare(method: string, path: string, params: Params | undefined, data: unknown, signed: boolean): { url: URL; body: Buffer } {
+    this.requests++;
+    if (requestChannel.hasSubscribers) {
+      const message: HubApiRequestMessage = { baseUrl: this.baseUrl, method, path, signed };
+      requestChannel.publish(message);
+    }
+    const url = new URL(this.baseUrl + path);
+    if (params) for (const [k, v] of Object.entries(params)) url.searchParams.append(k, String(v));
+    const body = data === undefined ? EMPTY : Buffer.from(JSON.stringify(data), "utf8");
+    return { url, body };
+  }
+
+  private headers(body: Buffer, extra: Record<string, string> | undefined): Record<string, string | number> {
+    const headers: Record<string, string | number> = { Accept: "application/json" };
+    if (body.length > 0) {
+      headers["Content-Type"] = "application/json";
+      headers["Content-Length"] = body.length;
+    }
+    return extra ? Object.assign(headers, extra) : headers;
   }
 }
 
-/** The request failed on a reused keep-alive socket before any response (see leanCall). */
-class StaleSocketError extends Error {}
-
-function httpError(status: number, body: Buffer): HubApiError {
-  const eb = ErrorBodySchema.safeParse(decodeBody(body));
-  return new HubApiError(status, eb.success ? eb.data.message : `hub answered HTTP ${status}`, eb.success ? eb.data.details : undefined, "http");
-}
-
-/** Bodies may arrive parsed (default axios) or raw (when the signature interceptor keeps raw bytes). */
-function decodeBody(data: unknown): unknown {
-  if (typeof data === "string") {
-    if (data.length === 0) return {};
-    try {
-      return JSON.parse(data) as unknown;
-    } catch {
-      return data;
-    }
+function validate<S extends z.ZodType>(schema: S, body: Buffer, method: string, path: string): z.output<S> {
+  const parsed = schema.safeParse(decodeBody(body));
+  if (!parsed.success) {
+    throw new HubApiError(0, `invalid response from hub for ${method} ${path}`, parsed.error.issues, "invalid_response");
   }
-  if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
-    const text = Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data).toString("utf8");
-    return decodeBody(text);
-  }
-  return data;
-}
-
-export function toHubApiError(err: unknown): HubApiError {
-  if (err instanceof HubApiError) return err;
-  if (isSignatureError(err)) {
-    // An error response without a valid signature (e.g. the hub's 401 "unknown sender" before it
-    // could resolve the peer): keep the HTTP status and the (unauthenticated) message for diagnosis.
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof AxiosError && cause.response) {
-      const body = ErrorBodySchema.safeParse(decodeBody(cause.response.data));
-      const hubMessage = body.success ? `: ${body.data.message}` : "";
-      return new HubApiError(
-        cause.response.status,
-        `unauthenticated hub response (HTTP ${cause.response.status})${hubMessage} [${(err as Error).message}]`,
-        body.success ? body.data.details : undefined,
-        "signature",
-      );
-    }
-    const exhausted = (err as { code?: unknown }).code === "psrd_exhausted";
-    return new HubApiError(
-      0,
-      `${exhausted ? "cannot sign the request" : "response signature"}: ${(err as Error).message}`,
-      signatureDetails(err),
-      exhausted ? "psrd_exhausted" : "signature",
-    );
-  }
-  if (err instanceof AxiosError) {
-    if (err.response) {
-      const body = ErrorBodySchema.safeParse(decodeBody(err.response.data));
-      const message = body.success ? body.data.message : `hub answered HTTP ${err.response.status}`;
-      return new HubApiError(err.response.status, message, body.success ? body.data.details : undefined, "http");
-    }
-    if (err.code === "ECONNABORTED" || err.code === "ETIMEDOUT") {
-      return new HubApiError(0, `hub request timed out: ${err.message}`, undefined, "timeout");
-    }
-    return new HubApiError(0, `hub unreachable: ${err.code ?? err.message}`, undefined, "network");
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new HubApiError(0, message, undefined, "network");
-}
-
-function signatureDetails(err: unknown): unknown[] | undefined {
-  const d = (err as { details?: unknown }).details;
-  const code = (err as { code?: unknown }).code;
-  return Array.isArray(d) ? [{ code }, ...d.map((x: unknown) => ({ reason: x }))] : undefined;
-}
-
-function isSignatureError(err: unknown): boolean {
-  return err instanceof SignatureError || (err instanceof Error && err.name === "SignatureError");
+  return parsed.data;
 }

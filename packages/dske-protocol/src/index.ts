@@ -1,12 +1,38 @@
 /**
  * @dske/protocol: the DSKE wire contract shared by hubs, clients and the CLI. No server code.
  *
- * - `wire.ts`: ids, limits and the hub's request / response schemas (in-band, out-of-band, management).
- * - `hub-api.ts`: `HubApi`, the typed client of one hub.
+ * - `wire.ts`: the hub's wire (ids, limits, request / response schemas), one file per concept.
+ * - `hub-api.ts`: `HubApi`, the typed client of one hub (`hub-api-error.ts`: its errors;
+ *   `http-transport.ts`: its one node:http transport).
  * - `logger.ts`: the one `Logger` interface of domain code.
  * - `client-mgmt.ts`: the client node's management wire (status, bundles, PSRD needs, stop).
+ * - `etsi.ts`: the ETSI GS QKD 014 data formats; `etsi-api.ts`: `EtsiApi`, the typed SAE-side client.
  */
 export * from "./wire.js";
-export { HubApi, HubApiError, toHubApiError, hubApiStats, type HubApiErrorCode, type HubApiOptions, type PsrdBlock, type SignedCallOptions } from "./hub-api.js";
+export {
+  HUB_API_REQUEST_CHANNEL,
+  HubApi,
+  type HubApiOptions,
+  type HubApiRequestMessage,
+  type HubRequestInfo,
+  type PsrdBlock,
+  type SignedCallOptions,
+} from "./hub-api.js";
+export { HubApiError, toHubApiError, type HubApiErrorCode } from "./hub-api-error.js";
 export * from "./client-mgmt.js";
+export {
+  StatusSchema,
+  KeyRequestSchema,
+  KeySchema,
+  KeyContainerSchema,
+  KeyIdsSchema,
+  ErrorSchema,
+  type EtsiStatus,
+  type KeyRequest,
+  type EtsiKey,
+  type KeyContainer,
+  type KeyIds,
+  type EtsiErrorBody,
+} from "./etsi.js";
+export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
 export { silentLogger, type Logger, type LogFields } from "./logger.js";

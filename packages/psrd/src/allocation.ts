@@ -9,7 +9,7 @@ import { PsrdAllocationError } from "./errors.js";
 import { checkAllocation, checkNoOverlap, DEFAULT_MAX_FRAGMENTS, resolveLimits } from "./fragment.js";
 import type { Allocation, AllocationLimits, Fragment } from "./types.js";
 
-/** Wire (JSON) form of a fragment. */
+/** Wire (JSON) form of a fragment: the one definition, also under the hub wire's `FragmentSchema` (@dske/protocol). */
 export const FragmentJsonSchema = z.object({
   block_uuid: z.string().regex(UUID_RE, "block_uuid must be a canonical 8-4-4-4-12 hex UUID"),
   start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -43,6 +43,15 @@ export function allocationToJson(allocation: Allocation): AllocationJson {
   return {
     fragments: allocation.fragments.map((f) => ({ block_uuid: f.blockUuid, start: f.start, size: f.size })),
   };
+}
+
+/**
+ * API JSON form → Allocation, for a value a schema already validated (`AllocationJsonSchema`, or
+ * the wire's `AllocationSchema` built on `FragmentJsonSchema`): renames the fields only. Ranges
+ * and overlaps are checked when the allocation is reserved or taken from a pool.
+ */
+export function allocationFromParsedJson(json: { readonly fragments: readonly FragmentJson[] }): Allocation {
+  return { fragments: json.fragments.map((f) => ({ blockUuid: f.block_uuid, start: f.start, size: f.size })) };
 }
 
 /**

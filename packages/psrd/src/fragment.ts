@@ -22,8 +22,11 @@ export function fragmentEnd(f: Fragment): number {
   return f.start + f.size;
 }
 
-/** Total bytes named by an allocation. */
-export function allocationSize(a: Allocation): number {
+/**
+ * Total bytes named by an allocation: an `Allocation`, or its JSON form (`AllocationJson`, the
+ * wire's `WireAllocation`); only the fragment sizes are read.
+ */
+export function allocationSize(a: { readonly fragments: readonly { readonly size: number }[] }): number {
   let n = 0;
   for (const f of a.fragments) n += f.size;
   return n;

@@ -13,12 +13,14 @@ export {
   AllocationJsonSchema,
   FragmentJsonSchema,
   allocationFromJson,
+  allocationFromParsedJson,
   allocationToJson,
   formatAllocation,
   parseAllocation,
   type AllocationJson,
   type FragmentJson,
 } from "./allocation.js";
+export { xor, xorPad } from "./pad.js";
 export { AuditRecordSchema, readAuditLog, type AuditRecord } from "./audit.js";
 export { IntervalSet } from "./interval-set.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";

@@ -23,21 +23,34 @@ export function countFsync(path: string): void {
   if (fsyncChannel.hasSubscribers) fsyncChannel.publish({ path: resolve(path) } satisfies FsyncMessage);
 }
 
-/** Counts the fsyncs of the directories `dirs` and of everything under them, from construction until close(). */
+/**
+ * Counts the fsyncs of the directories `dirs` and of everything under them, from construction
+ * until close() (or until the counter is garbage-collected).
+ */
 export class FsyncCounter {
   private n = 0;
   private readonly roots: { dir: string; prefix: string }[];
-  private readonly onMessage = (message: unknown): void => {
-    const p = (message as FsyncMessage).path;
-    if (this.roots.some((r) => p === r.dir || p.startsWith(r.prefix))) this.n++;
-  };
+  private readonly onMessage: (message: unknown) => void;
 
   constructor(dirs: string | readonly string[]) {
     this.roots = (typeof dirs === "string" ? [dirs] : dirs).map((d) => {
       const dir = resolve(d);
       return { dir, prefix: dir.endsWith(sep) ? dir : dir + sep };
     });
-    subscribe(FSYNC_CHANNEL, this.onMessage);
+    // Held weakly: once the counter is unreachable, its subscription goes at the next message.
+    const ref = new WeakRef(this);
+    const roots = this.roots;
+    const onMessage = (message: unknown): void => {
+      const counter = ref.deref();
+      if (counter === undefined) {
+        queueMicrotask(() => unsubscribe(FSYNC_CHANNEL, onMessage));
+        return;
+      }
+      const p = (message as FsyncMessage).path;
+      if (roots.some((r) => p === r.dir || p.startsWith(r.prefix))) counter.n++;
+    };
+    this.onMessage = onMessage;
+    subscribe(FSYNC_CHANNEL, onMessage);
   }
 
   /** fsync + fdatasync calls counted so far. */

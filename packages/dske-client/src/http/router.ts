@@ -37,8 +37,8 @@ import {
   parseEncKeysQuery,
   parseSaeId,
   saeIdFromAuthorization,
-  type KeyContainer,
 } from "../etsi.js";
+import type { KeyContainer } from "@dske/protocol";
 import { silentLogger, type Logger } from "../logger.js";
 import { BundleInstallError } from "../bundle-installer.js";
 import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "@dske/protocol";

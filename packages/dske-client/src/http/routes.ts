@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { SaeIdSchema } from "@dske/protocol";
 import { MANAGEMENT_TAG, buildOpenApiDocument, named, observabilityRoutes, type MountedRoutes, type OpenApiDocument, type RouteResponse, type RouteSpec } from "@dske/server";
-import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "../etsi.js";
+import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "@dske/protocol";
 import {
   ClientMgmtStatusSchema,
   ClientStopResponseSchema,

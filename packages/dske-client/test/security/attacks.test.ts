@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { formatSignatureHeader } from "@dske/auth";
 import type { Hub } from "@dske/hub";
-import { EtsiApiError } from "../../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestClient, type TestHub, type TestNetwork } from "../harness";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
 import { claimShareIndex, corruptShares } from "../../../dske-hub/src/testing/faults";

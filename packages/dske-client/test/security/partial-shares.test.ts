@@ -7,7 +7,7 @@
  * them down at the first dec_keys.
  */
 import { waitFor } from "../harness";
-import { EtsiApiError } from "../../src/etsi-api";
+import { EtsiApiError } from "@dske/protocol";
 import { PartialShares } from "../../src/partial-shares";
 import { useNetwork } from "./net";
 

@@ -1,6 +1,8 @@
 /**
  * A compact ITS key-check word for random keys: check = Σ_i y_i^3 over GF(2^128), where y_i are
- * the 16-byte words of the key padded with RANDOM bytes to a multiple of 16.
+ * the 16-byte words of the key padded with RANDOM bytes to a multiple of 16. It lives beside the
+ * key validation it serves (key.ts: makeSplitKey / reconstructKey, key-source.ts); the field
+ * arithmetic is @dske/auth's `gf128`.
  *
  * Security sketch (see README): Shamir sharing is linear and perfectly hiding, so fewer than k
  * cheating share holders can only add a known offset Δ = (δ_i, δt) to the reconstructed
@@ -9,45 +11,32 @@
  * random, unknown y_i: probability ≤ 2/2^128 (Schwartz–Zippel). If all δ_i = 0 and δt ≠ 0 it
  * always fails. Requires every word of y to be uniform, hence random (not zero) padding.
  */
-import { GF128_BYTES, fromLimbs, mulPreparedInPlace, prepareLimbs } from "./gf128";
-import { constantTimeEqual } from "./scheme";
+import { GF128_BYTES, constantTimeEqual, gf128 } from "@dske/auth";
 
-function readWord(b: Uint8Array, off: number, s: Int32Array): void {
-  for (let j = 0; j < 4; j++) {
-    const p = off + 4 * j;
-    s[j] = b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
-  }
-}
-
-/** Σ_i y_i^3 over the 16-byte words of `words` (length a non-zero multiple of 16). */
+/** Σ_i y_i^3 over the 16-byte words of `words` (length a non-zero multiple of 16). Constant time. */
 export function keyCheckWord(words: Uint8Array): Uint8Array {
   if (words.length === 0 || words.length % GF128_BYTES !== 0) {
     throw new RangeError("key-check input must be a non-empty multiple of 16 bytes (pad the key with random bytes)");
   }
-  const acc = new Int32Array(4);
-  const y = new Int32Array(4);
-  const cube = new Int32Array(4);
-  const k = new Int32Array(81);
+  const acc = new Uint8Array(GF128_BYTES);
   for (let off = 0; off < words.length; off += GF128_BYTES) {
-    readWord(words, off, y);
-    prepareLimbs(y[0], y[1], y[2], y[3], k);
-    cube.set(y);
-    mulPreparedInPlace(cube, k); // y^2
-    mulPreparedInPlace(cube, k); // y^3
-    for (let j = 0; j < 4; j++) acc[j] ^= cube[j];
+    const y = words.subarray(off, off + GF128_BYTES);
+    const square = gf128.mul(y, y);
+    const cube = gf128.mul(square, y);
+    for (let j = 0; j < GF128_BYTES; j++) acc[j] ^= cube[j];
+    square.fill(0);
+    cube.fill(0);
   }
-  const out = fromLimbs(acc);
-  acc.fill(0);
-  y.fill(0);
-  cube.fill(0);
-  k.fill(0);
-  return out;
+  return acc;
 }
 
 /** Constant-time check that `check` = keyCheckWord(words). */
 export function verifyKeyCheck(words: Uint8Array, check: Uint8Array): boolean {
   if (check.length !== GF128_BYTES) return false;
-  return constantTimeEqual(keyCheckWord(words), check);
+  const want = keyCheckWord(words);
+  const ok = constantTimeEqual(want, check);
+  want.fill(0);
+  return ok;
 }
 
 /** Pad a key with random bytes to a multiple of 16 (at least 16), as keyCheckWord requires. */

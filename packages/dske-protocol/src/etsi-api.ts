@@ -1,27 +1,21 @@
 /**
- * EtsiApi: a typed ETSI GS QKD 014 client for one SAE talking to one KME (used by dske-cli and
- * tests). Over plain HTTP the identity is sent as `Authorization: <saeId>` (as the reference does;
- * not authenticated). For an `https://` base URL give `tls: {ca, cert, key}`: the SAE's client
- * certificate (CN = SAE ID) authenticates it, and the KME's certificate is checked against `ca`.
+ * EtsiApi: a typed ETSI GS QKD 014 client for one SAE talking to one KME (used by dske-cli,
+ * examples and tests). Over plain HTTP the identity is sent as `Authorization: <saeId>` (as the
+ * reference does; not authenticated). For an `https://` base URL give `tls: {ca, cert, key}`: the
+ * SAE's client certificate (CN = SAE ID) authenticates it, and the KME's certificate is checked
+ * against `ca`.
  *
  * `baseUrl` is everything before `/api/v1/keys`: `http://127.0.0.1:8105` for the standard root,
  * or `http://127.0.0.1:8105/client/carol/etsi` for the per-client prefix.
  *
- * Every response is validated with the schemas of etsi.ts; failures throw `EtsiApiError`
- * (`status` 0 when there was no HTTP response).
+ * Transport: node:http / node:https with a keep-alive agent (as `HubApi`). Every response is
+ * validated with the schemas of etsi.ts; failures throw `EtsiApiError` (`status` 0 when there was
+ * no HTTP response or the body is not a valid answer).
  */
 import http from "node:http";
 import https from "node:https";
-import axios, { AxiosError, type AxiosInstance } from "axios";
 import type { z } from "zod";
-import {
-  ErrorSchema,
-  KeyContainerSchema,
-  StatusSchema,
-  type EtsiStatus,
-  type KeyContainer,
-  type KeyRequest,
-} from "./etsi.js";
+import { ErrorSchema, KeyContainerSchema, StatusSchema, type EtsiStatus, type KeyContainer, type KeyRequest } from "./etsi.js";
 
 export class EtsiApiError extends Error {
   override readonly name = "EtsiApiError";
@@ -48,10 +42,13 @@ export interface EtsiTlsOptions {
   key: string | Buffer;
 }
 
+/** Largest response body accepted (bytes): 1000 keys of 64 Kibit in base64 fit well below. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 export class EtsiApi {
   readonly baseUrl: string;
-  private readonly http: AxiosInstance;
   private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
 
   constructor(
     baseUrl: string,
@@ -63,15 +60,7 @@ export class EtsiApi {
     this.agent = t
       ? new https.Agent({ keepAlive: true, ca: t.ca, cert: t.cert, key: t.key, minVersion: "TLSv1.2" })
       : new http.Agent({ keepAlive: true });
-    this.http = axios.create({
-      baseURL: `${this.baseUrl}/api/v1/keys`,
-      timeout: options.timeoutMs ?? 30_000,
-      httpAgent: this.agent,
-      httpsAgent: this.agent,
-      proxy: false,
-      headers: { Authorization: saeId, Accept: "application/json" },
-      validateStatus: () => true,
-    });
+    this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
   /** Get status (master SAE → its KME) for the link to `slaveSae`. */
@@ -112,20 +101,20 @@ export class EtsiApi {
   private async call<S extends z.ZodType>(
     schema: S,
     method: "GET" | "POST",
-    url: string,
+    path: string,
     data?: unknown,
     params?: Record<string, string>,
   ): Promise<z.output<S>> {
-    let status: number;
-    let body: unknown;
+    const url = new URL(`${this.baseUrl}/api/v1/keys${path}`);
+    if (params) for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
+    let res: { status: number; body: unknown };
     try {
-      const res = await this.http.request({ method, url, data, params });
-      status = res.status;
-      body = res.data;
+      res = await this.send(url, method, data);
     } catch (err) {
-      const msg = err instanceof AxiosError ? (err.code ?? err.message) : String(err);
-      throw new EtsiApiError(0, `KME unreachable at ${this.baseUrl}: ${msg}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new EtsiApiError(0, `KME unreachable at ${this.baseUrl}: ${code ?? (err instanceof Error ? err.message : String(err))}`);
     }
+    const { status, body } = res;
     if (status !== 200) {
       const e = ErrorSchema.safeParse(body);
       throw new EtsiApiError(status, e.success ? e.data.message : `KME answered HTTP ${status}`, e.success ? e.data.details : undefined);
@@ -135,5 +124,59 @@ export class EtsiApi {
       throw new EtsiApiError(0, `invalid response from KME: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     }
     return parsed.data;
+  }
+
+  /** One exchange: the status and the body (JSON when it parses, else the text). Rejects with a coded error. */
+  private send(url: URL, method: string, data: unknown): Promise<{ status: number; body: unknown }> {
+    const body = data === undefined ? undefined : Buffer.from(JSON.stringify(data), "utf8");
+    const headers: Record<string, string | number> = { Authorization: this.saeId, Accept: "application/json" };
+    if (body) {
+      headers["Content-Type"] = "application/json";
+      headers["Content-Length"] = body.length;
+    }
+    const tls = url.protocol === "https:";
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
+      const req = (tls ? https : http).request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            req.destroy();
+            fail(Object.assign(new Error(`KME response larger than ${MAX_RESPONSE_BYTES} bytes`), { code: "ERR_RESPONSE_TOO_LARGE" }));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on("end", () => {
+          if (settled) return;
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, body: decode(Buffer.concat(chunks, size).toString("utf8")) });
+        });
+        res.on("error", fail);
+      });
+      req.setTimeout(this.timeoutMs, () => {
+        req.destroy();
+        // The code axios gave a timeout, kept for callers matching on the message.
+        fail(Object.assign(new Error(`timeout of ${this.timeoutMs}ms exceeded`), { code: "ECONNABORTED" }));
+      });
+      req.on("error", fail);
+      req.end(body);
+    });
+  }
+}
+
+function decode(text: string): unknown {
+  if (text.length === 0) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
