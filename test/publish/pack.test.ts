@@ -275,7 +275,7 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   let tmp = "";
   let tgzDir = "";
   let project = "";
-  const gf128Count = (readJson<{ gf128_mul: unknown[] }>(GF128_VECTORS)).gf128_mul.length;
+  const gf128Count = readJson<{ gf128_mul: unknown[] }>(GF128_VECTORS).gf128_mul.length;
 
   beforeAll(() => {
     const missing = pkgs.flatMap((p) =>
@@ -320,7 +320,17 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   });
 
   it("finds the nine packages, outside the workspace", () => {
-    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/distributor", "@dske/hub", "@dske/protocol", "@dske/psrd", "@dske/server", "@dske/sss"]);
+    expect(names).toEqual([
+      "@dske/auth",
+      "@dske/cli",
+      "@dske/client",
+      "@dske/distributor",
+      "@dske/hub",
+      "@dske/protocol",
+      "@dske/psrd",
+      "@dske/server",
+      "@dske/sss",
+    ]);
     expect(path.relative(REPO, project).startsWith("..")).toBe(true);
   });
 
@@ -465,7 +475,14 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     fs.writeFileSync(
       path.join(project, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: false },
+        compilerOptions: {
+          strict: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          noEmit: true,
+          skipLibCheck: false,
+        },
         files: ["consumer-ts.mts", "consumer-ts.cts"],
       }),
     );

@@ -18,7 +18,10 @@ describe("example: hubs and clients embedded in one existing Express app", () =>
   it("establishes a key pair sam -> sunny over ETSI 014 through the mounted routers", async () => {
     const { keys } = await net.sam.getKeys("sunny", { number: 2, size: 256 });
     expect(keys).toHaveLength(2);
-    const got = await net.sunny.getKeysWithKeyIds("sam", keys.map((k) => k.key_ID));
+    const got = await net.sunny.getKeysWithKeyIds(
+      "sam",
+      keys.map((k) => k.key_ID),
+    );
     expect(got.keys.map((k) => k.key)).toEqual(keys.map((k) => k.key));
     expect(Buffer.from(keys[0].key, "base64")).toHaveLength(32);
   });

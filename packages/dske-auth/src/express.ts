@@ -98,7 +98,11 @@ function readRawBody(req: Request, limit: number): Promise<Buffer> {
 }
 
 /** {message, details} body for a failure. */
-export function errorBody(message: string, code: string, details: readonly string[] = []): { message: string; details: Array<Record<string, string>> } {
+export function errorBody(
+  message: string,
+  code: string,
+  details: readonly string[] = [],
+): { message: string; details: Array<Record<string, string>> } {
   return { message, details: [{ code }, ...details.map((d) => ({ reason: d }))] };
 }
 
@@ -259,9 +263,13 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
     void (async () => {
       if (req.readableEnded || (req as { _body?: unknown })._body === true) {
         // why: the _body flag is how body-parser marks a consumed stream (express.json upstream).
-        res.status(500).json(errorBody("Request body already consumed before DSKE signature check", "bad_message", [
-          "mount createSignatureMiddleware before any body parser (it parses JSON itself)",
-        ]));
+        res
+          .status(500)
+          .json(
+            errorBody("Request body already consumed before DSKE signature check", "bad_message", [
+              "mount createSignatureMiddleware before any body parser (it parses JSON itself)",
+            ]),
+          );
         return;
       }
       let raw: Buffer;
@@ -273,7 +281,11 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
           reject(res, 413, new SignatureError("body_too_large", `Request body larger than ${maxBodyBytes} bytes`, [err.message]));
           return;
         }
-        reject(res, 400, new SignatureError("bad_message", "Cannot read the request body", [err instanceof Error ? err.message : String(err)]));
+        reject(
+          res,
+          400,
+          new SignatureError("bad_message", "Cannot read the request body", [err instanceof Error ? err.message : String(err)]),
+        );
         return;
       }
 
@@ -286,7 +298,13 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       try {
         peer = await options.resolvePeer(req, raw);
       } catch (err) {
-        reject(res, 401, new SignatureError("unknown_peer", "Cannot determine the sender of the request", [err instanceof Error ? err.message : String(err)]));
+        reject(
+          res,
+          401,
+          new SignatureError("unknown_peer", "Cannot determine the sender of the request", [
+            err instanceof Error ? err.message : String(err),
+          ]),
+        );
         return;
       }
       if (!peer) {
@@ -300,7 +318,12 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       let committed: Promise<void>;
       try {
         const sig = parseSignatureHeader(req.headers[SIGNATURE_HEADER_LC], { scheme: scheme.name, maxFragments: options.maxFragments });
-        const { key, reservation } = await reserveVerifyingKey(scheme, peer.peerPool, sig.allocation, `verify request ${req.method} ${path}`);
+        const { key, reservation } = await reserveVerifyingKey(
+          scheme,
+          peer.peerPool,
+          sig.allocation,
+          `verify request ${req.method} ${path}`,
+        );
         let ok: boolean;
         try {
           const parts = requestParts(scheme.name, { method: req.method, path, query, body: raw, allocation: sig.allocationString });

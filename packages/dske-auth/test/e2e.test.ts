@@ -107,7 +107,12 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
       h.client.defaults.adapter = (async (config: InternalAxiosRequestConfig) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(config.headers.toJSON())) if (typeof v === "string") headers[k] = v;
-        seen.push({ url: config.url ?? "", method: (config.method ?? "get").toUpperCase(), headers, body: config.data as Buffer | undefined });
+        seen.push({
+          url: config.url ?? "",
+          method: (config.method ?? "get").toUpperCase(),
+          headers,
+          body: config.data as Buffer | undefined,
+        });
         throw new Error("not delivered");
       }) as AxiosAdapter;
       await h.client.post("/key-share?client_name=alice", { a: 1 }).catch(() => undefined);

@@ -31,7 +31,9 @@ export async function collectStatus(selection: Selection, credential?: OperatorC
 export function printStatusJson(results: readonly StatusResult[], out: Output): void {
   for (const r of results) {
     out.line(`Status for ${r.node.kind} ${r.node.name} on port ${r.node.port}`);
-    out.line(JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2));
+    out.line(
+      JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2),
+    );
   }
 }
 

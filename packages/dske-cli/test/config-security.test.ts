@@ -85,8 +85,13 @@ describe("key stock (key_stock_ahead_ms, key_stock_ttl_ms)", () => {
       { path: "key_stock_ttl_ms", message: expect.stringMatching(/share_timeout_secs/) },
     ]);
     // With the stock off the lifetime does not matter.
-    expect(parseConfig(`share_timeout_secs: 10\nkey_stock_ttl_ms: 10000\nkey_stock_ahead_ms: 0\n${MINIMAL}`, "t.yaml").key_stock_ttl_ms).toBe(10000);
-    expect(issues(`key_stock_ahead_ms: -1\n${MINIMAL}`)[0]).toEqual({ path: "key_stock_ahead_ms", message: expect.stringMatching(/0 to 60000/) });
+    expect(
+      parseConfig(`share_timeout_secs: 10\nkey_stock_ttl_ms: 10000\nkey_stock_ahead_ms: 0\n${MINIMAL}`, "t.yaml").key_stock_ttl_ms,
+    ).toBe(10000);
+    expect(issues(`key_stock_ahead_ms: -1\n${MINIMAL}`)[0]).toEqual({
+      path: "key_stock_ahead_ms",
+      message: expect.stringMatching(/0 to 60000/),
+    });
     expect(issues(`key_stock_ttl_ms: soon\n${MINIMAL}`)[0].path).toBe("key_stock_ttl_ms");
   });
 });

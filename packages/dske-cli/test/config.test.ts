@@ -72,7 +72,10 @@ describe("config validation errors name the file, the YAML path and the fix", ()
   it("an empty encryptor name", () => {
     const file = writeYaml(
       "empty-encryptor.yaml",
-      MINIMAL.replace("  - name: c2\n    encryptors:\n      - name: s2\n", "  - name: c2\n  - name: c3\n    encryptors:\n      - name: \"\"\n"),
+      MINIMAL.replace(
+        "  - name: c2\n    encryptors:\n      - name: s2\n",
+        '  - name: c2\n  - name: c3\n    encryptors:\n      - name: ""\n',
+      ),
     );
     const e = expectConfigError(file);
     expect(e.issues).toHaveLength(1);

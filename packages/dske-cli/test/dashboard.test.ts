@@ -255,7 +255,9 @@ function get(url: string, cookie?: string): Promise<{ status: number; type: stri
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body, headers: res.headers }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body, headers: res.headers }),
+        );
       })
       .on("error", reject);
   });
@@ -314,11 +316,14 @@ describe("dashboard server (fake nodes)", () => {
       expect((await get(`${server.url}/dashboard.css`, cookie)).type).toBe("text/css; charset=utf-8");
 
       // The first round runs at start; wait for it.
-      for (const end = Date.now() + 20_000; (await get(`${server.url}/api/snapshot`, cookie)).status !== 200 && Date.now() < end; ) {
+      for (const end = Date.now() + 20_000; (await get(`${server.url}/api/snapshot`, cookie)).status !== 200 && Date.now() < end;) {
         await new Promise((r) => setTimeout(r, 50));
       }
       const snap = JSON.parse((await get(`${server.url}/api/snapshot`, cookie)).body) as DashboardSnapshot;
-      expect(snap.hubs.map((h) => [h.name, h.state])).toEqual([["hank", "up"], ["helen", "down"]]);
+      expect(snap.hubs.map((h) => [h.name, h.state])).toEqual([
+        ["hank", "up"],
+        ["helen", "down"],
+      ]);
 
       // SSE: the latest snapshot at once, then one per round; a count change shows up.
       issued = 42;
@@ -370,7 +375,7 @@ describe("dashboard server (fake nodes)", () => {
     const out = new CapturedOutput();
     const ac = new AbortController();
     const running = runDashboard({ topology, out, stopSignal: ac.signal }, { port: 0, host: "127.0.0.1", interval: 1000 });
-    for (const end = Date.now() + 20_000; out.lines.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 20_000; out.lines.length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(out.lines[0]).toMatch(/^dashboard on http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
     const port = Number(new URL(out.lines[0].split(" ").pop()!).port);
     await expect(runDashboard({ topology, out: new CapturedOutput() }, { port, host: "127.0.0.1", interval: 1000 })).rejects.toThrow(

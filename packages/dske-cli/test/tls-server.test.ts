@@ -110,7 +110,13 @@ beforeAll(async () => {
   carol = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
   cindy = await startClientServer(await parseClientArgs(await clientArgs("cindy", ["sunny"], true)), { logger: silent });
   // The hubs' local distributors, in process: the clients get their PSRD in bundles.
-  for (const c of [carol, cindy]) distributors.push(...startInProcessDistributors(c.client, hubs.map((h) => h.url)));
+  for (const c of [carol, cindy])
+    distributors.push(
+      ...startInProcessDistributors(
+        c.client,
+        hubs.map((h) => h.url),
+      ),
+    );
   await carol.client.whenRegistered();
   await cindy.client.whenRegistered();
 });
@@ -150,9 +156,9 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
   });
 
   test("a certificate from another CA is refused", async () => {
-    await expect(
-      request(`${carol.url}/api/v1/keys/sunny/status`, { identity: sae("sam", otherRoot), ca: operator().ca }),
-    ).rejects.toThrow(TLS_REFUSED);
+    await expect(request(`${carol.url}/api/v1/keys/sunny/status`, { identity: sae("sam", otherRoot), ca: operator().ca })).rejects.toThrow(
+      TLS_REFUSED,
+    );
   });
 
   test("a client's server certificate cannot be used as an SAE's client certificate", async () => {
@@ -238,9 +244,7 @@ describe("plain HTTP (local experiments) is flagged as insecure", () => {
     const plain = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam"], false)), { logger });
     try {
       expect(plain.url).toMatch(/^http:\/\//);
-      expect(warnings).toContain(
-        "ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated",
-      );
+      expect(warnings).toContain("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
       expect((await fetch(`${plain.url}/client/carol/mgmt/v1/status`)).status).toBe(401);
       const res = await fetch(`${plain.url}/client/carol/mgmt/v1/status`, { headers: { Authorization: `Bearer ${TOKEN}` } });
       expect(await res.json()).toMatchObject({
@@ -269,9 +273,9 @@ describe("--tls-* options of the standalone client", () => {
   });
   test("files must exist and parse; the key must match the certificate", async () => {
     const c = layout.client("carol");
-    await expect(parseClientArgs([...base, "--tls-cert", c.cert, "--tls-key", path.join(dir, "nope.key"), "--tls-ca", layout.caCert])).rejects.toThrow(
-      /--tls-key .*nope\.key: cannot read/,
-    );
+    await expect(
+      parseClientArgs([...base, "--tls-cert", c.cert, "--tls-key", path.join(dir, "nope.key"), "--tls-ca", layout.caCert]),
+    ).rejects.toThrow(/--tls-key .*nope\.key: cannot read/);
     await expect(parseClientArgs([...base, "--tls-cert", c.key, "--tls-key", c.key, "--tls-ca", layout.caCert])).rejects.toThrow(
       /--tls-cert .*: not a PEM certificate/,
     );

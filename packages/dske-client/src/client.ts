@@ -117,7 +117,15 @@ export class Client {
       track,
       settleStartup,
     });
-    this.issuing = new KeyIssuing({ hubs: this.peerHubs, k: this.k, stock: this.stock, scatter, logger: this.logger, track, stopped: () => this.stopped });
+    this.issuing = new KeyIssuing({
+      hubs: this.peerHubs,
+      k: this.k,
+      stock: this.stock,
+      scatter,
+      logger: this.logger,
+      track,
+      stopped: () => this.stopped,
+    });
     const gather = new Gather({
       clientName: this.name,
       encryptors: this.encryptors,

@@ -79,7 +79,8 @@ export class Coalescer<T, R> {
       run
         .then(
           (results) => {
-            if (results.length !== batch.length) throw new Error(`coalesced batch returned ${results.length} results for ${batch.length} entries`);
+            if (results.length !== batch.length)
+              throw new Error(`coalesced batch returned ${results.length} results for ${batch.length} entries`);
             batch.forEach((p, i) => p.resolve(results[i]));
           },
           (err: unknown) => {

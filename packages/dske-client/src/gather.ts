@@ -56,9 +56,16 @@ export class Gather {
    * Fetch and reconstruct the keys. `optional` IDs (batch siblings fetched ahead) ride in the same
    * hub messages; one that no hub releases is simply left out (no lookups, no error).
    */
-  async gather(slaveSae: string, masterSae: string, keyIds: readonly string[], optional: ReadonlySet<string> = new Set()): Promise<Map<string, GatherOutcome>> {
+  async gather(
+    slaveSae: string,
+    masterSae: string,
+    keyIds: readonly string[],
+    optional: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, GatherOutcome>> {
     const { hubs, k, logger } = this.d;
-    const shares = new Map<string, SourcedShare[]>(keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]));
+    const shares = new Map<string, SourcedShare[]>(
+      keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]),
+    );
     const failures: string[] = [];
     const outcomes = new Map<string, GatherOutcome>();
     const order = this.order();
@@ -123,7 +130,8 @@ export class Gather {
           this.d.held.hold(heldKeyName(masterSae, id, other), rec.key.slice());
         }
         for (const bad of rec.bad) this.d.onBadShare(bad, id);
-        if (rec.method !== "fast") logger.warn(`key ${id}: reconstructed robustly (${rec.method}), bad hubs: ${rec.bad.join(",") || "none"}`);
+        if (rec.method !== "fast")
+          logger.warn(`key ${id}: reconstructed robustly (${rec.method}), bad hubs: ${rec.bad.join(",") || "none"}`);
       }
     };
 

@@ -16,10 +16,17 @@ type Pools = { client_owned: Pool; hub_owned: Pool };
  * What installs change: blocks and total bytes of both pools (not `available`: background
  * messages such as acknowledgements spend signing pads at any time).
  */
-function poolsOf(net: TestNetwork, client: "carol" | "curtis", hub: string): { client_owned: Omit<Pool, "available">; hub_owned: Omit<Pool, "available"> } {
+function poolsOf(
+  net: TestNetwork,
+  client: "carol" | "curtis",
+  hub: string,
+): { client_owned: Omit<Pool, "available">; hub_owned: Omit<Pool, "available"> } {
   const st = net[client].client.mgmtStatus() as { peer_hubs: { hub_name: string; pools: Pools }[] };
   const p = st.peer_hubs.find((h) => h.hub_name === hub)!.pools;
-  return { client_owned: { blocks: p.client_owned.blocks, size: p.client_owned.size }, hub_owned: { blocks: p.hub_owned.blocks, size: p.hub_owned.size } };
+  return {
+    client_owned: { blocks: p.client_owned.blocks, size: p.client_owned.size },
+    hub_owned: { blocks: p.hub_owned.blocks, size: p.hub_owned.size },
+  };
 }
 
 function seqOf(net: TestNetwork, client: "carol" | "curtis", hub: string): number {
@@ -162,7 +169,10 @@ describe("network PSRD delivery (psrd_delivery: network)", () => {
       // an outsider asking for curtis's PSRD: 401, nothing created
       const outsider = new HubApi(hubs[0].url);
       // (sizes and blocks only: background acknowledgements spend signing pads at any time)
-      const sizes = () => JSON.stringify(hubs[0].hub.status().peer_clients.map((c) => [c.client_name, c.pools.client_owned.size, c.pools.hub_owned.size, c.psrd]));
+      const sizes = () =>
+        JSON.stringify(
+          hubs[0].hub.status().peer_clients.map((c) => [c.client_name, c.pools.client_owned.size, c.pools.hub_owned.size, c.psrd]),
+        );
       const before = sizes();
       await expect(outsider.getPsrd({ client_name: "curtis", pool_owner: "hub", size: 64 })).rejects.toMatchObject({ status: 401 });
       const wrong = new HubApi(hubs[0].url, { bearerToken: "f".repeat(64) });

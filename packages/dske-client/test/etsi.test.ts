@@ -58,7 +58,9 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
       request(app).get(url("/sunny/enc_keys")),
       request(app).post(url("/sunny/enc_keys")).send({}),
       request(app).get(url("/sam/dec_keys?key_ID=abc")),
-      request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: "abc" }] }),
+      request(app)
+        .post(url("/sam/dec_keys"))
+        .send({ key_IDs: [{ key_ID: "abc" }] }),
     ]) {
       expectError(await req, 401, /Authorization/);
     }
@@ -68,7 +70,10 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
     expectError(await request(app).get(url("/sunny/status")).set("Authorization", "mallory"), 401, /not an encryptor/);
     expectError(await request(app).get(url("/sunny/enc_keys")).set("Authorization", "sunny"), 401);
     expectError(
-      await request(app).post(url("/sam/dec_keys")).set("Authorization", "serena").send({ key_IDs: [{ key_ID: "k1" }] }),
+      await request(app)
+        .post(url("/sam/dec_keys"))
+        .set("Authorization", "serena")
+        .send({ key_IDs: [{ key_ID: "k1" }] }),
       401,
     );
   });
@@ -97,16 +102,14 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
 
   test("size not a multiple of 8 → 400 (GET and POST)", async () => {
     expectError(await request(app).get(url("/sunny/enc_keys?size=130")).set("Authorization", "sam"), 400, /multiple of 8/);
-    expectError(
-      await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 129 }),
-      400,
-      /multiple of 8/,
-    );
+    expectError(await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 129 }), 400, /multiple of 8/);
   });
 
   test("size out of range → 400 naming the limits", async () => {
     for (const size of [8, 24, 65544, 1 << 24]) {
-      const res = await request(app).get(url(`/sunny/enc_keys?size=${size}`)).set("Authorization", "sam");
+      const res = await request(app)
+        .get(url(`/sunny/enc_keys?size=${size}`))
+        .set("Authorization", "sam");
       expectError(res, 400, /min_key_size.*max_key_size/);
     }
     expectError(await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 0 }), 400);
@@ -115,9 +118,18 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
 
   test("number above max, zero, or not an integer → 400", async () => {
     const max = client.limits.maxKeyPerRequest;
-    expectError(await request(app).get(url(`/sunny/enc_keys?number=${max + 1}`)).set("Authorization", "sam"), 400, /max_key_per_request/);
     expectError(
-      await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ number: max + 1 }),
+      await request(app)
+        .get(url(`/sunny/enc_keys?number=${max + 1}`))
+        .set("Authorization", "sam"),
+      400,
+      /max_key_per_request/,
+    );
+    expectError(
+      await request(app)
+        .post(url("/sunny/enc_keys"))
+        .set("Authorization", "sam")
+        .send({ number: max + 1 }),
       400,
       /max_key_per_request/,
     );
@@ -174,8 +186,23 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
     expectError(await as(request(app).get(url("/sam/dec_keys?key_ID=a&number=1"))), 400);
     expectError(await as(request(app).get(url("/sam/dec_keys?key_ID=bad%20id"))), 400, /invalid key_ID/);
     expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [] })), 400);
-    expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: 5 }] })), 400);
-    expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: "a" }, { key_ID: "a" }] })), 400, /duplicate/);
+    expectError(
+      await as(
+        request(app)
+          .post(url("/sam/dec_keys"))
+          .send({ key_IDs: [{ key_ID: 5 }] }),
+      ),
+      400,
+    );
+    expectError(
+      await as(
+        request(app)
+          .post(url("/sam/dec_keys"))
+          .send({ key_IDs: [{ key_ID: "a" }, { key_ID: "a" }] }),
+      ),
+      400,
+      /duplicate/,
+    );
     expectError(await as(request(app).post(url("/sam/dec_keys")).send({})), 400);
     expectError(await as(request(app).post(url("/sam/dec_keys"))), 400, /JSON body is required/);
   });

@@ -72,7 +72,14 @@ export async function startHub(
 ): Promise<TestHub> {
   const store = new MemoryStore();
   const outbox = mkdtempSync(path.join(tmpdir(), `dske-outbox-${name}-`));
-  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox, psrdDelivery: options.psrdDelivery });
+  const hub = await Hub.open({
+    name,
+    store,
+    shareTimeoutSecs: 60,
+    sweepIntervalMs: 0,
+    outboxDir: outbox,
+    psrdDelivery: options.psrdDelivery,
+  });
   const app = express();
   options.before?.(app);
   app.use(createHubRouter({ hub, onError: () => undefined, operatorToken: TEST_OPERATOR_TOKEN }));
@@ -126,9 +133,7 @@ export function mergeClientOptions<T extends Partial<ClientOptions>>(...layers: 
   return out as T;
 }
 
-export async function startClient(
-  options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore },
-): Promise<TestClient> {
+export async function startClient(options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore }): Promise<TestClient> {
   const store = options.psrdStore ?? new MemoryStore();
   // The key stock is off by default here: these tests drive the on-demand protocol path (every
   // enc_keys reaches the hubs); key-stock.test.ts turns it on.
@@ -208,7 +213,10 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
   const carolSaes = [...(options.carolSaes ?? ["sam", "sue"])];
   const directory: Record<string, string> = { sunny: "curtis", susan: "curtis" };
   for (const sae of carolSaes) directory[sae] = "carol";
-  const common = mergeClientOptions<Omit<ClientOptions, "name" | "encryptors" | "psrdStore">>({ hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory }, options.client ?? {});
+  const common = mergeClientOptions<Omit<ClientOptions, "name" | "encryptors" | "psrdStore">>(
+    { hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory },
+    options.client ?? {},
+  );
   const dir = (name: string) => (options.stateDirs ? { stateDir: mkdtempSync(path.join(tmpdir(), `dske-${name}-`)) } : {});
   const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common, ...dir("carol") });
   const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common, ...dir("curtis") });

@@ -14,7 +14,14 @@ import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reco
 import { parseClientArgs } from "../src/bin/standalone";
 import { usedBytes, waitFor } from "./harness";
 import { useNetwork } from "./security/net";
-import { lagrangeAtZero, makePsrdSplitKeys, secretFromPsrdShares, splitKeyFromPsrd, type PadAllocation, type PadSource } from "../src/key-source";
+import {
+  lagrangeAtZero,
+  makePsrdSplitKeys,
+  secretFromPsrdShares,
+  splitKeyFromPsrd,
+  type PadAllocation,
+  type PadSource,
+} from "../src/key-source";
 
 interface Vector {
   k: number;
@@ -25,7 +32,9 @@ interface Vector {
   derived_shares: { x: number; y_hex: string }[];
 }
 const VECTORS = (
-  JSON.parse(readFileSync(path.join(__dirname, "fixtures", "psrd-as-shares-vectors.json"), "utf8")) as { draft_psrd_as_shares_gf8: Vector[] }
+  JSON.parse(readFileSync(path.join(__dirname, "fixtures", "psrd-as-shares-vectors.json"), "utf8")) as {
+    draft_psrd_as_shares_gf8: Vector[];
+  }
 ).draft_psrd_as_shares_gf8;
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
@@ -60,7 +69,10 @@ describe("lagrangeAtZero", () => {
   it("weights that reconstruct f(0) = Σ λ_j f(x_j) (GF(2^8))", () => {
     const xs = [1, 3, 4];
     const ys = [0x53, 0xca, 0x11];
-    const want = interpolateAt(xs.map((x, i) => ({ x, y: Uint8Array.of(ys[i]) })), 0)[0];
+    const want = interpolateAt(
+      xs.map((x, i) => ({ x, y: Uint8Array.of(ys[i]) })),
+      0,
+    )[0];
     // Σ λ_j y_j over GF(2^8), computed with the sss scalar helpers
     const { gf256 } = jest.requireActual<typeof import("@dske/sss")>("@dske/sss");
     let got = 0;
@@ -97,7 +109,10 @@ describe.each([
   });
 
   it("the key falls out of the PSRD: f(0) of the PSRD shares gives the key words", () => {
-    const S0 = interpolateAt(pads.map((p) => ({ x: p.x, y: p.pad })), 0);
+    const S0 = interpolateAt(
+      pads.map((p) => ({ x: p.x, y: p.pad })),
+      0,
+    );
     expect(toHex(made.key)).toBe(toHex(S0.subarray(0, bits / 8)));
   });
 
@@ -111,7 +126,11 @@ describe.each([
       expect(toHex(openSecret(S, r)!)).toBe(toHex(made.key));
     }
     expect(subsets).toBeGreaterThan(0);
-    const rec = reconstructKey(made.shares.map((s, i) => ({ ...s, source: `h${i}` })), k, r);
+    const rec = reconstructKey(
+      made.shares.map((s, i) => ({ ...s, source: `h${i}` })),
+      k,
+      r,
+    );
     expect(rec && toHex(rec.key)).toBe(toHex(made.key));
     expect(rec!.bad).toEqual([]);
   });
@@ -133,7 +152,11 @@ describe("no CSPRNG on the key path", () => {
     const spy = jest.spyOn(nodeCrypto, "randomBytes");
     try {
       const size = secretLength(256);
-      splitKeyFromPsrd(256, 5, [1, 2, 3].map((x) => ({ x, pad: psrd(x, size) })));
+      splitKeyFromPsrd(
+        256,
+        5,
+        [1, 2, 3].map((x) => ({ x, pad: psrd(x, size) })),
+      );
       expect(spy).not.toHaveBeenCalled();
       makeSplitKey(256, 5, 3); // the spy does see the random source
       expect(spy).toHaveBeenCalled();
@@ -155,7 +178,13 @@ describe("no CSPRNG on the key path", () => {
   it("rejects pads of the wrong length and bad x", () => {
     expect(() => splitKeyFromPsrd(256, 5, [{ x: 1, pad: new Uint8Array(10) }])).toThrow(/expected 48/);
     expect(() => splitKeyFromPsrd(256, 5, [{ x: 9, pad: new Uint8Array(48) }])).toThrow(/1\.\.5/);
-    expect(() => splitKeyFromPsrd(256, 2, [1, 2, 3].map((x) => ({ x, pad: new Uint8Array(48) })))).toThrow(/need 1\.\.2/);
+    expect(() =>
+      splitKeyFromPsrd(
+        256,
+        2,
+        [1, 2, 3].map((x) => ({ x, pad: new Uint8Array(48) })),
+      ),
+    ).toThrow(/need 1\.\.2/);
   });
 });
 
@@ -169,7 +198,9 @@ describe("makePsrdSplitKeys (master side)", () => {
     ) {}
     async allocatePad(size: number): Promise<PadAllocation> {
       if (this.fail) throw new Error("PSRD exhausted");
-      const allocation: Allocation = { fragments: [{ blockUuid: `00000000-0000-4000-8000-00000000000${this.seed}`, start: 16 + this.taken.length * size, size }] };
+      const allocation: Allocation = {
+        fragments: [{ blockUuid: `00000000-0000-4000-8000-00000000000${this.seed}`, start: 16 + this.taken.length * size, size }],
+      };
       const a = { allocation, data: psrd(this.seed * 1000 + this.taken.length, size) };
       this.taken.push({ allocation, data: a.data.slice() });
       return a;
@@ -195,7 +226,9 @@ describe("makePsrdSplitKeys (master side)", () => {
   });
 
   it("fewer than k registered hubs: an error; a failing pad: an error, nothing reused", async () => {
-    await expect(makePsrdSplitKeys([new FakeHub(true, 1), new FakeHub(false, 2), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(/needs 3 registered hubs, 2 are/);
+    await expect(makePsrdSplitKeys([new FakeHub(true, 1), new FakeHub(false, 2), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(
+      /needs 3 registered hubs, 2 are/,
+    );
     const ok = new FakeHub(true, 1);
     await expect(makePsrdSplitKeys([ok, new FakeHub(true, 2, true), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(/exhausted/);
   });
@@ -237,14 +270,21 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
       restore.forEach((r) => r());
     }
     // The first k = 3 hubs' shares ARE their pads: encrypted, they are zero (the 3rd except its check word).
-    const zeroBody = (v: string) => Buffer.from(v, "base64").subarray(0, secretLength(size) - WORD).every((b) => b === 0);
+    const zeroBody = (v: string) =>
+      Buffer.from(v, "base64")
+        .subarray(0, secretLength(size) - WORD)
+        .every((b) => b === 0);
     const allZero = (v: string) => Buffer.from(v, "base64").every((b) => b === 0);
     expect(seen.get("hank")!.every(allZero)).toBe(true);
     expect(seen.get("helen")!.every(allZero)).toBe(true);
     expect(seen.get("hilary")!.every(zeroBody)).toBe(true);
     expect(seen.get("holly")!.some(zeroBody)).toBe(false);
     const ids = got.keys.map((k) => k.key_ID);
-    await waitFor(() => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares on every hub");
+    await waitFor(
+      () => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))),
+      20_000,
+      "shares on every hub",
+    );
     const back = await net.curtis.etsi("sunny").getKeysWithKeyIds("sam", ids);
     expect(back.keys).toEqual(got.keys);
     expect(new Set(got.keys.map((k) => k.key)).size).toBe(number);

@@ -3,7 +3,16 @@
  * fake clock, batch key IDs, and the whole path through real hubs and clients in process.
  */
 import { KeyStock, MAX_STOCK_BATCH, MIN_REFILL } from "../src/key-stock";
-import { batchSiblings, isMulticastKeyId, newBatchKeyIds, newKeyId, padLength, padLengthFromKeyId, pooledRandom, splitRandomBytes } from "../src/key";
+import {
+  batchSiblings,
+  isMulticastKeyId,
+  newBatchKeyIds,
+  newKeyId,
+  padLength,
+  padLengthFromKeyId,
+  pooledRandom,
+  splitRandomBytes,
+} from "../src/key";
 import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestNetwork } from "./harness";
 
@@ -27,7 +36,12 @@ describe("KeyStock policy", () => {
     expect(order).toEqual({ masterSae: "sam", slaveSae: "sunny", size: 256, count: 8 });
     // In flight: no second order until it settles.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
-    stock.add("sam", "sunny", 256, Array.from({ length: order!.count }, (_, i) => key(i)));
+    stock.add(
+      "sam",
+      "sunny",
+      256,
+      Array.from({ length: order!.count }, (_, i) => key(i)),
+    );
     stock.refillDone(order!);
     expect(stock.size("sam", "sunny", 256)).toBe(8);
     // Plenty in stock for the measured rate: nothing due.
@@ -268,7 +282,10 @@ describe("key stock through real hubs and clients", () => {
       stockTime += 200; // five requests per (stock) second: sustained demand of 250 keys/s
       const got = await sam.getKey("susan", { number });
       expect(got.keys).toHaveLength(number);
-      const back = await susan.getKeysWithKeyIds("sam", got.keys.map((k) => k.key_ID));
+      const back = await susan.getKeysWithKeyIds(
+        "sam",
+        got.keys.map((k) => k.key_ID),
+      );
       expect(back.keys).toEqual(got.keys);
       return got;
     };
@@ -320,7 +337,10 @@ describe("key stock through real hubs and clients", () => {
     const forSunny = await sam.getKey("sunny");
     const id = forSunny.keys[0].key_ID;
     expect(batchSiblings(id).length).toBeGreaterThan(1);
-    const wrong = await net.curtis.etsi("susan").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    const wrong = await net.curtis
+      .etsi("susan")
+      .getKeyWithKeyId("sam", id)
+      .catch((e: unknown) => e);
     expect((wrong as EtsiApiError).status).toBe(401);
     expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(forSunny.keys);
   });

@@ -13,7 +13,6 @@ let hubs: TestHub[];
 let carol: TestClient;
 let curtis: TestClient;
 
-
 beforeAll(async () => {
   net = await startNetwork({ hubs: HUBS, k: 3 });
   ({ hubs, carol, curtis } = net);
@@ -83,13 +82,29 @@ describe("key establishment", () => {
       expect(entries).toBe(16);
       expect(batches).toBeLessThan(entries);
     });
-    const back = await Promise.all(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    const back = await Promise.all(
+      issued.map((c, i) =>
+        curtis.etsi(slaves[i]).getKeysWithKeyIds(
+          masters[i],
+          c.keys.map((k) => k.key_ID),
+        ),
+      ),
+    );
     back.forEach((b, i) => expect(b.keys).toEqual(issued[i].keys));
     // The hubs signed their responses with pads consumed alongside the request's own commit.
     for (const h of hubs) expect(h.hub.client("carol")?.signing.usedFromReserve).toBeGreaterThan(0);
-    expect(curtis.client.peerHubs.some((h, j) => h.fetchCoalescer.batches - fetch0[j].b < h.fetchCoalescer.entries - fetch0[j].e)).toBe(true);
+    expect(curtis.client.peerHubs.some((h, j) => h.fetchCoalescer.batches - fetch0[j].b < h.fetchCoalescer.entries - fetch0[j].e)).toBe(
+      true,
+    );
     // Delivered once: a second fetch of any of them is "not found", also when concurrent.
-    const again = await Promise.allSettled(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    const again = await Promise.allSettled(
+      issued.map((c, i) =>
+        curtis.etsi(slaves[i]).getKeysWithKeyIds(
+          masters[i],
+          c.keys.map((k) => k.key_ID),
+        ),
+      ),
+    );
     for (const r of again) {
       expect(r.status).toBe("rejected");
       expect(((r as PromiseRejectedResult).reason as EtsiApiError).status).toBe(400);
@@ -119,11 +134,7 @@ describe("key establishment", () => {
     await expectEtsiError(curtis.etsi("sunny").getKeyWithKeyId("sue", other.keys[0].key_ID), 400);
     // a request mixing a good and an unknown ID fails as a whole; a retry with the good one works
     const unknown = newKeyId(256);
-    const e = await expectEtsiError(
-      curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID, unknown]),
-      400,
-      /not found/,
-    );
+    const e = await expectEtsiError(curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID, unknown]), 400, /not found/);
     expect(JSON.stringify(e.details)).toContain(unknown);
     const retry = await curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID]);
     expect(retry.keys).toEqual(other.keys);

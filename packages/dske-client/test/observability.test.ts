@@ -81,7 +81,10 @@ describe("OpenAPI document", () => {
     expect(Object.keys(req.properties)).toEqual(
       expect.arrayContaining(["number", "size", "additional_slave_SAE_IDs", "extension_mandatory", "extension_optional"]),
     );
-    const post = doc.paths["/api/v1/keys/{slave_SAE_ID}/enc_keys"].post as { security: unknown; parameters: { name: string; in: string }[] };
+    const post = doc.paths["/api/v1/keys/{slave_SAE_ID}/enc_keys"].post as {
+      security: unknown;
+      parameters: { name: string; in: string }[];
+    };
     expect(post.security).toEqual([{ saeAuthorization: [] }]);
     expect(post.parameters).toContainEqual(expect.objectContaining({ name: "slave_SAE_ID", in: "path" }));
     expect(doc.paths["/client/carol/etsi/api/v1/keys/{master_SAE_ID}/dec_keys"].get).toBeDefined();
@@ -152,7 +155,10 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
 
     const keys = await carol.etsi("sam").getKeys("sunny", { number: 3 });
     expect(keys.keys).toHaveLength(3);
-    const got = await curtis.etsi("sunny").getKeysWithKeyIds("sam", keys.keys.map((k) => k.key_ID));
+    const got = await curtis.etsi("sunny").getKeysWithKeyIds(
+      "sam",
+      keys.keys.map((k) => k.key_ID),
+    );
     expect(got.keys.map((k) => k.key)).toEqual(keys.keys.map((k) => k.key));
 
     // susan is not an intended slave: refused, counted as a failed key and an auth failure.
@@ -169,7 +175,9 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
     expect(metric(s1, "dske_keys_failed_total", { master_sae: "sam", slave_sae: "susan", role: "slave" })).toBe(1);
     expect(metric(m1, "dske_auth_failures_total", { reason: "etsi_unauthorized" })).toBe(1);
     expect(metric(m1, "dske_psrd_consumed_bytes", { pool: "client_owned" })!).toBeGreaterThan(used0);
-    expect(metric(s1, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!).toBeGreaterThan(metric(s0, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!);
+    expect(metric(s1, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!).toBeGreaterThan(
+      metric(s0, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!,
+    );
     expect(metric(m1, "dske_http_requests_total", { route: "getKeyPost", status: "200" })).toBe(1);
     expect(metric(s1, "dske_http_requests_total", { route: "getKeyWithKeyIdsPost", status: "200" })).toBe(1);
     expect(metric(m1, "dske_http_request_duration_seconds_count", { route: "getKeyPost" })).toBe(1);
@@ -184,7 +192,13 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
       .filter((l) => !l.startsWith("#") && names.some((n) => l.startsWith(`${n}{`) || l.startsWith(`${n} `)))
       .map((l) => l.slice(0, l.lastIndexOf(" ")))
       .sort();
-  const WATCHED = ["dske_keys_failed_total", "dske_keys_established_total", "dske_keys_delivered_total", "dske_http_requests_total", "dske_auth_failures_total"];
+  const WATCHED = [
+    "dske_keys_failed_total",
+    "dske_keys_established_total",
+    "dske_keys_delivered_total",
+    "dske_http_requests_total",
+    "dske_auth_failures_total",
+  ];
 
   test("made-up SAE names and unauthenticated callers create no new series: they are all `other`", async () => {
     const etsi = (port: number, sae: string, p: string, init: RequestInit = {}) =>
@@ -260,7 +274,19 @@ test("standalone: /openapi.json, /docs and /metrics at the app root too", async 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "dske-client-obs-"));
   try {
     const config = {
-      ...(await parseClientArgs(["carol", "--port", "0", "--hubs", "http://127.0.0.1:9/hub/hank", "--min-nr-shares", "1", "--encryptors", "sam", "--state-dir", path.join(dir, "carol")])),
+      ...(await parseClientArgs([
+        "carol",
+        "--port",
+        "0",
+        "--hubs",
+        "http://127.0.0.1:9/hub/hank",
+        "--min-nr-shares",
+        "1",
+        "--encryptors",
+        "sam",
+        "--state-dir",
+        path.join(dir, "carol"),
+      ])),
       operatorToken: TEST_OPERATOR_TOKEN,
     };
     const { silentLogger } = await import("../src/logger");

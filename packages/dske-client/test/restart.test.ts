@@ -161,7 +161,12 @@ test("a hub restarted without its state: keys flow over the others; after the op
     await curtis.client.resetHubPsrd("helen");
     await carol.client.whenRegistered(5, 8000);
     await curtis.client.whenRegistered(5, 8000);
-    expect(helen.hub!.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      helen
+        .hub!.status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
     const k = await carol.etsi("sam").getKey("sunny");
     await waitFor(() => helen.hub!.status().shares.some((s) => s.key_id === k.keys[0].key_ID), 20_000, "share at helen");
     expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", k.keys[0].key_ID)).keys).toEqual(k.keys);

@@ -140,11 +140,15 @@ export class LocalDistributor {
   private loops: Promise<void>[] = [];
 
   constructor(options: LocalDistributorOptions) {
-    const clients = z.array(z.string().regex(NODE_NAME_RE, "client names are 1..64 characters of A-Z a-z 0-9 . _ -")).min(1).safeParse(options.clients);
+    const clients = z
+      .array(z.string().regex(NODE_NAME_RE, "client names are 1..64 characters of A-Z a-z 0-9 . _ -"))
+      .min(1)
+      .safeParse(options.clients);
     if (!clients.success) throw new RangeError(`LocalDistributor: clients: ${clients.error.issues.map((i) => i.message).join("; ")}`);
     if (new Set(clients.data).size !== clients.data.length) throw new RangeError("LocalDistributor: clients must not repeat");
     const pollWaitMs = options.pollWaitMs ?? 25_000;
-    if (!Number.isInteger(pollWaitMs) || pollWaitMs < 1 || pollWaitMs > 30_000) throw new RangeError("LocalDistributor: pollWaitMs must be an integer in 1..30000");
+    if (!Number.isInteger(pollWaitMs) || pollWaitMs < 1 || pollWaitMs > 30_000)
+      throw new RangeError("LocalDistributor: pollWaitMs must be an integer in 1..30000");
     this.clients = [...clients.data];
     this.transport = options.transport;
     this.log = options.log ?? silent;
@@ -165,7 +169,13 @@ export class LocalDistributor {
   get pending(): PendingBundle[] {
     return [...this.pairs.values()]
       .filter((p) => p.pending !== undefined)
-      .map((p) => ({ client: p.client, hub: p.hub, seq: p.pending!.seq, file: p.pending!.delivered ?? p.pending!.file, delivered: p.pending!.delivered !== undefined }));
+      .map((p) => ({
+        client: p.client,
+        hub: p.hub,
+        seq: p.pending!.seq,
+        file: p.pending!.delivered ?? p.pending!.file,
+        delivered: p.pending!.delivered !== undefined,
+      }));
   }
 
   get running(): boolean {
@@ -193,12 +203,15 @@ export class LocalDistributor {
     await Promise.all([...this.pairs.values()].map((p) => p.job));
     this.loops = [];
     for (const p of this.pending) {
-      this.log.warn(`bundle seq ${p.seq} of hub ${p.hub} for client ${p.client} is not installed yet (${p.delivered ? "in the client's inbox" : "not delivered"}): deliver and install it before the next one`, {
-        client: p.client,
-        hub: p.hub,
-        seq: p.seq,
-        file: p.file,
-      });
+      this.log.warn(
+        `bundle seq ${p.seq} of hub ${p.hub} for client ${p.client} is not installed yet (${p.delivered ? "in the client's inbox" : "not delivered"}): deliver and install it before the next one`,
+        {
+          client: p.client,
+          hub: p.hub,
+          seq: p.seq,
+          file: p.file,
+        },
+      );
     }
     this.log.info("local distributor stopped", { ...this.count });
   }
@@ -231,7 +244,10 @@ export class LocalDistributor {
         pollFailures++;
         this.count.failures++;
         const delay = this.backoffMs(pollFailures);
-        this.log.warn(`reading the PSRD needs of client ${client} failed: ${messageOf(e)}; retrying in ${delay} ms`, { client, attempt: pollFailures });
+        this.log.warn(`reading the PSRD needs of client ${client} failed: ${messageOf(e)}; retrying in ${delay} ms`, {
+          client,
+          attempt: pollFailures,
+        });
         await this.sleep(delay, signal);
         continue;
       }
@@ -317,14 +333,24 @@ export class LocalDistributor {
         p.failures = 0;
         this.count.bundles++;
         this.count.bytes += pending.bytes;
-        this.log.info(`client ${client} installed bundle seq ${pending.seq} of hub ${hub}`, { client, hub, seq: pending.seq, bytes: pending.bytes });
+        this.log.info(`client ${client} installed bundle seq ${pending.seq} of hub ${hub}`, {
+          client,
+          hub,
+          seq: pending.seq,
+          bytes: pending.bytes,
+        });
         return;
       } catch (e) {
         p.failures++;
         this.count.failures++;
         const seq = p.pending?.seq;
         if (signal.aborted) {
-          this.log.warn(`${stage} of a bundle of hub ${hub} for client ${client} failed while stopping: ${messageOf(e)}`, { client, hub, stage, seq });
+          this.log.warn(`${stage} of a bundle of hub ${hub} for client ${client} failed while stopping: ${messageOf(e)}`, {
+            client,
+            hub,
+            stage,
+            seq,
+          });
           return;
         }
         const delay = this.backoffMs(p.failures);

@@ -58,7 +58,9 @@ test("write into a missing directory fails with a message naming the file", asyn
   const e = await errorOf(writeBundleFile(file, new Uint8Array([1, 2, 3])));
   expect(e.code).toBe("ENOENT");
   expect(e.file).toBe(file);
-  expect(e.message).toBe(`cannot write bundle file ${file}: no such file (check the path, or whether it was installed and destroyed already)`);
+  expect(e.message).toBe(
+    `cannot write bundle file ${file}: no such file (check the path, or whether it was installed and destroyed already)`,
+  );
 });
 
 test("destroy overwrites with zeros before unlinking, and is idempotent", async () => {
@@ -100,7 +102,9 @@ test("read: clear errors for a missing file, a directory and an unreadable file"
   const missing = path.join(dir, "missing.dskepsrd");
   const e1 = await errorOf(readBundleFile(missing));
   expect(e1.code).toBe("ENOENT");
-  expect(e1.message).toBe(`cannot read bundle file ${missing}: no such file (check the path, or whether it was installed and destroyed already)`);
+  expect(e1.message).toBe(
+    `cannot read bundle file ${missing}: no such file (check the path, or whether it was installed and destroyed already)`,
+  );
 
   const e2 = await errorOf(readBundleFile(dir));
   expect(e2.message).toMatch(/^cannot read bundle file .*: (not a regular file|it is a directory, not a bundle file)$/);

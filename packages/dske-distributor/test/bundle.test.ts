@@ -31,12 +31,26 @@ describe("round trip", () => {
     const chain = sealChain(3);
     let chainKey: Uint8Array | undefined;
     for (const link of chain) {
-      const opened = openBundle(link.bytes, { clientName: "curtis", hubName: "hank", expectedSeq: link.seq, ...(chainKey ? { chainKey } : {}) });
-      expect(opened.header).toMatchObject({ v: 1, hub_name: "hank", client_name: "curtis", seq: link.seq, issued_at: ISSUED_AT, auth_scheme: "gf128" });
+      const opened = openBundle(link.bytes, {
+        clientName: "curtis",
+        hubName: "hank",
+        expectedSeq: link.seq,
+        ...(chainKey ? { chainKey } : {}),
+      });
+      expect(opened.header).toMatchObject({
+        v: 1,
+        hub_name: "hank",
+        client_name: "curtis",
+        seq: link.seq,
+        issued_at: ISSUED_AT,
+        auth_scheme: "gf128",
+      });
       expect(opened.header.blocks).toEqual(
         link.blocks.map((b) => ({ block_uuid: b.block_uuid, pool_owner: b.pool_owner, size: b.data.length, key_prefix: b.key_prefix })),
       );
-      expect(opened.blocks).toEqual(link.blocks.map((b) => ({ block_uuid: b.block_uuid, pool_owner: b.pool_owner, key_prefix: b.key_prefix, data: b.data })));
+      expect(opened.blocks).toEqual(
+        link.blocks.map((b) => ({ block_uuid: b.block_uuid, pool_owner: b.pool_owner, key_prefix: b.key_prefix, data: b.data })),
+      );
       expect(opened.blocks.map((b) => b.pool_owner)).toEqual(["client", "hub", "client"]);
       expect(hex(opened.nextChainKey)).toBe(hex(link.nextChainKey));
       chainKey = opened.nextChainKey;
@@ -90,7 +104,14 @@ describe("round trip", () => {
 
   test("block UUIDs are sealed in lower case", () => {
     const blocks = someBlocks().map((b) => ({ ...b, block_uuid: b.block_uuid.toUpperCase() }));
-    const bytes = sealBundle({ hub_name: "h", client_name: "c", seq: 1, auth_scheme: "gf128", blocks, nextChainKey: newChainKey(randomBytes) });
+    const bytes = sealBundle({
+      hub_name: "h",
+      client_name: "c",
+      seq: 1,
+      auth_scheme: "gf128",
+      blocks,
+      nextChainKey: newChainKey(randomBytes),
+    });
     expect(peekBundleHeader(bytes).blocks.map((b) => b.block_uuid)).toEqual(someBlocks().map((b) => b.block_uuid));
   });
 });
@@ -99,7 +120,8 @@ describe("tamper", () => {
   const [, second] = sealChain(2);
   const bytes = second!.bytes;
   const h = headerLengthOf(bytes);
-  const open = (b: Uint8Array) => () => openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: second!.chainKey! });
+  const open = (b: Uint8Array) => () =>
+    openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: second!.chainKey! });
 
   test("the intact bundle opens", () => {
     expect(open(bytes)().blocks).toHaveLength(3);
@@ -135,7 +157,9 @@ describe("tamper", () => {
     const hh = headerLengthOf(first!.bytes);
     const altered = fixSha(flipBit(first!.bytes, (12 + hh + 5) * 8));
     expect(openBundle(altered, { clientName: "curtis", expectedSeq: 1 }).blocks[0]!.data[5]).not.toBe(first!.blocks[0]!.data[5]);
-    expect(codeOf(() => openBundle(flipBit(first!.bytes, (first!.bytes.length - 1) * 8), { clientName: "curtis", expectedSeq: 1 }))).toBe("bad_tag");
+    expect(codeOf(() => openBundle(flipBit(first!.bytes, (first!.bytes.length - 1) * 8), { clientName: "curtis", expectedSeq: 1 }))).toBe(
+      "bad_tag",
+    );
   });
 
   test("bytes appended after the end are refused (corrupt)", () => {
@@ -195,7 +219,9 @@ describe("who and when", () => {
   });
 
   test("wrong hub (when the receiver names the hub)", () => {
-    expect(codeOf(() => openBundle(chain[1]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 2, chainKey: k(2) }))).toBe("wrong_hub");
+    expect(codeOf(() => openBundle(chain[1]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 2, chainKey: k(2) }))).toBe(
+      "wrong_hub",
+    );
   });
 
   test("replayed: a seq already installed, and a second seq 1", () => {
@@ -228,7 +254,9 @@ describe("who and when", () => {
   });
 
   test("wrong chain key: random, or the key of another link", () => {
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: newChainKey(randomBytes) }))).toBe("bad_tag");
+    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: newChainKey(randomBytes) }))).toBe(
+      "bad_tag",
+    );
     expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(2) }))).toBe("bad_tag");
     expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(4) }))).toBe("bad_tag");
   });
@@ -241,9 +269,15 @@ describe("who and when", () => {
   test("check order: structure before client, client before hub, hub before seq, seq before tag", () => {
     const damaged = flipBit(chain[2]!.bytes, 200 * 8);
     expect(codeOf(() => openBundle(damaged, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe("corrupt");
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe("wrong_client");
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe("wrong_hub");
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "hank", expectedSeq: 9, chainKey: k(2) }))).toBe("replayed");
+    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
+      "wrong_client",
+    );
+    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
+      "wrong_hub",
+    );
+    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "hank", expectedSeq: 9, chainKey: k(2) }))).toBe(
+      "replayed",
+    );
   });
 
   test("option misuse is a programming error (TypeError/RangeError), not a BundleError", () => {
@@ -262,19 +296,25 @@ describe("who and when", () => {
 
 describe("header schema (with a correct SHA-256 and tag, so only the schema can refuse)", () => {
   const key = newChainKey(randomBytes);
-  const open = (header: unknown, sizes = [40], seq = 2) => () =>
-    openBundle(rawBundle(header, payloadFor(sizes), seq === 1 ? undefined : key), {
-      clientName: "curtis",
-      expectedSeq: seq,
-      ...(seq === 1 ? {} : { chainKey: key }),
-    });
+  const open =
+    (header: unknown, sizes = [40], seq = 2) =>
+    () =>
+      openBundle(rawBundle(header, payloadFor(sizes), seq === 1 ? undefined : key), {
+        clientName: "curtis",
+        expectedSeq: seq,
+        ...(seq === 1 ? {} : { chainKey: key }),
+      });
 
   test("the raw builder makes acceptable bundles", () => {
     expect(open(headerWith(2, [40]))().blocks[0]!.data).toHaveLength(40);
   });
 
   test.each<[string, Record<string, unknown>, RegExp]>([
-    ["enrollment_secret on seq 2", { enrollment_secret: "ab".repeat(32) }, /enrollment_secret: enrollment_secret is allowed only in the first bundle/],
+    [
+      "enrollment_secret on seq 2",
+      { enrollment_secret: "ab".repeat(32) },
+      /enrollment_secret: enrollment_secret is allowed only in the first bundle/,
+    ],
     ["a short enrollment_secret", { seq: 1, enrollment_secret: "ab" }, /enrollment_secret/],
     ["an unknown field", { extra: true }, /header: Unrecognized key/],
     ["a bad hub name", { hub_name: "hank/../x" }, /hub_name: hub_name must be 1\.\.64 characters/],
@@ -352,11 +392,15 @@ describe("header schema (with a correct SHA-256 and tag, so only the schema can 
     // Header length field above 1 MiB.
     const big = rawBundle(headerWith(2, [40]), payloadFor([40]), key);
     new DataView(big.buffer).setUint32(8, MAX_HEADER_BYTES + 1, false);
-    expect(() => openBundle(big, { clientName: "curtis", expectedSeq: 2, chainKey: key })).toThrow(/header length 1048577 is not in 1\.\.1048576/);
+    expect(() => openBundle(big, { clientName: "curtis", expectedSeq: 2, chainKey: key })).toThrow(
+      /header length 1048577 is not in 1\.\.1048576/,
+    );
     // More than 4096 blocks (the schema refuses before the tag is computed, so no tag is needed).
     const sizes = new Array<number>(MAX_BUNDLE_BLOCKS + 1).fill(1);
     const many = rawBundle(headerWith(2, sizes), payloadFor(sizes));
-    expect(() => openBundle(many, { clientName: "curtis", expectedSeq: 2, chainKey: key })).toThrow(/blocks: Too big: expected array to have <=4096 items/);
+    expect(() => openBundle(many, { clientName: "curtis", expectedSeq: 2, chainKey: key })).toThrow(
+      /blocks: Too big: expected array to have <=4096 items/,
+    );
     // A header claiming more than 1 GiB of PSRD (the file cannot match it: the schema says why).
     expect(open(headerWith(2, [600 * 1024 * 1024, 600 * 1024 * 1024]), [40])).toThrow(/more than the limit of 1073741824 \(1 GiB\)/);
   });
@@ -386,7 +430,15 @@ describe("sealBundle input checks", () => {
     ["a duplicate block", (i) => ({ ...i, blocks: [i.blocks[0]!, i.blocks[0]!] }), /appears twice/],
     [
       "too many blocks",
-      (i) => ({ ...i, blocks: Array.from({ length: MAX_BUNDLE_BLOCKS + 1 }, (_, n) => ({ block_uuid: uuidFor(n), pool_owner: "client" as const, key_prefix: 0, data: blockData(n, 1) })) }),
+      (i) => ({
+        ...i,
+        blocks: Array.from({ length: MAX_BUNDLE_BLOCKS + 1 }, (_, n) => ({
+          block_uuid: uuidFor(n),
+          pool_owner: "client" as const,
+          key_prefix: 0,
+          data: blockData(n, 1),
+        })),
+      }),
       /blocks/,
     ],
   ])("%s is refused", (_name, change, message) => {
@@ -396,7 +448,12 @@ describe("sealBundle input checks", () => {
 
   test("4096 blocks are fine", () => {
     // seq 1 (no tag): the 4096-block header is 370 KB, and gf128 runs far slower under jest's transform than in node.
-    const blocks = Array.from({ length: MAX_BUNDLE_BLOCKS }, (_, n) => ({ block_uuid: uuidFor(n), pool_owner: (n % 2 ? "hub" : "client") as "hub" | "client", key_prefix: 0, data: blockData(n, 2) }));
+    const blocks = Array.from({ length: MAX_BUNDLE_BLOCKS }, (_, n) => ({
+      block_uuid: uuidFor(n),
+      pool_owner: (n % 2 ? "hub" : "client") as "hub" | "client",
+      key_prefix: 0,
+      data: blockData(n, 2),
+    }));
     const { chainKey: _c, ...input } = { ...base(), seq: 1, blocks };
     const opened = openBundle(sealBundle(input), { clientName: "curtis", expectedSeq: 1 });
     expect(opened.blocks).toHaveLength(MAX_BUNDLE_BLOCKS);

@@ -169,7 +169,8 @@ export class BundleIssuer {
     /** Return the sealed bytes (the caller's to zero) instead of writing a file (embedded, in-memory hubs). */
     asBytes?: boolean;
   }): Promise<IssuedBundle & { bytes?: Uint8Array }> {
-    if (!this.outbox && !args.asBytes) throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
+    if (!this.outbox && !args.asBytes)
+      throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
     const { clientName, keyPrefix } = args;
     const blocks: { block_uuid: string; pool_owner: WirePoolOwner; key_prefix: number; data: Uint8Array }[] = [];
     const plan = (owner: WirePoolOwner, usable: number) => {
@@ -191,7 +192,9 @@ export class BundleIssuer {
       plan("client", args.clientOwnedBytes);
       plan("hub", args.hubOwnedBytes);
       // Block bytes durable at the hub first (the store keeps its own copies).
-      const staging = blocks.some((b) => b.pool_owner === "hub") ? await this.store.openPool(stagingPoolName(clientName), "peer") : undefined;
+      const staging = blocks.some((b) => b.pool_owner === "hub")
+        ? await this.store.openPool(stagingPoolName(clientName), "peer")
+        : undefined;
       const stagedRecords: ProvisionRecord[] = [];
       for (const b of blocks) {
         try {
@@ -259,7 +262,12 @@ export class BundleIssuer {
    * Stage one block delivered over the network (either pool): usable only after the client
    * confirms it. Returns the block bytes (the caller's to send and zero).
    */
-  async stageNetworkBlock(clientName: string, owner: WirePoolOwner, size: number, keyPrefix: number): Promise<{ blockUuid: string; data: Uint8Array }> {
+  async stageNetworkBlock(
+    clientName: string,
+    owner: WirePoolOwner,
+    size: number,
+    keyPrefix: number,
+  ): Promise<{ blockUuid: string; data: Uint8Array }> {
     const data = this.random(size);
     if (data.length !== size) throw new HubError("unavailable", "random source returned the wrong size");
     const uuid = randomUUID();
@@ -290,7 +298,10 @@ export class BundleIssuer {
       for (const s of mine) {
         const target = s.owner === "client" ? pools.client : pools.hub;
         if (!target.hasBlock(s.uuid)) {
-          const data = await staging.take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `confirm block ${s.uuid} of ${clientName}`);
+          const data = await staging.take(
+            { fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] },
+            `confirm block ${s.uuid} of ${clientName}`,
+          );
           try {
             await target.addBlock(s.uuid, data, { keyPrefix: s.keyPrefix });
           } finally {
@@ -298,7 +309,10 @@ export class BundleIssuer {
           }
         } else if (staging.hasBlock(s.uuid)) {
           // Crash after the move, before the record: zero the staged copy now.
-          await staging.take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `drop staged copy of ${s.uuid}`).then((d) => d.fill(0)).catch(() => undefined);
+          await staging
+            .take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `drop staged copy of ${s.uuid}`)
+            .then((d) => d.fill(0))
+            .catch(() => undefined);
         }
         done.push({ t: "act", c: clientName, b: s.uuid });
       }

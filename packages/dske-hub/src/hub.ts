@@ -235,7 +235,12 @@ export class Hub {
    * `issueBundle` for an embedded hub without an outbox (e.g. in memory): the sealed bundle's
    * bytes, the caller's to hand over out of band and then zero.
    */
-  async issueBundleBytes(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number, options: { authScheme?: AuthSchemeName } = {}): Promise<Uint8Array> {
+  async issueBundleBytes(
+    clientName: string,
+    clientOwnedBytes: number,
+    hubOwnedBytes: number,
+    options: { authScheme?: AuthSchemeName } = {},
+  ): Promise<Uint8Array> {
     const r = await this.delivery.issue(clientName, clientOwnedBytes, hubOwnedBytes, true, options.authScheme);
     return r.bytes!;
   }
@@ -302,7 +307,17 @@ export class Hub {
 
   status(): HubStatus {
     const { name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery } = this;
-    return hubStatus({ name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery, registry: this.registry, issuer: this.issuer, shares: this.shareStore, fsyncs: this.fsyncs?.fsyncs ?? 0 });
+    return hubStatus({
+      name,
+      shareTimeoutSecs,
+      authSchemes,
+      extensions,
+      psrdDelivery,
+      registry: this.registry,
+      issuer: this.issuer,
+      shares: this.shareStore,
+      fsyncs: this.fsyncs?.fsyncs ?? 0,
+    });
   }
 
   /** Number of stored shares. */

@@ -94,12 +94,7 @@ export async function replenishMirror(hub: Hub, mirror: ProvisionedMirror, bytes
 }
 
 /** Add a block the hub delivered to the mirror's matching pool. */
-export async function addDelivered(
-  mirror: ClientMirror,
-  poolOwner: "client" | "hub",
-  blockUuid: string,
-  data: Uint8Array,
-): Promise<void> {
+export async function addDelivered(mirror: ClientMirror, poolOwner: "client" | "hub", blockUuid: string, data: Uint8Array): Promise<void> {
   const pool = poolOwner === "client" ? mirror.local : mirror.peer;
   await pool.addBlock(blockUuid, Uint8Array.from(data), { keyPrefix: blockKeyPrefix(mirror.scheme) });
 }

@@ -36,7 +36,6 @@ async function onboard(hub: Hub, name: string, encryptors: string[], size = 4096
   return mirror;
 }
 
-
 async function post(hub: Hub, carol: ClientMirror, value: Uint8Array, extra: Record<string, unknown> = {}, keyId = KEY) {
   const enc = await encryptShare(carol, value);
   await hub.postShare({
@@ -70,9 +69,7 @@ describe("Hub registration", () => {
     expect((await hub.register({ client_name: "a", encryptor_names: [], auth_scheme: "gf128" })).auth_scheme).toBe("gf128");
     expect((await hub.register({ client_name: "b", encryptor_names: [] })).auth_scheme).toBe("hmac-sha256");
     expect((await hub.register({ client_name: "c", encryptor_names: [], auth_scheme: "rot13" })).auth_scheme).toBe("hmac-sha256");
-    expect((await hub.register({ client_name: "d", encryptor_names: [], auth_scheme: "hmac-sha256" })).auth_scheme).toBe(
-      "hmac-sha256",
-    );
+    expect((await hub.register({ client_name: "d", encryptor_names: [], auth_scheme: "hmac-sha256" })).auth_scheme).toBe("hmac-sha256");
     await hub.close();
 
     // The default: gf128 only.
@@ -266,10 +263,7 @@ describe("Hub shares", () => {
     expect(Buffer.from(plain)).toEqual(Buffer.from(share));
     // curtis was the only intended responder: the share is gone.
     expect(hub.shareCount).toBe(0);
-    await expectHubError(
-      hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
-      "not_found",
-    );
+    await expectHubError(hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }), "not_found");
   });
 
   test("a share is released only to a client hosting an intended slave SAE, without revealing why", async () => {
@@ -323,9 +317,7 @@ describe("Hub shares", () => {
     expect(hub.status().shares[0].fetched_by).toEqual(["curtis"]);
     expect(hub.shareCount).toBe(1);
     const last = await hub.getShare({ ...q, slave_sae_id: "serena", client_name: "celia" });
-    expect(Buffer.from(await decryptShare(celia, last.encryption_key_allocation, last.encrypted_share_value))).toEqual(
-      Buffer.from(share),
-    );
+    expect(Buffer.from(await decryptShare(celia, last.encryption_key_allocation, last.encrypted_share_value))).toEqual(Buffer.from(share));
     expect(hub.shareCount).toBe(0);
   });
 
@@ -336,10 +328,7 @@ describe("Hub shares", () => {
     expect(hub.sweep()).toBe(0);
     now += 1;
     // Expired but not yet swept: not served.
-    await expectHubError(
-      hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
-      "not_found",
-    );
+    await expectHubError(hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }), "not_found");
     expect(hub.sweep()).toBe(2);
     expect(hub.shareCount).toBe(0);
   });
@@ -356,7 +345,14 @@ describe("Hub shares", () => {
     );
     expect(pool.stats().used).toBe(used);
     // The correct post still works with that very allocation.
-    await hub.postShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await hub.postShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     expect(pool.stats().used).toBe(used + 32);
   });
 
@@ -420,7 +416,11 @@ describe("Hub shares", () => {
     ]);
     expect(res.missing).toEqual(["unknown-key"]);
     expect(res.shares.map((s) => s.key_id)).toEqual(keyIds.slice(0, 6));
-    const plains = await decryptBatch(curtis, res.encryption_key_allocation!, res.shares.map((s) => s.encrypted_share_value));
+    const plains = await decryptBatch(
+      curtis,
+      res.encryption_key_allocation!,
+      res.shares.map((s) => s.encrypted_share_value),
+    );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
     expect(hub.shareCount).toBe(4);
     // Another client gets nothing and nothing is allocated for it.
@@ -472,21 +472,24 @@ describe("Hub persistence (state journal)", () => {
     const share = bytes(48, 21);
     await post(hub, carol, share, { additional_slave_sae_ids: ["serena"] });
     await post(hub, carol, bytes(48, 22), {}, KEY2);
-    await hub.getShare({ client_name: "celia", master_sae_id: "sam", slave_sae_id: "serena", key_id: KEY }).then((g) =>
-      decryptShare(celia, g.encryption_key_allocation, g.encrypted_share_value),
-    );
+    await hub
+      .getShare({ client_name: "celia", master_sae_id: "sam", slave_sae_id: "serena", key_id: KEY })
+      .then((g) => decryptShare(celia, g.encryption_key_allocation, g.encrypted_share_value));
     const g2 = await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY2 });
     await decryptShare(curtis, g2.encryption_key_allocation, g2.encrypted_share_value);
     await hub.unregister("celia");
     await hub.close();
 
     const reopened = await openHub({ stateDir: tmp.path, now: () => now }, store);
-    expect(reopened.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      reopened
+        .status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
     expect(reopened.status().shares.map((s) => [s.key_id, s.fetched_by])).toEqual([[KEY, ["celia"]]]);
     const got = await reopened.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
-    expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
-      Buffer.from(share),
-    );
+    expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(share));
     // celia is no longer registered, so serena has no host: the share waits for its timeout.
     expect(reopened.shareCount).toBe(1);
     await reopened.close();
@@ -502,7 +505,7 @@ describe("Hub persistence (state journal)", () => {
 describe("Hub durability ordering", () => {
   /** Poll until `cond` holds (the bound only guards against a hang). */
   async function until(cond: () => boolean): Promise<void> {
-    for (const end = Date.now() + 20_000; !cond(); ) {
+    for (const end = Date.now() + 20_000; !cond();) {
       if (Date.now() > end) throw new Error("condition not reached");
       await new Promise((r) => setTimeout(r, 5));
     }

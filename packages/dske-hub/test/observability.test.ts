@@ -208,7 +208,10 @@ describe("metrics and request IDs", () => {
         carol: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.carol.peerAuth } }),
         curtis: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.curtis.peerAuth } }),
       };
-      for (const [name, sae] of [["carol", "sam"], ["curtis", "sunny"]] as const) {
+      for (const [name, sae] of [
+        ["carol", "sam"],
+        ["curtis", "sunny"],
+      ] as const) {
         // The operator issues the first bundle (4080 usable bytes per pool: blocks of 4096 with the
         // gf128 key prefix); the client installs it, confirms its hub-owned block and registers, signed.
         const issued = await request(app)
@@ -240,7 +243,14 @@ describe("metrics and request IDs", () => {
 
       const share = bytes(48, 5);
       const enc = await encryptShare(mirrors.carol, share);
-      await apis.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+      await apis.carol.postKeyShare({
+        master_client_name: "carol",
+        master_sae_id: "sam",
+        slave_sae_id: "sunny",
+        user_key_id: KEY,
+        share_index: 1,
+        ...enc,
+      });
       const afterPost = await scrape();
       expect(metric(afterPost, "dske_hub_shares_stored")).toBe(1);
       expect(metric(afterPost, "dske_hub_shares_received_total", { client: "carol" })).toBe(1);
@@ -275,9 +285,15 @@ describe("metrics and request IDs", () => {
           .sort();
       const junk = async (i: number) => {
         const P = "/hub/hank/dske/api/v1";
-        await request(app).post(`${P}/key-share`).send({ master_client_name: `junk-${i}` }).expect(401);
+        await request(app)
+          .post(`${P}/key-share`)
+          .send({ master_client_name: `junk-${i}` })
+          .expect(401);
         await request(app).get(`${P}/key-share?client_name=junk-${i}&master_sae_id=sam&slave_sae_id=sunny&key_id=${KEY}`).expect(401);
-        await request(app).post(`${P}/key-shares/fetch`).send({ client_name: `junk-${i}`, keys: [] }).expect(401);
+        await request(app)
+          .post(`${P}/key-shares/fetch`)
+          .send({ client_name: `junk-${i}`, keys: [] })
+          .expect(401);
         await request(app).propfind(`/hub/hank/junk-${i}`);
       };
       await junk(0);
@@ -346,15 +362,29 @@ describe("standalone server", () => {
       name: "hank",
       destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
     });
-    const running = await startHubServer({ ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN }, { logger });
+    const running = await startHubServer(
+      { ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN },
+      { logger },
+    );
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]));
+      expect(Object.keys(spec.body.paths)).toEqual(
+        expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]),
+      );
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-0").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set(AUTH).set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+      await request(running.url)
+        .put("/hub/hank/dske/oob/v1/registration")
+        .set("X-Request-ID", "reg-0")
+        .send({ client_name: "carol", auth_scheme: "gf128" })
+        .expect(401);
+      await request(running.url)
+        .put("/hub/hank/dske/oob/v1/registration")
+        .set(AUTH)
+        .set("X-Request-ID", "reg-1")
+        .send({ client_name: "carol", auth_scheme: "gf128" })
+        .expect(200);
       expect((await request(running.url).get("/metrics")).status).toBe(401); // the operator's only
       expect((await request(running.url).get("/health")).body).toEqual({ status: "ok" });
       const m = await request(running.url).get("/metrics").set(AUTH);

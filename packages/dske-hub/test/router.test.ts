@@ -13,7 +13,17 @@ import type { RouteSpec } from "@dske/server";
 import { HUB_ROUTES, hubOpenApi } from "../src/http/routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "@dske/server";
 import { ErrorBodySchema, MAX_BATCH_SHARES } from "@dske/protocol";
-import { apiError, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
+import {
+  apiError,
+  bytes,
+  clientMirror,
+  decryptBatch,
+  decryptShare,
+  encryptBatch,
+  encryptShare,
+  provisionMirror,
+  type ClientMirror,
+} from "./helpers";
 
 const P = "/hub/hank";
 const TOKEN = "operator-token-for-router-tests-0123456789";
@@ -34,10 +44,18 @@ async function harness(
 ): Promise<Harness> {
   const { operatorToken = TOKEN, ...hubOptions } = options;
   // hmac-sha256 listed explicitly: these tests cover reference (v1) peers too (the default is gf128 only).
-  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: ["gf128", "hmac-sha256"], ...hubOptions });
+  const hub = await Hub.open({
+    name: "hank",
+    store: new MemoryStore(),
+    sweepIntervalMs: 0,
+    authSchemes: ["gf128", "hmac-sha256"],
+    ...hubOptions,
+  });
   const h = { hub, stopped: 0 } as Harness;
   const app = express();
-  app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {}, ...(operatorToken === null ? {} : { operatorToken }) }));
+  app.use(
+    createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {}, ...(operatorToken === null ? {} : { operatorToken }) }),
+  );
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -68,7 +86,6 @@ async function client(
   return { api, mirror };
 }
 
-
 function expectErrorBody(body: unknown): void {
   const parsed = ErrorBodySchema.safeParse(body);
   expect(parsed.success).toBe(true);
@@ -95,7 +112,10 @@ describe("out-of-band routes", () => {
     const rogue = await put().send(body).expect(401);
     expectErrorBody(rogue.body);
     expect(rogue.body.message).toMatch(/registration of client carol needs proof of identity/);
-    await put().set({ Authorization: `Bearer ${"e".repeat(64)}` }).send(body).expect(401);
+    await put()
+      .set({ Authorization: `Bearer ${"e".repeat(64)}` })
+      .send(body)
+      .expect(401);
     await put().send({ client_name: "conny" }).expect(401);
     expect(await status()).toEqual(before);
     expect(before.peer_clients).toEqual([]);
@@ -108,7 +128,10 @@ describe("out-of-band routes", () => {
     const v1 = await put().set(AUTH).send({ client_name: "conny" }).expect(200);
     expect(v1.body.auth_scheme).toBe("hmac-sha256");
     // Scheme change while registered → 409.
-    const conflict = await put().set(AUTH).send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" }).expect(409);
+    const conflict = await put()
+      .set(AUTH)
+      .send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" })
+      .expect(409);
     expectErrorBody(conflict.body);
     expect((await status()).peer_clients).toHaveLength(2);
 
@@ -117,7 +140,11 @@ describe("out-of-band routes", () => {
     const refused = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(401);
     expectErrorBody(refused.body);
     expect(refused.body.message).toMatch(/only client carol itself \(signed\) or the operator/);
-    await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set({ Authorization: `Bearer ${"e".repeat(64)}` }).expect(401);
+    await request(h.app)
+      .delete(`${P}/dske/oob/v1/registration?client_name=carol`)
+      .set(json)
+      .set({ Authorization: `Bearer ${"e".repeat(64)}` })
+      .expect(401);
     expect(await status()).toEqual(snapshot);
     const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
     expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
@@ -147,8 +174,14 @@ describe("out-of-band routes", () => {
       // No credential, a wrong one, or carol's secret for curtis's PSRD: 401, nothing created.
       const url = (name: string) => `${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=hub&size=32`;
       expect((await request(net.app).get(url("carol")).expect(401)).body.message).toMatch(/delivered only to that client/);
-      await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${"0".repeat(64)}` }).expect(401);
-      await request(net.app).get(url("curtis")).set({ Authorization: `Bearer ${secret}` }).expect(401);
+      await request(net.app)
+        .get(url("carol"))
+        .set({ Authorization: `Bearer ${"0".repeat(64)}` })
+        .expect(401);
+      await request(net.app)
+        .get(url("curtis"))
+        .set({ Authorization: `Bearer ${secret}` })
+        .expect(401);
       await request(net.app).get(url("carol")).set(AUTH).expect(401); // the operator token is not the client's credential
       expect(pools()).toBe(before);
 
@@ -161,14 +194,21 @@ describe("out-of-band routes", () => {
       // Staged: the hub neither verifies with nor encrypts under these blocks yet.
       expect(peer.clientOwnedPool.hasBlock(c.block_uuid)).toBe(false);
       expect(peer.hubOwnedPool.hasBlock(hb.block_uuid)).toBe(false);
-      expect(net.hub.status().peer_clients.find((x) => x.client_name === "carol")?.psrd?.staged).toEqual({ client: 84, hub: 184, blocks: 2 });
+      expect(net.hub.status().peer_clients.find((x) => x.client_name === "carol")?.psrd?.staged).toEqual({
+        client: 84,
+        hub: 184,
+        blocks: 2,
+      });
       expect(await net.hub.confirmPsrd("carol", [c.block_uuid, hb.block_uuid])).toBe(2);
       const taken = await peer.clientOwnedPool.take({ fragments: [{ blockUuid: c.block_uuid, start: 16, size: 84 }] }, "t");
       expect(Buffer.from(taken)).toEqual(Buffer.from(c.data.subarray(16)));
       const alloc = await peer.hubOwnedPool.allocate(184, "t");
       expect(alloc.allocation.fragments.map((f) => f.blockUuid)).toEqual([hb.block_uuid]);
       expect(Buffer.from(alloc.data)).toEqual(Buffer.from(hb.data.subarray(16)));
-      const raw = await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${secret}` }).expect(200);
+      const raw = await request(net.app)
+        .get(url("carol"))
+        .set({ Authorization: `Bearer ${secret}` })
+        .expect(200);
       expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
       expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
       api.close();
@@ -297,7 +337,14 @@ describe("in-band routes (signed)", () => {
     const curtis = await client(h, "curtis", ["sunny"]);
     const celia = await client(h, "celia", ["serena"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 2));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 3, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 3,
+      ...enc,
+    });
     const q = { master_sae_id: "sam", key_id: KEY };
     const e1 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "sunny" }));
     const e2 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "serena" }));
@@ -313,7 +360,14 @@ describe("in-band routes (signed)", () => {
     const carol = await client(h, "carol", ["sam"]);
     const curtis = await client(h, "curtis", ["sunny"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 3));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     now += 60_001;
     const e = await apiError(curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }));
     expect(e.status).toBe(404);
@@ -368,7 +422,9 @@ describe("in-band routes (signed)", () => {
       expect(e.message).toMatch(message);
       expect(e.details?.length).toBeGreaterThan(0);
     }
-    const q = await apiError(carol.api.getKeyShare({ client_name: "carol", master_sae_id: "sam", slave_sae_id: "sam", key_id: "bad key id" }));
+    const q = await apiError(
+      carol.api.getKeyShare({ client_name: "carol", master_sae_id: "sam", slave_sae_id: "sam", key_id: "bad key id" }),
+    );
     expect(q.status).toBe(400);
     expect(q.message).toMatch(/key_id/);
     // All of that consumed no share pad: the original post still works.
@@ -401,7 +457,11 @@ describe("in-band routes (signed)", () => {
     expect(fetched.missing).toEqual(["missing-key"]);
     expect(fetched.shares.map((s) => s.key_id)).toEqual(keyIds);
     expect(fetched.shares.every((s) => s.share_index === 4)).toBe(true);
-    const plains = await decryptBatch(curtis.mirror, fetched.encryption_key_allocation!, fetched.shares.map((s) => s.encrypted_share_value));
+    const plains = await decryptBatch(
+      curtis.mirror,
+      fetched.encryption_key_allocation!,
+      fetched.shares.map((s) => s.encrypted_share_value),
+    );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
     expect(h.hub.shareCount).toBe(0);
     const tooMany = await apiError(
@@ -419,7 +479,10 @@ describe("HubApi response validation", () => {
   test("a 2xx body that does not match the wire schema is an invalid_response error; a PSRD block of the wrong size too", async () => {
     const app = express();
     app.get("/hub/fake/mgmt/v1/status", (_req, res) => void res.json({ name: "fake" }));
-    app.get("/hub/fake/dske/oob/v1/psrd", (_req, res) => void res.json({ block_uuid: "3b1f0c5e-1111-4222-8333-444455556666", data: "AAAA" }));
+    app.get(
+      "/hub/fake/dske/oob/v1/psrd",
+      (_req, res) => void res.json({ block_uuid: "3b1f0c5e-1111-4222-8333-444455556666", data: "AAAA" }),
+    );
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
     });
@@ -439,10 +502,17 @@ describe("HubApi response validation", () => {
 describe("createHubRouter with a hub of another name", () => {
   test("serves under /hub/{name} of its hub, and never closes it", async () => {
     const app = express();
-    const router = createHubRouter({ hub: await Hub.open({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 }), operatorToken: TOKEN });
+    const router = createHubRouter({
+      hub: await Hub.open({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 }),
+      operatorToken: TOKEN,
+    });
     app.use(router);
     await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
-    const r = await request(app).put("/hub/helen/dske/oob/v1/registration").set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+    const r = await request(app)
+      .put("/hub/helen/dske/oob/v1/registration")
+      .set(AUTH)
+      .send({ client_name: "carol", auth_scheme: "gf128" })
+      .expect(200);
     expect(r.body.hub_name).toBe("helen");
     const stop = await request(app).post("/hub/helen/mgmt/v1/stop").set(AUTH).send({}).expect(501);
     expectErrorBody(stop.body);
@@ -482,7 +552,11 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
       const none = await request(h.app)[method](path).set("Content-Type", "application/json").send("{}").expect(401);
       expectErrorBody(none.body);
       expect(none.body.message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
-      const basic = await request(h.app)[method](path).set("Authorization", "Basic Zm9vOmJhcg==").set("Content-Type", "application/json").send("{}");
+      const basic = await request(h.app)
+        [method](path)
+        .set("Authorization", "Basic Zm9vOmJhcg==")
+        .set("Content-Type", "application/json")
+        .send("{}");
       expect(basic.status).toBe(401);
       const wrong = await request(h.app)[method](path).set(WRONG).set("Content-Type", "application/json").send("{}").expect(403);
       expectErrorBody(wrong.body);
@@ -512,7 +586,13 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
 
   test("a cross-site request (foreign Origin) is refused on every route; the hub keeps running", async () => {
     const evil = { Origin: "http://evil.example" };
-    const stop = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).set("Content-Type", "text/plain").send("{}").expect(403);
+    const stop = await request(h.app)
+      .post(`${P}/mgmt/v1/stop`)
+      .set(AUTH)
+      .set(evil)
+      .set("Content-Type", "text/plain")
+      .send("{}")
+      .expect(403);
     expect(stop.body).toMatchObject({ message: "cross-site request refused" });
     expect(Array.isArray(stop.body.details)).toBe(true);
     await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).send({}).expect(403);
@@ -577,7 +657,9 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const router = express.Router();
     expect(() => registerRoute(router, P, HUB_ROUTES.status, (_req, res) => void res.json({}))).toThrow(/needs an operator guard/);
     const unmarked = { ...HUB_ROUTES.status, security: undefined, operationId: "x" };
-    expect(() => registerRoute(router, P, unmarked, createOperatorGuard({}), (_req, res) => void res.json({}))).toThrow(/mark it security: "operator"/);
+    expect(() => registerRoute(router, P, unmarked, createOperatorGuard({}), (_req, res) => void res.json({}))).toThrow(
+      /mark it security: "operator"/,
+    );
     expect(() => createOperatorGuard({ operatorToken: "short" })).toThrow(/shorter than 16/);
   });
 
@@ -586,7 +668,14 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const curtis = await client(h, "curtis", ["sunny"]);
     const celia = await client(h, "celia", ["serena"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 9));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     const other = "0f3c9a50-9999-4222-8333-444455556666";
     expect(await new HubApi(h.url).sharesHeld([KEY, other])).toEqual([KEY]);
     expect(await curtis.api.shareMeta({ client_name: "curtis", key_ids: [KEY, other] })).toEqual({
@@ -594,7 +683,10 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     });
     expect(await celia.api.shareMeta({ client_name: "celia", key_ids: [KEY] })).toEqual({ shares: [] });
     // Unsigned metadata requests are refused like every in-band request.
-    await request(h.app).post(`${P}/dske/api/v1/key-shares/meta`).send({ client_name: "curtis", key_ids: [KEY] }).expect(401);
+    await request(h.app)
+      .post(`${P}/dske/api/v1/key-shares/meta`)
+      .send({ client_name: "curtis", key_ids: [KEY] })
+      .expect(401);
   });
 });
 
@@ -610,7 +702,9 @@ describe("operator helpers", () => {
   });
 
   test("isLoopbackHost: 127.0.0.0/8, ::1, localhost only", () => {
-    for (const h of ["127.0.0.1", "127.255.0.9", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, true]);
-    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "example.com", "localhost.evil.example", "128.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, false]);
+    for (const h of ["127.0.0.1", "127.255.0.9", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])
+      expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "example.com", "localhost.evil.example", "128.0.0.1"])
+      expect([h, isLoopbackHost(h)]).toEqual([h, false]);
   });
 });

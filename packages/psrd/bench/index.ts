@@ -151,7 +151,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function openBench(): Promise<Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }>> {
+async function openBench(): Promise<
+  Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }>
+> {
   const out: Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }> = {};
   for (const [label, blocks, blockSize] of [
     ["1 MiB", 1, 1024 * 1024],
@@ -217,7 +219,9 @@ async function main(): Promise<void> {
     file1vsRawFsync: file1.perSecond / raw.perSecond,
   };
   console.log(`\nFileStore 64 vs 1 allocators: ×${fmt(ratios.fileGroupCommit64vs1, 1)} (group commit)`);
-  console.log(`FileStore vs MemoryStore, 64 allocators: ×${fmt(ratios.file64vsMemory64, 3)}; 1 allocator: ×${fmt(ratios.file1vsMemory1, 4)}`);
+  console.log(
+    `FileStore vs MemoryStore, 64 allocators: ×${fmt(ratios.file64vsMemory64, 3)}; 1 allocator: ×${fmt(ratios.file1vsMemory1, 4)}`,
+  );
   console.log(
     `FileStore vs the disk's raw fsync rate: 1 allocator ×${fmt(ratios.file1vsRawFsync, 2)}, 64 allocators ×${fmt(ratios.file64vsRawFsync, 1)}`,
   );
@@ -231,11 +235,17 @@ async function main(): Promise<void> {
   }
   const big = open["1 GiB"];
   const small = open["1 MiB"];
-  const openRatios = { openTime1GiBvs1MiB: big.openMs / small.openMs, rssDiffMB: big.rssMB - small.rssMB, poolSizeRatio: big.poolBytes / small.poolBytes };
+  const openRatios = {
+    openTime1GiBvs1MiB: big.openMs / small.openMs,
+    rssDiffMB: big.rssMB - small.rssMB,
+    poolSizeRatio: big.poolBytes / small.poolBytes,
+  };
   console.log(
     `\n1 GiB vs 1 MiB (×${fmt(openRatios.poolSizeRatio)} the bytes): open time ×${fmt(openRatios.openTime1GiBvs1MiB, 2)}, RSS ${openRatios.rssDiffMB >= 0 ? "+" : ""}${fmt(openRatios.rssDiffMB, 1)} MB`,
   );
-  console.log(`Targets: 1 GiB open < 100 ms: ${big.openMs < 100 ? "met" : "NOT met"}; RSS within 10 MB of 1 MiB: ${Math.abs(openRatios.rssDiffMB) <= 10 ? "met" : "NOT met"}`);
+  console.log(
+    `Targets: 1 GiB open < 100 ms: ${big.openMs < 100 ? "met" : "NOT met"}; RSS within 10 MB of 1 MiB: ${Math.abs(openRatios.rssDiffMB) <= 10 ? "met" : "NOT met"}`,
+  );
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const json = {

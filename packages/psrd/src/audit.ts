@@ -86,7 +86,7 @@ export class AuditLog {
     this.waiters = [];
     try {
       this.fd ??= openSync(this.path, "a");
-      for (let done = 0; done < buf.length; ) done += writeSync(this.fd, buf, done, buf.length - done);
+      for (let done = 0; done < buf.length;) done += writeSync(this.fd, buf, done, buf.length - done);
       for (const w of waiters) w.resolve();
     } catch (e) {
       for (const w of waiters) w.reject(e);

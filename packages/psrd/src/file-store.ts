@@ -99,7 +99,7 @@ async function zeroFileRanges(fh: FileHandle, ranges: [number, number][]): Promi
     for (let pos = s; pos < e; pos += ZERO_CHUNK) {
       const n = Math.min(ZERO_CHUNK, e - pos);
       if (n <= SYNC_IO_LIMIT) {
-        for (let done = 0; done < n; ) done += writeSync(fh.fd, zeros(), done, n - done, pos + done);
+        for (let done = 0; done < n;) done += writeSync(fh.fd, zeros(), done, n - done, pos + done);
       } else {
         await writeFully(fh, zeros(), n, pos);
       }
@@ -154,7 +154,10 @@ class FilePoolBackend implements PoolBackend {
     await writeFully(this.data, data, data.length, offset);
     countFsync(this.dir);
     await this.data.datasync();
-    const next: Meta = { ...this.meta, blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }] };
+    const next: Meta = {
+      ...this.meta,
+      blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }],
+    };
     await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
     this.meta.blocks.push(next.blocks[next.blocks.length - 1]);
     this.journal.addBlock();

@@ -91,9 +91,7 @@ export function checkAllocation(a: Allocation, limits?: AllocationLimits): Alloc
 /** Throw PsrdAllocationError("overlap") if two fragments (UUIDs already normalized) share a byte. */
 export function checkNoOverlap(frags: readonly Fragment[]): void {
   if (frags.length < 2) return;
-  const sorted = [...frags].sort((x, y) =>
-    x.blockUuid < y.blockUuid ? -1 : x.blockUuid > y.blockUuid ? 1 : x.start - y.start,
-  );
+  const sorted = [...frags].sort((x, y) => (x.blockUuid < y.blockUuid ? -1 : x.blockUuid > y.blockUuid ? 1 : x.start - y.start));
   for (let k = 1; k < sorted.length; k++) {
     const p = sorted[k - 1];
     const c = sorted[k];

@@ -324,7 +324,7 @@ export class Journal {
             this.allocated += writeSync(fd, zero, 0, n, this.allocated);
           }
         }
-        for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, this.size + done);
+        for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done, buf.length - done, this.size + done);
         this.size += buf.length;
         this.records += batch.length;
         this.appended += batch.length;

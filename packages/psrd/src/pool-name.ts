@@ -23,7 +23,7 @@ export function encodePoolName(name: string): string {
 export function decodePoolName(dirName: string): string | undefined {
   if (!/^([A-Za-z0-9_-]|%[0-9A-F]{2})+$/.test(dirName)) return undefined;
   const bytes: number[] = [];
-  for (let i = 0; i < dirName.length; ) {
+  for (let i = 0; i < dirName.length;) {
     if (dirName[i] === "%") {
       bytes.push(parseInt(dirName.slice(i + 1, i + 3), 16));
       i += 3;

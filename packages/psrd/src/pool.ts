@@ -236,7 +236,13 @@ export class PsrdPool implements Pool {
     try {
       await this.backend.read(ranges, data);
       await this.backend.consume(ranges);
-      await this.audit?.append({ pool: this.name, owner: this.owner, op: "allocate", purpose: String(purpose), fragments: toFragments(ranges) });
+      await this.audit?.append({
+        pool: this.name,
+        owner: this.owner,
+        op: "allocate",
+        purpose: String(purpose),
+        fragments: toFragments(ranges),
+      });
     } catch (e) {
       data.fill(0);
       throw e;
@@ -260,7 +266,10 @@ export class PsrdPool implements Pool {
       if (!b) throw new PsrdAllocationError("unknown_block", `fragment ${i}: pool "${this.name}" has no block ${f.blockUuid}`);
       const end = fragmentEnd(f);
       if (end > b.size) {
-        throw new PsrdAllocationError("out_of_range", `fragment ${i}: bytes ${f.start}..${end} are outside block ${b.uuid} of ${b.size} bytes`);
+        throw new PsrdAllocationError(
+          "out_of_range",
+          `fragment ${i}: bytes ${f.start}..${end} are outside block ${b.uuid} of ${b.size} bytes`,
+        );
       }
       if (f.start < b.keyPrefix) {
         throw new PsrdAllocationError("key_prefix", `fragment ${i}: bytes before ${b.keyPrefix} of block ${b.uuid} are its key prefix`);
@@ -269,7 +278,10 @@ export class PsrdPool implements Pool {
         throw new PsrdAllocationError("consumed", `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} were already consumed`);
       }
       if (b.reserved!.overlaps(f.start, end)) {
-        throw new PsrdAllocationError("reserved", `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} are held by another pending reservation`);
+        throw new PsrdAllocationError(
+          "reserved",
+          `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} are held by another pending reservation`,
+        );
       }
       ranges.push({ block: b, start: f.start, size: f.size });
       total += f.size;

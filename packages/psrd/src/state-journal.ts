@@ -147,7 +147,7 @@ export class StateJournal {
           const buf = Buffer.from(batch.map((b) => b.data).join(""), "utf8");
           // The write goes to the page cache (synchronous, microseconds; O_APPEND); only the
           // fdatasync takes the trip through libuv's thread pool.
-          for (let done = 0; done < buf.length; ) done += writeSync(this.fd.fd, buf, done, buf.length - done);
+          for (let done = 0; done < buf.length;) done += writeSync(this.fd.fd, buf, done, buf.length - done);
           countFsync(this.path);
           await this.fd.datasync();
           this.bytes += buf.length;

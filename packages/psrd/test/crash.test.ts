@@ -81,7 +81,10 @@ test("no byte is handed out twice across repeated kill -9", async () => {
   try {
     // Set up: two blocks in an owned pool L and the same two in a peer pool P.
     const setup = await FileStore.open(dir);
-    for (const [name, owner] of [["L", "local"], ["P", "peer"]] as const) {
+    for (const [name, owner] of [
+      ["L", "local"],
+      ["P", "peer"],
+    ] as const) {
       const pool = await setup.openPool(name, owner);
       await pool.addBlock(uuidFor(1), blockData(1, BLOCK_SIZE), { keyPrefix: KEY_PREFIX });
       await pool.addBlock(uuidFor(2), blockData(2, BLOCK_SIZE), { keyPrefix: KEY_PREFIX });
@@ -129,7 +132,10 @@ test("no byte is handed out twice across repeated kill -9", async () => {
       }
 
       // Accounting is exact per the journal.
-      for (const [name, pool, reported] of [["L", L, allocated], ["P", P, taken]] as const) {
+      for (const [name, pool, reported] of [
+        ["L", L, allocated],
+        ["P", P, taken],
+      ] as const) {
         const st = pool.stats();
         expect(st.used + st.available).toBe(st.size);
         const metas = pool.blockMetas();
@@ -141,8 +147,7 @@ test("no byte is handed out twice across repeated kill -9", async () => {
           sets[rec.block].add(rec.start, rec.start + rec.size);
           hwm[rec.block] = Math.max(hwm[rec.block], rec.start + rec.size);
         });
-        const journalUsed =
-          name === "L" ? hwm.reduce((n, h) => n + h, 0) : prefixes + sets.reduce((n, s) => n + s.total, 0);
+        const journalUsed = name === "L" ? hwm.reduce((n, h) => n + h, 0) : prefixes + sets.reduce((n, s) => n + s.total, 0);
         expect(st.used).toBe(journalUsed);
 
         // Consumed bytes are zero on disk.

@@ -4,7 +4,7 @@ export function blockData(seed: number, size: number): Uint8Array {
   let x = (seed * 2654435761 + 1) >>> 0;
   for (let i = 0; i < size; i++) {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = (x >>> 24) % 255 + 1;
+    out[i] = ((x >>> 24) % 255) + 1;
   }
   return out;
 }

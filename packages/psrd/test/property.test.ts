@@ -106,9 +106,15 @@ async function runScenario(kind: StoreKind, s: Scenario): Promise<void> {
 }
 
 test("MemoryStore: allocate mirrored by take", async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, (s) => runScenario("MemoryStore", s)), { numRuns: 100 });
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, (s) => runScenario("MemoryStore", s)),
+    { numRuns: 100 },
+  );
 });
 
 test("FileStore: allocate mirrored by take", async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, (s) => runScenario("FileStore", s)), { numRuns: 25 });
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, (s) => runScenario("FileStore", s)),
+    { numRuns: 25 },
+  );
 });

@@ -39,9 +39,8 @@ describe("split: bad input", () => {
     expectCode(() => split(secret, n, 1), "INVALID_SHARE_COUNT", /share count n/);
   });
   it("empty secret → EMPTY_SECRET", () => expectCode(() => split(new Uint8Array(0), 3, 2), "EMPTY_SECRET", /empty/));
-  it.each([untyped("abc"), untyped([1, 2, 3]), untyped(new Uint16Array(3)), untyped(undefined)])(
-    "secret %p → INVALID_TYPE",
-    (s) => expectCode(() => split(s, 3, 2), "INVALID_TYPE", /Uint8Array/),
+  it.each([untyped("abc"), untyped([1, 2, 3]), untyped(new Uint16Array(3)), untyped(undefined)])("secret %p → INVALID_TYPE", (s) =>
+    expectCode(() => split(s, 3, 2), "INVALID_TYPE", /Uint8Array/),
   );
   it("random returning the wrong length or type → INVALID_RANDOM (and a short buffer is zeroed)", () => {
     const short = new Uint8Array([1, 2, 3]);

@@ -15,7 +15,9 @@ function slowMul(a: number, b: number): number {
 
 describe("gf256 scalar field (AES polynomial 0x11B)", () => {
   it.each(vectors.gf8_mul)("mul vector $a * $b = $product", ({ a, b, product }) => {
-    const A = parseInt(a, 16), B = parseInt(b, 16), P = parseInt(product, 16);
+    const A = parseInt(a, 16),
+      B = parseInt(b, 16),
+      P = parseInt(product, 16);
     expect(gf256.mul(A, B)).toBe(P);
     expect(gf256.mul(B, A)).toBe(P);
     if (B !== 0) expect(gf256.div(P, B)).toBe(A);

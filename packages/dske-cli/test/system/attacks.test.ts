@@ -30,7 +30,8 @@ const CLIENTS = [
 ];
 const figures = { attacks: 0, rejected: 0 };
 
-const isInBandPost = (e: { method: string; url: string }) => e.method === "POST" && /\/dske\/api\/v1\/key-shares?$/.test(e.url.split("?")[0]);
+const isInBandPost = (e: { method: string; url: string }) =>
+  e.method === "POST" && /\/dske\/api\/v1\/key-shares?$/.test(e.url.split("?")[0]);
 const isInBandGet = (e: { method: string; url: string }) =>
   (e.method === "GET" && /\/dske\/api\/v1\/key-share\?/.test(e.url)) || /\/dske\/api\/v1\/key-shares\/fetch/.test(e.url);
 
@@ -157,7 +158,11 @@ describe.each([
     expect(e.status).toBe(200); // k = 3 of the other 4 hubs acknowledged
     const enc = (e.data as { keys: { key_ID: string; key: string }[] }).keys;
     holdGet = true;
-    const d = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+    const d = await net.decKeys(
+      "sunny",
+      "sam",
+      enc.map((k) => k.key_ID),
+    );
     expect(d.status).toBe(200);
     expect((d.data as { keys: unknown }).keys).toEqual(enc);
     for (const h of HUBS) net.proxy(h).decide = () => "forward";
@@ -181,7 +186,15 @@ describe.each([
       { what: "POST signature", req: { ...post, headers: { ...post.headers, "dske-signature": flipTag(post.headers["dske-signature"]) } } },
       get.method === "GET"
         ? { what: "GET query", req: { ...get, url: tamperedQuery(get.url) } }
-        : { what: "fetch body", req: { ...get, body: Buffer.from(get.body.toString("utf8").replace(/"key_id":"([0-9a-f])/, (_m, c: string) => `"key_id":"${c === "0" ? "1" : "0"}`)) } },
+        : {
+            what: "fetch body",
+            req: {
+              ...get,
+              body: Buffer.from(
+                get.body.toString("utf8").replace(/"key_id":"([0-9a-f])/, (_m, c: string) => `"key_id":"${c === "0" ? "1" : "0"}`),
+              ),
+            },
+          },
       { what: "GET signature", req: { ...get, headers: { ...get.headers, "dske-signature": flipTag(get.headers["dske-signature"]) } } },
     ];
     for (const a of attempts) {
@@ -314,7 +327,11 @@ describe.each([
       net.setFaults("hilary", { corrupt_shares: 0x02 });
       net.setFaults("hugo", { corrupt_shares: 0x04 });
       try {
-        const d = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+        const d = await net.decKeys(
+          "sunny",
+          "sam",
+          enc.map((k) => k.key_ID),
+        );
         figures.attacks++;
         expect(d.status).toBe(503);
         expect(isClearError(d.status, d.data)).toBe(true);
@@ -334,7 +351,14 @@ describe.each([
     const backKeys = (back.data as { keys: { key_ID: string }[] }).keys;
     const from = HUBS.map((h) => net.proxy(h).exchanges.length);
     for (const h of HUBS) net.proxy(h).swapNext = true;
-    const [e, d] = await Promise.all([net.encKeys("sam", "sunny", { number: 1 }), net.decKeys("sam", "sunny", backKeys.map((k) => k.key_ID))]);
+    const [e, d] = await Promise.all([
+      net.encKeys("sam", "sunny", { number: 1 }),
+      net.decKeys(
+        "sam",
+        "sunny",
+        backKeys.map((k) => k.key_ID),
+      ),
+    ]);
     for (const h of HUBS) net.proxy(h).swapNext = false;
     const swappedAt = HUBS.filter((h) => net.proxy(h).swapped > 0);
     expect(swappedAt.length).toBeGreaterThan(0);
@@ -344,7 +368,11 @@ describe.each([
     else expect(isClearError(d.status, d.data)).toBe(true);
     if (e.status === 200) {
       const enc = (e.data as { keys: { key_ID: string }[] }).keys;
-      const again = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+      const again = await net.decKeys(
+        "sunny",
+        "sam",
+        enc.map((k) => k.key_ID),
+      );
       expect(again.status).toBe(200);
       expect((again.data as { keys: unknown }).keys).toEqual(enc);
     } else expect(isClearError(e.status, e.data)).toBe(true);
@@ -387,7 +415,9 @@ describe.each([
       if (r) expect(r.dec).toEqual(r.enc);
       return r !== undefined;
     }, "keys to flow again after replenishment");
-    console.log(`PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(err!.data as { message: string }).message.slice(0, 300)}`);
+    console.log(
+      `PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(err!.data as { message: string }).message.slice(0, 300)}`,
+    );
   });
 });
 

@@ -54,9 +54,24 @@ const log = (node: string) => readFileSync(path.join(t.stateDir, "logs", `${node
 
 /** `dske-cli psrd issue HUB CLIENT ... --out FILE`; returns the file's bytes (a copy kept by the test). */
 async function issue(hub: string, client: string, file: string, clientOwned = 4096, hubOwned = 4096): Promise<Buffer> {
-  const r = await t.cli("psrd", "issue", hub, client, "--client-owned-bytes", String(clientOwned), "--hub-owned-bytes", String(hubOwned), "--out", file);
+  const r = await t.cli(
+    "psrd",
+    "issue",
+    hub,
+    client,
+    "--client-owned-bytes",
+    String(clientOwned),
+    "--hub-owned-bytes",
+    String(hubOwned),
+    "--out",
+    file,
+  );
   if (r.code !== 0) throw new Error(`psrd issue ${hub} ${client} failed: ${r.stderr}`);
-  expect(r.out[0]).toMatch(new RegExp(`^Issued PSRD bundle \\d+ of hub ${hub} for client ${client} \\(${clientOwned} \\+ ${hubOwned} bytes\\): ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+  expect(r.out[0]).toMatch(
+    new RegExp(
+      `^Issued PSRD bundle \\d+ of hub ${hub} for client ${client} \\(${clientOwned} \\+ ${hubOwned} bytes\\): ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    ),
+  );
   return readFileSync(file);
 }
 
@@ -111,15 +126,26 @@ test("start provisioned every client by bundle: registered with every hub, bundl
   const url = `http://127.0.0.1:${t.node("hank").port}/hub/hank/dske/oob/v1/psrd?client_name=curtis&pool_owner=client&size=1000`;
   const outsider = await t.http.get(url);
   expect(outsider.status).toBe(401);
-  const state = JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as { chains: Record<string, { enrollment_secret?: string }> };
+  const state = JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as {
+    chains: Record<string, { enrollment_secret?: string }>;
+  };
   const secret = state.chains.hank.enrollment_secret;
   expect(secret).toMatch(/^[0-9a-f]{64}$/);
   const itself = await t.http.get(url, { headers: { Authorization: `Bearer ${secret}` } });
   expect(itself.status).toBe(403);
-  expect((itself.data as { message: string }).message).toMatch(/delivers PSRD only in bundles carried out of band \(psrd_delivery: bundle\)/);
+  expect((itself.data as { message: string }).message).toMatch(
+    /delivers PSRD only in bundles carried out of band \(psrd_delivery: bundle\)/,
+  );
   expect(await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"))).toEqual(before);
 
-  for (const [m, s] of [["sam", "serena"], ["serena", "sofia"], ["sofia", "sunny"], ["sunny", "sam"], ["susan", "serena"]]) await expectKeysFlow(m, s);
+  for (const [m, s] of [
+    ["sam", "serena"],
+    ["serena", "sofia"],
+    ["sofia", "sunny"],
+    ["sunny", "sam"],
+    ["susan", "serena"],
+  ])
+    await expectKeysFlow(m, s);
 });
 
 test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → installed, pools grow by the bundle, the file destroyed", async () => {
@@ -172,7 +198,10 @@ test("a tampered bundle is refused, nothing installed: a flipped payload byte (c
   await expectRefused("curtis", "tampered-chain-key.psrd", fixSha(key), /fails its integrity tag/);
   // A header field changed (a block's pool owner), SHA-256 fixed.
   const parts = bundleParts(bytes);
-  const swapped = withHeader(bytes, { ...parts.header, blocks: parts.header.blocks.map((b) => ({ ...b, pool_owner: b.pool_owner === "client" ? "hub" : "client" })) });
+  const swapped = withHeader(bytes, {
+    ...parts.header,
+    blocks: parts.header.blocks.map((b) => ({ ...b, pool_owner: b.pool_owner === "client" ? "hub" : "client" })),
+  });
   await expectRefused("curtis", "tampered-header.psrd", swapped, /fails its integrity tag/);
   const ok = await install("curtis", file);
   expect(ok.stderr).toBe("");
@@ -216,8 +245,19 @@ test("a bundle for another hub (header's hub rewritten, SHA-256 fixed; or a hub 
   const bytes = await issue(from, "curtis", file);
   const header = bundleParts(bytes).header;
   expect(header.seq).toBe(acc[as].seq + 1);
-  await expectRefused("curtis", `from-${from}-as-${as}.psrd`, withHeader(bytes, { ...header, hub_name: as }), new RegExp(`bundle seq ${header.seq} from hub ${as} fails its integrity tag`));
-  await expectRefused("curtis", `from-${from}-as-hector.psrd`, withHeader(bytes, { ...header, hub_name: "hector" }), /from hub hector, which is not one of the hubs of client curtis/, false);
+  await expectRefused(
+    "curtis",
+    `from-${from}-as-${as}.psrd`,
+    withHeader(bytes, { ...header, hub_name: as }),
+    new RegExp(`bundle seq ${header.seq} from hub ${as} fails its integrity tag`),
+  );
+  await expectRefused(
+    "curtis",
+    `from-${from}-as-hector.psrd`,
+    withHeader(bytes, { ...header, hub_name: "hector" }),
+    /from hub hector, which is not one of the hubs of client curtis/,
+    false,
+  );
   const ok = await install("curtis", file);
   expect(ok.stderr).toBe("");
   expect(ok.code).toBe(0);
@@ -268,8 +308,17 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   const poolDir = (owner: "client" | "hub") => path.join(t.stateDir, "nodes", "curtis", "psrd", "pools", `hub-hank-${owner}-owned`);
   const dataBytes = () => (["client", "hub"] as const).reduce((n, o) => n + statSync(path.join(poolDir(o), "data.bin")).size, 0);
   const blocksOnDisk = () =>
-    new Set((["client", "hub"] as const).flatMap((o) => (JSON.parse(readFileSync(path.join(poolDir(o), "meta.json"), "utf8")) as { blocks: { uuid: string }[] }).blocks.map((b) => b.uuid)));
-  const seqOnDisk = () => (JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as { chains: Record<string, { seq: number }> }).chains.hank.seq;
+    new Set(
+      (["client", "hub"] as const).flatMap((o) =>
+        (JSON.parse(readFileSync(path.join(poolDir(o), "meta.json"), "utf8")) as { blocks: { uuid: string }[] }).blocks.map((b) => b.uuid),
+      ),
+    );
+  const seqOnDisk = () =>
+    (
+      JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as {
+        chains: Record<string, { seq: number }>;
+      }
+    ).chains.hank.seq;
   const blockSize = Math.max(...header.blocks.map((b) => b.size));
   const logFile = path.join(t.stateDir, "logs", "curtis.log");
 
@@ -305,14 +354,16 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
       outcomes.push(`${what}: install completed first`);
       break;
     }
-    for (const end = Date.now() + 20_000; isNodeProcessAlive(killed, "curtis") && Date.now() < end; ) await sleep(10);
+    for (const end = Date.now() + 20_000; isNodeProcessAlive(killed, "curtis") && Date.now() < end;) await sleep(10);
     expect(isNodeProcessAlive(killed, "curtis")).toBe(false);
     // All or nothing at the crash point: the chain advanced only with every block durable; otherwise
     // the bundle is still in the inbox (the next start completes the install).
     const seq = seqOnDisk();
     const have = blocksOnDisk();
     const present = header.blocks.filter((b) => have.has(b.block_uuid)).length;
-    outcomes.push(`${what}: chain seq ${seq}, ${present} of ${header.blocks.length} blocks on disk, bundle ${existsSync(inboxFile) ? "in the inbox" : "gone"}`);
+    outcomes.push(
+      `${what}: chain seq ${seq}, ${present} of ${header.blocks.length} blocks on disk, bundle ${existsSync(inboxFile) ? "in the inbox" : "gone"}`,
+    );
     if (seq === header.seq) {
       expect(present).toBe(header.blocks.length);
     } else {

@@ -95,7 +95,9 @@ export function overlapsIn(recs: readonly AuditRecord[]): string[] {
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1];
       if (list[i].start < prev.start + prev.size) {
-        out.push(`${k} ${list[i].start}..${list[i].start + list[i].size} overlaps ${prev.start}..${prev.start + prev.size} (${prev.purpose} / ${list[i].purpose})`);
+        out.push(
+          `${k} ${list[i].start}..${list[i].start + list[i].size} overlaps ${prev.start}..${prev.start + prev.size} (${prev.purpose} / ${list[i].purpose})`,
+        );
       }
     }
   }

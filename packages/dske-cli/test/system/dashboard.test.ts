@@ -56,7 +56,9 @@ function startDashboard(): Promise<string> {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/install-system-deps.sh as root (apt-get install chromium) — the dashboard test needs it`);
+    throw new Error(
+      `${CHROMIUM} is missing: run scripts/install-system-deps.sh as root (apt-get install chromium) — the dashboard test needs it`,
+    );
   }
   const r = await t.cli("start");
   if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);

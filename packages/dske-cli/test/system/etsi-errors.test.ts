@@ -9,12 +9,16 @@ import { runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
 jest.setTimeout(SYSTEM_TIMEOUT);
 
 let limits: { max_key_size: number; min_key_size: number; max_key_per_request: number; max_SAE_ID_count: number; key_size: number };
-const t = runningTopology(18400, {}, {
-  afterStart: async (top) => {
-    const s = await top.http.get(top.etsiUrl(top.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
-    limits = s.data as typeof limits;
+const t = runningTopology(
+  18400,
+  {},
+  {
+    afterStart: async (top) => {
+      const s = await top.http.get(top.etsiUrl(top.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
+      limits = s.data as typeof limits;
+    },
   },
-});
+);
 const carol = () => t.node("carol");
 const curtis = () => t.node("curtis");
 

@@ -100,7 +100,10 @@ export class SystemTopology {
   /** What dske-cli proves the operator with: the state dir's token (and the operator certificate under TLS). */
   credential(): OperatorCredential {
     const layout = certLayout(this.stateDir);
-    return { token: readOperatorToken(this.stateDir), tls: tlsEnabled(this.stateDir) ? readTlsMaterial(layout, layout.operator) : undefined };
+    return {
+      token: readOperatorToken(this.stateDir),
+      tls: tlsEnabled(this.stateDir) ? readTlsMaterial(layout, layout.operator) : undefined,
+    };
   }
 
   /** `Authorization: Bearer <operator token>` (hubs and plain-HTTP clients). */

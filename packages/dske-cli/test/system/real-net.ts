@@ -51,7 +51,8 @@ export class RecordingProxy {
   swapped = 0;
   /** Requests received and not answered yet. */
   inFlight = 0;
-  private waiting: { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
+  private waiting:
+    { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
   private server: http.Server | undefined;
   port = 0;
 
@@ -199,14 +200,25 @@ export class RealNet {
     const nh = opts.hubs.length;
     this.nodes = [
       ...opts.hubs.map((name, i) => ({ kind: "hub" as const, name, port: opts.basePort + i, encryptors: [], env: {} })),
-      ...opts.clients.map((c, j) => ({ kind: "client" as const, name: c.name, port: opts.basePort + nh + j, encryptors: c.encryptors, env: {} })),
+      ...opts.clients.map((c, j) => ({
+        kind: "client" as const,
+        name: c.name,
+        port: opts.basePort + nh + j,
+        encryptors: c.encryptors,
+        env: {},
+      })),
     ];
     for (const h of this.hubs) {
       h.faultsFile = path.join(this.dir, `faults-${h.name}.json`);
       writeFileSync(h.faultsFile, "{}");
       h.env.DSKE_TEST_FAULTS = h.faultsFile;
     }
-    this.http = axios.create({ proxy: false, validateStatus: () => true, timeout: 30_000, httpAgent: new http.Agent({ keepAlive: false }) });
+    this.http = axios.create({
+      proxy: false,
+      validateStatus: () => true,
+      timeout: 30_000,
+      httpAgent: new http.Agent({ keepAlive: false }),
+    });
   }
 
   get hubs(): RealNode[] {
@@ -246,10 +258,16 @@ export class RealNet {
     for (const h of this.hubs) {
       const r = await this.http.post(
         `${this.baseUrl(h.name)}/mgmt/v1/psrd-bundles`,
-        { client_name: client, client_owned_bytes: 65536, hub_owned_bytes: 65536, ...(options.authScheme ? { auth_scheme: options.authScheme } : {}) },
+        {
+          client_name: client,
+          client_owned_bytes: 65536,
+          hub_owned_bytes: 65536,
+          ...(options.authScheme ? { auth_scheme: options.authScheme } : {}),
+        },
         { headers: { Authorization: `Bearer ${this.operatorToken}`, "Content-Type": "application/json" } },
       );
-      if (r.status !== 200) throw new Error(`hub ${h.name} did not issue a bundle for ${client}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
+      if (r.status !== 200)
+        throw new Error(`hub ${h.name} did not issue a bundle for ${client}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
       const file = (r.data as { file: string }).file;
       renameSync(file, path.join(this.inboxOf(client), path.basename(file)));
     }
@@ -269,7 +287,10 @@ export class RealNet {
       await p.listen();
       this.proxies.set(h.name, p);
     }
-    writeFileSync(path.join(this.dir, "kme-directory.json"), JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))));
+    writeFileSync(
+      path.join(this.dir, "kme-directory.json"),
+      JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))),
+    );
     // The hubs' local distributors provision the clients by bundle (as dske-cli start does).
     writeFileSync(
       this.distributionPlanFile,
@@ -285,7 +306,14 @@ export class RealNet {
   }
 
   private args(n: RealNode): string[] {
-    const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name), "--operator-token-file", this.operatorTokenFile];
+    const state = [
+      "--port",
+      String(n.port),
+      "--state-dir",
+      path.join(this.dir, "nodes", n.name),
+      "--operator-token-file",
+      this.operatorTokenFile,
+    ];
     if (n.kind === "hub") {
       return [
         n.name,
@@ -412,7 +440,9 @@ export class RealNet {
       const ok = await Promise.all(
         this.clients.map(async (c) => {
           try {
-            const s = (await this.status(c.name)) as { peer_hubs: { registered: boolean; pools: { client_owned: { available: number }; hub_owned: { available: number } } }[] };
+            const s = (await this.status(c.name)) as {
+              peer_hubs: { registered: boolean; pools: { client_owned: { available: number }; hub_owned: { available: number } } }[];
+            };
             return s.peer_hubs.every((h) => h.registered && h.pools.client_owned.available > 0 && h.pools.hub_owned.available > 0);
           } catch {
             return false;
@@ -437,11 +467,13 @@ export class RealNet {
     type P = { used: number; blocks: number };
     for (const h of this.hubs) {
       const s = (await this.status(h.name)) as { peer_clients: { client_name: string; pools: Record<string, P> }[] };
-      for (const c of s.peer_clients) for (const [k, p] of Object.entries(c.pools)) out[`${h.name}/${c.client_name}/${k}`] = p.used - prefix * p.blocks;
+      for (const c of s.peer_clients)
+        for (const [k, p] of Object.entries(c.pools)) out[`${h.name}/${c.client_name}/${k}`] = p.used - prefix * p.blocks;
     }
     for (const c of this.clients) {
       const s = (await this.status(c.name)) as { peer_hubs: { hub_name: string; pools: Record<string, P> }[] };
-      for (const h of s.peer_hubs) for (const [k, p] of Object.entries(h.pools)) out[`${c.name}/${h.hub_name}/${k}`] = p.used - prefix * p.blocks;
+      for (const h of s.peer_hubs)
+        for (const [k, p] of Object.entries(h.pools)) out[`${c.name}/${h.hub_name}/${k}`] = p.used - prefix * p.blocks;
     }
     return out;
   }
@@ -453,12 +485,23 @@ export class RealNet {
    * and the pools' accounting the same on two reads in a row.
    */
   async quiesce(ms = 60_000): Promise<void> {
-    type S = { peer_hubs: { registered: boolean; pending_acks: number; psrd: { unconfirmed_blocks: number; needs: { client_owned_bytes: number; hub_owned_bytes: number } } }[] };
+    type S = {
+      peer_hubs: {
+        registered: boolean;
+        pending_acks: number;
+        psrd: { unconfirmed_blocks: number; needs: { client_owned_bytes: number; hub_owned_bytes: number } };
+      }[];
+    };
     const idle = async () => {
       for (const c of this.clients) {
         const s = (await this.status(c.name)) as S;
         const busy = s.peer_hubs.some(
-          (h) => !h.registered || h.pending_acks > 0 || h.psrd.unconfirmed_blocks > 0 || h.psrd.needs.client_owned_bytes > 0 || h.psrd.needs.hub_owned_bytes > 0,
+          (h) =>
+            !h.registered ||
+            h.pending_acks > 0 ||
+            h.psrd.unconfirmed_blocks > 0 ||
+            h.psrd.needs.client_owned_bytes > 0 ||
+            h.psrd.needs.hub_owned_bytes > 0,
         );
         if (busy) return false;
       }
@@ -557,7 +600,9 @@ export class RealNet {
 
   async encKeys(master: string, slave: string, body: Record<string, unknown> = {}): Promise<{ status: number; data: unknown }> {
     const kme = this.clients.find((c) => c.encryptors.includes(master))!;
-    const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, { headers: { Authorization: master } });
+    const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, {
+      headers: { Authorization: master },
+    });
     return { status: r.status, data: r.data };
   }
 
@@ -576,7 +621,11 @@ export class RealNet {
     const e = await this.encKeys(master, slave, body);
     if (e.status !== 200) throw new Error(`enc_keys: HTTP ${e.status} ${JSON.stringify(e.data)}`);
     const enc = (e.data as { keys: EtsiKeyT[] }).keys;
-    const d = await this.decKeys(slave, master, enc.map((k) => k.key_ID));
+    const d = await this.decKeys(
+      slave,
+      master,
+      enc.map((k) => k.key_ID),
+    );
     if (d.status !== 200) throw new Error(`dec_keys: HTTP ${d.status} ${JSON.stringify(d.data)}`);
     return { enc, dec: (d.data as { keys: EtsiKeyT[] }).keys };
   }
@@ -609,7 +658,11 @@ type WireFragment = { block_uuid: string; start: number; size: number };
 /** The fragments of a request's DSKE-Signature allocation (none if it has no readable one). */
 function signatureFragments(r: SentRequest): WireFragment[] {
   try {
-    return parseSignatureHeader(r.headers["dske-signature"]).allocation.fragments.map((f) => ({ block_uuid: f.blockUuid, start: f.start, size: f.size }));
+    return parseSignatureHeader(r.headers["dske-signature"]).allocation.fragments.map((f) => ({
+      block_uuid: f.blockUuid,
+      start: f.start,
+      size: f.size,
+    }));
   } catch {
     return [];
   }

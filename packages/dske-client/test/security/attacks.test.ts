@@ -71,14 +71,26 @@ describe("5 hubs, k = 3", () => {
         kind === 0
           ? await send(http, "POST", `${base}/dske/api/v1/key-share`, { body: JSON.stringify(share), headers })
           : kind === 1
-            ? await send(http, "GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${randomUUID()}`, { headers })
+            ? await send(
+                http,
+                "GET",
+                `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${randomUUID()}`,
+                { headers },
+              )
             : kind === 2
               ? await send(http, "POST", `${base}/dske/api/v1/key-shares`, {
-                  body: JSON.stringify({ master_client_name: "carol", encryption_key_allocation: share.encryption_key_allocation, shares: [{ ...share, master_client_name: undefined, encryption_key_allocation: undefined }] }),
+                  body: JSON.stringify({
+                    master_client_name: "carol",
+                    encryption_key_allocation: share.encryption_key_allocation,
+                    shares: [{ ...share, master_client_name: undefined, encryption_key_allocation: undefined }],
+                  }),
                   headers,
                 })
               : await send(http, "POST", `${base}/dske/api/v1/key-shares/fetch`, {
-                  body: JSON.stringify({ client_name: "curtis", keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: randomUUID() }] }),
+                  body: JSON.stringify({
+                    client_name: "curtis",
+                    keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: randomUUID() }],
+                  }),
                   headers,
                 });
       expectWellFormed(r, `forged #${i}`);
@@ -106,7 +118,7 @@ describe("5 hubs, k = 3", () => {
     bad_shares: number;
   }
   const badShares = () =>
-    Object.fromEntries(((curtis.client.mgmtStatus() as { peer_hubs: PeerHubStatus[] }).peer_hubs).map((h) => [h.hub_name, h.bad_shares]));
+    Object.fromEntries((curtis.client.mgmtStatus() as { peer_hubs: PeerHubStatus[] }).peer_hubs.map((h) => [h.hub_name, h.bad_shares]));
 
   test("two malicious hubs: the responder still gets the right key and names both hubs", async () => {
     const restore = [corrupt(hubs[1].hub, 0x01), corrupt(hubs[3].hub, 0x80)];
@@ -245,7 +257,10 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
       k: 2,
       startHub: startGatedHub,
       // A client waits psrd.waitMs for a bundle before a request fails (the gate refuses them).
-      client: { psrd: { blockSize: 256, startThreshold: 100, stopThreshold: 300, waitMs: 300, initialBytes: 1024 }, gather: { hedgeMs: 100 } },
+      client: {
+        psrd: { blockSize: 256, startThreshold: 100, stopThreshold: 300, waitMs: 300, initialBytes: 1024 },
+        gather: { hedgeMs: 100 },
+      },
     });
     ({ hubs, carol, curtis } = net);
   });

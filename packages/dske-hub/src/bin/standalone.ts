@@ -63,7 +63,8 @@ export interface StartHubServerOptions {
 /** Open the FileStore and the hub under the state dir and listen. */
 export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
   const logger =
-    options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
+    options.logger ??
+    (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const domainLogger = pinoLogger(logger);
   const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
   const insecure = !isLoopbackHost(config.host);
@@ -172,7 +173,10 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     await hub.close();
     await store.close();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === "EADDRINUSE") throw new CliUsageError(`--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`);
+    if (e.code === "EADDRINUSE")
+      throw new CliUsageError(
+        `--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`,
+      );
     throw err;
   });
   server.keepAliveTimeout = 65_000;
@@ -188,7 +192,8 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
     );
   }
-  if (operatorToken === undefined) logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
+  if (operatorToken === undefined)
+    logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
   return { hub, server, url, stop, metrics, logger };
 }
 

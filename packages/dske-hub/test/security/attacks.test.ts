@@ -52,7 +52,12 @@ async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: s
   builder.interceptors.request.use((config: InternalAxiosRequestConfig) => {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers.toJSON())) if (typeof v === "string") headers[k] = v;
-    captured = { method: (config.method ?? "get").toUpperCase(), url: String(config.url), headers, body: config.data as Buffer | undefined };
+    captured = {
+      method: (config.method ?? "get").toUpperCase(),
+      url: String(config.url),
+      headers,
+      body: config.data as Buffer | undefined,
+    };
     return config;
   });
   installSignatureInterceptors(builder, { resolvePeer: () => mirror.peerAuth });
@@ -145,7 +150,9 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     expect(JSON.parse(r.text).message).toMatch(/signature|PSRD|allocation|used/i);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(1);
     // A replay after the share was fetched and deleted is still refused (the bytes are used, forever).
-    expect((await curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: key })).share_index).toBe(2);
+    expect(
+      (await curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: key })).share_index,
+    ).toBe(2);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
     await expectRejected(genuine, "replayed POST after deletion");
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
@@ -156,11 +163,19 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     // Multicast to sunny (curtis) and sue (carol): the share stays after curtis' fetch.
     const { body, value } = await shareBody(key, { additional_slave_sae_ids: ["sue"] });
     await carol.api.postKeyShare(body);
-    const genuine = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const genuine = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     const first = await sendRaw(genuine);
     expect(first.status).toBe(200);
-    const got = JSON.parse(first.text) as { encryption_key_allocation: { fragments: { block_uuid: string; start: number; size: number }[] }; encrypted_share_value: string };
-    expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(value));
+    const got = JSON.parse(first.text) as {
+      encryption_key_allocation: { fragments: { block_uuid: string; start: number; size: number }[] };
+      encrypted_share_value: string;
+    };
+    expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
+      Buffer.from(value),
+    );
     const share = () => hub.status().shares.find((s) => s.key_id === key);
     expect(share()?.fetched_by).toEqual(["curtis"]);
     await expectRejected(genuine, "replayed GET");
@@ -168,7 +183,12 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
   });
 
   test("ack extension: a replayed captured fetch or ack is 401 and changes nothing; a NEW signed fetch re-releases with fresh PSRD", async () => {
-    const reg = await curtis.api.registerSigned({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: scheme, extensions: ["ack"] });
+    const reg = await curtis.api.registerSigned({
+      client_name: "curtis",
+      encryptor_names: ["sunny"],
+      auth_scheme: scheme,
+      extensions: ["ack"],
+    });
     expect(reg.extensions).toContain("ack");
     const key = randomUUID();
     const { body, value } = await shareBody(key);
@@ -210,13 +230,30 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const [blk, start, size] = alloc.split(":");
     const variants: [string, Captured][] = [
       ["body: slave SAE changed", { ...genuine, body: Buffer.from(text.replace('"slave_sae_id":"sunny"', '"slave_sae_id":"sue"')) }],
-      ["body: one share byte changed", { ...genuine, body: Buffer.from(text.replace(/"encrypted_share_value":"(.)/, (_m, c: string) => `"encrypted_share_value":"${c === "A" ? "B" : "A"}`)) }],
+      [
+        "body: one share byte changed",
+        {
+          ...genuine,
+          body: Buffer.from(
+            text.replace(/"encrypted_share_value":"(.)/, (_m, c: string) => `"encrypted_share_value":"${c === "A" ? "B" : "A"}`),
+          ),
+        },
+      ],
       ["body: whitespace added", { ...genuine, body: Buffer.from(text + " ") }],
       ["query: added", { ...genuine, url: `${genuine.url}?client_name=carol` }],
-      ["header: tag bit flipped", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${alloc}%${flipped.toString("base64")}` } }],
-      ["header: allocation moved", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${blk}:${Number(start) + 16}:${size}%${tag}` } }],
+      [
+        "header: tag bit flipped",
+        { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${alloc}%${flipped.toString("base64")}` } },
+      ],
+      [
+        "header: allocation moved",
+        { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${blk}:${Number(start) + 16}:${size}%${tag}` } },
+      ],
       ["header: other block", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${randomUUID()}:${start}:${size}%${tag}` } }],
-      ["header: removed", { ...genuine, headers: Object.fromEntries(Object.entries(genuine.headers).filter(([k]) => k !== "DSKE-Signature")) }],
+      [
+        "header: removed",
+        { ...genuine, headers: Object.fromEntries(Object.entries(genuine.headers).filter(([k]) => k !== "DSKE-Signature")) },
+      ],
     ];
     for (const [what, c] of variants) await expectRejected(c, what);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
@@ -226,7 +263,10 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     await expectRejected(genuine, "replay after the genuine request");
 
     // GET: tampering with the query string (which share, for which slave) is refused too.
-    const get = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const get = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     for (const [what, url] of [
       ["query: key_id changed", get.url.replace(key, randomUUID())],
       ["query: parameter duplicated", `${get.url}&key_id=${key}`],
@@ -254,7 +294,14 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
       if (raw[0] && raw[1]) arrived();
       await both;
       const r = raw[swap ? 1 - i : i]!;
-      return { data: Buffer.from(r.text, "utf8"), status: r.status, statusText: "", headers: r.headers as AxiosResponse["headers"], config, request: {} };
+      return {
+        data: Buffer.from(r.text, "utf8"),
+        status: r.status,
+        statusText: "",
+        headers: r.headers as AxiosResponse["headers"],
+        config,
+        request: {},
+      };
     };
     installSignatureInterceptors(inst, { resolvePeer: () => curtis.mirror.peerAuth });
     const url = (k: string) => `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${k}`;
@@ -283,11 +330,17 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
 
   test("a request signed with one client's PSRD cannot be passed off as another client's", async () => {
     const key = randomUUID();
-    const get = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const get = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     await expectRejected({ ...get, url: get.url.replace("client_name=curtis", "client_name=carol") }, "other client name");
     const { body } = await shareBody(key);
     const post = await carol.build("POST", `${base}/dske/api/v1/key-share`, body);
-    await expectRejected({ ...post, body: Buffer.from(post.body!.toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')) }, "other master");
+    await expectRejected(
+      { ...post, body: Buffer.from(post.body!.toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')) },
+      "other master",
+    );
   });
 });
 

@@ -88,7 +88,13 @@ async function signer(name: string, encryptors: string[], scheme: AuthSchemeName
 
 beforeAll(async () => {
   // hmac-sha256 listed explicitly: curtis is a reference (v1) peer (the default hub accepts gf128 only).
-  hub = await Hub.open({ name: NAME, store: new MemoryStore(), sweepIntervalMs: 0, maxPsrdBlockBytes: 65536, authSchemes: ["gf128", "hmac-sha256"] });
+  hub = await Hub.open({
+    name: NAME,
+    store: new MemoryStore(),
+    sweepIntervalMs: 0,
+    maxPsrdBlockBytes: 65536,
+    authSchemes: ["gf128", "hmac-sha256"],
+  });
   const app = express();
   app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e), operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((resolve) => {
@@ -110,7 +116,10 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------- PSRD accounting
 
-type Snapshot = Map<string, { scheme: string; co: { used: number; available: number; blocks: number }; ho: { used: number; available: number; blocks: number } }>;
+type Snapshot = Map<
+  string,
+  { scheme: string; co: { used: number; available: number; blocks: number }; ho: { used: number; available: number; blocks: number } }
+>;
 
 function snapshot(): Snapshot {
   const m: Snapshot = new Map();
@@ -126,7 +135,8 @@ function expectUnchanged(before: Snapshot, after: Snapshot, what: string): void 
   for (const [name, b] of before) {
     const a = after.get(name);
     if (!a) continue; // unregistered by the request (only fuzz-made clients can be)
-    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${what}: PSRD of ${name} changed: ${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      throw new Error(`${what}: PSRD of ${name} changed: ${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
   }
 }
 
@@ -295,7 +305,12 @@ describe("hub endpoints under fuzzing", () => {
         expectUnchanged(before, snapshot(), "DELETE registration");
       }),
     );
-    expect(hub.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      hub
+        .status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
   });
 
   test("GET psrd", async () => {
@@ -377,7 +392,11 @@ describe("hub endpoints under fuzzing", () => {
         fc.oneof(
           body({ client_name: "curtis", keys: [ref] }),
           body(ref).map((r) => `{"client_name":"curtis","keys":[${Buffer.isBuffer(r) ? "1" : r},${JSON.stringify(ref)}]}`),
-          fc.integer({ min: 1000, max: 1002 }).map((n) => JSON.stringify({ client_name: "curtis", keys: Array.from({ length: n }, (_, i) => ({ ...ref, key_id: `k${i}` })) })),
+          fc
+            .integer({ min: 1000, max: 1002 })
+            .map((n) =>
+              JSON.stringify({ client_name: "curtis", keys: Array.from({ length: n }, (_, i) => ({ ...ref, key_id: `k${i}` })) }),
+            ),
         ),
         headersArb,
         modeArb,
@@ -409,7 +428,10 @@ describe("hub endpoints under fuzzing", () => {
         query({ client_name: "curtis", key_id: KEY }),
         async (method, path, q) => {
           const before = snapshot();
-          const r = await send(http, method, `${base}${path}?${q}`, { body: method === "GET" ? undefined : "{}", headers: { "Content-Type": "application/json" } });
+          const r = await send(http, method, `${base}${path}?${q}`, {
+            body: method === "GET" ? undefined : "{}",
+            headers: { "Content-Type": "application/json" },
+          });
           fuzzed++;
           expectWellFormed(r, `${method} ${path}`);
           expect(r.status).toBeGreaterThanOrEqual(400);
@@ -423,7 +445,9 @@ describe("hub endpoints under fuzzing", () => {
   test("GET mgmt status with junk query and headers (stop is not fuzzed)", async () => {
     await run(
       fc.asyncProperty(query({ verbose: "1", client_name: "carol" }), headersArb, async (q, h) => {
-        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, { headers: { ...headersOf(h), Authorization: `Bearer ${OPERATOR_TOKEN}` } });
+        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, {
+          headers: { ...headersOf(h), Authorization: `Bearer ${OPERATOR_TOKEN}` },
+        });
         fuzzed++;
         expectWellFormed(r, `GET status ?${q.slice(0, 100)}`);
         if (r.status === 200) {
@@ -439,9 +463,21 @@ describe("hub endpoints under fuzzing", () => {
   test("oversized bodies and headers: 413 / 431, never 5xx, nothing consumed", async () => {
     const before = snapshot();
     const cases: [string, string, string | Buffer | undefined, Record<string, string>, number[]][] = [
-      ["PUT", "/dske/oob/v1/registration", JSON.stringify({ client_name: "x", encryptor_names: ["a".repeat(100_000)] }), { "Content-Type": "application/json" }, [413]],
+      [
+        "PUT",
+        "/dske/oob/v1/registration",
+        JSON.stringify({ client_name: "x", encryptor_names: ["a".repeat(100_000)] }),
+        { "Content-Type": "application/json" },
+        [413],
+      ],
       ["POST", "/dske/api/v1/key-share", Buffer.alloc(5 * 1024 * 1024, 0x20), { "Content-Type": "application/json" }, [413]],
-      ["POST", "/dske/api/v1/key-shares", `{"master_client_name":"carol","x":"${"a".repeat(5 * 1024 * 1024)}"}`, { "Content-Type": "application/json" }, [413]],
+      [
+        "POST",
+        "/dske/api/v1/key-shares",
+        `{"master_client_name":"carol","x":"${"a".repeat(5 * 1024 * 1024)}"}`,
+        { "Content-Type": "application/json" },
+        [413],
+      ],
       ["GET", "/mgmt/v1/status", undefined, { "X-Big": "h".repeat(100_000) }, [431]],
       ["GET", "/dske/api/v1/key-share?client_name=curtis", undefined, { "DSKE-Signature": "s".repeat(100_000) }, [431]],
       ["GET", "/dske/api/v1/key-share?client_name=curtis", undefined, { "DSKE-Signature": "s".repeat(10_000) }, [401]],
@@ -452,7 +488,8 @@ describe("hub endpoints under fuzzing", () => {
       const r = await send(http, method, `${base}${path}`, { body: data, headers }).catch((e: unknown) => {
         // Node may reset the connection while an oversized upload is still being written.
         const code = (e as { code?: string }).code;
-        if (code === "ECONNRESET" || code === "EPIPE") return { status: statuses[0], headers: {}, text: '{"message":"reset"}' } as RawResponse;
+        if (code === "ECONNRESET" || code === "EPIPE")
+          return { status: statuses[0], headers: {}, text: '{"message":"reset"}' } as RawResponse;
         throw e;
       });
       fuzzed++;
