@@ -94,10 +94,10 @@ function importedPackages(code: string): Set<string> {
   const names = new Set<string>();
   const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g;
   for (const m of code.matchAll(re)) {
-    const spec = m[1]!;
-    if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0]!)) continue;
+    const spec = m[1];
+    if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0])) continue;
     const parts = spec.split("/");
-    names.add(spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!);
+    names.add(spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]);
   }
   return names;
 }

@@ -108,7 +108,7 @@ interface Ca {
 }
 
 async function createCa(layout: CertLayout): Promise<Ca> {
-  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -158,7 +158,7 @@ function leafIsValid(ca: Ca, files: TlsIdentityFiles, cn: string): boolean {
 }
 
 async function createLeaf(ca: Ca, files: TlsIdentityFiles, cn: string, role: "server" | "client"): Promise<void> {
-  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),

@@ -121,7 +121,7 @@ describe("bundles at the client", () => {
     }
     // carol's chain with hank is still at her own next seq: install it there
     await expect(net.carol.client.installBundle(forCarol.file)).resolves.toMatchObject({ hub_name: "hank" });
-    void helen;
+    helen;
   });
 
   test("a bundle copied before install cannot be installed twice (the chain key is used once)", async () => {

@@ -63,8 +63,8 @@ describe("dske-client arguments", () => {
     [["carol", "--hubs", ...HUBS, "--host", "0.0.0.0"], /--host: not a loopback address.*--allow-insecure-bind/],
     [["carol", "--hubs", ...HUBS, "--host", "192.168.1.10"], /--host: not a loopback address/],
   ])("bad arguments %j → a message naming the option", async (argv, re) => {
-    await expect(parseClientArgs(argv as string[])).rejects.toThrow(ClientUsageError);
-    await expect(parseClientArgs(argv as string[])).rejects.toThrow(re as RegExp);
+    await expect(parseClientArgs(argv)).rejects.toThrow(ClientUsageError);
+    await expect(parseClientArgs(argv)).rejects.toThrow(re);
   });
 });
 

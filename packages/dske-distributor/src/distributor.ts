@@ -100,7 +100,10 @@ const silent: DistributorLogger = { info: () => {}, warn: () => {}, error: () =>
 
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
     const done = (): void => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);

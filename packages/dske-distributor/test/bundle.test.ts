@@ -77,29 +77,29 @@ describe("round trip", () => {
 
   test("layout: magic, u32 BE header length, header JSON, payload, SHA-256, tag", () => {
     const [, link] = sealChain(2);
-    const { bytes } = link!;
+    const { bytes } = link;
     expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe("DSKEPSRD");
     const h = headerLengthOf(bytes);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + h))) as { blocks: { size: number }[] };
     const psrd = header.blocks.reduce((s, b) => s + b.size, 0);
     expect(bytes.length).toBe(12 + h + psrd + 32 + 32 + 16);
     const payload = bytes.subarray(12 + h, 12 + h + psrd + 32);
-    expect(hex(payload.subarray(0, 300))).toBe(hex(link!.blocks[0]!.data));
-    expect(hex(payload.subarray(psrd))).toBe(hex(link!.nextChainKey));
+    expect(hex(payload.subarray(0, 300))).toBe(hex(link.blocks[0].data));
+    expect(hex(payload.subarray(psrd))).toBe(hex(link.nextChainKey));
   });
 
   test("opened blocks and the next chain key are private copies; the caller's chain key is left alone", () => {
     const [first, second] = sealChain(2);
-    const original = Uint8Array.from(second!.bytes);
-    const key = Uint8Array.from(first!.nextChainKey);
-    const opened = openBundle(second!.bytes, { clientName: "curtis", expectedSeq: 2, chainKey: key });
-    opened.blocks[0]!.data.fill(0);
+    const original = Uint8Array.from(second.bytes);
+    const key = Uint8Array.from(first.nextChainKey);
+    const opened = openBundle(second.bytes, { clientName: "curtis", expectedSeq: 2, chainKey: key });
+    opened.blocks[0].data.fill(0);
     opened.nextChainKey.fill(0);
-    expect(hex(second!.bytes)).toBe(hex(original));
-    expect(hex(key)).toBe(hex(first!.nextChainKey));
-    second!.bytes.fill(0);
+    expect(hex(second.bytes)).toBe(hex(original));
+    expect(hex(key)).toBe(hex(first.nextChainKey));
+    second.bytes.fill(0);
     const again = openBundle(original, { clientName: "curtis", expectedSeq: 2, chainKey: key });
-    expect(hex(again.blocks[1]!.data)).toBe(hex(second!.blocks[1]!.data));
+    expect(hex(again.blocks[1].data)).toBe(hex(second.blocks[1].data));
   });
 
   test("block UUIDs are sealed in lower case", () => {
@@ -118,10 +118,10 @@ describe("round trip", () => {
 
 describe("tamper", () => {
   const [, second] = sealChain(2);
-  const bytes = second!.bytes;
+  const bytes = second.bytes;
   const h = headerLengthOf(bytes);
   const open = (b: Uint8Array) => () =>
-    openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: second!.chainKey! });
+    openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: second.chainKey! });
 
   test("the intact bundle opens", () => {
     expect(open(bytes)().blocks).toHaveLength(3);
@@ -154,10 +154,10 @@ describe("tamper", () => {
 
   test("seq 1 is trusted physically: a copy altered with a fixed SHA-256 is not detectable, a non-zero tag is", () => {
     const [first] = sealChain(1);
-    const hh = headerLengthOf(first!.bytes);
-    const altered = fixSha(flipBit(first!.bytes, (12 + hh + 5) * 8));
-    expect(openBundle(altered, { clientName: "curtis", expectedSeq: 1 }).blocks[0]!.data[5]).not.toBe(first!.blocks[0]!.data[5]);
-    expect(codeOf(() => openBundle(flipBit(first!.bytes, (first!.bytes.length - 1) * 8), { clientName: "curtis", expectedSeq: 1 }))).toBe(
+    const hh = headerLengthOf(first.bytes);
+    const altered = fixSha(flipBit(first.bytes, (12 + hh + 5) * 8));
+    expect(openBundle(altered, { clientName: "curtis", expectedSeq: 1 }).blocks[0].data[5]).not.toBe(first.blocks[0].data[5]);
+    expect(codeOf(() => openBundle(flipBit(first.bytes, (first.bytes.length - 1) * 8), { clientName: "curtis", expectedSeq: 1 }))).toBe(
       "bad_tag",
     );
   });
@@ -178,11 +178,11 @@ describe("tamper", () => {
 describe("truncated", () => {
   test("every cut point of a bundle is reported as truncated, with what to do", () => {
     const [, second] = sealChain(2);
-    const { bytes } = second!;
+    const { bytes } = second;
     for (let cut = 0; cut < bytes.length; cut++) {
       let err: unknown;
       try {
-        openBundle(bytes.subarray(0, cut), { clientName: "curtis", expectedSeq: 2, chainKey: second!.chainKey! });
+        openBundle(bytes.subarray(0, cut), { clientName: "curtis", expectedSeq: 2, chainKey: second.chainKey! });
       } catch (e) {
         err = e;
       }
@@ -194,8 +194,8 @@ describe("truncated", () => {
 
   test("truncated also when the copy is a fresh Uint8Array at an odd offset", () => {
     const [first] = sealChain(1);
-    const buf = new Uint8Array(first!.bytes.length + 3);
-    buf.set(first!.bytes, 3);
+    const buf = new Uint8Array(first.bytes.length + 3);
+    buf.set(first.bytes, 3);
     expect(openBundle(buf.subarray(3), { clientName: "curtis", expectedSeq: 1 }).blocks).toHaveLength(3);
     expect(codeOf(() => openBundle(buf.subarray(3, buf.length - 1), { clientName: "curtis", expectedSeq: 1 }))).toBe("truncated");
   });
@@ -203,12 +203,12 @@ describe("truncated", () => {
 
 describe("who and when", () => {
   const chain = sealChain(4);
-  const k = (seq: number): Uint8Array => chain[seq - 2]!.nextChainKey; // key that tags bundle `seq`
+  const k = (seq: number): Uint8Array => chain[seq - 2].nextChainKey; // key that tags bundle `seq`
 
   test("wrong client", () => {
     const e = (() => {
       try {
-        openBundle(chain[1]!.bytes, { clientName: "carol", expectedSeq: 2, chainKey: k(2) });
+        openBundle(chain[1].bytes, { clientName: "carol", expectedSeq: 2, chainKey: k(2) });
       } catch (x) {
         return x as BundleError;
       }
@@ -219,16 +219,16 @@ describe("who and when", () => {
   });
 
   test("wrong hub (when the receiver names the hub)", () => {
-    expect(codeOf(() => openBundle(chain[1]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 2, chainKey: k(2) }))).toBe(
+    expect(codeOf(() => openBundle(chain[1].bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 2, chainKey: k(2) }))).toBe(
       "wrong_hub",
     );
   });
 
   test("replayed: a seq already installed, and a second seq 1", () => {
-    expect(codeOf(() => openBundle(chain[1]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(3) }))).toBe("replayed");
+    expect(codeOf(() => openBundle(chain[1].bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(3) }))).toBe("replayed");
     let msg = "";
     try {
-      openBundle(chain[0]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(3) });
+      openBundle(chain[0].bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(3) });
     } catch (e) {
       expect((e as BundleError).code).toBe("replayed");
       msg = (e as BundleError).message;
@@ -239,7 +239,7 @@ describe("who and when", () => {
   test("out of order: says which seq to install first", () => {
     const one = (() => {
       try {
-        openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) });
+        openBundle(chain[2].bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) });
       } catch (e) {
         return e as BundleError;
       }
@@ -247,50 +247,50 @@ describe("who and when", () => {
     })();
     expect(one.code).toBe("out_of_order");
     expect(one.message).toBe("bundle seq 3 from hub hank is out of order: install seq 2 first");
-    expect(() => openBundle(chain[3]!.bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) })).toThrow(
+    expect(() => openBundle(chain[3].bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) })).toThrow(
       "bundle seq 4 from hub hank is out of order: install seq 2..3 first",
     );
-    expect(codeOf(() => openBundle(chain[1]!.bytes, { clientName: "curtis", expectedSeq: 1 }))).toBe("out_of_order");
+    expect(codeOf(() => openBundle(chain[1].bytes, { clientName: "curtis", expectedSeq: 1 }))).toBe("out_of_order");
   });
 
   test("wrong chain key: random, or the key of another link", () => {
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: newChainKey(randomBytes) }))).toBe(
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "curtis", expectedSeq: 3, chainKey: newChainKey(randomBytes) }))).toBe(
       "bad_tag",
     );
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(2) }))).toBe("bad_tag");
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(4) }))).toBe("bad_tag");
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(2) }))).toBe("bad_tag");
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "curtis", expectedSeq: 3, chainKey: k(4) }))).toBe("bad_tag");
   });
 
   test("a bundle of another chain (same hub and client names, other keys) is refused by the tag", () => {
     const other = sealChain(2);
-    expect(codeOf(() => openBundle(other[1]!.bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) }))).toBe("bad_tag");
+    expect(codeOf(() => openBundle(other[1].bytes, { clientName: "curtis", expectedSeq: 2, chainKey: k(2) }))).toBe("bad_tag");
   });
 
   test("check order: structure before client, client before hub, hub before seq, seq before tag", () => {
-    const damaged = flipBit(chain[2]!.bytes, 200 * 8);
+    const damaged = flipBit(chain[2].bytes, 200 * 8);
     expect(codeOf(() => openBundle(damaged, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe("corrupt");
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "carol", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
       "wrong_client",
     );
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "curtis", hubName: "helen", expectedSeq: 9, chainKey: k(2) }))).toBe(
       "wrong_hub",
     );
-    expect(codeOf(() => openBundle(chain[2]!.bytes, { clientName: "curtis", hubName: "hank", expectedSeq: 9, chainKey: k(2) }))).toBe(
+    expect(codeOf(() => openBundle(chain[2].bytes, { clientName: "curtis", hubName: "hank", expectedSeq: 9, chainKey: k(2) }))).toBe(
       "replayed",
     );
   });
 
   test("option misuse is a programming error (TypeError/RangeError), not a BundleError", () => {
-    expect(() => openBundle(chain[0]!.bytes, { clientName: "curtis", expectedSeq: 1, chainKey: k(2) })).toThrow(TypeError);
-    expect(() => openBundle(chain[1]!.bytes, { clientName: "curtis", expectedSeq: 2 })).toThrow(TypeError);
-    expect(() => openBundle(chain[1]!.bytes, { clientName: "curtis", expectedSeq: 0 })).toThrow(RangeError);
+    expect(() => openBundle(chain[0].bytes, { clientName: "curtis", expectedSeq: 1, chainKey: k(2) })).toThrow(TypeError);
+    expect(() => openBundle(chain[1].bytes, { clientName: "curtis", expectedSeq: 2 })).toThrow(TypeError);
+    expect(() => openBundle(chain[1].bytes, { clientName: "curtis", expectedSeq: 0 })).toThrow(RangeError);
   });
 
   test("peekBundleHeader routes without a key: validated header, tag not checked", () => {
-    expect(peekBundleHeader(chain[2]!.bytes)).toMatchObject({ hub_name: "hank", client_name: "curtis", seq: 3 });
-    const badTag = flipBit(chain[2]!.bytes, (chain[2]!.bytes.length - 1) * 8);
+    expect(peekBundleHeader(chain[2].bytes)).toMatchObject({ hub_name: "hank", client_name: "curtis", seq: 3 });
+    const badTag = flipBit(chain[2].bytes, (chain[2].bytes.length - 1) * 8);
     expect(peekBundleHeader(badTag).seq).toBe(3);
-    expect(codeOf(() => peekBundleHeader(flipBit(chain[2]!.bytes, 100 * 8)))).toBe("corrupt");
+    expect(codeOf(() => peekBundleHeader(flipBit(chain[2].bytes, 100 * 8)))).toBe("corrupt");
   });
 });
 
@@ -306,7 +306,7 @@ describe("header schema (with a correct SHA-256 and tag, so only the schema can 
       });
 
   test("the raw builder makes acceptable bundles", () => {
-    expect(open(headerWith(2, [40]))().blocks[0]!.data).toHaveLength(40);
+    expect(open(headerWith(2, [40]))().blocks[0].data).toHaveLength(40);
   });
 
   test.each<[string, Record<string, unknown>, RegExp]>([
@@ -355,7 +355,7 @@ describe("header schema (with a correct SHA-256 and tag, so only the schema can 
 
   test("duplicate block UUIDs are corrupt", () => {
     const header = headerWith(2, [10, 10]);
-    (header.blocks as { block_uuid: string }[])[1]!.block_uuid = uuidFor(1000);
+    (header.blocks as { block_uuid: string }[])[1].block_uuid = uuidFor(1000);
     expect(open(header, [10, 10])).toThrow(/appears twice/);
   });
 
@@ -423,11 +423,11 @@ describe("sealBundle input checks", () => {
     ["a short next chain key", (i) => ({ ...i, nextChainKey: new Uint8Array(16) }), /nextChainKey must be 32 bytes/],
     ["the chain key reused as next", (i) => ({ ...i, nextChainKey: i.chainKey! }), /must be fresh/],
     ["enrollment_secret on seq 2", (i) => ({ ...i, enrollment_secret: "ab".repeat(32) }), /allowed only in the first bundle/],
-    ["key_prefix = size", (i) => ({ ...i, blocks: [{ ...i.blocks[0]!, key_prefix: 300 }] }), /key_prefix must be less than size/],
+    ["key_prefix = size", (i) => ({ ...i, blocks: [{ ...i.blocks[0], key_prefix: 300 }] }), /key_prefix must be less than size/],
     ["no blocks", (i) => ({ ...i, blocks: [] }), /blocks must be a non-empty array/],
-    ["an empty block", (i) => ({ ...i, blocks: [{ ...i.blocks[0]!, key_prefix: 0, data: new Uint8Array(0) }] }), /blocks\.0\.size/],
+    ["an empty block", (i) => ({ ...i, blocks: [{ ...i.blocks[0], key_prefix: 0, data: new Uint8Array(0) }] }), /blocks\.0\.size/],
     ["a bad client name", (i) => ({ ...i, client_name: "" }), /client_name/],
-    ["a duplicate block", (i) => ({ ...i, blocks: [i.blocks[0]!, i.blocks[0]!] }), /appears twice/],
+    ["a duplicate block", (i) => ({ ...i, blocks: [i.blocks[0], i.blocks[0]] }), /appears twice/],
     [
       "too many blocks",
       (i) => ({
@@ -450,13 +450,13 @@ describe("sealBundle input checks", () => {
     // seq 1 (no tag): the 4096-block header is 370 KB, and gf128 runs far slower under jest's transform than in node.
     const blocks = Array.from({ length: MAX_BUNDLE_BLOCKS }, (_, n) => ({
       block_uuid: uuidFor(n),
-      pool_owner: (n % 2 ? "hub" : "client") as "hub" | "client",
+      pool_owner: n % 2 ? "hub" : "client",
       key_prefix: 0,
       data: blockData(n, 2),
     }));
     const { chainKey: _c, ...input } = { ...base(), seq: 1, blocks };
     const opened = openBundle(sealBundle(input), { clientName: "curtis", expectedSeq: 1 });
     expect(opened.blocks).toHaveLength(MAX_BUNDLE_BLOCKS);
-    expect(opened.blocks[4095]!.pool_owner).toBe("hub");
+    expect(opened.blocks[4095].pool_owner).toBe("hub");
   });
 });

@@ -398,7 +398,7 @@ describe("standalone server", () => {
       expect(typeof reqLine?.duration_ms).toBe("number");
       expect(typeof reqLine?.time).toBe("string");
       // The hub's own line about the registration carries the request ID through the async context.
-      const domain = lines.find((l) => typeof l.msg === "string" && (l.msg as string).includes("registered client carol"));
+      const domain = lines.find((l) => typeof l.msg === "string" && l.msg.includes("registered client carol"));
       expect(domain).toMatchObject({ req_id: "reg-1", node: "hank" });
       expect(JSON.stringify(lines)).not.toContain(TOKEN); // the operator token is never logged
     } finally {

@@ -85,7 +85,7 @@ describe("management plane options", () => {
     const file = path.join(tmp.path, "operator-token");
     if (content !== undefined) {
       writeFileSync(file, content, { mode });
-      chmodSync(file, mode!);
+      chmodSync(file, mode);
     }
     const state = path.join(tmp.path, "state");
     const config = parseHubArgs(["hank", "--port", "0", "--state-dir", state, "--operator-token-file", file]);

@@ -41,10 +41,15 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
     const seen: { method?: string; url?: string; auth?: string; type?: string; body: string }[] = [];
     handler = (req, body, res) => {
       seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, type: req.headers["content-type"], body });
-      if (req.url?.includes("/psrd"))
-        return json(res, 200, { block_uuid: "0f3c9a50-1111-4222-8333-444455556666", data: Buffer.alloc(4, 7).toString("base64") });
-      if (req.url?.includes("/mgmt/v1/stop")) return json(res, 200, { message: "stopping" });
-      return json(res, 200, { hub_name: "hank", unregistered: true });
+      if (req.url?.includes("/psrd")) {
+        json(res, 200, { block_uuid: "0f3c9a50-1111-4222-8333-444455556666", data: Buffer.alloc(4, 7).toString("base64") });
+        return;
+      }
+      if (req.url?.includes("/mgmt/v1/stop")) {
+        json(res, 200, { message: "stopping" });
+        return;
+      }
+      json(res, 200, { hub_name: "hank", unregistered: true });
     };
     const api = new HubApi(`${base}/`, { bearerToken: "enroll", operatorToken: "op" });
     expect(api.baseUrl).toBe(base);

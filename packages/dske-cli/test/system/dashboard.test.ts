@@ -36,10 +36,10 @@ function startDashboard(): Promise<string> {
     );
     dashboard = child;
     const timer = setTimeout(() => reject(new Error(`dashboard did not start within 30 s; output: ${dashboardOut}`)), 30_000);
-    child.stdout!.setEncoding("utf8");
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (d: string) => (dashboardOut += d));
-    child.stdout!.on("data", (d: string) => {
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (dashboardOut += d));
+    child.stdout.on("data", (d: string) => {
       dashboardOut += d;
       const m = /^dashboard on (http:\/\/\S+)$/m.exec(dashboardOut);
       if (m) {

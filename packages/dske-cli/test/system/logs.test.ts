@@ -78,7 +78,7 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const enc = lines.find((l) => typeof l.path === "string" && (l.path as string).endsWith("/sunny/enc_keys"));
+  const enc = lines.find((l) => typeof l.path === "string" && l.path.endsWith("/sunny/enc_keys"));
   expect(enc).toMatchObject({ node: master, kind: "client", method: "POST", status: 200, sae: "sam" });
   expect(typeof enc?.req_id).toBe("string");
 });

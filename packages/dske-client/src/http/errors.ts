@@ -31,7 +31,10 @@ export function etsiErrorBody(err: KmeError): { message: string; details?: KmeEr
 /** Express error handler: domain errors with their status and ETSI body; body-parser errors; the rest 503. */
 export function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) return next(err);
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
     if (err instanceof KmeError) {
       if (err.kind === "unauthorized") node?.authFailure("etsi_unauthorized");
       res.status(httpStatusOf(err)).json(etsiErrorBody(err));

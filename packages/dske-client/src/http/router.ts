@@ -210,7 +210,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     return parseSaeId(sae, "Authorization");
   };
   const param = (req: Request, name: string): string => parseSaeId(req.params[name], name);
-  const query = (req: Request): Record<string, unknown> => (req.query ?? {}) as Record<string, unknown>;
+  const query = (req: Request): Record<string, unknown> => req.query ?? {};
 
   route(ETSI_ROUTES.getStatus, (req, res) => {
     const sae = caller(req);

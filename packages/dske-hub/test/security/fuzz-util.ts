@@ -90,7 +90,7 @@ export function nastyValue(): fc.Arbitrary<unknown> {
     { weight: 6, arbitrary: leaf },
     { weight: 1, arbitrary: fc.array(leaf, { maxLength: 4 }) },
     { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom(...PROTO_KEYS), fc.string({ maxLength: 8 })), leaf, { maxKeys: 3 }) },
-    { weight: 1, arbitrary: fc.constant({ __proto__: null, polluted: true } as unknown) },
+    { weight: 1, arbitrary: fc.constant({ __proto__: null, polluted: true }) },
   );
 }
 
@@ -221,7 +221,7 @@ export async function send(
   opts: { body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
   const r = await http.request({ method, url, data: opts.body, headers: opts.headers ?? {} });
-  return { status: r.status, headers: r.headers as Record<string, unknown>, text: typeof r.data === "string" ? r.data : String(r.data) };
+  return { status: r.status, headers: r.headers, text: typeof r.data === "string" ? r.data : String(r.data) };
 }
 
 /**

@@ -77,7 +77,7 @@ async function signer(name: string, encryptors: string[], scheme: AuthSchemeName
     const data: unknown = r.data;
     s.last = {
       status: r.status,
-      headers: r.headers as Record<string, unknown>,
+      headers: r.headers,
       text: Buffer.isBuffer(data) ? data.toString("utf8") : typeof data === "string" ? data : JSON.stringify(data),
     };
     return r;
@@ -488,8 +488,7 @@ describe("hub endpoints under fuzzing", () => {
       const r = await send(http, method, `${base}${path}`, { body: data, headers }).catch((e: unknown) => {
         // Node may reset the connection while an oversized upload is still being written.
         const code = (e as { code?: string }).code;
-        if (code === "ECONNRESET" || code === "EPIPE")
-          return { status: statuses[0], headers: {}, text: '{"message":"reset"}' } as RawResponse;
+        if (code === "ECONNRESET" || code === "EPIPE") return { status: statuses[0], headers: {}, text: '{"message":"reset"}' };
         throw e;
       });
       fuzzed++;
