@@ -450,7 +450,7 @@ describe("sealBundle input checks", () => {
     // seq 1 (no tag): the 4096-block header is 370 KB, and gf128 runs far slower under jest's transform than in node.
     const blocks = Array.from({ length: MAX_BUNDLE_BLOCKS }, (_, n) => ({
       block_uuid: uuidFor(n),
-      pool_owner: n % 2 ? "hub" : "client",
+      pool_owner: n % 2 ? ("hub" as const) : ("client" as const),
       key_prefix: 0,
       data: blockData(n, 2),
     }));
