@@ -158,7 +158,9 @@ function installResponseSigner(
     else if (body instanceof Uint8Array) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     else {
       if (!res.get("Content-Type")) res.type("html");
-      bytes = Buffer.from(String(body), "utf8");
+      // What is left is a number, boolean, bigint, symbol or function.
+      const rest = body as number | boolean | bigint | symbol | ((...args: never[]) => unknown);
+      bytes = Buffer.from(String(rest), "utf8");
     }
     if (typeof body === "string" && !res.get("Content-Type")?.includes("charset")) {
       res.set("Content-Type", `${res.get("Content-Type")}; charset=utf-8`);

@@ -42,7 +42,7 @@ export const BundleBlockSchema = z
     key_prefix: z.number().int().min(0),
   })
   .strict()
-  .refine((b) => b.key_prefix < b.size, { message: "key_prefix must be less than size", path: ["key_prefix"] });
+  .refine((b) => b.key_prefix < b.size, { error: "key_prefix must be less than size", path: ["key_prefix"] });
 export type BundleBlock = z.infer<typeof BundleBlockSchema>;
 
 export const BundleHeaderSchema = z

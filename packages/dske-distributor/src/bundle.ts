@@ -257,7 +257,9 @@ export function openBundle(bytes: Uint8Array, options: OpenBundleOptions): Opene
       fail("bad_tag", `bundle seq 1 from hub ${hub} must carry an all-zero tag and does not: it was altered; do not install it`);
     }
   } else {
-    const expectedTag = bundleTag(chainKey!, headerBytes, payload);
+    // Unreachable: expectedSeq > 1 (seq equals it here) required a chain key above.
+    if (chainKey === undefined) throw new TypeError(`chainKey is required to check bundle seq ${seq}`);
+    const expectedTag = bundleTag(chainKey, headerBytes, payload);
     const ok = constantTimeEqual(expectedTag, tag);
     expectedTag.fill(0);
     if (!ok) {
@@ -285,8 +287,10 @@ function sealInputError(message: string): never {
  * zero it. The caller keeps `nextChainKey` (to seal bundle seq+1) and destroys `chainKey`.
  */
 export function sealBundle(input: SealBundleInput): Uint8Array {
-  if (!Array.isArray(input.blocks) || input.blocks.length === 0) sealInputError("blocks must be a non-empty array");
-  input.blocks.forEach((b, i) => {
+  // JavaScript callers may pass anything: check the shape the types promise.
+  const blocks: unknown = input.blocks;
+  if (!Array.isArray(blocks) || blocks.length === 0) sealInputError("blocks must be a non-empty array");
+  input.blocks.forEach((b: { data: unknown; block_uuid: unknown }, i) => {
     if (!(b.data instanceof Uint8Array)) sealInputError(`blocks.${i}.data must be a Uint8Array`);
     if (typeof b.block_uuid !== "string") sealInputError(`blocks.${i}.block_uuid must be a string`);
   });

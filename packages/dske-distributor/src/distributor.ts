@@ -118,6 +118,14 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Read `signal.aborted` afresh. TypeScript keeps a narrowed `signal.aborted` (false after a check)
+ * across awaits, though an abort can land while one is pending.
+ */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
 interface Pair {
   client: string;
   hub: string;
@@ -170,15 +178,19 @@ export class LocalDistributor {
 
   /** Bundles issued but not yet installed. */
   get pending(): PendingBundle[] {
-    return [...this.pairs.values()]
-      .filter((p) => p.pending !== undefined)
-      .map((p) => ({
-        client: p.client,
-        hub: p.hub,
-        seq: p.pending!.seq,
-        file: p.pending!.delivered ?? p.pending!.file,
-        delivered: p.pending!.delivered !== undefined,
-      }));
+    return [...this.pairs.values()].flatMap(({ client, hub, pending }) =>
+      pending === undefined
+        ? []
+        : [
+            {
+              client,
+              hub,
+              seq: pending.seq,
+              file: pending.delivered ?? pending.file,
+              delivered: pending.delivered !== undefined,
+            },
+          ],
+    );
   }
 
   get running(): boolean {
@@ -203,7 +215,7 @@ export class LocalDistributor {
     if (controller === undefined) return;
     controller.abort();
     await Promise.all(this.loops);
-    await Promise.all([...this.pairs.values()].map((p) => p.job));
+    await Promise.all([...this.pairs.values()].flatMap((p) => (p.job === undefined ? [] : [p.job])));
     this.loops = [];
     for (const p of this.pending) {
       this.log.warn(
@@ -243,7 +255,7 @@ export class LocalDistributor {
         raw = await this.transport.needs(client, this.pollWaitMs, signal);
         pollFailures = 0;
       } catch (e) {
-        if (signal.aborted) break;
+        if (isAborted(signal)) break;
         pollFailures++;
         this.count.failures++;
         const delay = this.backoffMs(pollFailures);
@@ -254,7 +266,7 @@ export class LocalDistributor {
         await this.sleep(delay, signal);
         continue;
       }
-      if (signal.aborted) break;
+      if (isAborted(signal)) break;
       const needs = this.validNeeds(client, raw);
       let waitingOnBusy = false;
       for (const need of needs) {
@@ -270,7 +282,7 @@ export class LocalDistributor {
       // Every need reported belongs to a pair at work: the client keeps reporting it until the
       // bundle is installed, so polling again at once would spin. Wait for a job or repollMs.
       if (waitingOnBusy) {
-        const jobs = [...this.pairs.values()].filter((p) => p.client === client && p.job !== undefined).map((p) => p.job!);
+        const jobs = [...this.pairs.values()].flatMap((p) => (p.client === client && p.job !== undefined ? [p.job] : []));
         const timer = new AbortController();
         const onAbort = (): void => timer.abort();
         signal.addEventListener("abort", onAbort, { once: true });
@@ -365,7 +377,7 @@ export class LocalDistributor {
         );
         await this.sleep(delay, signal);
         // A failed issue leaves nothing pending: the next poll decides again with fresh amounts.
-        if (p.pending === undefined || signal.aborted) return;
+        if (p.pending === undefined || isAborted(signal)) return;
       }
     }
   }

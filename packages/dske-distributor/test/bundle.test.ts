@@ -16,6 +16,7 @@ import {
   fixSha,
   flipBit,
   headerWith,
+  must,
   payloadFor,
   rawBundle,
   sealChain,
@@ -120,8 +121,8 @@ describe("tamper", () => {
   const [, second] = sealChain(2);
   const bytes = second.bytes;
   const h = headerLengthOf(bytes);
-  const open = (b: Uint8Array) => () =>
-    openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: second.chainKey! });
+  const chainKey = must(second.chainKey, "the chain key of bundle 2");
+  const open = (b: Uint8Array) => () => openBundle(b, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey });
 
   test("the intact bundle opens", () => {
     expect(open(bytes)().blocks).toHaveLength(3);
@@ -179,10 +180,11 @@ describe("truncated", () => {
   test("every cut point of a bundle is reported as truncated, with what to do", () => {
     const [, second] = sealChain(2);
     const { bytes } = second;
+    const chainKey = must(second.chainKey, "the chain key of bundle 2");
     for (let cut = 0; cut < bytes.length; cut++) {
       let err: unknown;
       try {
-        openBundle(bytes.subarray(0, cut), { clientName: "curtis", expectedSeq: 2, chainKey: second.chainKey! });
+        openBundle(bytes.subarray(0, cut), { clientName: "curtis", expectedSeq: 2, chainKey });
       } catch (e) {
         err = e;
       }
@@ -362,7 +364,8 @@ describe("header schema (with a correct SHA-256 and tag, so only the schema can 
   test("format version: another number is unsupported, a missing one corrupt", () => {
     expect(codeOf(open({ ...headerWith(2, [40]), v: 2 }))).toBe("unsupported");
     expect(open({ ...headerWith(2, [40]), v: 2 })).toThrow(/version 2 is not supported \(this build reads version 1\)/);
-    const { v: _v, ...noVersion } = headerWith(2, [40]);
+    const noVersion = headerWith(2, [40]);
+    delete noVersion.v;
     expect(codeOf(open(noVersion))).toBe("corrupt");
   });
 
@@ -406,6 +409,13 @@ describe("header schema (with a correct SHA-256 and tag, so only the schema can 
   });
 });
 
+/** A copy of the input without its chainKey property. */
+function withoutChainKey(i: SealBundleInput): SealBundleInput {
+  const copy = { ...i };
+  delete copy.chainKey;
+  return copy;
+}
+
 describe("sealBundle input checks", () => {
   const base = (): SealBundleInput => ({
     hub_name: "hank",
@@ -419,9 +429,9 @@ describe("sealBundle input checks", () => {
 
   test.each<[string, (i: SealBundleInput) => SealBundleInput, RegExp]>([
     ["seq 1 with a chain key", (i) => ({ ...i, seq: 1 }), /seq 1 has no predecessor/],
-    ["seq 2 without a chain key", ({ chainKey: _c, ...i }) => i, /needs the 32-byte chain key of bundle 1/],
+    ["seq 2 without a chain key", withoutChainKey, /needs the 32-byte chain key of bundle 1/],
     ["a short next chain key", (i) => ({ ...i, nextChainKey: new Uint8Array(16) }), /nextChainKey must be 32 bytes/],
-    ["the chain key reused as next", (i) => ({ ...i, nextChainKey: i.chainKey! }), /must be fresh/],
+    ["the chain key reused as next", (i) => ({ ...i, nextChainKey: must(i.chainKey, "chainKey") }), /must be fresh/],
     ["enrollment_secret on seq 2", (i) => ({ ...i, enrollment_secret: "ab".repeat(32) }), /allowed only in the first bundle/],
     ["key_prefix = size", (i) => ({ ...i, blocks: [{ ...i.blocks[0], key_prefix: 300 }] }), /key_prefix must be less than size/],
     ["no blocks", (i) => ({ ...i, blocks: [] }), /blocks must be a non-empty array/],
@@ -454,7 +464,7 @@ describe("sealBundle input checks", () => {
       key_prefix: 0,
       data: blockData(n, 2),
     }));
-    const { chainKey: _c, ...input } = { ...base(), seq: 1, blocks };
+    const input = withoutChainKey({ ...base(), seq: 1, blocks });
     const opened = openBundle(sealBundle(input), { clientName: "curtis", expectedSeq: 1 });
     expect(opened.blocks).toHaveLength(MAX_BUNDLE_BLOCKS);
     expect(opened.blocks[4095].pool_owner).toBe("hub");

@@ -6,6 +6,8 @@
  */
 import { LocalDistributor, type DistributorLogFields, type DistributorTransport, type Need } from "../src/index.js";
 
+import { must } from "./helpers.js";
+
 type Deficit = { client: number; hub: number };
 
 class Gate {
@@ -42,7 +44,7 @@ class FakeNet implements DistributorTransport {
 
   need(client: string, hub: string, c: number, h: number): void {
     let m = this.deficits.get(client);
-    if (!m) this.deficits.set(client, (m = new Map()));
+    if (!m) this.deficits.set(client, (m = new Map<string, Deficit>()));
     const d = m.get(hub) ?? { client: 0, hub: 0 };
     m.set(hub, { client: d.client + c, hub: d.hub + h });
     this.changed();
@@ -111,7 +113,7 @@ class FakeNet implements DistributorTransport {
       this.files.set(file, { hub, client, seq, c, h });
       return { file, seq };
     } finally {
-      this.inFlight.set(pair, this.inFlight.get(pair)! - 1);
+      this.inFlight.set(pair, must(this.inFlight.get(pair), `issue calls in flight for ${pair}`) - 1);
     }
   }
 
@@ -145,7 +147,7 @@ class FakeNet implements DistributorTransport {
     done.push(f.seq);
     this.installed.set(pair, done);
     this.files.delete(file);
-    const d = this.deficits.get(client)!.get(f.hub)!;
+    const d = must(this.deficits.get(client)?.get(f.hub), `the deficit of ${client} with ${f.hub}`);
     d.client = Math.max(0, d.client - f.c);
     d.hub = Math.max(0, d.hub - f.h);
     this.changed();

@@ -62,12 +62,13 @@ async function measure(concurrency: number, op: (i: number) => Promise<void>, ex
 async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number): Promise<Throughput> {
   const dir = mkdtempSync(join(tmpdir(), "psrd-bench-"));
   try {
-    const store: PsrdStore = kind === "MemoryStore" ? new MemoryStore() : await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") });
+    const fileStore = kind === "FileStore" ? await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") }) : undefined;
+    const store: PsrdStore = fileStore ?? new MemoryStore();
     const pool = await store.openPool("bench", "local");
     // Memory: 128 MiB, about 4M allocations of 32 bytes; a fast machine may use them up before 2 s,
     // so the run also ends when the pool runs low (measure's `exhausted`).
     await fillPool(pool, kind === "MemoryStore" ? 8 : 4, 16 * 1024 * 1024, 16);
-    const before = kind === "FileStore" ? (await (store as FileStore).diagnostics("bench")).journalBatches : 0;
+    const before = fileStore ? (await fileStore.diagnostics("bench")).journalBatches : 0;
     // Stop while every loop can still get its 32 bytes (allocations in flight are reserved).
     const r = await measure(
       concurrency,
@@ -77,7 +78,7 @@ async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number
       },
       () => pool.stats().available < 32 * (concurrency + 1),
     );
-    if (kind === "FileStore") r.fsyncs = (await (store as FileStore).diagnostics("bench")).journalBatches - before;
+    if (fileStore) r.fsyncs = (await fileStore.diagnostics("bench")).journalBatches - before;
     await store.close();
     return r;
   } finally {
@@ -143,7 +144,9 @@ interface OpenResult {
 function openInChild(dir: string): OpenResult {
   const r = spawnSync(process.execPath, ["--import", "tsx", CHILD, dir, "pool"], { cwd: PKG_ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`open child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as OpenResult;
+  const last = r.stdout.trim().split("\n").at(-1);
+  if (last === undefined) throw new Error("open child printed nothing");
+  return JSON.parse(last) as OpenResult;
 }
 
 function median(xs: number[]): number {

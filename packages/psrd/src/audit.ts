@@ -94,11 +94,15 @@ export class AuditLog {
   }
 
   /** Write what is pending and close the file. */
-  async close(): Promise<void> {
-    this.flush();
-    this.closed = true;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+  close(): Promise<void> {
+    // Synchronous work; a throw (closeSync) rejects the promise.
+    return new Promise<void>((resolve) => {
+      this.flush();
+      this.closed = true;
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+      resolve();
+    });
   }
 }
 

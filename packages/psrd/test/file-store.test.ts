@@ -53,7 +53,7 @@ async function pools(): Promise<{ L: Pool; P: Pool }> {
 test("layout: data file holds the blocks back to back; meta.json describes them", async () => {
   await pools();
   expect(dataFile("L")).toEqual(Buffer.concat([D1, D2]));
-  const meta = JSON.parse(readFileSync(join(poolDir("L"), "meta.json"), "utf8"));
+  const meta: unknown = JSON.parse(readFileSync(join(poolDir("L"), "meta.json"), "utf8"));
   expect(meta).toEqual({
     version: 1,
     name: "L",

@@ -9,6 +9,12 @@ export function blockData(seed: number, size: number): Uint8Array {
   return out;
 }
 
+/** The value, or a thrown error naming what is missing (narrows away undefined). */
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
+}
+
 export function uuidFor(n: number): string {
   const hex = n.toString(16).padStart(12, "0");
   return `0000${hex.slice(0, 4)}-0000-4000-8000-${hex}`;

@@ -7,9 +7,10 @@ import {
   PsrdReservationStateError,
   readAuditLog,
   type Allocation,
+  type AuditRecord,
   type Pool,
 } from "../src/index.js";
-import { blockData, uuidFor } from "./helpers.js";
+import { blockData, must, uuidFor } from "./helpers.js";
 import { STORE_KINDS, makeStore, type StoreFixture } from "./stores.js";
 
 const B1 = uuidFor(1);
@@ -338,7 +339,12 @@ describe.each(STORE_KINDS)("%s", (kind) => {
       const r = await peer.reserve({ fragments: [{ blockUuid: B2, start: 20, size: 4 }] }, "released");
       r.release();
       const log = await readAuditLog(fx.auditLog);
-      expect(log.map(({ time: _t, ...rest }) => rest)).toEqual([
+      const withoutTime = (rec: AuditRecord): Partial<AuditRecord> => {
+        const copy: Partial<AuditRecord> = { ...rec };
+        delete copy.time;
+        return copy;
+      };
+      expect(log.map(withoutTime)).toEqual([
         { pool: "L", owner: "local", op: "allocate", block_uuid: B1, start: 16, size: 84, purpose: "sign request" },
         { pool: "L", owner: "local", op: "allocate", block_uuid: B2, start: 0, size: 6, purpose: "sign request" },
         { pool: "P", owner: "peer", op: "take", block_uuid: B2, start: 3, size: 4, purpose: "verify response" },
@@ -384,7 +390,7 @@ test("MemoryStore zeroes consumed bytes in its block buffers", async () => {
   await P.take({ fragments: [{ blockUuid: B1, start: 50, size: 10 }] }, "x");
   // why: reach into the store's private buffers to observe them (test-only).
   const buffers = (name: string) =>
-    (store as unknown as { pools: Map<string, { backend: { data: Uint8Array[] } }> }).pools.get(name)!.backend.data[0];
+    must((store as unknown as { pools: Map<string, { backend: { data: Uint8Array[] } }> }).pools.get(name), `pool ${name}`).backend.data[0];
   expect(buffers("L").subarray(0, 16)).toEqual(D1.subarray(0, 16));
   expect(
     buffers("L")

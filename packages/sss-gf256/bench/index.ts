@@ -19,7 +19,7 @@ interface Measure {
   mbPerSec: number;
 }
 
-async function measure(bytes: number, fn: () => unknown | Promise<unknown>): Promise<Measure> {
+async function measure(bytes: number, fn: () => unknown): Promise<Measure> {
   // warm-up (JIT) then timed loop; at least 3 operations
   const warmEnd = performance.now() + BUDGET_MS / 4;
   while (performance.now() < warmEnd) await fn();
