@@ -3,11 +3,13 @@ import { startEmbeddedNetwork, type EmbeddedNetwork } from "../src/network";
 
 describe("example: hubs and clients embedded in one existing Express app", () => {
   let net: EmbeddedNetwork;
+  /** Set once beforeAll started the network: afterAll closes only what started. */
+  let started: EmbeddedNetwork | undefined;
   beforeAll(async () => {
-    net = await startEmbeddedNetwork();
+    net = started = await startEmbeddedNetwork();
   });
   afterAll(async () => {
-    await net?.close();
+    await started?.close();
   });
 
   it("keeps the app's own routes working", async () => {
@@ -29,11 +31,11 @@ describe("example: hubs and clients embedded in one existing Express app", () =>
   it("serves every hub's and client's management status on the shared port, to the operator only", async () => {
     const headers = { Authorization: `Bearer ${net.operatorToken}` };
     for (const h of ["hank", "hugo"]) {
-      const r = await axios.get(`${net.baseUrl}/hub/${h}/mgmt/v1/status`, { headers });
+      const r = await axios.get<{ name: string }>(`${net.baseUrl}/hub/${h}/mgmt/v1/status`, { headers });
       expect(r.data.name).toBe(h);
       await expect(axios.get(`${net.baseUrl}/hub/${h}/mgmt/v1/status`)).rejects.toMatchObject({ response: { status: 401 } });
     }
-    const r = await axios.get(`${net.baseUrl}/client/carol/mgmt/v1/status`, { headers });
+    const r = await axios.get<{ name: string }>(`${net.baseUrl}/client/carol/mgmt/v1/status`, { headers });
     expect(r.data.name).toBe("carol");
     await expect(axios.get(`${net.baseUrl}/client/carol/mgmt/v1/status`)).rejects.toMatchObject({ response: { status: 401 } });
   });

@@ -186,7 +186,11 @@ async function main(): Promise<void> {
   rows.push(await run("memory: single, 16 concurrent", mem, 1, 1500, 16, singlePair));
   await mem.close();
 
-  const by = (name: string) => rows.find((r) => r.scenario === name)!;
+  const by = (name: string) => {
+    const row = rows.find((r) => r.scenario === name);
+    if (!row) throw new Error(`bench: no scenario ${name}`);
+    return row;
+  };
   const ratio = (a: string, b: string) => Math.round((by(a).keys_per_s / by(b).keys_per_s) * 100) / 100;
   const ratios = {
     batch_over_single_sequential: ratio("file: batch 100, sequential", "file: single, sequential"),

@@ -169,8 +169,11 @@ export class BundleIssuer {
     /** Return the sealed bytes (the caller's to zero) instead of writing a file (embedded, in-memory hubs). */
     asBytes?: boolean;
   }): Promise<IssuedBundle & { bytes?: Uint8Array }> {
-    if (!this.outbox && !args.asBytes)
-      throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
+    let outbox: string | undefined;
+    if (!args.asBytes) {
+      if (!this.outbox) throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
+      outbox = this.outbox;
+    }
     const { clientName, keyPrefix } = args;
     const blocks: { block_uuid: string; pool_owner: WirePoolOwner; key_prefix: number; data: Uint8Array }[] = [];
     const plan = (owner: WirePoolOwner, usable: number) => {
@@ -201,7 +204,8 @@ export class BundleIssuer {
           if (b.pool_owner === "client") {
             await args.clientOwnedPool.addBlock(b.block_uuid, Uint8Array.from(b.data), { keyPrefix: b.key_prefix });
           } else {
-            await staging!.addBlock(b.block_uuid, Uint8Array.from(b.data));
+            if (!staging) throw new Error(`internal: no staging pool for the hub-owned block ${b.block_uuid}`);
+            await staging.addBlock(b.block_uuid, Uint8Array.from(b.data));
             stagedRecords.push({ t: "stg", c: clientName, b: b.block_uuid, o: "hub", kp: b.key_prefix, n: b.data.length });
           }
         } catch (err) {
@@ -220,9 +224,9 @@ export class BundleIssuer {
         nextChainKey: nextKey,
       });
       const name = `${this.hubName}-${clientName}-${String(seq).padStart(6, "0")}.psrd`;
-      if (!args.asBytes) {
-        tmp = path.join(this.outbox!, `.${name}.tmp`);
-        await fs.mkdir(this.outbox!, { recursive: true, mode: 0o700 });
+      if (outbox !== undefined) {
+        tmp = path.join(outbox, `.${name}.tmp`);
+        await fs.mkdir(outbox, { recursive: true, mode: 0o700 });
         try {
           await writeBundleFile(tmp, bytes);
         } finally {
@@ -247,8 +251,9 @@ export class BundleIssuer {
       const clientOwnedBytes = args.clientOwnedBytes;
       const hubOwnedBytes = args.hubOwnedBytes;
       if (args.asBytes) return { file: name, seq, clientOwnedBytes, hubOwnedBytes, blocks: blocks.length, bytes };
-      const file = path.join(this.outbox!, name);
-      await fs.rename(tmp!, file);
+      if (outbox === undefined || tmp === undefined) throw new Error(`internal: bundle ${name} was not staged in the outbox`);
+      const file = path.join(outbox, name);
+      await fs.rename(tmp, file);
       tmp = undefined;
       return { file, seq, clientOwnedBytes, hubOwnedBytes, blocks: blocks.length };
     } finally {

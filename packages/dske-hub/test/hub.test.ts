@@ -17,6 +17,7 @@ import {
   type ProvisionedMirror,
   useTempDir,
   expectHubError,
+  defined,
 } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-000000000001";
@@ -139,7 +140,7 @@ describe("Hub PSRD delivery", () => {
       expect(opened.header.auth_scheme).toBe(scheme);
       const [a, b] = opened.blocks;
       expect([a.pool_owner, a.data.length, b.pool_owner, b.data.length]).toEqual(["client", 240 + prefix, "hub", 112 + prefix]);
-      const client = hub.client("carol")!;
+      const client = defined(hub.client("carol"));
       expect(client.authScheme).toBe(scheme);
 
       // client-owned: usable at once; the hub holds it as a peer pool and takes named bytes.
@@ -168,7 +169,7 @@ describe("Hub PSRD delivery", () => {
       const hub = await openHub({ authSchemes: [scheme], psrdDelivery: "network" });
       await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: scheme });
       const prefix = scheme === "gf128" ? 16 : 0;
-      const client = hub.client("carol")!;
+      const client = defined(hub.client("carol"));
 
       // client-owned: staged until confirmed, then the hub takes named bytes of it.
       const a = await hub.createPsrdBlock("carol", "client", 256);
@@ -238,9 +239,9 @@ describe("Hub shares", () => {
 
   test("post decrypts with the client-owned pool; get re-encrypts with the hub-owned pool", async () => {
     const share = bytes(48, 7);
-    const before = hub.client("carol")!.clientOwnedPool.stats().used;
+    const before = defined(hub.client("carol")).clientOwnedPool.stats().used;
     await post(hub, carol, share);
-    expect(hub.client("carol")!.clientOwnedPool.stats().used - before).toBe(48);
+    expect(defined(hub.client("carol")).clientOwnedPool.stats().used - before).toBe(48);
     const status = hub.status();
     expect(status.shares).toEqual([
       {
@@ -278,7 +279,7 @@ describe("Hub shares", () => {
     const strip = (e: HubError) => e.message.replace(KEY2, KEY).replace("celia", "X").replace("curtis", "X");
     expect(new Set([notHosted, notIntended, claimsOther, unknown, wrongMaster].map(strip)).size).toBe(1);
     // Nothing was consumed from the refused clients' hub-owned pools, and the share is still there.
-    expect(hub.client("celia")!.hubOwnedPool.stats().used).toBe(16);
+    expect(defined(hub.client("celia")).hubOwnedPool.stats().used).toBe(16);
     expect(hub.shareCount).toBe(1);
   });
 
@@ -335,7 +336,7 @@ describe("Hub shares", () => {
 
   test("the allocation must match the share size; nothing is consumed otherwise", async () => {
     const enc = await encryptShare(carol, bytes(32, 6));
-    const pool = hub.client("carol")!.clientOwnedPool;
+    const pool = defined(hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const bad = { ...enc, encrypted_share_value: Buffer.from(bytes(31, 6)).toString("base64") };
     await expectHubError(
@@ -379,7 +380,7 @@ describe("Hub shares", () => {
   test("PSRD exhaustion on fetch is 503 and does not count as a fetch", async () => {
     await post(hub, carol, bytes(4000, 11));
     // Drain curtis's hub-owned pool (as earlier fetches would have).
-    (await hub.client("curtis")!.hubOwnedPool.allocate(4000, "drain")).data.fill(0);
+    (await defined(hub.client("curtis")).hubOwnedPool.allocate(4000, "drain")).data.fill(0);
     await expectHubError(
       hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
       "exhausted",
@@ -418,7 +419,7 @@ describe("Hub shares", () => {
     expect(res.shares.map((s) => s.key_id)).toEqual(keyIds.slice(0, 6));
     const plains = await decryptBatch(
       curtis,
-      res.encryption_key_allocation!,
+      defined(res.encryption_key_allocation),
       res.shares.map((s) => s.encrypted_share_value),
     );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
@@ -431,7 +432,7 @@ describe("Hub shares", () => {
   test("batch post is all or nothing", async () => {
     const values = [bytes(32, 1), bytes(32, 2), bytes(32, 3)];
     const enc = await encryptBatch(carol, values);
-    const pool = hub.client("carol")!.clientOwnedPool;
+    const pool = defined(hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const items = values.map((_, i) => ({
       master_sae_id: "sam",

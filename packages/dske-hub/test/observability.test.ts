@@ -5,19 +5,18 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import path from "node:path";
 import express from "express";
 import request from "supertest";
 import { validate } from "@readme/openapi-parser";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
-import { HubApi } from "@dske/protocol";
+import { HubApi, type IssueBundleResponse } from "@dske/protocol";
 import { hubOpenApi } from "../src/http/routes";
 import { createHubRouter } from "../src/http/router";
 import { listRouterRoutes } from "@dske/server";
 import { parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
-import { bytes, clientMirror, encryptShare, decryptShare, installOpened, useTempDir } from "./helpers";
+import { bytes, clientMirror, defined, encryptShare, errorBody, decryptShare, installOpened, useTempDir } from "./helpers";
 
 const TOKEN = "operator-token-for-observability-tests";
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -39,7 +38,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
     const m = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = Object.fromEntries(
-      (m[2] ?? "")
+      (m.at(2) ?? "") // an optional group: undefined when the line has no labels
         .split(/,(?=[a-z_]+=)/)
         .filter(Boolean)
         .map((kv) => {
@@ -134,7 +133,8 @@ describe("OpenAPI document", () => {
         const [method, p] = op.split(" ");
         if (p.endsWith("/mgmt/v1/stop")) continue; // answered, but would stop nothing here: checked below
         const res = await request(app)[method.toLowerCase() as "get"](p);
-        expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
+        const body = res.body as { message?: string } | undefined;
+        expect([op, res.status, body?.message ?? ""]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
         expect(res.status).not.toBe(500);
       }
       const stop = await request(app).post("/hub/hank/mgmt/v1/stop").set(AUTH).send({});
@@ -142,7 +142,7 @@ describe("OpenAPI document", () => {
       // A path that is not documented is a JSON 404.
       const missing = await request(app).get("/hub/hank/dske/api/v1/nothing");
       expect(missing.status).toBe(404);
-      expect(missing.body.message).toMatch(/^no such endpoint/);
+      expect(errorBody(missing).message).toMatch(/^no such endpoint/);
     } finally {
       await hub.close();
     }
@@ -182,7 +182,7 @@ test("createObservabilityRouter mounts a node's document anywhere", async () => 
   app.use(createObservabilityRouter({ prefix: "/ops/hank", title: "hank", document: () => hubOpenApi("hank") }));
   const spec = await request(app).get("/ops/hank/openapi.json");
   expect(spec.status).toBe(200);
-  expect(spec.body.info.title).toBe("DSKE security hub hank");
+  expect((spec.body as { info: { title: string } }).info.title).toBe("DSKE security hub hank");
   const page = await request(app).get("/ops/hank/docs");
   expect(page.text).toContain('src="/ops/hank/docs/assets/swagger-ui-bundle.js"');
   expect((await request(app).get("/ops/hank/metrics")).status).toBe(404); // no metrics given
@@ -219,17 +219,18 @@ describe("metrics and request IDs", () => {
           .set(AUTH)
           .send({ client_name: name, client_owned_bytes: 4080, hub_owned_bytes: 4080 })
           .expect(200);
-        const opened = openBundle(await readBundleFile(issued.body.file), { clientName: name, hubName: "hank", expectedSeq: 1 });
-        await destroyBundleFile(issued.body.file);
+        const issuedFile = (issued.body as IssueBundleResponse).file;
+        const opened = openBundle(await readBundleFile(issuedFile), { clientName: name, hubName: "hank", expectedSeq: 1 });
+        await destroyBundleFile(issuedFile);
         const uuids = await installOpened(mirrors[name], opened);
         expect(await apis[name].confirmPsrd({ client_name: name, block_uuids: uuids.hub })).toEqual({ confirmed: 1 });
         await apis[name].registerSigned({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
       }
       const afterPsrd = await scrape();
       expect(metric(afterPsrd, "dske_hub_registered_clients")).toBe(2);
-      const carolPools = hub.status().peer_clients.find((c) => c.client_name === "carol")!.pools;
-      const avail0 = metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" })!;
-      const used0 = metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" })!;
+      const carolPools = defined(hub.status().peer_clients.find((c) => c.client_name === "carol")).pools;
+      const avail0 = defined(metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" }));
+      const used0 = defined(metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" }));
       expect(avail0).toBe(carolPools.client_owned.available);
       expect(avail0).toBeGreaterThan(4000); // 4096 minus the gf128 hash-key prefix of the block
       expect(used0).toBe(carolPools.client_owned.used);
@@ -369,7 +370,7 @@ describe("standalone server", () => {
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(
+      expect(Object.keys((spec.body as { paths: Record<string, unknown> }).paths)).toEqual(
         expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]),
       );
       expect((await validate(spec.body as never)).valid).toBe(true);

@@ -16,8 +16,7 @@ import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { BundleError, openBundle, readBundleFile, type OpenedBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
 import type { HubOptions } from "../src/hub-options";
-import { HubApi, HubApiError } from "@dske/protocol";
-import { HubError } from "../src/errors";
+import { HubApi, type IssueBundleResponse, type RegistrationResponse } from "@dske/protocol";
 import { poolNames } from "../src/peer-client";
 import { createHubRouter } from "../src/http/router";
 import {
@@ -31,6 +30,8 @@ import {
   useTempDir,
   expectHubError,
   apiError,
+  defined,
+  errorBody,
 } from "./helpers";
 
 const P = "/hub/hank";
@@ -136,12 +137,12 @@ describe("bundles at the hub (domain)", () => {
       ["hub", 16, 2016],
     ]);
     expect(hub.client("curtis")?.authScheme).toBe("gf128");
-    expect(hub.checkEnrollmentSecret("curtis", first.header.enrollment_secret!)).toBe(true);
-    expect(hub.checkEnrollmentSecret("carol", first.header.enrollment_secret!)).toBe(false);
+    expect(hub.checkEnrollmentSecret("curtis", defined(first.header.enrollment_secret))).toBe(true);
+    expect(hub.checkEnrollmentSecret("carol", defined(first.header.enrollment_secret))).toBe(false);
     const curtis = await clientMirror("curtis", "gf128");
     const uuids = await installOpened(curtis, first);
     await hub.register({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: "gf128" });
-    const st = () => hub.status().peer_clients.find((c) => c.client_name === "curtis")!;
+    const st = () => defined(hub.status().peer_clients.find((c) => c.client_name === "curtis"));
     expect(st().pools).toEqual({
       client_owned: { blocks: 1, size: 1016, used: 16, available: 1000 },
       hub_owned: { blocks: 0, size: 0, used: 0, available: 0 },
@@ -327,7 +328,7 @@ describe("bundles at the hub (domain)", () => {
     const block = await hub.createPsrdBlock("carol", "hub", 416); // 400 usable
     const st = () => hub.status().peer_clients[0];
     expect(st().psrd?.staged).toEqual({ client: 0, hub: 400, blocks: 1 });
-    expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.blockUuid)).toBe(false);
+    expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.blockUuid)).toBe(false);
     const before = accounting(hub);
     await expectHubError(hub.createPsrdBlock("carol", "hub", 117), "conflict", /hub-owned pool of carol would hold 1001 bytes/);
     expect(accounting(hub)).toBe(before);
@@ -356,21 +357,21 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     expect(statSync(issued.file).mode & 0o777).toBe(0o600);
     expect(statSync(outbox).mode & 0o077).toBe(0);
     const first = openBundle(await readBundleFile(issued.file), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
-    const hubBlock = first.blocks.find((b) => b.pool_owner === "hub")!;
+    const hubBlock = defined(first.blocks.find((b) => b.pool_owner === "hub"));
     const hubBytes = Buffer.from(hubBlock.data.subarray(16));
-    const secret = first.header.enrollment_secret!;
+    const secret = defined(first.header.enrollment_secret);
     await node.hub.close();
     await node.store.close();
 
     // Restart on the same directories.
     node = await open();
-    const carol = () => node.hub.status().peer_clients.find((c) => c.client_name === "carol")!;
+    const carol = () => defined(node.hub.status().peer_clients.find((c) => c.client_name === "carol"));
     expect(carol().psrd).toEqual({ bundles_issued: 1, staged: { client: 0, hub: 1500, blocks: 1 } });
     expect(carol().pools.client_owned.available).toBe(1000);
     expect(node.hub.checkEnrollmentSecret("carol", secret)).toBe(true);
     // The staged hub-owned block is confirmed after the restart and then used with the bundle's bytes.
     expect(await node.hub.confirmPsrd("carol", [hubBlock.block_uuid])).toBe(1);
-    const alloc = await node.hub.client("carol")!.hubOwnedPool.allocate(1500, "test");
+    const alloc = await defined(node.hub.client("carol")).hubOwnedPool.allocate(1500, "test");
     expect(alloc.allocation.fragments.map((f) => f.blockUuid)).toEqual([hubBlock.block_uuid]);
     expect(Buffer.from(alloc.data)).toEqual(hubBytes);
     // The next bundle is seq 2 and opens with the chain key of bundle 1.
@@ -416,12 +417,12 @@ describe("registration over HTTP: who may register and unregister", () => {
   test("unsigned without a credential → 401 (status unchanged); operator token → 200; enrollment secret (its own only) → 200; outside the policy → 403", async () => {
     const carol = await firstBundle(hub, "carol");
     const curtis = await firstBundle(hub, "curtis");
-    const secret = carol.header.enrollment_secret!;
+    const secret = defined(carol.header.enrollment_secret);
     const body = { client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" };
     const before = accounting(hub);
     const none = await put().send(body).expect(401);
-    expect(none.body.message).toMatch(/registration of client carol needs proof of identity/);
-    expect(none.body.details).toEqual([{ header: "Authorization" }]);
+    expect(errorBody(none).message).toMatch(/registration of client carol needs proof of identity/);
+    expect(errorBody(none).details).toEqual([{ header: "Authorization" }]);
     await put()
       .set({ Authorization: `Bearer ${curtis.header.enrollment_secret}` })
       .send(body)
@@ -457,7 +458,7 @@ describe("registration over HTTP: who may register and unregister", () => {
       .set(AUTH)
       .send({ client_name: "dora", encryptor_names: ["dan"], auth_scheme: "gf128" })
       .expect(200);
-    expect(byOperator.body.has_psrd).toBe(false);
+    expect((byOperator.body as RegistrationResponse).has_psrd).toBe(false);
     expect(hub.client("dora")?.encryptorNames).toEqual(["dan"]);
 
     // Outside the acceptance policy even the operator gets 403, and nothing is created.
@@ -466,7 +467,7 @@ describe("registration over HTTP: who may register and unregister", () => {
       .set(AUTH)
       .send({ client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" })
       .expect(403);
-    expect(refused.body.message).toMatch(/mallory is not in the acceptance policy/);
+    expect(errorBody(refused).message).toMatch(/mallory is not in the acceptance policy/);
     expect(accounting(hub)).toBe(outside);
   });
 
@@ -504,7 +505,7 @@ describe("registration over HTTP: who may register and unregister", () => {
     const del = (name: string) => request(srv.app).delete(`${P}/dske/oob/v1/registration?client_name=${name}`).set(JSON_TYPE);
     const before = accounting(hub);
     const none = await del("carol").expect(401);
-    expect(none.body.message).toMatch(/only client carol itself \(signed\) or the operator may unregister it/);
+    expect(errorBody(none).message).toMatch(/only client carol itself \(signed\) or the operator may unregister it/);
     await del("carol")
       .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
       .expect(401); // the secret registers, it does not unregister
@@ -597,7 +598,7 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
     const before = accounting(hub);
     for (const owner of ["client", "hub"]) {
       const none = await psrd("carol", owner).expect(401);
-      expect(none.body.message).toMatch(/PSRD of client carol is delivered only to that client/);
+      expect(errorBody(none).message).toMatch(/PSRD of client carol is delivered only to that client/);
       await psrd("carol", owner)
         .set({ Authorization: `Bearer ${curtis.enrollmentSecret}` })
         .expect(401); // another client's secret
@@ -615,8 +616,8 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
       const r = await psrd("carol")
         .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
         .expect(403);
-      expect(r.body.message).toMatch(/delivers PSRD only in bundles/);
-      expect(r.body.details).toEqual([{ field: "psrd_delivery", value: "bundle" }]);
+      expect(errorBody(r).message).toMatch(/delivers PSRD only in bundles/);
+      expect(errorBody(r).details).toEqual([{ field: "psrd_delivery", value: "bundle" }]);
       expect(accounting(hub)).toBe(before);
     });
   } else {
@@ -625,10 +626,10 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
       const poolsBefore = JSON.stringify(hub.status().peer_clients[0].pools);
       const block = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 64 });
       expect(block.data.length).toBe(64);
-      const st = () => hub.status().peer_clients.find((c) => c.client_name === "carol")!;
+      const st = () => defined(hub.status().peer_clients.find((c) => c.client_name === "carol"));
       expect(JSON.stringify(st().pools)).toBe(poolsBefore);
       expect(st().psrd?.staged).toEqual({ client: 0, hub: 48, blocks: 1 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
 
       // An unsigned confirmation, or curtis confirming carol's block, changes nothing.
       const confirmBody = { client_name: "carol", block_uuids: [block.block_uuid] };
@@ -641,12 +642,12 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
         .expect(401);
       const curtisApi = new HubApi(srv.url, { auth: { resolvePeer: () => curtis.peerAuth } });
       expect(await curtisApi.confirmPsrd({ client_name: "curtis", block_uuids: [block.block_uuid] })).toEqual({ confirmed: 0 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
       expect(st().psrd?.staged.blocks).toBe(1);
 
       // carol's signed confirmation: the hub starts using the block.
       expect(await api.confirmPsrd(confirmBody)).toEqual({ confirmed: 1 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(true);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(true);
       expect(st().psrd?.staged).toEqual({ client: 0, hub: 0, blocks: 0 });
       expect(st().pools.hub_owned.blocks).toBe(2);
       expect(await api.confirmPsrd(confirmBody)).toEqual({ confirmed: 0 }); // idempotent
@@ -675,7 +676,7 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
   test("without the operator token → 401, a wrong one → 403: nothing issued; with it → 200 and the file exists (0600)", async () => {
     const body = { client_name: "carol", client_owned_bytes: 2000, hub_owned_bytes: 3000 };
     const none = await issue(body).expect(401);
-    expect(none.body.message).toMatch(/management requires the operator credential/);
+    expect(errorBody(none).message).toMatch(/management requires the operator credential/);
     await issue(body)
       .set({ Authorization: `Bearer ${"w".repeat(40)}` })
       .expect(403);
@@ -692,19 +693,21 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
       hub_owned_bytes: 3000,
       blocks: 2,
     });
-    expect(existsSync(ok.body.file)).toBe(true);
-    expect(statSync(ok.body.file).mode & 0o777).toBe(0o600);
+    const okFile = (ok.body as IssueBundleResponse).file;
+    expect(existsSync(okFile)).toBe(true);
+    expect(statSync(okFile).mode & 0o777).toBe(0o600);
     expect(JSON.stringify(ok.body)).not.toMatch(/enrollment|secret|data/); // the bytes never travel over HTTP
-    const opened = openBundle(await readBundleFile(ok.body.file), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
+    const opened = openBundle(await readBundleFile(okFile), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
     expect(opened.blocks.map((b) => [b.pool_owner, b.data.length])).toEqual([
       ["client", 2016],
       ["hub", 3016],
     ]);
     expect(hub.status().peer_clients[0].psrd).toEqual({ bundles_issued: 1, staged: { client: 0, hub: 3000, blocks: 1 } });
     const second = await issue({ client_name: "carol", hub_owned_bytes: 100 }).set(AUTH).expect(200);
-    expect(second.body.seq).toBe(2);
+    const secondBody = second.body as IssueBundleResponse;
+    expect(secondBody.seq).toBe(2);
     expect(
-      openBundle(await readBundleFile(second.body.file), {
+      openBundle(await readBundleFile(secondBody.file), {
         clientName: "carol",
         hubName: "hank",
         expectedSeq: 2,
@@ -719,13 +722,13 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
     const before = accounting(hub);
     const files = readdirSync(tmp.path).sort();
     const outside = await issue({ client_name: "mallory", client_owned_bytes: 100 }).set(AUTH).expect(403);
-    expect(outside.body.message).toMatch(/mallory is not in the acceptance policy of hub hank/);
+    expect(errorBody(outside).message).toMatch(/mallory is not in the acceptance policy of hub hank/);
     const full = await issue({ client_name: "dora", client_owned_bytes: 100 }).set(AUTH).expect(409);
-    expect(full.body.message).toMatch(/maximum of 2 registered clients/);
+    expect(errorBody(full).message).toMatch(/maximum of 2 registered clients/);
     const empty = await issue({ client_name: "carol" }).set(AUTH).expect(400);
-    expect(empty.body.message).toMatch(/client_owned_bytes or hub_owned_bytes above 0/);
+    expect(errorBody(empty).message).toMatch(/client_owned_bytes or hub_owned_bytes above 0/);
     const negative = await issue({ client_name: "carol", client_owned_bytes: -5 }).set(AUTH).expect(400);
-    expect(negative.body.message).toMatch(/client_owned_bytes/);
+    expect(errorBody(negative).message).toMatch(/client_owned_bytes/);
     expect(accounting(hub)).toBe(before);
     expect(readdirSync(tmp.path).sort()).toEqual(files);
   });

@@ -6,13 +6,13 @@ import { MemoryStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { openBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
-import { HubApi, HubApiError } from "@dske/protocol";
+import { HubApi, type PsrdResponse, type RegistrationResponse, type UnregistrationResponse } from "@dske/protocol";
 import { createHubRouter } from "../src/http/router";
 import { registerRoute } from "@dske/server";
 import type { RouteSpec } from "@dske/server";
 import { HUB_ROUTES, hubOpenApi } from "../src/http/routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "@dske/server";
-import { ErrorBodySchema, MAX_BATCH_SHARES } from "@dske/protocol";
+import { ErrorBodySchema, MAX_BATCH_SHARES, type HubStatus } from "@dske/protocol";
 import {
   apiError,
   bytes,
@@ -23,6 +23,8 @@ import {
   encryptShare,
   provisionMirror,
   type ClientMirror,
+  defined,
+  errorBody,
 } from "./helpers";
 
 const P = "/hub/hank";
@@ -54,7 +56,14 @@ async function harness(
   const h = { hub, stopped: 0 } as Harness;
   const app = express();
   app.use(
-    createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {}, ...(operatorToken === null ? {} : { operatorToken }) }),
+    createHubRouter({
+      hub,
+      onStop: () => {
+        h.stopped++;
+      },
+      onError: () => {},
+      ...(operatorToken === null ? {} : { operatorToken }),
+    }),
   );
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
@@ -89,7 +98,7 @@ async function client(
 function expectErrorBody(body: unknown): void {
   const parsed = ErrorBodySchema.safeParse(body);
   expect(parsed.success).toBe(true);
-  expect(parsed.data!.message.length).toBeGreaterThan(0);
+  expect(defined(parsed.data).message.length).toBeGreaterThan(0);
   expect(JSON.stringify(body)).not.toMatch(/\n\s+at /); // no stack traces
 }
 
@@ -111,7 +120,7 @@ describe("out-of-band routes", () => {
     const before = await status();
     const rogue = await put().send(body).expect(401);
     expectErrorBody(rogue.body);
-    expect(rogue.body.message).toMatch(/registration of client carol needs proof of identity/);
+    expect(errorBody(rogue).message).toMatch(/registration of client carol needs proof of identity/);
     await put()
       .set({ Authorization: `Bearer ${"e".repeat(64)}` })
       .send(body)
@@ -126,7 +135,7 @@ describe("out-of-band routes", () => {
     expect(r2.body).toEqual(r1.body);
     // A reference (v1) client: no auth_scheme, no encryptor_names.
     const v1 = await put().set(AUTH).send({ client_name: "conny" }).expect(200);
-    expect(v1.body.auth_scheme).toBe("hmac-sha256");
+    expect((v1.body as RegistrationResponse).auth_scheme).toBe("hmac-sha256");
     // Scheme change while registered → 409.
     const conflict = await put()
       .set(AUTH)
@@ -139,7 +148,7 @@ describe("out-of-band routes", () => {
     const snapshot = await status();
     const refused = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(401);
     expectErrorBody(refused.body);
-    expect(refused.body.message).toMatch(/only client carol itself \(signed\) or the operator/);
+    expect(errorBody(refused).message).toMatch(/only client carol itself \(signed\) or the operator/);
     await request(h.app)
       .delete(`${P}/dske/oob/v1/registration?client_name=carol`)
       .set(json)
@@ -149,11 +158,11 @@ describe("out-of-band routes", () => {
     const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
     expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
     const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
-    expect(again.body.unregistered).toBe(false);
+    expect((again.body as UnregistrationResponse).unregistered).toBe(false);
     expect((await status()).peer_clients).toHaveLength(1);
     // A registration the hub holds PSRD for says so (a client with pools for a hub that lost them resets them).
     (await h.hub.issueBundleBytes("conny", 32, 32)).fill(0);
-    expect((await put().set(AUTH).send({ client_name: "conny" }).expect(200)).body.has_psrd).toBe(true);
+    expect(((await put().set(AUTH).send({ client_name: "conny" }).expect(200)).body as RegistrationResponse).has_psrd).toBe(true);
   });
 
   test("network PSRD delivery: only to the client itself (enrollment secret), both pool owners, staged until confirmed; the hub's copy equals the returned bytes", async () => {
@@ -165,7 +174,7 @@ describe("out-of-band routes", () => {
         const sealed = await net.hub.issueBundleBytes(name, 64, 0);
         const header = openBundle(sealed, { clientName: name, hubName: "hank", expectedSeq: 1 }).header;
         sealed.fill(0);
-        return header.enrollment_secret!;
+        return defined(header.enrollment_secret);
       };
       const secret = await open1("carol");
       await open1("curtis");
@@ -173,7 +182,7 @@ describe("out-of-band routes", () => {
       const before = pools();
       // No credential, a wrong one, or carol's secret for curtis's PSRD: 401, nothing created.
       const url = (name: string) => `${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=hub&size=32`;
-      expect((await request(net.app).get(url("carol")).expect(401)).body.message).toMatch(/delivered only to that client/);
+      expect(errorBody(await request(net.app).get(url("carol")).expect(401)).message).toMatch(/delivered only to that client/);
       await request(net.app)
         .get(url("carol"))
         .set({ Authorization: `Bearer ${"0".repeat(64)}` })
@@ -190,7 +199,7 @@ describe("out-of-band routes", () => {
       const hb = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 200 });
       expect(c.data.length).toBe(100);
       expect(hb.data.length).toBe(200);
-      const peer = net.hub.client("carol")!;
+      const peer = defined(net.hub.client("carol"));
       // Staged: the hub neither verifies with nor encrypts under these blocks yet.
       expect(peer.clientOwnedPool.hasBlock(c.block_uuid)).toBe(false);
       expect(peer.hubOwnedPool.hasBlock(hb.block_uuid)).toBe(false);
@@ -209,8 +218,9 @@ describe("out-of-band routes", () => {
         .get(url("carol"))
         .set({ Authorization: `Bearer ${secret}` })
         .expect(200);
-      expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
-      expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
+      const rawData = (raw.body as PsrdResponse).data;
+      expect(rawData).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      expect(Buffer.from(rawData, "base64").length).toBe(32);
       api.close();
     } finally {
       await net.close();
@@ -241,8 +251,8 @@ describe("out-of-band routes", () => {
     const res = await req.expect(status);
     expect(res.headers["content-type"]).toMatch(/json/);
     expectErrorBody(res.body);
-    expect(res.body.message).toMatch(message);
-    if (status === 400 || status === 401) expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
+    expect(errorBody(res).message).toMatch(message);
+    if (status === 400 || status === 401) expect((errorBody(res).details?.length ?? 0) > 0).toBe(true);
   });
 
   test("management: status lists clients, pools and PSRD delivery; stop calls onStop after answering", async () => {
@@ -379,7 +389,7 @@ describe("in-band routes (signed)", () => {
     const carol = await client(h, "carol", ["sam"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 4));
     const body = { master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc };
-    const pool = h.hub.client("carol")!.clientOwnedPool;
+    const pool = defined(h.hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const unsigned = await request(h.app).post(`${P}/dske/api/v1/key-share`).send(body).expect(401);
     expectErrorBody(unsigned.body);
@@ -459,7 +469,7 @@ describe("in-band routes (signed)", () => {
     expect(fetched.shares.every((s) => s.share_index === 4)).toBe(true);
     const plains = await decryptBatch(
       curtis.mirror,
-      fetched.encryption_key_allocation!,
+      defined(fetched.encryption_key_allocation),
       fetched.shares.map((s) => s.encrypted_share_value),
     );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
@@ -513,7 +523,7 @@ describe("createHubRouter with a hub of another name", () => {
       .set(AUTH)
       .send({ client_name: "carol", auth_scheme: "gf128" })
       .expect(200);
-    expect(r.body.hub_name).toBe("helen");
+    expect((r.body as RegistrationResponse).hub_name).toBe("helen");
     const stop = await request(app).post("/hub/helen/mgmt/v1/stop").set(AUTH).send({}).expect(501);
     expectErrorBody(stop.body);
     // Paths of other hubs are not ours.
@@ -551,12 +561,9 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     for (const [method, path] of GUARDED) {
       const none = await request(h.app)[method](path).set("Content-Type", "application/json").send("{}").expect(401);
       expectErrorBody(none.body);
-      expect(none.body.message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
-      const basic = await request(h.app)
-        [method](path)
-        .set("Authorization", "Basic Zm9vOmJhcg==")
-        .set("Content-Type", "application/json")
-        .send("{}");
+      expect(errorBody(none).message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
+      const agent = request(h.app);
+      const basic = await agent[method](path).set("Authorization", "Basic Zm9vOmJhcg==").set("Content-Type", "application/json").send("{}");
       expect(basic.status).toBe(401);
       const wrong = await request(h.app)[method](path).set(WRONG).set("Content-Type", "application/json").send("{}").expect(403);
       expectErrorBody(wrong.body);
@@ -564,7 +571,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     }
     expect(h.stopped).toBe(0);
     const status = await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200);
-    expect(status.body.name).toBe("hank");
+    expect((status.body as HubStatus).name).toBe("hank");
     expect(status.body).not.toHaveProperty("insecure");
     const metrics = await request(h.app).get(`${P}/metrics`).set(AUTH).expect(200);
     expect(metrics.headers["content-type"]).toMatch(/^text\/plain/);
@@ -594,7 +601,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
       .send("{}")
       .expect(403);
     expect(stop.body).toMatchObject({ message: "cross-site request refused" });
-    expect(Array.isArray(stop.body.details)).toBe(true);
+    expect(Array.isArray(errorBody(stop).details)).toBe(true);
     await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).send({}).expect(403);
     await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).set(evil).expect(403);
     await request(h.app).put(`${P}/dske/oob/v1/registration`).set(evil).send({ client_name: "carol" }).expect(403);
@@ -613,7 +620,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
       const r = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set("Content-Type", type).send("{}").expect(415);
       expectErrorBody(r.body);
-      expect(r.body.message).toMatch(/Content-Type: application\/json/);
+      expect(errorBody(r).message).toMatch(/Content-Type: application\/json/);
       await request(h.app).put(`${P}/dske/oob/v1/registration`).set("Content-Type", type).send('{"client_name":"carol"}').expect(415);
     }
     await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).expect(415); // no Content-Type at all
@@ -635,7 +642,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
       for (const [method, path] of GUARDED) {
         for (const auth of [{}, AUTH]) {
           const r = await request(bare.app)[method](path).set(auth).set("Content-Type", "application/json").send("{}").expect(401);
-          expect(r.body.message).toBe(MANAGEMENT_DISABLED);
+          expect(errorBody(r).message).toBe(MANAGEMENT_DISABLED);
         }
       }
       expect(bare.stopped).toBe(0);
@@ -649,7 +656,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const app = express();
     const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
     app.use(createHubRouter({ hub, operatorToken: TOKEN, insecure: true }));
-    expect((await request(app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.insecure).toBe(true);
+    expect(((await request(app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body as HubStatus).insecure).toBe(true);
     await hub.close();
   });
 

@@ -166,7 +166,7 @@ export const FetchKeySharesRequestSchema = z
     ack: z.array(AckKeyRefSchema).max(MAX_BATCH_SHARES).optional(),
   })
   .refine((b) => b.keys.length > 0 || (b.ack?.length ?? 0) > 0, {
-    message: "keys must not be empty (unless ack is given)",
+    error: "keys must not be empty (unless ack is given)",
     path: ["keys"],
   });
 export type FetchKeySharesRequest = z.infer<typeof FetchKeySharesRequestSchema>;

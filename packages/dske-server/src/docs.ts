@@ -1,4 +1,3 @@
-/// <reference path="./vendor.d.ts" />
 /**
  * The observability endpoints every node serves next to its API, as route-table routes (so they
  * are in the OpenAPI document too):

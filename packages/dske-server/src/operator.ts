@@ -18,7 +18,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { isIP } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { NodeMetrics } from "./metrics.js";
 
@@ -77,7 +77,9 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
 export function peerCertificateCn(req: Request): string | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
+  // why: node returns an empty object when the peer sent no certificate, so subject may be missing.
+  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
+  const cn: unknown = cert.subject?.CN;
   // why: a certificate may carry several CNs (node gives an array); refuse ambiguity.
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }

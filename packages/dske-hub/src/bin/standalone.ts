@@ -104,8 +104,6 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
 
   let stopping: Promise<void> | undefined;
   let distribution: RunningDistribution | undefined;
-  // eslint-disable-next-line prefer-const
-  let server: Server;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await distribution?.stop();
@@ -159,13 +157,15 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   app.use((req: Request, res: Response) => {
     res.status(404).json({ message: `no such endpoint: ${req.method} ${req.path}`, details: [{ hub: config.name }] });
   });
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express recognises an error handler by its four parameters
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
     if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
     else res.end();
   });
 
-  server = await new Promise<Server>((resolve, reject) => {
+  // `stop` (above) reads it: it runs only once the server listens (mgmt stop, signals).
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host);
     s.once("listening", () => resolve(s));
     s.once("error", reject);

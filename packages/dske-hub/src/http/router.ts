@@ -273,13 +273,13 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(response);
   });
 
-  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), async (req, res) => {
+  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), (req, res) => {
     const body = validate(ShareMetaRequestSchema, req.body, "request body");
     const response: ShareMetaResponse = hub.shareMeta(body.client_name, body.key_ids);
     res.json(response);
   });
 
-  route(HUB_ROUTES.sharesHeld, json, async (req, res) => {
+  route(HUB_ROUTES.sharesHeld, json, (req, res) => {
     const body = validate(SharesHeldRequestSchema, req.body, "request body");
     const response: SharesHeldResponse = { held: hub.sharesHeld(body.key_ids) };
     res.json(response);
@@ -308,7 +308,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(body);
   });
 
-  route(HUB_ROUTES.status, operator, async (_req, res) => {
+  route(HUB_ROUTES.status, operator, (_req, res) => {
     res.json(options.insecure ? { ...hub.status(), insecure: true } : hub.status());
   });
 

@@ -18,9 +18,9 @@ import express from "express";
 import { FileStore, MemoryStore } from "@dske/psrd";
 import { installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
-import { HubApi } from "@dske/protocol";
+import { ErrorBodySchema, HubApi } from "@dske/protocol";
 import { createHubRouter } from "../../src/http/router";
-import { bytes, decryptShare, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
+import { bytes, decryptShare, defined, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
 import { rawHttp, send, expectWellFormed, type RawResponse } from "./fuzz-util";
 
 /** A signed request exactly as it would go on the wire. */
@@ -46,18 +46,19 @@ async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: s
   expect(hub.client(name)?.authScheme).toBe(scheme);
   const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
   const builder: AxiosInstance = axios.create();
-  let captured: Captured | undefined;
+  // Filled by the interceptor below (the last entry is the latest request), emptied by build().
+  const captured: Captured[] = [];
   // Registered before the signature interceptors, so it runs AFTER them (axios runs request
   // interceptors last-registered first): it sees the final signed bytes.
   builder.interceptors.request.use((config: InternalAxiosRequestConfig) => {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers.toJSON())) if (typeof v === "string") headers[k] = v;
-    captured = {
+    captured.push({
       method: (config.method ?? "get").toUpperCase(),
       url: String(config.url),
       headers,
       body: config.data as Buffer | undefined,
-    };
+    });
     return config;
   });
   installSignatureInterceptors(builder, { resolvePeer: () => mirror.peerAuth });
@@ -66,10 +67,11 @@ async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: s
     mirror,
     api,
     async build(method, url, data) {
-      captured = undefined;
+      captured.length = 0;
       await builder.request({ method, url, data }).catch(() => undefined);
-      if (!captured) throw new Error("nothing captured");
-      return captured;
+      const last = captured.pop();
+      if (!last) throw new Error("nothing captured");
+      return last;
     },
   };
 }
@@ -147,7 +149,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     expect(first.status).toBe(200);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(1);
     const r = await expectRejected(genuine, "replayed POST");
-    expect(JSON.parse(r.text).message).toMatch(/signature|PSRD|allocation|used/i);
+    expect(ErrorBodySchema.parse(JSON.parse(r.text)).message).toMatch(/signature|PSRD|allocation|used/i);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(1);
     // A replay after the share was fetched and deleted is still refused (the bytes are used, forever).
     expect(
@@ -205,9 +207,9 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const again = await curtis.api.getKeyShares({ client_name: "curtis", keys });
     const firstBody = JSON.parse(first.text) as { encryption_key_allocation: unknown };
     expect(again.encryption_key_allocation).not.toEqual(firstBody.encryption_key_allocation);
-    expect(Buffer.from(await decryptShare(curtis.mirror, again.encryption_key_allocation!, again.shares[0].encrypted_share_value))).toEqual(
-      Buffer.from(value),
-    );
+    expect(
+      Buffer.from(await decryptShare(curtis.mirror, defined(again.encryption_key_allocation), again.shares[0].encrypted_share_value)),
+    ).toEqual(Buffer.from(value));
     const ack = await curtis.build("POST", fetchUrl, { client_name: "curtis", keys: [], ack: [{ master_sae_id: "sam", key_id: key }] });
     const acked = await sendRaw(ack);
     expect(acked.status).toBe(200);
@@ -221,7 +223,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const key = randomUUID();
     const { body } = await shareBody(key);
     const genuine = await carol.build("POST", `${base}/dske/api/v1/key-share`, body);
-    const text = genuine.body!.toString("utf8");
+    const text = defined(genuine.body).toString("utf8");
     const sig = genuine.headers["DSKE-Signature"];
     const [alloc, tag] = [sig.slice(0, sig.indexOf("%")), sig.slice(sig.indexOf("%") + 1)];
     const tagBytes = Buffer.from(tag, "base64");
@@ -293,7 +295,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
       raw[i] = await send(http, "GET", String(config.url), { headers });
       if (raw[0] && raw[1]) arrived();
       await both;
-      const r = raw[swap ? 1 - i : i]!;
+      const r = defined(raw[swap ? 1 - i : i]);
       return {
         data: Buffer.from(r.text, "utf8"),
         status: r.status,
@@ -338,7 +340,10 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const { body } = await shareBody(key);
     const post = await carol.build("POST", `${base}/dske/api/v1/key-share`, body);
     await expectRejected(
-      { ...post, body: Buffer.from(post.body!.toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')) },
+      {
+        ...post,
+        body: Buffer.from(defined(post.body).toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')),
+      },
       "other master",
     );
   });

@@ -240,8 +240,8 @@ export function expectWellFormed(r: RawResponse, what: string, opts: { foreignPa
     } catch {
       throw new Error(`${what}: ${r.status} without a JSON body: ${JSON.stringify(r.text.slice(0, 200))}`);
     }
-    const b = parsed as { message?: unknown; details?: unknown };
-    if (typeof b !== "object" || b === null || typeof b.message !== "string" || b.message.length === 0) {
+    const b = typeof parsed === "object" && parsed !== null ? (parsed as { message?: unknown; details?: unknown }) : undefined;
+    if (b === undefined || typeof b.message !== "string" || b.message.length === 0) {
       throw new Error(`${what}: ${r.status} body lacks a message: ${r.text.slice(0, 200)}`);
     }
     if (b.details !== undefined && !Array.isArray(b.details))

@@ -40,7 +40,7 @@ const OPERATOR_TOKEN = "operator-token-for-the-hub-fuzzer";
 
 const NAME = "hank";
 const RUNS = 150;
-const MAC: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 32 };
+const MAC: Partial<Record<string, number>> = { gf128: 16, "hmac-sha256": 32 } satisfies Record<AuthSchemeName, number>;
 /** Bytes at the start of each block kept as its MAC key. */
 const MAC_KEY_PREFIX: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 0 };
 
@@ -62,6 +62,11 @@ let fuzzed = 0;
 const seen: Record<string, Record<number, number>> = {};
 let carol: Signer;
 let curtis: Signer;
+/** What beforeAll got to open (it may fail part way): afterAll closes only these. */
+const opened: { hub?: Hub; server?: Server; signers: Signer[] } = { signers: [] };
+
+/** The answer the response interceptor of `s` saw last (a call: the interceptor sets it behind the compiler's back). */
+const lastResponse = (s: Signer): RawResponse | undefined => s.last;
 
 async function signer(name: string, encryptors: string[], scheme: AuthSchemeName): Promise<Signer> {
   // One block of 65536 bytes per pool (the MAC key prefix included), from the client's first bundle.
@@ -95,23 +100,27 @@ beforeAll(async () => {
     maxPsrdBlockBytes: 65536,
     authSchemes: ["gf128", "hmac-sha256"],
   });
+  opened.hub = hub;
   const app = express();
   app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e), operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
+  opened.server = server;
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${NAME}`;
   carol = await signer("carol", ["sam", "sue"], "gf128");
+  opened.signers.push(carol);
   curtis = await signer("curtis", ["sunny"], "hmac-sha256");
+  opened.signers.push(curtis);
 });
 
 afterAll(async () => {
   console.log(`hub fuzz: ${fuzzed} requests fuzzed; in-band statuses by signature mode: ${JSON.stringify(seen)}`);
-  carol?.api.close();
-  curtis?.api.close();
-  server?.closeAllConnections();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  await hub?.close();
+  for (const s of opened.signers) s.api.close();
+  const openedServer = opened.server;
+  openedServer?.closeAllConnections();
+  await new Promise<void>((r) => (openedServer ? openedServer.close(() => r()) : r()));
+  await opened.hub?.close();
 });
 
 // ---------------------------------------------------------------------------------------------- PSRD accounting
@@ -151,7 +160,7 @@ function expectAtMostMac(before: Snapshot, after: Snapshot, what: string): void 
     expect(a.ho.blocks).toBe(b.ho.blocks);
     const dco = a.co.used - b.co.used;
     const dho = a.ho.used - b.ho.used;
-    const mac = MAC[a.scheme as AuthSchemeName] ?? 32;
+    const mac = MAC[a.scheme] ?? 32;
     if (dco < 0 || dco > mac || dho < 0 || dho > mac) {
       throw new Error(`${what}: ${name} consumed client-owned ${dco}, hub-owned ${dho} bytes (MAC is ${mac})`);
     }
@@ -223,8 +232,9 @@ async function inBand(
     s.last = undefined;
     // why: the signature interceptor may reject an unsigned (hmac) error answer; the raw answer is captured.
     await s.signed.request({ method, url, data, headers }).catch((e: unknown) => e);
-    if (!s.last) throw new Error(`${what}: no response`);
-    r = s.last;
+    const last = lastResponse(s);
+    if (!last) throw new Error(`${what}: no response`);
+    r = last;
   } else {
     const h = mode === "bogus" ? { ...headers, "DSKE-Signature": bogus } : headers;
     r = await send(http, method, url, { body: data, headers: h });
@@ -245,7 +255,7 @@ async function inBand(
 async function stillAlive(): Promise<void> {
   const r = await send(http, "GET", `${base}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${OPERATOR_TOKEN}` } });
   expect(r.status).toBe(200);
-  expect(JSON.parse(r.text).name).toBe(NAME);
+  expect((JSON.parse(r.text) as { name?: unknown }).name).toBe(NAME);
 }
 
 const run = <T>(p: fc.IAsyncPropertyWithHooks<T>, runs = RUNS): Promise<void> =>

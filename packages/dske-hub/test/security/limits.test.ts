@@ -158,11 +158,14 @@ describe("over HTTP", () => {
     const r = await send(http, "POST", `${base}/dske/api/v1/key-share`, {
       body: Buffer.alloc(4 * 1024 * 1024 + 1024, 0x20),
       headers: { "Content-Type": "application/json", "DSKE-Signature": `${uuid}:0:16%${Buffer.alloc(16).toString("base64")}` },
-    }).catch((e: { code?: string }) => ({
-      status: e.code === "ECONNRESET" || e.code === "EPIPE" ? 413 : 0,
-      headers: {},
-      text: '{"message":"reset"}',
-    }));
+    }).catch((err: unknown) => {
+      const e = err as { code?: string };
+      return {
+        status: e.code === "ECONNRESET" || e.code === "EPIPE" ? 413 : 0,
+        headers: {},
+        text: '{"message":"reset"}',
+      };
+    });
     expect(r.status).toBe(413);
   });
 
