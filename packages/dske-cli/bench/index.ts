@@ -512,11 +512,7 @@ async function main(): Promise<void> {
     console.log(`keys/s vs previous run: ${kpRatio.join("; ")}`);
     console.log("");
     console.log(
-      "| PSRD per established key | bytes/key | vs floor (" +
-        FLOOR +
-        ") | vs reference (" +
-        REFERENCE.psrd_per_256_bit_key +
-        ") |\n|---|---:|---:|---:|",
+      `| PSRD per established key | bytes/key | vs floor (${FLOOR}) | vs reference (${REFERENCE.psrd_per_256_bit_key}) |\n|---|---:|---:|---:|`,
     );
     for (const p of psrd) {
       console.log(

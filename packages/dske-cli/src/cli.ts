@@ -83,7 +83,7 @@ export function reorderEtsiArgs(argv: readonly string[]): string[] {
     }
     if (a.startsWith("-")) continue;
     if (a !== "etsi-qkd") return args; // another command
-    const [m, s, op] = [args[i + 1], args[i + 2], args[i + 3]];
+    const [m, s, op] = [args.at(i + 1), args.at(i + 2), args.at(i + 3)];
     if (
       m !== undefined &&
       s !== undefined &&

@@ -139,10 +139,10 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     throw new CliError(
       `no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`,
     );
-  if (!ctx.topology.hubs.some((h) => h.name === opts.hub)) {
+  const hubNode = ctx.topology.hubs.find((h) => h.name === opts.hub);
+  if (!hubNode) {
     throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
   }
-  const hubNode = ctx.topology.hubs.find((h) => h.name === opts.hub)!;
   // The hub forgets the client (pools, shares, bundle chain) so that its next bundle is a first one.
   try {
     const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });

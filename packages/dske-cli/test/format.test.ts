@@ -89,11 +89,11 @@ describe("compareKeys", () => {
 
 /** An ETSI "server" whose slave side returns a different key value. */
 class LyingCaller extends EtsiCaller {
-  override async getKey(): Promise<EtsiResponse> {
-    return { status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAA=" }] } };
+  override getKey(): Promise<EtsiResponse> {
+    return Promise.resolve({ status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAA=" }] } });
   }
-  override async getKeyWithKeyIds(): Promise<EtsiResponse> {
-    return { status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAE=" }] } };
+  override getKeyWithKeyIds(): Promise<EtsiResponse> {
+    return Promise.resolve({ status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAE=" }] } });
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EtsiApi, parseClientArgs, startClientServer, type Logger, type RunningClientServer } from "@dske/client";
@@ -37,7 +38,7 @@ function api(server: RunningClientServer, name: string, material: TlsMaterial = 
   return a;
 }
 
-async function clientArgs(name: string, encryptors: string[], tls: boolean): Promise<string[]> {
+function clientArgs(name: string, encryptors: string[], tls: boolean): string[] {
   const own = layout.client(name);
   return [
     name,
@@ -107,8 +108,8 @@ beforeAll(async () => {
   writeFileSync(directoryFile, JSON.stringify({ sam: "carol", susan: "carol", sunny: "cindy" }));
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
-  carol = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
-  cindy = await startClientServer(await parseClientArgs(await clientArgs("cindy", ["sunny"], true)), { logger: silent });
+  carol = await startClientServer(await parseClientArgs(clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
+  cindy = await startClientServer(await parseClientArgs(clientArgs("cindy", ["sunny"], true)), { logger: silent });
   // The hubs' local distributors, in process: the clients get their PSRD in bundles.
   for (const c of [carol, cindy])
     distributors.push(
@@ -124,9 +125,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(distributors.map((d) => d.stop()));
   for (const a of apis) a.close();
-  await carol?.stop();
-  await cindy?.stop();
-  for (const h of hubs ?? []) {
+  // Unset when beforeAll failed.
+  await (carol as RunningClientServer | undefined)?.stop();
+  await (cindy as RunningClientServer | undefined)?.stop();
+  for (const h of (hubs as TestHub[] | undefined) ?? []) {
     await h.down();
     await h.hub.close();
   }
@@ -138,7 +140,12 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
     expect(carol.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const cn = await new Promise<string>((resolve, reject) => {
       const req = https.request(`${carol.url}/api/v1/keys/sunny/status`, { ...sae("sam"), agent: false }, (res) => {
-        const peer = (res.socket as import("node:tls").TLSSocket).getPeerCertificate();
+        const socket = res.socket;
+        if (!(socket instanceof TLSSocket)) {
+          reject(new Error("the response did not come over TLS"));
+          return;
+        }
+        const peer = socket.getPeerCertificate();
         res.resume();
         resolve(String(peer.subject.CN));
       });
@@ -241,7 +248,7 @@ describe("plain HTTP (local experiments) is flagged as insecure", () => {
   test("warning line at startup and the transport fields in the mgmt status", async () => {
     const warnings: string[] = [];
     const logger: Logger = { ...silent, warn: (m) => warnings.push(m) };
-    const plain = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam"], false)), { logger });
+    const plain = await startClientServer(await parseClientArgs(clientArgs("carol", ["sam"], false)), { logger });
     try {
       expect(plain.url).toMatch(/^http:\/\//);
       expect(warnings).toContain("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");

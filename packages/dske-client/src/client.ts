@@ -87,7 +87,8 @@ export class Client {
     if (new Set(options.hubs.map((u) => u.replace(/\/+$/, ""))).size !== options.hubs.length) {
       throw new RangeError("duplicate hub URL");
     }
-    const { inboxDir: _inbox, ...psrd } = options.psrd ?? {};
+    const psrd = { ...options.psrd };
+    delete psrd.inboxDir;
     this.stopThreshold = resolvePsrdOptions(psrd).stopThreshold; // also checks the thresholds
     this.peerHubs = options.hubs.map(
       (url) =>

@@ -204,7 +204,9 @@ export function saeIdFromAuthorization(header: string | undefined): string | und
   if (header === undefined) return undefined;
   let v = header.trim();
   const m = /^bearer(?:\s+(.*))?$/i.exec(v);
-  if (m) v = (m[1] ?? "").trim();
+  if (m) {
+    v = (m.at(1) ?? "").trim(); // the group after "bearer" is optional
+  }
   if (v.length === 0) return undefined;
   return v;
 }

@@ -145,7 +145,11 @@ export async function makePsrdSplitKeys(
       pads.push(perHub);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (failed) throw failed.reason;
-      const got = chosen.map((e) => perHub.get(e.i)!);
+      const got = chosen.map((e) => {
+        const pad = perHub.get(e.i);
+        if (pad === undefined) throw new Error(`no PSRD allocation from hub ${e.i} although none failed`);
+        return pad;
+      });
       made.push(
         splitKeyFromPsrd(
           sizeBits,

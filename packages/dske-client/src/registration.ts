@@ -52,7 +52,7 @@ export class Registration {
 
   /** Wait for a registration in flight (stop). */
   async settled(): Promise<void> {
-    await Promise.allSettled([this.registering].filter(Boolean));
+    await Promise.allSettled(this.registering ? [this.registering] : []);
   }
 
   /** Not registered yet, but the first registration attempt has not failed either (startup), or the first bundle is on its way. */

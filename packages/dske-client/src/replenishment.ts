@@ -188,7 +188,7 @@ export class Replenishment {
     const { link, psrd } = this.d;
     if (!link.registered || link.stopped || this.refill[kind]) return;
     if (this.available(kind) >= Math.max(psrd.startThreshold, this.recentDemand(kind), this.aheadBytes(kind))) return;
-    this.runFill(kind);
+    void this.runFill(kind); // runFill logs failures
   }
 
   /** Both pools. */
@@ -237,7 +237,7 @@ export class Replenishment {
     if (existing) return existing;
     const { link } = this.d;
     const p = this.fill(kind)
-      .catch((err) => {
+      .catch((err: unknown) => {
         link.noteFailure(err);
         if (err instanceof HubApiError && (err.status === 404 || err.status === 401 || err.status === 0)) {
           this.d.reregister(`PSRD request answered ${err.status}: ${err.message}`);
@@ -381,7 +381,7 @@ export class Replenishment {
 
   /** Stop: wait for refills in flight, drop the signer's prepared pads, close the out-of-band client. */
   async stop(): Promise<void> {
-    await Promise.allSettled([this.refill.local, this.refill.peer].filter(Boolean));
+    await Promise.allSettled([this.refill.local, this.refill.peer].filter((p) => p !== undefined));
     await this.signing?.discard();
     this.oob?.close();
   }

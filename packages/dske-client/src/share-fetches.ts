@@ -107,7 +107,11 @@ export class ShareFetches {
       res = await calls.call(expected, () =>
         link.api.getKeyShare(
           { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
-          { onVerified: (c) => (verified = c) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
         ),
       );
     } catch (err) {
@@ -145,7 +149,11 @@ export class ShareFetches {
             keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
             ...(riding.length > 0 ? { ack: riding } : {}),
           },
-          { onVerified: (c) => (verified = c) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
         ),
       );
     } catch (err) {
@@ -190,7 +198,14 @@ export class ShareFetches {
     const { link, calls } = this.d;
     let verified: Promise<void> = Promise.resolve();
     await calls.call(link.messageCost, () =>
-      link.api.getKeyShares({ client_name: this.d.clientName, keys: [], ack: [...acks] }, { onVerified: (c) => (verified = c) }),
+      link.api.getKeyShares(
+        { client_name: this.d.clientName, keys: [], ack: [...acks] },
+        {
+          onVerified: (c) => {
+            verified = c;
+          },
+        },
+      ),
     );
     await calls.settleVerified(verified);
   }
@@ -218,7 +233,11 @@ export class ShareFetches {
       const res = await calls.call(link.messageCost, () =>
         link.api.shareMeta(
           { client_name: this.d.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) },
-          { onVerified: (c) => (verified = c) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
         ),
       );
       await calls.settleVerified(verified);

@@ -31,7 +31,7 @@ async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Partia
   });
   await c.client.stop();
   const fresh = await startClient(
-    mergeClientOptions<ClientOptions>(
+    mergeClientOptions(
       {
         name: "curtis",
         encryptors: ["sunny", "susan"],
@@ -42,7 +42,7 @@ async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Partia
         stateDir: c.stateDir,
       },
       extra,
-    ),
+    ) as ClientOptions,
   );
   await fresh.client.whenRegistered();
   return fresh;

@@ -8,6 +8,7 @@ import path from "node:path";
 import { HubApi } from "@dske/protocol";
 import { startClient, startHub, startNetwork, type TestHub, type TestNetwork } from "./harness";
 import { BundleInstallError } from "../src/bundle-installer";
+import { defined } from "./defined";
 
 type Pool = { blocks: number; size: number; available: number };
 type Pools = { client_owned: Pool; hub_owned: Pool };
@@ -22,7 +23,10 @@ function poolsOf(
   hub: string,
 ): { client_owned: Omit<Pool, "available">; hub_owned: Omit<Pool, "available"> } {
   const st = net[client].client.mgmtStatus() as { peer_hubs: { hub_name: string; pools: Pools }[] };
-  const p = st.peer_hubs.find((h) => h.hub_name === hub)!.pools;
+  const p = defined(
+    st.peer_hubs.find((h) => h.hub_name === hub),
+    `hub ${hub}`,
+  ).pools;
   return {
     client_owned: { blocks: p.client_owned.blocks, size: p.client_owned.size },
     hub_owned: { blocks: p.hub_owned.blocks, size: p.hub_owned.size },
@@ -31,7 +35,10 @@ function poolsOf(
 
 function seqOf(net: TestNetwork, client: "carol" | "curtis", hub: string): number {
   const st = net[client].client.mgmtStatus() as { peer_hubs: { hub_name: string; psrd: { bundles_installed: number } }[] };
-  return st.peer_hubs.find((h) => h.hub_name === hub)!.psrd.bundles_installed;
+  return defined(
+    st.peer_hubs.find((h) => h.hub_name === hub),
+    `hub ${hub}`,
+  ).psrd.bundles_installed;
 }
 
 describe("bundles at the client", () => {
@@ -75,7 +82,6 @@ describe("bundles at the client", () => {
 
   test("tampered, truncated, replayed, foreign and out-of-order bundles are refused and install nothing", async () => {
     const hank: TestHub = net.hubs[0];
-    const helen: TestHub = net.hubs[1];
     const refusedWith = async (file: string, code: string) => {
       const pools = poolsOf(net, "curtis", "hank");
       const seqs = net.hubs.map((h) => seqOf(net, "curtis", h.name));
@@ -121,7 +127,6 @@ describe("bundles at the client", () => {
     }
     // carol's chain with hank is still at her own next seq: install it there
     await expect(net.carol.client.installBundle(forCarol.file)).resolves.toMatchObject({ hub_name: "hank" });
-    helen;
   });
 
   test("a bundle copied before install cannot be installed twice (the chain key is used once)", async () => {
@@ -161,9 +166,9 @@ describe("network PSRD delivery (psrd_delivery: network)", () => {
       for (const h of hubs) {
         const st = h.hub.status();
         for (const c of st.peer_clients) {
-          expect(c.psrd!.bundles_issued).toBe(1);
+          expect(defined(c.psrd).bundles_issued).toBe(1);
           expect(c.pools.client_owned.size + c.pools.hub_owned.size).toBeGreaterThan(2 * (1024 + 16));
-          expect(c.psrd!.staged.blocks).toBe(0);
+          expect(defined(c.psrd).staged.blocks).toBe(0);
         }
       }
       // an outsider asking for curtis's PSRD: 401, nothing created

@@ -54,7 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of [carol, curtis]) await c?.close();
+  for (const c of [carol, curtis] as (TestClient | undefined)[]) await c?.close(); // unset when beforeAll failed
   for (const h of hubs) {
     h.server.closeAllConnections();
     await new Promise<void>((r) => h.server.close(() => r()));

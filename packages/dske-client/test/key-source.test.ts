@@ -13,6 +13,7 @@ import { xor, type Allocation } from "@dske/psrd";
 import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD } from "../src/key";
 import { parseClientArgs } from "../src/bin/standalone";
 import { usedBytes, waitFor } from "./harness";
+import { defined } from "./defined";
 import { useNetwork } from "./security/net";
 import {
   lagrangeAtZero,
@@ -123,7 +124,7 @@ describe.each([
       const S = combine(idx.map((i) => made.shares[i]));
       const Y = S.subarray(0, S.length - WORD);
       expect(toHex(S.subarray(S.length - WORD))).toBe(toHex(keyCheckWord(Y)));
-      expect(toHex(openSecret(S, r)!)).toBe(toHex(made.key));
+      expect(toHex(defined(openSecret(S, r)))).toBe(toHex(made.key));
     }
     expect(subsets).toBeGreaterThan(0);
     const rec = reconstructKey(
@@ -132,7 +133,7 @@ describe.each([
       r,
     );
     expect(rec && toHex(rec.key)).toBe(toHex(made.key));
-    expect(rec!.bad).toEqual([]);
+    expect(defined(rec).bad).toEqual([]);
   });
 
   it("a wrong share is detected (robust reconstruction names it)", () => {
@@ -144,7 +145,7 @@ describe.each([
     shares[0].y[0] ^= 0x5a;
     const rec = reconstructKey(shares, k, r);
     expect(rec && toHex(rec.key)).toBe(toHex(made.key));
-    expect(rec!.bad).toEqual(["h0"]);
+    expect(defined(rec).bad).toEqual(["h0"]);
   });
 });
 
@@ -199,14 +200,14 @@ describe("makePsrdSplitKeys (master side)", () => {
       private readonly seed: number,
       private readonly fail = false,
     ) {}
-    async allocatePad(size: number): Promise<PadAllocation> {
-      if (this.fail) throw new Error("PSRD exhausted");
+    allocatePad(size: number): Promise<PadAllocation> {
+      if (this.fail) return Promise.reject(new Error("PSRD exhausted"));
       const allocation: Allocation = {
         fragments: [{ blockUuid: `00000000-0000-4000-8000-00000000000${this.seed}`, start: 16 + this.taken.length * size, size }],
       };
       const a = { allocation, data: psrd(this.seed * 1000 + this.taken.length, size) };
       this.taken.push({ allocation, data: a.data.slice() });
-      return a;
+      return Promise.resolve(a);
     }
   }
 
@@ -224,7 +225,7 @@ describe("makePsrdSplitKeys (master side)", () => {
       }
       expect(made[i].adjustedX).toBe(4);
       const S = combine([made[i].shares[1], made[i].shares[4], made[i].shares[0]]);
-      expect(toHex(openSecret(S, 0)!)).toBe(toHex(made[i].key));
+      expect(toHex(defined(openSecret(S, 0)))).toBe(toHex(made[i].key));
     }
   });
 
@@ -278,10 +279,10 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
         .subarray(0, secretLength(size) - WORD)
         .every((b) => b === 0);
     const allZero = (v: string) => Buffer.from(v, "base64").every((b) => b === 0);
-    expect(seen.get("hank")!.every(allZero)).toBe(true);
-    expect(seen.get("helen")!.every(allZero)).toBe(true);
-    expect(seen.get("hilary")!.every(zeroBody)).toBe(true);
-    expect(seen.get("holly")!.some(zeroBody)).toBe(false);
+    expect(defined(seen.get("hank")).every(allZero)).toBe(true);
+    expect(defined(seen.get("helen")).every(allZero)).toBe(true);
+    expect(defined(seen.get("hilary")).every(zeroBody)).toBe(true);
+    expect(defined(seen.get("holly")).some(zeroBody)).toBe(false);
     const ids = got.keys.map((k) => k.key_ID);
     await waitFor(
       () => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))),

@@ -15,6 +15,7 @@ import {
 } from "../src/key";
 import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestNetwork } from "./harness";
+import { defined } from "./defined";
 
 const key = (b: number) => ({ keyId: `id-${b}`, key: new Uint8Array(32).fill(b) });
 
@@ -40,9 +41,9 @@ describe("KeyStock policy", () => {
       "sam",
       "sunny",
       256,
-      Array.from({ length: order!.count }, (_, i) => key(i)),
+      Array.from({ length: defined(order).count }, (_, i) => key(i)),
     );
-    stock.refillDone(order!);
+    stock.refillDone(defined(order));
     expect(stock.size("sam", "sunny", 256)).toBe(8);
     // Plenty in stock for the measured rate: nothing due.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
@@ -123,7 +124,7 @@ describe("KeyStock policy", () => {
       now += 30;
     }
     stock.take("sam", "sunny", 256, 1);
-    const count = stock.refillDue("sam", "sunny", 256)!.count;
+    const count = defined(stock.refillDue("sam", "sunny", 256)).count;
     expect(count).toBeLessThan(MIN_REFILL);
     expect(count).toBeGreaterThanOrEqual(125);
     expect(count).toBeLessThanOrEqual(140);
@@ -142,7 +143,7 @@ describe("KeyStock policy", () => {
       now += 50;
     }
     stock.take("sam", "sunny", 256, 10); // a new window starts: the last one's rate counts
-    const order = stock.refillDue("sam", "sunny", 256)!;
+    const order = defined(stock.refillDue("sam", "sunny", 256));
     expect(order.count).toBe(300);
     expect(order.count).toBeLessThanOrEqual(MAX_STOCK_BATCH);
   });

@@ -5,6 +5,7 @@
  */
 import { EtsiApiError } from "@dske/protocol";
 import { newKeyId } from "../src/key";
+import { defined } from "./defined";
 import { startNetwork, usedBytes, waitFor, type TestClient, type TestHub, type TestNetwork } from "./harness";
 
 const HUBS = ["hank", "helen", "hilary", "holly", "hugo"];
@@ -18,7 +19,7 @@ beforeAll(async () => {
   ({ hubs, carol, curtis } = net);
 });
 
-afterAll(() => net?.close());
+afterAll(() => (net as TestNetwork | undefined)?.close()); // unset when beforeAll failed
 
 async function expectEtsiError(p: Promise<unknown>, status: number, message?: RegExp): Promise<EtsiApiError> {
   try {
@@ -173,7 +174,7 @@ describe("key establishment", () => {
     expect(st.stored_key_count).toBeGreaterThan(0);
     expect(st.stored_key_count).toBeLessThanOrEqual(st.max_key_count);
     // bound by the PSRD: (client-owned available) / (|S| + MAC) on the k-th best hub
-    const perHub = carol.client.peerHubs.map((h) => Math.floor(h.poolStats("local")!.available / (48 + 16)));
+    const perHub = carol.client.peerHubs.map((h) => Math.floor(defined(h.poolStats("local")).available / (48 + 16)));
     expect(st.stored_key_count).toBeLessThanOrEqual(Math.max(...perHub));
   });
 });
@@ -266,7 +267,7 @@ describe("hub failures", () => {
       peer_hubs: { hub_name: string; bad_shares: number }[];
       bad_shares: { hub: string }[];
     };
-    const hilary = status.peer_hubs.find((h) => h.hub_name === "hilary")!;
+    const hilary = defined(status.peer_hubs.find((h) => h.hub_name === "hilary"));
     expect(hilary.bad_shares).toBeGreaterThan(0);
     expect(status.bad_shares.every((b) => b.hub === "hilary")).toBe(true);
     for (const h of status.peer_hubs) if (h.hub_name !== "hilary") expect(h.bad_shares).toBe(0);

@@ -96,7 +96,7 @@ describe("management plane options", () => {
   });
 
   test.each([
-    ["missing", async (dir: string) => path.join(dir, "nope"), /--operator-token-file .*nope: cannot read it/],
+    ["missing", (dir: string) => Promise.resolve(path.join(dir, "nope")), /--operator-token-file .*nope: cannot read it/],
     ["group/world readable", async (dir: string) => writeToken(dir, 0o644), /readable by group or others \(mode 644\).*chmod 600 /],
     ["empty", async (dir: string) => writeToken(dir, 0o600, "\n"), /the file is empty/],
     ["too short", async (dir: string) => writeToken(dir, 0o600, "abc\n"), /not a usable operator token/],

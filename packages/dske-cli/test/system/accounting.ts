@@ -125,7 +125,7 @@ export function settledHubAccounting(t: SystemTopology, hubs: readonly string[],
   return settled(() => hubAccounting(t, hubs, client), {
     ready: (v) =>
       Object.values(v).every((h) =>
-        ((h as { shares: { pending_ack?: string[] }[] }).shares ?? []).every((s) => (s.pending_ack ?? []).length === 0),
+        ((h as { shares?: { pending_ack?: string[] }[] }).shares ?? []).every((s) => (s.pending_ack ?? []).length === 0),
       ),
   });
 }

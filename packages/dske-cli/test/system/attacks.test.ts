@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { formatSignatureHeader, parseSignatureHeader } from "@dske/auth";
 import { forward, hubOf, RealNet, type Exchange, type SentRequest } from "./real-net";
 import { isClearError, waitUntil } from "./chaos-util";
+import { defined } from "../defined";
 
 jest.setTimeout(120_000);
 
@@ -52,7 +53,7 @@ async function resend(net: RealNet, hub: string, req: SentRequest, attack = true
     figures.attacks++;
     if (r.status === 401) figures.rejected++;
   }
-  return { status: r.status, data, signed: r.headers["dske-signature"] !== undefined };
+  return { status: r.status, data, signed: Object.hasOwn(r.headers, "dske-signature") };
 }
 
 function flipTag(header: string): string {
@@ -117,8 +118,14 @@ describe.each([
     const { enc, dec } = await net.keyPair("sam", "sunny");
     expect(dec).toEqual(enc);
     const fresh: Exchange[] = HUBS.flatMap((h, i) => net.proxy(h).exchanges.slice(from[i]));
-    const post = fresh.find((e) => isInBandPost(e) && e.status === 200)!;
-    const get = fresh.find((e) => isInBandGet(e) && e.status === 200)!;
+    const post = defined(
+      fresh.find((e) => isInBandPost(e) && e.status === 200),
+      "a captured in-band POST",
+    );
+    const get = defined(
+      fresh.find((e) => isInBandGet(e) && e.status === 200),
+      "a captured in-band GET",
+    );
     expect(post).toBeDefined();
     expect(get).toBeDefined();
     // Measured: what the hubs consume from here on that the clients' own traffic (acks, PSRD
@@ -167,8 +174,8 @@ describe.each([
     expect((d.data as { keys: unknown }).keys).toEqual(enc);
     for (const h of HUBS) net.proxy(h).decide = () => "forward";
     const held = HUBS.flatMap((h, i) => net.proxy(h).held.slice(heldFrom[i]));
-    const post = held.find(isInBandPost)!;
-    const get = held.find(isInBandGet)!;
+    const post = defined(held.find(isInBandPost), "a held in-band POST");
+    const get = defined(held.find(isInBandGet), "a held in-band GET");
     expect(post).toBeDefined();
     expect(get).toBeDefined();
 
@@ -364,7 +371,7 @@ describe.each([
     expect(swappedAt.length).toBeGreaterThan(0);
     figures.attacks += swappedAt.length;
     // Never a wrong key: each call either succeeded (with k other hubs) or failed clearly.
-    if (d.status === 200) expect((d.data as { keys: unknown }).keys).toEqual(backKeys.map((k) => expect.objectContaining(k)));
+    if (d.status === 200) expect((d.data as { keys: unknown }).keys).toEqual(backKeys.map((k): unknown => expect.objectContaining(k)));
     else expect(isClearError(d.status, d.data)).toBe(true);
     if (e.status === 200) {
       const enc = (e.data as { keys: { key_ID: string }[] }).keys;
@@ -405,9 +412,10 @@ describe.each([
     }
     figures.attacks++;
     expect(err).toBeDefined();
-    expect(err!.status).toBe(503);
-    expect(isClearError(err!.status, err!.data)).toBe(true);
-    expect((err!.data as { message: string }).message).toMatch(/PSRD/);
+    const refusal = defined(err, "a refused enc_keys");
+    expect(refusal.status).toBe(503);
+    expect(isClearError(refusal.status, refusal.data)).toBe(true);
+    expect((refusal.data as { message: string }).message).toMatch(/PSRD/);
     figures.rejected++;
     // Keys flow again once the distributors replenished the pools (a request before that is refused).
     await waitUntil(async () => {
@@ -416,7 +424,7 @@ describe.each([
       return r !== undefined;
     }, "keys to flow again after replenishment");
     console.log(
-      `PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(err!.data as { message: string }).message.slice(0, 300)}`,
+      `PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(refusal.data as { message: string }).message.slice(0, 300)}`,
     );
   });
 });

@@ -26,6 +26,7 @@ import { bundleParts, fixSha, poolBlocks, poolBytes, withHeader } from "./bundle
 import { pidOf, sleep } from "./chaos-util";
 import { runningTopology, SYSTEM_TIMEOUT, type CliResult } from "./harness";
 import { saeKeyPair } from "./sae-http";
+import { defined } from "../defined";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -117,7 +118,7 @@ test("start provisioned every client by bundle: registered with every hub, bundl
     const s = await hubStatus(t, h);
     expect(s.psrd_delivery).toBe("bundle");
     expect(s.peer_clients.map((c) => c.client_name).sort()).toEqual(CLIENTS);
-    for (const c of s.peer_clients) expect([h, c.client_name, c.psrd!.bundles_issued >= 1]).toEqual([h, c.client_name, true]);
+    for (const c of s.peer_clients) expect([h, c.client_name, defined(c.psrd).bundles_issued >= 1]).toEqual([h, c.client_name, true]);
     for (const c of CLIENTS) expect(log(h)).toMatch(new RegExp(`hub ${h}: issued PSRD bundle 1 for ${c} \\(65536 \\+ 65536 bytes\\)`));
   }
 
@@ -150,7 +151,10 @@ test("start provisioned every client by bundle: registered with every hub, bundl
 
 test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → installed, pools grow by the bundle, the file destroyed", async () => {
   const before = await accounting("curtis");
-  const hankBefore = (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!;
+  const hankBefore = defined(
+    (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"),
+    "curtis at hank",
+  );
   const file = fileIn("by-hand.psrd");
   const bytes = await issue("hank", "curtis", file, 20_000, 30_000);
   expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -158,9 +162,12 @@ test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → i
   const { header } = bundleParts(bytes);
   expect(header).toMatchObject({ v: 1, hub_name: "hank", client_name: "curtis", seq: before.hank.seq + 1 });
   expect(header.enrollment_secret).toBeUndefined(); // only in bundle 1
-  const hankIssued = (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!;
-  expect(hankIssued.psrd!.bundles_issued).toBe(hankBefore.psrd!.bundles_issued + 1);
-  expect(hankIssued.psrd!.staged.hub).toBe(30_000); // hub-owned blocks wait for curtis's confirmation
+  const hankIssued = defined(
+    (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"),
+    "curtis at hank",
+  );
+  expect(defined(hankIssued.psrd).bundles_issued).toBe(defined(hankBefore.psrd).bundles_issued + 1);
+  expect(defined(hankIssued.psrd).staged.hub).toBe(30_000); // hub-owned blocks wait for curtis's confirmation
 
   const r = await install("curtis", file);
   expect(r.stderr).toBe("");
@@ -176,9 +183,12 @@ test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → i
   expect(after.hank.pools.hub_owned.blocks).toBe(before.hank.pools.hub_owned.blocks + 1);
   for (const h of HUBS.filter((x) => x !== "hank")) expect(after[h]).toEqual(before[h]);
   // curtis confirmed the hub-owned block in band: hank uses it now.
-  const hankAfter = await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!, {
-    ready: (c) => c.psrd!.staged.hub === 0,
-  });
+  const hankAfter = defined(
+    await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"), {
+      ready: (c) => c?.psrd?.staged.hub === 0,
+    }),
+    "curtis at hank",
+  );
   expect(hankAfter.pools.hub_owned.size).toBe(hankBefore.pools.hub_owned.size + poolBytes(header, "hub"));
   await expectKeysFlow("sam", "sunny");
   await expectKeysFlow("sunny", "sam");
@@ -336,10 +346,10 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   for (const [what, when] of points) {
     const logFrom = statSync(logFile).size;
     const data0 = dataBytes();
-    let finished = false;
-    const starting = t.cli("--client", "curtis", "start").finally(() => (finished = true));
+    const start = { finished: false }; // set in a callback, so a property (TS would narrow a local to false)
+    const starting = t.cli("--client", "curtis", "start").finally(() => (start.finished = true));
     let killed: number | undefined;
-    while (killed === undefined && !finished) {
+    while (killed === undefined && !start.finished) {
       const pid = pidOf(t, "curtis");
       if (pid !== undefined && isNodeProcessAlive(pid, "curtis") && (await when(logFrom, data0))) {
         process.kill(pid, "SIGKILL");
@@ -384,10 +394,13 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   expect(after.hank.pools.hub_owned.blocks).toBe(before.hank.pools.hub_owned.blocks + poolBlocks(header, "hub"));
   expect(readdirSync(inbox)).toEqual([]);
   for (const h of HUBS) expect([h, after[h].registered]).toEqual([h, true]);
-  const hank = await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!, {
-    ready: (c) => c.psrd!.staged.hub === 0,
-  });
-  expect(hank.psrd!.staged).toEqual({ client: 0, hub: 0, blocks: 0 });
+  const hank = defined(
+    await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"), {
+      ready: (c) => c?.psrd?.staged.hub === 0,
+    }),
+    "curtis at hank",
+  );
+  expect(defined(hank.psrd).staged).toEqual({ client: 0, hub: 0, blocks: 0 });
   await expectKeysFlow("sam", "sunny");
   await expectKeysFlow("susan", "sam");
 });

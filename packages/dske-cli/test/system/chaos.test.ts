@@ -67,9 +67,9 @@ const samples = new Map<string, Set<string>>();
 function noteError(where: string, status: number, data: unknown): void {
   const key = `${where} ${status}`;
   errorStatuses.set(key, (errorStatuses.get(key) ?? 0) + 1);
-  const msg = String((data as { message?: unknown } | null)?.message ?? "")
-    .replace(/[0-9a-f-]{36}/g, "<id>")
-    .slice(0, 160);
+  const message = (data as { message?: unknown } | null)?.message;
+  const text = typeof message === "string" ? message : message === undefined || message === null ? "" : JSON.stringify(message);
+  const msg = text.replace(/[0-9a-f-]{36}/g, "<id>").slice(0, 160);
   const set = samples.get(key) ?? new Set<string>();
   if (set.size < 3) set.add(msg);
   samples.set(key, set);

@@ -25,13 +25,14 @@ const curtis = () => t.node("curtis");
 /** An ETSI error: the status, and the {message, details?} body shape. */
 function expectError(res: { status: number; data: unknown }, status: number, message?: RegExp): string {
   expect({ status: res.status, body: res.data }).toMatchObject({ status });
-  const body = res.data as { message?: unknown; details?: unknown };
+  // A 401 may come without a body.
+  const body = res.data as { message?: unknown; details?: unknown } | null | undefined;
   if (status !== 401 || body) {
-    expect(typeof body.message).toBe("string");
-    if (body.details !== undefined) expect(Array.isArray(body.details)).toBe(true);
+    expect(typeof body?.message).toBe("string");
+    if (body?.details !== undefined) expect(Array.isArray(body.details)).toBe(true);
   }
-  if (message) expect(String(body.message) + JSON.stringify(body.details ?? "")).toMatch(message);
-  return String(body.message);
+  if (message) expect(String(body?.message) + JSON.stringify(body?.details ?? "")).toMatch(message);
+  return String(body?.message);
 }
 
 const enc = (slave: string, body: unknown, sae = "sam") =>

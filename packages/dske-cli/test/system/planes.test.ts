@@ -31,6 +31,7 @@ import { nodeBaseUrl, type NodeSpec } from "../../src/topology";
 import { clientAccounting, clientStatus, hubAccounting, hubStatus, settled, settledHubAccounting } from "./accounting";
 import { runningTopology, SYSTEM_TIMEOUT, type SystemTopology } from "./harness";
 import { certificateAgent, decKeys, encKeys, isTls, saeKeyPair } from "./sae-http";
+import { defined } from "../defined";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -251,7 +252,10 @@ describe.each([
     for (const h of HUBS) {
       const s = await hubStatus(t, h);
       expect([h, s.peer_clients.map((c) => c.client_name).sort()]).toEqual([h, CLIENTS]);
-      const curtis = s.peer_clients.find((c) => c.client_name === "curtis")!;
+      const curtis = defined(
+        s.peer_clients.find((c) => c.client_name === "curtis"),
+        `curtis at ${h}`,
+      );
       expect([curtis.auth_scheme, [...curtis.encryptor_names].sort()]).toEqual(["gf128", ["sunny", "susan"]]);
       expect(readdirSync(path.join(t.stateDir, "nodes", h, "outbox"))).toEqual([]);
     }

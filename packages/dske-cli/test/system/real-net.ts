@@ -18,8 +18,14 @@ import { blockKeyPrefix, parseSignatureHeader, type AuthSchemeName } from "@dske
 import { readAuditLog, type AuditRecord } from "@dske/psrd";
 import { defaultServerScript } from "../../src/node-command";
 import { sleep } from "./chaos-util";
+import { defined } from "../defined";
 
 /** The built script of a node: hubs with a fault file run the hub's test-only server. */
+/** The process has neither exited nor been killed by a signal (yet). */
+function isRunning(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
 function nodeScript(n: RealNode): string {
   const script = defaultServerScript(n.kind);
   return n.kind === "hub" && n.faultsFile !== undefined ? path.join(path.dirname(script), "test-server.js") : script;
@@ -59,14 +65,15 @@ export class RecordingProxy {
   constructor(private readonly target: () => number) {}
 
   async listen(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => void this.handle(req, res, Buffer.concat(chunks)));
     });
-    this.server.keepAliveTimeout = 1000;
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.server = server;
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {
@@ -373,10 +380,11 @@ export class RealNet {
     });
     closeSync(fd);
     n.proc = proc;
+    const stdout = defined(proc.stdout, `${n.name}'s stdout pipe`);
     let out = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${n.name} did not start: ${out}${this.logOf(n.name)}`)), 30_000);
-      proc.stdout!.on("data", (c: Buffer) => {
+      stdout.on("data", (c: Buffer) => {
         out += c.toString();
         if (/listening on/.test(out)) {
           clearTimeout(timer);
@@ -389,9 +397,9 @@ export class RealNet {
       });
     });
     // Keep draining stdout (request log lines) into memory-free oblivion, but keep the log text.
-    proc.stdout!.removeAllListeners("data");
+    stdout.removeAllListeners("data");
     const log = openSync(path.join(this.dir, `${n.name}.log`), "a");
-    proc.stdout!.on("data", (c: Buffer) => {
+    stdout.on("data", (c: Buffer) => {
       try {
         writeFileSync(log, c);
       } catch {
@@ -405,13 +413,13 @@ export class RealNet {
   async stopNode(name: string): Promise<void> {
     const n = this.node(name);
     const p = n.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    if (!p || !isRunning(p)) return;
     const exited = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
-    if (p.exitCode === null && p.signalCode === null) {
+    if (isRunning(p)) {
       p.kill("SIGKILL");
       await exited;
     }
@@ -424,7 +432,7 @@ export class RealNet {
   }
 
   setFaults(hub: string, faults: { corrupt_shares?: number; refuse_psrd?: boolean }): void {
-    writeFileSync(this.node(hub).faultsFile!, JSON.stringify(faults));
+    writeFileSync(defined(this.node(hub).faultsFile, `${hub}'s faults file`), JSON.stringify(faults));
   }
 
   async status(name: string): Promise<Record<string, unknown>> {
@@ -599,7 +607,10 @@ export class RealNet {
   // ---------------------------------------------------------------- ETSI
 
   async encKeys(master: string, slave: string, body: Record<string, unknown> = {}): Promise<{ status: number; data: unknown }> {
-    const kme = this.clients.find((c) => c.encryptors.includes(master))!;
+    const kme = defined(
+      this.clients.find((c) => c.encryptors.includes(master)),
+      `the KME of ${master}`,
+    );
     const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, {
       headers: { Authorization: master },
     });
@@ -607,7 +618,10 @@ export class RealNet {
   }
 
   async decKeys(slave: string, master: string, ids: string[]): Promise<{ status: number; data: unknown }> {
-    const kme = this.clients.find((c) => c.encryptors.includes(slave))!;
+    const kme = defined(
+      this.clients.find((c) => c.encryptors.includes(slave)),
+      `the KME of ${slave}`,
+    );
     const r = await this.http.post(
       `${this.baseUrl(kme.name)}/etsi/api/v1/keys/${master}/dec_keys`,
       { key_IDs: ids.map((key_ID) => ({ key_ID })) },

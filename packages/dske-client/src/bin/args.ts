@@ -109,20 +109,20 @@ const ConfigSchema = z
   .refine(
     (c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined),
     {
-      message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
+      error: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
       path: ["tlsCert"],
     },
   )
   .refine((c) => c.stopRequestPsrdThreshold >= c.startRequestPsrdThreshold, {
-    message: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
+    error: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
     path: ["stopRequestPsrdThreshold"],
   })
   .refine((c) => c.minNrShares <= c.hubs.length, {
-    message: "--min-nr-shares must not exceed the number of --hubs",
+    error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
   })
   .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
-    message:
+    error:
       "not a loopback address: without TLS the client serves plain HTTP, so SAE identities, keys and its management would cross " +
       "the network in clear; bind to 127.0.0.1 (the default), serve mutual TLS (--tls-cert/--tls-key/--tls-ca), " +
       "or add --allow-insecure-bind if the network is trusted",
@@ -195,7 +195,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     stopRequestPsrdThreshold: o.stopRequestPsrdThreshold,
     getPsrdBlockSize: o.getPsrdBlockSize,
     minNrShares: o.minNrShares,
-    stateDir: o.stateDir ?? path.join(".dske", "state", String(name)),
+    stateDir: o.stateDir ?? path.join(".dske", "state", name),
     kmeDirectory: o.kmeDirectory,
     tlsCert: o.tlsCert,
     tlsKey: o.tlsKey,

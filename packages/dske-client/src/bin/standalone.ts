@@ -107,6 +107,8 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     operatorToken,
     insecure,
   });
+  const metrics = router.metrics;
+  if (metrics === undefined) throw new Error("client router has no metrics although given a registry");
   app.use(router);
   // The same document, page, health and metrics (operator only) at the app root (one node per process).
   const root = express.Router();
@@ -178,7 +180,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     })();
     return stopping;
   }
-  return { client, server, url, stop, stopped, metrics: router.metrics! };
+  return { client, server, url, stop, stopped, metrics };
 }
 
 /** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */

@@ -210,7 +210,8 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     return parseSaeId(sae, "Authorization");
   };
   const param = (req: Request, name: string): string => parseSaeId(req.params[name], name);
-  const query = (req: Request): Record<string, unknown> => req.query ?? {};
+  // A custom "query parser" setting may leave req.query unset.
+  const query = (req: Request): Record<string, unknown> => (req as { query?: Request["query"] }).query ?? {};
 
   route(ETSI_ROUTES.getStatus, (req, res) => {
     const sae = caller(req);

@@ -43,7 +43,7 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
       const res = await net.curtis
         .etsi("susan")
         .getKeyWithKeyId("sam", bogusId())
-        .catch((e: { status: number }) => e);
+        .catch((e: unknown) => e);
       expect((res as { status: number }).status).toBe(400);
     }
     const after = await settle(read);
@@ -65,7 +65,7 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
           const r = await net.curtis
             .etsi("sunny")
             .getKeyWithKeyId("sam", bogusId())
-            .catch((e: { status: number; message: string }) => e);
+            .catch((e: unknown) => e);
           expect((r as { status: number }).status).toBe(400);
           refused++;
         }),

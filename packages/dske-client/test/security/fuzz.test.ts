@@ -56,7 +56,7 @@ afterAll(async () => {
   console.log(
     `client fuzz: ${fuzzed} requests fuzzed; ${hubLookups.requests} rejected well-formed dec_keys consulted the hubs (${hubLookups.bytes} PSRD bytes)`,
   );
-  await net?.close();
+  await (net as TestNetwork | undefined)?.close(); // unset when beforeAll failed
 });
 
 const read = (): Promise<Accounting> =>
@@ -263,7 +263,7 @@ describe("client (ETSI 014 + management) endpoints under fuzzing", () => {
             { body: method === "GET" ? undefined : "{}", headers: headers(auth, "application/json") },
             "other",
           );
-          if (r.status === 200 && path.endsWith("/mgmt/v1/status")) expect(JSON.parse(r.text).name).toBe("carol");
+          if (r.status === 200 && path.endsWith("/mgmt/v1/status")) expect((JSON.parse(r.text) as { name?: unknown }).name).toBe("carol");
         },
       ),
       100,
