@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "@dske/protocol";
-import { startClient, startHub, startNetwork, type TestHub, type TestNetwork } from "./harness";
+import { startClient, startHub, startNetwork, waitFor, type TestHub, type TestNetwork } from "./harness";
 import { BundleInstallError } from "../src/bundle-installer";
 import { defined } from "./defined";
 
@@ -162,7 +162,12 @@ describe("network PSRD delivery (psrd_delivery: network)", () => {
         expect(back.keys[0]).toEqual(got.keys[0]);
       }
       // more PSRD than the first bundles held was used: it came over the network, and every block
-      // the hub handed out was confirmed (nothing left staged)
+      // the hub handed out gets confirmed (nothing left staged once the refills in flight settle)
+      await waitFor(
+        () => hubs.every((h) => h.hub.status().peer_clients.every((c) => c.psrd?.staged.blocks === 0)),
+        20_000,
+        "every PSRD block handed out over the network confirmed",
+      );
       for (const h of hubs) {
         const st = h.hub.status();
         for (const c of st.peer_clients) {
