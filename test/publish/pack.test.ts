@@ -46,7 +46,7 @@ interface Pkg {
   tarball: string;
 }
 
-const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, "utf8")) as T;
+const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"));
 
 /** Every non-private package under packages/. */
 function publishablePackages(): Pkg[] {
@@ -55,7 +55,7 @@ function publishablePackages(): Pkg[] {
     .readdirSync(root)
     .filter((d) => fs.existsSync(path.join(root, d, "package.json")))
     .map((d) => {
-      const json = readJson<PackageJson>(path.join(root, d, "package.json"));
+      const json = readJson(path.join(root, d, "package.json")) as PackageJson;
       const tarball = `${json.name.replace(/^@/, "").replace("/", "-")}-${json.version}.tgz`;
       return { dir: path.join(root, d), json, tarball };
     })
@@ -94,10 +94,10 @@ function importedPackages(code: string): Set<string> {
   const names = new Set<string>();
   const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g;
   for (const m of code.matchAll(re)) {
-    const spec = m[1]!;
-    if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0]!)) continue;
+    const spec = m[1];
+    if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0])) continue;
     const parts = spec.split("/");
-    names.add(spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!);
+    names.add(spec.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]);
   }
   return names;
 }
@@ -275,7 +275,7 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   let tmp = "";
   let tgzDir = "";
   let project = "";
-  const gf128Count = (readJson<{ gf128_mul: unknown[] }>(GF128_VECTORS)).gf128_mul.length;
+  const gf128Count = (readJson(GF128_VECTORS) as { gf128_mul: unknown[] }).gf128_mul.length;
 
   beforeAll(() => {
     const missing = pkgs.flatMap((p) =>
@@ -299,7 +299,7 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       path.join(project, "package.json"),
       JSON.stringify({ name: "dske-consumer", version: "1.0.0", private: true, description: "publish test", license: "MIT" }, null, 2),
     );
-    fs.writeFileSync(path.join(project, "gf128-mul.json"), JSON.stringify(readJson<{ gf128_mul: unknown[] }>(GF128_VECTORS).gf128_mul));
+    fs.writeFileSync(path.join(project, "gf128-mul.json"), JSON.stringify((readJson(GF128_VECTORS) as { gf128_mul: unknown[] }).gf128_mul));
     const tarballs = pkgs.map((p) => path.join(tgzDir, p.tarball));
     runOk(
       "npm",
@@ -314,13 +314,23 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   });
 
   it("has a changesets config that publishes publicly and leaves the private packages alone", () => {
-    const config = readJson<{ access?: string; privatePackages?: { version?: boolean } }>(path.join(REPO, ".changeset", "config.json"));
+    const config = readJson(path.join(REPO, ".changeset", "config.json")) as { access?: string; privatePackages?: { version?: boolean } };
     expect(config.access).toBe("public");
     expect(config.privatePackages?.version).toBe(false);
   });
 
   it("finds the nine packages, outside the workspace", () => {
-    expect(names).toEqual(["@dske/auth", "@dske/cli", "@dske/client", "@dske/distributor", "@dske/hub", "@dske/protocol", "@dske/psrd", "@dske/server", "@dske/sss"]);
+    expect(names).toEqual([
+      "@dske/auth",
+      "@dske/cli",
+      "@dske/client",
+      "@dske/distributor",
+      "@dske/hub",
+      "@dske/protocol",
+      "@dske/psrd",
+      "@dske/server",
+      "@dske/sss",
+    ]);
     expect(path.relative(REPO, project).startsWith("..")).toBe(true);
   });
 
@@ -397,7 +407,8 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   );
 
   it("@dske/hub: the test-only fault injection is neither in the tarball nor in its entry or bin", () => {
-    const p = pkgs.find((x) => x.json.name === "@dske/hub")!;
+    const p = pkgs.find((x) => x.json.name === "@dske/hub");
+    if (!p) throw new Error("@dske/hub is not among the publishable packages");
     const tgz = path.join(tgzDir, p.tarball);
     const files = runOk("tar", ["-tzf", tgz], tmp).trim().split("\n");
     expect(files).toContain("package/dist/server.js");
@@ -409,7 +420,7 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
 
   it("installs every tarball with npm into a fresh project", () => {
     for (const p of pkgs) {
-      const installed = readJson<PackageJson>(path.join(project, "node_modules", p.json.name, "package.json"));
+      const installed = readJson(path.join(project, "node_modules", p.json.name, "package.json")) as PackageJson;
       expect(installed.version).toBe(p.json.version);
       // Installed from the tarball, not linked back into the workspace.
       expect(fs.lstatSync(path.join(project, "node_modules", p.json.name)).isSymbolicLink()).toBe(false);
@@ -465,7 +476,14 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     fs.writeFileSync(
       path.join(project, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: false },
+        compilerOptions: {
+          strict: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          noEmit: true,
+          skipLibCheck: false,
+        },
         files: ["consumer-ts.mts", "consumer-ts.cts"],
       }),
     );

@@ -27,7 +27,7 @@ export class Encryptor {
   /** As master: a new key shared with `slaveSae` (`bits`: key size, default 256). */
   async newKeyFor(slaveSae: string, bits = 256): Promise<SharedKey> {
     const { keys } = await this.etsi.getKeys(slaveSae, { number: 1, size: bits });
-    const k = keys[0];
+    const k = keys.at(0);
     if (k === undefined) throw new Error(`KME returned no key for ${this.sae} -> ${slaveSae}`);
     return { keyId: k.key_ID, key: Buffer.from(k.key, "base64") };
   }

@@ -19,6 +19,8 @@ jest.setTimeout(120_000);
 let topo: RunningTopology | undefined;
 let sam: Encryptor;
 let sunny: Encryptor;
+/** The encryptors beforeAll got to create (it may fail part way): afterAll closes these. */
+const encryptors: Encryptor[] = [];
 let dir: string;
 let inFile: string;
 let nextPort = 18810;
@@ -32,15 +34,16 @@ beforeAll(async () => {
   expect(opensslVersion()).toMatch(/^OpenSSL 3\./); // TLS 1.3 external PSK needs OpenSSL >= 1.1.1
   topo = await startTopology();
   sam = new Encryptor("sam", topo.etsiUrl("sam"));
+  encryptors.push(sam);
   sunny = new Encryptor("sunny", topo.etsiUrl("sunny"));
+  encryptors.push(sunny);
   dir = mkdtempSync(path.join(tmpdir(), "dske-tls-psk-test-"));
   inFile = path.join(dir, "payload.bin");
   writeFileSync(inFile, randomBytes(384 * 1024 + 17)); // a few hundred KiB, not a multiple of a record
 }, 120_000);
 
 afterAll(async () => {
-  sam?.close();
-  sunny?.close();
+  for (const e of encryptors) e.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
   await topo?.stop();
 }, 120_000);

@@ -12,7 +12,7 @@
  * and only then is the body decoded (JSON if it parses, as axios does by default).
  */
 import type { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from "axios";
-import { SignatureError } from "./errors";
+import { SignatureError, SignatureHeaderError } from "./errors";
 import { verifyResponse as verifyResponseSignature } from "./http-signer";
 import { allocateSigningKey } from "./keys";
 import { getScheme, requestParts } from "./message";
@@ -77,7 +77,9 @@ function headerValue(response: AxiosResponse): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === "string") return v;
   if (Array.isArray(v)) return v.map(String).join(", ");
-  return String(v);
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  // An object (e.g. a nested AxiosHeaders) is no header value; its string form could never parse.
+  throw new SignatureHeaderError("malformed_signature", `${SIGNATURE_HEADER} header is not a string`);
 }
 
 /**

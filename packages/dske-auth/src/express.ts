@@ -98,7 +98,11 @@ function readRawBody(req: Request, limit: number): Promise<Buffer> {
 }
 
 /** {message, details} body for a failure. */
-export function errorBody(message: string, code: string, details: readonly string[] = []): { message: string; details: Array<Record<string, string>> } {
+export function errorBody(
+  message: string,
+  code: string,
+  details: readonly string[] = [],
+): { message: string; details: Array<Record<string, string>> } {
   return { message, details: [{ code }, ...details.map((d) => ({ reason: d }))] };
 }
 
@@ -154,7 +158,9 @@ function installResponseSigner(
     else if (body instanceof Uint8Array) bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     else {
       if (!res.get("Content-Type")) res.type("html");
-      bytes = Buffer.from(String(body), "utf8");
+      // What is left is a number, boolean, bigint, symbol or function.
+      const rest = body as number | boolean | bigint | symbol | ((...args: never[]) => unknown);
+      bytes = Buffer.from(String(rest), "utf8");
     }
     if (typeof body === "string" && !res.get("Content-Type")?.includes("charset")) {
       res.set("Content-Type", `${res.get("Content-Type")}; charset=utf-8`);
@@ -259,9 +265,13 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
     void (async () => {
       if (req.readableEnded || (req as { _body?: unknown })._body === true) {
         // why: the _body flag is how body-parser marks a consumed stream (express.json upstream).
-        res.status(500).json(errorBody("Request body already consumed before DSKE signature check", "bad_message", [
-          "mount createSignatureMiddleware before any body parser (it parses JSON itself)",
-        ]));
+        res
+          .status(500)
+          .json(
+            errorBody("Request body already consumed before DSKE signature check", "bad_message", [
+              "mount createSignatureMiddleware before any body parser (it parses JSON itself)",
+            ]),
+          );
         return;
       }
       let raw: Buffer;
@@ -273,7 +283,11 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
           reject(res, 413, new SignatureError("body_too_large", `Request body larger than ${maxBodyBytes} bytes`, [err.message]));
           return;
         }
-        reject(res, 400, new SignatureError("bad_message", "Cannot read the request body", [err instanceof Error ? err.message : String(err)]));
+        reject(
+          res,
+          400,
+          new SignatureError("bad_message", "Cannot read the request body", [err instanceof Error ? err.message : String(err)]),
+        );
         return;
       }
 
@@ -286,7 +300,13 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       try {
         peer = await options.resolvePeer(req, raw);
       } catch (err) {
-        reject(res, 401, new SignatureError("unknown_peer", "Cannot determine the sender of the request", [err instanceof Error ? err.message : String(err)]));
+        reject(
+          res,
+          401,
+          new SignatureError("unknown_peer", "Cannot determine the sender of the request", [
+            err instanceof Error ? err.message : String(err),
+          ]),
+        );
         return;
       }
       if (!peer) {
@@ -300,7 +320,12 @@ export function createSignatureMiddleware(options: SignatureMiddlewareOptions): 
       let committed: Promise<void>;
       try {
         const sig = parseSignatureHeader(req.headers[SIGNATURE_HEADER_LC], { scheme: scheme.name, maxFragments: options.maxFragments });
-        const { key, reservation } = await reserveVerifyingKey(scheme, peer.peerPool, sig.allocation, `verify request ${req.method} ${path}`);
+        const { key, reservation } = await reserveVerifyingKey(
+          scheme,
+          peer.peerPool,
+          sig.allocation,
+          `verify request ${req.method} ${path}`,
+        );
         let ok: boolean;
         try {
           const parts = requestParts(scheme.name, { method: req.method, path, query, body: raw, allocation: sig.allocationString });

@@ -34,7 +34,6 @@ function tag(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-
 export const gf128Scheme: MacScheme = {
   name: "gf128",
   tagLength: GF128_TAG_LENGTH,

@@ -43,7 +43,13 @@ export async function signRequest(peer: PeerAuth, request: OutgoingRequest): Pro
   try {
     const tag = scheme.sign(
       material.key,
-      requestParts(scheme.name, { method, path: request.path, query: request.query, body: request.body, allocation: material.allocationString }),
+      requestParts(scheme.name, {
+        method,
+        path: request.path,
+        query: request.query,
+        body: request.body,
+        allocation: material.allocationString,
+      }),
     );
     return { header: formatSignatureHeader({ allocation: material.allocationString, tag }), requestTag: tag };
   } finally {

@@ -26,7 +26,8 @@ async function withBlockKey(scheme: MacScheme, pool: Pool, allocation: Allocatio
   if (scheme.blockKeyPrefix === 0) return data;
   const first = allocation.fragments[0];
   const c = await pool.blockKey(first.blockUuid);
-  if (c.length < scheme.blockKeyPrefix) throw new RangeError(`block key of ${first.blockUuid} is shorter than ${scheme.blockKeyPrefix} bytes`);
+  if (c.length < scheme.blockKeyPrefix)
+    throw new RangeError(`block key of ${first.blockUuid} is shorter than ${scheme.blockKeyPrefix} bytes`);
   const key = new Uint8Array(scheme.keyLength);
   key.set(c.subarray(0, scheme.blockKeyPrefix), 0);
   key.set(data, scheme.blockKeyPrefix);
@@ -41,42 +42,66 @@ export async function allocateSigningKey(scheme: MacScheme, pool: Pool, purpose:
   try {
     allocated = await pool.allocate(scheme.allocationLength, purpose);
   } catch (err) {
-    throw new SignatureError("psrd_exhausted", `Cannot allocate ${scheme.allocationLength} bytes of PSRD from pool ${pool.name} to sign`, [
-      err instanceof Error ? err.message : String(err),
-    ], { cause: err });
+    throw new SignatureError(
+      "psrd_exhausted",
+      `Cannot allocate ${scheme.allocationLength} bytes of PSRD from pool ${pool.name} to sign`,
+      [err instanceof Error ? err.message : String(err)],
+      { cause: err },
+    );
   }
   try {
     const key = await withBlockKey(scheme, pool, allocated.allocation, allocated.data);
     return { allocation: allocated.allocation, allocationString: formatAllocation(allocated.allocation), key };
   } catch (err) {
     allocated.data.fill(0);
-    throw new SignatureError("psrd_exhausted", `No ${scheme.name} block key in pool ${pool.name}`, [err instanceof Error ? err.message : String(err)], {
-      cause: err,
-    });
+    throw new SignatureError(
+      "psrd_exhausted",
+      `No ${scheme.name} block key in pool ${pool.name}`,
+      [err instanceof Error ? err.message : String(err)],
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 /** Reserve (not consume) the named bytes in a peer-owned pool and build the verification key. */
-export async function reserveVerifyingKey(scheme: MacScheme, pool: Pool, allocation: Allocation, purpose: string): Promise<VerifyingMaterial> {
+export async function reserveVerifyingKey(
+  scheme: MacScheme,
+  pool: Pool,
+  allocation: Allocation,
+  purpose: string,
+): Promise<VerifyingMaterial> {
   const size = allocationSize(allocation);
   if (size !== scheme.allocationLength) {
-    throw new SignatureError("bad_allocation", `The signature allocation names ${size} bytes; ${scheme.name} uses ${scheme.allocationLength}`);
+    throw new SignatureError(
+      "bad_allocation",
+      `The signature allocation names ${size} bytes; ${scheme.name} uses ${scheme.allocationLength}`,
+    );
   }
   let reservation: Reservation;
   try {
     reservation = await pool.reserve(allocation, purpose);
   } catch (err) {
-    throw new SignatureError("psrd_unavailable", "The signature allocation is not available (unknown, consumed or in use)", [
-      err instanceof Error ? err.message : String(err),
-    ], { cause: err });
+    throw new SignatureError(
+      "psrd_unavailable",
+      "The signature allocation is not available (unknown, consumed or in use)",
+      [err instanceof Error ? err.message : String(err)],
+      { cause: err },
+    );
   }
   try {
     const key = await withBlockKey(scheme, pool, allocation, new Uint8Array(reservation.data));
     return { key, reservation };
   } catch (err) {
     reservation.release();
-    throw new SignatureError("psrd_unavailable", `No ${scheme.name} block key for the signature allocation`, [err instanceof Error ? err.message : String(err)], {
-      cause: err,
-    });
+    throw new SignatureError(
+      "psrd_unavailable",
+      `No ${scheme.name} block key for the signature allocation`,
+      [err instanceof Error ? err.message : String(err)],
+      {
+        cause: err,
+      },
+    );
   }
 }

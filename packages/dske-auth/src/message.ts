@@ -18,8 +18,9 @@ const SCHEMES: Record<AuthSchemeName, MacScheme> = {
 
 /** The scheme implementation for a name. */
 export function getScheme(name: AuthSchemeName): MacScheme {
-  const s = SCHEMES[name];
-  if (!s) throw new RangeError(`unknown auth scheme ${String(name)}`);
+  // `name` may come from unchecked configuration: the lookup can miss at run time.
+  const s = (SCHEMES as Partial<Record<string, MacScheme>>)[name];
+  if (!s) throw new RangeError(`unknown auth scheme ${name}`);
   return s;
 }
 

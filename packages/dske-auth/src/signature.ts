@@ -36,7 +36,9 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 /** Strict standard base64 (with padding, canonical trailing bits) → bytes; throws SignatureHeaderError. */
 export function decodeStrictBase64(s: string): Uint8Array {
   if (s.length === 0 || !STRICT_BASE64.test(s)) {
-    throw new SignatureHeaderError("bad_base64", "The signature tag is not standard base64 with padding", [`tag: ${JSON.stringify(s.slice(0, 100))}`]);
+    throw new SignatureHeaderError("bad_base64", "The signature tag is not standard base64 with padding", [
+      `tag: ${JSON.stringify(s.slice(0, 100))}`,
+    ]);
   }
   const bytes = Buffer.from(s, "base64");
   if (bytes.toString("base64") !== s) {
@@ -62,13 +64,11 @@ export function parseSignatureHeader(value: string | string[] | undefined, optio
   if (value.length > MAX_SIGNATURE_HEADER_LENGTH) {
     throw new SignatureHeaderError("malformed_signature", `${SIGNATURE_HEADER} header too long`, [`length: ${value.length}`]);
   }
-  const seps = [...value].filter((ch) => ch === "%" || ch === ";").length;
+  const seps = value.split(/[%;]/).length - 1;
   if (seps !== 1) {
-    throw new SignatureHeaderError(
-      "malformed_signature",
-      `${SIGNATURE_HEADER} must be <allocation>%<base64 tag>`,
-      [`found ${seps} separators ('%' or ';'), expected 1`],
-    );
+    throw new SignatureHeaderError("malformed_signature", `${SIGNATURE_HEADER} must be <allocation>%<base64 tag>`, [
+      `found ${seps} separators ('%' or ';'), expected 1`,
+    ]);
   }
   const i = value.search(/[%;]/);
   const allocationString = value.slice(0, i);
@@ -88,16 +88,25 @@ export function parseSignatureHeader(value: string | string[] | undefined, optio
     allocation = parseAllocation(allocationString, { maxFragments });
   } catch (err) {
     if (err instanceof PsrdAllocationError && err.code === "too_many_fragments") {
-      throw new SignatureHeaderError("too_many_fragments", "The signature allocation has too many fragments", [err.message], { cause: err });
+      throw new SignatureHeaderError("too_many_fragments", "The signature allocation has too many fragments", [err.message], {
+        cause: err,
+      });
     }
-    throw new SignatureHeaderError("bad_allocation", "The signature allocation is not valid", [err instanceof Error ? err.message : String(err)], {
-      cause: err,
-    });
+    throw new SignatureHeaderError(
+      "bad_allocation",
+      "The signature allocation is not valid",
+      [err instanceof Error ? err.message : String(err)],
+      {
+        cause: err,
+      },
+    );
   }
   const tag = decodeStrictBase64(tagString);
   const tagLength = options.tagLength ?? (options.scheme ? getScheme(options.scheme).tagLength : undefined);
   if (tagLength !== undefined && tag.length !== tagLength) {
-    throw new SignatureHeaderError("bad_tag_length", "The signature tag has the wrong length", [`got ${tag.length} bytes, expected ${tagLength}`]);
+    throw new SignatureHeaderError("bad_tag_length", "The signature tag has the wrong length", [
+      `got ${tag.length} bytes, expected ${tagLength}`,
+    ]);
   }
   return { allocation, allocationString, tag };
 }

@@ -11,6 +11,10 @@ interface Captured {
 
 const httpAdapter = axios.getAdapter("http");
 
+// jest's asymmetric matchers, typed as unknown (jest's own typings leave them untyped).
+const anyString: unknown = expect.any(String);
+const arrayContaining = (items: unknown[]): unknown => expect.arrayContaining(items);
+
 /** Wrap the instance's adapter to see the exact outgoing request (after signing). */
 function capture(h: Harness): Captured[] {
   const seen: Captured[] = [];
@@ -92,7 +96,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
     const before = allStats(h);
     const replay = await send(seen[0]);
     expect(replay.status).toBe(401);
-    expect(replay.body).toEqual({ message: expect.any(String), details: expect.arrayContaining([{ code: "psrd_unavailable" }]) });
+    expect(replay.body).toEqual({ message: anyString, details: arrayContaining([{ code: "psrd_unavailable" }]) });
     expect(replay.signature).toBeNull();
     expect(allStats(h)).toEqual(before);
   });
@@ -104,11 +108,16 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
     // Use a fresh, not yet consumed signature for each tamper: allocate by sending through a
     // blocking adapter that captures without delivering.
     const fresh = async (): Promise<Captured> => {
-      h.client.defaults.adapter = (async (config: InternalAxiosRequestConfig) => {
+      h.client.defaults.adapter = ((config: InternalAxiosRequestConfig) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(config.headers.toJSON())) if (typeof v === "string") headers[k] = v;
-        seen.push({ url: config.url ?? "", method: (config.method ?? "get").toUpperCase(), headers, body: config.data as Buffer | undefined });
-        throw new Error("not delivered");
+        seen.push({
+          url: config.url ?? "",
+          method: (config.method ?? "get").toUpperCase(),
+          headers,
+          body: config.data as Buffer | undefined,
+        });
+        return Promise.reject(new Error("not delivered"));
       }) as AxiosAdapter;
       await h.client.post("/key-share?client_name=alice", { a: 1 }).catch(() => undefined);
       return seen[seen.length - 1];
@@ -133,7 +142,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
       const before = allStats(h);
       const r = await send(c, mutate(c));
       expect({ name, status: r.status }).toEqual({ name, status: 401 });
-      expect(r.body).toEqual({ message: expect.any(String), details: expect.arrayContaining([{ code }]) });
+      expect(r.body).toEqual({ message: anyString, details: arrayContaining([{ code }]) });
       expect(allStats(h)).toEqual(before);
       // The untampered original still verifies afterwards (nothing was consumed or left reserved).
       const ok = await send(c);
@@ -153,11 +162,11 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
       // v1: error responses are unsigned; the caller gets the AxiosError with the decoded body.
       expect(err).toBeInstanceOf(AxiosError);
       expect((err as AxiosError).response?.status).toBe(401);
-      expect((err as AxiosError).response?.data).toEqual({ message: expect.any(String), details: [{ code: "unknown_peer" }] });
+      expect((err as AxiosError).response?.data).toEqual({ message: anyString, details: [{ code: "unknown_peer" }] });
     }
     const big = await fetch(`${h.baseURL}/key-share`, { method: "POST", body: "x".repeat(1024 * 1024 + 1) });
     expect(big.status).toBe(413);
-    expect(await big.json()).toEqual({ message: expect.any(String), details: expect.arrayContaining([{ code: "body_too_large" }]) });
+    expect(await big.json()).toEqual({ message: anyString, details: arrayContaining([{ code: "body_too_large" }]) });
   });
 
   test("a tampered response is rejected with SignatureError and the client's pool is untouched", async () => {
@@ -178,7 +187,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("end to end over loopbac
   });
 
   test("response substitution between two concurrent requests", async () => {
-    const held: Array<{ r: AxiosResponse; resolve: (r: AxiosResponse) => void }> = [];
+    const held: Array<{ r: AxiosResponse<unknown>; resolve: (r: AxiosResponse<unknown>) => void }> = [];
     h.client.defaults.adapter = (async (config: InternalAxiosRequestConfig) => {
       const r = await httpAdapter(config);
       return new Promise<AxiosResponse>((resolve) => {

@@ -4,7 +4,14 @@ import type { Server } from "node:http";
 import axios, { AxiosError } from "axios";
 import express from "express";
 import { formatAllocation } from "@dske/psrd";
-import { createSignatureMiddleware, formatSignatureHeader, installSignatureInterceptors, parseSignatureHeader, SignatureError, type PeerAuth } from "../src/index";
+import {
+  createSignatureMiddleware,
+  formatSignatureHeader,
+  installSignatureInterceptors,
+  parseSignatureHeader,
+  SignatureError,
+  type PeerAuth,
+} from "../src/index";
 import { allStats, createHarness, type Harness } from "./harness";
 
 async function listen(app: express.Express): Promise<{ server: Server; url: string }> {
@@ -82,7 +89,9 @@ describe("createSignatureMiddleware details", () => {
       },
     });
     const before = allStats(h);
-    const err = (await h.client.post("/key-share", "not json", { headers: { "content-type": "text/plain" } }).catch((e: unknown) => e)) as AxiosError;
+    const err = (await h.client
+      .post("/key-share", "not json", { headers: { "content-type": "text/plain" } })
+      .catch((e: unknown) => e)) as AxiosError;
     expect(err).toBeInstanceOf(AxiosError);
     expect(err.response?.status).toBe(400);
     expect(err.response?.data).toEqual({ message: "Request body is not valid JSON", details: [{ code: "bad_message" }] });
@@ -99,7 +108,9 @@ describe("createSignatureMiddleware details", () => {
     const { allocation, data } = await h.clientPeer.localPool.allocate(32, "reference-style client");
     const query = "client_name=alice&key_id=k1";
     const body = "";
-    const tag = createHmac("sha256", data).update(query + body).digest();
+    const tag = createHmac("sha256", data)
+      .update(query + body)
+      .digest();
     const r = await fetch(`${h.baseURL}/key-share?${query}`, {
       headers: { "DSKE-Signature": `${formatAllocation(allocation)};${tag.toString("base64")}` },
     });

@@ -13,10 +13,24 @@ const V = JSON.parse(readFileSync(join(__dirname, "fixtures", "gf128-vectors.jso
   gf128_inv: Array<{ a: El; inverse: El }>;
   ghash_comparison: {
     gcm_cases: Array<{ name: string; H: string; A: string; C: string; GHASH: string }>;
-    mul_pairs: Array<{ bytes_x_hex: string; bytes_y_hex: string; ghash_product_block_hex: string; draft_product_of_same_bytes_le_hex: string }>;
+    mul_pairs: Array<{
+      bytes_x_hex: string;
+      bytes_y_hex: string;
+      ghash_product_block_hex: string;
+      draft_product_of_same_bytes_le_hex: string;
+    }>;
   };
   polyhash: Array<{ name: string; c: El; d: El; y: El[]; h: El; rng_bytes_hex?: string }>;
-  secret_tag: Array<{ name: string; c: El; e: El; y: El[]; d_required: El; sigma_check: El; sigma_if_e_xor_1: El; secret_words_in_order: El[] }>;
+  secret_tag: Array<{
+    name: string;
+    c: El;
+    e: El;
+    y: El[];
+    d_required: El;
+    sigma_check: El;
+    sigma_if_e_xor_1: El;
+    secret_words_in_order: El[];
+  }>;
 };
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));

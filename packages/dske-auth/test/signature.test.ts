@@ -61,7 +61,9 @@ describe("DSKE-Signature header codec", () => {
     expect(codeOf(() => parseSignatureHeader(`${a}%AB==`))).toBe("bad_base64"); // non-canonical trailing bits
     // tag length per scheme
     expect(codeOf(() => parseSignatureHeader(`${a}%${t}`, { scheme: "gf128" }))).toBe("bad_tag_length");
-    expect(codeOf(() => parseSignatureHeader(`${a}%${Buffer.alloc(16).toString("base64")}`, { scheme: "hmac-sha256" }))).toBe("bad_tag_length");
+    expect(codeOf(() => parseSignatureHeader(`${a}%${Buffer.alloc(16).toString("base64")}`, { scheme: "hmac-sha256" }))).toBe(
+      "bad_tag_length",
+    );
     // fragments
     const many = Array.from({ length: 17 }, () => `${randomUUID()}:0:1`).join(",");
     expect(codeOf(() => parseSignatureHeader(`${many}%${t}`))).toBe("too_many_fragments");

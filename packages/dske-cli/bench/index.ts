@@ -85,7 +85,9 @@ writeFileSync(
   readFileSync(path.join(REPO, "dske-config.yaml"), "utf8")
     .replace(/^base_port:.*$/m, `base_port: ${BASE_PORT}`)
     // DSKE_BENCH_STOCK_AHEAD_MS (diagnostics): the key stock's look-ahead; 0 = every enc_keys on demand.
-    .replace(/^key_stock_ahead_ms:.*$/m, (line) => (process.env.DSKE_BENCH_STOCK_AHEAD_MS ? `key_stock_ahead_ms: ${Number(process.env.DSKE_BENCH_STOCK_AHEAD_MS)}` : line)),
+    .replace(/^key_stock_ahead_ms:.*$/m, (line) =>
+      process.env.DSKE_BENCH_STOCK_AHEAD_MS ? `key_stock_ahead_ms: ${Number(process.env.DSKE_BENCH_STOCK_AHEAD_MS)}` : line,
+    ),
 );
 const stateDir = path.join(dir, "state");
 /** The operator token `dske-cli start` created in the state dir (management status and metrics). */
@@ -164,7 +166,9 @@ function nodeCpuMs(only?: "hubs"): number {
  * ms and in these units, which stay comparable when the shared machine runs slower or faster.
  */
 async function referenceHttpCpuMs(ms = 2000): Promise<number> {
-  const answer = Buffer.from(JSON.stringify({ keys: [{ key_ID: "0b0e7c9e-1f7a-4c1e-9a57-2d1c3f0e6a40", key: "q0F0pQ8dYy0Zb2m9m3k8b0mY4q7Q2r1Xq0F0pQ8dYy0=" }] }));
+  const answer = Buffer.from(
+    JSON.stringify({ keys: [{ key_ID: "0b0e7c9e-1f7a-4c1e-9a57-2d1c3f0e6a40", key: "q0F0pQ8dYy0Zb2m9m3k8b0mY4q7Q2r1Xq0F0pQ8dYy0=" }] }),
+  );
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -217,7 +221,13 @@ async function counters(): Promise<Counters> {
   let onDemand = 0;
   for (const node of [...topology.hubs, ...topology.clients]) {
     const r = await probeNode(node, 10_000, operator());
-    const st = r.state === "up" ? (r.status as { io?: { fsyncs?: number; hub_requests?: number }; keys?: { issued_from_stock?: number; issued_on_demand?: number } }) : undefined;
+    const st =
+      r.state === "up"
+        ? (r.status as {
+            io?: { fsyncs?: number; hub_requests?: number };
+            keys?: { issued_from_stock?: number; issued_on_demand?: number };
+          })
+        : undefined;
     fsyncs += st?.io?.fsyncs ?? Number.NaN;
     if (topology.clients.includes(node)) {
       hubRequests += st?.io?.hub_requests ?? Number.NaN;
@@ -226,7 +236,15 @@ async function counters(): Promise<Counters> {
     }
   }
   const cpu = process.cpuUsage();
-  return { nodeCpuMs: nodeCpuMs(), hubCpuMs: nodeCpuMs("hubs"), callerCpuMs: (cpu.user + cpu.system) / 1000, hubRequests, fsyncs, fromStock, onDemand };
+  return {
+    nodeCpuMs: nodeCpuMs(),
+    hubCpuMs: nodeCpuMs("hubs"),
+    callerCpuMs: (cpu.user + cpu.system) / 1000,
+    hubRequests,
+    fsyncs,
+    fromStock,
+    onDemand,
+  };
 }
 
 const saes = topology.allEncryptors();
@@ -265,7 +283,11 @@ async function round(master: string, slave: string, number: number, s: Sample): 
     return false;
   }
   const keys = (enc.data as { keys: EtsiKey[] }).keys;
-  const dec = await postJson(`${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`, { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) }, slave);
+  const dec = await postJson(
+    `${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`,
+    { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
+    slave,
+  );
   const t2 = performance.now();
   if (dec.status !== 200) {
     s.errors++;
@@ -429,10 +451,15 @@ async function main(): Promise<void> {
       const m = r.state === "up" ? (r.status as { keys?: { stock_misses?: typeof misses } }).keys?.stock_misses : undefined;
       for (const k of Object.keys(misses) as (keyof typeof misses)[]) misses[k] += m?.[k] ?? 0;
     }
-    console.log(`  key stock misses over the whole run (keys): quiet pair ${misses.cold}, empty ${misses.empty}, fewer than k hubs known good ${misses.hubs}`);
+    console.log(
+      `  key stock misses over the whole run (keys): quiet pair ${misses.cold}, empty ${misses.empty}, fewer than k hubs known good ${misses.hubs}`,
+    );
     if (process.env.DSKE_BENCH_ROUTES) {
-      const text = await (await fetch(`${nodeBaseUrl(topology.hubs[0])}/metrics`, { headers: { Authorization: `Bearer ${operator().token ?? ""}` } })).text();
-      for (const line of text.split("\n")) if (line.startsWith("dske_http_requests_total")) console.log(`  ${topology.hubs[0].name}: ${line}`);
+      const text = await (
+        await fetch(`${nodeBaseUrl(topology.hubs[0])}/metrics`, { headers: { Authorization: `Bearer ${operator().token ?? ""}` } })
+      ).text();
+      for (const line of text.split("\n"))
+        if (line.startsWith("dske_http_requests_total")) console.log(`  ${topology.hubs[0].name}: ${line}`);
     }
 
     const refAfter = await referenceHttpCpuMs();
@@ -446,7 +473,9 @@ async function main(): Promise<void> {
     const psrdSeq = psrd.find((p) => p.scenario === "number=1 sequential")?.per_key ?? Number.NaN;
 
     console.log("");
-    console.log(`End-to-end, ${KEY_BITS}-bit keys, 5 hubs, k=3, loopback, ${PHASE_MS / 1000} s per scenario after ${WARMUP_MS / 1000} s of warm-up with the same load`);
+    console.log(
+      `End-to-end, ${KEY_BITS}-bit keys, 5 hubs, k=3, loopback, ${PHASE_MS / 1000} s per scenario after ${WARMUP_MS / 1000} s of warm-up with the same load`,
+    );
     console.log(
       "| scenario | key pairs/s | keys/s | enc p50 ms | enc p99 ms | dec p50 ms | dec p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|",
     );
@@ -457,7 +486,9 @@ async function main(): Promise<void> {
     }
     console.log("");
     console.log("Costs per key pair (number=1) / per key (number=100), all 10 node processes; ratio = this run / previous run");
-    console.log("| scenario | node CPU ms | of which hubs | caller CPU ms | HTTP requests | fsyncs | from stock | CPU vs prev | requests vs prev | fsyncs vs prev |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console.log(
+      "| scenario | node CPU ms | of which hubs | caller CPU ms | HTTP requests | fsyncs | from stock | CPU vs prev | requests vs prev | fsyncs vs prev |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
     for (const r of rows) {
       const p = previous.find((x) => x.scenario === r.scenario);
       const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(b) && b > 0 ? `${f(a / b, 2)}x` : "n/a");
@@ -470,7 +501,9 @@ async function main(): Promise<void> {
         `(${f(refBefore, 3)} before, ${f(refAfter, 3)} after the scenarios). In those units, node CPU per key pair / key:`,
     );
     for (const r of rows) {
-      console.log(`  ${r.scenario}: ${f(r.node_cpu_ms_per_key / refHttp, 2)} bare HTTP exchanges (caller ${f(r.caller_cpu_ms_per_key / refHttp, 2)})`);
+      console.log(
+        `  ${r.scenario}: ${f(r.node_cpu_ms_per_key / refHttp, 2)} bare HTTP exchanges (caller ${f(r.caller_cpu_ms_per_key / refHttp, 2)})`,
+      );
     }
     const kpRatio = rows.map((r) => {
       const p = previous.find((x) => x.scenario === r.scenario);
@@ -478,9 +511,13 @@ async function main(): Promise<void> {
     });
     console.log(`keys/s vs previous run: ${kpRatio.join("; ")}`);
     console.log("");
-    console.log("| PSRD per established key | bytes/key | vs floor (" + FLOOR + ") | vs reference (" + REFERENCE.psrd_per_256_bit_key + ") |\n|---|---:|---:|---:|");
+    console.log(
+      `| PSRD per established key | bytes/key | vs floor (${FLOOR}) | vs reference (${REFERENCE.psrd_per_256_bit_key}) |\n|---|---:|---:|---:|`,
+    );
     for (const p of psrd) {
-      console.log(`| ${p.scenario} | ${f(p.per_key)} | ${f(p.per_key / FLOOR, 3)}x | ${f(p.per_key / REFERENCE.psrd_per_256_bit_key, 3)}x |`);
+      console.log(
+        `| ${p.scenario} | ${f(p.per_key)} | ${f(p.per_key / FLOOR, 3)}x | ${f(p.per_key / REFERENCE.psrd_per_256_bit_key, 3)}x |`,
+      );
     }
     console.log(`(batch floor with tags amortised over the batch: ${FLOOR_BATCH} bytes/key)`);
     const ratios = {
@@ -496,8 +533,16 @@ async function main(): Promise<void> {
       psrd_per_key_vs_reference: psrdSeq / REFERENCE.psrd_per_256_bit_key,
     };
     const targets = {
-      kp_per_s_n1_c16: { target: TARGETS.kp_per_s_n1_c16, measured: conc1.key_pairs_per_s, met: conc1.key_pairs_per_s >= TARGETS.kp_per_s_n1_c16 },
-      keys_per_s_n100_c16: { target: TARGETS.keys_per_s_n100_c16, measured: conc100.keys_per_s, met: conc100.keys_per_s >= TARGETS.keys_per_s_n100_c16 },
+      kp_per_s_n1_c16: {
+        target: TARGETS.kp_per_s_n1_c16,
+        measured: conc1.key_pairs_per_s,
+        met: conc1.key_pairs_per_s >= TARGETS.kp_per_s_n1_c16,
+      },
+      keys_per_s_n100_c16: {
+        target: TARGETS.keys_per_s_n100_c16,
+        measured: conc100.keys_per_s,
+        met: conc100.keys_per_s >= TARGETS.keys_per_s_n100_c16,
+      },
       enc_p50_ms: { target: TARGETS.enc_p50_ms, measured: seq1.enc_p50_ms, met: seq1.enc_p50_ms < TARGETS.enc_p50_ms },
       psrd_per_key: { target: TARGETS.psrd_per_key, measured: psrdSeq, met: psrdSeq <= TARGETS.psrd_per_key },
     };
@@ -515,7 +560,10 @@ async function main(): Promise<void> {
     console.log(`| PSRD/key: ours / reference (960) | ${f(ratios.psrd_per_key_vs_reference, 3)}x |`);
     console.log("");
     console.log("| target | measured | met |\n|---|---:|---|");
-    for (const [k, v] of Object.entries(targets)) console.log(`| ${k} ${k.startsWith("psrd") || k.startsWith("enc") ? "≤/<" : "≥"} ${v.target} | ${f(v.measured, 2)} | ${v.met ? "yes" : "NO"} |`);
+    for (const [k, v] of Object.entries(targets))
+      console.log(
+        `| ${k} ${k.startsWith("psrd") || k.startsWith("enc") ? "≤/<" : "≥"} ${v.target} | ${f(v.measured, 2)} | ${v.met ? "yes" : "NO"} |`,
+      );
 
     mkdirSync(path.dirname(OUT), { recursive: true });
     writeFileSync(
@@ -530,7 +578,12 @@ async function main(): Promise<void> {
           warmup_ms: WARMUP_MS,
           reference_http_cpu_ms: { before: refBefore, after: refAfter, mean: refHttp },
           rows: rows.map((r) => ({ ...r, node_cpu_in_http_exchanges: r.node_cpu_ms_per_key / refHttp })),
-          psrd: { floor_per_key: FLOOR, batch_floor_per_key: FLOOR_BATCH, reference_per_key: REFERENCE.psrd_per_256_bit_key, measured: psrd },
+          psrd: {
+            floor_per_key: FLOOR,
+            batch_floor_per_key: FLOOR_BATCH,
+            reference_per_key: REFERENCE.psrd_per_256_bit_key,
+            measured: psrd,
+          },
           reference: REFERENCE,
           ratios,
           targets,

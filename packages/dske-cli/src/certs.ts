@@ -23,7 +23,6 @@ import { CliError } from "./errors";
 export const OPERATOR_CN = "dske-operator";
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const crypto = webcrypto;
 // why: @peculiar/x509 types its provider with the DOM `Crypto`; Node's webcrypto implements it.
 x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -108,7 +107,7 @@ interface Ca {
 }
 
 async function createCa(layout: CertLayout): Promise<Ca> {
-  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -158,7 +157,7 @@ function leafIsValid(ca: Ca, files: TlsIdentityFiles, cn: string): boolean {
 }
 
 async function createLeaf(ca: Ca, files: TlsIdentityFiles, cn: string, role: "server" | "client"): Promise<void> {
-  const keys = (await crypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -192,7 +191,7 @@ async function createLeaf(ca: Ca, files: TlsIdentityFiles, cn: string, role: "se
 
 /** A certificate subject must be a plain name (no `,`, `=`, `+`, quotes or control characters). */
 function checkName(name: string, what: string): void {
-  if (!/^[A-Za-z0-9_.\-]+$/.test(name)) throw new CertError(`${what} '${name}' cannot be a certificate CN (use letters, digits, _ . -)`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new CertError(`${what} '${name}' cannot be a certificate CN (use letters, digits, _ . -)`);
   if (name === OPERATOR_CN) throw new CertError(`${what} may not be named '${OPERATOR_CN}' (reserved for the operator certificate)`);
 }
 

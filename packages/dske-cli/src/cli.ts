@@ -83,7 +83,7 @@ export function reorderEtsiArgs(argv: readonly string[]): string[] {
     }
     if (a.startsWith("-")) continue;
     if (a !== "etsi-qkd") return args; // another command
-    const [m, s, op] = [args[i + 1], args[i + 2], args[i + 3]];
+    const [m, s, op] = [args.at(i + 1), args.at(i + 2), args.at(i + 3)];
     if (
       m !== undefined &&
       s !== undefined &&
@@ -202,7 +202,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     });
 
   const psrd = program.command("psrd").description("PSRD bundles by hand: issue at a hub, install at a client (out-of-band delivery)");
-  const psrdCtx = (ctx: Context) => ({ topology: ctx.topology, state: ctx.state, out, operatorToken: ctx.manager.credential.token, tls: ctx.manager.credential.tls });
+  const psrdCtx = (ctx: Context) => ({
+    topology: ctx.topology,
+    state: ctx.state,
+    out,
+    operatorToken: ctx.manager.credential.token,
+    tls: ctx.manager.credential.tls,
+  });
   psrd
     .command("issue")
     .description("have HUB issue a sealed PSRD bundle for CLIENT (written on the hub's host)")
@@ -213,7 +219,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option("--out <file>", "move the bundle to this file (e.g. on removable media)")
     .action(async (hub: string, clientName: string, o: { clientOwnedBytes: number; hubOwnedBytes: number; out?: string }) => {
       const ctx = context();
-      await psrdIssue(psrdCtx(ctx), { hub, client: clientName, clientOwnedBytes: o.clientOwnedBytes, hubOwnedBytes: o.hubOwnedBytes, out: o.out });
+      await psrdIssue(psrdCtx(ctx), {
+        hub,
+        client: clientName,
+        clientOwnedBytes: o.clientOwnedBytes,
+        hubOwnedBytes: o.hubOwnedBytes,
+        out: o.out,
+      });
     });
   psrd
     .command("install")
@@ -227,7 +239,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   psrd
     .command("reset")
-    .description("make CLIENT forget its PSRD with HUB (e.g. the hub lost its state): the hub's local distributor then delivers a new first bundle")
+    .description(
+      "make CLIENT forget its PSRD with HUB (e.g. the hub lost its state): the hub's local distributor then delivers a new first bundle",
+    )
     .argument("<client>", "the client")
     .argument("<hub>", "the hub")
     .action(async (clientName: string, hub: string) => {
@@ -251,8 +265,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return cmd;
   };
 
-  etsiOp("get-status", "invoke the ETSI QKD Status API on the master's client (KME)", "").action(
-    async (master: string, slave: string) => runEtsi("get-status", master, slave, {}),
+  etsiOp("get-status", "invoke the ETSI QKD Status API on the master's client (KME)", "").action(async (master: string, slave: string) =>
+    runEtsi("get-status", master, slave, {}),
   );
 
   etsiOp("get-key", "invoke the ETSI QKD Get Key API on the master's client (KME)", "[--size BITS] [--number N]")
@@ -265,9 +279,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   etsiOp("get-key-with-key-ids", "invoke the ETSI QKD Get Key with Key IDs API on the slave's client (KME)", "KEY_ID...")
     .argument("<key_id...>")
-    .action(async (master: string, slave: string, keyIds: string[]) =>
-      runEtsi("get-key-with-key-ids", master, slave, { keyIds }),
-    );
+    .action(async (master: string, slave: string, keyIds: string[]) => runEtsi("get-key-with-key-ids", master, slave, { keyIds }));
 
   etsiOp("get-key-pair", "get a key on the master's client, the same key on the slave's client, and compare them", "[--size BITS]")
     .option("--size <bits>", "key size in bits", positiveInt("a key size in bits"))

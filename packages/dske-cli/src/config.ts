@@ -63,15 +63,9 @@ function intSchema(min: number, max: number, what: string) {
   return z.number({ error: fix }).int({ error: fix }).min(min, { error: fix }).max(max, { error: fix });
 }
 
-const encryptorSchema = z.strictObject(
-  { name: nameSchema },
-  { error: "expected a mapping like `- name: sam`" },
-);
+const encryptorSchema = z.strictObject({ name: nameSchema }, { error: "expected a mapping like `- name: sam`" });
 
-const hubSchema = z.strictObject(
-  { name: nameSchema },
-  { error: "expected a mapping like `- name: hank`" },
-);
+const hubSchema = z.strictObject({ name: nameSchema }, { error: "expected a mapping like `- name: hank`" });
 
 const clientSchema = z.strictObject(
   {
@@ -89,15 +83,9 @@ export const configSchema = z
   .strictObject(
     {
       base_port: intSchema(1, 65535, "a TCP port").default(CONFIG_DEFAULTS.base_port),
-      start_request_psrd_threshold: intSchema(0, 1 << 30, "a byte count").default(
-        CONFIG_DEFAULTS.start_request_psrd_threshold,
-      ),
-      stop_request_psrd_threshold: intSchema(1, 1 << 30, "a byte count").default(
-        CONFIG_DEFAULTS.stop_request_psrd_threshold,
-      ),
-      get_psrd_block_size: intSchema(64, 1 << 26, "a block size in bytes").default(
-        CONFIG_DEFAULTS.get_psrd_block_size,
-      ),
+      start_request_psrd_threshold: intSchema(0, 1 << 30, "a byte count").default(CONFIG_DEFAULTS.start_request_psrd_threshold),
+      stop_request_psrd_threshold: intSchema(1, 1 << 30, "a byte count").default(CONFIG_DEFAULTS.stop_request_psrd_threshold),
+      get_psrd_block_size: intSchema(64, 1 << 26, "a block size in bytes").default(CONFIG_DEFAULTS.get_psrd_block_size),
       min_nr_shares: intSchema(1, 255, "a share count").default(CONFIG_DEFAULTS.min_nr_shares),
       share_timeout_secs: z
         .number({ error: "expected a positive number of seconds" })
@@ -119,18 +107,14 @@ export const configSchema = z
       max_clients: intSchema(1, 1_000_000, "a number of clients").default(CONFIG_DEFAULTS.max_clients),
       max_pool_bytes: intSchema(1024, 2 ** 40, "a byte count").default(CONFIG_DEFAULTS.max_pool_bytes),
       max_pool_blocks: intSchema(1, 1_000_000, "a number of blocks").default(CONFIG_DEFAULTS.max_pool_blocks),
-      key_source: z
-        .enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` })
-        .default(CONFIG_DEFAULTS.key_source),
+      key_source: z.enum(KEY_SOURCES, { error: `expected ${KEY_SOURCES.join(" or ")}` }).default(CONFIG_DEFAULTS.key_source),
       // Key stock of the clients (@dske/client key-stock.ts): look-ahead (0 = off), key lifetime, least demand.
       key_stock_ahead_ms: intSchema(0, 60_000, "milliseconds of demand to establish ahead, 0 = off").default(
         CONFIG_DEFAULTS.key_stock_ahead_ms,
       ),
       key_stock_ttl_ms: intSchema(1000, 3_600_000, "milliseconds a stocked key lives").default(CONFIG_DEFAULTS.key_stock_ttl_ms),
       key_stock_min_rate: intSchema(1, 100_000, "keys per second").default(CONFIG_DEFAULTS.key_stock_min_rate),
-      hubs: z
-        .array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" })
-        .min(1, { error: "expected at least one hub" }),
+      hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })
         .min(1, { error: "expected at least one client" }),
@@ -338,9 +322,7 @@ export function loadConfig(file: string): DskeConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "file not found" : `cannot read it (${code ?? String(err)})`;
-    throw new ConfigError(file, [
-      { path: "", message: `${why}; expected a topology YAML file (pass --config FILE)` },
-    ]);
+    throw new ConfigError(file, [{ path: "", message: `${why}; expected a topology YAML file (pass --config FILE)` }]);
   }
   return parseConfig(text, file);
 }

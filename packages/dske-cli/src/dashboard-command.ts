@@ -21,16 +21,14 @@ export function isLoopback(host: string): boolean {
 }
 
 const intString = (what: string, min: number, max: number) =>
-  z
-    .union([z.number(), z.string()])
-    .transform((v, ctx) => {
-      const n = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-      if (!Number.isSafeInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: "custom", message: `expected ${what} (an integer from ${min} to ${max}), got '${String(v)}'` });
-        return z.NEVER;
-      }
-      return n;
-    });
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: "custom", message: `expected ${what} (an integer from ${min} to ${max}), got '${String(v)}'` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 export const dashboardOptionsSchema = z.object({
   port: intString("a TCP port; 0 picks a free one", 0, 65535).default(DASHBOARD_DEFAULTS.port),
@@ -39,7 +37,9 @@ export const dashboardOptionsSchema = z.object({
     .trim()
     .min(1, { error: "expected a host name or IP address" })
     .regex(/^[A-Za-z0-9.:_-]+$/, { error: "expected a host name or IP address (letters, digits, '.', ':', '-')" })
-    .refine(isLoopback, { error: "the dashboard shows SAE pairs and PSRD levels: bind it to a loopback address (127.0.0.1, ::1 or localhost)" })
+    .refine(isLoopback, {
+      error: "the dashboard shows SAE pairs and PSRD levels: bind it to a loopback address (127.0.0.1, ::1 or localhost)",
+    })
     .default(DASHBOARD_DEFAULTS.host),
   interval: intString("a poll interval in milliseconds", 100, 60_000).default(DASHBOARD_DEFAULTS.interval),
 });
@@ -92,7 +92,8 @@ export async function runDashboard(ctx: DashboardCommandContext, options: Dashbo
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === "EADDRINUSE") throw new CliError(`cannot serve the dashboard: port ${options.port} on ${options.host} is in use (choose another with --port)`);
+    if (e.code === "EADDRINUSE")
+      throw new CliError(`cannot serve the dashboard: port ${options.port} on ${options.host} is in use (choose another with --port)`);
     if (e.code === "EADDRNOTAVAIL" || e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") {
       throw new CliError(`cannot serve the dashboard: cannot bind ${options.host} (${e.code})`, 2);
     }

@@ -6,7 +6,8 @@
 
 export interface MetricSample {
   readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
+  /** Absent labels read as undefined. */
+  readonly labels: Readonly<Partial<Record<string, string>>>;
   readonly value: number;
 }
 
@@ -47,7 +48,8 @@ export function parsePrometheusText(text: string): MetricSample[] {
     if (line === "" || line.startsWith("#")) continue;
     const m = SAMPLE_RE.exec(line);
     if (m === null) continue;
-    const labels = m[2] === undefined ? {} : parseLabels(m[2]);
+    const labelText = m.at(2); // the `{...}` group is optional
+    const labels = labelText === undefined ? {} : parseLabels(labelText);
     const value = parseValue(m[3]);
     if (labels === undefined || value === undefined) continue;
     out.push({ name: m[1], labels, value });

@@ -211,7 +211,13 @@ export class DashboardModel {
         }
       }
       if (o === undefined || o.probe.state !== "up") {
-        return { name: c.name, port: c.port, state: o?.probe.state ?? "down", detail: o ? detailOf(o.probe) : "not polled yet", encryptors: c.encryptors };
+        return {
+          name: c.name,
+          port: c.port,
+          state: o?.probe.state ?? "down",
+          detail: o ? detailOf(o.probe) : "not polled yet",
+          encryptors: c.encryptors,
+        };
       }
       if (status === undefined) {
         return { name: c.name, port: c.port, state: "up", detail: "unrecognised status document", encryptors: c.encryptors };

@@ -25,7 +25,7 @@ export class RateTracker {
       s = [];
       this.series.set(key, s);
     }
-    const last = s[s.length - 1];
+    const last = s.at(-1);
     if (last !== undefined && (value < last.v || t < last.t)) s.length = 0;
     s.push({ t, v: value });
     // Keep one sample at or before the window's start, so the window is always covered.

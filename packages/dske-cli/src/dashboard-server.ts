@@ -84,7 +84,9 @@ export async function startDashboardServer(topology: Topology, options: Dashboar
   const unauthorized = (res: http.ServerResponse, message: string): void => {
     sendJson(res, 401, {
       message,
-      details: [{ how: "open the URL that `dske-cli dashboard` printed (http://HOST:PORT/?token=...) once; restart the dashboard for a new one" }],
+      details: [
+        { how: "open the URL that `dske-cli dashboard` printed (http://HOST:PORT/?token=...) once; restart the dashboard for a new one" },
+      ],
     });
   };
 

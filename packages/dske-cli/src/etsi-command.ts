@@ -53,7 +53,7 @@ export class EtsiCommand {
     if (res.status !== 200) {
       const msg =
         typeof res.body === "object" && res.body !== null && "message" in res.body
-          ? String((res.body as { message: unknown }).message)
+          ? String(res.body.message)
           : typeof res.body === "string" && res.body !== ""
             ? res.body
             : "(no message)";

@@ -23,7 +23,14 @@ export {
   type DashboardCommandContext,
   type DashboardOptions,
 } from "./dashboard-command";
-export { DELIVERED_METRIC, ESTABLISHED_METRIC, parsePrometheusText, pairKeyCounts, type MetricSample, type PairCount } from "./dashboard-metrics";
+export {
+  DELIVERED_METRIC,
+  ESTABLISHED_METRIC,
+  parsePrometheusText,
+  pairKeyCounts,
+  type MetricSample,
+  type PairCount,
+} from "./dashboard-metrics";
 export {
   DashboardModel,
   type ClientView,
@@ -54,7 +61,15 @@ export {
   type TlsIdentityFiles,
   type TlsMaterial,
 } from "./certs";
-export { compareKeys, EtsiCaller, type EtsiCallerTls, type EtsiKey, type EtsiResponse, type GetKeyOptions, type KeyMismatch } from "./etsi-caller";
+export {
+  compareKeys,
+  EtsiCaller,
+  type EtsiCallerTls,
+  type EtsiKey,
+  type EtsiResponse,
+  type GetKeyOptions,
+  type KeyMismatch,
+} from "./etsi-caller";
 export { EtsiCommand, ETSI_OPERATIONS, type EtsiOperation, type EtsiCommandOptions } from "./etsi-command";
 export { probeNode, requestStop, type ProbeResult } from "./mgmt";
 export { defaultServerScript, nodeArgs, serverScript, type ServerScripts } from "./node-command";

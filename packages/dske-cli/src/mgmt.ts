@@ -65,7 +65,10 @@ export function operatorTarget(node: NodeSpec, credential: OperatorCredential | 
 
 /** `HTTP 401 from URL: message` (the node's error message, if it sent one). */
 function refusal(status: number, url: string, data: unknown): string {
-  const message = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string" ? (data as { message: string }).message : "";
+  const message =
+    typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string"
+      ? (data as { message: string }).message
+      : "";
   return `HTTP ${status} from ${url}${message ? `: ${message.slice(0, 200)}` : ""}`;
 }
 
@@ -88,11 +91,15 @@ export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: O
 export async function requestStop(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<boolean> {
   const { base, httpsAgent } = operatorTarget(node, credential);
   try {
-    const res = await mgmtHttp.post(`${base}/mgmt/v1/stop`, {}, {
-      timeout: timeoutMs,
-      httpsAgent,
-      headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
-    });
+    const res = await mgmtHttp.post(
+      `${base}/mgmt/v1/stop`,
+      {},
+      {
+        timeout: timeoutMs,
+        httpsAgent,
+        headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
+      },
+    );
     return res.status >= 200 && res.status < 300;
   } catch {
     return false;

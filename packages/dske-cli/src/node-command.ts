@@ -71,8 +71,22 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     cfg.auth_schemes.join(","),
   );
   if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
-  args.push("--psrd-delivery", cfg.psrd_delivery, "--initial-psrd-bytes", String(cfg.initial_psrd_bytes), "--psrd-wait-ms", String(cfg.psrd_wait_ms));
-  args.push("--key-stock-ahead-ms", String(cfg.key_stock_ahead_ms), "--key-stock-ttl-ms", String(cfg.key_stock_ttl_ms), "--key-stock-min-rate", String(cfg.key_stock_min_rate));
+  args.push(
+    "--psrd-delivery",
+    cfg.psrd_delivery,
+    "--initial-psrd-bytes",
+    String(cfg.initial_psrd_bytes),
+    "--psrd-wait-ms",
+    String(cfg.psrd_wait_ms),
+  );
+  args.push(
+    "--key-stock-ahead-ms",
+    String(cfg.key_stock_ahead_ms),
+    "--key-stock-ttl-ms",
+    String(cfg.key_stock_ttl_ms),
+    "--key-stock-min-rate",
+    String(cfg.key_stock_min_rate),
+  );
   if (tls) {
     const layout = certLayout(state.root);
     const own = layout.client(node.name);
@@ -84,11 +98,22 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
 /** The hubs' local distributors call clients served over HTTPS with the operator certificate. */
 function distributorTlsArgs(state: StateDir): string[] {
   const layout = certLayout(state.root);
-  return ["--distributor-tls-ca", layout.caCert, "--distributor-tls-cert", layout.operator.cert, "--distributor-tls-key", layout.operator.key];
+  return [
+    "--distributor-tls-ca",
+    layout.caCert,
+    "--distributor-tls-cert",
+    layout.operator.cert,
+    "--distributor-tls-key",
+    layout.operator.key,
+  ];
 }
 
 /** The plan the hubs' local distributors follow: every client, its management URL and its inbox. */
-export function distributionPlan(topology: Topology, state: StateDir, tls = false): { clients: { name: string; url: string; inbox: string }[] } {
+export function distributionPlan(
+  topology: Topology,
+  state: StateDir,
+  tls = false,
+): { clients: { name: string; url: string; inbox: string }[] } {
   return {
     clients: topology.clients.map((c) => ({ name: c.name, url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
   };

@@ -39,7 +39,9 @@ export function readOperatorToken(stateRoot: string): string | undefined {
   }
   const token = readFileSync(file, "utf8").trim();
   if (!TOKEN_RE.test(token)) {
-    throw new CliError(`the operator token ${file} does not hold 64 lowercase hex characters: delete it and start the topology again to create a new one`);
+    throw new CliError(
+      `the operator token ${file} does not hold 64 lowercase hex characters: delete it and start the topology again to create a new one`,
+    );
   }
   return token;
 }

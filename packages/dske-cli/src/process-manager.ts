@@ -114,9 +114,7 @@ export class ProcessManager {
         );
         const running = plain.filter((n): n is string => n !== undefined);
         if (running.length > 0) {
-          throw new CliError(
-            `client(s) ${running.join(", ")} run over plain HTTP; stop them first (dske-cli stop), then start with TLS`,
-          );
+          throw new CliError(`client(s) ${running.join(", ")} run over plain HTTP; stop them first (dske-cli stop), then start with TLS`);
         }
       }
       const r = await ensureCertificates(state.root, { clients: topology.clients.map((c) => c.name), saes: topology.allEncryptors() });
@@ -172,9 +170,7 @@ export class ProcessManager {
     for (const kind of new Set(toStart.map((n) => n.kind))) {
       const script = serverScript(kind, this.opts.scripts);
       if (!existsSync(script)) {
-        throw new CliError(
-          `cannot start ${kind} nodes: server script ${script} does not exist (build it first: pnpm -r build)`,
-        );
+        throw new CliError(`cannot start ${kind} nodes: server script ${script} does not exist (build it first: pnpm -r build)`);
       }
     }
 
@@ -207,10 +203,7 @@ export class ProcessManager {
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;
     try {
-      writeSync(
-        fd,
-        `=== dske-cli ${new Date().toISOString()}: starting ${nodeLabel(node)}: ${process.execPath} ${args.join(" ")}\n`,
-      );
+      writeSync(fd, `=== dske-cli ${new Date().toISOString()}: starting ${nodeLabel(node)}: ${process.execPath} ${args.join(" ")}\n`);
       const child = spawn(process.execPath, args, {
         detached: true,
         stdio: ["ignore", fd, fd],
@@ -245,11 +238,7 @@ export class ProcessManager {
           if (dead) {
             pending.delete(s);
             removePidFile(this.opts.state.pidFile(s.node.name));
-            const how = s.exit
-              ? s.exit.signal
-                ? `was killed by ${s.exit.signal}`
-                : `exited with code ${s.exit.code}`
-              : "exited";
+            const how = s.exit ? (s.exit.signal ? `was killed by ${s.exit.signal}` : `exited with code ${s.exit.code}`) : "exited";
             failures.push(this.startFailure(s, `${nodeLabel(s.node)} ${how} during startup`));
             return;
           }
@@ -367,7 +356,9 @@ export class ProcessManager {
         const why = pending.map((n) => {
           const pid = readPidFile(this.opts.state.pidFile(n.name));
           const owner =
-            pid !== undefined && isNodeProcessAlive(pid, n.name) ? `its process ${pid} is still alive` : `port ${n.port} is still in use (by another program?)`;
+            pid !== undefined && isNodeProcessAlive(pid, n.name)
+              ? `its process ${pid} is still alive`
+              : `port ${n.port} is still in use (by another program?)`;
           return `${nodeLabel(n)}: ${owner}`;
         });
         throw new CliError(`timed out after ${timeoutMs / 1000} s waiting for nodes to be stopped:\n  ${why.join("\n  ")}`);

@@ -20,8 +20,21 @@ import type { StateDir } from "./state-dir";
 import { nodeBaseUrl, type Topology } from "./topology";
 import type { TlsMaterial } from "./certs";
 
-const IssuedSchema = z.object({ file: z.string(), hub_name: z.string(), client_name: z.string(), seq: z.int(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() });
-const InstalledSchema = z.object({ hub_name: z.string(), seq: z.int(), blocks: z.int(), client_owned_bytes: z.int(), hub_owned_bytes: z.int() });
+const IssuedSchema = z.object({
+  file: z.string(),
+  hub_name: z.string(),
+  client_name: z.string(),
+  seq: z.int(),
+  client_owned_bytes: z.int(),
+  hub_owned_bytes: z.int(),
+});
+const InstalledSchema = z.object({
+  hub_name: z.string(),
+  seq: z.int(),
+  blocks: z.int(),
+  client_owned_bytes: z.int(),
+  hub_owned_bytes: z.int(),
+});
 
 export interface PsrdCommandContext {
   topology: Topology;
@@ -45,7 +58,10 @@ function client(ctx: PsrdCommandContext) {
 }
 
 function failure(what: string, status: number, data: unknown): CliError {
-  const m = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string" ? (data as { message: string }).message : `HTTP ${status}`;
+  const m =
+    typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string"
+      ? (data as { message: string }).message
+      : `HTTP ${status}`;
   return new CliError(`${what}: ${m}`);
 }
 
@@ -56,7 +72,9 @@ export async function psrdIssue(
   const hub = ctx.topology.hubs.find((h) => h.name === opts.hub);
   if (!hub) throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
   if (!ctx.topology.clients.some((c) => c.name === opts.client)) {
-    throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
+    throw new CliError(
+      `no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`,
+    );
   }
   let res;
   try {
@@ -66,7 +84,9 @@ export async function psrdIssue(
       { headers: { "Content-Type": "application/json" } },
     );
   } catch (err) {
-    throw new CliError(`hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --hub ${opts.hub} start`);
+    throw new CliError(
+      `hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --hub ${opts.hub} start`,
+    );
   }
   if (res.status !== 200) throw failure(`hub ${opts.hub} did not issue a bundle`, res.status, res.data);
   const issued = IssuedSchema.parse(res.data);
@@ -76,18 +96,27 @@ export async function psrdIssue(
     moveFile(file, dest);
     file = dest;
   }
-  ctx.out.line(`Issued PSRD bundle ${issued.seq} of hub ${issued.hub_name} for client ${issued.client_name} (${issued.client_owned_bytes} + ${issued.hub_owned_bytes} bytes): ${file}`);
+  ctx.out.line(
+    `Issued PSRD bundle ${issued.seq} of hub ${issued.hub_name} for client ${issued.client_name} (${issued.client_owned_bytes} + ${issued.hub_owned_bytes} bytes): ${file}`,
+  );
   ctx.out.line(`Carry it to the client's host and install it there: dske-cli psrd install ${issued.client_name} ${file}`);
 }
 
 export async function psrdInstall(ctx: PsrdCommandContext, opts: { client: string; file: string }): Promise<void> {
   const node = ctx.topology.clients.find((c) => c.name === opts.client);
-  if (!node) throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
+  if (!node)
+    throw new CliError(
+      `no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`,
+    );
   const file = path.resolve(opts.file);
   if (!existsSync(file)) throw new CliError(`bundle file ${file} does not exist`);
   let res;
   try {
-    res = await client(ctx).post(`${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-bundles`, { file }, { headers: { "Content-Type": "application/json" } });
+    res = await client(ctx).post(
+      `${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-bundles`,
+      { file },
+      { headers: { "Content-Type": "application/json" } },
+    );
   } catch {
     // Not running: leave it in the inbox, installed at the next start.
     const inbox = ctx.state.inboxDir(node.name);
@@ -99,16 +128,21 @@ export async function psrdInstall(ctx: PsrdCommandContext, opts: { client: strin
   }
   if (res.status !== 200) throw failure(`client ${node.name} refused the bundle ${path.basename(file)}`, res.status, res.data);
   const r = InstalledSchema.parse(res.data);
-  ctx.out.line(`Installed PSRD bundle ${r.seq} of hub ${r.hub_name} at client ${node.name} (${r.blocks} blocks, ${r.client_owned_bytes} + ${r.hub_owned_bytes} bytes)`);
+  ctx.out.line(
+    `Installed PSRD bundle ${r.seq} of hub ${r.hub_name} at client ${node.name} (${r.blocks} blocks, ${r.client_owned_bytes} + ${r.hub_owned_bytes} bytes)`,
+  );
 }
 
 export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string; hub: string }): Promise<void> {
   const node = ctx.topology.clients.find((c) => c.name === opts.client);
-  if (!node) throw new CliError(`no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`);
-  if (!ctx.topology.hubs.some((h) => h.name === opts.hub)) {
+  if (!node)
+    throw new CliError(
+      `no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`,
+    );
+  const hubNode = ctx.topology.hubs.find((h) => h.name === opts.hub);
+  if (!hubNode) {
     throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
   }
-  const hubNode = ctx.topology.hubs.find((h) => h.name === opts.hub)!;
   // The hub forgets the client (pools, shares, bundle chain) so that its next bundle is a first one.
   try {
     const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });
@@ -116,13 +150,21 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     ctx.out.line(`Hub ${opts.hub} unregistered client ${opts.client} (its PSRD with it zeroed)`);
   } catch (err) {
     if (err instanceof CliError) throw err;
-    ctx.out.line(`Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`);
+    ctx.out.line(
+      `Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`,
+    );
   }
   let res;
   try {
-    res = await client(ctx).post(`${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-reset`, { hub_name: opts.hub }, { headers: { "Content-Type": "application/json" } });
+    res = await client(ctx).post(
+      `${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-reset`,
+      { hub_name: opts.hub },
+      { headers: { "Content-Type": "application/json" } },
+    );
   } catch (err) {
-    throw new CliError(`client ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --client ${node.name} start`);
+    throw new CliError(
+      `client ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --client ${node.name} start`,
+    );
   }
   if (res.status !== 200) throw failure(`client ${node.name} did not reset its PSRD with ${opts.hub}`, res.status, res.data);
   ctx.out.line(`Client ${node.name} forgot its PSRD with hub ${opts.hub}; a new first bundle follows from the hub's local distributor`);

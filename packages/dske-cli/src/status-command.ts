@@ -31,7 +31,9 @@ export async function collectStatus(selection: Selection, credential?: OperatorC
 export function printStatusJson(results: readonly StatusResult[], out: Output): void {
   for (const r of results) {
     out.line(`Status for ${r.node.kind} ${r.node.name} on port ${r.node.port}`);
-    out.line(JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2));
+    out.line(
+      JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2),
+    );
   }
 }
 
@@ -48,11 +50,19 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + " ".repeat(n - s.length);
 }
 
+/** A JSON scalar as text (strings bare); objects and arrays as JSON. */
+function jsonText(x: unknown): string {
+  if (typeof x === "string") return x;
+  if (typeof x === "number" || typeof x === "boolean" || typeof x === "bigint") return x.toString();
+  if (x === undefined) return "undefined";
+  return JSON.stringify(x);
+}
+
 function summariseCounts(v: unknown): string {
   if (v === undefined || v === null) return "";
-  if (typeof v !== "object") return String(v);
+  if (typeof v !== "object") return jsonText(v);
   return Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `${k} ${typeof x === "object" ? JSON.stringify(x) : String(x)}`)
+    .map(([k, x]) => `${k} ${jsonText(x)}`)
     .join(", ");
 }
 

@@ -13,9 +13,7 @@ export const poolStatsSchema = z.looseObject({
 });
 export type PoolStatsView = z.infer<typeof poolStatsSchema>;
 
-const poolsSchema = z
-  .looseObject({ client_owned: poolStatsSchema.nullish(), hub_owned: poolStatsSchema.nullish() })
-  .nullish();
+const poolsSchema = z.looseObject({ client_owned: poolStatsSchema.nullish(), hub_owned: poolStatsSchema.nullish() }).nullish();
 
 export const hubStatusSchema = z.looseObject({
   name: z.string(),

@@ -99,12 +99,7 @@ export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   if (filter.clients.length === 0 && filter.hubs.length === 0) {
     return { nodes: topology.nodes, description: "all nodes", all: true };
   }
-  const nodes = topology.nodes.filter((n) =>
-    n.kind === "hub" ? filter.hubs.includes(n.name) : filter.clients.includes(n.name),
-  );
-  const names = [
-    ...[...new Set(filter.clients)].map((c) => `client ${c}`),
-    ...[...new Set(filter.hubs)].map((h) => `hub ${h}`),
-  ];
+  const nodes = topology.nodes.filter((n) => (n.kind === "hub" ? filter.hubs.includes(n.name) : filter.clients.includes(n.name)));
+  const names = [...[...new Set(filter.clients)].map((c) => `client ${c}`), ...[...new Set(filter.hubs)].map((h) => `hub ${h}`)];
   return { nodes, description: names.join(", "), all: false };
 }

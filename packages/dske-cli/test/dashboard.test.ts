@@ -10,6 +10,7 @@ import { CliError } from "../src/errors";
 import type { ProbeResult } from "../src/mgmt";
 import { CapturedOutput } from "../src/output";
 import { Topology, type NodeSpec } from "../src/topology";
+import { defined } from "./defined";
 
 const YAML = `base_port: 9100
 start_request_psrd_threshold: 500
@@ -29,7 +30,11 @@ clients:
       - name: susan
 `;
 const topology = new Topology(parseConfig(YAML, "test.yaml"));
-const node = (name: string): NodeSpec => topology.nodes.find((n) => n.name === name)!;
+const node = (name: string): NodeSpec =>
+  defined(
+    topology.nodes.find((n) => n.name === name),
+    `node ${name}`,
+  );
 const pools = (c: number, h: number) => ({
   client_owned: { blocks: 3, size: 3000, used: 3000 - c, available: c },
   hub_owned: { blocks: 3, size: 3000, used: 3000 - h, available: h },
@@ -179,10 +184,14 @@ describe("DashboardModel", () => {
       [obs("hank", up(hubStatus("hank"))), obs("helen", down), obs("carol", up(clientStatus("carol", ["sam"], 0, 0))), obs("curtis", down)],
       0,
     );
-    expect(s.hubs[1]).toEqual({ name: "helen", port: 9101, state: "down", detail: down.state === "down" ? down.detail : "" });
+    expect(s.hubs[1]).toEqual({ name: "helen", port: 9101, state: "down", detail: down.detail });
     expect(s.clients[1]).toMatchObject({ name: "curtis", state: "down", encryptors: ["sunny", "susan"] });
     expect(s.clients[1].issued).toBeUndefined();
-    const link = (c: string, h: string) => s.links.find((l) => l.client === c && l.hub === h)!;
+    const link = (c: string, h: string) =>
+      defined(
+        s.links.find((l) => l.client === c && l.hub === h),
+        `link ${c}-${h}`,
+      );
     expect(link("curtis", "hank")).toEqual({
       client: "curtis",
       hub: "hank",
@@ -255,7 +264,9 @@ function get(url: string, cookie?: string): Promise<{ status: number; type: stri
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body, headers: res.headers }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body, headers: res.headers }),
+        );
       })
       .on("error", reject);
   });
@@ -263,20 +274,20 @@ function get(url: string, cookie?: string): Promise<{ status: number; type: stri
 
 describe("dashboard server (fake nodes)", () => {
   let issued = 0;
-  const probe = async (n: NodeSpec): Promise<ProbeResult> => {
-    if (n.name === "helen") return down;
-    if (n.kind === "hub") return up(hubStatus(n.name));
-    return up(clientStatus(n.name, [...n.encryptors], n.name === "carol" ? issued : 0, 0));
+  const probe = (n: NodeSpec): Promise<ProbeResult> => {
+    if (n.name === "helen") return Promise.resolve(down);
+    if (n.kind === "hub") return Promise.resolve(up(hubStatus(n.name)));
+    return Promise.resolve(up(clientStatus(n.name, [...n.encryptors], n.name === "carol" ? issued : 0, 0)));
   };
 
   it("only its one-time login link opens it: then a session cookie (HttpOnly, SameSite=Strict); anything else 401", async () => {
-    const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: async () => undefined });
+    const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: () => Promise.resolve(undefined) });
     try {
       expect(server.loginUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/\\?token=[0-9a-f]{64}$`));
       for (const path of ["/", "/dashboard.js", "/api/snapshot", "/api/events", "/nope"]) {
         const r = await get(`${server.url}${path}`);
         expect([path, r.status]).toEqual([path, 401]);
-        expect(JSON.parse(r.body).message).toMatch(/login URL/);
+        expect((JSON.parse(r.body) as { message?: unknown }).message).toMatch(/login URL/);
       }
       expect((await get(`${server.url}/?token=${"0".repeat(64)}`)).status).toBe(401);
       expect((await get(`${server.url}/`, `dske_dashboard_${server.port}=${"0".repeat(64)}`)).status).toBe(401);
@@ -290,7 +301,7 @@ describe("dashboard server (fake nodes)", () => {
       // The link works once: a second use without the cookie is refused; with the cookie it just redirects.
       const again = await get(server.loginUrl);
       expect(again.status).toBe(401);
-      expect(JSON.parse(again.body).message).toBe("this login link was already used");
+      expect((JSON.parse(again.body) as { message?: unknown }).message).toBe("this login link was already used");
       expect((await get(server.loginUrl, cookie)).status).toBe(303);
       expect((await get(`${server.url}/`, cookie)).status).toBe(200);
     } finally {
@@ -299,7 +310,7 @@ describe("dashboard server (fake nodes)", () => {
   });
 
   it("serves the page, its script and style, the snapshot JSON and an SSE stream; 404 and 405 as JSON", async () => {
-    const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: async () => undefined });
+    const server = await startDashboardServer(topology, { port: 0, pollMs: 100, probe, metrics: () => Promise.resolve(undefined) });
     try {
       expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
       const cookie = String((await get(server.loginUrl)).headers["set-cookie"]).split(";")[0];
@@ -314,11 +325,14 @@ describe("dashboard server (fake nodes)", () => {
       expect((await get(`${server.url}/dashboard.css`, cookie)).type).toBe("text/css; charset=utf-8");
 
       // The first round runs at start; wait for it.
-      for (const end = Date.now() + 20_000; (await get(`${server.url}/api/snapshot`, cookie)).status !== 200 && Date.now() < end; ) {
+      for (const end = Date.now() + 20_000; (await get(`${server.url}/api/snapshot`, cookie)).status !== 200 && Date.now() < end;) {
         await new Promise((r) => setTimeout(r, 50));
       }
       const snap = JSON.parse((await get(`${server.url}/api/snapshot`, cookie)).body) as DashboardSnapshot;
-      expect(snap.hubs.map((h) => [h.name, h.state])).toEqual([["hank", "up"], ["helen", "down"]]);
+      expect(snap.hubs.map((h) => [h.name, h.state])).toEqual([
+        ["hank", "up"],
+        ["helen", "down"],
+      ]);
 
       // SSE: the latest snapshot at once, then one per round; a count change shows up.
       issued = 42;
@@ -370,9 +384,9 @@ describe("dashboard server (fake nodes)", () => {
     const out = new CapturedOutput();
     const ac = new AbortController();
     const running = runDashboard({ topology, out, stopSignal: ac.signal }, { port: 0, host: "127.0.0.1", interval: 1000 });
-    for (const end = Date.now() + 20_000; out.lines.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 20_000; out.lines.length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(out.lines[0]).toMatch(/^dashboard on http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
-    const port = Number(new URL(out.lines[0].split(" ").pop()!).port);
+    const port = Number(new URL(defined(out.lines[0].split(" ").pop(), "the login URL")).port);
     await expect(runDashboard({ topology, out: new CapturedOutput() }, { port, host: "127.0.0.1", interval: 1000 })).rejects.toThrow(
       new CliError(`cannot serve the dashboard: port ${port} on 127.0.0.1 is in use (choose another with --port)`),
     );

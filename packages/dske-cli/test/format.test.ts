@@ -26,7 +26,9 @@ describe("status summary", () => {
     });
     expect(lines[0]).toBe("Hub hank on port 8100: running");
     expect(lines[1]).toBe("  peer clients: 1");
-    expect(lines[2]).toMatch(/carol\s+SAEs sam\s+auth gf128\s+client-owned PSRD: 2888 B left, 112 B used, 3 blocks; hub-owned: 1936 B left, 64 B used, 2 blocks/);
+    expect(lines[2]).toMatch(
+      /carol\s+SAEs sam\s+auth gf128\s+client-owned PSRD: 2888 B left, 112 B used, 3 blocks; hub-owned: 1936 B left, 64 B used, 2 blocks/,
+    );
     expect(lines[3]).toBe("  shares stored: 1");
   });
 
@@ -69,7 +71,15 @@ describe("compareKeys", () => {
     expect(compareKeys([a, b], [b, a])).toEqual([]);
   });
   it("reports different values, missing and extra keys", () => {
-    expect(compareKeys([a, b], [{ key_ID: "1", key: "AAAB" }, { key_ID: "3", key: "CCCC" }])).toEqual([
+    expect(
+      compareKeys(
+        [a, b],
+        [
+          { key_ID: "1", key: "AAAB" },
+          { key_ID: "3", key: "CCCC" },
+        ],
+      ),
+    ).toEqual([
       { keyId: "1", problem: "master key AAAA != slave key AAAB" },
       { keyId: "2", problem: "missing from the slave's keys" },
       { keyId: "3", problem: "returned to the slave but not to the master" },
@@ -77,27 +87,32 @@ describe("compareKeys", () => {
   });
 });
 
-
 /** An ETSI "server" whose slave side returns a different key value. */
 class LyingCaller extends EtsiCaller {
-  override async getKey(): Promise<EtsiResponse> {
-    return { status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAA=" }] } };
+  override getKey(): Promise<EtsiResponse> {
+    return Promise.resolve({ status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAA=" }] } });
   }
-  override async getKeyWithKeyIds(): Promise<EtsiResponse> {
-    return { status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAE=" }] } };
+  override getKeyWithKeyIds(): Promise<EtsiResponse> {
+    return Promise.resolve({ status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAE=" }] } });
   }
 }
 
 describe("etsi-qkd get-key-pair on a mismatch", () => {
   it("prints a clear report and fails", async () => {
     const topology = new Topology(
-      parseConfig("hubs: [{name: h}]\nmin_nr_shares: 1\nclients:\n  - {name: a, encryptors: [{name: sa}]}\n  - {name: b, encryptors: [{name: sb}]}\n", "t.yaml"),
+      parseConfig(
+        "hubs: [{name: h}]\nmin_nr_shares: 1\nclients:\n  - {name: a, encryptors: [{name: sa}]}\n  - {name: b, encryptors: [{name: sb}]}\n",
+        "t.yaml",
+      ),
     );
     const out = new CapturedOutput();
     await expect(new EtsiCommand(topology, out, new LyingCaller()).run("sa", "sb", "get-key-pair")).rejects.toThrow(
       "key values do not match (1 problem)",
     );
-    expect(out.lines.slice(-2)).toEqual(["Key values do NOT match:", "  slave sb: key_ID k1: master key AAAAAAAAAAA= != slave key AAAAAAAAAAE="]);
+    expect(out.lines.slice(-2)).toEqual([
+      "Key values do NOT match:",
+      "  slave sb: key_ID k1: master key AAAAAAAAAAA= != slave key AAAAAAAAAAE=",
+    ]);
     expect(out.lines).not.toContain("Key values match");
   });
 });

@@ -50,7 +50,17 @@ describe("operator token file", () => {
   });
 
   test("every node gets --operator-token-file (the path, never the token)", () => {
-    const yaml = ["base_port: 8100", "min_nr_shares: 2", "hubs:", "  - name: hank", "  - name: helen", "clients:", "  - name: carol", "    encryptors:", "      - name: sam"].join("\n");
+    const yaml = [
+      "base_port: 8100",
+      "min_nr_shares: 2",
+      "hubs:",
+      "  - name: hank",
+      "  - name: helen",
+      "clients:",
+      "  - name: carol",
+      "    encryptors:",
+      "      - name: sam",
+    ].join("\n");
     const topology = new Topology(parseConfig(yaml, "test.yaml"));
     const state = new StateDir(dir);
     const { token } = ensureOperatorToken(dir);

@@ -15,7 +15,15 @@ const scripts = {
   hub: path.join(__dirname, "fixtures/fake-hub.cjs"),
   client: path.join(__dirname, "fixtures/fake-client.cjs"),
 };
-const timeouts = { pollMs: 50, stillWaitingEveryMs: 300, termAfterMs: 1500, killAfterMs: 3000, startMs: 10_000, stopMs: 10_000, portFreeMs: 3_000 };
+const timeouts = {
+  pollMs: 50,
+  stillWaitingEveryMs: 300,
+  termAfterMs: 1500,
+  killAfterMs: 3000,
+  startMs: 10_000,
+  stopMs: 10_000,
+  portFreeMs: 3_000,
+};
 
 async function freeBasePort(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -67,9 +75,12 @@ describe("start, status, stop with stand-in nodes", () => {
     ]);
     // Progress while waiting: one line per node as it becomes ready, counting up to 4.
     const progress = r.out.slice(6).filter((l) => !l.startsWith("Still waiting for "));
-    expect(progress.map((l) => l.replace(/ \(\d of 4\)$/, "")).sort()).toEqual(
-      ["Client ca is up", "Client cb is up", "Hub hx is up", "Hub hy is up"],
-    );
+    expect(progress.map((l) => l.replace(/ \(\d of 4\)$/, "")).sort()).toEqual([
+      "Client ca is up",
+      "Client cb is up",
+      "Hub hx is up",
+      "Hub hy is up",
+    ]);
     expect(progress.map((l) => /\((\d) of 4\)$/.exec(l)?.[1])).toEqual(["1", "2", "3", "4"]);
     for (const name of ["hx", "hy", "ca", "cb"]) {
       expect(readPidFile(path.join(stateDir(), "pids", `${name}.pid`))).toBeGreaterThan(0);

@@ -39,11 +39,23 @@ test.each([
   ["key as base64url", () => key.toString("base64url")],
   ["key as hex", () => key.toString("hex")],
   ["key as HEX", () => key.toString("hex").toUpperCase()],
-  ["16 key bytes inside a longer base64 blob, misaligned", () => Buffer.concat([Buffer.from([1]), key.subarray(5, 21), Buffer.from([2, 3])]).toString("base64")],
+  [
+    "16 key bytes inside a longer base64 blob, misaligned",
+    () => Buffer.concat([Buffer.from([1]), key.subarray(5, 21), Buffer.from([2, 3])]).toString("base64"),
+  ],
   ["PSRD window as base64", () => psrd.subarray(1234, 1250).toString("base64")],
   ["PSRD window as base64url inside text", () => `pad=${psrd.subarray(77, 120).toString("base64url")};`],
-  ["PSRD window as hex at an odd offset", () => `x${Buffer.concat([randomBytes(3), psrd.subarray(2000, 2020)]).toString("hex").slice(1)}`],
-  ["whole PSRD block as base64 (a logged response body)", () => JSON.stringify({ block_uuid: randomUUID(), data: psrd.toString("base64") })],
+  [
+    "PSRD window as hex at an odd offset",
+    () =>
+      `x${Buffer.concat([randomBytes(3), psrd.subarray(2000, 2020)])
+        .toString("hex")
+        .slice(1)}`,
+  ],
+  [
+    "whole PSRD block as base64 (a logged response body)",
+    () => JSON.stringify({ block_uuid: randomUUID(), data: psrd.toString("base64") }),
+  ],
 ])("finds a planted secret: %s", (_what, encode) => {
   const text = [line("fine"), line(`oops ${encode()}`), line("fine again")].join("\n");
   const findings = corpus().scanText(text, "node.log");

@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { EtsiApi, parseClientArgs, startClientServer, type Logger, type RunningClientServer } from "@dske/client";
@@ -37,7 +38,7 @@ function api(server: RunningClientServer, name: string, material: TlsMaterial = 
   return a;
 }
 
-async function clientArgs(name: string, encryptors: string[], tls: boolean): Promise<string[]> {
+function clientArgs(name: string, encryptors: string[], tls: boolean): string[] {
   const own = layout.client(name);
   return [
     name,
@@ -107,10 +108,16 @@ beforeAll(async () => {
   writeFileSync(directoryFile, JSON.stringify({ sam: "carol", susan: "carol", sunny: "cindy" }));
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   hubs = await Promise.all(["hank", "helen", "hilary"].map((n) => startHub(n)));
-  carol = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
-  cindy = await startClientServer(await parseClientArgs(await clientArgs("cindy", ["sunny"], true)), { logger: silent });
+  carol = await startClientServer(await parseClientArgs(clientArgs("carol", ["sam", "susan"], true)), { logger: silent });
+  cindy = await startClientServer(await parseClientArgs(clientArgs("cindy", ["sunny"], true)), { logger: silent });
   // The hubs' local distributors, in process: the clients get their PSRD in bundles.
-  for (const c of [carol, cindy]) distributors.push(...startInProcessDistributors(c.client, hubs.map((h) => h.url)));
+  for (const c of [carol, cindy])
+    distributors.push(
+      ...startInProcessDistributors(
+        c.client,
+        hubs.map((h) => h.url),
+      ),
+    );
   await carol.client.whenRegistered();
   await cindy.client.whenRegistered();
 });
@@ -118,9 +125,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(distributors.map((d) => d.stop()));
   for (const a of apis) a.close();
-  await carol?.stop();
-  await cindy?.stop();
-  for (const h of hubs ?? []) {
+  // Unset when beforeAll failed.
+  await (carol as RunningClientServer | undefined)?.stop();
+  await (cindy as RunningClientServer | undefined)?.stop();
+  for (const h of (hubs as TestHub[] | undefined) ?? []) {
     await h.down();
     await h.hub.close();
   }
@@ -132,7 +140,12 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
     expect(carol.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const cn = await new Promise<string>((resolve, reject) => {
       const req = https.request(`${carol.url}/api/v1/keys/sunny/status`, { ...sae("sam"), agent: false }, (res) => {
-        const peer = (res.socket as import("node:tls").TLSSocket).getPeerCertificate();
+        const socket = res.socket;
+        if (!(socket instanceof TLSSocket)) {
+          reject(new Error("the response did not come over TLS"));
+          return;
+        }
+        const peer = socket.getPeerCertificate();
         res.resume();
         resolve(String(peer.subject.CN));
       });
@@ -150,9 +163,9 @@ describe("ETSI API over HTTPS with mutual TLS", () => {
   });
 
   test("a certificate from another CA is refused", async () => {
-    await expect(
-      request(`${carol.url}/api/v1/keys/sunny/status`, { identity: sae("sam", otherRoot), ca: operator().ca }),
-    ).rejects.toThrow(TLS_REFUSED);
+    await expect(request(`${carol.url}/api/v1/keys/sunny/status`, { identity: sae("sam", otherRoot), ca: operator().ca })).rejects.toThrow(
+      TLS_REFUSED,
+    );
   });
 
   test("a client's server certificate cannot be used as an SAE's client certificate", async () => {
@@ -235,12 +248,10 @@ describe("plain HTTP (local experiments) is flagged as insecure", () => {
   test("warning line at startup and the transport fields in the mgmt status", async () => {
     const warnings: string[] = [];
     const logger: Logger = { ...silent, warn: (m) => warnings.push(m) };
-    const plain = await startClientServer(await parseClientArgs(await clientArgs("carol", ["sam"], false)), { logger });
+    const plain = await startClientServer(await parseClientArgs(clientArgs("carol", ["sam"], false)), { logger });
     try {
       expect(plain.url).toMatch(/^http:\/\//);
-      expect(warnings).toContain(
-        "ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated",
-      );
+      expect(warnings).toContain("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
       expect((await fetch(`${plain.url}/client/carol/mgmt/v1/status`)).status).toBe(401);
       const res = await fetch(`${plain.url}/client/carol/mgmt/v1/status`, { headers: { Authorization: `Bearer ${TOKEN}` } });
       expect(await res.json()).toMatchObject({
@@ -269,9 +280,9 @@ describe("--tls-* options of the standalone client", () => {
   });
   test("files must exist and parse; the key must match the certificate", async () => {
     const c = layout.client("carol");
-    await expect(parseClientArgs([...base, "--tls-cert", c.cert, "--tls-key", path.join(dir, "nope.key"), "--tls-ca", layout.caCert])).rejects.toThrow(
-      /--tls-key .*nope\.key: cannot read/,
-    );
+    await expect(
+      parseClientArgs([...base, "--tls-cert", c.cert, "--tls-key", path.join(dir, "nope.key"), "--tls-ca", layout.caCert]),
+    ).rejects.toThrow(/--tls-key .*nope\.key: cannot read/);
     await expect(parseClientArgs([...base, "--tls-cert", c.key, "--tls-key", c.key, "--tls-ca", layout.caCert])).rejects.toThrow(
       /--tls-cert .*: not a PEM certificate/,
     );

@@ -98,9 +98,7 @@ describe("node selection", () => {
 
   it("rejects unknown names, naming them", () => {
     expect(() => selectNodes(topology, { clients: ["corrie"], hubs: ["hank", "harry"] })).toThrow(UnknownNodeError);
-    expect(() => selectNodes(topology, { clients: ["corrie"], hubs: ["harry"] })).toThrow(
-      /unknown client 'corrie', hub 'harry'/,
-    );
+    expect(() => selectNodes(topology, { clients: ["corrie"], hubs: ["harry"] })).toThrow(/unknown client 'corrie', hub 'harry'/);
     // A hub name given as a client is unknown too.
     expect(() => selectNodes(topology, { clients: ["hank"], hubs: [] })).toThrow(/unknown client 'hank'/);
   });

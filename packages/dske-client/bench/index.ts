@@ -101,7 +101,8 @@ const pct = (xs: number[], p: number) => {
 async function usedBytes(stores: PsrdStore[]): Promise<number> {
   let total = 0;
   for (const st of stores)
-    for (const name of await st.listPools()) total += (await st.openPool(name, name.endsWith("client-owned") ? "local" : "peer")).stats().used;
+    for (const name of await st.listPools())
+      total += (await st.openPool(name, name.endsWith("client-owned") ? "local" : "peer")).stats().used;
   return total;
 }
 
@@ -195,7 +196,9 @@ async function main(): Promise<void> {
   const file = rows.filter((r) => r.store === "file");
   console.log("\nfile / memory ratio (keys per second):");
   for (let i = 0; i < mem.length; i++) console.log(`  ${mem[i].mode}: ${(file[i].keys_per_s / mem[i].keys_per_s).toFixed(2)}`);
-  console.log(`\nPSRD bytes per 256-bit key pair established on demand (key stock off): memory ${psrd.memory}, file ${psrd.file}; floor 640 (ratio ${(psrd.file / 640).toFixed(3)})`);
+  console.log(
+    `\nPSRD bytes per 256-bit key pair established on demand (key stock off): memory ${psrd.memory}, file ${psrd.file}; floor 640 (ratio ${(psrd.file / 640).toFixed(3)})`,
+  );
   const out = new URL("../../../bench-results/", import.meta.url);
   await fs.mkdir(out, { recursive: true });
   await fs.writeFile(

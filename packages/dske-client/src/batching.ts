@@ -25,17 +25,17 @@ export function chunkBy<T>(items: readonly T[], maxItems: number, maxBytes: numb
 /** Run fn over items with at most `limit` in flight; rejects with the first error after all settle. */
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  let firstError: unknown;
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
       try {
         await fn(items[i]);
       } catch (err) {
-        firstError ??= err;
+        failure ??= { err };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== undefined) throw firstError;
+  if (failure) throw failure.err;
 }

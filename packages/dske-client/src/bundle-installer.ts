@@ -120,7 +120,9 @@ export class BundleInstaller {
         }
       });
       await destroyBundleFile(file);
-      this.logger.info(`installed PSRD bundle ${result.seq} from hub ${hubName} (${result.blocks} blocks, ${result.local} + ${result.peer} bytes)`);
+      this.logger.info(
+        `installed PSRD bundle ${result.seq} from hub ${hubName} (${result.blocks} blocks, ${result.local} + ${result.peer} bytes)`,
+      );
       peer.onBundleInstalled({ local: result.local, peer: result.peer });
       return { hub_name: hubName, seq: result.seq, blocks: result.blocks, client_owned_bytes: result.local, hub_owned_bytes: result.peer };
     } finally {

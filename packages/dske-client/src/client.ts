@@ -87,7 +87,8 @@ export class Client {
     if (new Set(options.hubs.map((u) => u.replace(/\/+$/, ""))).size !== options.hubs.length) {
       throw new RangeError("duplicate hub URL");
     }
-    const { inboxDir: _inbox, ...psrd } = options.psrd ?? {};
+    const psrd = { ...options.psrd };
+    delete psrd.inboxDir;
     this.stopThreshold = resolvePsrdOptions(psrd).stopThreshold; // also checks the thresholds
     this.peerHubs = options.hubs.map(
       (url) =>
@@ -117,7 +118,15 @@ export class Client {
       track,
       settleStartup,
     });
-    this.issuing = new KeyIssuing({ hubs: this.peerHubs, k: this.k, stock: this.stock, scatter, logger: this.logger, track, stopped: () => this.stopped });
+    this.issuing = new KeyIssuing({
+      hubs: this.peerHubs,
+      k: this.k,
+      stock: this.stock,
+      scatter,
+      logger: this.logger,
+      track,
+      stopped: () => this.stopped,
+    });
     const gather = new Gather({
       clientName: this.name,
       encryptors: this.encryptors,

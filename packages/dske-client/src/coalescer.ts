@@ -70,16 +70,13 @@ export class Coalescer<T, R> {
       this.inFlight++;
       this.batches++;
       this.entries += batch.length;
-      let run: Promise<R[]>;
-      try {
-        run = this.options.run(batch.map((p) => p.entry));
-      } catch (err) {
-        run = Promise.reject(err);
-      }
+      // An async wrapper turns a synchronous throw of run() into a rejection.
+      const run = (async () => await this.options.run(batch.map((p) => p.entry)))();
       run
         .then(
           (results) => {
-            if (results.length !== batch.length) throw new Error(`coalesced batch returned ${results.length} results for ${batch.length} entries`);
+            if (results.length !== batch.length)
+              throw new Error(`coalesced batch returned ${results.length} results for ${batch.length} entries`);
             batch.forEach((p, i) => p.resolve(results[i]));
           },
           (err: unknown) => {

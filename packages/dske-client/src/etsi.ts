@@ -125,9 +125,7 @@ export function checkKeyRequest(request: KeyRequest, limits: EtsiLimits): EncKey
   if (request.extension_mandatory && request.extension_mandatory.length > 0) {
     // This KME supports no mandatory extension: name every one the SAE asked for.
     const names = request.extension_mandatory.flatMap((e) => Object.keys(e));
-    throw badRequest("not all extension_mandatory parameters are supported", [
-      { unsupported_extension_mandatory: names },
-    ]);
+    throw badRequest("not all extension_mandatory parameters are supported", [{ unsupported_extension_mandatory: names }]);
   }
   // extension_optional: ignored (200 is allowed by the standard).
   const number = request.number ?? 1;
@@ -162,16 +160,12 @@ export function checkKeyRequest(request: KeyRequest, limits: EtsiLimits): EncKey
 export function parseDecKeysQuery(query: Record<string, unknown>, limits: EtsiLimits): DecKeysRequest {
   const unknown = Object.keys(query).filter((k) => k !== "key_ID");
   if (unknown.length > 0) {
-    throw badRequest("bad request format: GET dec_keys accepts only the query parameter key_ID", [
-      { unsupported_parameters: unknown },
-    ]);
+    throw badRequest("bad request format: GET dec_keys accepts only the query parameter key_ID", [{ unsupported_parameters: unknown }]);
   }
   const v = query.key_ID;
   if (v === undefined) throw badRequest("bad request format: key_ID is required", [{ parameter: "key_ID" }]);
   if (typeof v !== "string") {
-    throw badRequest("bad request format: GET dec_keys takes exactly one key_ID (use POST for several)", [
-      { parameter: "key_ID" },
-    ]);
+    throw badRequest("bad request format: GET dec_keys takes exactly one key_ID (use POST for several)", [{ parameter: "key_ID" }]);
   }
   return checkKeyIds([v], limits);
 }
@@ -188,9 +182,7 @@ export function parseDecKeysBody(body: unknown, limits: EtsiLimits): DecKeysRequ
 
 function checkKeyIds(ids: string[], limits: EtsiLimits): DecKeysRequest {
   if (ids.length > limits.maxKeyPerRequest) {
-    throw badRequest(`too many key_IDs (max_key_per_request is ${limits.maxKeyPerRequest})`, [
-      { parameter: "key_IDs", count: ids.length },
-    ]);
+    throw badRequest(`too many key_IDs (max_key_per_request is ${limits.maxKeyPerRequest})`, [{ parameter: "key_IDs", count: ids.length }]);
   }
   const keyIds = ids.map((id, i) => parseKeyId(id, ids.length === 1 ? "key_ID" : `key_IDs.${i}.key_ID`));
   const seen = new Set<string>();
@@ -212,7 +204,9 @@ export function saeIdFromAuthorization(header: string | undefined): string | und
   if (header === undefined) return undefined;
   let v = header.trim();
   const m = /^bearer(?:\s+(.*))?$/i.exec(v);
-  if (m) v = (m[1] ?? "").trim();
+  if (m) {
+    v = (m.at(1) ?? "").trim(); // the group after "bearer" is optional
+  }
   if (v.length === 0) return undefined;
   return v;
 }

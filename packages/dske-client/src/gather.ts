@@ -56,9 +56,16 @@ export class Gather {
    * Fetch and reconstruct the keys. `optional` IDs (batch siblings fetched ahead) ride in the same
    * hub messages; one that no hub releases is simply left out (no lookups, no error).
    */
-  async gather(slaveSae: string, masterSae: string, keyIds: readonly string[], optional: ReadonlySet<string> = new Set()): Promise<Map<string, GatherOutcome>> {
+  async gather(
+    slaveSae: string,
+    masterSae: string,
+    keyIds: readonly string[],
+    optional: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, GatherOutcome>> {
     const { hubs, k, logger } = this.d;
-    const shares = new Map<string, SourcedShare[]>(keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]));
+    const shares = new Map<string, SourcedShare[]>(
+      keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]),
+    );
     const failures: string[] = [];
     const outcomes = new Map<string, GatherOutcome>();
     const order = this.order();
@@ -123,7 +130,8 @@ export class Gather {
           this.d.held.hold(heldKeyName(masterSae, id, other), rec.key.slice());
         }
         for (const bad of rec.bad) this.d.onBadShare(bad, id);
-        if (rec.method !== "fast") logger.warn(`key ${id}: reconstructed robustly (${rec.method}), bad hubs: ${rec.bad.join(",") || "none"}`);
+        if (rec.method !== "fast")
+          logger.warn(`key ${id}: reconstructed robustly (${rec.method}), bad hubs: ${rec.bad.join(",") || "none"}`);
       }
     };
 
@@ -139,9 +147,9 @@ export class Gather {
     const first = order.slice(0, k);
     const rest = order.slice(k);
     const wave1 = fetchFrom(first, keyIds);
-    let wave1Settled = false;
+    const wave1State = { settled: false }; // set in a callback, so a property (TS would narrow a local to false)
     const wave1Done = Promise.all(wave1).then(() => {
-      wave1Settled = true;
+      wave1State.settled = true;
     });
     let hedge: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -155,7 +163,7 @@ export class Gather {
     let pending = keyIds.filter((id) => !outcomes.has(id));
     // Once the first k hubs all answered, ask the others only for key IDs they can still complete
     // to k shares (unknown-keys.ts: a key ID no hub knows costs k lookups, not n).
-    const reachable = wave1Settled ? pending.filter((id) => (shares.get(id)?.length ?? 0) + rest.length >= k) : pending;
+    const reachable = wave1State.settled ? pending.filter((id) => (shares.get(id)?.length ?? 0) + rest.length >= k) : pending;
     if (reachable.length > 0 && rest.length > 0) {
       const wave2 = fetchFrom(rest, reachable);
       await Promise.race([Promise.all([...wave1, ...wave2]), allDone]);

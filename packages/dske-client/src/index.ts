@@ -26,8 +26,22 @@ export {
   clientPrefixes,
   type ClientOpenApiOptions,
 } from "./http/routes.js";
-export { registerClientMetrics, createClientMetrics, pairLabels, type ClientMetrics, type KeyRole, type SaePair } from "./client-metrics.js";
-export { ClientMgmtStatusSchema, PeerHubStatusSchema, ClientStopResponseSchema, type ClientMgmtStatus, type PeerHubStatus, type ClientStopResponse } from "@dske/protocol";
+export {
+  registerClientMetrics,
+  createClientMetrics,
+  pairLabels,
+  type ClientMetrics,
+  type KeyRole,
+  type SaePair,
+} from "./client-metrics.js";
+export {
+  ClientMgmtStatusSchema,
+  PeerHubStatusSchema,
+  ClientStopResponseSchema,
+  type ClientMgmtStatus,
+  type PeerHubStatus,
+  type ClientStopResponse,
+} from "@dske/protocol";
 // The ETSI wire schemas and EtsiApi live in @dske/protocol; re-exported here for compatibility.
 export {
   EtsiApi,

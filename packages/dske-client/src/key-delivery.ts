@@ -105,7 +105,9 @@ export class KeyDelivery {
       let gathered: Map<string, GatherOutcome>;
       try {
         gathered =
-          fetchable.size > 0 ? await this.d.gather.gather(slaveSae, masterSae, [...fetchable, ...prefetch], new Set(prefetch)) : new Map<string, GatherOutcome>();
+          fetchable.size > 0
+            ? await this.d.gather.gather(slaveSae, masterSae, [...fetchable, ...prefetch], new Set(prefetch))
+            : new Map<string, GatherOutcome>();
         for (const id of prefetch) {
           const o = gathered.get(id);
           gathered.delete(id);
@@ -138,7 +140,9 @@ export class KeyDelivery {
       const first = errors[0];
       logger.warn(`dec_keys ${masterSae} -> ${slaveSae} failed: ${first.message}`);
       if (first.kind === "unknown-key" && first.message.startsWith(KEYS_NOT_FOUND_MESSAGE)) {
-        const ids = [...outcomes.entries()].filter(([, o]) => "error" in o && o.error.kind === "unknown-key").map(([id]) => ({ key_ID: id }));
+        const ids = [...outcomes.entries()]
+          .filter(([, o]) => "error" in o && o.error.kind === "unknown-key")
+          .map(([id]) => ({ key_ID: id }));
         throw keysNotFound(ids);
       }
       throw first;
@@ -162,7 +166,9 @@ export class KeyDelivery {
       held.delete(heldKeyName(masterSae, id, slaveSae));
     }
     this.acknowledge(masterSae, keyIds);
-    logger.info(`keys delivered: ${masterSae} -> ${slaveSae} number=${keyIds.length} ids=${summarizeIds(keyIds)} (${Date.now() - started} ms)`);
+    logger.info(
+      `keys delivered: ${masterSae} -> ${slaveSae} number=${keyIds.length} ids=${summarizeIds(keyIds)} (${Date.now() - started} ms)`,
+    );
     return container;
   }
 

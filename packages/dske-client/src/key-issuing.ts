@@ -109,7 +109,9 @@ export class KeyIssuing {
           stock.add(masterSae, slaveSae, size, keys);
         })
         .catch((err: unknown) => {
-          this.d.logger.warn(`key stock ${masterSae}->${slaveSae}: refill of ${order.count} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.d.logger.warn(
+            `key stock ${masterSae}->${slaveSae}: refill of ${order.count} failed: ${err instanceof Error ? err.message : String(err)}`,
+          );
         })
         .finally(() => stock.refillDone(order)),
     );

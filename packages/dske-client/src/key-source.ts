@@ -60,7 +60,12 @@ export interface PsrdSplitKey extends SplitKey {
  * other x in 1..n. Returns shares for x = 1..n (the chosen ones are copies of the pads, one
  * adjusted). Does not zero the pads (the caller encrypts its shares with them, then zeroes them).
  */
-export function splitKeyFromPsrd(sizeBits: number, n: number, pads: readonly { x: number; pad: Uint8Array }[], multicast = false): PsrdSplitKey {
+export function splitKeyFromPsrd(
+  sizeBits: number,
+  n: number,
+  pads: readonly { x: number; pad: Uint8Array }[],
+  multicast = false,
+): PsrdSplitKey {
   if (!Number.isInteger(sizeBits) || sizeBits <= 0 || sizeBits % 8 !== 0) {
     throw new RangeError("key size must be a positive multiple of 8 bits");
   }
@@ -121,7 +126,10 @@ export async function makePsrdSplitKeys(
   count: number,
   multicast = false,
 ): Promise<{ made: PsrdSplitKey[]; pads: Map<number, PadAllocation>[] }> {
-  const chosen = hubs.map((h, i) => ({ h, i })).filter((e) => e.h.registered).slice(0, k);
+  const chosen = hubs
+    .map((h, i) => ({ h, i }))
+    .filter((e) => e.h.registered)
+    .slice(0, k);
   if (chosen.length < k) throw new RangeError(`key_source psrd needs ${k} registered hubs, ${chosen.length} are`);
   const size = secretLength(sizeBits);
   const made: PsrdSplitKey[] = [];
@@ -137,8 +145,19 @@ export async function makePsrdSplitKeys(
       pads.push(perHub);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (failed) throw failed.reason;
-      const got = chosen.map((e) => perHub.get(e.i)!);
-      made.push(splitKeyFromPsrd(sizeBits, hubs.length, chosen.map((e, m) => ({ x: e.i + 1, pad: got[m].data })), multicast));
+      const got = chosen.map((e) => {
+        const pad = perHub.get(e.i);
+        if (pad === undefined) throw new Error(`no PSRD allocation from hub ${e.i} although none failed`);
+        return pad;
+      });
+      made.push(
+        splitKeyFromPsrd(
+          sizeBits,
+          hubs.length,
+          chosen.map((e, m) => ({ x: e.i + 1, pad: got[m].data })),
+          multicast,
+        ),
+      );
     }
   } catch (err) {
     for (const m of made) {

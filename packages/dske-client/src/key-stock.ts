@@ -116,7 +116,8 @@ export class KeyStock {
     this.minRate = options.minRate ?? MIN_RATE;
     this.freshMs = options.freshMs ?? DEFAULT_FRESH_MS;
     this.now = options.now ?? Date.now;
-    if (!(this.aheadMs >= 0 && this.ttlMs > 0 && this.maxPerPair >= 0)) throw new RangeError("key stock: aheadMs >= 0, ttlMs > 0, maxPerPair >= 0");
+    if (!(this.aheadMs >= 0 && this.ttlMs > 0 && this.maxPerPair >= 0))
+      throw new RangeError("key stock: aheadMs >= 0, ttlMs > 0, maxPerPair >= 0");
   }
 
   get enabled(): boolean {
@@ -127,7 +128,20 @@ export class KeyStock {
     const name = `${masterSae}\u0000${slaveSae}\u0000${size}`;
     let p = this.pairs.get(name);
     if (!p) {
-      p = { masterSae, slaveSae, size, keys: [], head: 0, refilling: false, windowStart: this.now(), windowCount: 0, windowRequests: 0, rate: 0, requests: 0, lastRequestAt: 0 };
+      p = {
+        masterSae,
+        slaveSae,
+        size,
+        keys: [],
+        head: 0,
+        refilling: false,
+        windowStart: this.now(),
+        windowCount: 0,
+        windowRequests: 0,
+        rate: 0,
+        requests: 0,
+        lastRequestAt: 0,
+      };
       this.pairs.set(name, p);
     }
     return p;

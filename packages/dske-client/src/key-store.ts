@@ -80,19 +80,25 @@ export class KeyStore {
   }
 
   private apply(r: JournalRecord): void {
-    if (r.t === "issued") {
-      this.issuedById.set(r.id, {
-        keyId: r.id,
-        masterSae: r.m,
-        slaveSaes: r.s,
-        size: r.z,
-        deliveredTo: [],
-        createdAt: r.at,
-      });
-    } else if (r.t === "delivered") {
-      this.delivered.set(KeyStore.markKey(r.m, r.id, r.sae), r.at);
-      const issued = this.issuedById.get(r.id);
-      if (issued && issued.masterSae === r.m && !issued.deliveredTo.includes(r.sae)) issued.deliveredTo.push(r.sae);
+    // Records come from disk: a record of another kind is ignored.
+    switch (r.t) {
+      case "issued": {
+        this.issuedById.set(r.id, {
+          keyId: r.id,
+          masterSae: r.m,
+          slaveSaes: r.s,
+          size: r.z,
+          deliveredTo: [],
+          createdAt: r.at,
+        });
+        break;
+      }
+      case "delivered": {
+        this.delivered.set(KeyStore.markKey(r.m, r.id, r.sae), r.at);
+        const issued = this.issuedById.get(r.id);
+        if (issued && issued.masterSae === r.m && !issued.deliveredTo.includes(r.sae)) issued.deliveredTo.push(r.sae);
+        break;
+      }
     }
   }
 

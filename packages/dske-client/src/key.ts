@@ -133,13 +133,7 @@ export function splitRandomBytes(sizeBits: number, k: number): number {
 }
 
 /** Make a key of `sizeBits` and split S = Y || t into n shares, threshold k. */
-export function makeSplitKey(
-  sizeBits: number,
-  n: number,
-  k: number,
-  random: RandomFn = osRandom,
-  multicast = false,
-): SplitKey {
+export function makeSplitKey(sizeBits: number, n: number, k: number, random: RandomFn = osRandom, multicast = false): SplitKey {
   if (!Number.isInteger(sizeBits) || sizeBits <= 0 || sizeBits % 8 !== 0) {
     throw new RangeError("key size must be a positive multiple of 8 bits");
   }

@@ -69,9 +69,7 @@ export class NodeState {
 
   /** Set the bundle chain with a hub; durable before the promise resolves. */
   async setChain(hubName: string, record: ChainRecord | undefined): Promise<void> {
-    const next = { ...this.chains };
-    if (record) next[hubName] = record;
-    else delete next[hubName];
+    const next = record ? { ...this.chains, [hubName]: record } : withoutKey(this.chains, hubName);
     this.chains = next;
     await this.persist();
   }
@@ -82,9 +80,7 @@ export class NodeState {
 
   /** Set (or delete with undefined) the record of a hub; durable before the promise resolves. */
   async setHub(url: string, record: HubRecord | undefined): Promise<void> {
-    const next = { ...this.hubs };
-    if (record) next[url] = record;
-    else delete next[url];
+    const next = record ? { ...this.hubs, [url]: record } : withoutKey(this.hubs, url);
     this.hubs = next;
     await this.persist();
   }
@@ -101,4 +97,9 @@ export class NodeState {
   async flush(): Promise<void> {
     await this.writing;
   }
+}
+
+/** A copy of a record without one key. */
+function withoutKey<V>(r: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => k !== key));
 }

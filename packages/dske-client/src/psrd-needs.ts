@@ -108,7 +108,10 @@ export class HubNeeds {
   /** Resolves true at the next install (or wake), false after `timeoutMs` or on abort. */
   waitForInstall(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve(false);
+      if (signal?.aborted) {
+        resolve(false);
+        return;
+      }
       let done = false;
       const finish = (v: boolean) => {
         if (done) return;

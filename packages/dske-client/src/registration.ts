@@ -52,7 +52,7 @@ export class Registration {
 
   /** Wait for a registration in flight (stop). */
   async settled(): Promise<void> {
-    await Promise.allSettled([this.registering].filter(Boolean));
+    await Promise.allSettled(this.registering ? [this.registering] : []);
   }
 
   /** Not registered yet, but the first registration attempt has not failed either (startup), or the first bundle is on its way. */
@@ -148,7 +148,10 @@ export class Registration {
       throw new HubFailure(res.hub_name, `hub answered auth scheme ${JSON.stringify(chosen)}, but its PSRD bundles are for ${scheme}`);
     }
     if (res.hub_name !== link.name) {
-      throw new HubFailure(link.name, `hub at ${link.url} calls itself ${JSON.stringify(res.hub_name)}, but its bundles are from ${link.name}`);
+      throw new HubFailure(
+        link.name,
+        `hub at ${link.url} calls itself ${JSON.stringify(res.hub_name)}, but its bundles are from ${link.name}`,
+      );
     }
     await state.setHub(link.url, { hub_name: res.hub_name, auth_scheme: scheme, extensions: res.extensions ?? [] });
     link.extensions = new Set(res.extensions ?? []);
@@ -195,7 +198,9 @@ export class Registration {
     if (this.d.psrd.peerAuth) {
       this.confirmInstalled().catch((err: unknown) => {
         link.noteFailure(err);
-        this.d.logger.warn(`hub ${link.name}: confirming installed PSRD failed: ${link.lastError}; retrying at the next install or registration`);
+        this.d.logger.warn(
+          `hub ${link.name}: confirming installed PSRD failed: ${link.lastError}; retrying at the next install or registration`,
+        );
         this.requireReregistration("PSRD confirmation failed");
       });
     }

@@ -188,7 +188,7 @@ export class Replenishment {
     const { link, psrd } = this.d;
     if (!link.registered || link.stopped || this.refill[kind]) return;
     if (this.available(kind) >= Math.max(psrd.startThreshold, this.recentDemand(kind), this.aheadBytes(kind))) return;
-    this.runFill(kind);
+    void this.runFill(kind); // runFill logs failures
   }
 
   /** Both pools. */
@@ -237,7 +237,7 @@ export class Replenishment {
     if (existing) return existing;
     const { link } = this.d;
     const p = this.fill(kind)
-      .catch((err) => {
+      .catch((err: unknown) => {
         link.noteFailure(err);
         if (err instanceof HubApiError && (err.status === 404 || err.status === 401 || err.status === 0)) {
           this.d.reregister(`PSRD request answered ${err.status}: ${err.message}`);
@@ -261,7 +261,12 @@ export class Replenishment {
       // PSRD and one block serves several of them (fewer PSRD round trips and block commits).
       const recent = this.recentDemand(kind);
       const ahead = 2 * this.aheadBytes(kind);
-      const target = Math.max(psrd.stopThreshold, this.demand[kind] + link.messageCost * 4, recent > 0 ? 3 * recent + psrd.stopThreshold : 0, ahead);
+      const target = Math.max(
+        psrd.stopThreshold,
+        this.demand[kind] + link.messageCost * 4,
+        recent > 0 ? 3 * recent + psrd.stopThreshold : 0,
+        ahead,
+      );
       const deficit = target - this.available(kind);
       if (deficit <= 0) return;
       const prefix = blockKeyPrefix(link.scheme ?? "gf128");
@@ -294,7 +299,11 @@ export class Replenishment {
     const { link } = this.d;
     const pool = this.pool(kind);
     const secret = this.d.state.chain(link.name)?.enrollment_secret;
-    if (!secret) throw new HubFailure(link.name, "network PSRD delivery needs the enrollment secret of the first bundle, which this client does not have");
+    if (!secret)
+      throw new HubFailure(
+        link.name,
+        "network PSRD delivery needs the enrollment secret of the first bundle, which this client does not have",
+      );
     this.oob ??= new HubApi(link.url, { timeoutMs: this.d.timeoutMs, bearerToken: secret });
     const block = await this.oob.getPsrd({ client_name: this.d.clientName, pool_owner: kind === "local" ? "client" : "hub", size });
     try {
@@ -372,7 +381,7 @@ export class Replenishment {
 
   /** Stop: wait for refills in flight, drop the signer's prepared pads, close the out-of-band client. */
   async stop(): Promise<void> {
-    await Promise.allSettled([this.refill.local, this.refill.peer].filter(Boolean));
+    await Promise.allSettled([this.refill.local, this.refill.peer].filter((p) => p !== undefined));
     await this.signing?.discard();
     this.oob?.close();
   }

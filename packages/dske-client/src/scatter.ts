@@ -37,7 +37,13 @@ export class Scatter {
    * returned key bytes. `batch`: the keys get batch key IDs (key.ts newBatchKeyIds), and the call
    * returns only once every hub settled.
    */
-  async establish(masterSae: string, slaves: readonly string[], size: number, count: number, batch = false): Promise<{ keyId: string; key: Uint8Array }[]> {
+  async establish(
+    masterSae: string,
+    slaves: readonly string[],
+    size: number,
+    count: number,
+    batch = false,
+  ): Promise<{ keyId: string; key: Uint8Array }[]> {
     const { hubs, k } = this.d;
     const [slaveSae, ...additional] = slaves;
     await this.d.settleStartup();

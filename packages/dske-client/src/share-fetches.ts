@@ -44,7 +44,10 @@ export class ShareFetches {
       group: (e) => e.clientName,
       conflicts: (e) => e.refs.map((r) => r.keyId),
       run: async (entries) => {
-        const all = await this.fetchOnce(entries[0].clientName, entries.flatMap((e) => e.refs));
+        const all = await this.fetchOnce(
+          entries[0].clientName,
+          entries.flatMap((e) => e.refs),
+        );
         // Split per caller (key IDs are disjoint across the entries of a batch).
         return entries.map((e) => {
           const mine = new Map<string, FetchedShare>();
@@ -104,7 +107,11 @@ export class ShareFetches {
       res = await calls.call(expected, () =>
         link.api.getKeyShare(
           { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
-          { onVerified: (c) => (verified = c) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
         ),
       );
     } catch (err) {
@@ -142,7 +149,11 @@ export class ShareFetches {
             keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
             ...(riding.length > 0 ? { ack: riding } : {}),
           },
-          { onVerified: (c) => (verified = c) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
         ),
       );
     } catch (err) {
@@ -187,7 +198,14 @@ export class ShareFetches {
     const { link, calls } = this.d;
     let verified: Promise<void> = Promise.resolve();
     await calls.call(link.messageCost, () =>
-      link.api.getKeyShares({ client_name: this.d.clientName, keys: [], ack: [...acks] }, { onVerified: (c) => (verified = c) }),
+      link.api.getKeyShares(
+        { client_name: this.d.clientName, keys: [], ack: [...acks] },
+        {
+          onVerified: (c) => {
+            verified = c;
+          },
+        },
+      ),
     );
     await calls.settleVerified(verified);
   }
@@ -196,7 +214,8 @@ export class ShareFetches {
   async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
     const ids = [...new Set(keyIds)];
     const out: string[] = [];
-    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) out.push(...(await this.d.link.api.sharesHeld(ids.slice(i, i + MAX_BATCH_SHARES))));
+    for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES)
+      out.push(...(await this.d.link.api.sharesHeld(ids.slice(i, i + MAX_BATCH_SHARES))));
     return out;
   }
 
@@ -212,7 +231,14 @@ export class ShareFetches {
     for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) {
       let verified: Promise<void> = Promise.resolve();
       const res = await calls.call(link.messageCost, () =>
-        link.api.shareMeta({ client_name: this.d.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) }, { onVerified: (c) => (verified = c) }),
+        link.api.shareMeta(
+          { client_name: this.d.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
+          },
+        ),
       );
       await calls.settleVerified(verified);
       out.push(...res.shares);

@@ -39,7 +39,11 @@ export async function heldCounts(hubs: readonly ShareMetadataSource[], keyIds: r
  * but not listed with `slaveSae` as an intended slave (or not listed at all: for no SAE of
  * this client) is not for this SAE.
  */
-export async function notIntendedFor(hubs: readonly ShareMetadataSource[], slaveSae: string, keyIds: readonly string[]): Promise<Set<string>> {
+export async function notIntendedFor(
+  hubs: readonly ShareMetadataSource[],
+  slaveSae: string,
+  keyIds: readonly string[],
+): Promise<Set<string>> {
   const held = await heldCounts(hubs, keyIds);
   const candidates = keyIds.filter((id) => (held.get(id) ?? 0) > 0);
   if (candidates.length === 0) return new Set();
@@ -68,7 +72,11 @@ export async function notIntendedFor(hubs: readonly ShareMetadataSource[], slave
  * SAE counts only if at least k hubs list it, so fewer than k lying hubs cannot make this client
  * hand a key to an unintended local SAE.
  */
-export async function intendedSlaves(hubs: readonly ShareMetadataSource[], keyIds: readonly string[], k: number): Promise<Map<string, Set<string>>> {
+export async function intendedSlaves(
+  hubs: readonly ShareMetadataSource[],
+  keyIds: readonly string[],
+  k: number,
+): Promise<Map<string, Set<string>>> {
   const held = await heldCounts(hubs, keyIds);
   const candidates = keyIds.filter((id) => (held.get(id) ?? 0) >= k);
   const votes = new Map<string, Map<string, number>>();

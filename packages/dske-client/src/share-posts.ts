@@ -70,7 +70,10 @@ export class SharePosts {
       // Shares with their own pad (key_source psrd) go alone; the rest as usual.
       const own = items.filter((i) => i.pad);
       const rest = items.filter((i) => !i.pad);
-      await Promise.all([mapLimit(own, 16, (item) => this.postOne(masterClient, item)), rest.length > 0 ? this.send(masterClient, rest) : undefined]);
+      await Promise.all([
+        mapLimit(own, 16, (item) => this.postOne(masterClient, item)),
+        rest.length > 0 ? this.send(masterClient, rest) : undefined,
+      ]);
       return;
     }
     if (items.length > 1 && link.supportsBatch) {

@@ -31,7 +31,7 @@ async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Partia
   });
   await c.client.stop();
   const fresh = await startClient(
-    mergeClientOptions<ClientOptions>(
+    mergeClientOptions(
       {
         name: "curtis",
         encryptors: ["sunny", "susan"],
@@ -42,7 +42,7 @@ async function restartOnSameStore(net: TestNetwork, c: TestClient, extra: Partia
         stateDir: c.stateDir,
       },
       extra,
-    ),
+    ) as ClientOptions,
   );
   await fresh.client.whenRegistered();
   return fresh;
@@ -52,7 +52,12 @@ describe("ack extension (client)", () => {
   let net: TestNetwork;
   let fresh: TestClient[] = [];
   beforeEach(async () => {
-    net = await startNetwork({ hubs: ["hank", "helen", "hilary", "holly", "hugo"], k: 3, client: { link: { ackFlushMs: 60_000 } }, stateDirs: true });
+    net = await startNetwork({
+      hubs: ["hank", "helen", "hilary", "holly", "hugo"],
+      k: 3,
+      client: { link: { ackFlushMs: 60_000 } },
+      stateDirs: true,
+    });
     fresh = [];
   });
   afterEach(async () => {
@@ -78,7 +83,10 @@ describe("ack extension (client)", () => {
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", id);
     expect(back.keys).toEqual(got.keys);
     // Delivered once only.
-    const twice = await curtis.etsi("sunny").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    const twice = await curtis
+      .etsi("sunny")
+      .getKeyWithKeyId("sam", id)
+      .catch((e: unknown) => e);
     expect((twice as EtsiApiError).status).toBe(400);
     // The acknowledgements go to the hubs that released shares to the new client; they delete them.
     const fetchedFrom = net.hubs.filter((h) => h.hub.status().shares.some((s) => s.key_id === id));
@@ -95,7 +103,12 @@ describe("ack extension (client)", () => {
     const first = await net.carol.etsi("sam").getKey("sunny");
     const id1 = first.keys[0].key_ID;
     expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id1)).keys).toEqual(first.keys);
-    const releasedTo = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id1)?.pending_ack?.includes("curtis"));
+    const releasedTo = net.hubs.filter((h) =>
+      h.hub
+        .status()
+        .shares.find((s) => s.key_id === id1)
+        ?.pending_ack?.includes("curtis"),
+    );
     expect(releasedTo.length).toBeGreaterThanOrEqual(3);
     // One pending ack per hub: the k+ hubs that released a share and the others (they drop theirs too).
     const pending = net.curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0);
@@ -105,7 +118,12 @@ describe("ack extension (client)", () => {
       const more = await net.carol.etsi("sam").getKey("sunny");
       expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", more.keys[0].key_ID)).keys).toEqual(more.keys);
     }
-    const stillPending = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id1)?.pending_ack?.includes("curtis"));
+    const stillPending = net.hubs.filter((h) =>
+      h.hub
+        .status()
+        .shares.find((s) => s.key_id === id1)
+        ?.pending_ack?.includes("curtis"),
+    );
     expect(stillPending.length).toBeLessThan(releasedTo.length);
   });
 
@@ -113,7 +131,12 @@ describe("ack extension (client)", () => {
     const got = await net.carol.etsi("sam").getKey("sunny");
     const id = got.keys[0].key_ID;
     expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(got.keys);
-    const releasedTo = net.hubs.filter((h) => h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack?.includes("curtis"));
+    const releasedTo = net.hubs.filter((h) =>
+      h.hub
+        .status()
+        .shares.find((s) => s.key_id === id)
+        ?.pending_ack?.includes("curtis"),
+    );
     expect(releasedTo.length).toBeGreaterThanOrEqual(3);
     expect(net.curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0)).toBe(net.hubs.length);
     await restart({ link: { ackFlushMs: 60_000 } }); // stops the old client gracefully (flush timer is 60 s)
@@ -127,7 +150,10 @@ describe("ack extension (client)", () => {
     const id = got.keys[0].key_ID;
     expect(await fetchAndDiscard(v1, id)).toBe(5);
     expect(net.hubs.every((h) => !h.hub.status().shares.some((s) => s.key_id === id))).toBe(true);
-    const lost = await v1.etsi("sunny").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    const lost = await v1
+      .etsi("sunny")
+      .getKeyWithKeyId("sam", id)
+      .catch((e: unknown) => e);
     expect(lost).toBeInstanceOf(EtsiApiError);
   });
 });

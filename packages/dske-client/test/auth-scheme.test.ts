@@ -32,7 +32,8 @@ afterAll(async () => {
   await hub.close();
 });
 
-const hubStatus = (c: TestClient) => (c.client.mgmtStatus() as { peer_hubs: { registered: boolean; auth_scheme: string | null; last_error: string | null }[] }).peer_hubs[0];
+const hubStatus = (c: TestClient) =>
+  (c.client.mgmtStatus() as { peer_hubs: { registered: boolean; auth_scheme: string | null; last_error: string | null }[] }).peer_hubs[0];
 
 test("by default a client refuses a hub without gf128 (no hmac-sha256 fallback)", async () => {
   const c = await startClient({ name: "carol", encryptors: ["sam"], hubs: [url], minNrShares: 1 });

@@ -6,8 +6,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HubApi } from "@dske/protocol";
-import { startClient, startHub, startNetwork, type TestHub, type TestNetwork } from "./harness";
+import { startClient, startHub, startNetwork, waitFor, type TestHub, type TestNetwork } from "./harness";
 import { BundleInstallError } from "../src/bundle-installer";
+import { defined } from "./defined";
 
 type Pool = { blocks: number; size: number; available: number };
 type Pools = { client_owned: Pool; hub_owned: Pool };
@@ -16,15 +17,28 @@ type Pools = { client_owned: Pool; hub_owned: Pool };
  * What installs change: blocks and total bytes of both pools (not `available`: background
  * messages such as acknowledgements spend signing pads at any time).
  */
-function poolsOf(net: TestNetwork, client: "carol" | "curtis", hub: string): { client_owned: Omit<Pool, "available">; hub_owned: Omit<Pool, "available"> } {
+function poolsOf(
+  net: TestNetwork,
+  client: "carol" | "curtis",
+  hub: string,
+): { client_owned: Omit<Pool, "available">; hub_owned: Omit<Pool, "available"> } {
   const st = net[client].client.mgmtStatus() as { peer_hubs: { hub_name: string; pools: Pools }[] };
-  const p = st.peer_hubs.find((h) => h.hub_name === hub)!.pools;
-  return { client_owned: { blocks: p.client_owned.blocks, size: p.client_owned.size }, hub_owned: { blocks: p.hub_owned.blocks, size: p.hub_owned.size } };
+  const p = defined(
+    st.peer_hubs.find((h) => h.hub_name === hub),
+    `hub ${hub}`,
+  ).pools;
+  return {
+    client_owned: { blocks: p.client_owned.blocks, size: p.client_owned.size },
+    hub_owned: { blocks: p.hub_owned.blocks, size: p.hub_owned.size },
+  };
 }
 
 function seqOf(net: TestNetwork, client: "carol" | "curtis", hub: string): number {
   const st = net[client].client.mgmtStatus() as { peer_hubs: { hub_name: string; psrd: { bundles_installed: number } }[] };
-  return st.peer_hubs.find((h) => h.hub_name === hub)!.psrd.bundles_installed;
+  return defined(
+    st.peer_hubs.find((h) => h.hub_name === hub),
+    `hub ${hub}`,
+  ).psrd.bundles_installed;
 }
 
 describe("bundles at the client", () => {
@@ -68,7 +82,6 @@ describe("bundles at the client", () => {
 
   test("tampered, truncated, replayed, foreign and out-of-order bundles are refused and install nothing", async () => {
     const hank: TestHub = net.hubs[0];
-    const helen: TestHub = net.hubs[1];
     const refusedWith = async (file: string, code: string) => {
       const pools = poolsOf(net, "curtis", "hank");
       const seqs = net.hubs.map((h) => seqOf(net, "curtis", h.name));
@@ -114,7 +127,6 @@ describe("bundles at the client", () => {
     }
     // carol's chain with hank is still at her own next seq: install it there
     await expect(net.carol.client.installBundle(forCarol.file)).resolves.toMatchObject({ hub_name: "hank" });
-    void helen;
   });
 
   test("a bundle copied before install cannot be installed twice (the chain key is used once)", async () => {
@@ -150,19 +162,27 @@ describe("network PSRD delivery (psrd_delivery: network)", () => {
         expect(back.keys[0]).toEqual(got.keys[0]);
       }
       // more PSRD than the first bundles held was used: it came over the network, and every block
-      // the hub handed out was confirmed (nothing left staged)
+      // the hub handed out gets confirmed (nothing left staged once the refills in flight settle)
+      await waitFor(
+        () => hubs.every((h) => h.hub.status().peer_clients.every((c) => c.psrd?.staged.blocks === 0)),
+        20_000,
+        "every PSRD block handed out over the network confirmed",
+      );
       for (const h of hubs) {
         const st = h.hub.status();
         for (const c of st.peer_clients) {
-          expect(c.psrd!.bundles_issued).toBe(1);
+          expect(defined(c.psrd).bundles_issued).toBe(1);
           expect(c.pools.client_owned.size + c.pools.hub_owned.size).toBeGreaterThan(2 * (1024 + 16));
-          expect(c.psrd!.staged.blocks).toBe(0);
+          expect(defined(c.psrd).staged.blocks).toBe(0);
         }
       }
       // an outsider asking for curtis's PSRD: 401, nothing created
       const outsider = new HubApi(hubs[0].url);
       // (sizes and blocks only: background acknowledgements spend signing pads at any time)
-      const sizes = () => JSON.stringify(hubs[0].hub.status().peer_clients.map((c) => [c.client_name, c.pools.client_owned.size, c.pools.hub_owned.size, c.psrd]));
+      const sizes = () =>
+        JSON.stringify(
+          hubs[0].hub.status().peer_clients.map((c) => [c.client_name, c.pools.client_owned.size, c.pools.hub_owned.size, c.psrd]),
+        );
       const before = sizes();
       await expect(outsider.getPsrd({ client_name: "curtis", pool_owner: "hub", size: 64 })).rejects.toMatchObject({ status: 401 });
       const wrong = new HubApi(hubs[0].url, { bearerToken: "f".repeat(64) });

@@ -69,7 +69,7 @@ describe("Coalescer", () => {
   });
 
   test("a run returning the wrong number of results rejects its entries instead of mixing them up", async () => {
-    const c = new Coalescer<Entry, number>({ group: () => "g", conflicts: (e) => e.keys, run: async () => [] });
+    const c = new Coalescer<Entry, number>({ group: () => "g", conflicts: (e) => e.keys, run: () => Promise.resolve([]) });
     await expect(c.submit({ group: "g", keys: ["a"] })).rejects.toThrow(/0 results for 1 entries/);
   });
 });

@@ -5,6 +5,7 @@
 import express from "express";
 import request from "supertest";
 import type { PsrdStore } from "@dske/psrd";
+import type { ClientMgmtStatus, EtsiErrorBody, EtsiStatus } from "@dske/protocol";
 import { Client } from "../src/client";
 import { createClientRouter } from "../src/http/router";
 import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN } from "./harness";
@@ -41,11 +42,12 @@ const PREFIXES = ["/api/v1/keys", "/client/carol/etsi/api/v1/keys"];
 
 function expectError(res: request.Response, status: number, message?: RegExp): void {
   expect(res.status).toBe(status);
-  expect(typeof res.body.message).toBe("string");
-  if (message) expect(res.body.message).toMatch(message);
-  if (res.body.details !== undefined) {
-    expect(Array.isArray(res.body.details)).toBe(true);
-    for (const d of res.body.details) expect(typeof d).toBe("object");
+  const body = res.body as { message?: unknown; details?: unknown }; // checked below
+  expect(typeof body.message).toBe("string");
+  if (message) expect(body.message).toMatch(message);
+  if (body.details !== undefined) {
+    expect(Array.isArray(body.details)).toBe(true);
+    for (const d of body.details as unknown[]) expect(typeof d).toBe("object");
   }
 }
 
@@ -58,7 +60,9 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
       request(app).get(url("/sunny/enc_keys")),
       request(app).post(url("/sunny/enc_keys")).send({}),
       request(app).get(url("/sam/dec_keys?key_ID=abc")),
-      request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: "abc" }] }),
+      request(app)
+        .post(url("/sam/dec_keys"))
+        .send({ key_IDs: [{ key_ID: "abc" }] }),
     ]) {
       expectError(await req, 401, /Authorization/);
     }
@@ -68,7 +72,10 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
     expectError(await request(app).get(url("/sunny/status")).set("Authorization", "mallory"), 401, /not an encryptor/);
     expectError(await request(app).get(url("/sunny/enc_keys")).set("Authorization", "sunny"), 401);
     expectError(
-      await request(app).post(url("/sam/dec_keys")).set("Authorization", "serena").send({ key_IDs: [{ key_ID: "k1" }] }),
+      await request(app)
+        .post(url("/sam/dec_keys"))
+        .set("Authorization", "serena")
+        .send({ key_IDs: [{ key_ID: "k1" }] }),
       401,
     );
   });
@@ -97,16 +104,14 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
 
   test("size not a multiple of 8 → 400 (GET and POST)", async () => {
     expectError(await request(app).get(url("/sunny/enc_keys?size=130")).set("Authorization", "sam"), 400, /multiple of 8/);
-    expectError(
-      await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 129 }),
-      400,
-      /multiple of 8/,
-    );
+    expectError(await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 129 }), 400, /multiple of 8/);
   });
 
   test("size out of range → 400 naming the limits", async () => {
     for (const size of [8, 24, 65544, 1 << 24]) {
-      const res = await request(app).get(url(`/sunny/enc_keys?size=${size}`)).set("Authorization", "sam");
+      const res = await request(app)
+        .get(url(`/sunny/enc_keys?size=${size}`))
+        .set("Authorization", "sam");
       expectError(res, 400, /min_key_size.*max_key_size/);
     }
     expectError(await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ size: 0 }), 400);
@@ -115,9 +120,18 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
 
   test("number above max, zero, or not an integer → 400", async () => {
     const max = client.limits.maxKeyPerRequest;
-    expectError(await request(app).get(url(`/sunny/enc_keys?number=${max + 1}`)).set("Authorization", "sam"), 400, /max_key_per_request/);
     expectError(
-      await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send({ number: max + 1 }),
+      await request(app)
+        .get(url(`/sunny/enc_keys?number=${max + 1}`))
+        .set("Authorization", "sam"),
+      400,
+      /max_key_per_request/,
+    );
+    expectError(
+      await request(app)
+        .post(url("/sunny/enc_keys"))
+        .set("Authorization", "sam")
+        .send({ number: max + 1 }),
       400,
       /max_key_per_request/,
     );
@@ -144,7 +158,7 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
         .set("Content-Type", "application/json")
         .send('{"number": 1,');
       expectError(res, 400, /malformed JSON/);
-      expect(res.body.details.length).toBeGreaterThan(0);
+      expect((res.body as EtsiErrorBody).details?.length).toBeGreaterThan(0);
     }
     // a JSON body of the wrong shape
     const res = await request(app).post(url("/sunny/enc_keys")).set("Authorization", "sam").send([1, 2]);
@@ -157,8 +171,9 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
       .set("Authorization", "sam")
       .send({ extension_mandatory: [{ abc_route_type: "direct" }, { abc_transfer_method: "qkd" }] });
     expectError(res, 400, /not all extension_mandatory parameters are supported/);
-    expect(JSON.stringify(res.body.details)).toContain("abc_route_type");
-    expect(JSON.stringify(res.body.details)).toContain("abc_transfer_method");
+    const details = (res.body as EtsiErrorBody).details;
+    expect(JSON.stringify(details)).toContain("abc_route_type");
+    expect(JSON.stringify(details)).toContain("abc_transfer_method");
     // optional extensions do not fail validation: the request reaches the hubs (none registered → 503)
     const ok = await request(app)
       .post(url("/sunny/enc_keys"))
@@ -174,8 +189,23 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
     expectError(await as(request(app).get(url("/sam/dec_keys?key_ID=a&number=1"))), 400);
     expectError(await as(request(app).get(url("/sam/dec_keys?key_ID=bad%20id"))), 400, /invalid key_ID/);
     expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [] })), 400);
-    expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: 5 }] })), 400);
-    expectError(await as(request(app).post(url("/sam/dec_keys")).send({ key_IDs: [{ key_ID: "a" }, { key_ID: "a" }] })), 400, /duplicate/);
+    expectError(
+      await as(
+        request(app)
+          .post(url("/sam/dec_keys"))
+          .send({ key_IDs: [{ key_ID: 5 }] }),
+      ),
+      400,
+    );
+    expectError(
+      await as(
+        request(app)
+          .post(url("/sam/dec_keys"))
+          .send({ key_IDs: [{ key_ID: "a" }, { key_ID: "a" }] }),
+      ),
+      400,
+      /duplicate/,
+    );
     expectError(await as(request(app).post(url("/sam/dec_keys")).send({})), 400);
     expectError(await as(request(app).post(url("/sam/dec_keys"))), 400, /JSON body is required/);
   });
@@ -188,7 +218,8 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
   test("status: standard field names and casing, truthful invariants", async () => {
     const res = await request(app).get(url("/sunny/status")).set("Authorization", "sam");
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(
+    const body = res.body as EtsiStatus;
+    expect(Object.keys(body).sort()).toEqual(
       [
         "source_KME_ID",
         "target_KME_ID",
@@ -215,9 +246,9 @@ describe.each(PREFIXES)("ETSI validation under %s", (prefix) => {
       max_key_size: DEFAULT_ETSI_LIMITS.maxKeySize,
       max_SAE_ID_count: DEFAULT_ETSI_LIMITS.maxSaeIdCount,
     });
-    expect(res.body.min_key_size).toBeLessThanOrEqual(res.body.key_size);
-    expect(res.body.key_size).toBeLessThanOrEqual(res.body.max_key_size);
-    expect(res.body.stored_key_count).toBeLessThanOrEqual(res.body.max_key_count);
+    expect(body.min_key_size).toBeLessThanOrEqual(body.key_size);
+    expect(body.key_size).toBeLessThanOrEqual(body.max_key_size);
+    expect(body.stored_key_count).toBeLessThanOrEqual(body.max_key_count);
   });
 
   test("unknown ETSI endpoint → 400", async () => {
@@ -255,8 +286,9 @@ describe("ETSI parsing helpers", () => {
   test("mgmt status names the hubs and never carries bytes", async () => {
     const res = await request(app).get("/client/carol/mgmt/v1/status").set(OPERATOR_AUTH);
     expect(res.status).toBe(200);
-    expect(res.body.name).toBe("carol");
-    expect(res.body.peer_hubs.map((h: { hub_name: string }) => h.hub_name)).toEqual(["hank", "helen", "hilary"]);
-    expect(res.body.peer_hubs[0].registered).toBe(false);
+    const body = res.body as ClientMgmtStatus;
+    expect(body.name).toBe("carol");
+    expect(body.peer_hubs.map((h) => h.hub_name)).toEqual(["hank", "helen", "hilary"]);
+    expect(body.peer_hubs[0].registered).toBe(false);
   });
 });

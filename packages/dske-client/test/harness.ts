@@ -72,7 +72,14 @@ export async function startHub(
 ): Promise<TestHub> {
   const store = new MemoryStore();
   const outbox = mkdtempSync(path.join(tmpdir(), `dske-outbox-${name}-`));
-  const hub = await Hub.open({ name, store, shareTimeoutSecs: 60, sweepIntervalMs: 0, outboxDir: outbox, psrdDelivery: options.psrdDelivery });
+  const hub = await Hub.open({
+    name,
+    store,
+    shareTimeoutSecs: 60,
+    sweepIntervalMs: 0,
+    outboxDir: outbox,
+    psrdDelivery: options.psrdDelivery,
+  });
   const app = express();
   options.before?.(app);
   app.use(createHubRouter({ hub, onError: () => undefined, operatorToken: TEST_OPERATOR_TOKEN }));
@@ -113,7 +120,7 @@ export interface TestClient {
 }
 
 /** Client options layered: later ones win, option groups (`psrd`, `link`, `stock`, `gather`) merged field by field. */
-export function mergeClientOptions<T extends Partial<ClientOptions>>(...layers: Partial<ClientOptions>[]): T {
+export function mergeClientOptions(...layers: Partial<ClientOptions>[]): Partial<ClientOptions> {
   const out: Partial<ClientOptions> = {};
   for (const l of layers) {
     Object.assign(out, l, {
@@ -123,17 +130,15 @@ export function mergeClientOptions<T extends Partial<ClientOptions>>(...layers: 
       gather: { ...out.gather, ...l.gather },
     });
   }
-  return out as T;
+  return out;
 }
 
-export async function startClient(
-  options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore },
-): Promise<TestClient> {
+export async function startClient(options: Omit<ClientOptions, "psrdStore"> & { psrdStore?: PsrdStore }): Promise<TestClient> {
   const store = options.psrdStore ?? new MemoryStore();
   // The key stock is off by default here: these tests drive the on-demand protocol path (every
   // enc_keys reaches the hubs); key-stock.test.ts turns it on.
   const defaults: Partial<ClientOptions> = { link: { retryInitialMs: 20, retryMaxMs: 200, timeoutMs: 3000 }, stock: { aheadMs: 0 } };
-  const client = await Client.create(mergeClientOptions<ClientOptions>(defaults, options, { psrdStore: store }));
+  const client = await Client.create(mergeClientOptions(defaults, options, { psrdStore: store }) as ClientOptions);
   const distributors = startInProcessDistributors(client, options.hubs);
   await client.start();
   const app = express();
@@ -208,7 +213,10 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
   const carolSaes = [...(options.carolSaes ?? ["sam", "sue"])];
   const directory: Record<string, string> = { sunny: "curtis", susan: "curtis" };
   for (const sae of carolSaes) directory[sae] = "carol";
-  const common = mergeClientOptions<Omit<ClientOptions, "name" | "encryptors" | "psrdStore">>({ hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory }, options.client ?? {});
+  const common = mergeClientOptions(
+    { hubs: hubs.map((h) => h.url), minNrShares: options.k, kmeDirectory: directory },
+    options.client ?? {},
+  ) as Omit<ClientOptions, "name" | "encryptors" | "psrdStore">;
   const dir = (name: string) => (options.stateDirs ? { stateDir: mkdtempSync(path.join(tmpdir(), `dske-${name}-`)) } : {});
   const carol = await startClient({ name: "carol", encryptors: carolSaes, ...common, ...dir("carol") });
   const curtis = await startClient({ name: "curtis", encryptors: ["sunny", "susan"], ...common, ...dir("curtis") });
@@ -257,7 +265,7 @@ export function startInProcessDistributors(client: Client, hubUrls: readonly str
           bytes.fill(0);
         }
       },
-      deliver: async (_c, file) => file,
+      deliver: (_c, file) => Promise.resolve(file),
       install: async (_c, file) => {
         await client.installBundle(file);
       },

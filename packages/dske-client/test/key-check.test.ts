@@ -10,7 +10,13 @@ function rng(seed: string, n: number): Uint8Array {
   for (let ctr = 0, off = 0; off < n; ctr++, off += 32) {
     const c = Buffer.alloc(4);
     c.writeUInt32BE(ctr);
-    out.set(createHash("sha256").update(Buffer.concat([Buffer.from(seed, "utf8"), c])).digest().subarray(0, Math.min(32, n - off)), off);
+    out.set(
+      createHash("sha256")
+        .update(Buffer.concat([Buffer.from(seed, "utf8"), c]))
+        .digest()
+        .subarray(0, Math.min(32, n - off)),
+      off,
+    );
   }
   return out;
 }

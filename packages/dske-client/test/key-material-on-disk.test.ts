@@ -39,7 +39,13 @@ beforeAll(async () => {
   const common = { hubs: hubs.map((h) => h.url), minNrShares: 2, kmeDirectory: { sam: "carol", sunny: "curtis" } };
   const client = async (name: string, sae: string) => {
     const dir = path.join(root, name);
-    return startClient({ name, encryptors: [sae], stateDir: dir, psrdStore: await FileStore.open(path.join(dir, "psrd"), { zeroSyncMs: 50 }), ...common });
+    return startClient({
+      name,
+      encryptors: [sae],
+      stateDir: dir,
+      psrdStore: await FileStore.open(path.join(dir, "psrd"), { zeroSyncMs: 50 }),
+      ...common,
+    });
   };
   carol = await client("carol", "sam");
   curtis = await client("curtis", "sunny");
@@ -48,7 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of [carol, curtis]) await c?.close();
+  for (const c of [carol, curtis] as (TestClient | undefined)[]) await c?.close(); // unset when beforeAll failed
   for (const h of hubs) {
     h.server.closeAllConnections();
     await new Promise<void>((r) => h.server.close(() => r()));
@@ -80,7 +86,11 @@ async function filesHolding(needles: readonly Buffer[]): Promise<string[]> {
 test("keys are never on a client's disk; delivered keys' shares leave every hub file within the bound", async () => {
   const got = await carol.etsi("sam").getKeys("sunny", { number: 5, size: 256 });
   const ids = got.keys.map((k) => k.key_ID);
-  await waitFor(() => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares on every hub");
+  await waitFor(
+    () => hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))),
+    20_000,
+    "shares on every hub",
+  );
   // The shares as the hubs journal them (base64 in `share` records), and raw.
   const shareValues = hubs.flatMap((h) =>
     readFileSync(path.join(h.dir, STATE_FILE), "utf8")
@@ -102,8 +112,10 @@ test("keys are never on a client's disk; delivered keys' shares leave every hub 
   const keyNeedles = got.keys.flatMap((k) => [Buffer.from(k.key), Buffer.from(k.key, "base64")]);
   expect(await filesHolding(keyNeedles)).toEqual([]);
   let holding: string[] = [];
-  await waitFor(async () => (holding = await filesHolding(shareNeedles)).length === 0, 20_000, "deleted shares to leave every file").catch((e: unknown) => {
-    throw new Error(`${String(e)}; still in ${holding.join(", ")}`);
-  });
+  await waitFor(async () => (holding = await filesHolding(shareNeedles)).length === 0, 20_000, "deleted shares to leave every file").catch(
+    (e: unknown) => {
+      throw new Error(`${String(e)}; still in ${holding.join(", ")}`);
+    },
+  );
   expect(await filesHolding(keyNeedles)).toEqual([]);
 });

@@ -13,8 +13,16 @@ import { xor, type Allocation } from "@dske/psrd";
 import { kSubsets, makeSplitKey, openSecret, padLength, padLengthFromKeyId, reconstructKey, secretLength, WORD } from "../src/key";
 import { parseClientArgs } from "../src/bin/standalone";
 import { usedBytes, waitFor } from "./harness";
+import { defined } from "./defined";
 import { useNetwork } from "./security/net";
-import { lagrangeAtZero, makePsrdSplitKeys, secretFromPsrdShares, splitKeyFromPsrd, type PadAllocation, type PadSource } from "../src/key-source";
+import {
+  lagrangeAtZero,
+  makePsrdSplitKeys,
+  secretFromPsrdShares,
+  splitKeyFromPsrd,
+  type PadAllocation,
+  type PadSource,
+} from "../src/key-source";
 
 interface Vector {
   k: number;
@@ -25,7 +33,9 @@ interface Vector {
   derived_shares: { x: number; y_hex: string }[];
 }
 const VECTORS = (
-  JSON.parse(readFileSync(path.join(__dirname, "fixtures", "psrd-as-shares-vectors.json"), "utf8")) as { draft_psrd_as_shares_gf8: Vector[] }
+  JSON.parse(readFileSync(path.join(__dirname, "fixtures", "psrd-as-shares-vectors.json"), "utf8")) as {
+    draft_psrd_as_shares_gf8: Vector[];
+  }
 ).draft_psrd_as_shares_gf8;
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
@@ -60,7 +70,10 @@ describe("lagrangeAtZero", () => {
   it("weights that reconstruct f(0) = Σ λ_j f(x_j) (GF(2^8))", () => {
     const xs = [1, 3, 4];
     const ys = [0x53, 0xca, 0x11];
-    const want = interpolateAt(xs.map((x, i) => ({ x, y: Uint8Array.of(ys[i]) })), 0)[0];
+    const want = interpolateAt(
+      xs.map((x, i) => ({ x, y: Uint8Array.of(ys[i]) })),
+      0,
+    )[0];
     // Σ λ_j y_j over GF(2^8), computed with the sss scalar helpers
     const { gf256 } = jest.requireActual<typeof import("@dske/sss")>("@dske/sss");
     let got = 0;
@@ -97,7 +110,10 @@ describe.each([
   });
 
   it("the key falls out of the PSRD: f(0) of the PSRD shares gives the key words", () => {
-    const S0 = interpolateAt(pads.map((p) => ({ x: p.x, y: p.pad })), 0);
+    const S0 = interpolateAt(
+      pads.map((p) => ({ x: p.x, y: p.pad })),
+      0,
+    );
     expect(toHex(made.key)).toBe(toHex(S0.subarray(0, bits / 8)));
   });
 
@@ -108,21 +124,28 @@ describe.each([
       const S = combine(idx.map((i) => made.shares[i]));
       const Y = S.subarray(0, S.length - WORD);
       expect(toHex(S.subarray(S.length - WORD))).toBe(toHex(keyCheckWord(Y)));
-      expect(toHex(openSecret(S, r)!)).toBe(toHex(made.key));
+      expect(toHex(defined(openSecret(S, r)))).toBe(toHex(made.key));
     }
     expect(subsets).toBeGreaterThan(0);
-    const rec = reconstructKey(made.shares.map((s, i) => ({ ...s, source: `h${i}` })), k, r);
+    const rec = reconstructKey(
+      made.shares.map((s, i) => ({ ...s, source: `h${i}` })),
+      k,
+      r,
+    );
     expect(rec && toHex(rec.key)).toBe(toHex(made.key));
-    expect(rec!.bad).toEqual([]);
+    expect(defined(rec).bad).toEqual([]);
   });
 
   it("a wrong share is detected (robust reconstruction names it)", () => {
-    if (n - k < 2) return expect(n - k).toBeLessThan(2); // needs 2 spare shares to correct one
+    if (n - k < 2) {
+      expect(n - k).toBeLessThan(2);
+      return;
+    } // needs 2 spare shares to correct one
     const shares = made.shares.map((s, i) => ({ x: s.x, y: s.y.slice(), source: `h${i}` }));
     shares[0].y[0] ^= 0x5a;
     const rec = reconstructKey(shares, k, r);
     expect(rec && toHex(rec.key)).toBe(toHex(made.key));
-    expect(rec!.bad).toEqual(["h0"]);
+    expect(defined(rec).bad).toEqual(["h0"]);
   });
 });
 
@@ -133,7 +156,11 @@ describe("no CSPRNG on the key path", () => {
     const spy = jest.spyOn(nodeCrypto, "randomBytes");
     try {
       const size = secretLength(256);
-      splitKeyFromPsrd(256, 5, [1, 2, 3].map((x) => ({ x, pad: psrd(x, size) })));
+      splitKeyFromPsrd(
+        256,
+        5,
+        [1, 2, 3].map((x) => ({ x, pad: psrd(x, size) })),
+      );
       expect(spy).not.toHaveBeenCalled();
       makeSplitKey(256, 5, 3); // the spy does see the random source
       expect(spy).toHaveBeenCalled();
@@ -155,7 +182,13 @@ describe("no CSPRNG on the key path", () => {
   it("rejects pads of the wrong length and bad x", () => {
     expect(() => splitKeyFromPsrd(256, 5, [{ x: 1, pad: new Uint8Array(10) }])).toThrow(/expected 48/);
     expect(() => splitKeyFromPsrd(256, 5, [{ x: 9, pad: new Uint8Array(48) }])).toThrow(/1\.\.5/);
-    expect(() => splitKeyFromPsrd(256, 2, [1, 2, 3].map((x) => ({ x, pad: new Uint8Array(48) })))).toThrow(/need 1\.\.2/);
+    expect(() =>
+      splitKeyFromPsrd(
+        256,
+        2,
+        [1, 2, 3].map((x) => ({ x, pad: new Uint8Array(48) })),
+      ),
+    ).toThrow(/need 1\.\.2/);
   });
 });
 
@@ -167,12 +200,14 @@ describe("makePsrdSplitKeys (master side)", () => {
       private readonly seed: number,
       private readonly fail = false,
     ) {}
-    async allocatePad(size: number): Promise<PadAllocation> {
-      if (this.fail) throw new Error("PSRD exhausted");
-      const allocation: Allocation = { fragments: [{ blockUuid: `00000000-0000-4000-8000-00000000000${this.seed}`, start: 16 + this.taken.length * size, size }] };
+    allocatePad(size: number): Promise<PadAllocation> {
+      if (this.fail) return Promise.reject(new Error("PSRD exhausted"));
+      const allocation: Allocation = {
+        fragments: [{ blockUuid: `00000000-0000-4000-8000-00000000000${this.seed}`, start: 16 + this.taken.length * size, size }],
+      };
       const a = { allocation, data: psrd(this.seed * 1000 + this.taken.length, size) };
       this.taken.push({ allocation, data: a.data.slice() });
-      return a;
+      return Promise.resolve(a);
     }
   }
 
@@ -190,12 +225,14 @@ describe("makePsrdSplitKeys (master side)", () => {
       }
       expect(made[i].adjustedX).toBe(4);
       const S = combine([made[i].shares[1], made[i].shares[4], made[i].shares[0]]);
-      expect(toHex(openSecret(S, 0)!)).toBe(toHex(made[i].key));
+      expect(toHex(defined(openSecret(S, 0)))).toBe(toHex(made[i].key));
     }
   });
 
   it("fewer than k registered hubs: an error; a failing pad: an error, nothing reused", async () => {
-    await expect(makePsrdSplitKeys([new FakeHub(true, 1), new FakeHub(false, 2), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(/needs 3 registered hubs, 2 are/);
+    await expect(makePsrdSplitKeys([new FakeHub(true, 1), new FakeHub(false, 2), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(
+      /needs 3 registered hubs, 2 are/,
+    );
     const ok = new FakeHub(true, 1);
     await expect(makePsrdSplitKeys([ok, new FakeHub(true, 2, true), new FakeHub(true, 3)], 3, 256, 1)).rejects.toThrow(/exhausted/);
   });
@@ -237,14 +274,21 @@ describe("key_source psrd in a network (in process: 5 hubs, 2 clients, k = 3)", 
       restore.forEach((r) => r());
     }
     // The first k = 3 hubs' shares ARE their pads: encrypted, they are zero (the 3rd except its check word).
-    const zeroBody = (v: string) => Buffer.from(v, "base64").subarray(0, secretLength(size) - WORD).every((b) => b === 0);
+    const zeroBody = (v: string) =>
+      Buffer.from(v, "base64")
+        .subarray(0, secretLength(size) - WORD)
+        .every((b) => b === 0);
     const allZero = (v: string) => Buffer.from(v, "base64").every((b) => b === 0);
-    expect(seen.get("hank")!.every(allZero)).toBe(true);
-    expect(seen.get("helen")!.every(allZero)).toBe(true);
-    expect(seen.get("hilary")!.every(zeroBody)).toBe(true);
-    expect(seen.get("holly")!.some(zeroBody)).toBe(false);
+    expect(defined(seen.get("hank")).every(allZero)).toBe(true);
+    expect(defined(seen.get("helen")).every(allZero)).toBe(true);
+    expect(defined(seen.get("hilary")).every(zeroBody)).toBe(true);
+    expect(defined(seen.get("holly")).some(zeroBody)).toBe(false);
     const ids = got.keys.map((k) => k.key_ID);
-    await waitFor(() => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))), 20_000, "shares on every hub");
+    await waitFor(
+      () => net.hubs.every((h) => ids.every((id) => h.hub.status().shares.some((s) => s.key_id === id))),
+      20_000,
+      "shares on every hub",
+    );
     const back = await net.curtis.etsi("sunny").getKeysWithKeyIds("sam", ids);
     expect(back.keys).toEqual(got.keys);
     expect(new Set(got.keys.map((k) => k.key)).size).toBe(number);

@@ -3,9 +3,19 @@
  * fake clock, batch key IDs, and the whole path through real hubs and clients in process.
  */
 import { KeyStock, MAX_STOCK_BATCH, MIN_REFILL } from "../src/key-stock";
-import { batchSiblings, isMulticastKeyId, newBatchKeyIds, newKeyId, padLength, padLengthFromKeyId, pooledRandom, splitRandomBytes } from "../src/key";
+import {
+  batchSiblings,
+  isMulticastKeyId,
+  newBatchKeyIds,
+  newKeyId,
+  padLength,
+  padLengthFromKeyId,
+  pooledRandom,
+  splitRandomBytes,
+} from "../src/key";
 import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestNetwork } from "./harness";
+import { defined } from "./defined";
 
 const key = (b: number) => ({ keyId: `id-${b}`, key: new Uint8Array(32).fill(b) });
 
@@ -27,8 +37,13 @@ describe("KeyStock policy", () => {
     expect(order).toEqual({ masterSae: "sam", slaveSae: "sunny", size: 256, count: 8 });
     // In flight: no second order until it settles.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
-    stock.add("sam", "sunny", 256, Array.from({ length: order!.count }, (_, i) => key(i)));
-    stock.refillDone(order!);
+    stock.add(
+      "sam",
+      "sunny",
+      256,
+      Array.from({ length: defined(order).count }, (_, i) => key(i)),
+    );
+    stock.refillDone(defined(order));
     expect(stock.size("sam", "sunny", 256)).toBe(8);
     // Plenty in stock for the measured rate: nothing due.
     expect(stock.refillDue("sam", "sunny", 256)).toBeUndefined();
@@ -109,7 +124,7 @@ describe("KeyStock policy", () => {
       now += 30;
     }
     stock.take("sam", "sunny", 256, 1);
-    const count = stock.refillDue("sam", "sunny", 256)!.count;
+    const count = defined(stock.refillDue("sam", "sunny", 256)).count;
     expect(count).toBeLessThan(MIN_REFILL);
     expect(count).toBeGreaterThanOrEqual(125);
     expect(count).toBeLessThanOrEqual(140);
@@ -128,7 +143,7 @@ describe("KeyStock policy", () => {
       now += 50;
     }
     stock.take("sam", "sunny", 256, 10); // a new window starts: the last one's rate counts
-    const order = stock.refillDue("sam", "sunny", 256)!;
+    const order = defined(stock.refillDue("sam", "sunny", 256));
     expect(order.count).toBe(300);
     expect(order.count).toBeLessThanOrEqual(MAX_STOCK_BATCH);
   });
@@ -268,7 +283,10 @@ describe("key stock through real hubs and clients", () => {
       stockTime += 200; // five requests per (stock) second: sustained demand of 250 keys/s
       const got = await sam.getKey("susan", { number });
       expect(got.keys).toHaveLength(number);
-      const back = await susan.getKeysWithKeyIds("sam", got.keys.map((k) => k.key_ID));
+      const back = await susan.getKeysWithKeyIds(
+        "sam",
+        got.keys.map((k) => k.key_ID),
+      );
       expect(back.keys).toEqual(got.keys);
       return got;
     };
@@ -320,7 +338,10 @@ describe("key stock through real hubs and clients", () => {
     const forSunny = await sam.getKey("sunny");
     const id = forSunny.keys[0].key_ID;
     expect(batchSiblings(id).length).toBeGreaterThan(1);
-    const wrong = await net.curtis.etsi("susan").getKeyWithKeyId("sam", id).catch((e: unknown) => e);
+    const wrong = await net.curtis
+      .etsi("susan")
+      .getKeyWithKeyId("sam", id)
+      .catch((e: unknown) => e);
     expect((wrong as EtsiApiError).status).toBe(401);
     expect((await net.curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(forSunny.keys);
   });

@@ -66,9 +66,7 @@ describe("KeyStore", () => {
   test("concurrent appends are all durable", async () => {
     const file = path.join(dir, "keys.jsonl");
     const a = await KeyStore.open({ file });
-    await Promise.all(
-      Array.from({ length: 50 }, (_, i) => a.markDelivered([{ masterSae: "sam", keyId: `k${i}`, sae: "sunny" }])),
-    );
+    await Promise.all(Array.from({ length: 50 }, (_, i) => a.markDelivered([{ masterSae: "sam", keyId: `k${i}`, sae: "sunny" }])));
     await a.close();
     const b = await KeyStore.open({ file });
     expect(b.counts().delivered).toBe(50);

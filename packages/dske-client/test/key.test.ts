@@ -10,6 +10,7 @@ import {
   type SourcedShare,
 } from "../src/key";
 import { kSubsets } from "../src/key";
+import { defined } from "./defined";
 
 const sourced = (shares: { x: number; y: Uint8Array }[]): SourcedShare[] =>
   shares.map((s) => ({ x: s.x, y: Uint8Array.from(s.y), source: `hub${s.x}` }));
@@ -37,12 +38,12 @@ describe("key construction", () => {
     expect(made.key.length).toBe(size / 8);
     expect(made.shares).toHaveLength(5);
     for (const s of made.shares) expect(s.y.length).toBe(secretLength(size));
-    const r = padLengthFromKeyId(made.keyId)!;
+    const r = defined(padLengthFromKeyId(made.keyId));
     for (const subset of kSubsets(5, 3)) {
       const rec = reconstructKey(sourced(subset.map((i) => made.shares[i])), 3, r);
       expect(rec).toBeDefined();
-      expect(Buffer.from(rec!.key).equals(Buffer.from(made.key))).toBe(true);
-      expect(rec!.bad).toEqual([]);
+      expect(Buffer.from(defined(rec).key).equals(Buffer.from(made.key))).toBe(true);
+      expect(defined(rec).bad).toEqual([]);
     }
   });
 
@@ -65,8 +66,8 @@ describe("key construction", () => {
       shares[bad].y[0] ^= 1;
       const rec = reconstructKey(shares, 3, 0);
       expect(rec).toBeDefined();
-      expect(Buffer.from(rec!.key).equals(Buffer.from(made.key))).toBe(true);
-      expect(rec!.bad).toEqual([`hub${bad + 1}`]);
+      expect(Buffer.from(defined(rec).key).equals(Buffer.from(made.key))).toBe(true);
+      expect(defined(rec).bad).toEqual([`hub${bad + 1}`]);
     }
   });
 
@@ -77,8 +78,8 @@ describe("key construction", () => {
     shares[3].y[7] ^= 0xff;
     const rec = reconstructKey(shares, 3, 0);
     expect(rec).toBeDefined();
-    expect(Buffer.from(rec!.key).equals(Buffer.from(made.key))).toBe(true);
-    expect(rec!.bad.sort()).toEqual(["hub1", "hub4"]);
+    expect(Buffer.from(defined(rec).key).equals(Buffer.from(made.key))).toBe(true);
+    expect(defined(rec).bad.sort()).toEqual(["hub1", "hub4"]);
   });
 
   test("three wrong shares among 5: no key", () => {
@@ -105,7 +106,7 @@ describe("key construction", () => {
   test("a key ID with another pad length gives a differently sized key, never a longer secret read", () => {
     const made = makeSplitKey(40, 5, 3); // r = 11
     const rec = reconstructKey(sourced(made.shares.slice(0, 3)), 3, 11);
-    expect(rec!.key.length).toBe(5);
-    expect(Buffer.from(rec!.key).equals(Buffer.from(made.key))).toBe(true);
+    expect(defined(rec).key.length).toBe(5);
+    expect(Buffer.from(defined(rec).key).equals(Buffer.from(made.key))).toBe(true);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { EtsiApiError } from "@dske/protocol";
 import { newKeyId } from "../src/key";
+import { defined } from "./defined";
 import { startNetwork, usedBytes, waitFor, type TestClient, type TestHub, type TestNetwork } from "./harness";
 
 const HUBS = ["hank", "helen", "hilary", "holly", "hugo"];
@@ -13,13 +14,12 @@ let hubs: TestHub[];
 let carol: TestClient;
 let curtis: TestClient;
 
-
 beforeAll(async () => {
   net = await startNetwork({ hubs: HUBS, k: 3 });
   ({ hubs, carol, curtis } = net);
 });
 
-afterAll(() => net?.close());
+afterAll(() => (net as TestNetwork | undefined)?.close()); // unset when beforeAll failed
 
 async function expectEtsiError(p: Promise<unknown>, status: number, message?: RegExp): Promise<EtsiApiError> {
   try {
@@ -83,13 +83,29 @@ describe("key establishment", () => {
       expect(entries).toBe(16);
       expect(batches).toBeLessThan(entries);
     });
-    const back = await Promise.all(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    const back = await Promise.all(
+      issued.map((c, i) =>
+        curtis.etsi(slaves[i]).getKeysWithKeyIds(
+          masters[i],
+          c.keys.map((k) => k.key_ID),
+        ),
+      ),
+    );
     back.forEach((b, i) => expect(b.keys).toEqual(issued[i].keys));
     // The hubs signed their responses with pads consumed alongside the request's own commit.
     for (const h of hubs) expect(h.hub.client("carol")?.signing.usedFromReserve).toBeGreaterThan(0);
-    expect(curtis.client.peerHubs.some((h, j) => h.fetchCoalescer.batches - fetch0[j].b < h.fetchCoalescer.entries - fetch0[j].e)).toBe(true);
+    expect(curtis.client.peerHubs.some((h, j) => h.fetchCoalescer.batches - fetch0[j].b < h.fetchCoalescer.entries - fetch0[j].e)).toBe(
+      true,
+    );
     // Delivered once: a second fetch of any of them is "not found", also when concurrent.
-    const again = await Promise.allSettled(issued.map((c, i) => curtis.etsi(slaves[i]).getKeysWithKeyIds(masters[i], c.keys.map((k) => k.key_ID))));
+    const again = await Promise.allSettled(
+      issued.map((c, i) =>
+        curtis.etsi(slaves[i]).getKeysWithKeyIds(
+          masters[i],
+          c.keys.map((k) => k.key_ID),
+        ),
+      ),
+    );
     for (const r of again) {
       expect(r.status).toBe("rejected");
       expect(((r as PromiseRejectedResult).reason as EtsiApiError).status).toBe(400);
@@ -119,11 +135,7 @@ describe("key establishment", () => {
     await expectEtsiError(curtis.etsi("sunny").getKeyWithKeyId("sue", other.keys[0].key_ID), 400);
     // a request mixing a good and an unknown ID fails as a whole; a retry with the good one works
     const unknown = newKeyId(256);
-    const e = await expectEtsiError(
-      curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID, unknown]),
-      400,
-      /not found/,
-    );
+    const e = await expectEtsiError(curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID, unknown]), 400, /not found/);
     expect(JSON.stringify(e.details)).toContain(unknown);
     const retry = await curtis.etsi("sunny").getKeysWithKeyIds("sam", [other.keys[0].key_ID]);
     expect(retry.keys).toEqual(other.keys);
@@ -162,7 +174,7 @@ describe("key establishment", () => {
     expect(st.stored_key_count).toBeGreaterThan(0);
     expect(st.stored_key_count).toBeLessThanOrEqual(st.max_key_count);
     // bound by the PSRD: (client-owned available) / (|S| + MAC) on the k-th best hub
-    const perHub = carol.client.peerHubs.map((h) => Math.floor(h.poolStats("local")!.available / (48 + 16)));
+    const perHub = carol.client.peerHubs.map((h) => Math.floor(defined(h.poolStats("local")).available / (48 + 16)));
     expect(st.stored_key_count).toBeLessThanOrEqual(Math.max(...perHub));
   });
 });
@@ -255,7 +267,7 @@ describe("hub failures", () => {
       peer_hubs: { hub_name: string; bad_shares: number }[];
       bad_shares: { hub: string }[];
     };
-    const hilary = status.peer_hubs.find((h) => h.hub_name === "hilary")!;
+    const hilary = defined(status.peer_hubs.find((h) => h.hub_name === "hilary"));
     expect(hilary.bad_shares).toBeGreaterThan(0);
     expect(status.bad_shares.every((b) => b.hub === "hilary")).toBe(true);
     for (const h of status.peer_hubs) if (h.hub_name !== "hilary") expect(h.bad_shares).toBe(0);

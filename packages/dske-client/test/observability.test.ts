@@ -17,6 +17,7 @@ import { createClientRouter } from "../src/http/router";
 import { parseClientArgs, startClientServer } from "../src/bin/standalone";
 import type { Logger, LogFields } from "../src/logger";
 import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN, startNetwork, type TestClient, type TestNetwork } from "./harness";
+import { defined } from "./defined";
 
 const unusedStore: PsrdStore = {
   openPool: () => Promise.reject(new Error("not used")),
@@ -45,7 +46,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
     const m = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have: Record<string, string> = {};
-    for (const kv of (m[2] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]] = kv[2];
+    for (const kv of (m.at(2) ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]] = kv[2];
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) total = (total ?? 0) + Number(m[3]);
   }
   return total;
@@ -81,7 +82,10 @@ describe("OpenAPI document", () => {
     expect(Object.keys(req.properties)).toEqual(
       expect.arrayContaining(["number", "size", "additional_slave_SAE_IDs", "extension_mandatory", "extension_optional"]),
     );
-    const post = doc.paths["/api/v1/keys/{slave_SAE_ID}/enc_keys"].post as { security: unknown; parameters: { name: string; in: string }[] };
+    const post = doc.paths["/api/v1/keys/{slave_SAE_ID}/enc_keys"].post as {
+      security: unknown;
+      parameters: { name: string; in: string }[];
+    };
     expect(post.security).toEqual([{ saeAuthorization: [] }]);
     expect(post.parameters).toContainEqual(expect.objectContaining({ name: "slave_SAE_ID", in: "path" }));
     expect(doc.paths["/client/carol/etsi/api/v1/keys/{master_SAE_ID}/dec_keys"].get).toBeDefined();
@@ -104,8 +108,9 @@ describe("OpenAPI document", () => {
       const [method, template] = op.split(" ");
       const p = template.replace("{slave_SAE_ID}", "sunny").replace("{master_SAE_ID}", "sunny");
       const res = await request(app)[method.toLowerCase() as "get"](p).set("Authorization", "sam");
-      expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
-      expect(String(res.body?.message ?? "")).not.toMatch(/unknown ETSI endpoint/);
+      const message = (res.body as { message?: string } | undefined)?.message ?? ""; // ETSI error bodies carry a string message
+      expect([op, res.status, message]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
+      expect(message).not.toMatch(/unknown ETSI endpoint/);
     }
     const unknown = await request(app).get("/client/carol/nothing");
     expect(unknown.status).toBe(404);
@@ -133,7 +138,7 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
     net = await startNetwork({ hubs: ["hank", "helen", "hilary"], k: 2, carolSaes: ["sam"] });
     ({ carol, curtis } = net);
   });
-  afterAll(() => net?.close());
+  afterAll(() => (net as TestNetwork | undefined)?.close()); // unset when beforeAll failed
 
   const scrape = async (c: TestClient, name: string) => {
     const res = await fetch(`http://127.0.0.1:${c.port}/client/${name}/metrics`, { headers: OPERATOR_AUTH });
@@ -144,15 +149,18 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
   test("a key pair moves keys, PSRD, request and auth-failure figures on both sides", async () => {
     const m0 = await scrape(carol, "carol");
     const s0 = await scrape(curtis, "curtis");
-    const avail0 = metric(m0, "dske_psrd_available_bytes", { peer: "hank", pool: "client_owned" })!;
-    const used0 = metric(m0, "dske_psrd_consumed_bytes", { pool: "client_owned" })!;
+    const avail0 = defined(metric(m0, "dske_psrd_available_bytes", { peer: "hank", pool: "client_owned" }));
+    const used0 = defined(metric(m0, "dske_psrd_consumed_bytes", { pool: "client_owned" }));
     expect(avail0).toBeGreaterThan(0);
     expect(metric(m0, "dske_client_hub_registered")).toBe(3);
     expect(metric(m0, "dske_keys_established_total")).toBeUndefined();
 
     const keys = await carol.etsi("sam").getKeys("sunny", { number: 3 });
     expect(keys.keys).toHaveLength(3);
-    const got = await curtis.etsi("sunny").getKeysWithKeyIds("sam", keys.keys.map((k) => k.key_ID));
+    const got = await curtis.etsi("sunny").getKeysWithKeyIds(
+      "sam",
+      keys.keys.map((k) => k.key_ID),
+    );
     expect(got.keys.map((k) => k.key)).toEqual(keys.keys.map((k) => k.key));
 
     // susan is not an intended slave: refused, counted as a failed key and an auth failure.
@@ -168,8 +176,10 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
     expect(metric(m1, "dske_keys_delivered_total")).toBeUndefined();
     expect(metric(s1, "dske_keys_failed_total", { master_sae: "sam", slave_sae: "susan", role: "slave" })).toBe(1);
     expect(metric(m1, "dske_auth_failures_total", { reason: "etsi_unauthorized" })).toBe(1);
-    expect(metric(m1, "dske_psrd_consumed_bytes", { pool: "client_owned" })!).toBeGreaterThan(used0);
-    expect(metric(s1, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!).toBeGreaterThan(metric(s0, "dske_psrd_consumed_bytes", { pool: "hub_owned" })!);
+    expect(defined(metric(m1, "dske_psrd_consumed_bytes", { pool: "client_owned" }))).toBeGreaterThan(used0);
+    expect(defined(metric(s1, "dske_psrd_consumed_bytes", { pool: "hub_owned" }))).toBeGreaterThan(
+      defined(metric(s0, "dske_psrd_consumed_bytes", { pool: "hub_owned" })),
+    );
     expect(metric(m1, "dske_http_requests_total", { route: "getKeyPost", status: "200" })).toBe(1);
     expect(metric(s1, "dske_http_requests_total", { route: "getKeyWithKeyIdsPost", status: "200" })).toBe(1);
     expect(metric(m1, "dske_http_request_duration_seconds_count", { route: "getKeyPost" })).toBe(1);
@@ -184,7 +194,13 @@ describe("metrics, request IDs and request log lines in a network (3 hubs, k = 2
       .filter((l) => !l.startsWith("#") && names.some((n) => l.startsWith(`${n}{`) || l.startsWith(`${n} `)))
       .map((l) => l.slice(0, l.lastIndexOf(" ")))
       .sort();
-  const WATCHED = ["dske_keys_failed_total", "dske_keys_established_total", "dske_keys_delivered_total", "dske_http_requests_total", "dske_auth_failures_total"];
+  const WATCHED = [
+    "dske_keys_failed_total",
+    "dske_keys_established_total",
+    "dske_keys_delivered_total",
+    "dske_http_requests_total",
+    "dske_auth_failures_total",
+  ];
 
   test("made-up SAE names and unauthenticated callers create no new series: they are all `other`", async () => {
     const etsi = (port: number, sae: string, p: string, init: RequestInit = {}) =>
@@ -260,7 +276,19 @@ test("standalone: /openapi.json, /docs and /metrics at the app root too", async 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "dske-client-obs-"));
   try {
     const config = {
-      ...(await parseClientArgs(["carol", "--port", "0", "--hubs", "http://127.0.0.1:9/hub/hank", "--min-nr-shares", "1", "--encryptors", "sam", "--state-dir", path.join(dir, "carol")])),
+      ...(await parseClientArgs([
+        "carol",
+        "--port",
+        "0",
+        "--hubs",
+        "http://127.0.0.1:9/hub/hank",
+        "--min-nr-shares",
+        "1",
+        "--encryptors",
+        "sam",
+        "--state-dir",
+        path.join(dir, "carol"),
+      ])),
       operatorToken: TEST_OPERATOR_TOKEN,
     };
     const { silentLogger } = await import("../src/logger");
@@ -268,7 +296,7 @@ test("standalone: /openapi.json, /docs and /metrics at the app root too", async 
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(
+      expect(Object.keys((spec.body as { paths: object }).paths)).toEqual(
         expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/client/carol/metrics", "/client/carol/health"]),
       );
       expect((await validate(spec.body as never)).valid).toBe(true);

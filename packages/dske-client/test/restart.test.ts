@@ -11,9 +11,9 @@ import path from "node:path";
 import express from "express";
 import { Hub, createHubRouter } from "@dske/hub";
 import { FileStore } from "@dske/psrd";
-import { EtsiApiError } from "@dske/protocol";
 import { consoleLogger } from "../src/logger";
 import { registerTestHub, startClient, waitFor, type TestClient } from "./harness";
+import { defined } from "./defined";
 
 const NAMES = ["hank", "helen", "hilary", "holly", "hugo"];
 
@@ -44,7 +44,7 @@ async function hubUp(h: FileHub, stateDir: string): Promise<void> {
   h.server = await listen(app, h.port);
   h.port = (h.server.address() as AddressInfo).port;
   h.url = `http://127.0.0.1:${h.port}/hub/${h.name}`;
-  registerTestHub(h.url, h.name, () => h.hub!);
+  registerTestHub(h.url, h.name, () => runningHub(h));
 }
 
 async function hubDown(h: FileHub): Promise<void> {
@@ -98,7 +98,16 @@ test("restart of the slave client, of a hub (state kept) and of the master clien
     const delivered = await curtis.etsi("sunny").getKeyWithKeyId("sam", first.keys[0].key_ID);
     expect(delivered.keys[0]).toEqual(first.keys[0]);
     const pending = first.keys[1];
-    await waitFor(() => hubs.every((h) => h.hub!.status().shares.some((s) => s.key_id === pending.key_ID)), 20_000, "shares");
+    await waitFor(
+      () =>
+        hubs.every((h) =>
+          runningHub(h)
+            .status()
+            .shares.some((s) => s.key_id === pending.key_ID),
+        ),
+      20_000,
+      "shares",
+    );
 
     // slave client restarts: the delivered mark survives, the pending key is still fetchable
     await curtis.close();
@@ -110,17 +119,17 @@ test("restart of the slave client, of a hub (state kept) and of the master clien
     const hank = hubs[0];
     await hubDown(hank);
     await hubUp(hank, path.join(root, hank.name));
-    const all = await Promise.all(hubs.map(async (h) => (await fetchShareCount(h, pending.key_ID)) > 0));
+    const all = hubs.map((h) => shareCount(h, pending.key_ID) > 0);
     expect(all).toEqual([true, true, true, true, true]);
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", pending.key_ID);
     expect(back.keys[0]).toEqual(pending);
 
     // the master client restarts: registrations and pools come back from its state dir
-    const before = carol.client.peerHubs.map((h) => h.poolStats("local")!.available);
+    const before = carol.client.peerHubs.map((h) => defined(h.poolStats("local")).available);
     await carol.close();
     carol = await fileClient("carol", ["sam"]);
     await carol.client.whenRegistered();
-    const after = carol.client.peerHubs.map((h) => h.poolStats("local")!.available);
+    const after = carol.client.peerHubs.map((h) => defined(h.poolStats("local")).available);
     for (let i = 0; i < before.length; i++) expect(after[i]).toBeGreaterThanOrEqual(Math.min(before[i], 500));
     const again = await carol.etsi("sam").getKey("sunny");
     expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", again.keys[0].key_ID)).keys).toEqual(again.keys);
@@ -155,15 +164,27 @@ test("a hub restarted without its state: keys flow over the others; after the op
       20_000,
       "carol to report helen failing",
     );
-    expect(helen.hub!.status().peer_clients).toEqual([]);
+    expect(runningHub(helen).status().peer_clients).toEqual([]);
     // the operator resets each client's PSRD with helen: a new first bundle comes, they register again
     await carol.client.resetHubPsrd("helen");
     await curtis.client.resetHubPsrd("helen");
     await carol.client.whenRegistered(5, 8000);
     await curtis.client.whenRegistered(5, 8000);
-    expect(helen.hub!.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      runningHub(helen)
+        .status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
     const k = await carol.etsi("sam").getKey("sunny");
-    await waitFor(() => helen.hub!.status().shares.some((s) => s.key_id === k.keys[0].key_ID), 20_000, "share at helen");
+    await waitFor(
+      () =>
+        runningHub(helen)
+          .status()
+          .shares.some((s) => s.key_id === k.keys[0].key_ID),
+      20_000,
+      "share at helen",
+    );
     expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", k.keys[0].key_ID)).keys).toEqual(k.keys);
     await expect(carol.client.resetHubPsrd("nobody")).rejects.toMatchObject({ kind: "invalid-request" });
   } finally {
@@ -172,6 +193,13 @@ test("a hub restarted without its state: keys flow over the others; after the op
   }
 });
 
-async function fetchShareCount(h: FileHub, keyId: string): Promise<number> {
-  return h.hub!.status().shares.filter((s) => s.key_id === keyId).length;
+function shareCount(h: FileHub, keyId: string): number {
+  return runningHub(h)
+    .status()
+    .shares.filter((s) => s.key_id === keyId).length;
+}
+
+/** The hub object of a hub that is up. */
+function runningHub(h: FileHub): Hub {
+  return defined(h.hub, `hub ${h.name} (up)`);
 }

@@ -17,7 +17,7 @@ const ROUNDS = 5;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  return s[Math.floor(s.length / 2)];
 }
 
 /** CPU ns per call of f, median of ROUNDS rounds of about budgetMs / ROUNDS each. */
@@ -69,8 +69,8 @@ function measure(size: number): Row {
   }, BUDGET_MS / 2);
   const open = cpuNsPerCall(() => {
     const o = openBundle(bytes, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey });
-    if (o.blocks[0]!.data.length !== size) throw new Error("round trip failed");
-    o.blocks[0]!.data.fill(0);
+    if (o.blocks[0].data.length !== size) throw new Error("round trip failed");
+    o.blocks[0].data.fill(0);
     o.nextChainKey.fill(0);
   }, BUDGET_MS / 2);
   return {

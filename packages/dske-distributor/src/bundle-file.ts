@@ -32,7 +32,9 @@ export const MAX_BUNDLE_FILE_BYTES = 12 + MAX_HEADER_BYTES + MAX_BUNDLE_PSRD_BYT
 const ZERO_CHUNK = 1024 * 1024;
 
 function errnoOf(e: unknown): string {
-  return typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" ? (e as { code: string }).code : "EBUNDLEFILE";
+  return typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string"
+    ? (e as { code: string }).code
+    : "EBUNDLEFILE";
 }
 
 function explain(code: string): string {
@@ -108,7 +110,11 @@ export async function readBundleFile(file: string): Promise<Uint8Array> {
     const st = await handle.stat();
     if (!st.isFile()) throw new BundleFileError(file, "EBUNDLEFILE", `cannot read bundle file ${file}: not a regular file`);
     if (st.size > MAX_BUNDLE_FILE_BYTES) {
-      throw new BundleFileError(file, "EBUNDLEFILE", `cannot read bundle file ${file}: ${st.size} bytes is more than any bundle (${MAX_BUNDLE_FILE_BYTES})`);
+      throw new BundleFileError(
+        file,
+        "EBUNDLEFILE",
+        `cannot read bundle file ${file}: ${st.size} bytes is more than any bundle (${MAX_BUNDLE_FILE_BYTES})`,
+      );
     }
     const out = new Uint8Array(st.size);
     let off = 0;

@@ -32,8 +32,7 @@ export const ENROLLMENT_SECRET_RE = /^[0-9a-f]{64}$/;
 export const BundlePoolOwnerSchema = z.enum(["client", "hub"]);
 export type BundlePoolOwner = z.infer<typeof BundlePoolOwnerSchema>;
 
-const nodeName = (what: string) =>
-  z.string().regex(NODE_NAME_RE, `${what} must be 1..64 characters of A-Z a-z 0-9 . _ -`);
+const nodeName = (what: string) => z.string().regex(NODE_NAME_RE, `${what} must be 1..64 characters of A-Z a-z 0-9 . _ -`);
 
 export const BundleBlockSchema = z
   .object({
@@ -43,7 +42,7 @@ export const BundleBlockSchema = z
     key_prefix: z.number().int().min(0),
   })
   .strict()
-  .refine((b) => b.key_prefix < b.size, { message: "key_prefix must be less than size", path: ["key_prefix"] });
+  .refine((b) => b.key_prefix < b.size, { error: "key_prefix must be less than size", path: ["key_prefix"] });
 export type BundleBlock = z.infer<typeof BundleBlockSchema>;
 
 export const BundleHeaderSchema = z
@@ -61,7 +60,11 @@ export const BundleHeaderSchema = z
   .strict()
   .superRefine((h, ctx) => {
     if (h.enrollment_secret !== undefined && h.seq !== 1) {
-      ctx.addIssue({ code: "custom", path: ["enrollment_secret"], message: "enrollment_secret is allowed only in the first bundle (seq 1)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["enrollment_secret"],
+        message: "enrollment_secret is allowed only in the first bundle (seq 1)",
+      });
     }
     const seen = new Set<string>();
     h.blocks.forEach((b, i) => {
@@ -72,7 +75,11 @@ export const BundleHeaderSchema = z
     });
     const total = h.blocks.reduce((s, b) => s + b.size, 0);
     if (total > MAX_BUNDLE_PSRD_BYTES) {
-      ctx.addIssue({ code: "custom", path: ["blocks"], message: `blocks hold ${total} bytes, more than the limit of ${MAX_BUNDLE_PSRD_BYTES} (1 GiB)` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["blocks"],
+        message: `blocks hold ${total} bytes, more than the limit of ${MAX_BUNDLE_PSRD_BYTES} (1 GiB)`,
+      });
     }
   });
 export type BundleHeader = z.infer<typeof BundleHeaderSchema>;

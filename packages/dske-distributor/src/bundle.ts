@@ -143,7 +143,10 @@ function readFrame(bytes: Uint8Array): Frame {
   }
   const minimum = PREFIX_BYTES + headerLength + 1 + CHAIN_KEY_BYTES + TRAILER_BYTES;
   if (bytes.length < minimum) {
-    fail("truncated", `bundle is truncated: ${bytes.length} bytes, too short for its ${headerLength}-byte header; copy the whole file again`);
+    fail(
+      "truncated",
+      `bundle is truncated: ${bytes.length} bytes, too short for its ${headerLength}-byte header; copy the whole file again`,
+    );
   }
   const headerBytes = bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength);
   let parsed: unknown;
@@ -164,7 +167,10 @@ function readFrame(bytes: Uint8Array): Frame {
   const hashed = bytes.length - TRAILER_BYTES;
   const digest = sha256(bytes.subarray(0, hashed));
   if (!constantTimeEqual(digest, bytes.subarray(hashed, hashed + SHA256_BYTES))) {
-    fail("corrupt", "bundle is corrupt: its SHA-256 does not match (damaged in transit or storage); copy the file again from the hub's outbox");
+    fail(
+      "corrupt",
+      "bundle is corrupt: its SHA-256 does not match (damaged in transit or storage); copy the file again from the hub's outbox",
+    );
   }
   if (!parsedOk) fail("corrupt", "bundle is corrupt: its header is not UTF-8 JSON; ask the hub's operator to issue a new bundle");
   const version = typeof parsed === "object" && parsed !== null ? (parsed as { v?: unknown }).v : undefined;
@@ -177,7 +183,8 @@ function readFrame(bytes: Uint8Array): Frame {
     );
   }
   const result = BundleHeaderSchema.safeParse(parsed);
-  if (!result.success) fail("corrupt", `bundle header is invalid: ${describeIssues(result.error)}; ask the hub's operator to issue a new bundle`);
+  if (!result.success)
+    fail("corrupt", `bundle header is invalid: ${describeIssues(result.error)}; ask the hub's operator to issue a new bundle`);
   const header = result.data;
   const payloadLength = headerPsrdBytes(header) + CHAIN_KEY_BYTES;
   if (PREFIX_BYTES + headerLength + payloadLength + TRAILER_BYTES !== bytes.length) {
@@ -213,16 +220,24 @@ export function openBundle(bytes: Uint8Array, options: OpenBundleOptions): Opene
     throw new TypeError("chainKey must be absent when expectedSeq is 1 (a first bundle is trusted physically)");
   }
   if (expectedSeq > 1 && !isChainKey(chainKey)) {
-    throw new TypeError(`chainKey (${CHAIN_KEY_BYTES} bytes, from bundle ${expectedSeq - 1}) is required when expectedSeq is ${expectedSeq}`);
+    throw new TypeError(
+      `chainKey (${CHAIN_KEY_BYTES} bytes, from bundle ${expectedSeq - 1}) is required when expectedSeq is ${expectedSeq}`,
+    );
   }
   const { header, headerBytes, payload, tag } = readFrame(bytes);
   const hub = header.hub_name;
   const seq = header.seq;
   if (header.client_name !== clientName) {
-    fail("wrong_client", `bundle seq ${seq} from hub ${hub} is for client ${header.client_name}, not ${clientName}: deliver it to ${header.client_name}`);
+    fail(
+      "wrong_client",
+      `bundle seq ${seq} from hub ${hub} is for client ${header.client_name}, not ${clientName}: deliver it to ${header.client_name}`,
+    );
   }
   if (hubName !== undefined && hub !== hubName) {
-    fail("wrong_hub", `bundle seq ${seq} is from hub ${hub}, not from hub ${hubName}: install it as a bundle of hub ${hub}, or get the bundle hub ${hubName} issued`);
+    fail(
+      "wrong_hub",
+      `bundle seq ${seq} is from hub ${hub}, not from hub ${hubName}: install it as a bundle of hub ${hub}, or get the bundle hub ${hubName} issued`,
+    );
   }
   if (seq < expectedSeq) {
     fail(
@@ -242,7 +257,9 @@ export function openBundle(bytes: Uint8Array, options: OpenBundleOptions): Opene
       fail("bad_tag", `bundle seq 1 from hub ${hub} must carry an all-zero tag and does not: it was altered; do not install it`);
     }
   } else {
-    const expectedTag = bundleTag(chainKey!, headerBytes, payload);
+    // Unreachable: expectedSeq > 1 (seq equals it here) required a chain key above.
+    if (chainKey === undefined) throw new TypeError(`chainKey is required to check bundle seq ${seq}`);
+    const expectedTag = bundleTag(chainKey, headerBytes, payload);
     const ok = constantTimeEqual(expectedTag, tag);
     expectedTag.fill(0);
     if (!ok) {
@@ -270,8 +287,10 @@ function sealInputError(message: string): never {
  * zero it. The caller keeps `nextChainKey` (to seal bundle seq+1) and destroys `chainKey`.
  */
 export function sealBundle(input: SealBundleInput): Uint8Array {
-  if (!Array.isArray(input.blocks) || input.blocks.length === 0) sealInputError("blocks must be a non-empty array");
-  input.blocks.forEach((b, i) => {
+  // JavaScript callers may pass anything: check the shape the types promise.
+  const blocks: unknown = input.blocks;
+  if (!Array.isArray(blocks) || blocks.length === 0) sealInputError("blocks must be a non-empty array");
+  input.blocks.forEach((b: { data: unknown; block_uuid: unknown }, i) => {
     if (!(b.data instanceof Uint8Array)) sealInputError(`blocks.${i}.data must be a Uint8Array`);
     if (typeof b.block_uuid !== "string") sealInputError(`blocks.${i}.block_uuid must be a string`);
   });
@@ -294,9 +313,11 @@ export function sealBundle(input: SealBundleInput): Uint8Array {
   if (!checked.success) sealInputError(describeIssues(checked.error));
   const { chainKey, nextChainKey } = input;
   if (header.seq === 1 && chainKey !== undefined) sealInputError("seq 1 has no predecessor: chainKey must be absent");
-  if (header.seq > 1 && !isChainKey(chainKey)) sealInputError(`seq ${header.seq} needs the ${CHAIN_KEY_BYTES}-byte chain key of bundle ${header.seq - 1}`);
+  if (header.seq > 1 && !isChainKey(chainKey))
+    sealInputError(`seq ${header.seq} needs the ${CHAIN_KEY_BYTES}-byte chain key of bundle ${header.seq - 1}`);
   if (!isChainKey(nextChainKey)) sealInputError(`nextChainKey must be ${CHAIN_KEY_BYTES} bytes`);
-  if (chainKey !== undefined && constantTimeEqual(chainKey, nextChainKey)) sealInputError("nextChainKey must be fresh, not the current chain key");
+  if (chainKey !== undefined && constantTimeEqual(chainKey, nextChainKey))
+    sealInputError("nextChainKey must be fresh, not the current chain key");
 
   // The header bytes may hold the enrollment secret (seq 1): zeroed below, like every copy made here.
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));

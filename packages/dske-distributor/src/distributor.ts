@@ -100,7 +100,10 @@ const silent: DistributorLogger = { info: () => {}, warn: () => {}, error: () =>
 
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
     const done = (): void => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
@@ -113,6 +116,14 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Read `signal.aborted` afresh. TypeScript keeps a narrowed `signal.aborted` (false after a check)
+ * across awaits, though an abort can land while one is pending.
+ */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 interface Pair {
@@ -140,11 +151,15 @@ export class LocalDistributor {
   private loops: Promise<void>[] = [];
 
   constructor(options: LocalDistributorOptions) {
-    const clients = z.array(z.string().regex(NODE_NAME_RE, "client names are 1..64 characters of A-Z a-z 0-9 . _ -")).min(1).safeParse(options.clients);
+    const clients = z
+      .array(z.string().regex(NODE_NAME_RE, "client names are 1..64 characters of A-Z a-z 0-9 . _ -"))
+      .min(1)
+      .safeParse(options.clients);
     if (!clients.success) throw new RangeError(`LocalDistributor: clients: ${clients.error.issues.map((i) => i.message).join("; ")}`);
     if (new Set(clients.data).size !== clients.data.length) throw new RangeError("LocalDistributor: clients must not repeat");
     const pollWaitMs = options.pollWaitMs ?? 25_000;
-    if (!Number.isInteger(pollWaitMs) || pollWaitMs < 1 || pollWaitMs > 30_000) throw new RangeError("LocalDistributor: pollWaitMs must be an integer in 1..30000");
+    if (!Number.isInteger(pollWaitMs) || pollWaitMs < 1 || pollWaitMs > 30_000)
+      throw new RangeError("LocalDistributor: pollWaitMs must be an integer in 1..30000");
     this.clients = [...clients.data];
     this.transport = options.transport;
     this.log = options.log ?? silent;
@@ -163,9 +178,19 @@ export class LocalDistributor {
 
   /** Bundles issued but not yet installed. */
   get pending(): PendingBundle[] {
-    return [...this.pairs.values()]
-      .filter((p) => p.pending !== undefined)
-      .map((p) => ({ client: p.client, hub: p.hub, seq: p.pending!.seq, file: p.pending!.delivered ?? p.pending!.file, delivered: p.pending!.delivered !== undefined }));
+    return [...this.pairs.values()].flatMap(({ client, hub, pending }) =>
+      pending === undefined
+        ? []
+        : [
+            {
+              client,
+              hub,
+              seq: pending.seq,
+              file: pending.delivered ?? pending.file,
+              delivered: pending.delivered !== undefined,
+            },
+          ],
+    );
   }
 
   get running(): boolean {
@@ -190,15 +215,18 @@ export class LocalDistributor {
     if (controller === undefined) return;
     controller.abort();
     await Promise.all(this.loops);
-    await Promise.all([...this.pairs.values()].map((p) => p.job));
+    await Promise.all([...this.pairs.values()].flatMap((p) => (p.job === undefined ? [] : [p.job])));
     this.loops = [];
     for (const p of this.pending) {
-      this.log.warn(`bundle seq ${p.seq} of hub ${p.hub} for client ${p.client} is not installed yet (${p.delivered ? "in the client's inbox" : "not delivered"}): deliver and install it before the next one`, {
-        client: p.client,
-        hub: p.hub,
-        seq: p.seq,
-        file: p.file,
-      });
+      this.log.warn(
+        `bundle seq ${p.seq} of hub ${p.hub} for client ${p.client} is not installed yet (${p.delivered ? "in the client's inbox" : "not delivered"}): deliver and install it before the next one`,
+        {
+          client: p.client,
+          hub: p.hub,
+          seq: p.seq,
+          file: p.file,
+        },
+      );
     }
     this.log.info("local distributor stopped", { ...this.count });
   }
@@ -227,15 +255,18 @@ export class LocalDistributor {
         raw = await this.transport.needs(client, this.pollWaitMs, signal);
         pollFailures = 0;
       } catch (e) {
-        if (signal.aborted) break;
+        if (isAborted(signal)) break;
         pollFailures++;
         this.count.failures++;
         const delay = this.backoffMs(pollFailures);
-        this.log.warn(`reading the PSRD needs of client ${client} failed: ${messageOf(e)}; retrying in ${delay} ms`, { client, attempt: pollFailures });
+        this.log.warn(`reading the PSRD needs of client ${client} failed: ${messageOf(e)}; retrying in ${delay} ms`, {
+          client,
+          attempt: pollFailures,
+        });
         await this.sleep(delay, signal);
         continue;
       }
-      if (signal.aborted) break;
+      if (isAborted(signal)) break;
       const needs = this.validNeeds(client, raw);
       let waitingOnBusy = false;
       for (const need of needs) {
@@ -251,7 +282,7 @@ export class LocalDistributor {
       // Every need reported belongs to a pair at work: the client keeps reporting it until the
       // bundle is installed, so polling again at once would spin. Wait for a job or repollMs.
       if (waitingOnBusy) {
-        const jobs = [...this.pairs.values()].filter((p) => p.client === client && p.job !== undefined).map((p) => p.job!);
+        const jobs = [...this.pairs.values()].flatMap((p) => (p.client === client && p.job !== undefined ? [p.job] : []));
         const timer = new AbortController();
         const onAbort = (): void => timer.abort();
         signal.addEventListener("abort", onAbort, { once: true });
@@ -317,14 +348,24 @@ export class LocalDistributor {
         p.failures = 0;
         this.count.bundles++;
         this.count.bytes += pending.bytes;
-        this.log.info(`client ${client} installed bundle seq ${pending.seq} of hub ${hub}`, { client, hub, seq: pending.seq, bytes: pending.bytes });
+        this.log.info(`client ${client} installed bundle seq ${pending.seq} of hub ${hub}`, {
+          client,
+          hub,
+          seq: pending.seq,
+          bytes: pending.bytes,
+        });
         return;
       } catch (e) {
         p.failures++;
         this.count.failures++;
         const seq = p.pending?.seq;
         if (signal.aborted) {
-          this.log.warn(`${stage} of a bundle of hub ${hub} for client ${client} failed while stopping: ${messageOf(e)}`, { client, hub, stage, seq });
+          this.log.warn(`${stage} of a bundle of hub ${hub} for client ${client} failed while stopping: ${messageOf(e)}`, {
+            client,
+            hub,
+            stage,
+            seq,
+          });
           return;
         }
         const delay = this.backoffMs(p.failures);
@@ -336,7 +377,7 @@ export class LocalDistributor {
         );
         await this.sleep(delay, signal);
         // A failed issue leaves nothing pending: the next poll decides again with fresh amounts.
-        if (p.pending === undefined || signal.aborted) return;
+        if (p.pending === undefined || isAborted(signal)) return;
       }
     }
   }

@@ -30,14 +30,14 @@ test("write: mode 0600 whatever the umask, complete content, no temporary file l
   const file = path.join(dir, "hank-curtis-1.dskepsrd");
   const old = process.umask(0o000);
   try {
-    await writeBundleFile(file, first!.bytes);
+    await writeBundleFile(file, first.bytes);
   } finally {
     process.umask(old);
   }
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   expect(fs.readdirSync(dir)).toEqual(["hank-curtis-1.dskepsrd"]);
   const back = await readBundleFile(file);
-  expect(hex(back)).toBe(hex(first!.bytes));
+  expect(hex(back)).toBe(hex(first.bytes));
   expect(openBundle(back, { clientName: "curtis", expectedSeq: 1 }).blocks).toHaveLength(3);
 });
 
@@ -45,10 +45,10 @@ test("write replaces an existing file atomically (rename), still 0600", async ()
   const [first, second] = sealChain(2);
   const file = path.join(dir, "b.dskepsrd");
   fs.writeFileSync(file, "old", { mode: 0o644 });
-  await writeBundleFile(file, second!.bytes);
+  await writeBundleFile(file, second.bytes);
   expect(peekBundleHeader(await readBundleFile(file)).seq).toBe(2);
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-  await writeBundleFile(file, first!.bytes);
+  await writeBundleFile(file, first.bytes);
   expect(peekBundleHeader(await readBundleFile(file)).seq).toBe(1);
   expect(fs.readdirSync(dir)).toEqual(["b.dskepsrd"]);
 });
@@ -58,20 +58,22 @@ test("write into a missing directory fails with a message naming the file", asyn
   const e = await errorOf(writeBundleFile(file, new Uint8Array([1, 2, 3])));
   expect(e.code).toBe("ENOENT");
   expect(e.file).toBe(file);
-  expect(e.message).toBe(`cannot write bundle file ${file}: no such file (check the path, or whether it was installed and destroyed already)`);
+  expect(e.message).toBe(
+    `cannot write bundle file ${file}: no such file (check the path, or whether it was installed and destroyed already)`,
+  );
 });
 
 test("destroy overwrites with zeros before unlinking, and is idempotent", async () => {
   const [first] = sealChain(1);
   const file = path.join(dir, "b.dskepsrd");
-  await writeBundleFile(file, first!.bytes);
+  await writeBundleFile(file, first.bytes);
   // A second name for the same inode shows what destroy wrote into it before the unlink.
   const witness = path.join(dir, "witness");
   fs.linkSync(file, witness);
   await destroyBundleFile(file);
   expect(fs.existsSync(file)).toBe(false);
   const left = fs.readFileSync(witness);
-  expect(left.length).toBe(first!.bytes.length);
+  expect(left.length).toBe(first.bytes.length);
   expect(left.every((b) => b === 0)).toBe(true);
   await destroyBundleFile(file); // missing: no error
   await destroyBundleFile(path.join(dir, "never-existed"));
@@ -100,7 +102,9 @@ test("read: clear errors for a missing file, a directory and an unreadable file"
   const missing = path.join(dir, "missing.dskepsrd");
   const e1 = await errorOf(readBundleFile(missing));
   expect(e1.code).toBe("ENOENT");
-  expect(e1.message).toBe(`cannot read bundle file ${missing}: no such file (check the path, or whether it was installed and destroyed already)`);
+  expect(e1.message).toBe(
+    `cannot read bundle file ${missing}: no such file (check the path, or whether it was installed and destroyed already)`,
+  );
 
   const e2 = await errorOf(readBundleFile(dir));
   expect(e2.message).toMatch(/^cannot read bundle file .*: (not a regular file|it is a directory, not a bundle file)$/);
@@ -119,7 +123,7 @@ test("a write that fails at the rename leaves no temporary file behind", async (
   fs.mkdirSync(target);
   fs.writeFileSync(path.join(target, "x"), "x");
   const [first] = sealChain(1);
-  const e = await errorOf(writeBundleFile(target, first!.bytes));
+  const e = await errorOf(writeBundleFile(target, first.bytes));
   expect(e.message).toMatch(/^cannot write bundle file .*taken: /);
   expect(fs.readdirSync(dir)).toEqual(["taken"]);
 });

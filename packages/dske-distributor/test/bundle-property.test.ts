@@ -22,7 +22,14 @@ const bundleArb = fc.record({
   client: fc.stringMatching(/^[A-Za-z0-9._-]{1,12}$/),
 });
 
-type Case = { seq: number; blocks: { pool_owner: "client" | "hub"; data: Uint8Array; prefixFraction: number }[]; chainKey: Uint8Array; nextChainKey: Uint8Array; hub: string; client: string };
+type Case = {
+  seq: number;
+  blocks: { pool_owner: "client" | "hub"; data: Uint8Array; prefixFraction: number }[];
+  chainKey: Uint8Array;
+  nextChainKey: Uint8Array;
+  hub: string;
+  client: string;
+};
 
 function seal(c: Case): { bytes: Uint8Array; blocks: SealBlock[] } {
   const blocks = c.blocks.map((b, i) => ({
@@ -66,42 +73,50 @@ test("round trip: the opened bundle holds exactly the sealed blocks and next cha
 
 test("a single flipped bit anywhere is refused (corrupt, truncated or bad_tag)", () => {
   fc.assert(
-    fc.property(bundleArb.map((c) => ({ ...c, seq: c.seq === 1 ? 2 : c.seq })), fc.nat(), (c, r) => {
-      fc.pre(distinctKeys(c));
-      const { bytes } = seal(c);
-      const bit = r % (bytes.length * 8);
-      let err: unknown;
-      try {
-        open(c, flipBit(bytes, bit));
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(BundleError);
-      expect(["corrupt", "truncated", "bad_tag"]).toContain((err as BundleError).code);
-    }),
+    fc.property(
+      bundleArb.map((c) => ({ ...c, seq: c.seq === 1 ? 2 : c.seq })),
+      fc.nat(),
+      (c, r) => {
+        fc.pre(distinctKeys(c));
+        const { bytes } = seal(c);
+        const bit = r % (bytes.length * 8);
+        let err: unknown;
+        try {
+          open(c, flipBit(bytes, bit));
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(BundleError);
+        expect(["corrupt", "truncated", "bad_tag"]).toContain((err as BundleError).code);
+      },
+    ),
     { numRuns: 150 },
   );
 });
 
 test("seq ≥ 2: a flipped bit with the SHA-256 recomputed is still refused (by the tag, or earlier checks)", () => {
   fc.assert(
-    fc.property(bundleArb.map((c) => ({ ...c, seq: c.seq === 1 ? 2 : c.seq })), fc.nat(), (c, r) => {
-      fc.pre(distinctKeys(c));
-      const { bytes } = seal(c);
-      const bit = r % ((bytes.length - 48) * 8); // anything the SHA-256 covers
-      let err: unknown;
-      try {
-        open(c, fixSha(flipBit(bytes, bit)));
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(BundleError);
-      expect(BUNDLE_ERROR_CODES).toContain((err as BundleError).code);
-      // A flip in the block bytes or the next chain key leaves the structure intact: the tag is what refuses it.
-      const view = new DataView(bytes.buffer, bytes.byteOffset);
-      const payloadStart = 12 + view.getUint32(8, false);
-      if (bit >= payloadStart * 8) expect((err as BundleError).code).toBe("bad_tag");
-    }),
+    fc.property(
+      bundleArb.map((c) => ({ ...c, seq: c.seq === 1 ? 2 : c.seq })),
+      fc.nat(),
+      (c, r) => {
+        fc.pre(distinctKeys(c));
+        const { bytes } = seal(c);
+        const bit = r % ((bytes.length - 48) * 8); // anything the SHA-256 covers
+        let err: unknown;
+        try {
+          open(c, fixSha(flipBit(bytes, bit)));
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(BundleError);
+        expect(BUNDLE_ERROR_CODES).toContain((err as BundleError).code);
+        // A flip in the block bytes or the next chain key leaves the structure intact: the tag is what refuses it.
+        const view = new DataView(bytes.buffer, bytes.byteOffset);
+        const payloadStart = 12 + view.getUint32(8, false);
+        if (bit >= payloadStart * 8) expect((err as BundleError).code).toBe("bad_tag");
+      },
+    ),
     { numRuns: 150 },
   );
 });

@@ -6,6 +6,8 @@
  */
 import { LocalDistributor, type DistributorLogFields, type DistributorTransport, type Need } from "../src/index.js";
 
+import { must } from "./helpers.js";
+
 type Deficit = { client: number; hub: number };
 
 class Gate {
@@ -42,7 +44,7 @@ class FakeNet implements DistributorTransport {
 
   need(client: string, hub: string, c: number, h: number): void {
     let m = this.deficits.get(client);
-    if (!m) this.deficits.set(client, (m = new Map()));
+    if (!m) this.deficits.set(client, (m = new Map<string, Deficit>()));
     const d = m.get(hub) ?? { client: 0, hub: 0 };
     m.set(hub, { client: d.client + c, hub: d.hub + h });
     this.changed();
@@ -57,7 +59,11 @@ class FakeNet implements DistributorTransport {
   private currentNeeds(client: string): Need[] {
     return [...(this.deficits.get(client) ?? new Map<string, Deficit>()).entries()]
       .filter(([, d]) => d.client > 0 || d.hub > 0)
-      .map(([hub, d]) => ({ hub_name: hub, client_owned_bytes: Math.min(d.client, this.chunk), hub_owned_bytes: Math.min(d.hub, this.chunk) }));
+      .map(([hub, d]) => ({
+        hub_name: hub,
+        client_owned_bytes: Math.min(d.client, this.chunk),
+        hub_owned_bytes: Math.min(d.hub, this.chunk),
+      }));
   }
 
   async needs(client: string, _waitMs: number, signal: AbortSignal): Promise<Need[]> {
@@ -90,7 +96,10 @@ class FakeNet implements DistributorTransport {
     const now = (this.inFlight.get(pair) ?? 0) + 1;
     this.inFlight.set(pair, now);
     this.maxInFlightPerPair = Math.max(this.maxInFlightPerPair, now);
-    this.maxInFlightTotal = Math.max(this.maxInFlightTotal, [...this.inFlight.values()].reduce((a, b) => a + b, 0));
+    this.maxInFlightTotal = Math.max(
+      this.maxInFlightTotal,
+      [...this.inFlight.values()].reduce((a, b) => a + b, 0),
+    );
     try {
       await (this.issueGates.get(hub)?.opened ?? Promise.resolve());
       await new Promise((r) => setImmediate(r));
@@ -104,7 +113,7 @@ class FakeNet implements DistributorTransport {
       this.files.set(file, { hub, client, seq, c, h });
       return { file, seq };
     } finally {
-      this.inFlight.set(pair, this.inFlight.get(pair)! - 1);
+      this.inFlight.set(pair, must(this.inFlight.get(pair), `issue calls in flight for ${pair}`) - 1);
     }
   }
 
@@ -138,7 +147,7 @@ class FakeNet implements DistributorTransport {
     done.push(f.seq);
     this.installed.set(pair, done);
     this.files.delete(file);
-    const d = this.deficits.get(client)!.get(f.hub)!;
+    const d = must(this.deficits.get(client)?.get(f.hub), `the deficit of ${client} with ${f.hub}`);
     d.client = Math.max(0, d.client - f.c);
     d.hub = Math.max(0, d.hub - f.h);
     this.changed();
@@ -286,7 +295,11 @@ test("a failed needs poll is retried with backoff; malformed needs are ignored",
   const { net, d, lines, delays } = setup();
   net.fail.needs = 1;
   net.garbage = [
-    [{ hub_name: "../etc", client_owned_bytes: 1, hub_owned_bytes: 0 }, { hub_name: "hank", client_owned_bytes: 0, hub_owned_bytes: 0 }, { hub_name: "helen", client_owned_bytes: -5, hub_owned_bytes: 1 }],
+    [
+      { hub_name: "../etc", client_owned_bytes: 1, hub_owned_bytes: 0 },
+      { hub_name: "hank", client_owned_bytes: 0, hub_owned_bytes: 0 },
+      { hub_name: "helen", client_owned_bytes: -5, hub_owned_bytes: 1 },
+    ],
     { not: "a list" },
   ];
   net.need("curtis", "hank", 100, 0);
@@ -347,11 +360,22 @@ test("stop with a bundle still pending (install keeps failing) reports it and le
   expect(d.pending).toEqual([{ client: "curtis", hub: "hank", seq: 1, file: "inbox/curtis/hank/curtis-1.dskepsrd", delivered: true }]);
   await d.stop();
   expect(net.issues("hank/curtis")).toBe(1);
-  expect(lines.some((l) => l.level === "warn" && l.message.startsWith("bundle seq 1 of hub hank for client curtis is not installed yet (in the client's inbox)"))).toBe(true);
+  expect(
+    lines.some(
+      (l) =>
+        l.level === "warn" &&
+        l.message.startsWith("bundle seq 1 of hub hank for client curtis is not installed yet (in the client's inbox)"),
+    ),
+  ).toBe(true);
 });
 
 test("backoff is bounded by maxMs whatever the failure count, and jittered within [½, 1]", () => {
-  const d = new LocalDistributor({ clients: ["c"], transport: new FakeNet(), backoff: { initialMs: 10, maxMs: 1000 }, random: () => 0.999999 });
+  const d = new LocalDistributor({
+    clients: ["c"],
+    transport: new FakeNet(),
+    backoff: { initialMs: 10, maxMs: 1000 },
+    random: () => 0.999999,
+  });
   expect(d.backoffMs(1)).toBe(10);
   expect(d.backoffMs(4)).toBe(80);
   expect(d.backoffMs(1000)).toBe(1000);

@@ -2,6 +2,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { bundleTag, newChainKey, sealBundle, type SealBlock, type SealBundleInput } from "../src/index.js";
 
+/** The value, or a thrown error naming what is missing (narrows away undefined). */
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
+}
+
 export const ISSUED_AT = "2026-12-03T10:00:00.000Z";
 
 /** Deterministic bytes: block n, `size` bytes. */

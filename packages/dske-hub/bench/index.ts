@@ -82,7 +82,14 @@ async function singlePair(s: Setup, post: number[], get: number[]): Promise<void
   const key = nextKey();
   const enc = await encryptShare(s.carol.mirror, share());
   let t = performance.now();
-  await s.carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: key, share_index: 1, ...enc });
+  await s.carol.api.postKeyShare({
+    master_client_name: "carol",
+    master_sae_id: "sam",
+    slave_sae_id: "sunny",
+    user_key_id: key,
+    share_index: 1,
+    ...enc,
+  });
   post.push(performance.now() - t);
   t = performance.now();
   await s.curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: key });
@@ -96,11 +103,20 @@ async function batchPair(s: Setup, post: number[], get: number[]): Promise<void>
   await s.carol.api.postKeyShares({
     master_client_name: "carol",
     encryption_key_allocation: enc.encryption_key_allocation,
-    shares: keys.map((user_key_id, i) => ({ master_sae_id: "sam", slave_sae_id: "sunny", user_key_id, share_index: 1, encrypted_share_value: enc.ciphertexts[i] })),
+    shares: keys.map((user_key_id, i) => ({
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id,
+      share_index: 1,
+      encrypted_share_value: enc.ciphertexts[i],
+    })),
   });
   post.push(performance.now() - t);
   t = performance.now();
-  const r = await s.curtis.api.getKeyShares({ client_name: "curtis", keys: keys.map((key_id) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id })) });
+  const r = await s.curtis.api.getKeyShares({
+    client_name: "curtis",
+    keys: keys.map((key_id) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id })),
+  });
   if (r.shares.length !== BATCH) throw new Error(`fetched ${r.shares.length} of ${BATCH}`);
   get.push(performance.now() - t);
 }
@@ -121,7 +137,14 @@ interface Row {
   get_p99_ms: number;
 }
 
-async function run(scenario: string, s: Setup, keysPerOp: number, ops: number, concurrency: number, op: (s: Setup, p: number[], g: number[]) => Promise<void>): Promise<Row> {
+async function run(
+  scenario: string,
+  s: Setup,
+  keysPerOp: number,
+  ops: number,
+  concurrency: number,
+  op: (s: Setup, p: number[], g: number[]) => Promise<void>,
+): Promise<Row> {
   // warm-up
   for (let i = 0; i < Math.min(20, ops); i++) await op(s, [], []);
   const post: number[] = [];
@@ -163,7 +186,11 @@ async function main(): Promise<void> {
   rows.push(await run("memory: single, 16 concurrent", mem, 1, 1500, 16, singlePair));
   await mem.close();
 
-  const by = (name: string) => rows.find((r) => r.scenario === name)!;
+  const by = (name: string) => {
+    const row = rows.find((r) => r.scenario === name);
+    if (!row) throw new Error(`bench: no scenario ${name}`);
+    return row;
+  };
   const ratio = (a: string, b: string) => Math.round((by(a).keys_per_s / by(b).keys_per_s) * 100) / 100;
   const ratios = {
     batch_over_single_sequential: ratio("file: batch 100, sequential", "file: single, sequential"),
@@ -181,7 +208,11 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(
     path.join(outDir, "hub.json"),
-    JSON.stringify({ package: "@dske/hub", date: new Date().toISOString(), node: process.version, share_bytes: SHARE_BYTES, batch: BATCH, rows, ratios }, null, 2) + "\n",
+    JSON.stringify(
+      { package: "@dske/hub", date: new Date().toISOString(), node: process.version, share_bytes: SHARE_BYTES, batch: BATCH, rows, ratios },
+      null,
+      2,
+    ) + "\n",
   );
 }
 

@@ -169,7 +169,11 @@ export class BundleIssuer {
     /** Return the sealed bytes (the caller's to zero) instead of writing a file (embedded, in-memory hubs). */
     asBytes?: boolean;
   }): Promise<IssuedBundle & { bytes?: Uint8Array }> {
-    if (!this.outbox && !args.asBytes) throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
+    let outbox: string | undefined;
+    if (!args.asBytes) {
+      if (!this.outbox) throw new HubError("unavailable", "this hub has no state directory or outbox, so it cannot write bundle files");
+      outbox = this.outbox;
+    }
     const { clientName, keyPrefix } = args;
     const blocks: { block_uuid: string; pool_owner: WirePoolOwner; key_prefix: number; data: Uint8Array }[] = [];
     const plan = (owner: WirePoolOwner, usable: number) => {
@@ -191,14 +195,17 @@ export class BundleIssuer {
       plan("client", args.clientOwnedBytes);
       plan("hub", args.hubOwnedBytes);
       // Block bytes durable at the hub first (the store keeps its own copies).
-      const staging = blocks.some((b) => b.pool_owner === "hub") ? await this.store.openPool(stagingPoolName(clientName), "peer") : undefined;
+      const staging = blocks.some((b) => b.pool_owner === "hub")
+        ? await this.store.openPool(stagingPoolName(clientName), "peer")
+        : undefined;
       const stagedRecords: ProvisionRecord[] = [];
       for (const b of blocks) {
         try {
           if (b.pool_owner === "client") {
             await args.clientOwnedPool.addBlock(b.block_uuid, Uint8Array.from(b.data), { keyPrefix: b.key_prefix });
           } else {
-            await staging!.addBlock(b.block_uuid, Uint8Array.from(b.data));
+            if (!staging) throw new Error(`internal: no staging pool for the hub-owned block ${b.block_uuid}`);
+            await staging.addBlock(b.block_uuid, Uint8Array.from(b.data));
             stagedRecords.push({ t: "stg", c: clientName, b: b.block_uuid, o: "hub", kp: b.key_prefix, n: b.data.length });
           }
         } catch (err) {
@@ -217,9 +224,9 @@ export class BundleIssuer {
         nextChainKey: nextKey,
       });
       const name = `${this.hubName}-${clientName}-${String(seq).padStart(6, "0")}.psrd`;
-      if (!args.asBytes) {
-        tmp = path.join(this.outbox!, `.${name}.tmp`);
-        await fs.mkdir(this.outbox!, { recursive: true, mode: 0o700 });
+      if (outbox !== undefined) {
+        tmp = path.join(outbox, `.${name}.tmp`);
+        await fs.mkdir(outbox, { recursive: true, mode: 0o700 });
         try {
           await writeBundleFile(tmp, bytes);
         } finally {
@@ -244,8 +251,9 @@ export class BundleIssuer {
       const clientOwnedBytes = args.clientOwnedBytes;
       const hubOwnedBytes = args.hubOwnedBytes;
       if (args.asBytes) return { file: name, seq, clientOwnedBytes, hubOwnedBytes, blocks: blocks.length, bytes };
-      const file = path.join(this.outbox!, name);
-      await fs.rename(tmp!, file);
+      if (outbox === undefined || tmp === undefined) throw new Error(`internal: bundle ${name} was not staged in the outbox`);
+      const file = path.join(outbox, name);
+      await fs.rename(tmp, file);
       tmp = undefined;
       return { file, seq, clientOwnedBytes, hubOwnedBytes, blocks: blocks.length };
     } finally {
@@ -259,7 +267,12 @@ export class BundleIssuer {
    * Stage one block delivered over the network (either pool): usable only after the client
    * confirms it. Returns the block bytes (the caller's to send and zero).
    */
-  async stageNetworkBlock(clientName: string, owner: WirePoolOwner, size: number, keyPrefix: number): Promise<{ blockUuid: string; data: Uint8Array }> {
+  async stageNetworkBlock(
+    clientName: string,
+    owner: WirePoolOwner,
+    size: number,
+    keyPrefix: number,
+  ): Promise<{ blockUuid: string; data: Uint8Array }> {
     const data = this.random(size);
     if (data.length !== size) throw new HubError("unavailable", "random source returned the wrong size");
     const uuid = randomUUID();
@@ -290,7 +303,10 @@ export class BundleIssuer {
       for (const s of mine) {
         const target = s.owner === "client" ? pools.client : pools.hub;
         if (!target.hasBlock(s.uuid)) {
-          const data = await staging.take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `confirm block ${s.uuid} of ${clientName}`);
+          const data = await staging.take(
+            { fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] },
+            `confirm block ${s.uuid} of ${clientName}`,
+          );
           try {
             await target.addBlock(s.uuid, data, { keyPrefix: s.keyPrefix });
           } finally {
@@ -298,7 +314,10 @@ export class BundleIssuer {
           }
         } else if (staging.hasBlock(s.uuid)) {
           // Crash after the move, before the record: zero the staged copy now.
-          await staging.take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `drop staged copy of ${s.uuid}`).then((d) => d.fill(0)).catch(() => undefined);
+          await staging
+            .take({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `drop staged copy of ${s.uuid}`)
+            .then((d) => d.fill(0))
+            .catch(() => undefined);
         }
         done.push({ t: "act", c: clientName, b: s.uuid });
       }

@@ -76,7 +76,10 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
     return c;
   };
   const fail = (what: string, status: number, data: unknown): Error => {
-    const message = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string" ? (data as { message: string }).message : "";
+    const message =
+      typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string"
+        ? (data as { message: string }).message
+        : "";
     return new Error(`${what}: HTTP ${status}${message ? `: ${message}` : ""}`);
   };
   const transport: DistributorTransport = {
@@ -88,7 +91,9 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
         signal,
       });
       if (res.status !== 200) throw fail(`PSRD needs of ${client}`, res.status, res.data);
-      const body = z.object({ needs: z.array(z.object({ hub_name: z.string(), client_owned_bytes: z.int().min(0), hub_owned_bytes: z.int().min(0) })) }).safeParse(res.data);
+      const body = z
+        .object({ needs: z.array(z.object({ hub_name: z.string(), client_owned_bytes: z.int().min(0), hub_owned_bytes: z.int().min(0) })) })
+        .safeParse(res.data);
       if (!body.success) throw new Error(`PSRD needs of ${client}: unexpected answer`);
       return body.data.needs.filter((n) => n.hub_name === hub.name);
     },
@@ -113,7 +118,11 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
     },
     async install(client: string, file: string): Promise<void> {
       const c = target(client);
-      const res = await http1.post(`${c.url}/mgmt/v1/psrd-bundles`, { file }, { timeout: 60_000, headers: { "Content-Type": "application/json" } });
+      const res = await http1.post(
+        `${c.url}/mgmt/v1/psrd-bundles`,
+        { file },
+        { timeout: 60_000, headers: { "Content-Type": "application/json" } },
+      );
       if (res.status !== 200) throw fail(`installing ${path.basename(file)} at ${client}`, res.status, res.data);
     },
   };

@@ -66,7 +66,11 @@ export interface HubOptions {
 
 export const HubOptionsSchema = z.object({
   name: NodeNameSchema,
-  shareTimeoutSecs: z.number().positive().max(365 * 24 * 3600).optional(),
+  shareTimeoutSecs: z
+    .number()
+    .positive()
+    .max(365 * 24 * 3600)
+    .optional(),
   authSchemes: z.array(z.enum(AUTH_SCHEMES)).min(1).optional(),
   maxPsrdBlockBytes: z.int().min(1).max(MAX_PSRD_BLOCK_BYTES).optional(),
   maxShareBytes: z.int().min(1).max(MAX_SHARE_BYTES).optional(),

@@ -112,7 +112,6 @@ export class Hub {
       throw new HubError("bad_request", "invalid hub options", parsed.error.issues);
     }
     const ctx = new HubContext(options.name, options.now ?? Date.now, options.logger ?? silentLogger);
-    let hub: Hub | undefined;
     const { state, records, recordCount } = await HubState.open(
       ctx,
       options.stateDir,
@@ -120,9 +119,10 @@ export class Hub {
         compactThresholdBytes: options.compactThresholdBytes ?? 4 * 1024 * 1024,
         compactIntervalMs: options.compactIntervalMs ?? DEFAULT_COMPACT_INTERVAL_MS,
       },
-      () => hub!.snapshotRecords(),
+      // Called only after construction (at compaction), never during HubState.open.
+      () => hub.snapshotRecords(),
     );
-    hub = new Hub(options, ctx, state);
+    const hub = new Hub(options, ctx, state);
     try {
       await hub.restore(records, recordCount);
     } catch (err) {
@@ -235,9 +235,15 @@ export class Hub {
    * `issueBundle` for an embedded hub without an outbox (e.g. in memory): the sealed bundle's
    * bytes, the caller's to hand over out of band and then zero.
    */
-  async issueBundleBytes(clientName: string, clientOwnedBytes: number, hubOwnedBytes: number, options: { authScheme?: AuthSchemeName } = {}): Promise<Uint8Array> {
+  async issueBundleBytes(
+    clientName: string,
+    clientOwnedBytes: number,
+    hubOwnedBytes: number,
+    options: { authScheme?: AuthSchemeName } = {},
+  ): Promise<Uint8Array> {
     const r = await this.delivery.issue(clientName, clientOwnedBytes, hubOwnedBytes, true, options.authScheme);
-    return r.bytes!;
+    if (!r.bytes) throw new Error(`internal: bundle for ${clientName} issued as bytes came back without its bytes`);
+    return r.bytes;
   }
 
   /** The client confirmed these blocks in a signed message: the hub starts using them. */
@@ -302,7 +308,17 @@ export class Hub {
 
   status(): HubStatus {
     const { name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery } = this;
-    return hubStatus({ name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery, registry: this.registry, issuer: this.issuer, shares: this.shareStore, fsyncs: this.fsyncs?.fsyncs ?? 0 });
+    return hubStatus({
+      name,
+      shareTimeoutSecs,
+      authSchemes,
+      extensions,
+      psrdDelivery,
+      registry: this.registry,
+      issuer: this.issuer,
+      shares: this.shareStore,
+      fsyncs: this.fsyncs?.fsyncs ?? 0,
+    });
   }
 
   /** Number of stored shares. */

@@ -14,7 +14,13 @@ export { DEFAULT_COMPACT_INTERVAL_MS, STATE_FILE } from "./hub-state.js";
 export type { ShareInput } from "./shares.js";
 export { HubError, type HubErrorKind } from "./errors.js";
 export { MAX_BUNDLE_BLOCK_BYTES, type IssuedBundle } from "./bundle-issuer.js";
-export { startDistribution, DistributionPlanSchema, type DistributionPlan, type DistributionOptions, type RunningDistribution } from "./distribution.js";
+export {
+  startDistribution,
+  DistributionPlanSchema,
+  type DistributionPlan,
+  type DistributionOptions,
+  type RunningDistribution,
+} from "./distribution.js";
 export { createHubRouter, type HubRouter, type HubRouterOptions, type HubRouterExtraOptions } from "./http/router.js";
 export { HUB_ERROR_STATUS } from "./http/errors.js";
 export type { HubMetrics } from "./http/metrics.js";

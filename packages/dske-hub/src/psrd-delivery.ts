@@ -47,7 +47,9 @@ export class PsrdDelivery {
     }
     const client = this.registry.require(clientName);
     if (!Number.isInteger(size) || size < 1 || size > maxPsrdBlockBytes) {
-      throw new HubError("bad_request", `size must be an integer from 1 to ${maxPsrdBlockBytes}`, [{ field: "size", max: maxPsrdBlockBytes }]);
+      throw new HubError("bad_request", `size must be an integer from 1 to ${maxPsrdBlockBytes}`, [
+        { field: "size", max: maxPsrdBlockBytes },
+      ]);
     }
     const keyPrefix = client.keyPrefix;
     if (size <= keyPrefix) {
@@ -74,13 +76,18 @@ export class PsrdDelivery {
     const { authSchemes, maxPoolBytes } = registry.limits;
     return registry.exclusive(async () => {
       if (authScheme !== undefined && !authSchemes.includes(authScheme)) {
-        throw new HubError("bad_request", `auth_scheme ${authScheme} is not allowed at hub ${this.ctx.name}; it allows ${authSchemes.join(", ")}`, [
-          { field: "auth_scheme", supported: [...authSchemes] },
-        ]);
+        throw new HubError(
+          "bad_request",
+          `auth_scheme ${authScheme} is not allowed at hub ${this.ctx.name}; it allows ${authSchemes.join(", ")}`,
+          [{ field: "auth_scheme", supported: [...authSchemes] }],
+        );
       }
       this.ctx.assertOpen();
       registry.assertAccepted(clientName);
-      for (const [field, v] of [["client_owned_bytes", clientOwnedBytes], ["hub_owned_bytes", hubOwnedBytes]] as const) {
+      for (const [field, v] of [
+        ["client_owned_bytes", clientOwnedBytes],
+        ["hub_owned_bytes", hubOwnedBytes],
+      ] as const) {
         if (!Number.isInteger(v) || v < 0 || v > maxPoolBytes) {
           throw new HubError("bad_request", `${field} must be an integer from 0 to ${maxPoolBytes} (this hub's max_pool_bytes)`, [
             { field, max_pool_bytes: maxPoolBytes },
@@ -88,7 +95,9 @@ export class PsrdDelivery {
         }
       }
       if (clientOwnedBytes + hubOwnedBytes === 0) {
-        throw new HubError("bad_request", "a bundle needs client_owned_bytes or hub_owned_bytes above 0", [{ field: "client_owned_bytes" }]);
+        throw new HubError("bad_request", "a bundle needs client_owned_bytes or hub_owned_bytes above 0", [
+          { field: "client_owned_bytes" },
+        ]);
       }
       let client = registry.get(clientName);
       const scheme = client?.authScheme ?? authScheme ?? authSchemes[0];
@@ -100,7 +109,10 @@ export class PsrdDelivery {
       } else {
         // A new client: every cap is checked before anything is registered or created.
         registry.assertRoomForClient();
-        for (const [owner, bytes] of [["client", clientOwnedBytes], ["hub", hubOwnedBytes]] as const) {
+        for (const [owner, bytes] of [
+          ["client", clientOwnedBytes],
+          ["hub", hubOwnedBytes],
+        ] as const) {
           registry.assertRoomIn(clientName, owner, { available: 0, blocks: 0 }, bytes, blocksOf(bytes));
         }
         client = await registry.create(clientName, [], scheme, false);
@@ -115,7 +127,9 @@ export class PsrdDelivery {
         clientOwnedPool: client.clientOwnedPool,
         asBytes,
       });
-      this.ctx.logger.info(`hub ${this.ctx.name}: issued PSRD bundle ${issued.seq} for ${clientName} (${clientOwnedBytes} + ${hubOwnedBytes} bytes)`);
+      this.ctx.logger.info(
+        `hub ${this.ctx.name}: issued PSRD bundle ${issued.seq} for ${clientName} (${clientOwnedBytes} + ${hubOwnedBytes} bytes)`,
+      );
       return { ...issued, hubName: this.ctx.name, clientName };
     });
   }

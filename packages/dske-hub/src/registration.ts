@@ -132,7 +132,9 @@ export class Registry {
   async create(clientName: string, encryptors: readonly string[], scheme: AuthSchemeName, ack: boolean): Promise<PeerClient> {
     const [clientOwned, hubOwned] = await this.openPools(clientName);
     const at = this.ctx.now();
-    await this.deps.state.appendDurably([{ t: "reg", c: clientName, en: [...encryptors], a: scheme, at, x: ack ? [ACK_EXTENSION] : undefined }]);
+    await this.deps.state.appendDurably([
+      { t: "reg", c: clientName, en: [...encryptors], a: scheme, at, x: ack ? [ACK_EXTENSION] : undefined },
+    ]);
     const client = new PeerClient(clientName, encryptors, scheme, clientOwned, hubOwned, at, ack);
     this.add(client);
     return client;

@@ -65,11 +65,9 @@ export class Shares {
     items.forEach((item, index) => {
       const where = items.length > 1 ? ` (shares[${index}])` : "";
       if (!client.hosts(item.master_sae_id)) {
-        throw new HubError(
-          "forbidden",
-          `master_sae_id "${item.master_sae_id}" is not an encryptor of client ${masterClientName}${where}`,
-          [{ index, field: "master_sae_id" }],
-        );
+        throw new HubError("forbidden", `master_sae_id "${item.master_sae_id}" is not an encryptor of client ${masterClientName}${where}`, [
+          { index, field: "master_sae_id" },
+        ]);
       }
       if (seen.has(item.user_key_id)) {
         throw new HubError("bad_request", `user_key_id ${item.user_key_id} appears more than once${where}`, [
@@ -91,11 +89,9 @@ export class Shares {
     });
     const allocated = allocationSize(allocation);
     if (allocated !== total) {
-      throw new HubError(
-        "bad_request",
-        `encryption_key_allocation names ${allocated} bytes but the share value(s) have ${total}`,
-        [{ field: "encryption_key_allocation", allocation_bytes: allocated, share_bytes: total }],
-      );
+      throw new HubError("bad_request", `encryption_key_allocation names ${allocated} bytes but the share value(s) have ${total}`, [
+        { field: "encryption_key_allocation", allocation_bytes: allocated, share_bytes: total },
+      ]);
     }
 
     let reservation: Reservation;
@@ -131,11 +127,9 @@ export class Shares {
             sameList(existing.slaveSaeIds, slaves) &&
             sameValue(existing.value, values[index]);
           if (!same) {
-            throw new HubError(
-              "conflict",
-              `a different share for key ${item.user_key_id} of ${masterClientName} is already stored`,
-              [{ index, field: "user_key_id" }],
-            );
+            throw new HubError("conflict", `a different share for key ${item.user_key_id} of ${masterClientName} is already stored`, [
+              { index, field: "user_key_id" },
+            ]);
           }
           duplicates.push(index);
           return;
@@ -216,9 +210,7 @@ export class Shares {
     const seen = new Set<string>();
     keys.forEach((k, index) => {
       if (seen.has(k.key_id)) {
-        throw new HubError("bad_request", `key_id ${k.key_id} appears more than once (keys[${index}])`, [
-          { index, field: "key_id" },
-        ]);
+        throw new HubError("bad_request", `key_id ${k.key_id} appears more than once (keys[${index}])`, [{ index, field: "key_id" }]);
       }
       seen.add(k.key_id);
     });
@@ -285,10 +277,7 @@ export class Shares {
   }
 
   /** The share the client may fetch for this query, or undefined (unknown, expired or not for it). */
-  private releasable(
-    client: PeerClient,
-    q: { master_sae_id: string; slave_sae_id: string; key_id: string },
-  ): StoredShare | undefined {
+  private releasable(client: PeerClient, q: { master_sae_id: string; slave_sae_id: string; key_id: string }): StoredShare | undefined {
     if (!client.hosts(q.slave_sae_id)) return undefined;
     const now = this.ctx.now();
     for (const s of this.shares.withKeyId(q.key_id)) {
@@ -374,7 +363,5 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function notAvailable(keyId: string, clientName: string): HubError {
-  return new HubError("not_found", `no share for key ${keyId} is available to client ${clientName}`, [
-    { field: "key_id", key_id: keyId },
-  ]);
+  return new HubError("not_found", `no share for key ${keyId} is available to client ${clientName}`, [{ field: "key_id", key_id: keyId }]);
 }

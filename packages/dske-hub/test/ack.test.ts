@@ -7,7 +7,7 @@ import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
 import type { HubOptions } from "../src/hub-options";
 import { HubError } from "../src/errors";
-import { bytes, decryptBatch, decryptShare, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
+import { bytes, decryptBatch, defined, decryptShare, encryptShare, provisionMirror, type ClientMirror, useTempDir } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-0000000000a1";
 const KEY2 = "8f7a2c1e-0000-4000-8000-0000000000a2";
@@ -76,7 +76,7 @@ describe("ack extension", () => {
   test("a released, unacknowledged share is re-fetchable by the same client with a fresh pad; acknowledged → gone", async () => {
     const share = bytes(48, 41);
     await post(hub, carol, share);
-    const pool = hub.client("curtis")!.hubOwnedPool;
+    const pool = defined(hub.client("curtis")).hubOwnedPool;
     const first = await hub.getShare(q());
     expect(hub.shareCount).toBe(1);
     expect(hub.status().shares[0]).toMatchObject({ key_id: KEY, fetched_by: ["curtis"], acked_by: [], pending_ack: ["curtis"] });
@@ -89,7 +89,7 @@ describe("ack extension", () => {
     expect(again.encryption_key_allocation).not.toEqual(first.encryption_key_allocation);
     expect(again.shares[0].encrypted_share_value).not.toBe(first.encrypted_share_value);
     const p1 = await decryptShare(curtis, first.encryption_key_allocation, first.encrypted_share_value);
-    const [p2] = await decryptBatch(curtis, again.encryption_key_allocation!, [again.shares[0].encrypted_share_value]);
+    const [p2] = await decryptBatch(curtis, defined(again.encryption_key_allocation), [again.shares[0].encrypted_share_value]);
     expect(Buffer.from(p1)).toEqual(Buffer.from(share));
     expect(Buffer.from(p2)).toEqual(Buffer.from(share));
 
@@ -134,22 +134,22 @@ describe("ack extension", () => {
     expect(hub.shareCount).toBe(1);
     expect(hub.status().shares.map((s) => s.key_id)).toEqual([KEY2]);
     // Never served afterwards, and no hub-owned PSRD spent on it.
-    const used = hub.client("curtis")!.hubOwnedPool.stats().used;
+    const used = defined(hub.client("curtis")).hubOwnedPool.stats().used;
     const again = await hub.fetchShares("curtis", [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }]);
     expect(again.missing).toEqual([KEY]);
     expect(again.shares).toEqual([]);
-    expect(hub.client("curtis")!.hubOwnedPool.stats().used - used).toBeLessThanOrEqual(32); // only the message tags
+    expect(defined(hub.client("curtis")).hubOwnedPool.stats().used - used).toBeLessThanOrEqual(32); // only the message tags
   });
 
   test("a pending share is still refused to any other client", async () => {
     await post(hub, carol, bytes(32, 44));
     await hub.getShare(q());
-    const celiaPool = hub.client("celia")!.hubOwnedPool.stats().used;
+    const celiaPool = defined(hub.client("celia")).hubOwnedPool.stats().used;
     await notFound(hub.getShare({ ...q(), client_name: "celia" }));
     await notFound(hub.getShare({ ...q(), client_name: "celia", slave_sae_id: "serena" }));
     const batch = await hub.fetchShares("celia", [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }]);
     expect(batch).toEqual({ shares: [], missing: [KEY] });
-    expect(hub.client("celia")!.hubOwnedPool.stats().used).toBe(celiaPool);
+    expect(defined(hub.client("celia")).hubOwnedPool.stats().used).toBe(celiaPool);
     expect(hub.shareCount).toBe(1);
     expect(celia.name).toBe("celia");
   });

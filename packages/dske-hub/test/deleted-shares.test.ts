@@ -23,7 +23,14 @@ async function onboard(hub: Hub, name: string, encryptors: string[]): Promise<Cl
 
 async function post(hub: Hub, carol: ClientMirror, value: Uint8Array, keyId: string): Promise<void> {
   const enc = await encryptShare(carol, value);
-  await hub.postShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: keyId, share_index: 1, ...enc });
+  await hub.postShare({
+    master_client_name: "carol",
+    master_sae_id: "sam",
+    slave_sae_id: "sunny",
+    user_key_id: keyId,
+    share_index: 1,
+    ...enc,
+  });
 }
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -72,38 +79,41 @@ describe("deleted shares on the hub's disk", () => {
   });
   afterEach(() => hub.close());
 
-  test.each(["acknowledged", "timed out"] as const)("%s: gone from the state file within the interval; the old file was zeroed", async (how) => {
-    const gone = bytes(48, 61);
-    const kept = bytes(48, 62);
-    await post(hub, carol, gone, KEY);
-    now += 30_000;
-    await post(hub, carol, kept, KEY2);
-    expect(onDisk(file, gone)).toBe(true); // the search finds a stored value
-    expect(onDisk(file, kept)).toBe(true);
-    const old = openSync(file, "r"); // the journal file as it is now: it must be zeroed, not only unlinked
-    const compactions = hub.compactions.count;
-    try {
-      if (how === "acknowledged") {
-        await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
-        expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(1);
-      } else {
-        now += 31_000; // KEY is 61 s old (timeout 60 s), KEY2 31 s
-        expect(hub.sweep()).toBe(1);
+  test.each(["acknowledged", "timed out"] as const)(
+    "%s: gone from the state file within the interval; the old file was zeroed",
+    async (how) => {
+      const gone = bytes(48, 61);
+      const kept = bytes(48, 62);
+      await post(hub, carol, gone, KEY);
+      now += 30_000;
+      await post(hub, carol, kept, KEY2);
+      expect(onDisk(file, gone)).toBe(true); // the search finds a stored value
+      expect(onDisk(file, kept)).toBe(true);
+      const old = openSync(file, "r"); // the journal file as it is now: it must be zeroed, not only unlinked
+      const compactions = hub.compactions.count;
+      try {
+        if (how === "acknowledged") {
+          await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
+          expect((await hub.fetchShares("curtis", [], [{ master_sae_id: "sam", key_id: KEY }])).acknowledged).toBe(1);
+        } else {
+          now += 31_000; // KEY is 61 s old (timeout 60 s), KEY2 31 s
+          expect(hub.sweep()).toBe(1);
+        }
+        expect(hub.shareCount).toBe(1);
+        await waitFor(() => !onDisk(file, gone), "the deleted share to leave the state file");
+        // A compaction is done once the old file is zeroed and unlinked (zeroing first, then the unlink:
+        // waiting on the zeroes alone would race the unlink).
+        await waitFor(() => hub.compactions.count > compactions, "the compaction to finish");
+        expect(zeroed(old)).toBe(true);
+        expect(fstatSync(old).nlink).toBe(0);
+      } finally {
+        closeSync(old);
       }
-      expect(hub.shareCount).toBe(1);
-      await waitFor(() => !onDisk(file, gone), "the deleted share to leave the state file");
-      // A compaction is done once the old file is zeroed and unlinked (zeroing first, then the unlink:
-      // waiting on the zeroes alone would race the unlink).
-      await waitFor(() => hub.compactions.count > compactions, "the compaction to finish");
-      expect(zeroed(old)).toBe(true);
-      expect(fstatSync(old).nlink).toBe(0);
-    } finally {
-      closeSync(old);
-    }
-    expect(onDisk(file, kept)).toBe(true); // the live share is still durable
-    expect(existsSync(`${file}.old`)).toBe(false);
-    expect(existsSync(`${file}.tmp`)).toBe(false);
-  });
+      expect(onDisk(file, kept)).toBe(true); // the live share is still durable
+      expect(existsSync(`${file}.old`)).toBe(false);
+      expect(existsSync(`${file}.tmp`)).toBe(false);
+    },
+  );
 
   test("a burst of deletions costs one compaction, not one each", async () => {
     const values = Array.from({ length: 200 }, (_, i) => bytes(48, 100 + i));
@@ -112,11 +122,24 @@ describe("deleted shares on the hub's disk", () => {
     await hub.postShares(
       "carol",
       encryption_key_allocation,
-      ids.map((id, i) => ({ master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: id, share_index: 1, encrypted_share_value: ciphertexts[i] })),
+      ids.map((id, i) => ({
+        master_sae_id: "sam",
+        slave_sae_id: "sunny",
+        user_key_id: id,
+        share_index: 1,
+        encrypted_share_value: ciphertexts[i],
+      })),
     );
     const before = hub.compactions.count;
-    await hub.fetchShares("curtis", ids.map((key_id) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id })));
-    await hub.fetchShares("curtis", [], ids.map((key_id) => ({ master_sae_id: "sam", key_id })));
+    await hub.fetchShares(
+      "curtis",
+      ids.map((key_id) => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id })),
+    );
+    await hub.fetchShares(
+      "curtis",
+      [],
+      ids.map((key_id) => ({ master_sae_id: "sam", key_id })),
+    );
     expect(hub.shareCount).toBe(0);
     await waitFor(() => values.every((v) => !onDisk(file, v)), "the deleted shares to leave the state file");
     await waitFor(() => hub.compactions.count > before, "the compaction to finish");

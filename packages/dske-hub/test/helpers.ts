@@ -7,8 +7,14 @@ import { MemoryStore, type Pool } from "@dske/psrd";
 import { openBundle, type OpenedBundle } from "@dske/distributor";
 import type { Hub } from "../src/hub";
 import { HubError } from "../src/errors";
-import { HubApiError } from "@dske/protocol";
+import { ErrorBodySchema, HubApiError, type ErrorBody } from "@dske/protocol";
 import { allocationFromWire, allocationToWire, type WireAllocation } from "@dske/protocol";
+
+/** `value`, failing the test when it is null or undefined (a checked non-null assertion). */
+export function defined<T>(value: T | null | undefined, what = "a value"): T {
+  if (value === null || value === undefined) throw new Error(`expected ${what}, got ${String(value)}`);
+  return value;
+}
 
 /** What a DSKE client keeps for one hub: the pool it owns (client-owned) and the hub's (hub-owned). */
 export interface ClientMirror {
@@ -76,7 +82,7 @@ export async function provisionMirror(
     auth_scheme: opened.header.auth_scheme,
     ...(options.ack ? { extensions: ["ack"] } : {}),
   });
-  return { ...mirror, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: opened.header.enrollment_secret! };
+  return { ...mirror, seq: 1, chainKey: opened.nextChainKey, blockUuids, enrollmentSecret: defined(opened.header.enrollment_secret) };
 }
 
 /** One more bundle for a provisioned mirror (replenishment by the local distributor). */
@@ -94,12 +100,7 @@ export async function replenishMirror(hub: Hub, mirror: ProvisionedMirror, bytes
 }
 
 /** Add a block the hub delivered to the mirror's matching pool. */
-export async function addDelivered(
-  mirror: ClientMirror,
-  poolOwner: "client" | "hub",
-  blockUuid: string,
-  data: Uint8Array,
-): Promise<void> {
+export async function addDelivered(mirror: ClientMirror, poolOwner: "client" | "hub", blockUuid: string, data: Uint8Array): Promise<void> {
   const pool = poolOwner === "client" ? mirror.local : mirror.peer;
   await pool.addBlock(blockUuid, Uint8Array.from(data), { keyPrefix: blockKeyPrefix(mirror.scheme) });
 }
@@ -173,6 +174,11 @@ export function useTempDir(prefix: string): { readonly path: string } {
   });
   afterEach(() => rmSync(tmp.path, { recursive: true, force: true }));
   return tmp;
+}
+
+/** A response's body as the hub's error body (`{message, details?}`), failing the test when it is not one. */
+export function errorBody(res: { body: unknown }): ErrorBody {
+  return ErrorBodySchema.parse(res.body);
 }
 
 /** The HubError a promise rejects with (of this kind, message matching), failing the test otherwise. */

@@ -17,6 +17,7 @@ import {
   type ProvisionedMirror,
   useTempDir,
   expectHubError,
+  defined,
 } from "./helpers";
 
 const KEY = "8f7a2c1e-0000-4000-8000-000000000001";
@@ -35,7 +36,6 @@ async function onboard(hub: Hub, name: string, encryptors: string[], size = 4096
   expect(hub.client(name)?.authScheme).toBe("gf128");
   return mirror;
 }
-
 
 async function post(hub: Hub, carol: ClientMirror, value: Uint8Array, extra: Record<string, unknown> = {}, keyId = KEY) {
   const enc = await encryptShare(carol, value);
@@ -70,9 +70,7 @@ describe("Hub registration", () => {
     expect((await hub.register({ client_name: "a", encryptor_names: [], auth_scheme: "gf128" })).auth_scheme).toBe("gf128");
     expect((await hub.register({ client_name: "b", encryptor_names: [] })).auth_scheme).toBe("hmac-sha256");
     expect((await hub.register({ client_name: "c", encryptor_names: [], auth_scheme: "rot13" })).auth_scheme).toBe("hmac-sha256");
-    expect((await hub.register({ client_name: "d", encryptor_names: [], auth_scheme: "hmac-sha256" })).auth_scheme).toBe(
-      "hmac-sha256",
-    );
+    expect((await hub.register({ client_name: "d", encryptor_names: [], auth_scheme: "hmac-sha256" })).auth_scheme).toBe("hmac-sha256");
     await hub.close();
 
     // The default: gf128 only.
@@ -142,7 +140,7 @@ describe("Hub PSRD delivery", () => {
       expect(opened.header.auth_scheme).toBe(scheme);
       const [a, b] = opened.blocks;
       expect([a.pool_owner, a.data.length, b.pool_owner, b.data.length]).toEqual(["client", 240 + prefix, "hub", 112 + prefix]);
-      const client = hub.client("carol")!;
+      const client = defined(hub.client("carol"));
       expect(client.authScheme).toBe(scheme);
 
       // client-owned: usable at once; the hub holds it as a peer pool and takes named bytes.
@@ -171,7 +169,7 @@ describe("Hub PSRD delivery", () => {
       const hub = await openHub({ authSchemes: [scheme], psrdDelivery: "network" });
       await hub.register({ client_name: "carol", encryptor_names: [], auth_scheme: scheme });
       const prefix = scheme === "gf128" ? 16 : 0;
-      const client = hub.client("carol")!;
+      const client = defined(hub.client("carol"));
 
       // client-owned: staged until confirmed, then the hub takes named bytes of it.
       const a = await hub.createPsrdBlock("carol", "client", 256);
@@ -241,9 +239,9 @@ describe("Hub shares", () => {
 
   test("post decrypts with the client-owned pool; get re-encrypts with the hub-owned pool", async () => {
     const share = bytes(48, 7);
-    const before = hub.client("carol")!.clientOwnedPool.stats().used;
+    const before = defined(hub.client("carol")).clientOwnedPool.stats().used;
     await post(hub, carol, share);
-    expect(hub.client("carol")!.clientOwnedPool.stats().used - before).toBe(48);
+    expect(defined(hub.client("carol")).clientOwnedPool.stats().used - before).toBe(48);
     const status = hub.status();
     expect(status.shares).toEqual([
       {
@@ -266,10 +264,7 @@ describe("Hub shares", () => {
     expect(Buffer.from(plain)).toEqual(Buffer.from(share));
     // curtis was the only intended responder: the share is gone.
     expect(hub.shareCount).toBe(0);
-    await expectHubError(
-      hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
-      "not_found",
-    );
+    await expectHubError(hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }), "not_found");
   });
 
   test("a share is released only to a client hosting an intended slave SAE, without revealing why", async () => {
@@ -284,7 +279,7 @@ describe("Hub shares", () => {
     const strip = (e: HubError) => e.message.replace(KEY2, KEY).replace("celia", "X").replace("curtis", "X");
     expect(new Set([notHosted, notIntended, claimsOther, unknown, wrongMaster].map(strip)).size).toBe(1);
     // Nothing was consumed from the refused clients' hub-owned pools, and the share is still there.
-    expect(hub.client("celia")!.hubOwnedPool.stats().used).toBe(16);
+    expect(defined(hub.client("celia")).hubOwnedPool.stats().used).toBe(16);
     expect(hub.shareCount).toBe(1);
   });
 
@@ -323,9 +318,7 @@ describe("Hub shares", () => {
     expect(hub.status().shares[0].fetched_by).toEqual(["curtis"]);
     expect(hub.shareCount).toBe(1);
     const last = await hub.getShare({ ...q, slave_sae_id: "serena", client_name: "celia" });
-    expect(Buffer.from(await decryptShare(celia, last.encryption_key_allocation, last.encrypted_share_value))).toEqual(
-      Buffer.from(share),
-    );
+    expect(Buffer.from(await decryptShare(celia, last.encryption_key_allocation, last.encrypted_share_value))).toEqual(Buffer.from(share));
     expect(hub.shareCount).toBe(0);
   });
 
@@ -336,17 +329,14 @@ describe("Hub shares", () => {
     expect(hub.sweep()).toBe(0);
     now += 1;
     // Expired but not yet swept: not served.
-    await expectHubError(
-      hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
-      "not_found",
-    );
+    await expectHubError(hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }), "not_found");
     expect(hub.sweep()).toBe(2);
     expect(hub.shareCount).toBe(0);
   });
 
   test("the allocation must match the share size; nothing is consumed otherwise", async () => {
     const enc = await encryptShare(carol, bytes(32, 6));
-    const pool = hub.client("carol")!.clientOwnedPool;
+    const pool = defined(hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const bad = { ...enc, encrypted_share_value: Buffer.from(bytes(31, 6)).toString("base64") };
     await expectHubError(
@@ -356,7 +346,14 @@ describe("Hub shares", () => {
     );
     expect(pool.stats().used).toBe(used);
     // The correct post still works with that very allocation.
-    await hub.postShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await hub.postShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     expect(pool.stats().used).toBe(used + 32);
   });
 
@@ -383,7 +380,7 @@ describe("Hub shares", () => {
   test("PSRD exhaustion on fetch is 503 and does not count as a fetch", async () => {
     await post(hub, carol, bytes(4000, 11));
     // Drain curtis's hub-owned pool (as earlier fetches would have).
-    (await hub.client("curtis")!.hubOwnedPool.allocate(4000, "drain")).data.fill(0);
+    (await defined(hub.client("curtis")).hubOwnedPool.allocate(4000, "drain")).data.fill(0);
     await expectHubError(
       hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }),
       "exhausted",
@@ -420,7 +417,11 @@ describe("Hub shares", () => {
     ]);
     expect(res.missing).toEqual(["unknown-key"]);
     expect(res.shares.map((s) => s.key_id)).toEqual(keyIds.slice(0, 6));
-    const plains = await decryptBatch(curtis, res.encryption_key_allocation!, res.shares.map((s) => s.encrypted_share_value));
+    const plains = await decryptBatch(
+      curtis,
+      defined(res.encryption_key_allocation),
+      res.shares.map((s) => s.encrypted_share_value),
+    );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
     expect(hub.shareCount).toBe(4);
     // Another client gets nothing and nothing is allocated for it.
@@ -431,7 +432,7 @@ describe("Hub shares", () => {
   test("batch post is all or nothing", async () => {
     const values = [bytes(32, 1), bytes(32, 2), bytes(32, 3)];
     const enc = await encryptBatch(carol, values);
-    const pool = hub.client("carol")!.clientOwnedPool;
+    const pool = defined(hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const items = values.map((_, i) => ({
       master_sae_id: "sam",
@@ -472,21 +473,24 @@ describe("Hub persistence (state journal)", () => {
     const share = bytes(48, 21);
     await post(hub, carol, share, { additional_slave_sae_ids: ["serena"] });
     await post(hub, carol, bytes(48, 22), {}, KEY2);
-    await hub.getShare({ client_name: "celia", master_sae_id: "sam", slave_sae_id: "serena", key_id: KEY }).then((g) =>
-      decryptShare(celia, g.encryption_key_allocation, g.encrypted_share_value),
-    );
+    await hub
+      .getShare({ client_name: "celia", master_sae_id: "sam", slave_sae_id: "serena", key_id: KEY })
+      .then((g) => decryptShare(celia, g.encryption_key_allocation, g.encrypted_share_value));
     const g2 = await hub.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY2 });
     await decryptShare(curtis, g2.encryption_key_allocation, g2.encrypted_share_value);
     await hub.unregister("celia");
     await hub.close();
 
     const reopened = await openHub({ stateDir: tmp.path, now: () => now }, store);
-    expect(reopened.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      reopened
+        .status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
     expect(reopened.status().shares.map((s) => [s.key_id, s.fetched_by])).toEqual([[KEY, ["celia"]]]);
     const got = await reopened.getShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
-    expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
-      Buffer.from(share),
-    );
+    expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(share));
     // celia is no longer registered, so serena has no host: the share waits for its timeout.
     expect(reopened.shareCount).toBe(1);
     await reopened.close();
@@ -502,7 +506,7 @@ describe("Hub persistence (state journal)", () => {
 describe("Hub durability ordering", () => {
   /** Poll until `cond` holds (the bound only guards against a hang). */
   async function until(cond: () => boolean): Promise<void> {
-    for (const end = Date.now() + 20_000; !cond(); ) {
+    for (const end = Date.now() + 20_000; !cond();) {
       if (Date.now() > end) throw new Error("condition not reached");
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -5,19 +5,18 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import path from "node:path";
 import express from "express";
 import request from "supertest";
 import { validate } from "@readme/openapi-parser";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
-import { HubApi } from "@dske/protocol";
+import { HubApi, type IssueBundleResponse } from "@dske/protocol";
 import { hubOpenApi } from "../src/http/routes";
 import { createHubRouter } from "../src/http/router";
 import { listRouterRoutes } from "@dske/server";
 import { parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
-import { bytes, clientMirror, encryptShare, decryptShare, installOpened, useTempDir } from "./helpers";
+import { bytes, clientMirror, defined, encryptShare, errorBody, decryptShare, installOpened, useTempDir } from "./helpers";
 
 const TOKEN = "operator-token-for-observability-tests";
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -39,7 +38,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
     const m = /^([^{ ]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = Object.fromEntries(
-      (m[2] ?? "")
+      (m.at(2) ?? "") // an optional group: undefined when the line has no labels
         .split(/,(?=[a-z_]+=)/)
         .filter(Boolean)
         .map((kv) => {
@@ -134,7 +133,8 @@ describe("OpenAPI document", () => {
         const [method, p] = op.split(" ");
         if (p.endsWith("/mgmt/v1/stop")) continue; // answered, but would stop nothing here: checked below
         const res = await request(app)[method.toLowerCase() as "get"](p);
-        expect([op, res.status, String(res.body?.message ?? "")]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
+        const body = res.body as { message?: string } | undefined;
+        expect([op, res.status, body?.message ?? ""]).not.toEqual([op, 404, expect.stringMatching(/^no such endpoint/)]);
         expect(res.status).not.toBe(500);
       }
       const stop = await request(app).post("/hub/hank/mgmt/v1/stop").set(AUTH).send({});
@@ -142,7 +142,7 @@ describe("OpenAPI document", () => {
       // A path that is not documented is a JSON 404.
       const missing = await request(app).get("/hub/hank/dske/api/v1/nothing");
       expect(missing.status).toBe(404);
-      expect(missing.body.message).toMatch(/^no such endpoint/);
+      expect(errorBody(missing).message).toMatch(/^no such endpoint/);
     } finally {
       await hub.close();
     }
@@ -182,7 +182,7 @@ test("createObservabilityRouter mounts a node's document anywhere", async () => 
   app.use(createObservabilityRouter({ prefix: "/ops/hank", title: "hank", document: () => hubOpenApi("hank") }));
   const spec = await request(app).get("/ops/hank/openapi.json");
   expect(spec.status).toBe(200);
-  expect(spec.body.info.title).toBe("DSKE security hub hank");
+  expect((spec.body as { info: { title: string } }).info.title).toBe("DSKE security hub hank");
   const page = await request(app).get("/ops/hank/docs");
   expect(page.text).toContain('src="/ops/hank/docs/assets/swagger-ui-bundle.js"');
   expect((await request(app).get("/ops/hank/metrics")).status).toBe(404); // no metrics given
@@ -208,7 +208,10 @@ describe("metrics and request IDs", () => {
         carol: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.carol.peerAuth } }),
         curtis: new HubApi(`${srv.url}/hub/hank`, { auth: { resolvePeer: () => mirrors.curtis.peerAuth } }),
       };
-      for (const [name, sae] of [["carol", "sam"], ["curtis", "sunny"]] as const) {
+      for (const [name, sae] of [
+        ["carol", "sam"],
+        ["curtis", "sunny"],
+      ] as const) {
         // The operator issues the first bundle (4080 usable bytes per pool: blocks of 4096 with the
         // gf128 key prefix); the client installs it, confirms its hub-owned block and registers, signed.
         const issued = await request(app)
@@ -216,17 +219,18 @@ describe("metrics and request IDs", () => {
           .set(AUTH)
           .send({ client_name: name, client_owned_bytes: 4080, hub_owned_bytes: 4080 })
           .expect(200);
-        const opened = openBundle(await readBundleFile(issued.body.file), { clientName: name, hubName: "hank", expectedSeq: 1 });
-        await destroyBundleFile(issued.body.file);
+        const issuedFile = (issued.body as IssueBundleResponse).file;
+        const opened = openBundle(await readBundleFile(issuedFile), { clientName: name, hubName: "hank", expectedSeq: 1 });
+        await destroyBundleFile(issuedFile);
         const uuids = await installOpened(mirrors[name], opened);
         expect(await apis[name].confirmPsrd({ client_name: name, block_uuids: uuids.hub })).toEqual({ confirmed: 1 });
         await apis[name].registerSigned({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
       }
       const afterPsrd = await scrape();
       expect(metric(afterPsrd, "dske_hub_registered_clients")).toBe(2);
-      const carolPools = hub.status().peer_clients.find((c) => c.client_name === "carol")!.pools;
-      const avail0 = metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" })!;
-      const used0 = metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" })!;
+      const carolPools = defined(hub.status().peer_clients.find((c) => c.client_name === "carol")).pools;
+      const avail0 = defined(metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" }));
+      const used0 = defined(metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" }));
       expect(avail0).toBe(carolPools.client_owned.available);
       expect(avail0).toBeGreaterThan(4000); // 4096 minus the gf128 hash-key prefix of the block
       expect(used0).toBe(carolPools.client_owned.used);
@@ -240,7 +244,14 @@ describe("metrics and request IDs", () => {
 
       const share = bytes(48, 5);
       const enc = await encryptShare(mirrors.carol, share);
-      await apis.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+      await apis.carol.postKeyShare({
+        master_client_name: "carol",
+        master_sae_id: "sam",
+        slave_sae_id: "sunny",
+        user_key_id: KEY,
+        share_index: 1,
+        ...enc,
+      });
       const afterPost = await scrape();
       expect(metric(afterPost, "dske_hub_shares_stored")).toBe(1);
       expect(metric(afterPost, "dske_hub_shares_received_total", { client: "carol" })).toBe(1);
@@ -275,9 +286,15 @@ describe("metrics and request IDs", () => {
           .sort();
       const junk = async (i: number) => {
         const P = "/hub/hank/dske/api/v1";
-        await request(app).post(`${P}/key-share`).send({ master_client_name: `junk-${i}` }).expect(401);
+        await request(app)
+          .post(`${P}/key-share`)
+          .send({ master_client_name: `junk-${i}` })
+          .expect(401);
         await request(app).get(`${P}/key-share?client_name=junk-${i}&master_sae_id=sam&slave_sae_id=sunny&key_id=${KEY}`).expect(401);
-        await request(app).post(`${P}/key-shares/fetch`).send({ client_name: `junk-${i}`, keys: [] }).expect(401);
+        await request(app)
+          .post(`${P}/key-shares/fetch`)
+          .send({ client_name: `junk-${i}`, keys: [] })
+          .expect(401);
         await request(app).propfind(`/hub/hank/junk-${i}`);
       };
       await junk(0);
@@ -346,15 +363,29 @@ describe("standalone server", () => {
       name: "hank",
       destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
     });
-    const running = await startHubServer({ ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN }, { logger });
+    const running = await startHubServer(
+      { ...parseHubArgs(["hank", "--port", "0", "--state-dir", tmp.path]), operatorToken: TOKEN },
+      { logger },
+    );
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]));
+      expect(Object.keys((spec.body as { paths: Record<string, unknown> }).paths)).toEqual(
+        expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]),
+      );
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set("X-Request-ID", "reg-0").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
-      await request(running.url).put("/hub/hank/dske/oob/v1/registration").set(AUTH).set("X-Request-ID", "reg-1").send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
+      await request(running.url)
+        .put("/hub/hank/dske/oob/v1/registration")
+        .set("X-Request-ID", "reg-0")
+        .send({ client_name: "carol", auth_scheme: "gf128" })
+        .expect(401);
+      await request(running.url)
+        .put("/hub/hank/dske/oob/v1/registration")
+        .set(AUTH)
+        .set("X-Request-ID", "reg-1")
+        .send({ client_name: "carol", auth_scheme: "gf128" })
+        .expect(200);
       expect((await request(running.url).get("/metrics")).status).toBe(401); // the operator's only
       expect((await request(running.url).get("/health")).body).toEqual({ status: "ok" });
       const m = await request(running.url).get("/metrics").set(AUTH);
@@ -368,7 +399,7 @@ describe("standalone server", () => {
       expect(typeof reqLine?.duration_ms).toBe("number");
       expect(typeof reqLine?.time).toBe("string");
       // The hub's own line about the registration carries the request ID through the async context.
-      const domain = lines.find((l) => typeof l.msg === "string" && (l.msg as string).includes("registered client carol"));
+      const domain = lines.find((l) => typeof l.msg === "string" && l.msg.includes("registered client carol"));
       expect(domain).toMatchObject({ req_id: "reg-1", node: "hank" });
       expect(JSON.stringify(lines)).not.toContain(TOKEN); // the operator token is never logged
     } finally {

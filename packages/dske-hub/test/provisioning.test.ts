@@ -16,8 +16,7 @@ import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { BundleError, openBundle, readBundleFile, type OpenedBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
 import type { HubOptions } from "../src/hub-options";
-import { HubApi, HubApiError } from "@dske/protocol";
-import { HubError } from "../src/errors";
+import { HubApi, type IssueBundleResponse, type RegistrationResponse } from "@dske/protocol";
 import { poolNames } from "../src/peer-client";
 import { createHubRouter } from "../src/http/router";
 import {
@@ -31,6 +30,8 @@ import {
   useTempDir,
   expectHubError,
   apiError,
+  defined,
+  errorBody,
 } from "./helpers";
 
 const P = "/hub/hank";
@@ -43,7 +44,6 @@ const KEY2 = "6c1d2e3f-0000-4000-8000-0000000000b2";
 async function openHub(extra: Partial<HubOptions> = {}, store: PsrdStore = new MemoryStore()): Promise<Hub> {
   return Hub.open({ name: "hank", store, sweepIntervalMs: 0, shareTimeoutSecs: 60, ...extra });
 }
-
 
 function expectBundleError(fn: () => unknown, code: BundleError["code"]): void {
   let err: unknown;
@@ -99,17 +99,27 @@ async function serve(hub: Hub): Promise<{ app: express.Express; url: string; clo
  */
 async function signedUnregister(url: string, peer: PeerAuth, clientName: string): Promise<{ status: number; body: unknown }> {
   const target = new URL(`${url}/dske/oob/v1/registration?client_name=${encodeURIComponent(clientName)}`);
-  const signed = await signRequest(peer, { method: "DELETE", path: target.pathname, query: target.search.slice(1), body: new Uint8Array(0) });
+  const signed = await signRequest(peer, {
+    method: "DELETE",
+    path: target.pathname,
+    query: target.search.slice(1),
+    body: new Uint8Array(0),
+  });
   const res = await fetch(target, { method: "DELETE", headers: { "DSKE-Signature": signed.header, "Content-Type": "application/json" } });
   const body = new Uint8Array(await res.arrayBuffer());
   const header = res.headers.get("dske-signature") ?? undefined;
   if (res.ok || header !== undefined) {
-    const { committed } = await verifyResponse(peer, { status: res.status, header, body, requestTag: signed.requestTag, path: target.pathname });
+    const { committed } = await verifyResponse(peer, {
+      status: res.status,
+      header,
+      body,
+      requestTag: signed.requestTag,
+      path: target.pathname,
+    });
     await committed;
   }
   return { status: res.status, body: JSON.parse(Buffer.from(body).toString("utf8")) as unknown };
 }
-
 
 // ---------------------------------------------------------------------------------------------- domain
 
@@ -127,12 +137,12 @@ describe("bundles at the hub (domain)", () => {
       ["hub", 16, 2016],
     ]);
     expect(hub.client("curtis")?.authScheme).toBe("gf128");
-    expect(hub.checkEnrollmentSecret("curtis", first.header.enrollment_secret!)).toBe(true);
-    expect(hub.checkEnrollmentSecret("carol", first.header.enrollment_secret!)).toBe(false);
+    expect(hub.checkEnrollmentSecret("curtis", defined(first.header.enrollment_secret))).toBe(true);
+    expect(hub.checkEnrollmentSecret("carol", defined(first.header.enrollment_secret))).toBe(false);
     const curtis = await clientMirror("curtis", "gf128");
     const uuids = await installOpened(curtis, first);
     await hub.register({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: "gf128" });
-    const st = () => hub.status().peer_clients.find((c) => c.client_name === "curtis")!;
+    const st = () => defined(hub.status().peer_clients.find((c) => c.client_name === "curtis"));
     expect(st().pools).toEqual({
       client_owned: { blocks: 1, size: 1016, used: 16, available: 1000 },
       hub_owned: { blocks: 0, size: 0, used: 0, available: 0 },
@@ -141,13 +151,27 @@ describe("bundles at the hub (domain)", () => {
 
     // Client-owned PSRD is usable at once: curtis posts a share (as master) before confirming anything.
     const mine = await encryptShare(curtis, bytes(32, 1));
-    await hub.postShare({ master_client_name: "curtis", master_sae_id: "sunny", slave_sae_id: "sam", user_key_id: KEY2, share_index: 1, ...mine });
+    await hub.postShare({
+      master_client_name: "curtis",
+      master_sae_id: "sunny",
+      slave_sae_id: "sam",
+      user_key_id: KEY2,
+      share_index: 1,
+      ...mine,
+    });
     expect(hub.status().shares.map((s) => s.key_id)).toEqual([KEY2]);
 
     // Hub-owned PSRD is not: a share for curtis cannot be encrypted for him yet (and is not marked fetched).
     const share = bytes(48, 2);
     const enc = await encryptShare(carol, share);
-    await hub.postShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await hub.postShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     const q = { client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY };
     await expectHubError(hub.getShare(q), "exhausted", /hub-owned pool of curtis .*request more PSRD/);
     expect(hub.status().shares.find((s) => s.key_id === KEY)?.fetched_by).toEqual([]);
@@ -164,9 +188,15 @@ describe("bundles at the hub (domain)", () => {
 
     // Bundle 2 opens only with the chain key that came in bundle 1, and only as seq 2.
     const sealed2 = await hub.issueBundleBytes("curtis", 300, 400);
-    expectBundleError(() => openBundle(sealed2, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: new Uint8Array(32) }), "bad_tag");
+    expectBundleError(
+      () => openBundle(sealed2, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: new Uint8Array(32) }),
+      "bad_tag",
+    );
     expectBundleError(() => openBundle(sealed2, { clientName: "curtis", hubName: "hank", expectedSeq: 1 }), "out_of_order");
-    expectBundleError(() => openBundle(sealed2, { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: first.nextChainKey }), "wrong_client");
+    expectBundleError(
+      () => openBundle(sealed2, { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: first.nextChainKey }),
+      "wrong_client",
+    );
     const second = openBundle(sealed2, { clientName: "curtis", hubName: "hank", expectedSeq: 2, chainKey: first.nextChainKey });
     expect(second.header.seq).toBe(2);
     expect(second.header.enrollment_secret).toBeUndefined();
@@ -174,8 +204,13 @@ describe("bundles at the hub (domain)", () => {
     expect(st().pools.client_owned.available).toBe(1000 - 32 + 300); // 32 used by curtis's share pad
     // Bundle 3 needs bundle 2's key; bundle 1's does not verify.
     const sealed3 = await hub.issueBundleBytes("curtis", 100, 0);
-    expectBundleError(() => openBundle(sealed3, { clientName: "curtis", hubName: "hank", expectedSeq: 3, chainKey: first.nextChainKey }), "bad_tag");
-    expect(openBundle(sealed3, { clientName: "curtis", hubName: "hank", expectedSeq: 3, chainKey: second.nextChainKey }).header.seq).toBe(3);
+    expectBundleError(
+      () => openBundle(sealed3, { clientName: "curtis", hubName: "hank", expectedSeq: 3, chainKey: first.nextChainKey }),
+      "bad_tag",
+    );
+    expect(openBundle(sealed3, { clientName: "curtis", hubName: "hank", expectedSeq: 3, chainKey: second.nextChainKey }).header.seq).toBe(
+      3,
+    );
     for (const s of [sealed2, sealed3]) s.fill(0);
     await hub.close();
   });
@@ -207,7 +242,11 @@ describe("bundles at the hub (domain)", () => {
     expect(hub.accepts("carol")).toBe(true);
     expect(hub.accepts("mallory")).toBe(false);
     await expectHubError(hub.issueBundleBytes("mallory", 100, 100), "forbidden", /mallory is not in the acceptance policy of hub hank/);
-    await expectHubError(hub.register({ client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" }), "forbidden", /acceptance policy/);
+    await expectHubError(
+      hub.register({ client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" }),
+      "forbidden",
+      /acceptance policy/,
+    );
     expect(hub.status().peer_clients).toEqual([]);
     expect(await store.listPools()).toEqual([]);
     await provisionMirror(hub, "carol");
@@ -264,7 +303,11 @@ describe("bundles at the hub (domain)", () => {
     await provisionMirror(hub, "carol", { bytes: 100 }); // one block per pool
     (await hub.issueBundleBytes("carol", 100, 0)).fill(0); // client-owned: 2 blocks
     const before = accounting(hub);
-    await expectHubError(hub.issueBundleBytes("carol", 100, 0), "conflict", /client-owned pool of carol would hold more than 2 blocks \(max_pool_blocks\)/);
+    await expectHubError(
+      hub.issueBundleBytes("carol", 100, 0),
+      "conflict",
+      /client-owned pool of carol would hold more than 2 blocks \(max_pool_blocks\)/,
+    );
     expect(accounting(hub)).toBe(before);
     expect(hub.status().peer_clients[0].pools.client_owned.blocks).toBe(2);
     await hub.close();
@@ -285,7 +328,7 @@ describe("bundles at the hub (domain)", () => {
     const block = await hub.createPsrdBlock("carol", "hub", 416); // 400 usable
     const st = () => hub.status().peer_clients[0];
     expect(st().psrd?.staged).toEqual({ client: 0, hub: 400, blocks: 1 });
-    expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.blockUuid)).toBe(false);
+    expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.blockUuid)).toBe(false);
     const before = accounting(hub);
     await expectHubError(hub.createPsrdBlock("carol", "hub", 117), "conflict", /hub-owned pool of carol would hold 1001 bytes/);
     expect(accounting(hub)).toBe(before);
@@ -314,21 +357,21 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     expect(statSync(issued.file).mode & 0o777).toBe(0o600);
     expect(statSync(outbox).mode & 0o077).toBe(0);
     const first = openBundle(await readBundleFile(issued.file), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
-    const hubBlock = first.blocks.find((b) => b.pool_owner === "hub")!;
+    const hubBlock = defined(first.blocks.find((b) => b.pool_owner === "hub"));
     const hubBytes = Buffer.from(hubBlock.data.subarray(16));
-    const secret = first.header.enrollment_secret!;
+    const secret = defined(first.header.enrollment_secret);
     await node.hub.close();
     await node.store.close();
 
     // Restart on the same directories.
     node = await open();
-    const carol = () => node.hub.status().peer_clients.find((c) => c.client_name === "carol")!;
+    const carol = () => defined(node.hub.status().peer_clients.find((c) => c.client_name === "carol"));
     expect(carol().psrd).toEqual({ bundles_issued: 1, staged: { client: 0, hub: 1500, blocks: 1 } });
     expect(carol().pools.client_owned.available).toBe(1000);
     expect(node.hub.checkEnrollmentSecret("carol", secret)).toBe(true);
     // The staged hub-owned block is confirmed after the restart and then used with the bundle's bytes.
     expect(await node.hub.confirmPsrd("carol", [hubBlock.block_uuid])).toBe(1);
-    const alloc = await node.hub.client("carol")!.hubOwnedPool.allocate(1500, "test");
+    const alloc = await defined(node.hub.client("carol")).hubOwnedPool.allocate(1500, "test");
     expect(alloc.allocation.fragments.map((f) => f.blockUuid)).toEqual([hubBlock.block_uuid]);
     expect(Buffer.from(alloc.data)).toEqual(hubBytes);
     // The next bundle is seq 2 and opens with the chain key of bundle 1.
@@ -337,7 +380,10 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     expect(next.file).toBe(path.join(outbox, "hank-carol-000002.psrd"));
     expect(statSync(next.file).mode & 0o777).toBe(0o600);
     const bytes2 = await readBundleFile(next.file);
-    expectBundleError(() => openBundle(bytes2, { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: new Uint8Array(32).fill(7) }), "bad_tag");
+    expectBundleError(
+      () => openBundle(bytes2, { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: new Uint8Array(32).fill(7) }),
+      "bad_tag",
+    );
     expect(openBundle(bytes2, { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: first.nextChainKey }).header.seq).toBe(2);
     expect(readdirSync(outbox).sort()).toEqual(["hank-carol-000001.psrd", "hank-carol-000002.psrd"]); // no temporary files left
     await node.hub.close();
@@ -371,37 +417,69 @@ describe("registration over HTTP: who may register and unregister", () => {
   test("unsigned without a credential → 401 (status unchanged); operator token → 200; enrollment secret (its own only) → 200; outside the policy → 403", async () => {
     const carol = await firstBundle(hub, "carol");
     const curtis = await firstBundle(hub, "curtis");
-    const secret = carol.header.enrollment_secret!;
+    const secret = defined(carol.header.enrollment_secret);
     const body = { client_name: "carol", encryptor_names: ["sam"], auth_scheme: "gf128" };
     const before = accounting(hub);
     const none = await put().send(body).expect(401);
-    expect(none.body.message).toMatch(/registration of client carol needs proof of identity/);
-    expect(none.body.details).toEqual([{ header: "Authorization" }]);
-    await put().set({ Authorization: `Bearer ${curtis.header.enrollment_secret}` }).send(body).expect(401); // another client's secret
-    await put().set({ Authorization: `Bearer ${secret.slice(0, -1)}0` }).send(body).expect(401);
-    await put().set({ Authorization: `Basic ${Buffer.from(`carol:${secret}`).toString("base64")}` }).send(body).expect(401);
-    await put().set({ Authorization: `Bearer ${secret}` }).send({ client_name: "dora", encryptor_names: ["dan"], auth_scheme: "gf128" }).expect(401);
+    expect(errorBody(none).message).toMatch(/registration of client carol needs proof of identity/);
+    expect(errorBody(none).details).toEqual([{ header: "Authorization" }]);
+    await put()
+      .set({ Authorization: `Bearer ${curtis.header.enrollment_secret}` })
+      .send(body)
+      .expect(401); // another client's secret
+    await put()
+      .set({ Authorization: `Bearer ${secret.slice(0, -1)}0` })
+      .send(body)
+      .expect(401);
+    await put()
+      .set({ Authorization: `Basic ${Buffer.from(`carol:${secret}`).toString("base64")}` })
+      .send(body)
+      .expect(401);
+    await put()
+      .set({ Authorization: `Bearer ${secret}` })
+      .send({ client_name: "dora", encryptor_names: ["dan"], auth_scheme: "gf128" })
+      .expect(401);
     expect(accounting(hub)).toBe(before);
     expect(hub.client("dora")).toBeUndefined();
 
-    const bySecret = await put().set({ Authorization: `Bearer ${secret}` }).send(body).expect(200);
-    expect(bySecret.body).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch"], share_timeout_secs: 60, has_psrd: true });
+    const bySecret = await put()
+      .set({ Authorization: `Bearer ${secret}` })
+      .send(body)
+      .expect(200);
+    expect(bySecret.body).toEqual({
+      hub_name: "hank",
+      auth_scheme: "gf128",
+      extensions: ["batch"],
+      share_timeout_secs: 60,
+      has_psrd: true,
+    });
     expect(hub.client("carol")?.encryptorNames).toEqual(["sam"]);
-    const byOperator = await put().set(AUTH).send({ client_name: "dora", encryptor_names: ["dan"], auth_scheme: "gf128" }).expect(200);
-    expect(byOperator.body.has_psrd).toBe(false);
+    const byOperator = await put()
+      .set(AUTH)
+      .send({ client_name: "dora", encryptor_names: ["dan"], auth_scheme: "gf128" })
+      .expect(200);
+    expect((byOperator.body as RegistrationResponse).has_psrd).toBe(false);
     expect(hub.client("dora")?.encryptorNames).toEqual(["dan"]);
 
     // Outside the acceptance policy even the operator gets 403, and nothing is created.
     const outside = accounting(hub);
-    const refused = await put().set(AUTH).send({ client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" }).expect(403);
-    expect(refused.body.message).toMatch(/mallory is not in the acceptance policy/);
+    const refused = await put()
+      .set(AUTH)
+      .send({ client_name: "mallory", encryptor_names: ["eve"], auth_scheme: "gf128" })
+      .expect(403);
+    expect(errorBody(refused).message).toMatch(/mallory is not in the acceptance policy/);
     expect(accounting(hub)).toBe(outside);
   });
 
   test("signed registration (DSKE-Signature with the client's bundle PSRD) → 200 and a signed answer; a forger → 401, nothing changed", async () => {
     const curtis = await provisionMirror(hub, "curtis", { encryptors: [] });
     const api = new HubApi(srv.url, { auth: { resolvePeer: () => curtis.peerAuth } });
-    const reg = await api.registerSigned({ client_name: "curtis", encryptor_names: ["sunny", "susan"], auth_scheme: "gf128", extensions: ["ack"] });
+    const reg = await api.registerSigned({
+      client_name: "curtis",
+      encryptor_names: ["sunny", "susan"],
+      auth_scheme: "gf128",
+      extensions: ["ack"],
+    });
     expect(reg).toEqual({ hub_name: "hank", auth_scheme: "gf128", extensions: ["batch", "ack"], share_timeout_secs: 60, has_psrd: true });
     expect(hub.client("curtis")?.encryptorNames.sort()).toEqual(["sunny", "susan"]);
     expect(hub.client("curtis")?.ack).toBe(true);
@@ -427,12 +505,20 @@ describe("registration over HTTP: who may register and unregister", () => {
     const del = (name: string) => request(srv.app).delete(`${P}/dske/oob/v1/registration?client_name=${name}`).set(JSON_TYPE);
     const before = accounting(hub);
     const none = await del("carol").expect(401);
-    expect(none.body.message).toMatch(/only client carol itself \(signed\) or the operator may unregister it/);
-    await del("carol").set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).expect(401); // the secret registers, it does not unregister
-    await del("carol").set({ Authorization: `Bearer ${curtis.enrollmentSecret}` }).expect(401);
+    expect(errorBody(none).message).toMatch(/only client carol itself \(signed\) or the operator may unregister it/);
+    await del("carol")
+      .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+      .expect(401); // the secret registers, it does not unregister
+    await del("carol")
+      .set({ Authorization: `Bearer ${curtis.enrollmentSecret}` })
+      .expect(401);
     expect((await signedUnregister(srv.url, curtis.peerAuth, "carol")).status).toBe(401); // curtis's PSRD does not sign for carol
     await request(srv.app).delete(`${P}/mgmt/v1/registration?client_name=carol`).set(JSON_TYPE).expect(401); // operator route, no token
-    await request(srv.app).delete(`${P}/mgmt/v1/registration?client_name=carol`).set(JSON_TYPE).set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).expect(403);
+    await request(srv.app)
+      .delete(`${P}/mgmt/v1/registration?client_name=carol`)
+      .set(JSON_TYPE)
+      .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+      .expect(403);
     expect(accounting(hub)).toBe(before);
     expect(hub.client("carol")?.encryptorNames).toEqual(["sam"]);
 
@@ -440,7 +526,14 @@ describe("registration over HTTP: who may register and unregister", () => {
     // with him (the signed answer itself is checked in the test below).
     const curtisApi = new HubApi(srv.url, { auth: { resolvePeer: () => curtis.peerAuth } });
     const enc = await encryptShare(curtis, bytes(32, 4));
-    await curtisApi.postKeyShare({ master_client_name: "curtis", master_sae_id: "sunny", slave_sae_id: "sam", user_key_id: KEY, share_index: 1, ...enc });
+    await curtisApi.postKeyShare({
+      master_client_name: "curtis",
+      master_sae_id: "sunny",
+      slave_sae_id: "sam",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     curtisApi.close();
     expect(hub.shareCount).toBe(1);
     expect((await signedUnregister(srv.url, curtis.peerAuth, "curtis")).status).toBe(200);
@@ -451,7 +544,10 @@ describe("registration over HTTP: who may register and unregister", () => {
     expect(byOperator.body).toEqual({ hub_name: "hank", unregistered: true });
     expect(hub.status().peer_clients).toEqual([]);
     // Unregistration forgets the bundle chain: carol's old enrollment secret no longer registers her.
-    await put().set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
+    await put()
+      .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+      .send({ client_name: "carol", auth_scheme: "gf128" })
+      .expect(401);
     expect(hub.client("carol")).toBeUndefined();
   });
 });
@@ -495,16 +591,21 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
     await hub.close();
   });
 
-  const psrd = (name: string, owner = "hub") => request(srv.app).get(`${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=${owner}&size=64`);
+  const psrd = (name: string, owner = "hub") =>
+    request(srv.app).get(`${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=${owner}&size=64`);
 
   test("without the client's own credential → 401 and no block is created", async () => {
     const before = accounting(hub);
     for (const owner of ["client", "hub"]) {
       const none = await psrd("carol", owner).expect(401);
-      expect(none.body.message).toMatch(/PSRD of client carol is delivered only to that client/);
-      await psrd("carol", owner).set({ Authorization: `Bearer ${curtis.enrollmentSecret}` }).expect(401); // another client's secret
+      expect(errorBody(none).message).toMatch(/PSRD of client carol is delivered only to that client/);
+      await psrd("carol", owner)
+        .set({ Authorization: `Bearer ${curtis.enrollmentSecret}` })
+        .expect(401); // another client's secret
       await psrd("carol", owner).set(AUTH).expect(401); // the operator is not the client
-      await psrd("nobody", owner).set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).expect(401);
+      await psrd("nobody", owner)
+        .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+        .expect(401);
     }
     expect(accounting(hub)).toBe(before);
   });
@@ -512,9 +613,11 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
   if (delivery === "bundle") {
     test("with the enrollment secret → 403: this hub delivers PSRD only in bundles; nothing is created", async () => {
       const before = accounting(hub);
-      const r = await psrd("carol").set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).expect(403);
-      expect(r.body.message).toMatch(/delivers PSRD only in bundles/);
-      expect(r.body.details).toEqual([{ field: "psrd_delivery", value: "bundle" }]);
+      const r = await psrd("carol")
+        .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+        .expect(403);
+      expect(errorBody(r).message).toMatch(/delivers PSRD only in bundles/);
+      expect(errorBody(r).details).toEqual([{ field: "psrd_delivery", value: "bundle" }]);
       expect(accounting(hub)).toBe(before);
     });
   } else {
@@ -523,23 +626,28 @@ describe.each(["bundle", "network"] as const)("GET psrd over HTTP (psrd_delivery
       const poolsBefore = JSON.stringify(hub.status().peer_clients[0].pools);
       const block = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 64 });
       expect(block.data.length).toBe(64);
-      const st = () => hub.status().peer_clients.find((c) => c.client_name === "carol")!;
+      const st = () => defined(hub.status().peer_clients.find((c) => c.client_name === "carol"));
       expect(JSON.stringify(st().pools)).toBe(poolsBefore);
       expect(st().psrd?.staged).toEqual({ client: 0, hub: 48, blocks: 1 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
 
       // An unsigned confirmation, or curtis confirming carol's block, changes nothing.
       const confirmBody = { client_name: "carol", block_uuids: [block.block_uuid] };
       await request(srv.app).post(`${P}/dske/api/v1/psrd-confirm`).set(JSON_TYPE).send(confirmBody).expect(401);
-      await request(srv.app).post(`${P}/dske/api/v1/psrd-confirm`).set(JSON_TYPE).set({ Authorization: `Bearer ${carol.enrollmentSecret}` }).send(confirmBody).expect(401);
+      await request(srv.app)
+        .post(`${P}/dske/api/v1/psrd-confirm`)
+        .set(JSON_TYPE)
+        .set({ Authorization: `Bearer ${carol.enrollmentSecret}` })
+        .send(confirmBody)
+        .expect(401);
       const curtisApi = new HubApi(srv.url, { auth: { resolvePeer: () => curtis.peerAuth } });
       expect(await curtisApi.confirmPsrd({ client_name: "curtis", block_uuids: [block.block_uuid] })).toEqual({ confirmed: 0 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(false);
       expect(st().psrd?.staged.blocks).toBe(1);
 
       // carol's signed confirmation: the hub starts using the block.
       expect(await api.confirmPsrd(confirmBody)).toEqual({ confirmed: 1 });
-      expect(hub.client("carol")!.hubOwnedPool.hasBlock(block.block_uuid)).toBe(true);
+      expect(defined(hub.client("carol")).hubOwnedPool.hasBlock(block.block_uuid)).toBe(true);
       expect(st().psrd?.staged).toEqual({ client: 0, hub: 0, blocks: 0 });
       expect(st().pools.hub_owned.blocks).toBe(2);
       expect(await api.confirmPsrd(confirmBody)).toEqual({ confirmed: 0 }); // idempotent
@@ -568,8 +676,10 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
   test("without the operator token → 401, a wrong one → 403: nothing issued; with it → 200 and the file exists (0600)", async () => {
     const body = { client_name: "carol", client_owned_bytes: 2000, hub_owned_bytes: 3000 };
     const none = await issue(body).expect(401);
-    expect(none.body.message).toMatch(/management requires the operator credential/);
-    await issue(body).set({ Authorization: `Bearer ${"w".repeat(40)}` }).expect(403);
+    expect(errorBody(none).message).toMatch(/management requires the operator credential/);
+    await issue(body)
+      .set({ Authorization: `Bearer ${"w".repeat(40)}` })
+      .expect(403);
     expect(hub.status().peer_clients).toEqual([]);
     expect(readdirSync(tmp.path)).toEqual([]);
 
@@ -583,18 +693,27 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
       hub_owned_bytes: 3000,
       blocks: 2,
     });
-    expect(existsSync(ok.body.file)).toBe(true);
-    expect(statSync(ok.body.file).mode & 0o777).toBe(0o600);
+    const okFile = (ok.body as IssueBundleResponse).file;
+    expect(existsSync(okFile)).toBe(true);
+    expect(statSync(okFile).mode & 0o777).toBe(0o600);
     expect(JSON.stringify(ok.body)).not.toMatch(/enrollment|secret|data/); // the bytes never travel over HTTP
-    const opened = openBundle(await readBundleFile(ok.body.file), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
+    const opened = openBundle(await readBundleFile(okFile), { clientName: "carol", hubName: "hank", expectedSeq: 1 });
     expect(opened.blocks.map((b) => [b.pool_owner, b.data.length])).toEqual([
       ["client", 2016],
       ["hub", 3016],
     ]);
     expect(hub.status().peer_clients[0].psrd).toEqual({ bundles_issued: 1, staged: { client: 0, hub: 3000, blocks: 1 } });
     const second = await issue({ client_name: "carol", hub_owned_bytes: 100 }).set(AUTH).expect(200);
-    expect(second.body.seq).toBe(2);
-    expect(openBundle(await readBundleFile(second.body.file), { clientName: "carol", hubName: "hank", expectedSeq: 2, chainKey: opened.nextChainKey }).blocks).toHaveLength(1);
+    const secondBody = second.body as IssueBundleResponse;
+    expect(secondBody.seq).toBe(2);
+    expect(
+      openBundle(await readBundleFile(secondBody.file), {
+        clientName: "carol",
+        hubName: "hank",
+        expectedSeq: 2,
+        chainKey: opened.nextChainKey,
+      }).blocks,
+    ).toHaveLength(1);
   });
 
   test("refusals with a message and nothing issued: outside the policy 403, past max_clients 409, bad body 400", async () => {
@@ -603,13 +722,13 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
     const before = accounting(hub);
     const files = readdirSync(tmp.path).sort();
     const outside = await issue({ client_name: "mallory", client_owned_bytes: 100 }).set(AUTH).expect(403);
-    expect(outside.body.message).toMatch(/mallory is not in the acceptance policy of hub hank/);
+    expect(errorBody(outside).message).toMatch(/mallory is not in the acceptance policy of hub hank/);
     const full = await issue({ client_name: "dora", client_owned_bytes: 100 }).set(AUTH).expect(409);
-    expect(full.body.message).toMatch(/maximum of 2 registered clients/);
+    expect(errorBody(full).message).toMatch(/maximum of 2 registered clients/);
     const empty = await issue({ client_name: "carol" }).set(AUTH).expect(400);
-    expect(empty.body.message).toMatch(/client_owned_bytes or hub_owned_bytes above 0/);
+    expect(errorBody(empty).message).toMatch(/client_owned_bytes or hub_owned_bytes above 0/);
     const negative = await issue({ client_name: "carol", client_owned_bytes: -5 }).set(AUTH).expect(400);
-    expect(negative.body.message).toMatch(/client_owned_bytes/);
+    expect(errorBody(negative).message).toMatch(/client_owned_bytes/);
     expect(accounting(hub)).toBe(before);
     expect(readdirSync(tmp.path).sort()).toEqual(files);
   });
@@ -618,7 +737,7 @@ describe("POST /mgmt/v1/psrd-bundles (operator)", () => {
 /** The store lists no pool of the client any more (deleted after the answer was sent). */
 async function waitForPoolsGone(hub: Hub, client: string): Promise<void> {
   const store = (hub as unknown as { store: { listPools(): Promise<string[]> } }).store; // why: the test reads the hub's private store
-  for (const end = Date.now() + 20_000; Date.now() < end; ) {
+  for (const end = Date.now() + 20_000; Date.now() < end;) {
     if (!(await store.listPools()).some((p) => p.endsWith(`.${client}`))) return;
     await new Promise((r) => setTimeout(r, 10));
   }

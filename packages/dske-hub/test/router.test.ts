@@ -6,14 +6,26 @@ import { MemoryStore } from "@dske/psrd";
 import type { AuthSchemeName } from "@dske/auth";
 import { openBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
-import { HubApi, HubApiError } from "@dske/protocol";
+import { HubApi, type PsrdResponse, type RegistrationResponse, type UnregistrationResponse } from "@dske/protocol";
 import { createHubRouter } from "../src/http/router";
 import { registerRoute } from "@dske/server";
 import type { RouteSpec } from "@dske/server";
 import { HUB_ROUTES, hubOpenApi } from "../src/http/routes";
 import { MANAGEMENT_DISABLED, OPERATOR_CREDENTIAL_REQUIRED, createOperatorGuard, isLoopbackHost, sameOrigin } from "@dske/server";
-import { ErrorBodySchema, MAX_BATCH_SHARES } from "@dske/protocol";
-import { apiError, bytes, clientMirror, decryptBatch, decryptShare, encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "./helpers";
+import { ErrorBodySchema, MAX_BATCH_SHARES, type HubStatus } from "@dske/protocol";
+import {
+  apiError,
+  bytes,
+  clientMirror,
+  decryptBatch,
+  decryptShare,
+  encryptBatch,
+  encryptShare,
+  provisionMirror,
+  type ClientMirror,
+  defined,
+  errorBody,
+} from "./helpers";
 
 const P = "/hub/hank";
 const TOKEN = "operator-token-for-router-tests-0123456789";
@@ -34,10 +46,25 @@ async function harness(
 ): Promise<Harness> {
   const { operatorToken = TOKEN, ...hubOptions } = options;
   // hmac-sha256 listed explicitly: these tests cover reference (v1) peers too (the default is gf128 only).
-  const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0, authSchemes: ["gf128", "hmac-sha256"], ...hubOptions });
+  const hub = await Hub.open({
+    name: "hank",
+    store: new MemoryStore(),
+    sweepIntervalMs: 0,
+    authSchemes: ["gf128", "hmac-sha256"],
+    ...hubOptions,
+  });
   const h = { hub, stopped: 0 } as Harness;
   const app = express();
-  app.use(createHubRouter({ hub, onStop: () => void h.stopped++, onError: () => {}, ...(operatorToken === null ? {} : { operatorToken }) }));
+  app.use(
+    createHubRouter({
+      hub,
+      onStop: () => {
+        h.stopped++;
+      },
+      onError: () => {},
+      ...(operatorToken === null ? {} : { operatorToken }),
+    }),
+  );
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
@@ -68,11 +95,10 @@ async function client(
   return { api, mirror };
 }
 
-
 function expectErrorBody(body: unknown): void {
   const parsed = ErrorBodySchema.safeParse(body);
   expect(parsed.success).toBe(true);
-  expect(parsed.data!.message.length).toBeGreaterThan(0);
+  expect(defined(parsed.data).message.length).toBeGreaterThan(0);
   expect(JSON.stringify(body)).not.toMatch(/\n\s+at /); // no stack traces
 }
 
@@ -94,8 +120,11 @@ describe("out-of-band routes", () => {
     const before = await status();
     const rogue = await put().send(body).expect(401);
     expectErrorBody(rogue.body);
-    expect(rogue.body.message).toMatch(/registration of client carol needs proof of identity/);
-    await put().set({ Authorization: `Bearer ${"e".repeat(64)}` }).send(body).expect(401);
+    expect(errorBody(rogue).message).toMatch(/registration of client carol needs proof of identity/);
+    await put()
+      .set({ Authorization: `Bearer ${"e".repeat(64)}` })
+      .send(body)
+      .expect(401);
     await put().send({ client_name: "conny" }).expect(401);
     expect(await status()).toEqual(before);
     expect(before.peer_clients).toEqual([]);
@@ -106,9 +135,12 @@ describe("out-of-band routes", () => {
     expect(r2.body).toEqual(r1.body);
     // A reference (v1) client: no auth_scheme, no encryptor_names.
     const v1 = await put().set(AUTH).send({ client_name: "conny" }).expect(200);
-    expect(v1.body.auth_scheme).toBe("hmac-sha256");
+    expect((v1.body as RegistrationResponse).auth_scheme).toBe("hmac-sha256");
     // Scheme change while registered → 409.
-    const conflict = await put().set(AUTH).send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" }).expect(409);
+    const conflict = await put()
+      .set(AUTH)
+      .send({ client_name: "carol", encryptor_names: ["sam"], auth_scheme: "hmac-sha256" })
+      .expect(409);
     expectErrorBody(conflict.body);
     expect((await status()).peer_clients).toHaveLength(2);
 
@@ -116,17 +148,21 @@ describe("out-of-band routes", () => {
     const snapshot = await status();
     const refused = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).expect(401);
     expectErrorBody(refused.body);
-    expect(refused.body.message).toMatch(/only client carol itself \(signed\) or the operator/);
-    await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set({ Authorization: `Bearer ${"e".repeat(64)}` }).expect(401);
+    expect(errorBody(refused).message).toMatch(/only client carol itself \(signed\) or the operator/);
+    await request(h.app)
+      .delete(`${P}/dske/oob/v1/registration?client_name=carol`)
+      .set(json)
+      .set({ Authorization: `Bearer ${"e".repeat(64)}` })
+      .expect(401);
     expect(await status()).toEqual(snapshot);
     const del = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
     expect(del.body).toEqual({ hub_name: "hank", unregistered: true });
     const again = await request(h.app).delete(`${P}/dske/oob/v1/registration?client_name=carol`).set(json).set(AUTH).expect(200);
-    expect(again.body.unregistered).toBe(false);
+    expect((again.body as UnregistrationResponse).unregistered).toBe(false);
     expect((await status()).peer_clients).toHaveLength(1);
     // A registration the hub holds PSRD for says so (a client with pools for a hub that lost them resets them).
     (await h.hub.issueBundleBytes("conny", 32, 32)).fill(0);
-    expect((await put().set(AUTH).send({ client_name: "conny" }).expect(200)).body.has_psrd).toBe(true);
+    expect(((await put().set(AUTH).send({ client_name: "conny" }).expect(200)).body as RegistrationResponse).has_psrd).toBe(true);
   });
 
   test("network PSRD delivery: only to the client itself (enrollment secret), both pool owners, staged until confirmed; the hub's copy equals the returned bytes", async () => {
@@ -138,7 +174,7 @@ describe("out-of-band routes", () => {
         const sealed = await net.hub.issueBundleBytes(name, 64, 0);
         const header = openBundle(sealed, { clientName: name, hubName: "hank", expectedSeq: 1 }).header;
         sealed.fill(0);
-        return header.enrollment_secret!;
+        return defined(header.enrollment_secret);
       };
       const secret = await open1("carol");
       await open1("curtis");
@@ -146,9 +182,15 @@ describe("out-of-band routes", () => {
       const before = pools();
       // No credential, a wrong one, or carol's secret for curtis's PSRD: 401, nothing created.
       const url = (name: string) => `${P}/dske/oob/v1/psrd?client_name=${name}&pool_owner=hub&size=32`;
-      expect((await request(net.app).get(url("carol")).expect(401)).body.message).toMatch(/delivered only to that client/);
-      await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${"0".repeat(64)}` }).expect(401);
-      await request(net.app).get(url("curtis")).set({ Authorization: `Bearer ${secret}` }).expect(401);
+      expect(errorBody(await request(net.app).get(url("carol")).expect(401)).message).toMatch(/delivered only to that client/);
+      await request(net.app)
+        .get(url("carol"))
+        .set({ Authorization: `Bearer ${"0".repeat(64)}` })
+        .expect(401);
+      await request(net.app)
+        .get(url("curtis"))
+        .set({ Authorization: `Bearer ${secret}` })
+        .expect(401);
       await request(net.app).get(url("carol")).set(AUTH).expect(401); // the operator token is not the client's credential
       expect(pools()).toBe(before);
 
@@ -157,20 +199,28 @@ describe("out-of-band routes", () => {
       const hb = await api.getPsrd({ client_name: "carol", pool_owner: "hub", size: 200 });
       expect(c.data.length).toBe(100);
       expect(hb.data.length).toBe(200);
-      const peer = net.hub.client("carol")!;
+      const peer = defined(net.hub.client("carol"));
       // Staged: the hub neither verifies with nor encrypts under these blocks yet.
       expect(peer.clientOwnedPool.hasBlock(c.block_uuid)).toBe(false);
       expect(peer.hubOwnedPool.hasBlock(hb.block_uuid)).toBe(false);
-      expect(net.hub.status().peer_clients.find((x) => x.client_name === "carol")?.psrd?.staged).toEqual({ client: 84, hub: 184, blocks: 2 });
+      expect(net.hub.status().peer_clients.find((x) => x.client_name === "carol")?.psrd?.staged).toEqual({
+        client: 84,
+        hub: 184,
+        blocks: 2,
+      });
       expect(await net.hub.confirmPsrd("carol", [c.block_uuid, hb.block_uuid])).toBe(2);
       const taken = await peer.clientOwnedPool.take({ fragments: [{ blockUuid: c.block_uuid, start: 16, size: 84 }] }, "t");
       expect(Buffer.from(taken)).toEqual(Buffer.from(c.data.subarray(16)));
       const alloc = await peer.hubOwnedPool.allocate(184, "t");
       expect(alloc.allocation.fragments.map((f) => f.blockUuid)).toEqual([hb.block_uuid]);
       expect(Buffer.from(alloc.data)).toEqual(Buffer.from(hb.data.subarray(16)));
-      const raw = await request(net.app).get(url("carol")).set({ Authorization: `Bearer ${secret}` }).expect(200);
-      expect(raw.body.data).toMatch(/^[A-Za-z0-9+/]+=*$/);
-      expect(Buffer.from(raw.body.data, "base64").length).toBe(32);
+      const raw = await request(net.app)
+        .get(url("carol"))
+        .set({ Authorization: `Bearer ${secret}` })
+        .expect(200);
+      const rawData = (raw.body as PsrdResponse).data;
+      expect(rawData).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      expect(Buffer.from(rawData, "base64").length).toBe(32);
       api.close();
     } finally {
       await net.close();
@@ -201,8 +251,8 @@ describe("out-of-band routes", () => {
     const res = await req.expect(status);
     expect(res.headers["content-type"]).toMatch(/json/);
     expectErrorBody(res.body);
-    expect(res.body.message).toMatch(message);
-    if (status === 400 || status === 401) expect(Array.isArray(res.body.details) && res.body.details.length > 0).toBe(true);
+    expect(errorBody(res).message).toMatch(message);
+    if (status === 400 || status === 401) expect((errorBody(res).details?.length ?? 0) > 0).toBe(true);
   });
 
   test("management: status lists clients, pools and PSRD delivery; stop calls onStop after answering", async () => {
@@ -297,7 +347,14 @@ describe("in-band routes (signed)", () => {
     const curtis = await client(h, "curtis", ["sunny"]);
     const celia = await client(h, "celia", ["serena"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 2));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 3, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 3,
+      ...enc,
+    });
     const q = { master_sae_id: "sam", key_id: KEY };
     const e1 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "sunny" }));
     const e2 = await apiError(celia.api.getKeyShare({ ...q, client_name: "celia", slave_sae_id: "serena" }));
@@ -313,7 +370,14 @@ describe("in-band routes (signed)", () => {
     const carol = await client(h, "carol", ["sam"]);
     const curtis = await client(h, "curtis", ["sunny"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 3));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     now += 60_001;
     const e = await apiError(curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY }));
     expect(e.status).toBe(404);
@@ -325,7 +389,7 @@ describe("in-band routes (signed)", () => {
     const carol = await client(h, "carol", ["sam"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 4));
     const body = { master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc };
-    const pool = h.hub.client("carol")!.clientOwnedPool;
+    const pool = defined(h.hub.client("carol")).clientOwnedPool;
     const used = pool.stats().used;
     const unsigned = await request(h.app).post(`${P}/dske/api/v1/key-share`).send(body).expect(401);
     expectErrorBody(unsigned.body);
@@ -368,7 +432,9 @@ describe("in-band routes (signed)", () => {
       expect(e.message).toMatch(message);
       expect(e.details?.length).toBeGreaterThan(0);
     }
-    const q = await apiError(carol.api.getKeyShare({ client_name: "carol", master_sae_id: "sam", slave_sae_id: "sam", key_id: "bad key id" }));
+    const q = await apiError(
+      carol.api.getKeyShare({ client_name: "carol", master_sae_id: "sam", slave_sae_id: "sam", key_id: "bad key id" }),
+    );
     expect(q.status).toBe(400);
     expect(q.message).toMatch(/key_id/);
     // All of that consumed no share pad: the original post still works.
@@ -401,7 +467,11 @@ describe("in-band routes (signed)", () => {
     expect(fetched.missing).toEqual(["missing-key"]);
     expect(fetched.shares.map((s) => s.key_id)).toEqual(keyIds);
     expect(fetched.shares.every((s) => s.share_index === 4)).toBe(true);
-    const plains = await decryptBatch(curtis.mirror, fetched.encryption_key_allocation!, fetched.shares.map((s) => s.encrypted_share_value));
+    const plains = await decryptBatch(
+      curtis.mirror,
+      defined(fetched.encryption_key_allocation),
+      fetched.shares.map((s) => s.encrypted_share_value),
+    );
     plains.forEach((p, i) => expect(Buffer.from(p)).toEqual(Buffer.from(values[i])));
     expect(h.hub.shareCount).toBe(0);
     const tooMany = await apiError(
@@ -419,7 +489,10 @@ describe("HubApi response validation", () => {
   test("a 2xx body that does not match the wire schema is an invalid_response error; a PSRD block of the wrong size too", async () => {
     const app = express();
     app.get("/hub/fake/mgmt/v1/status", (_req, res) => void res.json({ name: "fake" }));
-    app.get("/hub/fake/dske/oob/v1/psrd", (_req, res) => void res.json({ block_uuid: "3b1f0c5e-1111-4222-8333-444455556666", data: "AAAA" }));
+    app.get(
+      "/hub/fake/dske/oob/v1/psrd",
+      (_req, res) => void res.json({ block_uuid: "3b1f0c5e-1111-4222-8333-444455556666", data: "AAAA" }),
+    );
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, "127.0.0.1", () => resolve(s));
     });
@@ -439,11 +512,18 @@ describe("HubApi response validation", () => {
 describe("createHubRouter with a hub of another name", () => {
   test("serves under /hub/{name} of its hub, and never closes it", async () => {
     const app = express();
-    const router = createHubRouter({ hub: await Hub.open({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 }), operatorToken: TOKEN });
+    const router = createHubRouter({
+      hub: await Hub.open({ name: "helen", store: new MemoryStore(), sweepIntervalMs: 0 }),
+      operatorToken: TOKEN,
+    });
     app.use(router);
     await request(app).put("/hub/helen/dske/oob/v1/registration").send({ client_name: "carol", auth_scheme: "gf128" }).expect(401);
-    const r = await request(app).put("/hub/helen/dske/oob/v1/registration").set(AUTH).send({ client_name: "carol", auth_scheme: "gf128" }).expect(200);
-    expect(r.body.hub_name).toBe("helen");
+    const r = await request(app)
+      .put("/hub/helen/dske/oob/v1/registration")
+      .set(AUTH)
+      .send({ client_name: "carol", auth_scheme: "gf128" })
+      .expect(200);
+    expect((r.body as RegistrationResponse).hub_name).toBe("helen");
     const stop = await request(app).post("/hub/helen/mgmt/v1/stop").set(AUTH).send({}).expect(501);
     expectErrorBody(stop.body);
     // Paths of other hubs are not ours.
@@ -481,8 +561,9 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     for (const [method, path] of GUARDED) {
       const none = await request(h.app)[method](path).set("Content-Type", "application/json").send("{}").expect(401);
       expectErrorBody(none.body);
-      expect(none.body.message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
-      const basic = await request(h.app)[method](path).set("Authorization", "Basic Zm9vOmJhcg==").set("Content-Type", "application/json").send("{}");
+      expect(errorBody(none).message).toBe(OPERATOR_CREDENTIAL_REQUIRED);
+      const agent = request(h.app);
+      const basic = await agent[method](path).set("Authorization", "Basic Zm9vOmJhcg==").set("Content-Type", "application/json").send("{}");
       expect(basic.status).toBe(401);
       const wrong = await request(h.app)[method](path).set(WRONG).set("Content-Type", "application/json").send("{}").expect(403);
       expectErrorBody(wrong.body);
@@ -490,7 +571,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     }
     expect(h.stopped).toBe(0);
     const status = await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200);
-    expect(status.body.name).toBe("hank");
+    expect((status.body as HubStatus).name).toBe("hank");
     expect(status.body).not.toHaveProperty("insecure");
     const metrics = await request(h.app).get(`${P}/metrics`).set(AUTH).expect(200);
     expect(metrics.headers["content-type"]).toMatch(/^text\/plain/);
@@ -512,9 +593,15 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
 
   test("a cross-site request (foreign Origin) is refused on every route; the hub keeps running", async () => {
     const evil = { Origin: "http://evil.example" };
-    const stop = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).set("Content-Type", "text/plain").send("{}").expect(403);
+    const stop = await request(h.app)
+      .post(`${P}/mgmt/v1/stop`)
+      .set(AUTH)
+      .set(evil)
+      .set("Content-Type", "text/plain")
+      .send("{}")
+      .expect(403);
     expect(stop.body).toMatchObject({ message: "cross-site request refused" });
-    expect(Array.isArray(stop.body.details)).toBe(true);
+    expect(Array.isArray(errorBody(stop).details)).toBe(true);
     await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set(evil).send({}).expect(403);
     await request(h.app).get(`${P}/mgmt/v1/status`).set(AUTH).set(evil).expect(403);
     await request(h.app).put(`${P}/dske/oob/v1/registration`).set(evil).send({ client_name: "carol" }).expect(403);
@@ -533,7 +620,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
       const r = await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).set("Content-Type", type).send("{}").expect(415);
       expectErrorBody(r.body);
-      expect(r.body.message).toMatch(/Content-Type: application\/json/);
+      expect(errorBody(r).message).toMatch(/Content-Type: application\/json/);
       await request(h.app).put(`${P}/dske/oob/v1/registration`).set("Content-Type", type).send('{"client_name":"carol"}').expect(415);
     }
     await request(h.app).post(`${P}/mgmt/v1/stop`).set(AUTH).expect(415); // no Content-Type at all
@@ -555,7 +642,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
       for (const [method, path] of GUARDED) {
         for (const auth of [{}, AUTH]) {
           const r = await request(bare.app)[method](path).set(auth).set("Content-Type", "application/json").send("{}").expect(401);
-          expect(r.body.message).toBe(MANAGEMENT_DISABLED);
+          expect(errorBody(r).message).toBe(MANAGEMENT_DISABLED);
         }
       }
       expect(bare.stopped).toBe(0);
@@ -569,7 +656,7 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const app = express();
     const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
     app.use(createHubRouter({ hub, operatorToken: TOKEN, insecure: true }));
-    expect((await request(app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body.insecure).toBe(true);
+    expect(((await request(app).get(`${P}/mgmt/v1/status`).set(AUTH).expect(200)).body as HubStatus).insecure).toBe(true);
     await hub.close();
   });
 
@@ -577,7 +664,9 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const router = express.Router();
     expect(() => registerRoute(router, P, HUB_ROUTES.status, (_req, res) => void res.json({}))).toThrow(/needs an operator guard/);
     const unmarked = { ...HUB_ROUTES.status, security: undefined, operationId: "x" };
-    expect(() => registerRoute(router, P, unmarked, createOperatorGuard({}), (_req, res) => void res.json({}))).toThrow(/mark it security: "operator"/);
+    expect(() => registerRoute(router, P, unmarked, createOperatorGuard({}), (_req, res) => void res.json({}))).toThrow(
+      /mark it security: "operator"/,
+    );
     expect(() => createOperatorGuard({ operatorToken: "short" })).toThrow(/shorter than 16/);
   });
 
@@ -586,7 +675,14 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     const curtis = await client(h, "curtis", ["sunny"]);
     const celia = await client(h, "celia", ["serena"]);
     const enc = await encryptShare(carol.mirror, bytes(32, 9));
-    await carol.api.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 1, ...enc });
+    await carol.api.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 1,
+      ...enc,
+    });
     const other = "0f3c9a50-9999-4222-8333-444455556666";
     expect(await new HubApi(h.url).sharesHeld([KEY, other])).toEqual([KEY]);
     expect(await curtis.api.shareMeta({ client_name: "curtis", key_ids: [KEY, other] })).toEqual({
@@ -594,7 +690,10 @@ describe("management plane: the operator credential, cross-site refusal, JSON wr
     });
     expect(await celia.api.shareMeta({ client_name: "celia", key_ids: [KEY] })).toEqual({ shares: [] });
     // Unsigned metadata requests are refused like every in-band request.
-    await request(h.app).post(`${P}/dske/api/v1/key-shares/meta`).send({ client_name: "curtis", key_ids: [KEY] }).expect(401);
+    await request(h.app)
+      .post(`${P}/dske/api/v1/key-shares/meta`)
+      .send({ client_name: "curtis", key_ids: [KEY] })
+      .expect(401);
   });
 });
 
@@ -610,7 +709,9 @@ describe("operator helpers", () => {
   });
 
   test("isLoopbackHost: 127.0.0.0/8, ::1, localhost only", () => {
-    for (const h of ["127.0.0.1", "127.255.0.9", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, true]);
-    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "example.com", "localhost.evil.example", "128.0.0.1"]) expect([h, isLoopbackHost(h)]).toEqual([h, false]);
+    for (const h of ["127.0.0.1", "127.255.0.9", "localhost", "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"])
+      expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "example.com", "localhost.evil.example", "128.0.0.1"])
+      expect([h, isLoopbackHost(h)]).toEqual([h, false]);
   });
 });

@@ -30,7 +30,15 @@ describe("parseHubArgs", () => {
       "--psrd-audit-log",
       "/tmp/a.jsonl",
     ]);
-    expect(d).toMatchObject({ name: "helen", port: 0, host: "::1", shareTimeoutSecs: 2.5, stateDir: "/tmp/x", authSchemes: ["hmac-sha256"], psrdAuditLog: "/tmp/a.jsonl" });
+    expect(d).toMatchObject({
+      name: "helen",
+      port: 0,
+      host: "::1",
+      shareTimeoutSecs: 2.5,
+      stateDir: "/tmp/x",
+      authSchemes: ["hmac-sha256"],
+      psrdAuditLog: "/tmp/a.jsonl",
+    });
   });
 
   test.each([
@@ -39,7 +47,10 @@ describe("parseHubArgs", () => {
     [["hank", "--port", "abc"], /invalid --port "abc": give an integer from 0 to 65535/],
     [["hank", "--port", "70000"], /--port/],
     [["hank", "--port", "1", "--share-timeout-secs", "-1"], /--share-timeout-secs "-1": give a positive number/],
-    [["hank", "--port", "1", "--auth-schemes", "gf128,rot13"], /--auth-schemes "gf128,rot13": give a comma-separated list of gf128, hmac-sha256/],
+    [
+      ["hank", "--port", "1", "--auth-schemes", "gf128,rot13"],
+      /--auth-schemes "gf128,rot13": give a comma-separated list of gf128, hmac-sha256/,
+    ],
     [["bad/name", "--port", "1"], /NAME "bad\/name"/],
     [["hank", "--port", "1", "--bogus"], /unknown option '--bogus'/],
     [["hank", "--port", "1", "--host", "0.0.0.0"], /--host 0\.0\.0\.0 is not a loopback address.*--allow-insecure-bind/],
@@ -74,7 +85,7 @@ describe("management plane options", () => {
     const file = path.join(tmp.path, "operator-token");
     if (content !== undefined) {
       writeFileSync(file, content, { mode });
-      chmodSync(file, mode!);
+      chmodSync(file, mode);
     }
     const state = path.join(tmp.path, "state");
     const config = parseHubArgs(["hank", "--port", "0", "--state-dir", state, "--operator-token-file", file]);
@@ -126,7 +137,14 @@ describe("standalone server with FileStore", () => {
     operator.close();
     const share = bytes(48, 77);
     const enc = await encryptShare(carol, share);
-    await a.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: KEY, share_index: 2, ...enc });
+    await a.carol.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: KEY,
+      share_index: 2,
+      ...enc,
+    });
     a.carol.close();
     a.curtis.close();
     await running.stop();
@@ -141,7 +159,14 @@ describe("standalone server with FileStore", () => {
     expect(Buffer.from(await decryptShare(curtis, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(share));
     // Signing keeps working after the restart in both directions (consumed bytes stay consumed).
     const enc2 = await encryptShare(carol, bytes(48, 78));
-    await a.carol.postKeyShare({ master_client_name: "carol", master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: "k2", share_index: 2, ...enc2 });
+    await a.carol.postKeyShare({
+      master_client_name: "carol",
+      master_sae_id: "sam",
+      slave_sae_id: "sunny",
+      user_key_id: "k2",
+      share_index: 2,
+      ...enc2,
+    });
     a.carol.close();
     a.curtis.close();
     await running.stop();
@@ -160,7 +185,18 @@ describe("standalone server with FileStore", () => {
     const tokenFile = path.join(tmp.path, "operator-token");
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const startProcess = async () => {
-      const args = ["--import", "tsx", "packages/dske-hub/src/bin/server.ts", "hank", "--port", "0", "--state-dir", tmp.path, "--operator-token-file", tokenFile];
+      const args = [
+        "--import",
+        "tsx",
+        "packages/dske-hub/src/bin/server.ts",
+        "hank",
+        "--port",
+        "0",
+        "--state-dir",
+        tmp.path,
+        "--operator-token-file",
+        tokenFile,
+      ];
       const child = spawn(process.execPath, args, {
         cwd: repoRoot,
         stdio: ["ignore", "pipe", "pipe"],
@@ -183,7 +219,9 @@ describe("standalone server with FileStore", () => {
     const first = await startProcess();
     // Registration without a credential is refused; with the operator token it is accepted.
     const rogue = new HubApi(`${first.url}/hub/hank`);
-    await expect(rogue.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).rejects.toMatchObject({ status: 401 });
+    await expect(rogue.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).rejects.toMatchObject({
+      status: 401,
+    });
     rogue.close();
     const api = new HubApi(`${first.url}/hub/hank`, { bearerToken: TOKEN });
     expect((await api.register({ client_name: "carol", encryptor_names: [], auth_scheme: "gf128" })).hub_name).toBe("hank");
@@ -202,7 +240,9 @@ describe("standalone server with FileStore", () => {
     // A web page's cross-site stop (text/plain, foreign Origin) and a text/plain stop with the token: refused.
     const stop = `${second.url}/hub/hank/mgmt/v1/stop`;
     const auth = { Authorization: `Bearer ${TOKEN}` };
-    expect((await fetch(stop, { method: "POST", headers: { Origin: "http://evil.example", "Content-Type": "text/plain" }, body: "{}" })).status).toBe(403);
+    expect(
+      (await fetch(stop, { method: "POST", headers: { Origin: "http://evil.example", "Content-Type": "text/plain" }, body: "{}" })).status,
+    ).toBe(403);
     expect((await fetch(stop, { method: "POST", headers: { ...auth, "Content-Type": "text/plain" }, body: "{}" })).status).toBe(415);
     expect((await fetch(`${second.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${second.url}/metrics`, { headers: auth })).status).toBe(200);

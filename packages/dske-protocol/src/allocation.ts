@@ -13,7 +13,7 @@ import { FragmentJsonSchema, allocationFromParsedJson, allocationToJson, type Al
 import { MAX_FRAGMENTS, MAX_PSRD_BLOCK_BYTES } from "./ids.js";
 
 export const FragmentSchema = FragmentJsonSchema.refine((f) => f.size <= MAX_PSRD_BLOCK_BYTES, {
-  message: `size must be at most ${MAX_PSRD_BLOCK_BYTES}`,
+  error: `size must be at most ${MAX_PSRD_BLOCK_BYTES}`,
   path: ["size"],
 });
 export type WireFragment = z.infer<typeof FragmentSchema>;

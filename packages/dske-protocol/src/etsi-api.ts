@@ -121,7 +121,10 @@ export class EtsiApi {
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      throw new EtsiApiError(0, `invalid response from KME: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      throw new EtsiApiError(
+        0,
+        `invalid response from KME: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
     }
     return parsed.data;
   }

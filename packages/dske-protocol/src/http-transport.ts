@@ -35,7 +35,7 @@ export class HttpTransport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   /** Sockets whose close is watched (onConnectionLost). */
-  private readonly watched = new WeakSet<object>();
+  private readonly watched = new WeakSet();
   private closing = false;
 
   constructor(private readonly options: HttpTransportOptions) {

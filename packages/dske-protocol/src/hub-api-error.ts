@@ -31,7 +31,12 @@ export class HubApiError extends Error {
 /** The HubApiError of an HTTP error status: the hub's `ErrorBody` message and details when the body is one. */
 export function httpError(status: number, body: Buffer): HubApiError {
   const eb = ErrorBodySchema.safeParse(decodeBody(body));
-  return new HubApiError(status, eb.success ? eb.data.message : `hub answered HTTP ${status}`, eb.success ? eb.data.details : undefined, "http");
+  return new HubApiError(
+    status,
+    eb.success ? eb.data.message : `hub answered HTTP ${status}`,
+    eb.success ? eb.data.details : undefined,
+    "http",
+  );
 }
 
 /** The HubApiError of an error response whose signature did not verify (kept for diagnosis, code "signature"). */

@@ -181,7 +181,14 @@ export class HubApi {
 
   /** DELETE registration signed by the client itself. */
   async unregisterSigned(clientName: string): Promise<UnregistrationResponse> {
-    return this.signedCall(UnregistrationResponseSchema, "DELETE", "/dske/oob/v1/registration", { client_name: clientName }, undefined, undefined);
+    return this.signedCall(
+      UnregistrationResponseSchema,
+      "DELETE",
+      "/dske/oob/v1/registration",
+      { client_name: clientName },
+      undefined,
+      undefined,
+    );
   }
 
   /** Confirm received PSRD blocks (signed): the hub starts using them. */

@@ -68,8 +68,16 @@ export type HubStatus = z.infer<typeof HubStatusSchema>;
 
 export const IssueBundleRequestSchema = z.object({
   client_name: NodeNameSchema,
-  client_owned_bytes: z.int().min(0).max(1024 * 1024 * 1024).default(0),
-  hub_owned_bytes: z.int().min(0).max(1024 * 1024 * 1024).default(0),
+  client_owned_bytes: z
+    .int()
+    .min(0)
+    .max(1024 * 1024 * 1024)
+    .default(0),
+  hub_owned_bytes: z
+    .int()
+    .min(0)
+    .max(1024 * 1024 * 1024)
+    .default(0),
   /** MAC scheme of a client's first bundle (default: the hub's preferred); e.g. hmac-sha256 for a reference peer. */
   auth_scheme: z.enum(AUTH_SCHEMES).optional(),
 });

@@ -87,7 +87,11 @@ export const PostKeyShareRequestSchema = z.object({
   /** Base64 of share XOR pad (pad = bytes of encryption_key_allocation; same length). */
   encrypted_share_value: Base64Schema,
   /** Informational: key size in bits. */
-  key_size: z.int().min(1).max(1 << 20).optional(),
+  key_size: z
+    .int()
+    .min(1)
+    .max(1 << 20)
+    .optional(),
 });
 export type PostKeyShareRequest = z.infer<typeof PostKeyShareRequestSchema>;
 
@@ -120,7 +124,11 @@ export const BatchShareItemSchema = z.object({
   user_key_id: KeyIdSchema,
   share_index: z.int().min(0).max(255),
   encrypted_share_value: Base64Schema,
-  key_size: z.int().min(1).max(1 << 20).optional(),
+  key_size: z
+    .int()
+    .min(1)
+    .max(1 << 20)
+    .optional(),
 });
 export type BatchShareItem = z.infer<typeof BatchShareItemSchema>;
 
@@ -158,7 +166,7 @@ export const FetchKeySharesRequestSchema = z
     ack: z.array(AckKeyRefSchema).max(MAX_BATCH_SHARES).optional(),
   })
   .refine((b) => b.keys.length > 0 || (b.ack?.length ?? 0) > 0, {
-    message: "keys must not be empty (unless ack is given)",
+    error: "keys must not be empty (unless ack is given)",
     path: ["keys"],
   });
 export type FetchKeySharesRequest = z.infer<typeof FetchKeySharesRequestSchema>;

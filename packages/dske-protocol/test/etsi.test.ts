@@ -22,7 +22,8 @@ describe("EtsiApi (node:http)", () => {
       req.on("end", () => {
         seen.push({ url: req.url, auth: req.headers.authorization, body });
         res.setHeader("Content-Type", "application/json");
-        if (req.url?.includes("dec_keys")) return void res.writeHead(400).end(JSON.stringify({ message: "keys not found", details: [{ key_ID: "k" }] }));
+        if (req.url?.includes("dec_keys"))
+          return void res.writeHead(400).end(JSON.stringify({ message: "keys not found", details: [{ key_ID: "k" }] }));
         res.end(JSON.stringify({ keys: [{ key_ID: "k1", key: "AAEC" }] }));
       });
     });
@@ -56,7 +57,10 @@ describe("EtsiApi (node:http)", () => {
       });
     });
     const api = new EtsiApi(`http://127.0.0.1:${port}`, "sam");
-    await expect(api.getStatus("sunny")).rejects.toMatchObject({ status: 0, message: `KME unreachable at http://127.0.0.1:${port}: ECONNREFUSED` });
+    await expect(api.getStatus("sunny")).rejects.toMatchObject({
+      status: 0,
+      message: `KME unreachable at http://127.0.0.1:${port}: ECONNREFUSED`,
+    });
     api.close();
   });
 });

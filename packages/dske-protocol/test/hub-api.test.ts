@@ -41,9 +41,15 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
     const seen: { method?: string; url?: string; auth?: string; type?: string; body: string }[] = [];
     handler = (req, body, res) => {
       seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, type: req.headers["content-type"], body });
-      if (req.url?.includes("/psrd")) return json(res, 200, { block_uuid: "0f3c9a50-1111-4222-8333-444455556666", data: Buffer.alloc(4, 7).toString("base64") });
-      if (req.url?.includes("/mgmt/v1/stop")) return json(res, 200, { message: "stopping" });
-      return json(res, 200, { hub_name: "hank", unregistered: true });
+      if (req.url?.includes("/psrd")) {
+        json(res, 200, { block_uuid: "0f3c9a50-1111-4222-8333-444455556666", data: Buffer.alloc(4, 7).toString("base64") });
+        return;
+      }
+      if (req.url?.includes("/mgmt/v1/stop")) {
+        json(res, 200, { message: "stopping" });
+        return;
+      }
+      json(res, 200, { hub_name: "hank", unregistered: true });
     };
     const api = new HubApi(`${base}/`, { bearerToken: "enroll", operatorToken: "op" });
     expect(api.baseUrl).toBe(base);
@@ -52,9 +58,27 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
     expect(await api.unregister("carol")).toEqual({ hub_name: "hank", unregistered: true });
     expect(await api.stop()).toEqual({ message: "stopping" });
     expect(seen).toEqual([
-      { method: "PUT", url: "/hub/hank/dske/oob/v1/registration", auth: "Bearer enroll", type: "application/json", body: '{"client_name":"carol"}' },
-      { method: "GET", url: "/hub/hank/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=4", auth: "Bearer enroll", type: undefined, body: "" },
-      { method: "DELETE", url: "/hub/hank/dske/oob/v1/registration?client_name=carol", auth: "Bearer enroll", type: "application/json", body: "" },
+      {
+        method: "PUT",
+        url: "/hub/hank/dske/oob/v1/registration",
+        auth: "Bearer enroll",
+        type: "application/json",
+        body: '{"client_name":"carol"}',
+      },
+      {
+        method: "GET",
+        url: "/hub/hank/dske/oob/v1/psrd?client_name=carol&pool_owner=hub&size=4",
+        auth: "Bearer enroll",
+        type: undefined,
+        body: "",
+      },
+      {
+        method: "DELETE",
+        url: "/hub/hank/dske/oob/v1/registration?client_name=carol",
+        auth: "Bearer enroll",
+        type: "application/json",
+        body: "",
+      },
       { method: "POST", url: "/hub/hank/mgmt/v1/stop", auth: "Bearer op", type: "application/json", body: "{}" },
     ]);
     expect(api.requests).toBe(4);
@@ -64,11 +88,20 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
   test("errors: HTTP status with the hub's ErrorBody, plain status, invalid body, network", async () => {
     const api = new HubApi(base);
     handler = (_req, _body, res) => json(res, 409, { message: "conflict!", details: [{ a: 1 }] });
-    expect(await failure(api.register({ client_name: "carol" }))).toMatchObject({ status: 409, message: "conflict!", details: [{ a: 1 }], code: "http" });
+    expect(await failure(api.register({ client_name: "carol" }))).toMatchObject({
+      status: 409,
+      message: "conflict!",
+      details: [{ a: 1 }],
+      code: "http",
+    });
     handler = (_req, _body, res) => res.writeHead(502).end("bad gateway");
     expect(await failure(api.status())).toMatchObject({ status: 502, message: "hub answered HTTP 502", code: "http" });
     handler = (_req, _body, res) => json(res, 200, { nope: 1 });
-    expect(await failure(api.status())).toMatchObject({ status: 0, message: "invalid response from hub for GET /mgmt/v1/status", code: "invalid_response" });
+    expect(await failure(api.status())).toMatchObject({
+      status: 0,
+      message: "invalid response from hub for GET /mgmt/v1/status",
+      code: "invalid_response",
+    });
     api.close();
     const closed = await new Promise<number>((r) => {
       const s = http.createServer().listen(0, "127.0.0.1", () => {
@@ -87,7 +120,11 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
       release = () => json(res, 200, {});
     };
     const api = new HubApi(base, { timeoutMs: 50 });
-    expect(await failure(api.status())).toMatchObject({ status: 0, message: "hub request timed out: timeout of 50ms exceeded", code: "timeout" });
+    expect(await failure(api.status())).toMatchObject({
+      status: 0,
+      message: "hub request timed out: timeout of 50ms exceeded",
+      code: "timeout",
+    });
     release();
     api.close();
   });
@@ -99,7 +136,11 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
       json(res, 401, { message: "unknown sender" });
     };
     const api = new HubApi(base, { bearerToken: "enroll" });
-    expect(await failure(api.confirmPsrd({ client_name: "carol", block_uuids: ["b"] }))).toMatchObject({ status: 401, message: "unknown sender", code: "http" });
+    expect(await failure(api.confirmPsrd({ client_name: "carol", block_uuids: ["b"] }))).toMatchObject({
+      status: 401,
+      message: "unknown sender",
+      code: "http",
+    });
     expect(signature).toBeUndefined();
     api.close();
   });

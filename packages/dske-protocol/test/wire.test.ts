@@ -19,9 +19,19 @@ const UUID = "0f3c9a50-1111-4222-8333-444455556666";
 
 describe("allocation codec (wire form built on @dske/psrd's FragmentJsonSchema)", () => {
   test("camelCase ⇄ wire round trip, and the size of both forms", () => {
-    const a: Allocation = { fragments: [{ blockUuid: UUID, start: 16, size: 48 }, { blockUuid: UUID, start: 100, size: 2 }] };
+    const a: Allocation = {
+      fragments: [
+        { blockUuid: UUID, start: 16, size: 48 },
+        { blockUuid: UUID, start: 100, size: 2 },
+      ],
+    };
     const wire = allocationToWire(a);
-    expect(wire).toEqual({ fragments: [{ block_uuid: UUID, start: 16, size: 48 }, { block_uuid: UUID, start: 100, size: 2 }] });
+    expect(wire).toEqual({
+      fragments: [
+        { block_uuid: UUID, start: 16, size: 48 },
+        { block_uuid: UUID, start: 100, size: 2 },
+      ],
+    });
     expect(AllocationSchema.parse(wire)).toEqual(wire);
     expect(allocationFromWire(AllocationSchema.parse(wire))).toEqual(a);
     expect(allocationSize(wire)).toBe(50);
@@ -65,7 +75,15 @@ describe("schemas of the concept files (through the barrel)", () => {
     const post = {
       master_client_name: "carol",
       encryption_key_allocation: { fragments: [{ block_uuid: UUID, start: 16, size: 32 }] },
-      shares: [{ master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: UUID, share_index: 1, encrypted_share_value: Buffer.alloc(32).toString("base64") }],
+      shares: [
+        {
+          master_sae_id: "sam",
+          slave_sae_id: "sunny",
+          user_key_id: UUID,
+          share_index: 1,
+          encrypted_share_value: Buffer.alloc(32).toString("base64"),
+        },
+      ],
     };
     expect(PostKeySharesRequestSchema.parse(JSON.parse(JSON.stringify(post)))).toEqual(post);
     const ackOnly = { client_name: "curtis", keys: [], ack: [{ master_sae_id: "sam", key_id: UUID }] };

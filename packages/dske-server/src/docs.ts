@@ -1,4 +1,3 @@
-/// <reference path="./vendor.d.ts" />
 /**
  * The observability endpoints every node serves next to its API, as route-table routes (so they
  * are in the OpenAPI document too):
@@ -58,7 +57,7 @@ export const OBSERVABILITY_ROUTES = {
     operationId: "getHealth",
     method: "get",
     path: "/health",
-    summary: "Liveness: `{\"status\":\"ok\"}` while the node serves requests (open; reveals nothing else)",
+    summary: 'Liveness: `{"status":"ok"}` while the node serves requests (open; reveals nothing else)',
     tags: [OBSERVABILITY_TAG],
     responses: { 200: { description: "The node is up", body: named("Health", HealthSchema) } },
   },
@@ -153,8 +152,10 @@ function docsPage(title: string, assets: string, specUrl: string): string {
 }
 
 function initScript(specUrl: string): string {
-  return `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: "#swagger-ui", deepLinking: true, ` +
-    `presets: [SwaggerUIBundle.presets.apis], validatorUrl: null, tryItOutEnabled: false });\n`;
+  return (
+    `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: "#swagger-ui", deepLinking: true, ` +
+    `presets: [SwaggerUIBundle.presets.apis], validatorUrl: null, tryItOutEnabled: false });\n`
+  );
 }
 
 /**

@@ -8,9 +8,28 @@
  * - `operator.ts`: who may call management routes (operator certificate or token), cross-site guard.
  */
 export { buildOpenApiDocument, type OpenApiDocument, type OpenApiInfo, type JsonObject } from "./openapi.js";
-export { named, expressPath, fullPath, MANAGEMENT_TAG, type RouteSpec, type RouteResponse, type RouteSecurity, type NamedSchema, type MountedRoutes, type HttpMethod } from "./route-table.js";
+export {
+  named,
+  expressPath,
+  fullPath,
+  MANAGEMENT_TAG,
+  type RouteSpec,
+  type RouteResponse,
+  type RouteSecurity,
+  type NamedSchema,
+  type MountedRoutes,
+  type HttpMethod,
+} from "./route-table.js";
 export { registerRoute, listRouterRoutes, type RegisteredRoute } from "./route-register.js";
-export { mountObservability, createObservabilityRouter, observabilityRoutes, OBSERVABILITY_ROUTES, OBSERVABILITY_TAG, HealthSchema, type ObservabilityMountOptions } from "./docs.js";
+export {
+  mountObservability,
+  createObservabilityRouter,
+  observabilityRoutes,
+  OBSERVABILITY_ROUTES,
+  OBSERVABILITY_TAG,
+  HealthSchema,
+  type ObservabilityMountOptions,
+} from "./docs.js";
 export { NodeMetrics, OTHER_LABEL, boundedLabel, UNMATCHED_ROUTE, type NodeMetricsOptions, type PoolBytes } from "./metrics.js";
 export { pinoLogger, consoleLogger } from "./logger.js";
 export {

@@ -95,7 +95,7 @@ export function buildOpenApiDocument(info: OpenApiInfo, mounts: readonly Mounted
       if (operationIds.has(operationId)) throw new Error(`openapi: duplicate operationId ${operationId}`);
       operationIds.add(operationId);
       const item = (paths[path] ??= {});
-      if (item[route.method]) throw new Error(`openapi: ${route.method.toUpperCase()} ${path} defined twice`);
+      if (Object.hasOwn(item, route.method)) throw new Error(`openapi: ${route.method.toUpperCase()} ${path} defined twice`);
       item[route.method] = operation(route, operationId, ref);
     }
   }

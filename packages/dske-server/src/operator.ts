@@ -18,7 +18,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { isIP } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { NodeMetrics } from "./metrics.js";
 
@@ -33,7 +33,8 @@ export const OPERATOR_CREDENTIAL_REQUIRED =
   "management requires the operator credential (Authorization: Bearer <token of STATE_DIR/operator-token>)";
 
 /** Message of the 401 answered by a node configured without any operator credential. */
-export const MANAGEMENT_DISABLED = "management is disabled: no operator credential configured (start the node with --operator-token-file FILE)";
+export const MANAGEMENT_DISABLED =
+  "management is disabled: no operator credential configured (start the node with --operator-token-file FILE)";
 
 export interface OperatorGuardOptions {
   /** The operator token (`Authorization: Bearer <token>`); absent = no token accepted. */
@@ -76,7 +77,9 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
 export function peerCertificateCn(req: Request): string | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
-  const cn = socket.getPeerCertificate().subject?.CN;
+  // why: node returns an empty object when the peer sent no certificate, so subject may be missing.
+  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
+  const cn: unknown = cert.subject?.CN;
   // why: a certificate may carry several CNs (node gives an array); refuse ambiguity.
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }
@@ -129,7 +132,12 @@ export function createOperatorGuard(options: OperatorGuardOptions): OperatorGuar
     }
     if (certCn !== undefined) {
       options.warn?.(`refused management call ${what(req)} from certificate CN=${certCn}`);
-      refuse(res, 403, "operator_certificate_refused", `certificate CN=${certCn} may not use the management API (operator credential required)`);
+      refuse(
+        res,
+        403,
+        "operator_certificate_refused",
+        `certificate CN=${certCn} may not use the management API (operator credential required)`,
+      );
       return;
     }
     const accepted = [
@@ -205,7 +213,8 @@ export function jsonWritesOnly(): RequestHandler {
   return (req, res, next) => {
     // A DELETE without a body (no Content-Type, no length, not chunked) carries nothing to mistype,
     // and no HTML form or simple cross-site request can send DELETE.
-    const bodiless = req.get("content-type") === undefined && (req.get("content-length") ?? "0") === "0" && req.get("transfer-encoding") === undefined;
+    const bodiless =
+      req.get("content-type") === undefined && (req.get("content-length") ?? "0") === "0" && req.get("transfer-encoding") === undefined;
     if (!WRITE_METHODS.has(req.method) || isJsonContentType(req.get("content-type")) || (req.method === "DELETE" && bodiless)) {
       next();
       return;
@@ -220,7 +229,10 @@ export function jsonWritesOnly(): RequestHandler {
 
 /** True for a loopback bind address: 127.0.0.0/8, ::1 (also `[::1]`, `::ffff:127.x`), `localhost`. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1");
   if (h === "localhost") return true;
   const v4 = h.startsWith("::ffff:") && isIP(h.slice(7)) === 4 ? h.slice(7) : h;
   if (isIP(v4) === 4) return v4.split(".")[0] === "127";

@@ -62,12 +62,13 @@ async function measure(concurrency: number, op: (i: number) => Promise<void>, ex
 async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number): Promise<Throughput> {
   const dir = mkdtempSync(join(tmpdir(), "psrd-bench-"));
   try {
-    const store: PsrdStore = kind === "MemoryStore" ? new MemoryStore() : await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") });
+    const fileStore = kind === "FileStore" ? await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") }) : undefined;
+    const store: PsrdStore = fileStore ?? new MemoryStore();
     const pool = await store.openPool("bench", "local");
     // Memory: 128 MiB, about 4M allocations of 32 bytes; a fast machine may use them up before 2 s,
     // so the run also ends when the pool runs low (measure's `exhausted`).
     await fillPool(pool, kind === "MemoryStore" ? 8 : 4, 16 * 1024 * 1024, 16);
-    const before = kind === "FileStore" ? (await (store as FileStore).diagnostics("bench")).journalBatches : 0;
+    const before = fileStore ? (await fileStore.diagnostics("bench")).journalBatches : 0;
     // Stop while every loop can still get its 32 bytes (allocations in flight are reserved).
     const r = await measure(
       concurrency,
@@ -77,7 +78,7 @@ async function allocBench(kind: "MemoryStore" | "FileStore", concurrency: number
       },
       () => pool.stats().available < 32 * (concurrency + 1),
     );
-    if (kind === "FileStore") r.fsyncs = (await (store as FileStore).diagnostics("bench")).journalBatches - before;
+    if (fileStore) r.fsyncs = (await fileStore.diagnostics("bench")).journalBatches - before;
     await store.close();
     return r;
   } finally {
@@ -143,7 +144,9 @@ interface OpenResult {
 function openInChild(dir: string): OpenResult {
   const r = spawnSync(process.execPath, ["--import", "tsx", CHILD, dir, "pool"], { cwd: PKG_ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`open child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as OpenResult;
+  const last = r.stdout.trim().split("\n").at(-1);
+  if (last === undefined) throw new Error("open child printed nothing");
+  return JSON.parse(last) as OpenResult;
 }
 
 function median(xs: number[]): number {
@@ -151,7 +154,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function openBench(): Promise<Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }>> {
+async function openBench(): Promise<
+  Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }>
+> {
   const out: Record<string, { openMs: number; rssMB: number; rssDeltaMB: number; poolBytes: number; createSeconds: number }> = {};
   for (const [label, blocks, blockSize] of [
     ["1 MiB", 1, 1024 * 1024],
@@ -217,7 +222,9 @@ async function main(): Promise<void> {
     file1vsRawFsync: file1.perSecond / raw.perSecond,
   };
   console.log(`\nFileStore 64 vs 1 allocators: ×${fmt(ratios.fileGroupCommit64vs1, 1)} (group commit)`);
-  console.log(`FileStore vs MemoryStore, 64 allocators: ×${fmt(ratios.file64vsMemory64, 3)}; 1 allocator: ×${fmt(ratios.file1vsMemory1, 4)}`);
+  console.log(
+    `FileStore vs MemoryStore, 64 allocators: ×${fmt(ratios.file64vsMemory64, 3)}; 1 allocator: ×${fmt(ratios.file1vsMemory1, 4)}`,
+  );
   console.log(
     `FileStore vs the disk's raw fsync rate: 1 allocator ×${fmt(ratios.file1vsRawFsync, 2)}, 64 allocators ×${fmt(ratios.file64vsRawFsync, 1)}`,
   );
@@ -231,11 +238,17 @@ async function main(): Promise<void> {
   }
   const big = open["1 GiB"];
   const small = open["1 MiB"];
-  const openRatios = { openTime1GiBvs1MiB: big.openMs / small.openMs, rssDiffMB: big.rssMB - small.rssMB, poolSizeRatio: big.poolBytes / small.poolBytes };
+  const openRatios = {
+    openTime1GiBvs1MiB: big.openMs / small.openMs,
+    rssDiffMB: big.rssMB - small.rssMB,
+    poolSizeRatio: big.poolBytes / small.poolBytes,
+  };
   console.log(
     `\n1 GiB vs 1 MiB (×${fmt(openRatios.poolSizeRatio)} the bytes): open time ×${fmt(openRatios.openTime1GiBvs1MiB, 2)}, RSS ${openRatios.rssDiffMB >= 0 ? "+" : ""}${fmt(openRatios.rssDiffMB, 1)} MB`,
   );
-  console.log(`Targets: 1 GiB open < 100 ms: ${big.openMs < 100 ? "met" : "NOT met"}; RSS within 10 MB of 1 MiB: ${Math.abs(openRatios.rssDiffMB) <= 10 ? "met" : "NOT met"}`);
+  console.log(
+    `Targets: 1 GiB open < 100 ms: ${big.openMs < 100 ? "met" : "NOT met"}; RSS within 10 MB of 1 MiB: ${Math.abs(openRatios.rssDiffMB) <= 10 ? "met" : "NOT met"}`,
+  );
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const json = {

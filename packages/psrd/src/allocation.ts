@@ -94,7 +94,10 @@ const DECIMAL_RE = /^(0|[1-9][0-9]{0,15})$/;
 
 function parseDecimal(text: string, what: string, i: number): number {
   if (!DECIMAL_RE.test(text)) {
-    throw new PsrdAllocationError("invalid_number", `fragment ${i}: ${what} must be a plain decimal integer without sign, exponent or leading zeros`);
+    throw new PsrdAllocationError(
+      "invalid_number",
+      `fragment ${i}: ${what} must be a plain decimal integer without sign, exponent or leading zeros`,
+    );
   }
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new PsrdAllocationError("invalid_number", `fragment ${i}: ${what} is too large`);

@@ -86,7 +86,7 @@ export class AuditLog {
     this.waiters = [];
     try {
       this.fd ??= openSync(this.path, "a");
-      for (let done = 0; done < buf.length; ) done += writeSync(this.fd, buf, done, buf.length - done);
+      for (let done = 0; done < buf.length;) done += writeSync(this.fd, buf, done, buf.length - done);
       for (const w of waiters) w.resolve();
     } catch (e) {
       for (const w of waiters) w.reject(e);
@@ -94,11 +94,15 @@ export class AuditLog {
   }
 
   /** Write what is pending and close the file. */
-  async close(): Promise<void> {
-    this.flush();
-    this.closed = true;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+  close(): Promise<void> {
+    // Synchronous work; a throw (closeSync) rejects the promise.
+    return new Promise<void>((resolve) => {
+      this.flush();
+      this.closed = true;
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+      resolve();
+    });
   }
 }
 

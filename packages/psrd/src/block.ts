@@ -2,6 +2,7 @@
  * Blocks: a run of PSRD bytes named by a UUID. This file holds the UUID rules and the per-block
  * metadata every store keeps (never the bytes).
  */
+import { toText } from "./coerce.js";
 import { PsrdBlockError } from "./errors.js";
 
 /** Canonical 8-4-4-4-12 hex UUID (any version; lower or upper case). */
@@ -27,7 +28,7 @@ export interface BlockMeta {
 /** Check addBlock arguments; returns the normalized UUID. */
 export function checkNewBlock(blockUuid: string, size: number, keyPrefix: number): string {
   if (typeof blockUuid !== "string" || !isBlockUuid(blockUuid)) {
-    throw new PsrdBlockError("invalid_block", `block UUID ${JSON.stringify(String(blockUuid)).slice(0, 60)} is not a canonical UUID`);
+    throw new PsrdBlockError("invalid_block", `block UUID ${JSON.stringify(toText(blockUuid)).slice(0, 60)} is not a canonical UUID`);
   }
   if (!Number.isSafeInteger(size) || size <= 0) {
     throw new PsrdBlockError("invalid_block", `block ${blockUuid} has no data`);

@@ -44,6 +44,7 @@ export type PsrdAllocationErrorCode =
 /** An allocation is invalid, or cannot be reserved/taken from this pool. */
 export class PsrdAllocationError extends PsrdError {
   declare readonly code: PsrdAllocationErrorCode;
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor -- narrows the accepted code to PsrdAllocationErrorCode (the base takes every string)
   constructor(code: PsrdAllocationErrorCode, message: string) {
     super(code, message);
   }
@@ -74,6 +75,7 @@ export type PsrdBlockErrorCode = "invalid_block" | "duplicate_block" | "unknown_
 /** addBlock / blockKey failures: bad UUID, empty data, bad key prefix, duplicate, unknown block. */
 export class PsrdBlockError extends PsrdError {
   declare readonly code: PsrdBlockErrorCode;
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor -- narrows the accepted code to PsrdBlockErrorCode (the base takes every string)
   constructor(code: PsrdBlockErrorCode, message: string) {
     super(code, message);
   }

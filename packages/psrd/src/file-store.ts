@@ -30,7 +30,8 @@ import {
   writeJournalAtomically,
   type JournalRecord,
 } from "./journal.js";
-import { checkPoolName, decodePoolName, encodePoolName } from "./pool-name.js";
+import { itemAt } from "./coerce.js";
+import { checkPoolName, checkPoolOwner, decodePoolName, encodePoolName } from "./pool-name.js";
 import { PsrdPool, type BlockRange, type PoolBackend } from "./pool.js";
 import type { Pool, PoolOwner, PsrdStore } from "./types.js";
 
@@ -90,7 +91,8 @@ async function zeroFileRanges(fh: FileHandle, ranges: [number, number][]): Promi
   ranges.sort((a, b) => a[0] - b[0]);
   let k = 0;
   while (k < ranges.length) {
-    let [s, e] = ranges[k];
+    const s = ranges[k][0];
+    let e = ranges[k][1];
     k++;
     while (k < ranges.length && ranges[k][0] <= e) {
       e = Math.max(e, ranges[k][1]);
@@ -99,7 +101,7 @@ async function zeroFileRanges(fh: FileHandle, ranges: [number, number][]): Promi
     for (let pos = s; pos < e; pos += ZERO_CHUNK) {
       const n = Math.min(ZERO_CHUNK, e - pos);
       if (n <= SYNC_IO_LIMIT) {
-        for (let done = 0; done < n; ) done += writeSync(fh.fd, zeros(), done, n - done, pos + done);
+        for (let done = 0; done < n;) done += writeSync(fh.fd, zeros(), done, n - done, pos + done);
       } else {
         await writeFully(fh, zeros(), n, pos);
       }
@@ -141,7 +143,7 @@ class FilePoolBackend implements PoolBackend {
   ) {}
 
   private dataEnd(): number {
-    const last = this.meta.blocks[this.meta.blocks.length - 1];
+    const last = this.meta.blocks.at(-1);
     return last ? last.offset + last.size : 0;
   }
 
@@ -154,7 +156,10 @@ class FilePoolBackend implements PoolBackend {
     await writeFully(this.data, data, data.length, offset);
     countFsync(this.dir);
     await this.data.datasync();
-    const next: Meta = { ...this.meta, blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }] };
+    const next: Meta = {
+      ...this.meta,
+      blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }],
+    };
     await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
     this.meta.blocks.push(next.blocks[next.blocks.length - 1]);
     this.journal.addBlock();
@@ -241,7 +246,7 @@ export class FileStore implements PsrdStore {
   async openPool(name: string, owner: PoolOwner): Promise<Pool> {
     this.assertOpen();
     checkPoolName(name);
-    if (owner !== "local" && owner !== "peer") throw new PsrdOwnerError(`owner must be "local" or "peer"`);
+    checkPoolOwner(owner);
     let entry = this.pools.get(name);
     if (!entry) {
       // A deletion of this pool in progress finishes first (then the pool opens empty).
@@ -298,7 +303,7 @@ export class FileStore implements PsrdStore {
 
     const data = await open(dataPath, "r+");
     try {
-      const last = meta.blocks[meta.blocks.length - 1];
+      const last = meta.blocks.at(-1);
       const end = last ? last.offset + last.size : 0;
       const { size: fileSize } = await data.stat();
       if (fileSize < end) throw new PsrdCorruptError(`pool "${name}": data.bin is shorter than its blocks`);
@@ -321,7 +326,7 @@ export class FileStore implements PsrdStore {
         unzeroed.push(new IntervalSet());
       }
       const replay = await replayJournal(journalPath, (rec) => {
-        const b = meta.blocks[rec.block];
+        const b = itemAt(meta.blocks, rec.block);
         if (!b || rec.size <= 0 || rec.start + rec.size > b.size) {
           throw new PsrdCorruptError(`pool "${name}": journal record names bytes outside the pool`);
         }
@@ -388,7 +393,7 @@ export class FileStore implements PsrdStore {
     const run = previous.then(() => this.deletePoolNow(name, entry));
     const settled = run.catch(() => undefined);
     this.deleting.set(name, settled);
-    settled.then(() => {
+    void settled.then(() => {
       if (this.deleting.get(name) === settled) this.deleting.delete(name);
     });
     return run;

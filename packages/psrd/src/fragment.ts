@@ -64,10 +64,13 @@ export function checkFragment(f: Fragment, i: number): void {
  */
 export function checkAllocation(a: Allocation, limits?: AllocationLimits): Allocation {
   const { maxFragments, maxBytes } = resolveLimits(limits);
-  if (a === null || typeof a !== "object" || !Array.isArray(a.fragments)) {
+  // Allocations may come from unchecked JSON: nothing below trusts the static type.
+  const input: unknown = a;
+  const fragments = typeof input === "object" && input !== null ? (input as { fragments?: unknown }).fragments : undefined;
+  if (!Array.isArray(fragments)) {
     throw new PsrdAllocationError("malformed", "allocation must have a fragments array");
   }
-  const frags = a.fragments;
+  const frags: readonly unknown[] = fragments;
   if (frags.length === 0) throw new PsrdAllocationError("empty", "allocation has no fragments");
   if (frags.length > maxFragments) {
     throw new PsrdAllocationError("too_many_fragments", `allocation has ${frags.length} fragments, at most ${maxFragments} allowed`);
@@ -75,8 +78,9 @@ export function checkAllocation(a: Allocation, limits?: AllocationLimits): Alloc
   let total = 0;
   const out: Fragment[] = [];
   for (let i = 0; i < frags.length; i++) {
-    const f = frags[i];
-    if (f === null || typeof f !== "object") throw new PsrdAllocationError("malformed", `fragment ${i} is not an object`);
+    const item = frags[i];
+    if (item === null || typeof item !== "object") throw new PsrdAllocationError("malformed", `fragment ${i} is not an object`);
+    const f = item as Fragment; // checkFragment checks each field's type
     checkFragment(f, i);
     total += f.size;
     if (total > maxBytes) {
@@ -91,9 +95,7 @@ export function checkAllocation(a: Allocation, limits?: AllocationLimits): Alloc
 /** Throw PsrdAllocationError("overlap") if two fragments (UUIDs already normalized) share a byte. */
 export function checkNoOverlap(frags: readonly Fragment[]): void {
   if (frags.length < 2) return;
-  const sorted = [...frags].sort((x, y) =>
-    x.blockUuid < y.blockUuid ? -1 : x.blockUuid > y.blockUuid ? 1 : x.start - y.start,
-  );
+  const sorted = [...frags].sort((x, y) => (x.blockUuid < y.blockUuid ? -1 : x.blockUuid > y.blockUuid ? 1 : x.start - y.start));
   for (let k = 1; k < sorted.length; k++) {
     const p = sorted[k - 1];
     const c = sorted[k];

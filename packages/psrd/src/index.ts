@@ -1,14 +1,7 @@
 export type * from "./types";
 export * from "./errors.js";
 export { UUID_RE, isBlockUuid, normalizeBlockUuid, type BlockMeta } from "./block.js";
-export {
-  DEFAULT_MAX_BYTES,
-  DEFAULT_MAX_FRAGMENTS,
-  allocationSize,
-  checkAllocation,
-  fragmentEnd,
-  makeFragment,
-} from "./fragment.js";
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAGMENTS, allocationSize, checkAllocation, fragmentEnd, makeFragment } from "./fragment.js";
 export {
   AllocationJsonSchema,
   FragmentJsonSchema,

@@ -16,6 +16,7 @@ import { countFsync } from "./io-stats.js";
 import { crc32 } from "node:zlib";
 import { writeSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { toError } from "./coerce.js";
 import { PsrdClosedError } from "./errors.js";
 import { IntervalSet } from "./interval-set.js";
 
@@ -241,7 +242,8 @@ export class Journal {
   /** Settles when the most recently written batch has been acknowledged (in order). */
   private tail: Promise<void> = Promise.resolve();
   private zeroing: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  /** The first failure (fail closed: nothing more is written). */
+  private failure: Error | undefined;
   private closed = false;
   /** Batches made durable (each = one write + one fdatasync); shows group commit at work. */
   batches = 0;
@@ -264,8 +266,8 @@ export class Journal {
   }
 
   static async open(options: JournalOptions): Promise<Journal> {
-    const fh = await open(options.path, "r+").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return open(options.path, "w+");
+    const fh = await open(options.path, "r+").catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return open(options.path, "w+");
       throw e;
     });
     const { size } = await fh.stat();
@@ -295,8 +297,19 @@ export class Journal {
     return p;
   }
 
+  /** Keep the first failure. (A thrown undefined is no failure, as `failure === undefined` means none.) */
+  private recordFailure(e: unknown): void {
+    if (e !== undefined) this.failure ??= toError(e);
+  }
+
+  /** Open the file handle; it is closed only while compaction swaps the file, and after close. */
+  private file(): FileHandle {
+    if (this.fh === undefined) throw new PsrdClosedError("journal file");
+    return this.fh;
+  }
+
   private fail(e: unknown): void {
-    this.failure ??= e;
+    this.recordFailure(e);
     for (const w of this.waiters) w.reject(this.failure);
     this.waiters = [];
     this.queue = [];
@@ -309,13 +322,13 @@ export class Journal {
       const waiters = this.waiters;
       this.queue = [];
       this.waiters = [];
-      let synced: Promise<void>;
-      try {
+      // The writes happen now (synchronously); a throw rejects `synced` as a failed fdatasync would.
+      const synced = new Promise<void>((resolve) => {
         const buf = Buffer.allocUnsafe(batch.length * RECORD_SIZE);
         for (let i = 0; i < batch.length; i++) encodeRecord(batch[i], buf, i * RECORD_SIZE);
         // The write goes to the page cache (synchronous, microseconds); the fdatasync is the
         // slow step and stays asynchronous so the event loop keeps serving while it runs.
-        const fd = this.fh!.fd;
+        const fd = this.file().fd;
         if (this.size + buf.length > this.allocated) {
           const target = this.size + buf.length + PREALLOCATE;
           const zero = Buffer.alloc(Math.min(PREALLOCATE, target - this.allocated));
@@ -324,15 +337,13 @@ export class Journal {
             this.allocated += writeSync(fd, zero, 0, n, this.allocated);
           }
         }
-        for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, this.size + done);
+        for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done, buf.length - done, this.size + done);
         this.size += buf.length;
         this.records += batch.length;
         this.appended += batch.length;
         countFsync(this.path);
-        synced = this.fh!.datasync();
-      } catch (e) {
-        synced = Promise.reject(e);
-      }
+        resolve(this.file().datasync());
+      });
       this.inFlight++;
       const previous = this.tail;
       this.tail = this.settle(batch, waiters, synced, previous);
@@ -361,7 +372,7 @@ export class Journal {
     this.zeroing = this.zeroing
       .then(() => this.hooks.zero(batch))
       .catch((e: unknown) => {
-        this.failure ??= e;
+        this.recordFailure(e);
       });
     this.scheduleZeroSync();
     // Compaction: stop writing new batches; the batch that settles last (nothing in flight
@@ -393,7 +404,7 @@ export class Journal {
           this.zeroSyncs++;
         })
         .catch((e: unknown) => {
-          this.failure ??= e;
+          this.recordFailure(e);
         });
     }, this.zeroSyncMs);
     this.zeroSyncTimer.unref();
@@ -416,7 +427,7 @@ export class Journal {
         for (const [s, e] of written[b].intervals()) yield { block: b, start: s, size: e - s, flags: FLAG_ZEROED };
       }
     }
-    await this.fh!.close();
+    await this.file().close();
     this.fh = undefined;
     this.records = await writeJournalAtomically(this.path, this.dir, snapshot());
     this.fh = await open(this.path, "r+");

@@ -6,7 +6,7 @@ import { AuditLog } from "./audit.js";
 import type { BlockMeta } from "./block.js";
 import { PsrdClosedError, PsrdOwnerError } from "./errors.js";
 import { PsrdPool, type BlockRange, type PoolBackend } from "./pool.js";
-import { checkPoolName } from "./pool-name.js";
+import { checkPoolName, checkPoolOwner } from "./pool-name.js";
 import type { Pool, PoolOwner, PsrdStore } from "./types.js";
 
 export interface MemoryStoreOptions {
@@ -14,23 +14,36 @@ export interface MemoryStoreOptions {
   auditLog?: string;
 }
 
+/** Run `body` now, as the body of an async function: its result resolves, its throw rejects. */
+function runNow<T>(body: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(body());
+  });
+}
+
 class MemoryBackend implements PoolBackend {
   readonly data: Uint8Array[] = [];
 
-  async persistBlock(block: BlockMeta, data: Uint8Array): Promise<void> {
-    this.data[block.index] = Uint8Array.from(data);
+  persistBlock(block: BlockMeta, data: Uint8Array): Promise<void> {
+    return runNow(() => {
+      this.data[block.index] = Uint8Array.from(data);
+    });
   }
 
-  async read(ranges: readonly BlockRange[], target: Uint8Array): Promise<void> {
-    let off = 0;
-    for (const r of ranges) {
-      target.set(this.data[r.block.index].subarray(r.start, r.start + r.size), off);
-      off += r.size;
-    }
+  read(ranges: readonly BlockRange[], target: Uint8Array): Promise<void> {
+    return runNow(() => {
+      let off = 0;
+      for (const r of ranges) {
+        target.set(this.data[r.block.index].subarray(r.start, r.start + r.size), off);
+        off += r.size;
+      }
+    });
   }
 
-  async consume(ranges: readonly BlockRange[]): Promise<void> {
-    for (const r of ranges) this.data[r.block.index].fill(0, r.start, r.start + r.size);
+  consume(ranges: readonly BlockRange[]): Promise<void> {
+    return runNow(() => {
+      for (const r of ranges) this.data[r.block.index].fill(0, r.start, r.start + r.size);
+    });
   }
 
   wipe(): void {
@@ -52,35 +65,41 @@ export class MemoryStore implements PsrdStore {
     if (this.closed) throw new PsrdClosedError("store");
   }
 
-  async openPool(name: string, owner: PoolOwner): Promise<Pool> {
-    this.assertOpen();
-    checkPoolName(name);
-    if (owner !== "local" && owner !== "peer") throw new PsrdOwnerError(`owner must be "local" or "peer"`);
-    const existing = this.pools.get(name);
-    if (existing) {
-      if (existing.pool.owner !== owner) {
-        throw new PsrdOwnerError(`pool "${name}" is owned by ${existing.pool.owner}, not ${owner}`);
+  openPool(name: string, owner: PoolOwner): Promise<Pool> {
+    return runNow(() => {
+      this.assertOpen();
+      checkPoolName(name);
+      checkPoolOwner(owner);
+      const existing = this.pools.get(name);
+      if (existing) {
+        if (existing.pool.owner !== owner) {
+          throw new PsrdOwnerError(`pool "${name}" is owned by ${existing.pool.owner}, not ${owner}`);
+        }
+        return existing.pool;
       }
-      return existing.pool;
-    }
-    const backend = new MemoryBackend();
-    const pool = new PsrdPool({ name, owner, backend, audit: this.audit });
-    this.pools.set(name, { pool, backend });
-    return pool;
+      const backend = new MemoryBackend();
+      const pool = new PsrdPool({ name, owner, backend, audit: this.audit });
+      this.pools.set(name, { pool, backend });
+      return pool;
+    });
   }
 
-  async deletePool(name: string): Promise<void> {
-    this.assertOpen();
-    const existing = this.pools.get(name);
-    if (!existing) return;
-    existing.pool.markClosed(`pool "${name}" (deleted)`);
-    existing.backend.wipe();
-    this.pools.delete(name);
+  deletePool(name: string): Promise<void> {
+    return runNow(() => {
+      this.assertOpen();
+      const existing = this.pools.get(name);
+      if (!existing) return;
+      existing.pool.markClosed(`pool "${name}" (deleted)`);
+      existing.backend.wipe();
+      this.pools.delete(name);
+    });
   }
 
-  async listPools(): Promise<string[]> {
-    this.assertOpen();
-    return [...this.pools.keys()].sort();
+  listPools(): Promise<string[]> {
+    return runNow(() => {
+      this.assertOpen();
+      return [...this.pools.keys()].sort();
+    });
   }
 
   async close(): Promise<void> {

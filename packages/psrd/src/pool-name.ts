@@ -1,5 +1,6 @@
 /** Pool names: every non-empty string of at most 200 characters without control characters. */
-import { PsrdArgumentError } from "./errors.js";
+import { PsrdArgumentError, PsrdOwnerError } from "./errors.js";
+import type { PoolOwner } from "./types.js";
 
 export const MAX_POOL_NAME_LENGTH = 200;
 
@@ -8,6 +9,11 @@ export function checkPoolName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_POOL_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new PsrdArgumentError(`pool name must be 1..${MAX_POOL_NAME_LENGTH} characters without control characters`);
   }
+}
+
+/** Throws PsrdOwnerError unless `owner` is "local" or "peer" (JavaScript callers may pass anything). */
+export function checkPoolOwner(owner: unknown): asserts owner is PoolOwner {
+  if (owner !== "local" && owner !== "peer") throw new PsrdOwnerError(`owner must be "local" or "peer"`);
 }
 
 /** Pool name → file-system-safe directory name (reversible): [A-Za-z0-9_-] kept, other bytes %XX. */
@@ -23,7 +29,7 @@ export function encodePoolName(name: string): string {
 export function decodePoolName(dirName: string): string | undefined {
   if (!/^([A-Za-z0-9_-]|%[0-9A-F]{2})+$/.test(dirName)) return undefined;
   const bytes: number[] = [];
-  for (let i = 0; i < dirName.length; ) {
+  for (let i = 0; i < dirName.length;) {
     if (dirName[i] === "%") {
       bytes.push(parseInt(dirName.slice(i + 1, i + 3), 16));
       i += 3;

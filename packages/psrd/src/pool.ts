@@ -9,6 +9,7 @@
  */
 import type { AuditLog } from "./audit.js";
 import { checkNewBlock, normalizeBlockUuid, type BlockMeta } from "./block.js";
+import { itemAt, toText } from "./coerce.js";
 import {
   PsrdAllocationError,
   PsrdBlockError,
@@ -62,6 +63,17 @@ class BlockState implements BlockMeta {
       this.reserved = new IntervalSet();
     }
   }
+
+  /** The interval sets of a peer pool's block (a bug to ask for them on an owned pool's block). */
+  peer(): { consumed: IntervalSet; reserved: IntervalSet } {
+    if (this.consumed === undefined || this.reserved === undefined) throw new Error(`block ${this.uuid} is not in a peer pool`);
+    return { consumed: this.consumed, reserved: this.reserved };
+  }
+}
+
+/** A range of a block of this module's pools. */
+interface StateRange extends BlockRange {
+  readonly block: BlockState;
 }
 
 export interface PoolOptions {
@@ -107,7 +119,7 @@ export class PsrdPool implements Pool {
 
   /** Mark a range consumed while replaying durable state (store load). Idempotent. */
   loadConsumed(blockIndex: number, start: number, size: number): void {
-    const b = this.blocks[blockIndex];
+    const b = itemAt(this.blocks, blockIndex);
     if (!b) throw new Error(`journal names unknown block index ${blockIndex}`);
     const s = Math.max(start, b.keyPrefix);
     const e = Math.min(start + size, b.size);
@@ -156,7 +168,7 @@ export class PsrdPool implements Pool {
   /** Number of intervals kept in memory (memory model checks). */
   intervalCount(): number {
     let n = 0;
-    for (const b of this.blocks) n += b.consumed ? b.consumed.count + b.reserved!.count : 1;
+    for (const b of this.blocks) n += b.consumed && b.reserved ? b.consumed.count + b.reserved.count : 1;
     return n;
   }
 
@@ -236,7 +248,13 @@ export class PsrdPool implements Pool {
     try {
       await this.backend.read(ranges, data);
       await this.backend.consume(ranges);
-      await this.audit?.append({ pool: this.name, owner: this.owner, op: "allocate", purpose: String(purpose), fragments: toFragments(ranges) });
+      await this.audit?.append({
+        pool: this.name,
+        owner: this.owner,
+        op: "allocate",
+        purpose: toText(purpose), // JavaScript callers may pass a non-string
+        fragments: toFragments(ranges),
+      });
     } catch (e) {
       data.fill(0);
       throw e;
@@ -252,7 +270,7 @@ export class PsrdPool implements Pool {
     // Structural checks: fields, no overlap inside the allocation. Limits are the caller's
     // business (applied when parsing wire input), so use no effective limit here.
     const checked = checkAllocation(allocation, { maxFragments: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-    const ranges: BlockRange[] = [];
+    const ranges: StateRange[] = [];
     let total = 0;
     for (let i = 0; i < checked.fragments.length; i++) {
       const f = checked.fragments[i];
@@ -260,38 +278,45 @@ export class PsrdPool implements Pool {
       if (!b) throw new PsrdAllocationError("unknown_block", `fragment ${i}: pool "${this.name}" has no block ${f.blockUuid}`);
       const end = fragmentEnd(f);
       if (end > b.size) {
-        throw new PsrdAllocationError("out_of_range", `fragment ${i}: bytes ${f.start}..${end} are outside block ${b.uuid} of ${b.size} bytes`);
+        throw new PsrdAllocationError(
+          "out_of_range",
+          `fragment ${i}: bytes ${f.start}..${end} are outside block ${b.uuid} of ${b.size} bytes`,
+        );
       }
       if (f.start < b.keyPrefix) {
         throw new PsrdAllocationError("key_prefix", `fragment ${i}: bytes before ${b.keyPrefix} of block ${b.uuid} are its key prefix`);
       }
-      if (b.consumed!.overlaps(f.start, end)) {
+      const { consumed, reserved } = b.peer();
+      if (consumed.overlaps(f.start, end)) {
         throw new PsrdAllocationError("consumed", `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} were already consumed`);
       }
-      if (b.reserved!.overlaps(f.start, end)) {
-        throw new PsrdAllocationError("reserved", `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} are held by another pending reservation`);
+      if (reserved.overlaps(f.start, end)) {
+        throw new PsrdAllocationError(
+          "reserved",
+          `fragment ${i}: bytes ${f.start}..${end} of block ${b.uuid} are held by another pending reservation`,
+        );
       }
       ranges.push({ block: b, start: f.start, size: f.size });
       total += f.size;
     }
     // Hold synchronously (no await since the checks), so a concurrent reserve sees the hold.
-    for (const r of ranges) (r.block as BlockState).reserved!.add(r.start, r.start + r.size);
+    for (const r of ranges) r.block.peer().reserved.add(r.start, r.start + r.size);
 
     const data = new Uint8Array(total);
     try {
       await this.backend.read(ranges, data);
     } catch (e) {
       data.fill(0);
-      for (const r of ranges) (r.block as BlockState).reserved!.remove(r.start, r.start + r.size);
+      for (const r of ranges) r.block.peer().reserved.remove(r.start, r.start + r.size);
       throw e;
     }
-    return this.makeReservation(checked, ranges, data, String(purpose));
+    return this.makeReservation(checked, ranges, data, toText(purpose)); // JavaScript callers may pass a non-string
   }
 
-  private makeReservation(allocation: Allocation, ranges: BlockRange[], data: Uint8Array, purpose: string): Reservation {
+  private makeReservation(allocation: Allocation, ranges: readonly StateRange[], data: Uint8Array, purpose: string): Reservation {
     let state: "pending" | "committing" | "committed" | "released" = "pending";
     const unhold = (): void => {
-      for (const r of ranges) (r.block as BlockState).reserved!.remove(r.start, r.start + r.size);
+      for (const r of ranges) r.block.peer().reserved.remove(r.start, r.start + r.size);
     };
     return {
       data,
@@ -303,10 +328,7 @@ export class PsrdPool implements Pool {
         // Move held → consumed in memory first (conservative: if the journal write fails the
         // bytes stay burned), then make it durable.
         unhold();
-        for (const r of ranges) {
-          const b = r.block as BlockState;
-          b.consumed!.add(r.start, r.start + r.size);
-        }
+        for (const r of ranges) r.block.peer().consumed.add(r.start, r.start + r.size);
         this.usedBytes += data.length;
         try {
           await this.backend.consume(ranges);
@@ -346,7 +368,7 @@ export class PsrdPool implements Pool {
   async blockKey(blockUuid: string): Promise<Uint8Array> {
     this.assertOpen();
     const b = typeof blockUuid === "string" ? this.byUuid.get(normalizeBlockUuid(blockUuid)) : undefined;
-    if (!b) throw new PsrdBlockError("unknown_block", `pool "${this.name}" has no block ${String(blockUuid)}`);
+    if (!b) throw new PsrdBlockError("unknown_block", `pool "${this.name}" has no block ${toText(blockUuid)}`);
     if (b.keyPrefix === 0) throw new PsrdBlockError("no_key_prefix", `block ${b.uuid} has no key prefix`);
     const out = new Uint8Array(b.keyPrefix);
     await this.backend.read([{ block: b, start: 0, size: b.keyPrefix }], out);

@@ -19,6 +19,7 @@
  *
  * Operations run strictly in call order (appends before a rewrite are written before it).
  */
+import { toText } from "./coerce.js";
 import { countFsync } from "./io-stats.js";
 import { promises as fs, constants as fsConstants, writeSync } from "node:fs";
 import path from "node:path";
@@ -124,7 +125,7 @@ export class StateJournal {
   private enqueue(kind: Op["kind"], data: string): Promise<void> {
     if (this.closed) return Promise.reject(new StateJournalError(`journal ${this.path} is closed`));
     if (this.broken !== undefined) {
-      return Promise.reject(new StateJournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+      return Promise.reject(new StateJournalError(`journal ${this.path} failed earlier: ${toText(this.broken)}`));
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ kind, data, resolve, reject });
@@ -147,7 +148,7 @@ export class StateJournal {
           const buf = Buffer.from(batch.map((b) => b.data).join(""), "utf8");
           // The write goes to the page cache (synchronous, microseconds; O_APPEND); only the
           // fdatasync takes the trip through libuv's thread pool.
-          for (let done = 0; done < buf.length; ) done += writeSync(this.fd.fd, buf, done, buf.length - done);
+          for (let done = 0; done < buf.length;) done += writeSync(this.fd.fd, buf, done, buf.length - done);
           countFsync(this.path);
           await this.fd.datasync();
           this.bytes += buf.length;
@@ -170,7 +171,7 @@ export class StateJournal {
 
   private async execute(ops: Op[], action: () => Promise<void>): Promise<void> {
     if (this.broken !== undefined) {
-      for (const op of ops) op.reject(new StateJournalError(`journal ${this.path} failed earlier: ${String(this.broken)}`));
+      for (const op of ops) op.reject(new StateJournalError(`journal ${this.path} failed earlier: ${toText(this.broken)}`));
       return;
     }
     try {
@@ -220,7 +221,7 @@ async function cleanupLeftovers(file: string): Promise<void> {
   const old = `${file}.old`;
   if (await exists(tmp)) await zeroAndUnlink(tmp);
   if (await exists(old)) {
-    let same = false;
+    let same: boolean;
     try {
       const [a, b] = await Promise.all([fs.stat(old), fs.stat(file)]);
       same = a.ino === b.ino && a.dev === b.dev;

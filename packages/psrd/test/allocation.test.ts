@@ -163,15 +163,33 @@ describe("JSON form", () => {
     ["unsafe start", frag({ start: 2 ** 53 }), "invalid_number"],
     ["negative size", frag({ size: -3 }), "invalid_number"],
     ["zero size", frag({ size: 0 }), "invalid_size"],
-    ["overlap", { fragments: [{ block_uuid: U1, start: 0, size: 4 }, { block_uuid: U1, start: 3, size: 4 }] }, "overlap"],
+    [
+      "overlap",
+      {
+        fragments: [
+          { block_uuid: U1, start: 0, size: 4 },
+          { block_uuid: U1, start: 3, size: 4 },
+        ],
+      },
+      "overlap",
+    ],
     ["too many bytes", frag({ size: 1024 * 1024 + 1 }), "too_many_bytes"],
-    ["too many fragments", { fragments: Array.from({ length: 65 }, (_, i) => ({ block_uuid: U1, start: i, size: 1 })) }, "too_many_fragments"],
+    [
+      "too many fragments",
+      { fragments: Array.from({ length: 65 }, (_, i) => ({ block_uuid: U1, start: i, size: 1 })) },
+      "too_many_fragments",
+    ],
   ])("rejects %s", (_name, json, code) => {
     expect(codeOf(() => allocationFromJson(json))).toBe(code);
   });
 
   test("limits are configurable", () => {
-    const two = { fragments: [{ block_uuid: U1, start: 0, size: 1 }, { block_uuid: U2, start: 0, size: 1 }] };
+    const two = {
+      fragments: [
+        { block_uuid: U1, start: 0, size: 1 },
+        { block_uuid: U2, start: 0, size: 1 },
+      ],
+    };
     expect(codeOf(() => allocationFromJson(two, { maxFragments: 1 }))).toBe("too_many_fragments");
     expect(codeOf(() => allocationFromJson(two, { maxBytes: 1 }))).toBe("too_many_bytes");
     expect(allocationFromJson(two, { maxFragments: 2, maxBytes: 2 }).fragments).toHaveLength(2);
@@ -184,7 +202,12 @@ describe("JSON form", () => {
       frag({ start: -1 }),
       frag({ size: 0 }),
       frag({ start: 0.5 }),
-      { fragments: [{ block_uuid: U1, start: 0, size: 4 }, { block_uuid: U1, start: 3, size: 4 }] },
+      {
+        fragments: [
+          { block_uuid: U1, start: 0, size: 4 },
+          { block_uuid: U1, start: 3, size: 4 },
+        ],
+      },
     ]) {
       expect(AllocationJsonSchema.safeParse(bad).success).toBe(false);
     }

@@ -9,11 +9,17 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { FileStore, PsrdAllocationError, PsrdPool, type Fragment } from "../src/index.js";
+import { FileStore, PsrdAllocationError, PsrdPool, type Fragment, type Pool } from "../src/index.js";
 import { replayJournal } from "../src/journal.js";
 import { encodePoolName } from "../src/pool-name.js";
 import { IntervalSet } from "../src/interval-set.js";
-import { blockData, prng, uuidFor } from "./helpers.js";
+import { blockData, must, prng, uuidFor } from "./helpers.js";
+
+/** FileStore's pools are PsrdPools (whose test hooks isConsumed and blockMetas are used here). */
+function asPsrdPool(pool: Pool): PsrdPool {
+  if (!(pool instanceof PsrdPool)) throw new Error("expected a PsrdPool");
+  return pool;
+}
 
 const ROOT = resolve(__dirname, "../../..");
 const CHILD = "packages/psrd/test/fixtures/crash-child.ts";
@@ -81,7 +87,10 @@ test("no byte is handed out twice across repeated kill -9", async () => {
   try {
     // Set up: two blocks in an owned pool L and the same two in a peer pool P.
     const setup = await FileStore.open(dir);
-    for (const [name, owner] of [["L", "local"], ["P", "peer"]] as const) {
+    for (const [name, owner] of [
+      ["L", "local"],
+      ["P", "peer"],
+    ] as const) {
       const pool = await setup.openPool(name, owner);
       await pool.addBlock(uuidFor(1), blockData(1, BLOCK_SIZE), { keyPrefix: KEY_PREFIX });
       await pool.addBlock(uuidFor(2), blockData(2, BLOCK_SIZE), { keyPrefix: KEY_PREFIX });
@@ -117,8 +126,8 @@ test("no byte is handed out twice across repeated kill -9", async () => {
 
     const store = await FileStore.open(dir);
     try {
-      const L = (await store.openPool("L", "local")) as PsrdPool;
-      const P = (await store.openPool("P", "peer")) as PsrdPool;
+      const L = asPsrdPool(await store.openPool("L", "local"));
+      const P = asPsrdPool(await store.openPool("P", "peer"));
       expect(L).toBeInstanceOf(PsrdPool);
 
       // Every reported consumption is consumed; a peer take of it is refused as consumed.
@@ -129,7 +138,10 @@ test("no byte is handed out twice across repeated kill -9", async () => {
       }
 
       // Accounting is exact per the journal.
-      for (const [name, pool, reported] of [["L", L, allocated], ["P", P, taken]] as const) {
+      for (const [name, pool, reported] of [
+        ["L", L, allocated],
+        ["P", P, taken],
+      ] as const) {
         const st = pool.stats();
         expect(st.used + st.available).toBe(st.size);
         const metas = pool.blockMetas();
@@ -141,14 +153,16 @@ test("no byte is handed out twice across repeated kill -9", async () => {
           sets[rec.block].add(rec.start, rec.start + rec.size);
           hwm[rec.block] = Math.max(hwm[rec.block], rec.start + rec.size);
         });
-        const journalUsed =
-          name === "L" ? hwm.reduce((n, h) => n + h, 0) : prefixes + sets.reduce((n, s) => n + s.total, 0);
+        const journalUsed = name === "L" ? hwm.reduce((n, h) => n + h, 0) : prefixes + sets.reduce((n, s) => n + s.total, 0);
         expect(st.used).toBe(journalUsed);
 
         // Consumed bytes are zero on disk.
         const data = readFileSync(join(dir, "pools", encodePoolName(name), "data.bin"));
         for (const f of reported) {
-          const off = metas.find((b) => b.uuid === f.blockUuid)!.index;
+          const off = must(
+            metas.find((b) => b.uuid === f.blockUuid),
+            `block ${f.blockUuid}`,
+          ).index;
           const base = metas.slice(0, off).reduce((n, b) => n + b.size, 0) + f.start;
           expect(data.subarray(base, base + f.size).every((x) => x === 0)).toBe(true);
         }

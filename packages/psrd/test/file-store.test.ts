@@ -22,7 +22,7 @@ const dataFile = (name: string) => readFileSync(join(poolDir(name), "data.bin"))
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
 /** Poll until `cond` holds (background zeroing and syncs); the bound only guards against a hang. */
 async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (const end = Date.now() + 20_000; !(await cond()); ) {
+  for (const end = Date.now() + 20_000; !(await cond());) {
     if (Date.now() > end) throw new Error("condition not reached");
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -53,7 +53,7 @@ async function pools(): Promise<{ L: Pool; P: Pool }> {
 test("layout: data file holds the blocks back to back; meta.json describes them", async () => {
   await pools();
   expect(dataFile("L")).toEqual(Buffer.concat([D1, D2]));
-  const meta = JSON.parse(readFileSync(join(poolDir("L"), "meta.json"), "utf8"));
+  const meta: unknown = JSON.parse(readFileSync(join(poolDir("L"), "meta.json"), "utf8"));
   expect(meta).toEqual({
     version: 1,
     name: "L",
@@ -68,7 +68,15 @@ test("layout: data file holds the blocks back to back; meta.json describes them"
 test("consumed bytes are zeroed on disk; the rest is untouched", async () => {
   const { L, P } = await pools();
   await L.allocate(1000, "x"); // 984 of B1 + 16 of B2
-  await P.take({ fragments: [{ blockUuid: B1, start: 100, size: 50 }, { blockUuid: B2, start: 400, size: 10 }] }, "x");
+  await P.take(
+    {
+      fragments: [
+        { blockUuid: B1, start: 100, size: 50 },
+        { blockUuid: B2, start: 400, size: 10 },
+      ],
+    },
+    "x",
+  );
   await store.close(); // flushes the lazy zeroing
   const l = dataFile("L");
   expect(l.subarray(0, 16)).toEqual(Buffer.from(D1.subarray(0, 16))); // key prefix kept
@@ -241,15 +249,27 @@ test("a journal longer than one read chunk replays exactly", async () => {
   const B2p = await store.openPool(big, "peer");
   expect(B2p.stats().used).toBe(9000);
   expect((await store.diagnostics(big)).intervals).toBe(9000);
-  await expect(B2p.take({ fragments: [{ blockUuid: uuidFor(5), start: 17998, size: 1 }] }, "x")).rejects.toMatchObject({ code: "consumed" });
-  expect(await B2p.take({ fragments: [{ blockUuid: uuidFor(5), start: 17999, size: 1 }] }, "x")).toEqual(blockData(5, 20000).subarray(17999, 18000));
+  await expect(B2p.take({ fragments: [{ blockUuid: uuidFor(5), start: 17998, size: 1 }] }, "x")).rejects.toMatchObject({
+    code: "consumed",
+  });
+  expect(await B2p.take({ fragments: [{ blockUuid: uuidFor(5), start: 17999, size: 1 }] }, "x")).toEqual(
+    blockData(5, 20000).subarray(17999, 18000),
+  );
   expect(P).toBeDefined();
 });
 
 test("a clean close leaves a compact journal with every range flagged zeroed", async () => {
   const { L, P } = await pools();
   await Promise.all(Array.from({ length: 50 }, () => L.allocate(4, "x")));
-  await P.take({ fragments: [{ blockUuid: B2, start: 0, size: 4 }, { blockUuid: B2, start: 10, size: 4 }] }, "x");
+  await P.take(
+    {
+      fragments: [
+        { blockUuid: B2, start: 0, size: 4 },
+        { blockUuid: B2, start: 10, size: 4 },
+      ],
+    },
+    "x",
+  );
   await store.close();
   const flags: number[] = [];
   await replayJournal(join(poolDir("L"), "journal.bin"), (r) => flags.push(r.flags));

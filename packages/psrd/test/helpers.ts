@@ -4,9 +4,15 @@ export function blockData(seed: number, size: number): Uint8Array {
   let x = (seed * 2654435761 + 1) >>> 0;
   for (let i = 0; i < size; i++) {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = (x >>> 24) % 255 + 1;
+    out[i] = ((x >>> 24) % 255) + 1;
   }
   return out;
+}
+
+/** The value, or a thrown error naming what is missing (narrows away undefined). */
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
 }
 
 export function uuidFor(n: number): string {

@@ -7,9 +7,10 @@ import {
   PsrdReservationStateError,
   readAuditLog,
   type Allocation,
+  type AuditRecord,
   type Pool,
 } from "../src/index.js";
-import { blockData, uuidFor } from "./helpers.js";
+import { blockData, must, uuidFor } from "./helpers.js";
 import { STORE_KINDS, makeStore, type StoreFixture } from "./stores.js";
 
 const B1 = uuidFor(1);
@@ -47,9 +48,7 @@ describe.each(STORE_KINDS)("%s", (kind) => {
   describe("owned pool (allocate)", () => {
     test("bump-allocates across blocks in order of addition, skipping the key prefix", async () => {
       const a = await local.allocate(80, "t1");
-      expect(a.allocation.fragments).toEqual([
-        { blockUuid: B1, start: 16, size: 80 },
-      ]);
+      expect(a.allocation.fragments).toEqual([{ blockUuid: B1, start: 16, size: 80 }]);
       expect(a.data).toEqual(D1.subarray(16, 96));
       const b = await local.allocate(10, "t2");
       expect(b.allocation.fragments).toEqual([
@@ -86,7 +85,8 @@ describe.each(STORE_KINDS)("%s", (kind) => {
     test("concurrent allocations get disjoint ranges", async () => {
       const results = await Promise.all(Array.from({ length: 40 }, () => local.allocate(3, "c")));
       const starts = new Set<string>();
-      for (const r of results) for (const f of r.allocation.fragments) for (let i = 0; i < f.size; i++) starts.add(`${f.blockUuid}:${f.start + i}`);
+      for (const r of results)
+        for (const f of r.allocation.fragments) for (let i = 0; i < f.size; i++) starts.add(`${f.blockUuid}:${f.start + i}`);
       expect(starts.size).toBe(120);
       expect(local.stats().used).toBe(16 + 120);
     });
@@ -98,15 +98,28 @@ describe.each(STORE_KINDS)("%s", (kind) => {
     });
 
     test("take returns the named bytes and refuses them afterwards", async () => {
-      const alloc: Allocation = { fragments: [{ blockUuid: B2, start: 10, size: 5 }, { blockUuid: B1, start: 20, size: 3 }] };
+      const alloc: Allocation = {
+        fragments: [
+          { blockUuid: B2, start: 10, size: 5 },
+          { blockUuid: B1, start: 20, size: 3 },
+        ],
+      };
       const data = await peer.take(alloc, "t");
       expect(data).toEqual(Uint8Array.from([...D2.subarray(10, 15), ...D1.subarray(20, 23)]));
       expect(peer.stats().used).toBe(16 + 8);
       expect(await codeOf(peer.take({ fragments: [{ blockUuid: B2, start: 14, size: 2 }] }, "t"))).toBe("consumed");
       // Neighbouring bytes are still free (out of order use is allowed).
-      expect(await peer.take({ fragments: [{ blockUuid: B2, start: 0, size: 10 }, { blockUuid: B2, start: 15, size: 1 }] }, "t")).toEqual(
-        Uint8Array.from([...D2.subarray(0, 10), D2[15]]),
-      );
+      expect(
+        await peer.take(
+          {
+            fragments: [
+              { blockUuid: B2, start: 0, size: 10 },
+              { blockUuid: B2, start: 15, size: 1 },
+            ],
+          },
+          "t",
+        ),
+      ).toEqual(Uint8Array.from([...D2.subarray(0, 10), D2[15]]));
     });
 
     test.each([
@@ -127,7 +140,19 @@ describe.each(STORE_KINDS)("%s", (kind) => {
 
     test("refuses an empty allocation and overlapping fragments", async () => {
       expect(await codeOf(peer.take({ fragments: [] }, "x"))).toBe("empty");
-      expect(await codeOf(peer.take({ fragments: [{ blockUuid: B2, start: 0, size: 5 }, { blockUuid: B2, start: 4, size: 1 }] }, "x"))).toBe("overlap");
+      expect(
+        await codeOf(
+          peer.take(
+            {
+              fragments: [
+                { blockUuid: B2, start: 0, size: 5 },
+                { blockUuid: B2, start: 4, size: 1 },
+              ],
+            },
+            "x",
+          ),
+        ),
+      ).toBe("overlap");
       expect(peer.stats().used).toBe(16);
     });
 
@@ -314,7 +339,12 @@ describe.each(STORE_KINDS)("%s", (kind) => {
       const r = await peer.reserve({ fragments: [{ blockUuid: B2, start: 20, size: 4 }] }, "released");
       r.release();
       const log = await readAuditLog(fx.auditLog);
-      expect(log.map(({ time: _t, ...rest }) => rest)).toEqual([
+      const withoutTime = (rec: AuditRecord): Partial<AuditRecord> => {
+        const copy: Partial<AuditRecord> = { ...rec };
+        delete copy.time;
+        return copy;
+      };
+      expect(log.map(withoutTime)).toEqual([
         { pool: "L", owner: "local", op: "allocate", block_uuid: B1, start: 16, size: 84, purpose: "sign request" },
         { pool: "L", owner: "local", op: "allocate", block_uuid: B2, start: 0, size: 6, purpose: "sign request" },
         { pool: "P", owner: "peer", op: "take", block_uuid: B2, start: 3, size: 4, purpose: "verify response" },
@@ -360,11 +390,19 @@ test("MemoryStore zeroes consumed bytes in its block buffers", async () => {
   await P.take({ fragments: [{ blockUuid: B1, start: 50, size: 10 }] }, "x");
   // why: reach into the store's private buffers to observe them (test-only).
   const buffers = (name: string) =>
-    (store as unknown as { pools: Map<string, { backend: { data: Uint8Array[] } }> }).pools.get(name)!.backend.data[0];
+    must((store as unknown as { pools: Map<string, { backend: { data: Uint8Array[] } }> }).pools.get(name), `pool ${name}`).backend.data[0];
   expect(buffers("L").subarray(0, 16)).toEqual(D1.subarray(0, 16));
-  expect(buffers("L").subarray(16, 46).every((x) => x === 0)).toBe(true);
+  expect(
+    buffers("L")
+      .subarray(16, 46)
+      .every((x) => x === 0),
+  ).toBe(true);
   expect(buffers("L").subarray(46)).toEqual(D1.subarray(46));
-  expect(buffers("P").subarray(50, 60).every((x) => x === 0)).toBe(true);
+  expect(
+    buffers("P")
+      .subarray(50, 60)
+      .every((x) => x === 0),
+  ).toBe(true);
   expect(buffers("P").subarray(16, 50)).toEqual(D1.subarray(16, 50));
   await store.deletePool("L");
   await store.close();

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { PsrdExhaustedError, type Fragment } from "../src/index.js";
-import { blockData, uuidFor } from "./helpers.js";
+import { blockData, must, uuidFor } from "./helpers.js";
 import { makeStore, type StoreKind } from "./stores.js";
 
 const blocksArb = fc.array(fc.record({ size: fc.integer({ min: 1, max: 300 }), keyPrefix: fc.integer({ min: 0, max: 16 }) }), {
@@ -20,7 +20,7 @@ const scenarioArb = fc.record({
 });
 
 function expectedBytes(frags: readonly Fragment[], blocks: Map<string, Uint8Array>): Uint8Array {
-  const parts = frags.map((f) => blocks.get(f.blockUuid)!.subarray(f.start, f.start + f.size));
+  const parts = frags.map((f) => must(blocks.get(f.blockUuid), `block ${f.blockUuid}`).subarray(f.start, f.start + f.size));
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }
 
@@ -106,9 +106,15 @@ async function runScenario(kind: StoreKind, s: Scenario): Promise<void> {
 }
 
 test("MemoryStore: allocate mirrored by take", async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, (s) => runScenario("MemoryStore", s)), { numRuns: 100 });
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, (s) => runScenario("MemoryStore", s)),
+    { numRuns: 100 },
+  );
 });
 
 test("FileStore: allocate mirrored by take", async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, (s) => runScenario("FileStore", s)), { numRuns: 25 });
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, (s) => runScenario("FileStore", s)),
+    { numRuns: 25 },
+  );
 });

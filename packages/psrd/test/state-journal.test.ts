@@ -31,7 +31,7 @@ describe("StateJournal", () => {
     expect(readFileSync(file, "utf8")).toBe('{"a":1}\n{"a":2}\n');
     await journal.append([{ a: 3 }]);
     await journal.close();
-    expect((await Journal.open(file).then(async (r) => (await r.journal.close(), r.records)))).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    expect(await Journal.open(file).then(async (r) => (await r.journal.close(), r.records))).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
 
     writeFileSync(file, '{"a":1}\nxx\n{"a":2}\n');
     await expect(Journal.open(file)).rejects.toThrow(/line 2 is not valid JSON/);

@@ -19,7 +19,7 @@ interface Measure {
   mbPerSec: number;
 }
 
-async function measure(bytes: number, fn: () => unknown | Promise<unknown>): Promise<Measure> {
+async function measure(bytes: number, fn: () => unknown): Promise<Measure> {
   // warm-up (JIT) then timed loop; at least 3 operations
   const warmEnd = performance.now() + BUDGET_MS / 4;
   while (performance.now() < warmEnd) await fn();
@@ -69,13 +69,41 @@ async function main(): Promise<void> {
 
     const sOurs = await measure(size, () => split(secret, N, K));
     const sRef = await measure(size, () => reference.split(secret, N, K));
-    rows.push({ operation: "split", secretBytes: size, ours: sOurs, peerName: "shamir-secret-sharing split", peer: sRef, ratio: sOurs.mbPerSec / sRef.mbPerSec });
+    rows.push({
+      operation: "split",
+      secretBytes: size,
+      ours: sOurs,
+      peerName: "shamir-secret-sharing split",
+      peer: sRef,
+      ratio: sOurs.mbPerSec / sRef.mbPerSec,
+    });
     const cOurs = await measure(size, () => combine(oursK));
     const cRef = await measure(size, () => reference.combine(theirsK));
-    rows.push({ operation: "combine (k=3 shares)", secretBytes: size, ours: cOurs, peerName: "shamir-secret-sharing combine", peer: cRef, ratio: cOurs.mbPerSec / cRef.mbPerSec });
+    rows.push({
+      operation: "combine (k=3 shares)",
+      secretBytes: size,
+      ours: cOurs,
+      peerName: "shamir-secret-sharing combine",
+      peer: cRef,
+      ratio: cOurs.mbPerSec / cRef.mbPerSec,
+    });
     const rOurs = await measure(size, () => combineRobust(corrupted, K));
-    rows.push({ operation: "combineRobust (m=5, 1 bad)", secretBytes: size, ours: rOurs, peerName: "shamir-secret-sharing combine (k shares, no correction)", peer: cRef, ratio: rOurs.mbPerSec / cRef.mbPerSec });
-    rows.push({ operation: "combineRobust vs our combine", secretBytes: size, ours: rOurs, peerName: "@dske/sss combine (k shares)", peer: cOurs, ratio: rOurs.mbPerSec / cOurs.mbPerSec });
+    rows.push({
+      operation: "combineRobust (m=5, 1 bad)",
+      secretBytes: size,
+      ours: rOurs,
+      peerName: "shamir-secret-sharing combine (k shares, no correction)",
+      peer: cRef,
+      ratio: rOurs.mbPerSec / cRef.mbPerSec,
+    });
+    rows.push({
+      operation: "combineRobust vs our combine",
+      secretBytes: size,
+      ours: rOurs,
+      peerName: "@dske/sss combine (k shares)",
+      peer: cOurs,
+      ratio: rOurs.mbPerSec / cOurs.mbPerSec,
+    });
   }
 
   const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -102,7 +130,11 @@ async function main(): Promise<void> {
   const file = new URL("sss.json", dir);
   writeFileSync(
     file,
-    JSON.stringify({ package: "@dske/sss", node: process.version, date: new Date().toISOString(), n: N, k: K, budgetMs: BUDGET_MS, rows }, null, 2) + "\n",
+    JSON.stringify(
+      { package: "@dske/sss", node: process.version, date: new Date().toISOString(), n: N, k: K, budgetMs: BUDGET_MS, rows },
+      null,
+      2,
+    ) + "\n",
   );
   console.log(`wrote ${file.pathname}`);
 }

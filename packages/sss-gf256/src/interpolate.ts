@@ -33,7 +33,13 @@ export function interpolateAt(shares: Share[], x: number): Uint8Array {
   const batch = packShares(shares, L);
   const scratch = new Uint32Array(batch.words);
   try {
-    return evaluateAt(batch.vectors, shares.map((s) => s.x), x, L, scratch);
+    return evaluateAt(
+      batch.vectors,
+      shares.map((s) => s.x),
+      x,
+      L,
+      scratch,
+    );
   } finally {
     batch.wipe();
   }

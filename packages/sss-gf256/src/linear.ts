@@ -19,8 +19,14 @@ function xt(w: number): number {
 }
 
 function mulAdd1(out: Uint32Array, v0: Uint32Array, c0: number, start: number, end: number): void {
-  const a7 = -((c0 >>> 7) & 1), a6 = -((c0 >>> 6) & 1), a5 = -((c0 >>> 5) & 1), a4 = -((c0 >>> 4) & 1);
-  const a3 = -((c0 >>> 3) & 1), a2 = -((c0 >>> 2) & 1), a1 = -((c0 >>> 1) & 1), a0 = -(c0 & 1);
+  const a7 = -((c0 >>> 7) & 1),
+    a6 = -((c0 >>> 6) & 1),
+    a5 = -((c0 >>> 5) & 1),
+    a4 = -((c0 >>> 4) & 1);
+  const a3 = -((c0 >>> 3) & 1),
+    a2 = -((c0 >>> 2) & 1),
+    a1 = -((c0 >>> 1) & 1),
+    a0 = -(c0 & 1);
   for (let w = start; w < end; w++) {
     const p = v0[w];
     let acc = p & a7;
@@ -35,21 +41,26 @@ function mulAdd1(out: Uint32Array, v0: Uint32Array, c0: number, start: number, e
   }
 }
 
-function mulAdd2(
-  out: Uint32Array,
-  v0: Uint32Array,
-  v1: Uint32Array,
-  c0: number,
-  c1: number,
-  start: number,
-  end: number,
-): void {
-  const a7 = -((c0 >>> 7) & 1), a6 = -((c0 >>> 6) & 1), a5 = -((c0 >>> 5) & 1), a4 = -((c0 >>> 4) & 1);
-  const a3 = -((c0 >>> 3) & 1), a2 = -((c0 >>> 2) & 1), a1 = -((c0 >>> 1) & 1), a0 = -(c0 & 1);
-  const b7 = -((c1 >>> 7) & 1), b6 = -((c1 >>> 6) & 1), b5 = -((c1 >>> 5) & 1), b4 = -((c1 >>> 4) & 1);
-  const b3 = -((c1 >>> 3) & 1), b2 = -((c1 >>> 2) & 1), b1 = -((c1 >>> 1) & 1), b0 = -(c1 & 1);
+function mulAdd2(out: Uint32Array, v0: Uint32Array, v1: Uint32Array, c0: number, c1: number, start: number, end: number): void {
+  const a7 = -((c0 >>> 7) & 1),
+    a6 = -((c0 >>> 6) & 1),
+    a5 = -((c0 >>> 5) & 1),
+    a4 = -((c0 >>> 4) & 1);
+  const a3 = -((c0 >>> 3) & 1),
+    a2 = -((c0 >>> 2) & 1),
+    a1 = -((c0 >>> 1) & 1),
+    a0 = -(c0 & 1);
+  const b7 = -((c1 >>> 7) & 1),
+    b6 = -((c1 >>> 6) & 1),
+    b5 = -((c1 >>> 5) & 1),
+    b4 = -((c1 >>> 4) & 1);
+  const b3 = -((c1 >>> 3) & 1),
+    b2 = -((c1 >>> 2) & 1),
+    b1 = -((c1 >>> 1) & 1),
+    b0 = -(c1 & 1);
   for (let w = start; w < end; w++) {
-    const p = v0[w], q = v1[w];
+    const p = v0[w],
+      q = v1[w];
     let acc = (p & a7) ^ (q & b7);
     acc = xt(acc) ^ (p & a6) ^ (q & b6);
     acc = xt(acc) ^ (p & a5) ^ (q & b5);
@@ -73,14 +84,34 @@ function mulAdd3(
   start: number,
   end: number,
 ): void {
-  const a7 = -((c0 >>> 7) & 1), a6 = -((c0 >>> 6) & 1), a5 = -((c0 >>> 5) & 1), a4 = -((c0 >>> 4) & 1);
-  const a3 = -((c0 >>> 3) & 1), a2 = -((c0 >>> 2) & 1), a1 = -((c0 >>> 1) & 1), a0 = -(c0 & 1);
-  const b7 = -((c1 >>> 7) & 1), b6 = -((c1 >>> 6) & 1), b5 = -((c1 >>> 5) & 1), b4 = -((c1 >>> 4) & 1);
-  const b3 = -((c1 >>> 3) & 1), b2 = -((c1 >>> 2) & 1), b1 = -((c1 >>> 1) & 1), b0 = -(c1 & 1);
-  const d7 = -((c2 >>> 7) & 1), d6 = -((c2 >>> 6) & 1), d5 = -((c2 >>> 5) & 1), d4 = -((c2 >>> 4) & 1);
-  const d3 = -((c2 >>> 3) & 1), d2 = -((c2 >>> 2) & 1), d1 = -((c2 >>> 1) & 1), d0 = -(c2 & 1);
+  const a7 = -((c0 >>> 7) & 1),
+    a6 = -((c0 >>> 6) & 1),
+    a5 = -((c0 >>> 5) & 1),
+    a4 = -((c0 >>> 4) & 1);
+  const a3 = -((c0 >>> 3) & 1),
+    a2 = -((c0 >>> 2) & 1),
+    a1 = -((c0 >>> 1) & 1),
+    a0 = -(c0 & 1);
+  const b7 = -((c1 >>> 7) & 1),
+    b6 = -((c1 >>> 6) & 1),
+    b5 = -((c1 >>> 5) & 1),
+    b4 = -((c1 >>> 4) & 1);
+  const b3 = -((c1 >>> 3) & 1),
+    b2 = -((c1 >>> 2) & 1),
+    b1 = -((c1 >>> 1) & 1),
+    b0 = -(c1 & 1);
+  const d7 = -((c2 >>> 7) & 1),
+    d6 = -((c2 >>> 6) & 1),
+    d5 = -((c2 >>> 5) & 1),
+    d4 = -((c2 >>> 4) & 1);
+  const d3 = -((c2 >>> 3) & 1),
+    d2 = -((c2 >>> 2) & 1),
+    d1 = -((c2 >>> 1) & 1),
+    d0 = -(c2 & 1);
   for (let w = start; w < end; w++) {
-    const p = v0[w], q = v1[w], r = v2[w];
+    const p = v0[w],
+      q = v1[w],
+      r = v2[w];
     let acc = (p & a7) ^ (q & b7) ^ (r & d7);
     acc = xt(acc) ^ (p & a6) ^ (q & b6) ^ (r & d6);
     acc = xt(acc) ^ (p & a5) ^ (q & b5) ^ (r & d5);
@@ -106,16 +137,43 @@ function mulAdd4(
   start: number,
   end: number,
 ): void {
-  const a7 = -((c0 >>> 7) & 1), a6 = -((c0 >>> 6) & 1), a5 = -((c0 >>> 5) & 1), a4 = -((c0 >>> 4) & 1);
-  const a3 = -((c0 >>> 3) & 1), a2 = -((c0 >>> 2) & 1), a1 = -((c0 >>> 1) & 1), a0 = -(c0 & 1);
-  const b7 = -((c1 >>> 7) & 1), b6 = -((c1 >>> 6) & 1), b5 = -((c1 >>> 5) & 1), b4 = -((c1 >>> 4) & 1);
-  const b3 = -((c1 >>> 3) & 1), b2 = -((c1 >>> 2) & 1), b1 = -((c1 >>> 1) & 1), b0 = -(c1 & 1);
-  const d7 = -((c2 >>> 7) & 1), d6 = -((c2 >>> 6) & 1), d5 = -((c2 >>> 5) & 1), d4 = -((c2 >>> 4) & 1);
-  const d3 = -((c2 >>> 3) & 1), d2 = -((c2 >>> 2) & 1), d1 = -((c2 >>> 1) & 1), d0 = -(c2 & 1);
-  const e7 = -((c3 >>> 7) & 1), e6 = -((c3 >>> 6) & 1), e5 = -((c3 >>> 5) & 1), e4 = -((c3 >>> 4) & 1);
-  const e3 = -((c3 >>> 3) & 1), e2 = -((c3 >>> 2) & 1), e1 = -((c3 >>> 1) & 1), e0 = -(c3 & 1);
+  const a7 = -((c0 >>> 7) & 1),
+    a6 = -((c0 >>> 6) & 1),
+    a5 = -((c0 >>> 5) & 1),
+    a4 = -((c0 >>> 4) & 1);
+  const a3 = -((c0 >>> 3) & 1),
+    a2 = -((c0 >>> 2) & 1),
+    a1 = -((c0 >>> 1) & 1),
+    a0 = -(c0 & 1);
+  const b7 = -((c1 >>> 7) & 1),
+    b6 = -((c1 >>> 6) & 1),
+    b5 = -((c1 >>> 5) & 1),
+    b4 = -((c1 >>> 4) & 1);
+  const b3 = -((c1 >>> 3) & 1),
+    b2 = -((c1 >>> 2) & 1),
+    b1 = -((c1 >>> 1) & 1),
+    b0 = -(c1 & 1);
+  const d7 = -((c2 >>> 7) & 1),
+    d6 = -((c2 >>> 6) & 1),
+    d5 = -((c2 >>> 5) & 1),
+    d4 = -((c2 >>> 4) & 1);
+  const d3 = -((c2 >>> 3) & 1),
+    d2 = -((c2 >>> 2) & 1),
+    d1 = -((c2 >>> 1) & 1),
+    d0 = -(c2 & 1);
+  const e7 = -((c3 >>> 7) & 1),
+    e6 = -((c3 >>> 6) & 1),
+    e5 = -((c3 >>> 5) & 1),
+    e4 = -((c3 >>> 4) & 1);
+  const e3 = -((c3 >>> 3) & 1),
+    e2 = -((c3 >>> 2) & 1),
+    e1 = -((c3 >>> 1) & 1),
+    e0 = -(c3 & 1);
   for (let w = start; w < end; w++) {
-    const p = v0[w], q = v1[w], r = v2[w], s = v3[w];
+    const p = v0[w],
+      q = v1[w],
+      r = v2[w],
+      s = v3[w];
     let acc = (p & a7) ^ (q & b7) ^ (r & d7) ^ (s & e7);
     acc = xt(acc) ^ (p & a6) ^ (q & b6) ^ (r & d6) ^ (s & e6);
     acc = xt(acc) ^ (p & a5) ^ (q & b5) ^ (r & d5) ^ (s & e5);
@@ -142,7 +200,19 @@ export function linearCombineXor(
   const k = inputs.length;
   let i = 0;
   for (; i + 4 <= k; i += 4) {
-    mulAdd4(out, inputs[i], inputs[i + 1], inputs[i + 2], inputs[i + 3], coeffs[i], coeffs[i + 1], coeffs[i + 2], coeffs[i + 3], start, end);
+    mulAdd4(
+      out,
+      inputs[i],
+      inputs[i + 1],
+      inputs[i + 2],
+      inputs[i + 3],
+      coeffs[i],
+      coeffs[i + 1],
+      coeffs[i + 2],
+      coeffs[i + 3],
+      start,
+      end,
+    );
   }
   const rest = k - i;
   if (rest === 3) mulAdd3(out, inputs[i], inputs[i + 1], inputs[i + 2], coeffs[i], coeffs[i + 1], coeffs[i + 2], start, end);

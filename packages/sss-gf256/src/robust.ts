@@ -132,7 +132,13 @@ export function verifyConsistent(shares: Share[], k: number): boolean {
   const batch = packShares(shares, L);
   const scratch = new Uint32Array(batch.words);
   try {
-    return consistent(batch.vectors, shares.map((s) => s.x), Array.from({ length: shares.length }, (_, i) => i), k, scratch);
+    return consistent(
+      batch.vectors,
+      shares.map((s) => s.x),
+      Array.from({ length: shares.length }, (_, i) => i),
+      k,
+      scratch,
+    );
   } finally {
     batch.wipe();
     scratch.fill(0);

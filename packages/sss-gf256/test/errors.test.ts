@@ -39,9 +39,8 @@ describe("split: bad input", () => {
     expectCode(() => split(secret, n, 1), "INVALID_SHARE_COUNT", /share count n/);
   });
   it("empty secret → EMPTY_SECRET", () => expectCode(() => split(new Uint8Array(0), 3, 2), "EMPTY_SECRET", /empty/));
-  it.each([untyped("abc"), untyped([1, 2, 3]), untyped(new Uint16Array(3)), untyped(undefined)])(
-    "secret %p → INVALID_TYPE",
-    (s) => expectCode(() => split(s, 3, 2), "INVALID_TYPE", /Uint8Array/),
+  it.each([untyped("abc"), untyped([1, 2, 3]), untyped(new Uint16Array(3)), untyped(undefined)])("secret %p → INVALID_TYPE", (s) =>
+    expectCode(() => split(s, 3, 2), "INVALID_TYPE", /Uint8Array/),
   );
   it("random returning the wrong length or type → INVALID_RANDOM (and a short buffer is zeroed)", () => {
     const short = new Uint8Array([1, 2, 3]);
@@ -75,7 +74,7 @@ describe("combine / interpolate / robust: bad shares", () => {
     expectCode(() => fn([s[0], { x: 2, y: s[1].y.subarray(1) }]), "LENGTH_MISMATCH", /different lengths/);
     expectCode(() => fn([s[0], { x: 2, y: untyped([1, 2, 3, 4, 5]) }]), "INVALID_TYPE", /shares\[1\]\.y must be a Uint8Array/);
     expectCode(() => fn([{ x: 1, y: new Uint8Array(0) }]), "EMPTY_SECRET", /empty/);
-    expectCode(() => fn(new Array(256).fill(s[0])), "INVALID_SHARE_COUNT", /at most 255/);
+    expectCode(() => fn(new Array<Share>(256).fill(s[0])), "INVALID_SHARE_COUNT", /at most 255/);
   });
 
   it("fewer than k shares → NOT_ENOUGH_SHARES (never a wrong secret)", () => {

@@ -1,6 +1,16 @@
 import { gf256, SssError } from "../src/index";
 import vectors from "./fixtures/gf8-vectors.json";
 
+/** What fn throws (undefined if it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 /** Independent reference: log/exp tables from generator 0x03, built with a plain "Russian peasant" multiply. */
 function slowMul(a: number, b: number): number {
   let r = 0;
@@ -15,7 +25,9 @@ function slowMul(a: number, b: number): number {
 
 describe("gf256 scalar field (AES polynomial 0x11B)", () => {
   it.each(vectors.gf8_mul)("mul vector $a * $b = $product", ({ a, b, product }) => {
-    const A = parseInt(a, 16), B = parseInt(b, 16), P = parseInt(product, 16);
+    const A = parseInt(a, 16),
+      B = parseInt(b, 16),
+      P = parseInt(product, 16);
     expect(gf256.mul(A, B)).toBe(P);
     expect(gf256.mul(B, A)).toBe(P);
     if (B !== 0) expect(gf256.div(P, B)).toBe(A);
@@ -42,10 +54,10 @@ describe("gf256 scalar field (AES polynomial 0x11B)", () => {
   });
 
   it("rejects division by zero and non-bytes with typed errors", () => {
-    expect(() => gf256.inv(0)).toThrow(expect.objectContaining({ code: "DIVISION_BY_ZERO" }));
+    expect(thrownBy(() => gf256.inv(0))).toMatchObject({ code: "DIVISION_BY_ZERO" });
     expect(() => gf256.div(5, 0)).toThrow(SssError);
     for (const bad of [256, -1, 1.5, NaN]) {
-      expect(() => gf256.mul(bad, 1)).toThrow(expect.objectContaining({ code: "INVALID_TYPE" }));
+      expect(thrownBy(() => gf256.mul(bad, 1))).toMatchObject({ code: "INVALID_TYPE" });
       expect(() => gf256.add(1, bad)).toThrow(SssError);
     }
   });

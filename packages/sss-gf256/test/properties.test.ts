@@ -15,9 +15,7 @@ import { subsets } from "./helpers";
 const sharing = fc
   .integer({ min: 1, max: 8 })
   .chain((n) => fc.record({ n: fc.constant(n), k: fc.integer({ min: 1, max: n }) }))
-  .chain(({ n, k }) =>
-    fc.record({ n: fc.constant(n), k: fc.constant(k), secret: fc.uint8Array({ minLength: 1, maxLength: 70 }) }),
-  );
+  .chain(({ n, k }) => fc.record({ n: fc.constant(n), k: fc.constant(k), secret: fc.uint8Array({ minLength: 1, maxLength: 70 }) }));
 
 const copy = (shares: Share[]): Share[] => shares.map((s) => ({ x: s.x, y: s.y.slice() }));
 
@@ -27,11 +25,13 @@ interface Delta {
   bytes: Uint8Array;
 }
 
-const nonzeroDelta: fc.Arbitrary<Delta> = fc.record({
-  pos: fc.nat(),
-  first: fc.integer({ min: 1, max: 255 }),
-  rest: fc.uint8Array({ maxLength: 7 }),
-}).map(({ pos, first, rest }) => ({ pos, bytes: Uint8Array.from([first, ...rest]) }));
+const nonzeroDelta: fc.Arbitrary<Delta> = fc
+  .record({
+    pos: fc.nat(),
+    first: fc.integer({ min: 1, max: 255 }),
+    rest: fc.uint8Array({ maxLength: 7 }),
+  })
+  .map(({ pos, first, rest }) => ({ pos, bytes: Uint8Array.from([first, ...rest]) }));
 
 /** Corrupts the shares at the given indices; each chosen share really changes (at byte pos % L). */
 function corrupt(shares: Share[], indices: number[], deltas: Delta[]): Share[] {
@@ -62,20 +62,21 @@ describe("properties", () => {
   });
 
   it("up to ⌊(m-k)/2⌋ corrupted shares are dropped (exact x's reported) and the secret is right", () => {
-    const arb = fc
-      .record({ k: fc.integer({ min: 1, max: 5 }), extra: fc.integer({ min: 2, max: 6 }) })
-      .chain(({ k, extra }) => {
-        const m = k + extra;
-        const maxBad = Math.floor(extra / 2);
-        return fc.record({
-          k: fc.constant(k),
-          m: fc.constant(m),
-          secret: fc.uint8Array({ minLength: 1, maxLength: 40 }),
-          bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: 0, maxLength: maxBad }),
-          deltas: fc.array(nonzeroDelta, { minLength: maxBad, maxLength: maxBad }),
-          order: fc.shuffledSubarray(Array.from({ length: m }, (_, i) => i), { minLength: m, maxLength: m }),
-        });
+    const arb = fc.record({ k: fc.integer({ min: 1, max: 5 }), extra: fc.integer({ min: 2, max: 6 }) }).chain(({ k, extra }) => {
+      const m = k + extra;
+      const maxBad = Math.floor(extra / 2);
+      return fc.record({
+        k: fc.constant(k),
+        m: fc.constant(m),
+        secret: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+        bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: 0, maxLength: maxBad }),
+        deltas: fc.array(nonzeroDelta, { minLength: maxBad, maxLength: maxBad }),
+        order: fc.shuffledSubarray(
+          Array.from({ length: m }, (_, i) => i),
+          { minLength: m, maxLength: m },
+        ),
       });
+    });
     fc.assert(
       fc.property(arb, ({ k, m, secret, bad, deltas, order }) => {
         const shares = split(secret, m, k);
@@ -92,17 +93,15 @@ describe("properties", () => {
   });
 
   it("1..m-k corrupted shares are always detected by verifyConsistent", () => {
-    const arb = fc
-      .record({ k: fc.integer({ min: 1, max: 5 }), extra: fc.integer({ min: 1, max: 5 }) })
-      .chain(({ k, extra }) =>
-        fc.record({
-          k: fc.constant(k),
-          m: fc.constant(k + extra),
-          secret: fc.uint8Array({ minLength: 1, maxLength: 20 }),
-          bad: fc.uniqueArray(fc.integer({ min: 0, max: k + extra - 1 }), { minLength: 1, maxLength: extra }),
-          deltas: fc.array(nonzeroDelta, { minLength: extra, maxLength: extra }),
-        }),
-      );
+    const arb = fc.record({ k: fc.integer({ min: 1, max: 5 }), extra: fc.integer({ min: 1, max: 5 }) }).chain(({ k, extra }) =>
+      fc.record({
+        k: fc.constant(k),
+        m: fc.constant(k + extra),
+        secret: fc.uint8Array({ minLength: 1, maxLength: 20 }),
+        bad: fc.uniqueArray(fc.integer({ min: 0, max: k + extra - 1 }), { minLength: 1, maxLength: extra }),
+        deltas: fc.array(nonzeroDelta, { minLength: extra, maxLength: extra }),
+      }),
+    );
     fc.assert(
       fc.property(arb, ({ k, m, secret, bad, deltas }) => {
         const corrupted = corrupt(split(secret, m, k), bad, deltas);
@@ -114,18 +113,16 @@ describe("properties", () => {
 
   it("with ⌊(m-k)/2⌋ < bad ≤ ⌈(m-k)/2⌉ (any corruption): always the typed error, never a wrong secret", () => {
     // m-k odd, so ⌈(m-k)/2⌉ = ⌊(m-k)/2⌋ + 1 bad shares; no polynomial can reach m-⌊(m-k)/2⌋ agreements
-    const arb = fc
-      .record({ k: fc.integer({ min: 1, max: 4 }), half: fc.integer({ min: 0, max: 2 }) })
-      .chain(({ k, half }) => {
-        const m = k + 2 * half + 1;
-        return fc.record({
-          k: fc.constant(k),
-          m: fc.constant(m),
-          secret: fc.uint8Array({ minLength: 1, maxLength: 16 }),
-          bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: half + 1, maxLength: half + 1 }),
-          deltas: fc.array(nonzeroDelta, { minLength: half + 1, maxLength: half + 1 }),
-        });
+    const arb = fc.record({ k: fc.integer({ min: 1, max: 4 }), half: fc.integer({ min: 0, max: 2 }) }).chain(({ k, half }) => {
+      const m = k + 2 * half + 1;
+      return fc.record({
+        k: fc.constant(k),
+        m: fc.constant(m),
+        secret: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+        bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: half + 1, maxLength: half + 1 }),
+        deltas: fc.array(nonzeroDelta, { minLength: half + 1, maxLength: half + 1 }),
       });
+    });
     fc.assert(
       fc.property(arb, ({ k, secret, bad, deltas, m }) => {
         const corrupted = corrupt(split(secret, m, k), bad, deltas);
@@ -136,18 +133,16 @@ describe("properties", () => {
   });
 
   it("more random corruption (L >= 8): the typed error or the right secret, never a silent wrong secret", () => {
-    const arb = fc
-      .record({ k: fc.integer({ min: 1, max: 4 }), extra: fc.integer({ min: 2, max: 5 }) })
-      .chain(({ k, extra }) => {
-        const m = k + extra;
-        return fc.record({
-          k: fc.constant(k),
-          m: fc.constant(m),
-          secret: fc.uint8Array({ minLength: 8, maxLength: 32 }),
-          bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: Math.floor(extra / 2) + 1, maxLength: m }),
-          noise: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { minLength: m, maxLength: m }),
-        });
+    const arb = fc.record({ k: fc.integer({ min: 1, max: 4 }), extra: fc.integer({ min: 2, max: 5 }) }).chain(({ k, extra }) => {
+      const m = k + extra;
+      return fc.record({
+        k: fc.constant(k),
+        m: fc.constant(m),
+        secret: fc.uint8Array({ minLength: 8, maxLength: 32 }),
+        bad: fc.uniqueArray(fc.integer({ min: 0, max: m - 1 }), { minLength: Math.floor(extra / 2) + 1, maxLength: m }),
+        noise: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { minLength: m, maxLength: m }),
       });
+    });
     fc.assert(
       fc.property(arb, ({ k, m, secret, bad, noise }) => {
         const shares = split(secret, m, k);

@@ -50,7 +50,8 @@ export interface ClientStatusDoc {
 }
 
 export const hubStatus = async (t: SystemTopology, hub: string): Promise<HubStatusDoc> => (await t.status(hub)) as unknown as HubStatusDoc;
-export const clientStatus = async (t: SystemTopology, client: string): Promise<ClientStatusDoc> => (await t.status(client)) as unknown as ClientStatusDoc;
+export const clientStatus = async (t: SystemTopology, client: string): Promise<ClientStatusDoc> =>
+  (await t.status(client)) as unknown as ClientStatusDoc;
 
 /** What each of `hubs` holds for `client` (undefined where it is not registered), plus the names of all clients it knows and its shares. */
 export async function hubAccounting(t: SystemTopology, hubs: readonly string[], client: string): Promise<Record<string, unknown>> {
@@ -80,9 +81,14 @@ export function chainSeq(t: SystemTopology, status: ClientStatusDoc, hub: string
 }
 
 /** A client's pools and chain seq with every hub. */
-export async function clientAccounting(t: SystemTopology, client: string): Promise<Record<string, { seq: number; pools: ClientPeerHub["pools"]; registered: boolean }>> {
+export async function clientAccounting(
+  t: SystemTopology,
+  client: string,
+): Promise<Record<string, { seq: number; pools: ClientPeerHub["pools"]; registered: boolean }>> {
   const s = await clientStatus(t, client);
-  return Object.fromEntries(s.peer_hubs.map((p) => [p.hub_name, { seq: chainSeq(t, s, p.hub_name), pools: p.pools, registered: p.registered }]));
+  return Object.fromEntries(
+    s.peer_hubs.map((p) => [p.hub_name, { seq: chainSeq(t, s, p.hub_name), pools: p.pools, registered: p.registered }]),
+  );
 }
 
 /**
@@ -90,7 +96,10 @@ export async function clientAccounting(t: SystemTopology, client: string): Promi
  * 100 ms; throws after `maxMs`). The default quiet time exceeds the clients' acknowledgement
  * flush delay (1 s).
  */
-export async function settled<T>(read: () => Promise<T>, opts: { quietMs?: number; maxMs?: number; ready?: (v: T) => boolean } = {}): Promise<T> {
+export async function settled<T>(
+  read: () => Promise<T>,
+  opts: { quietMs?: number; maxMs?: number; ready?: (v: T) => boolean } = {},
+): Promise<T> {
   const quietMs = opts.quietMs ?? 1500;
   const until = Date.now() + (opts.maxMs ?? 20_000);
   const ready = opts.ready ?? (() => true);
@@ -106,13 +115,17 @@ export async function settled<T>(read: () => Promise<T>, opts: { quietMs?: numbe
     } else if (Date.now() - since >= quietMs) {
       return value;
     }
-    if (Date.now() > until) throw new Error(`accounting did not settle within ${opts.maxMs ?? 20_000} ms; last reading: ${last.slice(0, 500)}`);
+    if (Date.now() > until)
+      throw new Error(`accounting did not settle within ${opts.maxMs ?? 20_000} ms; last reading: ${last.slice(0, 500)}`);
   }
 }
 
 /** hubAccounting, settled, with every released share acknowledged (no acknowledgement still on its way). */
 export function settledHubAccounting(t: SystemTopology, hubs: readonly string[], client: string): Promise<Record<string, unknown>> {
   return settled(() => hubAccounting(t, hubs, client), {
-    ready: (v) => Object.values(v).every((h) => ((h as { shares: { pending_ack?: string[] }[] }).shares ?? []).every((s) => (s.pending_ack ?? []).length === 0)),
+    ready: (v) =>
+      Object.values(v).every((h) =>
+        ((h as { shares?: { pending_ack?: string[] }[] }).shares ?? []).every((s) => (s.pending_ack ?? []).length === 0),
+      ),
   });
 }

@@ -20,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { formatSignatureHeader, parseSignatureHeader } from "@dske/auth";
 import { forward, hubOf, RealNet, type Exchange, type SentRequest } from "./real-net";
 import { isClearError, waitUntil } from "./chaos-util";
+import { defined } from "../defined";
 
 jest.setTimeout(120_000);
 
@@ -30,7 +31,8 @@ const CLIENTS = [
 ];
 const figures = { attacks: 0, rejected: 0 };
 
-const isInBandPost = (e: { method: string; url: string }) => e.method === "POST" && /\/dske\/api\/v1\/key-shares?$/.test(e.url.split("?")[0]);
+const isInBandPost = (e: { method: string; url: string }) =>
+  e.method === "POST" && /\/dske\/api\/v1\/key-shares?$/.test(e.url.split("?")[0]);
 const isInBandGet = (e: { method: string; url: string }) =>
   (e.method === "GET" && /\/dske\/api\/v1\/key-share\?/.test(e.url)) || /\/dske\/api\/v1\/key-shares\/fetch/.test(e.url);
 
@@ -51,7 +53,7 @@ async function resend(net: RealNet, hub: string, req: SentRequest, attack = true
     figures.attacks++;
     if (r.status === 401) figures.rejected++;
   }
-  return { status: r.status, data, signed: r.headers["dske-signature"] !== undefined };
+  return { status: r.status, data, signed: Object.hasOwn(r.headers, "dske-signature") };
 }
 
 function flipTag(header: string): string {
@@ -116,8 +118,14 @@ describe.each([
     const { enc, dec } = await net.keyPair("sam", "sunny");
     expect(dec).toEqual(enc);
     const fresh: Exchange[] = HUBS.flatMap((h, i) => net.proxy(h).exchanges.slice(from[i]));
-    const post = fresh.find((e) => isInBandPost(e) && e.status === 200)!;
-    const get = fresh.find((e) => isInBandGet(e) && e.status === 200)!;
+    const post = defined(
+      fresh.find((e) => isInBandPost(e) && e.status === 200),
+      "a captured in-band POST",
+    );
+    const get = defined(
+      fresh.find((e) => isInBandGet(e) && e.status === 200),
+      "a captured in-band GET",
+    );
     expect(post).toBeDefined();
     expect(get).toBeDefined();
     // Measured: what the hubs consume from here on that the clients' own traffic (acks, PSRD
@@ -157,13 +165,17 @@ describe.each([
     expect(e.status).toBe(200); // k = 3 of the other 4 hubs acknowledged
     const enc = (e.data as { keys: { key_ID: string; key: string }[] }).keys;
     holdGet = true;
-    const d = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+    const d = await net.decKeys(
+      "sunny",
+      "sam",
+      enc.map((k) => k.key_ID),
+    );
     expect(d.status).toBe(200);
     expect((d.data as { keys: unknown }).keys).toEqual(enc);
     for (const h of HUBS) net.proxy(h).decide = () => "forward";
     const held = HUBS.flatMap((h, i) => net.proxy(h).held.slice(heldFrom[i]));
-    const post = held.find(isInBandPost)!;
-    const get = held.find(isInBandGet)!;
+    const post = defined(held.find(isInBandPost), "a held in-band POST");
+    const get = defined(held.find(isInBandGet), "a held in-band GET");
     expect(post).toBeDefined();
     expect(get).toBeDefined();
 
@@ -181,7 +193,15 @@ describe.each([
       { what: "POST signature", req: { ...post, headers: { ...post.headers, "dske-signature": flipTag(post.headers["dske-signature"]) } } },
       get.method === "GET"
         ? { what: "GET query", req: { ...get, url: tamperedQuery(get.url) } }
-        : { what: "fetch body", req: { ...get, body: Buffer.from(get.body.toString("utf8").replace(/"key_id":"([0-9a-f])/, (_m, c: string) => `"key_id":"${c === "0" ? "1" : "0"}`)) } },
+        : {
+            what: "fetch body",
+            req: {
+              ...get,
+              body: Buffer.from(
+                get.body.toString("utf8").replace(/"key_id":"([0-9a-f])/, (_m, c: string) => `"key_id":"${c === "0" ? "1" : "0"}`),
+              ),
+            },
+          },
       { what: "GET signature", req: { ...get, headers: { ...get.headers, "dske-signature": flipTag(get.headers["dske-signature"]) } } },
     ];
     for (const a of attempts) {
@@ -314,7 +334,11 @@ describe.each([
       net.setFaults("hilary", { corrupt_shares: 0x02 });
       net.setFaults("hugo", { corrupt_shares: 0x04 });
       try {
-        const d = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+        const d = await net.decKeys(
+          "sunny",
+          "sam",
+          enc.map((k) => k.key_ID),
+        );
         figures.attacks++;
         expect(d.status).toBe(503);
         expect(isClearError(d.status, d.data)).toBe(true);
@@ -334,17 +358,28 @@ describe.each([
     const backKeys = (back.data as { keys: { key_ID: string }[] }).keys;
     const from = HUBS.map((h) => net.proxy(h).exchanges.length);
     for (const h of HUBS) net.proxy(h).swapNext = true;
-    const [e, d] = await Promise.all([net.encKeys("sam", "sunny", { number: 1 }), net.decKeys("sam", "sunny", backKeys.map((k) => k.key_ID))]);
+    const [e, d] = await Promise.all([
+      net.encKeys("sam", "sunny", { number: 1 }),
+      net.decKeys(
+        "sam",
+        "sunny",
+        backKeys.map((k) => k.key_ID),
+      ),
+    ]);
     for (const h of HUBS) net.proxy(h).swapNext = false;
     const swappedAt = HUBS.filter((h) => net.proxy(h).swapped > 0);
     expect(swappedAt.length).toBeGreaterThan(0);
     figures.attacks += swappedAt.length;
     // Never a wrong key: each call either succeeded (with k other hubs) or failed clearly.
-    if (d.status === 200) expect((d.data as { keys: unknown }).keys).toEqual(backKeys.map((k) => expect.objectContaining(k)));
+    if (d.status === 200) expect((d.data as { keys: unknown }).keys).toEqual(backKeys.map((k): unknown => expect.objectContaining(k)));
     else expect(isClearError(d.status, d.data)).toBe(true);
     if (e.status === 200) {
       const enc = (e.data as { keys: { key_ID: string }[] }).keys;
-      const again = await net.decKeys("sunny", "sam", enc.map((k) => k.key_ID));
+      const again = await net.decKeys(
+        "sunny",
+        "sam",
+        enc.map((k) => k.key_ID),
+      );
       expect(again.status).toBe(200);
       expect((again.data as { keys: unknown }).keys).toEqual(enc);
     } else expect(isClearError(e.status, e.data)).toBe(true);
@@ -377,9 +412,10 @@ describe.each([
     }
     figures.attacks++;
     expect(err).toBeDefined();
-    expect(err!.status).toBe(503);
-    expect(isClearError(err!.status, err!.data)).toBe(true);
-    expect((err!.data as { message: string }).message).toMatch(/PSRD/);
+    const refusal = defined(err, "a refused enc_keys");
+    expect(refusal.status).toBe(503);
+    expect(isClearError(refusal.status, refusal.data)).toBe(true);
+    expect((refusal.data as { message: string }).message).toMatch(/PSRD/);
     figures.rejected++;
     // Keys flow again once the distributors replenished the pools (a request before that is refused).
     await waitUntil(async () => {
@@ -387,7 +423,9 @@ describe.each([
       if (r) expect(r.dec).toEqual(r.enc);
       return r !== undefined;
     }, "keys to flow again after replenishment");
-    console.log(`PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(err!.data as { message: string }).message.slice(0, 300)}`);
+    console.log(
+      `PSRD exhaustion (real processes): ${issued} keys issued before 503: ${(refusal.data as { message: string }).message.slice(0, 300)}`,
+    );
   });
 });
 

@@ -35,7 +35,8 @@ export function bundleParts(bytes: Uint8Array): BundleParts {
   const h = buf.readUInt32BE(8);
   const header = JSON.parse(buf.subarray(12, 12 + h).toString("utf8")) as BundleHeaderJson;
   const payloadLength = header.blocks.reduce((n, b) => n + b.size, 0) + 32;
-  if (buf.length !== 12 + h + payloadLength + SHA_BYTES + TAG_BYTES) throw new Error(`bundle length ${buf.length} does not match its header`);
+  if (buf.length !== 12 + h + payloadLength + SHA_BYTES + TAG_BYTES)
+    throw new Error(`bundle length ${buf.length} does not match its header`);
   return { header, payloadAt: 12 + h, payloadLength };
 }
 
@@ -43,7 +44,8 @@ export function bundleParts(bytes: Uint8Array): BundleParts {
 export const poolBytes = (header: BundleHeaderJson, owner: "client" | "hub"): number =>
   header.blocks.filter((b) => b.pool_owner === owner).reduce((n, b) => n + b.size, 0);
 
-export const poolBlocks = (header: BundleHeaderJson, owner: "client" | "hub"): number => header.blocks.filter((b) => b.pool_owner === owner).length;
+export const poolBlocks = (header: BundleHeaderJson, owner: "client" | "hub"): number =>
+  header.blocks.filter((b) => b.pool_owner === owner).length;
 
 /** Recompute the SHA-256 (in place): the accident check passes, only the tag can catch a change. */
 export function fixSha(bytes: Buffer): Buffer {

@@ -26,6 +26,7 @@ import { bundleParts, fixSha, poolBlocks, poolBytes, withHeader } from "./bundle
 import { pidOf, sleep } from "./chaos-util";
 import { runningTopology, SYSTEM_TIMEOUT, type CliResult } from "./harness";
 import { saeKeyPair } from "./sae-http";
+import { defined } from "../defined";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -54,9 +55,24 @@ const log = (node: string) => readFileSync(path.join(t.stateDir, "logs", `${node
 
 /** `dske-cli psrd issue HUB CLIENT ... --out FILE`; returns the file's bytes (a copy kept by the test). */
 async function issue(hub: string, client: string, file: string, clientOwned = 4096, hubOwned = 4096): Promise<Buffer> {
-  const r = await t.cli("psrd", "issue", hub, client, "--client-owned-bytes", String(clientOwned), "--hub-owned-bytes", String(hubOwned), "--out", file);
+  const r = await t.cli(
+    "psrd",
+    "issue",
+    hub,
+    client,
+    "--client-owned-bytes",
+    String(clientOwned),
+    "--hub-owned-bytes",
+    String(hubOwned),
+    "--out",
+    file,
+  );
   if (r.code !== 0) throw new Error(`psrd issue ${hub} ${client} failed: ${r.stderr}`);
-  expect(r.out[0]).toMatch(new RegExp(`^Issued PSRD bundle \\d+ of hub ${hub} for client ${client} \\(${clientOwned} \\+ ${hubOwned} bytes\\): ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+  expect(r.out[0]).toMatch(
+    new RegExp(
+      `^Issued PSRD bundle \\d+ of hub ${hub} for client ${client} \\(${clientOwned} \\+ ${hubOwned} bytes\\): ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    ),
+  );
   return readFileSync(file);
 }
 
@@ -102,7 +118,7 @@ test("start provisioned every client by bundle: registered with every hub, bundl
     const s = await hubStatus(t, h);
     expect(s.psrd_delivery).toBe("bundle");
     expect(s.peer_clients.map((c) => c.client_name).sort()).toEqual(CLIENTS);
-    for (const c of s.peer_clients) expect([h, c.client_name, c.psrd!.bundles_issued >= 1]).toEqual([h, c.client_name, true]);
+    for (const c of s.peer_clients) expect([h, c.client_name, defined(c.psrd).bundles_issued >= 1]).toEqual([h, c.client_name, true]);
     for (const c of CLIENTS) expect(log(h)).toMatch(new RegExp(`hub ${h}: issued PSRD bundle 1 for ${c} \\(65536 \\+ 65536 bytes\\)`));
   }
 
@@ -111,20 +127,34 @@ test("start provisioned every client by bundle: registered with every hub, bundl
   const url = `http://127.0.0.1:${t.node("hank").port}/hub/hank/dske/oob/v1/psrd?client_name=curtis&pool_owner=client&size=1000`;
   const outsider = await t.http.get(url);
   expect(outsider.status).toBe(401);
-  const state = JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as { chains: Record<string, { enrollment_secret?: string }> };
+  const state = JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as {
+    chains: Record<string, { enrollment_secret?: string }>;
+  };
   const secret = state.chains.hank.enrollment_secret;
   expect(secret).toMatch(/^[0-9a-f]{64}$/);
   const itself = await t.http.get(url, { headers: { Authorization: `Bearer ${secret}` } });
   expect(itself.status).toBe(403);
-  expect((itself.data as { message: string }).message).toMatch(/delivers PSRD only in bundles carried out of band \(psrd_delivery: bundle\)/);
+  expect((itself.data as { message: string }).message).toMatch(
+    /delivers PSRD only in bundles carried out of band \(psrd_delivery: bundle\)/,
+  );
   expect(await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"))).toEqual(before);
 
-  for (const [m, s] of [["sam", "serena"], ["serena", "sofia"], ["sofia", "sunny"], ["sunny", "sam"], ["susan", "serena"]]) await expectKeysFlow(m, s);
+  for (const [m, s] of [
+    ["sam", "serena"],
+    ["serena", "sofia"],
+    ["sofia", "sunny"],
+    ["sunny", "sam"],
+    ["susan", "serena"],
+  ])
+    await expectKeysFlow(m, s);
 });
 
 test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → installed, pools grow by the bundle, the file destroyed", async () => {
   const before = await accounting("curtis");
-  const hankBefore = (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!;
+  const hankBefore = defined(
+    (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"),
+    "curtis at hank",
+  );
   const file = fileIn("by-hand.psrd");
   const bytes = await issue("hank", "curtis", file, 20_000, 30_000);
   expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -132,9 +162,12 @@ test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → i
   const { header } = bundleParts(bytes);
   expect(header).toMatchObject({ v: 1, hub_name: "hank", client_name: "curtis", seq: before.hank.seq + 1 });
   expect(header.enrollment_secret).toBeUndefined(); // only in bundle 1
-  const hankIssued = (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!;
-  expect(hankIssued.psrd!.bundles_issued).toBe(hankBefore.psrd!.bundles_issued + 1);
-  expect(hankIssued.psrd!.staged.hub).toBe(30_000); // hub-owned blocks wait for curtis's confirmation
+  const hankIssued = defined(
+    (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"),
+    "curtis at hank",
+  );
+  expect(defined(hankIssued.psrd).bundles_issued).toBe(defined(hankBefore.psrd).bundles_issued + 1);
+  expect(defined(hankIssued.psrd).staged.hub).toBe(30_000); // hub-owned blocks wait for curtis's confirmation
 
   const r = await install("curtis", file);
   expect(r.stderr).toBe("");
@@ -150,9 +183,12 @@ test("by hand: psrd issue hank curtis --out FILE, psrd install curtis FILE → i
   expect(after.hank.pools.hub_owned.blocks).toBe(before.hank.pools.hub_owned.blocks + 1);
   for (const h of HUBS.filter((x) => x !== "hank")) expect(after[h]).toEqual(before[h]);
   // curtis confirmed the hub-owned block in band: hank uses it now.
-  const hankAfter = await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!, {
-    ready: (c) => c.psrd!.staged.hub === 0,
-  });
+  const hankAfter = defined(
+    await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"), {
+      ready: (c) => c?.psrd?.staged.hub === 0,
+    }),
+    "curtis at hank",
+  );
   expect(hankAfter.pools.hub_owned.size).toBe(hankBefore.pools.hub_owned.size + poolBytes(header, "hub"));
   await expectKeysFlow("sam", "sunny");
   await expectKeysFlow("sunny", "sam");
@@ -172,7 +208,10 @@ test("a tampered bundle is refused, nothing installed: a flipped payload byte (c
   await expectRefused("curtis", "tampered-chain-key.psrd", fixSha(key), /fails its integrity tag/);
   // A header field changed (a block's pool owner), SHA-256 fixed.
   const parts = bundleParts(bytes);
-  const swapped = withHeader(bytes, { ...parts.header, blocks: parts.header.blocks.map((b) => ({ ...b, pool_owner: b.pool_owner === "client" ? "hub" : "client" })) });
+  const swapped = withHeader(bytes, {
+    ...parts.header,
+    blocks: parts.header.blocks.map((b) => ({ ...b, pool_owner: b.pool_owner === "client" ? "hub" : "client" })),
+  });
   await expectRefused("curtis", "tampered-header.psrd", swapped, /fails its integrity tag/);
   const ok = await install("curtis", file);
   expect(ok.stderr).toBe("");
@@ -216,8 +255,19 @@ test("a bundle for another hub (header's hub rewritten, SHA-256 fixed; or a hub 
   const bytes = await issue(from, "curtis", file);
   const header = bundleParts(bytes).header;
   expect(header.seq).toBe(acc[as].seq + 1);
-  await expectRefused("curtis", `from-${from}-as-${as}.psrd`, withHeader(bytes, { ...header, hub_name: as }), new RegExp(`bundle seq ${header.seq} from hub ${as} fails its integrity tag`));
-  await expectRefused("curtis", `from-${from}-as-hector.psrd`, withHeader(bytes, { ...header, hub_name: "hector" }), /from hub hector, which is not one of the hubs of client curtis/, false);
+  await expectRefused(
+    "curtis",
+    `from-${from}-as-${as}.psrd`,
+    withHeader(bytes, { ...header, hub_name: as }),
+    new RegExp(`bundle seq ${header.seq} from hub ${as} fails its integrity tag`),
+  );
+  await expectRefused(
+    "curtis",
+    `from-${from}-as-hector.psrd`,
+    withHeader(bytes, { ...header, hub_name: "hector" }),
+    /from hub hector, which is not one of the hubs of client curtis/,
+    false,
+  );
   const ok = await install("curtis", file);
   expect(ok.stderr).toBe("");
   expect(ok.code).toBe(0);
@@ -268,8 +318,17 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   const poolDir = (owner: "client" | "hub") => path.join(t.stateDir, "nodes", "curtis", "psrd", "pools", `hub-hank-${owner}-owned`);
   const dataBytes = () => (["client", "hub"] as const).reduce((n, o) => n + statSync(path.join(poolDir(o), "data.bin")).size, 0);
   const blocksOnDisk = () =>
-    new Set((["client", "hub"] as const).flatMap((o) => (JSON.parse(readFileSync(path.join(poolDir(o), "meta.json"), "utf8")) as { blocks: { uuid: string }[] }).blocks.map((b) => b.uuid)));
-  const seqOnDisk = () => (JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as { chains: Record<string, { seq: number }> }).chains.hank.seq;
+    new Set(
+      (["client", "hub"] as const).flatMap((o) =>
+        (JSON.parse(readFileSync(path.join(poolDir(o), "meta.json"), "utf8")) as { blocks: { uuid: string }[] }).blocks.map((b) => b.uuid),
+      ),
+    );
+  const seqOnDisk = () =>
+    (
+      JSON.parse(readFileSync(path.join(t.stateDir, "nodes", "curtis", "client-state.json"), "utf8")) as {
+        chains: Record<string, { seq: number }>;
+      }
+    ).chains.hank.seq;
   const blockSize = Math.max(...header.blocks.map((b) => b.size));
   const logFile = path.join(t.stateDir, "logs", "curtis.log");
 
@@ -287,10 +346,10 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   for (const [what, when] of points) {
     const logFrom = statSync(logFile).size;
     const data0 = dataBytes();
-    let finished = false;
-    const starting = t.cli("--client", "curtis", "start").finally(() => (finished = true));
+    const start = { finished: false }; // set in a callback, so a property (TS would narrow a local to false)
+    const starting = t.cli("--client", "curtis", "start").finally(() => (start.finished = true));
     let killed: number | undefined;
-    while (killed === undefined && !finished) {
+    while (killed === undefined && !start.finished) {
       const pid = pidOf(t, "curtis");
       if (pid !== undefined && isNodeProcessAlive(pid, "curtis") && (await when(logFrom, data0))) {
         process.kill(pid, "SIGKILL");
@@ -305,14 +364,16 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
       outcomes.push(`${what}: install completed first`);
       break;
     }
-    for (const end = Date.now() + 20_000; isNodeProcessAlive(killed, "curtis") && Date.now() < end; ) await sleep(10);
+    for (const end = Date.now() + 20_000; isNodeProcessAlive(killed, "curtis") && Date.now() < end;) await sleep(10);
     expect(isNodeProcessAlive(killed, "curtis")).toBe(false);
     // All or nothing at the crash point: the chain advanced only with every block durable; otherwise
     // the bundle is still in the inbox (the next start completes the install).
     const seq = seqOnDisk();
     const have = blocksOnDisk();
     const present = header.blocks.filter((b) => have.has(b.block_uuid)).length;
-    outcomes.push(`${what}: chain seq ${seq}, ${present} of ${header.blocks.length} blocks on disk, bundle ${existsSync(inboxFile) ? "in the inbox" : "gone"}`);
+    outcomes.push(
+      `${what}: chain seq ${seq}, ${present} of ${header.blocks.length} blocks on disk, bundle ${existsSync(inboxFile) ? "in the inbox" : "gone"}`,
+    );
     if (seq === header.seq) {
       expect(present).toBe(header.blocks.length);
     } else {
@@ -333,10 +394,13 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
   expect(after.hank.pools.hub_owned.blocks).toBe(before.hank.pools.hub_owned.blocks + poolBlocks(header, "hub"));
   expect(readdirSync(inbox)).toEqual([]);
   for (const h of HUBS) expect([h, after[h].registered]).toEqual([h, true]);
-  const hank = await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis")!, {
-    ready: (c) => c.psrd!.staged.hub === 0,
-  });
-  expect(hank.psrd!.staged).toEqual({ client: 0, hub: 0, blocks: 0 });
+  const hank = defined(
+    await settled(async () => (await hubStatus(t, "hank")).peer_clients.find((c) => c.client_name === "curtis"), {
+      ready: (c) => c?.psrd?.staged.hub === 0,
+    }),
+    "curtis at hank",
+  );
+  expect(defined(hank.psrd).staged).toEqual({ client: 0, hub: 0, blocks: 0 });
   await expectKeysFlow("sam", "sunny");
   await expectKeysFlow("susan", "sam");
 });

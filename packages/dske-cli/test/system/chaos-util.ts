@@ -35,7 +35,9 @@ export async function killNode(t: SystemTopology, name: string): Promise<number>
     process.kill(pid, "SIGKILL");
   } catch (err) {
     // ESRCH: the node was already gone — an unexpected death (or another run on the same ports).
-    throw new Error(`cannot kill ${name} (pid ${pid}): ${(err as NodeJS.ErrnoException).code}; it died before it was killed`);
+    throw new Error(`cannot kill ${name} (pid ${pid}): ${(err as NodeJS.ErrnoException).code}; it died before it was killed`, {
+      cause: err,
+    });
   }
   for (let i = 0; i < 200 && isNodeProcessAlive(pid, name); i++) await sleep(25);
   if (isNodeProcessAlive(pid, name)) throw new Error(`${name} (pid ${pid}) survived SIGKILL`);
@@ -95,7 +97,9 @@ export function overlapsIn(recs: readonly AuditRecord[]): string[] {
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1];
       if (list[i].start < prev.start + prev.size) {
-        out.push(`${k} ${list[i].start}..${list[i].start + list[i].size} overlaps ${prev.start}..${prev.start + prev.size} (${prev.purpose} / ${list[i].purpose})`);
+        out.push(
+          `${k} ${list[i].start}..${list[i].start + list[i].size} overlaps ${prev.start}..${prev.start + prev.size} (${prev.purpose} / ${list[i].purpose})`,
+        );
       }
     }
   }

@@ -67,7 +67,9 @@ const samples = new Map<string, Set<string>>();
 function noteError(where: string, status: number, data: unknown): void {
   const key = `${where} ${status}`;
   errorStatuses.set(key, (errorStatuses.get(key) ?? 0) + 1);
-  const msg = String((data as { message?: unknown } | null)?.message ?? "").replace(/[0-9a-f-]{36}/g, "<id>").slice(0, 160);
+  const message = (data as { message?: unknown } | null)?.message;
+  const text = typeof message === "string" ? message : message === undefined || message === null ? "" : JSON.stringify(message);
+  const msg = text.replace(/[0-9a-f-]{36}/g, "<id>").slice(0, 160);
   const set = samples.get(key) ?? new Set<string>();
   if (set.size < 3) set.add(msg);
   samples.set(key, set);
@@ -97,10 +99,14 @@ async function pairLoop(master: string, slave: string, running: () => boolean): 
     const g0 = gen(mk);
     let enc;
     try {
-      enc = await t.http.post(t.etsiUrl(t.node(mk), slave, "enc_keys"), { number: 1, size: 256 }, {
-        headers: { Authorization: master },
-        timeout: 30_000,
-      });
+      enc = await t.http.post(
+        t.etsiUrl(t.node(mk), slave, "enc_keys"),
+        { number: 1, size: 256 },
+        {
+          headers: { Authorization: master },
+          timeout: 30_000,
+        },
+      );
     } catch (err) {
       if (gen(mk) !== g0 || down.has(mk)) fig.abortedByKill++;
       else problems.push(`enc_keys ${master}->${slave}: transport error without a kill: ${String(err)}`);
@@ -241,7 +247,8 @@ describe("crash and chaos (5 hubs, k = 3, 8 concurrent SAE pairs)", () => {
     // The key stock (on by default) carried the load: keys handed out from it, prefetched batches.
     const stock = { fromStock: 0, onDemand: 0, prefetched: 0 };
     for (const c of t.topology.clients) {
-      const k = ((await t.status(c.name)) as { keys?: { issued_from_stock?: number; issued_on_demand?: number; prefetched?: number } }).keys;
+      const k = ((await t.status(c.name)) as { keys?: { issued_from_stock?: number; issued_on_demand?: number; prefetched?: number } })
+        .keys;
       stock.fromStock += k?.issued_from_stock ?? 0;
       stock.onDemand += k?.issued_on_demand ?? 0;
       stock.prefetched += k?.prefetched ?? 0;

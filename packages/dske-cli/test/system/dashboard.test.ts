@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { BIN, eventually, keyPair, SystemTopology, SYSTEM_TIMEOUT } from "./harness";
+import { defined } from "../defined";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -36,10 +37,10 @@ function startDashboard(): Promise<string> {
     );
     dashboard = child;
     const timer = setTimeout(() => reject(new Error(`dashboard did not start within 30 s; output: ${dashboardOut}`)), 30_000);
-    child.stdout!.setEncoding("utf8");
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (d: string) => (dashboardOut += d));
-    child.stdout!.on("data", (d: string) => {
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (dashboardOut += d));
+    child.stdout.on("data", (d: string) => {
       dashboardOut += d;
       const m = /^dashboard on (http:\/\/\S+)$/m.exec(dashboardOut);
       if (m) {
@@ -56,7 +57,9 @@ function startDashboard(): Promise<string> {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/install-system-deps.sh as root (apt-get install chromium) — the dashboard test needs it`);
+    throw new Error(
+      `${CHROMIUM} is missing: run scripts/install-system-deps.sh as root (apt-get install chromium) — the dashboard test needs it`,
+    );
   }
   const r = await t.cli("start");
   if (r.code !== 0) throw new Error(`start failed: ${r.stderr}`);
@@ -90,9 +93,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  if (dashboard && dashboard.exitCode === null) {
-    const exited = new Promise<number | null>((resolve) => dashboard!.once("exit", (code) => resolve(code)));
-    dashboard.kill("SIGTERM");
+  const running = dashboard;
+  if (running && running.exitCode === null) {
+    const exited = new Promise<number | null>((resolve) => running.once("exit", (code) => resolve(code)));
+    running.kill("SIGTERM");
     await exited;
   }
   await t.cli("stop");
@@ -119,7 +123,7 @@ async function waitForAttrAtLeast(selector: string, attr: string, min: number): 
       100,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message} (last seen: ${last})`);
+    throw new Error(`${(err as Error).message} (last seen: ${last})`, { cause: err });
   }
 }
 
@@ -193,8 +197,9 @@ describe("dske-cli dashboard in headless Chromium", () => {
   });
 
   it("the dashboard stops on SIGTERM with a message", async () => {
-    const exited = new Promise<number | null>((resolve) => dashboard!.once("exit", (code) => resolve(code)));
-    dashboard!.kill("SIGTERM");
+    const running = defined(dashboard, "the dashboard process");
+    const exited = new Promise<number | null>((resolve) => running.once("exit", (code) => resolve(code)));
+    running.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(dashboardOut).toContain("dashboard stopped (SIGTERM)");
   });

@@ -9,25 +9,30 @@ import { runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
 jest.setTimeout(SYSTEM_TIMEOUT);
 
 let limits: { max_key_size: number; min_key_size: number; max_key_per_request: number; max_SAE_ID_count: number; key_size: number };
-const t = runningTopology(18400, {}, {
-  afterStart: async (top) => {
-    const s = await top.http.get(top.etsiUrl(top.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
-    limits = s.data as typeof limits;
+const t = runningTopology(
+  18400,
+  {},
+  {
+    afterStart: async (top) => {
+      const s = await top.http.get(top.etsiUrl(top.node("carol"), "sunny", "status"), { headers: { Authorization: "sam" } });
+      limits = s.data as typeof limits;
+    },
   },
-});
+);
 const carol = () => t.node("carol");
 const curtis = () => t.node("curtis");
 
 /** An ETSI error: the status, and the {message, details?} body shape. */
 function expectError(res: { status: number; data: unknown }, status: number, message?: RegExp): string {
   expect({ status: res.status, body: res.data }).toMatchObject({ status });
-  const body = res.data as { message?: unknown; details?: unknown };
+  // A 401 may come without a body.
+  const body = res.data as { message?: unknown; details?: unknown } | null | undefined;
   if (status !== 401 || body) {
-    expect(typeof body.message).toBe("string");
-    if (body.details !== undefined) expect(Array.isArray(body.details)).toBe(true);
+    expect(typeof body?.message).toBe("string");
+    if (body?.details !== undefined) expect(Array.isArray(body.details)).toBe(true);
   }
-  if (message) expect(String(body.message) + JSON.stringify(body.details ?? "")).toMatch(message);
-  return String(body.message);
+  if (message) expect(String(body?.message) + JSON.stringify(body?.details ?? "")).toMatch(message);
+  return String(body?.message);
 }
 
 const enc = (slave: string, body: unknown, sae = "sam") =>

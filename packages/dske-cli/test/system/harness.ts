@@ -100,7 +100,10 @@ export class SystemTopology {
   /** What dske-cli proves the operator with: the state dir's token (and the operator certificate under TLS). */
   credential(): OperatorCredential {
     const layout = certLayout(this.stateDir);
-    return { token: readOperatorToken(this.stateDir), tls: tlsEnabled(this.stateDir) ? readTlsMaterial(layout, layout.operator) : undefined };
+    return {
+      token: readOperatorToken(this.stateDir),
+      tls: tlsEnabled(this.stateDir) ? readTlsMaterial(layout, layout.operator) : undefined,
+    };
   }
 
   /** `Authorization: Bearer <operator token>` (hubs and plain-HTTP clients). */
@@ -111,7 +114,7 @@ export class SystemTopology {
 
   async status(name: string): Promise<Record<string, unknown>> {
     const r = await probeNode(this.node(name), 5000, this.credential());
-    if (r.state !== "up") throw new Error(`${name} is not up: ${r.state === "down" || r.state === "foreign" ? r.detail : ""}`);
+    if (r.state !== "up") throw new Error(`${name} is not up: ${r.detail}`);
     return r.status as Record<string, unknown>;
   }
 }
@@ -148,6 +151,11 @@ export async function keyPair(
   return { enc: keys, dec };
 }
 
+/** A thrown value as text (an Error as "Error: message"). */
+function thrownText(err: unknown): string {
+  return String(err);
+}
+
 /** Poll `check` until it returns true (or throw after `ms`). */
 export async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000, every = 200): Promise<void> {
   const deadline = Date.now() + ms;
@@ -158,7 +166,7 @@ export async function eventually(what: string, check: () => Promise<boolean>, ms
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${thrownText(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, every));
   }
 }

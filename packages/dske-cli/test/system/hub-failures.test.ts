@@ -45,7 +45,11 @@ describe("hub failures (5 hubs, k = 3)", () => {
 
   it("2 of 5 hubs stopped: keys still work, for every client", async () => {
     await stopHubs("hank", "helen");
-    for (const [m, s] of [["sam", "sunny"], ["serena", "sofia"], ["susan", "sam"]] as const) {
+    for (const [m, s] of [
+      ["sam", "sunny"],
+      ["serena", "sofia"],
+      ["susan", "sam"],
+    ] as const) {
       const { enc, dec } = await keyPair(t, m, s, { size: 256, number: 5 });
       expect(dec[s]).toEqual(enc);
     }
@@ -114,7 +118,9 @@ describe("hub failures (5 hubs, k = 3)", () => {
       "every client to be provisioned and registered with hugo again",
       async () => {
         const s = (await t.status("hugo")) as { peer_clients: HubPeer[] };
-        const names = s.peer_clients.filter((c) => c.pools.client_owned.available > 0 && c.pools.hub_owned.available > 0).map((c) => c.client_name);
+        const names = s.peer_clients
+          .filter((c) => c.pools.client_owned.available > 0 && c.pools.hub_owned.available > 0)
+          .map((c) => c.client_name);
         return ["carol", "celia", "cindy", "connie", "curtis"].every((n) => names.includes(n));
       },
       30_000,

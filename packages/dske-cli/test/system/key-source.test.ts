@@ -10,7 +10,11 @@ import { keyPair, runningTopology, SYSTEM_TIMEOUT } from "./harness";
 jest.setTimeout(SYSTEM_TIMEOUT);
 
 // The harness sets top-level scalars only: the list-valued setting is rewritten before start.
-const t = runningTopology(18690, {}, { beforeStart: (top) => writeFileSync(top.configFile, psrdGf128Only(readFileSync(top.configFile, "utf8"))) });
+const t = runningTopology(
+  18690,
+  {},
+  { beforeStart: (top) => writeFileSync(top.configFile, psrdGf128Only(readFileSync(top.configFile, "utf8"))) },
+);
 
 function psrdGf128Only(yaml: string): string {
   return yaml

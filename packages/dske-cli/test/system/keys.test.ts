@@ -106,7 +106,15 @@ describe("dske-cli etsi-qkd", () => {
     );
     const s = JSON.parse(r.out.slice(1).join("\n")) as Record<string, unknown>;
     expect(s).toMatchObject({ source_KME_ID: "carol", target_KME_ID: "curtis", master_SAE_ID: "sam", slave_SAE_ID: "sunny" });
-    for (const f of ["key_size", "stored_key_count", "max_key_count", "max_key_per_request", "max_key_size", "min_key_size", "max_SAE_ID_count"]) {
+    for (const f of [
+      "key_size",
+      "stored_key_count",
+      "max_key_count",
+      "max_key_per_request",
+      "max_key_size",
+      "min_key_size",
+      "max_SAE_ID_count",
+    ]) {
       expect(Number.isInteger(s[f])).toBe(true);
     }
     expect(s.stored_key_count as number).toBeGreaterThan(0);

@@ -38,9 +38,18 @@ describe("the default topology through dske-cli", () => {
     // Progress while waiting: "Hub hank is up (1 of 10)" ... one line per node, counting up.
     const progress = r.out.slice(12).filter((l) => !l.startsWith("Still waiting for "));
     expect(progress).toHaveLength(10);
-    expect(progress.map((l) => /^(?:Hub|Client) (\S+) is up \((\d+) of 10\)$/.exec(l)?.[2])).toEqual(
-      ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
-    );
+    expect(progress.map((l) => /^(?:Hub|Client) (\S+) is up \((\d+) of 10\)$/.exec(l)?.[2])).toEqual([
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "6",
+      "7",
+      "8",
+      "9",
+      "10",
+    ]);
     expect(progress.map((l) => l.split(" ")[1]).sort()).toEqual(t.topology.nodes.map((n) => n.name).sort());
     for (const n of t.topology.nodes) {
       expect(existsSync(path.join(t.stateDir, "pids", `${n.name}.pid`))).toBe(true);
@@ -124,7 +133,11 @@ describe("the default topology through dske-cli", () => {
 
   it("restart of the slave's client: keys delivered before stay delivered, pending ones are still fetchable", async () => {
     const { enc } = await keyPair(t, "sam", "sofia");
-    const pending = await t.http.post(t.etsiUrl(t.node("carol"), "sofia", "enc_keys"), { number: 2 }, { headers: { Authorization: "sam" } });
+    const pending = await t.http.post(
+      t.etsiUrl(t.node("carol"), "sofia", "enc_keys"),
+      { number: 2 },
+      { headers: { Authorization: "sam" } },
+    );
     expect(pending.status).toBe(200);
     const pendingKeys = (pending.data as { keys: EtsiKey[] }).keys;
 

@@ -64,7 +64,9 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
     lineCount += text.split("\n").length;
     return corpus.scanText(text, path.relative(t.stateDir, f));
   });
-  console.log(`log scan: ${lineCount} lines in ${logs.length + audits.length} files against ${corpus.secrets} secrets (${corpus.size} distinct 16-byte windows)`);
+  console.log(
+    `log scan: ${lineCount} lines in ${logs.length + audits.length} files against ${corpus.secrets} secrets (${corpus.size} distinct 16-byte windows)`,
+  );
   expect(lineCount).toBeGreaterThan(100);
   expect(findings).toEqual([]);
 
@@ -76,7 +78,7 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const enc = lines.find((l) => typeof l.path === "string" && (l.path as string).endsWith("/sunny/enc_keys"));
+  const enc = lines.find((l) => typeof l.path === "string" && l.path.endsWith("/sunny/enc_keys"));
   expect(enc).toMatchObject({ node: master, kind: "client", method: "POST", status: 200, sae: "sam" });
   expect(typeof enc?.req_id).toBe("string");
 });
@@ -98,7 +100,9 @@ test("every node serves /openapi.json, /docs and /metrics; metrics show the keys
     expect(String(metrics.data)).toContain("dske_psrd_available_bytes");
   }
   const kme = t.kmeOf("sam");
-  const text = String((await t.http.get(`${new URL(nodeBaseUrl(kme)).origin}/metrics`, { responseType: "text", headers: t.operatorHeaders() })).data);
+  const text = String(
+    (await t.http.get(`${new URL(nodeBaseUrl(kme)).origin}/metrics`, { responseType: "text", headers: t.operatorHeaders() })).data,
+  );
   const m = /dske_keys_established_total\{master_sae="sam",slave_sae="sunny"[^}]*\} (\d+)/.exec(text);
   expect(Number(m?.[1])).toBe(3);
 });

@@ -31,6 +31,7 @@ import { nodeBaseUrl, type NodeSpec } from "../../src/topology";
 import { clientAccounting, clientStatus, hubAccounting, hubStatus, settled, settledHubAccounting } from "./accounting";
 import { runningTopology, SYSTEM_TIMEOUT, type SystemTopology } from "./harness";
 import { certificateAgent, decKeys, encKeys, isTls, saeKeyPair } from "./sae-http";
+import { defined } from "../defined";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -47,7 +48,10 @@ const forgedSignature = (allocation: string): string => formatSignatureHeader({ 
 /** Block UUIDs (and sizes) of curtis's client-owned pool with `hub`: what a network observer of the plain in-band traffic sees in DSKE-Signature headers. */
 function observedBlocks(t: SystemTopology, client: string, hub: string): { uuid: string; size: number }[] {
   const meta = path.join(t.stateDir, "nodes", client, "psrd", "pools", `hub-${hub}-client-owned`, "meta.json");
-  return (JSON.parse(readFileSync(meta, "utf8")) as { blocks: { uuid: string; size: number }[] }).blocks.map((b) => ({ uuid: b.uuid, size: b.size }));
+  return (JSON.parse(readFileSync(meta, "utf8")) as { blocks: { uuid: string; size: number }[] }).blocks.map((b) => ({
+    uuid: b.uuid,
+    size: b.size,
+  }));
 }
 
 describe.each([
@@ -65,7 +69,11 @@ describe.each([
     const tls = isTls(t);
     const base = nodeBaseUrl(node, tls);
     if (!tls) return { base, headers: as === "operator" ? t.operatorHeaders() : {}, httpsAgent: undefined };
-    return { base, headers: {}, httpsAgent: as === "nobody" ? undefined : as === "operator" ? certificateAgent(t, "", "operator") : certificateAgent(t, "sam") };
+    return {
+      base,
+      headers: {},
+      httpsAgent: as === "nobody" ? undefined : as === "operator" ? certificateAgent(t, "", "operator") : certificateAgent(t, "sam"),
+    };
   };
 
   test("the topology is up in the expected mode; keys flow sam → sunny", async () => {
@@ -84,7 +92,10 @@ describe.each([
       expect([h, r.status]).toEqual([h, 401]);
       expect((r.data as { message: string }).message).toMatch(/operator credential/);
       expect(JSON.stringify(r.data)).not.toMatch(/peer_clients|curtis|sunny|key_id/);
-      expect([h, (await t.http.get(`${base}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` } })).status]).toEqual([h, 403]);
+      expect([
+        h,
+        (await t.http.get(`${base}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` } })).status,
+      ]).toEqual([h, 403]);
       expect([h, (await t.http.get(`${base}/metrics`, { responseType: "text" })).status]).toEqual([h, 401]);
     }
     for (const c of CLIENTS) {
@@ -98,7 +109,11 @@ describe.each([
       }
       // Mutual TLS: without a certificate there is no TLS session, hence no HTTP answer at all.
       const nobody = clientTarget(node, "nobody");
-      await expect(t.http.get(`${nobody.base}/mgmt/v1/status`, { httpsAgent: new https.Agent({ ca: readFileSync(path.join(t.stateDir, "tls", "ca.crt")) }) })).rejects.toThrow();
+      await expect(
+        t.http.get(`${nobody.base}/mgmt/v1/status`, {
+          httpsAgent: new https.Agent({ ca: readFileSync(path.join(t.stateDir, "tls", "ca.crt")) }),
+        }),
+      ).rejects.toThrow();
       // An SAE's certificate is not the operator's.
       const sae = clientTarget(node, "sam");
       const r = await t.http.get(`${sae.base}/mgmt/v1/status`, { httpsAgent: sae.httpsAgent });
@@ -132,7 +147,10 @@ describe.each([
 
     // 2. Signed fetches as curtis, forged: allocations naming random UUIDs, and real block UUIDs of
     //    curtis's pools (visible in plain in-band traffic) at unused offsets, each with a random tag.
-    const fetchBody = JSON.stringify({ client_name: "curtis", keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: target.key_ID }] });
+    const fetchBody = JSON.stringify({
+      client_name: "curtis",
+      keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: target.key_ID }],
+    });
     for (const h of THIEF_TARGETS) {
       const blocks = observedBlocks(t, "curtis", h);
       expect(blocks.length).toBeGreaterThan(0);
@@ -175,11 +193,27 @@ describe.each([
       const url = `${hubUrl(h)}/dske/oob/v1/registration`;
       const attempts: { what: string; body: Record<string, unknown>; headers: Record<string, string> }[] = [
         { what: "mallory unsigned", body: { client_name: "mallory", encryptor_names: ["mel"], auth_scheme: "gf128" }, headers: {} },
-        { what: "mallory, guessed secret", body: { client_name: "mallory", auth_scheme: "gf128" }, headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` } },
-        { what: "mallory, forged signature", body: { client_name: "mallory", auth_scheme: "gf128" }, headers: { "DSKE-Signature": forgedSignature(`${randomUUID()}:0:16`) } },
-        { what: "curtis unsigned", body: { client_name: "curtis", encryptor_names: ["sunny", "susan", "mel"], auth_scheme: "gf128" }, headers: {} },
+        {
+          what: "mallory, guessed secret",
+          body: { client_name: "mallory", auth_scheme: "gf128" },
+          headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` },
+        },
+        {
+          what: "mallory, forged signature",
+          body: { client_name: "mallory", auth_scheme: "gf128" },
+          headers: { "DSKE-Signature": forgedSignature(`${randomUUID()}:0:16`) },
+        },
+        {
+          what: "curtis unsigned",
+          body: { client_name: "curtis", encryptor_names: ["sunny", "susan", "mel"], auth_scheme: "gf128" },
+          headers: {},
+        },
         { what: "curtis → hmac-sha256 unsigned", body: { client_name: "curtis", auth_scheme: "hmac-sha256" }, headers: {} },
-        { what: "curtis, guessed enrollment secret", body: { client_name: "curtis", auth_scheme: "gf128" }, headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` } },
+        {
+          what: "curtis, guessed enrollment secret",
+          body: { client_name: "curtis", auth_scheme: "gf128" },
+          headers: { Authorization: `Bearer ${randomBytes(32).toString("hex")}` },
+        },
         {
           what: "curtis, forged signature",
           body: { client_name: "curtis", auth_scheme: "gf128" },
@@ -192,11 +226,23 @@ describe.each([
         expect(typeof (r.data as { message?: unknown }).message).toBe("string");
       }
       // Not even the operator provisions a client outside the hub's acceptance policy (the topology's clients).
-      const op = await t.http.post(`${hubUrl(h)}/mgmt/v1/psrd-bundles`, { client_name: "mallory", client_owned_bytes: 1024, hub_owned_bytes: 1024 }, { headers: { ...JSON_CT, ...t.operatorHeaders() } });
+      const op = await t.http.post(
+        `${hubUrl(h)}/mgmt/v1/psrd-bundles`,
+        { client_name: "mallory", client_owned_bytes: 1024, hub_owned_bytes: 1024 },
+        { headers: { ...JSON_CT, ...t.operatorHeaders() } },
+      );
       expect([h, op.status]).toEqual([h, 403]);
       expect((op.data as { message: string }).message).toMatch(/mallory is not in the acceptance policy/);
       // ... nor without the operator credential.
-      expect((await t.http.post(`${hubUrl(h)}/mgmt/v1/psrd-bundles`, { client_name: "curtis", client_owned_bytes: 1024, hub_owned_bytes: 1024 }, { headers: JSON_CT })).status).toBe(401);
+      expect(
+        (
+          await t.http.post(
+            `${hubUrl(h)}/mgmt/v1/psrd-bundles`,
+            { client_name: "curtis", client_owned_bytes: 1024, hub_owned_bytes: 1024 },
+            { headers: JSON_CT },
+          )
+        ).status,
+      ).toBe(401);
     }
     const cli = await t.cli("psrd", "issue", "hank", "mallory");
     expect(cli.code).not.toBe(0);
@@ -206,7 +252,10 @@ describe.each([
     for (const h of HUBS) {
       const s = await hubStatus(t, h);
       expect([h, s.peer_clients.map((c) => c.client_name).sort()]).toEqual([h, CLIENTS]);
-      const curtis = s.peer_clients.find((c) => c.client_name === "curtis")!;
+      const curtis = defined(
+        s.peer_clients.find((c) => c.client_name === "curtis"),
+        `curtis at ${h}`,
+      );
       expect([curtis.auth_scheme, [...curtis.encryptor_names].sort()]).toEqual(["gf128", ["sunny", "susan"]]);
       expect(readdirSync(path.join(t.stateDir, "nodes", h, "outbox"))).toEqual([]);
     }
@@ -221,7 +270,10 @@ describe.each([
         ["unsigned", JSON_CT],
         ["guessed secret", { ...JSON_CT, Authorization: `Bearer ${randomBytes(32).toString("hex")}` }],
         ["forged signature (random block)", { ...JSON_CT, "DSKE-Signature": forgedSignature(`${randomUUID()}:0:16`) }],
-        ["forged signature (carol's block)", { ...JSON_CT, "DSKE-Signature": forgedSignature(`${observedBlocks(t, "carol", h)[0].uuid}:32:16`) }],
+        [
+          "forged signature (carol's block)",
+          { ...JSON_CT, "DSKE-Signature": forgedSignature(`${observedBlocks(t, "carol", h)[0].uuid}:32:16`) },
+        ],
       ];
       for (const [what, headers] of attempts) {
         const r = await t.http.delete(oob, { headers });
@@ -234,7 +286,9 @@ describe.each([
       // The operator's route without the operator credential.
       const mgmt = `${hubUrl(h)}/mgmt/v1/registration?client_name=carol`;
       expect((await t.http.delete(mgmt, { headers: JSON_CT })).status).toBe(401);
-      expect((await t.http.delete(mgmt, { headers: { ...JSON_CT, Authorization: `Bearer ${randomBytes(32).toString("hex")}` } })).status).toBe(403);
+      expect(
+        (await t.http.delete(mgmt, { headers: { ...JSON_CT, Authorization: `Bearer ${randomBytes(32).toString("hex")}` } })).status,
+      ).toBe(403);
     }
     expect(await settledHubAccounting(t, HUBS, "carol")).toEqual(before);
     for (const h of HUBS) expect([h, (await hubStatus(t, h)).peer_clients.some((c) => c.client_name === "carol")]).toEqual([h, true]);
@@ -275,7 +329,8 @@ describe.each([
     }
     const st = await t.cli("status");
     expect(st.code).toBe(0);
-    for (const n of t.topology.nodes) expect(st.out).toContain(`${n.kind === "hub" ? "Hub" : "Client"} ${n.name} on port ${n.port}: running`);
+    for (const n of t.topology.nodes)
+      expect(st.out).toContain(`${n.kind === "hub" ? "Hub" : "Client"} ${n.name} on port ${n.port}: running`);
     expect((await hubStatus(t, "hank")).name).toBe("hank");
     await expectKeysFlow("sam", "sunny");
   });
@@ -283,7 +338,9 @@ describe.each([
   test("blocks beyond the caps: dske-cli psrd issue exits non-zero naming the cap; nothing issued or installed", async () => {
     const read = async () => ({ hubs: await hubAccounting(t, ["hank"], "curtis"), curtis: await clientAccounting(t, "curtis") });
     const noAcksPending = (v: { hubs: Record<string, unknown> }) =>
-      Object.values(v.hubs).every((h) => (h as { shares: { pending_ack?: string[] }[] }).shares.every((s) => (s.pending_ack ?? []).length === 0));
+      Object.values(v.hubs).every((h) =>
+        (h as { shares: { pending_ack?: string[] }[] }).shares.every((s) => (s.pending_ack ?? []).length === 0),
+      );
     const before = await settled(read, { ready: noAcksPending });
     const available = before.curtis.hank.pools.client_owned.available;
     expect(available).toBeLessThan(CAP);
@@ -291,7 +348,9 @@ describe.each([
     const over = String(CAP - Math.floor(available / 2));
     const clientSide = await t.cli("psrd", "issue", "hank", "curtis", "--client-owned-bytes", over, "--hub-owned-bytes", "1024");
     expect(clientSide.code).not.toBe(0);
-    expect(clientSide.stderr).toMatch(/hub hank did not issue a bundle: the client-owned pool of curtis would hold \d+ bytes, above this hub's cap of 262144 \(max_pool_bytes\)/);
+    expect(clientSide.stderr).toMatch(
+      /hub hank did not issue a bundle: the client-owned pool of curtis would hold \d+ bytes, above this hub's cap of 262144 \(max_pool_bytes\)/,
+    );
     const hubSide = await t.cli("psrd", "issue", "hank", "curtis", "--client-owned-bytes", "1024", "--hub-owned-bytes", over);
     expect(hubSide.code).not.toBe(0);
     expect(hubSide.stderr).toMatch(/the hub-owned pool of curtis would hold \d+ bytes, above this hub's cap of 262144 \(max_pool_bytes\)/);

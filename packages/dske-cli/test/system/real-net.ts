@@ -18,8 +18,14 @@ import { blockKeyPrefix, parseSignatureHeader, type AuthSchemeName } from "@dske
 import { readAuditLog, type AuditRecord } from "@dske/psrd";
 import { defaultServerScript } from "../../src/node-command";
 import { sleep } from "./chaos-util";
+import { defined } from "../defined";
 
 /** The built script of a node: hubs with a fault file run the hub's test-only server. */
+/** The process has neither exited nor been killed by a signal (yet). */
+function isRunning(p: ChildProcess): boolean {
+  return p.exitCode === null && p.signalCode === null;
+}
+
 function nodeScript(n: RealNode): string {
   const script = defaultServerScript(n.kind);
   return n.kind === "hub" && n.faultsFile !== undefined ? path.join(path.dirname(script), "test-server.js") : script;
@@ -51,21 +57,23 @@ export class RecordingProxy {
   swapped = 0;
   /** Requests received and not answered yet. */
   inFlight = 0;
-  private waiting: { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
+  private waiting:
+    { url: string; deliver: (status: number, headers: Record<string, string>, body: Buffer) => void; own: Exchange } | undefined;
   private server: http.Server | undefined;
   port = 0;
 
   constructor(private readonly target: () => number) {}
 
   async listen(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => void this.handle(req, res, Buffer.concat(chunks)));
     });
-    this.server.keepAliveTimeout = 1000;
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.server = server;
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {
@@ -199,14 +207,25 @@ export class RealNet {
     const nh = opts.hubs.length;
     this.nodes = [
       ...opts.hubs.map((name, i) => ({ kind: "hub" as const, name, port: opts.basePort + i, encryptors: [], env: {} })),
-      ...opts.clients.map((c, j) => ({ kind: "client" as const, name: c.name, port: opts.basePort + nh + j, encryptors: c.encryptors, env: {} })),
+      ...opts.clients.map((c, j) => ({
+        kind: "client" as const,
+        name: c.name,
+        port: opts.basePort + nh + j,
+        encryptors: c.encryptors,
+        env: {},
+      })),
     ];
     for (const h of this.hubs) {
       h.faultsFile = path.join(this.dir, `faults-${h.name}.json`);
       writeFileSync(h.faultsFile, "{}");
       h.env.DSKE_TEST_FAULTS = h.faultsFile;
     }
-    this.http = axios.create({ proxy: false, validateStatus: () => true, timeout: 30_000, httpAgent: new http.Agent({ keepAlive: false }) });
+    this.http = axios.create({
+      proxy: false,
+      validateStatus: () => true,
+      timeout: 30_000,
+      httpAgent: new http.Agent({ keepAlive: false }),
+    });
   }
 
   get hubs(): RealNode[] {
@@ -246,10 +265,16 @@ export class RealNet {
     for (const h of this.hubs) {
       const r = await this.http.post(
         `${this.baseUrl(h.name)}/mgmt/v1/psrd-bundles`,
-        { client_name: client, client_owned_bytes: 65536, hub_owned_bytes: 65536, ...(options.authScheme ? { auth_scheme: options.authScheme } : {}) },
+        {
+          client_name: client,
+          client_owned_bytes: 65536,
+          hub_owned_bytes: 65536,
+          ...(options.authScheme ? { auth_scheme: options.authScheme } : {}),
+        },
         { headers: { Authorization: `Bearer ${this.operatorToken}`, "Content-Type": "application/json" } },
       );
-      if (r.status !== 200) throw new Error(`hub ${h.name} did not issue a bundle for ${client}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
+      if (r.status !== 200)
+        throw new Error(`hub ${h.name} did not issue a bundle for ${client}: HTTP ${r.status} ${JSON.stringify(r.data)}`);
       const file = (r.data as { file: string }).file;
       renameSync(file, path.join(this.inboxOf(client), path.basename(file)));
     }
@@ -269,7 +294,10 @@ export class RealNet {
       await p.listen();
       this.proxies.set(h.name, p);
     }
-    writeFileSync(path.join(this.dir, "kme-directory.json"), JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))));
+    writeFileSync(
+      path.join(this.dir, "kme-directory.json"),
+      JSON.stringify(Object.fromEntries(this.clients.flatMap((c) => c.encryptors.map((e) => [e, c.name])))),
+    );
     // The hubs' local distributors provision the clients by bundle (as dske-cli start does).
     writeFileSync(
       this.distributionPlanFile,
@@ -285,7 +313,14 @@ export class RealNet {
   }
 
   private args(n: RealNode): string[] {
-    const state = ["--port", String(n.port), "--state-dir", path.join(this.dir, "nodes", n.name), "--operator-token-file", this.operatorTokenFile];
+    const state = [
+      "--port",
+      String(n.port),
+      "--state-dir",
+      path.join(this.dir, "nodes", n.name),
+      "--operator-token-file",
+      this.operatorTokenFile,
+    ];
     if (n.kind === "hub") {
       return [
         n.name,
@@ -345,10 +380,11 @@ export class RealNet {
     });
     closeSync(fd);
     n.proc = proc;
+    const stdout = defined(proc.stdout, `${n.name}'s stdout pipe`);
     let out = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${n.name} did not start: ${out}${this.logOf(n.name)}`)), 30_000);
-      proc.stdout!.on("data", (c: Buffer) => {
+      stdout.on("data", (c: Buffer) => {
         out += c.toString();
         if (/listening on/.test(out)) {
           clearTimeout(timer);
@@ -361,9 +397,9 @@ export class RealNet {
       });
     });
     // Keep draining stdout (request log lines) into memory-free oblivion, but keep the log text.
-    proc.stdout!.removeAllListeners("data");
+    stdout.removeAllListeners("data");
     const log = openSync(path.join(this.dir, `${n.name}.log`), "a");
-    proc.stdout!.on("data", (c: Buffer) => {
+    stdout.on("data", (c: Buffer) => {
       try {
         writeFileSync(log, c);
       } catch {
@@ -377,13 +413,13 @@ export class RealNet {
   async stopNode(name: string): Promise<void> {
     const n = this.node(name);
     const p = n.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    if (!p || !isRunning(p)) return;
     const exited = new Promise<void>((r) => p.once("exit", () => r()));
     p.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
-    if (p.exitCode === null && p.signalCode === null) {
+    if (isRunning(p)) {
       p.kill("SIGKILL");
       await exited;
     }
@@ -396,7 +432,7 @@ export class RealNet {
   }
 
   setFaults(hub: string, faults: { corrupt_shares?: number; refuse_psrd?: boolean }): void {
-    writeFileSync(this.node(hub).faultsFile!, JSON.stringify(faults));
+    writeFileSync(defined(this.node(hub).faultsFile, `${hub}'s faults file`), JSON.stringify(faults));
   }
 
   async status(name: string): Promise<Record<string, unknown>> {
@@ -412,7 +448,9 @@ export class RealNet {
       const ok = await Promise.all(
         this.clients.map(async (c) => {
           try {
-            const s = (await this.status(c.name)) as { peer_hubs: { registered: boolean; pools: { client_owned: { available: number }; hub_owned: { available: number } } }[] };
+            const s = (await this.status(c.name)) as {
+              peer_hubs: { registered: boolean; pools: { client_owned: { available: number }; hub_owned: { available: number } } }[];
+            };
             return s.peer_hubs.every((h) => h.registered && h.pools.client_owned.available > 0 && h.pools.hub_owned.available > 0);
           } catch {
             return false;
@@ -437,11 +475,13 @@ export class RealNet {
     type P = { used: number; blocks: number };
     for (const h of this.hubs) {
       const s = (await this.status(h.name)) as { peer_clients: { client_name: string; pools: Record<string, P> }[] };
-      for (const c of s.peer_clients) for (const [k, p] of Object.entries(c.pools)) out[`${h.name}/${c.client_name}/${k}`] = p.used - prefix * p.blocks;
+      for (const c of s.peer_clients)
+        for (const [k, p] of Object.entries(c.pools)) out[`${h.name}/${c.client_name}/${k}`] = p.used - prefix * p.blocks;
     }
     for (const c of this.clients) {
       const s = (await this.status(c.name)) as { peer_hubs: { hub_name: string; pools: Record<string, P> }[] };
-      for (const h of s.peer_hubs) for (const [k, p] of Object.entries(h.pools)) out[`${c.name}/${h.hub_name}/${k}`] = p.used - prefix * p.blocks;
+      for (const h of s.peer_hubs)
+        for (const [k, p] of Object.entries(h.pools)) out[`${c.name}/${h.hub_name}/${k}`] = p.used - prefix * p.blocks;
     }
     return out;
   }
@@ -453,12 +493,23 @@ export class RealNet {
    * and the pools' accounting the same on two reads in a row.
    */
   async quiesce(ms = 60_000): Promise<void> {
-    type S = { peer_hubs: { registered: boolean; pending_acks: number; psrd: { unconfirmed_blocks: number; needs: { client_owned_bytes: number; hub_owned_bytes: number } } }[] };
+    type S = {
+      peer_hubs: {
+        registered: boolean;
+        pending_acks: number;
+        psrd: { unconfirmed_blocks: number; needs: { client_owned_bytes: number; hub_owned_bytes: number } };
+      }[];
+    };
     const idle = async () => {
       for (const c of this.clients) {
         const s = (await this.status(c.name)) as S;
         const busy = s.peer_hubs.some(
-          (h) => !h.registered || h.pending_acks > 0 || h.psrd.unconfirmed_blocks > 0 || h.psrd.needs.client_owned_bytes > 0 || h.psrd.needs.hub_owned_bytes > 0,
+          (h) =>
+            !h.registered ||
+            h.pending_acks > 0 ||
+            h.psrd.unconfirmed_blocks > 0 ||
+            h.psrd.needs.client_owned_bytes > 0 ||
+            h.psrd.needs.hub_owned_bytes > 0,
         );
         if (busy) return false;
       }
@@ -556,13 +607,21 @@ export class RealNet {
   // ---------------------------------------------------------------- ETSI
 
   async encKeys(master: string, slave: string, body: Record<string, unknown> = {}): Promise<{ status: number; data: unknown }> {
-    const kme = this.clients.find((c) => c.encryptors.includes(master))!;
-    const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, { headers: { Authorization: master } });
+    const kme = defined(
+      this.clients.find((c) => c.encryptors.includes(master)),
+      `the KME of ${master}`,
+    );
+    const r = await this.http.post(`${this.baseUrl(kme.name)}/etsi/api/v1/keys/${slave}/enc_keys`, body, {
+      headers: { Authorization: master },
+    });
     return { status: r.status, data: r.data };
   }
 
   async decKeys(slave: string, master: string, ids: string[]): Promise<{ status: number; data: unknown }> {
-    const kme = this.clients.find((c) => c.encryptors.includes(slave))!;
+    const kme = defined(
+      this.clients.find((c) => c.encryptors.includes(slave)),
+      `the KME of ${slave}`,
+    );
     const r = await this.http.post(
       `${this.baseUrl(kme.name)}/etsi/api/v1/keys/${master}/dec_keys`,
       { key_IDs: ids.map((key_ID) => ({ key_ID })) },
@@ -576,7 +635,11 @@ export class RealNet {
     const e = await this.encKeys(master, slave, body);
     if (e.status !== 200) throw new Error(`enc_keys: HTTP ${e.status} ${JSON.stringify(e.data)}`);
     const enc = (e.data as { keys: EtsiKeyT[] }).keys;
-    const d = await this.decKeys(slave, master, enc.map((k) => k.key_ID));
+    const d = await this.decKeys(
+      slave,
+      master,
+      enc.map((k) => k.key_ID),
+    );
     if (d.status !== 200) throw new Error(`dec_keys: HTTP ${d.status} ${JSON.stringify(d.data)}`);
     return { enc, dec: (d.data as { keys: EtsiKeyT[] }).keys };
   }
@@ -609,7 +672,11 @@ type WireFragment = { block_uuid: string; start: number; size: number };
 /** The fragments of a request's DSKE-Signature allocation (none if it has no readable one). */
 function signatureFragments(r: SentRequest): WireFragment[] {
   try {
-    return parseSignatureHeader(r.headers["dske-signature"]).allocation.fragments.map((f) => ({ block_uuid: f.blockUuid, start: f.start, size: f.size }));
+    return parseSignatureHeader(r.headers["dske-signature"]).allocation.fragments.map((f) => ({
+      block_uuid: f.blockUuid,
+      start: f.start,
+      size: f.size,
+    }));
   } catch {
     return [];
   }

@@ -33,7 +33,13 @@ export function certificateAgent(t: SystemTopology, identity: string, kind: "sae
 export const isTls = (t: SystemTopology): boolean => tlsEnabled(t.stateDir);
 
 /** POST an ETSI route of `sae`'s own KME as `sae` (`peer` is the other SAE in the path). */
-export async function etsiPost(t: SystemTopology, sae: string, peer: string, what: "enc_keys" | "dec_keys", body: unknown): Promise<HttpAnswer> {
+export async function etsiPost(
+  t: SystemTopology,
+  sae: string,
+  peer: string,
+  what: "enc_keys" | "dec_keys",
+  body: unknown,
+): Promise<HttpAnswer> {
   const tls = isTls(t);
   const url = `${nodeBaseUrl(t.kmeOf(sae), tls)}/etsi/api/v1/keys/${encodeURIComponent(peer)}/${what}`;
   const r = await t.http.post(url, body, tls ? { httpsAgent: certificateAgent(t, sae) } : { headers: { Authorization: sae } });
@@ -53,9 +59,19 @@ export function decKeys(t: SystemTopology, slave: string, master: string, keyIds
 }
 
 /** A key pair master → slave; returns both sides (throws on an HTTP error). */
-export async function saeKeyPair(t: SystemTopology, master: string, slave: string, number = 1): Promise<{ enc: EtsiKey[]; dec: EtsiKey[] }> {
+export async function saeKeyPair(
+  t: SystemTopology,
+  master: string,
+  slave: string,
+  number = 1,
+): Promise<{ enc: EtsiKey[]; dec: EtsiKey[] }> {
   const enc = await encKeys(t, master, slave, number);
-  const d = await decKeys(t, slave, master, enc.map((k) => k.key_ID));
+  const d = await decKeys(
+    t,
+    slave,
+    master,
+    enc.map((k) => k.key_ID),
+  );
   if (d.status !== 200) throw new Error(`dec_keys ${master}->${slave}: HTTP ${d.status} ${JSON.stringify(d.data)}`);
   return { enc, dec: (d.data as { keys: EtsiKey[] }).keys };
 }

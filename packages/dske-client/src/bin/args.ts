@@ -70,16 +70,14 @@ export class ClientUsageError extends Error {
 
 const int = (min: number, max: number) => z.coerce.number().pipe(z.int().min(min).max(max));
 
-const HubUrlSchema = z
-  .string()
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === "http:" || u.protocol === "https:";
-    } catch {
-      return false;
-    }
-  }, "must be an http(s) URL like http://127.0.0.1:8100/hub/hank");
+const HubUrlSchema = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}, "must be an http(s) URL like http://127.0.0.1:8100/hub/hank");
 
 const ConfigSchema = z
   .object({
@@ -108,20 +106,23 @@ const ConfigSchema = z
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
   })
-  .refine((c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined), {
-    message: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
-    path: ["tlsCert"],
-  })
+  .refine(
+    (c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined),
+    {
+      error: "give all three of --tls-cert, --tls-key and --tls-ca (or none for plain HTTP)",
+      path: ["tlsCert"],
+    },
+  )
   .refine((c) => c.stopRequestPsrdThreshold >= c.startRequestPsrdThreshold, {
-    message: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
+    error: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
     path: ["stopRequestPsrdThreshold"],
   })
   .refine((c) => c.minNrShares <= c.hubs.length, {
-    message: "--min-nr-shares must not exceed the number of --hubs",
+    error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
   })
   .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
-    message:
+    error:
       "not a loopback address: without TLS the client serves plain HTTP, so SAE identities, keys and its management would cross " +
       "the network in clear; bind to 127.0.0.1 (the default), serve mutual TLS (--tls-cert/--tls-key/--tls-ca), " +
       "or add --allow-insecure-bind if the network is trusted",
@@ -150,13 +151,25 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
     .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
-    .option("--auth-schemes <list>", "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback; add it only for reference hubs)", "gf128")
+    .option(
+      "--auth-schemes <list>",
+      "hub auth schemes allowed, preferred first (without hmac-sha256: no fallback; add it only for reference hubs)",
+      "gf128",
+    )
     .option("--key-stock-ahead-ms <ms>", "key stock: establish keys for a busy SAE pair this far ahead of its demand (0 = off)", "2000")
-    .option("--psrd-delivery <mode>", "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)", "bundle")
+    .option(
+      "--psrd-delivery <mode>",
+      "bundle (PSRD installed out of band by the hubs' local distributors) or network (GET psrd with the enrollment secret)",
+      "bundle",
+    )
     .option("--initial-psrd-bytes <n>", "usable bytes per pool asked for in each hub's first PSRD bundle", "65536")
     .option("--psrd-wait-ms <ms>", "how long a request short of PSRD waits for a bundle before it fails", "10000")
     .option("--key-stock-min-rate <keys/s>", "key stock: least demand of an SAE pair, in keys per second, that gets a stock", "2")
-    .option("--key-stock-ttl-ms <ms>", "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)", "20000")
+    .option(
+      "--key-stock-ttl-ms <ms>",
+      "key stock: drop a stocked key not handed out within this time (keep below the hubs' share timeout)",
+      "20000",
+    )
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
     .exitOverride()
@@ -182,7 +195,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     stopRequestPsrdThreshold: o.stopRequestPsrdThreshold,
     getPsrdBlockSize: o.getPsrdBlockSize,
     minNrShares: o.minNrShares,
-    stateDir: o.stateDir ?? path.join(".dske", "state", String(name)),
+    stateDir: o.stateDir ?? path.join(".dske", "state", name),
     kmeDirectory: o.kmeDirectory,
     tlsCert: o.tlsCert,
     tlsKey: o.tlsKey,
@@ -234,7 +247,6 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
   };
 }
-
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
 async function loadTls(certFile: string, keyFile: string, caFile: string): Promise<ClientTlsConfig> {

@@ -12,7 +12,15 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { CommanderError } from "commander";
 import express from "express";
-import { NodeMetrics, createNodeLogger, crossSiteGuard, isLoopbackHost, mountObservability, operatorTokenOf, requestIdMiddleware } from "@dske/server";
+import {
+  NodeMetrics,
+  createNodeLogger,
+  crossSiteGuard,
+  isLoopbackHost,
+  mountObservability,
+  operatorTokenOf,
+  requestIdMiddleware,
+} from "@dske/server";
 import { FileStore } from "@dske/psrd";
 import { Client } from "../client.js";
 import { clientOpenApi } from "../http/routes.js";
@@ -42,10 +50,7 @@ export interface StartClientServerOptions {
   processMetrics?: boolean;
 }
 
-export async function startClientServer(
-  config: ClientServerConfig,
-  options: StartClientServerOptions = {},
-): Promise<RunningClientServer> {
+export async function startClientServer(config: ClientServerConfig, options: StartClientServerOptions = {}): Promise<RunningClientServer> {
   const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
   const operatorToken = await operatorTokenOf(config, (m) => new ClientUsageError(m));
   const insecure = config.tls === undefined && !isLoopbackHost(config.host);
@@ -102,6 +107,8 @@ export async function startClientServer(
     operatorToken,
     insecure,
   });
+  const metrics = router.metrics;
+  if (metrics === undefined) throw new Error("client router has no metrics although given a registry");
   app.use(router);
   // The same document, page, health and metrics (operator only) at the app root (one node per process).
   const root = express.Router();
@@ -145,12 +152,16 @@ export async function startClientServer(
   const address = server.address() as AddressInfo;
   const url = `${config.tls ? "https" : "http"}://${config.host}:${address.port}`;
   if (config.tls) {
-    logger.info("ETSI API over HTTPS with mutual TLS: SAE identity is the client certificate CN; management needs the operator certificate");
+    logger.info(
+      "ETSI API over HTTPS with mutual TLS: SAE identity is the client certificate CN; management needs the operator certificate",
+    );
   } else {
     logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
   }
   if (insecure) {
-    logger.warn(`INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`);
+    logger.warn(
+      `INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`,
+    );
   }
   if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
 
@@ -169,7 +180,7 @@ export async function startClientServer(
     })();
     return stopping;
   }
-  return { client, server, url, stop, stopped, metrics: router.metrics! };
+  return { client, server, url, stop, stopped, metrics };
 }
 
 /** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */

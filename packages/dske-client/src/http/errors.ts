@@ -31,18 +31,21 @@ export function etsiErrorBody(err: KmeError): { message: string; details?: KmeEr
 /** Express error handler: domain errors with their status and ETSI body; body-parser errors; the rest 503. */
 export function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) return next(err);
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
     if (err instanceof KmeError) {
       if (err.kind === "unauthorized") node?.authFailure("etsi_unauthorized");
       res.status(httpStatusOf(err)).json(etsiErrorBody(err));
       return;
     }
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e && e.type === "entity.too.large") {
-      res.status(413).json({ message: "request body too large", details: [{ limit_bytes: (e as { limit?: number }).limit }] });
+    const e = err as { type?: string; status?: number; message?: string; limit?: number } | null | undefined;
+    if (e?.type === "entity.too.large") {
+      res.status(413).json({ message: "request body too large", details: [{ limit_bytes: e.limit }] });
       return;
     }
-    if (e && typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+    if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) {
       res.status(400).json({ message: `bad request format: ${e.message ?? "invalid request"}` });
       return;
     }

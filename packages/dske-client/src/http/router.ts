@@ -24,20 +24,24 @@
  *   in and out) and one log line per request through `logger`.
  */
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
-import { DEFAULT_OPERATOR_CN, NodeMetrics, createOperatorGuard, crossSiteGuard, jsonWritesOnly, mountObservability, peerCertificateCn, registerRoute, requestIdMiddleware, type OperatorGuard } from "@dske/server";
+import {
+  DEFAULT_OPERATOR_CN,
+  NodeMetrics,
+  createOperatorGuard,
+  crossSiteGuard,
+  jsonWritesOnly,
+  mountObservability,
+  peerCertificateCn,
+  registerRoute,
+  requestIdMiddleware,
+  type OperatorGuard,
+} from "@dske/server";
 import type { Client } from "../client.js";
 import { registerClientMetrics, type ClientMetrics, type KeyRole } from "../client-metrics.js";
 import { CLIENT_MGMT_ROUTES, ETSI_ROUTES, clientOpenApi, clientPrefixes } from "./routes.js";
 import { KmeError, badRequest, unauthorized } from "../errors.js";
 import { errorHandler } from "./errors.js";
-import {
-  parseDecKeysBody,
-  parseDecKeysQuery,
-  parseEncKeysBody,
-  parseEncKeysQuery,
-  parseSaeId,
-  saeIdFromAuthorization,
-} from "../etsi.js";
+import { parseDecKeysBody, parseDecKeysQuery, parseEncKeysBody, parseEncKeysQuery, parseSaeId, saeIdFromAuthorization } from "../etsi.js";
 import type { KeyContainer } from "@dske/protocol";
 import { silentLogger, type Logger } from "../logger.js";
 import { BundleInstallError } from "../bundle-installer.js";
@@ -177,7 +181,10 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
       const out = await call();
       if (metrics) {
         const l = metrics.pairLabels(labels);
-        (labels.role === "master" ? metrics.keysEstablished : metrics.keysDelivered).inc({ master_sae: l.master_sae, slave_sae: l.slave_sae }, out.keys.length);
+        (labels.role === "master" ? metrics.keysEstablished : metrics.keysDelivered).inc(
+          { master_sae: l.master_sae, slave_sae: l.slave_sae },
+          out.keys.length,
+        );
       }
       return out;
     } catch (err) {
@@ -203,7 +210,8 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     return parseSaeId(sae, "Authorization");
   };
   const param = (req: Request, name: string): string => parseSaeId(req.params[name], name);
-  const query = (req: Request): Record<string, unknown> => (req.query ?? {}) as Record<string, unknown>;
+  // A custom "query parser" setting may leave req.query unset.
+  const query = (req: Request): Record<string, unknown> => (req as { query?: Request["query"] }).query ?? {};
 
   route(ETSI_ROUTES.getStatus, (req, res) => {
     const sae = caller(req);
@@ -215,28 +223,40 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     const sae = caller(req);
     const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysQuery(query(req), limits);
-    sendKeys(res, await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
+    sendKeys(
+      res,
+      await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)),
+    );
   });
 
   route(ETSI_ROUTES.getKeyPost, raw, async (req, res) => {
     const sae = caller(req);
     const slave = param(req, "slave_SAE_ID");
     const request = parseEncKeysBody(jsonBody(req, true), limits);
-    sendKeys(res, await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)));
+    sendKeys(
+      res,
+      await counted({ master_sae: sae, slave_sae: slave, role: "master" }, request.number, () => client.getKeys(sae, slave, request)),
+    );
   });
 
   route(ETSI_ROUTES.getKeyWithIdsGet, async (req, res) => {
     const sae = caller(req);
     const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysQuery(query(req), limits);
-    sendKeys(res, await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
+    sendKeys(
+      res,
+      await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)),
+    );
   });
 
   route(ETSI_ROUTES.getKeyWithIdsPost, raw, async (req, res) => {
     const sae = caller(req);
     const master = param(req, "master_SAE_ID");
     const { keyIds } = parseDecKeysBody(jsonBody(req, false), limits);
-    sendKeys(res, await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)));
+    sendKeys(
+      res,
+      await counted({ master_sae: master, slave_sae: sae, role: "slave" }, keyIds.length, () => client.getKeysWithIds(sae, master, keyIds)),
+    );
   });
 
   etsi.use((_req, _res, next) => {
@@ -255,7 +275,10 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.installBundle, operator, express.json({ limit: "16kb" }), async (req, res) => {
     const body = InstallBundleRequestSchema.safeParse(req.body ?? {});
     if (!body.success) {
-      throw badRequest('invalid request body: give {"file": "PATH of the bundle on this host"}', body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+      throw badRequest(
+        'invalid request body: give {"file": "PATH of the bundle on this host"}',
+        body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+      );
     }
     try {
       res.json(await client.installBundle(body.data.file));
@@ -319,9 +342,7 @@ function jsonBody(req: Request, emptyOk: boolean): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw badRequest("bad request format: malformed JSON body", [
-      { body: err instanceof Error ? err.message : "not JSON" },
-    ]);
+    throw badRequest("bad request format: malformed JSON body", [{ body: err instanceof Error ? err.message : "not JSON" }]);
   }
 }
 

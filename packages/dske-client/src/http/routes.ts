@@ -7,7 +7,16 @@
  */
 import { z } from "zod";
 import { SaeIdSchema } from "@dske/protocol";
-import { MANAGEMENT_TAG, buildOpenApiDocument, named, observabilityRoutes, type MountedRoutes, type OpenApiDocument, type RouteResponse, type RouteSpec } from "@dske/server";
+import {
+  MANAGEMENT_TAG,
+  buildOpenApiDocument,
+  named,
+  observabilityRoutes,
+  type MountedRoutes,
+  type OpenApiDocument,
+  type RouteResponse,
+  type RouteSpec,
+} from "@dske/server";
 import { ErrorSchema, KeyContainerSchema, KeyIdsSchema, KeyRequestSchema, StatusSchema } from "@dske/protocol";
 import {
   ClientMgmtStatusSchema,
@@ -209,7 +218,8 @@ export function clientMounts(name: string, options: ClientOpenApiOptions = {}): 
     { prefix: p.mgmt, routes: Object.values(CLIENT_MGMT_ROUTES) },
     { prefix: p.node, routes: observabilityRoutes(withMetrics) },
   ];
-  if (options.standardRoot ?? true) mounts.push({ prefix: p.standardEtsi, routes: Object.values(ETSI_ROUTES), operationIdSuffix: "AtStandardRoot" });
+  if (options.standardRoot ?? true)
+    mounts.push({ prefix: p.standardEtsi, routes: Object.values(ETSI_ROUTES), operationIdSuffix: "AtStandardRoot" });
   if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), operationIdSuffix: "AtRoot" });
   return mounts;
 }

@@ -13,6 +13,7 @@ import { formatSignatureHeader } from "@dske/auth";
 import type { Hub } from "@dske/hub";
 import { EtsiApiError } from "@dske/protocol";
 import { startNetwork, waitFor, type TestClient, type TestHub, type TestNetwork } from "../harness";
+import { defined } from "../defined";
 import { rawHttp, send, expectWellFormed } from "../../../dske-hub/test/security/fuzz-util";
 import { claimShareIndex, corruptShares } from "../../../dske-hub/src/testing/faults";
 import { consumedDiff, settle, startGatedHub, useNetwork, type Accounting, type GatedHub } from "./net";
@@ -42,7 +43,10 @@ describe("5 hubs, k = 3", () => {
     // A real block of carol's client-owned pool for each hub (16 bytes used up locally to learn it).
     const realBlocks: { hub: TestHub; block: string; start: number }[] = [];
     for (const h of hubs) {
-      const poolName = (await carol.store.listPools()).find((p) => p.includes(h.name) && p.endsWith("client-owned"))!;
+      const poolName = defined(
+        (await carol.store.listPools()).find((p) => p.includes(h.name) && p.endsWith("client-owned")),
+        `client-owned pool with ${h.name}`,
+      );
       const { allocation } = await (await carol.store.openPool(poolName, "local")).allocate(16, "test: learn a block uuid");
       realBlocks.push({ hub: h, block: allocation.fragments[0].blockUuid, start: allocation.fragments[0].start });
     }
@@ -71,14 +75,26 @@ describe("5 hubs, k = 3", () => {
         kind === 0
           ? await send(http, "POST", `${base}/dske/api/v1/key-share`, { body: JSON.stringify(share), headers })
           : kind === 1
-            ? await send(http, "GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${randomUUID()}`, { headers })
+            ? await send(
+                http,
+                "GET",
+                `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${randomUUID()}`,
+                { headers },
+              )
             : kind === 2
               ? await send(http, "POST", `${base}/dske/api/v1/key-shares`, {
-                  body: JSON.stringify({ master_client_name: "carol", encryption_key_allocation: share.encryption_key_allocation, shares: [{ ...share, master_client_name: undefined, encryption_key_allocation: undefined }] }),
+                  body: JSON.stringify({
+                    master_client_name: "carol",
+                    encryption_key_allocation: share.encryption_key_allocation,
+                    shares: [{ ...share, master_client_name: undefined, encryption_key_allocation: undefined }],
+                  }),
                   headers,
                 })
               : await send(http, "POST", `${base}/dske/api/v1/key-shares/fetch`, {
-                  body: JSON.stringify({ client_name: "curtis", keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: randomUUID() }] }),
+                  body: JSON.stringify({
+                    client_name: "curtis",
+                    keys: [{ master_sae_id: "sam", slave_sae_id: "sunny", key_id: randomUUID() }],
+                  }),
                   headers,
                 });
       expectWellFormed(r, `forged #${i}`);
@@ -106,7 +122,7 @@ describe("5 hubs, k = 3", () => {
     bad_shares: number;
   }
   const badShares = () =>
-    Object.fromEntries(((curtis.client.mgmtStatus() as { peer_hubs: PeerHubStatus[] }).peer_hubs).map((h) => [h.hub_name, h.bad_shares]));
+    Object.fromEntries((curtis.client.mgmtStatus() as { peer_hubs: PeerHubStatus[] }).peer_hubs.map((h) => [h.hub_name, h.bad_shares]));
 
   test("two malicious hubs: the responder still gets the right key and names both hubs", async () => {
     const restore = [corrupt(hubs[1].hub, 0x01), corrupt(hubs[3].hub, 0x80)];
@@ -147,30 +163,30 @@ describe("5 hubs, k = 3", () => {
       [holly.hub, 3],
     ] as const) {
       restore.push(claimShareIndex(liar, () => claimed));
-      const getShare = liar.getShare;
-      const fetchShares = liar.fetchShares;
+      const getShare = liar.getShare.bind(liar);
+      const fetchShares = liar.fetchShares.bind(liar);
       // Only answers carrying shares count (acknowledgement-only batch messages carry none).
       const note = <T>(r: T, shares: number): T => {
         if (shares > 0 && ++answered === 2) liarsAnswered();
         return r;
       };
-      liar.getShare = (q) => getShare.call(liar, q).then((r) => note(r, 1));
-      liar.fetchShares = (c, k, a) => fetchShares.call(liar, c, k, a).then((r) => note(r, r.shares.length));
+      liar.getShare = (q) => getShare(q).then((r) => note(r, 1));
+      liar.fetchShares = (c, k, a) => fetchShares(c, k, a).then((r) => note(r, r.shares.length));
       restore.push(() => {
         liar.getShare = getShare;
         liar.fetchShares = fetchShares;
       });
     }
     for (const honest of [hank.hub, hilary.hub]) {
-      const getShare = honest.getShare;
-      const fetchShares = honest.fetchShares;
+      const getShare = honest.getShare.bind(honest);
+      const fetchShares = honest.fetchShares.bind(honest);
       honest.getShare = async (q) => {
         await bothLied;
-        return getShare.call(honest, q);
+        return getShare(q);
       };
       honest.fetchShares = async (c, k, a) => {
         await bothLied;
-        return fetchShares.call(honest, c, k, a);
+        return fetchShares(c, k, a);
       };
       restore.push(() => {
         honest.getShare = getShare;
@@ -245,11 +261,14 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
       k: 2,
       startHub: startGatedHub,
       // A client waits psrd.waitMs for a bundle before a request fails (the gate refuses them).
-      client: { psrd: { blockSize: 256, startThreshold: 100, stopThreshold: 300, waitMs: 300, initialBytes: 1024 }, gather: { hedgeMs: 100 } },
+      client: {
+        psrd: { blockSize: 256, startThreshold: 100, stopThreshold: 300, waitMs: 300, initialBytes: 1024 },
+        gather: { hedgeMs: 100 },
+      },
     });
     ({ hubs, carol, curtis } = net);
   });
-  afterAll(() => net?.close());
+  afterAll(() => (net as TestNetwork<GatedHub> | undefined)?.close()); // unset when beforeAll failed
 
   test("hubs refuse PSRD: ETSI 503 naming the shortfall; after replenishment keys flow again", async () => {
     const first = await carol.etsi("sam").getKey("sunny");
@@ -269,9 +288,10 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
         );
     }
     expect(err).toBeInstanceOf(EtsiApiError);
-    expect(err!.status).toBe(503);
-    expect(err!.message).toMatch(/only [01] of 3 hubs acknowledged, 2 needed/);
-    expect(err!.message).toMatch(/PSRD/);
+    const refusal = defined(err, "an ETSI error");
+    expect(refusal.status).toBe(503);
+    expect(refusal.message).toMatch(/only [01] of 3 hubs acknowledged, 2 needed/);
+    expect(refusal.message).toMatch(/PSRD/);
     expect(hubs.reduce((n, h) => n + h.gate.refused, 0)).toBeGreaterThan(0);
     const st = await carol.etsi("sam").getStatus("sunny");
     expect(st.stored_key_count).toBe(0);
@@ -289,13 +309,14 @@ describe("PSRD exhaustion (3 hubs, k = 2, tiny PSRD blocks)", () => {
         });
     }
     expect(got).toBeDefined();
-    const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", got!.keys[0].key_ID);
-    expect(back.keys).toEqual(got!.keys);
+    const key = defined(got, "a key after replenishment");
+    const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", key.keys[0].key_ID);
+    expect(back.keys).toEqual(key.keys);
     // and several more in a row
     for (let i = 0; i < 5; i++) {
       const k = await carol.etsi("sam").getKey("sunny");
       expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", k.keys[0].key_ID)).keys).toEqual(k.keys);
     }
-    console.log(`PSRD exhaustion: ${issued} keys issued before 503: ${err!.message}`);
+    console.log(`PSRD exhaustion: ${issued} keys issued before 503: ${refusal.message}`);
   });
 });

@@ -40,13 +40,18 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
     await legit();
     const before = await settle(read);
     for (let i = 0; i < 10; i++) {
-      const res = await net.curtis.etsi("susan").getKeyWithKeyId("sam", bogusId()).catch((e: { status: number }) => e);
+      const res = await net.curtis
+        .etsi("susan")
+        .getKeyWithKeyId("sam", bogusId())
+        .catch((e: unknown) => e);
       expect((res as { status: number }).status).toBe(400);
     }
     const after = await settle(read);
     // Each pad exists twice (client's and hub's copy of the same pool): count it once.
     const spent = totalConsumed(before, after) / 2;
-    console.log(`10 bogus dec_keys key IDs: ${spent} PSRD bytes (k·2·MAC each = ${10 * K * 2 * MAC}; asking all n hubs would be ${10 * 5 * 2 * MAC})`);
+    console.log(
+      `10 bogus dec_keys key IDs: ${spent} PSRD bytes (k·2·MAC each = ${10 * K * 2 * MAC}; asking all n hubs would be ${10 * 5 * 2 * MAC})`,
+    );
     expect(spent).toBeLessThanOrEqual(10 * K * 2 * MAC + PREALLOC_SLACK);
   });
 
@@ -60,7 +65,7 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
           const r = await net.curtis
             .etsi("sunny")
             .getKeyWithKeyId("sam", bogusId())
-            .catch((e: { status: number; message: string }) => e);
+            .catch((e: unknown) => e);
           expect((r as { status: number }).status).toBe(400);
           refused++;
         }),
@@ -70,7 +75,9 @@ describe("bogus dec_keys (5 hubs, k = 3, gf128)", () => {
     const spent = totalConsumed(before, await settle(read)) / 2;
     // The budget is checked when a request starts: requests already in flight (10 here) may overshoot it.
     const bound = (UNKNOWN_KEY_BUDGET + 10) * K * 2 * MAC + PREALLOC_SLACK;
-    console.log(`${N} bogus dec_keys (one SAE): ${spent} PSRD bytes consumed (bound ${bound}; without the bounds up to N·n·2·MAC = ${N * 5 * 2 * MAC})`);
+    console.log(
+      `${N} bogus dec_keys (one SAE): ${spent} PSRD bytes consumed (bound ${bound}; without the bounds up to N·n·2·MAC = ${N * 5 * 2 * MAC})`,
+    );
     expect(spent).toBeLessThanOrEqual(bound);
     // Legitimate traffic of the same SAE continues (its keys are listed by the hubs).
     await legit();

@@ -38,7 +38,6 @@ let fuzzed = 0;
 /** Rejected-but-well-formed dec_keys that consulted the hubs: count and PSRD bytes spent. */
 const hubLookups = { requests: 0, bytes: 0 };
 
-
 beforeAll(async () => {
   net = await startNetwork({
     hubs: ["hank", "helen", "hilary"],
@@ -57,7 +56,7 @@ afterAll(async () => {
   console.log(
     `client fuzz: ${fuzzed} requests fuzzed; ${hubLookups.requests} rejected well-formed dec_keys consulted the hubs (${hubLookups.bytes} PSRD bytes)`,
   );
-  await net?.close();
+  await (net as TestNetwork | undefined)?.close(); // unset when beforeAll failed
 });
 
 const read = (): Promise<Accounting> =>
@@ -146,7 +145,9 @@ const run = <T>(p: fc.IAsyncPropertyWithHooks<T>, runs = RUNS): Promise<void> =>
 
 async function stillAlive(): Promise<void> {
   for (const node of [carol, curtis]) {
-    const r = await send(http, "GET", `http://127.0.0.1:${node.port}/client/${node.client.name}/mgmt/v1/status`, { headers: OPERATOR_AUTH });
+    const r = await send(http, "GET", `http://127.0.0.1:${node.port}/client/${node.client.name}/mgmt/v1/status`, {
+      headers: OPERATOR_AUTH,
+    });
     expect(r.status).toBe(200);
   }
 }
@@ -156,10 +157,16 @@ describe("client (ETSI 014 + management) endpoints under fuzzing", () => {
 
   test("GET status", async () => {
     await run(
-      fc.asyncProperty(prefixArb, segmentArb(["sunny", "sue", "sam"]), authArb(["sam", "sue"]), query({ x: "1" }), async (p, slave, auth, q) => {
-        const r = await fuzzOne(carol, "GET", `${p}/${slave}/status${q ? `?${q}` : ""}`, { headers: headers(auth) }, "other");
-        if (r.status === 200) expect(JSON.parse(r.text)).toMatchObject({ source_KME_ID: "carol" });
-      }),
+      fc.asyncProperty(
+        prefixArb,
+        segmentArb(["sunny", "sue", "sam"]),
+        authArb(["sam", "sue"]),
+        query({ x: "1" }),
+        async (p, slave, auth, q) => {
+          const r = await fuzzOne(carol, "GET", `${p}/${slave}/status${q ? `?${q}` : ""}`, { headers: headers(auth) }, "other");
+          if (r.status === 200) expect(JSON.parse(r.text)).toMatchObject({ source_KME_ID: "carol" });
+        },
+      ),
     );
   });
 
@@ -249,8 +256,14 @@ describe("client (ETSI 014 + management) endpoints under fuzzing", () => {
         fc.oneof(authArb(["sam"]), fc.constant(`Bearer ${TEST_OPERATOR_TOKEN}`)),
         query({ number: "1" }),
         async (method, path, auth, q) => {
-          const r = await fuzzOne(carol, method, `${path}?${q}`, { body: method === "GET" ? undefined : "{}", headers: headers(auth, "application/json") }, "other");
-          if (r.status === 200 && path.endsWith("/mgmt/v1/status")) expect(JSON.parse(r.text).name).toBe("carol");
+          const r = await fuzzOne(
+            carol,
+            method,
+            `${path}?${q}`,
+            { body: method === "GET" ? undefined : "{}", headers: headers(auth, "application/json") },
+            "other",
+          );
+          if (r.status === 200 && path.endsWith("/mgmt/v1/status")) expect((JSON.parse(r.text) as { name?: unknown }).name).toBe("carol");
         },
       ),
       100,

@@ -22,7 +22,12 @@ export async function accounting(hubs: readonly Hub[], stores: readonly { name: 
     for (const c of hub.status().peer_clients) {
       const prefix = blockKeyPrefix(c.auth_scheme as AuthSchemeName);
       for (const [kind, s] of Object.entries(c.pools)) {
-        m.set(`${hub.name}/${c.client_name}/${kind}`, { used: s.used, available: s.available, blocks: s.blocks, consumed: s.used - prefix * s.blocks });
+        m.set(`${hub.name}/${c.client_name}/${kind}`, {
+          used: s.used,
+          available: s.available,
+          blocks: s.blocks,
+          consumed: s.used - prefix * s.blocks,
+        });
       }
     }
   }
@@ -67,7 +72,6 @@ export async function settle(read: () => Promise<Accounting>, quietMs = 120, max
 }
 
 // ---------------------------------------------------------------------------------------------- hubs with a PSRD gate
-
 
 export interface GatedHub extends TestHub {
   /** When false, `GET .../dske/oob/v1/psrd` answers 503 (the hub refuses further PSRD). */

@@ -22,7 +22,9 @@ export async function readDistributionPlan(file: string): Promise<DistributionPl
   const r = DistributionPlanSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new CliUsageError(`--distribution-plan ${file}: ${i.path.join(".") || "(root)"}: ${i.message}; expected {"clients": [{"name", "url", "inbox"}]}`);
+    throw new CliUsageError(
+      `--distribution-plan ${file}: ${i.path.join(".") || "(root)"}: ${i.message}; expected {"clients": [{"name", "url", "inbox"}]}`,
+    );
   }
   return r.data;
 }
@@ -71,11 +73,21 @@ const optionSchemas = {
   name: NodeNameSchema,
   port: z.coerce.number().pipe(z.int().min(0).max(65535)),
   host: z.string().min(1),
-  shareTimeoutSecs: z.coerce.number().pipe(z.number().positive().max(365 * 24 * 3600)),
+  shareTimeoutSecs: z.coerce.number().pipe(
+    z
+      .number()
+      .positive()
+      .max(365 * 24 * 3600),
+  ),
   authSchemes: z.array(z.enum(AUTH_SCHEMES)).min(1),
   stateDir: z.string().min(1),
   psrdAuditLog: z.string().min(1),
-  maxPsrdBlockBytes: z.coerce.number().pipe(z.int().min(1).max(16 * 1024 * 1024)),
+  maxPsrdBlockBytes: z.coerce.number().pipe(
+    z
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024),
+  ),
   acceptClients: z.array(NodeNameSchema).min(1),
   psrdDelivery: z.enum(["bundle", "network"]),
   maxClients: z.coerce.number().pipe(z.int().min(1)),
@@ -129,16 +141,29 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .option("--auth-schemes <list>", "accepted auth schemes, in preference order (add hmac-sha256 only for reference peers)", "gf128")
     .option("--psrd-audit-log <file>", "PSRD audit log (default <state-dir>/psrd-audit.jsonl)")
     .option("--max-psrd-block-bytes <n>", "largest PSRD block a client may request", String(4 * 1024 * 1024))
-    .option("--accept-clients <list>", "acceptance policy: the only client names this hub registers (default: every client the operator provisions)")
-    .option("--psrd-delivery <mode>", "bundle (PSRD only in bundles carried out of band) or network (also GET psrd, authenticated)", "bundle")
+    .option(
+      "--accept-clients <list>",
+      "acceptance policy: the only client names this hub registers (default: every client the operator provisions)",
+    )
+    .option(
+      "--psrd-delivery <mode>",
+      "bundle (PSRD only in bundles carried out of band) or network (also GET psrd, authenticated)",
+      "bundle",
+    )
     .option("--max-clients <n>", "most clients registered at once", "1000")
     .option("--max-pool-bytes <n>", "most available bytes in one pool of one client", String(1024 * 1024 * 1024))
     .option("--max-pool-blocks <n>", "most live blocks in one pool of one client", "4096")
-    .option("--distribution-plan <file>", "run this hub's local distributor for the clients of this JSON plan ({clients: [{name, url, inbox}]})")
+    .option(
+      "--distribution-plan <file>",
+      "run this hub's local distributor for the clients of this JSON plan ({clients: [{name, url, inbox}]})",
+    )
     .option("--distributor-tls-ca <file>", "PEM CA that clients served over HTTPS chain to (local distributor)")
     .option("--distributor-tls-cert <file>", "PEM client certificate the local distributor presents to HTTPS clients (the operator's)")
     .option("--distributor-tls-key <file>", "PEM key of --distributor-tls-cert")
-    .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled")
+    .option(
+      "--operator-token-file <file>",
+      "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled",
+    )
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (management and PSRD then cross the network in clear)")
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })

@@ -63,7 +63,8 @@ export interface StartHubServerOptions {
 /** Open the FileStore and the hub under the state dir and listen. */
 export async function startHubServer(config: HubServerConfig, options: StartHubServerOptions = {}): Promise<RunningHubServer> {
   const logger =
-    options.logger ?? (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
+    options.logger ??
+    (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const domainLogger = pinoLogger(logger);
   const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
   const insecure = !isLoopbackHost(config.host);
@@ -103,8 +104,6 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
 
   let stopping: Promise<void> | undefined;
   let distribution: RunningDistribution | undefined;
-  // eslint-disable-next-line prefer-const
-  let server: Server;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await distribution?.stop();
@@ -158,13 +157,15 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   app.use((req: Request, res: Response) => {
     res.status(404).json({ message: `no such endpoint: ${req.method} ${req.path}`, details: [{ hub: config.name }] });
   });
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express recognises an error handler by its four parameters
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
     if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
     else res.end();
   });
 
-  server = await new Promise<Server>((resolve, reject) => {
+  // `stop` (above) reads it: it runs only once the server listens (mgmt stop, signals).
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host);
     s.once("listening", () => resolve(s));
     s.once("error", reject);
@@ -172,7 +173,10 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     await hub.close();
     await store.close();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === "EADDRINUSE") throw new CliUsageError(`--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`);
+    if (e.code === "EADDRINUSE")
+      throw new CliUsageError(
+        `--port ${config.port} is already in use on ${config.host}: choose another port or stop the process using it`,
+      );
     throw err;
   });
   server.keepAliveTimeout = 65_000;
@@ -188,7 +192,8 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
     );
   }
-  if (operatorToken === undefined) logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
+  if (operatorToken === undefined)
+    logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
   return { hub, server, url, stop, metrics, logger };
 }
 

@@ -115,7 +115,11 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   Object.defineProperty(router, "hub", { value: hub, enumerable: false });
 
   const node =
-    options.metrics === false ? undefined : options.metrics instanceof NodeMetrics ? options.metrics : new NodeMetrics({ kind: "hub", name });
+    options.metrics === false
+      ? undefined
+      : options.metrics instanceof NodeMetrics
+        ? options.metrics
+        : new NodeMetrics({ kind: "hub", name });
   const metrics = node ? registerHubMetrics(node, hub) : undefined;
   Object.defineProperty(router, "metrics", { value: metrics, enumerable: false });
 
@@ -188,10 +192,13 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(
     HUB_ROUTES.unregister,
-    signedOr((_body, req) => req.query.client_name, (_req, _res, next) => next()),
+    signedOr(
+      (_body, req) => req.query.client_name,
+      (_req, _res, next) => next(),
+    ),
     async (req, res) => {
       const query = validate(UnregistrationQuerySchema, req.query, "query");
-        if (!isSigned(req) && credentialOf(req, query.client_name) !== "operator") {
+      if (!isSigned(req) && credentialOf(req, query.client_name) !== "operator") {
         throw new HubError("unauthorized", `only client ${query.client_name} itself (signed) or the operator may unregister it`, [
           { header: "DSKE-Signature" },
         ]);
@@ -239,7 +246,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     signed((_body, req) => req.query.client_name),
     async (req, res) => {
       const query = validate(GetKeyShareQuerySchema, req.query, "query");
-        const share = await hub.getShare(query);
+      const share = await hub.getShare(query);
       metrics?.sharesReleased.inc({ client: metrics.clientLabel(query.client_name) });
       res.json(share);
     },
@@ -266,13 +273,13 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(response);
   });
 
-  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), async (req, res) => {
+  route(HUB_ROUTES.shareMeta, signed(fromBody("client_name")), (req, res) => {
     const body = validate(ShareMetaRequestSchema, req.body, "request body");
     const response: ShareMetaResponse = hub.shareMeta(body.client_name, body.key_ids);
     res.json(response);
   });
 
-  route(HUB_ROUTES.sharesHeld, json, async (req, res) => {
+  route(HUB_ROUTES.sharesHeld, json, (req, res) => {
     const body = validate(SharesHeldRequestSchema, req.body, "request body");
     const response: SharesHeldResponse = { held: hub.sharesHeld(body.key_ids) };
     res.json(response);
@@ -301,7 +308,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     res.json(body);
   });
 
-  route(HUB_ROUTES.status, operator, async (_req, res) => {
+  route(HUB_ROUTES.status, operator, (_req, res) => {
     res.json(options.insecure ? { ...hub.status(), insecure: true } : hub.status());
   });
 

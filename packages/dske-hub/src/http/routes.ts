@@ -66,7 +66,15 @@ export const HUB_ROUTES = {
       "echoes the scheme it chose. A missing echo means v1 `hmac-sha256`.",
     tags: [OOB],
     body: named("RegistrationRequest", RegistrationRequestSchema),
-    responses: { 200: { description: "Registered", body: named("RegistrationResponse", RegistrationResponseSchema) }, 400: E400, 401: E401, 403: error("Client not in the acceptance policy"), 409: E409, 413: E413, 503: E503 },
+    responses: {
+      200: { description: "Registered", body: named("RegistrationResponse", RegistrationResponseSchema) },
+      400: E400,
+      401: E401,
+      403: error("Client not in the acceptance policy"),
+      409: E409,
+      413: E413,
+      503: E503,
+    },
   },
   unregister: {
     operationId: "unregisterClient",
@@ -76,7 +84,12 @@ export const HUB_ROUTES = {
     description: "Only by the client itself (`DSKE-Signature`) or the operator.",
     tags: [OOB],
     query: UnregistrationQuerySchema,
-    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 401: E401, 503: E503 },
+    responses: {
+      200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) },
+      400: E400,
+      401: E401,
+      503: E503,
+    },
   },
   psrd: {
     operationId: "getPsrdBlock",
@@ -90,18 +103,33 @@ export const HUB_ROUTES = {
       "confidentiality computational (it rests on TLS). `pool_owner=client`: client-owned; `hub`: hub-owned.",
     tags: [OOB],
     query: PsrdQuerySchema,
-    responses: { 200: { description: "The block (standard base64)", body: named("PsrdResponse", PsrdResponseSchema) }, 400: E400, 401: E401, 403: error("Network delivery disabled, or another client's PSRD"), 404: E404, 413: E413, 503: E503 },
+    responses: {
+      200: { description: "The block (standard base64)", body: named("PsrdResponse", PsrdResponseSchema) },
+      400: E400,
+      401: E401,
+      403: error("Network delivery disabled, or another client's PSRD"),
+      404: E404,
+      413: E413,
+      503: E503,
+    },
   },
   confirmPsrd: {
     operationId: "confirmPsrd",
     method: "post",
     path: "/dske/api/v1/psrd-confirm",
     summary: "Confirm received PSRD blocks (client → hub, signed): the hub starts using them",
-    description: "Hub-owned blocks of a bundle and every network-delivered block are staged at the hub until the client confirms them here.",
+    description:
+      "Hub-owned blocks of a bundle and every network-delivered block are staged at the hub until the client confirms them here.",
     tags: [INBAND],
     security: "dske-signature",
     body: named("PsrdConfirmRequest", PsrdConfirmRequestSchema),
-    responses: { 200: { description: "Confirmed", body: named("PsrdConfirmResponse", PsrdConfirmResponseSchema) }, 400: E400, 401: E401, 404: E404, 503: E503 },
+    responses: {
+      200: { description: "Confirmed", body: named("PsrdConfirmResponse", PsrdConfirmResponseSchema) },
+      400: E400,
+      401: E401,
+      404: E404,
+      503: E503,
+    },
   },
   postKeyShare: {
     operationId: "postKeyShare",
@@ -111,7 +139,14 @@ export const HUB_ROUTES = {
     tags: [INBAND],
     security: "dske-signature",
     body: named("PostKeyShareRequest", PostKeyShareRequestSchema),
-    responses: { 200: { description: "Stored", body: named("PostKeyShareResponse", PostKeyShareResponseSchema) }, 400: E400, 401: E401, 409: E409, 413: E413, 503: E503 },
+    responses: {
+      200: { description: "Stored", body: named("PostKeyShareResponse", PostKeyShareResponseSchema) },
+      400: E400,
+      401: E401,
+      409: E409,
+      413: E413,
+      503: E503,
+    },
   },
   getKeyShare: {
     operationId: "getKeyShare",
@@ -121,18 +156,32 @@ export const HUB_ROUTES = {
     tags: [INBAND],
     security: "dske-signature",
     query: GetKeyShareQuerySchema,
-    responses: { 200: { description: "The share", body: named("GetKeyShareResponse", GetKeyShareResponseSchema) }, 400: E400, 401: E401, 404: E404, 503: E503 },
+    responses: {
+      200: { description: "The share", body: named("GetKeyShareResponse", GetKeyShareResponseSchema) },
+      400: E400,
+      401: E401,
+      404: E404,
+      503: E503,
+    },
   },
   postKeyShares: {
     operationId: "postKeyShares",
     method: "post",
     path: "/dske/api/v1/key-shares",
     summary: "Store many encrypted key shares in one signed message (batch extension)",
-    description: "All or nothing; one PSRD allocation for all pads, cut in item order. Advertised as `extensions: [\"batch\"]` at registration.",
+    description:
+      'All or nothing; one PSRD allocation for all pads, cut in item order. Advertised as `extensions: ["batch"]` at registration.',
     tags: [INBAND],
     security: "dske-signature",
     body: named("PostKeySharesRequest", PostKeySharesRequestSchema),
-    responses: { 200: { description: "Stored", body: named("PostKeySharesResponse", PostKeySharesResponseSchema) }, 400: E400, 401: E401, 409: E409, 413: E413, 503: E503 },
+    responses: {
+      200: { description: "Stored", body: named("PostKeySharesResponse", PostKeySharesResponseSchema) },
+      400: E400,
+      401: E401,
+      409: E409,
+      413: E413,
+      503: E503,
+    },
   },
   fetchKeyShares: {
     operationId: "fetchKeyShares",
@@ -142,7 +191,16 @@ export const HUB_ROUTES = {
     tags: [INBAND],
     security: "dske-signature",
     body: named("FetchKeySharesRequest", FetchKeySharesRequestSchema),
-    responses: { 200: { description: "Available shares, and the key IDs that are not", body: named("FetchKeySharesResponse", FetchKeySharesResponseSchema) }, 400: E400, 401: E401, 413: E413, 503: E503 },
+    responses: {
+      200: {
+        description: "Available shares, and the key IDs that are not",
+        body: named("FetchKeySharesResponse", FetchKeySharesResponseSchema),
+      },
+      400: E400,
+      401: E401,
+      413: E413,
+      503: E503,
+    },
   },
   shareMeta: {
     operationId: "getKeyShareMeta",
@@ -155,7 +213,12 @@ export const HUB_ROUTES = {
     tags: [INBAND],
     security: "dske-signature",
     body: named("ShareMetaRequest", ShareMetaRequestSchema),
-    responses: { 200: { description: "The metadata", body: named("ShareMetaResponse", ShareMetaResponseSchema) }, 400: E400, 401: E401, 413: E413 },
+    responses: {
+      200: { description: "The metadata", body: named("ShareMetaResponse", ShareMetaResponseSchema) },
+      400: E400,
+      401: E401,
+      413: E413,
+    },
   },
   sharesHeld: {
     operationId: "getKeySharesHeld",
@@ -167,7 +230,11 @@ export const HUB_ROUTES = {
       "here before it spends PSRD on signed lookups (its unknown-key guard).",
     tags: [INBAND],
     body: named("SharesHeldRequest", SharesHeldRequestSchema),
-    responses: { 200: { description: "The held subset", body: named("SharesHeldResponse", SharesHeldResponseSchema) }, 400: E400, 413: E413 },
+    responses: {
+      200: { description: "The held subset", body: named("SharesHeldResponse", SharesHeldResponseSchema) },
+      400: E400,
+      413: E413,
+    },
   },
   status: {
     operationId: "getHubStatus",
@@ -189,7 +256,13 @@ export const HUB_ROUTES = {
     tags: [MGMT],
     security: "operator",
     body: named("IssueBundleRequest", IssueBundleRequestSchema),
-    responses: { 200: { description: "Issued", body: named("IssueBundleResponse", IssueBundleResponseSchema) }, 400: E400, 403: error("Client not in the acceptance policy"), 409: error("A cap (max_pool_bytes, max_pool_blocks, max_clients) would be exceeded"), 503: E503 },
+    responses: {
+      200: { description: "Issued", body: named("IssueBundleResponse", IssueBundleResponseSchema) },
+      400: E400,
+      403: error("Client not in the acceptance policy"),
+      409: error("A cap (max_pool_bytes, max_pool_blocks, max_clients) would be exceeded"),
+      503: E503,
+    },
   },
   unregisterByOperator: {
     operationId: "unregisterClientByOperator",
@@ -199,7 +272,11 @@ export const HUB_ROUTES = {
     tags: [MGMT],
     security: "operator",
     query: UnregistrationQuerySchema,
-    responses: { 200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) }, 400: E400, 503: E503 },
+    responses: {
+      200: { description: "Unregistered (or was not registered)", body: named("UnregistrationResponse", UnregistrationResponseSchema) },
+      400: E400,
+      503: E503,
+    },
   },
   stop: {
     operationId: "stopHub",
@@ -208,7 +285,10 @@ export const HUB_ROUTES = {
     summary: "Stop the hub gracefully (answers first); operator only, Content-Type: application/json (body {})",
     tags: [MGMT],
     security: "operator",
-    responses: { 200: { description: "Stopping", body: named("StopResponse", StopResponseSchema) }, 501: error("Embedded without an onStop handler") },
+    responses: {
+      200: { description: "Stopping", body: named("StopResponse", StopResponseSchema) },
+      501: error("Embedded without an onStop handler"),
+    },
   },
 } as const satisfies Record<string, RouteSpec>;
 

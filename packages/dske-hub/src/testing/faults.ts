@@ -56,14 +56,14 @@ export function corruptShares(hub: Hub, delta: () => number): () => void {
     if (b.length > 0) b[0] ^= d;
     return b.toString("base64");
   };
-  const getShare = hub.getShare;
-  const fetchShares = hub.fetchShares;
+  const getShare = hub.getShare.bind(hub);
+  const fetchShares = hub.fetchShares.bind(hub);
   hub.getShare = async (q) => {
-    const r = await getShare.call(hub, q);
+    const r = await getShare(q);
     return { ...r, encrypted_share_value: flip(r.encrypted_share_value) };
   };
   hub.fetchShares = async (c, keys, acks) => {
-    const r = await fetchShares.call(hub, c, keys, acks);
+    const r = await fetchShares(c, keys, acks);
     return { ...r, shares: r.shares.map((s) => ({ ...s, encrypted_share_value: flip(s.encrypted_share_value) })) };
   };
   return () => {
@@ -78,14 +78,14 @@ export function corruptShares(hub: Hub, delta: () => number): () => void {
  * value is the hub's own share, signed legitimately. Returns a function that restores the hub.
  */
 export function claimShareIndex(hub: Hub, index: () => number | undefined): () => void {
-  const getShare = hub.getShare;
-  const fetchShares = hub.fetchShares;
+  const getShare = hub.getShare.bind(hub);
+  const fetchShares = hub.fetchShares.bind(hub);
   hub.getShare = async (q) => {
-    const r = await getShare.call(hub, q);
+    const r = await getShare(q);
     return { ...r, share_index: index() ?? r.share_index };
   };
   hub.fetchShares = async (c, keys, acks) => {
-    const r = await fetchShares.call(hub, c, keys, acks);
+    const r = await fetchShares(c, keys, acks);
     const claimed = index();
     return claimed === undefined ? r : { ...r, shares: r.shares.map((s) => ({ ...s, share_index: claimed })) };
   };

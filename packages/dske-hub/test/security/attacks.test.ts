@@ -18,9 +18,9 @@ import express from "express";
 import { FileStore, MemoryStore } from "@dske/psrd";
 import { installSignatureInterceptors, type AuthSchemeName } from "@dske/auth";
 import { Hub } from "../../src/hub";
-import { HubApi } from "@dske/protocol";
+import { ErrorBodySchema, HubApi } from "@dske/protocol";
 import { createHubRouter } from "../../src/http/router";
-import { bytes, decryptShare, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
+import { bytes, decryptShare, defined, encryptShare, provisionMirror, type ClientMirror } from "../helpers";
 import { rawHttp, send, expectWellFormed, type RawResponse } from "./fuzz-util";
 
 /** A signed request exactly as it would go on the wire. */
@@ -46,13 +46,19 @@ async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: s
   expect(hub.client(name)?.authScheme).toBe(scheme);
   const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
   const builder: AxiosInstance = axios.create();
-  let captured: Captured | undefined;
+  // Filled by the interceptor below (the last entry is the latest request), emptied by build().
+  const captured: Captured[] = [];
   // Registered before the signature interceptors, so it runs AFTER them (axios runs request
   // interceptors last-registered first): it sees the final signed bytes.
   builder.interceptors.request.use((config: InternalAxiosRequestConfig) => {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(config.headers.toJSON())) if (typeof v === "string") headers[k] = v;
-    captured = { method: (config.method ?? "get").toUpperCase(), url: String(config.url), headers, body: config.data as Buffer | undefined };
+    captured.push({
+      method: (config.method ?? "get").toUpperCase(),
+      url: String(config.url),
+      headers,
+      body: config.data as Buffer | undefined,
+    });
     return config;
   });
   installSignatureInterceptors(builder, { resolvePeer: () => mirror.peerAuth });
@@ -61,10 +67,11 @@ async function makeParty(hub: Hub, base: string, scheme: AuthSchemeName, name: s
     mirror,
     api,
     async build(method, url, data) {
-      captured = undefined;
+      captured.length = 0;
       await builder.request({ method, url, data }).catch(() => undefined);
-      if (!captured) throw new Error("nothing captured");
-      return captured;
+      const last = captured.pop();
+      if (!last) throw new Error("nothing captured");
+      return last;
     },
   };
 }
@@ -142,10 +149,12 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     expect(first.status).toBe(200);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(1);
     const r = await expectRejected(genuine, "replayed POST");
-    expect(JSON.parse(r.text).message).toMatch(/signature|PSRD|allocation|used/i);
+    expect(ErrorBodySchema.parse(JSON.parse(r.text)).message).toMatch(/signature|PSRD|allocation|used/i);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(1);
     // A replay after the share was fetched and deleted is still refused (the bytes are used, forever).
-    expect((await curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: key })).share_index).toBe(2);
+    expect(
+      (await curtis.api.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: key })).share_index,
+    ).toBe(2);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
     await expectRejected(genuine, "replayed POST after deletion");
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
@@ -156,11 +165,19 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     // Multicast to sunny (curtis) and sue (carol): the share stays after curtis' fetch.
     const { body, value } = await shareBody(key, { additional_slave_sae_ids: ["sue"] });
     await carol.api.postKeyShare(body);
-    const genuine = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const genuine = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     const first = await sendRaw(genuine);
     expect(first.status).toBe(200);
-    const got = JSON.parse(first.text) as { encryption_key_allocation: { fragments: { block_uuid: string; start: number; size: number }[] }; encrypted_share_value: string };
-    expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(Buffer.from(value));
+    const got = JSON.parse(first.text) as {
+      encryption_key_allocation: { fragments: { block_uuid: string; start: number; size: number }[] };
+      encrypted_share_value: string;
+    };
+    expect(Buffer.from(await decryptShare(curtis.mirror, got.encryption_key_allocation, got.encrypted_share_value))).toEqual(
+      Buffer.from(value),
+    );
     const share = () => hub.status().shares.find((s) => s.key_id === key);
     expect(share()?.fetched_by).toEqual(["curtis"]);
     await expectRejected(genuine, "replayed GET");
@@ -168,7 +185,12 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
   });
 
   test("ack extension: a replayed captured fetch or ack is 401 and changes nothing; a NEW signed fetch re-releases with fresh PSRD", async () => {
-    const reg = await curtis.api.registerSigned({ client_name: "curtis", encryptor_names: ["sunny"], auth_scheme: scheme, extensions: ["ack"] });
+    const reg = await curtis.api.registerSigned({
+      client_name: "curtis",
+      encryptor_names: ["sunny"],
+      auth_scheme: scheme,
+      extensions: ["ack"],
+    });
     expect(reg.extensions).toContain("ack");
     const key = randomUUID();
     const { body, value } = await shareBody(key);
@@ -185,9 +207,9 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const again = await curtis.api.getKeyShares({ client_name: "curtis", keys });
     const firstBody = JSON.parse(first.text) as { encryption_key_allocation: unknown };
     expect(again.encryption_key_allocation).not.toEqual(firstBody.encryption_key_allocation);
-    expect(Buffer.from(await decryptShare(curtis.mirror, again.encryption_key_allocation!, again.shares[0].encrypted_share_value))).toEqual(
-      Buffer.from(value),
-    );
+    expect(
+      Buffer.from(await decryptShare(curtis.mirror, defined(again.encryption_key_allocation), again.shares[0].encrypted_share_value)),
+    ).toEqual(Buffer.from(value));
     const ack = await curtis.build("POST", fetchUrl, { client_name: "curtis", keys: [], ack: [{ master_sae_id: "sam", key_id: key }] });
     const acked = await sendRaw(ack);
     expect(acked.status).toBe(200);
@@ -201,7 +223,7 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const key = randomUUID();
     const { body } = await shareBody(key);
     const genuine = await carol.build("POST", `${base}/dske/api/v1/key-share`, body);
-    const text = genuine.body!.toString("utf8");
+    const text = defined(genuine.body).toString("utf8");
     const sig = genuine.headers["DSKE-Signature"];
     const [alloc, tag] = [sig.slice(0, sig.indexOf("%")), sig.slice(sig.indexOf("%") + 1)];
     const tagBytes = Buffer.from(tag, "base64");
@@ -210,13 +232,30 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     const [blk, start, size] = alloc.split(":");
     const variants: [string, Captured][] = [
       ["body: slave SAE changed", { ...genuine, body: Buffer.from(text.replace('"slave_sae_id":"sunny"', '"slave_sae_id":"sue"')) }],
-      ["body: one share byte changed", { ...genuine, body: Buffer.from(text.replace(/"encrypted_share_value":"(.)/, (_m, c: string) => `"encrypted_share_value":"${c === "A" ? "B" : "A"}`)) }],
+      [
+        "body: one share byte changed",
+        {
+          ...genuine,
+          body: Buffer.from(
+            text.replace(/"encrypted_share_value":"(.)/, (_m, c: string) => `"encrypted_share_value":"${c === "A" ? "B" : "A"}`),
+          ),
+        },
+      ],
       ["body: whitespace added", { ...genuine, body: Buffer.from(text + " ") }],
       ["query: added", { ...genuine, url: `${genuine.url}?client_name=carol` }],
-      ["header: tag bit flipped", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${alloc}%${flipped.toString("base64")}` } }],
-      ["header: allocation moved", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${blk}:${Number(start) + 16}:${size}%${tag}` } }],
+      [
+        "header: tag bit flipped",
+        { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${alloc}%${flipped.toString("base64")}` } },
+      ],
+      [
+        "header: allocation moved",
+        { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${blk}:${Number(start) + 16}:${size}%${tag}` } },
+      ],
       ["header: other block", { ...genuine, headers: { ...genuine.headers, "DSKE-Signature": `${randomUUID()}:${start}:${size}%${tag}` } }],
-      ["header: removed", { ...genuine, headers: Object.fromEntries(Object.entries(genuine.headers).filter(([k]) => k !== "DSKE-Signature")) }],
+      [
+        "header: removed",
+        { ...genuine, headers: Object.fromEntries(Object.entries(genuine.headers).filter(([k]) => k !== "DSKE-Signature")) },
+      ],
     ];
     for (const [what, c] of variants) await expectRejected(c, what);
     expect(hub.status().shares.filter((s) => s.key_id === key)).toHaveLength(0);
@@ -226,7 +265,10 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
     await expectRejected(genuine, "replay after the genuine request");
 
     // GET: tampering with the query string (which share, for which slave) is refused too.
-    const get = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const get = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     for (const [what, url] of [
       ["query: key_id changed", get.url.replace(key, randomUUID())],
       ["query: parameter duplicated", `${get.url}&key_id=${key}`],
@@ -253,8 +295,15 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
       raw[i] = await send(http, "GET", String(config.url), { headers });
       if (raw[0] && raw[1]) arrived();
       await both;
-      const r = raw[swap ? 1 - i : i]!;
-      return { data: Buffer.from(r.text, "utf8"), status: r.status, statusText: "", headers: r.headers as AxiosResponse["headers"], config, request: {} };
+      const r = defined(raw[swap ? 1 - i : i]);
+      return {
+        data: Buffer.from(r.text, "utf8"),
+        status: r.status,
+        statusText: "",
+        headers: r.headers as AxiosResponse["headers"],
+        config,
+        request: {},
+      };
     };
     installSignatureInterceptors(inst, { resolvePeer: () => curtis.mirror.peerAuth });
     const url = (k: string) => `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${k}`;
@@ -283,11 +332,20 @@ describe.each<AuthSchemeName>(["gf128", "hmac-sha256"])("signed in-band attacks 
 
   test("a request signed with one client's PSRD cannot be passed off as another client's", async () => {
     const key = randomUUID();
-    const get = await curtis.build("GET", `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`);
+    const get = await curtis.build(
+      "GET",
+      `${base}/dske/api/v1/key-share?client_name=curtis&master_sae_id=sam&slave_sae_id=sunny&key_id=${key}`,
+    );
     await expectRejected({ ...get, url: get.url.replace("client_name=curtis", "client_name=carol") }, "other client name");
     const { body } = await shareBody(key);
     const post = await carol.build("POST", `${base}/dske/api/v1/key-share`, body);
-    await expectRejected({ ...post, body: Buffer.from(post.body!.toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')) }, "other master");
+    await expectRejected(
+      {
+        ...post,
+        body: Buffer.from(defined(post.body).toString("utf8").replace('"master_client_name":"carol"', '"master_client_name":"curtis"')),
+      },
+      "other master",
+    );
   });
 });
 

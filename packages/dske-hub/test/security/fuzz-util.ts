@@ -90,7 +90,7 @@ export function nastyValue(): fc.Arbitrary<unknown> {
     { weight: 6, arbitrary: leaf },
     { weight: 1, arbitrary: fc.array(leaf, { maxLength: 4 }) },
     { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom(...PROTO_KEYS), fc.string({ maxLength: 8 })), leaf, { maxKeys: 3 }) },
-    { weight: 1, arbitrary: fc.constant({ __proto__: null, polluted: true } as unknown) },
+    { weight: 1, arbitrary: fc.constant({ __proto__: null, polluted: true }) },
   );
 }
 
@@ -117,18 +117,18 @@ export const MALFORMED_BODIES: readonly (string | Buffer)[] = [
   "{",
   "}",
   "[",
-  "{\"a\":}",
+  '{"a":}',
   "{'single':'quotes'}",
   "null",
   "[]",
   "42",
-  "\"string\"",
+  '"string"',
   "true",
-  "{\"number\":NaN}",
-  "{\"size\":Infinity}",
-  "{\"a\":1,\"a\":2}",
-  "{\"__proto__\":{\"polluted\":1}}",
-  "{\"constructor\":{\"prototype\":{\"polluted\":1}}}",
+  '{"number":NaN}',
+  '{"size":Infinity}',
+  '{"a":1,"a":2}',
+  '{"__proto__":{"polluted":1}}',
+  '{"constructor":{"prototype":{"polluted":1}}}',
   "\u0000",
   "\uFEFF{}",
   Buffer.from([0xff, 0xfe, 0x00, 0x7b]),
@@ -162,7 +162,12 @@ const BAD_PERCENT = ["%", "%z", "%zz", "%ED%A0%80", "%FF", "%00", "%C0%AF", "%E2
 export function query(template: Record<string, string>): fc.Arbitrary<string> {
   const keys = Object.keys(template);
   const pair = fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...keys), fc.oneof(fc.constantFrom(...NASTY_STRINGS), fc.string({ maxLength: 20 }))).map(([k, v]) => `${k}=${pct(v)}`) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...keys), fc.oneof(fc.constantFrom(...NASTY_STRINGS), fc.string({ maxLength: 20 })))
+        .map(([k, v]) => `${k}=${pct(v)}`),
+    },
     { weight: 2, arbitrary: fc.constantFrom(...keys).map((k) => `${k}=${pct(template[k])}`) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...keys), fc.constantFrom(...BAD_PERCENT)).map(([k, v]) => `${k}=${v}`) },
     { weight: 1, arbitrary: fc.constantFrom(...keys).map((k) => `${k}[]=${pct(template[k])}&${k}[]=x`) },
@@ -187,7 +192,7 @@ export const CONTENT_TYPES = [
   "multipart/form-data; boundary=xyz",
   "application/octet-stream",
   "*/*",
-  "application/json; charset=\"\u00ff\"",
+  'application/json; charset="\u00ff"',
 ];
 
 export interface RawResponse {
@@ -216,7 +221,7 @@ export async function send(
   opts: { body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
   const r = await http.request({ method, url, data: opts.body, headers: opts.headers ?? {} });
-  return { status: r.status, headers: r.headers as Record<string, unknown>, text: typeof r.data === "string" ? r.data : String(r.data) };
+  return { status: r.status, headers: r.headers, text: typeof r.data === "string" ? r.data : String(r.data) };
 }
 
 /**
@@ -235,11 +240,12 @@ export function expectWellFormed(r: RawResponse, what: string, opts: { foreignPa
     } catch {
       throw new Error(`${what}: ${r.status} without a JSON body: ${JSON.stringify(r.text.slice(0, 200))}`);
     }
-    const b = parsed as { message?: unknown; details?: unknown };
-    if (typeof b !== "object" || b === null || typeof b.message !== "string" || b.message.length === 0) {
+    const b = typeof parsed === "object" && parsed !== null ? (parsed as { message?: unknown; details?: unknown }) : undefined;
+    if (b === undefined || typeof b.message !== "string" || b.message.length === 0) {
       throw new Error(`${what}: ${r.status} body lacks a message: ${r.text.slice(0, 200)}`);
     }
-    if (b.details !== undefined && !Array.isArray(b.details)) throw new Error(`${what}: ${r.status} details is not an array: ${r.text.slice(0, 200)}`);
+    if (b.details !== undefined && !Array.isArray(b.details))
+      throw new Error(`${what}: ${r.status} details is not an array: ${r.text.slice(0, 200)}`);
     if (/\n\s+at /.test(r.text)) throw new Error(`${what}: stack trace in body`);
   }
 }

@@ -40,7 +40,7 @@ const OPERATOR_TOKEN = "operator-token-for-the-hub-fuzzer";
 
 const NAME = "hank";
 const RUNS = 150;
-const MAC: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 32 };
+const MAC: Partial<Record<string, number>> = { gf128: 16, "hmac-sha256": 32 } satisfies Record<AuthSchemeName, number>;
 /** Bytes at the start of each block kept as its MAC key. */
 const MAC_KEY_PREFIX: Record<AuthSchemeName, number> = { gf128: 16, "hmac-sha256": 0 };
 
@@ -62,6 +62,11 @@ let fuzzed = 0;
 const seen: Record<string, Record<number, number>> = {};
 let carol: Signer;
 let curtis: Signer;
+/** What beforeAll got to open (it may fail part way): afterAll closes only these. */
+const opened: { hub?: Hub; server?: Server; signers: Signer[] } = { signers: [] };
+
+/** The answer the response interceptor of `s` saw last (a call: the interceptor sets it behind the compiler's back). */
+const lastResponse = (s: Signer): RawResponse | undefined => s.last;
 
 async function signer(name: string, encryptors: string[], scheme: AuthSchemeName): Promise<Signer> {
   // One block of 65536 bytes per pool (the MAC key prefix included), from the client's first bundle.
@@ -77,7 +82,7 @@ async function signer(name: string, encryptors: string[], scheme: AuthSchemeName
     const data: unknown = r.data;
     s.last = {
       status: r.status,
-      headers: r.headers as Record<string, unknown>,
+      headers: r.headers,
       text: Buffer.isBuffer(data) ? data.toString("utf8") : typeof data === "string" ? data : JSON.stringify(data),
     };
     return r;
@@ -88,29 +93,42 @@ async function signer(name: string, encryptors: string[], scheme: AuthSchemeName
 
 beforeAll(async () => {
   // hmac-sha256 listed explicitly: curtis is a reference (v1) peer (the default hub accepts gf128 only).
-  hub = await Hub.open({ name: NAME, store: new MemoryStore(), sweepIntervalMs: 0, maxPsrdBlockBytes: 65536, authSchemes: ["gf128", "hmac-sha256"] });
+  hub = await Hub.open({
+    name: NAME,
+    store: new MemoryStore(),
+    sweepIntervalMs: 0,
+    maxPsrdBlockBytes: 65536,
+    authSchemes: ["gf128", "hmac-sha256"],
+  });
+  opened.hub = hub;
   const app = express();
   app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e), operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
+  opened.server = server;
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${NAME}`;
   carol = await signer("carol", ["sam", "sue"], "gf128");
+  opened.signers.push(carol);
   curtis = await signer("curtis", ["sunny"], "hmac-sha256");
+  opened.signers.push(curtis);
 });
 
 afterAll(async () => {
   console.log(`hub fuzz: ${fuzzed} requests fuzzed; in-band statuses by signature mode: ${JSON.stringify(seen)}`);
-  carol?.api.close();
-  curtis?.api.close();
-  server?.closeAllConnections();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  await hub?.close();
+  for (const s of opened.signers) s.api.close();
+  const openedServer = opened.server;
+  openedServer?.closeAllConnections();
+  await new Promise<void>((r) => (openedServer ? openedServer.close(() => r()) : r()));
+  await opened.hub?.close();
 });
 
 // ---------------------------------------------------------------------------------------------- PSRD accounting
 
-type Snapshot = Map<string, { scheme: string; co: { used: number; available: number; blocks: number }; ho: { used: number; available: number; blocks: number } }>;
+type Snapshot = Map<
+  string,
+  { scheme: string; co: { used: number; available: number; blocks: number }; ho: { used: number; available: number; blocks: number } }
+>;
 
 function snapshot(): Snapshot {
   const m: Snapshot = new Map();
@@ -126,7 +144,8 @@ function expectUnchanged(before: Snapshot, after: Snapshot, what: string): void 
   for (const [name, b] of before) {
     const a = after.get(name);
     if (!a) continue; // unregistered by the request (only fuzz-made clients can be)
-    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${what}: PSRD of ${name} changed: ${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      throw new Error(`${what}: PSRD of ${name} changed: ${JSON.stringify(b)} -> ${JSON.stringify(a)}`);
   }
 }
 
@@ -141,7 +160,7 @@ function expectAtMostMac(before: Snapshot, after: Snapshot, what: string): void 
     expect(a.ho.blocks).toBe(b.ho.blocks);
     const dco = a.co.used - b.co.used;
     const dho = a.ho.used - b.ho.used;
-    const mac = MAC[a.scheme as AuthSchemeName] ?? 32;
+    const mac = MAC[a.scheme] ?? 32;
     if (dco < 0 || dco > mac || dho < 0 || dho > mac) {
       throw new Error(`${what}: ${name} consumed client-owned ${dco}, hub-owned ${dho} bytes (MAC is ${mac})`);
     }
@@ -213,8 +232,9 @@ async function inBand(
     s.last = undefined;
     // why: the signature interceptor may reject an unsigned (hmac) error answer; the raw answer is captured.
     await s.signed.request({ method, url, data, headers }).catch((e: unknown) => e);
-    if (!s.last) throw new Error(`${what}: no response`);
-    r = s.last;
+    const last = lastResponse(s);
+    if (!last) throw new Error(`${what}: no response`);
+    r = last;
   } else {
     const h = mode === "bogus" ? { ...headers, "DSKE-Signature": bogus } : headers;
     r = await send(http, method, url, { body: data, headers: h });
@@ -235,7 +255,7 @@ async function inBand(
 async function stillAlive(): Promise<void> {
   const r = await send(http, "GET", `${base}/mgmt/v1/status`, { headers: { Authorization: `Bearer ${OPERATOR_TOKEN}` } });
   expect(r.status).toBe(200);
-  expect(JSON.parse(r.text).name).toBe(NAME);
+  expect((JSON.parse(r.text) as { name?: unknown }).name).toBe(NAME);
 }
 
 const run = <T>(p: fc.IAsyncPropertyWithHooks<T>, runs = RUNS): Promise<void> =>
@@ -295,7 +315,12 @@ describe("hub endpoints under fuzzing", () => {
         expectUnchanged(before, snapshot(), "DELETE registration");
       }),
     );
-    expect(hub.status().peer_clients.map((c) => c.client_name).sort()).toEqual(["carol", "curtis"]);
+    expect(
+      hub
+        .status()
+        .peer_clients.map((c) => c.client_name)
+        .sort(),
+    ).toEqual(["carol", "curtis"]);
   });
 
   test("GET psrd", async () => {
@@ -377,7 +402,11 @@ describe("hub endpoints under fuzzing", () => {
         fc.oneof(
           body({ client_name: "curtis", keys: [ref] }),
           body(ref).map((r) => `{"client_name":"curtis","keys":[${Buffer.isBuffer(r) ? "1" : r},${JSON.stringify(ref)}]}`),
-          fc.integer({ min: 1000, max: 1002 }).map((n) => JSON.stringify({ client_name: "curtis", keys: Array.from({ length: n }, (_, i) => ({ ...ref, key_id: `k${i}` })) })),
+          fc
+            .integer({ min: 1000, max: 1002 })
+            .map((n) =>
+              JSON.stringify({ client_name: "curtis", keys: Array.from({ length: n }, (_, i) => ({ ...ref, key_id: `k${i}` })) }),
+            ),
         ),
         headersArb,
         modeArb,
@@ -409,7 +438,10 @@ describe("hub endpoints under fuzzing", () => {
         query({ client_name: "curtis", key_id: KEY }),
         async (method, path, q) => {
           const before = snapshot();
-          const r = await send(http, method, `${base}${path}?${q}`, { body: method === "GET" ? undefined : "{}", headers: { "Content-Type": "application/json" } });
+          const r = await send(http, method, `${base}${path}?${q}`, {
+            body: method === "GET" ? undefined : "{}",
+            headers: { "Content-Type": "application/json" },
+          });
           fuzzed++;
           expectWellFormed(r, `${method} ${path}`);
           expect(r.status).toBeGreaterThanOrEqual(400);
@@ -423,7 +455,9 @@ describe("hub endpoints under fuzzing", () => {
   test("GET mgmt status with junk query and headers (stop is not fuzzed)", async () => {
     await run(
       fc.asyncProperty(query({ verbose: "1", client_name: "carol" }), headersArb, async (q, h) => {
-        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, { headers: { ...headersOf(h), Authorization: `Bearer ${OPERATOR_TOKEN}` } });
+        const r = await send(http, "GET", `${base}/mgmt/v1/status?${q}`, {
+          headers: { ...headersOf(h), Authorization: `Bearer ${OPERATOR_TOKEN}` },
+        });
         fuzzed++;
         expectWellFormed(r, `GET status ?${q.slice(0, 100)}`);
         if (r.status === 200) {
@@ -439,9 +473,21 @@ describe("hub endpoints under fuzzing", () => {
   test("oversized bodies and headers: 413 / 431, never 5xx, nothing consumed", async () => {
     const before = snapshot();
     const cases: [string, string, string | Buffer | undefined, Record<string, string>, number[]][] = [
-      ["PUT", "/dske/oob/v1/registration", JSON.stringify({ client_name: "x", encryptor_names: ["a".repeat(100_000)] }), { "Content-Type": "application/json" }, [413]],
+      [
+        "PUT",
+        "/dske/oob/v1/registration",
+        JSON.stringify({ client_name: "x", encryptor_names: ["a".repeat(100_000)] }),
+        { "Content-Type": "application/json" },
+        [413],
+      ],
       ["POST", "/dske/api/v1/key-share", Buffer.alloc(5 * 1024 * 1024, 0x20), { "Content-Type": "application/json" }, [413]],
-      ["POST", "/dske/api/v1/key-shares", `{"master_client_name":"carol","x":"${"a".repeat(5 * 1024 * 1024)}"}`, { "Content-Type": "application/json" }, [413]],
+      [
+        "POST",
+        "/dske/api/v1/key-shares",
+        `{"master_client_name":"carol","x":"${"a".repeat(5 * 1024 * 1024)}"}`,
+        { "Content-Type": "application/json" },
+        [413],
+      ],
       ["GET", "/mgmt/v1/status", undefined, { "X-Big": "h".repeat(100_000) }, [431]],
       ["GET", "/dske/api/v1/key-share?client_name=curtis", undefined, { "DSKE-Signature": "s".repeat(100_000) }, [431]],
       ["GET", "/dske/api/v1/key-share?client_name=curtis", undefined, { "DSKE-Signature": "s".repeat(10_000) }, [401]],
@@ -452,7 +498,7 @@ describe("hub endpoints under fuzzing", () => {
       const r = await send(http, method, `${base}${path}`, { body: data, headers }).catch((e: unknown) => {
         // Node may reset the connection while an oversized upload is still being written.
         const code = (e as { code?: string }).code;
-        if (code === "ECONNRESET" || code === "EPIPE") return { status: statuses[0], headers: {}, text: '{"message":"reset"}' } as RawResponse;
+        if (code === "ECONNRESET" || code === "EPIPE") return { status: statuses[0], headers: {}, text: '{"message":"reset"}' };
         throw e;
       });
       fuzzed++;

@@ -64,7 +64,13 @@ const share = {
   encryption_key_allocation: { fragments: [frag] },
   encrypted_share_value: Buffer.alloc(48).toString("base64"),
 };
-const item = { master_sae_id: "sam", slave_sae_id: "sunny", user_key_id: uuid, share_index: 1, encrypted_share_value: share.encrypted_share_value };
+const item = {
+  master_sae_id: "sam",
+  slave_sae_id: "sunny",
+  user_key_id: uuid,
+  share_index: 1,
+  encrypted_share_value: share.encrypted_share_value,
+};
 
 /** [limit, schema, value at the limit, value one past it] */
 const cases: [string, { safeParse(v: unknown): { success: boolean } }, unknown, unknown][] = [
@@ -98,14 +104,28 @@ const cases: [string, { safeParse(v: unknown): { success: boolean } }, unknown, 
   [
     `≤ ${MAX_BATCH_SHARES} shares per batch post`,
     PostKeySharesRequestSchema,
-    { master_client_name: "carol", encryption_key_allocation: { fragments: [frag] }, shares: Array.from({ length: MAX_BATCH_SHARES }, () => item) },
-    { master_client_name: "carol", encryption_key_allocation: { fragments: [frag] }, shares: Array.from({ length: MAX_BATCH_SHARES + 1 }, () => item) },
+    {
+      master_client_name: "carol",
+      encryption_key_allocation: { fragments: [frag] },
+      shares: Array.from({ length: MAX_BATCH_SHARES }, () => item),
+    },
+    {
+      master_client_name: "carol",
+      encryption_key_allocation: { fragments: [frag] },
+      shares: Array.from({ length: MAX_BATCH_SHARES + 1 }, () => item),
+    },
   ],
   [
     `≤ ${MAX_BATCH_SHARES} keys per batch fetch`,
     FetchKeySharesRequestSchema,
-    { client_name: "curtis", keys: Array.from({ length: MAX_BATCH_SHARES }, () => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id: uuid })) },
-    { client_name: "curtis", keys: Array.from({ length: MAX_BATCH_SHARES + 1 }, () => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id: uuid })) },
+    {
+      client_name: "curtis",
+      keys: Array.from({ length: MAX_BATCH_SHARES }, () => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id: uuid })),
+    },
+    {
+      client_name: "curtis",
+      keys: Array.from({ length: MAX_BATCH_SHARES + 1 }, () => ({ master_sae_id: "sam", slave_sae_id: "sunny", key_id: uuid })),
+    },
   ],
   ["share index 0..255", PostKeyShareRequestSchema, { ...share, share_index: 255 }, { ...share, share_index: 256 }],
 ];
@@ -138,7 +158,14 @@ describe("over HTTP", () => {
     const r = await send(http, "POST", `${base}/dske/api/v1/key-share`, {
       body: Buffer.alloc(4 * 1024 * 1024 + 1024, 0x20),
       headers: { "Content-Type": "application/json", "DSKE-Signature": `${uuid}:0:16%${Buffer.alloc(16).toString("base64")}` },
-    }).catch((e: { code?: string }) => ({ status: e.code === "ECONNRESET" || e.code === "EPIPE" ? 413 : 0, headers: {}, text: '{"message":"reset"}' }));
+    }).catch((err: unknown) => {
+      const e = err as { code?: string };
+      return {
+        status: e.code === "ECONNRESET" || e.code === "EPIPE" ? 413 : 0,
+        headers: {},
+        text: '{"message":"reset"}',
+      };
+    });
     expect(r.status).toBe(413);
   });
 
@@ -153,7 +180,13 @@ describe("over HTTP", () => {
     const mirror = await provisionMirror(hub, "cindy", { encryptors: ["sia"], bytes: 4096 });
     const api = new HubApi(base, { auth: { resolvePeer: () => mirror.peerAuth } });
     const post = async (len: number) =>
-      api.postKeyShare({ ...share, master_client_name: "cindy", master_sae_id: "sia", user_key_id: `${uuid.slice(0, -2)}${len}`, ...(await encryptShare(mirror, new Uint8Array(len))) });
+      api.postKeyShare({
+        ...share,
+        master_client_name: "cindy",
+        master_sae_id: "sia",
+        user_key_id: `${uuid.slice(0, -2)}${len}`,
+        ...(await encryptShare(mirror, new Uint8Array(len))),
+      });
     await expect(post(64)).resolves.toEqual({});
     const err = await post(65).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HubApiError);

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { NextFunction, Request, Response } from "express";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../../src/hub";
+import { defined } from "../helpers";
 import { installTestFaults, readTestFaults, TEST_FAULTS_ENV } from "../../src/testing/faults";
 
 let hub: Hub;
@@ -25,18 +26,21 @@ function psrdRequest(mw: (req: Request, res: Response, next: NextFunction) => vo
       return this;
     },
   } as unknown as Response;
-  mw({ method: "GET", path: "/hub/hank/dske/oob/v1/psrd" } as Request, res, () => {
+  mw({ method: "GET", path: "/hub/hank/dske/oob/v1/psrd" } as unknown as Request, res, () => {
     out.next = true;
   });
   return out;
 }
 
+/** The function behind `hub.getShare` now (compared by identity only, never called). */
+const getShareFn = (): unknown => Reflect.get(hub, "getShare");
+
 it("off unless DSKE_TEST_FAULTS is set: nothing installed, hub methods untouched", () => {
-  const get = hub.getShare;
+  const get = getShareFn();
   const lines: string[] = [];
   expect(installTestFaults(hub, (l) => lines.push(l), {})).toBeUndefined();
   expect(installTestFaults(hub, (l) => lines.push(l), { [TEST_FAULTS_ENV]: "" })).toBeUndefined();
-  expect(hub.getShare).toBe(get);
+  expect(getShareFn()).toBe(get);
   expect(lines).toEqual([]);
 });
 
@@ -44,7 +48,7 @@ it("on: warns, and follows the file (refuse_psrd; unreadable or invalid file = n
   const dir = mkdtempSync(path.join(tmpdir(), "dske-faults-"));
   const file = path.join(dir, "f.json");
   const lines: string[] = [];
-  const mw = installTestFaults(hub, (l) => lines.push(l), { [TEST_FAULTS_ENV]: file })!;
+  const mw = defined(installTestFaults(hub, (l) => lines.push(l), { [TEST_FAULTS_ENV]: file }));
   expect(lines.join("\n")).toMatch(/TEST FAULT INJECTION enabled/);
   expect(psrdRequest(mw).next).toBe(true); // no file yet
   writeFileSync(file, JSON.stringify({ refuse_psrd: true }));
