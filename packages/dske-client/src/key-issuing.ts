@@ -16,8 +16,8 @@ import type { Scatter } from "./scatter.js";
  * enc_keys for more keys than this bypass the key stock: such a request is a batch of its own (one
  * message per hub for all its keys), so the stock would only split it and add messages. Up to this
  * size many concurrent requests are served from refills of 512..2000 keys (key-stock.ts), i.e. far
- * fewer, bigger hub messages: measured with 16 SAE callers asking for 100 keys each (e2e bench),
- * 0.37 ms of node CPU per key from the stock against 0.52 ms on demand, on the same machine.
+ * fewer, bigger hub messages, so less node CPU per key than on demand (e2e bench, stock vs
+ * on-demand scenarios: bench-results/e2e.json and the README's figures).
  */
 const STOCK_MAX_REQUEST = 256;
 

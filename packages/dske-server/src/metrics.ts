@@ -5,7 +5,7 @@
  * Common to every node: HTTP request counts and latency per route (operationId from the route
  * table, `unmatched` otherwise), method and status; authentication failures by reason; PSRD bytes
  * per peer and pool (gauges filled at scrape time from the node's status). Hub- and client-specific
- * metrics are added by @dske/hub (`hub-metrics.ts`) and @dske/client (`client-metrics.ts`).
+ * metrics are added by @dske/hub (`src/http/metrics.ts`) and @dske/client (`client-metrics.ts`).
  *
  * Label hygiene: label values come only from configured names (registered clients, hub names, a
  * client's encryptors and its KME directory) or fixed sets (routes, methods, statuses, reasons);
