@@ -30,14 +30,14 @@ module.exports = {
   // Per package, just under the figures measured when they were set (README, Development): a
   // package whose coverage falls below its floor fails the run.
   coverageThreshold: {
-    "./packages/dske-auth/src/": { lines: 91, statements: 91, functions: 84, branches: 82 },
+    "./packages/dske-auth/src/": { lines: 90, statements: 90, functions: 85, branches: 82 },
     "./packages/dske-cli/src/": { lines: 94, statements: 94, functions: 94, branches: 85 },
     "./packages/dske-client/src/": { lines: 94, statements: 94, functions: 94, branches: 88 },
-    "./packages/dske-distributor/src/": { lines: 96, statements: 96, functions: 96, branches: 86 },
-    "./packages/dske-hub/src/": { lines: 92, statements: 92, functions: 91, branches: 87 },
-    "./packages/dske-protocol/src/": { lines: 95, statements: 95, functions: 93, branches: 83 },
+    "./packages/dske-distributor/src/": { lines: 95, statements: 95, functions: 96, branches: 86 },
+    "./packages/dske-hub/src/": { lines: 92, statements: 92, functions: 90, branches: 87 },
+    "./packages/dske-protocol/src/": { lines: 96, statements: 96, functions: 96, branches: 82 },
     "./packages/dske-server/src/": { lines: 95, statements: 95, functions: 88, branches: 86 },
-    "./packages/psrd/src/": { lines: 90, statements: 90, functions: 96, branches: 89 },
+    "./packages/psrd/src/": { lines: 90, statements: 90, functions: 95, branches: 89 },
     "./packages/sss-gf256/src/": { lines: 98, statements: 98, functions: 98, branches: 98 },
   },
 };
