@@ -381,6 +381,30 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     },
   );
 
+  it("keeps the layers apart: the client never depends on the hub, the protocol loads no server stack", () => {
+    const byName = new Map(pkgs.map((p) => [p.json.name, p]));
+    const client = byName.get("@dske/client");
+    const protocol = byName.get("@dske/protocol");
+    if (client === undefined || protocol === undefined) throw new Error("@dske/client or @dske/protocol not found");
+    expect(Object.keys(client.json.dependencies ?? {})).not.toContain("@dske/hub");
+    const builtImports = (dir: string) => {
+      const found = new Set<string>();
+      for (const f of fs.readdirSync(path.join(dir, "dist")).filter((n) => /\.(c|m)?js$/.test(n))) {
+        for (const n of importedPackages(fs.readFileSync(path.join(dir, "dist", f), "utf8"))) found.add(n);
+      }
+      return [...found];
+    };
+    expect(builtImports(client.dir)).not.toContain("@dske/hub");
+    // Positive control: the scanner does see the server stack where it is.
+    const server = byName.get("@dske/server");
+    if (server === undefined) throw new Error("@dske/server not found");
+    expect(builtImports(server.dir)).toEqual(expect.arrayContaining(["express", "pino", "prom-client"]));
+    const protocolImports = builtImports(protocol.dir);
+    for (const stack of ["express", "pino", "prom-client", "swagger-ui-dist", "axios", "@dske/server", "@dske/hub"]) {
+      expect(protocolImports).not.toContain(stack);
+    }
+  });
+
   it("packs one tarball per publishable package (no root, no private example)", () => {
     expect(fs.readdirSync(tgzDir).sort()).toEqual(pkgs.map((p) => p.tarball).sort());
   });
