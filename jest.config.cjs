@@ -1,5 +1,11 @@
 /** Tests run against the TypeScript sources (no build needed), transpiled by swc. */
+const os = require("node:os");
+
 module.exports = {
+  // Jest's default (cores - 1) runs one file at a time on a 2-core machine. The suite is safe in
+  // parallel (every system test file has its own port range, state lives in temporary dirs, and
+  // tests wait on conditions: scripts/test-under-load.sh), so use at least two workers.
+  maxWorkers: Math.max(2, os.availableParallelism() - 1),
   testEnvironment: "node",
   roots: ["<rootDir>/packages", "<rootDir>/examples", "<rootDir>/test"],
   testMatch: ["**/test/**/*.test.ts"],

@@ -2,7 +2,7 @@
  * System: the management plane of real node processes started by `dske-cli start` (the default
  * topology, plain HTTP, own state dir). An attacker without the operator token — or a web page
  * the operator opens — can neither read a node's status or metrics nor stop it; `dske-cli`
- * (which reads `<state_dir>/operator-token`) still can. Ports 18800-18809.
+ * (which reads `<state_dir>/operator-token`) still can. Ports 18900-18909.
  */
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -12,7 +12,7 @@ import { runningTopology, SYSTEM_TIMEOUT } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = runningTopology(18800);
+const t = runningTopology(18900);
 const evil = "http://evil.example";
 
 const tokenFile = (): string => path.join(t.stateDir, "operator-token");
