@@ -321,7 +321,8 @@ export class Client {
     this.requireEncryptor(masterSae, "master_SAE_ID");
     this.checkPeerSae(slaveSae, masterSae, "slave_SAE_ID");
     const keySize = this.limits.defaultKeySize;
-    const S = secretLength(keySize);
+    // A reference-format share is as long as the key (reference-key.ts); ours carries pad and check word.
+    const S = this.referenceSaes.has(slaveSae) ? keySize / 8 : secretLength(keySize);
     const perHub: number[] = [];
     const perHubMax: number[] = [];
     for (const h of this.peerHubs) {

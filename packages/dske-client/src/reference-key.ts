@@ -18,7 +18,8 @@
  * Otherwise our decoding is used unchanged, on the shares of a length ours can have; shares of
  * other lengths are then bad shares of their hubs. There is no fallback from our decoding to the
  * reference one after a failed check: one hub cannot force the weaker decoding (rule (b) needs
- * all fetched shares to agree), and our own pairs keep their 128-bit ITS check word.
+ * all fetched shares to agree, i.e. k hubs, which could substitute a key in our format too: the
+ * check word is keyless), and our own pairs keep their 128-bit ITS check word.
  * The share x a hub must give follows the same rule per share (expectedShareX): its position j
  * for a reference-encoded share, j + 1 for ours.
  *

@@ -208,5 +208,9 @@ describe("management status", () => {
     const theirs = curtis.client.mgmtStatus().reference_interop as Record<string, unknown>;
     expect(theirs).toMatchObject({ saes: ["sam"] });
     expect(theirs.keys_reconstructed).toBeGreaterThanOrEqual(6);
+    // ETSI status: a reference share costs the key's length, not |key| + pad + 16
+    expect(carol.client.status("sam", "sunny").stored_key_count).toBeGreaterThanOrEqual(
+      carol.client.status("sue", "susan").stored_key_count,
+    );
   });
 });
