@@ -65,11 +65,30 @@ function intSchema(min: number, max: number, what: string) {
 
 const encryptorSchema = z.strictObject({ name: nameSchema }, { error: "expected a mapping like `- name: sam`" });
 
-const hubSchema = z.strictObject({ name: nameSchema }, { error: "expected a mapping like `- name: hank`" });
+/**
+ * Who runs a node: `dske` (this project: dske-cli starts and stops it) or `reference` (the
+ * reference implementation, run by its own manager at the node's usual port: dske-cli leaves it
+ * alone, and tells our nodes about it).
+ */
+export const IMPLEMENTATIONS = ["dske", "reference"] as const;
+export type Implementation = (typeof IMPLEMENTATIONS)[number];
+
+/** The reference implementation splits a key into at most this many shares (one per hub). */
+export const REFERENCE_MAX_HUBS = 16;
+
+const implementationSchema = z
+  .enum(IMPLEMENTATIONS, { error: `expected ${IMPLEMENTATIONS.join(" or ")} (who runs the node; default dske)` })
+  .default("dske");
+
+const hubSchema = z.strictObject(
+  { name: nameSchema, implementation: implementationSchema },
+  { error: "expected a mapping like `- name: hank`" },
+);
 
 const clientSchema = z.strictObject(
   {
     name: nameSchema,
+    implementation: implementationSchema,
     encryptors: z
       .array(encryptorSchema, { error: "expected a list of encryptors (`- name: sam`)" })
       .nullish()
@@ -190,12 +209,53 @@ export const configSchema = z
         message: "auth_schemes is the older spelling of allowed_auth_schemes; expected only one of them",
       });
     }
+    checkReferenceNodes(cfg, ctx);
   })
   .transform(({ allowed_auth_schemes, auth_schemes, ...cfg }) => ({
     ...cfg,
     /** The hubs accept these schemes; clients propose the first and, without hmac-sha256, refuse the fallback. */
     auth_schemes: allowed_auth_schemes ?? auth_schemes ?? [...CONFIG_DEFAULTS.auth_schemes],
   }));
+
+/**
+ * A topology with reference-implementation nodes: they sign with hmac-sha256 only, so our hubs
+ * must accept it and our clients must be allowed to fall back to it; and a reference client
+ * makes at most 16 shares (one per hub).
+ */
+function checkReferenceNodes(
+  cfg: {
+    hubs: readonly { name: string; implementation: Implementation }[];
+    clients: readonly { name: string; implementation: Implementation }[];
+    allowed_auth_schemes?: readonly string[];
+    auth_schemes?: readonly string[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const reference = [
+    ...cfg.hubs.flatMap((h, i) => (h.implementation === "reference" ? [`hubs[${i}] ${h.name}`] : [])),
+    ...cfg.clients.flatMap((c, i) => (c.implementation === "reference" ? [`clients[${i}] ${c.name}`] : [])),
+  ];
+  if (reference.length === 0) return;
+  const key = cfg.auth_schemes !== undefined && cfg.allowed_auth_schemes === undefined ? "auth_schemes" : "allowed_auth_schemes";
+  const schemes = cfg.allowed_auth_schemes ?? cfg.auth_schemes ?? CONFIG_DEFAULTS.auth_schemes;
+  if (!schemes.includes("hmac-sha256")) {
+    ctx.addIssue({
+      code: "custom",
+      path: [key],
+      message:
+        `the topology has reference-implementation nodes (${reference.join(", ")}), which sign with hmac-sha256 only, ` +
+        `but ${key} is [${schemes.join(", ")}]; expected hmac-sha256 listed too, e.g. \`${key}: [gf128, hmac-sha256]\``,
+    });
+  }
+  const referenceClients = reference.filter((r) => r.startsWith("clients"));
+  if (referenceClients.length > 0 && cfg.hubs.length > REFERENCE_MAX_HUBS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["hubs"],
+      message: `${cfg.hubs.length} hubs, but reference-implementation clients (${referenceClients.join(", ")}) split keys into at most ${REFERENCE_MAX_HUBS} shares; expected at most ${REFERENCE_MAX_HUBS} hubs`,
+    });
+  }
+}
 
 /** A validated configuration, defaults applied. */
 export type DskeConfig = z.output<typeof configSchema>;

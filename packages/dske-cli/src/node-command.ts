@@ -7,7 +7,7 @@ import path from "node:path";
 import { certLayout } from "./certs";
 import type { DskeConfig } from "./config";
 import type { StateDir } from "./state-dir";
-import { HOST, nodeBaseUrl, type NodeKind, type NodeSpec, type Topology } from "./topology";
+import { HOST, isExternal, nodeBaseUrl, type NodeKind, type NodeSpec, type Topology } from "./topology";
 
 const PACKAGE_OF: Record<NodeKind, string> = { hub: "@dske/hub", client: "@dske/client" };
 
@@ -71,6 +71,9 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     cfg.auth_schemes.join(","),
   );
   if (cfg.key_source !== "random") args.push("--key-source", cfg.key_source);
+  // Keys with the SAEs of reference-implementation clients travel in the reference's share format.
+  const referenceSaes = topology.referenceSaes();
+  if (referenceSaes.length > 0) args.push("--reference-saes", referenceSaes.join(","));
   args.push(
     "--psrd-delivery",
     cfg.psrd_delivery,
@@ -108,13 +111,18 @@ function distributorTlsArgs(state: StateDir): string[] {
   ];
 }
 
-/** The plan the hubs' local distributors follow: every client, its management URL and its inbox. */
+/**
+ * The plan the hubs' local distributors follow: every client of ours, its management URL and its
+ * inbox (reference-implementation clients install no bundles: they are left out).
+ */
 export function distributionPlan(
   topology: Topology,
   state: StateDir,
   tls = false,
 ): { clients: { name: string; url: string; inbox: string }[] } {
   return {
-    clients: topology.clients.map((c) => ({ name: c.name, url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
+    clients: topology.clients
+      .filter((c) => !isExternal(c))
+      .map((c) => ({ name: c.name, url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
   };
 }

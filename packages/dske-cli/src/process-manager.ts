@@ -1,7 +1,9 @@
 /**
  * One detached background process per node: start (wait for free ports, spawn, wait until every
  * node answers its management status) and stop (mgmt stop, else SIGTERM, then SIGKILL; wait until
- * the port is free), with the reference manager's progress lines.
+ * the port is free), with the reference manager's progress lines. Nodes of the topology with
+ * `implementation: reference` are run by the reference implementation's own manager: start and
+ * stop report them as external and leave them alone.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
@@ -15,7 +17,7 @@ import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFil
 import { isPortFree } from "./ports";
 import type { StateDir } from "./state-dir";
 import { clientStatusSchema } from "./status-schema";
-import { nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
+import { isExternal, nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
 
 export interface ManagerTimeouts {
   /** How long start waits for the selected ports to become free. */
@@ -107,24 +109,25 @@ export class ProcessManager {
   /** Decide the TLS mode of `start` (see ProcessManagerOptions.tls) and prepare certificates. */
   private async prepareTls(): Promise<void> {
     const { topology, state } = this.opts;
+    const ourClients = topology.clients.filter((c) => !isExternal(c));
     if (this.opts.tls === true) {
       if (this.tlsMaterial === undefined) {
         const plain = await Promise.all(
-          topology.clients.map(async (c) => ((await probeNode(c, 2000, { token: this.token })).state === "up" ? c.name : undefined)),
+          ourClients.map(async (c) => ((await probeNode(c, 2000, { token: this.token })).state === "up" ? c.name : undefined)),
         );
         const running = plain.filter((n): n is string => n !== undefined);
         if (running.length > 0) {
           throw new CliError(`client(s) ${running.join(", ")} run over plain HTTP; stop them first (dske-cli stop), then start with TLS`);
         }
       }
-      const r = await ensureCertificates(state.root, { clients: topology.clients.map((c) => c.name), saes: topology.allEncryptors() });
+      const r = await ensureCertificates(state.root, { clients: ourClients.map((c) => c.name), saes: topology.allEncryptors() });
       if (r.created.length > 0) this.out.line(`Created ${r.created.length} TLS certificate(s) under ${certLayout(state.root).dir}`);
       setTlsEnabled(state.root, true);
       this.tlsMaterial = operatorTls(state.root);
       return;
     }
     if (this.tlsMaterial === undefined) return;
-    const up = await Promise.all(topology.clients.map(async (c) => (await probeNode(c, 2000, this.credential)).state === "up"));
+    const up = await Promise.all(ourClients.map(async (c) => (await probeNode(c, 2000, this.credential)).state === "up"));
     if (up.some((u) => u)) {
       this.out.line("Clients of this topology run with mutual TLS (recorded in the state dir): starting clients with TLS");
       return;
@@ -149,14 +152,28 @@ export class ProcessManager {
     return r;
   }
 
-  /** Start the selected nodes (already running ones are left alone). */
+  /** Report the selected external nodes (reference implementation); the others are ours to handle. */
+  private ours(selection: Selection, verb: "started" | "stopped"): { nodes: NodeSpec[]; description: string } {
+    const external = selection.nodes.filter(isExternal);
+    for (const node of external) {
+      this.out.line(
+        `${capitalised(node)} ${node.name} on port ${node.port} is external (reference implementation): not ${verb} by dske-cli`,
+      );
+    }
+    const nodes = selection.nodes.filter((n) => !isExternal(n));
+    return { nodes, description: external.length === 0 ? selection.description : describe(nodes) };
+  }
+
+  /** Start the selected nodes (already running ones, and external ones, are left alone). */
   async start(selection: Selection): Promise<void> {
     const { topology, state } = this.opts;
+    const ours = this.ours(selection, "started");
+    if (ours.nodes.length === 0) return;
     this.token = ensureOperatorToken(state.root).token; // created (mode 0600) when missing
     await this.prepareTls();
-    const probes = await Promise.all(selection.nodes.map((n) => this.probe(n)));
+    const probes = await Promise.all(ours.nodes.map((n) => this.probe(n)));
     const toStart: NodeSpec[] = [];
-    selection.nodes.forEach((node, i) => {
+    ours.nodes.forEach((node, i) => {
       if (probes[i].state === "up") {
         this.out.line(`${capitalised(node)} ${node.name} is already running on port ${node.port}`);
       } else {
@@ -164,7 +181,7 @@ export class ProcessManager {
       }
     });
     if (toStart.length === 0) return;
-    const desc = toStart.length === selection.nodes.length ? selection.description : describe(toStart);
+    const desc = toStart.length === ours.nodes.length ? ours.description : describe(toStart);
 
     // Check the scripts exist before waiting for anything.
     for (const kind of new Set(toStart.map((n) => n.kind))) {
@@ -302,9 +319,11 @@ export class ProcessManager {
     return true;
   }
 
-  /** Stop the selected nodes, clients first, in reverse order (as the reference). */
+  /** Stop the selected nodes, clients first, in reverse order (as the reference); external ones are left alone. */
   async stop(selection: Selection): Promise<void> {
-    const nodes = [...selection.nodes].reverse();
+    const ours = this.ours(selection, "stopped");
+    if (ours.nodes.length === 0) return;
+    const nodes = [...ours.nodes].reverse();
     await Promise.all(
       nodes.map(async (node) => {
         // Nothing to do if the port is free and no pid of ours is alive.
@@ -313,7 +332,7 @@ export class ProcessManager {
         if (!acknowledged) this.terminate(node, "SIGTERM");
       }),
     );
-    this.out.line(`Waiting for ${selection.description} to be stopped`);
+    this.out.line(`Waiting for ${ours.description} to be stopped`);
     await this.waitUntilStopped(nodes, this.t.stopMs, true);
   }
 

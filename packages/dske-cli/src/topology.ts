@@ -2,7 +2,7 @@
  * The topology: the nodes of a validated config with their ports and URLs (hubs get base_port,
  * base_port + 1, ...; clients follow), and the selection of nodes by --hub/--client filters.
  */
-import type { DskeConfig } from "./config";
+import type { DskeConfig, Implementation } from "./config";
 
 export type NodeKind = "hub" | "client";
 
@@ -12,6 +12,17 @@ export interface NodeSpec {
   readonly port: number;
   /** Encryptors (SAE IDs) hosted by a client; [] for hubs. */
   readonly encryptors: readonly string[];
+  /**
+   * `reference`: the node is run by the reference implementation's own manager at its usual port;
+   * dske-cli neither starts nor stops it (it reports it as external), and our nodes are told about it.
+   * Absent: `dske`.
+   */
+  readonly implementation?: Implementation;
+}
+
+/** Whether dske-cli leaves the node to another manager (the reference implementation's). */
+export function isExternal(node: Pick<NodeSpec, "implementation">): boolean {
+  return node.implementation === "reference";
 }
 
 /** Nodes bind loopback only. */
@@ -32,13 +43,20 @@ export class Topology {
 
   constructor(readonly config: DskeConfig) {
     const base = config.base_port;
-    this.hubs = config.hubs.map((h, i) => ({ kind: "hub", name: h.name, port: base + i, encryptors: [] }));
+    this.hubs = config.hubs.map((h, i) => ({
+      kind: "hub",
+      name: h.name,
+      port: base + i,
+      encryptors: [],
+      implementation: h.implementation,
+    }));
     const n = config.hubs.length;
     this.clients = config.clients.map((c, j) => ({
       kind: "client",
       name: c.name,
       port: base + n + j,
       encryptors: c.encryptors.map((e) => e.name),
+      implementation: c.implementation,
     }));
   }
 
@@ -66,6 +84,11 @@ export class Topology {
 
   allEncryptors(): string[] {
     return this.clients.flatMap((c) => c.encryptors);
+  }
+
+  /** The encryptors of the reference-implementation clients (what our clients get as `--reference-saes`). */
+  referenceSaes(): string[] {
+    return this.clients.filter(isExternal).flatMap((c) => c.encryptors);
   }
 }
 

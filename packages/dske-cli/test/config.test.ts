@@ -204,6 +204,69 @@ describe("config validation errors name the file, the YAML path and the fix", ()
   });
 });
 
+describe("implementation: reference (nodes run by the reference implementation's manager)", () => {
+  /** MINIMAL with hub h2 and client c2 run by the reference implementation. */
+  const MIXED = MINIMAL.replace("  - name: h2\n", "  - name: h2\n    implementation: reference\n").replace(
+    "  - name: c2\n",
+    "  - name: c2\n    implementation: reference\n",
+  );
+
+  it("defaults to dske for every hub and client", () => {
+    const cfg = parseConfig(MINIMAL, "minimal.yaml");
+    expect([...cfg.hubs, ...cfg.clients].map((n) => n.implementation)).toEqual(["dske", "dske", "dske", "dske", "dske"]);
+    expect(loadConfig(repoConfig).hubs.every((h) => h.implementation === "dske")).toBe(true);
+  });
+
+  it("is accepted on hubs and clients when hmac-sha256 is allowed", () => {
+    const cfg = parseConfig(`allowed_auth_schemes: [gf128, hmac-sha256]\n${MIXED}`, "mixed.yaml");
+    expect(cfg.hubs.map((h) => [h.name, h.implementation])).toEqual([
+      ["h1", "dske"],
+      ["h2", "reference"],
+      ["h3", "dske"],
+    ]);
+    expect(cfg.clients.map((c) => [c.name, c.implementation])).toEqual([
+      ["c1", "dske"],
+      ["c2", "reference"],
+    ]);
+    expect(cfg.auth_schemes).toEqual(["gf128", "hmac-sha256"]);
+    // the older spelling works too
+    expect(parseConfig(`auth_schemes: [hmac-sha256]\n${MIXED}`, "old.yaml").clients[1].implementation).toBe("reference");
+  });
+
+  it("without hmac-sha256 in the topology's schemes: an error that names the reference nodes and the fix", () => {
+    const file = writeYaml("ref-no-hmac.yaml", MIXED);
+    const e = expectConfigError(file);
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0].path).toBe("allowed_auth_schemes");
+    expect(e.message).toContain("reference-implementation nodes (hubs[1] h2, clients[1] c2), which sign with hmac-sha256 only");
+    expect(e.message).toContain("but allowed_auth_schemes is [gf128]; expected hmac-sha256 listed too");
+    expect(e.message).toContain("`allowed_auth_schemes: [gf128, hmac-sha256]`");
+    const old = expectConfigError(writeYaml("ref-old-spelling.yaml", `auth_schemes: [gf128]\n${MIXED}`));
+    expect(old.issues[0].path).toBe("auth_schemes");
+    expect(old.issues[0].line).toBe(1);
+  });
+
+  it("an unknown implementation", () => {
+    const file = writeYaml("ref-typo.yaml", MINIMAL.replace("  - name: h3\n", "  - name: h3\n    implementation: python\n"));
+    const e = expectConfigError(file);
+    expect(e.issues[0].path).toBe("hubs[2].implementation");
+    expect(e.issues[0].line).toBe(5);
+    expect(e.message).toContain("expected dske or reference (who runs the node; default dske)");
+  });
+
+  it("reference clients split into at most 16 shares: at most 16 hubs", () => {
+    const hubs = Array.from({ length: 17 }, (_, i) => `  - name: h${i}\n`).join("");
+    const clients = "clients:\n  - name: c1\n  - name: c2\n    implementation: reference\n";
+    const e = expectConfigError(writeYaml("ref-17.yaml", `allowed_auth_schemes: [gf128, hmac-sha256]\nhubs:\n${hubs}${clients}`));
+    expect(e.issues[0].path).toBe("hubs");
+    expect(e.message).toContain("17 hubs, but reference-implementation clients (clients[1] c2) split keys into at most 16 shares");
+    // reference hubs alone do not split keys
+    const hubsOnly = hubs.replace("  - name: h3\n", "  - name: h3\n    implementation: reference\n");
+    const ok = parseConfig(`allowed_auth_schemes: [gf128, hmac-sha256]\nhubs:\n${hubsOnly}clients:\n  - name: c1\n`, "ok.yaml");
+    expect(ok.hubs).toHaveLength(17);
+  });
+});
+
 describe("helpers", () => {
   it("formats YAML paths", () => {
     expect(formatYamlPath(["clients", 2, "encryptors", 0, "name"])).toBe("clients[2].encryptors[0].name");

@@ -217,3 +217,73 @@ describe("failures", () => {
     expect(out.stderr).toContain("does not exist (build it first: pnpm -r build)");
   });
 });
+
+describe("reference-implementation nodes are external", () => {
+  let extDir: string;
+  let extConfig: string;
+  let extBase: number;
+
+  async function extCli(...args: string[]): Promise<{ code: number; out: string[]; err: string }> {
+    const out = new CapturedOutput();
+    const code = await runCli(["--config", extConfig, ...args], { out, scripts, timeouts });
+    return { code, out: out.lines, err: out.stderr };
+  }
+
+  beforeAll(async () => {
+    extDir = mkdtempSync(path.join(tmpdir(), "dske-cli-pm-ext-"));
+    extBase = await freeBasePort(4);
+    extConfig = path.join(extDir, "topo.yaml");
+    writeFileSync(
+      extConfig,
+      `base_port: ${extBase}\nmin_nr_shares: 1\nallowed_auth_schemes: [gf128, hmac-sha256]\n` +
+        "hubs:\n  - name: hx\n  - name: hr\n    implementation: reference\n" +
+        "clients:\n  - name: ca\n    encryptors:\n      - name: sa\n  - name: cr\n    implementation: reference\n    encryptors:\n      - name: sr\n",
+    );
+  });
+
+  afterAll(async () => {
+    await extCli("stop");
+  });
+
+  it("start reports them and starts only our nodes, which are told about the reference SAEs", async () => {
+    const r = await extCli("start");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out.slice(0, 6)).toEqual([
+      `Hub hr on port ${extBase + 1} is external (reference implementation): not started by dske-cli`,
+      `Client cr on port ${extBase + 3} is external (reference implementation): not started by dske-cli`,
+      "Waiting for client ca, hub hx to be stopped",
+      `Starting hub hx on port ${extBase}`,
+      `Starting client ca on port ${extBase + 2}`,
+      "Waiting for client ca, hub hx to be started",
+    ]);
+    expect(await isPortFree(extBase + 1)).toBe(true);
+    expect(await isPortFree(extBase + 3)).toBe(true);
+    expect(existsSync(path.join(extDir, ".dske", "pids", "hr.pid"))).toBe(false);
+    expect(existsSync(path.join(extDir, ".dske", "pids", "cr.pid"))).toBe(false);
+    const s = await extCli("--client", "ca", "status", "--json");
+    const status = JSON.parse(s.out.slice(1).join("\n")) as { args: string[] };
+    expect(status.args[status.args.indexOf("--reference-saes") + 1]).toBe("sr");
+    expect(status.args[status.args.indexOf("--auth-schemes") + 1]).toBe("gf128,hmac-sha256");
+  });
+
+  it("a filter naming only an external node does nothing but say so", async () => {
+    const r = await extCli("--hub", "hr", "start");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([`Hub hr on port ${extBase + 1} is external (reference implementation): not started by dske-cli`]);
+  });
+
+  it("stop leaves them alone too", async () => {
+    const r = await extCli("stop");
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual([
+      `Hub hr on port ${extBase + 1} is external (reference implementation): not stopped by dske-cli`,
+      `Client cr on port ${extBase + 3} is external (reference implementation): not stopped by dske-cli`,
+      `Stopping client ca on port ${extBase + 2}`,
+      `Stopping hub hx on port ${extBase}`,
+      "Waiting for client ca, hub hx to be stopped",
+    ]);
+    expect(await isPortFree(extBase)).toBe(true);
+    expect(await isPortFree(extBase + 2)).toBe(true);
+  });
+});

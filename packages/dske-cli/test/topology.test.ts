@@ -1,9 +1,9 @@
 import path from "node:path";
-import { loadConfig } from "../src/config";
+import { loadConfig, parseConfig } from "../src/config";
 import { reorderEtsiArgs } from "../src/cli";
-import { nodeArgs } from "../src/node-command";
+import { distributionPlan, nodeArgs } from "../src/node-command";
 import { StateDir } from "../src/state-dir";
-import { nodeBaseUrl, selectNodes, Topology, UnknownNodeError } from "../src/topology";
+import { isExternal, nodeBaseUrl, selectNodes, Topology, UnknownNodeError } from "../src/topology";
 
 const topology = new Topology(loadConfig(path.resolve(__dirname, "../../../dske-config.yaml")));
 const state = new StateDir("/st");
@@ -80,6 +80,69 @@ describe("topology of the default config", () => {
     expect(opt("--psrd-wait-ms")).toBe("10000");
     // cindy has no encryptors: no --encryptors option at all.
     expect(nodeArgs(topology.clients[2], topology, state)).not.toContain("--encryptors");
+  });
+});
+
+describe("a topology with reference-implementation nodes", () => {
+  const mixed = new Topology(
+    parseConfig(
+      `allowed_auth_schemes: [gf128, hmac-sha256]
+hubs:
+  - name: hank
+  - name: helen
+    implementation: reference
+  - name: hilary
+clients:
+  - name: carol
+    encryptors:
+      - name: sam
+  - name: celia
+    implementation: reference
+    encryptors:
+      - name: serena
+      - name: sofia
+  - name: curtis
+    encryptors:
+      - name: sunny
+`,
+      "mixed.yaml",
+    ),
+  );
+
+  it("keeps the usual ports and marks the reference nodes external", () => {
+    expect(mixed.nodes.map((n) => `${n.kind} ${n.name} ${n.port} ${isExternal(n) ? "external" : "ours"}`)).toEqual([
+      "hub hank 8100 ours",
+      "hub helen 8101 external",
+      "hub hilary 8102 ours",
+      "client carol 8103 ours",
+      "client celia 8104 external",
+      "client curtis 8105 ours",
+    ]);
+    expect(isExternal(topology.hubs[0])).toBe(false);
+    expect(mixed.referenceSaes()).toEqual(["serena", "sofia"]);
+    expect(topology.referenceSaes()).toEqual([]);
+  });
+
+  it("tells every client of ours the reference SAEs, and all hubs (reference ones too) with the topology's schemes", () => {
+    for (const c of [mixed.clients[0], mixed.clients[2]]) {
+      const args = nodeArgs(c, mixed, state);
+      expect(args[args.indexOf("--reference-saes") + 1]).toBe("serena,sofia");
+      expect(args[args.indexOf("--auth-schemes") + 1]).toBe("gf128,hmac-sha256");
+      expect(args.slice(args.indexOf("--hubs") + 1, args.indexOf("--hubs") + 4)).toEqual([
+        "http://127.0.0.1:8100/hub/hank",
+        "http://127.0.0.1:8101/hub/helen",
+        "http://127.0.0.1:8102/hub/hilary",
+      ]);
+    }
+    // our hubs accept the reference clients; without reference clients no --reference-saes at all
+    const hubArgs = nodeArgs(mixed.hubs[0], mixed, state);
+    expect(hubArgs[hubArgs.indexOf("--accept-clients") + 1]).toBe("carol,celia,curtis");
+    expect(nodeArgs(topology.clients[4], topology, state)).not.toContain("--reference-saes");
+  });
+
+  it("leaves reference clients out of the local distributors' plan (they install no bundles)", () => {
+    expect(distributionPlan(mixed, state).clients.map((c) => c.name)).toEqual(["carol", "curtis"]);
+    expect(distributionPlan(topology, state).clients).toHaveLength(5);
   });
 });
 

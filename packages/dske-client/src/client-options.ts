@@ -60,6 +60,13 @@ export interface ClientOptions {
   stock?: KeyStockOptions;
   /** The responder's side. */
   gather?: GatherOptions;
+  /**
+   * SAE IDs hosted by KMEs of the reference implementation (issue 14). Keys towards them are made
+   * in the reference's share format (reference-key.ts: x = 0..n−1, a 4-byte HMAC digest; no key
+   * stock, no batch key IDs, no multicast), keys from them are decoded in it. Keys of other pairs
+   * keep our format. Default none.
+   */
+  referenceSaes?: readonly string[];
 }
 
 export const DEFAULT_HELD_KEY_TTL_MS = 60_000;

@@ -31,6 +31,7 @@ import { Scatter } from "./scatter.js";
 import { Gather } from "./gather.js";
 import { KeyIssuing } from "./key-issuing.js";
 import { KeyDelivery } from "./key-delivery.js";
+import { REFERENCE_GUARANTEE } from "./reference-key.js";
 
 export type { ClientOptions, ClientPsrdOptions, GatherOptions } from "./client-options.js";
 
@@ -62,6 +63,9 @@ export class Client {
   private readonly delivery: KeyDelivery;
   /** This client's own fsyncs (key store, node state, pools), even beside other nodes in one process. */
   private readonly fsyncs: FsyncCounter | undefined;
+  /** SAE IDs hosted by reference-implementation KMEs (reference-key.ts). */
+  readonly referenceSaes: ReadonlySet<string>;
+  private readonly gather: Gather;
 
   private constructor(
     private readonly options: ClientOptions,
@@ -84,6 +88,9 @@ export class Client {
       throw new RangeError(`min_nr_shares (${this.k}) is larger than the number of hubs (${options.hubs.length})`);
     }
     if (options.hubs.length > 255) throw new RangeError("at most 255 hubs");
+    this.referenceSaes = new Set(options.referenceSaes ?? []);
+    const own = this.encryptors.filter((e) => this.referenceSaes.has(e));
+    if (own.length > 0) throw new RangeError(`referenceSaes: ${own.join(", ")} are encryptors of this client, not of a reference KME`);
     if (new Set(options.hubs.map((u) => u.replace(/\/+$/, ""))).size !== options.hubs.length) {
       throw new RangeError("duplicate hub URL");
     }
@@ -117,6 +124,7 @@ export class Client {
       logger: this.logger,
       track,
       settleStartup,
+      referenceSaes: this.referenceSaes,
     });
     this.issuing = new KeyIssuing({
       hubs: this.peerHubs,
@@ -126,6 +134,7 @@ export class Client {
       logger: this.logger,
       track,
       stopped: () => this.stopped,
+      referenceSaes: this.referenceSaes,
     });
     const gather = new Gather({
       clientName: this.name,
@@ -138,7 +147,9 @@ export class Client {
       logger: this.logger,
       hedgeMs: options.gather?.hedgeMs,
       onBadShare: (hub, keyId) => this.noteBadShare(hub, keyId),
+      referenceSaes: this.referenceSaes,
     });
+    this.gather = gather;
     this.delivery = new KeyDelivery({
       encryptors: this.encryptors,
       hubs: this.peerHubs,
@@ -149,6 +160,7 @@ export class Client {
       gather,
       logger: this.logger,
       settleStartup,
+      referenceSaes: this.referenceSaes,
     });
   }
 
@@ -309,7 +321,8 @@ export class Client {
     this.requireEncryptor(masterSae, "master_SAE_ID");
     this.checkPeerSae(slaveSae, masterSae, "slave_SAE_ID");
     const keySize = this.limits.defaultKeySize;
-    const S = secretLength(keySize);
+    // A reference-format share is as long as the key (reference-key.ts); ours carries pad and check word.
+    const S = this.referenceSaes.has(slaveSae) ? keySize / 8 : secretLength(keySize);
     const perHub: number[] = [];
     const perHubMax: number[] = [];
     for (const h of this.peerHubs) {
@@ -359,6 +372,13 @@ export class Client {
       },
       bad_shares: [...this.badShareLog],
       unknown_key_ids: { budget_per_minute: this.unknownKeys.budget, guarded: this.unknownKeys.guardedSaes() },
+      // Keys exchanged with reference-implementation KMEs carry their weaker, computational check.
+      reference_interop: {
+        saes: [...this.referenceSaes],
+        guarantee: REFERENCE_GUARANTEE,
+        keys_issued: issued.reference,
+        keys_reconstructed: this.gather.referenceKeys,
+      },
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
       io: { fsyncs: this.fsyncs?.fsyncs ?? 0, hub_requests: this.peerHubs.reduce((n, h) => n + h.apiRequests, 0) },
     };

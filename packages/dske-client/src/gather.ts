@@ -6,9 +6,14 @@
  * client of a topology must list the hubs in the same order, as dske-cli does). Never a wrong
  * key: `unavailable` instead. Shares of a key not yet reconstructable are kept for a retry
  * (partial-shares.ts).
+ *
+ * Keys of reference-implementation masters (reference-key.ts) are recognised by the rule written
+ * there: the master SAE is in `referenceSaes`, or every fetched share has a length ours cannot
+ * have. Their shares carry x = position (0-based) and are decoded with the reference's digest.
  */
 import { KmeError, keyNotFound, unauthorized, unavailable } from "./errors.js";
-import { isMulticastKeyId, padLengthFromKeyId, reconstructKey, type SourcedShare } from "./key.js";
+import { isMulticastKeyId, padLengthFromKeyId, reconstructKey, type Reconstruction, type SourcedShare } from "./key.js";
+import { expectedShareX, ourShareLength, reconstructReferenceKey, shareEncoding } from "./reference-key.js";
 import type { KeyStore } from "./key-store.js";
 import type { Logger } from "./logger.js";
 import type { PartialShares } from "./partial-shares.js";
@@ -32,10 +37,14 @@ export interface GatherDeps {
   hedgeMs: number | undefined;
   /** A hub gave a wrong share for a key. */
   onBadShare: (hubName: string, keyId: string) => void;
+  /** SAE IDs hosted by reference-implementation KMEs (reference-key.ts). */
+  referenceSaes: ReadonlySet<string>;
 }
 
 export class Gather {
   private rotation = 0;
+  /** Keys decoded in the reference implementation's format (status). */
+  referenceKeys = 0;
 
   constructor(private readonly d: GatherDeps) {}
 
@@ -63,6 +72,7 @@ export class Gather {
     optional: ReadonlySet<string> = new Set(),
   ): Promise<Map<string, GatherOutcome>> {
     const { hubs, k, logger } = this.d;
+    const masterIsReference = this.d.referenceSaes.has(masterSae);
     const shares = new Map<string, SourcedShare[]>(
       keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]),
     );
@@ -81,14 +91,15 @@ export class Gather {
       const refs: ShareRef[] = ids.map((keyId) => ({ masterSae, slaveSae, keyId }));
       return from.map(async (h) => {
         // The master gives the hub at position i of the (shared, topology-ordered) hub list the
-        // share at x = i + 1 (key.ts, key-source.ts). A hub that answers with another index lies:
-        // its share is that hub's bad share, never allowed to push out the honest hub's share of
-        // the index it claims.
-        const expectedX = hubs.indexOf(h) + 1;
+        // share at x = i + 1 (key.ts, key-source.ts), or x = i in the reference format
+        // (reference-key.ts). A hub that answers with another index lies: its share is that hub's
+        // bad share, never allowed to push out the honest hub's share of the index it claims.
+        const position = hubs.indexOf(h);
         try {
           const got = await h.fetchShares(this.d.clientName, refs);
           for (const [id, s] of got) {
             const list = shares.get(id);
+            const expectedX = expectedShareX(position, masterIsReference, s.y.length);
             if (list && s.x !== expectedX) {
               s.y.fill(0);
               logger.warn(`hub ${h.name} returned share index ${s.x} for key ${id}, expected ${expectedX} (its position)`);
@@ -99,7 +110,7 @@ export class Gather {
               s.y.fill(0); // late or unneeded
               continue;
             }
-            if (list.some((o) => o.x === s.x)) {
+            if (list.some((o) => o.source === h.name)) {
               // The same hub again (a share kept from an earlier attempt, partial-shares.ts): keep the first.
               s.y.fill(0);
               continue;
@@ -121,8 +132,7 @@ export class Gather {
         if (outcomes.has(id)) continue;
         const list = shares.get(id) ?? [];
         if (list.length < k) continue;
-        const r = padLengthFromKeyId(id) ?? 0;
-        const rec = reconstructKey(list, k, r);
+        const rec = this.reconstruct(id, list, masterIsReference);
         if (!rec) continue;
         outcomes.set(id, { key: rec.key });
         for (const other of intended.get(id) ?? []) {
@@ -141,7 +151,8 @@ export class Gather {
     // Multicast keys on a client hosting several encryptors: the hubs release a share once per
     // client, so learn the intended slaves first (from k hubs agreeing) and hold the key for the
     // other intended local SAEs.
-    const multicastHere = this.d.encryptors.length > 1 ? keyIds.filter((id) => isMulticastKeyId(id)) : [];
+    // (Reference keys are never multicast: their key IDs are plain UUIDs.)
+    const multicastHere = this.d.encryptors.length > 1 && !masterIsReference ? keyIds.filter((id) => isMulticastKeyId(id)) : [];
     const intended = multicastHere.length > 0 ? await intendedSlaves(hubs, multicastHere, k) : new Map<string, Set<string>>();
 
     const first = order.slice(0, k);
@@ -201,6 +212,31 @@ export class Gather {
     }
     for (const list of shares.values()) for (const s of list) s.y.fill(0);
     return outcomes;
+  }
+
+  /**
+   * Decode one key's shares by the recognition rule (reference-key.ts). Our decoding takes only
+   * the shares of a length ours can have; the others are then their hubs' bad shares.
+   */
+  private reconstruct(keyId: string, list: readonly SourcedShare[], masterIsReference: boolean): Reconstruction | undefined {
+    const encoding = shareEncoding(
+      masterIsReference,
+      list.map((s) => s.y.length),
+    );
+    if (encoding === "reference") {
+      const rec = reconstructReferenceKey(list, this.d.k);
+      if (rec) {
+        this.referenceKeys++;
+        if (!masterIsReference)
+          this.d.logger.info(`key ${keyId}: reference-implementation shares (recognised by their length), digest verified`);
+      }
+      return rec;
+    }
+    const ours = list.filter((s) => ourShareLength(s.y.length));
+    if (ours.length < this.d.k) return undefined;
+    const rec = reconstructKey(ours, this.d.k, padLengthFromKeyId(keyId) ?? 0);
+    if (rec && ours.length < list.length) rec.bad.push(...list.filter((s) => !ourShareLength(s.y.length)).map((s) => s.source));
+    return rec;
   }
 
   private shortfall(got: number, failures: string[]): string {

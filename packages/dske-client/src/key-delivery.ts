@@ -29,6 +29,8 @@ export interface KeyDeliveryDeps {
   logger: Logger;
   /** Right after start: wait (bounded) for first registrations in flight. */
   settleStartup: () => Promise<void>;
+  /** SAE IDs hosted by reference-implementation KMEs: their keys have no batch siblings (reference-key.ts). */
+  referenceSaes: ReadonlySet<string>;
 }
 
 /** unauthorized before unknown-key (and invalid-request) before the rest. */
@@ -97,8 +99,10 @@ export class KeyDelivery {
       }
       // Key stock (key-stock.ts): a key of a master-side batch comes with its siblings, which the
       // master SAE will hand to this SAE next; they are fetched in the same hub messages and held
-      // until asked for. Not for an SAE under the unknown-ID guard.
-      const prefetch = guarded ? [] : this.siblingsToPrefetch(masterSae, slaveSae, [...fetchable], keyIds);
+      // until asked for. Not for an SAE under the unknown-ID guard, nor for a reference master
+      // (its key IDs are plain UUIDs, a quarter of which look like batch IDs).
+      const prefetch =
+        guarded || this.d.referenceSaes.has(masterSae) ? [] : this.siblingsToPrefetch(masterSae, slaveSae, [...fetchable], keyIds);
       // While this fetch runs, other requests for these keys wait for it instead of fetching them
       // again (a hub re-releases an unacknowledged share with a fresh pad: PSRD and CPU twice).
       const done = held.startFetch([...fetchable, ...prefetch].map((id) => heldKeyName(masterSae, id, slaveSae)));

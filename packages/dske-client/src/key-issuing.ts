@@ -2,15 +2,18 @@
  * Key issuing, the master side of ETSI Get key (enc_keys): keys come from the key stock
  * (key-stock.ts) when it has them for the pair and at least k hubs are known good, and are
  * established on demand otherwise (scatter.ts). The stock is refilled in the background as the
- * pair's demand warrants.
+ * pair's demand warrants. Pairs whose slave is hosted by a reference-implementation KME
+ * (reference-key.ts) get neither the stock nor multicast: the reference fetches each key alone
+ * with `GET key-share`, knows no batch key IDs and no additional slaves.
  */
-import { KmeError } from "./errors.js";
+import { KmeError, badRequest } from "./errors.js";
 import type { KeyContainer } from "@dske/protocol";
 import type { EncKeysRequest } from "./etsi.js";
 import type { KeyStock } from "./key-stock.js";
 import type { Logger } from "./logger.js";
 import type { PeerHub } from "./peer-hub.js";
 import type { Scatter } from "./scatter.js";
+import { MIN_REFERENCE_KEY_BITS } from "./reference-key.js";
 
 /**
  * enc_keys for more keys than this bypass the key stock: such a request is a batch of its own (one
@@ -29,11 +32,13 @@ export interface KeyIssuingDeps {
   logger: Logger;
   track: (p: Promise<unknown>) => void;
   stopped: () => boolean;
+  /** SAE IDs hosted by reference-implementation KMEs. */
+  referenceSaes: ReadonlySet<string>;
 }
 
 export class KeyIssuing {
   /** Keys handed to master SAEs from the stock / established on demand (status, bench). */
-  readonly counts = { stock: 0, demand: 0, stockSkippedHubs: 0 };
+  readonly counts = { stock: 0, demand: 0, stockSkippedHubs: 0, reference: 0 };
 
   constructor(private readonly d: KeyIssuingDeps) {}
 
@@ -43,6 +48,8 @@ export class KeyIssuing {
     const additional = request.additionalSlaves;
     const started = Date.now();
     const slaves = [slaveSae, ...additional];
+    const reference = slaves.filter((s) => this.d.referenceSaes.has(s));
+    if (reference.length > 0) this.checkReferenceRequest(reference, additional, request.size);
 
     // Single-slave keys come from the stock when it has them; the rest is established now.
     // A stocked key is handed out only while at least k hubs are known good (registered, last
@@ -50,7 +57,7 @@ export class KeyIssuing {
     // request goes the on-demand way, which checks the hubs (`unavailable` naming the shortfall).
     // Requests for many keys are one batch anyway: they are established on demand and do not count
     // as stock demand (STOCK_MAX_REQUEST).
-    const stockable = additional.length === 0 && request.number <= STOCK_MAX_REQUEST && stock.enabled;
+    const stockable = reference.length === 0 && additional.length === 0 && request.number <= STOCK_MAX_REQUEST && stock.enabled;
     const stockUsable = stockable && this.healthyHubs() >= k;
     const stocked = stockUsable ? stock.take(masterSae, slaveSae, request.size, request.number) : [];
     if (stockable && !stockUsable) this.counts.stockSkippedHubs += request.number;
@@ -69,6 +76,7 @@ export class KeyIssuing {
     const made = [...stocked, ...fresh];
     this.counts.stock += stocked.length;
     this.counts.demand += fresh.length;
+    if (reference.length > 0) this.counts.reference += fresh.length;
     const container: KeyContainer = {
       keys: made.map((m) => ({ key_ID: m.keyId, key: Buffer.from(m.key).toString("base64") })),
     };
@@ -78,6 +86,23 @@ export class KeyIssuing {
         `from_stock=${stocked.length} ids=${summarizeIds(made.map((m) => m.keyId))} (${Date.now() - started} ms)`,
     );
     return container;
+  }
+
+  /** What the reference format cannot carry: multicast, keys shorter than its 4-byte digest. */
+  private checkReferenceRequest(reference: readonly string[], additional: readonly string[], size: number): void {
+    if (additional.length > 0) {
+      throw badRequest(
+        `additional_slave_SAE_IDs: SAE(s) ${reference.join(", ")} are hosted by reference-implementation KMEs, which have no multicast; ` +
+          "request their keys one slave at a time",
+        [{ parameter: "additional_slave_SAE_IDs", reference_saes: [...reference] }],
+      );
+    }
+    if (size < MIN_REFERENCE_KEY_BITS) {
+      throw badRequest(
+        `size: keys for ${reference.join(", ")} (reference-implementation KME) are at least ${MIN_REFERENCE_KEY_BITS} bits`,
+        [{ parameter: "size", value: size, min: MIN_REFERENCE_KEY_BITS }],
+      );
+    }
   }
 
   /**

@@ -183,8 +183,8 @@ export interface Reconstruction {
   method: "fast" | "robust" | "search";
 }
 
-/** Max number of k-subsets tried by the subset search. */
-const MAX_SUBSETS = 5000;
+/** Max number of k-subsets tried by the subset search (also reference-key.ts). */
+export const MAX_SUBSETS = 5000;
 
 /**
  * Reconstruct and verify a key from decrypted shares (distinct x). Tries, in order: the first k

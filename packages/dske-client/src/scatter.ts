@@ -3,11 +3,14 @@
  * x = hub position + 1), post the shares to all hubs in parallel (share-posts.ts) and succeed as
  * soon as k hubs acknowledged (the rest finish in the background). Fewer than k → `unavailable`
  * naming the shortfall and each hub's failure. The issued-key record (no secrets) is journaled
- * while the shares travel.
+ * while the shares travel. Keys for a slave SAE hosted by a reference-implementation KME are made
+ * in the reference's share format (reference-key.ts: share x = hub position, from random bytes
+ * whatever the key source).
  */
 import { unavailable } from "./errors.js";
 import { makeSplitKey, newBatchKeyIds, pooledRandom, splitRandomBytes, type SplitKey } from "./key.js";
 import { makePsrdSplitKeys, type KeySource, type PadAllocation } from "./key-source.js";
+import { makeReferenceSplitKey } from "./reference-key.js";
 import type { KeyStore } from "./key-store.js";
 import type { Logger } from "./logger.js";
 import { HubFailure, type OutgoingShare, type PeerHub } from "./peer-hub.js";
@@ -26,6 +29,8 @@ export interface ScatterDeps {
   track: (p: Promise<unknown>) => void;
   /** Right after start: wait (bounded) for first registrations in flight. */
   settleStartup: () => Promise<void>;
+  /** SAE IDs hosted by reference-implementation KMEs (reference-key.ts). */
+  referenceSaes: ReadonlySet<string>;
 }
 
 export class Scatter {
@@ -56,7 +61,11 @@ export class Scatter {
     const n = hubs.length;
     let made: SplitKey[];
     let pads: Map<number, PadAllocation>[] | undefined;
-    if (this.d.keySource === "psrd") {
+    if (slaves.some((s) => this.d.referenceSaes.has(s))) {
+      // key-issuing.ts keeps reference pairs out of the stock (batch key IDs) and multicast.
+      if (batch || additional.length > 0) throw new Error("reference-format keys are single-slave and never batched");
+      made = Array.from({ length: count }, () => makeReferenceSplitKey(size, n, k));
+    } else if (this.d.keySource === "psrd") {
       try {
         ({ made, pads } = await makePsrdSplitKeys(hubs, k, size, count, additional.length > 0));
       } catch (err) {

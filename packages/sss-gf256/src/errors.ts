@@ -10,7 +10,9 @@ export type SssErrorCode =
   | "NOT_ENOUGH_SHARES" // fewer shares than the threshold k (or none at all)
   | "INVALID_RANDOM" // the random source returned something other than the requested bytes
   | "DIVISION_BY_ZERO" // gf256.div / gf256.inv with a zero divisor
-  | "INCONSISTENT_SHARES"; // shares do not lie on one polynomial of degree k-1 and cannot be corrected
+  | "INCONSISTENT_SHARES" // shares do not lie on one polynomial of degree k-1 and cannot be corrected
+  | "SECRET_TOO_SHORT" // reference shares (reference.ts): secret or share value shorter than the 4-byte digest
+  | "DIGEST_MISMATCH"; // reference shares (reference.ts): the HMAC digest at x = 254 does not verify
 
 export class SssError extends Error {
   readonly code: SssErrorCode;

@@ -7,6 +7,15 @@ export { split } from "./split.js";
 export { combine } from "./combine.js";
 export { combineRobust, verifyConsistent, type RobustResult } from "./robust.js";
 export { interpolateAt, extendShares, deriveShares } from "./interpolate.js";
+export {
+  splitReference,
+  combineReference,
+  referenceToStandard,
+  REFERENCE_SECRET_X,
+  REFERENCE_DIGEST_X,
+  REFERENCE_DIGEST_LENGTH,
+  REFERENCE_MAX_X,
+} from "./reference.js";
 export { SssError, SssInconsistentSharesError, type SssErrorCode } from "./errors.js";
 export type { Share } from "./share.js";
 export type { RandomSource } from "./random.js";

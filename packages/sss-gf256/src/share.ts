@@ -15,10 +15,11 @@ export function assertX(x: unknown, what: string, min = 1): asserts x is number 
 }
 
 /**
- * Validates a share list: a non-empty array of { x: 1..255 distinct, y: non-empty Uint8Array },
- * all y of equal length. Returns the common length L.
+ * Validates a share list: a non-empty array of { x: minX..255 distinct, y: non-empty Uint8Array },
+ * all y of equal length. Returns the common length L. `minX` is 1 (x = 0 is the secret) except
+ * for the reference implementation's shares (reference.ts), which start at x = 0.
  */
-export function validateShares(shares: unknown): number {
+export function validateShares(shares: unknown, minX = 1): number {
   if (!Array.isArray(shares)) {
     throw new SssError("INVALID_TYPE", "shares must be an array of { x: number, y: Uint8Array }");
   }
@@ -33,7 +34,7 @@ export function validateShares(shares: unknown): number {
       throw new SssError("INVALID_TYPE", `shares[${i}] must be an object { x: number, y: Uint8Array }`);
     }
     const { x, y } = share as { x?: unknown; y?: unknown };
-    assertX(x, `shares[${i}].x`);
+    assertX(x, `shares[${i}].x`, minX);
     if (!(y instanceof Uint8Array)) {
       throw new SssError("INVALID_TYPE", `shares[${i}].y must be a Uint8Array`);
     }

@@ -61,6 +61,8 @@ export interface ClientServerConfig {
   operatorToken?: string;
   /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
   allowInsecureBind?: boolean;
+  /** `--reference-saes sam,sunny`: SAE IDs hosted by reference-implementation KMEs (their keys use the reference share format). */
+  referenceSaes?: string[];
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -105,6 +107,7 @@ const ConfigSchema = z
     psrdWaitMs: int(100, 600_000),
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
+    referenceSaes: z.array(SaeIdSchema),
   })
   .refine(
     (c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined),
@@ -116,6 +119,10 @@ const ConfigSchema = z
   .refine((c) => c.stopRequestPsrdThreshold >= c.startRequestPsrdThreshold, {
     error: "--stop-request-psrd-threshold must be >= --start-request-psrd-threshold",
     path: ["stopRequestPsrdThreshold"],
+  })
+  .refine((c) => !c.referenceSaes.some((sae) => c.encryptors.includes(sae)), {
+    error: "names an encryptor of this client: list only SAEs hosted by reference-implementation KMEs",
+    path: ["referenceSaes"],
   })
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
@@ -172,6 +179,11 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     )
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
+    .option(
+      "--reference-saes <list>",
+      "SAE IDs hosted by reference-implementation KMEs, comma separated: their keys use the reference's share format (4-byte digest)",
+      "",
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -209,17 +221,15 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     psrdWaitMs: o.psrdWaitMs,
     operatorTokenFile: o.operatorTokenFile,
     allowInsecureBind: o.allowInsecureBind === true,
-    authSchemes: String(o.authSchemes)
-      .split(",")
-      .map((x) => x.trim())
-      .filter((x) => x !== ""),
+    authSchemes: commaList(o.authSchemes),
+    referenceSaes: commaList(o.referenceSaes),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, ...c } = parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -245,7 +255,16 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(tls ? { tls } : {}),
     ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
+    ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
   };
+}
+
+/** `a,b, c` → ["a", "b", "c"] (empty entries dropped). */
+function commaList(v: unknown): string[] {
+  return String(v)
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
 }
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */

@@ -82,6 +82,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
         waitMs: config.psrdWaitMs,
       },
       stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs, minRate: config.keyStockMinRate },
+      referenceSaes: config.referenceSaes,
       link: config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {},
     });
   } catch (err) {
@@ -161,6 +162,12 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   if (insecure) {
     logger.warn(
       `INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`,
+    );
+  }
+  if (config.referenceSaes && config.referenceSaes.length > 0) {
+    logger.warn(
+      `keys with ${config.referenceSaes.join(", ")} (reference-implementation KMEs) use the reference share format: ` +
+        "a 4-byte HMAC-SHA256 digest (computational, about 2^-32 per forged attempt) instead of the 128-bit check word",
     );
   }
   if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
