@@ -60,6 +60,11 @@ export interface ClientOptions {
   stock?: KeyStockOptions;
   /** The responder's side. */
   gather?: GatherOptions;
+  /**
+   * ETSI: `anonymousSingleSae` (default false) lets a KME with exactly one SAE take plain-mode
+   * calls without `Authorization` as from that SAE, as the reference does (router.ts).
+   */
+  etsi?: { anonymousSingleSae?: boolean };
 }
 
 export const DEFAULT_HELD_KEY_TTL_MS = 60_000;

@@ -61,6 +61,8 @@ export interface ClientServerConfig {
   operatorToken?: string;
   /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
   allowInsecureBind?: boolean;
+  /** `--allow-anonymous-sae`: plain-mode ETSI calls without Authorization come from the one SAE (client option etsi.anonymousSingleSae). */
+  anonymousSingleSae?: boolean;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -105,6 +107,7 @@ const ConfigSchema = z
     psrdWaitMs: int(100, 600_000),
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
+    allowAnonymousSae: z.boolean(),
   })
   .refine(
     (c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined),
@@ -120,6 +123,12 @@ const ConfigSchema = z
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
+  })
+  .refine((c) => !c.allowAnonymousSae || (c.encryptors.length === 1 && c.tlsCert === undefined), {
+    error:
+      "needs exactly one --encryptors SAE and plain HTTP (with TLS the client certificate names the SAE); " +
+      "drop the option, or give the one SAE",
+    path: ["allowAnonymousSae"],
   })
   .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
     error:
@@ -172,6 +181,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     )
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
+    .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -209,6 +219,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     psrdWaitMs: o.psrdWaitMs,
     operatorTokenFile: o.operatorTokenFile,
     allowInsecureBind: o.allowInsecureBind === true,
+    allowAnonymousSae: o.allowAnonymousSae === true,
     authSchemes: String(o.authSchemes)
       .split(",")
       .map((x) => x.trim())
@@ -219,7 +230,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, allowAnonymousSae, ...c } = parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -245,6 +256,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(tls ? { tls } : {}),
     ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
+    ...(allowAnonymousSae ? { anonymousSingleSae: true } : {}),
   };
 }
 
