@@ -2,7 +2,8 @@
 # Installs the system packages some tests and examples need, if missing (Debian):
 #   chromium  headless browser for the `dske-cli dashboard` test (driven by playwright-core)
 #   openssl   TLS 1.3 external-PSK example (examples/tls-psk)
-# A no-op when both are present. Needs root (or passwordless sudo) and apt-get; without them it
+#   jq        the user guide's `dske-cli status | jq` recipes (packages/dske-cli/test/system/status-jq.ts)
+# A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
 set -uo pipefail
@@ -10,6 +11,7 @@ set -uo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -19,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
   else
-    echo "install-system-deps: missing ${missing[*]}; not root and no passwordless sudo: install them by hand (apt-get install chromium openssl)" >&2
+    echo "install-system-deps: missing ${missing[*]}; not root and no passwordless sudo: install them by hand (apt-get install ${missing[*]})" >&2
     exit 0
   fi
 fi
@@ -32,6 +34,6 @@ echo "install-system-deps: installing ${missing[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 if ! "${as_root[@]}" apt-get update -qq >/dev/null \
   || ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-  echo "install-system-deps: apt-get failed to install ${missing[*]}; the dashboard/tls-psk tests will fail until they are installed" >&2
+  echo "install-system-deps: apt-get failed to install ${missing[*]}; the dashboard/tls-psk/status-jq tests will fail until they are installed" >&2
 fi
 exit 0

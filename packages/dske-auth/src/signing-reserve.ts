@@ -14,7 +14,7 @@
  * are zeroed by `discard()` and stay consumed: at most `maxPrepared` pads of PSRD lost per pool.
  * Every other Pool method is passed through unchanged.
  */
-import type { AddBlockOptions, Allocation, Pool, PoolOwner, PoolStats, Reservation } from "@dske/psrd";
+import type { AddBlockOptions, Allocation, BlockUsage, Pool, PoolOwner, PoolStats, Reservation } from "@dske/psrd";
 
 type Allocated = { allocation: Allocation; data: Uint8Array };
 
@@ -99,6 +99,10 @@ export class SigningReserve implements Pool {
 
   stats(): PoolStats {
     return this.inner.stats();
+  }
+
+  blockUsage(): BlockUsage[] {
+    return this.inner.blockUsage();
   }
 
   reserve(allocation: Allocation, purpose: string): Promise<Reservation> {

@@ -1,7 +1,7 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls]|stop|status [--json]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls]|stop|status [--json|--reference]
  *   dske-cli certs [--force]
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
@@ -25,7 +25,7 @@ import { consoleOutput, type Output } from "./output";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
-import { collectStatus, printStatusJson, printStatusSummary } from "./status-command";
+import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
 import { selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
@@ -181,11 +181,18 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("status")
     .description("report status for all hubs and clients (or the filtered ones)")
-    .option("--json", "print each node's raw status JSON (reference format)")
-    .action(async (opts: { json?: boolean }) => {
+    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`)")
+    .addOption(
+      new Option(
+        "--reference",
+        'the reference manager\'s format: "Status for hub hank on port 8100", then the JSON (`| tail -n +2 | jq`)',
+      ).conflicts("json"),
+    )
+    .action(async (opts: { json?: boolean; reference?: boolean }) => {
       const ctx = context();
       const results = await collectStatus(selection(ctx), ctx.manager.credential);
       if (opts.json) printStatusJson(results, out);
+      else if (opts.reference) printStatusReference(results, out);
       else printStatusSummary(results, out);
     });
 

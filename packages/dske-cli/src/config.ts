@@ -19,6 +19,7 @@ export const CONFIG_DEFAULTS = {
   // gf128 only: hmac-sha256 (computational) only where a topology lists it for reference peers.
   auth_schemes: ["gf128"] as const,
   tls: false,
+  etsi_anonymous_single_sae: false,
   key_source: "random",
   key_stock_ahead_ms: 2000,
   key_stock_ttl_ms: 20000,
@@ -93,6 +94,8 @@ const clientSchema = z.strictObject(
       .array(encryptorSchema, { error: "expected a list of encryptors (`- name: sam`)" })
       .nullish()
       .transform((v) => v ?? []),
+    // Reference compatibility (plain HTTP): ETSI calls without Authorization as from the client's one SAE.
+    etsi_anonymous_single_sae: z.boolean({ error: "expected true or false" }).optional(),
   },
   { error: "expected a mapping like `- name: carol`" },
 );
@@ -116,6 +119,8 @@ export const configSchema = z
       allowed_auth_schemes: authSchemesSchema().optional(),
       auth_schemes: authSchemesSchema().optional(),
       tls: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.tls),
+      // Reference compatibility: every client with exactly one SAE takes ETSI calls without Authorization as from it.
+      etsi_anonymous_single_sae: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.etsi_anonymous_single_sae),
       // PSRD delivery (issue 12): bundles carried out of band by the hubs' local distributors, or
       // network (GET psrd, authenticated, confirmed in band) for labs and reference peers.
       psrd_delivery: z.enum(["bundle", "network"], { error: "expected bundle or network" }).default(CONFIG_DEFAULTS.psrd_delivery),
@@ -202,6 +207,15 @@ export const configSchema = z
         message: `expected a value greater than start_request_psrd_threshold (${cfg.start_request_psrd_threshold})`,
       });
     }
+    cfg.clients.forEach((c, i) => {
+      if (c.etsi_anonymous_single_sae === true && c.encryptors.length !== 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clients", i, "etsi_anonymous_single_sae"],
+          message: `client ${c.name} hosts ${c.encryptors.length} encryptors: only a client with exactly one can take ETSI calls without Authorization as from it; remove etsi_anonymous_single_sae from ${c.name} or give it one encryptor`,
+        });
+      }
+    });
     if (cfg.allowed_auth_schemes !== undefined && cfg.auth_schemes !== undefined) {
       ctx.addIssue({
         code: "custom",

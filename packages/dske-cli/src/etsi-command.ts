@@ -1,9 +1,11 @@
 /**
  * `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status|get-key|get-key-with-key-ids|get-key-pair`:
- * the reference manager's ETSI QKD 014 operations, with its output lines.
+ * the reference manager's ETSI QKD 014 operations, with its output lines. Answers are printed as
+ * they come and read with @dske/protocol's `Received*` schemas, so a reference KME works too: its
+ * `keys` is one object instead of an array, its status fields are lower case (`source_kme_id`).
  */
 import { CliError } from "./errors";
-import { KeyContainerSchema } from "@dske/protocol";
+import { ReceivedKeyContainerSchema, ReceivedStatusSchema } from "@dske/protocol";
 import { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse } from "./etsi-caller";
 import type { Output } from "./output";
 import type { NodeSpec, Topology } from "./topology";
@@ -62,7 +64,7 @@ export class EtsiCommand {
   }
 
   private keysOf(api: keyof typeof API_NAME, kme: NodeSpec, res: EtsiResponse): EtsiKey[] {
-    const parsed = KeyContainerSchema.safeParse(res.body);
+    const parsed = ReceivedKeyContainerSchema.safeParse(res.body);
     if (!parsed.success) {
       throw new CliError(`ETSI QKD ${API_NAME[api]} API on client (KME) ${kme.name} returned no valid key container`);
     }
@@ -74,7 +76,11 @@ export class EtsiCommand {
       case "get-status": {
         const kme = this.kmeOf(master, "master");
         this.announce("status", kme, master, slave);
-        this.report("status", kme, await this.caller.status(kme, master, slave));
+        const res = await this.caller.status(kme, master, slave);
+        this.report("status", kme, res);
+        if (!ReceivedStatusSchema.safeParse(res.body).success) {
+          throw new CliError(`ETSI QKD ${API_NAME.status} API on client (KME) ${kme.name} returned no valid status`);
+        }
         return;
       }
       case "get-key": {

@@ -90,12 +90,25 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     "--key-stock-min-rate",
     String(cfg.key_stock_min_rate),
   );
+  // Plain HTTP only: under TLS the SAE's certificate names it, and the client refuses the option.
+  if (!tls && anonymousSingleSae(cfg, node.name)) args.push("--allow-anonymous-sae");
   if (tls) {
     const layout = certLayout(state.root);
     const own = layout.client(node.name);
     args.push("--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert);
   }
   return args;
+}
+
+/**
+ * Whether a client takes plain-mode ETSI calls without Authorization as from its one SAE: its own
+ * `etsi_anonymous_single_sae` if set (the config check refuses `true` unless it has exactly one
+ * SAE), else the top-level setting for every client with exactly one SAE.
+ */
+export function anonymousSingleSae(cfg: DskeConfig, clientName: string): boolean {
+  const c = cfg.clients.find((x) => x.name === clientName);
+  if (c === undefined) return false;
+  return c.etsi_anonymous_single_sae ?? (cfg.etsi_anonymous_single_sae && c.encryptors.length === 1);
 }
 
 /** The hubs' local distributors call clients served over HTTPS with the operator certificate. */

@@ -1,11 +1,12 @@
 /**
  * `dske-cli status`: per selected node (hubs first), a readable summary (peers, PSRD levels,
- * shares or keys) or, with `--json`, the reference format: "Status for hub hank on port 8100"
- * followed by the node's raw status JSON.
+ * shares or keys); with `--json` ONE JSON document (statusJson): the node's own status document
+ * when exactly one node is selected, else an array of them; with `--reference` the reference
+ * manager's lines: "Status for hub hank on port 8100" followed by the node's status JSON.
  */
 import { probeNode, type OperatorCredential } from "./mgmt";
 import type { Output } from "./output";
-import { clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
+import { blockPoolStats, clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
 import type { NodeSpec, Selection } from "./topology";
 
 export interface StatusResult {
@@ -28,12 +29,47 @@ export async function collectStatus(selection: Selection, credential?: OperatorC
   );
 }
 
+/** Why a node gave no status document, in the words of every output format. */
+function statusError(r: StatusResult): string {
+  return r.foreign ? `no status (${r.detail})` : `not running (${r.detail})`;
+}
+
+/** The document standing for a node that gave no status. */
+export interface MissingStatus {
+  readonly name: string;
+  readonly kind: NodeSpec["kind"];
+  readonly running: false;
+  readonly error: string;
+}
+
+function missing(r: StatusResult): MissingStatus {
+  return { name: r.node.name, kind: r.node.kind, running: false, error: statusError(r) };
+}
+
+/**
+ * `status --json`: exactly one node selected → that node's status document itself (so that the
+ * user guide's `jq '.peer_hubs[] | ...'` recipes apply as they are); otherwise an array with one
+ * entry per node: its status document with `kind` and `running: true` added, or a MissingStatus.
+ */
+export function statusJson(results: readonly StatusResult[]): unknown {
+  const one = results.length === 1 ? results[0] : undefined;
+  if (one !== undefined) return one.running ? one.status : missing(one);
+  return results.map((r) =>
+    r.running && typeof r.status === "object" && r.status !== null
+      ? { name: r.node.name, kind: r.node.kind, running: true, ...r.status }
+      : missing(r),
+  );
+}
+
 export function printStatusJson(results: readonly StatusResult[], out: Output): void {
+  out.line(JSON.stringify(statusJson(results), null, 2));
+}
+
+/** `status --reference`: the reference manager's format, one "Status for ..." line and the node's JSON per node. */
+export function printStatusReference(results: readonly StatusResult[], out: Output): void {
   for (const r of results) {
     out.line(`Status for ${r.node.kind} ${r.node.name} on port ${r.node.port}`);
-    out.line(
-      JSON.stringify(r.running ? r.status : { error: r.foreign ? `no status (${r.detail})` : `not running (${r.detail})` }, null, 2),
-    );
+    out.line(JSON.stringify(r.running ? r.status : { error: statusError(r) }, null, 2));
   }
 }
 
@@ -68,7 +104,7 @@ function summariseCounts(v: unknown): string {
 
 export function formatNodeSummary(r: StatusResult): string[] {
   const head = `${r.node.kind === "hub" ? "Hub" : "Client"} ${r.node.name} on port ${r.node.port}`;
-  if (!r.running) return [r.foreign ? `${head}: answers, but gives no status (${r.detail})` : `${head}: not running (${r.detail})`];
+  if (!r.running) return [r.foreign ? `${head}: answers, but gives no status (${r.detail})` : `${head}: ${statusError(r)}`];
   const lines = [`${head}: running`];
   if (r.node.kind === "hub") {
     const parsed = hubStatusSchema.safeParse(r.status);
@@ -79,7 +115,8 @@ export function formatNodeSummary(r: StatusResult): string[] {
     for (const c of s.peer_clients) {
       const enc = c.encryptor_names && c.encryptor_names.length > 0 ? c.encryptor_names.join(",") : "-";
       lines.push(
-        `    ${pad(c.client_name, w)}  SAEs ${pad(enc, 12)} auth ${pad(c.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(c.pools?.client_owned)}; hub-owned: ${pool(c.pools?.hub_owned)}`,
+        // A reference hub has no `pools`, only its block view: local = hub-owned, peer = client-owned.
+        `    ${pad(c.client_name, w)}  SAEs ${pad(enc, 12)} auth ${pad(c.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(c.pools?.client_owned ?? blockPoolStats(c.peer_pool))}; hub-owned: ${pool(c.pools?.hub_owned ?? blockPoolStats(c.local_pool))}`,
       );
     }
     if (s.shares !== undefined) lines.push(`  shares stored: ${s.shares.length}`);
@@ -95,7 +132,8 @@ export function formatNodeSummary(r: StatusResult): string[] {
   const w = Math.max(8, ...s.peer_hubs.map((h) => (h.hub_name ?? "?").length));
   for (const h of s.peer_hubs) {
     lines.push(
-      `    ${pad(h.hub_name ?? h.url ?? "?", w)}  ${pad(h.registered ? "registered" : "NOT registered", 14)} auth ${pad(h.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(h.pools?.client_owned)}; hub-owned: ${pool(h.pools?.hub_owned)}`,
+      // A reference client has no `pools`, only its block view: local = client-owned, peer = hub-owned.
+      `    ${pad(h.hub_name ?? h.url ?? "?", w)}  ${pad(h.registered ? "registered" : "NOT registered", 14)} auth ${pad(h.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(h.pools?.client_owned ?? blockPoolStats(h.local_pool))}; hub-owned: ${pool(h.pools?.hub_owned ?? blockPoolStats(h.peer_pool))}`,
     );
   }
   const keys = summariseCounts(s.keys);

@@ -66,6 +66,12 @@ describe("dske-cli", () => {
     expect(t.code).toBe(2);
   });
 
+  it("status --json and --reference exclude each other (usage error)", async () => {
+    const r = await cli("--config", repoConfig, "status", "--json", "--reference");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/option '--reference' cannot be used with option '--json'/);
+  });
+
   it("get-key-with-key-ids needs a key ID", async () => {
     const r = await cli("--config", repoConfig, "etsi-qkd", "sam", "sunny", "get-key-with-key-ids");
     expect(r.code).toBe(2);

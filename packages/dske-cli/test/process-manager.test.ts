@@ -90,9 +90,11 @@ describe("start, status, stop with stand-in nodes", () => {
   });
 
   it("passes the SYSTEM.md command line to each node", async () => {
+    const ref = await cli("--client", "ca", "status", "--reference");
+    expect(ref.out[0]).toBe(`Status for client ca on port ${base + 2}`);
     const r = await cli("--client", "ca", "status", "--json");
-    expect(r.out[0]).toBe(`Status for client ca on port ${base + 2}`);
-    const status = JSON.parse(r.out.slice(1).join("\n")) as { name: string; args: string[] };
+    const status = JSON.parse(r.out.join("\n")) as { name: string; args: string[] };
+    expect(JSON.parse(ref.out.slice(1).join("\n"))).toEqual(status); // the same document, two formats
     expect(status.name).toBe("ca");
     expect(status.args).toEqual(
       expect.arrayContaining(["--hubs", `http://127.0.0.1:${base}/hub/hx`, `http://127.0.0.1:${base + 1}/hub/hy`, "--encryptors", "sa"]),

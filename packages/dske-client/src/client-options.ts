@@ -67,6 +67,11 @@ export interface ClientOptions {
    * keep our format. Default none.
    */
   referenceSaes?: readonly string[];
+  /**
+   * ETSI: `anonymousSingleSae` (default false) lets a KME with exactly one SAE take plain-mode
+   * calls without `Authorization` as from that SAE, as the reference does (router.ts).
+   */
+  etsi?: { anonymousSingleSae?: boolean };
 }
 
 export const DEFAULT_HELD_KEY_TTL_MS = 60_000;

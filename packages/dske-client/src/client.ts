@@ -44,6 +44,8 @@ export class Client {
   readonly k: number;
   readonly limits: EtsiLimits;
   readonly peerHubs: readonly PeerHub[];
+  /** The SAE that plain-mode ETSI calls without `Authorization` are taken from (`etsi.anonymousSingleSae`), else undefined. */
+  readonly anonymousSae: string | undefined;
   /** What the pools need from the local distributor (long poll of the management API). */
   readonly needBoard = new NeedBoard();
   private readonly logger: Logger;
@@ -74,6 +76,13 @@ export class Client {
   ) {
     this.name = options.name;
     this.encryptors = [...options.encryptors];
+    if (options.etsi?.anonymousSingleSae === true && this.encryptors.length !== 1) {
+      throw new RangeError(
+        `etsi.anonymousSingleSae: client ${this.name} hosts ${this.encryptors.length} encryptors; only a KME with exactly one SAE ` +
+          "may take ETSI calls without Authorization as from that SAE (turn it off, or host one SAE)",
+      );
+    }
+    this.anonymousSae = options.etsi?.anonymousSingleSae === true ? this.encryptors[0] : undefined;
     this.k = options.minNrShares ?? 3;
     this.limits = checkLimits({ ...DEFAULT_ETSI_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
@@ -358,6 +367,7 @@ export class Client {
       // both spellings: `encryptor_names` as the reference, `encryptors` as SYSTEM.md
       encryptor_names: [...this.encryptors],
       encryptors: [...this.encryptors],
+      ...(this.anonymousSae !== undefined ? { etsi_anonymous_sae: this.anonymousSae } : {}),
       min_nr_shares: this.k,
       peer_hubs: this.peerHubs.map((h) => h.status()),
       keys: {

@@ -63,7 +63,14 @@ export class HubLink {
   /** Aborted at stop: ends backoff sleeps and waits for bundles. */
   readonly abort = new AbortController();
 
-  constructor(url: string, state: NodeState, timeoutMs: number | undefined, resolvePeer: () => PeerAuth | undefined) {
+  constructor(
+    url: string,
+    state: NodeState,
+    timeoutMs: number | undefined,
+    resolvePeer: () => PeerAuth | undefined,
+    /** Where a verified but unexpected response body is reported (a warning; see HubApi's onUnexpectedResponse). */
+    warn: (line: string) => void = () => {},
+  ) {
     this.url = url.replace(/\/+$/, "");
     this.name = this.url.split("/").pop() || this.url;
     const rec = state.hub(this.url);
@@ -75,6 +82,10 @@ export class HubLink {
       onConnectionLost: () => {
         this.lastOkAt = 0;
       },
+      // A signed 2xx that verified is what it says (e.g. a stored share) even if its body is not
+      // what we expect (the reference hub answers POST key-share with `null`): warn, carry on.
+      onUnexpectedResponse: (e) =>
+        warn(`hub ${this.name}: unexpected response body (${e.received}) to ${e.method} ${e.path} (HTTP ${e.status}); ${e.outcome}`),
       auth: {
         resolvePeer: () => {
           const auth = resolvePeer();
@@ -101,6 +112,17 @@ export class HubLink {
 
   notRegistered(): HubFailure {
     return new HubFailure(this.name, this.lastError ?? "not registered");
+  }
+
+  /**
+   * Whether a failed call means the hub may no longer know us, so that we register again: a 401,
+   * or no usable answer (down, timed out, a bad response signature). Never a response whose
+   * signature verified: its hub knows us and the PSRD of both sides moved in step, only its body
+   * was unexpected (re-registering would make a reference hub reset our pools).
+   */
+  static suggestsReregistration(err: unknown, status: number): boolean {
+    if (err instanceof HubApiError && err.authenticated) return false;
+    return status === 401 || (status === 0 && err instanceof HubApiError);
   }
 
   /** The error as a HubFailure of this hub; remembered as the last error unless a 404 (a key the hub does not hold). */

@@ -12,7 +12,7 @@
  * - acks.ts: acknowledgements of released shares (the `ack` extension).
  */
 import type { AuthSchemeName } from "@dske/auth";
-import type { ShareMeta } from "@dske/protocol";
+import { blockPoolStatus, type ShareMeta } from "@dske/protocol";
 import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
 import { Acks } from "./acks.js";
 import { HubLink, type HubLinkOptions } from "./hub-link.js";
@@ -66,7 +66,13 @@ export class PeerHub {
     const linkOptions = options.link ?? {};
     const psrdOptions = resolvePsrdOptions(options.psrd);
     this.psrdOptions = psrdOptions;
-    const link = new HubLink(options.url, options.state, linkOptions.timeoutMs, () => this.psrd.peerAuth);
+    const link = new HubLink(
+      options.url,
+      options.state,
+      linkOptions.timeoutMs,
+      () => this.psrd.peerAuth,
+      (line) => options.logger.warn(line),
+    );
     this.link = link;
     this.needs = new HubNeeds(() => link.name, options.onNeed ?? (() => {}));
     const reregister = (reason: string) => this.registration.requireReregistration(reason);
@@ -263,12 +269,17 @@ export class PeerHub {
     this.lastBadShare = { key_id: keyId, at: new Date().toISOString() };
   }
 
-  /** Management status of this hub (no PSRD bytes). */
+  /**
+   * Management status of this hub. `local_pool` / `peer_pool` are the reference's block view of
+   * the client-owned pool (we allocate from it) and the hub-owned pool; they list block UUIDs and
+   * usage only, never the block bytes (the reference's `data` field): no PSRD in a status.
+   */
   status(): Record<string, unknown> {
     const pool = (kind: PoolKind) => {
       const s = this.poolStats(kind);
       return s ? { blocks: s.blocks, size: s.size, used: s.used, available: s.available } : { blocks: 0, size: 0, used: 0, available: 0 };
     };
+    const blocks = (kind: PoolKind) => blockPoolStatus(this.psrd.blockUsage(kind) ?? [], kind);
     const chain = () => this.registration.chain();
     return {
       hub_name: this.name,
@@ -281,6 +292,8 @@ export class PeerHub {
       bad_shares: this.badShares,
       last_bad_share: this.lastBadShare ?? null,
       pools: { client_owned: pool("local"), hub_owned: pool("peer") },
+      local_pool: blocks("local"),
+      peer_pool: blocks("peer"),
       psrd: {
         delivery: this.psrdOptions.delivery,
         bundles_installed: chain()?.seq ?? 0,

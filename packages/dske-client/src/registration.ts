@@ -7,7 +7,7 @@
  * hub (it uses them only after that) under the chain lock, which serializes bundle installs,
  * confirmations and operator resets of this hub's PSRD.
  */
-import { ACK_EXTENSION } from "@dske/protocol";
+import { ACK_EXTENSION, HubApiError } from "@dske/protocol";
 import type { AuthSchemeName } from "@dske/auth";
 import { HubFailure, sleep, type HubLink, type HubLinkOptions } from "./hub-link.js";
 import type { Logger } from "./logger.js";
@@ -201,7 +201,8 @@ export class Registration {
         this.d.logger.warn(
           `hub ${link.name}: confirming installed PSRD failed: ${link.lastError}; retrying at the next install or registration`,
         );
-        this.requireReregistration("PSRD confirmation failed");
+        // Not for a verified answer with an unexpected body: that hub knows us (HubLink.suggestsReregistration).
+        if (!(err instanceof HubApiError && err.authenticated)) this.requireReregistration("PSRD confirmation failed");
       });
     }
     if (!link.registered) {

@@ -13,8 +13,8 @@
  */
 import { SigningReserve, blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { HubApi, HubApiError, allocationFromWire } from "@dske/protocol";
-import type { Allocation, Pool, PoolStats, PsrdExhaustedError, PsrdStore } from "@dske/psrd";
-import { HubFailure, type HubLink } from "./hub-link.js";
+import type { Allocation, BlockUsage, Pool, PoolStats, PsrdExhaustedError, PsrdStore } from "@dske/psrd";
+import { HubFailure, HubLink } from "./hub-link.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import type { HubNeeds } from "./psrd-needs.js";
@@ -178,6 +178,12 @@ export class Replenishment {
     return this.pool(kind).stats();
   }
 
+  /** Per-block accounting of a pool (status; metadata only), undefined until attached. */
+  blockUsage(kind: PoolKind): BlockUsage[] | undefined {
+    if (!this.auth) return undefined;
+    return this.pool(kind).blockUsage();
+  }
+
   available(kind: PoolKind): number {
     const a = this.pool(kind).stats().available;
     return kind === "peer" ? a - this.peerInFlight : a;
@@ -239,7 +245,7 @@ export class Replenishment {
     const p = this.fill(kind)
       .catch((err: unknown) => {
         link.noteFailure(err);
-        if (err instanceof HubApiError && (err.status === 404 || err.status === 401 || err.status === 0)) {
+        if (err instanceof HubApiError && (err.status === 404 || HubLink.suggestsReregistration(err, err.status))) {
           this.d.reregister(`PSRD request answered ${err.status}: ${err.message}`);
         }
         this.d.logger.warn(`hub ${link.name}: PSRD replenishment (${kind === "local" ? "client" : "hub"}-owned) failed: ${link.lastError}`);

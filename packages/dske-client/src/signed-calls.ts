@@ -2,12 +2,12 @@
  * Signed in-band calls to one hub. Each costs PSRD on both sides: the request MAC from the
  * client-owned pool, the response MAC (and the pads the hub names, if it names some) from the hub-owned pool. A
  * call makes sure both pools can pay for it, maps errors to HubFailure, and reacts to 401 and
- * network failures (register again) and to 503 (refill the hub-owned pool). A response whose
+ * network failures (register again; never to a verified answer with an unexpected body) and to
+ * 503 (refill the hub-owned pool). A response whose
  * signature commit was deferred (`onVerified`) is used only once that commit is durable.
  */
 import type { allocationFromWire } from "@dske/protocol";
-import { HubApiError } from "@dske/protocol";
-import type { HubLink } from "./hub-link.js";
+import { HubLink } from "./hub-link.js";
 import type { Replenishment } from "./replenishment.js";
 
 export class SignedCalls {
@@ -35,10 +35,9 @@ export class SignedCalls {
       const failure = link.failure(err, "request failed");
       // 401: the hub does not know us (no longer); status 0: down, timed out, or a bad response
       // signature. Either way: register again in the background (which also detects a hub that
-      // lost its state); until then this hub is skipped instead of burning PSRD on it.
-      if (failure.status === 401 || (failure.status === 0 && err instanceof HubApiError)) {
-        this.d.reregister(failure.reason);
-      }
+      // lost its state); until then this hub is skipped instead of burning PSRD on it. Never for a
+      // verified response whose body was merely unexpected (HubLink.suggestsReregistration).
+      if (HubLink.suggestsReregistration(err, failure.status)) this.d.reregister(failure.reason);
       // 503: our view of the hub-owned pool may lag the hub's (lost responses): top it up.
       if (failure.status === 503) psrd.topUpPeer(peerBytes + this.d.blockSize);
       throw failure;

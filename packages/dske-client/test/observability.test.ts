@@ -97,8 +97,9 @@ describe("OpenAPI document", () => {
     expect(routerOperations(createClientRouter({ client, standardRoot: false, metrics: false }))).toEqual(
       operations(clientOpenApi("carol", { standardRoot: false, metrics: false })),
     );
-    // ETSI (5, twice: prefix and standard root), management (status, stop, psrd-bundles, psrd-needs, psrd-reset), observability (4)
-    expect(operations(clientOpenApi("carol"))).toHaveLength(5 * 2 + 5 + 4);
+    // ETSI (5, twice: prefix and standard root), management (status, stop, psrd-bundles, psrd-needs, psrd-reset),
+    // observability (5: openapi.json, docs, redoc, metrics, health)
+    expect(operations(clientOpenApi("carol"))).toHaveLength(5 * 2 + 5 + 5);
   });
 
   test("every documented operation is served", async () => {

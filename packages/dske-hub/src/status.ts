@@ -1,8 +1,11 @@
 /**
  * The hub's status (management plane, `GET mgmt/v1/status`): its configuration, its peer clients
  * with their pool levels and bundle counts, and the shares it holds (metadata, never values).
+ * Per client also the reference's block view: `local_pool` = the hub-owned pool (the hub
+ * allocates from it), `peer_pool` = the client-owned pool, each block with its usage. Block bytes
+ * (the reference's `data` field) are never included: PSRD must not leave the pools.
  */
-import { ACK_EXTENSION, type HubStatus, type PoolStatus } from "@dske/protocol";
+import { ACK_EXTENSION, blockPoolStatus, type HubStatus, type PoolStatus } from "@dske/protocol";
 import type { BundleIssuer } from "./bundle-issuer.js";
 import type { Registry } from "./registration.js";
 import type { ShareStore } from "./share-store.js";
@@ -40,6 +43,8 @@ export function hubStatus(h: StatusSources): HubStatus {
         auth_scheme: c.authScheme,
         extensions: c.ack ? [ACK_EXTENSION] : [],
         pools: { client_owned: poolStatus(c.clientOwnedPool), hub_owned: poolStatus(c.hubOwnedPool) },
+        local_pool: blockPoolStatus(c.hubOwnedPool.blockUsage(), "local"),
+        peer_pool: blockPoolStatus(c.clientOwnedPool.blockUsage(), "peer"),
         psrd: { bundles_issued: issuer.seq(c.name), staged: { client: st.client, hub: st.hub, blocks: st.blocks } },
       };
     }),

@@ -274,6 +274,12 @@ describe("out-of-band routes", () => {
         hub_owned: { blocks: 0, size: 0, used: 0, available: 0 }, // staged until carol confirms it
       },
       psrd: { bundles_issued: 1, staged: { client: 0, hub: 500, blocks: 1 } },
+      // The reference's block view: local = hub-owned (nothing confirmed yet), peer = client-owned.
+      local_pool: { blocks: [], owner: "local" },
+      peer_pool: {
+        blocks: [{ uuid: expect.stringMatching(/^[0-9a-f-]{36}$/) as string, size: 1000, nr_used_bytes: 16, nr_unused_bytes: 984 }],
+        owner: "peer",
+      },
     });
     expect(await api.stop()).toEqual({ message: "hub hank is stopping" });
     await new Promise((r) => setImmediate(r));

@@ -5,7 +5,7 @@
  * are loose: fields may be added (forward compatible).
  */
 import { z } from "zod";
-import { PoolStatusSchema } from "./wire.js";
+import { BlockPoolStatusSchema, PoolStatusSchema } from "./wire.js";
 
 export const PeerHubStatusSchema = z
   .object({
@@ -22,6 +22,10 @@ export const PeerHubStatusSchema = z
     /** Ack extension: acknowledgements not sent to this hub yet. */
     pending_acks: z.number().optional(),
     pools: z.object({ client_owned: PoolStatusSchema, hub_owned: PoolStatusSchema }),
+    /** The reference's view: the client-owned pool (the client allocates from it), block by block. */
+    local_pool: BlockPoolStatusSchema.optional(),
+    /** The reference's view: the hub-owned pool, block by block. */
+    peer_pool: BlockPoolStatusSchema.optional(),
     /** PSRD delivery with this hub: bundles installed (chain seq), what the pools still ask the local distributor for. */
     psrd: z
       .object({
@@ -47,6 +51,8 @@ export const ClientMgmtStatusSchema = z
     bad_shares: z.array(z.object({ hub: z.string(), key_id: z.string(), at: z.string() })).optional(),
     etsi_transport: z.enum(["http", "https-mtls"]).optional(),
     sae_authentication: z.string().optional(),
+    /** Plain mode with `anonymousSingleSae`: ETSI calls without `Authorization` are taken as from this SAE. */
+    etsi_anonymous_sae: z.string().optional(),
     /** Present (true) when the client serves plain HTTP on a non-loopback address (`--allow-insecure-bind`). */
     insecure: z.boolean().optional(),
     /** Diagnostics for benchmarks: fsync calls and HTTP requests to hubs since start. */

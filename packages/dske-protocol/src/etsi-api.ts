@@ -9,13 +9,22 @@
  * or `http://127.0.0.1:8105/client/carol/etsi` for the per-client prefix.
  *
  * Transport: node:http / node:https with a keep-alive agent (as `HubApi`). Every response is
- * validated with the schemas of etsi.ts; failures throw `EtsiApiError` (`status` 0 when there was
- * no HTTP response or the body is not a valid answer).
+ * validated with the `Received*` schemas of etsi.ts (the standard, and the reference KME's
+ * answers: `keys` as one object, lower-case status fields), returned in the standard form;
+ * failures throw `EtsiApiError` (`status` 0 when there was no HTTP response or the body is not a
+ * valid answer).
  */
 import http from "node:http";
 import https from "node:https";
 import type { z } from "zod";
-import { ErrorSchema, KeyContainerSchema, StatusSchema, type EtsiStatus, type KeyContainer, type KeyRequest } from "./etsi.js";
+import {
+  ErrorSchema,
+  ReceivedKeyContainerSchema,
+  ReceivedStatusSchema,
+  type EtsiStatus,
+  type KeyContainer,
+  type KeyRequest,
+} from "./etsi.js";
 
 export class EtsiApiError extends Error {
   override readonly name = "EtsiApiError";
@@ -65,7 +74,7 @@ export class EtsiApi {
 
   /** Get status (master SAE → its KME) for the link to `slaveSae`. */
   getStatus(slaveSae: string): Promise<EtsiStatus> {
-    return this.call(StatusSchema, "GET", `/${encodeURIComponent(slaveSae)}/status`);
+    return this.call(ReceivedStatusSchema, "GET", `/${encodeURIComponent(slaveSae)}/status`);
   }
 
   /** Get key, simple GET form (`number`, `size` only). */
@@ -73,22 +82,22 @@ export class EtsiApi {
     const query: Record<string, string> = {};
     if (params.number !== undefined) query.number = String(params.number);
     if (params.size !== undefined) query.size = String(params.size);
-    return this.call(KeyContainerSchema, "GET", `/${encodeURIComponent(slaveSae)}/enc_keys`, undefined, query);
+    return this.call(ReceivedKeyContainerSchema, "GET", `/${encodeURIComponent(slaveSae)}/enc_keys`, undefined, query);
   }
 
   /** Get key, POST form (full key request: multicast, extensions). */
   getKeys(slaveSae: string, request: KeyRequest = {}): Promise<KeyContainer> {
-    return this.call(KeyContainerSchema, "POST", `/${encodeURIComponent(slaveSae)}/enc_keys`, request);
+    return this.call(ReceivedKeyContainerSchema, "POST", `/${encodeURIComponent(slaveSae)}/enc_keys`, request);
   }
 
   /** Get key with key IDs, simple GET form (one key ID). */
   getKeyWithKeyId(masterSae: string, keyId: string): Promise<KeyContainer> {
-    return this.call(KeyContainerSchema, "GET", `/${encodeURIComponent(masterSae)}/dec_keys`, undefined, { key_ID: keyId });
+    return this.call(ReceivedKeyContainerSchema, "GET", `/${encodeURIComponent(masterSae)}/dec_keys`, undefined, { key_ID: keyId });
   }
 
   /** Get key with key IDs, POST form. */
   getKeysWithKeyIds(masterSae: string, keyIds: readonly string[]): Promise<KeyContainer> {
-    return this.call(KeyContainerSchema, "POST", `/${encodeURIComponent(masterSae)}/dec_keys`, {
+    return this.call(ReceivedKeyContainerSchema, "POST", `/${encodeURIComponent(masterSae)}/dec_keys`, {
       key_IDs: keyIds.map((key_ID) => ({ key_ID })),
     });
   }

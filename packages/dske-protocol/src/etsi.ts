@@ -6,6 +6,11 @@
  *
  * Used by the KME (@dske/client validates requests with them; its limits and request parsing
  * stay there) and by SAE-side callers (`EtsiApi`, @dske/cli).
+ *
+ * Callers read answers with the `Received*` schemas, which also accept what the reference
+ * implementation's KME sends: field names in another casing (`source_kme_id`, `max_sae_id_count`,
+ * ...) and an enc_keys / dec_keys container whose `keys` is one key object instead of an array.
+ * They yield the standard form.
  */
 import { z } from "zod";
 
@@ -72,3 +77,34 @@ export const ErrorSchema = z.object({
   details: z.array(extensionObject).optional(),
 });
 export type EtsiErrorBody = z.infer<typeof ErrorSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// What SAE-side callers accept (the standard, and the reference KME's spellings)
+
+/** `value` with its keys renamed to the standard spelling of `names` where they differ only in case (exact spellings win). */
+function standardCase(value: unknown, names: readonly string[]): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value as Record<string, unknown>);
+  for (const [k, v] of entries) if (!byLower.has(k.toLowerCase())) out[k] = v;
+  for (const [k, v] of entries) {
+    const name = byLower.get(k.toLowerCase());
+    if (name !== undefined && (k === name || !(name in out))) out[name] = v;
+  }
+  return out;
+}
+
+const ReceivedKeySchema = z.preprocess((v) => standardCase(v, Object.keys(KeySchema.shape)), KeySchema);
+
+/** A status as a caller accepts it: the standard casing or the reference's (`source_kme_id`, ...). */
+export const ReceivedStatusSchema = z.preprocess((v) => standardCase(v, Object.keys(StatusSchema.shape)), StatusSchema);
+
+/** A key container as a caller accepts it: `keys` an array (the standard) or one key object (the reference's answers). */
+export const ReceivedKeyContainerSchema = z.preprocess(
+  (v) => standardCase(v, Object.keys(KeyContainerSchema.shape)),
+  z.object({
+    keys: z.union([z.array(ReceivedKeySchema), ReceivedKeySchema.transform((k) => [k])]),
+    key_container_extension: extensionObject.optional(),
+  }),
+);

@@ -23,6 +23,12 @@ export class HubApiError extends Error {
     message: string,
     readonly details: unknown[] | undefined,
     readonly code: HubApiErrorCode,
+    /**
+     * The hub's response signature verified (an `invalid_response` of a signed call): the hub is
+     * who it claims and knows us, only its body was unexpected. Callers must not re-register or
+     * reset anything because of such an error (the PSRD of both sides is in step).
+     */
+    readonly authenticated = false,
   ) {
     super(message);
   }

@@ -9,8 +9,14 @@
  *   transport-agnostic `signRequest` from the caller's local pool, and the response signature is
  *   verified with `verifyResponse` from the peer pool before the body is returned. Without
  *   `options.auth` they are sent unsigned (the hub refuses them: 401).
- * - Every response body is validated with the zod schemas of the wire (wire.ts).
- * - Every failure is a `HubApiError { status, message, details, code }` (hub-api-error.ts).
+ * - Every response body is validated with the zod schemas of the wire (wire.ts). Where the
+ *   reference hub returns nothing (POST key-share: its handler answers `null`), `null` and an
+ *   empty body are accepted; a signed 2xx whose signature verified but whose body is unexpected is
+ *   still a success for the calls whose answer carries nothing the caller needs (the share posts):
+ *   `onUnexpectedResponse` is told (shape only, never values) and the call resolves.
+ * - Every failure is a `HubApiError { status, message, details, code }` (hub-api-error.ts); an
+ *   unexpected body after a verified signature is marked `authenticated` (no reason to register
+ *   again: the hub knows us and the PSRD of both sides is in step).
  * - Every request is counted on the instance (`requests`) and published on the diagnostics
  *   channel `dske:hub-api:request` (`HUB_API_REQUEST_CHANNEL`) for benchmarks and diagnostics.
  */
@@ -18,15 +24,8 @@ import diagnosticsChannel from "node:diagnostics_channel";
 import type https from "node:https";
 import type { z } from "zod";
 import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
-import {
-  HubApiError,
-  decodeBody,
-  httpError,
-  isSignatureError,
-  signatureDetails,
-  toHubApiError,
-  unauthenticatedError,
-} from "./hub-api-error.js";
+import { readVerified, validate, type Tolerated, type UnexpectedResponse } from "./hub-api-body.js";
+import { HubApiError, httpError, isSignatureError, signatureDetails, toHubApiError, unauthenticatedError } from "./hub-api-error.js";
 import { HttpTransport } from "./http-transport.js";
 import {
   FetchKeySharesResponseSchema,
@@ -34,13 +33,13 @@ import {
   HubStatusSchema,
   IssueBundleResponseSchema,
   PsrdConfirmResponseSchema,
-  PostKeyShareResponseSchema,
+  PostKeyShareReceivedSchema,
   PostKeySharesResponseSchema,
   PsrdResponseSchema,
   RegistrationResponseSchema,
   ShareMetaResponseSchema,
   SharesHeldResponseSchema,
-  StopResponseSchema,
+  StopReceivedSchema,
   UnregistrationResponseSchema,
   type FetchKeySharesRequest,
   type FetchKeySharesResponse,
@@ -110,6 +109,11 @@ export interface HubApiOptions {
   bearerToken?: string;
   /** The operator token, sent as `Authorization: Bearer <token>` on the management calls (status, stop). */
   operatorToken?: string;
+  /**
+   * Told when a signed call succeeds although its verified response body was unexpected (see
+   * UnexpectedResponse): the caller logs a warning. Never given key material.
+   */
+  onUnexpectedResponse?: (event: UnexpectedResponse) => void;
 }
 
 /** Options of one signed in-band call. */
@@ -141,6 +145,7 @@ export class HubApi {
   private readonly resolvePeer: ((request: HubRequestInfo) => PeerAuth | Promise<PeerAuth>) | undefined;
   private readonly bearerToken: string | undefined;
   private readonly operatorToken: string | undefined;
+  private readonly onUnexpectedResponse: ((event: UnexpectedResponse) => void) | undefined;
 
   constructor(baseUrl: string, options: HubApiOptions = {}) {
     let url: URL;
@@ -162,6 +167,7 @@ export class HubApi {
     this.resolvePeer = options.auth?.resolvePeer;
     this.bearerToken = options.bearerToken;
     this.operatorToken = options.operatorToken;
+    this.onUnexpectedResponse = options.onUnexpectedResponse;
   }
 
   // ------------------------------------------------------------------ out of band
@@ -223,8 +229,15 @@ export class HubApi {
 
   // ------------------------------------------------------------------ in band (signed)
 
+  /**
+   * Resolves `{}` once the hub's signed 2xx verified: our hubs answer `{}`, the reference hub
+   * `null`; another body is reported to `onUnexpectedResponse` and the share counts as stored.
+   */
   async postKeyShare(body: PostKeyShareRequest, options?: SignedCallOptions): Promise<PostKeyShareResponse> {
-    return this.signedCall(PostKeyShareResponseSchema, "POST", "/dske/api/v1/key-share", undefined, body, options);
+    return this.signedCall(PostKeyShareReceivedSchema, "POST", "/dske/api/v1/key-share", undefined, body, options, {
+      value: {},
+      outcome: "share counted as stored",
+    });
   }
 
   async getKeyShare(query: GetKeyShareQuery, options?: SignedCallOptions): Promise<GetKeyShareResponse> {
@@ -239,7 +252,11 @@ export class HubApi {
 
   /** Batch extension: post many shares in one signed message (see share.ts). */
   async postKeyShares(body: PostKeySharesRequest, options?: SignedCallOptions): Promise<PostKeySharesResponse> {
-    return this.signedCall(PostKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares", undefined, body, options);
+    // A verified 2xx stored the batch (all or nothing at the hub), even if its body is unexpected.
+    return this.signedCall(PostKeySharesResponseSchema, "POST", "/dske/api/v1/key-shares", undefined, body, options, {
+      value: { stored: body.shares.length },
+      outcome: `all ${body.shares.length} shares counted as stored`,
+    });
   }
 
   /** Batch extension: fetch many shares in one signed message (see share.ts). */
@@ -270,9 +287,9 @@ export class HubApi {
     return this.plainCall(HubStatusSchema, "GET", "/mgmt/v1/status", undefined, undefined, this.operatorHeaders());
   }
 
-  /** Management (operator token): stop the hub. */
+  /** Management (operator token): stop the hub (`{message}`; the reference's `{result}` is read as the message). */
   async stop(): Promise<StopResponse> {
-    return this.plainCall(StopResponseSchema, "POST", "/mgmt/v1/stop", undefined, {}, this.operatorHeaders());
+    return this.plainCall(StopReceivedSchema, "POST", "/mgmt/v1/stop", undefined, {}, this.operatorHeaders());
   }
 
   /** Close idle keep-alive sockets (call when done with this hub). */
@@ -315,6 +332,8 @@ export class HubApi {
     params: Params | undefined,
     data: unknown,
     options: SignedCallOptions | undefined,
+    /** The call's result when the verified body is unexpected (calls whose answer carries nothing needed). */
+    tolerated?: Tolerated<z.output<S>>,
   ): Promise<z.output<S>> {
     if (this.resolvePeer === undefined) return this.plainCall(schema, method, path, params, data, undefined, undefined);
     const { url, body } = this.prepare(method, path, params, data, true);
@@ -347,7 +366,13 @@ export class HubApi {
     }
     if (!ok) throw httpError(res.status, res.body);
     options?.onVerified?.(committed);
-    return validate(schema, res.body, method, path);
+    return readVerified(
+      schema,
+      { baseUrl: this.baseUrl, method, path, status: res.status },
+      res.body,
+      tolerated,
+      this.onUnexpectedResponse,
+    );
   }
 
   /** Count and publish the request; build its URL and JSON body. */
@@ -371,12 +396,4 @@ export class HubApi {
     }
     return extra ? Object.assign(headers, extra) : headers;
   }
-}
-
-function validate<S extends z.ZodType>(schema: S, body: Buffer, method: string, path: string): z.output<S> {
-  const parsed = schema.safeParse(decodeBody(body));
-  if (!parsed.success) {
-    throw new HubApiError(0, `invalid response from hub for ${method} ${path}`, parsed.error.issues, "invalid_response");
-  }
-  return parsed.data;
 }

@@ -18,6 +18,7 @@ export {
   type PsrdBlock,
   type SignedCallOptions,
 } from "./hub-api.js";
+export type { UnexpectedResponse } from "./hub-api-body.js";
 export { HubApiError, toHubApiError, type HubApiErrorCode } from "./hub-api-error.js";
 export * from "./client-mgmt.js";
 export {
@@ -27,6 +28,8 @@ export {
   KeyContainerSchema,
   KeyIdsSchema,
   ErrorSchema,
+  ReceivedKeyContainerSchema,
+  ReceivedStatusSchema,
   type EtsiStatus,
   type KeyRequest,
   type EtsiKey,

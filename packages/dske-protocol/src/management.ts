@@ -3,6 +3,7 @@
  * issued into the hub's outbox (the bytes never travel over HTTP), and stop.
  */
 import { z } from "zod";
+import type { BlockUsage } from "@dske/psrd";
 import { AUTH_SCHEMES, NodeNameSchema } from "./ids.js";
 
 export const PoolStatusSchema = z.object({
@@ -12,6 +13,36 @@ export const PoolStatusSchema = z.object({
   available: z.number(),
 });
 export type PoolStatus = z.infer<typeof PoolStatusSchema>;
+
+/**
+ * One pool in the reference's status form: its blocks that still hold unused bytes (the
+ * reference deletes fully consumed blocks) with their usage, and who owns the pool: `local` = the
+ * pool this node allocates from for what it sends, `peer` = the pool the other side owns. Never
+ * the block bytes: the reference's `data` field is deliberately absent.
+ */
+export const BlockPoolStatusSchema = z.object({
+  blocks: z.array(
+    z.object({
+      uuid: z.string(),
+      size: z.number(),
+      /** Consumed bytes and the block's MAC key prefix (never allocatable). */
+      nr_used_bytes: z.number(),
+      nr_unused_bytes: z.number(),
+    }),
+  ),
+  owner: z.enum(["local", "peer"]),
+});
+export type BlockPoolStatus = z.infer<typeof BlockPoolStatusSchema>;
+
+/** A pool's block usage (@dske/psrd `Pool.blockUsage()`) in the reference's status form: live blocks only, never bytes. */
+export function blockPoolStatus(usage: readonly BlockUsage[], owner: "local" | "peer"): BlockPoolStatus {
+  return {
+    blocks: usage
+      .filter((b) => b.unused > 0)
+      .map((b) => ({ uuid: b.blockUuid, size: b.size, nr_used_bytes: b.used, nr_unused_bytes: b.unused })),
+    owner,
+  };
+}
 
 export const PeerClientStatusSchema = z.object({
   client_name: z.string(),
@@ -23,6 +54,10 @@ export const PeerClientStatusSchema = z.object({
     client_owned: PoolStatusSchema,
     hub_owned: PoolStatusSchema,
   }),
+  /** The reference's view: the hub-owned pool (the hub allocates from it), block by block. */
+  local_pool: BlockPoolStatusSchema.optional(),
+  /** The reference's view: the client-owned pool, block by block. */
+  peer_pool: BlockPoolStatusSchema.optional(),
   /** PSRD delivery: bundles issued so far, and bytes staged until the client confirms them. */
   psrd: z
     .object({
@@ -99,3 +134,9 @@ export const StopResponseSchema = z.object({
   message: z.string(),
 });
 export type StopResponse = z.infer<typeof StopResponseSchema>;
+
+/** What a caller accepts from POST stop: our `{message}`, or the reference's `{result}` (read as the message). */
+export const StopReceivedSchema = z.union([
+  StopResponseSchema,
+  z.object({ result: z.string() }).transform((r): StopResponse => ({ message: r.result })),
+]);

@@ -99,6 +99,13 @@ export type PostKeyShareRequest = z.infer<typeof PostKeyShareRequestSchema>;
 export const PostKeyShareResponseSchema = z.object({});
 export type PostKeyShareResponse = z.infer<typeof PostKeyShareResponseSchema>;
 
+/**
+ * What a client accepts as the answer to POST key-share: our `{}`, or the reference hub's `null`
+ * (its handler returns nothing; "Successful response body: None" in its protocol guide). An empty
+ * body reads as `{}`. HubApi counts a verified 2xx with another body as stored too, with a warning.
+ */
+export const PostKeyShareReceivedSchema = z.union([PostKeyShareResponseSchema, z.null().transform((): PostKeyShareResponse => ({}))]);
+
 export const GetKeyShareQuerySchema = z.object({
   client_name: NodeNameSchema,
   master_sae_id: SaeIdSchema,

@@ -25,6 +25,9 @@
  * | GET    | /mgmt/v1/status                    | no     | -                          | HubStatus                  |
  * | POST   | /mgmt/v1/stop                      | no     | -                          | StopResponse               |
  *
+ * Responses of a reference hub: POST key-share answers `null` (accepted: PostKeyShareReceivedSchema),
+ * POST stop `{result}` (accepted: StopReceivedSchema).
+ *
  * Errors: every non-2xx response carries `ErrorBody` = `{message, details?}`:
  * 400 validation (zod issues in details), 401 signature / unknown signer, 404 unknown client or
  * no share available to the caller (the two are deliberately indistinguishable), 409 conflict

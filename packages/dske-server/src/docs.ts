@@ -5,6 +5,8 @@
  * - `GET {prefix}/openapi.json` — the node's OpenAPI 3.1 document;
  * - `GET {prefix}/docs` — an interactive page (Swagger UI, served from the vendored
  *   `swagger-ui-dist` files under `{prefix}/docs/assets/`: no CDN, works offline);
+ * - `GET {prefix}/redoc` — a ReDoc-style reference of the same document, rendered on the server
+ *   into static HTML (redoc.ts: no script, no asset, works offline);
  * - `GET {prefix}/metrics` — Prometheus text exposition of the node's registry (operator only:
  *   `security: "operator"`, behind the node's operator guard);
  * - `GET {prefix}/health` — `{"status":"ok"}`, open, reveals nothing.
@@ -17,6 +19,7 @@ import type { OpenApiDocument } from "./openapi.js";
 import { z } from "zod";
 import { fullPath, named, type RouteSpec } from "./route-table.js";
 import { registerRoute } from "./route-register.js";
+import { redocContentSecurityPolicy, redocPage } from "./redoc.js";
 
 export const OBSERVABILITY_TAG = "observability";
 
@@ -36,6 +39,14 @@ export const OBSERVABILITY_ROUTES = {
     method: "get",
     path: "/docs",
     summary: "Interactive API documentation (Swagger UI, self-contained)",
+    tags: [OBSERVABILITY_TAG],
+    responses: { 200: { description: "HTML page", media: { type: "text/html", schema: { type: "string" } } } },
+  },
+  redoc: {
+    operationId: "getApiReferencePage",
+    method: "get",
+    path: "/redoc",
+    summary: "API reference (ReDoc style): static HTML rendered from this node's OpenAPI document, no scripts",
     tags: [OBSERVABILITY_TAG],
     responses: { 200: { description: "HTML page", media: { type: "text/html", schema: { type: "string" } } } },
   },
@@ -65,9 +76,8 @@ export const OBSERVABILITY_ROUTES = {
 
 /** The observability routes a node serves under a prefix (metrics only when it has metrics). */
 export function observabilityRoutes(withMetrics: boolean): RouteSpec[] {
-  return withMetrics
-    ? [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.metrics, OBSERVABILITY_ROUTES.health]
-    : [OBSERVABILITY_ROUTES.openapi, OBSERVABILITY_ROUTES.docs, OBSERVABILITY_ROUTES.health];
+  const { openapi, docs, redoc, metrics, health } = OBSERVABILITY_ROUTES;
+  return withMetrics ? [openapi, docs, redoc, metrics, health] : [openapi, docs, redoc, health];
 }
 
 export interface ObservabilityMountOptions {
@@ -81,7 +91,7 @@ export interface ObservabilityMountOptions {
   operatorGuard?: OperatorGuard;
   /** Page title. */
   title: string;
-  /** Serve openapi.json and docs (default true; false = only metrics). */
+  /** Serve openapi.json, docs and redoc (default true; false = only metrics and health). */
   docs?: boolean;
 }
 
@@ -91,7 +101,7 @@ function swaggerUiDir(): string {
   return swaggerDir;
 }
 
-/** Register `openapi.json`, `docs` (+ its assets), `metrics` and `health` under `prefix` on `router`. */
+/** Register `openapi.json`, `docs` (+ its assets), `redoc`, `metrics` and `health` under `prefix` on `router`. */
 export function mountObservability(router: Router, options: ObservabilityMountOptions): void {
   const { prefix } = options;
   if (options.docs ?? true) mountDocs(router, options);
@@ -119,6 +129,11 @@ function mountDocs(router: Router, options: ObservabilityMountOptions): void {
   const assets = fullPath(prefix, "/docs/assets");
   registerRoute(router, prefix, OBSERVABILITY_ROUTES.docs, (_req: Request, res: Response) => {
     res.type("html").send(docsPage(options.title, assets, fullPath(prefix, "/openapi.json")));
+  });
+  let reference: string | undefined;
+  registerRoute(router, prefix, OBSERVABILITY_ROUTES.redoc, (_req: Request, res: Response) => {
+    reference ??= redocPage(options.title, options.document(), fullPath(prefix, "/openapi.json"));
+    res.set("Content-Security-Policy", redocContentSecurityPolicy()).type("html").send(reference);
   });
   router.use(assets, express.static(swaggerUiDir(), { index: false, fallthrough: true, maxAge: "1h" }));
   // The initializer script (a file, not inline, so that a strict CSP can be used).

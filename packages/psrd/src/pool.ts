@@ -20,7 +20,7 @@ import {
 } from "./errors.js";
 import { checkAllocation, fragmentEnd } from "./fragment.js";
 import { IntervalSet } from "./interval-set.js";
-import type { AddBlockOptions, Allocation, Fragment, Pool, PoolOwner, PoolStats, Reservation } from "./types.js";
+import type { AddBlockOptions, Allocation, BlockUsage, Fragment, Pool, PoolOwner, PoolStats, Reservation } from "./types.js";
 
 /** A range of one block (what the backend reads, journals and zeroes). */
 export interface BlockRange {
@@ -215,6 +215,14 @@ export class PsrdPool implements Pool {
       used: this.usedBytes,
       available: this.totalSize - this.usedBytes,
     };
+  }
+
+  blockUsage(): BlockUsage[] {
+    return this.blocks.map((b) => {
+      // Owned: everything below the high-water mark; peer: the key prefix plus the consumed ranges.
+      const used = b.consumed ? b.keyPrefix + b.consumed.total : b.hwm;
+      return { blockUuid: b.uuid, size: b.size, used, unused: b.size - used };
+    });
   }
 
   async allocate(size: number, purpose: string): Promise<{ allocation: Allocation; data: Uint8Array }> {

@@ -45,6 +45,17 @@ export interface PoolStats {
   readonly available: number;
 }
 
+/**
+ * Accounting of one block (metadata only; never the bytes). `used` counts the key prefix and the
+ * consumed bytes, as PoolStats does, so `used + unused = size`.
+ */
+export interface BlockUsage {
+  readonly blockUuid: string;
+  readonly size: number;
+  readonly used: number;
+  readonly unused: number;
+}
+
 export interface AddBlockOptions {
   /**
    * Number of leading bytes of the block reserved as the block's MAC key (readable through
@@ -76,6 +87,9 @@ export interface Pool {
 
   /** Accounting, without reading block data. */
   stats(): PoolStats;
+
+  /** Per-block accounting in order of addition (metadata only, never the bytes; status views). */
+  blockUsage(): BlockUsage[];
 
   /**
    * Owned pools only: allocate `size` bytes (a bump allocator across blocks; may span blocks).

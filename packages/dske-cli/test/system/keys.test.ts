@@ -1,12 +1,14 @@
 /**
  * System: keys between every (master, slave) pair of encryptors of the default topology, key sizes
  * 128/256/4096 bits and number 1/50 spread over the pairs, multicast, and the CLI's etsi-qkd verbs.
+ * The topology sets `etsi_anonymous_single_sae: true`: clients with one SAE also take calls
+ * without Authorization (the reference's calls); every other test names its SAE.
  */
 import { keyPair, runningTopology, SYSTEM_TIMEOUT, UUID_RE, type EtsiKey } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = runningTopology(18200);
+const t = runningTopology(18200, { etsi_anonymous_single_sae: "true" });
 const SAES = ["sam", "serena", "sofia", "sunny", "susan"];
 const SIZES = [128, 256, 4096];
 
@@ -57,6 +59,26 @@ describe("multicast (additional_slave_SAE_IDs)", () => {
     const { enc, dec } = await keyPair(t, "sofia", "sunny", { size: 128, additional: ["susan"] });
     expect(dec.sunny).toEqual(enc);
     expect(dec.susan).toEqual(enc);
+  });
+});
+
+describe("etsi_anonymous_single_sae: calls without Authorization, as the reference makes them", () => {
+  it("carol (one SAE) gives sam's key, celia (one SAE) gives it to serena; curtis (two SAEs) answers 401", async () => {
+    const enc = await t.http.get(t.etsiUrl(t.node("carol"), "serena", "enc_keys"));
+    expect(enc.status).toBe(200);
+    const keys = (enc.data as { keys: EtsiKey[] }).keys;
+    const dec = await t.http.get(t.etsiUrl(t.node("celia"), "sam", "dec_keys"), { params: { key_ID: keys[0].key_ID } });
+    expect([dec.status, (dec.data as { keys: EtsiKey[] }).keys]).toEqual([200, keys]);
+    const curtis = await t.http.get(t.etsiUrl(t.node("curtis"), "sam", "status"));
+    expect(curtis.status).toBe(401);
+    // A header naming an SAE the KME does not host is refused as always.
+    expect((await t.http.get(t.etsiUrl(t.node("carol"), "sunny", "status"), { headers: { Authorization: "serena" } })).status).toBe(401);
+  });
+
+  it("the clients' status flags the mode (dske-cli passed --allow-anonymous-sae to the one-SAE clients only)", async () => {
+    expect((await t.status("carol")).etsi_anonymous_sae).toBe("sam");
+    expect(await t.status("curtis")).not.toHaveProperty("etsi_anonymous_sae");
+    expect(await t.status("cindy")).not.toHaveProperty("etsi_anonymous_sae");
   });
 });
 

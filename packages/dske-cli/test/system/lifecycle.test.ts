@@ -68,19 +68,24 @@ describe("the default topology through dske-cli", () => {
     expect(r.out.filter((l) => l === "  peer clients: 5")).toHaveLength(5);
   });
 
-  it("status --json with filters: the reference format, raw JSON per node", async () => {
+  it("status --json with filters: one node's document itself, or an array; --reference: the reference's lines", async () => {
     const r = await t.cli("--client", "carol", "status", "--json");
-    expect(r.out[0]).toBe("Status for client carol on port 18105");
-    const s = JSON.parse(r.out.slice(1).join("\n")) as { name: string; peer_hubs: { hub_name: string; registered: boolean }[] };
+    const s = JSON.parse(r.stdout) as { name: string; peer_hubs: { hub_name: string; registered: boolean }[] };
     expect(s.name).toBe("carol");
     expect(s.peer_hubs.map((h) => h.hub_name).sort()).toEqual(["hank", "helen", "hilary", "holly", "hugo"]);
     const two = await t.cli("--hub", "hank", "--client", "cindy", "status", "--json");
-    expect(two.out.filter((l) => l.startsWith("Status for "))).toEqual([
+    const docs = JSON.parse(two.stdout) as { name: string; kind: string; running: boolean }[];
+    expect(docs.map((d) => [d.name, d.kind, d.running])).toEqual([
+      ["hank", "hub", true],
+      ["cindy", "client", true],
+    ]);
+    const ref = await t.cli("--hub", "hank", "--client", "cindy", "status", "--reference");
+    expect(ref.out.filter((l) => l.startsWith("Status for "))).toEqual([
       "Status for hub hank on port 18100",
       "Status for client cindy on port 18107",
     ]);
     // Never any PSRD or share bytes in status: no base64 "data"/"value" members.
-    expect(two.stdout).not.toMatch(/"(data|encrypted_share_value|share_value|key)"\s*:/);
+    for (const out of [two.stdout, ref.stdout]) expect(out).not.toMatch(/"(data|encrypted_share_value|share_value|key)"\s*:/);
   });
 
   it("filters: unknown names are rejected, naming them", async () => {

@@ -2,13 +2,15 @@
  * System: the management plane of real node processes started by `dske-cli start` (the default
  * topology, plain HTTP, own state dir). An attacker without the operator token — or a web page
  * the operator opens — can neither read a node's status or metrics nor stop it; `dske-cli`
- * (which reads `<state_dir>/operator-token`) still can. Ports 18900-18909.
+ * (which reads `<state_dir>/operator-token`) still can; the user guide's `status | jq` recipes
+ * work on its output (status-jq.ts). Ports 18900-18909.
  */
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { nodeBaseUrl } from "../../src/topology";
 import { readPidFile } from "../../src/pid-file";
 import { runningTopology, SYSTEM_TIMEOUT } from "./harness";
+import { statusJqRecipes } from "./status-jq";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -74,9 +76,31 @@ test("a cross-site stop (text/plain, foreign Origin) and a text/plain stop are r
   }
 });
 
+test("/redoc on every node (open, like /docs): 200 HTML naming its routes; also at the root", async () => {
+  for (const node of t.topology.nodes) {
+    const base = nodeBaseUrl(node);
+    for (const url of [`${base}/redoc`, `${new URL(base).origin}/redoc`]) {
+      const page = await t.http.get(url, { responseType: "text" });
+      expect([url, page.status]).toEqual([url, 200]);
+      expect(String(page.headers["content-type"])).toMatch(/^text\/html/);
+      const html = String(page.data);
+      const routes =
+        node.kind === "hub"
+          ? ["/dske/api/v1/key-share", "/dske/oob/v1/registration", "/mgmt/v1/status", "/redoc"]
+          : ["/etsi/api/v1/keys/{slave_SAE_ID}/enc_keys", "/etsi/api/v1/keys/{master_SAE_ID}/dec_keys", "/mgmt/v1/status", "/redoc"];
+      for (const r of routes) expect([url, html.includes(`${base.slice(new URL(base).origin.length)}${r}`)]).toEqual([url, true]);
+      expect(html).not.toMatch(/<script/i);
+    }
+  }
+});
+
+statusJqRecipes(t);
+
 test("dske-cli status --json and stop use the token: status documents come back, then every node stops", async () => {
   const json = await t.cli("status", "--json");
   expect(json.code).toBe(0);
+  const docs = JSON.parse(json.stdout) as { name: string; running: boolean }[];
+  expect(docs.map((d) => [d.name, d.running])).toEqual(t.topology.nodes.map((n) => [n.name, true]));
   expect(json.stdout).toContain('"peer_clients"');
   expect(json.stdout).toContain('"peer_hubs"');
   const stop = await t.cli("stop");

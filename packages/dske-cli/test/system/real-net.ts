@@ -431,7 +431,7 @@ export class RealNet {
     for (const p of this.proxies.values()) await p.close();
   }
 
-  setFaults(hub: string, faults: { corrupt_shares?: number; refuse_psrd?: boolean }): void {
+  setFaults(hub: string, faults: { corrupt_shares?: number; refuse_psrd?: boolean; reference_hub?: boolean }): void {
     writeFileSync(defined(this.node(hub).faultsFile, `${hub}'s faults file`), JSON.stringify(faults));
   }
 

@@ -32,10 +32,10 @@ test("dske-cli etsi-qkd sam sunny get-key-pair (built binary) → Key values mat
 test("status goes over TLS with the operator certificate; every client reports https-mtls", async () => {
   const r = await t.cli("status", "--json");
   expect(r.code).toBe(0);
-  const docs = r.stdout.split(/^Status for /m).filter((s) => s.startsWith("client "));
+  const docs = (JSON.parse(r.stdout) as Record<string, unknown>[]).filter((d) => d.kind === "client");
   expect(docs).toHaveLength(t.topology.clients.length);
-  for (const d of docs) {
-    const json = JSON.parse(d.slice(d.indexOf("\n") + 1)) as Record<string, unknown>;
+  for (const json of docs) {
+    expect(json.running).toBe(true);
     expect(json.etsi_transport).toBe("https-mtls");
     expect(json.sae_authentication).toBe("tls-client-certificate");
   }

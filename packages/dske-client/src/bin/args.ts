@@ -63,6 +63,8 @@ export interface ClientServerConfig {
   allowInsecureBind?: boolean;
   /** `--reference-saes sam,sunny`: SAE IDs hosted by reference-implementation KMEs (their keys use the reference share format). */
   referenceSaes?: string[];
+  /** `--allow-anonymous-sae`: plain-mode ETSI calls without Authorization come from the one SAE (client option etsi.anonymousSingleSae). */
+  anonymousSingleSae?: boolean;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -108,6 +110,7 @@ const ConfigSchema = z
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
     referenceSaes: z.array(SaeIdSchema),
+    allowAnonymousSae: z.boolean(),
   })
   .refine(
     (c) => [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v === undefined) || [c.tlsCert, c.tlsKey, c.tlsCa].every((v) => v !== undefined),
@@ -127,6 +130,12 @@ const ConfigSchema = z
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
+  })
+  .refine((c) => !c.allowAnonymousSae || (c.encryptors.length === 1 && c.tlsCert === undefined), {
+    error:
+      "needs exactly one --encryptors SAE and plain HTTP (with TLS the client certificate names the SAE); " +
+      "drop the option, or give the one SAE",
+    path: ["allowAnonymousSae"],
   })
   .refine((c) => c.tlsCert !== undefined || c.allowInsecureBind || isLoopbackHost(c.host), {
     error:
@@ -184,6 +193,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
       "SAE IDs hosted by reference-implementation KMEs, comma separated: their keys use the reference's share format (4-byte digest)",
       "",
     )
+    .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   try {
@@ -221,6 +231,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     psrdWaitMs: o.psrdWaitMs,
     operatorTokenFile: o.operatorTokenFile,
     allowInsecureBind: o.allowInsecureBind === true,
+    allowAnonymousSae: o.allowAnonymousSae === true,
     authSchemes: commaList(o.authSchemes),
     referenceSaes: commaList(o.referenceSaes),
   };
@@ -229,7 +240,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, allowAnonymousSae, ...c } = parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -256,6 +267,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
+    ...(allowAnonymousSae ? { anonymousSingleSae: true } : {}),
   };
 }
 

@@ -84,6 +84,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
       stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs, minRate: config.keyStockMinRate },
       referenceSaes: config.referenceSaes,
       link: config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {},
+      ...(config.anonymousSingleSae === true ? { etsi: { anonymousSingleSae: true } } : {}),
     });
   } catch (err) {
     await store.close();
@@ -158,6 +159,12 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     );
   } else {
     logger.warn("ETSI API over plain HTTP: SAE identity is taken from the Authorization header and is NOT authenticated");
+  }
+  if (client.anonymousSae !== undefined) {
+    logger.warn(
+      `ETSI calls without an Authorization header are taken as from SAE ${client.anonymousSae} (--allow-anonymous-sae, as the reference): ` +
+        "every local process can get its keys",
+    );
   }
   if (insecure) {
     logger.warn(

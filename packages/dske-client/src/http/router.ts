@@ -13,7 +13,9 @@
  * - Open: `/client/{name}/health`, `openapi.json`, `docs`.
  * - Calling SAE (`saeAuthentication`):
  *   - `"authorization-header"` (plain HTTP, default): `Authorization: <sae>` or `Authorization: Bearer <sae>`;
- *     missing → 401. NOT authenticated: for local experiments only.
+ *     missing → 401. NOT authenticated: for local experiments only. A client with
+ *     `etsi.anonymousSingleSae` (exactly one SAE) takes a call without the header as from that
+ *     SAE, as the reference does; a header naming another SAE is refused all the same.
  *   - `"tls-client-certificate"` (HTTPS with mutual TLS): the subject CN of the verified client
  *     certificate; the Authorization header is ignored for the ETSI routes.
  * - Errors: `{message, details?}` with 400 / 401 / 404 / 503 by the domain error's kind
@@ -124,6 +126,12 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
 
   const mode: SaeAuthentication = options.saeAuthentication ?? "authorization-header";
   const tls = mode === "tls-client-certificate";
+  if (tls && client.anonymousSae !== undefined) {
+    // Under mutual TLS the certificate names the SAE; a call without one is never anonymous.
+    throw new TypeError(
+      `client ${client.name}: etsi.anonymousSingleSae is for plain HTTP only; it has no meaning with client certificates`,
+    );
+  }
   const operatorCn = options.operatorCn ?? DEFAULT_OPERATOR_CN;
   /**
    * The calling SAE for the request log: the certificate CN, or (plain HTTP) the Authorization
@@ -135,7 +143,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     if (tls) return peerCertificateCn(req);
     const path = req.originalUrl.split("?")[0];
     if (!etsiPaths.some((p) => path === p || path.startsWith(`${p}/`))) return undefined;
-    const sae = saeIdFromAuthorization(req.get("authorization"));
+    const sae = saeIdFromAuthorization(req.get("authorization")) ?? client.anonymousSae;
     return sae === undefined ? undefined : client.kmeOf(sae) !== "" ? sae : UNKNOWN_SAE_LABEL;
   };
 
@@ -201,7 +209,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
       }
       return parseSaeId(cn, "client certificate CN");
     }
-    const sae = saeIdFromAuthorization(req.get("authorization"));
+    const sae = saeIdFromAuthorization(req.get("authorization")) ?? client.anonymousSae;
     if (sae === undefined) {
       throw unauthorized("missing Authorization header naming the calling SAE", [
         { header: "Authorization", expected: "<SAE_ID> or Bearer <SAE_ID>" },

@@ -14,6 +14,9 @@
  *   { "claim_share_index": 1 } answer with this share_index (1..255) instead of the stored one
  *                            (GET key-share and batch fetch): a malicious hub claiming another
  *                            hub's position, to push that hub's honest share out.
+ *   { "reference_hub": true } answer like the reference implementation's hub (reference-hub.ts):
+ *                            signed `null` to POST key-share, no extensions at registration, and
+ *                            a client that registers again gets its pools reset.
  *
  * A missing or unreadable file, or anything else in it, means no fault. A hub with faults lies to
  * its clients (who detect it; that is what the tests check).
@@ -23,6 +26,7 @@ import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
 import type { Hub } from "../hub.js";
 import { HubError } from "../errors.js";
+import { referenceHubEmulation } from "./reference-hub.js";
 
 export const TEST_FAULTS_ENV = "DSKE_TEST_FAULTS";
 
@@ -30,6 +34,7 @@ const FaultsSchema = z.object({
   corrupt_shares: z.int().min(0).max(255).optional(),
   refuse_psrd: z.boolean().optional(),
   claim_share_index: z.int().min(1).max(255).optional(),
+  reference_hub: z.boolean().optional(),
 });
 export type TestFaults = z.infer<typeof FaultsSchema>;
 
@@ -97,8 +102,8 @@ export function claimShareIndex(hub: Hub, index: () => number | undefined): () =
 
 /**
  * If `DSKE_TEST_FAULTS` is set: wrap the hub's share release to corrupt shares on demand, and
- * return a middleware (mount it before the hub router) that refuses PSRD on demand. Otherwise
- * returns undefined and changes nothing.
+ * return a middleware (mount it before the hub router) that refuses PSRD and emulates the
+ * reference hub on demand. Otherwise returns undefined and changes nothing.
  */
 export function installTestFaults(
   hub: Hub,
@@ -116,11 +121,12 @@ export function installTestFaults(
     readTestFaults(file).refuse_psrd === true
       ? Promise.reject(new HubError("unavailable", `hub ${hub.name}: PSRD source exhausted (test fault injection)`))
       : issue(...args);
+  const reference = referenceHubEmulation(hub, () => readTestFaults(file).reference_hub === true, log);
   return (req, res, next) => {
     if (req.method === "GET" && req.path.endsWith("/dske/oob/v1/psrd") && readTestFaults(file).refuse_psrd === true) {
       res.status(503).json({ message: `hub ${hub.name}: PSRD source exhausted (test fault injection)` });
       return;
     }
-    next();
+    reference(req, res, next);
   };
 }

@@ -66,4 +66,8 @@ it("on: warns, and follows the file (refuse_psrd; unreadable or invalid file = n
   expect(readTestFaults(file)).toEqual({});
   writeFileSync(file, JSON.stringify({ claim_share_index: 3 }));
   expect(readTestFaults(file)).toEqual({ claim_share_index: 3 });
+  writeFileSync(file, JSON.stringify({ reference_hub: "yes" }));
+  expect(readTestFaults(file)).toEqual({});
+  writeFileSync(file, JSON.stringify({ reference_hub: true }));
+  expect(readTestFaults(file)).toEqual({ reference_hub: true });
 });
