@@ -34,14 +34,16 @@ export class SystemTopology {
   readonly topology: Topology;
   readonly http: AxiosInstance;
 
+  /** `baseYaml`: the topology to start from (default: the repository's dske-config.yaml). */
   constructor(
     readonly basePort: number,
     overrides: Record<string, string | number> = {},
+    baseYaml?: string,
   ) {
     this.dir = mkdtempSync(path.join(tmpdir(), `dske-sys-${basePort}-`));
     this.configFile = path.join(this.dir, "dske-config.yaml");
     this.stateDir = path.join(this.dir, "state");
-    let yaml = readFileSync(path.join(REPO_ROOT, "dske-config.yaml"), "utf8");
+    let yaml = baseYaml ?? readFileSync(path.join(REPO_ROOT, "dske-config.yaml"), "utf8");
     const set = (key: string, value: string | number) => {
       const re = new RegExp(`^${key}:.*$`, "m");
       yaml = re.test(yaml) ? yaml.replace(re, `${key}: ${value}`) : `${key}: ${value}\n${yaml}`;
