@@ -74,6 +74,12 @@ export class BundleInstaller {
           `bundle ${path.basename(file)} refused, nothing installed: it is from hub ${hubName}, which is not one of the hubs of client ${this.clientName} (${this.peers.map((p) => p.name).join(", ")})`,
         );
       }
+      if (peer.reference) {
+        throw new BundleInstallError(
+          "unknown_hub",
+          `bundle ${path.basename(file)} refused, nothing installed: hub ${hubName} is a reference hub, whose PSRD comes over the network (GET psrd), never in bundles`,
+        );
+      }
       const result = await peer.withChainLock(async () => {
         const chain = this.state.chain(hubName);
         let opened;

@@ -68,6 +68,15 @@ export interface ClientOptions {
    */
   referenceSaes?: readonly string[];
   /**
+   * Names of hubs of the reference implementation (issue 14; the name a hub URL ends with, e.g.
+   * `hank`). With those hubs only (reference-hub.ts): unauthenticated registration (no proof of
+   * identity), PSRD by unauthenticated `GET psrd` (usable at once, no confirmation, never bundles),
+   * hmac-sha256 (the client refuses to start unless `link` allows it), one share per message in the
+   * reference's v1 bodies, and after every registration our pools with the hub start over (the hub
+   * reset its side). Our other hubs are unaffected. Default none.
+   */
+  referenceHubs?: readonly string[];
+  /**
    * ETSI: `anonymousSingleSae` (default false) lets a KME with exactly one SAE take plain-mode
    * calls without `Authorization` as from that SAE, as the reference does (router.ts).
    */

@@ -32,6 +32,7 @@ import { Gather } from "./gather.js";
 import { KeyIssuing } from "./key-issuing.js";
 import { KeyDelivery } from "./key-delivery.js";
 import { REFERENCE_GUARANTEE } from "./reference-key.js";
+import { referenceHubUrls } from "./reference-hub.js";
 
 export type { ClientOptions, ClientPsrdOptions, GatherOptions } from "./client-options.js";
 
@@ -106,9 +107,13 @@ export class Client {
     const psrd = { ...options.psrd };
     delete psrd.inboxDir;
     this.stopThreshold = resolvePsrdOptions(psrd).stopThreshold; // also checks the thresholds
+    // Reference hubs sign with hmac-sha256 only: it must be allowed (proposed, or fallback allowed).
+    const hmacAllowed = options.link?.authScheme === "hmac-sha256" || options.link?.requireAuthScheme === false;
+    const referenceHubs = referenceHubUrls(options.hubs, options.referenceHubs ?? [], hmacAllowed);
     this.peerHubs = options.hubs.map(
       (url) =>
         new PeerHub({
+          reference: referenceHubs.has(url.replace(/\/+$/, "")),
           url,
           clientName: options.name,
           encryptors: this.encryptors,
@@ -389,6 +394,8 @@ export class Client {
         keys_issued: issued.reference,
         keys_reconstructed: this.gather.referenceKeys,
       },
+      // Hubs of the reference implementation: PSRD over the network, unauthenticated (peer_hubs[].notice).
+      reference_hubs: this.peerHubs.filter((h) => h.reference).map((h) => h.name),
       // Diagnostics for benchmarks: fsync/fdatasync calls and HTTP requests to hubs since start.
       io: { fsyncs: this.fsyncs?.fsyncs ?? 0, hub_requests: this.peerHubs.reduce((n, h) => n + h.apiRequests, 0) },
     };

@@ -70,6 +70,8 @@ export class HubLink {
     resolvePeer: () => PeerAuth | undefined,
     /** Where a verified but unexpected response body is reported (a warning; see HubApi's onUnexpectedResponse). */
     warn: (line: string) => void = () => {},
+    /** A hub of the reference implementation (reference-hub.ts): its v1 wire, PSRD by unauthenticated GET psrd. */
+    readonly reference = false,
   ) {
     this.url = url.replace(/\/+$/, "");
     this.name = this.url.split("/").pop() || this.url;
@@ -125,6 +127,16 @@ export class HubLink {
     return status === 401 || (status === 0 && err instanceof HubApiError);
   }
 
+  /**
+   * `suggestsReregistration`, and for a reference hub also its unsigned "not registered" refusal
+   * (HTTP 400 `{detail: "Client carol is not registered."}`): it lost its state (restarted), so
+   * we register again and start over with fresh pools (reference-hub.ts).
+   */
+  shouldReregister(err: unknown, status: number): boolean {
+    if (HubLink.suggestsReregistration(err, status)) return true;
+    return this.reference && isNotRegisteredAnswer(err);
+  }
+
   /** The error as a HubFailure of this hub; remembered as the last error unless a 404 (a key the hub does not hold). */
   failure(err: unknown, what: string): HubFailure {
     if (err instanceof HubFailure) return err;
@@ -152,6 +164,12 @@ export class HubLink {
     this.lastError = undefined;
     this.lastOkAt = Date.now();
   }
+}
+
+/** A hub's refusal saying that it does not know us (any 4xx whose message says "not registered"). */
+export function isNotRegisteredAnswer(err: unknown): boolean {
+  const status = err instanceof HubApiError || err instanceof HubFailure ? err.status : 0;
+  return status >= 400 && status < 500 && err instanceof Error && /not registered/i.test(err.message);
 }
 
 function describeApiError(err: HubApiError): string {

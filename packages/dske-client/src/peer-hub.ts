@@ -10,6 +10,8 @@
  * - share-posts.ts (scatter) and share-fetches.ts (gather): the share messages, coalesced into
  *   batches.
  * - acks.ts: acknowledgements of released shares (the `ack` extension).
+ * - reference-hub.ts: a hub of the reference implementation (`reference`): unauthenticated
+ *   registration that starts our pools over, GET psrd, the v1 share bodies.
  */
 import type { AuthSchemeName } from "@dske/auth";
 import { blockPoolStatus, type ShareMeta } from "@dske/protocol";
@@ -20,6 +22,7 @@ import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import { HubNeeds } from "./psrd-needs.js";
 import { Registration } from "./registration.js";
+import { REFERENCE_HUB_NOTICE } from "./reference-hub.js";
 import { Replenishment, resolvePsrdOptions, type PoolKind, type PsrdOptions, type ResolvedPsrdOptions } from "./replenishment.js";
 import { ShareFetches, type FetchedShare, type ShareRef } from "./share-fetches.js";
 import { SharePosts, type OutgoingShare } from "./share-posts.js";
@@ -44,6 +47,8 @@ export interface PeerHubOptions {
   link?: HubLinkOptions;
   /** Called when this hub's pools state a new need (the client's NeedBoard). */
   onNeed?: () => void;
+  /** A hub of the reference implementation (reference-hub.ts): v1 wire, PSRD by unauthenticated GET psrd. */
+  reference?: boolean;
 }
 
 export class PeerHub {
@@ -72,6 +77,7 @@ export class PeerHub {
       linkOptions.timeoutMs,
       () => this.psrd.peerAuth,
       (line) => options.logger.warn(line),
+      options.reference === true,
     );
     this.link = link;
     this.needs = new HubNeeds(() => link.name, options.onNeed ?? (() => {}));
@@ -127,6 +133,10 @@ export class PeerHub {
   }
   get registered(): boolean {
     return this.link.registered;
+  }
+  /** A hub of the reference implementation (reference-hub.ts). */
+  get reference(): boolean {
+    return this.link.reference;
   }
   get scheme(): AuthSchemeName | undefined {
     return this.link.scheme;
@@ -291,11 +301,12 @@ export class PeerHub {
       last_error: this.lastError ?? null,
       bad_shares: this.badShares,
       last_bad_share: this.lastBadShare ?? null,
+      ...(this.reference ? { implementation: "reference", notice: REFERENCE_HUB_NOTICE } : {}),
       pools: { client_owned: pool("local"), hub_owned: pool("peer") },
       local_pool: blocks("local"),
       peer_pool: blocks("peer"),
       psrd: {
-        delivery: this.psrdOptions.delivery,
+        delivery: this.reference ? "reference-network" : this.psrdOptions.delivery,
         bundles_installed: chain()?.seq ?? 0,
         awaiting_first_bundle: this.awaitingFirstBundle,
         unconfirmed_blocks: chain()?.unconfirmed.length ?? 0,

@@ -5,7 +5,8 @@
  * exponential backoff, forever, while the hub is down, and again on a 401 from a signed call
  * (the hub lost our registration) or on demand. Installed hub-owned blocks are confirmed to the
  * hub (it uses them only after that) under the chain lock, which serializes bundle installs,
- * confirmations and operator resets of this hub's PSRD.
+ * confirmations and operator resets of this hub's PSRD. A reference hub (reference-hub.ts) has
+ * no bundles: it is registered unauthenticated, and each registration starts our pools over.
  */
 import { ACK_EXTENSION, HubApiError } from "@dske/protocol";
 import type { AuthSchemeName } from "@dske/auth";
@@ -14,6 +15,7 @@ import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import type { HubNeeds } from "./psrd-needs.js";
 import type { Replenishment } from "./replenishment.js";
+import { registerWithReferenceHub } from "./reference-hub.js";
 
 export interface RegistrationDeps {
   link: HubLink;
@@ -41,7 +43,8 @@ export class Registration {
   /** Start: ask for the first bundle if there is none yet, and register in the background. */
   start(): void {
     this.started = true;
-    if (!this.d.state.chain(this.d.link.name)) this.askForFirstBundle();
+    // A reference hub issues no bundles: its PSRD comes by GET psrd after registration (reference-hub.ts).
+    if (!this.d.link.reference && !this.d.state.chain(this.d.link.name)) this.askForFirstBundle();
     this.ensureRegistering();
   }
 
@@ -118,6 +121,10 @@ export class Registration {
 
   private async registerOnce(): Promise<void> {
     const { link, state, options, clientName } = this.d;
+    if (link.reference) {
+      await registerWithReferenceHub({ ...this.d, withChainLock: (fn) => this.withChainLock(fn) });
+      return;
+    }
     const chain = state.chain(link.name);
     if (!chain) {
       this.awaitingFirstBundle = true;
@@ -214,7 +221,8 @@ export class Registration {
   /** Unregister (explicit operator action): the hub deletes our pools and shares; so do we. */
   async unregister(): Promise<void> {
     const { link, state } = this.d;
-    await link.api.unregisterSigned(this.d.clientName);
+    // A reference hub has no unregistration: we forget our side only.
+    if (!link.reference) await link.api.unregisterSigned(this.d.clientName);
     link.registered = false;
     await this.d.psrd.detach();
     await this.d.psrd.deletePools();
@@ -238,6 +246,12 @@ export class Registration {
       await state.setHub(link.url, undefined);
       await state.setChain(link.name, undefined);
     });
+    if (link.reference) {
+      // Registering again makes the reference hub reset its side too; fresh PSRD follows by GET psrd.
+      this.d.logger.warn(`hub ${link.name}: PSRD reset by the operator; registering again with this reference hub`);
+      this.ensureRegistering();
+      return;
+    }
     this.d.logger.warn(`hub ${link.name}: PSRD reset by the operator; waiting for a new first bundle`);
     this.askForFirstBundle();
   }

@@ -10,14 +10,16 @@
  *   asks for one block big enough.
  * - Bundle delivery (default): the need is stated (psrd-needs.ts) and the hub's local distributor
  *   installs a bundle (bundle-installer.ts). Network delivery: GET psrd with the enrollment secret.
+ *   A reference hub: its unauthenticated GET psrd, whatever the delivery option (reference-hub.ts).
  */
 import { SigningReserve, blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { HubApi, HubApiError, allocationFromWire } from "@dske/protocol";
 import type { Allocation, BlockUsage, Pool, PoolStats, PsrdExhaustedError, PsrdStore } from "@dske/psrd";
-import { HubFailure, HubLink } from "./hub-link.js";
+import { HubFailure, type HubLink } from "./hub-link.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import type { HubNeeds } from "./psrd-needs.js";
+import { fetchReferenceBlock } from "./reference-hub.js";
 
 export type PoolKind = "local" | "peer";
 
@@ -245,7 +247,7 @@ export class Replenishment {
     const p = this.fill(kind)
       .catch((err: unknown) => {
         link.noteFailure(err);
-        if (err instanceof HubApiError && (err.status === 404 || HubLink.suggestsReregistration(err, err.status))) {
+        if (err instanceof HubApiError && (err.status === 404 || link.shouldReregister(err, err.status))) {
           this.d.reregister(`PSRD request answered ${err.status}: ${err.message}`);
         }
         this.d.logger.warn(`hub ${link.name}: PSRD replenishment (${kind === "local" ? "client" : "hub"}-owned) failed: ${link.lastError}`);
@@ -280,6 +282,10 @@ export class Replenishment {
       let size = psrd.blockSize;
       if ((this.demand[kind] > 0 || recent > 0 || ahead > psrd.stopThreshold) && deficit + prefix > psrd.blockSize) {
         size = Math.min(MAX_DEMAND_BLOCK, Math.ceil((deficit + prefix) / psrd.blockSize) * psrd.blockSize);
+      }
+      if (link.reference) {
+        await fetchReferenceBlock(link, this.d.clientName, kind, this.pool(kind), size); // reference-hub.ts
+        continue;
       }
       if (psrd.delivery === "network") {
         await this.fetchBlock(kind, size);

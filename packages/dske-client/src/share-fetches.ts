@@ -104,15 +104,19 @@ export class ShareFetches {
     // below go into one journal batch; both are awaited before the share is used.
     let verified: Promise<void> = Promise.resolve();
     try {
+      const options = {
+        onVerified: (c: Promise<void>) => {
+          verified = c;
+        },
+      };
       res = await calls.call(expected, () =>
-        link.api.getKeyShare(
-          { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
-          {
-            onVerified: (c) => {
-              verified = c;
-            },
-          },
-        ),
+        // A reference hub is asked the reference's way: client name and key ID only (reference-hub.ts).
+        link.reference
+          ? link.api.getReferenceKeyShare({ client_name: clientName, key_id: ref.keyId }, options)
+          : link.api.getKeyShare(
+              { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
+              options,
+            ),
       );
     } catch (err) {
       if (err instanceof HubFailure && err.status === 404) return undefined;
@@ -193,6 +197,11 @@ export class ShareFetches {
     }
   }
 
+  /** A reference hub has no share metadata: fail at once, without a message (callers count it as "no answer"). */
+  private refuseOnReferenceHub(what: string): void {
+    if (this.d.link.reference) throw new HubFailure(this.d.link.name, `a reference hub has no share metadata (${what})`);
+  }
+
   /** Send acknowledgements alone, in one signed ack-only message (acks.ts). */
   async sendAcks(acks: Parameters<Acks["restore"]>[0]): Promise<void> {
     const { link, calls } = this.d;
@@ -212,6 +221,7 @@ export class ShareFetches {
 
   /** Which of these key IDs the hub holds a live share of: an unsigned query that costs no PSRD. */
   async sharesHeld(keyIds: readonly string[]): Promise<string[]> {
+    this.refuseOnReferenceHub("held");
     const ids = [...new Set(keyIds)];
     const out: string[] = [];
     for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES)
@@ -225,6 +235,7 @@ export class ShareFetches {
    * status is for the operator).
    */
   async listShares(keyIds: readonly string[]): Promise<ShareMeta[]> {
+    this.refuseOnReferenceHub("meta");
     const { link, calls } = this.d;
     const ids = [...new Set(keyIds)];
     const out: ShareMeta[] = [];

@@ -92,18 +92,25 @@ export class SharePosts {
     } finally {
       data.fill(0);
     }
-    await this.d.calls.call(this.d.link.messageCost, () =>
-      this.d.link.api.postKeyShare({
-        master_client_name: masterClient,
-        master_sae_id: item.masterSae,
-        slave_sae_id: item.slaveSae,
-        ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
-        user_key_id: item.keyId,
-        share_index: item.x,
-        encryption_key_allocation: allocationToWire(allocation),
-        encrypted_share_value: Buffer.from(encrypted).toString("base64"),
-        key_size: item.keySize,
-      }),
+    const { link } = this.d;
+    const share = {
+      user_key_id: item.keyId,
+      share_index: item.x,
+      encryption_key_allocation: allocationToWire(allocation),
+      encrypted_share_value: Buffer.from(encrypted).toString("base64"),
+    };
+    await this.d.calls.call(link.messageCost, () =>
+      // A reference hub takes the reference's v1 body: the master client, no SAE IDs (reference-hub.ts).
+      link.reference
+        ? link.api.postReferenceKeyShare({ client_name: masterClient, ...share })
+        : link.api.postKeyShare({
+            master_client_name: masterClient,
+            master_sae_id: item.masterSae,
+            slave_sae_id: item.slaveSae,
+            ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
+            ...share,
+            key_size: item.keySize,
+          }),
     );
   }
 

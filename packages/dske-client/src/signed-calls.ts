@@ -7,7 +7,7 @@
  * signature commit was deferred (`onVerified`) is used only once that commit is durable.
  */
 import type { allocationFromWire } from "@dske/protocol";
-import { HubLink } from "./hub-link.js";
+import type { HubLink } from "./hub-link.js";
 import type { Replenishment } from "./replenishment.js";
 
 export class SignedCalls {
@@ -37,7 +37,8 @@ export class SignedCalls {
       // signature. Either way: register again in the background (which also detects a hub that
       // lost its state); until then this hub is skipped instead of burning PSRD on it. Never for a
       // verified response whose body was merely unexpected (HubLink.suggestsReregistration).
-      if (HubLink.suggestsReregistration(err, failure.status)) this.d.reregister(failure.reason);
+      // A reference hub that lost its state says so in an unsigned 400 (HubLink.shouldReregister).
+      if (link.shouldReregister(err, failure.status)) this.d.reregister(failure.reason);
       // 503: our view of the hub-owned pool may lag the hub's (lost responses): top it up.
       if (failure.status === 503) psrd.topUpPeer(peerBytes + this.d.blockSize);
       throw failure;

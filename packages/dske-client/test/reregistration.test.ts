@@ -42,3 +42,16 @@ test.each([
   expect(r.status).toBe(err.status);
   expect(HubLink.suggestsReregistration(err, err.status)).toBe(expected);
 });
+
+test.each([
+  [true, "Client carol is not registered.", true],
+  [true, "Unknown key ID: 0f3c9a50-1111-4222-8333-444455556666", false],
+  [false, "Client carol is not registered.", false],
+])("reference hub %s, unsigned 400 %j → register again: %s", async (reference, message, expected) => {
+  const state = await NodeState.open(undefined);
+  const link = new HubLink("http://127.0.0.1:9/hub/hank", state, 1000, () => undefined, undefined, reference);
+  const err = new HubApiError(400, message, undefined, "http");
+  // A reference hub that lost its state (restarted) refuses us so; our hubs answer 401 instead.
+  expect(link.shouldReregister(err, 400)).toBe(expected);
+  link.api.close();
+});

@@ -26,10 +26,17 @@ export const PeerHubStatusSchema = z
     local_pool: BlockPoolStatusSchema.optional(),
     /** The reference's view: the hub-owned pool, block by block. */
     peer_pool: BlockPoolStatusSchema.optional(),
-    /** PSRD delivery with this hub: bundles installed (chain seq), what the pools still ask the local distributor for. */
+    /** `reference` for a hub of the reference implementation (ClientOptions.referenceHubs); absent for ours. */
+    implementation: z.enum(["dske", "reference"]).optional(),
+    /** What is weaker with this hub than with ours, e.g. "reference hub: PSRD over the network, unauthenticated". */
+    notice: z.string().optional(),
+    /**
+     * PSRD delivery with this hub: bundles installed (chain seq), what the pools still ask the local
+     * distributor for. `reference-network`: a reference hub's unauthenticated `GET psrd`.
+     */
     psrd: z
       .object({
-        delivery: z.enum(["bundle", "network"]),
+        delivery: z.enum(["bundle", "network", "reference-network"]),
         bundles_installed: z.number(),
         awaiting_first_bundle: z.boolean(),
         unconfirmed_blocks: z.number(),
@@ -57,6 +64,8 @@ export const ClientMgmtStatusSchema = z
     insecure: z.boolean().optional(),
     /** Diagnostics for benchmarks: fsync calls and HTTP requests to hubs since start. */
     io: z.object({ fsyncs: z.number(), hub_requests: z.number() }).loose().optional(),
+    /** Names of the peer hubs of the reference implementation (ClientOptions.referenceHubs). */
+    reference_hubs: z.array(z.string()).optional(),
   })
   .loose();
 export type ClientMgmtStatus = z.infer<typeof ClientMgmtStatusSchema>;

@@ -4,6 +4,7 @@
  * response body); then `code` says which.
  */
 import { SignatureError } from "@dske/auth";
+import { z } from "zod";
 import { ErrorBodySchema } from "./errors.js";
 
 /** Error codes of HubApiError when there is no usable HTTP response (status 0) or the body is bad. */
@@ -34,15 +35,21 @@ export class HubApiError extends Error {
   }
 }
 
-/** The HubApiError of an HTTP error status: the hub's `ErrorBody` message and details when the body is one. */
+/** A reference hub's (FastAPI) error body: `{detail}`, a text or a list of validation issues. */
+const ReferenceErrorBodySchema = z.object({ detail: z.union([z.string(), z.array(z.unknown())]) });
+
+/**
+ * The HubApiError of an HTTP error status: the hub's `ErrorBody` message and details when the body
+ * is one; a reference hub's `{detail}` text (or its validation issues as details) otherwise.
+ */
 export function httpError(status: number, body: Buffer): HubApiError {
-  const eb = ErrorBodySchema.safeParse(decodeBody(body));
-  return new HubApiError(
-    status,
-    eb.success ? eb.data.message : `hub answered HTTP ${status}`,
-    eb.success ? eb.data.details : undefined,
-    "http",
-  );
+  const decoded = decodeBody(body);
+  const eb = ErrorBodySchema.safeParse(decoded);
+  if (eb.success) return new HubApiError(status, eb.data.message, eb.data.details, "http");
+  const ref = ReferenceErrorBodySchema.safeParse(decoded);
+  const detail = ref.success ? ref.data.detail : undefined;
+  if (typeof detail === "string") return new HubApiError(status, detail.slice(0, 500), undefined, "http");
+  return new HubApiError(status, `hub answered HTTP ${status}`, detail, "http");
 }
 
 /** The HubApiError of an error response whose signature did not verify (kept for diagnosis, code "signature"). */

@@ -55,6 +55,8 @@ import {
   type PostKeyShareResponse,
   type PostKeySharesRequest,
   type PostKeySharesResponse,
+  type ReferenceGetKeyShareQuery,
+  type ReferencePostKeyShareRequest,
   type RegistrationRequest,
   type RegistrationResponse,
   type ShareMetaRequest,
@@ -247,6 +249,23 @@ export class HubApi {
       slave_sae_id: query.slave_sae_id,
       key_id: query.key_id,
     };
+    return this.signedCall(GetKeyShareResponseSchema, "GET", "/dske/api/v1/key-share", params, undefined, options);
+  }
+
+  /**
+   * A share in the reference's v1 body (`client_name` of the master, no SAE IDs): what a
+   * reference hub takes (it answers a signed `null`, read as `{}` like postKeyShare).
+   */
+  async postReferenceKeyShare(body: ReferencePostKeyShareRequest, options?: SignedCallOptions): Promise<PostKeyShareResponse> {
+    return this.signedCall(PostKeyShareReceivedSchema, "POST", "/dske/api/v1/key-share", undefined, body, options, {
+      value: {},
+      outcome: "share counted as stored",
+    });
+  }
+
+  /** A share asked for the reference's way: `client_name` and `key_id` only (a reference hub's query). */
+  async getReferenceKeyShare(query: ReferenceGetKeyShareQuery, options?: SignedCallOptions): Promise<GetKeyShareResponse> {
+    const params = { client_name: query.client_name, key_id: query.key_id };
     return this.signedCall(GetKeyShareResponseSchema, "GET", "/dske/api/v1/key-share", params, undefined, options);
   }
 

@@ -122,6 +122,28 @@ export const GetKeyShareResponseSchema = z.object({
 });
 export type GetKeyShareResponse = z.infer<typeof GetKeyShareResponseSchema>;
 
+// Reference (dske-python) client wire, accepted by a hub only from the clients it serves in its
+// reference-client mode: no SAE IDs. A share posted so is "unbound": the key ID is the capability
+// (released to whichever registered client names it, deleted after the first fetch by a client
+// other than its master, or at `share_timeout_secs`). A fetch names only the key ID.
+
+/** `POST /dske/api/v1/key-share` from a reference client: `client_name` is the master client. */
+export const ReferencePostKeyShareRequestSchema = z.object({
+  client_name: NodeNameSchema,
+  user_key_id: KeyIdSchema,
+  share_index: z.int().min(0).max(255),
+  encryption_key_allocation: AllocationSchema,
+  encrypted_share_value: Base64Schema,
+});
+export type ReferencePostKeyShareRequest = z.infer<typeof ReferencePostKeyShareRequestSchema>;
+
+/** `GET /dske/api/v1/key-share?client_name=&key_id=` from a reference client (answer: GetKeyShareResponse). */
+export const ReferenceGetKeyShareQuerySchema = z.object({
+  client_name: NodeNameSchema,
+  key_id: KeyIdSchema,
+});
+export type ReferenceGetKeyShareQuery = z.infer<typeof ReferenceGetKeyShareQuerySchema>;
+
 // Batch extension (in band, signed): see the module comment for the exact semantics.
 
 export const BatchShareItemSchema = z.object({

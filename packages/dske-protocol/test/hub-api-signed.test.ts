@@ -38,6 +38,8 @@ let hubPeer: Pool;
 /** The raw body the hub answers next, and whether it signs it correctly. */
 let answer: { body: string | undefined; status?: number; badTag?: boolean } = { body: "{}" };
 const seen: string[] = [];
+/** Raw request bodies, in the order of `seen`. */
+const bodies: string[] = [];
 
 beforeAll(async () => {
   const clientStore = new MemoryStore();
@@ -52,10 +54,12 @@ beforeAll(async () => {
   await mirrored(client.localPool, hubPeer);
   await mirrored(hubLocal, client.peerPool);
   server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       void (async () => {
         seen.push(`${req.method} ${req.url}`);
+        bodies.push(Buffer.concat(chunks).toString("utf8"));
         const requestTag = parseSignatureHeader(req.headers["dske-signature"], { scheme: "gf128" }).tag;
         const status = answer.status ?? 200;
         const body = Buffer.from(answer.body ?? "", "utf8");
@@ -197,6 +201,39 @@ describe("other signed calls", () => {
       plain.closeAllConnections();
       await new Promise<void>((r) => plain.close(() => r()));
     }
+  });
+});
+
+describe("the reference's v1 wire (reference hubs)", () => {
+  test("postReferenceKeyShare sends the v1 body (client_name, no SAE IDs); the signed null is a stored share", async () => {
+    const events: UnexpectedResponse[] = [];
+    const a = api(events);
+    answer = { body: "null" };
+    const body = {
+      client_name: "carol",
+      user_key_id: share.user_key_id,
+      share_index: 0,
+      encryption_key_allocation: share.encryption_key_allocation,
+      encrypted_share_value: share.encrypted_share_value,
+    };
+    expect(await a.postReferenceKeyShare(body)).toEqual({});
+    expect(events).toEqual([]);
+    expect(seen.at(-1)).toBe("POST /hub/hank/dske/api/v1/key-share");
+    expect(JSON.parse(bodies.at(-1) ?? "")).toEqual(body);
+    a.close();
+  });
+
+  test("getReferenceKeyShare asks with client_name and key_id only", async () => {
+    const a = api([]);
+    const answerBody = {
+      share_index: 2,
+      encryption_key_allocation: share.encryption_key_allocation,
+      encrypted_share_value: share.encrypted_share_value,
+    };
+    answer = { body: JSON.stringify(answerBody) };
+    expect(await a.getReferenceKeyShare({ client_name: "curtis", key_id: share.user_key_id })).toEqual(answerBody);
+    expect(seen.at(-1)).toBe(`GET /hub/hank/dske/api/v1/key-share?client_name=curtis&key_id=${share.user_key_id}`);
+    a.close();
   });
 });
 

@@ -94,6 +94,19 @@ describe("HubApi over its node:http transport (unsigned calls)", () => {
       details: [{ a: 1 }],
       code: "http",
     });
+    // A reference hub (FastAPI): `{detail}`, a text (the message) or a list of validation issues (the details).
+    handler = (_req, _body, res) => json(res, 400, { detail: "Client carol is not registered." });
+    expect(await failure(api.register({ client_name: "carol" }))).toMatchObject({
+      status: 400,
+      message: "Client carol is not registered.",
+      code: "http",
+    });
+    handler = (_req, _body, res) => json(res, 422, { detail: [{ loc: ["query", "size"], msg: "field required" }] });
+    expect(await failure(api.register({ client_name: "carol" }))).toMatchObject({
+      status: 422,
+      message: "hub answered HTTP 422",
+      details: [{ loc: ["query", "size"], msg: "field required" }],
+    });
     handler = (_req, _body, res) => res.writeHead(502).end("bad gateway");
     expect(await failure(api.status())).toMatchObject({ status: 502, message: "hub answered HTTP 502", code: "http" });
     handler = (_req, _body, res) => json(res, 200, { nope: 1 });

@@ -15,6 +15,7 @@ import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
 import { isLoopbackHost } from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
+import { hubNameOfUrl } from "../reference-hub.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -65,6 +66,8 @@ export interface ClientServerConfig {
   referenceSaes?: string[];
   /** `--allow-anonymous-sae`: plain-mode ETSI calls without Authorization come from the one SAE (client option etsi.anonymousSingleSae). */
   anonymousSingleSae?: boolean;
+  /** `--reference-hubs hank,helen`: hubs of the reference implementation, by name (client option referenceHubs; reference-hub.ts). */
+  referenceHubs?: string[];
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -110,6 +113,7 @@ const ConfigSchema = z
     operatorTokenFile: z.string().min(1).optional(),
     allowInsecureBind: z.boolean(),
     referenceSaes: z.array(SaeIdSchema),
+    referenceHubs: z.array(NodeNameSchema),
     allowAnonymousSae: z.boolean(),
   })
   .refine(
@@ -126,6 +130,26 @@ const ConfigSchema = z
   .refine((c) => !c.referenceSaes.some((sae) => c.encryptors.includes(sae)), {
     error: "names an encryptor of this client: list only SAEs hosted by reference-implementation KMEs",
     path: ["referenceSaes"],
+  })
+  .superRefine((c, ctx) => {
+    const names = c.hubs.map(hubNameOfUrl);
+    const unknown = c.referenceHubs.filter((h) => !names.includes(h));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["referenceHubs"],
+        message: `${unknown.join(", ")}: not the name of a hub in --hubs (${names.join(", ")}); give the names the hub URLs end with`,
+      });
+    }
+    if (c.referenceHubs.length > 0 && !c.authSchemes.includes("hmac-sha256")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["referenceHubs"],
+        message:
+          `reference hubs sign with hmac-sha256 only, but --auth-schemes is ${c.authSchemes.join(",")}; ` +
+          "allow it too (e.g. --auth-schemes gf128,hmac-sha256)",
+      });
+    }
   })
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
@@ -193,6 +217,12 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
       "SAE IDs hosted by reference-implementation KMEs, comma separated: their keys use the reference's share format (4-byte digest)",
       "",
     )
+    .option(
+      "--reference-hubs <list>",
+      "hub names (the last part of their --hubs URL), comma separated, of reference-implementation hubs: registration and PSRD " +
+        "(GET psrd) unauthenticated, hmac-sha256 (needs it in --auth-schemes), the reference's v1 share messages",
+      "",
+    )
     .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
@@ -234,13 +264,15 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     allowAnonymousSae: o.allowAnonymousSae === true,
     authSchemes: commaList(o.authSchemes),
     referenceSaes: commaList(o.referenceSaes),
+    referenceHubs: commaList(o.referenceHubs),
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, allowAnonymousSae, ...c } = parsed.data;
+  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, referenceHubs, allowAnonymousSae, ...c } =
+    parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
@@ -267,6 +299,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
+    ...(referenceHubs.length > 0 ? { referenceHubs: [...new Set(referenceHubs)] } : {}),
     ...(allowAnonymousSae ? { anonymousSingleSae: true } : {}),
   };
 }

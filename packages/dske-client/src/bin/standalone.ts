@@ -26,6 +26,7 @@ import { Client } from "../client.js";
 import { clientOpenApi } from "../http/routes.js";
 import type { ClientMetrics } from "../client-metrics.js";
 import { pinoLogger, type Logger } from "../logger.js";
+import { REFERENCE_HUB_NOTICE } from "../reference-hub.js";
 import { createClientRouter } from "../http/router.js";
 import { ClientUsageError, parseClientArgs, type ClientServerConfig } from "./args.js";
 
@@ -83,6 +84,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
       },
       stock: { aheadMs: config.keyStockAheadMs, ttlMs: config.keyStockTtlMs, minRate: config.keyStockMinRate },
       referenceSaes: config.referenceSaes,
+      referenceHubs: config.referenceHubs,
       link: config.authSchemes ? { authScheme: config.authSchemes[0], requireAuthScheme: !config.authSchemes.includes("hmac-sha256") } : {},
       ...(config.anonymousSingleSae === true ? { etsi: { anonymousSingleSae: true } } : {}),
     });
@@ -175,6 +177,12 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     logger.warn(
       `keys with ${config.referenceSaes.join(", ")} (reference-implementation KMEs) use the reference share format: ` +
         "a 4-byte HMAC-SHA256 digest (computational, about 2^-32 per forged attempt) instead of the 128-bit check word",
+    );
+  }
+  for (const hub of client.peerHubs.filter((h) => h.reference)) {
+    logger.warn(
+      `hub ${hub.name}: ${REFERENCE_HUB_NOTICE} (--reference-hubs): registration and GET psrd without proof of identity, ` +
+        "hmac-sha256 signatures, no bundles; whoever can reach the hub can fetch or reset this client's PSRD with it",
     );
   }
   if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");

@@ -1,11 +1,19 @@
 /**
- * A minimal hub speaking the reference wire, in process: a fixture for the emulator's OWN tests
- * (emulator.test.ts), so that its registration, PSRD, signatures, pads, Shamir and ETSI surface are
- * exercised end to end without node processes. Not a reference hub emulation for system tests
- * (those use real hub processes) and not a model of our hub. Written from the protocol guide:
- * registration and PSRD unauthenticated; POST key-share stores the decrypted share and answers a
- * signed `null`; GET key-share answers the share re-encrypted with hub-owned PSRD, signed, and
- * forgets it (one fetch). Requests are checked with @dske/auth's hmac-sha256.
+ * A minimal hub speaking the reference wire, in process, written from the protocol guide
+ * independently of @dske/hub (not a model of our hub): the reference hubs of the emulator's own
+ * tests (emulator.test.ts), of our client's tests against reference hubs
+ * (packages/dske-client/test/reference-hubs.test.ts) and of the mixed system topologies
+ * (reference-mixed-topologies.test.ts: listening on the topology's port, `listen(port)`).
+ *
+ * - `PUT registration` and `GET psrd` unauthenticated; a registration (again) gives the client two
+ *   new, empty pools (what a reference hub does: a client registering again starts over).
+ * - `POST key-share` stores the decrypted share and answers a signed `null`; `GET key-share`
+ *   answers the share re-encrypted with hub-owned PSRD, signed, and forgets it (one fetch); a
+ *   client it does not know gets the unsigned 400 "Client NAME is not registered." of the reference.
+ * - `GET mgmt/v1/status`: the reference's status shape (`name`, `peer_clients` with their pools'
+ *   block view), never PSRD bytes.
+ * Requests are checked with @dske/auth's hmac-sha256. A restart (state lost) is `close()` and a new
+ * instance on the same port.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
@@ -30,6 +38,10 @@ export class StubReferenceHub {
   down = false;
   /** `client:pool_owner` of every PSRD request, in order. */
   readonly psrdRequests: string[] = [];
+  /** The client name of every registration, in order. */
+  readonly registrations: string[] = [];
+  /** `client:key_id` of every share stored (POST key-share), in order. */
+  readonly postedShares: string[] = [];
 
   constructor(readonly name: string) {}
 
@@ -38,7 +50,8 @@ export class StubReferenceHub {
     return `http://127.0.0.1:${port}/hub/${this.name}`;
   }
 
-  async listen(): Promise<void> {
+  /** Listen on 127.0.0.1:`port` (0: any free port). */
+  async listen(port = 0): Promise<void> {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
@@ -50,7 +63,10 @@ export class StubReferenceHub {
         }
       });
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
     this.server = server;
   }
 
@@ -80,7 +96,7 @@ export class StubReferenceHub {
 
   private pools(name: unknown): ClientPools {
     const pools = typeof name === "string" ? this.clients.get(name) : undefined;
-    if (!pools) throw new Error(`client ${String(name)} is not registered`);
+    if (!pools) throw new Error(`Client ${String(name)} is not registered.`);
     return pools;
   }
 
@@ -106,7 +122,15 @@ export class StubReferenceHub {
     if (route === "PUT /dske/oob/v1/registration") {
       const { client_name } = JSON.parse(body.toString()) as { client_name: string };
       this.clients.set(client_name, { clientOwned: new Pool("peer"), hubOwned: new Pool("local") });
+      this.registrations.push(client_name);
       this.send(res, 200, { hub_name: this.name });
+    } else if (route === "GET /mgmt/v1/status") {
+      const peer_clients = [...this.clients].map(([client_name, p]) => ({
+        client_name,
+        local_pool: p.hubOwned.status(),
+        peer_pool: p.clientOwned.status(),
+      }));
+      this.send(res, 200, { name: this.name, peer_clients, shares: [...this.shares.keys()].map((key_id) => ({ key_id })) });
     } else if (route === "GET /dske/oob/v1/psrd") {
       const client = url.searchParams.get("client_name");
       const pools = this.pools(client);
@@ -129,6 +153,7 @@ export class StubReferenceHub {
       const pad = pools.clientOwned.take(share.encryption_key_allocation.fragments);
       const value = xorPad(Buffer.from(share.encrypted_share_value, "base64"), pad.data);
       this.shares.set(share.user_key_id, { shareIndex: share.share_index, value });
+      this.postedShares.push(`${share.client_name}:${share.user_key_id}`);
       this.send(res, 200, null, pools);
     } else if (route === "GET /dske/api/v1/key-share") {
       const pools = this.pools(url.searchParams.get("client_name"));
