@@ -13,6 +13,10 @@
  * `share_timeout_secs`. Until deletion the same client may fetch again (e.g. its previous response
  * was lost); each fetch is re-encrypted with fresh hub-owned PSRD.
  * Anything the caller may not see yields 404 with the same message as "no such share".
+ * Exception: an "unbound" share (posted by a reference client in the hub's reference-client mode,
+ * without SAE IDs; see the reference schemas below) has no intended slaves: it is released to whichever
+ * registered client names its key ID (our fetches still name a slave SAE the caller hosts;
+ * their master SAE is not checked), and listed in `key-shares/meta` with `slave_sae_ids: []`.
  *
  * ## Batch extension (`extensions: ["batch"]` in RegistrationResponse)
  * One signed message carries many shares. PSRD for the one-time pads is one allocation for the
@@ -122,6 +126,28 @@ export const GetKeyShareResponseSchema = z.object({
 });
 export type GetKeyShareResponse = z.infer<typeof GetKeyShareResponseSchema>;
 
+// Reference (dske-python) client wire, accepted by a hub only from the clients it serves in its
+// reference-client mode: no SAE IDs. A share posted so is "unbound": the key ID is the capability
+// (released to whichever registered client names it, deleted after the first fetch by a client
+// other than its master, or at `share_timeout_secs`). A fetch names only the key ID.
+
+/** `POST /dske/api/v1/key-share` from a reference client: `client_name` is the master client. */
+export const ReferencePostKeyShareRequestSchema = z.object({
+  client_name: NodeNameSchema,
+  user_key_id: KeyIdSchema,
+  share_index: z.int().min(0).max(255),
+  encryption_key_allocation: AllocationSchema,
+  encrypted_share_value: Base64Schema,
+});
+export type ReferencePostKeyShareRequest = z.infer<typeof ReferencePostKeyShareRequestSchema>;
+
+/** `GET /dske/api/v1/key-share?client_name=&key_id=` from a reference client (answer: GetKeyShareResponse). */
+export const ReferenceGetKeyShareQuerySchema = z.object({
+  client_name: NodeNameSchema,
+  key_id: KeyIdSchema,
+});
+export type ReferenceGetKeyShareQuery = z.infer<typeof ReferenceGetKeyShareQuerySchema>;
+
 // Batch extension (in band, signed): see the module comment for the exact semantics.
 
 export const BatchShareItemSchema = z.object({
@@ -201,7 +227,9 @@ export type FetchKeySharesResponse = z.infer<typeof FetchKeySharesResponseSchema
  * `POST /dske/api/v1/key-shares/meta` (signed; signer resolved from `client_name`): who the
  * listed keys are for, so that a responder client can tell "not for this SAE" (ETSI 401) from "not
  * found" (400) and hold a multicast key for a further local slave SAE. Only shares of which the
- * calling client hosts an intended slave SAE are listed (others are simply absent).
+ * calling client hosts an intended slave SAE are listed (others are simply absent), and unbound
+ * shares (reference-client mode: for every SAE), with `slave_sae_ids: []` and the master client's
+ * name as `master_sae_id`.
  */
 export const ShareMetaRequestSchema = z.object({
   client_name: NodeNameSchema,
