@@ -52,6 +52,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       String(cfg.max_pool_blocks),
       ...(cfg.psrd_delivery === "bundle" ? ["--distribution-plan", state.distributionPlanFile] : []),
       ...(tls ? distributorTlsArgs(state) : []),
+      ...referenceClientArgs(topology),
     ];
   }
   const args = [node.name, ...common, "--hubs", ...topology.hubUrls()];
@@ -112,6 +113,16 @@ export function anonymousSingleSae(cfg: DskeConfig, clientName: string): boolean
 }
 
 /** The hubs' local distributors call clients served over HTTPS with the operator certificate. */
+/**
+ * Reference-implementation clients of the topology may enrol at our hubs the reference's way
+ * (registration without proof, PSRD by `GET psrd`), by name and from loopback only (the hub's
+ * default `--reference-clients-from`): @dske/hub README, "Reference clients".
+ */
+function referenceClientArgs(topology: Topology): string[] {
+  const names = topology.clients.filter((c) => c.implementation === "reference").map((c) => c.name);
+  return names.length > 0 ? ["--reference-clients", names.join(",")] : [];
+}
+
 function distributorTlsArgs(state: StateDir): string[] {
   const layout = certLayout(state.root);
   return [

@@ -264,7 +264,7 @@ describe("reference-implementation nodes are external", () => {
     expect(existsSync(path.join(extDir, ".dske", "pids", "hr.pid"))).toBe(false);
     expect(existsSync(path.join(extDir, ".dske", "pids", "cr.pid"))).toBe(false);
     const s = await extCli("--client", "ca", "status", "--json");
-    const status = JSON.parse(s.out.slice(1).join("\n")) as { args: string[] };
+    const status = JSON.parse(s.out.join("\n")) as { args: string[] };
     expect(status.args[status.args.indexOf("--reference-saes") + 1]).toBe("sr");
     expect(status.args[status.args.indexOf("--auth-schemes") + 1]).toBe("gf128,hmac-sha256");
   });

@@ -137,6 +137,9 @@ clients:
     // our hubs accept the reference clients; without reference clients no --reference-saes at all
     const hubArgs = nodeArgs(mixed.hubs[0], mixed, state);
     expect(hubArgs[hubArgs.indexOf("--accept-clients") + 1]).toBe("carol,celia,curtis");
+    // ... and let only the reference ones enrol the reference's way (no proof, GET psrd)
+    expect(hubArgs[hubArgs.indexOf("--reference-clients") + 1]).toBe("celia");
+    expect(nodeArgs(topology.hubs[0], topology, state)).not.toContain("--reference-clients");
     expect(nodeArgs(topology.clients[4], topology, state)).not.toContain("--reference-saes");
   });
 

@@ -56,7 +56,8 @@ export async function notIntendedFor(
         try {
           const shares = await h.listShares(candidates);
           answered++;
-          for (const s of shares) if (s.slave_sae_ids.includes(slaveSae)) intended.add(s.key_id);
+          // An empty list: an unbound share (a reference client's, at a hub in reference-client mode) is for every SAE.
+          for (const s of shares) if (s.slave_sae_ids.length === 0 || s.slave_sae_ids.includes(slaveSae)) intended.add(s.key_id);
         } catch {
           // a hub that does not answer tells nothing
         }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import type { PsrdStore } from "@dske/psrd";
 import { AUTH_SCHEMES, MAX_PSRD_BLOCK_BYTES, MAX_SHARE_BYTES, NodeNameSchema, type Logger } from "@dske/protocol";
+import { ReferenceClientsOptionSchema, type ReferenceClientsOption } from "./reference-clients.js";
 
 export interface HubOptions {
   /** Hub name (appears in paths `/hub/{name}/...`). */
@@ -62,6 +63,14 @@ export interface HubOptions {
   maxPoolBytes?: number;
   /** Most live blocks in one pool of one client (default 4096). */
   maxPoolBlocks?: number;
+  /**
+   * Reference-client mode (off by default; reference-clients.ts, README "Reference clients"): the
+   * named dske-python clients may register and fetch PSRD (`GET psrd`, usable at once) without
+   * proof of identity, from the `from` addresses only (default 127.0.0.1 and ::1), and use the
+   * reference key-share wire. Needs "hmac-sha256" in `authSchemes`, and the names in
+   * `acceptClients` when that is given. Nobody else gets these rules.
+   */
+  referenceClients?: ReferenceClientsOption;
 }
 
 export const HubOptionsSchema = z.object({
@@ -82,6 +91,7 @@ export const HubOptionsSchema = z.object({
   maxPoolBytes: z.int().min(1).optional(),
   maxPoolBlocks: z.int().min(1).optional(),
   compactIntervalMs: z.int().min(1).max(3_600_000).optional(),
+  referenceClients: ReferenceClientsOptionSchema.optional(),
 });
 
 /** Auth schemes a hub accepts unless told otherwise: gf128 only (hmac-sha256 only where a topology lists it). */

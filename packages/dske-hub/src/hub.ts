@@ -40,7 +40,8 @@ import type { PeerClient, WirePoolOwner } from "./peer-client.js";
 import { PsrdDelivery } from "./psrd-delivery.js";
 import { Registry, type RegistrationRecord } from "./registration.js";
 import { ShareStore } from "./share-store.js";
-import { Shares, type ShareInput } from "./shares.js";
+import { ReferenceClients } from "./reference-clients.js";
+import { Shares, type ShareInput, type UnboundShareInput } from "./shares.js";
 import { hubStatus } from "./status.js";
 
 export class Hub {
@@ -49,6 +50,8 @@ export class Hub {
   readonly authSchemes: readonly AuthSchemeName[];
   readonly extensions: readonly string[] = [BATCH_EXTENSION, ACK_EXTENSION];
   readonly psrdDelivery: "bundle" | "network";
+  /** Reference-client mode (reference-clients.ts), if configured. */
+  readonly referenceClients: ReferenceClients | undefined;
   private readonly ctx: HubContext;
   private readonly store: PsrdStore;
   private readonly state: HubState;
@@ -75,6 +78,7 @@ export class Hub {
     this.shareTimeoutSecs = options.shareTimeoutSecs ?? 60;
     this.authSchemes = options.authSchemes ?? DEFAULT_HUB_AUTH_SCHEMES;
     this.psrdDelivery = options.psrdDelivery ?? "bundle";
+    this.referenceClients = options.referenceClients ? new ReferenceClients(options.referenceClients) : undefined;
     this.shareStore = new ShareStore(
       state.journal,
       (err) => ctx.logger.error(`hub ${this.name}: state journal write failed: ${String(err)}`),
@@ -94,11 +98,15 @@ export class Hub {
         maxPoolBytes: options.maxPoolBytes ?? 1024 * 1024 * 1024,
         maxPoolBlocks: options.maxPoolBlocks ?? 4096,
       },
+      this.referenceClients,
     );
-    this.delivery = new PsrdDelivery(ctx, this.registry, this.issuer, {
-      psrdDelivery: this.psrdDelivery,
-      maxPsrdBlockBytes: options.maxPsrdBlockBytes ?? 4 * 1024 * 1024,
-    });
+    this.delivery = new PsrdDelivery(
+      ctx,
+      this.registry,
+      this.issuer,
+      { psrdDelivery: this.psrdDelivery, maxPsrdBlockBytes: options.maxPsrdBlockBytes ?? 4 * 1024 * 1024 },
+      random,
+    );
     this.shares = new Shares(ctx, this.registry, this.shareStore, state, {
       shareTimeoutSecs: this.shareTimeoutSecs,
       maxShareBytes: options.maxShareBytes ?? MAX_SHARE_BYTES,
@@ -110,6 +118,9 @@ export class Hub {
     const parsed = HubOptionsSchema.safeParse(options);
     if (!parsed.success) {
       throw new HubError("bad_request", "invalid hub options", parsed.error.issues);
+    }
+    if (options.referenceClients) {
+      ReferenceClients.validate(options.referenceClients, options.authSchemes ?? DEFAULT_HUB_AUTH_SCHEMES, options.acceptClients);
     }
     const ctx = new HubContext(options.name, options.now ?? Date.now, options.logger ?? silentLogger);
     const { state, records, recordCount } = await HubState.open(
@@ -123,6 +134,7 @@ export class Hub {
       () => hub.snapshotRecords(),
     );
     const hub = new Hub(options, ctx, state);
+    if (hub.referenceClients) ctx.logger.warn(`hub ${hub.name}: ${hub.referenceClients.warning}`);
     try {
       await hub.restore(records, recordCount);
     } catch (err) {
@@ -169,9 +181,25 @@ export class Hub {
     return this.registry.negotiate(proposed);
   }
 
-  /** Register (idempotent: same client, same scheme → updates its encryptors). */
-  register(request: ParsedRegistrationRequest): Promise<RegistrationResponse> {
-    return this.registry.register(request);
+  /**
+   * Register (idempotent: same client, same scheme → updates its encryptors). A reference client
+   * starts with fresh pools each time (reference-clients.ts). `source`: the caller's address (log).
+   */
+  register(request: ParsedRegistrationRequest, source?: string): Promise<RegistrationResponse> {
+    return this.registry.register(request, source);
+  }
+
+  /** Whether this client is served as a reference (dske-python) client (reference-client mode). */
+  isReferenceClient(clientName: string): boolean {
+    return this.registry.isReference(clientName);
+  }
+
+  /**
+   * Whether an unauthenticated call from `address` (the TCP peer; IPv4-mapped IPv6 allowed) may
+   * act for reference client `clientName`: it is one, and the address is listed.
+   */
+  referenceClientFrom(clientName: string, address: string | undefined): boolean {
+    return this.referenceClients?.allows(clientName, address) ?? false;
   }
 
   /** Unregister: zero and delete the client's pools and the shares it posted. Idempotent. */
@@ -215,6 +243,14 @@ export class Hub {
    */
   createPsrdBlock(clientName: string, poolOwner: WirePoolOwner, size: number): Promise<{ blockUuid: string; data: Uint8Array }> {
     return this.delivery.createBlock(clientName, poolOwner, size);
+  }
+
+  /**
+   * `GET psrd` of a reference client (the router checked the caller may act for it): a fresh
+   * block, usable at once. The returned `data` is the caller's to send and then zero.
+   */
+  createReferencePsrdBlock(clientName: string, poolOwner: WirePoolOwner, size: number): Promise<{ blockUuid: string; data: Uint8Array }> {
+    return this.delivery.createReferenceBlock(clientName, poolOwner, size);
   }
 
   /**
@@ -276,9 +312,19 @@ export class Hub {
     return this.shares.post(masterClientName, allocation, items);
   }
 
+  /** POST key-share of a reference client (no SAE IDs): an unbound share (share-release.ts). */
+  postUnboundShare(masterClientName: string, allocation: WireAllocation, item: UnboundShareInput): Promise<void> {
+    return this.shares.postUnbound(masterClientName, allocation, item);
+  }
+
   /** GET key-share: re-encrypt the share for a responder client with hub-owned PSRD. */
   getShare(query: GetKeyShareQuery): Promise<GetKeyShareResponse> {
     return this.shares.get(query);
+  }
+
+  /** GET key-share of a reference client by key ID alone: unbound, or for an SAE it hosts. */
+  getShareByKeyId(query: { client_name: string; key_id: string }): Promise<GetKeyShareResponse> {
+    return this.shares.getByKeyId(query);
   }
 
   /**
@@ -291,12 +337,12 @@ export class Hub {
 
   /** Share metadata (never values) of these key IDs for a responder client (see Shares.meta). */
   shareMeta(clientName: string, keyIds: readonly string[]): ShareMetaResponse {
-    return this.shares.meta(clientName, keyIds);
+    return this.shares.release.meta(clientName, keyIds);
   }
 
   /** Which of these key IDs the hub holds a live (stored, unexpired) share of; nothing else. */
   sharesHeld(keyIds: readonly string[]): string[] {
-    return this.shares.held(keyIds);
+    return this.shares.release.held(keyIds);
   }
 
   /** Delete shares past their timeout. Returns how many were deleted. */
@@ -308,7 +354,7 @@ export class Hub {
 
   status(): HubStatus {
     const { name, shareTimeoutSecs, authSchemes, extensions, psrdDelivery } = this;
-    return hubStatus({
+    const status = hubStatus({
       name,
       shareTimeoutSecs,
       authSchemes,
@@ -319,6 +365,7 @@ export class Hub {
       shares: this.shareStore,
       fsyncs: this.fsyncs?.fsyncs ?? 0,
     });
+    return this.referenceClients ? this.referenceClients.annotate(status) : status;
   }
 
   /** Number of stored shares. */

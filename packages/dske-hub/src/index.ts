@@ -11,7 +11,8 @@
 export { Hub } from "./hub.js";
 export { DEFAULT_HUB_AUTH_SCHEMES, type HubOptions } from "./hub-options.js";
 export { DEFAULT_COMPACT_INTERVAL_MS, STATE_FILE } from "./hub-state.js";
-export type { ShareInput } from "./shares.js";
+export type { ShareInput, UnboundShareInput } from "./shares.js";
+export { DEFAULT_REFERENCE_SOURCES, ReferenceClients, normalizeAddress, type ReferenceClientsOption } from "./reference-clients.js";
 export { HubError, type HubErrorKind } from "./errors.js";
 export { MAX_BUNDLE_BLOCK_BYTES, type IssuedBundle } from "./bundle-issuer.js";
 export {

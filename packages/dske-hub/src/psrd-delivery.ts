@@ -8,11 +8,14 @@
  * - Network (`psrdDelivery: "network"` only): a fresh block for the authenticated client itself,
  *   durable at the hub before it is returned, staged until the client confirms it.
  * - Confirmation: the client confirms blocks in band (signed); only then does the hub use them.
+ * - Reference clients (reference-client mode only): `GET psrd` without proof from the listed
+ *   addresses, the block usable at once (the reference never confirms).
  */
+import { randomUUID } from "node:crypto";
 import { blockKeyPrefix, type AuthSchemeName } from "@dske/auth";
 import { BundleIssuer, MAX_BUNDLE_BLOCK_BYTES, type IssuedBundle } from "./bundle-issuer.js";
 import type { HubContext } from "./context.js";
-import { HubError } from "./errors.js";
+import { HubError, fromPsrdError } from "./errors.js";
 import type { WirePoolOwner } from "./peer-client.js";
 import type { Registry } from "./registration.js";
 
@@ -27,7 +30,55 @@ export class PsrdDelivery {
     private readonly registry: Registry,
     private readonly issuer: BundleIssuer,
     readonly limits: PsrdDeliveryLimits,
+    private readonly random: (size: number) => Uint8Array,
   ) {}
+
+  /**
+   * Reference-client mode (the router checked that the caller may act for this reference client):
+   * a fresh block, added to the client's pool at once (a reference client never confirms), durable
+   * at the hub before this resolves. Whether the hub delivers PSRD over the network otherwise
+   * (`psrdDelivery`) does not matter: naming the client a reference client is the opt-in. The
+   * returned `data` is the caller's to send and then zero.
+   */
+  createReferenceBlock(clientName: string, poolOwner: WirePoolOwner, size: number): Promise<{ blockUuid: string; data: Uint8Array }> {
+    // Under the registration lock: a concurrent re-registration (fresh pools) cannot take the pool away midway.
+    return this.registry.exclusive(async () => {
+      this.ctx.assertOpen();
+      if (!this.registry.isReference(clientName)) {
+        throw new HubError("forbidden", `client ${clientName} is not a reference client of hub ${this.ctx.name}`, [
+          { field: "client_name" },
+        ]);
+      }
+      const client = this.registry.require(clientName);
+      this.checkBlockSize(size, client.keyPrefix, client.authScheme);
+      this.registry.assertPoolRoom(client, poolOwner, size - client.keyPrefix, 1);
+      const data = this.random(size);
+      if (data.length !== size) throw new HubError("unavailable", "random source returned the wrong size");
+      const blockUuid = randomUUID();
+      try {
+        await client.pool(poolOwner).addBlock(blockUuid, Uint8Array.from(data), { keyPrefix: client.keyPrefix });
+      } catch (err) {
+        data.fill(0);
+        throw fromPsrdError(err, `adding a PSRD block for ${clientName}`);
+      }
+      this.ctx.logger.info(
+        `hub ${this.ctx.name}: delivered a ${poolOwner}-owned PSRD block of ${size} bytes to reference client ${clientName}`,
+      );
+      return { blockUuid, data };
+    });
+  }
+
+  private checkBlockSize(size: number, keyPrefix: number, scheme: AuthSchemeName): void {
+    const max = this.limits.maxPsrdBlockBytes;
+    if (!Number.isInteger(size) || size < 1 || size > max) {
+      throw new HubError("bad_request", `size must be an integer from 1 to ${max}`, [{ field: "size", max }]);
+    }
+    if (size <= keyPrefix) {
+      throw new HubError("bad_request", `size must exceed the ${keyPrefix}-byte MAC key prefix of auth scheme ${scheme}`, [
+        { field: "size", min: keyPrefix + 1 },
+      ]);
+    }
+  }
 
   /**
    * Network PSRD delivery (the router authenticates the client first): a fresh block for one of
@@ -36,7 +87,7 @@ export class PsrdDelivery {
    */
   async createBlock(clientName: string, poolOwner: WirePoolOwner, size: number): Promise<{ blockUuid: string; data: Uint8Array }> {
     this.ctx.assertOpen();
-    const { psrdDelivery, maxPsrdBlockBytes } = this.limits;
+    const { psrdDelivery } = this.limits;
     if (psrdDelivery !== "network") {
       throw new HubError(
         "forbidden",
@@ -46,17 +97,8 @@ export class PsrdDelivery {
       );
     }
     const client = this.registry.require(clientName);
-    if (!Number.isInteger(size) || size < 1 || size > maxPsrdBlockBytes) {
-      throw new HubError("bad_request", `size must be an integer from 1 to ${maxPsrdBlockBytes}`, [
-        { field: "size", max: maxPsrdBlockBytes },
-      ]);
-    }
     const keyPrefix = client.keyPrefix;
-    if (size <= keyPrefix) {
-      throw new HubError("bad_request", `size must exceed the ${keyPrefix}-byte MAC key prefix of auth scheme ${client.authScheme}`, [
-        { field: "size", min: keyPrefix + 1 },
-      ]);
-    }
+    this.checkBlockSize(size, keyPrefix, client.authScheme);
     this.registry.assertPoolRoom(client, poolOwner, size - keyPrefix, 1);
     return this.issuer.stageNetworkBlock(clientName, poolOwner, size, keyPrefix);
   }
@@ -84,6 +126,13 @@ export class PsrdDelivery {
       }
       this.ctx.assertOpen();
       registry.assertAccepted(clientName);
+      if (registry.isReference(clientName)) {
+        throw new HubError(
+          "conflict",
+          `client ${clientName} is a reference client of hub ${this.ctx.name}: it gets its PSRD with GET psrd, not in bundles`,
+          [{ field: "client_name", client_name: clientName }],
+        );
+      }
       for (const [field, v] of [
         ["client_owned_bytes", clientOwnedBytes],
         ["hub_owned_bytes", hubOwnedBytes],

@@ -19,6 +19,7 @@ import type { BundleIssuer } from "./bundle-issuer.js";
 import type { HubContext } from "./context.js";
 import { HubError } from "./errors.js";
 import type { HubState } from "./hub-state.js";
+import type { ReferenceClients } from "./reference-clients.js";
 import { PeerClient, poolNames, type WirePoolOwner } from "./peer-client.js";
 import type { ShareStore } from "./share-store.js";
 
@@ -55,7 +56,14 @@ export class Registry {
     private readonly ctx: HubContext,
     private readonly deps: { store: PsrdStore; issuer: BundleIssuer; shares: ShareStore; state: HubState },
     readonly limits: RegistryLimits,
+    /** Reference-client mode (reference-clients.ts), if configured. */
+    readonly reference?: ReferenceClients,
   ) {}
+
+  /** Whether this client is served as a reference (dske-python) client. */
+  isReference(clientName: string): boolean {
+    return this.reference?.has(clientName) ?? false;
+  }
 
   /** Choose the auth scheme for a registration (rules: README, "Wire behaviour at the hub"). */
   negotiate(proposed: string | undefined): AuthSchemeName {
@@ -73,12 +81,16 @@ export class Registry {
     );
   }
 
-  /** Register (idempotent: same client, same scheme → updates its encryptors). */
-  register(request: ParsedRegistrationRequest): Promise<RegistrationResponse> {
+  /**
+   * Register (idempotent: same client, same scheme → updates its encryptors). A reference client
+   * (reference-client mode) starts afresh instead (`registerReference`). `source`: the caller's
+   * address, for the log.
+   */
+  register(request: ParsedRegistrationRequest, source?: string): Promise<RegistrationResponse> {
     return this.exclusive(async () => {
       this.ctx.assertOpen();
       this.assertAccepted(request.client_name);
-      const scheme = this.negotiate(request.auth_scheme);
+      const scheme = this.isReference(request.client_name) ? "hmac-sha256" : this.negotiate(request.auth_scheme);
       const encryptors = [...new Set(request.encryptor_names)];
       const conflicts = encryptors.filter((e) => {
         const host = this.saeHosts.get(e);
@@ -91,6 +103,7 @@ export class Registry {
           conflicts.map((c) => ({ field: "encryptor_names", encryptor: c, client_name: this.saeHosts.get(c) })),
         );
       }
+      if (this.isReference(request.client_name)) return this.registerReference(request.client_name, encryptors, source);
       const ack = request.extensions?.includes(ACK_EXTENSION) ?? false;
       const x = ack ? [ACK_EXTENSION] : undefined;
       const existing = this.clients.get(request.client_name);
@@ -126,6 +139,35 @@ export class Registry {
   }
 
   /**
+   * (Re-)register a reference client, as the reference hub does: fresh pools every time (it keeps
+   * its PSRD in memory and registers again after a restart). The old registration goes through the
+   * unregistration path (journaled; its pools, staged blocks and chain zeroed and deleted; pools a
+   * crash left behind too), but the shares it posted stay: unbound ones are for whoever knows the
+   * key ID anyway, and a restart must not lose keys in flight. Scheme hmac-sha256, no extensions.
+   * The caller checked the acceptance policy and SAE conflicts, and holds the lock.
+   */
+  private async registerReference(
+    clientName: string,
+    encryptors: readonly string[],
+    source: string | undefined,
+  ): Promise<RegistrationResponse> {
+    if (!this.clients.has(clientName)) this.assertRoomForClient();
+    await this.unregisterLocked(clientName, { keepPostedShares: true });
+    await this.destroyPools(clientName);
+    await this.create(clientName, encryptors, "hmac-sha256", false);
+    this.ctx.logger.info(
+      `hub ${this.ctx.name}: registered reference client ${clientName} with fresh pools (hmac-sha256, no proof of identity${source ? `, from ${source}` : ""})`,
+    );
+    return {
+      hub_name: this.ctx.name,
+      auth_scheme: "hmac-sha256",
+      extensions: [BATCH_EXTENSION],
+      share_timeout_secs: this.limits.shareTimeoutSecs,
+      has_psrd: false,
+    };
+  }
+
+  /**
    * A new client: open its pools, journal its registration, add it. The caller checked the
    * acceptance policy and the caps, and holds the lock.
    */
@@ -146,27 +188,40 @@ export class Registry {
    * unregistration) still needs the hub-owned pool. Call `deletePools` after the answer is sent.
    */
   unregisterDeferred(clientName: string): Promise<{ unregistered: boolean; deletePools: () => Promise<void> }> {
-    const { store, issuer, shares, state } = this.deps;
-    const deletePools = async () => {
-      const names = poolNames(clientName);
-      if (this.clients.has(clientName)) return; // registered again meanwhile: its pools are in use
-      await store.deletePool(names.clientOwned);
-      await store.deletePool(names.hubOwned);
-      await issuer.forget(clientName);
-    };
     return this.exclusive(async () => {
       this.ctx.assertOpen();
-      const client = this.clients.get(clientName);
-      if (!client) return { unregistered: false, deletePools: async () => {} };
-      this.clients.delete(clientName);
-      for (const e of client.encryptorNames) if (this.saeHosts.get(e) === clientName) this.saeHosts.delete(e);
-      shares.deleteByMaster(clientName);
-      await state.appendDurably([{ t: "unreg", c: clientName }]);
-      issuer.dropClient(clientName);
-      this.ctx.logger.info(`hub ${this.ctx.name}: unregistered client ${clientName}`);
-      state.maybeCompact();
-      return { unregistered: true, deletePools };
+      return this.unregisterLocked(clientName);
     });
+  }
+
+  /** `unregisterDeferred` for a caller that holds the lock. */
+  private async unregisterLocked(
+    clientName: string,
+    options: { keepPostedShares?: boolean } = {},
+  ): Promise<{ unregistered: boolean; deletePools: () => Promise<void> }> {
+    const { shares, state, issuer } = this.deps;
+    const deletePools = async () => {
+      if (this.clients.has(clientName)) return; // registered again meanwhile: its pools are in use
+      await this.destroyPools(clientName);
+    };
+    const client = this.clients.get(clientName);
+    if (!client) return { unregistered: false, deletePools: async () => {} };
+    this.clients.delete(clientName);
+    for (const e of client.encryptorNames) if (this.saeHosts.get(e) === clientName) this.saeHosts.delete(e);
+    if (options.keepPostedShares !== true) shares.deleteByMaster(clientName);
+    await state.appendDurably([{ t: "unreg", c: clientName }]);
+    issuer.dropClient(clientName);
+    this.ctx.logger.info(`hub ${this.ctx.name}: unregistered client ${clientName}`);
+    state.maybeCompact();
+    return { unregistered: true, deletePools };
+  }
+
+  /** Zero and delete the client's two pools, its staged blocks and its bundle chain (no-op for what is absent). */
+  private async destroyPools(clientName: string): Promise<void> {
+    const names = poolNames(clientName);
+    await this.deps.store.deletePool(names.clientOwned);
+    await this.deps.store.deletePool(names.hubOwned);
+    await this.deps.issuer.forget(clientName);
   }
 
   /** Re-open the clients of the journal's last `reg` records (Hub.open). */

@@ -8,8 +8,10 @@
  *   SAE, re-encrypted with one fresh allocation from that client's hub-owned pool.
  * - Acknowledgements (ack extension), held keys, metadata, and deletion: once every intended
  *   responder is done with a share (fetched it, or acknowledged it with the ack extension), at
- *   its timeout (`sweep`), or when its master unregisters. Release rules: @dske/protocol's wire
- *   ("Share release rules").
+ *   its timeout (`sweep`), or when its master unregisters. Release rules: share-release.ts and
+ *   @dske/protocol's wire ("Share release rules").
+ * - Reference clients (reference-client mode): `postUnbound` stores a share without SAE IDs,
+ *   `getByKeyId` serves a fetch that names only the key ID (share-release.ts).
  */
 import { allocationSize, xorPad, type Reservation } from "@dske/psrd";
 import {
@@ -20,7 +22,6 @@ import {
   type FetchKeySharesResponse,
   type GetKeyShareQuery,
   type GetKeyShareResponse,
-  type ShareMetaResponse,
   type WireAllocation,
 } from "@dske/protocol";
 import type { HubContext } from "./context.js";
@@ -28,6 +29,7 @@ import { HubError, errorMessage, fromPsrdError } from "./errors.js";
 import type { HubState } from "./hub-state.js";
 import type { PeerClient } from "./peer-client.js";
 import type { Registry } from "./registration.js";
+import { ShareRelease } from "./share-release.js";
 import { sameValue, type NewShare, type ShareStore, type StoredShare } from "./share-store.js";
 
 /** A share to store, as it arrives (wire field names). */
@@ -41,14 +43,36 @@ export interface ShareInput {
   key_size?: number;
 }
 
+/** A reference client's share (reference-client mode): no SAE IDs, so it is unbound. */
+export interface UnboundShareInput {
+  user_key_id: string;
+  share_index: number;
+  encrypted_share_value: string;
+}
+
+/** A share to store, normalised: `masterSaeId` undefined and `slaves` empty for an unbound share. */
+interface Item {
+  masterSaeId: string | undefined;
+  slaves: string[];
+  keyId: string;
+  shareIndex: number;
+  encrypted: string;
+  keySize: number | undefined;
+}
+
 export class Shares {
+  /** The release rules, and the share metadata they allow (held keys, `key-shares/meta`). */
+  readonly release: ShareRelease;
+
   constructor(
     private readonly ctx: HubContext,
     private readonly registry: Registry,
     private readonly shares: ShareStore,
     private readonly state: HubState,
     readonly limits: { readonly shareTimeoutSecs: number; readonly maxShareBytes: number },
-  ) {}
+  ) {
+    this.release = new ShareRelease(registry, shares, ctx.now);
+  }
 
   /**
    * Store shares posted by `masterClientName`; `allocation` names the pads of all shares, in order
@@ -56,7 +80,43 @@ export class Shares {
    * Re-posting an identical share (same index, slaves and value, e.g. a retry whose response was
    * lost) succeeds; a different share under the same (master, key ID) is a 409.
    */
-  async post(masterClientName: string, allocation: WireAllocation, items: readonly ShareInput[]): Promise<number> {
+  post(masterClientName: string, allocation: WireAllocation, items: readonly ShareInput[]): Promise<number> {
+    return this.store(
+      masterClientName,
+      allocation,
+      items.map((i) => ({
+        masterSaeId: i.master_sae_id,
+        slaves: slaveList(i),
+        keyId: i.user_key_id,
+        shareIndex: i.share_index,
+        encrypted: i.encrypted_share_value,
+        keySize: i.key_size,
+      })),
+    );
+  }
+
+  /**
+   * Store a share a reference client posted without SAE IDs (reference wire): unbound, released
+   * to whichever registered client names its key ID (share-release.ts). Only from reference clients.
+   */
+  async postUnbound(masterClientName: string, allocation: WireAllocation, item: UnboundShareInput): Promise<void> {
+    if (!this.registry.isReference(masterClientName)) {
+      throw new HubError("bad_request", `a key share without master_sae_id and slave_sae_id is accepted only from reference clients`, [
+        { field: "master_sae_id" },
+      ]);
+    }
+    const unbound: Item = {
+      masterSaeId: undefined,
+      slaves: [],
+      keyId: item.user_key_id,
+      shareIndex: item.share_index,
+      encrypted: item.encrypted_share_value,
+      keySize: undefined,
+    };
+    await this.store(masterClientName, allocation, [unbound]);
+  }
+
+  private async store(masterClientName: string, allocation: WireAllocation, items: readonly Item[]): Promise<number> {
     this.ctx.assertOpen();
     const client = this.registry.require(masterClientName);
     const ciphertexts: Buffer[] = [];
@@ -64,18 +124,16 @@ export class Shares {
     let total = 0;
     items.forEach((item, index) => {
       const where = items.length > 1 ? ` (shares[${index}])` : "";
-      if (!client.hosts(item.master_sae_id)) {
-        throw new HubError("forbidden", `master_sae_id "${item.master_sae_id}" is not an encryptor of client ${masterClientName}${where}`, [
+      if (item.masterSaeId !== undefined && !client.hosts(item.masterSaeId)) {
+        throw new HubError("forbidden", `master_sae_id "${item.masterSaeId}" is not an encryptor of client ${masterClientName}${where}`, [
           { index, field: "master_sae_id" },
         ]);
       }
-      if (seen.has(item.user_key_id)) {
-        throw new HubError("bad_request", `user_key_id ${item.user_key_id} appears more than once${where}`, [
-          { index, field: "user_key_id" },
-        ]);
+      if (seen.has(item.keyId)) {
+        throw new HubError("bad_request", `user_key_id ${item.keyId} appears more than once${where}`, [{ index, field: "user_key_id" }]);
       }
-      seen.add(item.user_key_id);
-      const ct = Buffer.from(item.encrypted_share_value, "base64");
+      seen.add(item.keyId);
+      const ct = Buffer.from(item.encrypted, "base64");
       if (ct.length === 0) {
         throw new HubError("bad_request", `encrypted_share_value is empty${where}`, [{ index, field: "encrypted_share_value" }]);
       }
@@ -118,16 +176,16 @@ export class Shares {
       const fresh: NewShare[] = [];
       const duplicates: number[] = [];
       items.forEach((item, index) => {
-        const slaves = slaveList(item);
-        const existing = this.shares.get(masterClientName, item.user_key_id);
+        const masterSaeId = item.masterSaeId ?? "";
+        const existing = this.shares.get(masterClientName, item.keyId);
         if (existing) {
           const same =
-            existing.shareIndex === item.share_index &&
-            existing.masterSaeId === item.master_sae_id &&
-            sameList(existing.slaveSaeIds, slaves) &&
+            existing.shareIndex === item.shareIndex &&
+            existing.masterSaeId === masterSaeId &&
+            sameList(existing.slaveSaeIds, item.slaves) &&
             sameValue(existing.value, values[index]);
           if (!same) {
-            throw new HubError("conflict", `a different share for key ${item.user_key_id} of ${masterClientName} is already stored`, [
+            throw new HubError("conflict", `a different share for key ${item.keyId} of ${masterClientName} is already stored`, [
               { index, field: "user_key_id" },
             ]);
           }
@@ -136,13 +194,13 @@ export class Shares {
         }
         fresh.push({
           masterClientName,
-          masterSaeId: item.master_sae_id,
-          keyId: item.user_key_id,
-          shareIndex: item.share_index,
-          slaveSaeIds: slaves,
+          masterSaeId,
+          keyId: item.keyId,
+          shareIndex: item.shareIndex,
+          slaveSaeIds: item.slaves,
           value: values[index],
           expiresAt,
-          keySize: item.key_size,
+          keySize: item.keySize,
         });
       });
       // The PSRD commit and the share journal write run in parallel; the shares are served only
@@ -185,10 +243,34 @@ export class Shares {
   }
 
   /** GET key-share: re-encrypt the share for a responder client with hub-owned PSRD. */
-  async get(query: GetKeyShareQuery): Promise<GetKeyShareResponse> {
+  get(query: GetKeyShareQuery): Promise<GetKeyShareResponse> {
     this.ctx.assertOpen();
     const client = this.registry.get(query.client_name);
-    const share = client ? this.releasable(client, query) : undefined;
+    return this.serveOne(query, client, client ? this.release.releasable(client, query) : undefined);
+  }
+
+  /**
+   * GET key-share by key ID alone (a reference client's fetch): the share if it is unbound or
+   * meant for an SAE the client hosts. Only for reference clients.
+   */
+  getByKeyId(query: { client_name: string; key_id: string }): Promise<GetKeyShareResponse> {
+    this.ctx.assertOpen();
+    if (!this.registry.isReference(query.client_name)) {
+      throw new HubError(
+        "bad_request",
+        `a key-share fetch without master_sae_id and slave_sae_id is accepted only from reference clients`,
+        [{ field: "slave_sae_id" }],
+      );
+    }
+    const client = this.registry.get(query.client_name);
+    return this.serveOne(query, client, client ? this.release.releasableByKeyId(client, query.key_id) : undefined);
+  }
+
+  private async serveOne(
+    query: { client_name: string; key_id: string },
+    client: PeerClient | undefined,
+    share: StoredShare | undefined,
+  ): Promise<GetKeyShareResponse> {
     if (!client || !share) throw notAvailable(query.key_id, query.client_name);
     const result = await this.encryptFor(client, [share], `key-share ${query.key_id} for ${client.name}`);
     return {
@@ -217,7 +299,7 @@ export class Shares {
     const found: StoredShare[] = [];
     const missing: string[] = [];
     for (const k of keys) {
-      const share = client ? this.releasable(client, k) : undefined;
+      const share = client ? this.release.releasable(client, k) : undefined;
       if (share) found.push(share);
       else missing.push(k.key_id);
     }
@@ -244,47 +326,12 @@ export class Shares {
       for (const s of this.shares.withKeyId(a.key_id)) {
         if (s.masterSaeId !== a.master_sae_id || s.ackedBy.has(client.name)) continue;
         if (!s.fetchedBy.has(client.name) && !s.slaveSaeIds.some((sae) => client.hosts(sae))) continue;
-        this.shares.markAcked(s, client.name, (x) => this.doneByAll(x));
+        this.shares.markAcked(s, client.name, (x) => this.release.doneByAll(x));
         n++;
       }
     }
     if (n > 0) this.state.maybeCompact();
     return n;
-  }
-
-  /**
-   * Share metadata (never values) for a registered client: the stored, unexpired shares with
-   * these key IDs of which the client hosts an intended slave SAE. Unknown client → empty list.
-   */
-  meta(clientName: string, keyIds: readonly string[]): ShareMetaResponse {
-    const client = this.registry.get(clientName);
-    if (!client) return { shares: [] };
-    const now = this.ctx.now();
-    const shares: ShareMetaResponse["shares"] = [];
-    for (const keyId of new Set(keyIds)) {
-      for (const s of this.shares.withKeyId(keyId)) {
-        if (!s.ready || s.expiresAt <= now || !s.slaveSaeIds.some((sae) => client.hosts(sae))) continue;
-        shares.push({ key_id: s.keyId, master_sae_id: s.masterSaeId, slave_sae_ids: [...s.slaveSaeIds] });
-      }
-    }
-    return { shares };
-  }
-
-  /** Which of these key IDs the hub holds a live (stored, unexpired) share of; nothing else. */
-  held(keyIds: readonly string[]): string[] {
-    const now = this.ctx.now();
-    return [...new Set(keyIds)].filter((id) => this.shares.withKeyId(id).some((s) => s.ready && s.expiresAt > now));
-  }
-
-  /** The share the client may fetch for this query, or undefined (unknown, expired or not for it). */
-  private releasable(client: PeerClient, q: { master_sae_id: string; slave_sae_id: string; key_id: string }): StoredShare | undefined {
-    if (!client.hosts(q.slave_sae_id)) return undefined;
-    const now = this.ctx.now();
-    for (const s of this.shares.withKeyId(q.key_id)) {
-      if (s.ackedBy.has(client.name)) continue; // the client said it is done with this share
-      if (s.ready && s.masterSaeId === q.master_sae_id && s.slaveSaeIds.includes(q.slave_sae_id) && s.expiresAt > now) return s;
-    }
-    return undefined;
   }
 
   /**
@@ -321,7 +368,7 @@ export class Shares {
       }
       for (const s of shares) {
         this.shares.markFetched(s, client.name);
-        if (this.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
+        if (this.release.doneByAll(s)) this.shares.delete(s.masterClientName, s.keyId);
       }
       this.state.maybeCompact();
       return { allocation: allocationToWire(allocated.allocation), ciphertexts };
@@ -329,20 +376,6 @@ export class Shares {
       pad?.fill(0);
       for (const c of copies) c.fill(0);
     }
-  }
-
-  /**
-   * True when every intended slave SAE is hosted by a registered client that is done with the
-   * share: it fetched it (v1 client) or acknowledged it (client with the ack extension).
-   */
-  private doneByAll(share: StoredShare): boolean {
-    for (const sae of share.slaveSaeIds) {
-      const host = this.registry.hostOf(sae);
-      if (host === undefined) return false;
-      const done = this.registry.get(host)?.ack ? share.ackedBy.has(host) : share.fetchedBy.has(host);
-      if (!done) return false;
-    }
-    return true;
   }
 
   /** Delete shares past their timeout. Returns how many were deleted. */

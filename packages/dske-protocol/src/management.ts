@@ -50,6 +50,10 @@ export const PeerClientStatusSchema = z.object({
   auth_scheme: z.string(),
   /** Per-client negotiated extensions (e.g. `["ack"]`). */
   extensions: z.array(z.string()).optional(),
+  /** "reference" for a client served in the hub's reference-client mode (dske-python KMEs); absent otherwise. */
+  implementation: z.enum(["dske", "reference"]).optional(),
+  /** How the client enrolled when that is weaker than usual, e.g. "unauthenticated (reference mode, from 127.0.0.1)". */
+  enrollment: z.string().optional(),
   pools: z.object({
     client_owned: PoolStatusSchema,
     hub_owned: PoolStatusSchema,

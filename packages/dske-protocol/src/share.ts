@@ -13,6 +13,10 @@
  * `share_timeout_secs`. Until deletion the same client may fetch again (e.g. its previous response
  * was lost); each fetch is re-encrypted with fresh hub-owned PSRD.
  * Anything the caller may not see yields 404 with the same message as "no such share".
+ * Exception: an "unbound" share (posted by a reference client in the hub's reference-client mode,
+ * without SAE IDs; see the reference schemas below) has no intended slaves: it is released to whichever
+ * registered client names its key ID (our fetches still name a slave SAE the caller hosts;
+ * their master SAE is not checked), and listed in `key-shares/meta` with `slave_sae_ids: []`.
  *
  * ## Batch extension (`extensions: ["batch"]` in RegistrationResponse)
  * One signed message carries many shares. PSRD for the one-time pads is one allocation for the
@@ -223,7 +227,9 @@ export type FetchKeySharesResponse = z.infer<typeof FetchKeySharesResponseSchema
  * `POST /dske/api/v1/key-shares/meta` (signed; signer resolved from `client_name`): who the
  * listed keys are for, so that a responder client can tell "not for this SAE" (ETSI 401) from "not
  * found" (400) and hold a multicast key for a further local slave SAE. Only shares of which the
- * calling client hosts an intended slave SAE are listed (others are simply absent).
+ * calling client hosts an intended slave SAE are listed (others are simply absent), and unbound
+ * shares (reference-client mode: for every SAE), with `slave_sae_ids: []` and the master client's
+ * name as `master_sae_id`.
  */
 export const ShareMetaRequestSchema = z.object({
   client_name: NodeNameSchema,

@@ -11,6 +11,7 @@ import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
 import { isLoopbackHost } from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
+import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
 
 export async function readDistributionPlan(file: string): Promise<DistributionPlan> {
   let raw: unknown;
@@ -62,6 +63,8 @@ export interface HubServerConfig {
   operatorToken?: string;
   /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
   allowInsecureBind?: boolean;
+  /** `--reference-clients` / `--reference-clients-from`: reference-client mode (HubOptions.referenceClients). */
+  referenceClients?: { names: string[]; from: string[] };
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -96,6 +99,8 @@ const optionSchemas = {
   distributionPlan: z.string().min(1),
   distributorTlsCa: z.string().min(1),
   operatorTokenFile: z.string().min(1),
+  referenceClients: z.array(NodeNameSchema).min(1),
+  referenceClientsFrom: z.array(IpAddressSchema).min(1),
 };
 
 const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }> = {
@@ -118,6 +123,14 @@ const fixes: Record<keyof typeof optionSchemas, { option: string; hint: string }
   distributionPlan: { option: "--distribution-plan", hint: "give the path of a JSON distribution plan ({clients: [{name, url, inbox}]})" },
   distributorTlsCa: { option: "--distributor-tls-ca", hint: "give the path of a PEM CA file" },
   operatorTokenFile: { option: "--operator-token-file", hint: "give the path of the operator token file (mode 0600)" },
+  referenceClients: {
+    option: "--reference-clients",
+    hint: "give a comma-separated list of the client names to serve as reference (dske-python) clients (e.g. --reference-clients conny,curtis)",
+  },
+  referenceClientsFrom: {
+    option: "--reference-clients-from",
+    hint: "give a comma-separated list of IPv4 / IPv6 addresses (no host names, no subnets; e.g. --reference-clients-from 127.0.0.1,::1)",
+  },
 };
 
 function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.output<(typeof optionSchemas)[K]> {
@@ -165,6 +178,14 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
       "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled",
     )
     .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (management and PSRD then cross the network in clear)")
+    .option(
+      "--reference-clients <list>",
+      "serve these clients as reference (dske-python) clients: registration and GET psrd without proof of identity (needs hmac-sha256 in --auth-schemes)",
+    )
+    .option(
+      "--reference-clients-from <list>",
+      `source addresses the reference clients' unauthenticated calls must come from (default ${DEFAULT_REFERENCE_SOURCES.join(",")})`,
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
@@ -198,13 +219,12 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     distributorTlsKey?: string;
     operatorTokenFile?: string;
     allowInsecureBind?: boolean;
+    referenceClients?: string;
+    referenceClientsFrom?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
-  const schemes = o.authSchemes
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const schemes = list(o.authSchemes);
   const host = check("host", o.host);
   const allowInsecureBind = o.allowInsecureBind === true;
   if (!isLoopbackHost(host) && !allowInsecureBind) {
@@ -213,26 +233,19 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
         "bind to 127.0.0.1 (the default), or add --allow-insecure-bind if the network is trusted",
     );
   }
+  const authSchemes = check("authSchemes", schemes);
+  const acceptClients = o.acceptClients !== undefined ? check("acceptClients", list(o.acceptClients)) : undefined;
+  const referenceClients = referenceClientsOf(o.referenceClients, o.referenceClientsFrom, authSchemes, acceptClients);
   return {
     name,
     port: check("port", o.port),
     host,
     shareTimeoutSecs: check("shareTimeoutSecs", o.shareTimeoutSecs),
     stateDir: path.resolve(stateDir),
-    authSchemes: check("authSchemes", schemes),
+    authSchemes,
     psrdAuditLog: path.resolve(check("psrdAuditLog", o.psrdAuditLog ?? path.join(stateDir, "psrd-audit.jsonl"))),
     maxPsrdBlockBytes: check("maxPsrdBlockBytes", o.maxPsrdBlockBytes),
-    ...(o.acceptClients !== undefined
-      ? {
-          acceptClients: check(
-            "acceptClients",
-            o.acceptClients
-              .split(",")
-              .map((c) => c.trim())
-              .filter((c) => c.length > 0),
-          ),
-        }
-      : {}),
+    ...(acceptClients !== undefined ? { acceptClients } : {}),
     psrdDelivery: check("psrdDelivery", o.psrdDelivery),
     maxClients: check("maxClients", o.maxClients),
     maxPoolBytes: check("maxPoolBytes", o.maxPoolBytes),
@@ -249,5 +262,37 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
       : {}),
     ...(o.operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(check("operatorTokenFile", o.operatorTokenFile)) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
+    ...(referenceClients ? { referenceClients } : {}),
   };
+}
+
+/** A comma-separated option value → its trimmed, non-empty items. */
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+}
+
+/** `--reference-clients` / `--reference-clients-from`, checked against the rest of the command line. */
+function referenceClientsOf(
+  names: string | undefined,
+  from: string | undefined,
+  authSchemes: readonly AuthSchemeName[],
+  acceptClients: readonly string[] | undefined,
+): { names: string[]; from: string[] } | undefined {
+  if (names === undefined) {
+    if (from !== undefined) throw new CliUsageError("--reference-clients-from needs --reference-clients (the clients it applies to)");
+    return undefined;
+  }
+  const option = {
+    names: check("referenceClients", list(names)),
+    from: from === undefined ? [...DEFAULT_REFERENCE_SOURCES] : check("referenceClientsFrom", list(from)),
+  };
+  try {
+    ReferenceClients.validate(option, authSchemes, acceptClients);
+  } catch (err) {
+    throw new CliUsageError(`--reference-clients ${option.names.join(",")}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return option;
 }

@@ -95,6 +95,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       maxClients: config.maxClients,
       maxPoolBytes: config.maxPoolBytes,
       maxPoolBlocks: config.maxPoolBlocks,
+      ...(config.referenceClients ? { referenceClients: config.referenceClients } : {}),
       logger: domainLogger,
     });
   } catch (err) {

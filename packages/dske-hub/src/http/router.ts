@@ -37,6 +37,7 @@ import { HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { mapError, sendError, validate } from "./errors.js";
 import { registerHubMetrics, type HubMetrics } from "./metrics.js";
+import { peerAddress, psrdBody, referenceWire } from "./reference-wire.js";
 import { HUB_ROUTES, hubOpenApi } from "./routes.js";
 import {
   FetchKeySharesRequestSchema,
@@ -46,16 +47,18 @@ import {
   PostKeyShareRequestSchema,
   PostKeySharesRequestSchema,
   PsrdQuerySchema,
+  ReferenceGetKeyShareQuerySchema,
+  ReferencePostKeyShareRequestSchema,
   RegistrationRequestSchema,
   ShareMetaRequestSchema,
   SharesHeldRequestSchema,
   UnregistrationQuerySchema,
   type FetchKeySharesResponse,
+  type GetKeyShareResponse,
   type IssueBundleResponse,
   type PsrdConfirmResponse,
   type PostKeyShareResponse,
   type PostKeySharesResponse,
-  type PsrdResponse,
   type ShareMetaResponse,
   type SharesHeldResponse,
   type StopResponse,
@@ -172,6 +175,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     if (operatorToken !== undefined && sameSecret(token, operatorToken)) return "operator";
     return hub.checkEnrollmentSecret(clientName, token) ? "enrollment" : undefined;
   };
+  const reference = referenceWire(hub);
   const unauthorized = (what: string) =>
     new HubError(
       "unauthorized",
@@ -185,9 +189,13 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     const body = validate(RegistrationRequestSchema, req.body, "request body");
     if (!isSigned(req)) {
       const who = credentialOf(req, body.client_name);
-      if (who === undefined || who === "other_certificate") throw unauthorized(`registration of client ${body.client_name}`);
+      const proven = who !== undefined && who !== "other_certificate";
+      // Reference-client mode: a named reference client from a listed address needs no proof.
+      if (!proven && !(who === undefined && reference.from(req, body.client_name))) {
+        throw unauthorized(`registration of client ${body.client_name}`);
+      }
     }
-    res.json(await hub.register(body));
+    res.json(await hub.register(body, peerAddress(req)));
   });
 
   route(
@@ -216,7 +224,12 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
 
   route(HUB_ROUTES.psrd, async (req, res) => {
     const query = validate(PsrdQuerySchema, req.query, "query");
-    const who = credentialOf(req, query.client_name);
+    const who = hub.isReferenceClient(query.client_name) ? undefined : credentialOf(req, query.client_name);
+    if (who === undefined && reference.from(req, query.client_name)) {
+      // Reference-client mode: only the named reference clients, only from the listed addresses.
+      res.json(psrdBody(await hub.createReferencePsrdBlock(query.client_name, query.pool_owner, query.size)));
+      return;
+    }
     if (who !== "certificate" && who !== "enrollment") {
       throw new HubError(
         "unauthorized",
@@ -225,18 +238,23 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
         [{ header: "Authorization" }],
       );
     }
-    const block = await hub.createPsrdBlock(query.client_name, query.pool_owner, query.size);
-    const view = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength);
-    const body: PsrdResponse = { block_uuid: block.blockUuid, data: view.toString("base64") };
-    block.data.fill(0);
-    res.json(body);
+    res.json(psrdBody(await hub.createPsrdBlock(query.client_name, query.pool_owner, query.size)));
   });
 
   // ------------------------------------------------------------------ in band (signed)
-  route(HUB_ROUTES.postKeyShare, signed(fromBody("master_client_name")), async (req, res) => {
-    const body = validate(PostKeyShareRequestSchema, req.body, "request body");
-    await hub.postShare(body);
-    metrics?.sharesReceived.inc({ client: metrics.clientLabel(body.master_client_name) });
+  // The reference body names the master as `client_name` (reference-client mode).
+  route(HUB_ROUTES.postKeyShare, signed(reference.shareSigner), async (req, res) => {
+    let master: string;
+    if (reference.isShareBody(req.body)) {
+      const body = validate(ReferencePostKeyShareRequestSchema, req.body, "request body");
+      await hub.postUnboundShare(body.client_name, body.encryption_key_allocation, body);
+      master = body.client_name;
+    } else {
+      const body = validate(PostKeyShareRequestSchema, req.body, "request body");
+      await hub.postShare(body);
+      master = body.master_client_name;
+    }
+    metrics?.sharesReceived.inc({ client: metrics.clientLabel(master) });
     const response: PostKeyShareResponse = {};
     res.json(response);
   });
@@ -245,9 +263,18 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     HUB_ROUTES.getKeyShare,
     signed((_body, req) => req.query.client_name),
     async (req, res) => {
-      const query = validate(GetKeyShareQuerySchema, req.query, "query");
-      const share = await hub.getShare(query);
-      metrics?.sharesReleased.inc({ client: metrics.clientLabel(query.client_name) });
+      let client: string;
+      let share: GetKeyShareResponse;
+      if (reference.isFetch(req.query)) {
+        const query = validate(ReferenceGetKeyShareQuerySchema, req.query, "query");
+        share = await hub.getShareByKeyId(query);
+        client = query.client_name;
+      } else {
+        const query = validate(GetKeyShareQuerySchema, req.query, "query");
+        share = await hub.getShare(query);
+        client = query.client_name;
+      }
+      metrics?.sharesReleased.inc({ client: metrics.clientLabel(client) });
       res.json(share);
     },
   );

@@ -63,7 +63,8 @@ export const HUB_ROUTES = {
       "Only for clients in the hub's acceptance policy, proven by one of: a `DSKE-Signature` made with PSRD of the client's " +
       "first bundle (what dske clients do; the response is then signed too), `Authorization: Bearer <enrollment secret>` " +
       "(from the first bundle), or the operator credential. The client proposes `auth_scheme` (e.g. `gf128`); the hub " +
-      "echoes the scheme it chose. A missing echo means v1 `hmac-sha256`.",
+      "echoes the scheme it chose. A missing echo means v1 `hmac-sha256`. Reference-client mode (opt-in): a client the hub " +
+      "names a reference client may register without proof from the listed source addresses (hmac-sha256, fresh pools each time).",
     tags: [OOB],
     body: named("RegistrationRequest", RegistrationRequestSchema),
     responses: {
@@ -100,7 +101,8 @@ export const HUB_ROUTES = {
       "Off by default: PSRD comes in bundles carried out of band. When on, only the client itself may call it (TLS client " +
       "certificate CN = client_name, or `Authorization: Bearer <enrollment secret>` from its first bundle), and the block is " +
       "used by the hub only after the client confirms it in band (`psrd-confirm`). Network delivery makes PSRD " +
-      "confidentiality computational (it rests on TLS). `pool_owner=client`: client-owned; `hub`: hub-owned.",
+      "confidentiality computational (it rests on TLS). `pool_owner=client`: client-owned; `hub`: hub-owned. Reference-client " +
+      "mode (opt-in): a named reference client gets blocks without proof from the listed source addresses, usable at once.",
     tags: [OOB],
     query: PsrdQuerySchema,
     responses: {
@@ -136,6 +138,10 @@ export const HUB_ROUTES = {
     method: "post",
     path: "/dske/api/v1/key-share",
     summary: "Store one encrypted key share (master client → hub)",
+    description:
+      "A reference client (reference-client mode) may send the reference body instead: `{client_name, user_key_id, " +
+      "share_index, encryption_key_allocation, encrypted_share_value}` (`client_name` = master, no SAE IDs): an unbound share, " +
+      "released to whichever registered client names its key ID.",
     tags: [INBAND],
     security: "dske-signature",
     body: named("PostKeyShareRequest", PostKeyShareRequestSchema),
@@ -153,6 +159,9 @@ export const HUB_ROUTES = {
     method: "get",
     path: "/dske/api/v1/key-share",
     summary: "Fetch one key share, re-encrypted with hub-owned PSRD (responder client ← hub)",
+    description:
+      "A reference client (reference-client mode) may omit `master_sae_id` and `slave_sae_id`: it gets the share if it is " +
+      "unbound or meant for an SAE it hosts.",
     tags: [INBAND],
     security: "dske-signature",
     query: GetKeyShareQuerySchema,
