@@ -75,6 +75,9 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
   // Keys with the SAEs of reference-implementation clients travel in the reference's share format.
   const referenceSaes = topology.referenceSaes();
   if (referenceSaes.length > 0) args.push("--reference-saes", referenceSaes.join(","));
+  // Reference-implementation hubs: registration and PSRD (GET psrd) the reference's way, no bundles.
+  const referenceHubs = topology.referenceHubs();
+  if (referenceHubs.length > 0) args.push("--reference-hubs", referenceHubs.join(","));
   args.push(
     "--psrd-delivery",
     cfg.psrd_delivery,
@@ -112,7 +115,6 @@ export function anonymousSingleSae(cfg: DskeConfig, clientName: string): boolean
   return c.etsi_anonymous_single_sae ?? (cfg.etsi_anonymous_single_sae && c.encryptors.length === 1);
 }
 
-/** The hubs' local distributors call clients served over HTTPS with the operator certificate. */
 /**
  * Reference-implementation clients of the topology may enrol at our hubs the reference's way
  * (registration without proof, PSRD by `GET psrd`), by name and from loopback only (the hub's
@@ -123,6 +125,7 @@ function referenceClientArgs(topology: Topology): string[] {
   return names.length > 0 ? ["--reference-clients", names.join(",")] : [];
 }
 
+/** The hubs' local distributors call clients served over HTTPS with the operator certificate. */
 function distributorTlsArgs(state: StateDir): string[] {
   const layout = certLayout(state.root);
   return [
@@ -137,7 +140,9 @@ function distributorTlsArgs(state: StateDir): string[] {
 
 /**
  * The plan the hubs' local distributors follow: every client of ours, its management URL and its
- * inbox (reference-implementation clients install no bundles: they are left out).
+ * inbox (reference-implementation clients install no bundles: they are left out). Only our hubs
+ * run a local distributor (dske-cli starts no reference hub), and our clients never expect a
+ * bundle from a reference hub (`--reference-hubs`), so reference hubs have no part in it.
  */
 export function distributionPlan(
   topology: Topology,

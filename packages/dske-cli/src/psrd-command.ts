@@ -17,7 +17,7 @@ import { z } from "zod";
 import { CliError } from "./errors";
 import type { Output } from "./output";
 import type { StateDir } from "./state-dir";
-import { nodeBaseUrl, type Topology } from "./topology";
+import { isExternal, nodeBaseUrl, type Topology } from "./topology";
 import type { TlsMaterial } from "./certs";
 
 const IssuedSchema = z.object({
@@ -71,6 +71,9 @@ export async function psrdIssue(
 ): Promise<void> {
   const hub = ctx.topology.hubs.find((h) => h.name === opts.hub);
   if (!hub) throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
+  if (isExternal(hub)) {
+    throw new CliError(`hub ${opts.hub} is a reference-implementation hub: it issues no bundles (its clients fetch PSRD with GET psrd)`);
+  }
   if (!ctx.topology.clients.some((c) => c.name === opts.client)) {
     throw new CliError(
       `no client named ${opts.client} in the configuration (clients: ${ctx.topology.clients.map((c) => c.name).join(", ")})`,
@@ -144,16 +147,21 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     throw new CliError(`no hub named ${opts.hub} in the configuration (hubs: ${ctx.topology.hubs.map((h) => h.name).join(", ")})`);
   }
   // The hub forgets the client (pools, shares, bundle chain) so that its next bundle is a first one.
-  try {
-    const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });
-    if (r.status !== 200) throw failure(`hub ${opts.hub} did not unregister ${opts.client}`, r.status, r.data);
-    ctx.out.line(`Hub ${opts.hub} unregistered client ${opts.client} (its PSRD with it zeroed)`);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    ctx.out.line(
-      `Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`,
-    );
-  }
+  // A reference hub has no such call: the client registers with it again, which resets its side.
+  const reference = isExternal(hubNode);
+  if (reference)
+    ctx.out.line(`Hub ${opts.hub} is a reference-implementation hub: ${opts.client} registers with it again, which resets its side`);
+  else
+    try {
+      const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });
+      if (r.status !== 200) throw failure(`hub ${opts.hub} did not unregister ${opts.client}`, r.status, r.data);
+      ctx.out.line(`Hub ${opts.hub} unregistered client ${opts.client} (its PSRD with it zeroed)`);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      ctx.out.line(
+        `Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`,
+      );
+    }
   let res;
   try {
     res = await client(ctx).post(
@@ -167,7 +175,11 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     );
   }
   if (res.status !== 200) throw failure(`client ${node.name} did not reset its PSRD with ${opts.hub}`, res.status, res.data);
-  ctx.out.line(`Client ${node.name} forgot its PSRD with hub ${opts.hub}; a new first bundle follows from the hub's local distributor`);
+  ctx.out.line(
+    reference
+      ? `Client ${node.name} forgot its PSRD with hub ${opts.hub}; fresh PSRD follows by GET psrd once it registered again`
+      : `Client ${node.name} forgot its PSRD with hub ${opts.hub}; a new first bundle follows from the hub's local distributor`,
+  );
 }
 
 function moveFile(from: string, to: string): void {

@@ -133,7 +133,7 @@ export function formatNodeSummary(r: StatusResult): string[] {
   for (const h of s.peer_hubs) {
     lines.push(
       // A reference client has no `pools`, only its block view: local = client-owned, peer = hub-owned.
-      `    ${pad(h.hub_name ?? h.url ?? "?", w)}  ${pad(h.registered ? "registered" : "NOT registered", 14)} auth ${pad(h.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(h.pools?.client_owned ?? blockPoolStats(h.local_pool))}; hub-owned: ${pool(h.pools?.hub_owned ?? blockPoolStats(h.peer_pool))}`,
+      `    ${pad(h.hub_name ?? h.url ?? "?", w)}  ${pad(h.registered ? "registered" : "NOT registered", 14)} auth ${pad(h.auth_scheme ?? "?", 11)} client-owned PSRD: ${pool(h.pools?.client_owned ?? blockPoolStats(h.local_pool))}; hub-owned: ${pool(h.pools?.hub_owned ?? blockPoolStats(h.peer_pool))}${h.notice !== undefined ? ` (${h.notice})` : ""}`,
     );
   }
   const keys = summariseCounts(s.keys);

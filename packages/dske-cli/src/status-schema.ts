@@ -68,6 +68,8 @@ export const clientStatusSchema = z.looseObject({
         url: z.string().optional(),
         registered: z.boolean().optional(),
         auth_scheme: z.string().nullish(),
+        /** Our client's note on a reference-implementation hub ("reference hub: PSRD over the network, unauthenticated"). */
+        notice: z.string().optional(),
         pools: poolsSchema,
         local_pool: blockPoolSchema,
         peer_pool: blockPoolSchema,

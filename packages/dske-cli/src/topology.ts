@@ -90,6 +90,11 @@ export class Topology {
   referenceSaes(): string[] {
     return this.clients.filter(isExternal).flatMap((c) => c.encryptors);
   }
+
+  /** The names of the reference-implementation hubs (what our clients get as `--reference-hubs`). */
+  referenceHubs(): string[] {
+    return this.hubs.filter(isExternal).map((h) => h.name);
+  }
 }
 
 /** Node filters from `--client NAME` / `--hub NAME` (repeatable). Empty = all nodes. */

@@ -42,6 +42,13 @@ describe("status summary", () => {
         peer_hubs: [
           { hub_name: "hank", registered: true, auth_scheme: "gf128", pools: pools(0, 0) },
           { hub_name: "helen", registered: false, auth_scheme: null, pools: { client_owned: null, hub_owned: null } },
+          {
+            hub_name: "hilary",
+            registered: true,
+            auth_scheme: "hmac-sha256",
+            notice: "reference hub: PSRD over the network, unauthenticated",
+            pools: pools(0, 0),
+          },
         ],
         keys: { issued: 3, delivered: 1 },
       },
@@ -49,9 +56,13 @@ describe("status summary", () => {
     expect(lines).toEqual([
       "Client carol on port 8105: running",
       "  encryptors: sam",
-      "  peer hubs: 1 of 2 registered",
-      expect.stringMatching(/^ {4}hank\s+registered\s+auth gf128\s+client-owned PSRD: 3000 B left/),
+      "  peer hubs: 2 of 3 registered",
+      expect.stringMatching(/^ {4}hank\s+registered\s+auth gf128\s+client-owned PSRD: 3000 B left.*blocks$/),
       expect.stringMatching(/^ {4}helen\s+NOT registered\s+auth \?\s+client-owned PSRD: none; hub-owned: none$/),
+      // A reference hub (our client's notice) is flagged.
+      expect.stringMatching(
+        /^ {4}hilary\s+registered\s+auth hmac-sha256.*blocks \(reference hub: PSRD over the network, unauthenticated\)$/,
+      ),
       "  keys: issued 3, delivered 1",
     ]);
   });

@@ -266,7 +266,14 @@ describe("reference-implementation nodes are external", () => {
     const s = await extCli("--client", "ca", "status", "--json");
     const status = JSON.parse(s.out.join("\n")) as { args: string[] };
     expect(status.args[status.args.indexOf("--reference-saes") + 1]).toBe("sr");
+    expect(status.args[status.args.indexOf("--reference-hubs") + 1]).toBe("hr");
     expect(status.args[status.args.indexOf("--auth-schemes") + 1]).toBe("gf128,hmac-sha256");
+  });
+
+  it("psrd issue refuses a reference hub (it issues no bundles)", async () => {
+    const r = await extCli("psrd", "issue", "hr", "ca");
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/hub hr is a reference-implementation hub: it issues no bundles \(its clients fetch PSRD with GET psrd\)/);
   });
 
   it("a filter naming only an external node does nothing but say so", async () => {

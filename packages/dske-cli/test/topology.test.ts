@@ -143,6 +143,18 @@ clients:
     expect(nodeArgs(topology.clients[4], topology, state)).not.toContain("--reference-saes");
   });
 
+  it("tells every client of ours the reference hubs (no bundles from them, their wire); none without them", () => {
+    for (const c of [mixed.clients[0], mixed.clients[2]]) {
+      const args = nodeArgs(c, mixed, state);
+      expect(args[args.indexOf("--reference-hubs") + 1]).toBe("helen");
+    }
+    expect(mixed.referenceHubs()).toEqual(["helen"]);
+    expect(topology.referenceHubs()).toEqual([]);
+    expect(nodeArgs(topology.clients[0], topology, state)).not.toContain("--reference-hubs");
+    // The hubs of ours do not name the reference hub anywhere (each runs its own local distributor).
+    for (const h of [mixed.hubs[0], mixed.hubs[2]]) expect(nodeArgs(h, mixed, state).join(" ")).not.toMatch(/helen/);
+  });
+
   it("leaves reference clients out of the local distributors' plan (they install no bundles)", () => {
     expect(distributionPlan(mixed, state).clients.map((c) => c.name)).toEqual(["carol", "curtis"]);
     expect(distributionPlan(topology, state).clients).toHaveLength(5);

@@ -5,29 +5,21 @@
  * lists the emulated clients (dske-cli starts the hubs only; the emulators listen on the ports the
  * topology assigns the clients). The hubs serve reference peers: `allowed_auth_schemes: [gf128,
  * hmac-sha256]` and `psrd_delivery: network` (the reference gets its PSRD with `GET psrd`).
- * Ports 19470-19476.
- *
- * WAITS on reference-client support in our hubs (pending-features.ts, feature 1): today's hubs
- * refuse a reference client's first call, its unauthenticated `PUT registration` (401 "needs proof
- * of identity", issue 12's registration plane), and would refuse its `GET psrd` (401), never use
- * unconfirmed network blocks, and reject its v1 key-share bodies (no master_client_name /
- * SAE IDs). Skipped until a topology may mark clients `implementation: reference`
- * (DSKE_REFERENCE_INTEROP=1 runs it anyway). The mixed topologies are in
- * reference-mixed-topologies.test.ts.
+ * The clients are marked `implementation: reference`, so dske-cli starts our hubs with
+ * `--reference-clients carol,curtis` (the hubs' reference-client mode: registration and `GET psrd`
+ * without proof, from loopback only; the v1 key-share bodies). Ports 19470-19476. The mixed
+ * topologies are in reference-mixed-topologies.test.ts.
  */
 import { keyPairOverGet } from "./reference-client/etsi-get";
 import { closeAll, startEmulatedClients, whenAllStarted } from "./reference-client/emulated-clients";
 import type { KmeServer } from "./reference-client/kme-server";
 import { topologyYaml } from "./reference-client/topology-yaml";
-import { describeWhen, referenceTopologiesSupported } from "./reference-client/pending-features";
 import { SYSTEM_TIMEOUT, SystemTopology, UUID_RE } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
 const HUBS = ["hank", "helen", "hilary", "holly", "hugo"];
-const supported = referenceTopologiesSupported();
-/** Marked as the reference's where the topology can say so (the gate below runs the tests only then, unless forced). */
-const reference = supported ? ({ implementation: "reference" } as const) : {};
+const reference = { implementation: "reference" } as const;
 const t = new SystemTopology(
   19470,
   {},
@@ -50,7 +42,7 @@ const t = new SystemTopology(
 const hubsOnly = HUBS.flatMap((h) => ["--hub", h]);
 let emulators: KmeServer[] = [];
 
-describeWhen(supported)("[waits on reference clients at our hubs] two reference clients (emulated) over our hubs", () => {
+describe("two reference clients (emulated) over our hubs", () => {
   beforeAll(async () => {
     const r = await t.cli(...hubsOnly, "start");
     if (r.code !== 0) throw new Error(`start of the hubs failed: ${r.stderr}`);
