@@ -6,7 +6,8 @@
  * hmac-sha256, the v1 share messages; 128- and 256-bit keys both ways; many keys (the pools refill
  * by GET psrd, and stay block for block in step with the hubs'); a hub restart without its state
  * (it refuses us with "not registered": we register again, drop the stale pools, keys flow again
- * through it).
+ * through it); a restart of our client on its old store (it registers again, the hubs reset their
+ * side, so it drops its pools too).
  */
 import type { BlockPoolStatus } from "@dske/protocol";
 import { MemoryStore } from "@dske/psrd";
@@ -23,6 +24,8 @@ let ports: number[] = [];
 const logs: Record<string, string[]> = { carol: [], curtis: [] };
 let carol: Client;
 let curtis: Client;
+/** Each client's PSRD store: it outlives a restart of the client. */
+const stores: Record<string, MemoryStore> = { carol: new MemoryStore(), curtis: new MemoryStore() };
 
 function capture(lines: string[]): Logger {
   return { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
@@ -33,7 +36,7 @@ async function ourClient(name: string, encryptors: string[], urls: string[]): Pr
     name,
     encryptors,
     hubs: urls,
-    psrdStore: new MemoryStore(),
+    psrdStore: stores[name],
     minNrShares: 2,
     kmeDirectory: { sam: "carol", sunny: "curtis" },
     referenceHubs: HUBS,
@@ -217,5 +220,28 @@ test("a hub restarts without its state: we register again, drop the stale pools,
     const theirs = await stubStatus(hank, c.name);
     expect(theirs.peer_pool.blocks.map((b) => b.uuid)).toEqual(mine.local_pool.blocks.map((b) => b.uuid));
     expect(mine.local_pool.blocks.length).toBeGreaterThan(0);
+  }
+});
+
+test("our client restarts on its store: it registers again, drops the pools the hubs reset, and keys flow", async () => {
+  await carol.stop();
+  const before = hubs.map((h) => h.registrations.filter((n) => n === "carol").length);
+  carol = await ourClient(
+    "carol",
+    ["sam"],
+    hubs.map((h) => h.baseUrl),
+  );
+  await carol.whenRegistered();
+  hubs.forEach((h, i) => expect([h.name, h.registrations.filter((n) => n === "carol").length]).toEqual([h.name, before[i] + 1]));
+  // helen and hilary never restarted: only our own restart made them reset carol's pools.
+  for (const hub of ["helen", "hilary"]) {
+    expect(logs.carol.join("\n")).toMatch(new RegExp(`hub ${hub}: registered again with this reference hub, which resets our pools`));
+  }
+  for (const [m, mSae, s, sSae] of [
+    [carol, "sam", curtis, "sunny"],
+    [curtis, "sunny", carol, "sam"],
+  ] as const) {
+    const { enc, dec } = await keyPair(m, mSae, s, sSae, 256);
+    expect(dec).toEqual(enc);
   }
 });
