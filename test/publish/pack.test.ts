@@ -92,7 +92,8 @@ function runOk(cmd: string, args: string[], cwd: string, timeoutMs?: number): st
 /** Bare module specifiers (import/export from, dynamic import, require) of a built JS file, as package names. */
 function importedPackages(code: string): Set<string> {
   const names = new Set<string>();
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/g;
+  // A specifier has no whitespace or comma: `option: "--x-from", hint: "..."` is no import.
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./\s,][^"'\s,]*)["']/g;
   for (const m of code.matchAll(re)) {
     const spec = m[1];
     if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0])) continue;
@@ -358,7 +359,9 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
 
   it("the import scanner used below finds bare package imports and skips builtins and relative paths", () => {
     const code = `import{a}from"zod";import x from 'express';export * from "./local.js";
-      const y = require("@scope/pkg/sub"); await import("node:fs"); require("path"); import "side-effect/x";`;
+      const y = require("@scope/pkg/sub"); await import("node:fs"); require("path"); import "side-effect/x";
+      const flags = { option: "--clients-from",
+        hint: "a list" };`;
     expect([...importedPackages(code)].sort()).toEqual(["@scope/pkg", "express", "side-effect", "zod"]);
   });
 
