@@ -50,7 +50,9 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       String(cfg.max_pool_bytes),
       "--max-pool-blocks",
       String(cfg.max_pool_blocks),
-      ...(cfg.psrd_delivery === "bundle" ? ["--distribution-plan", state.distributionPlanFile] : []),
+      // Also with network delivery: a client's first bundle (its enrollment secret) comes out of band.
+      "--distribution-plan",
+      state.distributionPlanFile,
       ...(tls ? distributorTlsArgs(state) : []),
       ...referenceClientArgs(topology),
     ];
