@@ -16,6 +16,7 @@ import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Client } from "../src/client.js";
 import { EtsiApi } from "@dske/protocol";
 import { createClientRouter } from "../src/http/router.js";
+import { distributorsFor } from "../test/harness.js";
 
 type StoreKind = "memory" | "file";
 
@@ -38,6 +39,7 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
     kind === "memory" ? new MemoryStore() : FileStore.open(path.join(root, name, "psrd"));
   const closers: (() => Promise<void>)[] = [];
   const urls: string[] = [];
+  const hubs: { name: string; hub: () => Hub }[] = [];
   for (const name of ["hank", "helen", "hilary", "holly", "hugo"]) {
     const store = await mk(name);
     const hub = await Hub.open({ name, store, stateDir: kind === "file" ? path.join(root, name) : undefined, sweepIntervalMs: 0 });
@@ -45,6 +47,7 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
     app.use(createHubRouter({ hub, onError: () => undefined }));
     const server = await listen(app);
     urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${name}`);
+    hubs.push({ name, hub: () => hub });
     closers.push(async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -67,6 +70,8 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
       stock: { aheadMs: keyStockAheadMs },
     });
     await c.start();
+    // PSRD arrives in sealed bundles carried by each hub's local distributor (in process here).
+    const distributors = distributorsFor(c, hubs);
     await c.whenRegistered();
     const app = express();
     app.use(createClientRouter({ client: c }));
@@ -76,6 +81,7 @@ async function network(kind: StoreKind, root: string, keyStockAheadMs?: number):
     closers.unshift(async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await Promise.all(distributors.map((d) => d.stop()));
       await c.stop();
       await store.close();
     });

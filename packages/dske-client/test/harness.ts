@@ -242,10 +242,14 @@ export async function startNetwork<H extends TestHub = TestHub>(options: {
  * states its needs, the hub issues a sealed bundle file, the client installs it) minus HTTP.
  */
 export function startInProcessDistributors(client: Client, hubUrls: readonly string[]): LocalDistributor[] {
+  const hubs = hubUrls.map((url) => startedHubs.get(url.replace(/\/+$/, ""))).filter((t) => t !== undefined);
+  return distributorsFor(client, hubs);
+}
+
+/** startInProcessDistributors for hubs started elsewhere (e.g. the client bench): one LocalDistributor per hub. */
+export function distributorsFor(client: Client, hubs: readonly { name: string; hub: () => Hub }[]): LocalDistributor[] {
   const out: LocalDistributor[] = [];
-  for (const url of hubUrls) {
-    const t = startedHubs.get(url.replace(/\/+$/, ""));
-    if (!t) continue;
+  for (const t of hubs) {
     const transport: DistributorTransport = {
       needs: (_c, waitMs, signal) => client.psrdNeeds(waitMs, signal, t.name),
       issue: async (_h, c, clientOwned, hubOwned) => {

@@ -22,7 +22,7 @@ import { FileStore, MemoryStore, type PsrdStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
 import { HubApi } from "@dske/protocol";
 import { createHubRouter } from "../src/http/router";
-import { addDelivered, clientMirror, encryptBatch, encryptShare, type ClientMirror } from "../test/helpers";
+import { encryptBatch, encryptShare, provisionMirror, type ClientMirror } from "../test/helpers";
 
 // helpers.ts uses jest's `expect` in decrypt helpers we do not call; give it a stub anyway.
 (globalThis as unknown as { expect: unknown }).expect = () => ({ toBe: () => undefined });
@@ -46,15 +46,11 @@ async function setup(kind: "file" | "memory"): Promise<Setup> {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/hank`;
+  // Provisioned as the local distributor does it (a first sealed bundle of 12 MiB per pool):
+  // registration and PSRD need proof of identity, so no unauthenticated GET psrd here.
   const make = async (name: string, sae: string) => {
-    const mirror = await clientMirror(name, "gf128");
+    const mirror = await provisionMirror(hub, name, { encryptors: [sae], bytes: 12 << 20, scheme: "gf128" });
     const api = new HubApi(url, { auth: { resolvePeer: () => mirror.peerAuth } });
-    await api.register({ client_name: name, encryptor_names: [sae], auth_scheme: "gf128" });
-    for (const pool_owner of ["client", "hub"] as const) {
-      const block = await api.getPsrd({ client_name: name, pool_owner, size: 12 << 20 });
-      await addDelivered(mirror, pool_owner, block.block_uuid, block.data);
-      block.data.fill(0);
-    }
     return { api, mirror };
   };
   const carol = await make("carol", "sam");
