@@ -6,7 +6,7 @@
  * reference's hmac-sha256): every share post counts as stored, no client ever registers again,
  * keys keep flowing for many keys and both sides' pools stay in step block for block. A positive
  * control shows the emulation bites: a client that does register again (a restart) is cut off.
- * Ports 18900-18904.
+ * Ports 19540-19544.
  */
 import { defined } from "../defined";
 import { eventually, SYSTEM_TIMEOUT } from "./harness";
@@ -17,7 +17,7 @@ jest.setTimeout(SYSTEM_TIMEOUT);
 const HUBS = ["hank", "helen", "hilary"];
 const KEYS = 60;
 const net = new RealNet({
-  basePort: 18900,
+  basePort: 19540,
   hubs: HUBS,
   clients: [
     { name: "carol", encryptors: ["sam"] },
