@@ -7,7 +7,7 @@
  *   network delivery (GET psrd → 401 for an outsider, 403 even for the client itself), keys flow.
  * - By hand: `dske-cli psrd issue hank curtis --out FILE`, `dske-cli psrd install curtis FILE`:
  *   installed, the client's pools grow by the bundle's blocks, the file is destroyed.
- * - Refused with a clear message and nothing installed (the client's pools and chain seq equal
+ * - Refused with a clear message and nothing installed (the client's pool blocks and sizes and chain seq equal
  *   before and after; the genuine bundle still installs afterwards): tampered (SHA-256 left as is:
  *   `corrupt`; SHA-256 fixed: the chained tag catches it), truncated, for another client, for
  *   another hub (header rewritten, SHA-256 fixed: the tag; a hub the client does not have), out of
@@ -80,8 +80,29 @@ async function install(client: string, file: string): Promise<CliResult> {
   return t.cli("psrd", "install", client, file);
 }
 
-/** The client's accounting (pools and chain seq per hub), settled. */
-const accounting = (client: string, quietMs?: number) => settled(() => clientAccounting(t, client), { quietMs });
+/**
+ * What the client has installed, per hub (chain seq, registration, and each pool's blocks and
+ * size), settled. Not the bytes used: background work (signing-pad reserve, acknowledgements)
+ * spends PSRD whenever it likes, which says nothing about what a bundle installed.
+ */
+const accounting = (client: string, quietMs?: number) =>
+  settled(
+    async () =>
+      Object.fromEntries(
+        Object.entries(await clientAccounting(t, client)).map(([hub, a]) => [
+          hub,
+          {
+            seq: a.seq,
+            registered: a.registered,
+            pools: {
+              client_owned: { blocks: a.pools.client_owned.blocks, size: a.pools.client_owned.size },
+              hub_owned: { blocks: a.pools.hub_owned.blocks, size: a.pools.hub_owned.size },
+            },
+          },
+        ]),
+      ),
+    { quietMs },
+  );
 
 /** The CLI's messages for the refused bundles (printed at the end). */
 const refusals: string[] = [];
