@@ -132,20 +132,16 @@ export type GetKeyShareResponse = z.infer<typeof GetKeyShareResponseSchema>;
 // other than its master, or at `share_timeout_secs`). A fetch names only the key ID.
 
 /** `POST /dske/api/v1/key-share` from a reference client: `client_name` is the master client. */
-export const ReferencePostKeyShareRequestSchema = z.object({
-  client_name: NodeNameSchema,
-  user_key_id: KeyIdSchema,
-  share_index: z.int().min(0).max(255),
-  encryption_key_allocation: AllocationSchema,
-  encrypted_share_value: Base64Schema,
-});
+export const ReferencePostKeyShareRequestSchema = PostKeyShareRequestSchema.pick({
+  user_key_id: true,
+  share_index: true,
+  encryption_key_allocation: true,
+  encrypted_share_value: true,
+}).extend({ client_name: NodeNameSchema });
 export type ReferencePostKeyShareRequest = z.infer<typeof ReferencePostKeyShareRequestSchema>;
 
 /** `GET /dske/api/v1/key-share?client_name=&key_id=` from a reference client (answer: GetKeyShareResponse). */
-export const ReferenceGetKeyShareQuerySchema = z.object({
-  client_name: NodeNameSchema,
-  key_id: KeyIdSchema,
-});
+export const ReferenceGetKeyShareQuerySchema = GetKeyShareQuerySchema.pick({ client_name: true, key_id: true });
 export type ReferenceGetKeyShareQuery = z.infer<typeof ReferenceGetKeyShareQuerySchema>;
 
 // Batch extension (in band, signed): see the module comment for the exact semantics.

@@ -50,7 +50,7 @@ export class StubReferenceHub {
     return `http://127.0.0.1:${port}/hub/${this.name}`;
   }
 
-  /** Listen on 127.0.0.1:`port` (0: any free port). */
+  /** Listen on 127.0.0.1:`port` (0: a free port the OS picks). */
   async listen(port = 0): Promise<void> {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
