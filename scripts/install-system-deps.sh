@@ -3,6 +3,9 @@
 #   chromium  headless browser for the `dske-cli dashboard` test (driven by playwright-core)
 #   openssl   TLS 1.3 external-PSK example (examples/tls-psk)
 #   jq        the user guide's `dske-cli status | jq` recipes (packages/dske-cli/test/system/status-jq.ts)
+#   iproute2  `ip netns`, veth pairs and bridges for the network-namespace tests (*netns*.test.ts)
+#   nftables  `nft` drop rules for partitions and random loss in those tests
+#   iputils-ping  `ping` across namespaces (the netns harness checks its bridge with it)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -12,6 +15,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+command -v ping >/dev/null 2>&1 || [ -x /usr/bin/ping ] || missing+=(iputils-ping)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -34,6 +40,6 @@ echo "install-system-deps: installing ${missing[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 if ! "${as_root[@]}" apt-get update -qq >/dev/null \
   || ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-  echo "install-system-deps: apt-get failed to install ${missing[*]}; the dashboard/tls-psk/status-jq tests will fail until they are installed" >&2
+  echo "install-system-deps: apt-get failed to install ${missing[*]}; the dashboard/tls-psk/status-jq/netns tests will fail until they are installed" >&2
 fi
 exit 0
