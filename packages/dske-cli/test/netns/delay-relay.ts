@@ -60,7 +60,7 @@ class DelayedPipe {
     this.timer = undefined;
     if (this.relay.paused) return;
     const now = Date.now();
-    while (this.queue.length > 0 && (this.queue[0]?.at ?? 0) <= now) {
+    while ((this.queue.at(0)?.at ?? Infinity) <= now) {
       const chunk = this.queue.shift();
       if (chunk === undefined) break;
       if (!this.to.destroyed) {
@@ -84,7 +84,7 @@ class DelayedPipe {
 
   private schedule(): void {
     if (this.timer !== undefined || this.relay.paused) return;
-    const head = this.queue[0];
+    const head = this.queue.at(0);
     if (head === undefined) {
       this.relay.drained(this);
       return;

@@ -15,7 +15,8 @@ export async function eventually(what: string, check: () => Promise<boolean>, ms
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? "" : `: ${text(last)}`}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? "" : `: ${text(last)}`}`);
     await new Promise((r) => setTimeout(r, every));
   }
 }
