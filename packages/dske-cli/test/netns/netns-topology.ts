@@ -10,7 +10,7 @@
  * Every client → hub link goes through a DelayRelay in the test's namespace (DNAT in the client's
  * namespace, see netns-nft.ts), with no delay until a test sets one.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { tmpdir } from "node:os";
@@ -137,12 +137,19 @@ export class NetnsTopology {
       : this.mustCli(node, "start");
   }
 
-  /** Certificates, then every hub (the first alone: it creates the operator token), then every client. */
-  async startAll(): Promise<void> {
+  /**
+   * Certificates, then every hub (the first alone: it creates the operator token), then every
+   * client, each by `dske-cli start` on its own host. Returns what each start printed.
+   */
+  async startAll(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     await this.mustCli(HUBS[0], "certs");
-    await this.startOn(HUBS[0]);
-    await Promise.all(HUBS.slice(1).map((h) => this.startOn(h)));
-    await Promise.all(CLIENTS.map((c) => this.startOn(c)));
+    out.set(HUBS[0], await this.startOn(HUBS[0]));
+    for (const group of [HUBS.slice(1), CLIENTS]) {
+      const started = await Promise.all(group.map(async (n) => [n, await this.startOn(n)] as const));
+      for (const [n, o] of started) out.set(n, o);
+    }
+    return out;
   }
 
   /** Resolves the lab's names from the test's namespace (whose /etc/hosts is the machine's). */
@@ -157,14 +164,18 @@ export class NetnsTopology {
     else callback(null, addr, 4);
   };
 
-  /** An https agent presenting an SAE's (or the operator's) certificate, trusting the topology CA. */
-  agent(identity: string, kind: "sae" | "operator" = "sae"): https.Agent {
+  /** An https agent trusting the topology CA, presenting an SAE's (or the operator's) certificate, or none. */
+  agent(identity: string, kind: "sae" | "operator" | "anonymous" = "sae"): https.Agent {
     const key = `${kind}:${identity}`;
     let a = this.agents.get(key);
     if (a === undefined) {
       const layout = certLayout(this.stateDir);
-      const m = readTlsMaterial(layout, kind === "sae" ? layout.sae(identity) : layout.operator);
-      a = new https.Agent({ keepAlive: true, ca: m.ca, cert: m.cert, key: m.key, lookup: this.lookup });
+      if (kind === "anonymous") {
+        a = new https.Agent({ keepAlive: false, ca: readFileSync(layout.caCert), lookup: this.lookup });
+      } else {
+        const m = readTlsMaterial(layout, kind === "sae" ? layout.sae(identity) : layout.operator);
+        a = new https.Agent({ keepAlive: true, ca: m.ca, cert: m.cert, key: m.key, lookup: this.lookup });
+      }
       this.agents.set(key, a);
     }
     return a;
