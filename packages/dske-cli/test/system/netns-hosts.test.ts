@@ -55,7 +55,7 @@ function presented(addr: string, port: number, servername: string): Promise<{ au
   return new Promise((resolve, reject) => {
     const s = tls.connect({ host: addr, port, servername, ca, rejectUnauthorized: false }, () => {
       const cert = s.getPeerX509Certificate();
-      let error: string | undefined = s.authorizationError === null ? undefined : String(s.authorizationError);
+      let error: string | undefined = s.authorized ? undefined : String(s.authorizationError);
       if (error === undefined && cert !== undefined) error = tls.checkServerIdentity(servername, s.getPeerCertificate())?.message;
       resolve({ authorized: s.authorized && error === undefined, error, san: cert?.subjectAltName ?? "" });
       s.end();
