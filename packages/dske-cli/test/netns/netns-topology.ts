@@ -9,6 +9,8 @@
  *   - connie uses a subset of the hubs (helen, hilary, holly).
  * Every client → hub link goes through a DelayRelay in the test's namespace (DNAT in the client's
  * namespace, see netns-nft.ts), with no delay until a test sets one.
+ * Diagnostics: DSKE_NETNS_KEEP=1 keeps the temporary directory (YAML, state, node logs);
+ * DSKE_NETNS_NO_RELAY=1 leaves the client → hub links direct (no relay, so no delay either).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -89,7 +91,7 @@ export class NetnsTopology {
       this.relays.set(hub, relay);
     }
     const redirects = HUBS.map((hub) => ({ addr: lab.addrOf(hub), port: HUB_PORT, toAddr: lab.gateway, toPort: this.relay(hub).port }));
-    for (const c of CLIENTS) await this.policies.update(c, { redirects });
+    if (process.env.DSKE_NETNS_NO_RELAY !== "1") for (const c of CLIENTS) await this.policies.update(c, { redirects });
   }
 
   /** The topology YAML: the default topology's nodes, each placed in its namespace. */
@@ -228,6 +230,8 @@ export class NetnsTopology {
     for (const a of this.agents.values()) a.destroy();
     for (const r of this.relays.values()) await r.close();
     await this.lab.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
+    // DSKE_NETNS_KEEP=1 keeps the YAML, state and node logs for a look after a failure.
+    if (process.env.DSKE_NETNS_KEEP === "1") process.stdout.write(`netns: kept ${this.dir}\n`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }

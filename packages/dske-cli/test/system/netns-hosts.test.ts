@@ -56,7 +56,7 @@ function presented(addr: string, port: number, servername: string): Promise<{ au
     const s = tls.connect({ host: addr, port, servername, ca, rejectUnauthorized: false }, () => {
       const cert = s.getPeerX509Certificate();
       let error: string | undefined = s.authorized ? undefined : String(s.authorizationError);
-      if (error === undefined && cert !== undefined) error = tls.checkServerIdentity(servername, s.getPeerCertificate())?.message;
+      if (error === undefined && cert?.checkHost(servername) === undefined) error = `the certificate does not name ${servername}`;
       resolve({ authorized: s.authorized && error === undefined, error, san: cert?.subjectAltName ?? "" });
       s.end();
     });
@@ -109,7 +109,7 @@ describe("the default topology over network namespaces", () => {
     const tt = topo();
     for (const h of HUBS) {
       const ok = await presented(tt.lab.addrOf(h), HUB_PORT, nameOf(h));
-      expect(ok).toMatchObject({ authorized: true });
+      expect({ hub: h, authorized: ok.authorized, error: ok.error }).toEqual({ hub: h, authorized: true, error: undefined });
       expect(ok.san).toContain(`DNS:${nameOf(h)}`);
     }
     // A certificate is good for its own name only.
