@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { DelayRelay } from "./delay-relay";
-import { NetnsLab, run, sweepStale } from "./netns-lab";
+import { NetnsLab, requireNetnsPrerequisites, run, sweepStale } from "./netns-lab";
 import { NetPolicies, nftScript } from "./netns-nft";
 import { eventually } from "./netns-wait";
 
@@ -104,6 +104,18 @@ describe("netns lab", () => {
 
   it("refuses what is not an address in a rule", () => {
     expect(() => nftScript({ blocked: ["1.2.3.4; flush ruleset"] })).toThrow(/not an IPv4 address/);
+  });
+});
+
+describe("netns lab prerequisites", () => {
+  it("not root: fails (never skips) saying it needs root", async () => {
+    const uid = jest.spyOn(process, "getuid").mockReturnValue(1000);
+    try {
+      await expect(requireNetnsPrerequisites()).rejects.toThrow(/^needs root: .*CI does/);
+      await expect(NetnsLab.create(["q"])).rejects.toThrow(/needs root/);
+    } finally {
+      uid.mockRestore();
+    }
   });
 });
 
