@@ -7,6 +7,9 @@
  *   - clients by address (start finds its node by address match), except carol, which is reached
  *     by name (the encryptor calls it so);
  *   - connie uses a subset of the hubs (helen, hilary, holly).
+ * The hosts share one state directory: the root README's "shared file system" case (`certs` run
+ * once, its certificates and operator token seen by every host, PSRD bundles moved by the hubs'
+ * local distributors into the clients' inboxes).
  * Every client → hub link goes through a DelayRelay in the test's namespace (DNAT in the client's
  * namespace, see netns-nft.ts), with no delay until a test sets one.
  * Diagnostics: DSKE_NETNS_KEEP=1 keeps the temporary directory (YAML, state, node logs);
