@@ -39,6 +39,18 @@ export interface ClientOptions {
   psrdStore: PsrdStore;
   /** k: shares needed to reconstruct a key (default 3). */
   minNrShares?: number;
+  /**
+   * Clients on a subset of the topology's hubs: the position (0-based) of each of `hubs` in the
+   * topology's hub list. A share for the hub at position p has x = p + 1 (x = p in the reference
+   * format), so two clients with different subsets agree on the x of the hubs they share.
+   * Default: 0, 1, 2, ... (every client lists every hub in topology order).
+   */
+  hubPositions?: readonly number[];
+  /**
+   * Shares gathered to reconstruct a key this client receives: the largest min_nr_shares among
+   * the clients it gets keys from, when one of them needs more than `minNrShares`. Default minNrShares.
+   */
+  gatherMinNrShares?: number;
   /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
   keySource?: KeySource;
   /** Durable state (registrations, key bookkeeping) goes here; memory only when absent. */

@@ -37,6 +37,10 @@ export interface ClientServerConfig {
   stopRequestPsrdThreshold: number;
   getPsrdBlockSize: number;
   minNrShares: number;
+  /** `--hub-positions 0,2,3`: topology position of each --hubs URL (a client on a subset of hubs; ClientOptions.hubPositions). */
+  hubPositions?: number[];
+  /** `--gather-min-nr-shares k`: shares gathered for a received key, when a peer's min_nr_shares is larger (ClientOptions.gatherMinNrShares). */
+  gatherMinNrShares?: number;
   stateDir: string;
   kmeDirectory?: Record<string, string>;
   /** HTTPS with mutual TLS (SAE identity = client certificate CN); absent = plain HTTP (insecure). */
@@ -97,6 +101,8 @@ const ConfigSchema = z
     stopRequestPsrdThreshold: int(0, 1 << 30),
     getPsrdBlockSize: int(1, 16 * 1024 * 1024),
     minNrShares: int(1, 255),
+    hubPositions: z.array(int(0, 254)).optional(),
+    gatherMinNrShares: int(1, 255).optional(),
     stateDir: z.string().min(1),
     kmeDirectory: z.string().min(1).optional(),
     tlsCert: z.string().min(1).optional(),
@@ -151,6 +157,17 @@ const ConfigSchema = z
       });
     }
   })
+  .refine(
+    (c) => c.hubPositions === undefined || (c.hubPositions.length === c.hubs.length && new Set(c.hubPositions).size === c.hubs.length),
+    {
+      error: "give one distinct position per --hubs URL (its index in the topology's hub list, from 0)",
+      path: ["hubPositions"],
+    },
+  )
+  .refine((c) => (c.gatherMinNrShares ?? 0) <= c.hubs.length, {
+    error: "--gather-min-nr-shares must not exceed the number of --hubs",
+    path: ["gatherMinNrShares"],
+  })
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
@@ -185,6 +202,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--stop-request-psrd-threshold <n>", "stop requesting PSRD above this many bytes", "2000")
     .option("--get-psrd-block-size <n>", "PSRD block size in bytes", "1000")
     .option("--min-nr-shares <k>", "shares needed to reconstruct a key", "3")
+    .option("--hub-positions <list>", "a client on a subset of hubs: each --hubs URL's index in the topology's hub list, comma separated")
+    .option("--gather-min-nr-shares <k>", "shares to gather for a received key when a peer client's min_nr_shares is larger than ours")
     .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
     .option("--kme-directory <file>", "JSON file {sae: client} naming the KME of every SAE")
     .option("--tls-cert <file>", "PEM server certificate: serve HTTPS with mutual TLS (needs --tls-key and --tls-ca)")
@@ -247,6 +266,8 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     stopRequestPsrdThreshold: o.stopRequestPsrdThreshold,
     getPsrdBlockSize: o.getPsrdBlockSize,
     minNrShares: o.minNrShares,
+    hubPositions: o.hubPositions === undefined ? undefined : commaList(o.hubPositions),
+    gatherMinNrShares: o.gatherMinNrShares,
     stateDir: o.stateDir ?? path.join(".dske", "state", name),
     kmeDirectory: o.kmeDirectory,
     tlsCert: o.tlsCert,

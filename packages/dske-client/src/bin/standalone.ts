@@ -70,6 +70,8 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
       hubs: config.hubs,
       psrdStore: store,
       minNrShares: config.minNrShares,
+      ...(config.hubPositions !== undefined ? { hubPositions: config.hubPositions } : {}),
+      ...(config.gatherMinNrShares !== undefined ? { gatherMinNrShares: config.gatherMinNrShares } : {}),
       keySource: config.keySource,
       stateDir: config.stateDir,
       kmeDirectory: config.kmeDirectory,
