@@ -102,9 +102,14 @@ export class Topology {
     return this.hubsOf(client).map((h) => nodeBaseUrl(h, secure && !isExternal(h)));
   }
 
-  /** Whether nodes are placed on more than one machine (or bound beyond loopback). */
-  get spread(): boolean {
-    return this.nodes.some((n) => n.host !== undefined && n.host !== HOST);
+  /**
+   * Shares a client gathers for a key it receives: the largest min_nr_shares among the clients
+   * hosting encryptors (they may send it keys), at least its own.
+   */
+  gatherMinNrShares(client: Pick<NodeSpec, "minNrShares">): number {
+    const own = client.minNrShares ?? this.config.min_nr_shares;
+    const senders = this.clients.filter((c) => c.encryptors.length > 0).map((c) => c.minNrShares ?? this.config.min_nr_shares);
+    return Math.max(own, ...senders);
   }
 
   /** SAE ID → hosting client name. */
