@@ -166,7 +166,7 @@ export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
       seen.add(h);
     });
     const { hubs, k } = clientShares(cfg, c);
-    if (k > hubs.length && c.hubs !== undefined) {
+    if (k > hubs.length && (c.hubs !== undefined || c.min_nr_shares !== undefined)) {
       const own = c.min_nr_shares !== undefined;
       ctx.addIssue({
         code: "custom",
@@ -176,7 +176,8 @@ export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
       sound = false;
     }
   });
-  if (!sound) return;
+  // Pairs are judged only once every client's own figures are sound (and the top-level k fits).
+  if (!sound || cfg.min_nr_shares > cfg.hubs.length) return;
   // Every pair of clients hosting encryptors may exchange keys, in both directions: a key reaches
   // the slave only through hubs both use, and each side needs its own k of them.
   const exchanging = cfg.clients.map((c, i) => ({ c, i, ...clientShares(cfg, c) })).filter((e) => e.c.encryptors.length > 0);

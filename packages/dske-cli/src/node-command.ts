@@ -32,22 +32,14 @@ export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): str
 export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tls = false): string[] {
   const cfg: DskeConfig = topology.config;
   // The operator token travels as a file path (never on argv); dske-cli creates it before spawning.
-  const common = [
-    "--port",
-    String(node.port),
-    "--host",
-    node.listen ?? HOST,
-    "--state-dir",
-    state.nodeDir(node.name),
-    "--operator-token-file",
-    state.operatorTokenFile,
-    // Plain HTTP off loopback: the config check allows it only with `insecure: true`.
-    ...(cfg.insecure ? ["--allow-insecure-bind"] : []),
-  ];
+  const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name), "--operator-token-file", state.operatorTokenFile];
+  // Where the node binds; plain HTTP off loopback only with `insecure: true` (the config check).
+  const bind = ["--host", node.listen ?? HOST, ...(cfg.insecure ? ["--allow-insecure-bind"] : [])];
   if (node.kind === "hub") {
     return [
       node.name,
       ...common,
+      ...bind,
       ...(tls ? hubTlsArgs(node, state) : []),
       "--share-timeout-secs",
       String(cfg.share_timeout_secs),
@@ -70,7 +62,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       ...referenceClientArgs(topology),
     ];
   }
-  const args = [node.name, ...common, "--hubs", ...topology.hubUrlsOf(node, tls)];
+  const args = [node.name, ...common, "--hubs", ...topology.hubUrlsOf(node, tls), ...bind];
   const hubs = topology.hubsOf(node);
   // On a subset of hubs: each hub's topology position (the x of its shares), so that clients with
   // different subsets agree on the hubs they share.
