@@ -68,11 +68,12 @@ export function localAddresses(): Set<string> {
 }
 
 /**
- * Is a node whose `host` is this value placed on this machine? Yes for loopback hosts, for one of
- * this machine's addresses or its host name, and for a value named by `start --on HOST`.
+ * Is a node whose `host` is this value placed on this machine? With `start --on HOST` values, yes
+ * exactly for those (the operator says which host this machine is: behind NAT, or several "hosts"
+ * sharing one loopback); else for loopback hosts and this machine's addresses and host name.
  */
 export function isOnThisMachine(host: string, on: readonly string[] = [], local: ReadonlySet<string> = localAddresses()): boolean {
   const h = bareHost(host);
-  if (on.some((o) => bareHost(o) === h)) return true;
+  if (on.length > 0) return on.some((o) => bareHost(o) === h);
   return isLoopbackHost(h) || local.has(h);
 }

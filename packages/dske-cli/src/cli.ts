@@ -158,7 +158,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     )
     .option(
       "--on <host>",
-      "multi-host topology: also start the nodes whose `host` is this (repeatable); by default the nodes whose host is an address of this machine",
+      "multi-host topology: this machine is HOST: start only the nodes whose `host` is HOST (repeatable); default: the nodes whose host is loopback or an address of this machine",
       collect,
       [],
     )

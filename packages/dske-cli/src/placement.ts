@@ -1,7 +1,7 @@
 /**
  * Which nodes run on this machine: in a multi-host topology `dske-cli start` starts only the nodes
- * whose `host` is one of this machine's addresses (or loopback, or named by `start --on HOST`);
- * the others are remote, reached over their management API at their host and port.
+ * whose `host` is one of this machine's addresses or loopback, or with `start --on HOST` those
+ * whose `host` is HOST; the others are remote, reached over their management API at their host and port.
  */
 import { isLoopbackHost, isOnThisMachine, localAddresses } from "./addresses";
 import { HOST, nodeAddress, type NodeSpec } from "./topology";
@@ -11,7 +11,8 @@ let cached: ReadonlySet<string> | undefined;
 /** Is the node placed on this machine? `on`: `start --on HOST` values; `local`: this machine's addresses. */
 export function isLocal(node: Pick<NodeSpec, "host">, on: readonly string[] = [], local?: ReadonlySet<string>): boolean {
   const host = node.host ?? HOST;
-  if (isLoopbackHost(host)) return true;
+  if (on.length === 0 && isLoopbackHost(host)) return true;
+  if (on.length > 0) return isOnThisMachine(host, on);
   cached ??= localAddresses();
   return isOnThisMachine(host, on, local ?? cached);
 }

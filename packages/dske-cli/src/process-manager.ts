@@ -64,7 +64,7 @@ export interface ProcessManagerOptions {
    * is kept while clients still run with TLS (management calls then use the operator certificate).
    */
   tls?: boolean;
-  /** `start --on HOST`: nodes whose host is one of these are started here too (placement.ts). */
+  /** `start --on HOST`: start only the nodes whose host is one of these (placement.ts). */
   on?: readonly string[];
   /** This machine's addresses (tests); default os.networkInterfaces(). */
   localAddresses?: ReadonlySet<string>;

@@ -199,6 +199,10 @@ describe("placement: which nodes run on this machine", () => {
     expect(isOnThisMachine("[FD00::11]", [], local)).toBe(true);
     expect(isOnThisMachine("10.77.0.12", [], local)).toBe(false);
     expect(isOnThisMachine("kme.example", ["KME.example"], local)).toBe(true);
+    // With --on, exactly the named hosts: 127.0.0.1 and localhost are then two hosts.
+    expect(isOnThisMachine("127.0.0.1", ["localhost"], local)).toBe(false);
+    expect(isLocal({ host: "localhost" }, ["localhost"])).toBe(true);
+    expect(isLocal({}, ["localhost"])).toBe(false);
     expect(isLocal({ host: "10.77.0.12" }, [], local)).toBe(false);
     expect(isLocal({}, [], local)).toBe(true);
   });
