@@ -24,6 +24,7 @@ import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
+import { ensureOperatorToken } from "./operator-token";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
@@ -190,6 +191,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         force: opts.force === true,
       });
       writeExtraSans(ctx.state.root, extra);
+      // The topology's one operator token, made here too so that it is copied to every host with the certificates.
+      ensureOperatorToken(ctx.state.root);
       out.line(`TLS certificates in ${certLayout(ctx.state.root).dir}: ${r.created.length} created, ${r.kept.length} kept`);
     });
 
