@@ -86,7 +86,7 @@ function placements(cfg: PlacedConfig): { where: (string | number)[]; label: str
     ...cfg.clients.map((c, j) => ({
       where: ["clients", j],
       label: `client ${c.name}`,
-      node: c as PlacedNode,
+      node: c,
       place: placeNode(c, cfg.base_port + n + j),
     })),
   ];
@@ -141,7 +141,7 @@ export function clientShares(
 export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
   const known = new Set(cfg.hubs.map((h) => h.name));
   let sound = true;
-  cfg.clients.forEach((c, i) => {
+  for (const [i, c] of cfg.clients.entries()) {
     if (c.implementation === "reference" && (c.hubs !== undefined || c.min_nr_shares !== undefined)) {
       ctx.addIssue({
         code: "custom",
@@ -151,7 +151,7 @@ export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
       sound = false;
     }
     const seen = new Set<string>();
-    (c.hubs ?? []).forEach((h, j) => {
+    for (const [j, h] of (c.hubs ?? []).entries()) {
       if (!known.has(h)) {
         ctx.addIssue({
           code: "custom",
@@ -164,7 +164,7 @@ export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
         sound = false;
       }
       seen.add(h);
-    });
+    }
     const { hubs, k } = clientShares(cfg, c);
     if (k > hubs.length && (c.hubs !== undefined || c.min_nr_shares !== undefined)) {
       const own = c.min_nr_shares !== undefined;
@@ -175,7 +175,7 @@ export function checkHubSubsets(cfg: PlacedConfig, ctx: z.RefinementCtx): void {
       });
       sound = false;
     }
-  });
+  }
   // Pairs are judged only once every client's own figures are sound (and the top-level k fits).
   if (!sound || cfg.min_nr_shares > cfg.hubs.length) return;
   // Every pair of clients hosting encryptors may exchange keys, in both directions: a key reaches

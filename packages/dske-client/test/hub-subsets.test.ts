@@ -17,7 +17,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) await c.close();
-  for (const h of hubs ?? []) {
+  for (const h of hubs) {
     await h.down();
     await h.hub.close();
   }
