@@ -6,13 +6,12 @@
  * `ClientServerConfig` is flat on purpose: one field per command-line option. `startClientServer`
  * (standalone.ts) turns it into the grouped `ClientOptions` (client-options.ts).
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
-import { isLoopbackHost } from "@dske/server";
+import { TlsFileError, isLoopbackHost, readCaFile, readServerTlsFiles } from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
 import { hubNameOfUrl } from "../reference-hub.js";
@@ -314,36 +313,17 @@ function commaList(v: unknown): string[] {
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
 async function loadTls(certFile: string, keyFile: string, caFile: string): Promise<ClientTlsConfig> {
-  const read = async (file: string, option: string): Promise<Buffer> => {
-    try {
-      return await fs.readFile(file);
-    } catch (err) {
-      throw new ClientUsageError(`${option} ${file}: cannot read (${(err as Error).message})`);
-    }
-  };
-  const [cert, key, ca] = await Promise.all([read(certFile, "--tls-cert"), read(keyFile, "--tls-key"), read(caFile, "--tls-ca")]);
-  let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(cert);
+    const files = await readServerTlsFiles({
+      cert: { option: "--tls-cert", file: certFile },
+      key: { option: "--tls-key", file: keyFile },
+      ca: { option: "--tls-ca", file: caFile },
+    });
+    return { certFile, keyFile, caFile, cert: files.cert, key: files.key, ca: files.ca ?? Buffer.alloc(0) };
   } catch (err) {
-    throw new ClientUsageError(`--tls-cert ${certFile}: not a PEM certificate (${(err as Error).message})`);
+    if (err instanceof TlsFileError) throw new ClientUsageError(err.message);
+    throw err;
   }
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (err) {
-    throw new ClientUsageError(`--tls-key ${keyFile}: not a PEM private key (${(err as Error).message})`);
-  }
-  if (!x509.checkPrivateKey(privateKey)) {
-    throw new ClientUsageError(`--tls-key ${keyFile}: does not belong to the certificate in --tls-cert ${certFile}`);
-  }
-  try {
-    const caCert = new X509Certificate(ca);
-    if (!caCert.ca) throw new Error("not a CA certificate (basicConstraints CA:FALSE)");
-  } catch (err) {
-    throw new ClientUsageError(`--tls-ca ${caFile}: not a PEM CA certificate (${(err as Error).message})`);
-  }
-  return { certFile, keyFile, caFile, cert, key, ca };
 }
 
 function optionName(key: string): string {
