@@ -72,9 +72,11 @@ export function makeTestCa(dir: string, name = "test-ca"): TestCa {
       const sans = options.sans ?? [];
       writeFileSync(
         ext,
-        ["basicConstraints=CA:FALSE", "extendedKeyUsage=serverAuth,clientAuth", ...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : [])].join(
-          "\n",
-        ) + "\n",
+        [
+          "basicConstraints=CA:FALSE",
+          "extendedKeyUsage=serverAuth,clientAuth",
+          ...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : []),
+        ].join("\n") + "\n",
       );
       openssl([
         "x509",

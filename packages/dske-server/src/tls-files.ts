@@ -63,7 +63,9 @@ export function checkCaCertificate(pem: Buffer, ref: TlsFileRef): X509Certificat
   try {
     ca = new X509Certificate(pem);
   } catch (err) {
-    throw new TlsFileError(`${ref.option} ${ref.file}: not a PEM CA certificate (${(err as Error).message}); give the topology CA (ca.crt)`);
+    throw new TlsFileError(
+      `${ref.option} ${ref.file}: not a PEM CA certificate (${(err as Error).message}); give the topology CA (ca.crt)`,
+    );
   }
   if (!ca.ca) {
     throw new TlsFileError(

@@ -216,7 +216,9 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   if (tls) {
     logger.info(
       `hub ${config.name}: HTTPS (TLS 1.2+)` +
-        (tls.ca ? "; management accepts the operator certificate (--tls-ca) or the operator token" : "; management needs the operator token"),
+        (tls.ca
+          ? "; management accepts the operator certificate (--tls-ca) or the operator token"
+          : "; management needs the operator token"),
     );
   }
   if (operatorToken === undefined && tls?.ca === undefined)
