@@ -6,6 +6,7 @@
 import type { PsrdStore } from "@dske/psrd";
 import type { EtsiLimits } from "./etsi.js";
 import type { HubLinkOptions } from "./hub-link.js";
+import type { HubTlsOptions } from "./hub-tls.js";
 import type { KeySource } from "./key-source.js";
 import type { KeyStockOptions } from "./key-stock.js";
 import type { Logger } from "./logger.js";
@@ -64,6 +65,12 @@ export interface ClientOptions {
   psrd?: ClientPsrdOptions;
   /** How the client talks to each hub. */
   link?: HubLinkOptions;
+  /**
+   * How hubs at `https://` URLs are verified (hub-tls.ts): `ca`, the PEM CA their server
+   * certificates must chain to (the standalone's `--hub-ca`); default the system CAs. The
+   * certificate must name the URL's host in its SANs.
+   */
+  hubTls?: HubTlsOptions;
   /**
    * Key stock (key-stock.ts): keys for a busy (master SAE, slave SAE) pair established `aheadMs`
    * of measured demand ahead (default 2000; 0 disables it), living `ttlMs` (default 20,000; keep

@@ -134,6 +134,7 @@ export class Client {
           logger: this.logger,
           psrd,
           link: options.link,
+          ...(options.hubTls ? { hubTls: options.hubTls } : {}),
           onNeed: () => this.needBoard.notify(),
         }),
     );
