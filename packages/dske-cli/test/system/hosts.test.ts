@@ -3,8 +3,12 @@
  * localhost) and a client on a subset of the hubs with its own min_nr_shares. Started through the
  * CLI, keys between the two clients with different subsets through the built `dske-cli etsi-qkd`,
  * status, stop; then `start --on localhost` starting only that host's nodes (the others listed
- * as remote) and `start --on 127.0.0.1` the rest. Ports 19600-19649.
+ * as remote) and `start --on 127.0.0.1` the rest. Then the same topology with `tls: true`: hubs
+ * serve HTTPS with certificates of the topology CA, clients verify them, keys flow. Ports 19600-19649.
  */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { certLayout } from "../../src/certs";
 import { isPortFree } from "../../src/ports";
 import { eventually, SystemTopology, SYSTEM_TIMEOUT } from "./harness";
 
@@ -40,7 +44,7 @@ clients:
       - name: serena
 `;
 
-const t = new SystemTopology(19600, {}, YAML);
+let t = new SystemTopology(19600, {}, YAML);
 const ON_LOCALHOST = ["helen", "holly", "celia"];
 const ON_LOOPBACK_IP = ["hank", "hilary", "carol"];
 
@@ -135,4 +139,41 @@ test("start --on 127.0.0.1 then starts the rest, and keys flow again", async () 
     30_000,
   );
   await expectKeyPairs();
+});
+
+test("stop, then the same topology with tls: true", async () => {
+  const r = await t.cli("stop");
+  expect(r.code).toBe(0);
+  // Same hosts, on ports 19630-19637.
+  t = new SystemTopology(
+    19630,
+    { tls: "true" },
+    YAML.replace(/port: 196(\d\d)/g, (_, p: string) => `port: ${19630 + (Number(p) % 20)}`),
+  );
+  expect(t.topology.nodes.map((n) => n.port)).toEqual([19631, 19633, 19635, 19637, 19630, 19632]);
+  const certs = await t.cli("certs", "--san", "kme.example.org");
+  expect(certs.code).toBe(0);
+  const layout = certLayout(t.stateDir);
+  const sans = execFileSync("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", layout.hub("helen").cert], { encoding: "utf8" });
+  expect(sans).toContain("DNS:localhost");
+  expect(sans).toContain("IP Address:127.0.0.1");
+  expect(sans).toContain("DNS:kme.example.org");
+  expect(existsSync(layout.client("celia").cert)).toBe(true);
+  const start = await t.cli("start");
+  if (start.code !== 0) throw new Error(`TLS start failed: ${start.stderr}`);
+});
+
+test("TLS: hubs answer HTTPS only, status reaches them with the operator credential, keys flow both ways", async () => {
+  const helen = t.node("helen");
+  await expect(t.http.get(`http://127.0.0.1:${helen.port}/health`)).rejects.toThrow();
+  const docs = await statusDocs();
+  expect(docs.map((d) => [d.name, d.running])).toEqual(t.topology.nodes.map((n) => [n.name, true]));
+  await eventually(
+    "celia registered with its three hubs over HTTPS",
+    async () => ((await t.status("celia")).peer_hubs as { registered: boolean }[]).every((h) => h.registered),
+    30_000,
+  );
+  await expectKeyPairs();
+  const stop = await t.cli("stop");
+  expect(stop.code).toBe(0);
 });
