@@ -1,12 +1,16 @@
 /**
  * `dske-cli certs`: a local certificate authority for a topology and the certificates of its
- * mutual-TLS ETSI API (see the client README, "TLS"):
+ * mutual-TLS ETSI API and of its hubs' HTTPS (see the client README, "TLS"):
  *
  *   <state>/tls/ca.crt, ca.key (0600)             the topology CA (self-signed, EC P-256)
- *   <state>/tls/clients/NAME.crt, NAME.key        server cert per client: CN = NAME, SAN IP:127.0.0.1, DNS:localhost
+ *   <state>/tls/clients/NAME.crt, NAME.key        server cert per client: CN = NAME, SANs below
+ *   <state>/tls/hubs/NAME.crt, NAME.key           server cert per hub: CN = NAME, SANs below
  *   <state>/tls/saes/NAME.crt, NAME.key           client cert per SAE: CN = SAE ID
  *   <state>/tls/operator.crt, operator.key        client cert CN = dske-operator (management routes)
  *   <state>/tls/enabled                           present while the topology runs with TLS
+ *
+ * Server certificates name (SANs) the node's host, its listen address unless a wildcard,
+ * 127.0.0.1, localhost and the extra names of `dske-cli certs --san` (serverSans).
  *
  * Keys: EC P-256 from Node's webcrypto. Certificates: built and signed with @peculiar/x509.
  * Idempotent: an existing certificate is kept while it is valid, signed by the current CA and
@@ -16,7 +20,9 @@ import { webcrypto } from "node:crypto";
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
+import { bareHost, isWildcardAddress } from "./addresses";
 import { CliError } from "./errors";
 
 /** CN of the operator certificate: the only identity allowed on a TLS client's management routes. */
@@ -44,6 +50,7 @@ export interface CertLayout {
   readonly caKey: string;
   readonly enabledFile: string;
   client(name: string): TlsIdentityFiles;
+  hub(name: string): TlsIdentityFiles;
   sae(name: string): TlsIdentityFiles;
   readonly operator: TlsIdentityFiles;
 }
@@ -56,6 +63,7 @@ export function certLayout(stateRoot: string): CertLayout {
     caKey: path.join(dir, "ca.key"),
     enabledFile: path.join(dir, "enabled"),
     client: (name) => ({ cert: path.join(dir, "clients", `${name}.crt`), key: path.join(dir, "clients", `${name}.key`) }),
+    hub: (name) => ({ cert: path.join(dir, "hubs", `${name}.crt`), key: path.join(dir, "hubs", `${name}.key`) }),
     sae: (name) => ({ cert: path.join(dir, "saes", `${name}.crt`), key: path.join(dir, "saes", `${name}.key`) }),
     operator: { cert: path.join(dir, "operator.crt"), key: path.join(dir, "operator.key") },
   };
@@ -63,7 +71,11 @@ export function certLayout(stateRoot: string): CertLayout {
 
 export interface EnsureCertsOptions {
   clients: readonly string[];
+  /** Hubs (server certificates for their HTTPS). Default none. */
+  hubs?: readonly string[];
   saes: readonly string[];
+  /** SANs of a server certificate (serverSans). Default: 127.0.0.1 and localhost. */
+  sans?: (kind: "hub" | "client", name: string) => readonly string[];
   /** Regenerate the CA and every certificate. */
   force?: boolean;
 }
@@ -140,23 +152,68 @@ async function loadCa(layout: CertLayout): Promise<Ca | undefined> {
   }
 }
 
-/** An existing leaf is kept if it parses, is signed by the CA, names `cn` and is valid for > 1 day. */
-function leafIsValid(ca: Ca, files: TlsIdentityFiles, cn: string): boolean {
+const DEFAULT_SANS = ["127.0.0.1", "localhost"];
+
+/**
+ * The SANs of a node's server certificate: its host, its listen address unless a wildcard,
+ * 127.0.0.1, localhost, then `extra` (`dske-cli certs --san`); once each, in that order.
+ */
+export function serverSans(node: { host?: string; listen?: string }, extra: readonly string[] = []): string[] {
+  const names = [
+    node.host,
+    node.listen !== undefined && !isWildcardAddress(node.listen) ? node.listen : undefined,
+    ...DEFAULT_SANS,
+    ...extra,
+  ];
+  const out = new Map<string, string>();
+  for (const n of names) if (n !== undefined && n.trim() !== "") out.set(sanKey(n), bareHost(n));
+  return [...out.values()];
+}
+
+/** A SAN compared the way certificates hold it: IPs canonical (IPv6 compressed), DNS names lower case. */
+function sanKey(name: string): string {
+  const h = bareHost(name);
+  return isIP(h) === 6 ? `ip:${new URL(`http://[${h}]`).hostname}` : isIP(h) === 4 ? `ip:${h}` : `dns:${h}`;
+}
+
+/** The SANs of a certificate file as sanKey values (empty for none). */
+function certSanKeys(pem: string): string[] {
+  const ext = new x509.X509Certificate(pem).getExtension(x509.SubjectAlternativeNameExtension);
+  return (ext?.names.items ?? []).map((n) => (n.type === "ip" ? sanKey(n.value) : `${n.type}:${n.value.toLowerCase()}`));
+}
+
+/** An existing leaf is kept if it parses, is signed by the CA, names `cn` (and `sans`) and is valid for > 1 day. */
+function leafIsValid(ca: Ca, files: TlsIdentityFiles, cn: string, sans?: readonly string[]): boolean {
   if (!existsSync(files.cert) || !existsSync(files.key)) return false;
   try {
-    const cert = new NodeX509(readFileSync(files.cert));
+    const pem = readFileSync(files.cert, "utf8");
+    const cert = new NodeX509(pem);
+    const sameSans = sans === undefined || sameSet(certSanKeys(pem), sans.map(sanKey));
     return (
       cert.verify(ca.node.publicKey) &&
       cert.checkIssued(ca.node) &&
       cert.subject.split("\n").includes(`CN=${cn}`) &&
-      new Date(cert.validTo).getTime() > Date.now() + DAY_MS
+      new Date(cert.validTo).getTime() > Date.now() + DAY_MS &&
+      sameSans
     );
   } catch {
     return false;
   }
 }
 
-async function createLeaf(ca: Ca, files: TlsIdentityFiles, cn: string, role: "server" | "client"): Promise<void> {
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const A = new Set(a);
+  const B = new Set(b);
+  return A.size === B.size && [...A].every((x) => B.has(x));
+}
+
+async function createLeaf(
+  ca: Ca,
+  files: TlsIdentityFiles,
+  cn: string,
+  role: "server" | "client",
+  sans: readonly string[] = DEFAULT_SANS,
+): Promise<void> {
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
   const extensions: x509.Extension[] = [
@@ -168,10 +225,9 @@ async function createLeaf(ca: Ca, files: TlsIdentityFiles, cn: string, role: "se
   ];
   if (role === "server") {
     extensions.push(
-      new x509.SubjectAlternativeNameExtension([
-        { type: "ip", value: "127.0.0.1" },
-        { type: "dns", value: "localhost" },
-      ]),
+      new x509.SubjectAlternativeNameExtension(
+        sans.map((s) => (isIP(bareHost(s)) !== 0 ? { type: "ip", value: bareHost(s) } : { type: "dns", value: bareHost(s) })),
+      ),
     );
   }
   const cert = await x509.X509CertificateGenerator.create({
@@ -199,28 +255,31 @@ function checkName(name: string, what: string): void {
 export async function ensureCertificates(stateRoot: string, options: EnsureCertsOptions): Promise<EnsureCertsResult> {
   const layout = certLayout(stateRoot);
   for (const c of options.clients) checkName(c, "client");
+  for (const h of options.hubs ?? []) checkName(h, "hub");
   for (const s of options.saes) checkName(s, "encryptor (SAE)");
   const created: string[] = [];
   const kept: string[] = [];
   mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
   let ca = options.force ? undefined : await loadCa(layout);
   if (ca === undefined) {
-    for (const d of ["clients", "saes"]) rmSync(path.join(layout.dir, d), { recursive: true, force: true });
+    for (const d of ["clients", "hubs", "saes"]) rmSync(path.join(layout.dir, d), { recursive: true, force: true });
     ca = await createCa(layout);
     created.push(layout.caCert);
   } else {
     kept.push(layout.caCert);
   }
-  const leaves: [TlsIdentityFiles, string, "server" | "client"][] = [
-    ...options.clients.map((c) => [layout.client(c), c, "server"] as [TlsIdentityFiles, string, "server"]),
-    ...options.saes.map((s) => [layout.sae(s), s, "client"] as [TlsIdentityFiles, string, "client"]),
-    [layout.operator, OPERATOR_CN, "client"],
+  const sansOf = (kind: "hub" | "client", name: string) => options.sans?.(kind, name) ?? DEFAULT_SANS;
+  const leaves: (readonly [TlsIdentityFiles, string, "server" | "client", readonly string[] | undefined])[] = [
+    ...(options.hubs ?? []).map((h) => [layout.hub(h), h, "server", sansOf("hub", h)] as const),
+    ...options.clients.map((c) => [layout.client(c), c, "server", sansOf("client", c)] as const),
+    ...options.saes.map((s) => [layout.sae(s), s, "client", undefined] as const),
+    [layout.operator, OPERATOR_CN, "client", undefined],
   ];
-  for (const [files, cn, role] of leaves) {
-    if (leafIsValid(ca, files, cn)) {
+  for (const [files, cn, role, sans] of leaves) {
+    if (leafIsValid(ca, files, cn, sans)) {
       kept.push(files.cert);
     } else {
-      await createLeaf(ca, files, cn, role);
+      await createLeaf(ca, files, cn, role, sans);
       created.push(files.cert);
     }
   }

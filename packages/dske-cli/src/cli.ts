@@ -1,8 +1,8 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls]|stop|status [--json|--reference]
- *   dske-cli certs [--force]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]...|stop|status [--json|--reference]
+ *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
@@ -12,9 +12,11 @@
  * `runCli` never exits the process: it returns the exit code (0 ok, 1 operation failed,
  * 2 bad usage or configuration).
  */
+import { isIP } from "node:net";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
+import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
 import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
 import { CliError } from "./errors";
@@ -22,11 +24,12 @@ import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
+import { ensureOperatorToken } from "./operator-token";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
-import { selectNodes, Topology, UnknownNodeError } from "./topology";
+import { isExternal, selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
   out?: Output;
@@ -128,7 +131,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
 
-  const context = (startTls = false): Context => {
+  const context = (startTls = false, on: readonly string[] = []): Context => {
     const g = globals();
     const config = loadConfig(g.config);
     const topology = new Topology(config);
@@ -138,7 +141,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       ...(ms !== undefined ? { portFreeMs: ms, startMs: ms, stopMs: ms } : {}),
       ...options.timeouts,
     };
-    const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts, tls: startTls || config.tls });
+    const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts, tls: startTls || config.tls, on });
     return { config, topology, state, manager };
   };
 
@@ -150,23 +153,46 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("start")
     .description("start all hubs and clients (or the filtered ones)")
-    .option("--tls", "clients serve the ETSI API over HTTPS with mutual TLS (creates missing certificates; also `tls: true` in the config)")
-    .action(async (opts: { tls?: boolean }) => {
-      const ctx = context(opts.tls === true);
+    .option(
+      "--tls",
+      "clients serve the ETSI API over HTTPS with mutual TLS and hubs serve HTTPS (creates missing certificates; also `tls: true` in the config)",
+    )
+    .option(
+      "--on <host>",
+      "multi-host topology: this machine is HOST: start only the nodes whose `host` is HOST (repeatable); default: the nodes whose host is loopback or an address of this machine",
+      collect,
+      [],
+    )
+    .action(async (opts: { tls?: boolean; on: string[] }) => {
+      const ctx = context(opts.tls === true, opts.on);
       await ctx.manager.start(selection(ctx));
     });
 
   program
     .command("certs")
-    .description("create the topology CA and the TLS certificates of every client, encryptor (SAE) and the operator under <state-dir>/tls")
+    .description(
+      "create the topology CA and the TLS certificates of every hub, client, encryptor (SAE) and the operator under <state-dir>/tls",
+    )
     .option("--force", "regenerate the CA and every certificate")
-    .action(async (opts: { force?: boolean }) => {
+    .option(
+      "--san <name>",
+      "extra host name or IP address in every hub and client server certificate (repeatable; replaces those of an earlier --san)",
+      collect,
+      [],
+    )
+    .action(async (opts: { force?: boolean; san: string[] }) => {
       const ctx = context();
+      const extra = opts.san.length > 0 ? opts.san.map(checkSan) : readExtraSans(ctx.state.root);
       const r = await ensureCertificates(ctx.state.root, {
-        clients: ctx.topology.clients.map((c) => c.name),
+        clients: ctx.topology.clients.filter((c) => !isExternal(c)).map((c) => c.name),
+        hubs: ctx.topology.hubs.filter((h) => !isExternal(h)).map((h) => h.name),
         saes: ctx.topology.allEncryptors(),
+        sans: certSansFor(ctx.topology, ctx.state.root, extra),
         force: opts.force === true,
       });
+      writeExtraSans(ctx.state.root, extra);
+      // The topology's one operator token, made here too so that it is copied to every host with the certificates.
+      ensureOperatorToken(ctx.state.root);
       out.line(`TLS certificates in ${certLayout(ctx.state.root).dir}: ${r.created.length} created, ${r.kept.length} kept`);
     });
 
@@ -190,10 +216,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     )
     .action(async (opts: { json?: boolean; reference?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), ctx.manager.credential);
+      const results = await collectStatus(selection(ctx), ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
       if (opts.json) printStatusJson(results, out);
       else if (opts.reference) printStatusReference(results, out);
-      else printStatusSummary(results, out);
+      else printStatusSummary(results, out, ctx.config.insecure);
     });
 
   program
@@ -302,6 +328,16 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     exitCode = handleError(err, out);
   }
   return exitCode;
+}
+
+/** A `certs --san` value: an IP address or a DNS name. */
+function checkSan(value: string): string {
+  const v = value.trim();
+  const ip = isIP(v.replace(/^\[(.*)\]$/, "$1")) !== 0;
+  if (!ip && !/^(?=.{1,253}$)[A-Za-z0-9*]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) {
+    throw new CliError(`--san '${value}': expected a host name or an IP address (e.g. --san kme1.example.org --san 10.0.0.21)`, 2);
+  }
+  return v;
 }
 
 /** Each SAE's certificate when the topology runs with TLS (recorded in the state dir). */

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
+import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
 export const CONFIG_DEFAULTS = {
@@ -19,6 +20,7 @@ export const CONFIG_DEFAULTS = {
   // gf128 only: hmac-sha256 (computational) only where a topology lists it for reference peers.
   auth_schemes: ["gf128"] as const,
   tls: false,
+  insecure: false,
   etsi_anonymous_single_sae: false,
   key_source: "random",
   key_stock_ahead_ms: 2000,
@@ -82,7 +84,7 @@ const implementationSchema = z
   .default("dske");
 
 const hubSchema = z.strictObject(
-  { name: nameSchema, implementation: implementationSchema },
+  { name: nameSchema, implementation: implementationSchema, ...placementFields },
   { error: "expected a mapping like `- name: hank`" },
 );
 
@@ -90,6 +92,13 @@ const clientSchema = z.strictObject(
   {
     name: nameSchema,
     implementation: implementationSchema,
+    ...placementFields,
+    // The draft's "clients use a subset of hubs": the hubs this client uses (default: all), and its own k.
+    hubs: z
+      .array(nameSchema, { error: "expected a list of hub names (`hubs: [hank, helen, hilary]`)" })
+      .min(1, { error: "expected at least one hub name" })
+      .optional(),
+    min_nr_shares: intSchema(1, 255, "a share count").optional(),
     encryptors: z
       .array(encryptorSchema, { error: "expected a list of encryptors (`- name: sam`)" })
       .nullish()
@@ -118,7 +127,10 @@ export const configSchema = z
       // `allowed_auth_schemes` (the issue's name) and `auth_schemes` (the first spelling) are the same setting.
       allowed_auth_schemes: authSchemesSchema().optional(),
       auth_schemes: authSchemesSchema().optional(),
-      tls: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.tls),
+      // Default: true when a node is placed off loopback (config-placement.ts), else false.
+      tls: z.boolean({ error: "expected true or false" }).optional(),
+      // Plain HTTP off loopback only with insecure: true (status and the nodes' logs flag it).
+      insecure: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.insecure),
       // Reference compatibility: every client with exactly one SAE takes ETSI calls without Authorization as from it.
       etsi_anonymous_single_sae: z.boolean({ error: "expected true or false" }).default(CONFIG_DEFAULTS.etsi_anonymous_single_sae),
       // PSRD delivery (issue 12): bundles carried out of band by the hubs' local distributors, or
@@ -186,7 +198,8 @@ export const configSchema = z
     );
     const nodes = cfg.hubs.length + cfg.clients.length;
     const last = cfg.base_port + nodes - 1;
-    if (last > 65535) {
+    const defaultPorts = [...cfg.hubs, ...cfg.clients].some((n) => n.port === undefined);
+    if (last > 65535 && defaultPorts) {
       ctx.addIssue({
         code: "custom",
         path: ["base_port"],
@@ -224,9 +237,13 @@ export const configSchema = z
       });
     }
     checkReferenceNodes(cfg, ctx);
+    checkPlacement(cfg, ctx);
+    checkHubSubsets(cfg, ctx);
   })
-  .transform(({ allowed_auth_schemes, auth_schemes, ...cfg }) => ({
+  .transform(({ allowed_auth_schemes, auth_schemes, tls, ...cfg }) => ({
     ...cfg,
+    /** Explicit, else true when a node is placed off loopback (config-placement.ts). */
+    tls: tls ?? tlsByDefault(cfg),
     /** The hubs accept these schemes; clients propose the first and, without hmac-sha256, refuse the fallback. */
     auth_schemes: allowed_auth_schemes ?? auth_schemes ?? [...CONFIG_DEFAULTS.auth_schemes],
   }));

@@ -8,6 +8,7 @@ import { CliError } from "./errors";
 import { ReceivedKeyContainerSchema, ReceivedStatusSchema } from "@dske/protocol";
 import { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse } from "./etsi-caller";
 import type { Output } from "./output";
+import { nodePlace } from "./placement";
 import type { NodeSpec, Topology } from "./topology";
 
 export type EtsiOperation = "get-status" | "get-key" | "get-key-with-key-ids" | "get-key-pair";
@@ -45,7 +46,7 @@ export class EtsiCommand {
 
   private announce(api: keyof typeof API_NAME, kme: NodeSpec, master: string, slave: string): void {
     this.out.line(
-      `Invoke ETSI QKD ${API_NAME[api]} API on client (KME) ${kme.name} port ${kme.port} master encryptor (SAE) ${master} slave encryptor (SAE) ${slave}:`,
+      `Invoke ETSI QKD ${API_NAME[api]} API on client (KME) ${kme.name} ${nodePlace(kme)} master encryptor (SAE) ${master} slave encryptor (SAE) ${slave}:`,
     );
   }
 

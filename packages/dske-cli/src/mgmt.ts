@@ -4,15 +4,16 @@
  *
  * The operator credential (OperatorCredential): the topology's operator token goes to every node
  * as `Authorization: Bearer <token>` (see operator-token.ts); with `tls` (the operator's
- * certificate), clients are called over HTTPS with mutual TLS and the certificate proves the
- * operator too. Hubs stay plain HTTP. Writes carry `Content-Type: application/json` (the nodes
+ * certificate), our nodes are called over HTTPS at their host and port, verified against the
+ * topology CA, and the certificate proves the operator too. Reference-implementation hubs stay
+ * plain HTTP. Writes carry `Content-Type: application/json` (the nodes
  * refuse other content types on management writes).
  */
 import http from "node:http";
 import https from "node:https";
 import type { TlsMaterial } from "./certs";
 import axios, { type AxiosInstance } from "axios";
-import { nodeBaseUrl, type NodeSpec } from "./topology";
+import { isExternal, nodeBaseUrl, type NodeSpec } from "./topology";
 
 const agent = new http.Agent({ keepAlive: false });
 
@@ -56,10 +57,10 @@ export function operatorHeaders(credential: OperatorCredential | undefined): Rec
   return credential?.token !== undefined ? { Authorization: `Bearer ${credential.token}` } : {};
 }
 
-/** Base URL and request options for a node: https + operator certificate for a client under TLS. */
+/** Base URL and request options for a node: https + operator certificate for our nodes under TLS. */
 export function operatorTarget(node: NodeSpec, credential: OperatorCredential | undefined): { base: string; httpsAgent?: https.Agent } {
   const tls = credential?.tls;
-  if (tls === undefined || node.kind !== "client") return { base: nodeBaseUrl(node) };
+  if (tls === undefined || (node.kind === "hub" && isExternal(node))) return { base: nodeBaseUrl(node) };
   return { base: nodeBaseUrl(node, true), httpsAgent: operatorAgent(tls) };
 }
 

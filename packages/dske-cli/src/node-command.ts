@@ -25,17 +25,22 @@ export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): str
   return overrides[kind] ?? defaultServerScript(kind);
 }
 
-/** Arguments after the script path. `tls`: clients serve HTTPS with mutual TLS (certs under `<state>/tls`). */
+/**
+ * Arguments after the script path. `tls`: clients serve HTTPS with mutual TLS, hubs serve HTTPS
+ * and clients verify them against the topology CA (certs under `<state>/tls`).
+ */
 export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tls = false): string[] {
   const cfg: DskeConfig = topology.config;
   // The operator token travels as a file path (never on argv); dske-cli creates it before spawning.
   const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name), "--operator-token-file", state.operatorTokenFile];
+  // Where the node binds; plain HTTP off loopback only with `insecure: true` (the config check).
+  const bind = ["--host", node.listen ?? HOST, ...(cfg.insecure ? ["--allow-insecure-bind"] : [])];
   if (node.kind === "hub") {
     return [
       node.name,
       ...common,
-      "--host",
-      HOST,
+      ...bind,
+      ...(tls ? hubTlsArgs(node, state) : []),
       "--share-timeout-secs",
       String(cfg.share_timeout_secs),
       "--auth-schemes",
@@ -57,7 +62,14 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       ...referenceClientArgs(topology),
     ];
   }
-  const args = [node.name, ...common, "--hubs", ...topology.hubUrls()];
+  const args = [node.name, ...common, "--hubs", ...topology.hubUrlsOf(node, tls), ...bind];
+  const hubs = topology.hubsOf(node);
+  // On a subset of hubs: each hub's topology position (the x of its shares), so that clients with
+  // different subsets agree on the hubs they share.
+  if (hubs.length !== topology.hubs.length) args.push("--hub-positions", hubs.map((h) => topology.hubs.indexOf(h)).join(","));
+  const k = node.minNrShares ?? cfg.min_nr_shares;
+  const gatherK = topology.gatherMinNrShares(node);
+  if (gatherK > k) args.push("--gather-min-nr-shares", String(gatherK));
   if (node.encryptors.length > 0) args.push("--encryptors", ...node.encryptors);
   args.push(
     "--start-request-psrd-threshold",
@@ -67,7 +79,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     "--get-psrd-block-size",
     String(cfg.get_psrd_block_size),
     "--min-nr-shares",
-    String(cfg.min_nr_shares),
+    String(k),
     "--kme-directory",
     state.kmeDirectoryFile,
     "--auth-schemes",
@@ -102,8 +114,20 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     const layout = certLayout(state.root);
     const own = layout.client(node.name);
     args.push("--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert);
+    // Our hubs serve HTTPS with certificates of the topology CA: the client verifies them against it.
+    args.push("--hub-ca", layout.caCert);
   }
   return args;
+}
+
+/**
+ * A hub under TLS: its server certificate (SANs: its host and addresses, `dske-cli certs`), and
+ * the topology CA, so that its management routes take the operator certificate besides the token.
+ */
+function hubTlsArgs(node: NodeSpec, state: StateDir): string[] {
+  const layout = certLayout(state.root);
+  const own = layout.hub(node.name);
+  return ["--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert];
 }
 
 /**

@@ -3,11 +3,14 @@
  * node answers its management status) and stop (mgmt stop, else SIGTERM, then SIGKILL; wait until
  * the port is free), with the reference manager's progress lines. Nodes of the topology with
  * `implementation: reference` are run by the reference implementation's own manager: start and
- * stop report them as external and leave them alone.
+ * stop report them as external and leave them alone. In a multi-host topology `start` starts only
+ * the nodes placed on this machine (placement.ts) and lists the others as remote; `stop` asks
+ * remote nodes to stop over their management API and waits until they no longer answer.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
+import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
@@ -17,6 +20,7 @@ import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFil
 import { isPortFree } from "./ports";
 import type { StateDir } from "./state-dir";
 import { clientStatusSchema } from "./status-schema";
+import { isLocal, nodePlace } from "./placement";
 import { isExternal, nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
 
 export interface ManagerTimeouts {
@@ -60,6 +64,10 @@ export interface ProcessManagerOptions {
    * is kept while clients still run with TLS (management calls then use the operator certificate).
    */
   tls?: boolean;
+  /** `start --on HOST`: start only the nodes whose host is one of these (placement.ts). */
+  on?: readonly string[];
+  /** This machine's addresses (tests); default os.networkInterfaces(). */
+  localAddresses?: ReadonlySet<string>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -109,7 +117,7 @@ export class ProcessManager {
   /** Decide the TLS mode of `start` (see ProcessManagerOptions.tls) and prepare certificates. */
   private async prepareTls(): Promise<void> {
     const { topology, state } = this.opts;
-    const ourClients = topology.clients.filter((c) => !isExternal(c));
+    const ourClients = topology.clients.filter((c) => !isExternal(c) && this.isLocal(c));
     if (this.opts.tls === true) {
       if (this.tlsMaterial === undefined) {
         const plain = await Promise.all(
@@ -120,7 +128,12 @@ export class ProcessManager {
           throw new CliError(`client(s) ${running.join(", ")} run over plain HTTP; stop them first (dske-cli stop), then start with TLS`);
         }
       }
-      const r = await ensureCertificates(state.root, { clients: ourClients.map((c) => c.name), saes: topology.allEncryptors() });
+      const r = await ensureCertificates(state.root, {
+        clients: ourClients.map((c) => c.name),
+        hubs: topology.hubs.filter((h) => !isExternal(h)).map((h) => h.name),
+        saes: topology.allEncryptors(),
+        sans: certSansFor(topology, state.root),
+      });
       if (r.created.length > 0) this.out.line(`Created ${r.created.length} TLS certificate(s) under ${certLayout(state.root).dir}`);
       setTlsEnabled(state.root, true);
       this.tlsMaterial = operatorTls(state.root);
@@ -152,22 +165,34 @@ export class ProcessManager {
     return r;
   }
 
-  /** Report the selected external nodes (reference implementation); the others are ours to handle. */
-  private ours(selection: Selection, verb: "started" | "stopped"): { nodes: NodeSpec[]; description: string } {
+  /** Is the node placed on this machine (or named by `start --on`)? */
+  isLocal(node: NodeSpec): boolean {
+    return isLocal(node, this.opts.on, this.opts.localAddresses);
+  }
+
+  /**
+   * Report the selected external nodes (reference implementation), and with `localOnly` (start)
+   * the nodes placed on other machines; the others are ours to handle.
+   */
+  private ours(selection: Selection, verb: "started" | "stopped", localOnly = false): { nodes: NodeSpec[]; description: string } {
     const external = selection.nodes.filter(isExternal);
     for (const node of external) {
       this.out.line(
-        `${capitalised(node)} ${node.name} on port ${node.port} is external (reference implementation): not ${verb} by dske-cli`,
+        `${capitalised(node)} ${node.name} on ${nodePlace(node)} is external (reference implementation): not ${verb} by dske-cli`,
       );
     }
-    const nodes = selection.nodes.filter((n) => !isExternal(n));
-    return { nodes, description: external.length === 0 ? selection.description : describe(nodes) };
+    const remote = localOnly ? selection.nodes.filter((n) => !isExternal(n) && !this.isLocal(n)) : [];
+    for (const node of remote) {
+      this.out.line(`${capitalised(node)} ${node.name} on ${nodePlace(node)} is remote (placed on another host): not ${verb} here`);
+    }
+    const nodes = selection.nodes.filter((n) => !isExternal(n) && !remote.includes(n));
+    return { nodes, description: external.length === 0 && remote.length === 0 ? selection.description : describe(nodes) };
   }
 
   /** Start the selected nodes (already running ones, and external ones, are left alone). */
   async start(selection: Selection): Promise<void> {
     const { topology, state } = this.opts;
-    const ours = this.ours(selection, "started");
+    const ours = this.ours(selection, "started", true);
     if (ours.nodes.length === 0) return;
     this.token = ensureOperatorToken(state.root).token; // created (mode 0600) when missing
     await this.prepareTls();
@@ -175,7 +200,7 @@ export class ProcessManager {
     const toStart: NodeSpec[] = [];
     ours.nodes.forEach((node, i) => {
       if (probes[i].state === "up") {
-        this.out.line(`${capitalised(node)} ${node.name} is already running on port ${node.port}`);
+        this.out.line(`${capitalised(node)} ${node.name} is already running on ${nodePlace(node)}`);
       } else {
         toStart.push(node);
       }
@@ -199,7 +224,7 @@ export class ProcessManager {
     state.writeDistributionPlan(distributionPlan(topology, state, this.tlsMaterial !== undefined));
     const spawned: Spawned[] = [];
     for (const node of toStart) {
-      this.out.line(`Starting ${node.kind} ${node.name} on port ${node.port}`);
+      this.out.line(`Starting ${node.kind} ${node.name} on ${nodePlace(node)}`);
       spawned.push(this.spawnNode(node));
     }
 
@@ -278,7 +303,7 @@ export class ProcessManager {
       if (Date.now() > deadline) {
         for (const s of pending) {
           failures.push(
-            this.startFailure(s, `${nodeLabel(s.node)} did not answer on port ${s.node.port} within ${this.t.startMs / 1000} s`),
+            this.startFailure(s, `${nodeLabel(s.node)} did not answer on ${nodePlace(s.node)} within ${this.t.startMs / 1000} s`),
           );
         }
         break;
@@ -303,7 +328,9 @@ export class ProcessManager {
     if (node.kind === "hub") return true;
     const parsed = clientStatusSchema.safeParse(status);
     if (!parsed.success) return true;
-    const hubsUp = await Promise.all(this.opts.topology.hubs.map(async (h) => ((await this.probe(h)).state === "up" ? h.name : undefined)));
+    const hubsUp = await Promise.all(
+      this.opts.topology.hubsOf(node).map(async (h) => ((await this.probe(h)).state === "up" ? h.name : undefined)),
+    );
     for (const hubName of hubsUp) {
       if (hubName === undefined) continue;
       const peer = parsed.data.peer_hubs.find((p) => p.hub_name === hubName);
@@ -327,7 +354,7 @@ export class ProcessManager {
     await Promise.all(
       nodes.map(async (node) => {
         // Nothing to do if the port is free and no pid of ours is alive.
-        this.out.line(`Stopping ${node.kind} ${node.name} on port ${node.port}`);
+        this.out.line(`Stopping ${node.kind} ${node.name} on ${nodePlace(node)}`);
         const acknowledged = await requestStop(node, 2000, this.credential);
         if (!acknowledged) this.terminate(node, "SIGTERM");
       }),
@@ -342,9 +369,11 @@ export class ProcessManager {
   }
 
   private isStopped = async (node: NodeSpec): Promise<boolean> => {
+    // A node on another machine: stopped once it no longer answers its management API.
+    if (!this.isLocal(node)) return (await this.probe(node)).state === "down";
     const pid = readPidFile(this.opts.state.pidFile(node.name));
     if (pid !== undefined && isNodeProcessAlive(pid, node.name)) return false;
-    return isPortFree(node.port);
+    return isPortFree(node.port, node.listen);
   };
 
   /**
@@ -377,7 +406,9 @@ export class ProcessManager {
           const owner =
             pid !== undefined && isNodeProcessAlive(pid, n.name)
               ? `its process ${pid} is still alive`
-              : `port ${n.port} is still in use (by another program?)`;
+              : this.isLocal(n)
+                ? `port ${n.port} is still in use (by another program?)`
+                : `it still answers on ${nodePlace(n)}`;
           return `${nodeLabel(n)}: ${owner}`;
         });
         throw new CliError(`timed out after ${timeoutMs / 1000} s waiting for nodes to be stopped:\n  ${why.join("\n  ")}`);

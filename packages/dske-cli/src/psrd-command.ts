@@ -82,7 +82,7 @@ export async function psrdIssue(
   let res;
   try {
     res = await client(ctx).post(
-      `${nodeBaseUrl(hub)}/mgmt/v1/psrd-bundles`,
+      `${nodeBaseUrl(hub, ctx.tls !== undefined && !isExternal(hub))}/mgmt/v1/psrd-bundles`,
       { client_name: opts.client, client_owned_bytes: opts.clientOwnedBytes, hub_owned_bytes: opts.hubOwnedBytes },
       { headers: { "Content-Type": "application/json" } },
     );
@@ -153,7 +153,9 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     ctx.out.line(`Hub ${opts.hub} is a reference-implementation hub: ${opts.client} registers with it again, which resets its side`);
   else
     try {
-      const r = await client(ctx).delete(`${nodeBaseUrl(hubNode)}/mgmt/v1/registration`, { params: { client_name: opts.client } });
+      const r = await client(ctx).delete(`${nodeBaseUrl(hubNode, ctx.tls !== undefined)}/mgmt/v1/registration`, {
+        params: { client_name: opts.client },
+      });
       if (r.status !== 200) throw failure(`hub ${opts.hub} did not unregister ${opts.client}`, r.status, r.data);
       ctx.out.line(`Hub ${opts.hub} unregistered client ${opts.client} (its PSRD with it zeroed)`);
     } catch (err) {

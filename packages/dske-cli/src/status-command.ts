@@ -3,10 +3,12 @@
  * shares or keys); with `--json` ONE JSON document (statusJson): the node's own status document
  * when exactly one node is selected, else an array of them; with `--reference` the reference
  * manager's lines: "Status for hub hank on port 8100" followed by the node's status JSON.
+ * Nodes on other hosts (multi-host topologies) are asked at their host and port, and marked remote.
  */
 import { probeNode, type OperatorCredential } from "./mgmt";
 import type { Output } from "./output";
 import { blockPoolStats, clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
+import { nodePlace } from "./placement";
 import type { NodeSpec, Selection } from "./topology";
 
 export interface StatusResult {
@@ -16,15 +18,24 @@ export interface StatusResult {
   readonly detail?: string;
   /** Something answers on the node's port but not with its status (e.g. management refused: 401/403). */
   readonly foreign?: boolean;
+  /** The node is placed on another host. */
+  readonly remote?: boolean;
 }
 
 /** `credential`: the operator token, and the operator's certificate when the clients run with mutual TLS. */
-export async function collectStatus(selection: Selection, credential?: OperatorCredential): Promise<StatusResult[]> {
+export async function collectStatus(
+  selection: Selection,
+  credential?: OperatorCredential,
+  isRemote: (node: NodeSpec) => boolean = () => false,
+): Promise<StatusResult[]> {
   return Promise.all(
     selection.nodes.map(async (node): Promise<StatusResult> => {
       const r = await probeNode(node, 5000, credential);
-      if (r.state === "up") return { node, running: true, status: r.status };
-      return r.state === "foreign" ? { node, running: false, detail: r.detail, foreign: true } : { node, running: false, detail: r.detail };
+      const remote = isRemote(node) ? { remote: true } : {};
+      if (r.state === "up") return { node, running: true, status: r.status, ...remote };
+      return r.state === "foreign"
+        ? { node, running: false, detail: r.detail, foreign: true, ...remote }
+        : { node, running: false, detail: r.detail, ...remote };
     }),
   );
 }
@@ -40,10 +51,11 @@ export interface MissingStatus {
   readonly kind: NodeSpec["kind"];
   readonly running: false;
   readonly error: string;
+  readonly remote?: true;
 }
 
 function missing(r: StatusResult): MissingStatus {
-  return { name: r.node.name, kind: r.node.kind, running: false, error: statusError(r) };
+  return { name: r.node.name, kind: r.node.kind, running: false, error: statusError(r), ...(r.remote ? { remote: true } : {}) };
 }
 
 /**
@@ -56,7 +68,7 @@ export function statusJson(results: readonly StatusResult[]): unknown {
   if (one !== undefined) return one.running ? one.status : missing(one);
   return results.map((r) =>
     r.running && typeof r.status === "object" && r.status !== null
-      ? { name: r.node.name, kind: r.node.kind, running: true, ...r.status }
+      ? { name: r.node.name, kind: r.node.kind, running: true, ...(r.remote ? { remote: true } : {}), ...r.status }
       : missing(r),
   );
 }
@@ -68,7 +80,7 @@ export function printStatusJson(results: readonly StatusResult[], out: Output): 
 /** `status --reference`: the reference manager's format, one "Status for ..." line and the node's JSON per node. */
 export function printStatusReference(results: readonly StatusResult[], out: Output): void {
   for (const r of results) {
-    out.line(`Status for ${r.node.kind} ${r.node.name} on port ${r.node.port}`);
+    out.line(`Status for ${r.node.kind} ${r.node.name} on ${nodePlace(r.node)}`);
     out.line(JSON.stringify(r.running ? r.status : { error: statusError(r) }, null, 2));
   }
 }
@@ -103,9 +115,10 @@ function summariseCounts(v: unknown): string {
 }
 
 export function formatNodeSummary(r: StatusResult): string[] {
-  const head = `${r.node.kind === "hub" ? "Hub" : "Client"} ${r.node.name} on port ${r.node.port}`;
+  const head = `${r.node.kind === "hub" ? "Hub" : "Client"} ${r.node.name} on ${nodePlace(r.node)}${r.remote ? " (remote)" : ""}`;
   if (!r.running) return [r.foreign ? `${head}: answers, but gives no status (${r.detail})` : `${head}: ${statusError(r)}`];
-  const lines = [`${head}: running`];
+  const insecure = (r.status as { insecure?: unknown }).insecure === true;
+  const lines = [`${head}: running${insecure ? " (insecure: true, plain HTTP off loopback)" : ""}`];
   if (r.node.kind === "hub") {
     const parsed = hubStatusSchema.safeParse(r.status);
     if (!parsed.success) return [...lines, `  (unrecognised status document; use --json)`];
@@ -141,6 +154,7 @@ export function formatNodeSummary(r: StatusResult): string[] {
   return lines;
 }
 
-export function printStatusSummary(results: readonly StatusResult[], out: Output): void {
+export function printStatusSummary(results: readonly StatusResult[], out: Output, insecure = false): void {
+  if (insecure) out.line("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
   for (const r of results) for (const l of formatNodeSummary(r)) out.line(l);
 }

@@ -1,8 +1,11 @@
 /**
- * The topology: the nodes of a validated config with their ports and URLs (hubs get base_port,
- * base_port + 1, ...; clients follow), and the selection of nodes by --hub/--client filters.
+ * The topology: the nodes of a validated config with their hosts, ports and URLs (by default every
+ * node on 127.0.0.1, hubs at base_port, base_port + 1, ...; clients follow; a node may name its
+ * `host`, `listen` and `port`), each client's hubs, and the selection of nodes by --hub/--client filters.
  */
+import { urlHost } from "./addresses";
 import type { DskeConfig, Implementation } from "./config";
+import { clientShares, DEFAULT_HOST, placeNode } from "./config-placement";
 
 export type NodeKind = "hub" | "client";
 
@@ -18,6 +21,14 @@ export interface NodeSpec {
    * Absent: `dske`.
    */
   readonly implementation?: Implementation;
+  /** Address or DNS name peers reach the node at. Absent: 127.0.0.1. */
+  readonly host?: string;
+  /** Address the node binds. Absent: 127.0.0.1. */
+  readonly listen?: string;
+  /** A client's hubs (names, topology order; its `hubs:` subset, else every hub). */
+  readonly hubs?: readonly string[];
+  /** A client's min_nr_shares (its own, else the top-level one). */
+  readonly minNrShares?: number;
 }
 
 /** Whether dske-cli leaves the node to another manager (the reference implementation's). */
@@ -25,12 +36,17 @@ export function isExternal(node: Pick<NodeSpec, "implementation">): boolean {
   return node.implementation === "reference";
 }
 
-/** Nodes bind loopback only. */
-export const HOST = "127.0.0.1";
+/** The host of a node that names none (loopback topologies). */
+export const HOST = DEFAULT_HOST;
 
-/** `http://127.0.0.1:PORT/KIND/NAME` (`https://` with `secure`: a client running with mutual TLS). */
-export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port">, secure = false): string {
-  return `${secure ? "https" : "http"}://${HOST}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
+/** `http://HOST:PORT/KIND/NAME` (`https://` with `secure`: the node serves TLS); IPv6 hosts in brackets. */
+export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port" | "host">, secure = false): string {
+  return `${secure ? "https" : "http"}://${urlHost(node.host ?? HOST)}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
+}
+
+/** `HOST:PORT` of a node (what progress lines and status name). */
+export function nodeAddress(node: Pick<NodeSpec, "port" | "host">): string {
+  return `${urlHost(node.host ?? HOST)}:${node.port}`;
 }
 
 export function nodeLabel(node: Pick<NodeSpec, "kind" | "name">): string {
@@ -46,18 +62,24 @@ export class Topology {
     this.hubs = config.hubs.map((h, i) => ({
       kind: "hub",
       name: h.name,
-      port: base + i,
+      ...placeNode(h, base + i),
       encryptors: [],
       implementation: h.implementation,
     }));
     const n = config.hubs.length;
-    this.clients = config.clients.map((c, j) => ({
-      kind: "client",
-      name: c.name,
-      port: base + n + j,
-      encryptors: c.encryptors.map((e) => e.name),
-      implementation: c.implementation,
-    }));
+    this.clients = config.clients.map((c, j) => {
+      const { hubs, k } = clientShares(config, c);
+      return {
+        kind: "client",
+        name: c.name,
+        ...placeNode(c, base + n + j),
+        encryptors: c.encryptors.map((e) => e.name),
+        implementation: c.implementation,
+        // Topology order, whatever the order of the client's list.
+        hubs: config.hubs.map((h) => h.name).filter((h) => hubs.includes(h)),
+        minNrShares: k,
+      };
+    });
   }
 
   /** All nodes, hubs first (start order). */
@@ -65,9 +87,29 @@ export class Topology {
     return [...this.hubs, ...this.clients];
   }
 
-  /** Base URLs of all hubs (what clients get as `--hubs`). */
-  hubUrls(): string[] {
-    return this.hubs.map((h) => nodeBaseUrl(h));
+  /** Base URLs of all hubs. `secure`: our hubs serve HTTPS (reference hubs stay plain HTTP). */
+  hubUrls(secure = false): string[] {
+    return this.hubs.map((h) => nodeBaseUrl(h, secure && !isExternal(h)));
+  }
+
+  /** The hubs a client uses, in topology order (its `hubs:` subset, else every hub). */
+  hubsOf(client: Pick<NodeSpec, "hubs">): NodeSpec[] {
+    return client.hubs === undefined ? [...this.hubs] : this.hubs.filter((h) => client.hubs?.includes(h.name));
+  }
+
+  /** Base URLs of a client's hubs (what it gets as `--hubs`). */
+  hubUrlsOf(client: Pick<NodeSpec, "hubs">, secure = false): string[] {
+    return this.hubsOf(client).map((h) => nodeBaseUrl(h, secure && !isExternal(h)));
+  }
+
+  /**
+   * Shares a client gathers for a key it receives: the largest min_nr_shares among the clients
+   * hosting encryptors (they may send it keys), at least its own.
+   */
+  gatherMinNrShares(client: Pick<NodeSpec, "minNrShares">): number {
+    const own = client.minNrShares ?? this.config.min_nr_shares;
+    const senders = this.clients.filter((c) => c.encryptors.length > 0).map((c) => c.minNrShares ?? this.config.min_nr_shares);
+    return Math.max(own, ...senders);
   }
 
   /** SAE ID → hosting client name. */

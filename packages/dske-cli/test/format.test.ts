@@ -3,7 +3,7 @@ import { parseConfig } from "../src/config";
 import { compareKeys, EtsiCaller, type EtsiResponse } from "../src/etsi-caller";
 import { EtsiCommand } from "../src/etsi-command";
 import { CapturedOutput } from "../src/output";
-import { formatNodeSummary } from "../src/status-command";
+import { formatNodeSummary, printStatusSummary } from "../src/status-command";
 import { Topology, type NodeSpec } from "../src/topology";
 
 const hub: NodeSpec = { kind: "hub", name: "hank", port: 8100, encryptors: [] };
@@ -72,6 +72,22 @@ describe("status summary", () => {
       "Hub hank on port 8100: not running (ECONNREFUSED)",
     ]);
     expect(formatNodeSummary({ node: hub, running: true, status: { nom: 1 } })[1]).toContain("unrecognised status document");
+  });
+
+  it("a remote node by host:port, a node flagged insecure, and the topology's insecure setting", () => {
+    const remote: NodeSpec = { ...hub, host: "fd00::11", port: 8100 };
+    expect(formatNodeSummary({ node: remote, running: false, detail: "ETIMEDOUT", remote: true })).toEqual([
+      "Hub hank on [fd00::11]:8100 (remote): not running (ETIMEDOUT)",
+    ]);
+    const lines = formatNodeSummary({
+      node: { ...hub, host: "10.0.0.1" },
+      running: true,
+      status: { name: "hank", insecure: true, peer_clients: [] },
+    });
+    expect(lines[0]).toBe("Hub hank on 10.0.0.1:8100: running (insecure: true, plain HTTP off loopback)");
+    const out = new CapturedOutput();
+    printStatusSummary([{ node: hub, running: false, detail: "ECONNREFUSED" }], out, true);
+    expect(out.lines[0]).toBe("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
   });
 });
 

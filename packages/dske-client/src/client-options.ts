@@ -6,6 +6,7 @@
 import type { PsrdStore } from "@dske/psrd";
 import type { EtsiLimits } from "./etsi.js";
 import type { HubLinkOptions } from "./hub-link.js";
+import type { HubTlsOptions } from "./hub-tls.js";
 import type { KeySource } from "./key-source.js";
 import type { KeyStockOptions } from "./key-stock.js";
 import type { Logger } from "./logger.js";
@@ -39,6 +40,18 @@ export interface ClientOptions {
   psrdStore: PsrdStore;
   /** k: shares needed to reconstruct a key (default 3). */
   minNrShares?: number;
+  /**
+   * Clients on a subset of the topology's hubs: the position (0-based) of each of `hubs` in the
+   * topology's hub list. A share for the hub at position p has x = p + 1 (x = p in the reference
+   * format), so two clients with different subsets agree on the x of the hubs they share.
+   * Default: 0, 1, 2, ... (every client lists every hub in topology order).
+   */
+  hubPositions?: readonly number[];
+  /**
+   * Shares gathered to reconstruct a key this client receives: the largest min_nr_shares among
+   * the clients it gets keys from, when one of them needs more than `minNrShares`. Default minNrShares.
+   */
+  gatherMinNrShares?: number;
   /** Where keys come from: "random" (default, crypto.randomBytes) or "psrd" (PSRD used as shares; key-source.ts). */
   keySource?: KeySource;
   /** Durable state (registrations, key bookkeeping) goes here; memory only when absent. */
@@ -52,6 +65,12 @@ export interface ClientOptions {
   psrd?: ClientPsrdOptions;
   /** How the client talks to each hub. */
   link?: HubLinkOptions;
+  /**
+   * How hubs at `https://` URLs are verified (hub-tls.ts): `ca`, the PEM CA their server
+   * certificates must chain to (the standalone's `--hub-ca`); default the system CAs. The
+   * certificate must name the URL's host in its SANs.
+   */
+  hubTls?: HubTlsOptions;
   /**
    * Key stock (key-stock.ts): keys for a busy (master SAE, slave SAE) pair established `aheadMs`
    * of measured demand ahead (default 2000; 0 disables it), living `ttlMs` (default 20,000; keep

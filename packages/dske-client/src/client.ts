@@ -101,6 +101,18 @@ export class Client {
     this.referenceSaes = new Set(options.referenceSaes ?? []);
     const own = this.encryptors.filter((e) => this.referenceSaes.has(e));
     if (own.length > 0) throw new RangeError(`referenceSaes: ${own.join(", ")} are encryptors of this client, not of a reference KME`);
+    const positions = options.hubPositions ?? options.hubs.map((_, i) => i);
+    if (
+      positions.length !== options.hubs.length ||
+      new Set(positions).size !== positions.length ||
+      positions.some((p) => !Number.isInteger(p) || p < 0 || p > 254)
+    ) {
+      throw new RangeError("hubPositions: expected one distinct position (0..254) per hub URL");
+    }
+    const gatherK = Math.max(this.k, options.gatherMinNrShares ?? this.k);
+    if (!Number.isInteger(gatherK) || gatherK > options.hubs.length) {
+      throw new RangeError(`gatherMinNrShares (${gatherK}) must be an integer at most the number of hubs (${options.hubs.length})`);
+    }
     if (new Set(options.hubs.map((u) => u.replace(/\/+$/, ""))).size !== options.hubs.length) {
       throw new RangeError("duplicate hub URL");
     }
@@ -122,6 +134,7 @@ export class Client {
           logger: this.logger,
           psrd,
           link: options.link,
+          ...(options.hubTls ? { hubTls: options.hubTls } : {}),
           onNeed: () => this.needBoard.notify(),
         }),
     );
@@ -132,6 +145,7 @@ export class Client {
     const scatter = new Scatter({
       clientName: this.name,
       hubs: this.peerHubs,
+      positions,
       k: this.k,
       keySource: options.keySource ?? "random",
       keyStore,
@@ -154,7 +168,8 @@ export class Client {
       clientName: this.name,
       encryptors: this.encryptors,
       hubs: this.peerHubs,
-      k: this.k,
+      positions,
+      k: gatherK,
       held: this.held,
       partial: this.partial,
       keyStore,

@@ -2,8 +2,8 @@
  * Gather, the slave side: fetch shares from k hubs in parallel (healthy hubs first, share-fetches.ts),
  * reconstruct and verify the check word; if a hub fails, a check fails or the first k are slower
  * than the hedge delay, fetch from the remaining hubs and reconstruct robustly, naming the bad
- * hubs. A share whose share_index is not its hub's position + 1 is that hub's bad share (so every
- * client of a topology must list the hubs in the same order, as dske-cli does). Never a wrong
+ * hubs. A share whose share_index is not its hub's position + 1 is that hub's bad share (a hub's
+ * position is its place in the topology's hub list: ClientOptions.hubPositions, as dske-cli gives it). Never a wrong
  * key: `unavailable` instead. Shares of a key not yet reconstructable are kept for a retry
  * (partial-shares.ts).
  *
@@ -28,6 +28,8 @@ export interface GatherDeps {
   clientName: string;
   encryptors: readonly string[];
   hubs: readonly PeerHub[];
+  /** Topology position of each hub (ClientOptions.hubPositions). */
+  positions: readonly number[];
   k: number;
   held: HeldKeys;
   partial: PartialShares;
@@ -94,7 +96,7 @@ export class Gather {
         // share at x = i + 1 (key.ts, key-source.ts), or x = i in the reference format
         // (reference-key.ts). A hub that answers with another index lies: its share is that hub's
         // bad share, never allowed to push out the honest hub's share of the index it claims.
-        const position = hubs.indexOf(h);
+        const position = this.d.positions[hubs.indexOf(h)];
         try {
           const got = await h.fetchShares(this.d.clientName, refs);
           for (const [id, s] of got) {

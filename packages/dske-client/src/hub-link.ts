@@ -5,8 +5,10 @@
  * error, last good exchange). Failures of a hub are `HubFailure`s whose message starts with the
  * hub name.
  */
+import type https from "node:https";
 import { GF128_PAD_LENGTH, HMAC_SHA256_KEY_LENGTH, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError } from "@dske/protocol";
+import { hubAgentTls, isTlsHubUrl } from "./hub-tls.js";
 import type { NodeState } from "./node-state.js";
 
 /** How a client talks to each hub: registration, retries, timeouts, batching, acknowledgements. */
@@ -62,6 +64,8 @@ export class HubLink {
   readonly api: HubApi;
   /** Aborted at stop: ends backoff sleeps and waits for bundles. */
   readonly abort = new AbortController();
+  /** Whether the hub URL is `https://` (verified with `tls`). */
+  readonly secure: boolean;
 
   constructor(
     url: string,
@@ -72,13 +76,17 @@ export class HubLink {
     warn: (line: string) => void = () => {},
     /** A hub of the reference implementation (reference-hub.ts): its v1 wire, PSRD by unauthenticated GET psrd. */
     readonly reference = false,
+    /** TLS options of every call to an `https://` hub (hub-tls.ts hubAgentTls: the CA it must chain to). */
+    readonly tls: https.AgentOptions = hubAgentTls(undefined),
   ) {
     this.url = url.replace(/\/+$/, "");
+    this.secure = isTlsHubUrl(this.url);
     this.name = this.url.split("/").pop() || this.url;
     const rec = state.hub(this.url);
     if (rec) this.name = rec.hub_name;
     this.api = new HubApi(this.url, {
       timeoutMs,
+      tls,
       // The hub closed a connection (stopped, crashed, restarted, or idle): not known good until
       // the next exchange succeeds (the key stock is then not used; key-issuing.ts healthyHubs).
       onConnectionLost: () => {

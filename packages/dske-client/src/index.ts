@@ -3,6 +3,7 @@ export { Client } from "./client.js";
 export { DEFAULT_HELD_KEY_TTL_MS, type ClientOptions, type ClientPsrdOptions, type GatherOptions } from "./client-options.js";
 export { PeerHub, type PeerHubOptions } from "./peer-hub.js";
 export { HubFailure, type HubLinkOptions } from "./hub-link.js";
+export { hubAgentTls, isTlsHubUrl, plainRemoteHubUrls, HUB_TLS_MIN_VERSION, type HubTlsOptions } from "./hub-tls.js";
 export { PSRD_DEFAULTS, resolvePsrdOptions, type PoolKind, type PsrdOptions } from "./replenishment.js";
 export type { ShareRef, FetchedShare } from "./share-fetches.js";
 export type { OutgoingShare } from "./share-posts.js";

@@ -125,6 +125,7 @@ export async function makePsrdSplitKeys(
   sizeBits: number,
   count: number,
   multicast = false,
+  positions: readonly number[] = hubs.map((_, i) => i),
 ): Promise<{ made: PsrdSplitKey[]; pads: Map<number, PadAllocation>[] }> {
   const chosen = hubs
     .map((h, i) => ({ h, i }))
@@ -153,8 +154,8 @@ export async function makePsrdSplitKeys(
       made.push(
         splitKeyFromPsrd(
           sizeBits,
-          hubs.length,
-          chosen.map((e, m) => ({ x: e.i + 1, pad: got[m].data })),
+          Math.max(...positions) + 1,
+          chosen.map((e, m) => ({ x: positions[e.i] + 1, pad: got[m].data })),
           multicast,
         ),
       );

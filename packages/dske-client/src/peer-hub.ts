@@ -18,6 +18,7 @@ import { blockPoolStatus, type ShareMeta } from "@dske/protocol";
 import type { Allocation, Pool, PoolStats, PsrdStore } from "@dske/psrd";
 import { Acks } from "./acks.js";
 import { HubLink, type HubLinkOptions } from "./hub-link.js";
+import { hubAgentTls, plainRemoteHubUrls, type HubTlsOptions } from "./hub-tls.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import { HubNeeds } from "./psrd-needs.js";
@@ -49,6 +50,8 @@ export interface PeerHubOptions {
   onNeed?: () => void;
   /** A hub of the reference implementation (reference-hub.ts): v1 wire, PSRD by unauthenticated GET psrd. */
   reference?: boolean;
+  /** How an `https://` hub is verified (ClientOptions.hubTls). */
+  hubTls?: HubTlsOptions;
 }
 
 export class PeerHub {
@@ -78,6 +81,7 @@ export class PeerHub {
       () => this.psrd.peerAuth,
       (line) => options.logger.warn(line),
       options.reference === true,
+      hubAgentTls(options.hubTls),
     );
     this.link = link;
     this.needs = new HubNeeds(() => link.name, options.onNeed ?? (() => {}));
@@ -135,6 +139,11 @@ export class PeerHub {
     return this.link.registered;
   }
   /** A hub of the reference implementation (reference-hub.ts). */
+  /** Whether the hub URL is `https://`. */
+  get secure(): boolean {
+    return this.link.secure;
+  }
+
   get reference(): boolean {
     return this.link.reference;
   }
@@ -294,6 +303,9 @@ export class PeerHub {
     return {
       hub_name: this.name,
       url: this.url,
+      tls: this.secure,
+      // Plain HTTP to a hub off loopback (admitted with --allow-insecure-bind): flagged.
+      ...(plainRemoteHubUrls([this.url]).length > 0 ? { insecure: true } : {}),
       registered: this.registered,
       auth_scheme: this.scheme ?? null,
       extensions: [...this.extensions],

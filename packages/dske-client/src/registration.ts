@@ -140,6 +140,10 @@ export class Registration {
     if ((options.requireAuthScheme ?? true) && scheme !== proposed) {
       throw new HubFailure(link.name, `hub ${link.name} issued PSRD for auth scheme ${scheme}, but this client requires ${proposed}`);
     }
+    // Spend no PSRD (confirmation, signed registration) on a hub not reached since start or since
+    // its connection was lost: an unsigned probe first fails on a refused TLS certificate or a
+    // closed port without a pad leaving the pools.
+    if (link.lastOkAt === 0) await link.api.health();
     // Under the chain lock: never while an install or an operator's PSRD reset is at work.
     await this.withChainLock(() => this.d.psrd.attach(scheme));
     await this.confirmInstalled();

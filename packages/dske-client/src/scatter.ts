@@ -21,6 +21,8 @@ const QUORUM_REPORT_WAIT_MS = 3000;
 export interface ScatterDeps {
   clientName: string;
   hubs: readonly PeerHub[];
+  /** Topology position of each hub (ClientOptions.hubPositions): its share has x = position + 1. */
+  positions: readonly number[];
   k: number;
   keySource: KeySource;
   keyStore: KeyStore;
@@ -58,7 +60,9 @@ export class Scatter {
       throw unavailable(this.shortfall(registered.length, down), [{ hubs_registered: registered.length, min_nr_shares: k }]);
     }
 
-    const n = hubs.length;
+    // Shares are made for every position up to the last of ours; each hub gets the one of its position.
+    const { positions } = this.d;
+    const n = Math.max(...positions) + 1;
     let made: SplitKey[];
     let pads: Map<number, PadAllocation>[] | undefined;
     if (slaves.some((s) => this.d.referenceSaes.has(s))) {
@@ -67,7 +71,7 @@ export class Scatter {
       made = Array.from({ length: count }, () => makeReferenceSplitKey(size, n, k));
     } else if (this.d.keySource === "psrd") {
       try {
-        ({ made, pads } = await makePsrdSplitKeys(hubs, k, size, count, additional.length > 0));
+        ({ made, pads } = await makePsrdSplitKeys(hubs, k, size, count, additional.length > 0, positions));
       } catch (err) {
         throw unavailable(`cannot derive keys from PSRD: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -94,8 +98,8 @@ export class Scatter {
         masterSae,
         slaveSae,
         additionalSlaves: additional,
-        x: m.shares[j].x,
-        y: m.shares[j].y,
+        x: m.shares[positions[j]].x,
+        y: m.shares[positions[j]].y,
         keySize: size,
       })),
     );

@@ -11,6 +11,10 @@ export const PeerHubStatusSchema = z
   .object({
     hub_name: z.string(),
     url: z.string(),
+    /** Whether the hub URL is `https://` (verified against the client's hub CA). */
+    tls: z.boolean().optional(),
+    /** Present (true) for a plain `http://` hub URL off loopback (admitted with `--allow-insecure-bind`). */
+    insecure: z.boolean().optional(),
     registered: z.boolean(),
     /** The negotiated scheme (null until registered). */
     auth_scheme: z.string().nullable(),

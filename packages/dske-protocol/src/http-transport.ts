@@ -3,8 +3,9 @@
  * off, raw request and response bytes (so that @dske/auth can sign and verify the exact bytes).
  * Every failure is a HubApiError (codes "network", "timeout", "invalid_response").
  *
- * TLS: an `https:` hub URL goes through an https.Agent built with `tls` (CA, client certificate
- * and key, other `https.AgentOptions`), or the system CAs when none is given.
+ * TLS: an `https:` hub URL goes through a keep-alive https.Agent built with `tls` (CA, client
+ * certificate and key, other `https.AgentOptions`), or the system CAs when none is given; the
+ * server certificate is always verified (chain and the URL's host in its SANs).
  */
 import http from "node:http";
 import https from "node:https";
@@ -125,11 +126,23 @@ export class HttpTransport {
           }
           return;
         }
-        fail(new HubApiError(0, `hub unreachable: ${err.code ?? err.message}`, undefined, "network"));
+        fail(new HubApiError(0, connectionFailure(err), undefined, "network"));
       });
       req.end(body.length > 0 ? body : undefined);
     });
   }
+}
+
+/**
+ * What a failed connection says: a TLS failure (certificate not chaining to the CA, host not in
+ * its SANs, expired, handshake refused) names itself with its code and reason; others their code.
+ */
+export function connectionFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? "";
+  if (/^ERR_(TLS|SSL)_|CERT|UNABLE_TO_|SELF_SIGNED|^EPROTO$/.test(code)) {
+    return `hub unreachable: TLS verification of the hub failed: ${code} (${err.message})`;
+  }
+  return `hub unreachable: ${err.code ?? err.message}`;
 }
 
 /** The request failed on a reused keep-alive socket before a response (see exchange). */

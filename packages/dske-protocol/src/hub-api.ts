@@ -22,7 +22,7 @@
  */
 import diagnosticsChannel from "node:diagnostics_channel";
 import type https from "node:https";
-import type { z } from "zod";
+import { z } from "zod";
 import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { readVerified, validate, type Tolerated, type UnexpectedResponse } from "./hub-api-body.js";
 import { HubApiError, httpError, isSignatureError, signatureDetails, toHubApiError, unauthenticatedError } from "./hub-api-error.js";
@@ -136,6 +136,7 @@ export interface PsrdBlock {
 }
 
 type Params = Record<string, string | number>;
+const HubHealthSchema = z.object({ status: z.string() }).loose();
 const EMPTY = Buffer.alloc(0);
 
 export class HubApi {
@@ -309,6 +310,15 @@ export class HubApi {
   /** Management (operator token): stop the hub (`{message}`; the reference's `{result}` is read as the message). */
   async stop(): Promise<StopResponse> {
     return this.plainCall(StopReceivedSchema, "POST", "/mgmt/v1/stop", undefined, {}, this.operatorHeaders());
+  }
+
+  /**
+   * `GET health` (open, no credential, no PSRD): whether the hub answers at all, over a verified
+   * TLS channel for an `https:` hub. A client probes with it before spending PSRD on a signed call
+   * to a hub it has not reached yet (refused TLS, connection refused).
+   */
+  async health(): Promise<{ status: string }> {
+    return this.plainCall(HubHealthSchema, "GET", "/health", undefined, undefined, undefined, undefined);
   }
 
   /** Close idle keep-alive sockets (call when done with this hub). */

@@ -6,6 +6,7 @@
  * - `route-table.ts`, `route-register.ts`: route tables that drive both the routers and OpenAPI.
  * - `openapi.ts`, `docs.ts`: the OpenAPI document, Swagger UI, `/health` and `/metrics`.
  * - `operator.ts`: who may call management routes (operator certificate or token), cross-site guard.
+ * - `tls-files.ts`: the TLS files of a standalone node (certificate, key, CA), read and checked at start.
  */
 export { buildOpenApiDocument, type OpenApiDocument, type OpenApiInfo, type JsonObject } from "./openapi.js";
 export {
@@ -69,3 +70,14 @@ export {
   type OperatorGuard,
   type OperatorGuardOptions,
 } from "./operator.js";
+export {
+  TlsFileError,
+  readTlsFile,
+  readCaFile,
+  readServerTlsFiles,
+  parseCertificate,
+  checkKeyPair,
+  checkCaCertificate,
+  type TlsFileRef,
+  type ServerTlsFiles,
+} from "./tls-files.js";

@@ -6,15 +6,15 @@
  * `ClientServerConfig` is flat on purpose: one field per command-line option. `startClientServer`
  * (standalone.ts) turns it into the grouped `ClientOptions` (client-options.ts).
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
-import { isLoopbackHost } from "@dske/server";
+import { TlsFileError, isLoopbackHost, readCaFile, readServerTlsFiles } from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
+import { plainRemoteHubUrls } from "../hub-tls.js";
 import { hubNameOfUrl } from "../reference-hub.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
@@ -37,6 +37,10 @@ export interface ClientServerConfig {
   stopRequestPsrdThreshold: number;
   getPsrdBlockSize: number;
   minNrShares: number;
+  /** `--hub-positions 0,2,3`: topology position of each --hubs URL (a client on a subset of hubs; ClientOptions.hubPositions). */
+  hubPositions?: number[];
+  /** `--gather-min-nr-shares k`: shares gathered for a received key, when a peer's min_nr_shares is larger (ClientOptions.gatherMinNrShares). */
+  gatherMinNrShares?: number;
   stateDir: string;
   kmeDirectory?: Record<string, string>;
   /** HTTPS with mutual TLS (SAE identity = client certificate CN); absent = plain HTTP (insecure). */
@@ -60,8 +64,13 @@ export interface ClientServerConfig {
   operatorTokenFile?: string;
   /** The operator token itself (library use; takes precedence over operatorTokenFile). */
   operatorToken?: string;
-  /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
+  /**
+   * `--allow-insecure-bind`: plain HTTP on a non-loopback `host`, and plain `http://` hub URLs whose
+   * host is not loopback (logged as a warning, status shows `insecure: true`).
+   */
   allowInsecureBind?: boolean;
+  /** `--hub-ca FILE`: the CA that the server certificates of `https://` hubs must chain to (client option hubTls). */
+  hubCa?: { file: string; ca: Buffer };
   /** `--reference-saes sam,sunny`: SAE IDs hosted by reference-implementation KMEs (their keys use the reference share format). */
   referenceSaes?: string[];
   /** `--allow-anonymous-sae`: plain-mode ETSI calls without Authorization come from the one SAE (client option etsi.anonymousSingleSae). */
@@ -97,11 +106,14 @@ const ConfigSchema = z
     stopRequestPsrdThreshold: int(0, 1 << 30),
     getPsrdBlockSize: int(1, 16 * 1024 * 1024),
     minNrShares: int(1, 255),
+    hubPositions: z.array(int(0, 254)).optional(),
+    gatherMinNrShares: int(1, 255).optional(),
     stateDir: z.string().min(1),
     kmeDirectory: z.string().min(1).optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
     tlsCa: z.string().min(1).optional(),
+    hubCa: z.string().min(1).optional(),
     keySource: z.enum(KEY_SOURCES),
     authSchemes: z.array(z.enum(["gf128", "hmac-sha256"])).min(1),
     keyStockAheadMs: int(0, 60_000),
@@ -151,6 +163,17 @@ const ConfigSchema = z
       });
     }
   })
+  .refine(
+    (c) => c.hubPositions === undefined || (c.hubPositions.length === c.hubs.length && new Set(c.hubPositions).size === c.hubs.length),
+    {
+      error: "give one distinct position per --hubs URL (its index in the topology's hub list, from 0)",
+      path: ["hubPositions"],
+    },
+  )
+  .refine((c) => (c.gatherMinNrShares ?? 0) <= c.hubs.length, {
+    error: "--gather-min-nr-shares must not exceed the number of --hubs",
+    path: ["gatherMinNrShares"],
+  })
   .refine((c) => c.minNrShares <= c.hubs.length, {
     error: "--min-nr-shares must not exceed the number of --hubs",
     path: ["minNrShares"],
@@ -167,7 +190,25 @@ const ConfigSchema = z
       "the network in clear; bind to 127.0.0.1 (the default), serve mutual TLS (--tls-cert/--tls-key/--tls-ca), " +
       "or add --allow-insecure-bind if the network is trusted",
     path: ["host"],
+  })
+  .superRefine((c, ctx) => {
+    if (c.allowInsecureBind) return;
+    for (const url of plainRemoteHubUrls(c.hubs)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hubs"],
+        message: plainRemoteHubMessage(url),
+      });
+    }
   });
+
+/** Why a plain `http://` hub URL off loopback is refused, and the fixes. */
+export function plainRemoteHubMessage(url: string): string {
+  return (
+    `${url}: plain HTTP to a hub that is not on loopback: registration, shares and the enrollment secret would cross the network in clear; ` +
+    "give its https:// URL (and --hub-ca CA_FILE, the CA of its certificate), or add --allow-insecure-bind if the network is trusted"
+  );
+}
 
 const KmeDirectorySchema = z.record(z.string(), z.string());
 
@@ -185,11 +226,18 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--stop-request-psrd-threshold <n>", "stop requesting PSRD above this many bytes", "2000")
     .option("--get-psrd-block-size <n>", "PSRD block size in bytes", "1000")
     .option("--min-nr-shares <k>", "shares needed to reconstruct a key", "3")
+    .option("--hub-positions <list>", "a client on a subset of hubs: each --hubs URL's index in the topology's hub list, comma separated")
+    .option("--gather-min-nr-shares <k>", "shares to gather for a received key when a peer client's min_nr_shares is larger than ours")
     .option("--state-dir <dir>", "durable state directory (default ./.dske/state/NAME)")
     .option("--kme-directory <file>", "JSON file {sae: client} naming the KME of every SAE")
     .option("--tls-cert <file>", "PEM server certificate: serve HTTPS with mutual TLS (needs --tls-key and --tls-ca)")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-ca <file>", "PEM CA certificate(s) that SAE and operator client certificates must chain to")
+    .option(
+      "--hub-ca <file>",
+      "PEM CA certificate(s) that the server certificates of https:// hubs must chain to (default: the system CAs); " +
+        "a hub's certificate must name its URL's host",
+    )
     .option("--key-source <source>", `where keys come from: ${KEY_SOURCES.join(" | ")} (psrd: PSRD used directly as shares)`, "random")
     .option(
       "--auth-schemes <list>",
@@ -211,7 +259,10 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
       "20000",
     )
     .option("--operator-token-file <file>", "file holding the operator token that management routes and /metrics require (mode 0600)")
-    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (without TLS)")
+    .option(
+      "--allow-insecure-bind",
+      "allow a non-loopback --host over plain HTTP (without TLS), and plain http:// hub URLs whose host is not loopback",
+    )
     .option(
       "--reference-saes <list>",
       "SAE IDs hosted by reference-implementation KMEs, comma separated: their keys use the reference's share format (4-byte digest)",
@@ -247,11 +298,14 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     stopRequestPsrdThreshold: o.stopRequestPsrdThreshold,
     getPsrdBlockSize: o.getPsrdBlockSize,
     minNrShares: o.minNrShares,
+    hubPositions: o.hubPositions === undefined ? undefined : commaList(o.hubPositions),
+    gatherMinNrShares: o.gatherMinNrShares,
     stateDir: o.stateDir ?? path.join(".dske", "state", name),
     kmeDirectory: o.kmeDirectory,
     tlsCert: o.tlsCert,
     tlsKey: o.tlsKey,
     tlsCa: o.tlsCa,
+    hubCa: o.hubCa,
     keySource: o.keySource,
     keyStockAheadMs: o.keyStockAheadMs,
     keyStockMinRate: o.keyStockMinRate,
@@ -271,9 +325,10 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
-  const { tlsCert, tlsKey, tlsCa, operatorTokenFile, allowInsecureBind, referenceSaes, referenceHubs, allowAnonymousSae, ...c } =
+  const { tlsCert, tlsKey, tlsCa, hubCa, operatorTokenFile, allowInsecureBind, referenceSaes, referenceHubs, allowAnonymousSae, ...c } =
     parsed.data;
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
+  const hubCaPem = hubCa !== undefined ? await loadHubCa(hubCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
   if (c.kmeDirectory) {
     let text: string;
@@ -296,6 +351,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...c,
     kmeDirectory,
     ...(tls ? { tls } : {}),
+    ...(hubCa !== undefined && hubCaPem !== undefined ? { hubCa: { file: path.resolve(hubCa), ca: hubCaPem } } : {}),
     ...(operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(operatorTokenFile) } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
@@ -314,36 +370,27 @@ function commaList(v: unknown): string[] {
 
 /** Read and check the TLS files: each must exist and parse, and the key must match the certificate. */
 async function loadTls(certFile: string, keyFile: string, caFile: string): Promise<ClientTlsConfig> {
-  const read = async (file: string, option: string): Promise<Buffer> => {
-    try {
-      return await fs.readFile(file);
-    } catch (err) {
-      throw new ClientUsageError(`${option} ${file}: cannot read (${(err as Error).message})`);
-    }
-  };
-  const [cert, key, ca] = await Promise.all([read(certFile, "--tls-cert"), read(keyFile, "--tls-key"), read(caFile, "--tls-ca")]);
-  let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(cert);
+    const files = await readServerTlsFiles({
+      cert: { option: "--tls-cert", file: certFile },
+      key: { option: "--tls-key", file: keyFile },
+      ca: { option: "--tls-ca", file: caFile },
+    });
+    return { certFile, keyFile, caFile, cert: files.cert, key: files.key, ca: files.ca ?? Buffer.alloc(0) };
   } catch (err) {
-    throw new ClientUsageError(`--tls-cert ${certFile}: not a PEM certificate (${(err as Error).message})`);
+    if (err instanceof TlsFileError) throw new ClientUsageError(err.message);
+    throw err;
   }
-  let privateKey;
+}
+
+/** `--hub-ca`: a readable PEM CA certificate. */
+async function loadHubCa(file: string): Promise<Buffer> {
   try {
-    privateKey = createPrivateKey(key);
+    return await readCaFile({ option: "--hub-ca", file });
   } catch (err) {
-    throw new ClientUsageError(`--tls-key ${keyFile}: not a PEM private key (${(err as Error).message})`);
+    if (err instanceof TlsFileError) throw new ClientUsageError(err.message);
+    throw err;
   }
-  if (!x509.checkPrivateKey(privateKey)) {
-    throw new ClientUsageError(`--tls-key ${keyFile}: does not belong to the certificate in --tls-cert ${certFile}`);
-  }
-  try {
-    const caCert = new X509Certificate(ca);
-    if (!caCert.ca) throw new Error("not a CA certificate (basicConstraints CA:FALSE)");
-  } catch (err) {
-    throw new ClientUsageError(`--tls-ca ${caFile}: not a PEM CA certificate (${(err as Error).message})`);
-  }
-  return { certFile, keyFile, caFile, cert, key, ca };
 }
 
 function optionName(key: string): string {

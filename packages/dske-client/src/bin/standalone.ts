@@ -26,9 +26,10 @@ import { Client } from "../client.js";
 import { clientOpenApi } from "../http/routes.js";
 import type { ClientMetrics } from "../client-metrics.js";
 import { pinoLogger, type Logger } from "../logger.js";
-import { REFERENCE_HUB_NOTICE } from "../reference-hub.js";
+import { plainRemoteHubUrls } from "../hub-tls.js";
+import { REFERENCE_HUB_NOTICE, hubNameOfUrl } from "../reference-hub.js";
 import { createClientRouter } from "../http/router.js";
-import { ClientUsageError, parseClientArgs, type ClientServerConfig } from "./args.js";
+import { ClientUsageError, parseClientArgs, plainRemoteHubMessage, type ClientServerConfig } from "./args.js";
 
 export { ClientUsageError, parseClientArgs, type ClientServerConfig, type ClientTlsConfig } from "./args.js";
 
@@ -54,10 +55,15 @@ export interface StartClientServerOptions {
 export async function startClientServer(config: ClientServerConfig, options: StartClientServerOptions = {}): Promise<RunningClientServer> {
   const logger = options.logger ?? pinoLogger(createNodeLogger({ kind: "client", name: config.name }));
   const operatorToken = await operatorTokenOf(config, (m) => new ClientUsageError(m));
-  const insecure = config.tls === undefined && !isLoopbackHost(config.host);
-  if (insecure && config.allowInsecureBind !== true) {
+  const insecureBind = config.tls === undefined && !isLoopbackHost(config.host);
+  if (insecureBind && config.allowInsecureBind !== true) {
     throw new ClientUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind (or TLS) to serve on it`);
   }
+  const plainRemoteHubs = plainRemoteHubUrls(config.hubs);
+  if (plainRemoteHubs.length > 0 && config.allowInsecureBind !== true) {
+    throw new ClientUsageError(`--hubs ${plainRemoteHubMessage(plainRemoteHubs[0])}`);
+  }
+  const insecure = insecureBind || plainRemoteHubs.length > 0;
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
     auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
@@ -70,9 +76,12 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
       hubs: config.hubs,
       psrdStore: store,
       minNrShares: config.minNrShares,
+      ...(config.hubPositions !== undefined ? { hubPositions: config.hubPositions } : {}),
+      ...(config.gatherMinNrShares !== undefined ? { gatherMinNrShares: config.gatherMinNrShares } : {}),
       keySource: config.keySource,
       stateDir: config.stateDir,
       kmeDirectory: config.kmeDirectory,
+      ...(config.hubCa ? { hubTls: { ca: config.hubCa.ca } } : {}),
       logger,
       psrd: {
         startThreshold: config.startRequestPsrdThreshold,
@@ -168,7 +177,12 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
         "every local process can get its keys",
     );
   }
-  if (insecure) {
+  for (const hub of plainRemoteHubs) {
+    logger.warn(
+      `INSECURE: hub ${hubNameOfUrl(hub)} at ${hub} over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear`,
+    );
+  }
+  if (insecureBind) {
     logger.warn(
       `INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`,
     );

@@ -9,7 +9,7 @@ import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
-import { isLoopbackHost } from "@dske/server";
+import { TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
 import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
 
@@ -38,6 +38,20 @@ export async function readPem(file: string, option: string): Promise<Buffer> {
   }
 }
 
+/** `--tls-cert` / `--tls-key` (/ `--tls-ca`) read and checked: every file readable, the key that of the certificate, the CA a CA. */
+export async function readHubTls(tls: NonNullable<HubServerConfig["tls"]>): Promise<ServerTlsFiles> {
+  try {
+    return await readServerTlsFiles({
+      cert: { option: "--tls-cert", file: tls.cert },
+      key: { option: "--tls-key", file: tls.key },
+      ...(tls.ca !== undefined ? { ca: { option: "--tls-ca", file: tls.ca } } : {}),
+    });
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new CliUsageError(err.message);
+    throw err;
+  }
+}
+
 export interface HubServerConfig {
   name: string;
   port: number;
@@ -61,6 +75,12 @@ export interface HubServerConfig {
   operatorTokenFile?: string;
   /** The operator token itself (library use; takes precedence over operatorTokenFile). */
   operatorToken?: string;
+  /**
+   * `--tls-cert` / `--tls-key`: serve HTTPS (TLS 1.2 or later) with this server certificate and key;
+   * `--tls-ca`: also verify client certificates against this CA, so that management routes accept
+   * the operator certificate besides the operator token. Absent: plain HTTP.
+   */
+  tls?: { cert: string; key: string; ca?: string };
   /** `--allow-insecure-bind`: plain HTTP on a non-loopback `host` (logged as a warning, status shows `insecure: true`). */
   allowInsecureBind?: boolean;
   /** `--reference-clients` / `--reference-clients-from`: reference-client mode (HubOptions.referenceClients). */
@@ -177,7 +197,16 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
       "--operator-token-file <file>",
       "file holding the operator token that management routes and /metrics require (mode 0600); without it management is disabled",
     )
-    .option("--allow-insecure-bind", "allow a non-loopback --host over plain HTTP (management and PSRD then cross the network in clear)")
+    .option("--tls-cert <file>", "PEM server certificate: serve HTTPS (TLS 1.2+; needs --tls-key); its SANs must name the host clients use")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option(
+      "--tls-ca <file>",
+      "PEM CA that operator client certificates chain to: management routes then also accept the operator certificate (needs --tls-cert)",
+    )
+    .option(
+      "--allow-insecure-bind",
+      "allow a non-loopback --host over plain HTTP, without --tls-cert (management and PSRD then cross the network in clear)",
+    )
     .option(
       "--reference-clients <list>",
       "serve these clients as reference (dske-python) clients: registration and GET psrd without proof of identity (needs hmac-sha256 in --auth-schemes)",
@@ -218,6 +247,9 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     distributorTlsCert?: string;
     distributorTlsKey?: string;
     operatorTokenFile?: string;
+    tlsCert?: string;
+    tlsKey?: string;
+    tlsCa?: string;
     allowInsecureBind?: boolean;
     referenceClients?: string;
     referenceClientsFrom?: string;
@@ -227,10 +259,12 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
   const schemes = list(o.authSchemes);
   const host = check("host", o.host);
   const allowInsecureBind = o.allowInsecureBind === true;
-  if (!isLoopbackHost(host) && !allowInsecureBind) {
+  const tls = tlsOf(o.tlsCert, o.tlsKey, o.tlsCa);
+  if (!isLoopbackHost(host) && !allowInsecureBind && tls === undefined) {
     throw new CliUsageError(
-      `--host ${host} is not a loopback address: the hub serves plain HTTP, so its management and PSRD would cross the network in clear; ` +
-        "bind to 127.0.0.1 (the default), or add --allow-insecure-bind if the network is trusted",
+      `--host ${host} is not a loopback address: without --tls-cert the hub serves plain HTTP, so its management and PSRD would cross the network in clear; ` +
+        "serve HTTPS (--tls-cert FILE --tls-key FILE, e.g. from dske-cli certs), bind to 127.0.0.1 (the default), " +
+        "or add --allow-insecure-bind if the network is trusted",
     );
   }
   const authSchemes = check("authSchemes", schemes);
@@ -261,9 +295,36 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
         }
       : {}),
     ...(o.operatorTokenFile !== undefined ? { operatorTokenFile: path.resolve(check("operatorTokenFile", o.operatorTokenFile)) } : {}),
+    ...(tls ? { tls } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceClients ? { referenceClients } : {}),
   };
+}
+
+/** `--tls-cert` / `--tls-key` / `--tls-ca`: both of the first two or neither; the CA only with them. Paths resolved. */
+function tlsOf(cert: string | undefined, key: string | undefined, ca: string | undefined): HubServerConfig["tls"] {
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) {
+      throw new CliUsageError(
+        "--tls-ca needs --tls-cert and --tls-key: operator client certificates are checked only over HTTPS; give the hub's server certificate and key too",
+      );
+    }
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) {
+    const [given, missing] = cert === undefined ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
+    throw new CliUsageError(
+      `${given} needs ${missing}: give both the hub's server certificate (--tls-cert FILE) and its private key (--tls-key FILE), or neither for plain HTTP`,
+    );
+  }
+  for (const [option, file] of [
+    ["--tls-cert", cert],
+    ["--tls-key", key],
+    ["--tls-ca", ca],
+  ] as const) {
+    if (file !== undefined && file.trim() === "") throw new CliUsageError(`invalid ${option} "": give the path of a PEM file`);
+  }
+  return { cert: path.resolve(cert), key: path.resolve(key), ...(ca !== undefined ? { ca: path.resolve(ca) } : {}) };
 }
 
 /** A comma-separated option value → its trimmed, non-empty items. */

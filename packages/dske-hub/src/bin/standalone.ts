@@ -6,7 +6,8 @@
  */
 import { promises as fs } from "node:fs";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import http, { type Server } from "node:http";
+import https from "node:https";
 import path from "node:path";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { FileStore } from "@dske/psrd";
@@ -27,14 +28,14 @@ import { Hub } from "../hub.js";
 import { startDistribution, type RunningDistribution } from "../distribution.js";
 import { createHubRouter } from "../http/router.js";
 import { hubOpenApi } from "../http/routes.js";
-import { CliUsageError, parseHubArgs, readDistributionPlan, readPem, type HubServerConfig } from "./args.js";
+import { CliUsageError, parseHubArgs, readDistributionPlan, readHubTls, readPem, type HubServerConfig } from "./args.js";
 
 export { CliUsageError, parseHubArgs, type HubServerConfig } from "./args.js";
 
 export interface RunningHubServer {
   readonly hub: Hub;
   readonly server: Server;
-  /** `http://HOST:PORT` actually bound. */
+  /** `http://HOST:PORT` (`https://` with --tls-cert) actually bound. */
   readonly url: string;
   /** Close the server, the hub and the store (idempotent). */
   stop(): Promise<void>;
@@ -67,10 +68,14 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     (options.log ? lineLogger(options.log, { kind: "hub", name: config.name }) : createNodeLogger({ kind: "hub", name: config.name }));
   const domainLogger = pinoLogger(logger);
   const operatorToken = await operatorTokenOf(config, (m) => new CliUsageError(m));
-  const insecure = !isLoopbackHost(config.host);
+  const insecure = !isLoopbackHost(config.host) && config.tls === undefined;
   if (insecure && config.allowInsecureBind !== true) {
-    throw new CliUsageError(`--host ${config.host} is not a loopback address: give --allow-insecure-bind to serve plain HTTP on it`);
+    throw new CliUsageError(
+      `--host ${config.host} is not a loopback address: serve HTTPS (--tls-cert/--tls-key), or give --allow-insecure-bind to serve plain HTTP on it`,
+    );
   }
+  // Read before the state dir exists: a bad TLS file leaves nothing behind.
+  const tls = config.tls ? await readHubTls(config.tls) : undefined;
   const plan = config.distributionPlan ? await readDistributionPlan(config.distributionPlan) : undefined;
   const distributorTls = config.distributorTls
     ? {
@@ -136,6 +141,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     metrics,
     logger,
     operatorToken,
+    operatorCertificate: tls?.ca !== undefined,
     insecure,
     onStop: async () => {
       domainLogger.info(`hub ${config.name}: stop requested`);
@@ -167,7 +173,21 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
 
   // `stop` (above) reads it: it runs only once the server listens (mgmt stop, signals).
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host);
+    const s = tls
+      ? https.createServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: "TLSv1.2",
+            // With --tls-ca a client certificate is asked for but optional: clients (KMEs) sign
+            // with their PSRD and the operator may use its token. Only a certificate that verified
+            // against the CA counts (peerCertificateCn reads socket.authorized).
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+          app,
+        )
+      : http.createServer(app);
+    s.listen(config.port, config.host);
     s.once("listening", () => resolve(s));
     s.once("error", reject);
   }).catch(async (err: unknown) => {
@@ -187,13 +207,21 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${tls ? "https" : "http"}://${host}:${address.port}`;
   if (insecure) {
     logger.warn(
       `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
     );
   }
-  if (operatorToken === undefined)
+  if (tls) {
+    logger.info(
+      `hub ${config.name}: HTTPS (TLS 1.2+)` +
+        (tls.ca
+          ? "; management accepts the operator certificate (--tls-ca) or the operator token"
+          : "; management needs the operator token"),
+    );
+  }
+  if (operatorToken === undefined && tls?.ca === undefined)
     logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
   return { hub, server, url, stop, metrics, logger };
 }

@@ -13,7 +13,8 @@
  * - Observability under the prefix: `openapi.json`, `docs` (Swagger UI), `health` (open),
  *   `metrics` (Prometheus, per-node registry); a request ID per request (X-Request-ID in and out).
  * - Management plane (@dske/server's operator guard): `mgmt/...` and `metrics` need the operator token
- *   (`operatorToken`; without one they answer 401 "management is disabled"). Every route refuses
+ *   (`operatorToken`; without one they answer 401 "management is disabled"), or with
+ *   `operatorCertificate` (HTTPS verifying client certificates) the operator certificate. Every route refuses
  *   a cross-site request (an Origin other than the hub itself → 403), and writes on `mgmt/...`
  *   and `dske/oob/...` must be `Content-Type: application/json` (else 415).
  */
@@ -21,6 +22,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { createSignatureMiddleware, type PeerAuth } from "@dske/auth";
 import { mountObservability } from "@dske/server";
 import {
+  DEFAULT_OPERATOR_CN,
   NodeMetrics,
   bearerToken,
   createOperatorGuard,
@@ -91,6 +93,11 @@ export interface HubRouterExtraOptions {
   operatorToken?: string;
   /** Under TLS: CN of the operator's client certificate (default `dske-operator`). */
   operatorCn?: string;
+  /**
+   * The server verifies client certificates against the topology CA (the standalone hub's
+   * `--tls-ca`): management routes then also accept the operator certificate (CN `operatorCn`).
+   */
+  operatorCertificate?: boolean;
   /** The hub listens on a non-loopback address over plain HTTP (`--allow-insecure-bind`): status shows `insecure: true`. */
   insecure?: boolean;
 }
@@ -133,6 +140,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   router.use([`${prefix}/mgmt`, `${prefix}/dske/oob`], jsonWrites);
   const operator = createOperatorGuard({
     operatorToken: options.operatorToken,
+    operatorCn: options.operatorCertificate === true ? (options.operatorCn ?? DEFAULT_OPERATOR_CN) : undefined,
     metrics: node,
     warn: (line) => logger?.warn(`hub ${name}: ${line}`),
   });
@@ -162,7 +170,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   };
   const isSigned = (req: Request) => req.headers["dske-signature"] !== undefined; // verified by then
   const operatorToken = options.operatorToken;
-  const operatorCn = options.operatorCn ?? "dske-operator";
+  const operatorCn = options.operatorCn ?? DEFAULT_OPERATOR_CN;
   /** Who an unsigned request proves to be, for client `clientName`. */
   const credentialOf = (req: Request, clientName: string): "operator" | "certificate" | "enrollment" | "other_certificate" | undefined => {
     const cn = peerCertificateCn(req);
