@@ -104,7 +104,13 @@ export class PeerHub {
       options: linkOptions,
       initialPsrdBytes: psrdOptions.initialBytes,
     });
-    const calls = new SignedCalls({ link, psrd: this.psrd, blockSize: psrdOptions.blockSize, reregister });
+    const calls = new SignedCalls({
+      link,
+      psrd: this.psrd,
+      blockSize: psrdOptions.blockSize,
+      reregister,
+      retry: { retries: linkOptions.callRetries, initialMs: linkOptions.callRetryInitialMs, maxMs: linkOptions.callRetryMaxMs },
+    });
     const coalescing = () => linkOptions.coalesce !== false && link.supportsBatch;
     this.acks = new Acks({ link, logger: options.logger, flushMs: linkOptions.ackFlushMs, send: (acks) => this.fetches.sendAcks(acks) });
     this.posts = new SharePosts({ link, psrd: this.psrd, calls, coalescing });

@@ -117,6 +117,8 @@ export class ShareFetches {
               { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
               options,
             ),
+        // Resent after a lost connection only where the hub keeps released shares until acknowledged.
+        link.supportsAck,
       );
     } catch (err) {
       if (err instanceof HubFailure && err.status === 404) return undefined;
@@ -159,6 +161,7 @@ export class ShareFetches {
             },
           },
         ),
+        link.supportsAck,
       );
     } catch (err) {
       if (riding.length > 0) acks.restore(riding);
@@ -215,6 +218,7 @@ export class ShareFetches {
           },
         },
       ),
+      true, // acknowledging twice is harmless
     );
     await calls.settleVerified(verified);
   }
@@ -250,6 +254,7 @@ export class ShareFetches {
             },
           },
         ),
+        true, // a query
       );
       await calls.settleVerified(verified);
       out.push(...res.shares);
