@@ -174,8 +174,15 @@ export class Registration {
     this.wake?.abort();
     this.ensureRegistering();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([attempted, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+    const answered = await Promise.race([
+      attempted.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now())))),
+    ]);
     clearTimeout(timer);
+    // Still no answer: say so (the reason of the last failed attempt, e.g. "connection refused", is no longer true).
+    if (!answered && !link.registered) {
+      link.noteFailure(new HubFailure(link.name, `accepts connections, but no answer to registration within ${link.connectTimeoutMs} ms`));
+    }
   }
 
   private async registerOnce(): Promise<void> {
