@@ -32,7 +32,9 @@ export function probeHub(url: string, timeoutMs: number): Promise<ProbeResult> {
     };
     const timer = setTimeout(() => finish({ reachable: false, reason: `connect timed out after ${timeoutMs} ms` }), timeoutMs);
     socket.once("connect", () => finish({ reachable: true }));
-    socket.once("error", (err: NodeJS.ErrnoException) => finish({ reachable: false, reason: describeConnectError(err.code ?? err.message) }));
+    socket.once("error", (err: NodeJS.ErrnoException) =>
+      finish({ reachable: false, reason: describeConnectError(err.code ?? err.message) }),
+    );
   });
 }
 

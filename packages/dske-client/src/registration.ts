@@ -119,7 +119,7 @@ export class Registration {
         }
         this.attemptEnded(seq);
         // A probe found the hub reachable during this attempt: try again at once.
-        if (this.wakeRequested || link.stopped) continue;
+        if (this.skipSleep()) continue;
         this.wake = new AbortController();
         await sleep(backoffDelay(attempts - 1, initial, max), AbortSignal.any([link.abort.signal, this.wake.signal]));
         this.wake = undefined;
@@ -136,6 +136,16 @@ export class Registration {
   private wakeRequested = false;
   private attemptWaiters: { after: number; resolve: () => void }[] = [];
   private probing: Promise<void> | undefined;
+
+  /** A probe asked for an attempt now, or we stopped (both change while an attempt awaits). */
+  private skipSleep(): boolean {
+    return this.wakeRequested || this.d.link.stopped;
+  }
+
+  /** Not registered (read afresh: it changes while a probe awaits). */
+  private heldDown(): boolean {
+    return !this.d.link.registered;
+  }
 
   private attemptEnded(seq: number): void {
     const due = this.attemptWaiters.filter((w) => seq > w.after);
@@ -180,7 +190,7 @@ export class Registration {
     ]);
     clearTimeout(timer);
     // Still no answer: say so (the reason of the last failed attempt, e.g. "connection refused", is no longer true).
-    if (!answered && !link.registered) {
+    if (!answered && this.heldDown()) {
       link.noteFailure(new HubFailure(link.name, `accepts connections, but no answer to registration within ${link.connectTimeoutMs} ms`));
     }
   }
