@@ -37,8 +37,8 @@ export interface HubLinkOptions {
   /**
    * Retries of one signed call (default 2), with exponential backoff and full jitter from
    * `callRetryInitialMs` (default 50) capped at `callRetryMaxMs` (default 1000). Only where a
-   * retry is safe: a call that never reached the hub (connection refused, unreachable, connect
-   * timeout), and a share fetch that lost its connection when the hub keeps released shares until
+   * retry is safe: a call that never reached the hub (connection refused or unreachable; not a
+   * connect timeout, which TCP already spent resending), and a share fetch that lost its connection when the hub keeps released shares until
    * acknowledged (the `ack` extension). Never after a request timeout: gathers hedge and
    * scatters need k of n instead.
    */

@@ -27,7 +27,7 @@ export class SignedCalls {
 
   /**
    * Make a signed call that may use `peerBytes` of the hub-owned pool. A call that never reached
-   * the hub (no connection) is sent again, signed afresh, up to `retry.retries` times with
+   * the hub (connection refused or unreachable; not a connect timeout) is sent again, signed afresh, up to `retry.retries` times with
    * backoff and full jitter; a `resendable` one (the hub gives the same answer twice: a fetch
    * from a hub that keeps released shares until acknowledged, a metadata query, acks) also after
    * its connection was lost. Never after a request timeout (see HubLinkOptions.callRetries).
@@ -102,11 +102,14 @@ export class SignedCalls {
 class RetryableFailure extends Error {}
 
 /**
- * Safe to send again: the connection was never established (the hub never saw the request), or
+ * Safe to send again: the connection was refused or unreachable (the hub never saw the request), or
  * for a `resendable` call the connection was lost before an answer. Never a timeout, an HTTP
  * status or a bad signature.
  */
 function retrySafe(err: unknown, resendable: boolean): boolean {
   if (!(err instanceof HubApiError) || err.status !== 0 || err.code !== "network") return false;
+  // Not after a connect timeout: TCP already resent its SYN within it, and a blackholed hub would
+  // hold the call for (1 + retries) connect timeouts.
+  if (/connect timed out/.test(err.message)) return false;
   return isConnectFailure(err.message) || (resendable && /ECONNRESET|EPIPE|socket hang up/.test(err.message));
 }

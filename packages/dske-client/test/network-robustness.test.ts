@@ -10,6 +10,7 @@
  */
 import net from "node:net";
 import { EtsiApiError } from "@dske/protocol";
+import { backoffDelay } from "../src/backoff";
 import { defined } from "./defined";
 import { startNetwork, waitFor, type TestNetwork } from "./harness";
 
@@ -173,5 +174,15 @@ describe("connection reuse", () => {
       // overlaps: acknowledgements, PSRD top-ups); never one per request.
       expect(opened).toBeLessThanOrEqual(6);
     }
+  });
+});
+
+describe("backoff with full jitter", () => {
+  test("each wait is uniform in [0, min(cap, initial * 2^attempt)]", () => {
+    const top = () => 0.999999;
+    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, 200, 5000, top))).toEqual([199, 399, 799, 1599, 3199, 4999, 4999]);
+    expect(backoffDelay(3, 200, 5000, () => 0)).toBe(0);
+    expect(backoffDelay(3, 200, 5000, () => 0.5)).toBe(800);
+    expect(backoffDelay(1000, 50, 1000, top)).toBe(999); // no overflow for large attempts
   });
 });
