@@ -9,6 +9,7 @@ import type https from "node:https";
 import { GF128_PAD_LENGTH, HMAC_SHA256_KEY_LENGTH, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError } from "@dske/protocol";
 import { hubAgentTls, isTlsHubUrl } from "./hub-tls.js";
+import { describeConnectError, isConnectFailure } from "./hub-probe.js";
 import type { NodeState } from "./node-state.js";
 
 /** How a client talks to each hub: registration, retries, timeouts, batching, acknowledgements. */
@@ -20,11 +21,32 @@ export interface HubLinkOptions {
    * hmac-sha256). Set false only where the topology allows hmac-sha256 (reference hubs).
    */
   requireAuthScheme?: boolean;
-  /** Registration retry backoff (ms): first delay and cap. Defaults 200 / 5000. */
+  /**
+   * Registration retry backoff (ms): exponential with full jitter (each wait is uniform in
+   * [0, min(retryMaxMs, retryInitialMs * 2^attempt)]). Defaults 200 / 5000. A request that needs
+   * a hub held for down does not wait for this timer: it probes the hub (`connectTimeoutMs`).
+   */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Per-request timeout (ms), default 10,000. */
+  /** Per-request timeout (ms): a hub that accepted the request but sends nothing this long fails it. Default 10,000. */
   timeoutMs?: number;
+  /**
+   * Connect timeout (ms): a new connection to the hub not established within this fails at once
+   * (the request was never sent); also the bound of an on-demand probe of a hub held for down.
+   * Default 3000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Retries of one signed call (default 2), with exponential backoff and full jitter from
+   * `callRetryInitialMs` (default 50) capped at `callRetryMaxMs` (default 1000). Only where a
+   * retry is safe: a call that never reached the hub (connection refused or unreachable; not a
+   * connect timeout, which TCP already spent resending), and a share fetch that lost its connection when the hub keeps released shares until
+   * acknowledged (the `ack` extension). Never after a request timeout: gathers hedge and
+   * scatters need k of n instead.
+   */
+  callRetries?: number;
+  callRetryInitialMs?: number;
+  callRetryMaxMs?: number;
   /** Coalesce concurrent share posts / fetches into batch messages (default true; needs the hub's batch extension; coalescer.ts). */
   coalesce?: boolean;
   /** Propose the `ack` extension at registration (default true; false behaves as a v1 client). */
@@ -35,6 +57,9 @@ export interface HubLinkOptions {
    */
   ackFlushMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
 /** A failure of one hub for one operation; the message starts with the hub name. */
 export class HubFailure extends Error {
@@ -62,6 +87,8 @@ export class HubLink {
   lastOkAt = 0;
   /** In-band calls, signed with the PSRD that `resolvePeer` names (replenishment.ts). */
   readonly api: HubApi;
+  /** Connect timeout (ms): of new connections, and the bound of a probe (hub-probe.ts). */
+  readonly connectTimeoutMs: number;
   /** Aborted at stop: ends backoff sleeps and waits for bundles. */
   readonly abort = new AbortController();
   /** Whether the hub URL is `https://` (verified with `tls`). */
@@ -70,7 +97,8 @@ export class HubLink {
   constructor(
     url: string,
     state: NodeState,
-    timeoutMs: number | undefined,
+    /** The request timeout (ms), or the timeouts of HubLinkOptions. */
+    timeouts: number | Pick<HubLinkOptions, "timeoutMs" | "connectTimeoutMs"> | undefined,
     resolvePeer: () => PeerAuth | undefined,
     /** Where a verified but unexpected response body is reported (a warning; see HubApi's onUnexpectedResponse). */
     warn: (line: string) => void = () => {},
@@ -84,8 +112,11 @@ export class HubLink {
     this.name = this.url.split("/").pop() || this.url;
     const rec = state.hub(this.url);
     if (rec) this.name = rec.hub_name;
+    const t = typeof timeouts === "number" ? { timeoutMs: timeouts } : (timeouts ?? {});
+    this.connectTimeoutMs = t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.api = new HubApi(this.url, {
-      timeoutMs,
+      timeoutMs: t.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      connectTimeoutMs: this.connectTimeoutMs,
       tls,
       // The hub closed a connection (stopped, crashed, restarted, or idle): not known good until
       // the next exchange succeeds (the key stock is then not used; key-issuing.ts healthyHubs).
@@ -181,7 +212,11 @@ export function isNotRegisteredAnswer(err: unknown): boolean {
 }
 
 function describeApiError(err: HubApiError): string {
-  if (err.code === "network" && /ECONNREFUSED/.test(err.message)) return "connection refused";
+  // The connection was not established: the words of a probe (hub-probe.ts), the same for both.
+  if (err.code === "network" && isConnectFailure(err.message)) {
+    const code = /^hub unreachable: (E[A-Z_]+)$/.exec(err.message)?.[1];
+    return code ? describeConnectError(code) : err.message.replace(/^hub unreachable: /, "");
+  }
   return err.status > 0 ? `HTTP ${err.status} ${err.message}` : err.message;
 }
 

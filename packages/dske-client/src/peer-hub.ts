@@ -77,7 +77,7 @@ export class PeerHub {
     const link = new HubLink(
       options.url,
       options.state,
-      linkOptions.timeoutMs,
+      linkOptions,
       () => this.psrd.peerAuth,
       (line) => options.logger.warn(line),
       options.reference === true,
@@ -108,7 +108,13 @@ export class PeerHub {
       options: linkOptions,
       initialPsrdBytes: psrdOptions.initialBytes,
     });
-    const calls = new SignedCalls({ link, psrd: this.psrd, blockSize: psrdOptions.blockSize, reregister });
+    const calls = new SignedCalls({
+      link,
+      psrd: this.psrd,
+      blockSize: psrdOptions.blockSize,
+      reregister,
+      retry: { retries: linkOptions.callRetries, initialMs: linkOptions.callRetryInitialMs, maxMs: linkOptions.callRetryMaxMs },
+    });
     const coalescing = () => linkOptions.coalesce !== false && link.supportsBatch;
     this.acks = new Acks({ link, logger: options.logger, flushMs: linkOptions.ackFlushMs, send: (acks) => this.fetches.sendAcks(acks) });
     this.posts = new SharePosts({ link, psrd: this.psrd, calls, coalescing });
@@ -226,6 +232,14 @@ export class PeerHub {
   requireReregistration(reason: string): void {
     this.registration.requireReregistration(reason);
   }
+  /**
+   * Held for down (not registered)? Probe the hub now, bounded by the connect timeout, and register
+   * at once if it is back (registration.ts). Resolves in every case; `registered` and `lastError`
+   * then tell the current state.
+   */
+  probe(): Promise<void> {
+    return this.registration.probe();
+  }
   withChainLock<T>(fn: () => Promise<T>): Promise<T> {
     return this.registration.withChainLock(fn);
   }
@@ -258,11 +272,13 @@ export class PeerHub {
 
   // share-posts.ts, share-fetches.ts, acks.ts
   /** Post shares (one per key) to this hub; resolves when the hub acknowledged all of them. */
-  postShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
+  async postShares(masterClient: string, items: readonly OutgoingShare[]): Promise<void> {
+    if (!this.link.registered) await this.probe();
     return this.posts.post(masterClient, items);
   }
   /** Fetch and decrypt this hub's shares; keys it does not release are absent. Throws HubFailure when the hub fails. */
-  fetchShares(clientName: string, refs: readonly ShareRef[]): Promise<Map<string, FetchedShare>> {
+  async fetchShares(clientName: string, refs: readonly ShareRef[]): Promise<Map<string, FetchedShare>> {
+    if (!this.link.registered) await this.probe();
     return this.fetches.fetch(clientName, refs);
   }
   /** Which of these key IDs the hub holds a live share of (unsigned, no PSRD). */

@@ -10,7 +10,9 @@
  */
 import { ACK_EXTENSION, HubApiError } from "@dske/protocol";
 import type { AuthSchemeName } from "@dske/auth";
+import { backoffDelay } from "./backoff.js";
 import { HubFailure, sleep, type HubLink, type HubLinkOptions } from "./hub-link.js";
+import { probeHub } from "./hub-probe.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import type { HubNeeds } from "./psrd-needs.js";
@@ -95,10 +97,12 @@ export class Registration {
 
   private async registerLoop(): Promise<void> {
     const { link, logger, options } = this.d;
-    let delay = options.retryInitialMs ?? 200;
+    const initial = options.retryInitialMs ?? 200;
     const max = options.retryMaxMs ?? 5000;
     let attempts = 0;
     while (!link.stopped) {
+      const seq = ++this.attemptSeq;
+      this.wakeRequested = false;
       try {
         await this.registerOnce();
         return;
@@ -113,9 +117,81 @@ export class Registration {
         if (attempts === 1 || attempts % 10 === 0) {
           logger.warn(`hub ${link.name}: registration failed (attempt ${attempts}): ${link.lastError}; retrying`);
         }
-        await sleep(delay, link.abort.signal);
-        delay = Math.min(max, delay * 2);
+        this.attemptEnded(seq);
+        // A probe found the hub reachable during this attempt: try again at once.
+        if (this.skipSleep()) continue;
+        this.wake = new AbortController();
+        await sleep(backoffDelay(attempts - 1, initial, max), AbortSignal.any([link.abort.signal, this.wake.signal]));
+        this.wake = undefined;
+      } finally {
+        this.attemptEnded(seq);
       }
+    }
+  }
+
+  /** Registration attempts started so far (a probe waits for one started after it). */
+  private attemptSeq = 0;
+  /** Aborted to end the backoff sleep early (a probe found the hub reachable). */
+  private wake: AbortController | undefined;
+  private wakeRequested = false;
+  private attemptWaiters: { after: number; resolve: () => void }[] = [];
+  private probing: Promise<void> | undefined;
+
+  /** A probe asked for an attempt now, or we stopped (both change while an attempt awaits). */
+  private skipSleep(): boolean {
+    return this.wakeRequested || this.d.link.stopped;
+  }
+
+  /** Not registered (read afresh: it changes while a probe awaits). */
+  private heldDown(): boolean {
+    return !this.d.link.registered;
+  }
+
+  private attemptEnded(seq: number): void {
+    const due = this.attemptWaiters.filter((w) => seq > w.after);
+    if (due.length === 0) return;
+    this.attemptWaiters = this.attemptWaiters.filter((w) => seq <= w.after);
+    for (const w of due) w.resolve();
+  }
+
+  /**
+   * A request needs this hub but we hold it for down (not registered): find out now instead of
+   * waiting for the backoff timer. Probe the hub (one TCP connection, no PSRD; hub-probe.ts); if it
+   * is reachable, register at once and wait for that attempt. Bounded by the connect timeout;
+   * concurrent callers share one probe. Afterwards `lastError` says why the hub is down now.
+   */
+  probe(): Promise<void> {
+    const { link } = this.d;
+    if (link.registered || link.stopped || this.awaitingFirstBundle || !this.started) return Promise.resolve();
+    this.probing ??= this.runProbe().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  private async runProbe(): Promise<void> {
+    const { link } = this.d;
+    const deadline = Date.now() + link.connectTimeoutMs;
+    const found = await probeHub(link.url, link.connectTimeoutMs);
+    if (link.registered || link.stopped) return;
+    if (!found.reachable) {
+      link.noteFailure(new HubFailure(link.name, found.reason));
+      return;
+    }
+    // Reachable: an attempt starting after this one (now, or right after the one in flight).
+    const attempted = new Promise<void>((resolve) => this.attemptWaiters.push({ after: this.attemptSeq, resolve }));
+    this.wakeRequested = true;
+    this.wake?.abort();
+    this.ensureRegistering();
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      attempted.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    // Still no answer: say so (the reason of the last failed attempt, e.g. "connection refused", is no longer true).
+    if (!answered && this.heldDown()) {
+      link.noteFailure(new HubFailure(link.name, `accepts connections, but no answer to registration within ${link.connectTimeoutMs} ms`));
     }
   }
 

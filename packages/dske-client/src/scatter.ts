@@ -54,7 +54,14 @@ export class Scatter {
     const { hubs, k } = this.d;
     const [slaveSae, ...additional] = slaves;
     await this.d.settleStartup();
-    const registered = hubs.filter((h) => h.registered);
+    let registered = hubs.filter((h) => h.registered);
+    if (registered.length < k) {
+      // Too few hubs known up: probe those held for down now, in parallel (bounded by the connect
+      // timeout), instead of refusing until their registration retry timers fire. Back ones
+      // register at once; the others' `lastError` then says why they are down now.
+      await Promise.all(hubs.filter((h) => !h.registered).map((h) => h.probe()));
+      registered = hubs.filter((h) => h.registered);
+    }
     if (registered.length < k) {
       const down = hubs.filter((h) => !h.registered).map((h) => `${h.name}: ${h.lastError ?? "not registered"}`);
       throw unavailable(this.shortfall(registered.length, down), [{ hubs_registered: registered.length, min_nr_shares: k }]);

@@ -109,14 +109,18 @@ export class ShareFetches {
           verified = c;
         },
       };
-      res = await calls.call(expected, () =>
-        // A reference hub is asked the reference's way: client name and key ID only (reference-hub.ts).
-        link.reference
-          ? link.api.getReferenceKeyShare({ client_name: clientName, key_id: ref.keyId }, options)
-          : link.api.getKeyShare(
-              { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
-              options,
-            ),
+      res = await calls.call(
+        expected,
+        () =>
+          // A reference hub is asked the reference's way: client name and key ID only (reference-hub.ts).
+          link.reference
+            ? link.api.getReferenceKeyShare({ client_name: clientName, key_id: ref.keyId }, options)
+            : link.api.getKeyShare(
+                { client_name: clientName, master_sae_id: ref.masterSae, slave_sae_id: ref.slaveSae, key_id: ref.keyId },
+                options,
+              ),
+        // Resent after a lost connection only where the hub keeps released shares until acknowledged.
+        link.supportsAck,
       );
     } catch (err) {
       if (err instanceof HubFailure && err.status === 404) return undefined;
@@ -146,19 +150,22 @@ export class ShareFetches {
     const riding = link.supportsAck ? acks.take() : [];
     let res: FetchKeySharesResponse;
     try {
-      res = await calls.call(expected, () =>
-        link.api.getKeyShares(
-          {
-            client_name: clientName,
-            keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
-            ...(riding.length > 0 ? { ack: riding } : {}),
-          },
-          {
-            onVerified: (c) => {
-              verified = c;
+      res = await calls.call(
+        expected,
+        () =>
+          link.api.getKeyShares(
+            {
+              client_name: clientName,
+              keys: refs.map((r) => ({ master_sae_id: r.masterSae, slave_sae_id: r.slaveSae, key_id: r.keyId })),
+              ...(riding.length > 0 ? { ack: riding } : {}),
             },
-          },
-        ),
+            {
+              onVerified: (c) => {
+                verified = c;
+              },
+            },
+          ),
+        link.supportsAck,
       );
     } catch (err) {
       if (riding.length > 0) acks.restore(riding);
@@ -206,15 +213,18 @@ export class ShareFetches {
   async sendAcks(acks: Parameters<Acks["restore"]>[0]): Promise<void> {
     const { link, calls } = this.d;
     let verified: Promise<void> = Promise.resolve();
-    await calls.call(link.messageCost, () =>
-      link.api.getKeyShares(
-        { client_name: this.d.clientName, keys: [], ack: [...acks] },
-        {
-          onVerified: (c) => {
-            verified = c;
+    await calls.call(
+      link.messageCost,
+      () =>
+        link.api.getKeyShares(
+          { client_name: this.d.clientName, keys: [], ack: [...acks] },
+          {
+            onVerified: (c) => {
+              verified = c;
+            },
           },
-        },
-      ),
+        ),
+      true, // acknowledging twice is harmless
     );
     await calls.settleVerified(verified);
   }
@@ -241,15 +251,18 @@ export class ShareFetches {
     const out: ShareMeta[] = [];
     for (let i = 0; i < ids.length; i += MAX_BATCH_SHARES) {
       let verified: Promise<void> = Promise.resolve();
-      const res = await calls.call(link.messageCost, () =>
-        link.api.shareMeta(
-          { client_name: this.d.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) },
-          {
-            onVerified: (c) => {
-              verified = c;
+      const res = await calls.call(
+        link.messageCost,
+        () =>
+          link.api.shareMeta(
+            { client_name: this.d.clientName, key_ids: ids.slice(i, i + MAX_BATCH_SHARES) },
+            {
+              onVerified: (c) => {
+                verified = c;
+              },
             },
-          },
-        ),
+          ),
+        true, // a query
       );
       await calls.settleVerified(verified);
       out.push(...res.shares);

@@ -6,8 +6,10 @@
  * 503 (refill the hub-owned pool). A response whose
  * signature commit was deferred (`onVerified`) is used only once that commit is durable.
  */
-import type { allocationFromWire } from "@dske/protocol";
-import type { HubLink } from "./hub-link.js";
+import { HubApiError, type allocationFromWire } from "@dske/protocol";
+import { backoffDelay } from "./backoff.js";
+import { sleep, type HubLink } from "./hub-link.js";
+import { isConnectFailure } from "./hub-probe.js";
 import type { Replenishment } from "./replenishment.js";
 
 export class SignedCalls {
@@ -18,11 +20,31 @@ export class SignedCalls {
       /** PSRD block size: a 503 tops the hub-owned pool up by the call's cost plus one block. */
       blockSize: number;
       reregister: (reason: string) => void;
+      /** Retries of a call that is safe to send again (HubLinkOptions.callRetries and backoff). */
+      retry?: { retries?: number; initialMs?: number; maxMs?: number };
     },
   ) {}
 
-  /** Make a signed call that may use `peerBytes` of the hub-owned pool. */
-  async call<T>(peerBytes: number, call: () => Promise<T>): Promise<T> {
+  /**
+   * Make a signed call that may use `peerBytes` of the hub-owned pool. A call that never reached
+   * the hub (connection refused or unreachable; not a connect timeout) is sent again, signed afresh, up to `retry.retries` times with
+   * backoff and full jitter; a `resendable` one (the hub gives the same answer twice: a fetch
+   * from a hub that keeps released shares until acknowledged, a metadata query, acks) also after
+   * its connection was lost. Never after a request timeout (see HubLinkOptions.callRetries).
+   */
+  async call<T>(peerBytes: number, call: () => Promise<T>, resendable = false): Promise<T> {
+    const retries = this.d.retry?.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(peerBytes, call, (err) => attempt < retries && !this.d.link.stopped && retrySafe(err, resendable));
+      } catch (err) {
+        if (!(err instanceof RetryableFailure)) throw err;
+      }
+      await sleep(backoffDelay(attempt, this.d.retry?.initialMs ?? 50, this.d.retry?.maxMs ?? 1000), this.d.link.abort.signal);
+    }
+  }
+
+  private async callOnce<T>(peerBytes: number, call: () => Promise<T>, retryable: (err: unknown) => boolean): Promise<T> {
     const { link, psrd } = this.d;
     await psrd.ensure("local", link.messageCost);
     await psrd.ensure("peer", peerBytes);
@@ -32,6 +54,7 @@ export class SignedCalls {
       link.noteOk();
       return res;
     } catch (err) {
+      if (retryable(err)) throw new RetryableFailure();
       const failure = link.failure(err, "request failed");
       // 401: the hub does not know us (no longer); status 0: down, timed out, or a bad response
       // signature. Either way: register again in the background (which also detects a hub that
@@ -73,4 +96,20 @@ export class SignedCalls {
     }
     return taking;
   }
+}
+
+/** One attempt failed in a way that is safe to retry (SignedCalls.call). */
+class RetryableFailure extends Error {}
+
+/**
+ * Safe to send again: the connection was refused or unreachable (the hub never saw the request), or
+ * for a `resendable` call the connection was lost before an answer. Never a timeout, an HTTP
+ * status or a bad signature.
+ */
+function retrySafe(err: unknown, resendable: boolean): boolean {
+  if (!(err instanceof HubApiError) || err.status !== 0 || err.code !== "network") return false;
+  // Not after a connect timeout: TCP already resent its SYN within it, and a blackholed hub would
+  // hold the call for (1 + retries) connect timeouts.
+  if (/connect timed out/.test(err.message)) return false;
+  return isConnectFailure(err.message) || (resendable && /ECONNRESET|EPIPE|socket hang up/.test(err.message));
 }

@@ -15,8 +15,13 @@ import { HubApiError } from "./hub-api-error.js";
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface HttpTransportOptions {
-  /** Per-request timeout in ms. */
+  /** Per-request timeout in ms: the request fails when its socket is idle this long. */
   timeoutMs: number;
+  /**
+   * Connect timeout in ms: a new connection not established within this fails at once (code
+   * "network", "connect timed out"; the request was never sent). Default: only `timeoutMs`.
+   */
+  connectTimeoutMs?: number;
   /** Max concurrent sockets to the hub (keep-alive is on). */
   maxSockets: number;
   /** TLS options of the https agent (`ca`, `cert`, `key`, `minVersion`, ...). */
@@ -112,6 +117,18 @@ export class HttpTransport {
           socket.once("close", () => {
             if (!this.closing) lost();
           });
+        });
+      }
+      const connectMs = this.options.connectTimeoutMs;
+      if (connectMs !== undefined) {
+        req.on("socket", (socket) => {
+          if (!socket.connecting) return; // a reused keep-alive connection
+          const timer = setTimeout(() => {
+            fail(new HubApiError(0, `hub unreachable: connect timed out after ${connectMs} ms`, undefined, "network"));
+            req.destroy();
+          }, connectMs);
+          socket.once("connect", () => clearTimeout(timer));
+          socket.once("close", () => clearTimeout(timer));
         });
       }
       req.setTimeout(timeoutMs, () => {

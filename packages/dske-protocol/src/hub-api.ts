@@ -96,6 +96,8 @@ export interface HubApiOptions {
   };
   /** Per-request timeout in ms (default 10,000). */
   timeoutMs?: number;
+  /** Connect timeout in ms for a new connection (default: none beyond `timeoutMs`). */
+  connectTimeoutMs?: number;
   /** Max concurrent sockets to this hub (default 64; keep-alive is on). */
   maxSockets?: number;
   /** TLS options of an `https:` hub (`ca`, `cert`, `key`, ...); default: the system CAs, no client certificate. */
@@ -163,6 +165,7 @@ export class HubApi {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.transport = new HttpTransport({
       timeoutMs: options.timeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs,
       maxSockets: options.maxSockets ?? 64,
       tls: options.tls,
       onConnectionLost: options.onConnectionLost,
