@@ -11,6 +11,7 @@
  * positioned reads when allocated, reserved or asked for as a block key.
  */
 import { countFsync } from "./io-stats.js";
+import { readFileSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuditLog } from "./audit.js";
@@ -309,9 +310,24 @@ function* snapshotRecords(sets: readonly IntervalSet[]): IterableIterator<Journa
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A killed process its parent has not reaped yet (state Z in /proc/PID/stat; Linux) is dead: it
+ * holds no lock. Its pid answers signals until reaped, which a container's init may take seconds
+ * to do, so a node killed with -9 could otherwise not restart for that long.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, the state follows the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,7 @@
 /** FileStore specifics: on-disk zeroing, recovery from torn/unzeroed journals, compaction, locks. */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -327,6 +329,24 @@ test("the store directory is locked against a second opener until closed", async
   // A lock left by a dead process is taken over.
   writeFileSync(join(dir, "LOCK"), "2147483646");
   store = await FileStore.open(dir);
+});
+
+test("a lock held by a killed process not reaped yet (a zombie) is taken over", async () => {
+  if (!existsSync("/proc/self/stat")) return; // zombies are told from /proc (Linux)
+  await store.close();
+  // `sleep 0` exits at once; its parent became `sleep 30`, which never reaps it: a zombie.
+  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const zombie = Number((await once(parent.stdout, "data"))[0]);
+    const state = () => readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]?.[0];
+    for (let i = 0; i < 100 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(state()).toBe("Z");
+    writeFileSync(join(dir, "LOCK"), String(zombie));
+    store = await FileStore.open(dir);
+    expect(readFileSync(join(dir, "LOCK"), "utf8")).toBe(String(process.pid));
+  } finally {
+    parent.kill("SIGKILL");
+  }
 });
 
 test("deletePool zeroes the data before removing it", async () => {
