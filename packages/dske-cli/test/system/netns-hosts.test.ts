@@ -244,8 +244,12 @@ describe("impairments", () => {
       ["sofia", "serena"],
       ["susan", "sam"],
     ] as const) {
+      const t0 = performance.now();
       const { enc, dec } = await tt.keyPair(m, s, 2);
       expect(dec).toEqual(enc);
+      process.stdout.write(
+        `netns: impaired key pair ${m} -> ${s} (enc_keys + dec_keys, 2 keys) in ${(performance.now() - t0).toFixed(0)} ms\n`,
+      );
     }
     // The keys crossed the delayed links: at least k = 3 relays carried traffic.
     const carried = HUBS.filter((h) => tt.relay(h).snapshot().bytes > (before.get(h) ?? 0));
