@@ -14,6 +14,7 @@
  * Memory: at most about two runs of PSRD bytes per owned pool (the current one and the next one,
  * taken ahead when less than half is left).
  */
+import { toError } from "./coerce.js";
 import type { BlockRange } from "./pool.js";
 
 /** One block's part of a run: its bytes (zeroed as they are handed out). */
@@ -83,11 +84,11 @@ export class AllocationLease {
 
   /** Wait for the cuts' segments, copy their bytes into `target` and zero them in the lease. */
   static async copyOut(cuts: readonly LeaseCut[], target: Uint8Array): Promise<void> {
-    let failed: unknown;
+    let failed: Error | undefined;
     try {
       for (const c of cuts) await c.segment.ready;
     } catch (e) {
-      failed = e ?? new Error("lease failed");
+      failed = toError(e);
     }
     let off = 0;
     for (const c of cuts) {
