@@ -263,6 +263,7 @@ export class FileStore implements PsrdStore {
       const opened = await entry.catch(() => undefined);
       if (opened) {
         opened.pool.markClosed(`pool "${name}" (deleted)`);
+        for (const rest of await opened.pool.drainLease()) rest.data.fill(0); // the pool goes: nothing to give back
         await opened.backend.close();
       }
     }
