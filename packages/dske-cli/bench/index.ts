@@ -17,7 +17,11 @@
  * the nodes for the same 2 cores).
  * DSKE_BENCH_STOCK_AHEAD_MS=0 turns the key stock off (every enc_keys on demand).
  * DSKE_BENCH_SCENARIOS=s1,c1,s100,c100 selects scenarios (default all); DSKE_BENCH_PHASE_MS the length
- * of a measured phase (default 10 s), DSKE_BENCH_WARMUP_MS the warm-up before each (default 15 s).
+ * of a measured phase (default 10 s), DSKE_BENCH_WARMUP_MS the warm-up before each (default 15 s),
+ * DSKE_BENCH_OUT=FILE writes the result to FILE instead of bench-results/ (A/B runs).
+ * The cold path alone (issue 13: an idle pair, key stock off, one caller), shortened:
+ *   DSKE_BENCH_STOCK_AHEAD_MS=0 DSKE_BENCH_SCENARIOS=s1 DSKE_BENCH_WARMUP_MS=5000 \
+ *   DSKE_BENCH_OUT=$(mktemp) pnpm --filter @dske/cli bench
  *
  * Steady state: every scenario is measured after a warm-up with the same load (same number and
  * callers), not before. Node processes need tens of seconds of a load before V8 has optimised the
@@ -44,8 +48,14 @@ const REPO = path.resolve(here, "../../..");
 const RESULTS = path.join(REPO, "bench-results", "e2e.json");
 /** A run of selected scenarios only writes e2e-partial.json (the full result file stays whole). */
 const PARTIAL = process.env.DSKE_BENCH_SCENARIOS !== undefined;
-const OUT = PARTIAL ? path.join(REPO, "bench-results", "e2e-partial.json") : RESULTS;
-const BASE_PORT = 18900;
+/** DSKE_BENCH_OUT=FILE (diagnostics, A/B runs): write the result there instead of bench-results/. */
+const OUT = process.env.DSKE_BENCH_OUT
+  ? path.resolve(process.env.DSKE_BENCH_OUT)
+  : PARTIAL
+    ? path.join(REPO, "bench-results", "e2e-partial.json")
+    : RESULTS;
+/** DSKE_BENCH_BASE_PORT (diagnostics): another base port, e.g. for two benches side by side. */
+const BASE_PORT = Number(process.env.DSKE_BENCH_BASE_PORT ?? 18900);
 const KEY_BITS = 256;
 const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 15_000);

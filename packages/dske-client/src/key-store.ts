@@ -7,7 +7,13 @@
  * - Slave side: only "delivered" marks (master SAE, key ID, slave SAE), so that each key goes to
  *   each intended slave SAE once ("already delivered" → 400 not found, as the standard says).
  *
- * Storage: an fsync'd JSON-lines journal (group commit) under the state dir, or memory only.
+ * Storage: a JSON-lines journal (group commit) under the state dir, or memory only. A record is
+ * written to the file before its promise resolves (it survives a crash of the client process,
+ * kill -9) and fdatasync'd within the journal's lazySyncMs (200 ms): bookkeeping, not key material
+ * or PSRD. A power failure in that window may forget the last issued/delivered marks: a key could
+ * then be delivered a second time to the same intended slave SAE (never to another SAE: the hubs
+ * release shares only to the clients of intended slaves). Keeping an fdatasync on every ETSI
+ * call's path would cost more than the whole rest of a key on a fast path (issue 13).
  * Records older than `retentionMs` (default 24 h; hubs drop shares after share_timeout_secs, so a
  * key cannot be fetched anyway after that) are pruned at open and on compaction.
  */
@@ -120,7 +126,7 @@ export class KeyStore {
     return out;
   }
 
-  /** Record issued keys (durable before the promise resolves). */
+  /** Record issued keys (written before the promise resolves; fdatasync'd soon after, see above). */
   async recordIssued(keys: readonly Omit<IssuedKey, "deliveredTo" | "createdAt">[]): Promise<void> {
     const at = this.now();
     const records: JournalRecord[] = keys.map((k) => ({
@@ -134,7 +140,7 @@ export class KeyStore {
     // Applied first so that a concurrent compaction snapshot includes them (a failed append
     // leaves them in memory only: the caller's request fails, and the marks err on the safe side).
     for (const r of records) this.apply(r);
-    await this.journal?.append(records);
+    await this.journal?.append(records, { durable: false });
     this.maybeCompact();
   }
 
@@ -147,14 +153,14 @@ export class KeyStore {
     return this.delivered.has(KeyStore.markKey(masterSae, keyId, sae));
   }
 
-  /** Mark keys delivered (durable before the promise resolves). */
+  /** Mark keys delivered (written before the promise resolves; fdatasync'd soon after, see above). */
   async markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
     const at = this.now();
     const records: JournalRecord[] = marks.map((m) => ({ t: "delivered", id: m.keyId, m: m.masterSae, sae: m.sae, at }));
     // Applied first so that a concurrent compaction snapshot includes them (a failed append
     // leaves them in memory only: the caller's request fails, and the marks err on the safe side).
     for (const r of records) this.apply(r);
-    await this.journal?.append(records);
+    await this.journal?.append(records, { durable: false });
     this.maybeCompact();
   }
 

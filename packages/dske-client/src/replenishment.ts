@@ -14,7 +14,7 @@
  */
 import { SigningReserve, blockKeyPrefix, type AuthSchemeName, type PeerAuth } from "@dske/auth";
 import { HubApi, HubApiError, allocationFromWire } from "@dske/protocol";
-import type { Allocation, BlockUsage, Pool, PoolStats, PsrdExhaustedError, PsrdStore } from "@dske/psrd";
+import type { Allocation, BlockUsage, Pool, PoolStats, PsrdExhaustedError, PsrdStore, Reservation } from "@dske/psrd";
 import { HubFailure, type HubLink } from "./hub-link.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
@@ -380,6 +380,31 @@ export class Replenishment {
         if (!isExhausted(err) || attempt >= 4) throw link.failure(err, "PSRD allocation failed");
       }
     }
+  }
+
+  /**
+   * Take the pads a hub named in a verified response from the hub-owned pool: checked and held at
+   * once (never twice), their consumption journaled without waiting for its fdatasync (README,
+   * "Durability"): a response cannot be replayed (its signature binds our request's tag, made with
+   * PSRD used once), and the hub never names these bytes again, so they are used once even if a
+   * crash loses the record; the journal write follows in the same turn and its sync at once.
+   */
+  async takeFromResponse(wire: Parameters<typeof allocationFromWire>[0], purpose: string): Promise<Uint8Array> {
+    let reservation: Reservation;
+    try {
+      reservation = await this.pool("peer").reserve(allocationFromWire(wire), purpose);
+    } catch (err) {
+      throw this.d.link.failure(err, "hub named PSRD we cannot take");
+    }
+    this.background(reservation.commit(), "commit of a response's pads");
+    return reservation.data;
+  }
+
+  /** A response signature's or pads' consumption commit nobody waits for: failures are logged. */
+  background(commit: Promise<void>, what: string): void {
+    commit.catch((err: unknown) => {
+      this.d.logger.warn(`hub ${this.d.link.name}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   /** Take the pads a hub named (wire allocation) from the hub-owned pool. */

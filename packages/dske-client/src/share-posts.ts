@@ -102,15 +102,18 @@ export class SharePosts {
     await this.d.calls.call(link.messageCost, () =>
       // A reference hub takes the reference's v1 body: the master client, no SAE IDs (reference-hub.ts).
       link.reference
-        ? link.api.postReferenceKeyShare({ client_name: masterClient, ...share })
-        : link.api.postKeyShare({
-            master_client_name: masterClient,
-            master_sae_id: item.masterSae,
-            slave_sae_id: item.slaveSae,
-            ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
-            ...share,
-            key_size: item.keySize,
-          }),
+        ? link.api.postReferenceKeyShare({ client_name: masterClient, ...share }, this.d.calls.background())
+        : link.api.postKeyShare(
+            {
+              master_client_name: masterClient,
+              master_sae_id: item.masterSae,
+              slave_sae_id: item.slaveSae,
+              ...(item.additionalSlaves.length > 0 ? { additional_slave_sae_ids: [...item.additionalSlaves] } : {}),
+              ...share,
+              key_size: item.keySize,
+            },
+            this.d.calls.background(),
+          ),
     );
   }
 
@@ -139,7 +142,10 @@ export class SharePosts {
       data.fill(0);
     }
     const res = await this.d.calls.call(link.messageCost, () =>
-      link.api.postKeyShares({ master_client_name: masterClient, encryption_key_allocation: allocationToWire(allocation), shares }),
+      link.api.postKeyShares(
+        { master_client_name: masterClient, encryption_key_allocation: allocationToWire(allocation), shares },
+        this.d.calls.background(),
+      ),
     );
     if (res.stored !== items.length) {
       throw new HubFailure(link.name, `hub stored ${res.stored} of ${items.length} shares`);

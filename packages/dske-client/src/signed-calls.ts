@@ -3,8 +3,8 @@
  * client-owned pool, the response MAC (and the pads the hub names, if it names some) from the hub-owned pool. A
  * call makes sure both pools can pay for it, maps errors to HubFailure, and reacts to 401 and
  * network failures (register again; never to a verified answer with an unexpected body) and to
- * 503 (refill the hub-owned pool). A response whose
- * signature commit was deferred (`onVerified`) is used only once that commit is durable.
+ * 503 (refill the hub-owned pool). The response signature's PSRD commit of a share message is
+ * journaled without waiting for its fdatasync (`background`, `takeAfter`; README "Durability").
  */
 import { HubApiError, type allocationFromWire } from "@dske/protocol";
 import { backoffDelay } from "./backoff.js";
@@ -81,20 +81,22 @@ export class SignedCalls {
   }
 
   /**
+   * Options for a call whose verified response needs no durable commit before it is used (a
+   * response cannot be replayed: its signature binds our request's tag, README "Durability"):
+   * the commit of the response signature's PSRD is journaled in the background.
+   */
+  background(): { onVerified: (committed: Promise<void>) => void } {
+    return { onVerified: (committed) => this.d.psrd.background(committed, "commit of a response signature") };
+  }
+
+  /**
    * Take the pads named in a verified response; its signature commit (deferred) joins the same
-   * journal batch, and both are durable before the pads are returned.
+   * journal batch. Neither is awaited (Replenishment.takeFromResponse): the pads are held at once,
+   * so they are used once, and the journal records them in this turn.
    */
   async takeAfter(verified: Promise<void>, wire: Parameters<typeof allocationFromWire>[0], purpose: string): Promise<Uint8Array> {
-    const taking = this.d.psrd.take(wire, purpose);
-    taking.catch(() => undefined); // observed below; never an unhandled rejection
-    try {
-      await this.settleVerified(verified);
-    } catch (err) {
-      const pad = await taking.catch(() => undefined);
-      pad?.fill(0);
-      throw err;
-    }
-    return taking;
+    this.d.psrd.background(verified, "commit of a response signature");
+    return this.d.psrd.takeFromResponse(wire, purpose);
   }
 }
 

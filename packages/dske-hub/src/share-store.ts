@@ -5,7 +5,13 @@
  * when the share is deleted (fetched by every intended responder, timed out, or its master client
  * unregistered). Durability goes through a `JournalSink` (the hub's state journal): every mutation
  * is appended in the same synchronous step as the in-memory change, so journal order equals
- * memory order. `put` resolves only once the share is durable; fetch marks and deletions are
+ * memory order. `put` resolves once the share is written to the journal file (it survives a crash
+ * of the hub process, kill -9), without waiting for its fdatasync, which follows within the
+ * journal's lazySyncMs (200 ms) or with the next durable record: a power failure in that window may
+ * lose the last shares of this hub, which the key tolerates (k of n hubs suffice; the client's
+ * quorum counts acknowledgements, and the responder hedges to the other hubs). PSRD consumption is
+ * never relaxed this way: the commit of the pads that decrypted a share (`gate`) is fdatasync'd
+ * before the share is served or acknowledged (README, "Durability"). Fetch marks and deletions are
  * appended in the background (losing one in a crash only means the share can be fetched again by
  * the same client, or is swept at its unchanged expiry time). Acknowledgements (ack extension)
  * are background-durable too, for the same reason.
@@ -14,7 +20,8 @@ import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 
 export interface JournalSink {
-  append(records: readonly unknown[]): Promise<void>;
+  /** `durable: false`: resolve once written (survives a crash of the process), fdatasync'd soon after. */
+  append(records: readonly unknown[], options?: { durable?: boolean }): Promise<void>;
 }
 
 export interface StoredShare {
@@ -142,7 +149,7 @@ export class ShareStore {
     if (this.journal) {
       const records: ShareRecord[] = this.takeBackground();
       for (const s of stored) records.push(toRecord(s));
-      durable = this.journal.append(records);
+      durable = this.journal.append(records, { durable: false });
     }
     const [journalResult, gateResult] = await Promise.allSettled([durable, gate]);
     if (journalResult.status === "rejected" || gateResult.status === "rejected") {
@@ -237,7 +244,7 @@ export class ShareStore {
   /** Append the held background records now (e.g. before closing the journal). */
   flushBackground(): void {
     const records = this.takeBackground();
-    if (records.length > 0 && this.journal) this.journal.append(records).catch(this.onBackgroundError);
+    if (records.length > 0 && this.journal) this.journal.append(records, { durable: false }).catch(this.onBackgroundError);
   }
 
   private takeBackground(): ShareRecord[] {

@@ -157,8 +157,25 @@ export class FilePoolBackend implements PoolBackend {
     return this.data.datasync();
   }
 
-  async close(): Promise<void> {
-    await this.journal.close();
+  /**
+   * Close. `giveBack`: consumed ranges never handed out (an allocation lease's rest, lease.ts), with
+   * their bytes. Once every earlier zeroing is done they are written back to the data file and
+   * left out of the journal's final compaction (which fdatasyncs the data file first): a crash
+   * before the new journal is in place leaves them consumed (burned), never handed out twice.
+   */
+  async close(giveBack: readonly { range: BlockRange; data: Uint8Array }[] = []): Promise<void> {
+    await this.journal.close(
+      giveBack.length === 0
+        ? undefined
+        : (written) => {
+            for (const { range, data } of giveBack) {
+              const base = this.offsetOf(range.block.index) + range.start;
+              for (let done = 0; done < data.length;) done += writeSync(this.data.fd, data, done, data.length - done, base + done);
+              written[range.block.index].remove(range.start, range.start + range.size);
+            }
+          },
+    );
+    for (const { data } of giveBack) data.fill(0);
     await this.data.close();
   }
 }

@@ -301,7 +301,7 @@ export class Journal {
    * Wait until every queued record is durable and zeroed, then close. A clean close compacts the
    * journal (all ranges flagged zeroed), so the next open has nothing to re-zero.
    */
-  async close(): Promise<void> {
+  async close(giveBack?: (written: IntervalSet[]) => void): Promise<void> {
     while (this.queue.length > 0 || this.inFlight > 0 || this.compacting || this.pumpScheduled) {
       await this.tail;
       await new Promise<void>((r) => setImmediate(r));
@@ -311,7 +311,10 @@ export class Journal {
     this.zeroSyncTimer = undefined;
     await this.zeroing;
     if (this.failure === undefined) {
-      if (this.appended > 0) await this.compact();
+      // Ranges given back (an allocation lease's rest): their bytes are written back and their
+      // records dropped from the snapshot; compact() fdatasyncs the data file before the new journal.
+      giveBack?.(this.written);
+      if (this.appended > 0 || giveBack) await this.compact();
       else await this.hooks.syncData();
     }
     await this.fh?.close();

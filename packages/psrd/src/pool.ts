@@ -20,6 +20,7 @@ import {
 } from "./errors.js";
 import { checkAllocation, fragmentEnd } from "./fragment.js";
 import { IntervalSet } from "./interval-set.js";
+import { AllocationLease } from "./lease.js";
 import type { AddBlockOptions, Allocation, BlockUsage, Fragment, Pool, PoolOwner, PoolStats, Reservation } from "./types.js";
 
 /** A range of one block (what the backend reads, journals and zeroes). */
@@ -81,6 +82,11 @@ export interface PoolOptions {
   owner: PoolOwner;
   backend: PoolBackend;
   audit?: AuditLog | undefined;
+  /**
+   * Owned pools: consume runs of this many bytes ahead with one durable journal write and hand
+   * allocations out of them in memory (lease.ts). 0 (default): every allocation is its own write.
+   */
+  leaseBytes?: number;
 }
 
 export class PsrdPool implements Pool {
@@ -97,12 +103,15 @@ export class PsrdPool implements Pool {
   private totalSize = 0;
   private usedBytes = 0;
   private closedReason: string | undefined;
+  private readonly leaseBytes: number;
+  private readonly lease = new AllocationLease();
 
   constructor(options: PoolOptions) {
     this.name = options.name;
     this.owner = options.owner;
     this.backend = options.backend;
     this.audit = options.audit;
+    this.leaseBytes = options.owner === "local" ? Math.max(0, Math.floor(options.leaseBytes ?? 0)) : 0;
   }
 
   // ---- used by stores while loading -------------------------------------------------------
@@ -212,15 +221,15 @@ export class PsrdPool implements Pool {
       owner: this.owner,
       blocks: this.blocks.length,
       size: this.totalSize,
-      used: this.usedBytes,
-      available: this.totalSize - this.usedBytes,
+      used: this.usedBytes - this.lease.remaining,
+      available: this.totalSize - this.usedBytes + this.lease.remaining,
     };
   }
 
   blockUsage(): BlockUsage[] {
     return this.blocks.map((b) => {
       // Owned: everything below the high-water mark; peer: the key prefix plus the consumed ranges.
-      const used = b.consumed ? b.keyPrefix + b.consumed.total : b.hwm;
+      const used = b.consumed ? b.keyPrefix + b.consumed.total : b.hwm - (this.lease.remaining > 0 ? this.lease.unusedIn(b) : 0);
       return { blockUuid: b.uuid, size: b.size, used, unused: b.size - used };
     });
   }
@@ -233,10 +242,25 @@ export class PsrdPool implements Pool {
     if (!Number.isSafeInteger(size) || size <= 0) {
       throw new PsrdAllocationError("invalid_size", `allocation size must be a positive integer, got ${String(size)}`);
     }
-    const available = this.totalSize - this.usedBytes;
+    const available = this.totalSize - this.usedBytes + this.lease.remaining;
     if (size > available) throw new PsrdExhaustedError(this.name, size, available);
+    if (this.leaseBytes > 0) return this.allocateLeased(size, purpose);
 
-    // Bump: synchronous, so concurrent callers get disjoint ranges. O(fragments).
+    const ranges = this.bump(size);
+    const data = new Uint8Array(size);
+    try {
+      await this.backend.read(ranges, data);
+      await this.backend.consume(ranges);
+      await this.auditAllocation(ranges, purpose);
+    } catch (e) {
+      data.fill(0);
+      throw e;
+    }
+    return { allocation: { fragments: toFragments(ranges) }, data };
+  }
+
+  /** Bump the high-water marks by `size` bytes (synchronous: concurrent callers get disjoint ranges). O(fragments). */
+  private bump(size: number): BlockRange[] {
     const ranges: BlockRange[] = [];
     let need = size;
     while (need > 0) {
@@ -251,23 +275,63 @@ export class PsrdPool implements Pool {
       if (b.hwm >= b.size) this.cursor++;
     }
     this.usedBytes += size;
+    return ranges;
+  }
 
+  private async auditAllocation(ranges: readonly BlockRange[], purpose: string): Promise<void> {
+    await this.audit?.append({
+      pool: this.name,
+      owner: this.owner,
+      op: "allocate",
+      purpose: toText(purpose), // JavaScript callers may pass a non-string
+      fragments: toFragments(ranges),
+    });
+  }
+
+  /**
+   * Allocate from the lease (lease.ts): top it up first if it holds less than `size` (the new run
+   * is made durable before the allocation resolves), carve synchronously, and take the next run
+   * ahead when less than half of one is left, so the next allocations find durable bytes waiting.
+   */
+  private async allocateLeased(size: number, purpose: string): Promise<{ allocation: Allocation; data: Uint8Array }> {
+    if (this.lease.remaining < size) {
+      const room = this.totalSize - this.usedBytes; // >= size - remaining (checked by allocate)
+      this.extendLease(Math.min(room, Math.max(this.leaseBytes, size - this.lease.remaining)));
+    }
+    const cuts = this.lease.cut(size);
+    if (this.lease.remaining < this.leaseBytes / 2) {
+      const room = this.totalSize - this.usedBytes;
+      if (room > 0) this.extendLease(Math.min(room, this.leaseBytes));
+    }
+    const ranges = AllocationLease.ranges(cuts);
     const data = new Uint8Array(size);
     try {
-      await this.backend.read(ranges, data);
-      await this.backend.consume(ranges);
-      await this.audit?.append({
-        pool: this.name,
-        owner: this.owner,
-        op: "allocate",
-        purpose: toText(purpose), // JavaScript callers may pass a non-string
-        fragments: toFragments(ranges),
-      });
+      await AllocationLease.copyOut(cuts, data);
+      await this.auditAllocation(ranges, purpose);
     } catch (e) {
       data.fill(0);
       throw e;
     }
     return { allocation: { fragments: toFragments(ranges) }, data };
+  }
+
+  /** Consume the next `size` bytes into the lease: read them, then record them durably (one journal batch). */
+  private extendLease(size: number): void {
+    const ranges = this.bump(size);
+    for (const range of ranges) {
+      const data = new Uint8Array(range.size);
+      const ready = this.backend.read([range], data).then(() => this.backend.consume([range]));
+      ready.catch(() => undefined); // observed by the allocations carved from it
+      this.lease.add({ range, data, used: 0, ready });
+    }
+  }
+
+  /**
+   * The lease's bytes not handed out, taken out of the pool (a store closing cleanly gives them
+   * back: file-pool.ts). Further allocations fail (the pool is closed first).
+   */
+  drainLease(): Promise<{ range: BlockRange; data: Uint8Array }[]> {
+    return this.lease.drain();
   }
 
   async reserve(allocation: Allocation, purpose: string): Promise<Reservation> {

@@ -10,6 +10,11 @@
  *   values) do not linger on disk after compaction. Appends queued behind the rewrite go on as
  *   soon as the new file is in place (they do not wait for the zeroing of the old one); the
  *   rewrite's promise resolves once the old file is zeroed and gone.
+ * - `append(records, { durable: false })` resolves once the records are written to the file (the
+ *   kernel's page cache: they survive a crash of the process, kill -9, but not of the machine);
+ *   their fdatasync follows within `lazySyncMs` (default 200 ms), or with the next durable append,
+ *   whichever comes first. For records whose loss in a power failure is tolerated (a hub's key
+ *   shares: k of n hubs suffice; a client's key bookkeeping), never for PSRD consumption.
  * - `StateJournal.open` recovers: a torn last line (crash during a write) is dropped and truncated;
  *   leftovers `<path>.tmp` / `<path>.old` from an interrupted compaction are zeroed and removed
  *   (`.old` is only unlinked, not zeroed, when it is still the same file as `<path>`).
@@ -25,8 +30,11 @@ import { promises as fs, constants as fsConstants, writeSync } from "node:fs";
 import path from "node:path";
 
 type Op =
-  | { kind: "append"; data: string; resolve: () => void; reject: (err: unknown) => void }
-  | { kind: "rewrite"; data: string; resolve: () => void; reject: (err: unknown) => void };
+  | { kind: "append"; data: string; durable: boolean; resolve: () => void; reject: (err: unknown) => void }
+  | { kind: "rewrite"; data: string; durable: true; resolve: () => void; reject: (err: unknown) => void };
+
+/** Default StateJournal lazySyncMs: how long records appended `written` may wait for their fdatasync. */
+export const DEFAULT_LAZY_SYNC_MS = 200;
 
 export class StateJournalError extends Error {
   override readonly name = "StateJournalError";
@@ -41,17 +49,21 @@ export class StateJournal {
   private bytes: number;
   /** The zeroing of the previous journal file (after a rewrite), running beside later appends. */
   private retiring: Promise<void> = Promise.resolve();
+  /** Records written but not yet fdatasync'd (appends with `durable: false`). */
+  private unsynced = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly path: string,
     private fd: fs.FileHandle,
     size: number,
+    private readonly lazySyncMs: number,
   ) {
     this.bytes = size;
   }
 
   /** Open (creating if needed) the journal; returns it with the parsed records in order. */
-  static async open(file: string): Promise<{ journal: StateJournal; records: unknown[] }> {
+  static async open(file: string, options: { lazySyncMs?: number } = {}): Promise<{ journal: StateJournal; records: unknown[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     await cleanupLeftovers(file);
     let text = "";
@@ -92,7 +104,7 @@ export class StateJournal {
       await fd.datasync();
     }
     await fsyncDir(path.dirname(file));
-    return { journal: new StateJournal(file, fd, validLength), records };
+    return { journal: new StateJournal(file, fd, validLength, options.lazySyncMs ?? DEFAULT_LAZY_SYNC_MS), records };
   }
 
   /** Current size of the journal file in bytes. */
@@ -100,17 +112,20 @@ export class StateJournal {
     return this.bytes;
   }
 
-  /** Append records durably (group-committed). */
-  append(records: readonly unknown[]): Promise<void> {
+  /**
+   * Append records (group-committed). Durable before the promise resolves, or with
+   * `durable: false` written (page cache) before it resolves and fdatasync'd within lazySyncMs.
+   */
+  append(records: readonly unknown[], options: { durable?: boolean } = {}): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const data = records.map((r) => JSON.stringify(r) + "\n").join("");
-    return this.enqueue("append", data);
+    return this.enqueue("append", data, options.durable !== false);
   }
 
   /** Replace the journal's content with these records (compaction). */
   rewrite(records: readonly unknown[]): Promise<void> {
     const data = records.map((r) => JSON.stringify(r) + "\n").join("");
-    return this.enqueue("rewrite", data);
+    return this.enqueue("rewrite", data, true);
   }
 
   /** Wait for pending operations, then close the file. */
@@ -118,17 +133,24 @@ export class StateJournal {
     if (this.closed) return;
     this.closed = true;
     while (this.running) await this.running;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
+    if (this.unsynced && this.broken === undefined) {
+      countFsync(this.path);
+      await this.fd.datasync();
+      this.unsynced = false;
+    }
     await this.retiring;
     await this.fd.close();
   }
 
-  private enqueue(kind: Op["kind"], data: string): Promise<void> {
+  private enqueue(kind: Op["kind"], data: string, durable: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new StateJournalError(`journal ${this.path} is closed`));
     if (this.broken !== undefined) {
       return Promise.reject(new StateJournalError(`journal ${this.path} failed earlier: ${toText(this.broken)}`));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind, data, resolve, reject });
+      this.queue.push(kind === "append" ? { kind, data, durable, resolve, reject } : { kind, data, durable: true, resolve, reject });
       if (!this.running) this.running = this.run();
     });
   }
@@ -144,14 +166,22 @@ export class StateJournal {
         let n = 0;
         while (n < this.queue.length && this.queue[n].kind === "append") n++;
         const batch = this.queue.splice(0, n);
+        const durable = batch.some((b) => b.durable);
         await this.execute(batch, async () => {
           const buf = Buffer.from(batch.map((b) => b.data).join(""), "utf8");
           // The write goes to the page cache (synchronous, microseconds; O_APPEND); only the
           // fdatasync takes the trip through libuv's thread pool.
           for (let done = 0; done < buf.length;) done += writeSync(this.fd.fd, buf, done, buf.length - done);
-          countFsync(this.path);
-          await this.fd.datasync();
           this.bytes += buf.length;
+          if (durable) {
+            // Also covers every earlier record written without its fdatasync.
+            this.unsynced = false;
+            countFsync(this.path);
+            await this.fd.datasync();
+          } else {
+            this.unsynced = true;
+            this.scheduleLazySync();
+          }
         });
       } else {
         const op = this.queue.shift() as Op;
@@ -167,6 +197,18 @@ export class StateJournal {
       }
     }
     this.running = undefined;
+  }
+
+  /** fdatasync records written without it within lazySyncMs (one sync for all of them). */
+  private scheduleLazySync(): void {
+    if (this.lazyTimer || this.closed) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = undefined;
+      if (!this.unsynced || this.broken !== undefined || this.closed) return;
+      // Through the queue, so it is ordered with rewrites (which swap the file handle).
+      this.enqueue("append", "", true).catch(() => undefined);
+    }, this.lazySyncMs);
+    this.lazyTimer.unref();
   }
 
   private async execute(ops: Op[], action: () => Promise<void>): Promise<void> {
@@ -206,6 +248,7 @@ export class StateJournal {
     const oldFd = this.fd;
     this.fd = newFd;
     this.bytes = buf.length;
+    this.unsynced = false; // the snapshot (fsync'd above) holds every record written before it
     await oldFd.close();
   }
 
