@@ -43,6 +43,9 @@ export interface GatherDeps {
   referenceSaes: ReadonlySet<string>;
 }
 
+/** Waits before asking again for shares still in flight (`Gather.gather`): about 0.7 s in all. */
+const IN_FLIGHT_RETRY_MS = [20, 80, 200, 400];
+
 export class Gather {
   private rotation = 0;
   /** Keys decoded in the reference implementation's format (status). */
@@ -73,7 +76,30 @@ export class Gather {
     keyIds: readonly string[],
     optional: ReadonlySet<string> = new Set(),
   ): Promise<Map<string, GatherOutcome>> {
+    let pass = await this.gatherOnce(slaveSae, masterSae, keyIds, optional);
+    const outcomes = pass.outcomes;
+    // Shares still in flight: every hub answered, some released a share, fewer than k did. The
+    // master returns after k acknowledgements of its own n hubs; a slave on a subset of those hubs
+    // (or with a larger k) may ask before the remaining posts land. Ask again a few times, briefly
+    // (the shares received are kept: partial-shares.ts), before answering 503.
+    for (const delay of IN_FLIGHT_RETRY_MS) {
+      if (pass.inFlight.length === 0) break;
+      await new Promise((r) => setTimeout(r, delay));
+      pass = await this.gatherOnce(slaveSae, masterSae, pass.inFlight, optional);
+      for (const [id, outcome] of pass.outcomes) outcomes.set(id, outcome);
+    }
+    return outcomes;
+  }
+
+  private async gatherOnce(
+    slaveSae: string,
+    masterSae: string,
+    keyIds: readonly string[],
+    optional: ReadonlySet<string>,
+  ): Promise<{ outcomes: Map<string, GatherOutcome>; inFlight: string[] }> {
     const { hubs, k, logger } = this.d;
+    /** Key IDs short of shares although every hub answered (see `gather`). */
+    const inFlight: string[] = [];
     const masterIsReference = this.d.referenceSaes.has(masterSae);
     const shares = new Map<string, SourcedShare[]>(
       keyIds.map((id) => [id, this.d.partial.take(heldKeyName(masterSae, id, slaveSae)) ?? []]),
@@ -210,10 +236,11 @@ export class Gather {
             : `key ${id}: the ${got} shares received do not reconstruct a verified key (more bad shares than can be corrected)`;
         outcomes.set(id, { error: unavailable(msg, [{ key_ID: id, shares_received: got, min_nr_shares: k }]) });
         this.d.partial.keep(heldKeyName(masterSae, id, slaveSae), shares.get(id) ?? []);
+        if (got < k && failures.length === 0) inFlight.push(id);
       }
     }
     for (const list of shares.values()) for (const s of list) s.y.fill(0);
-    return outcomes;
+    return { outcomes, inFlight };
   }
 
   /**

@@ -59,7 +59,12 @@ describe.each([
   ["mutual TLS (start --tls)", 19230, ["--tls"]],
 ])("planes closed: %s", (_mode, basePort, startArgs) => {
   const t = runningTopology(basePort, { max_pool_bytes: CAP, key_stock_ahead_ms: 0 }, { startArgs });
-  const hubUrl = (h: string) => nodeBaseUrl(t.node(h));
+  // Under TLS the hubs serve HTTPS too (certificates from the topology CA): an outsider reaches
+  // them over verified TLS, without a client certificate.
+  const hubUrl = (h: string) => nodeBaseUrl(t.node(h), isTls(t));
+  beforeAll(() => {
+    if (isTls(t)) t.http.defaults.httpsAgent = new https.Agent({ ca: readFileSync(path.join(t.stateDir, "tls", "ca.crt")) });
+  });
   const expectKeysFlow = async (master: string, slave: string) => {
     const { enc, dec } = await saeKeyPair(t, master, slave);
     expect(dec).toEqual(enc);
