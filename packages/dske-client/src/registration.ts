@@ -107,6 +107,8 @@ export class Registration {
         await this.registerOnce();
         return;
       } catch (err) {
+        // Abandoned by a probe that found the hub reachable: no failure, a new attempt at once.
+        if (err instanceof AttemptSuperseded) continue;
         attempts++;
         link.noteFailure(err);
         if (this.awaitingFirstBundle) {
@@ -136,6 +138,8 @@ export class Registration {
   private wakeRequested = false;
   private attemptWaiters: { after: number; resolve: () => void }[] = [];
   private probing: Promise<void> | undefined;
+  /** Ends the unsigned reachability check of the attempt in flight (no PSRD spent yet). */
+  private abandonHealthCheck: ((err: Error) => void) | undefined;
 
   /** A probe asked for an attempt now, or we stopped (both change while an attempt awaits). */
   private skipSleep(): boolean {
@@ -182,6 +186,7 @@ export class Registration {
     const attempted = new Promise<void>((resolve) => this.attemptWaiters.push({ after: this.attemptSeq, resolve }));
     this.wakeRequested = true;
     this.wake?.abort();
+    this.abandonHealthCheck?.(new AttemptSuperseded());
     this.ensureRegistering();
     let timer: NodeJS.Timeout | undefined;
     const answered = await Promise.race([
@@ -219,7 +224,16 @@ export class Registration {
     // Spend no PSRD (confirmation, signed registration) on a hub not reached since start or since
     // its connection was lost: an unsigned probe first fails on a refused TLS certificate or a
     // closed port without a pad leaving the pools.
-    if (link.lastOkAt === 0) await link.api.health();
+    if (link.lastOkAt === 0) {
+      // Unsigned, so a probe that finds the hub reachable meanwhile may abandon it (`runProbe`):
+      // a check begun during a partition can hang until its connect timeout after the heal.
+      await new Promise<void>((resolve, reject) => {
+        this.abandonHealthCheck = reject;
+        link.api.health().then(() => resolve(), reject);
+      }).finally(() => {
+        this.abandonHealthCheck = undefined;
+      });
+    }
     // Under the chain lock: never while an install or an operator's PSRD reset is at work.
     await this.withChainLock(() => this.d.psrd.attach(scheme));
     await this.confirmInstalled();
@@ -342,4 +356,9 @@ export class Registration {
     this.d.needs.request("local", this.d.initialPsrdBytes);
     this.d.needs.request("peer", this.d.initialPsrdBytes);
   }
+}
+
+/** A registration attempt abandoned before it signed anything, because a probe found the hub reachable. */
+class AttemptSuperseded extends Error {
+  override readonly name = "AttemptSuperseded";
 }
