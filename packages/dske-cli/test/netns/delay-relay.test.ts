@@ -6,7 +6,7 @@
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { DelayRelay } from "./delay-relay";
-import { eventually } from "./netns-wait";
+import { eventually } from "../system/harness";
 
 /** An echo server that also records what it received. */
 async function echoServer(): Promise<{

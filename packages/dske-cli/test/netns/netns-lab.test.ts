@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { DelayRelay } from "./delay-relay";
 import { NetnsLab, requireNetnsPrerequisites, run, sweepStale } from "./netns-lab";
 import { NetPolicies, nftScript } from "./netns-nft";
-import { eventually } from "./netns-wait";
+import { eventually } from "../system/harness";
 
 jest.setTimeout(60_000);
 

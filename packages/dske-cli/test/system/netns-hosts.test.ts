@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import tls from "node:tls";
 import { certLayout } from "../../src/certs";
 import { killNamespaceProcesses } from "../netns/netns-lab";
-import { eventually } from "../netns/netns-wait";
+import { eventually } from "./harness";
 import {
   CLIENT_PORT,
   CLIENTS,
