@@ -25,7 +25,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { CHAIN_KEY_BYTES, sealBundle, writeBundleFile, destroyBundleFile, peekBundleHeader } from "@dske/distributor";
-import type { Pool, PsrdStore } from "@dske/psrd";
+import { PsrdError, type Pool, type PsrdStore, type Reservation } from "@dske/psrd";
 import { HubError, fromPsrdError } from "./errors.js";
 import type { WirePoolOwner } from "./peer-client.js";
 
@@ -75,6 +75,8 @@ export function enrollmentHash(secret: string): string {
 export class BundleIssuer {
   private readonly chains = new Map<string, Chain>();
   private readonly staged = new Map<string, Staged>();
+  /** Told about a staged block whose bytes were lost (see `reserveStaged`). */
+  onLostBlock?: (clientName: string, blockUuid: string, reason: string) => void;
 
   constructor(
     private readonly hubName: string,
@@ -303,14 +305,16 @@ export class BundleIssuer {
       for (const s of mine) {
         const target = s.owner === "client" ? pools.client : pools.hub;
         if (!target.hasBlock(s.uuid)) {
-          const data = await staging.take(
-            { fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] },
-            `confirm block ${s.uuid} of ${clientName}`,
-          );
+          // Copy into the pool first, then consume the staged copy: a crash in between leaves the
+          // block in both (the next confirmation zeroes the staged copy), never in neither.
+          const staged = await this.reserveStaged(staging, s, clientName);
+          if (!staged) continue;
           try {
-            await target.addBlock(s.uuid, data, { keyPrefix: s.keyPrefix });
+            await target.addBlock(s.uuid, staged.data, { keyPrefix: s.keyPrefix });
+            await staged.commit();
           } finally {
-            data.fill(0);
+            staged.release();
+            staged.data.fill(0);
           }
         } else if (staging.hasBlock(s.uuid)) {
           // Crash after the move, before the record: zero the staged copy now.
@@ -330,6 +334,25 @@ export class BundleIssuer {
       }
     }
     return done.length;
+  }
+
+  /**
+   * Hold the staged bytes of `s` for the move into its pool. A staged copy that is gone while the
+   * block is absent from its pool (a crash in an earlier version, which consumed the staged copy
+   * before copying it) is lost: it is dropped and reported through `onLostBlock`, so the
+   * client's confirmation still succeeds for its other blocks instead of failing on every retry.
+   */
+  private async reserveStaged(staging: Pool, s: Staged, clientName: string): Promise<Reservation | undefined> {
+    try {
+      return await staging.reserve({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `confirm block ${s.uuid} of ${clientName}`);
+    } catch (err) {
+      if (!(err instanceof PsrdError) || (err.code !== "consumed" && err.code !== "unknown_block")) throw err;
+      const rec: ProvisionRecord = { t: "act", c: clientName, b: s.uuid };
+      await this.append([rec]);
+      this.applyRecord(rec);
+      this.onLostBlock?.(clientName, s.uuid, err.message);
+      return undefined;
+    }
   }
 
   /**

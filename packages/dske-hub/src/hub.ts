@@ -87,6 +87,8 @@ export class Hub {
     const outbox = options.outboxDir ?? (options.stateDir ? path.join(options.stateDir, "outbox") : undefined);
     const random = options.randomBytes ?? ((n: number) => nodeRandomBytes(n));
     this.issuer = new BundleIssuer(this.name, this.store, outbox, (records) => state.appendDurably(records), random);
+    this.issuer.onLostBlock = (client, uuid, reason) =>
+      ctx.logger.warn(`hub ${this.name}: staged PSRD block ${uuid} of ${client} was lost before its confirmation (${reason}); dropped`);
     this.registry = new Registry(
       ctx,
       { store: this.store, issuer: this.issuer, shares: this.shareStore, state },

@@ -390,6 +390,59 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     await node.store.close();
   });
 
+  test("confirmation after a crash mid-move: a block copied but not yet unstaged is confirmed once; a lost staged copy is dropped, not a 400 forever", async () => {
+    const stateDir = path.join(tmp.path, "state");
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
+    const open = async () => {
+      const store = await FileStore.open(path.join(tmp.path, "psrd"));
+      const hub = await Hub.open({ name: "hank", store, stateDir, sweepIntervalMs: 0, logger });
+      return { store, hub };
+    };
+    let node = await open();
+    const hubBlockOf = async (seq: number) => {
+      const issued = await node.hub.issueBundle("carol", seq === 1 ? 100 : 0, 600);
+      const opened = openBundle(await readBundleFile(issued.file), { clientName: "carol", hubName: "hank", expectedSeq: seq, chainKey });
+      chainKey = opened.nextChainKey;
+      const b = defined(opened.blocks.find((x) => x.pool_owner === "hub"));
+      return { uuid: b.block_uuid, keyPrefix: b.key_prefix, data: Uint8Array.from(b.data) };
+    };
+    let chainKey: Uint8Array | undefined;
+    const moved = await hubBlockOf(1); // crash after the copy into the pool, before the staged copy was consumed
+    const lost = await hubBlockOf(2); // crash of an earlier version: staged copy consumed, never copied
+    const intact = await hubBlockOf(3);
+    await node.hub.close();
+    await node.store.close();
+
+    // Make both crash states by hand on the stores the hub left behind.
+    {
+      const store = await FileStore.open(path.join(tmp.path, "psrd"));
+      const staging = await store.openPool("staged.carol", "peer");
+      const pool = await store.openPool("hub-owned.carol", "local");
+      await pool.addBlock(moved.uuid, moved.data, { keyPrefix: moved.keyPrefix });
+      (await staging.take({ fragments: [{ blockUuid: lost.uuid, start: 0, size: lost.data.length }] }, "test: crash")).fill(0);
+      await store.close();
+    }
+
+    node = await open();
+    const carol = () => defined(node.hub.status().peer_clients.find((c) => c.client_name === "carol"));
+    expect(carol().psrd?.staged.blocks).toBe(3);
+    // Before the fix the lost block made every confirmation of this client fail with 400.
+    expect(await node.hub.confirmPsrd("carol", [moved.uuid, lost.uuid, intact.uuid])).toBe(2);
+    expect(carol().psrd?.staged.blocks).toBe(0);
+    expect(warnings.join("\n")).toMatch(new RegExp(`staged PSRD block ${lost.uuid} of carol was lost before its confirmation`));
+    const pool = defined(node.hub.client("carol")).hubOwnedPool;
+    expect([pool.hasBlock(moved.uuid), pool.hasBlock(lost.uuid), pool.hasBlock(intact.uuid)]).toEqual([true, false, true]);
+    // Both staged copies are consumed: nothing left to move twice.
+    const staging = await node.store.openPool("staged.carol", "peer");
+    for (const b of [moved, intact]) {
+      await expect(staging.take({ fragments: [{ blockUuid: b.uuid, start: 0, size: b.data.length }] }, "test")).rejects.toMatchObject({ code: "consumed" });
+    }
+    expect(await node.hub.confirmPsrd("carol", [moved.uuid, lost.uuid, intact.uuid])).toBe(0); // idempotent
+    await node.hub.close();
+    await node.store.close();
+  });
+
   test("a hub without a state dir or outbox cannot write bundle files (503); nothing is issued", async () => {
     const hub = await openHub();
     await expectHubError(hub.issueBundle("carol", 100, 100), "unavailable", /no state directory or outbox/);
