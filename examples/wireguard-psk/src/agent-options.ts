@@ -70,7 +70,7 @@ export function parseAgentOptions(argv: readonly string[]): AgentOptions {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new Error(`agent: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`agent: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const parsed = AgentOptionsSchema.safeParse({
     role: values.role,

@@ -20,6 +20,7 @@ export interface AgentLine {
 export class AgentProcess {
   readonly events: AgentLine[] = [];
   private stderr = "";
+  private stdout = "";
   private readonly child: ChildProcess;
   private rest = "";
 
@@ -35,11 +36,12 @@ export class AgentProcess {
     });
     this.child.stdout?.on("data", (d: Buffer) => this.take(d.toString()));
     this.child.stderr?.on("data", (d: Buffer) => {
-      this.stderr = `${this.stderr}${d.toString()}`.slice(-4000);
+      this.stderr += d.toString();
     });
   }
 
   private take(text: string): void {
+    this.stdout += text;
     const lines = `${this.rest}${text}`.split("\n");
     this.rest = lines.pop() ?? "";
     for (const line of lines) {
@@ -58,6 +60,11 @@ export class AgentProcess {
     return this.events.filter((e) => e.event === "rotated");
   }
 
+  /** Everything it wrote (stdout and stderr), e.g. to check that no key appears in it. */
+  output(): string {
+    return `${this.stdout}${this.stderr}`;
+  }
+
   /** Exit code, or undefined while it runs. */
   get exitCode(): number | null {
     return this.child.exitCode;
@@ -65,7 +72,7 @@ export class AgentProcess {
 
   /** Its stderr and last events, for a failure message. */
   diagnostics(): string {
-    return `${this.name}: exit ${String(this.child.exitCode)}; stderr: ${this.stderr.trim()}; last events: ${JSON.stringify(this.events.slice(-5))}`;
+    return `${this.name}: exit ${String(this.child.exitCode)}; stderr: ${this.stderr.trim().slice(-2000)}; last events: ${JSON.stringify(this.events.slice(-5))}`;
   }
 
   stop(): Promise<void> {

@@ -55,13 +55,26 @@ export class WireguardPskDemo {
       h.publicKey[peer],
     ];
     const listen = `${h.underlay("b")}:${SLAVE_AGENT_PORT}`;
-    this.slave = new AgentProcess("agent-b", h.ns("b"), ["--role", "slave", ...common("sunny", "sam", "b", "a"), "--listen", listen], opts.onLine);
+    this.slave = new AgentProcess(
+      "agent-b",
+      h.ns("b"),
+      ["--role", "slave", ...common("sunny", "sam", "b", "a"), "--listen", listen],
+      opts.onLine,
+    );
     this.agents.push(this.slave);
     await this.waitFor(this.slave, "listening", 30_000);
     this.master = new AgentProcess(
       "agent-a",
       h.ns("a"),
-      ["--role", "master", ...common("sam", "sunny", "a", "b"), "--peer-agent", `http://${listen}`, "--interval", String(opts.intervalSeconds)],
+      [
+        "--role",
+        "master",
+        ...common("sam", "sunny", "a", "b"),
+        "--peer-agent",
+        `http://${listen}`,
+        "--interval",
+        String(opts.intervalSeconds),
+      ],
       opts.onLine,
     );
     this.agents.push(this.master);

@@ -34,7 +34,7 @@ export class Etsi014Client {
   /** Get key (`enc_keys`), as master: one new key of `bits` bits shared with `slaveSae`. */
   async encKey(slaveSae: string, bits: number): Promise<EtsiKey> {
     const keys = await this.post(`${encodeURIComponent(slaveSae)}/enc_keys`, { number: 1, size: bits });
-    const k = keys[0];
+    const k = keys.at(0);
     if (k === undefined) throw new Error(`KME at ${this.baseUrl} returned no key for ${this.sae} -> ${slaveSae}`);
     return k;
   }
@@ -59,7 +59,7 @@ export class Etsi014Client {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new Error(`KME unreachable at ${url}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);
+      throw new Error(`KME unreachable at ${url}: ${cause ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
     }
     const json: unknown = await res.json().catch(() => undefined);
     if (!res.ok) {

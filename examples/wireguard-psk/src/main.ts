@@ -20,21 +20,22 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   for (;;) {
     const v = await probe().catch(() => undefined);
     if (v !== undefined) return v;
+    if (state.interrupted) throw new Error(`interrupted while waiting for ${what}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-const demo = await WireguardPskDemo.start({ intervalSeconds, onLine: (src, l) => src === "dske-cli" && console.log(`  ${l}`) });
-let interrupted = false;
+const state = { interrupted: false };
 process.once("SIGINT", () => {
-  interrupted = true;
+  state.interrupted = true;
 });
+const demo = await WireguardPskDemo.start({ intervalSeconds, onLine: (src, l) => src === "dske-cli" && console.log(`  ${l}`) });
 try {
   const h = demo.hosts;
   console.log(`host A: ${h.iface.a} in ${h.ns("a")}; host B: ${h.iface.b} in ${h.ns("b")}; KMEs at ${h.gateway}`);
   const seen: PskHash[] = [NO_PSK_HASH];
-  for (let i = 1; i <= rotations && !interrupted; i++) {
+  for (let i = 1; i <= rotations && !state.interrupted; i++) {
     const psk = await until(`rotation ${i}`, intervalSeconds * 1000 + 30_000, async () => {
       const [a, b] = [await h.pskHash("a"), await h.pskHash("b")];
       return a === b && !seen.includes(a) ? a : undefined;
@@ -42,7 +43,9 @@ try {
     seen.push(psk);
     await until("a ping through the tunnel", 15_000, async () => ((await h.ping("a")) ? true : undefined));
     const keyId = demo.master?.rotations().at(-1)?.key_ID ?? "?";
-    console.log(`rotation ${i}: key ${keyId}: PSK ${psk.slice(0, 8)} on A = ${psk.slice(0, 8)} on B, new; ping A -> B through the tunnel: ok`);
+    console.log(
+      `rotation ${i}: key ${keyId}: PSK ${psk.slice(0, 8)} on A = ${psk.slice(0, 8)} on B, new; ping A -> B through the tunnel: ok`,
+    );
   }
 } finally {
   await demo.stop();

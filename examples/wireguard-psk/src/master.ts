@@ -29,6 +29,11 @@ export class MasterAgent {
     void this.loop();
   }
 
+  /** False once stop() was called (a rotation in flight finishes, no new one starts). */
+  running(): boolean {
+    return !this.stopped;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -36,13 +41,12 @@ export class MasterAgent {
   }
 
   private async loop(): Promise<void> {
-    if (this.stopped) return;
     try {
       await this.rotate();
     } catch (err) {
       report({ event: "error", role: "master", message: err instanceof Error ? err.message : String(err) });
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.opts.intervalSeconds * 1000);
+    if (this.running()) this.timer = setTimeout(() => void this.loop(), this.opts.intervalSeconds * 1000);
   }
 
   /** One rotation: new key, slave sets it, master sets it. */
@@ -70,7 +74,10 @@ export class MasterAgent {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new Error(`slave agent unreachable at ${url}: ${cause ?? (err instanceof Error ? err.message : String(err))}; kept the current key`);
+      throw new Error(
+        `slave agent unreachable at ${url}: ${cause ?? (err instanceof Error ? err.message : String(err))}; kept the current key`,
+        { cause: err },
+      );
     }
     const body: unknown = await res.json().catch(() => undefined);
     if (!res.ok) {
@@ -78,6 +85,7 @@ export class MasterAgent {
       throw new Error(`slave agent refused key ${keyId}: HTTP ${res.status} ${msg.success ? msg.data.message : ""}; kept the current key`);
     }
     const ok = SlaveAnswerSchema.safeParse(body);
-    if (!ok.success || ok.data.key_ID !== keyId) throw new Error(`slave agent gave an unexpected answer for key ${keyId}; kept the current key`);
+    if (!ok.success || ok.data.key_ID !== keyId)
+      throw new Error(`slave agent gave an unexpected answer for key ${keyId}; kept the current key`);
   }
 }

@@ -64,7 +64,11 @@ export class SlaveAgent {
       if (req.method !== "POST") throw new HttpError(405, `expected POST /psk, got ${req.method ?? ""}`);
       const body = PskRequestSchema.safeParse(await readJson(req));
       if (!body.success) {
-        throw new HttpError(400, "invalid /psk request", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+        throw new HttpError(
+          400,
+          "invalid /psk request",
+          body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+        );
       }
       if (body.data.master_SAE_ID !== this.opts.peerSae) {
         throw new HttpError(403, `this agent takes keys from ${this.opts.peerSae} only, not ${body.data.master_SAE_ID}`);
@@ -89,7 +93,8 @@ export class SlaveAgent {
       throw new HttpError(502, err instanceof Error ? err.message : String(err));
     }
     try {
-      if (key.length !== PSK_BYTES) throw new HttpError(502, `key ${keyId} has ${key.length} bytes; a WireGuard preshared key needs ${PSK_BYTES}`);
+      if (key.length !== PSK_BYTES)
+        throw new HttpError(502, `key ${keyId} has ${key.length} bytes; a WireGuard preshared key needs ${PSK_BYTES}`);
       await setPresharedKey(this.opts.iface, this.opts.peerPublicKey, key);
     } finally {
       key.fill(0);

@@ -44,7 +44,8 @@ export async function requireWireguardTools(): Promise<void> {
     ["ping", ["-V"], "iputils-ping"],
   ] as const) {
     const r = await run(tool, args);
-    if (r.code !== 0) throw new Error(`the WireGuard example needs \`${tool}\` (Debian ${pkg}): run scripts/install-system-deps.sh as root`);
+    if (r.code !== 0)
+      throw new Error(`the WireGuard example needs \`${tool}\` (Debian ${pkg}): run scripts/install-system-deps.sh as root`);
   }
 }
 
@@ -123,11 +124,12 @@ export class WgHosts {
     this.daemons.set(h, child);
     this.daemonLog.set(h, "");
     const keep = (d: Buffer) => this.daemonLog.set(h, `${this.daemonLog.get(h) ?? ""}${d.toString()}`.slice(-4000));
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`wireguard-go ${this.iface[h]} exited (${child.exitCode}): ${this.daemonLog.get(h) ?? ""}`);
+      if (child.exitCode !== null)
+        throw new Error(`wireguard-go ${this.iface[h]} exited (${child.exitCode}): ${this.daemonLog.get(h) ?? ""}`);
       if ((await run("wg", ["show", this.iface[h]])).code === 0) return;
       if (Date.now() > deadline) throw new Error(`wireguard-go ${this.iface[h]} did not open its control socket in 10 s`);
       await new Promise((r) => setTimeout(r, 50));
