@@ -3,7 +3,8 @@
  * `{"key_ID", "master_SAE_ID"}` to `POST /psk`; the slave gets that key from its own KME
  * (`dec_keys`), sets it as the peer's preshared key, and answers `{"key_ID"}` once it is set.
  * Errors answer `{"message","details"}`: 400 for a bad request, 502 when the KME refuses or is
- * unreachable, 500 when `wg` fails. Requests are handled one at a time.
+ * unreachable, 500 when `wg` fails. Requests are handled one at a time; a repeated request for the
+ * key ID set last (a master retrying after a lost answer) answers 200 without asking the KME again.
  *
  * Only the key ID travels here; it is not secret (the KME hands the key to this SAE only, once).
  */
@@ -36,6 +37,8 @@ export class SlaveAgent {
   private readonly server: http.Server;
   private queue: Promise<unknown> = Promise.resolve();
   private rotations = 0;
+  /** The key ID last set: a repeated request for it (a master retrying) answers 200 at once. */
+  private lastKeyId: string | undefined;
 
   constructor(private readonly opts: SlaveOptions) {
     this.kme = new Etsi014Client(opts.kme, opts.sae);
@@ -86,6 +89,7 @@ export class SlaveAgent {
   }
 
   private async apply(keyId: string): Promise<void> {
+    if (keyId === this.lastKeyId) return;
     let key: Buffer;
     try {
       ({ key } = await this.kme.decKey(this.opts.peerSae, keyId));
@@ -99,6 +103,7 @@ export class SlaveAgent {
     } finally {
       key.fill(0);
     }
+    this.lastKeyId = keyId;
     this.rotations++;
     report({ event: "rotated", role: "slave", rotation: this.rotations, key_ID: keyId });
   }

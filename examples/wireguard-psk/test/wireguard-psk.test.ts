@@ -88,7 +88,7 @@ describe("example: WireGuard preshared keys rotated from DSKE keys (wireguard-go
     const url = `http://${d().hosts.underlay("b")}:${SLAVE_AGENT_PORT}/psk`;
     const post = async (body: string) => {
       const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
-      return { status: r.status, body: (await r.json()) as { message: string; details: unknown[] } };
+      return { status: r.status, body: (await r.json()) as { message?: string; details?: unknown[]; key_ID?: string } };
     };
     const bad = await post(JSON.stringify({ key: "x" }));
     expect(bad.status).toBe(400);
@@ -100,6 +100,12 @@ describe("example: WireGuard preshared keys rotated from DSKE keys (wireguard-go
     const unknown = await post(JSON.stringify({ key_ID: "00000000-0000-0000-0000-000000000000", master_SAE_ID: "sam" }));
     expect(unknown.status).toBe(502);
     expect(unknown.body.message).toMatch(/KME .* answered HTTP 4\d\d/);
+    // A master retrying the key the slave set last gets 200 again, without a second dec_keys.
+    await eventually("a repeated request for the latest key ID answers 200", async () => {
+      const last = d().slave?.rotations().at(-1)?.key_ID ?? "";
+      const again = await post(JSON.stringify({ key_ID: last, master_SAE_ID: "sam" }));
+      return again.status === 200 && again.body.key_ID === last;
+    });
   });
 
   it("with a different PSK on one end, the next handshake fails and traffic stops; the same PSK again restores it", async () => {
