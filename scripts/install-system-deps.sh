@@ -6,6 +6,8 @@
 #   iproute2  `ip netns`, veth pairs and bridges for the network-namespace tests (*netns*.test.ts)
 #   nftables  `nft` drop rules for partitions and random loss in those tests
 #   iputils-ping  `ping` across namespaces (the netns harness checks its bridge with it)
+#   wireguard-go  userspace WireGuard over TUN for examples/wireguard-psk (no kernel module needed)
+#   wireguard-tools  `wg` to configure it and set the rotated preshared keys (examples/wireguard-psk)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -18,6 +20,8 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 command -v ping >/dev/null 2>&1 || [ -x /usr/bin/ping ] || missing+=(iputils-ping)
+command -v wireguard-go >/dev/null 2>&1 || [ -x /usr/bin/wireguard-go ] || missing+=(wireguard-go)
+command -v wg >/dev/null 2>&1 || [ -x /usr/bin/wg ] || missing+=(wireguard-tools)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
