@@ -1,7 +1,9 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]...|stop|status [--json|--reference]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]... [--restart POLICY]|stop|status [--verbose|--json|--reference]
+ *   dske-cli supervise [--restart POLICY]          (run by `start` when the restart policy is not `no`)
+ *   dske-cli systemd --out DIR [--user] [--prefix P] [--on HOST]...
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
@@ -29,6 +31,11 @@ import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
+import { formatStatusTable, overviews } from "./status-table";
+import { RESTART_POLICIES, withPolicy, type RestartPolicyName } from "./restart-policy";
+import { ensureSupervisor, Supervisor } from "./supervisor";
+import { supervisorLogFile } from "./supervisor-state";
+import { writeSystemdUnits } from "./systemd-command";
 import { isExternal, selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
@@ -163,9 +170,61 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       collect,
       [],
     )
-    .action(async (opts: { tls?: boolean; on: string[] }) => {
+    .addOption(
+      new Option(
+        "--restart <policy>",
+        "restart crashed nodes (a supervisor process per state dir; default: `restart:` of the config, else no)",
+      ).choices(RESTART_POLICIES),
+    )
+    .action(async (opts: { tls?: boolean; on: string[]; restart?: RestartPolicyName }) => {
       const ctx = context(opts.tls === true, opts.on);
       await ctx.manager.start(selection(ctx));
+      if (withPolicy(ctx.config.restart, opts.restart).policy !== "no") {
+        const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
+        out.line(
+          `Supervisor ${s.started ? "started" : "running"} (pid ${s.pid}): crashed nodes are restarted; log: ${supervisorLogFile(ctx.state)}`,
+        );
+      }
+    });
+
+  program
+    .command("supervise")
+    .description(
+      "restart crashed nodes of this host with backoff until none is left running (started by `start` when the restart policy is not no)",
+    )
+    .addOption(new Option("--restart <policy>", "the restart policy (default: `restart:` of the config)").choices(RESTART_POLICIES))
+    .action(async (opts: { restart?: RestartPolicyName }) => {
+      const ctx = context();
+      const stop = new AbortController();
+      const end = () => stop.abort();
+      process.once("SIGTERM", end);
+      process.once("SIGINT", end);
+      options.stopSignal?.addEventListener("abort", end);
+      try {
+        const policy = withPolicy(ctx.config.restart, opts.restart);
+        await new Supervisor({ topology: ctx.topology, state: ctx.state, manager: ctx.manager, policy }).run(stop.signal);
+      } finally {
+        process.off("SIGTERM", end);
+        process.off("SIGINT", end);
+      }
+    });
+
+  program
+    .command("systemd")
+    .description("write a systemd service unit per node of this host (and PREFIX.target) for hosts: Restart=on-failure, sandboxed")
+    .requiredOption("--out <dir>", "directory to write the units to")
+    .option("--user", "units for `systemctl --user` (no User=, wanted by default.target)")
+    .option("--prefix <prefix>", "unit name prefix: PREFIX-hub-NAME.service, PREFIX.target", "dske")
+    .option("--on <host>", "this machine is HOST (multi-host topologies; repeatable)", collect, [])
+    .action(async (opts: { out: string; user?: boolean; prefix: string; on: string[] }) => {
+      const ctx = context(false, opts.on);
+      const tls = ctx.config.tls || tlsEnabled(ctx.state.root);
+      const restart = ctx.config.restart;
+      await writeSystemdUnits(
+        { ...ctx, configFile: globals().config, tls, restart, scripts: options.scripts },
+        { out: opts.out, user: opts.user === true, prefix: opts.prefix },
+        out,
+      );
     });
 
   program
@@ -207,19 +266,28 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("status")
     .description("report status for all hubs and clients (or the filtered ones)")
-    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`)")
+    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`), with `overview`")
+    .addOption(
+      new Option("--verbose", "the detailed summary of every node (default with --hub/--client filters)").conflicts(["json", "reference"]),
+    )
     .addOption(
       new Option(
         "--reference",
         'the reference manager\'s format: "Status for hub hank on port 8100", then the JSON (`| tail -n +2 | jq`)',
       ).conflicts("json"),
     )
-    .action(async (opts: { json?: boolean; reference?: boolean }) => {
+    .action(async (opts: { json?: boolean; reference?: boolean; verbose?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
-      if (opts.json) printStatusJson(results, out);
+      const sel = selection(ctx);
+      const results = await collectStatus(sel, ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
+      const rows = () => overviews(results, ctx.state, (n) => ctx.manager.isLocal(n));
+      if (opts.json) printStatusJson(results, out, rows());
       else if (opts.reference) printStatusReference(results, out);
-      else printStatusSummary(results, out, ctx.config.insecure);
+      else if (opts.verbose || !sel.all) printStatusSummary(results, out, ctx.config.insecure);
+      else {
+        if (ctx.config.insecure) out.line("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
+        for (const l of formatStatusTable(results, rows())) out.line(l);
+      }
     });
 
   program

@@ -109,7 +109,7 @@ describe("start, status, stop with stand-in nodes", () => {
   });
 
   it("prints a readable summary per node", async () => {
-    const r = await cli("status");
+    const r = await cli("status", "--verbose");
     expect(r.code).toBe(0);
     expect(r.out).toEqual(expect.arrayContaining([`Hub hx on port ${base}: running`, `Client cb on port ${base + 3}: running`]));
   });
