@@ -367,7 +367,7 @@ export class ProcessManager {
       const stale = removeStalePidFile(this.opts.state, node);
       if (stale !== undefined) this.out.line(stale);
       // Its end is no crash: the supervisor leaves it down (supervisor-state.ts).
-      if (readPidFile(this.opts.state.pidFile(node.name)) !== undefined) markStopRequested(this.opts.state, node.name);
+      if (existsSync(this.opts.state.root)) markStopRequested(this.opts.state, node.name);
     }
     await Promise.all(
       nodes.map(async (node) => {

@@ -43,6 +43,13 @@ export function systemdQuote(word: string): string {
   return `"${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+const TEMP_DIRS = [os.tmpdir(), path.join(path.sep, "tmp"), path.join(path.sep, "var", "tmp")];
+
+/** Does a path lie under a temp directory (where PrivateTmp=yes would hide it)? */
+function underTemp(paths: readonly string[]): boolean {
+  return paths.some((p) => path.isAbsolute(p) && TEMP_DIRS.some((t) => p === t || p.startsWith(`${t}${path.sep}`)));
+}
+
 export function unitName(prefix: string, node: Pick<NodeSpec, "kind" | "name">): string {
   return `${prefix}-${node.kind}-${node.name}.service`;
 }
@@ -81,7 +88,8 @@ export function serviceUnit(o: UnitOptions, node: NodeSpec): Unit {
     "ProtectSystem=strict",
     `ReadWritePaths=${systemdQuote(o.state.root)}`,
     "ProtectHome=read-only",
-    "PrivateTmp=yes",
+    // A private /tmp would hide a state dir or a build under the temp directories.
+    ...(underTemp([o.state.root, ...exec]) ? [] : ["PrivateTmp=yes"]),
     "PrivateDevices=yes",
     "ProtectKernelTunables=yes",
     "ProtectKernelModules=yes",
