@@ -7,7 +7,7 @@ import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
-import { restartSchema } from "./restart-policy";
+import { RESTART_DEFAULTS, restartSchema } from "./restart-policy";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
 export const CONFIG_DEFAULTS = {
@@ -33,6 +33,7 @@ export const CONFIG_DEFAULTS = {
   max_clients: 1000,
   max_pool_bytes: 1024 * 1024 * 1024,
   max_pool_blocks: 4096,
+  restart: RESTART_DEFAULTS,
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;

@@ -34,28 +34,27 @@ function ms(min: number, max: number, what: string) {
   return z.number({ error: fix }).int({ error: fix }).min(min, { error: fix }).max(max, { error: fix });
 }
 
-/** `restart: on-failure`, or the long form with limits. */
-export const restartSchema = z
-  .union(
-    [
-      policyName,
-      z.strictObject({
-        policy: policyName.default(RESTART_DEFAULTS.policy),
-        max_restarts: ms(0, 1000, "a number of consecutive restarts").default(RESTART_DEFAULTS.max_restarts),
-        backoff_ms: ms(10, 3_600_000, "milliseconds before the first restart").default(RESTART_DEFAULTS.backoff_ms),
-        max_backoff_ms: ms(10, 3_600_000, "milliseconds, the longest wait between restarts").default(RESTART_DEFAULTS.max_backoff_ms),
-        stable_after_ms: ms(1000, 86_400_000, "milliseconds of uptime after which a crash starts a new series").default(
-          RESTART_DEFAULTS.stable_after_ms,
-        ),
-      }),
-    ],
-    {
-      error:
-        "expected no, on-failure or always, or a mapping like `{policy: on-failure, max_restarts: 5, backoff_ms: 1000, max_backoff_ms: 30000}`",
-    },
-  )
-  .default(RESTART_DEFAULTS.policy)
-  .transform((v): RestartPolicy => (typeof v === "string" ? { ...RESTART_DEFAULTS, policy: v } : v));
+const longForm = z.strictObject(
+  {
+    policy: policyName.default(RESTART_DEFAULTS.policy),
+    max_restarts: ms(0, 1000, "a number of consecutive restarts").default(RESTART_DEFAULTS.max_restarts),
+    backoff_ms: ms(10, 3_600_000, "milliseconds before the first restart").default(RESTART_DEFAULTS.backoff_ms),
+    max_backoff_ms: ms(10, 3_600_000, "milliseconds, the longest wait between restarts").default(RESTART_DEFAULTS.max_backoff_ms),
+    stable_after_ms: ms(1000, 86_400_000, "milliseconds of uptime after which a crash starts a new series").default(
+      RESTART_DEFAULTS.stable_after_ms,
+    ),
+  },
+  {
+    error:
+      "expected no, on-failure or always, or a mapping like `{policy: on-failure, max_restarts: 5, backoff_ms: 1000, max_backoff_ms: 30000}`",
+  },
+);
+
+/** `restart: on-failure` (the policy with default limits), or the long form with limits; absent: `no`. */
+export const restartSchema = z.preprocess(
+  (v) => (v === undefined || v === null ? {} : typeof v === "string" ? { policy: v } : v),
+  longForm,
+) as z.ZodType<RestartPolicy, unknown>;
 
 /** The policy with `start --restart POLICY` (if given) in place of the configured one. */
 export function withPolicy(p: RestartPolicy, override: RestartPolicyName | undefined): RestartPolicy {

@@ -77,7 +77,8 @@ export function serviceUnit(o: UnitOptions, node: NodeSpec): Unit {
     "[Service]",
     "Type=simple",
     `ExecStart=${exec.map(systemdQuote).join(" ")}`,
-    `WorkingDirectory=${systemdQuote(o.state.root)}`,
+    // One path to the end of the line: not split, so not quoted (only `%` escaped).
+    `WorkingDirectory=${o.state.root.replace(/%/g, "%%")}`,
     ...(o.user ? [] : [`User=${os.userInfo().username}`]),
     `Restart=${restartSetting(o.restart)}`,
     `RestartSec=${Math.max(1, Math.round(o.restart.backoff_ms / 1000))}`,

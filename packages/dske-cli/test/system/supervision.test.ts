@@ -104,7 +104,9 @@ test("start --restart on-failure: a client killed with -9 comes back (restarts 1
     return row?.state === "online" && row.restarts === 1 && row.pid !== String(pid);
   });
   await expectKeys();
-  const log = readFileSync(path.join(t.stateDir, "logs", "supervisor.log"), "utf8").trim().split("\n");
+  const log = readFileSync(path.join(t.stateDir, "logs", "supervisor.log"), "utf8")
+    .trim()
+    .split("\n");
   const events = log.map((l) => JSON.parse(l) as { msg: string; node?: string });
   expect(events.filter((e) => e.node === "carol").map((e) => e.msg)).toEqual(["node crashed: restart scheduled", "node restarted"]);
 });
