@@ -33,9 +33,9 @@ import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
 import { formatStatusTable, overviews } from "./status-table";
 import { RESTART_POLICIES, withPolicy, type RestartPolicyName } from "./restart-policy";
-import { ensureSupervisor, Supervisor } from "./supervisor";
+import { addOperationsCommands } from "./operations-commands";
+import { ensureSupervisor } from "./supervisor";
 import { supervisorLogFile } from "./supervisor-state";
-import { writeSystemdUnits } from "./systemd-command";
 import { isExternal, selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
@@ -187,45 +187,15 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       }
     });
 
-  program
-    .command("supervise")
-    .description(
-      "restart crashed nodes of this host with backoff until none is left running (started by `start` when the restart policy is not no)",
-    )
-    .addOption(new Option("--restart <policy>", "the restart policy (default: `restart:` of the config)").choices(RESTART_POLICIES))
-    .action(async (opts: { restart?: RestartPolicyName }) => {
-      const ctx = context();
-      const stop = new AbortController();
-      const end = () => stop.abort();
-      process.once("SIGTERM", end);
-      process.once("SIGINT", end);
-      options.stopSignal?.addEventListener("abort", end);
-      try {
-        const policy = withPolicy(ctx.config.restart, opts.restart);
-        await new Supervisor({ topology: ctx.topology, state: ctx.state, manager: ctx.manager, policy }).run(stop.signal);
-      } finally {
-        process.off("SIGTERM", end);
-        process.off("SIGINT", end);
-      }
-    });
-
-  program
-    .command("systemd")
-    .description("write a systemd service unit per node of this host (and PREFIX.target) for hosts: Restart=on-failure, sandboxed")
-    .requiredOption("--out <dir>", "directory to write the units to")
-    .option("--user", "units for `systemctl --user` (no User=, wanted by default.target)")
-    .option("--prefix <prefix>", "unit name prefix: PREFIX-hub-NAME.service, PREFIX.target", "dske")
-    .option("--on <host>", "this machine is HOST (multi-host topologies; repeatable)", collect, [])
-    .action(async (opts: { out: string; user?: boolean; prefix: string; on: string[] }) => {
-      const ctx = context(false, opts.on);
-      const tls = ctx.config.tls || tlsEnabled(ctx.state.root);
-      const restart = ctx.config.restart;
-      await writeSystemdUnits(
-        { ...ctx, configFile: globals().config, tls, restart, scripts: options.scripts },
-        { out: opts.out, user: opts.user === true, prefix: opts.prefix },
-        out,
-      );
-    });
+  addOperationsCommands(program, {
+    context: (on) => {
+      const ctx = context(false, on);
+      return { ...ctx, configFile: globals().config };
+    },
+    out,
+    scripts: options.scripts,
+    stopSignal: options.stopSignal,
+  });
 
   program
     .command("certs")

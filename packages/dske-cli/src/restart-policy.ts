@@ -54,7 +54,7 @@ const longForm = z.strictObject(
 export const restartSchema = z.preprocess(
   (v) => (v === undefined || v === null ? {} : typeof v === "string" ? { policy: v } : v),
   longForm,
-) as z.ZodType<RestartPolicy, unknown>;
+) as z.ZodType<RestartPolicy>;
 
 /** The policy with `start --restart POLICY` (if given) in place of the configured one. */
 export function withPolicy(p: RestartPolicy, override: RestartPolicyName | undefined): RestartPolicy {

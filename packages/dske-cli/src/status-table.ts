@@ -13,6 +13,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { isNodeProcessAlive, readPidFile } from "./pid-file";
 import { processRss, processUptimeSeconds } from "./process-info";
 import { describeExit } from "./restart-policy";
@@ -51,25 +52,24 @@ export interface NodeOverview {
   readonly note?: string;
 }
 
-interface Sample {
-  readonly t: number;
-  readonly keys: number;
-  readonly pid: number | null;
-}
+const sampleSchema = z.object({ t: z.number(), keys: z.number(), pid: z.number().nullable() });
+type Sample = z.infer<typeof sampleSchema>;
+const samplesSchema = z.record(z.string(), sampleSchema);
 
 function samplesFile(state: StateDir): string {
   return path.join(state.root, "status-samples.json");
 }
 
-function readSamples(state: StateDir): Record<string, Sample> {
+function readSamples(state: StateDir): Partial<Record<string, Sample>> {
   try {
-    return JSON.parse(readFileSync(samplesFile(state), "utf8")) as Record<string, Sample>;
+    const parsed = samplesSchema.safeParse(JSON.parse(readFileSync(samplesFile(state), "utf8")));
+    return parsed.success ? parsed.data : {};
   } catch {
     return {};
   }
 }
 
-function writeSamples(state: StateDir, samples: Record<string, Sample>): void {
+function writeSamples(state: StateDir, samples: Partial<Record<string, Sample>>): void {
   try {
     const tmp = `${samplesFile(state)}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(samples)}\n`);
@@ -131,7 +131,7 @@ export function overviews(
   now = Date.now(),
 ): NodeOverview[] {
   const samples = readSamples(state);
-  const next: Record<string, Sample> = { ...samples };
+  const next: Partial<Record<string, Sample>> = { ...samples };
   const rows = results.map((r): NodeOverview => {
     const node = r.node;
     const local = !isExternal(node) && isLocal(node);

@@ -89,7 +89,7 @@ export function serviceUnit(o: UnitOptions, node: NodeSpec): Unit {
     "ProtectSystem=strict",
     `ReadWritePaths=${systemdQuote(o.state.root)}`,
     "ProtectHome=read-only",
-    // A private /tmp would hide a state dir or a build under the temp directories.
+    // A private temp directory would hide a state dir or a build that lives in one.
     ...(underTemp([o.state.root, ...exec]) ? [] : ["PrivateTmp=yes"]),
     "PrivateDevices=yes",
     "ProtectKernelTunables=yes",

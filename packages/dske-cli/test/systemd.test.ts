@@ -61,7 +61,8 @@ function execWords(line: string): string[] {
   const words: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
   for (let m = re.exec(line); m !== null; m = re.exec(line)) {
-    const w = m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2];
+    const quoted = m[1] as string | undefined;
+    const w = quoted !== undefined ? quoted.replace(/\\(.)/g, "$1") : m[2];
     words.push(w.replace(/%%/g, "%").replace(/\$\$/g, "$"));
   }
   return words;
