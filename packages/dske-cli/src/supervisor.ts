@@ -170,7 +170,8 @@ export function ensureSupervisor(state: StateDir, configFile: string, policyFlag
   mkdirSync(supervisorDir(state), { recursive: true });
   const fd = openSync(supervisorLogFile(state), "a");
   try {
-    const args = [cliBinPath(), "--config", path.resolve(configFile), "--state-dir", state.root, "supervise"];
+    // A small young generation: the supervisor allocates little, and this saves ~10 MB of RSS.
+    const args = ["--max-semi-space-size=1", cliBinPath(), "--config", path.resolve(configFile), "--state-dir", state.root, "supervise"];
     if (policyFlag !== undefined) args.push("--restart", policyFlag);
     const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", fd, fd], cwd: state.root });
     if (child.pid === undefined) throw new Error("could not start the supervisor (spawn failed)");
