@@ -8,6 +8,7 @@
 #   iputils-ping  `ping` across namespaces (the netns harness checks its bridge with it)
 #   wireguard-go  userspace WireGuard over TUN for examples/wireguard-psk (no kernel module needed)
 #   wireguard-tools  `wg` to configure it and set the rotated preshared keys (examples/wireguard-psk)
+#   systemd   `systemd-analyze verify` of the units `dske-cli systemd` writes (packages/dske-cli/test/systemd.test.ts)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -22,6 +23,7 @@ command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 command -v ping >/dev/null 2>&1 || [ -x /usr/bin/ping ] || missing+=(iputils-ping)
 command -v wireguard-go >/dev/null 2>&1 || [ -x /usr/bin/wireguard-go ] || missing+=(wireguard-go)
 command -v wg >/dev/null 2>&1 || [ -x /usr/bin/wg ] || missing+=(wireguard-tools)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

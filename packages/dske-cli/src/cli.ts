@@ -1,7 +1,9 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]...|stop|status [--json|--reference]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]... [--restart POLICY]|stop|status [--verbose|--json|--reference]
+ *   dske-cli supervise [--restart POLICY]          (run by `start` when the restart policy is not `no`)
+ *   dske-cli systemd --out DIR [--user] [--prefix P] [--on HOST]...
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
@@ -29,6 +31,11 @@ import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
+import { formatStatusTable, overviews } from "./status-table";
+import { RESTART_POLICIES, withPolicy, type RestartPolicyName } from "./restart-policy";
+import { addOperationsCommands } from "./operations-commands";
+import { ensureSupervisor } from "./supervisor";
+import { supervisorLogFile } from "./supervisor-state";
 import { isExternal, selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
@@ -163,10 +170,32 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       collect,
       [],
     )
-    .action(async (opts: { tls?: boolean; on: string[] }) => {
+    .addOption(
+      new Option(
+        "--restart <policy>",
+        "restart crashed nodes (a supervisor process per state dir; default: `restart:` of the config, else no)",
+      ).choices(RESTART_POLICIES),
+    )
+    .action(async (opts: { tls?: boolean; on: string[]; restart?: RestartPolicyName }) => {
       const ctx = context(opts.tls === true, opts.on);
       await ctx.manager.start(selection(ctx));
+      if (withPolicy(ctx.config.restart, opts.restart).policy !== "no") {
+        const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
+        out.line(
+          `Supervisor ${s.started ? "started" : "running"} (pid ${s.pid}): crashed nodes are restarted; log: ${supervisorLogFile(ctx.state)}`,
+        );
+      }
     });
+
+  addOperationsCommands(program, {
+    context: (on) => {
+      const ctx = context(false, on);
+      return { ...ctx, configFile: globals().config };
+    },
+    out,
+    scripts: options.scripts,
+    stopSignal: options.stopSignal,
+  });
 
   program
     .command("certs")
@@ -207,19 +236,28 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("status")
     .description("report status for all hubs and clients (or the filtered ones)")
-    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`)")
+    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`), with `overview`")
+    .addOption(
+      new Option("--verbose", "the detailed summary of every node (default with --hub/--client filters)").conflicts(["json", "reference"]),
+    )
     .addOption(
       new Option(
         "--reference",
         'the reference manager\'s format: "Status for hub hank on port 8100", then the JSON (`| tail -n +2 | jq`)',
       ).conflicts("json"),
     )
-    .action(async (opts: { json?: boolean; reference?: boolean }) => {
+    .action(async (opts: { json?: boolean; reference?: boolean; verbose?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
-      if (opts.json) printStatusJson(results, out);
+      const sel = selection(ctx);
+      const results = await collectStatus(sel, ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
+      const rows = () => overviews(results, ctx.state, (n) => ctx.manager.isLocal(n));
+      if (opts.json) printStatusJson(results, out, rows());
       else if (opts.reference) printStatusReference(results, out);
-      else printStatusSummary(results, out, ctx.config.insecure);
+      else if (opts.verbose || !sel.all) printStatusSummary(results, out, ctx.config.insecure);
+      else {
+        if (ctx.config.insecure) out.line("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
+        for (const l of formatStatusTable(results, rows())) out.line(l);
+      }
     });
 
   program

@@ -7,6 +7,7 @@ import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
+import { RESTART_DEFAULTS, restartSchema } from "./restart-policy";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
 export const CONFIG_DEFAULTS = {
@@ -32,6 +33,7 @@ export const CONFIG_DEFAULTS = {
   max_clients: 1000,
   max_pool_bytes: 1024 * 1024 * 1024,
   max_pool_blocks: 4096,
+  restart: RESTART_DEFAULTS,
 } as const;
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
@@ -150,6 +152,8 @@ export const configSchema = z
       ),
       key_stock_ttl_ms: intSchema(1000, 3_600_000, "milliseconds a stocked key lives").default(CONFIG_DEFAULTS.key_stock_ttl_ms),
       key_stock_min_rate: intSchema(1, 100_000, "keys per second").default(CONFIG_DEFAULTS.key_stock_min_rate),
+      // Restart policy of crashed nodes on this host (restart-policy.ts; run by `dske-cli supervise`).
+      restart: restartSchema,
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })

@@ -21,6 +21,8 @@ import { isPortFree } from "./ports";
 import type { StateDir } from "./state-dir";
 import { clientStatusSchema } from "./status-schema";
 import { isLocal, nodePlace } from "./placement";
+import { removeStalePidFile } from "./stale-pid";
+import { clearStopRequested, markStopRequested, resetRecord } from "./supervisor-state";
 import { isExternal, nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
 
 export interface ManagerTimeouts {
@@ -87,7 +89,8 @@ export function tailFile(file: string, n: number, from = 0): string {
   }
 }
 
-interface Spawned {
+/** A node process spawned by this manager (the supervisor reads `exit` of the ones it restarts). */
+export interface Spawned {
   readonly node: NodeSpec;
   readonly pid: number;
   readonly logFrom: number;
@@ -207,6 +210,13 @@ export class ProcessManager {
     });
     if (toStart.length === 0) return;
     const desc = toStart.length === ours.nodes.length ? ours.description : describe(toStart);
+    for (const node of toStart) {
+      const stale = removeStalePidFile(state, node);
+      if (stale !== undefined) this.out.line(stale);
+      // Started afresh: no stop request, no restarts or crash on record (supervisor-state.ts).
+      clearStopRequested(state, node.name);
+      resetRecord(state, node.name);
+    }
 
     // Check the scripts exist before waiting for anything.
     for (const kind of new Set(toStart.map((n) => n.kind))) {
@@ -232,7 +242,8 @@ export class ProcessManager {
     await this.waitUntilStarted(spawned);
   }
 
-  private spawnNode(node: NodeSpec): Spawned {
+  /** Spawn the node detached (its log and pid file as `start` makes them); also the supervisor's restart. */
+  spawnNode(node: NodeSpec): Spawned {
     const { topology, state } = this.opts;
     const script = serverScript(node.kind, this.opts.scripts);
     // DSKE_CPU_PROF_DIR (diagnostics, e.g. for the e2e bench): every node writes a V8 CPU profile there on exit.
@@ -351,6 +362,13 @@ export class ProcessManager {
     const ours = this.ours(selection, "stopped");
     if (ours.nodes.length === 0) return;
     const nodes = [...ours.nodes].reverse();
+    for (const node of nodes) {
+      if (!this.isLocal(node)) continue;
+      const stale = removeStalePidFile(this.opts.state, node);
+      if (stale !== undefined) this.out.line(stale);
+      // Its end is no crash: the supervisor leaves it down (supervisor-state.ts).
+      if (existsSync(this.opts.state.root)) markStopRequested(this.opts.state, node.name);
+    }
     await Promise.all(
       nodes.map(async (node) => {
         // Nothing to do if the port is free and no pid of ours is alive.

@@ -93,8 +93,9 @@ describe("start, status, stop with stand-in nodes", () => {
     const ref = await cli("--client", "ca", "status", "--reference");
     expect(ref.out[0]).toBe(`Status for client ca on port ${base + 2}`);
     const r = await cli("--client", "ca", "status", "--json");
-    const status = JSON.parse(r.out.join("\n")) as { name: string; args: string[] };
-    expect(JSON.parse(ref.out.slice(1).join("\n"))).toEqual(status); // the same document, two formats
+    const { overview, ...status } = JSON.parse(r.out.join("\n")) as { name: string; args: string[]; overview: { state: string } };
+    expect(JSON.parse(ref.out.slice(1).join("\n"))).toEqual(status); // the same document, two formats (--json adds `overview`)
+    expect(overview.state).toBe("online");
     expect(status.name).toBe("ca");
     expect(status.args).toEqual(
       expect.arrayContaining(["--hubs", `http://127.0.0.1:${base}/hub/hx`, `http://127.0.0.1:${base + 1}/hub/hy`, "--encryptors", "sa"]),
@@ -109,7 +110,7 @@ describe("start, status, stop with stand-in nodes", () => {
   });
 
   it("prints a readable summary per node", async () => {
-    const r = await cli("status");
+    const r = await cli("status", "--verbose");
     expect(r.code).toBe(0);
     expect(r.out).toEqual(expect.arrayContaining([`Hub hx on port ${base}: running`, `Client cb on port ${base + 3}: running`]));
   });

@@ -58,8 +58,8 @@ describe("the default topology through dske-cli", () => {
     }
   });
 
-  it("status: a readable summary per node; clients registered with every hub", async () => {
-    const r = await t.cli("status");
+  it("status --verbose: a readable summary per node; clients registered with every hub", async () => {
+    const r = await t.cli("status", "--verbose");
     expect(r.code).toBe(0);
     for (const n of t.topology.nodes) {
       expect(r.out).toContain(`${n.kind === "hub" ? "Hub" : "Client"} ${n.name} on port ${n.port}: running`);
@@ -92,7 +92,7 @@ describe("the default topology through dske-cli", () => {
     const r = await t.cli("--client", "corrie", "--hub", "harry", "stop");
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown client 'corrie', hub 'harry'");
-    const s = await t.cli("status");
+    const s = await t.cli("status", "--verbose");
     expect(s.out.filter((l) => l.endsWith(": running"))).toHaveLength(10);
   });
 
@@ -196,7 +196,7 @@ describe("the default topology through dske-cli", () => {
     expect(r.out[10]).toBe("Waiting for all nodes to be stopped");
     for (const p of ports) expect(await isPortFree(p)).toBe(true);
     for (const n of t.topology.nodes) expect(existsSync(path.join(t.stateDir, "pids", `${n.name}.pid`))).toBe(false);
-    const s = await t.cli("status");
+    const s = await t.cli("status", "--verbose");
     expect(s.out.filter((l) => l.includes(": not running"))).toHaveLength(10);
   });
 
