@@ -19,6 +19,7 @@ import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./c
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
 import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
+import { NodeStarter, shellWord } from "./down-node-hint";
 import { CliError } from "./errors";
 import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
@@ -145,6 +146,15 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return { config, topology, state, manager };
   };
 
+  /** How to start a node that is down: the user's --config and --state-dir repeated (down-node-hint.ts). */
+  const starter = (ctx: Context): NodeStarter => {
+    const repeat: string[] = [];
+    if (program.getOptionValueSource("config") === "cli") repeat.push("--config", shellWord(globals().config));
+    const stateDir = globals().stateDir;
+    if (stateDir !== undefined) repeat.push("--state-dir", shellWord(stateDir));
+    return new NodeStarter(repeat, (n) => ctx.manager.isLocal(n));
+  };
+
   const selection = (ctx: Context) => {
     const g = globals();
     return selectNodes(ctx.topology, { clients: g.client, hubs: g.hub });
@@ -241,6 +251,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     out,
     operatorToken: ctx.manager.credential.token,
     tls: ctx.manager.credential.tls,
+    starter: starter(ctx),
   });
   psrd
     .command("issue")
@@ -289,7 +300,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const runEtsi = async (op: EtsiOperation, master: string, slave: string, opts: Parameters<EtsiCommand["run"]>[3]) => {
     const ctx = context();
-    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx))).run(master, slave, op, opts);
+    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx)), starter(ctx)).run(master, slave, op, opts);
   };
 
   const etsiOp = (name: EtsiOperation, description: string, usage: string) => {
