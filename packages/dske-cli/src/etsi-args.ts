@@ -25,7 +25,7 @@ function distance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The operation closest to a misspelt one (within 3 edits), if any. */
+/** The operation closest to a misspelt one (within 3 edits); undefined when none is that close. */
 export function nearestOperation(word: string): string | undefined {
   const ranked = ETSI_OPERATIONS.map((op) => ({ op, d: distance(word.toLowerCase(), op) })).sort((x, y) => x.d - y.d);
   return ranked[0].d <= 3 ? ranked[0].op : undefined;

@@ -47,8 +47,8 @@ export function listeningInodes(port: number, files = ["/proc/net/tcp", "/proc/n
       const f = line.trim().split(/\s+/);
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
       if (f.length < 10 || f[3] !== "0A") continue;
-      const portHex = f[1].split(":")[1];
-      if (portHex !== undefined && Number.parseInt(portHex, 16) === port && f[9] !== "0") inodes.add(f[9]);
+      const portHex = f[1].split(":").at(1) ?? "";
+      if (Number.parseInt(portHex, 16) === port && f[9] !== "0") inodes.add(f[9]);
     }
   }
   return inodes;

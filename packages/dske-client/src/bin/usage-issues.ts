@@ -33,8 +33,9 @@ const GENERIC = /^(Too big|Too small|Invalid input|Invalid option)/;
 export function usageIssueText(issue: z.core.$ZodIssue, given: unknown): string {
   const own = !GENERIC.test(issue.message);
   const text = own ? issue.message : (expected(issue) ?? issue.message);
-  const shown = Array.isArray(given) ? given.join(",") : given;
+  const scalar = (v: unknown): string => (typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : "");
+  const shown = Array.isArray(given) ? given.map(scalar).join(",") : scalar(given);
   // Refinements (code "custom") explain themselves; a value out of range or of the wrong kind is quoted back.
-  const quote = issue.code !== "custom" && shown !== undefined && shown !== "";
-  return quote ? `${text}, got '${String(shown)}'` : text;
+  const quote = issue.code !== "custom" && shown !== "";
+  return quote ? `${text}, got '${shown}'` : text;
 }
