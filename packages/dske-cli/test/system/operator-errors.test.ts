@@ -195,6 +195,17 @@ describe("node binaries", () => {
   });
 });
 
+describe("node binaries' help", () => {
+  it("shows defaults as typed, without quotes", async () => {
+    for (const bin of [HUB_BIN, CLIENT_BIN]) {
+      const r = await run([bin, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/--host <host>\s+[^\n]*\(default: 127\.0\.0\.1\)/);
+      expect(r.stdout).not.toMatch(/default: "/);
+    }
+  });
+});
+
 describe("usage", () => {
   it("etsi-qkd MASTER SLAVE with a misspelt operation gives the right usage and the nearest operation", async () => {
     const r = await t.bin("etsi-qkd", "sam", "sunny", "get-keys");

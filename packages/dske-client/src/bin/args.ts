@@ -11,7 +11,7 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
-import { TlsFileError, isLoopbackHost, readCaFile, readServerTlsFiles } from "@dske/server";
+import { plainOptionDescription, TlsFileError, isLoopbackHost, readCaFile, readServerTlsFiles } from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
 import { plainRemoteHubUrls } from "../hub-tls.js";
@@ -220,6 +220,7 @@ const KmeDirectorySchema = z.record(z.string(), z.string());
 /** Parse argv (without node and script) into a validated config. Throws ClientUsageError. */
 export async function parseClientArgs(argv: readonly string[]): Promise<ClientServerConfig> {
   const program = new Command("dske-client")
+    .configureHelp({ optionDescription: plainOptionDescription })
     .description("DSKE client (KME) with the ETSI GS QKD 014 API")
     .argument("<name>", "client name")
     .option("--port <port>", "port number", "8105")
