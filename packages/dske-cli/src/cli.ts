@@ -16,14 +16,19 @@
  */
 import { isIP } from "node:net";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+
+export { reorderEtsiArgs } from "./etsi-args";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
 import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
+import { NodeStarter, shellWord } from "./down-node-hint";
 import { CliError } from "./errors";
+import { HELP_CONFIG } from "./help-format";
 import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
-import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
+import { EtsiCommand, type EtsiOperation } from "./etsi-command";
+import { ETSI_USAGE, etsiOperationTerm, reorderEtsiArgs } from "./etsi-args";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
 import { ensureOperatorToken } from "./operator-token";
@@ -76,40 +81,6 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
-/** Options of the global command that take a value (to find the `etsi-qkd` token in argv). */
-const VALUE_OPTIONS = new Set(["--config", "--client", "--hub", "--state-dir", "--timeout"]);
-
-/**
- * The reference syntax puts the SAEs before the operation (`etsi-qkd sam sunny get-key`);
- * commander needs the subcommand first. Move it: `etsi-qkd get-key sam sunny`.
- */
-export function reorderEtsiArgs(argv: readonly string[]): string[] {
-  const args = [...argv];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (VALUE_OPTIONS.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith("-")) continue;
-    if (a !== "etsi-qkd") return args; // another command
-    const [m, s, op] = [args.at(i + 1), args.at(i + 2), args.at(i + 3)];
-    if (
-      m !== undefined &&
-      s !== undefined &&
-      op !== undefined &&
-      !m.startsWith("-") &&
-      !s.startsWith("-") &&
-      (ETSI_OPERATIONS as readonly string[]).includes(op) &&
-      !(ETSI_OPERATIONS as readonly string[]).includes(m)
-    ) {
-      args.splice(i + 1, 3, op, m, s);
-    }
-    return args;
-  }
-  return args;
-}
-
 interface Context {
   config: DskeConfig;
   topology: Topology;
@@ -130,13 +101,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       writeErr: (s) => out.error(s.replace(/\n$/, "")),
     })
     .showHelpAfterError("(add --help for usage)")
+    .configureHelp(HELP_CONFIG)
     .option("--config <file>", "configuration file name", "dske-config.yaml")
     .option("--client <name>", "filter on client name (repeatable)", collect, [])
     .option("--hub <name>", "filter on hub name (repeatable)", collect, [])
     .option("--state-dir <dir>", "state directory for pid, log and node state files (default: .dske next to the config file)")
     .addOption(new Option("--timeout <secs>", "time limit for waiting for nodes to start or stop").argParser(positiveSeconds));
 
-  const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
+  const globals = (): GlobalOptions => {
+    const r = globalOptionsSchema.safeParse(program.opts());
+    if (r.success) return r.data;
+    const what: Record<string, string> = { config: "a file name", stateDir: "a directory name", timeout: "a positive number of seconds" };
+    const problems = r.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: expected ${what[key] ?? "a value"}`;
+    });
+    throw new CliError(`invalid option ${problems.join("; ")}`, 2);
+  };
 
   const context = (startTls = false, on: readonly string[] = []): Context => {
     const g = globals();
@@ -150,6 +131,15 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     };
     const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts, tls: startTls || config.tls, on });
     return { config, topology, state, manager };
+  };
+
+  /** How to start a node that is down: the user's --config and --state-dir repeated (down-node-hint.ts). */
+  const starter = (ctx: Context): NodeStarter => {
+    const repeat: string[] = [];
+    if (program.getOptionValueSource("config") === "cli") repeat.push("--config", shellWord(globals().config));
+    const stateDir = globals().stateDir;
+    if (stateDir !== undefined) repeat.push("--state-dir", shellWord(stateDir));
+    return new NodeStarter(repeat, (n) => ctx.manager.isLocal(n));
   };
 
   const selection = (ctx: Context) => {
@@ -279,6 +269,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     out,
     operatorToken: ctx.manager.credential.token,
     tls: ctx.manager.credential.tls,
+    starter: starter(ctx),
   });
   psrd
     .command("issue")
@@ -322,17 +313,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const etsi = program
     .command("etsi-qkd")
-    .description("ETSI QKD 014 operations: etsi-qkd MASTER_SAE SLAVE_SAE get-status|get-key|get-key-with-key-ids|get-key-pair")
-    .usage("MASTER_SAE SLAVE_SAE <operation> [options]");
+    .description(`ETSI QKD 014 operations: ${ETSI_USAGE.replace(/^dske-cli /, "")}`)
+    .usage("MASTER_SAE SLAVE_SAE <operation> [options]")
+    // The operations listed as they are typed: SAEs first.
+    .configureHelp({ ...HELP_CONFIG, subcommandTerm: etsiOperationTerm });
 
   const runEtsi = async (op: EtsiOperation, master: string, slave: string, opts: Parameters<EtsiCommand["run"]>[3]) => {
     const ctx = context();
-    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx))).run(master, slave, op, opts);
+    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx)), starter(ctx)).run(master, slave, op, opts);
   };
 
   const etsiOp = (name: EtsiOperation, description: string, usage: string) => {
-    const cmd = etsi.command(name).description(description).argument("<master_sae_id>").argument("<slave_sae_id>");
-    cmd.configureHelp({ commandUsage: () => `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE ${name} ${usage}`.trimEnd() });
+    const cmd = etsi
+      .command(name)
+      .description(description)
+      .argument("<MASTER_SAE>", "the master encryptor (SAE) ID: it gets the key (Get key)")
+      .argument("<SLAVE_SAE>", "the slave encryptor (SAE) ID: it gets the same key by its ID (Get key with key IDs)");
+    cmd.configureHelp({ ...HELP_CONFIG, commandUsage: () => `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE ${name} ${usage}`.trimEnd() });
     return cmd;
   };
 
@@ -349,7 +346,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     );
 
   etsiOp("get-key-with-key-ids", "invoke the ETSI QKD Get Key with Key IDs API on the slave's client (KME)", "KEY_ID...")
-    .argument("<key_id...>")
+    .argument("<KEY_ID...>", "key IDs returned to the master by get-key")
     .action(async (master: string, slave: string, keyIds: string[]) => runEtsi("get-key-with-key-ids", master, slave, { keyIds }));
 
   etsiOp("get-key-pair", "get a key on the master's client, the same key on the slave's client, and compare them", "[--size BITS]")

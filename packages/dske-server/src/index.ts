@@ -81,3 +81,4 @@ export {
   type TlsFileRef,
   type ServerTlsFiles,
 } from "./tls-files.js";
+export { plainOptionDescription, plainDefault, type HelpOption } from "./cli-help.js";

@@ -9,7 +9,7 @@ import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
-import { TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
+import { plainOptionDescription, TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
 import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
 
@@ -165,6 +165,7 @@ function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.
 /** Parse `dske-hub NAME --port P ...` (argv without node and script). Throws CliUsageError. */
 export function parseHubArgs(args: readonly string[]): HubServerConfig {
   const program = new Command("dske-hub")
+    .configureHelp({ optionDescription: plainOptionDescription })
     .description("DSKE security hub")
     .argument("<name>", "hub name, e.g. hank (paths are /hub/NAME/...)")
     .requiredOption("-p, --port <port>", "TCP port to listen on (0 = any free port)")
