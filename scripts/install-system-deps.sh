@@ -6,6 +6,7 @@
 #   iproute2  `ip netns`, veth pairs and bridges for the network-namespace tests (*netns*.test.ts)
 #   nftables  `nft` drop rules for partitions and random loss in those tests
 #   iputils-ping  `ping` across namespaces (the netns harness checks its bridge with it)
+#   prometheus  `promtool check metrics` on a running node's /metrics (packages/dske-cli/test/system/promtool.test.ts)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -18,6 +19,7 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 command -v ping >/dev/null 2>&1 || [ -x /usr/bin/ping ] || missing+=(iputils-ping)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
