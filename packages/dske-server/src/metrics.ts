@@ -98,20 +98,20 @@ export class NodeMetrics {
     this.setVersion(options.version ?? SERVER_VERSION);
     this.httpRequests = new Counter({
       name: "dske_http_requests_total",
-      help: "HTTP requests served, by route (operationId), method and status",
+      help: "HTTP requests answered, by route (operationId), method and status; refusals with 401/403 are in dske_auth_failures_total instead",
       labelNames: ["method", "route", "status"],
       registers,
     });
     this.httpDuration = new Histogram({
       name: "dske_http_request_duration_seconds",
-      help: "HTTP request latency (until the response is finished), by route, method and status",
+      help: "HTTP request latency (until the response is finished), by route, method and status (not for 401/403 refusals)",
       labelNames: ["method", "route", "status"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.authFailures = new Counter({
       name: "dske_auth_failures_total",
-      help: "Refused authentications (operator credential, cross-site Origin, DSKE-Signature on hubs, SAE identity on clients), by reason (unlisted reasons: other)",
+      help: "Requests refused (401/403) for want of a valid identity or permission (operator credential, cross-site Origin, DSKE-Signature or policy on hubs, SAE identity on clients), by reason (unlisted reasons: other)",
       labelNames: ["reason"],
       registers,
     });
