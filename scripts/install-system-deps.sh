@@ -9,6 +9,7 @@
 #   wireguard-go  userspace WireGuard over TUN for examples/wireguard-psk (no kernel module needed)
 #   wireguard-tools  `wg` to configure it and set the rotated preshared keys (examples/wireguard-psk)
 #   systemd   `systemd-analyze verify` of the units `dske-cli systemd` writes (packages/dske-cli/test/systemd.test.ts)
+#   prometheus  `promtool check metrics` on a running node's /metrics (packages/dske-cli/test/system/promtool.test.ts)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -24,6 +25,7 @@ command -v ping >/dev/null 2>&1 || [ -x /usr/bin/ping ] || missing+=(iputils-pin
 command -v wireguard-go >/dev/null 2>&1 || [ -x /usr/bin/wireguard-go ] || missing+=(wireguard-go)
 command -v wg >/dev/null 2>&1 || [ -x /usr/bin/wg ] || missing+=(wireguard-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

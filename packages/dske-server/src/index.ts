@@ -13,6 +13,7 @@ export {
   named,
   expressPath,
   fullPath,
+  servedOperations,
   MANAGEMENT_TAG,
   type RouteSpec,
   type RouteResponse,
