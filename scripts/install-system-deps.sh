@@ -46,8 +46,16 @@ fi
 
 echo "install-system-deps: installing ${missing[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
-if ! "${as_root[@]}" apt-get update -qq >/dev/null \
-  || ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-  echo "install-system-deps: apt-get failed to install ${missing[*]}; the dashboard/tls-psk/status-jq/netns tests will fail until they are installed" >&2
+if ! "${as_root[@]}" apt-get update -qq >/dev/null; then
+  echo "install-system-deps: apt-get update failed; missing ${missing[*]}: the tests that need them will fail until they are installed" >&2
+elif ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  # One package whose install script fails (a service that cannot start without systemd as PID 1,
+  # say) must not keep the others out: retry one by one and name the ones that fail.
+  "${as_root[@]}" dpkg --configure -a >/dev/null 2>&1 || true
+  for pkg in "${missing[@]}"; do
+    if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; then
+      echo "install-system-deps: apt-get failed to install $pkg; the tests that need it will fail until it is installed" >&2
+    fi
+  done
 fi
 exit 0
