@@ -23,6 +23,8 @@ module.exports = {
     "^@dske/distributor$": "<rootDir>/packages/dske-distributor/src/index.ts",
     "^@dske/protocol$": "<rootDir>/packages/dske-protocol/src/index.ts",
     "^@dske/server$": "<rootDir>/packages/dske-server/src/index.ts",
+    "^@dske/postgres$": "<rootDir>/packages/dske-postgres/src/index.ts",
+    "^@dske/postgres/testing$": "<rootDir>/packages/dske-postgres/src/testing/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
   testTimeout: 30000,
