@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import type { PsrdStore } from "@dske/psrd";
 import { AUTH_SCHEMES, MAX_PSRD_BLOCK_BYTES, MAX_SHARE_BYTES, NodeNameSchema, type Logger } from "@dske/protocol";
+import type { HubStateBackend } from "./state-backend.js";
 import { ReferenceClientsOptionSchema, type ReferenceClientsOption } from "./reference-clients.js";
 
 export interface HubOptions {
@@ -15,6 +16,12 @@ export interface HubOptions {
   store: PsrdStore;
   /** Directory for the hub's state journal (`hub-state.jsonl`); absent → state in memory only. */
   stateDir?: string;
+  /**
+   * A shared state backend (state-backend.ts; e.g. PostgreSQL from storage/pg-state-backend.ts)
+   * instead of the journal file under `stateDir`: replicas of this hub that use the same one share
+   * registrations, chains, staged blocks and shares. Closed by the hub's `close()`.
+   */
+  stateBackend?: HubStateBackend;
   /** Shares are deleted this long after they were posted (default 60). */
   shareTimeoutSecs?: number;
   /**

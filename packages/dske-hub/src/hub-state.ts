@@ -3,6 +3,9 @@
  * one append-only state journal (@dske/psrd's StateJournal) under `stateDir`, so a restart keeps
  * everything; without `stateDir` the state is in memory only and every write is a no-op.
  *
+ * On a shared backend (PostgreSQL, state-backend.ts) the records come from the database instead,
+ * and the backend compacts itself (no snapshot rewrites here).
+ *
  * Compaction: the journal is rewritten with a snapshot of the live state (each part contributes
  * its records) when dead records dominate it, and at the latest `compactIntervalMs` after the
  * first share deletion no snapshot covers yet: a deleted share's value stays in the old file
@@ -16,6 +19,7 @@ import { HubError, errorMessage } from "./errors.js";
 import { ProvisionRecordSchema } from "./bundle-issuer.js";
 import { RegistrationRecordSchema } from "./registration.js";
 import { ShareRecordSchema } from "./share-store.js";
+import { isShared, type HubStateBackend } from "./state-backend.js";
 
 export const STATE_FILE = "hub-state.jsonl";
 
@@ -36,27 +40,36 @@ export class HubState {
 
   private constructor(
     private readonly ctx: HubContext,
-    readonly journal: StateJournal | undefined,
+    readonly journal: HubStateBackend | undefined,
     private readonly limits: { compactThresholdBytes: number; compactIntervalMs: number },
     /** The live state as journal records (registrations, provisioning, shares). */
     private readonly snapshot: () => unknown[],
   ) {}
 
-  /** Open the journal under `stateDir` (if given) and read its records (parsed: invalid → HubError). */
+  /**
+   * Open the state: the shared `backend` if given, else the journal under `stateDir` (if given);
+   * read its records (parsed: invalid → HubError).
+   */
   static async open(
     ctx: HubContext,
     stateDir: string | undefined,
     limits: { compactThresholdBytes: number; compactIntervalMs: number },
     snapshot: () => unknown[],
+    backend?: HubStateBackend,
   ): Promise<{ state: HubState; records: StateRecord[]; recordCount: number }> {
-    if (!stateDir) return { state: new HubState(ctx, undefined, limits, snapshot), records: [], recordCount: 0 };
-    const { journal, records } = await StateJournal.open(path.join(stateDir, STATE_FILE));
+    if (!stateDir && !backend) return { state: new HubState(ctx, undefined, limits, snapshot), records: [], recordCount: 0 };
+    let journal: HubStateBackend;
+    let records: unknown[];
+    if (isShared(backend)) {
+      journal = backend;
+      records = await backend.load();
+    } else if (backend) {
+      throw new HubError("bad_request", "a hub state backend other than the journal file must be a shared one (state-backend.ts)");
+    } else {
+      ({ journal, records } = await StateJournal.open(path.join(stateDir ?? ".", STATE_FILE)));
+    }
     try {
-      const parsed = records.map((raw, i) => {
-        const r = StateRecordSchema.safeParse(raw);
-        if (!r.success) throw new HubError("unavailable", `hub state journal: record ${i + 1} is invalid`, r.error.issues);
-        return r.data;
-      });
+      const parsed = parseStateRecords(records, "hub state journal");
       return { state: new HubState(ctx, journal, limits, snapshot), records: parsed, recordCount: records.length };
     } catch (err) {
       await journal.close();
@@ -64,9 +77,14 @@ export class HubState {
     }
   }
 
+  /** Whether replicas share this state (a shared backend: no journal file, no compaction here). */
+  get shared(): boolean {
+    return isShared(this.journal);
+  }
+
   /** After the parts applied the records: rewrite the journal if it held dead records. */
   async restored(recordCount: number): Promise<void> {
-    if (!this.journal) return;
+    if (!this.journal || this.shared) return;
     const live = this.snapshot();
     if (recordCount > live.length) await this.journal.rewrite(live);
     this.lastSnapshotBytes = this.journal.size;
@@ -85,7 +103,7 @@ export class HubState {
   /** Rewrite the journal when dead records dominate it (zeroes the old file; see StateJournal). */
   maybeCompact(): void {
     const j = this.journal;
-    if (!j || this.compacting || this.ctx.closed) return;
+    if (!j || this.shared || this.compacting || this.ctx.closed) return;
     if (j.size <= this.limits.compactThresholdBytes || j.size <= 4 * this.lastSnapshotBytes) return;
     this.compact();
   }
@@ -97,7 +115,7 @@ export class HubState {
    * usually none, since the size threshold compacts sooner under load).
    */
   noteDeleted(): void {
-    if (!this.journal || this.ctx.closed) return;
+    if (!this.journal || this.shared || this.ctx.closed) return;
     this.deadSince ??= Date.now();
     this.scheduleDeadCompaction();
   }
@@ -108,7 +126,7 @@ export class HubState {
     if (!this.journal) return;
     try {
       flush();
-      await this.journal.rewrite(this.snapshot());
+      if (!this.shared) await this.journal.rewrite(this.snapshot());
     } catch (err) {
       this.ctx.logger.error(`hub ${this.ctx.name}: final journal compaction failed: ${errorMessage(err)}`);
     }
@@ -138,7 +156,7 @@ export class HubState {
    */
   private compact(): void {
     const j = this.journal;
-    if (!j || this.compacting || this.ctx.closed) return;
+    if (!j || this.shared || this.compacting || this.ctx.closed) return;
     this.compacting = true;
     this.deadSince = undefined;
     this.stopTimers();
@@ -159,4 +177,13 @@ export class HubState {
         this.scheduleDeadCompaction();
       });
   }
+}
+
+/** Parse raw state records (invalid → HubError `unavailable` naming `source` and the record's number). */
+export function parseStateRecords(records: readonly unknown[], source: string): StateRecord[] {
+  return records.map((raw, i) => {
+    const r = StateRecordSchema.safeParse(raw);
+    if (!r.success) throw new HubError("unavailable", `${source}: record ${i + 1} is invalid`, r.error.issues);
+    return r.data;
+  });
 }

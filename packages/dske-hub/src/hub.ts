@@ -40,6 +40,8 @@ import type { PeerClient, WirePoolOwner } from "./peer-client.js";
 import { PsrdDelivery } from "./psrd-delivery.js";
 import { Registry, type RegistrationRecord } from "./registration.js";
 import { ShareStore } from "./share-store.js";
+import { SharedState } from "./shared-state.js";
+import { isShared } from "./state-backend.js";
 import { ReferenceClients } from "./reference-clients.js";
 import { Shares, type ShareInput, type UnboundShareInput } from "./shares.js";
 import { hubStatus } from "./status.js";
@@ -61,6 +63,8 @@ export class Hub {
   private readonly delivery: PsrdDelivery;
   private readonly shares: Shares;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Replicas sharing a backend (shared-state.ts); undefined for a hub of its own. */
+  private readonly sharedState: SharedState | undefined;
   private readonly fsyncs: FsyncCounter | undefined;
 
   private constructor(
@@ -113,6 +117,10 @@ export class Hub {
       shareTimeoutSecs: this.shareTimeoutSecs,
       maxShareBytes: options.maxShareBytes ?? MAX_SHARE_BYTES,
     });
+    const backend = options.stateBackend;
+    this.sharedState = isShared(backend)
+      ? new SharedState(ctx, backend, { registry: this.registry, issuer: this.issuer, shares: this.shareStore })
+      : undefined;
   }
 
   /** Open a hub: restore its state from `stateDir` (if given) and open the clients' pools. */
@@ -134,6 +142,7 @@ export class Hub {
       },
       // Called only after construction (at compaction), never during HubState.open.
       () => hub.snapshotRecords(),
+      options.stateBackend,
     );
     const hub = new Hub(options, ctx, state);
     if (hub.referenceClients) ctx.logger.warn(`hub ${hub.name}: ${hub.referenceClients.warning}`);
@@ -149,6 +158,7 @@ export class Hub {
       opened.sweepTimer = setInterval(() => opened.sweep(), interval);
       opened.sweepTimer.unref();
     }
+    hub.sharedState?.startPolling(1000);
     return hub;
   }
 
@@ -174,6 +184,16 @@ export class Hub {
 
   private snapshotRecords(): unknown[] {
     return [...this.registry.snapshotRecords(), ...this.issuer.snapshotRecords(), ...this.shareStore.snapshotRecords()];
+  }
+
+  /**
+   * Replicas on a shared backend: resolves once this replica applied what the others wrote
+   * before the call (shared-state.ts); the router awaits it before each request. Undefined for a
+   * hub of its own (nothing to wait for).
+   */
+  get barrier(): (() => Promise<void>) | undefined {
+    const shared = this.sharedState;
+    return shared ? () => shared.barrier() : undefined;
   }
 
   // ------------------------------------------------------------------------------ registration
@@ -389,6 +409,7 @@ export class Hub {
     if (this.ctx.closed) return;
     this.ctx.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sharedState?.stopPolling();
     this.state.stopTimers();
     await this.registry.settled();
     await this.state.close(() => this.shareStore.flushBackground());

@@ -232,6 +232,30 @@ export class Registry {
     }
   }
 
+  /**
+   * Apply a registration record another replica wrote (shared state, shared-state.ts): open the
+   * pools of a new client, update one that registered again, drop one that unregistered (its
+   * shares and pools are that replica's to delete). The caller holds the lock.
+   */
+  async applyShared(rec: RegistrationRecord): Promise<void> {
+    const existing = this.clients.get(rec.c);
+    if (rec.t === "reg" && existing && existing.authScheme === rec.a) {
+      for (const e of existing.encryptorNames) this.saeHosts.delete(e);
+      existing.setEncryptors(rec.en);
+      for (const e of rec.en) this.saeHosts.set(e, existing.name);
+      existing.ack = rec.x?.includes(ACK_EXTENSION) ?? false;
+      return;
+    }
+    if (existing) {
+      this.clients.delete(rec.c);
+      for (const e of existing.encryptorNames) if (this.saeHosts.get(e) === rec.c) this.saeHosts.delete(e);
+      for (const s of this.deps.shares.list())
+        if (s.masterClientName === rec.c) this.deps.shares.applyRecord({ t: "del", m: rec.c, k: s.keyId });
+      this.deps.issuer.dropClient(rec.c);
+    }
+    if (rec.t === "reg") await this.restore([rec]);
+  }
+
   /** The registered client, or undefined. */
   get(name: string): PeerClient | undefined {
     return this.clients.get(name);

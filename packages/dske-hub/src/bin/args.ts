@@ -11,6 +11,7 @@ import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
 import { plainOptionDescription, TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
+import { parseStorage, STORAGE_URL_ENV, type HubStorageConfig } from "../storage/hub-storage.js";
 import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
 
 export async function readDistributionPlan(file: string): Promise<DistributionPlan> {
@@ -85,6 +86,8 @@ export interface HubServerConfig {
   allowInsecureBind?: boolean;
   /** `--reference-clients` / `--reference-clients-from`: reference-client mode (HubOptions.referenceClients). */
   referenceClients?: { names: string[]; from: string[] };
+  /** `--storage` (file, the default, or postgres with its URL and key file; storage/hub-storage.ts). */
+  storage?: HubStorageConfig;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -216,6 +219,18 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
       "--reference-clients-from <list>",
       `source addresses the reference clients' unauthenticated calls must come from (default ${DEFAULT_REFERENCE_SOURCES.join(",")})`,
     )
+    .option(
+      "--storage <kind>",
+      "file (default: journal and PSRD files under --state-dir) or postgres (replicas of this hub share one database)",
+    )
+    .option(
+      "--storage-url <url>",
+      `PostgreSQL URL for --storage postgres (better: the environment variable ${STORAGE_URL_ENV}, which keeps a password off the command line)`,
+    )
+    .option(
+      "--storage-key-file <file>",
+      "key file sealing the hub's secrets in PostgreSQL (default <state-dir>/storage.key; every replica needs the same one)",
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
@@ -254,6 +269,9 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     allowInsecureBind?: boolean;
     referenceClients?: string;
     referenceClientsFrom?: string;
+    storage?: string;
+    storageUrl?: string;
+    storageKeyFile?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
@@ -271,6 +289,8 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
   const authSchemes = check("authSchemes", schemes);
   const acceptClients = o.acceptClients !== undefined ? check("acceptClients", list(o.acceptClients)) : undefined;
   const referenceClients = referenceClientsOf(o.referenceClients, o.referenceClientsFrom, authSchemes, acceptClients);
+  const storage = parseStorage(o, path.resolve(stateDir), process.env);
+  if (typeof storage === "string") throw new CliUsageError(storage);
   return {
     name,
     port: check("port", o.port),
@@ -299,6 +319,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     ...(tls ? { tls } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceClients ? { referenceClients } : {}),
+    ...(storage.kind !== "file" ? { storage } : {}),
   };
 }
 

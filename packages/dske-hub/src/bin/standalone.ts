@@ -11,6 +11,7 @@ import https from "node:https";
 import path from "node:path";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { FileStore } from "@dske/psrd";
+import { openPgHubState } from "../storage/hub-storage.js";
 import type { Logger } from "@dske/protocol";
 import {
   NodeMetrics,
@@ -89,10 +90,22 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   // here may meanwhile hold other nodes' directories.
   const createdDir = (await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 })) !== undefined;
   const removeCreatedDir = () => (createdDir ? fs.rm(config.stateDir, { recursive: true, force: true }) : Promise.resolve());
+  const storage = config.storage?.kind === "postgres" ? config.storage : undefined;
+  let shared: Awaited<ReturnType<typeof openPgHubState>> | undefined;
+  if (storage) {
+    try {
+      shared = await openPgHubState(storage, config.name, config.shareTimeoutSecs, (m) => logger.error(m));
+    } catch (err) {
+      await removeCreatedDir();
+      throw new CliUsageError(`--storage postgres (URL from ${storage.urlSource}): ${err instanceof Error ? err.message : String(err)}`);
+    }
+    logger.info(`hub ${config.name}: state in PostgreSQL (${shared.backend.description})`);
+  }
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
   let hub: Hub;
   try {
     hub = await Hub.open({
+      ...(shared ? { stateBackend: shared.backend } : {}),
       name: config.name,
       store,
       stateDir: config.stateDir,
@@ -109,6 +122,8 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     });
   } catch (err) {
     await store.close();
+    await shared?.backend.close().catch(() => undefined);
+    shared?.close();
     await removeCreatedDir();
     throw err;
   }
@@ -129,6 +144,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
       });
       await hub.close();
       await store.close();
+      shared?.close();
     })();
     return stopping;
   };

@@ -136,6 +136,9 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
   router.use(prefix, requestIdMiddleware({ logger }));
   if (node) router.use(prefix, node.httpMiddleware());
   router.use(prefix, crossSiteGuard({ metrics: node }));
+  // Replicas sharing a backend: first apply what the other replicas wrote (shared-state.ts).
+  const barrier = hub.barrier;
+  if (barrier) router.use(prefix, (_req, _res, next) => void barrier().then(() => next(), next));
   const jsonWrites = jsonWritesOnly();
   router.use([`${prefix}/mgmt`, `${prefix}/dske/oob`], jsonWrites);
   const operator = createOperatorGuard({
