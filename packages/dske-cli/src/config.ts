@@ -7,6 +7,7 @@ import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
+import { checkHubReplicas, hubReplicaFields } from "./hub-replicas";
 import { RESTART_DEFAULTS, restartSchema } from "./restart-policy";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
@@ -86,7 +87,7 @@ const implementationSchema = z
   .default("dske");
 
 const hubSchema = z.strictObject(
-  { name: nameSchema, implementation: implementationSchema, ...placementFields },
+  { name: nameSchema, implementation: implementationSchema, ...placementFields, ...hubReplicaFields },
   { error: "expected a mapping like `- name: hank`" },
 );
 
@@ -243,6 +244,7 @@ export const configSchema = z
     checkReferenceNodes(cfg, ctx);
     checkPlacement(cfg, ctx);
     checkHubSubsets(cfg, ctx);
+    checkHubReplicas(cfg, ctx);
   })
   .transform(({ allowed_auth_schemes, auth_schemes, tls, ...cfg }) => ({
     ...cfg,

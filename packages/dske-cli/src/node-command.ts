@@ -7,7 +7,8 @@ import path from "node:path";
 import { certLayout } from "./certs";
 import type { DskeConfig } from "./config";
 import type { StateDir } from "./state-dir";
-import { HOST, isExternal, nodeBaseUrl, type NodeKind, type NodeSpec, type Topology } from "./topology";
+import { hubStorageArgs, STORAGE_URL_ENV, storageUrl } from "./hub-replicas";
+import { HOST, isExternal, nodeBaseUrl, wireName, type NodeKind, type NodeSpec, type Topology } from "./topology";
 
 const PACKAGE_OF: Record<NodeKind, string> = { hub: "@dske/hub", client: "@dske/client" };
 
@@ -37,8 +38,9 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
   const bind = ["--host", node.listen ?? HOST, ...(cfg.insecure ? ["--allow-insecure-bind"] : [])];
   if (node.kind === "hub") {
     return [
-      node.name,
+      wireName(node),
       ...common,
+      ...hubStorageArgs(node.storage, state.root, wireName(node)),
       ...bind,
       ...(tls ? hubTlsArgs(node, state) : []),
       "--share-timeout-secs",
@@ -56,9 +58,8 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       "--max-pool-blocks",
       String(cfg.max_pool_blocks),
       // Also with network delivery: a client's first bundle (its enrollment secret) comes out of band.
-      "--distribution-plan",
-      state.distributionPlanFile,
-      ...(tls ? distributorTlsArgs(state) : []),
+      // Replicas: the first one distributes (one bundle chain per client and hub).
+      ...((node.replica ?? 1) === 1 ? ["--distribution-plan", state.distributionPlanFile, ...(tls ? distributorTlsArgs(state) : [])] : []),
       ...referenceClientArgs(topology),
     ];
   }
@@ -118,6 +119,15 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     args.push("--hub-ca", layout.caCert);
   }
   return args;
+}
+
+/**
+ * Environment of a node process beyond dske-cli's own: a hub on postgres gets its database URL
+ * (DSKE_STORAGE_URL), which stays off its command line (`ps` shows that to every user).
+ */
+export function nodeEnv(node: NodeSpec, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (node.kind !== "hub" || node.storage?.kind !== "postgres") return {};
+  return { [STORAGE_URL_ENV]: storageUrl(wireName(node), node.storage, env) };
 }
 
 /**

@@ -36,7 +36,8 @@ export function isNodeProcessAlive(pid: number, nodeName: string): boolean {
     const args = readFileSync(cmdlineFile, "utf8").split("\0");
     // A zombie has an empty cmdline: it is dead for our purposes.
     if (args.length === 0 || args[0] === "") return false;
-    return args.includes(nodeName);
+    // A replica (`hank#2`) runs as its hub (`hank`); its own pid file tells it from the others.
+    return args.includes(nodeName.replace(/#\d+$/, ""));
   } catch {
     return false;
   }

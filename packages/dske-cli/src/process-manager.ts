@@ -14,7 +14,7 @@ import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
-import { distributionPlan, nodeArgs, serverScript, type ServerScripts } from "./node-command";
+import { distributionPlan, nodeArgs, nodeEnv, serverScript, type ServerScripts } from "./node-command";
 import type { Output } from "./output";
 import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
@@ -25,7 +25,7 @@ import { clientStatusSchema } from "./status-schema";
 import { isLocal, nodePlace } from "./placement";
 import { removeStalePidFile } from "./stale-pid";
 import { clearStopRequested, markStopRequested, resetRecord } from "./supervisor-state";
-import { isExternal, nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
+import { isExternal, nodeLabel, wireName, type NodeSpec, type Selection, type Topology } from "./topology";
 
 export interface ManagerTimeouts {
   /** How long start waits for the selected ports to become free. */
@@ -163,7 +163,7 @@ export class ProcessManager {
     const r = await probeNode(node, 2000, this.credential);
     if (r.state === "up") {
       const name = (r.status as { name?: unknown }).name;
-      if (name !== node.name) {
+      if (name !== wireName(node)) {
         return { state: "foreign", detail: `port ${node.port} answers as '${String(name)}', not ${nodeLabel(node)}` };
       }
     }
@@ -268,7 +268,7 @@ export class ProcessManager {
         detached: true,
         stdio: ["ignore", fd, fd],
         cwd: state.root,
-        env: { ...process.env, ...this.opts.env },
+        env: { ...process.env, ...this.opts.env, ...nodeEnv(node, { ...process.env, ...this.opts.env }) },
       });
       if (child.pid === undefined) throw new CliError(`could not start ${nodeLabel(node)} (spawn failed)`);
       const s: Spawned = { node, pid: child.pid, logFrom };

@@ -6,6 +6,7 @@
 import { urlHost } from "./addresses";
 import type { DskeConfig, Implementation } from "./config";
 import { clientShares, DEFAULT_HOST, placeNode } from "./config-placement";
+import { replicaName, replicaPorts, type StorageSpec } from "./hub-replicas";
 
 export type NodeKind = "hub" | "client";
 
@@ -29,6 +30,21 @@ export interface NodeSpec {
   readonly hubs?: readonly string[];
   /** A client's min_nr_shares (its own, else the top-level one). */
   readonly minNrShares?: number;
+  /** A hub's storage (absent: files under its state dir; hub-replicas.ts). */
+  readonly storage?: StorageSpec;
+  /**
+   * A replica of a hub (hub-replicas.ts): `name` is dske-cli's name of the process (`hank#2`),
+   * `hubName` the hub's own (`hank`, in its URL), `replica` its number from 1.
+   */
+  readonly hubName?: string;
+  readonly replica?: number;
+  /** A hub with replicas: its replicas (the hub itself is listed with the first one's port). */
+  readonly replicas?: readonly NodeSpec[];
+}
+
+/** The name a node goes by on the wire (a replica: its hub's). */
+export function wireName(node: Pick<NodeSpec, "name" | "hubName">): string {
+  return node.hubName ?? node.name;
 }
 
 /** Whether dske-cli leaves the node to another manager (the reference implementation's). */
@@ -40,8 +56,13 @@ export function isExternal(node: Pick<NodeSpec, "implementation">): boolean {
 export const HOST = DEFAULT_HOST;
 
 /** `http://HOST:PORT/KIND/NAME` (`https://` with `secure`: the node serves TLS); IPv6 hosts in brackets. */
-export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "port" | "host">, secure = false): string {
-  return `${secure ? "https" : "http"}://${urlHost(node.host ?? HOST)}:${node.port}/${node.kind}/${encodeURIComponent(node.name)}`;
+export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "hubName" | "port" | "host">, secure = false): string {
+  return `${secure ? "https" : "http"}://${urlHost(node.host ?? HOST)}:${node.port}/${node.kind}/${encodeURIComponent(wireName(node))}`;
+}
+
+/** The base URL(s) clients use for a hub: with replicas, every replica's joined with `|`. */
+function hubEntry(hub: NodeSpec, secure: boolean): string {
+  return hub.replicas ? hub.replicas.map((r) => nodeBaseUrl(r, secure)).join("|") : nodeBaseUrl(hub, secure);
 }
 
 /** `HOST:PORT` of a node (what progress lines and status name). */
@@ -59,13 +80,14 @@ export class Topology {
 
   constructor(readonly config: DskeConfig) {
     const base = config.base_port;
-    this.hubs = config.hubs.map((h, i) => ({
-      kind: "hub",
-      name: h.name,
-      ...placeNode(h, base + i),
-      encryptors: [],
-      implementation: h.implementation,
-    }));
+    this.hubs = config.hubs.map((h, i): NodeSpec => {
+      const place = placeNode(h, base + i);
+      const hub: NodeSpec = { kind: "hub", name: h.name, ...place, encryptors: [], implementation: h.implementation, storage: h.storage };
+      if ((h.replicas ?? 1) === 1 && h.replica_ports === undefined) return hub;
+      const ports = replicaPorts(h, place.port);
+      const replicas = ports.map((port, r) => ({ ...hub, name: replicaName(h.name, r + 1), hubName: h.name, replica: r + 1, port }));
+      return { ...hub, port: ports[0], replicas };
+    });
     const n = config.hubs.length;
     this.clients = config.clients.map((c, j) => {
       const { hubs, k } = clientShares(config, c);
@@ -82,14 +104,14 @@ export class Topology {
     });
   }
 
-  /** All nodes, hubs first (start order). */
+  /** All nodes (processes), hubs first (start order): a hub with replicas as its replicas. */
   get nodes(): readonly NodeSpec[] {
-    return [...this.hubs, ...this.clients];
+    return [...this.hubs.flatMap((h) => h.replicas ?? [h]), ...this.clients];
   }
 
   /** Base URLs of all hubs. `secure`: our hubs serve HTTPS (reference hubs stay plain HTTP). */
   hubUrls(secure = false): string[] {
-    return this.hubs.map((h) => nodeBaseUrl(h, secure && !isExternal(h)));
+    return this.hubs.map((h) => hubEntry(h, secure && !isExternal(h)));
   }
 
   /** The hubs a client uses, in topology order (its `hubs:` subset, else every hub). */
@@ -99,7 +121,7 @@ export class Topology {
 
   /** Base URLs of a client's hubs (what it gets as `--hubs`). */
   hubUrlsOf(client: Pick<NodeSpec, "hubs">, secure = false): string[] {
-    return this.hubsOf(client).map((h) => nodeBaseUrl(h, secure && !isExternal(h)));
+    return this.hubsOf(client).map((h) => hubEntry(h, secure && !isExternal(h)));
   }
 
   /**
@@ -169,7 +191,8 @@ export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   if (filter.clients.length === 0 && filter.hubs.length === 0) {
     return { nodes: topology.nodes, description: "all nodes", all: true };
   }
-  const nodes = topology.nodes.filter((n) => (n.kind === "hub" ? filter.hubs.includes(n.name) : filter.clients.includes(n.name)));
+  // `--hub hank` selects every replica of hank.
+  const nodes = topology.nodes.filter((n) => (n.kind === "hub" ? filter.hubs.includes(wireName(n)) : filter.clients.includes(n.name)));
   const names = [...[...new Set(filter.clients)].map((c) => `client ${c}`), ...[...new Set(filter.hubs)].map((h) => `hub ${h}`)];
   return { nodes, description: names.join(", "), all: false };
 }

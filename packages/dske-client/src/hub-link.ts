@@ -74,7 +74,10 @@ export class HubFailure extends Error {
 }
 
 export class HubLink {
+  /** The hub's URL: its first replica's (what node-state.ts keys the hub by). */
   readonly url: string;
+  /** Base URLs of every replica of the hub, `url` first (hub-replicas.ts in @dske/protocol). */
+  readonly urls: readonly string[];
   /** Hub name: from the registration response; until then the last URL path segment. */
   name: string;
   registered = false;
@@ -107,7 +110,9 @@ export class HubLink {
     /** TLS options of every call to an `https://` hub (hub-tls.ts hubAgentTls: the CA it must chain to). */
     readonly tls: https.AgentOptions = hubAgentTls(undefined),
   ) {
-    this.url = url.replace(/\/+$/, "");
+    // `URL|URL|...`: the replicas of one hub (splitHubReplicas).
+    this.urls = splitHubReplicas(url);
+    this.url = this.urls[0];
     this.secure = isTlsHubUrl(this.url);
     this.name = this.url.split("/").pop() || this.url;
     const rec = state.hub(this.url);
@@ -115,6 +120,7 @@ export class HubLink {
     const t = typeof timeouts === "number" ? { timeoutMs: timeouts } : (timeouts ?? {});
     this.connectTimeoutMs = t.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.api = new HubApi(this.url, {
+      replicaUrls: this.urls.slice(1),
       timeoutMs: t.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       connectTimeoutMs: this.connectTimeoutMs,
       tls,
@@ -203,6 +209,14 @@ export class HubLink {
     this.lastError = undefined;
     this.lastOkAt = Date.now();
   }
+}
+
+/**
+ * The base URLs in a hub entry: one URL, or the URLs of the replicas of one hub joined with `|`
+ * (`http://h:8100/hub/hank|http://h:8101/hub/hank`); trailing slashes dropped.
+ */
+export function splitHubReplicas(entry: string): string[] {
+  return entry.split("|").map((u) => u.trim().replace(/\/+$/, ""));
 }
 
 /** A hub's refusal saying that it does not know us (any 4xx whose message says "not registered"). */

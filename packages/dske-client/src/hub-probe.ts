@@ -9,6 +9,12 @@ import net from "node:net";
 
 export type ProbeResult = { reachable: true } | { reachable: false; reason: string };
 
+/** `probeHub` of each replica URL in parallel: reachable when one is (else the first one's reason). */
+export async function probeReplicas(urls: readonly string[], timeoutMs: number): Promise<ProbeResult> {
+  const results = await Promise.all(urls.map((u) => probeHub(u, timeoutMs)));
+  return results.find((r) => r.reachable) ?? results[0];
+}
+
 /** Connect to the host and port of `url` within `timeoutMs`. */
 export function probeHub(url: string, timeoutMs: number): Promise<ProbeResult> {
   let host: string;

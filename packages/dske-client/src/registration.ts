@@ -12,7 +12,7 @@ import { ACK_EXTENSION, HubApiError } from "@dske/protocol";
 import type { AuthSchemeName } from "@dske/auth";
 import { backoffDelay } from "./backoff.js";
 import { HubFailure, sleep, type HubLink, type HubLinkOptions } from "./hub-link.js";
-import { probeHub } from "./hub-probe.js";
+import { probeReplicas } from "./hub-probe.js";
 import type { Logger } from "./logger.js";
 import type { NodeState } from "./node-state.js";
 import type { HubNeeds } from "./psrd-needs.js";
@@ -176,7 +176,7 @@ export class Registration {
   private async runProbe(): Promise<void> {
     const { link } = this.d;
     const deadline = Date.now() + link.connectTimeoutMs;
-    const found = await probeHub(link.url, link.connectTimeoutMs);
+    const found = await probeReplicas(link.urls, link.connectTimeoutMs);
     if (link.registered || link.stopped) return;
     if (!found.reachable) {
       link.noteFailure(new HubFailure(link.name, found.reason));

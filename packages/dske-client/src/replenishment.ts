@@ -316,7 +316,7 @@ export class Replenishment {
         link.name,
         "network PSRD delivery needs the enrollment secret of the first bundle, which this client does not have",
       );
-    this.oob ??= new HubApi(link.url, { timeoutMs: this.d.timeoutMs, bearerToken: secret, tls: link.tls });
+    this.oob ??= new HubApi(link.url, { replicaUrls: link.urls.slice(1), timeoutMs: this.d.timeoutMs, bearerToken: secret, tls: link.tls });
     const block = await this.oob.getPsrd({ client_name: this.d.clientName, pool_owner: kind === "local" ? "client" : "hub", size });
     try {
       await link.api.confirmPsrd({ client_name: this.d.clientName, block_uuids: [block.block_uuid] });

@@ -27,6 +27,7 @@ import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { readVerified, validate, type Tolerated, type UnexpectedResponse } from "./hub-api-body.js";
 import { HubApiError, httpError, isSignatureError, signatureDetails, toHubApiError, unauthenticatedError } from "./hub-api-error.js";
 import { HttpTransport } from "./http-transport.js";
+import { HubReplicas } from "./hub-replicas.js";
 import {
   FetchKeySharesResponseSchema,
   GetKeyShareResponseSchema,
@@ -109,6 +110,11 @@ export interface HubApiOptions {
    * successful exchange.
    */
   onConnectionLost?: () => void;
+  /**
+   * Base URLs of the other replicas of this hub (same path; hub-replicas.ts): calls fail over to
+   * them when the active one cannot be reached or refuses with an unsigned 503.
+   */
+  replicaUrls?: readonly string[];
   /** Sent as `Authorization: Bearer <token>` on out-of-band and management calls (operator, or a client's enrollment secret). */
   bearerToken?: string;
   /** The operator token, sent as `Authorization: Bearer <token>` on the management calls (status, stop). */
@@ -147,6 +153,8 @@ export class HubApi {
   /** Requests made by this instance (diagnostics). */
   requests = 0;
   private readonly transport: HttpTransport;
+  /** This hub's replicas (just `baseUrl` for a hub of one process). */
+  readonly replicas: HubReplicas;
   private readonly resolvePeer: ((request: HubRequestInfo) => PeerAuth | Promise<PeerAuth>) | undefined;
   private readonly bearerToken: string | undefined;
   private readonly operatorToken: string | undefined;
@@ -163,6 +171,7 @@ export class HubApi {
       throw new TypeError(`HubApi: hub base URL must be http(s), got ${JSON.stringify(baseUrl)}`);
     }
     this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.replicas = new HubReplicas(this.baseUrl, options.replicaUrls);
     this.transport = new HttpTransport({
       timeoutMs: options.timeoutMs ?? 10_000,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -347,7 +356,7 @@ export class HubApi {
   ): Promise<z.output<S>> {
     const { url, body } = this.prepare(method, path, params, data, false);
     const headers = this.headers(body, bearer === undefined ? extraHeaders : { Authorization: `Bearer ${bearer}`, ...extraHeaders });
-    const res = await this.transport.exchange(url, method, headers, body);
+    const res = await this.replicas.exchange(this.transport, url, method, headers, body);
     if (res.status < 200 || res.status >= 300) throw httpError(res.status, res.body);
     return validate(schema, res.body, method, path);
   }
@@ -378,7 +387,7 @@ export class HubApi {
     } catch (err) {
       throw toHubApiError(err);
     }
-    const res = await this.transport.exchange(url, method, this.headers(body, { "DSKE-Signature": signed.header }), body);
+    const res = await this.replicas.exchange(this.transport, url, method, this.headers(body, { "DSKE-Signature": signed.header }), body);
     const ok = res.status >= 200 && res.status < 300;
     const sig = res.signature;
     if (sig === undefined && peer.scheme === "hmac-sha256" && !ok) {

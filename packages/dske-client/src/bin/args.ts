@@ -16,6 +16,7 @@ import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
 import { plainRemoteHubUrls } from "../hub-tls.js";
 import { hubNameOfUrl } from "../reference-hub.js";
+import { splitHubReplicas } from "../hub-link.js";
 import { usageIssueText } from "./usage-issues.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
@@ -91,14 +92,23 @@ const int = (min: number, max: number) => {
   return z.coerce.number({ error }).pipe(z.int({ error }).min(min, { error }).max(max, { error }));
 };
 
-const HubUrlSchema = z.string().refine((s) => {
+const isHubUrl = (s: string) => {
   try {
     const u = new URL(s);
     return u.protocol === "http:" || u.protocol === "https:";
   } catch {
     return false;
   }
-}, "must be an http(s) URL like http://127.0.0.1:8100/hub/hank");
+};
+
+/** One hub: its URL, or its replicas' URLs joined with `|` (same path: the same hub name). */
+const HubUrlSchema = z
+  .string()
+  .refine((s) => splitHubReplicas(s).every(isHubUrl), "must be an http(s) URL like http://127.0.0.1:8100/hub/hank (replicas of one hub: URL|URL|...)")
+  .refine(
+    (s) => new Set(splitHubReplicas(s).map((u) => (isHubUrl(u) ? new URL(u).pathname : u))).size === 1,
+    "the replicas of one hub (URL|URL|...) must have the same path /hub/NAME",
+  );
 
 const ConfigSchema = z
   .object({
