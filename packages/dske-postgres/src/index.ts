@@ -1,2 +1,5 @@
 /** @dske/postgres: a PostgreSQL-backed PsrdStore shared by the replicas of one node. */
-export { MISSING_POSTGRES_MESSAGE } from "./testing/pg-binaries.js";
+export { PgPsrdStore, type PgPsrdStoreOptions, type PgAuditRecord, type PgStoreDiagnostics } from "./pg-store.js";
+export { PsrdUnavailableError, PsrdKeyFileError } from "./errors.js";
+export { KeyChain, ratchet } from "./key-chain.js";
+export { CHUNK_SIZE } from "./schema.js";
