@@ -30,8 +30,14 @@ export const storageSchema = z.discriminatedUnion(
     z
       .strictObject({
         kind: z.literal("postgres"),
-        url: z.string({ error: URL_FIX }).regex(/^postgres(ql)?:\/\/\S+$/, { error: URL_FIX }).optional(),
-        url_env: z.string({ error: ENV_FIX }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: ENV_FIX }).optional(),
+        url: z
+          .string({ error: URL_FIX })
+          .regex(/^postgres(ql)?:\/\/\S+$/, { error: URL_FIX })
+          .optional(),
+        url_env: z
+          .string({ error: ENV_FIX })
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: ENV_FIX })
+          .optional(),
       })
       .refine((s) => (s.url === undefined) !== (s.url_env === undefined), {
         error: "expected exactly one of url (postgres://…) or url_env (the environment variable holding the URL)",
@@ -52,7 +58,9 @@ export const hubReplicaFields = {
     .min(1, { error: "expected a number of replicas (an integer from 1 to 16)" })
     .max(16, { error: "expected a number of replicas (an integer from 1 to 16)" })
     .optional(),
-  replica_ports: z.array(z.number({ error: PORT_FIX }).int({ error: PORT_FIX }).min(1, { error: PORT_FIX }).max(65535, { error: PORT_FIX })).optional(),
+  replica_ports: z
+    .array(z.number({ error: PORT_FIX }).int({ error: PORT_FIX }).min(1, { error: PORT_FIX }).max(65535, { error: PORT_FIX }))
+    .optional(),
 };
 
 interface ReplicatedHub {
@@ -118,5 +126,12 @@ export function storageUrl(hub: string, storage: Extract<StorageSpec, { kind: "p
 /** Arguments of a hub on postgres: the storage kind and the key file its replicas share (the URL goes in the environment). */
 export function hubStorageArgs(storage: StorageSpec | undefined, stateRoot: string, hub: string): string[] {
   if (storage?.kind !== "postgres") return [];
-  return ["--storage", "postgres", "--storage-key-file", path.join(stateRoot, "storage-keys", `${hub}.key`), "--psrd-key-file", path.join(stateRoot, "storage-keys", `${hub}.psrd.key`)];
+  return [
+    "--storage",
+    "postgres",
+    "--storage-key-file",
+    path.join(stateRoot, "storage-keys", `${hub}.key`),
+    "--psrd-key-file",
+    path.join(stateRoot, "storage-keys", `${hub}.psrd.key`),
+  ];
 }

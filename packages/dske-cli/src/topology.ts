@@ -182,7 +182,9 @@ export interface Selection {
 export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   const unknown = [
     ...filter.clients.filter((c) => !topology.clients.some((n) => n.name === c)).map((c) => `client '${c}'`),
-    ...filter.hubs.filter((h) => !topology.hubs.some((n) => n.name === h)).map((h) => `hub '${h}'`),
+    ...filter.hubs
+      .filter((h) => !topology.nodes.some((n) => n.kind === "hub" && (n.name === h || wireName(n) === h)))
+      .map((h) => `hub '${h}'`),
   ];
   if (unknown.length > 0) {
     const known = `hubs: ${topology.hubs.map((h) => h.name).join(", ")}; clients: ${topology.clients.map((c) => c.name).join(", ")}`;
@@ -191,8 +193,10 @@ export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   if (filter.clients.length === 0 && filter.hubs.length === 0) {
     return { nodes: topology.nodes, description: "all nodes", all: true };
   }
-  // `--hub hank` selects every replica of hank.
-  const nodes = topology.nodes.filter((n) => (n.kind === "hub" ? filter.hubs.includes(wireName(n)) : filter.clients.includes(n.name)));
+  // `--hub hank` selects every replica of hank, `--hub hank#2` one of them.
+  const nodes = topology.nodes.filter((n) =>
+    n.kind === "hub" ? filter.hubs.includes(wireName(n)) || filter.hubs.includes(n.name) : filter.clients.includes(n.name),
+  );
   const names = [...[...new Set(filter.clients)].map((c) => `client ${c}`), ...[...new Set(filter.hubs)].map((h) => `hub ${h}`)];
   return { nodes, description: names.join(", "), all: false };
 }

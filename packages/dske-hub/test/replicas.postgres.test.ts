@@ -32,7 +32,7 @@ afterAll(async () => {
 async function openReplica(store: MemoryStore): Promise<{ hub: Hub; close: () => Promise<void> }> {
   const url = cluster.url.replace(/\/postgres$/, "/hank");
   const shared = await openPgHubState(
-    { kind: "postgres", url, urlSource: "--storage-url", keyFile: path.join(dir, "storage.key") },
+    { kind: "postgres", url, urlSource: "--storage-url", keyFile: path.join(dir, "storage.key"), psrdKeyFile: path.join(dir, "psrd.key") },
     "hank",
     60,
     () => {},

@@ -61,6 +61,8 @@ export class HubReplicas {
 /** Whether the request failed before a connection existed (nothing reached the replica). */
 function neverSent(err: unknown): boolean {
   return (
-    err instanceof HubApiError && err.code === "network" && /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|connect timed out/.test(err.message)
+    err instanceof HubApiError &&
+    err.code === "network" &&
+    /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|connect timed out/.test(err.message)
   );
 }

@@ -104,7 +104,10 @@ const isHubUrl = (s: string) => {
 /** One hub: its URL, or its replicas' URLs joined with `|` (same path: the same hub name). */
 const HubUrlSchema = z
   .string()
-  .refine((s) => splitHubReplicas(s).every(isHubUrl), "must be an http(s) URL like http://127.0.0.1:8100/hub/hank (replicas of one hub: URL|URL|...)")
+  .refine(
+    (s) => splitHubReplicas(s).every(isHubUrl),
+    "must be an http(s) URL like http://127.0.0.1:8100/hub/hank (replicas of one hub: URL|URL|...)",
+  )
   .refine(
     (s) => new Set(splitHubReplicas(s).map((u) => (isHubUrl(u) ? new URL(u).pathname : u))).size === 1,
     "the replicas of one hub (URL|URL|...) must have the same path /hub/NAME",

@@ -231,6 +231,10 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
       "--storage-key-file <file>",
       "key file sealing the hub's secrets in PostgreSQL (default <state-dir>/storage.key; every replica needs the same one)",
     )
+    .option(
+      "--psrd-key-file <file>",
+      "key file of the PSRD store in PostgreSQL (default <state-dir>/psrd.key; every replica needs the same one)",
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
@@ -272,6 +276,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     storage?: string;
     storageUrl?: string;
     storageKeyFile?: string;
+    psrdKeyFile?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));

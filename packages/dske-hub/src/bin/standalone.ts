@@ -10,8 +10,8 @@ import http, { type Server } from "node:http";
 import https from "node:https";
 import path from "node:path";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { FileStore } from "@dske/psrd";
-import { openPgHubState } from "../storage/hub-storage.js";
+import { FileStore, type PsrdStore } from "@dske/psrd";
+import { openPgHubState, openPgPsrdStore } from "../storage/hub-storage.js";
 import type { Logger } from "@dske/protocol";
 import {
   NodeMetrics,
@@ -101,7 +101,17 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     }
     logger.info(`hub ${config.name}: state in PostgreSQL (${shared.backend.description})`);
   }
-  const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
+  let store: PsrdStore;
+  try {
+    store = storage
+      ? await openPgPsrdStore(storage, config.psrdAuditLog)
+      : await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
+  } catch (err) {
+    await shared?.backend.close().catch(() => undefined);
+    shared?.close();
+    await removeCreatedDir();
+    throw err;
+  }
   let hub: Hub;
   try {
     hub = await Hub.open({

@@ -8,14 +8,18 @@
  *   comes from the environment variable DSKE_STORAGE_URL (so that its password is not on a
  *   command line that `ps` shows) or from `--storage-url`.
  */
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { PgPsrdStore } from "@dske/postgres";
+import type { PsrdStore } from "@dske/psrd";
 import { EpochKeys } from "./epoch-keys.js";
 import { PgStateBackend } from "./pg-state-backend.js";
 import { RecordSealer } from "./record-sealing.js";
 
 export const STORAGE_URL_ENV = "DSKE_STORAGE_URL";
 export const STORAGE_KEY_FILE = "storage.key";
+export const PSRD_KEY_FILE = "psrd.key";
 
 export const StorageUrlSchema = z
   .string()
@@ -29,17 +33,21 @@ export type HubStorageConfig =
       /** Where the URL came from (for messages, never the URL itself: it may hold a password). */
       urlSource: "--storage-url" | typeof STORAGE_URL_ENV;
       keyFile: string;
+      /** The key file of the PSRD store in PostgreSQL (@dske/postgres PgPsrdStore). */
+      psrdKeyFile: string;
     };
 
 /** The storage options checked (`CliError`-style message naming the option and the fix on failure). */
 export function parseStorage(
-  o: { storage?: string; storageUrl?: string; storageKeyFile?: string },
+  o: { storage?: string; storageUrl?: string; storageKeyFile?: string; psrdKeyFile?: string },
   stateDir: string,
   env: NodeJS.ProcessEnv,
 ): HubStorageConfig | string {
   const kind = o.storage ?? "file";
   if (kind === "file") {
-    if (o.storageUrl !== undefined || o.storageKeyFile !== undefined) return "--storage-url and --storage-key-file need --storage postgres";
+    if (o.storageUrl !== undefined || o.storageKeyFile !== undefined || o.psrdKeyFile !== undefined) {
+      return "--storage-url, --storage-key-file and --psrd-key-file need --storage postgres";
+    }
     return { kind: "file" };
   }
   if (kind !== "postgres") return `invalid --storage ${JSON.stringify(kind)}: give file (default) or postgres`;
@@ -51,7 +59,13 @@ export function parseStorage(
   }
   const r = StorageUrlSchema.safeParse(url);
   if (!r.success) return `invalid ${urlSource}: ${r.error.issues[0].message}`;
-  return { kind: "postgres", url, urlSource, keyFile: path.resolve(o.storageKeyFile ?? path.join(stateDir, STORAGE_KEY_FILE)) };
+  return {
+    kind: "postgres",
+    url,
+    urlSource,
+    keyFile: path.resolve(o.storageKeyFile ?? path.join(stateDir, STORAGE_KEY_FILE)),
+    psrdKeyFile: path.resolve(o.psrdKeyFile ?? path.join(stateDir, PSRD_KEY_FILE)),
+  };
 }
 
 /** Open the shared state backend of a hub on PostgreSQL. */
@@ -83,4 +97,10 @@ export async function openPgHubState(
       keys.wipe();
     },
   };
+}
+
+/** The hub's PSRD store in the same database (@dske/postgres PgPsrdStore: one allocation per byte across replicas). */
+export async function openPgPsrdStore(config: Extract<HubStorageConfig, { kind: "postgres" }>, auditLog: string): Promise<PsrdStore> {
+  await fs.mkdir(path.dirname(config.psrdKeyFile), { recursive: true, mode: 0o700 });
+  return PgPsrdStore.open({ url: config.url, keyFile: config.psrdKeyFile, auditLog });
 }
