@@ -19,9 +19,9 @@ export function spawnReplica(args: string[]): ReplicaRun {
   let out = "";
   let err = "";
   const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout?.setEncoding("utf8");
-  child.stderr?.setEncoding("utf8");
-  child.stdout?.on("data", (s: string) => {
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (s: string) => {
     out += s;
     for (const w of [...waiters]) {
       if (out.split("\n").includes(w.text)) {
@@ -30,7 +30,7 @@ export function spawnReplica(args: string[]): ReplicaRun {
       }
     }
   });
-  child.stderr?.on("data", (s: string) => (err += s));
+  child.stderr.on("data", (s: string) => (err += s));
   const done = new Promise<{ lines: string[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code, signal) => {
@@ -44,7 +44,10 @@ export function spawnReplica(args: string[]): ReplicaRun {
     done,
     waitFor: (text: string) =>
       new Promise<void>((resolve, reject) => {
-        if (out.split("\n").includes(text)) return resolve();
+        if (out.split("\n").includes(text)) {
+          resolve();
+          return;
+        }
         waiters.push({ text, resolve });
         void done.then((r) => reject(new Error(`replica ended (${r.code ?? r.signal}) before "${text}": ${r.stderr.slice(-2000)}`)));
       }),
