@@ -78,6 +78,9 @@ export class Db {
         throw mapDbError(e);
       }
       let broken: Error | undefined;
+      // A checked-out connection the server drops emits 'error': the query fails; do not crash.
+      const onError = (e: Error) => (broken = e);
+      client.on("error", onError);
       try {
         await client.query("BEGIN");
         const result = await fn(this.sqlOf(client));
@@ -93,6 +96,7 @@ export class Db {
         if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;
         throw mapDbError(e);
       } finally {
+        client.off("error", onError);
         client.release(broken);
       }
     }

@@ -43,16 +43,23 @@ export function sqlState(e: unknown): string | undefined {
 export function mapDbError(e: unknown): unknown {
   if (e instanceof PsrdError) return e;
   const state = sqlState(e);
-  const message = e instanceof Error ? e.message : String(e);
+  const message = messageOf(e);
   if (state === undefined || UNAVAILABLE_SQLSTATE.test(state)) {
     if (state !== undefined || isConnectionFailure(e)) return new PsrdUnavailableError(`PostgreSQL is unavailable: ${message}`);
   }
   return e;
 }
 
+/** The message of an error from whatever realm it comes (instanceof Error fails across realms). */
+function messageOf(e: unknown): string {
+  if (typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string")
+    return (e as { message: string }).message;
+  return "unknown error";
+}
+
 function isConnectionFailure(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  const errno = (e as NodeJS.ErrnoException).code;
+  if (typeof e !== "object" || e === null) return false;
+  const errno = (e as { code?: unknown }).code;
   if (typeof errno === "string" && /^E[A-Z]+$/.test(errno)) return true;
-  return /connection|terminat|timeout|closed|not queryable|ECONN/i.test(e.message);
+  return /connection|terminat|timeout|closed|not queryable|ECONN/i.test(messageOf(e));
 }

@@ -193,11 +193,11 @@ export class PgPsrdStore implements PsrdStore {
   private async runTick(): Promise<void> {
     if (this.closed) return;
     const epoch = this.epoch();
-    let failure: unknown;
+    let failure: Error | undefined;
     try {
       await reencrypt(this.db, this.schema, this.keys, epoch);
     } catch (e) {
-      failure = e;
+      failure = asError(e);
     }
     this.keys.eraseBefore(epoch - 1);
     for (const p of this.pools.values()) {
@@ -205,10 +205,10 @@ export class PgPsrdStore implements PsrdStore {
       try {
         await refreshPool(this.db, this.schema, p);
       } catch (e) {
-        failure ??= e;
+        failure ??= asError(e);
       }
     }
-    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+    if (failure !== undefined) throw failure;
   }
 
   private assertOpen(): void {
@@ -293,4 +293,8 @@ export class PgPsrdStore implements PsrdStore {
     this.keys.destroy();
     await this.db.end();
   }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error("maintenance failed");
 }
