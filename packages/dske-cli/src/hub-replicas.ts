@@ -72,8 +72,29 @@ interface ReplicatedHub {
   readonly replica_ports?: readonly number[];
 }
 
-/** Config checks: replicas need postgres; replica_ports has one port per replica; our hubs only. */
-export function checkHubReplicas(cfg: { hubs: readonly ReplicatedHub[] }, ctx: z.RefinementCtx): void {
+/** Config checks: replicas need postgres; replica_ports has one port per replica; our hubs only; no port twice. */
+export function checkHubReplicas(
+  cfg: { base_port: number; hubs: readonly ReplicatedHub[]; clients: readonly { name: string; port?: number }[] },
+  ctx: z.RefinementCtx,
+): void {
+  // Ports of the other nodes (their own or default), against which the extra replicas are checked.
+  const taken = new Map<number, string>();
+  cfg.hubs.forEach((h, i) => taken.set(h.port ?? cfg.base_port + i, `hub ${h.name}`));
+  cfg.clients.forEach((c, j) => taken.set(c.port ?? cfg.base_port + cfg.hubs.length + j, `client ${c.name}`));
+  cfg.hubs.forEach((h, i) => {
+    const ports = replicaPorts(h, h.port ?? cfg.base_port + i);
+    ports.slice(1).forEach((port, r) => {
+      const other = taken.get(port);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["hubs", i, h.replica_ports !== undefined ? "replica_ports" : "replicas"],
+          message: `replica ${replicaName(h.name, r + 2)} would use port ${port}, which ${other} uses; expected replica_ports: [${ports.map((p, k) => (k === 0 ? p : "…")).join(", ")}] with free ports, or another \`port:\` for ${h.name}`,
+        });
+      }
+      taken.set(port, `replica ${replicaName(h.name, r + 2)}`);
+    });
+  });
   cfg.hubs.forEach((h, i) => {
     const n = h.replicas ?? 1;
     if (n > 1 && h.storage?.kind !== "postgres") {

@@ -208,6 +208,11 @@ export class PgStateBackend implements SharedStateBackend {
       throw unavailable(err);
     }
     let broken = false;
+    // A checked-out connection that breaks (database shutdown) emits "error": the query fails, the process must not.
+    const onError = () => {
+      broken = true;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       await fn(client);
@@ -218,6 +223,7 @@ export class PgStateBackend implements SharedStateBackend {
       });
       throw unavailable(err);
     } finally {
+      client.removeListener("error", onError);
       client.release(broken);
     }
   }
