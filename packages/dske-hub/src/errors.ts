@@ -53,8 +53,7 @@ export function fromPsrdError(err: unknown, what: string): unknown {
   const reason = [{ reason: err.message }];
   if (err.code === "exhausted") return new HubError("exhausted", `PSRD exhausted: ${what}`, reason);
   // "unavailable": a shared store's database is away (@dske/postgres); it recovers by itself.
-  if (err.code === "closed" || err.code === "unavailable")
-    return new HubError("unavailable", `PSRD store unavailable: ${what}`, reason);
+  if (err.code === "closed" || err.code === "unavailable") return new HubError("unavailable", `PSRD store unavailable: ${what}`, reason);
   if (Object.hasOwn(ALLOCATION_CODES, err.code)) return new HubError("bad_request", `invalid PSRD allocation: ${what}`, reason);
   return err;
 }
