@@ -4,7 +4,7 @@
  * - key pairs through ETSI, with the shares posted through one replica and fetched through
  *   another (the replicas that took the posts are stopped before dec_keys);
  * - kill -9 of the active replica of every hub under load: the SAEs see at most retried calls
- *   and never a mismatched key;
+ *   and never a mismatched key, and the shared PSRD store's audit shows no byte used twice;
  * - a PostgreSQL restart: the hubs answer 503 while it is down and recover by themselves.
  */
 import { readFileSync } from "node:fs";
@@ -152,6 +152,17 @@ test("kill -9 of the active replica of every hub under load: retried calls at mo
   expect(pairs).toBeGreaterThanOrEqual(after + 10);
   // Each SAE call is retried at most 3 times, and only a few are.
   expect(retries).toBeLessThanOrEqual(pairs);
+  // No PSRD byte used twice, across the replicas of each hub (the shared store's audit table):
+  // no two consumed fragments of one block overlap, and several replicas consumed.
+  for (const h of HUBS) {
+    const overlaps = cluster.psql(
+      "SELECT count(*) FROM dske_psrd.audit a JOIN dske_psrd.audit b ON a.pool = b.pool AND a.block_uuid = b.block_uuid " +
+        "AND a.id < b.id AND a.start < b.start + b.size AND b.start < a.start + a.size",
+      h,
+    );
+    expect(overlaps.trim()).toBe("0");
+    expect(Number(cluster.psql("SELECT count(DISTINCT replica) FROM dske_psrd.audit", h).trim())).toBeGreaterThanOrEqual(2);
+  }
 });
 
 test("PostgreSQL restart: 503 from the hubs while it is down, recovery by itself", async () => {
