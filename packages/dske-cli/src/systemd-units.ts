@@ -11,7 +11,7 @@ import path from "node:path";
 import { nodeArgs, serverScript, type ServerScripts } from "./node-command";
 import type { StateDir } from "./state-dir";
 import type { RestartPolicy } from "./restart-policy";
-import { nodeLabel, type NodeSpec, type Topology } from "./topology";
+import { nodeLabel, wireName, type NodeSpec, type Topology } from "./topology";
 
 export interface UnitOptions {
   readonly topology: Topology;
@@ -51,7 +51,21 @@ function underTemp(paths: readonly string[]): boolean {
 }
 
 export function unitName(prefix: string, node: Pick<NodeSpec, "kind" | "name">): string {
-  return `${prefix}-${node.kind}-${node.name}.service`;
+  // A replica `hank#2` (`#` is not allowed in unit names): `hank.replica2`.
+  return `${prefix}-${node.kind}-${node.name.replace(/#(\d+)$/, ".replica$1")}.service`;
+}
+
+/**
+ * A hub on postgres gets its database URL from an environment file the operator writes (mode
+ * 0600; one line `DSKE_STORAGE_URL=postgresql://…`): never in the unit, which every user can read.
+ */
+function storageEnvironment(o: UnitOptions, node: NodeSpec): string[] {
+  if (node.kind !== "hub" || node.storage?.kind !== "postgres") return [];
+  const file = path.join(o.state.root, "storage-keys", `${wireName(node)}.env`);
+  return [
+    `# ${file}: one line DSKE_STORAGE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE, mode 0600.`,
+    `EnvironmentFile=${systemdQuote(file)}`,
+  ];
 }
 
 /** systemd's Restart= for our policy (systemd has `no`, `on-failure` and `always` too). */
@@ -77,6 +91,7 @@ export function serviceUnit(o: UnitOptions, node: NodeSpec): Unit {
     "[Service]",
     "Type=simple",
     `ExecStart=${exec.map(systemdQuote).join(" ")}`,
+    ...storageEnvironment(o, node),
     // One path to the end of the line: not split, so not quoted (only `%` escaped).
     `WorkingDirectory=${o.state.root.replace(/%/g, "%%")}`,
     ...(o.user ? [] : [`User=${os.userInfo().username}`]),

@@ -7,6 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError, parseConfig } from "../src/config";
 import { nodeArgs, nodeEnv } from "../src/node-command";
+import { RESTART_DEFAULTS } from "../src/restart-policy";
+import { systemdUnits } from "../src/systemd-units";
 import { StateDir } from "../src/state-dir";
 import { selectNodes, Topology } from "../src/topology";
 
@@ -67,6 +69,24 @@ describe("hub storage and replicas", () => {
     expect(args).not.toContain("--distribution-plan"); // the first replica distributes
     expect(nodeArgs(t.nodes[0], t, state)).toContain("--distribution-plan");
     expect(nodeEnv(second)).toEqual({ DSKE_STORAGE_URL: "postgresql://dske:secret@db.example:5432/hank" });
+  });
+
+  it("systemd: one unit per replica (hank.replica2), the URL from an environment file", () => {
+    const t = new Topology(parseConfig(config(`${pg}    port: 9300\n    replicas: 2\n`), "replicas.yaml"));
+    const state = new StateDir(path.join(os.tmpdir(), "dske-replicas-config"));
+    const units = systemdUnits({
+      prefix: "dske",
+      configFile: "replicas.yaml",
+      topology: t,
+      state,
+      nodes: t.nodes,
+      restart: RESTART_DEFAULTS,
+      user: true,
+      tls: false,
+    });
+    const second = units.find((u) => u.name === "dske-hub-hank.replica2.service");
+    expect(second?.text).toMatch(/EnvironmentFile=\S+hank\.env/);
+    expect(second?.text).not.toContain("postgresql://dske");
   });
 
   it("takes the URL from the environment variable url_env names", () => {
