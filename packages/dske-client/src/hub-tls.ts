@@ -35,7 +35,8 @@ export function isTlsHubUrl(url: string): boolean {
 
 /** Hub URLs over plain HTTP whose host is not loopback: their traffic crosses the network in clear. */
 export function plainRemoteHubUrls(urls: readonly string[]): string[] {
-  return urls.filter((u) => {
+  // A hub entry may list its replicas (`URL|URL`): each of them is checked.
+  return urls.flatMap((entry) => entry.split("|").map((u) => u.trim())).filter((u) => {
     try {
       const url = new URL(u);
       return url.protocol === "http:" && !isLoopbackHost(url.hostname);

@@ -321,7 +321,7 @@ export class PeerHub {
       url: this.url,
       tls: this.secure,
       // Plain HTTP to a hub off loopback (admitted with --allow-insecure-bind): flagged.
-      ...(plainRemoteHubUrls([this.url]).length > 0 ? { insecure: true } : {}),
+      ...(plainRemoteHubUrls(this.link.urls).length > 0 ? { insecure: true } : {}),
       registered: this.registered,
       auth_scheme: this.scheme ?? null,
       extensions: [...this.extensions],
