@@ -36,12 +36,14 @@ export function isTlsHubUrl(url: string): boolean {
 /** Hub URLs over plain HTTP whose host is not loopback: their traffic crosses the network in clear. */
 export function plainRemoteHubUrls(urls: readonly string[]): string[] {
   // A hub entry may list its replicas (`URL|URL`): each of them is checked.
-  return urls.flatMap((entry) => entry.split("|").map((u) => u.trim())).filter((u) => {
-    try {
-      const url = new URL(u);
-      return url.protocol === "http:" && !isLoopbackHost(url.hostname);
-    } catch {
-      return false;
-    }
-  });
+  return urls
+    .flatMap((entry) => entry.split("|").map((u) => u.trim()))
+    .filter((u) => {
+      try {
+        const url = new URL(u);
+        return url.protocol === "http:" && !isLoopbackHost(url.hostname);
+      } catch {
+        return false;
+      }
+    });
 }
