@@ -136,7 +136,8 @@ export function nodeEnv(node: NodeSpec, env: NodeJS.ProcessEnv = process.env): R
  */
 function hubTlsArgs(node: NodeSpec, state: StateDir): string[] {
   const layout = certLayout(state.root);
-  const own = layout.hub(node.name);
+  // The replicas of a hub serve its certificate (same name, same host).
+  const own = layout.hub(wireName(node));
   return ["--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert];
 }
 

@@ -69,6 +69,9 @@ describe("hub storage and replicas", () => {
     expect(args).not.toContain("--distribution-plan"); // the first replica distributes
     expect(nodeArgs(t.nodes[0], t, state)).toContain("--distribution-plan");
     expect(nodeEnv(second)).toEqual({ DSKE_STORAGE_URL: "postgresql://dske:secret@db.example:5432/hank" });
+    // Under TLS every replica serves the hub's own certificate.
+    const tlsArgs = nodeArgs(second, t, state, true);
+    expect(tlsArgs[tlsArgs.indexOf("--tls-cert") + 1]).toBe(path.join(state.root, "tls", "hubs", "hank.crt"));
   });
 
   it("systemd: one unit per replica (hank.replica2), the URL from an environment file", () => {
