@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import type { ThrowawayCluster } from "@dske/postgres/testing";
-import { KeyChain, PgPsrdStore } from "../src/index.js";
+import { KeyChain, PgPsrdStore, PsrdKeyFileError } from "../src/index.js";
 import { decryptChunk } from "../src/cipher.js";
 import { clusterForTests, freshSchema, tempDir } from "./pg-fixture.js";
 
@@ -125,10 +125,12 @@ test("a replica without the key file, or with another store's, is refused with a
     });
     const other = await PgPsrdStore.open({ url: cluster.url, schema: freshSchema("keys"), keyFile: path.join(dir, "b.key"), refreshMs: 0 });
     await other.close();
-    await expect(PgPsrdStore.open({ url: cluster.url, schema, keyFile: path.join(dir, "b.key"), refreshMs: 0 })).rejects.toMatchObject({
-      code: "key_file",
-      message: expect.stringMatching(/does not belong/),
-    });
+    const wrong = await PgPsrdStore.open({ url: cluster.url, schema, keyFile: path.join(dir, "b.key"), refreshMs: 0 }).catch(
+      (x: unknown) => x,
+    );
+    expect(wrong).toBeInstanceOf(PsrdKeyFileError);
+    expect((wrong as PsrdKeyFileError).code).toBe("key_file");
+    expect((wrong as Error).message).toMatch(/does not belong/);
   } finally {
     await first.close();
     rmSync(dir, { recursive: true, force: true });
