@@ -16,6 +16,7 @@ import {
   PsrdAllocationError,
   PsrdBlockError,
   PsrdClosedError,
+  PsrdCorruptError,
   PsrdExhaustedError,
   PsrdOwnerError,
   checkAllocation,
@@ -35,9 +36,24 @@ import { PoolCache, type PoolRow } from "./pool-cache.js";
 import { PgReservation } from "./reservation.js";
 import type { Range } from "./chunk-io.js";
 import { first, type Sql } from "./db.js";
-import { encryptChunk } from "./cipher.js";
+import { decryptChunk, encryptChunk } from "./cipher.js";
 import { CHUNK_SIZE } from "./schema.js";
 import { sqlState } from "./errors.js";
+
+/** A row of psrd_allocate (allocate-function.ts): one chunk piece, with its old ciphertext. */
+interface AllocRow {
+  o_uuid: string;
+  o_start: number;
+  o_size: number;
+  o_off: number;
+  o_len: number;
+  o_epoch: string;
+  o_iv: Buffer;
+  o_data: Buffer;
+  o_blocks: number;
+  o_psize: string;
+  o_pused: string;
+}
 
 interface LockedBlock {
   uuid: string;
@@ -190,55 +206,43 @@ export class PgPool implements Pool {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
       throw new PsrdAllocationError("invalid_size", `size must be a positive integer, got ${String(size)}`);
     }
-    const s = this.ctx.schema;
-    let seen: PoolRow | undefined;
+    let rows: AllocRow[];
     try {
-      const result = await this.ctx.db.tx(async (sql) => {
-        const p = first(
-          await sql.query<PoolRow>("alloc_lock", `SELECT blocks, size, used FROM ${s}.pools WHERE id = $1 FOR UPDATE`, [this.id]),
-        );
-        const pr = this.poolRow(p);
-        seen = pr;
-        const available = Number(pr.size) - Number(pr.used);
-        if (size > available) throw new PsrdExhaustedError(this.name, size, available);
-        const free = await sql.query<{ uuid: string; size: number; hwm: number }>(
-          "alloc_free",
-          `SELECT uuid, size, hwm FROM ${s}.blocks WHERE pool_id = $1 AND hwm < size ORDER BY idx`,
-          [this.id],
-        );
-        const fragments: Fragment[] = [];
-        let left = size;
-        for (const b of free) {
-          if (left === 0) break;
-          const n = Math.min(left, b.size - b.hwm);
-          fragments.push({ blockUuid: b.uuid, start: b.hwm, size: n });
-          left -= n;
-        }
-        if (left > 0) throw new PsrdExhaustedError(this.name, size, size - left);
-        await sql.query(
-          "alloc_hwm",
-          `UPDATE ${s}.blocks b SET hwm = w.hwm, used = w.hwm FROM unnest($2::text[], $3::int[]) AS w(uuid, hwm)
-            WHERE b.pool_id = $1 AND b.uuid = w.uuid`,
-          [this.id, fragments.map((f) => f.blockUuid), fragments.map((f) => f.start + f.size)],
-        );
-        const data = await this.ctx.chunks.read(sql, this.id, toRanges(fragments), true);
-        await this.audit(sql, "allocate", fragments, purpose);
-        const after = first(
-          await sql.query<PoolRow>("alloc_used", `UPDATE ${s}.pools SET used = used + $2 WHERE id = $1 RETURNING blocks, size, used`, [
-            this.id,
-            size,
-          ]),
-        );
-        return { fragments, data, after: this.poolRow(after) };
-      });
-      this.cache.setPool(result.after);
-      for (const f of result.fragments) this.cache.setUsed(f.blockUuid, f.start + f.size);
-      await this.ctx.fileAudit?.append(this.name, this.owner, "allocate", result.fragments, purpose);
-      return { allocation: { fragments: result.fragments }, data: result.data };
+      rows = await this.ctx.db.run<AllocRow>("allocate", `SELECT * FROM ${this.ctx.schema}.psrd_allocate($1, $2, $3, $4)`, [
+        this.id,
+        size,
+        purpose,
+        this.ctx.replica,
+      ]);
     } catch (e) {
-      if (seen !== undefined) this.cache.setPool(seen);
+      const state = sqlState(e);
+      if (state === "PX002") this.poolRow(undefined);
+      if (state === "PX001") {
+        const available = Number(/exhausted:(\d+)/.exec((e as { message: string }).message)?.[1] ?? 0);
+        throw new PsrdExhaustedError(this.name, size, available);
+      }
       throw e;
     }
+    const fragments: Fragment[] = [];
+    const data = new Uint8Array(size);
+    let at = 0;
+    for (const r of rows) {
+      const last = fragments.at(-1);
+      if (last?.blockUuid !== r.o_uuid || last.start !== r.o_start)
+        fragments.push({ blockUuid: r.o_uuid, start: r.o_start, size: r.o_size });
+      const dk = this.ctx.keys.dataKey(Number(r.o_epoch));
+      if (dk === undefined) throw new PsrdCorruptError(`block ${r.o_uuid} is encrypted under the erased key of epoch ${r.o_epoch}`);
+      const plain = decryptChunk(dk, r.o_iv, r.o_data);
+      data.set(plain.subarray(r.o_off, r.o_off + r.o_len), at);
+      plain.fill(0);
+      at += r.o_len;
+    }
+    if (at !== size) throw new PsrdCorruptError(`pool "${this.name}": allocation returned ${at} of ${size} bytes`);
+    const lastRow = rows[rows.length - 1];
+    this.cache.setPool({ blocks: lastRow.o_blocks, size: lastRow.o_psize, used: lastRow.o_pused });
+    for (const f of fragments) this.cache.setUsed(f.blockUuid, f.start + f.size);
+    await this.ctx.fileAudit?.append(this.name, this.owner, "allocate", fragments, purpose);
+    return { allocation: { fragments }, data };
   }
 
   // ---- peer pools --------------------------------------------------------------------------
