@@ -9,7 +9,7 @@ import { RETRY_SQLSTATES, mapDbError, sqlState } from "./errors.js";
 
 export type Row = Record<string, unknown>;
 
-/** The first row, if any. */
+/** The first row, or undefined for none. */
 export function first<T>(rows: readonly T[]): T | undefined {
   return rows.length > 0 ? rows[0] : undefined;
 }
