@@ -159,3 +159,26 @@ test("three replicas killed with SIGKILL under load: no byte consumed twice, not
     rmSync(dir, { recursive: true, force: true });
   }
 }, 180_000);
+
+test("a reservation that expired and was taken over cannot be committed late: nothing consumed twice", async () => {
+  const { dir, schema, keyFile, store } = await setup();
+  const slowKey = path.join(dir, "slow.key");
+  copyFileSync(keyFile, slowKey);
+  const slow = await PgPsrdStore.open({ url: cluster.url, schema, keyFile: slowKey, refreshMs: 0, replica: "slow", reservationTtlMs: 300 });
+  try {
+    const frag = { blockUuid: peerBlock(2), start: 1000, size: 16 };
+    const r = await (await slow.openPool("P", "peer")).reserve({ fragments: [frag] }, "too slow");
+    const { data } = await takeWhenFree(store, frag);
+    expect(data).toEqual(blockBytes(frag.blockUuid).subarray(1000, 1016));
+    const late = await r.commit().catch((x: unknown) => x);
+    expect(late).toMatchObject({ code: "reservation_settled" });
+    expect((late as Error).message).toMatch(/expired/);
+    expect(r.data.every((x) => x === 0)).toBe(true);
+    const audit = (await store.readAudit()).filter((a) => a.pool === "P");
+    expect(audit.map((a) => [a.start, a.size, a.replica])).toEqual([[1000, 16, "survivor"]]);
+  } finally {
+    await slow.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
