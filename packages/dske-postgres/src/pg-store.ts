@@ -20,6 +20,7 @@ import {
   type PsrdStore,
 } from "@dske/psrd";
 import { allocateFunction } from "./allocate-function.js";
+import { peerFunction } from "./peer-function.js";
 import { ChunkIo } from "./chunk-io.js";
 import { first, Db } from "./db.js";
 import { PsrdKeyFileError } from "./errors.js";
@@ -133,6 +134,7 @@ export class PgPsrdStore implements PsrdStore {
             [SCHEMA_VERSION, CHUNK_SIZE, epochMs, Math.max(epoch, chain.baseEpoch), ck === undefined ? Buffer.alloc(0) : keyCheck(ck)],
           );
           await sql.query("", allocateFunction(schema));
+          await sql.query("", peerFunction(schema));
           return { keys: chain, epochMs };
         }
         const meta = first(
@@ -154,6 +156,7 @@ export class PgPsrdStore implements PsrdStore {
           );
         }
         await sql.query("", allocateFunction(schema));
+        await sql.query("", peerFunction(schema));
         const chain = KeyChain.load(options.keyFile);
         const checkEpoch = Number(meta.check_epoch);
         const ck = chain.chainKey(checkEpoch);
