@@ -38,13 +38,14 @@ interface Throughput {
   perSecond: number;
 }
 
-async function measure(loops: (() => Promise<void>)[]): Promise<Throughput> {
+/** Run the loops for DURATION_MS, or until `low()` says the pool is nearly used up. */
+async function measure(loops: (() => Promise<void>)[], low: () => boolean = () => false): Promise<Throughput> {
   let ops = 0;
   const t0 = performance.now();
   const end = t0 + DURATION_MS;
   await Promise.all(
     loops.map(async (op) => {
-      while (performance.now() < end) {
+      while (performance.now() < end && !low()) {
         await op();
         ops++;
       }
@@ -60,7 +61,10 @@ async function fileAlloc(concurrency: number): Promise<Throughput> {
     const store = await FileStore.open(dir, { auditLog: join(dir, "audit.jsonl") });
     const pool = await store.openPool("bench", "local");
     await fill(pool);
-    const r = await measure(Array.from({ length: concurrency }, () => async () => void (await pool.allocate(32, "bench")).data.fill(0)));
+    const r = await measure(
+      Array.from({ length: concurrency }, () => async () => void (await pool.allocate(32, "bench")).data.fill(0)),
+      () => pool.stats().available < 32 * (concurrency + 1),
+    );
     await store.close();
     return r;
   } finally {
