@@ -111,21 +111,6 @@ export class ChunkIo {
     return out;
   }
 
-  /** Erase the ranges without returning them (commit of a reservation). */
-  async erase(sql: Sql, poolId: string, ranges: readonly Range[]): Promise<void> {
-    const rows = await this.load(sql, poolId, ranges, true);
-    for (const r of ranges) {
-      for (let pos = r.start; pos < r.start + r.size;) {
-        const n = Math.floor(pos / CHUNK_SIZE);
-        const off = pos - n * CHUNK_SIZE;
-        const len = Math.min(CHUNK_SIZE - off, r.start + r.size - pos);
-        rows.get(key(r.uuid, n))?.data.fill(0, off, off + len);
-        pos += len;
-      }
-    }
-    await this.writeBack(sql, poolId, rows);
-  }
-
   private async writeBack(sql: Sql, poolId: string, rows: Map<string, ChunkRow>): Promise<void> {
     const list = [...rows.values()];
     await sql.query(

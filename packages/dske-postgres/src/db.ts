@@ -9,7 +9,7 @@ import { RETRY_SQLSTATES, mapDbError, sqlState } from "./errors.js";
 
 export type Row = Record<string, unknown>;
 
-/** The first row, if any. */
+/** The first row, or undefined for none. */
 export function first<T>(rows: readonly T[]): T | undefined {
   return rows.length > 0 ? rows[0] : undefined;
 }
@@ -55,12 +55,16 @@ export class Db {
     };
   }
 
-  /** One statement outside a transaction. */
+  /** One statement, its own transaction (autocommit); retried on deadlock / serialization failure. */
   async run<R extends object = Row>(name: string, text: string, values: unknown[] = []): Promise<R[]> {
-    try {
-      return await this.sqlOf(this.pool).query<R>(name, text, values);
-    } catch (e) {
-      throw mapDbError(e);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sqlOf(this.pool).query<R>(name, text, values);
+      } catch (e) {
+        const state = sqlState(e);
+        if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;
+        throw mapDbError(e);
+      }
     }
   }
 

@@ -16,6 +16,7 @@ import {
   PsrdAllocationError,
   PsrdBlockError,
   PsrdClosedError,
+  PsrdCorruptError,
   PsrdExhaustedError,
   PsrdOwnerError,
   checkAllocation,
@@ -33,16 +34,62 @@ import {
 import type { PoolContext } from "./pool-context.js";
 import { PoolCache, type PoolRow } from "./pool-cache.js";
 import { PgReservation } from "./reservation.js";
-import type { Range } from "./chunk-io.js";
-import { first, type Sql } from "./db.js";
-import { encryptChunk } from "./cipher.js";
+import { first } from "./db.js";
+import { decryptChunk, encryptChunk } from "./cipher.js";
 import { CHUNK_SIZE } from "./schema.js";
 import { sqlState } from "./errors.js";
 
-interface LockedBlock {
-  uuid: string;
-  size: number;
-  key_prefix: number;
+/** A row of psrd_allocate (allocate-function.ts): one chunk piece, with its old ciphertext. */
+interface AllocRow {
+  o_uuid: string;
+  o_start: number;
+  o_size: number;
+  o_off: number;
+  o_len: number;
+  o_epoch: string;
+  o_iv: Buffer;
+  o_data: Buffer;
+  o_blocks: number;
+  o_psize: string;
+  o_pused: string;
+}
+
+/** A row of psrd_peer (peer-function.ts): one chunk piece of a fragment, with its (old) ciphertext. */
+interface PeerRow {
+  o_uuid: string;
+  o_off: number;
+  o_len: number;
+  o_epoch: string;
+  o_iv: Buffer;
+  o_data: Buffer;
+  o_bused: number | null;
+  o_blocks: number;
+  o_psize: string;
+  o_pused: string;
+}
+
+type PeerErrorCode = "unknown_block" | "out_of_range" | "key_prefix" | "consumed" | "reserved";
+const PEER_ERRORS: Partial<Record<string, PeerErrorCode>> = {
+  PX010: "unknown_block",
+  PX011: "out_of_range",
+  PX012: "key_prefix",
+  PX013: "consumed",
+  PX014: "reserved",
+};
+
+function peerMessage(code: PeerErrorCode, pool: string): string {
+  switch (code) {
+    case "unknown_block":
+      return `pool "${pool}" has no block named by the allocation`;
+    case "out_of_range":
+      return "a fragment reaches past the end of its block";
+    case "key_prefix":
+      return "a fragment names key prefix bytes of its block";
+    case "consumed":
+      return "the allocation names bytes that were already consumed";
+    case "reserved":
+      return "the allocation names bytes held by another pending reservation";
+  }
 }
 
 export class PgPool implements Pool {
@@ -190,55 +237,43 @@ export class PgPool implements Pool {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0) {
       throw new PsrdAllocationError("invalid_size", `size must be a positive integer, got ${String(size)}`);
     }
-    const s = this.ctx.schema;
-    let seen: PoolRow | undefined;
+    let rows: AllocRow[];
     try {
-      const result = await this.ctx.db.tx(async (sql) => {
-        const p = first(
-          await sql.query<PoolRow>("alloc_lock", `SELECT blocks, size, used FROM ${s}.pools WHERE id = $1 FOR UPDATE`, [this.id]),
-        );
-        const pr = this.poolRow(p);
-        seen = pr;
-        const available = Number(pr.size) - Number(pr.used);
-        if (size > available) throw new PsrdExhaustedError(this.name, size, available);
-        const free = await sql.query<{ uuid: string; size: number; hwm: number }>(
-          "alloc_free",
-          `SELECT uuid, size, hwm FROM ${s}.blocks WHERE pool_id = $1 AND hwm < size ORDER BY idx`,
-          [this.id],
-        );
-        const fragments: Fragment[] = [];
-        let left = size;
-        for (const b of free) {
-          if (left === 0) break;
-          const n = Math.min(left, b.size - b.hwm);
-          fragments.push({ blockUuid: b.uuid, start: b.hwm, size: n });
-          left -= n;
-        }
-        if (left > 0) throw new PsrdExhaustedError(this.name, size, size - left);
-        await sql.query(
-          "alloc_hwm",
-          `UPDATE ${s}.blocks b SET hwm = w.hwm, used = w.hwm FROM unnest($2::text[], $3::int[]) AS w(uuid, hwm)
-            WHERE b.pool_id = $1 AND b.uuid = w.uuid`,
-          [this.id, fragments.map((f) => f.blockUuid), fragments.map((f) => f.start + f.size)],
-        );
-        const data = await this.ctx.chunks.read(sql, this.id, toRanges(fragments), true);
-        await this.audit(sql, "allocate", fragments, purpose);
-        const after = first(
-          await sql.query<PoolRow>("alloc_used", `UPDATE ${s}.pools SET used = used + $2 WHERE id = $1 RETURNING blocks, size, used`, [
-            this.id,
-            size,
-          ]),
-        );
-        return { fragments, data, after: this.poolRow(after) };
-      });
-      this.cache.setPool(result.after);
-      for (const f of result.fragments) this.cache.setUsed(f.blockUuid, f.start + f.size);
-      await this.ctx.fileAudit?.append(this.name, this.owner, "allocate", result.fragments, purpose);
-      return { allocation: { fragments: result.fragments }, data: result.data };
+      rows = await this.ctx.db.run<AllocRow>("allocate", `SELECT * FROM ${this.ctx.schema}.psrd_allocate($1, $2, $3, $4)`, [
+        this.id,
+        size,
+        purpose,
+        this.ctx.replica,
+      ]);
     } catch (e) {
-      if (seen !== undefined) this.cache.setPool(seen);
+      const state = sqlState(e);
+      if (state === "PX002") this.poolRow(undefined);
+      if (state === "PX001") {
+        const available = Number(/exhausted:(\d+)/.exec((e as { message: string }).message)?.[1] ?? 0);
+        throw new PsrdExhaustedError(this.name, size, available);
+      }
       throw e;
     }
+    const fragments: Fragment[] = [];
+    const data = new Uint8Array(size);
+    let at = 0;
+    for (const r of rows) {
+      const last = fragments.at(-1);
+      if (last?.blockUuid !== r.o_uuid || last.start !== r.o_start)
+        fragments.push({ blockUuid: r.o_uuid, start: r.o_start, size: r.o_size });
+      const dk = this.ctx.keys.dataKey(Number(r.o_epoch));
+      if (dk === undefined) throw new PsrdCorruptError(`block ${r.o_uuid} is encrypted under the erased key of epoch ${r.o_epoch}`);
+      const plain = decryptChunk(dk, r.o_iv, r.o_data);
+      data.set(plain.subarray(r.o_off, r.o_off + r.o_len), at);
+      plain.fill(0);
+      at += r.o_len;
+    }
+    if (at !== size) throw new PsrdCorruptError(`pool "${this.name}": allocation returned ${at} of ${size} bytes`);
+    const lastRow = rows[rows.length - 1];
+    this.cache.setPool({ blocks: lastRow.o_blocks, size: lastRow.o_psize, used: lastRow.o_pused });
+    for (const f of fragments) this.cache.setUsed(f.blockUuid, f.start + f.size);
+    await this.ctx.fileAudit?.append(this.name, this.owner, "allocate", fragments, purpose);
+    return { allocation: { fragments }, data };
   }
 
   // ---- peer pools --------------------------------------------------------------------------
@@ -246,29 +281,13 @@ export class PgPool implements Pool {
   async reserve(allocation: Allocation, purpose: string): Promise<Reservation> {
     const alloc = await this.beforePeerOp(allocation);
     const token = randomUUID();
-    const data = await this.ctx.db.tx(async (sql) => {
-      await this.lockAndCheck(sql, alloc.fragments);
-      const f = alloc.fragments;
-      await sql.query(
-        "reserve_insert",
-        `INSERT INTO ${this.ctx.schema}.reservations (token, pool_id, uuid, start, size, replica, expires_at)
-         SELECT $1, $2, w.uuid, w.start, w.size, $3, clock_timestamp() + make_interval(secs => $4)
-           FROM unnest($5::text[], $6::int[], $7::int[]) AS w(uuid, start, size)`,
-        [token, this.id, this.ctx.replica, this.ctx.reservationTtlMs / 1000, ...fragmentArrays(f)],
-      );
-      return this.ctx.chunks.read(sql, this.id, toRanges(f), false);
-    });
+    const { data } = await this.peerCall("reserve", alloc.fragments, purpose, token);
     return new PgReservation(this, alloc, data, token, purpose);
   }
 
   async take(allocation: Allocation, purpose: string): Promise<Uint8Array> {
     const alloc = await this.beforePeerOp(allocation);
-    const { data, after } = await this.ctx.db.tx(async (sql) => {
-      await this.lockAndCheck(sql, alloc.fragments);
-      const d = await this.ctx.chunks.read(sql, this.id, toRanges(alloc.fragments), true);
-      return { data: d, after: await this.consume(sql, alloc.fragments, purpose) };
-    });
-    this.consumed(after);
+    const { data } = await this.peerCall("take", alloc.fragments, purpose, null);
     await this.ctx.fileAudit?.append(this.name, this.owner, "take", alloc.fragments, purpose);
     return data;
   }
@@ -276,18 +295,58 @@ export class PgPool implements Pool {
   /** Commit of a reservation (reservation.ts): its rows become consumed ranges, if still there. */
   async commitReservation(token: string, fragments: readonly Fragment[], purpose: string): Promise<boolean> {
     this.assertOpen();
-    const s = this.ctx.schema;
-    const result = await this.ctx.db.tx(async (sql) => {
-      await this.lockBlocks(sql, fragments);
-      const gone = await sql.query("commit_claim", `DELETE FROM ${s}.reservations WHERE token = $1 RETURNING uuid`, [token]);
-      if (gone.length !== fragments.length) return undefined; // expired and taken over: nothing consumed
-      await this.ctx.chunks.erase(sql, this.id, toRanges(fragments));
-      return this.consume(sql, fragments, purpose);
-    });
-    if (result === undefined) return false;
-    this.consumed(result);
+    try {
+      const { data } = await this.peerCall("commit", fragments, purpose, token);
+      data.fill(0);
+    } catch (e) {
+      if (sqlState(e) === "PX015") return false; // expired and taken over: nothing consumed
+      throw e;
+    }
     await this.ctx.fileAudit?.append(this.name, this.owner, "take", fragments, purpose);
     return true;
+  }
+
+  /** One call of psrd_peer (peer-function.ts): the bytes (decrypted) and the cache updated. */
+  private async peerCall(
+    mode: "reserve" | "take" | "commit",
+    fragments: readonly Fragment[],
+    purpose: string,
+    token: string | null,
+  ): Promise<{ data: Uint8Array }> {
+    let rows: PeerRow[];
+    try {
+      rows = await this.ctx.db.run<PeerRow>("peer", `SELECT * FROM ${this.ctx.schema}.psrd_peer($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+        this.id,
+        ...fragmentArrays(fragments),
+        purpose,
+        this.ctx.replica,
+        mode,
+        token,
+        this.ctx.reservationTtlMs,
+      ]);
+    } catch (e) {
+      const state = sqlState(e);
+      if (state === "PX002") this.poolRow(undefined);
+      const code = state === undefined ? undefined : PEER_ERRORS[state];
+      if (code !== undefined) throw new PsrdAllocationError(code, peerMessage(code, this.name));
+      throw e;
+    }
+    const total = fragments.reduce((a, f) => a + f.size, 0);
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const r of rows) {
+      const dk = this.ctx.keys.dataKey(Number(r.o_epoch));
+      if (dk === undefined) throw new PsrdCorruptError(`block ${r.o_uuid} is encrypted under the erased key of epoch ${r.o_epoch}`);
+      const plain = decryptChunk(dk, r.o_iv, r.o_data);
+      data.set(plain.subarray(r.o_off, r.o_off + r.o_len), at);
+      plain.fill(0);
+      at += r.o_len;
+      if (r.o_bused !== null) this.cache.setUsed(r.o_uuid, r.o_bused);
+    }
+    if (at !== total) throw new PsrdCorruptError(`pool "${this.name}": read ${at} of ${total} bytes`);
+    const last = rows.at(-1);
+    if (last) this.cache.setPool({ blocks: last.o_blocks, size: last.o_psize, used: last.o_pused });
+    return { data };
   }
 
   /** Release of a reservation: delete its rows (in the background; expiry covers a failure). */
@@ -308,97 +367,6 @@ export class PgPool implements Pool {
     if (this.releases.size > 0) await Promise.all([...this.releases]);
     return alloc;
   }
-
-  private async lockBlocks(sql: Sql, fragments: readonly Fragment[]): Promise<LockedBlock[]> {
-    const s = this.ctx.schema;
-    const p = first(await sql.query("peer_pool", `SELECT id FROM ${s}.pools WHERE id = $1 FOR KEY SHARE`, [this.id]));
-    if (p === undefined) this.poolRow(undefined);
-    const uuids = [...new Set(fragments.map((f) => f.blockUuid))].sort();
-    return sql.query<LockedBlock>(
-      "peer_lock",
-      `SELECT uuid, size, key_prefix FROM ${s}.blocks WHERE pool_id = $1 AND uuid = ANY($2::text[]) ORDER BY uuid FOR UPDATE`,
-      [this.id, uuids],
-    );
-  }
-
-  /** Lock the blocks and check every fragment: exists, in range, not key prefix, not consumed, not reserved. */
-  private async lockAndCheck(sql: Sql, fragments: readonly Fragment[]): Promise<void> {
-    const s = this.ctx.schema;
-    const blocks = new Map((await this.lockBlocks(sql, fragments)).map((b) => [b.uuid, b]));
-    for (const f of fragments) {
-      const b = blocks.get(f.blockUuid);
-      if (b === undefined) throw new PsrdAllocationError("unknown_block", `pool "${this.name}" has no block ${f.blockUuid}`);
-      if (f.start + f.size > b.size)
-        throw new PsrdAllocationError("out_of_range", `fragment reaches past the end of block ${f.blockUuid} (${b.size} bytes)`);
-      if (f.start < b.key_prefix) throw new PsrdAllocationError("key_prefix", `fragment names key prefix bytes of block ${f.blockUuid}`);
-    }
-    const arrays = fragmentArrays(fragments);
-    const overlap = (table: string) =>
-      `SELECT t.uuid, t.start FROM ${s}.${table} t JOIN unnest($2::text[], $3::int[], $4::int[]) AS w(uuid, start, size)
-          ON t.uuid = w.uuid AND t.start < w.start + w.size AND t.start + t.size > w.start
-       WHERE t.pool_id = $1 LIMIT 1`;
-    if ((await sql.query("peer_consumed", overlap("consumed"), [this.id, ...arrays])).length > 0) {
-      throw new PsrdAllocationError("consumed", "the allocation names bytes that were already consumed");
-    }
-    // Reservations past their expiry (a crashed replica's) are removed under the same block locks.
-    await sql.query(
-      "peer_expire",
-      `DELETE FROM ${s}.reservations WHERE pool_id = $1 AND uuid = ANY($2::text[]) AND expires_at < clock_timestamp()`,
-      [this.id, arrays[0]],
-    );
-    if ((await sql.query("peer_reserved", overlap("reservations"), [this.id, ...arrays])).length > 0) {
-      throw new PsrdAllocationError("reserved", "the allocation names bytes held by another pending reservation");
-    }
-  }
-
-  /** Record a peer-pool consumption (caller holds the block locks and erased the bytes). */
-  private async consume(
-    sql: Sql,
-    fragments: readonly Fragment[],
-    purpose: string,
-  ): Promise<{ pool: PoolRow; blocks: { uuid: string; used: number }[] }> {
-    const s = this.ctx.schema;
-    const arrays = fragmentArrays(fragments);
-    await sql.query(
-      "consume_insert",
-      `INSERT INTO ${s}.consumed (pool_id, uuid, start, size) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[])`,
-      [this.id, ...arrays],
-    );
-    const blocks = await sql.query<{ uuid: string; used: number }>(
-      "consume_used",
-      `UPDATE ${s}.blocks b SET used = b.used + w.n
-         FROM (SELECT uuid, sum(size)::int AS n FROM unnest($2::text[], $3::int[]) AS t(uuid, size) GROUP BY uuid) AS w
-        WHERE b.pool_id = $1 AND b.uuid = w.uuid RETURNING b.uuid, b.used`,
-      [this.id, arrays[0], arrays[2]],
-    );
-    await this.audit(sql, "take", fragments, purpose);
-    const total = fragments.reduce((a, f) => a + f.size, 0);
-    const after = first(
-      await sql.query<PoolRow>("consume_pool", `UPDATE ${s}.pools SET used = used + $2 WHERE id = $1 RETURNING blocks, size, used`, [
-        this.id,
-        total,
-      ]),
-    );
-    return { pool: this.poolRow(after), blocks };
-  }
-
-  private consumed(r: { pool: PoolRow; blocks: { uuid: string; used: number }[] }): void {
-    this.cache.setPool(r.pool);
-    for (const b of r.blocks) this.cache.setUsed(b.uuid, b.used);
-  }
-
-  private async audit(sql: Sql, op: "allocate" | "take", fragments: readonly Fragment[], purpose: string): Promise<void> {
-    await sql.query(
-      "audit_insert",
-      `INSERT INTO ${this.ctx.schema}.audit (pool, owner, op, block_uuid, start, size, purpose, replica)
-       SELECT $1, $2, $3, w.uuid, w.start, w.size, $4, $5 FROM unnest($6::text[], $7::int[], $8::int[]) WITH ORDINALITY AS w(uuid, start, size, i) ORDER BY w.i`,
-      [this.name, this.owner, op, purpose, this.ctx.replica, ...fragmentArrays(fragments)],
-    );
-  }
-}
-
-function toRanges(fragments: readonly Fragment[]): Range[] {
-  return fragments.map((f) => ({ uuid: f.blockUuid, start: f.start, size: f.size }));
 }
 
 function fragmentArrays(fragments: readonly Fragment[]): [string[], number[], number[]] {

@@ -19,6 +19,8 @@ import {
   type PoolOwner,
   type PsrdStore,
 } from "@dske/psrd";
+import { allocateFunction } from "./allocate-function.js";
+import { peerFunction } from "./peer-function.js";
 import { ChunkIo } from "./chunk-io.js";
 import { first, Db } from "./db.js";
 import { PsrdKeyFileError } from "./errors.js";
@@ -131,6 +133,8 @@ export class PgPsrdStore implements PsrdStore {
             `INSERT INTO ${schema}.meta (id, version, chunk_size, epoch_ms, check_epoch, key_check) VALUES (1, $1, $2, $3, $4, $5)`,
             [SCHEMA_VERSION, CHUNK_SIZE, epochMs, Math.max(epoch, chain.baseEpoch), ck === undefined ? Buffer.alloc(0) : keyCheck(ck)],
           );
+          await sql.query("", allocateFunction(schema));
+          await sql.query("", peerFunction(schema));
           return { keys: chain, epochMs };
         }
         const meta = first(
@@ -151,6 +155,8 @@ export class PgPsrdStore implements PsrdStore {
             `key file ${options.keyFile} is missing: the store in schema ${schema} exists; copy the key file of another replica of this node (mode 0600)`,
           );
         }
+        await sql.query("", allocateFunction(schema));
+        await sql.query("", peerFunction(schema));
         const chain = KeyChain.load(options.keyFile);
         const checkEpoch = Number(meta.check_epoch);
         const ck = chain.chainKey(checkEpoch);

@@ -30,8 +30,18 @@ export class PoolCache {
     private readonly owner: PoolOwner,
   ) {}
 
+  /**
+   * Rows of concurrent operations arrive in whatever order their calls resolve, not in commit
+   * order. A pool's counters only grow (a deleted pool is another pool), so the newest state is
+   * the maximum of what was seen.
+   */
   setPool(row: PoolRow): void {
-    this.pool = { blocks: row.blocks, size: Number(row.size), used: Number(row.used) };
+    const p = this.pool;
+    this.pool = {
+      blocks: Math.max(p.blocks, row.blocks),
+      size: Math.max(p.size, Number(row.size)),
+      used: Math.max(p.used, Number(row.used)),
+    };
   }
 
   setBlock(b: CachedBlock): void {
@@ -43,7 +53,7 @@ export class PoolCache {
 
   setUsed(uuid: string, used: number): void {
     const b = this.byUuid.get(uuid);
-    if (b) b.used = used;
+    if (b) b.used = Math.max(b.used, used);
   }
 
   has(uuid: string): boolean {

@@ -252,7 +252,7 @@ export function describePoolContract(make: () => Promise<StoreFixture>, durable:
       expect(s.map((x) => x.status).sort()).toEqual(["fulfilled", "rejected"]);
     });
 
-    test("hasBlock: true for added blocks (any UUID case, also once consumed), false otherwise", async () => {
+    test("hasBlock: true for added blocks (either UUID case, also once consumed), false otherwise", async () => {
       for (const p of [local, peer]) {
         expect(p.hasBlock(B1)).toBe(true);
         expect(p.hasBlock(B2.toUpperCase())).toBe(true);
@@ -312,7 +312,7 @@ export function describePoolContract(make: () => Promise<StoreFixture>, durable:
       expect(await fx.store.listPools()).toEqual(["L", "P"]);
     });
 
-    test("pool names with any characters work", async () => {
+    test("pool names with unusual characters work", async () => {
       const name = "hub-1/client:ä b.%";
       const p = await fx.store.openPool(name, "local");
       await p.addBlock(B1, D1);

@@ -100,6 +100,8 @@ export async function startThrowawayCluster(options: ThrowawayClusterOptions): P
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${root}'`,
       "max_connections = 100",
+      // Small: test files run in parallel, each with its own cluster.
+      "shared_buffers = '32MB'",
       ...Object.entries(options.settings ?? {}).map(([k, v]) => `${k} = ${typeof v === "number" ? v : `'${v}'`}`),
     ];
     appendFileSync(path.join(dataDir, "postgresql.conf"), `\n# dske throwaway cluster\n${conf.join("\n")}\n`);
