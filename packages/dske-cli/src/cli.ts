@@ -4,6 +4,8 @@
  *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]...|stop|status [--json|--reference]
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
+ *   dske-cli logs NAME [-n N] [-f] [--json]
+ *   dske-cli --version | -V
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-with-key-ids KEY_ID...
@@ -17,13 +19,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
-import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
+import { ConfigError, loadConfig, logMaxFilesSchema, logMaxSizeSchema, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
 import { CliError } from "./errors";
 import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
 import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
+import { runLogs } from "./logs-command";
+import { CLI_VERSION } from "./version";
 import { ensureOperatorToken } from "./operator-token";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
@@ -60,6 +64,13 @@ function positiveInt(what: string) {
     const n = Number(value);
     if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected ${what} (a positive integer)`);
     return n;
+  };
+}
+
+function nonNegativeInt(what: string) {
+  return (value: string): number => {
+    if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError(`expected ${what} (an integer, 0 or more)`);
+    return Number(value);
   };
 }
 
@@ -123,6 +134,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       writeErr: (s) => out.error(s.replace(/\n$/, "")),
     })
     .showHelpAfterError("(add --help for usage)")
+    .version(CLI_VERSION, "-V, --version", "print the version of dske-cli")
     .option("--config <file>", "configuration file name", "dske-config.yaml")
     .option("--client <name>", "filter on client name (repeatable)", collect, [])
     .option("--hub <name>", "filter on hub name (repeatable)", collect, [])
@@ -131,9 +143,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
 
-  const context = (startTls = false, on: readonly string[] = []): Context => {
+  const context = (startTls = false, on: readonly string[] = [], overrides: Partial<DskeConfig> = {}): Context => {
     const g = globals();
-    const config = loadConfig(g.config);
+    const config: DskeConfig = { ...loadConfig(g.config), ...overrides };
     const topology = new Topology(config);
     const state = new StateDir(resolveStateDir(g.config, config, g.stateDir));
     const ms = g.timeout !== undefined ? g.timeout * 1000 : undefined;
@@ -163,8 +175,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       collect,
       [],
     )
-    .action(async (opts: { tls?: boolean; on: string[] }) => {
-      const ctx = context(opts.tls === true, opts.on);
+    .option("--log-max-size <size>", "rotate each node's log when it reaches this size, e.g. 10M (overrides log_max_size)")
+    .option("--log-max-files <n>", "rotated log files kept per node (overrides log_max_files)")
+    .action(async (opts: { tls?: boolean; on: string[]; logMaxSize?: string; logMaxFiles?: string }) => {
+      const ctx = context(opts.tls === true, opts.on, logOverrides(opts));
       await ctx.manager.start(selection(ctx));
     });
 
@@ -220,6 +234,22 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       if (opts.json) printStatusJson(results, out);
       else if (opts.reference) printStatusReference(results, out);
       else printStatusSummary(results, out, ctx.config.insecure);
+    });
+
+  program
+    .command("logs")
+    .description("print the last lines of node NAME's log (.dske/logs/NAME.log, JSON lines), and with -f follow it until SIGINT")
+    .argument("<name>", "the hub or client")
+    .option("-n, --lines <n>", "how many of the last lines to print (0: none)", nonNegativeInt("a number of lines"), 20)
+    .option("-f, --follow", "keep printing lines as the node writes them (across rotations) until SIGINT")
+    .option("--json", "print the lines as written (one JSON object each, for jq) instead of the human format")
+    .action(async (name: string, o: { lines: number; follow?: boolean; json?: boolean }) => {
+      const ctx = context();
+      await runLogs(
+        { topology: ctx.topology, state: ctx.state, out, configFile: globals().config, stopSignal: options.stopSignal },
+        name,
+        { lines: o.lines, follow: o.follow === true, json: o.json === true },
+      );
     });
 
   program
@@ -328,6 +358,22 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     exitCode = handleError(err, out);
   }
   return exitCode;
+}
+
+/** `start --log-max-size` / `--log-max-files`, checked like their YAML attributes. */
+function logOverrides(opts: { logMaxSize?: string; logMaxFiles?: string }): Partial<DskeConfig> {
+  const out: { log_max_size?: string; log_max_files?: number } = {};
+  if (opts.logMaxSize !== undefined) {
+    const r = logMaxSizeSchema.safeParse(opts.logMaxSize);
+    if (!r.success) throw new CliError(`--log-max-size '${opts.logMaxSize}': ${r.error.issues[0].message}, e.g. --log-max-size 10M`, 2);
+    out.log_max_size = r.data;
+  }
+  if (opts.logMaxFiles !== undefined) {
+    const r = logMaxFilesSchema.safeParse(/^\d+$/.test(opts.logMaxFiles) ? Number(opts.logMaxFiles) : NaN);
+    if (!r.success) throw new CliError(`--log-max-files '${opts.logMaxFiles}': ${r.error.issues[0].message}, e.g. --log-max-files 5`, 2);
+    out.log_max_files = r.data;
+  }
+  return out as Partial<DskeConfig>;
 }
 
 /** A `certs --san` value: an IP address or a DNS name. */

@@ -245,7 +245,9 @@ export class ProcessManager {
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;
     try {
-      writeSync(fd, `=== dske-cli ${new Date().toISOString()}: starting ${nodeLabel(node)}: ${process.execPath} ${args.join(" ")}\n`);
+      // One JSON line like the node's own (every line of the log is JSON; the node appends to it).
+      const line = { level: "info", time: new Date().toISOString(), kind: node.kind, node: node.name, source: "dske-cli", msg: "starting" };
+      writeSync(fd, `${JSON.stringify({ ...line, command: [process.execPath, ...args].join(" ") })}\n`);
       const child = spawn(process.execPath, args, {
         detached: true,
         stdio: ["ignore", fd, fd],

@@ -1,0 +1,76 @@
+/**
+ * The log of a node process (the `dske-hub` and `dske-client` bins): with `--log-file FILE` the
+ * node writes FILE itself, rotated by size, and every line of it is one JSON object.
+ *
+ * - Lines: pino (createNodeLogger) on a rotating file stream (`rotating-file-stream`, classical
+ *   logrotate mode: `FILE` is rotated to `FILE.1` when it would exceed `maxSize`, `FILE.1` to
+ *   `FILE.2`, ..., keeping `maxFiles` rotated files). In process, no worker thread (pino's
+ *   transports run in one, which costs each node several MB; see the package README).
+ * - Whatever else the process writes to stdout or stderr (a library's warning, Node's deprecation
+ *   notices) is captured and written as a JSON line `{"level","time","kind","node","stream","msg"}`
+ *   (stdio-capture.ts), so the file stays JSON lines.
+ * - An uncaught exception is logged as one `fatal` line before the process exits with code 1.
+ * - `close()` flushes and closes the file (call it before process.exit).
+ *
+ * Without a file: pino JSON lines on stdout/stderr as before (createNodeLogger's default).
+ */
+import path from "node:path";
+import { createStream } from "rotating-file-stream";
+import { createNodeLogger, type NodeLoggerOptions, type PinoLogger } from "./log.js";
+import { captureStdio } from "./stdio-capture.js";
+import type { LogConfig } from "./log-options.js";
+
+export interface NodeLog {
+  readonly logger: PinoLogger;
+  /** Flush and close the log file (no-op without one). */
+  close(): Promise<void>;
+}
+
+export interface OpenNodeLogOptions {
+  kind: NodeLoggerOptions["kind"];
+  name: string;
+  /** Log file, rotation and level (without a file: JSON lines on stdout/stderr). */
+  log?: LogConfig;
+}
+
+/** The node's logger, writing to its log file when one is configured. */
+export function openNodeLog(options: OpenNodeLogOptions): NodeLog {
+  const { kind, name, log } = options;
+  const level = log?.level;
+  const file = log?.file;
+  if (log === undefined || file === undefined) {
+    return { logger: createNodeLogger({ kind, name, ...(level ? { level } : {}) }), close: () => Promise.resolve() };
+  }
+  const base = path.basename(file);
+  const stream = createStream((index: number | Date | null) => (typeof index === "number" && index > 0 ? `${base}.${index}` : base), {
+    path: path.dirname(path.resolve(file)),
+    size: log.maxSize,
+    rotate: log.maxFiles,
+  });
+  let failed = false;
+  stream.on("error", (err) => {
+    // The log cannot be written (disk full, directory removed): keep serving, say so once on stderr.
+    if (!failed) process.stderr.write(`dske-${kind} ${name}: cannot write log file ${file}: ${err.message}\n`);
+    failed = true;
+  });
+  const logger = createNodeLogger({ kind, name, destination: stream, ...(level ? { level } : {}) });
+  const restoreStdio = captureStdio((line) => stream.write(line), { kind, node: name });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      restoreStdio();
+      if (stream.writableFinished || failed) return resolve();
+      stream.once("finish", () => resolve());
+      stream.once("error", () => resolve());
+      stream.end();
+    });
+    return closing;
+  };
+  process.on("uncaughtException", (err, origin) => {
+    logger.fatal({ err, origin }, "uncaught exception");
+    const exit = () => process.exit(1);
+    setTimeout(exit, 2000).unref();
+    void close().then(exit);
+  });
+  return { logger, close };
+}
