@@ -84,15 +84,19 @@ function isLevel(s: string): s is Level | "silent" {
 }
 
 /**
- * A pino logger that hands each line's message to `sink` (plain text, no JSON): for callers that
+ * A pino logger that hands each line's message to `sink` (plain text, no JSON; a request line as
+ * `METHOD /path STATUS 1.2ms`): for callers that
  * want simple lines (tests, the legacy `log` option of startHubServer).
  */
 export function lineLogger(sink: (line: string) => void, options: Omit<NodeLoggerOptions, "destination">): PinoLogger {
   const destination: DestinationStream = {
     write(chunk: string) {
       try {
-        const o = JSON.parse(chunk) as { msg?: unknown };
-        if (typeof o.msg === "string") sink(o.msg);
+        const o = JSON.parse(chunk) as { msg?: unknown; method?: unknown; path?: unknown; status?: unknown; duration_ms?: unknown };
+        // A request line (requestLine) as `METHOD /path STATUS 1.2ms`; every other line its message.
+        if (o.msg === "request" && typeof o.method === "string" && typeof o.duration_ms === "number") {
+          sink(`${o.method} ${String(o.path)} ${String(o.status)} ${o.duration_ms.toFixed(1)}ms`);
+        } else if (typeof o.msg === "string") sink(o.msg);
       } catch {
         sink(chunk.trimEnd());
       }
