@@ -245,11 +245,11 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option("--json", "print the lines as written (one JSON object each, for jq) instead of the human format")
     .action(async (name: string, o: { lines: number; follow?: boolean; json?: boolean }) => {
       const ctx = context();
-      await runLogs(
-        { topology: ctx.topology, state: ctx.state, out, configFile: globals().config, stopSignal: options.stopSignal },
-        name,
-        { lines: o.lines, follow: o.follow === true, json: o.json === true },
-      );
+      await runLogs({ topology: ctx.topology, state: ctx.state, out, configFile: globals().config, stopSignal: options.stopSignal }, name, {
+        lines: o.lines,
+        follow: o.follow === true,
+        json: o.json === true,
+      });
     });
 
   program
@@ -373,7 +373,7 @@ function logOverrides(opts: { logMaxSize?: string; logMaxFiles?: string }): Part
     if (!r.success) throw new CliError(`--log-max-files '${opts.logMaxFiles}': ${r.error.issues[0].message}, e.g. --log-max-files 5`, 2);
     out.log_max_files = r.data;
   }
-  return out as Partial<DskeConfig>;
+  return out;
 }
 
 /** A `certs --san` value: an IP address or a DNS name. */

@@ -59,7 +59,10 @@ export async function runLogs(ctx: LogsContext, name: string, opts: LogsOptions)
     if (tail.length >= opts.lines) break;
     const text = readFileSync(file);
     if (file === current) followFrom = text.length;
-    const lines = text.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+    const lines = text
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     tail.unshift(...lines.slice(-(opts.lines - tail.length)));
   }
   tail.forEach(print);
@@ -69,9 +72,9 @@ export async function runLogs(ctx: LogsContext, name: string, opts: LogsOptions)
 
 /** Print lines appended to `file` from byte `from` on, until stopped; reopens after a rotation. */
 async function follow(file: string, from: number, print: (line: string) => void, pollMs: number, stopSignal?: AbortSignal): Promise<void> {
-  let stopped = false;
+  const state = { stopped: false };
   const stop = untilStopped(stopSignal).then(() => {
-    stopped = true;
+    state.stopped = true;
   });
   let fd: number | undefined;
   let pos = from;
@@ -90,7 +93,7 @@ async function follow(file: string, from: number, print: (line: string) => void,
     }
   };
   try {
-    while (!stopped) {
+    while (!state.stopped) {
       if (fd === undefined && existsSync(file)) fd = openSync(file, "r");
       drain();
       if (fd !== undefined) {

@@ -39,6 +39,8 @@ export function currentTraceId(): string | undefined {
 }
 
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** A traceparent of version 00 has nothing after the flags (later versions may append fields). */
+const V00_RE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 
@@ -50,8 +52,8 @@ export function parseTraceparent(value: unknown): { traceId: string; parentId: s
   if (typeof value !== "string" || value.length > 512) return undefined;
   const m = TRACEPARENT_RE.exec(value.trim());
   if (m === null) return undefined;
-  const [, version, traceId, parentId, , rest] = m;
-  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined;
+  const [, version, traceId, parentId] = m;
+  if (version === "ff" || (version === "00" && !V00_RE.test(value.trim()))) return undefined;
   if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return undefined;
   return { traceId, parentId };
 }

@@ -31,6 +31,8 @@ export interface OpenNodeLogOptions {
   name: string;
   /** Log file, rotation and level (without a file: JSON lines on stdout/stderr). */
   log?: LogConfig;
+  /** With a file: log an uncaught exception as `fatal` and exit 1 (default true; tests turn it off). */
+  handleUncaught?: boolean;
 }
 
 /** The node's logger, writing to its log file when one is configured. */
@@ -59,18 +61,23 @@ export function openNodeLog(options: OpenNodeLogOptions): NodeLog {
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       restoreStdio();
-      if (stream.writableFinished || failed) return resolve();
+      if (stream.writableFinished || failed) {
+        resolve();
+        return;
+      }
       stream.once("finish", () => resolve());
       stream.once("error", () => resolve());
       stream.end();
     });
     return closing;
   };
-  process.on("uncaughtException", (err, origin) => {
-    logger.fatal({ err, origin }, "uncaught exception");
-    const exit = () => process.exit(1);
-    setTimeout(exit, 2000).unref();
-    void close().then(exit);
-  });
+  if (options.handleUncaught !== false) {
+    process.on("uncaughtException", (err, origin) => {
+      logger.fatal({ err, origin }, "uncaught exception");
+      const exit = () => process.exit(1);
+      setTimeout(exit, 2000).unref();
+      void close().then(exit);
+    });
+  }
   return { logger, close };
 }

@@ -13,16 +13,21 @@ export function captureStdio(write: (line: string) => void, base: { kind: string
     ["stdout", process.stdout, "info"],
     ["stderr", process.stderr, "error"],
   ] as const) {
-    const original = stream.write;
+    const original = stream.write.bind(stream);
     const replacement = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
-      const text = typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : String(chunk);
+      const text =
+        typeof chunk === "string"
+          ? chunk
+          : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array
+            ? Buffer.from(chunk).toString("utf8")
+            : String(chunk);
       const out = asJsonLines(text, { level, stream: name, ...base });
       if (out !== "") write(out);
       const done = typeof encoding === "function" ? encoding : cb;
-      if (typeof done === "function") process.nextTick(() => (done as (err?: Error) => void)());
+      if (typeof done === "function") process.nextTick(done);
       return true;
     };
-    stream.write = replacement as typeof stream.write;
+    stream.write = replacement;
     restore.push(() => {
       stream.write = original;
     });

@@ -77,7 +77,10 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
     .split("\n")
     .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(lines.find((l) => l.msg === "listening")).toMatchObject({ node: master, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+  expect(lines.find((l) => l.msg === "listening")).toMatchObject({
+    node: master,
+    url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown,
+  });
   const enc = lines.find((l) => typeof l.path === "string" && l.path.endsWith("/sunny/enc_keys"));
   expect(enc).toMatchObject({ node: master, kind: "client", method: "POST", status: 200, sae: "sam" });
   expect(typeof enc?.req_id).toBe("string");
