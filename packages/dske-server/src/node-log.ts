@@ -14,6 +14,7 @@
  *
  * Without a file: pino JSON lines on stdout/stderr as before (createNodeLogger's default).
  */
+import { appendFileSync } from "node:fs";
 import path from "node:path";
 import { createStream } from "rotating-file-stream";
 import { createNodeLogger, type NodeLoggerOptions, type PinoLogger } from "./log.js";
@@ -51,16 +52,43 @@ export function openNodeLog(options: OpenNodeLogOptions): NodeLog {
   });
   let failed = false;
   stream.on("error", (err) => {
-    // The log cannot be written (disk full, directory removed): keep serving, say so once on stderr.
-    if (!failed) process.stderr.write(`dske-${kind} ${name}: cannot write log file ${file}: ${err.message}\n`);
+    // The log cannot be written (disk full, directory removed): keep serving, say so once on the
+    // process's own stderr (no longer captured).
+    if (failed) return;
     failed = true;
+    restoreStdio();
+    process.stderr.write(`dske-${kind} ${name}: cannot write log file ${file}: ${err.message}\n`);
   });
-  const logger = createNodeLogger({ kind, name, destination: stream, ...(level ? { level } : {}) });
-  const restoreStdio = captureStdio((line) => stream.write(line), { kind, node: name });
+  // Lines written in one turn of the event loop go to the stream as one chunk (a Writable costs
+  // about 60 µs per chunk in a burst; batched, a line costs what pino's own destination costs).
+  let pending = "";
+  const flush = () => {
+    if (pending === "" || stream.writableEnded || failed) return;
+    const chunk = pending;
+    pending = "";
+    stream.write(chunk);
+  };
+  const write = (line: string) => {
+    if (pending === "") setImmediate(flush);
+    pending += line;
+    if (pending.length >= 64 * 1024) flush(); // keeps rotation close to the size limit
+  };
+  // A process.exit elsewhere: the lines of this turn still reach the file (best effort, synchronous).
+  process.on("exit", () => {
+    if (pending === "" || closing !== undefined) return;
+    try {
+      appendFileSync(file, pending);
+    } catch {
+      // nothing left to report it to
+    }
+  });
+  const logger = createNodeLogger({ kind, name, destination: { write }, ...(level ? { level } : {}) });
+  const restoreStdio = captureStdio(write, { kind, node: name });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       restoreStdio();
+      flush();
       if (stream.writableFinished || failed) {
         resolve();
         return;

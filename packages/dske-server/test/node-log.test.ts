@@ -27,7 +27,11 @@ test("a log file of JSON lines: pino lines, and stdout/stderr text captured as J
   const file = path.join(dir, "hank.log");
   const log = openNodeLog({ kind: "hub", name: "hank", log: { file, maxSize: "2K", maxFiles: 2 }, handleUncaught: false });
   try {
-    for (let i = 0; i < 100; i++) log.logger.info({ i, pad: "x".repeat(100) }, "filler");
+    // Lines of one event-loop turn reach the file as one write: a few per turn, as a serving node writes them.
+    for (let i = 0; i < 100; i++) {
+      log.logger.info({ i, pad: "x".repeat(100) }, "filler");
+      if (i % 5 === 4) await new Promise((r) => setImmediate(r));
+    }
     log.logger.info({ url: "http://127.0.0.1:1" }, "listening");
     process.stderr.write("a library's warning\n  with a second line\n");
     process.stdout.write(`${JSON.stringify({ level: "info", msg: "already json" })}\n`);
