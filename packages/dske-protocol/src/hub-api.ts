@@ -17,7 +17,7 @@
  * - Every failure is a `HubApiError { status, message, details, code }` (hub-api-error.ts); an
  *   unexpected body after a verified signature is marked `authenticated` (no reason to register
  *   again: the hub knows us and the PSRD of both sides is in step).
- * - Every request carries the `traceparent` of the request being served, if any (trace-context.ts).
+ * - Every request carries the `traceparent` of the request being served, when there is one (trace-context.ts).
  * - Every request is counted on the instance (`requests`) and published on the diagnostics
  *   channel `dske:hub-api:request` (`HUB_API_REQUEST_CHANNEL`) for benchmarks and diagnostics.
  */

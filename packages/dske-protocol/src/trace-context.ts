@@ -28,12 +28,12 @@ export interface RequestContext {
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
-/** The request ID of the request being served, if any. */
+/** The request ID of the request being served, or undefined outside of one. */
 export function currentRequestId(): string | undefined {
   return requestContext.getStore()?.reqId;
 }
 
-/** The trace ID of the request being served, if any. */
+/** The trace ID of the request being served, or undefined outside of one. */
 export function currentTraceId(): string | undefined {
   return requestContext.getStore()?.traceId;
 }

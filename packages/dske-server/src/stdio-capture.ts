@@ -1,7 +1,7 @@
 /**
  * Capture what a node process writes to stdout and stderr (a library's warning, Node's own
  * warnings, a stray console line) and hand it on as JSON lines: a chunk that is already JSON lines
- * passes through unchanged; any other chunk becomes one line
+ * passes through unchanged; every other chunk becomes one line
  * `{"level":"info"|"error","time","kind","node","stream":"stdout"|"stderr","msg":TEXT}`
  * (stdout info, stderr error; a multi-line text stays one line, its newlines escaped).
  */
