@@ -12,6 +12,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } fr
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
+import { humanLogLine } from "./log-format";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
 import { distributionPlan, nodeArgs, serverScript, type ServerScripts } from "./node-command";
@@ -317,7 +318,7 @@ export class ProcessManager {
 
   private startFailure(s: Spawned, what: string): string {
     const log = this.opts.state.logFile(s.node.name);
-    const tail = tailFile(log, 20, s.logFrom);
+    const tail = tailFile(log, 20, s.logFrom).split("\n").map(humanLogLine).join("\n"); // as `dske-cli logs` shows them
     return `${what} (log: ${log})${tail ? `\n--- last lines of ${log} ---\n${tail}\n---` : ""}`;
   }
 
