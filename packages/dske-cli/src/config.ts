@@ -34,7 +34,6 @@ export const CONFIG_DEFAULTS = {
   max_pool_blocks: 4096,
   log_max_size: "10M",
   log_max_files: 5,
-  log_level: "info",
 } as const;
 
 /** Node log levels (`log_level`, the nodes' --log-level). */
@@ -166,7 +165,8 @@ export const configSchema = z
       // Node logs (.dske/logs/NAME.log, JSON lines): rotated by size, this many rotated files kept; least level.
       log_max_size: logMaxSizeSchema.default(CONFIG_DEFAULTS.log_max_size),
       log_max_files: logMaxFilesSchema.default(CONFIG_DEFAULTS.log_max_files),
-      log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default(CONFIG_DEFAULTS.log_level),
+      // Absent: the nodes' default (info, or DSKE_LOG_LEVEL in the environment of `dske-cli start`).
+      log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).optional(),
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })

@@ -140,8 +140,7 @@ function logArgs(node: NodeSpec, cfg: DskeConfig, state: StateDir): string[] {
     cfg.log_max_size,
     "--log-max-files",
     String(cfg.log_max_files),
-    "--log-level",
-    cfg.log_level,
+    ...(cfg.log_level !== undefined ? ["--log-level", cfg.log_level] : []),
   ];
 }
 

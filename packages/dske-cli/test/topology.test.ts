@@ -47,8 +47,6 @@ describe("topology of the default config", () => {
       "10M",
       "--log-max-files",
       "5",
-      "--log-level",
-      "info",
       "--host",
       "127.0.0.1",
       "--share-timeout-secs",

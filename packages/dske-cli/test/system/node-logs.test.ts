@@ -202,3 +202,12 @@ test("dske-cli --version and -V print the package version", async () => {
     expect([flag, r.code, r.stdout.trim()]).toEqual([flag, 0, pkg.version]);
   }
 });
+
+test("start --log-max-size / --log-max-files: a bad value is refused naming the option and the fix", async () => {
+  const size = await t.cli("start", "--log-max-size", "big");
+  expect(size.code).toBe(2);
+  expect(size.stderr).toContain("--log-max-size 'big': expected a size like 10M");
+  const files = await t.cli("start", "--log-max-files", "0");
+  expect(files.code).toBe(2);
+  expect(files.stderr).toContain("--log-max-files '0': expected a number of rotated log files (an integer from 1 to 1000)");
+});
