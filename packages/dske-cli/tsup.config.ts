@@ -1,14 +1,28 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: { index: "src/index.ts", bin: "src/bin.ts" },
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  // why: node-command.ts resolves the server packages with createRequire(import.meta.url).
-  shims: true,
-  target: "node20",
-  // The shebang makes dist/bin.js directly executable; it is harmless in the library files.
-  banner: { js: "#!/usr/bin/env node" },
-});
+export default defineConfig([
+  {
+    // The library: ESM and CJS, with declarations.
+    entry: { index: "src/index.ts" },
+    format: ["esm", "cjs"],
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    // why: node-command.ts resolves the server packages with createRequire(import.meta.url).
+    shims: true,
+    target: "node20",
+  },
+  {
+    // The bin (package.json "bin": dist/bin.js): ESM only (the package is "type": "module"), with
+    // a shebang, bundled on its own; no CJS twin and no declarations (nothing imports it).
+    entry: { bin: "src/bin.ts" },
+    format: ["esm"],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    splitting: false,
+    shims: true,
+    target: "node20",
+    banner: { js: "#!/usr/bin/env node" },
+  },
+]);

@@ -351,7 +351,9 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
       "./package.json": "./package.json",
     });
     // @dske/hub leaves out its test-only server (dist/test-server.js: the hub with fault injection).
-    expect(j.files).toEqual(j.name === "@dske/hub" ? ["dist", "!dist/test-server.*", "README.md"] : ["dist", "README.md"]);
+    expect(j.files).toEqual(
+      j.name === "@dske/hub" ? ["dist", "!dist/test-server.*", "README.md", "LICENSE"] : ["dist", "README.md", "LICENSE"],
+    );
     expect(fs.existsSync(path.join(p.dir, "README.md"))).toBe(true);
     expect(j.engines).toEqual({ node: ">=20.18.1" });
     expect(j.publishConfig).toEqual({ access: "public" });
@@ -413,14 +415,15 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
   });
 
   it.each(publishablePackages().map((p) => [p.json.name, p] as const))(
-    "%s: the tarball holds dist + README + package.json, with workspace:* replaced by versions",
+    "%s: the tarball holds dist + README + LICENSE + package.json, with workspace:* replaced by versions",
     (_name, p) => {
       const tgz = path.join(tgzDir, p.tarball);
       const files = runOk("tar", ["-tzf", tgz], tmp).trim().split("\n");
       expect(files).toContain("package/package.json");
       expect(files).toContain("package/README.md");
+      expect(files).toContain("package/LICENSE");
       expect(files).toContain("package/dist/index.js");
-      expect(files.filter((f) => !/^package\/(package\.json|README\.md|dist\/.+)$/.test(f))).toEqual([]);
+      expect(files.filter((f) => !/^package\/(package\.json|README\.md|LICENSE|dist\/.+)$/.test(f))).toEqual([]);
 
       const packed = JSON.parse(runOk("tar", ["-xzOf", tgz, "package/package.json"], tmp)) as PackageJson;
       expect(packed.name).toBe(p.json.name);

@@ -31,8 +31,7 @@
  *
  * Run: pnpm --filter @dske/cli bench   (needs `pnpm -r build` first: it spawns the built servers)
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +41,7 @@ import { probeNode, type OperatorCredential } from "../src/mgmt";
 import { readOperatorToken } from "../src/operator-token";
 import { CapturedOutput } from "../src/output";
 import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
+import { agent, nodeCpuMsOf, pct, postJson, referenceHttpCpuMs } from "./bench-http";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, "../../..");
@@ -103,113 +103,11 @@ const stateDir = path.join(dir, "state");
 /** The operator token `dske-cli start` created in the state dir (management status and metrics). */
 const operator = (): OperatorCredential => ({ token: readOperatorToken(stateDir) });
 const topology = new Topology(loadConfig(configFile));
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const SCENARIOS = new Set((process.env.DSKE_BENCH_SCENARIOS ?? "s1,c1,s100,c100").split(","));
 
-/**
- * POST JSON with node:http (keep-alive); never throws on HTTP status. A request that failed on a
- * reused keep-alive socket the server had just closed (idle timeout) is retried once, as the
- * node:http docs advise (the server never saw it).
- */
-async function postJson(url: string, body: unknown, sae: string): Promise<{ status: number; data: unknown }> {
-  try {
-    return await postJsonOnce(url, body, sae);
-  } catch (err) {
-    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === "ECONNRESET") {
-      return postJsonOnce(url, body, sae);
-    }
-    throw err;
-  }
-}
-
-function postJsonOnce(url: string, body: unknown, sae: string): Promise<{ status: number; data: unknown }> {
-  const bytes = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: "POST", agent, headers: { Authorization: sae, "Content-Type": "application/json", "Content-Length": bytes.length } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let data: unknown = text;
-          try {
-            data = JSON.parse(text) as unknown;
-          } catch {
-            // not JSON: keep the text for the error report
-          }
-          resolve({ status: res.statusCode ?? 0, data });
-        });
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
-    req.on("error", (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
-    req.end(bytes);
-  });
-}
-
-/** CPU ms (user + system) of every node process, from /proc/<pid>/stat (clock ticks of 10 ms); `hubs` only. */
+/** CPU ms (user + system) of every node process, or of the hubs only. */
 function nodeCpuMs(only?: "hubs"): number {
-  const pidsDir = path.join(stateDir, "pids");
-  let total = 0;
-  if (!existsSync(pidsDir)) return Number.NaN;
-  const hubNames = new Set(topology.hubs.map((h) => h.name));
-  for (const f of readdirSync(pidsDir)) {
-    if (only === "hubs" && !hubNames.has(f.replace(/\.pid$/, ""))) continue;
-    const pid = Number.parseInt(readFileSync(path.join(pidsDir, f), "utf8"), 10);
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return Number.NaN;
-    }
-  }
-  return total;
-}
-
-/**
- * The machine's speed in this run, as the peer of the per-key CPU figures: CPU ms per bare HTTP
- * exchange (node:http server and keep-alive client in this process, 16 concurrent callers, a
- * 40-byte JSON request, a key-container-sized JSON answer). The e2e figures are reported both in
- * ms and in these units, which stay comparable when the shared machine runs slower or faster.
- */
-async function referenceHttpCpuMs(ms = 2000): Promise<number> {
-  const answer = Buffer.from(
-    JSON.stringify({ keys: [{ key_ID: "0b0e7c9e-1f7a-4c1e-9a57-2d1c3f0e6a40", key: "q0F0pQ8dYy0Zb2m9m3k8b0mY4q7Q2r1Xq0F0pQ8dYy0=" }] }),
-  );
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": answer.length });
-      res.end(answer);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  const url = `http://127.0.0.1:${port}/api/v1/keys/sunny/enc_keys`;
-  try {
-    for (let i = 0; i < 500; i++) await postJson(url, { number: 1, size: 256 }, "sam"); // warm up
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let n = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() - t0 < ms) {
-          await postJson(url, { number: 1, size: 256 }, "sam");
-          n++;
-        }
-      }),
-    );
-    const c = process.cpuUsage(c0);
-    return (c.user + c.system) / 1000 / n;
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  return nodeCpuMsOf(path.join(stateDir, "pids"), only === "hubs" ? new Set(topology.hubs.map((h) => h.name)) : undefined);
 }
 
 interface Counters {
@@ -334,12 +232,6 @@ async function phase(number: number, concurrency: number, ms = PHASE_MS): Promis
   );
   s.elapsedMs = performance.now() - t0;
   return s;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const a = [...xs].sort((x, y) => x - y);
-  return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
 }
 
 /** Total PSRD bytes consumed so far, summed over every client's pools with every hub. */

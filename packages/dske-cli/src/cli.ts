@@ -1,7 +1,9 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]...|stop|status [--json|--reference]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]... [--restart POLICY]|stop|status [--verbose|--json|--reference]
+ *   dske-cli supervise [--restart POLICY]          (run by `start` when the restart policy is not `no`)
+ *   dske-cli systemd --out DIR [--user] [--prefix P] [--on HOST]...
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
  *   dske-cli logs NAME [-n N] [-f] [--json]
@@ -16,14 +18,19 @@
  */
 import { isIP } from "node:net";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+
+export { reorderEtsiArgs } from "./etsi-args";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
 import { ConfigError, loadConfig, logMaxFilesSchema, logMaxSizeSchema, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
+import { NodeStarter, shellWord } from "./down-node-hint";
 import { CliError } from "./errors";
+import { HELP_CONFIG } from "./help-format";
 import { EtsiCaller, type EtsiCallerTls } from "./etsi-caller";
-import { ETSI_OPERATIONS, EtsiCommand, type EtsiOperation } from "./etsi-command";
+import { EtsiCommand, type EtsiOperation } from "./etsi-command";
+import { ETSI_USAGE, etsiOperationTerm, reorderEtsiArgs } from "./etsi-args";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
 import { runLogs } from "./logs-command";
@@ -33,6 +40,11 @@ import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
 import { psrdInstall, psrdIssue, psrdReset } from "./psrd-command";
 import { collectStatus, printStatusJson, printStatusReference, printStatusSummary } from "./status-command";
+import { formatStatusTable, overviews } from "./status-table";
+import { RESTART_POLICIES, withPolicy, type RestartPolicyName } from "./restart-policy";
+import { addOperationsCommands } from "./operations-commands";
+import { ensureSupervisor } from "./supervisor";
+import { supervisorLogFile } from "./supervisor-state";
 import { isExternal, selectNodes, Topology, UnknownNodeError } from "./topology";
 
 export interface RunCliOptions {
@@ -80,40 +92,6 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
-/** Options of the global command that take a value (to find the `etsi-qkd` token in argv). */
-const VALUE_OPTIONS = new Set(["--config", "--client", "--hub", "--state-dir", "--timeout"]);
-
-/**
- * The reference syntax puts the SAEs before the operation (`etsi-qkd sam sunny get-key`);
- * commander needs the subcommand first. Move it: `etsi-qkd get-key sam sunny`.
- */
-export function reorderEtsiArgs(argv: readonly string[]): string[] {
-  const args = [...argv];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (VALUE_OPTIONS.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith("-")) continue;
-    if (a !== "etsi-qkd") return args; // another command
-    const [m, s, op] = [args.at(i + 1), args.at(i + 2), args.at(i + 3)];
-    if (
-      m !== undefined &&
-      s !== undefined &&
-      op !== undefined &&
-      !m.startsWith("-") &&
-      !s.startsWith("-") &&
-      (ETSI_OPERATIONS as readonly string[]).includes(op) &&
-      !(ETSI_OPERATIONS as readonly string[]).includes(m)
-    ) {
-      args.splice(i + 1, 3, op, m, s);
-    }
-    return args;
-  }
-  return args;
-}
-
 interface Context {
   config: DskeConfig;
   topology: Topology;
@@ -135,13 +113,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     })
     .showHelpAfterError("(add --help for usage)")
     .version(CLI_VERSION, "-V, --version", "print the version of dske-cli")
+    .configureHelp(HELP_CONFIG)
     .option("--config <file>", "configuration file name", "dske-config.yaml")
     .option("--client <name>", "filter on client name (repeatable)", collect, [])
     .option("--hub <name>", "filter on hub name (repeatable)", collect, [])
     .option("--state-dir <dir>", "state directory for pid, log and node state files (default: .dske next to the config file)")
     .addOption(new Option("--timeout <secs>", "time limit for waiting for nodes to start or stop").argParser(positiveSeconds));
 
-  const globals = (): GlobalOptions => globalOptionsSchema.parse(program.opts());
+  const globals = (): GlobalOptions => {
+    const r = globalOptionsSchema.safeParse(program.opts());
+    if (r.success) return r.data;
+    const what: Record<string, string> = { config: "a file name", stateDir: "a directory name", timeout: "a positive number of seconds" };
+    const problems = r.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: expected ${what[key] ?? "a value"}`;
+    });
+    throw new CliError(`invalid option ${problems.join("; ")}`, 2);
+  };
 
   const context = (startTls = false, on: readonly string[] = [], overrides: Partial<DskeConfig> = {}): Context => {
     const g = globals();
@@ -155,6 +143,15 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     };
     const manager = new ProcessManager({ topology, state, out, scripts: options.scripts, timeouts, tls: startTls || config.tls, on });
     return { config, topology, state, manager };
+  };
+
+  /** How to start a node that is down: the user's --config and --state-dir repeated (down-node-hint.ts). */
+  const starter = (ctx: Context): NodeStarter => {
+    const repeat: string[] = [];
+    if (program.getOptionValueSource("config") === "cli") repeat.push("--config", shellWord(globals().config));
+    const stateDir = globals().stateDir;
+    if (stateDir !== undefined) repeat.push("--state-dir", shellWord(stateDir));
+    return new NodeStarter(repeat, (n) => ctx.manager.isLocal(n));
   };
 
   const selection = (ctx: Context) => {
@@ -177,10 +174,32 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     )
     .option("--log-max-size <size>", "rotate each node's log when it reaches this size, e.g. 10M (overrides log_max_size)")
     .option("--log-max-files <n>", "rotated log files kept per node (overrides log_max_files)")
-    .action(async (opts: { tls?: boolean; on: string[]; logMaxSize?: string; logMaxFiles?: string }) => {
+    .addOption(
+      new Option(
+        "--restart <policy>",
+        "restart crashed nodes (a supervisor process per state dir; default: `restart:` of the config, else no)",
+      ).choices(RESTART_POLICIES),
+    )
+    .action(async (opts: { tls?: boolean; on: string[]; logMaxSize?: string; logMaxFiles?: string; restart?: RestartPolicyName }) => {
       const ctx = context(opts.tls === true, opts.on, logOverrides(opts));
       await ctx.manager.start(selection(ctx));
+      if (withPolicy(ctx.config.restart, opts.restart).policy !== "no") {
+        const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
+        out.line(
+          `Supervisor ${s.started ? "started" : "running"} (pid ${s.pid}): crashed nodes are restarted; log: ${supervisorLogFile(ctx.state)}`,
+        );
+      }
     });
+
+  addOperationsCommands(program, {
+    context: (on) => {
+      const ctx = context(false, on);
+      return { ...ctx, configFile: globals().config };
+    },
+    out,
+    scripts: options.scripts,
+    stopSignal: options.stopSignal,
+  });
 
   program
     .command("certs")
@@ -221,19 +240,28 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   program
     .command("status")
     .description("report status for all hubs and clients (or the filtered ones)")
-    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`)")
+    .option("--json", "one JSON document: the node's status (one node selected) or an array of them (`| jq ...`), with `overview`")
+    .addOption(
+      new Option("--verbose", "the detailed summary of every node (default with --hub/--client filters)").conflicts(["json", "reference"]),
+    )
     .addOption(
       new Option(
         "--reference",
         'the reference manager\'s format: "Status for hub hank on port 8100", then the JSON (`| tail -n +2 | jq`)',
       ).conflicts("json"),
     )
-    .action(async (opts: { json?: boolean; reference?: boolean }) => {
+    .action(async (opts: { json?: boolean; reference?: boolean; verbose?: boolean }) => {
       const ctx = context();
-      const results = await collectStatus(selection(ctx), ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
-      if (opts.json) printStatusJson(results, out);
+      const sel = selection(ctx);
+      const results = await collectStatus(sel, ctx.manager.credential, (n) => !ctx.manager.isLocal(n));
+      const rows = () => overviews(results, ctx.state, (n) => ctx.manager.isLocal(n));
+      if (opts.json) printStatusJson(results, out, rows());
       else if (opts.reference) printStatusReference(results, out);
-      else printStatusSummary(results, out, ctx.config.insecure);
+      else if (opts.verbose || !sel.all) printStatusSummary(results, out, ctx.config.insecure);
+      else {
+        if (ctx.config.insecure) out.line("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
+        for (const l of formatStatusTable(results, rows())) out.line(l);
+      }
     });
 
   program
@@ -271,6 +299,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     out,
     operatorToken: ctx.manager.credential.token,
     tls: ctx.manager.credential.tls,
+    starter: starter(ctx),
   });
   psrd
     .command("issue")
@@ -314,17 +343,23 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 
   const etsi = program
     .command("etsi-qkd")
-    .description("ETSI QKD 014 operations: etsi-qkd MASTER_SAE SLAVE_SAE get-status|get-key|get-key-with-key-ids|get-key-pair")
-    .usage("MASTER_SAE SLAVE_SAE <operation> [options]");
+    .description(`ETSI QKD 014 operations: ${ETSI_USAGE.replace(/^dske-cli /, "")}`)
+    .usage("MASTER_SAE SLAVE_SAE <operation> [options]")
+    // The operations listed as they are typed: SAEs first.
+    .configureHelp({ ...HELP_CONFIG, subcommandTerm: etsiOperationTerm });
 
   const runEtsi = async (op: EtsiOperation, master: string, slave: string, opts: Parameters<EtsiCommand["run"]>[3]) => {
     const ctx = context();
-    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx))).run(master, slave, op, opts);
+    await new EtsiCommand(ctx.topology, out, new EtsiCaller(undefined, saeTls(ctx)), starter(ctx)).run(master, slave, op, opts);
   };
 
   const etsiOp = (name: EtsiOperation, description: string, usage: string) => {
-    const cmd = etsi.command(name).description(description).argument("<master_sae_id>").argument("<slave_sae_id>");
-    cmd.configureHelp({ commandUsage: () => `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE ${name} ${usage}`.trimEnd() });
+    const cmd = etsi
+      .command(name)
+      .description(description)
+      .argument("<MASTER_SAE>", "the master encryptor (SAE) ID: it gets the key (Get key)")
+      .argument("<SLAVE_SAE>", "the slave encryptor (SAE) ID: it gets the same key by its ID (Get key with key IDs)");
+    cmd.configureHelp({ ...HELP_CONFIG, commandUsage: () => `dske-cli etsi-qkd MASTER_SAE SLAVE_SAE ${name} ${usage}`.trimEnd() });
     return cmd;
   };
 
@@ -341,7 +376,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     );
 
   etsiOp("get-key-with-key-ids", "invoke the ETSI QKD Get Key with Key IDs API on the slave's client (KME)", "KEY_ID...")
-    .argument("<key_id...>")
+    .argument("<KEY_ID...>", "key IDs returned to the master by get-key")
     .action(async (master: string, slave: string, keyIds: string[]) => runEtsi("get-key-with-key-ids", master, slave, { keyIds }));
 
   etsiOp("get-key-pair", "get a key on the master's client, the same key on the slave's client, and compare them", "[--size BITS]")

@@ -7,6 +7,7 @@ import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
+import { RESTART_DEFAULTS, restartSchema } from "./restart-policy";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
 export const CONFIG_DEFAULTS = {
@@ -34,6 +35,7 @@ export const CONFIG_DEFAULTS = {
   max_pool_blocks: 4096,
   log_max_size: "10M",
   log_max_files: 5,
+  restart: RESTART_DEFAULTS,
 } as const;
 
 /** Node log levels (`log_level`, the nodes' --log-level). */
@@ -167,6 +169,8 @@ export const configSchema = z
       log_max_files: logMaxFilesSchema.default(CONFIG_DEFAULTS.log_max_files),
       // Absent: the nodes' default (info, or DSKE_LOG_LEVEL in the environment of `dske-cli start`).
       log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).optional(),
+      // Restart policy of crashed nodes on this host (restart-policy.ts; run by `dske-cli supervise`).
+      restart: restartSchema,
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })

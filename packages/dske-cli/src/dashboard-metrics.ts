@@ -68,16 +68,38 @@ export interface PairCount {
 }
 
 /**
- * Keys per SAE pair from @dske/client's counters (labels `master_sae`, `slave_sae`):
- * `dske_keys_established_total` (on the master SAE's KME when enc_keys hands keys out → issued)
- * and `dske_keys_delivered_total` (on the slave SAE's KME when dec_keys hands them out →
- * delivered). An established sample with `role="slave"` (an earlier form of the counter) also
- * counts as delivered. Summed per pair; other samples are ignored.
+ * Every metric name the dashboard reads, in one place. Each entry lists the accepted names (the
+ * current one first): a renamed metric is added here, and the dashboard keeps reading nodes of
+ * both versions.
+ */
+export const METRIC_NAMES = {
+  /** @dske/client: keys handed to a master SAE (enc_keys), per SAE pair (client-metrics.ts). */
+  established: ["dske_keys_established_total"],
+  /** @dske/client: keys handed to a slave SAE (dec_keys), per SAE pair (client-metrics.ts). */
+  delivered: ["dske_keys_delivered_total"],
+  /** prom-client's process start time (unix seconds), served by every standalone node. */
+  processStart: ["process_start_time_seconds", "dske_process_start_time_seconds"],
+} as const satisfies Record<string, readonly string[]>;
+
+/** The current names (kept for readers of the earlier constants). */
+export const ESTABLISHED_METRIC = METRIC_NAMES.established[0];
+export const DELIVERED_METRIC = METRIC_NAMES.delivered[0];
+
+const isOneOf = (names: readonly string[], name: string): boolean => names.includes(name);
+
+/**
+ * Keys per SAE pair from @dske/client's counters (labels `master_sae`, `slave_sae`): the
+ * established counter (on the master SAE's KME when enc_keys hands keys out → issued) and the
+ * delivered counter (on the slave SAE's KME when dec_keys hands them out → delivered). An
+ * established sample with `role="slave"` (an earlier form of the counter) also counts as
+ * delivered. Summed per pair; other samples are ignored.
  */
 export function pairKeyCounts(samples: readonly MetricSample[]): PairCount[] {
   const sums = new Map<string, { master: string; slave: string; issued: number; delivered: number }>();
   for (const s of samples) {
-    if (s.name !== ESTABLISHED_METRIC && s.name !== DELIVERED_METRIC) continue;
+    const established = isOneOf(METRIC_NAMES.established, s.name);
+    const delivered = isOneOf(METRIC_NAMES.delivered, s.name);
+    if (!established && !delivered) continue;
     if (!Number.isFinite(s.value)) continue;
     const master = s.labels.master_sae;
     const slave = s.labels.slave_sae;
@@ -89,12 +111,14 @@ export function pairKeyCounts(samples: readonly MetricSample[]): PairCount[] {
       sums.set(k, p);
     }
     const role = s.labels.role;
-    if (s.name === DELIVERED_METRIC || role === "slave") p.delivered += s.value;
+    if (delivered || role === "slave") p.delivered += s.value;
     else if (role === undefined || role === "master") p.issued += s.value;
   }
   return [...sums.values()];
 }
 
-/** @dske/client's per-SAE-pair key counters (client-metrics.ts). */
-export const ESTABLISHED_METRIC = "dske_keys_established_total";
-export const DELIVERED_METRIC = "dske_keys_delivered_total";
+/** The node process's start time (ms since the epoch) from its metrics, if it serves one. */
+export function processStartMs(samples: readonly MetricSample[]): number | undefined {
+  const s = samples.find((x) => isOneOf(METRIC_NAMES.processStart, x.name) && Number.isFinite(x.value) && x.value > 0);
+  return s === undefined ? undefined : s.value * 1000;
+}

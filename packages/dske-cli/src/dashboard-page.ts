@@ -1,6 +1,8 @@
 /**
  * The dashboard page: hand-written HTML, CSS and a small script that draws the topology as SVG,
- * the PSRD pools as gauges and the key counts and rates, from the snapshots the server pushes
+ * the PSRD pools as gauges coloured by the configured thresholds (with a legend that names them),
+ * node restarts, and the key counts, rates and sparklines (with their scale), all as the snapshot
+ * says (the page computes no figure of its own), from the snapshots the server pushes
  * (Server-Sent Events on /api/events; the page polls /api/snapshot if the stream fails).
  * Embedded as strings so that the built package carries it (no asset copying, no CDN).
  * The script only sets textContent and attributes: node names never become markup.
@@ -23,6 +25,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <span class="stat"><b id="nodes-up">–</b> nodes up</span>
     <span class="stat"><b id="total-issued">–</b> keys issued <small id="total-issued-rate"></small></span>
     <span class="stat"><b id="total-delivered">–</b> keys delivered <small id="total-delivered-rate"></small></span>
+    <span class="stat" id="total-spark" title="keys issued per second, all pairs"></span>
     <span class="stat muted">updated <span id="updated">never</span></span>
   </div>
 </header>
@@ -30,11 +33,11 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="card wide">
     <h2>Topology</h2>
     <svg id="topology" role="img" aria-label="topology: hubs, clients and encryptors" viewBox="0 0 1000 420" preserveAspectRatio="xMidYMid meet"></svg>
-    <div class="legend">
-      <span><i class="sw ok"></i>PSRD ≥ stop threshold</span>
-      <span><i class="sw mid"></i>refilling</span>
-      <span><i class="sw low"></i>below start threshold</span>
-      <span><i class="sw off"></i>node down / not registered</span>
+    <div class="legend" id="legend">
+      <span data-level="ok"><i class="sw ok"></i><span class="txt">PSRD at or above the refill threshold</span></span>
+      <span data-level="low"><i class="sw mid"></i><span class="txt">below the refill threshold (refill due)</span></span>
+      <span data-level="exhausted"><i class="sw low"></i><span class="txt">exhausted</span></span>
+      <span data-level="down"><i class="sw down"></i><span class="txt">node down / not registered</span></span>
     </div>
   </section>
   <section class="card wide">
@@ -43,15 +46,16 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div>
         <h3>Per client (KME)</h3>
         <table id="client-keys" class="grid">
-          <thead><tr><th>client</th><th>SAEs</th><th>issued</th><th>keys/s</th><th>delivered</th><th>keys/s</th></tr></thead>
+          <thead><tr><th>client</th><th>SAEs</th><th>issued</th><th>keys/s</th><th>delivered</th><th>keys/s</th><th>process</th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
       <div>
         <h3>Per SAE pair</h3>
         <table id="pair-keys" class="grid">
-          <thead><tr><th>master SAE</th><th></th><th>slave SAE</th><th>issued</th><th>delivered</th><th>keys/s</th><th>last 60 s</th></tr></thead>
+          <thead><tr><th>master SAE</th><th></th><th>slave SAE</th><th>issued</th><th>keys/s</th><th>delivered</th><th>keys/s</th><th id="spark-head">issued keys/s</th></tr></thead>
           <tbody></tbody>
+          <tfoot></tfoot>
         </table>
         <p id="pair-note" class="muted" hidden>No keys yet (or the clients serve no metrics).</p>
       </div>
@@ -60,7 +64,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section class="card wide">
     <h2>PSRD pools <small class="muted" id="psrd-scale"></small></h2>
     <table id="pools" class="grid pools"><thead></thead><tbody></tbody></table>
-    <p class="muted small">Each cell: the pool the client spends on messages to the hub (c→h) and the one the hub spends on messages to the client (h→c), bytes available.</p>
+    <p class="muted small">Each cell: the pool the client spends on messages to the hub (c→h) and the one the hub spends on messages to the client (h→c), bytes available; the tick on each bar is the refill threshold.</p>
   </section>
 </main>
 <script src="/dashboard.js"></script>
@@ -88,6 +92,12 @@ svg#topology { width:100%; height:auto; max-height:460px; display:block; }
 .legend { display:flex; gap:16px; flex-wrap:wrap; font-size:12px; color:var(--muted); margin-top:6px; }
 .sw { display:inline-block; width:18px; height:4px; margin-right:6px; vertical-align:middle; border-radius:2px; }
 .sw.ok { background:var(--ok); } .sw.mid { background:var(--mid); } .sw.low { background:var(--low); } .sw.off { background:var(--off); }
+.sw.down { background:repeating-linear-gradient(90deg, var(--low) 0 5px, transparent 5px 8px); }
+.restart { font-size:11px; padding:1px 6px; border-radius:8px; background:#854d0e; color:#fff; }
+.spark { display:inline-flex; align-items:stretch; gap:4px; vertical-align:middle; }
+.spark-scale { display:flex; flex-direction:column; justify-content:space-between; font-size:10px; line-height:10px; color:var(--muted); min-width:54px; }
+.spark .unknown { fill:#1e293b; } .spark .axis { stroke:var(--line); stroke-width:1; }
+tfoot td { font-weight:600; border-top:1px solid var(--muted); }
 table.grid { border-collapse:collapse; width:100%; font-variant-numeric: tabular-nums; }
 table.grid th, table.grid td { padding:4px 6px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
 table.grid th { color:var(--muted); font-weight:500; font-size:12px; }
@@ -97,6 +107,7 @@ tr[data-state="down"] td { color:var(--off); }
 .gauge { display:flex; align-items:center; gap:4px; font-size:11px; color:var(--muted); margin:1px 0; }
 .gauge .bar { position:relative; width:70px; height:8px; border-radius:4px; background:#1e293b; overflow:hidden; }
 .gauge .fill { position:absolute; left:0; top:0; bottom:0; border-radius:4px; }
+.gauge .tick { position:absolute; top:0; bottom:0; width:2px; background:#e2e8f0; opacity:.7; }
 .gauge .lbl { width:26px; } .gauge .val { width:44px; text-align:right; color:var(--fg); }
 td.down { color:var(--off); font-size:12px; } td[data-hub-state="down"] .gauge, tr[data-state="down"] .gauge { opacity:.45; }
 svg text { fill:var(--fg); font-size:13px; }
@@ -106,16 +117,15 @@ svg .sae circle { fill:#3a1430; stroke:var(--sae); }
 svg .node[data-state="down"] rect { fill:#2a1115; stroke:var(--low); stroke-dasharray:5 3; }
 svg .node .state { font-size:11px; fill:var(--muted); } svg .node[data-state="down"] .state { fill:var(--low); font-weight:600; }
 svg .row-label { fill:var(--muted); font-size:12px; }
-svg line.link { stroke-width:2; stroke-opacity:.85; } svg line.link.off { stroke:var(--off); stroke-dasharray:4 4; stroke-opacity:.5; }
+svg line.link { stroke-width:2; stroke-opacity:.85; } svg line.link.down { stroke-dasharray:4 4; stroke-opacity:.6; }
+svg .node .restarted { font-size:11px; fill:var(--mid); }
 svg line.sae-link { stroke:var(--sae); stroke-width:1.5; stroke-opacity:.6; }
-svg .spark { fill:none; stroke:var(--ok); stroke-width:1.5; }
+svg polyline.spark-line { fill:none; stroke:var(--ok); stroke-width:1.5; }
 `;
 
 export const DASHBOARD_JS = String.raw`"use strict";
 (function () {
   var SVGNS = "http://www.w3.org/2000/svg";
-  var history = {}; // pair key -> [rate, ...] (last 60 snapshots)
-  var lastSeq = 0;
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -131,8 +141,14 @@ export const DASHBOARD_JS = String.raw`"use strict";
   }
   function fmtRate(r) { return r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r > 0 ? r.toFixed(2) : "0"; }
   function fmtBytes(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + " MB" : n >= 1e4 ? (n / 1e3).toFixed(0) + " kB" : String(n) + " B"; }
-  function level(avail, psrd) { return avail < psrd.start ? "low" : avail < psrd.stop ? "mid" : "ok"; }
-  var COLORS = { ok: "#22c55e", mid: "#f59e0b", low: "#ef4444", off: "#64748b" };
+  function fmtNum(n) { return n >= 100 ? n.toFixed(0) : String(Number(n.toPrecision(3))); }
+  function fmtTime(iso) { return new Date(iso).toLocaleTimeString(); }
+  // Levels come from the snapshot (the configured thresholds, dashboard-levels.ts).
+  var COLORS = { ok: "#22c55e", low: "#f59e0b", exhausted: "#ef4444", down: "#ef4444" };
+  function restartText(n) {
+    if (!n.restarts) return n.startedAt ? "started " + fmtTime(n.startedAt) : "";
+    return "restarted at " + fmtTime(n.restartedAt) + (n.restarts > 1 ? " (" + n.restarts + "×)" : "");
+  }
 
   function spread(n, width, margin) {
     var xs = [];
@@ -159,14 +175,11 @@ export const DASHBOARD_JS = String.raw`"use strict";
 
     var links = svg("g", { "class": "links" });
     s.links.forEach(function (l) {
-      var up = state["hub:" + l.hub] === "up" && state["client:" + l.client] === "up";
-      var cls = "off";
-      if (up && l.registered !== false && l.clientOwned && l.hubOwned) {
-        cls = level(Math.min(l.clientOwned.available, l.hubOwned.available), s.psrd);
-      }
+      var cls = l.level;
       var line = svg("line", { x1: clientX[l.client], y1: yClient - 18, x2: hubX[l.hub], y2: yHub + 18,
-        "class": "link" + (cls === "off" ? " off" : ""), stroke: COLORS[cls], "data-link": l.client + "|" + l.hub, "data-level": cls });
-      var t = svg("title", null, l.client + " ↔ " + l.hub + (l.clientOwned ? ": c→h " + l.clientOwned.available + " B, h→c " + (l.hubOwned ? l.hubOwned.available : "?") + " B" : ""));
+        "class": "link" + (cls === "down" ? " down" : ""), stroke: COLORS[cls], "data-link": l.client + "|" + l.hub, "data-level": cls });
+      var t = svg("title", null, l.client + " ↔ " + l.hub + ": " + cls + (l.clientOwned ? "; c→h " + l.clientOwned.available + " B, h→c " + (l.hubOwned ? l.hubOwned.available : "?") + " B" : "") +
+        " (refill below " + s.psrd.start + " B, up to " + s.psrd.stop + " B; exhausted below " + s.psrd.exhausted + " B)");
       line.appendChild(t);
       links.appendChild(line);
     });
@@ -183,7 +196,9 @@ export const DASHBOARD_JS = String.raw`"use strict";
       if (n.state === "up" && kind === "hub" && typeof n.shares === "number") sub += " · " + n.shares + " shares";
       if (n.state === "up" && kind === "client" && typeof n.registeredHubs === "number") sub += " · " + n.registeredHubs + "/" + s.hubs.length + " hubs";
       g.appendChild(svg("text", { x: x, y: y + 13, "text-anchor": "middle", "class": "state" }, sub));
-      var tip = kind + " " + n.name + " on port " + n.port + ": " + n.state + (n.detail ? " (" + n.detail + ")" : "");
+      g.setAttribute("data-restarts", String(n.restarts || 0));
+      if (n.restarts) g.appendChild(svg("text", { x: x, y: y + 32, "text-anchor": "middle", "class": "restarted" }, "↻ " + fmtTime(n.restartedAt)));
+      var tip = kind + " " + n.name + " on port " + n.port + ": " + n.state + (n.detail ? " (" + n.detail + ")" : "") + (restartText(n) ? "; " + restartText(n) : "");
       g.appendChild(svg("title", null, tip));
       return g;
     }
@@ -206,12 +221,17 @@ export const DASHBOARD_JS = String.raw`"use strict";
       var frac = Math.max(0, Math.min(1, pool.available / psrd.full));
       var fill = el("span", { "class": "fill" });
       fill.style.width = (frac * 100).toFixed(1) + "%";
-      fill.style.background = COLORS[level(pool.available, psrd)];
+      fill.style.background = COLORS[pool.level];
       bar.appendChild(fill);
+      g.setAttribute("data-level", pool.level);
     }
+    var tick = el("span", { "class": "tick" });
+    tick.style.left = (Math.min(1, psrd.start / psrd.full) * 100).toFixed(1) + "%";
+    bar.appendChild(tick);
     g.appendChild(bar);
     g.appendChild(el("span", { "class": "val" }, pool ? fmtBytes(pool.available) : "?"));
-    g.title = pool ? pool.available + " B available, " + pool.used + " B used of " + pool.size + " B received" : "unknown";
+    g.title = (pool ? pool.level + ": " + pool.available + " B available, " + pool.used + " B used of " + pool.size + " B received" : "unknown") +
+      "; refill below " + psrd.start + " B, up to " + psrd.stop + " B; exhausted below " + psrd.exhausted + " B";
     return g;
   }
 
@@ -242,62 +262,112 @@ export const DASHBOARD_JS = String.raw`"use strict";
       });
       body.appendChild(tr);
     });
-    document.getElementById("psrd-scale").textContent = "(gauge full at " + s.psrd.full + " B; refill below " + s.psrd.start + " B, up to " + s.psrd.stop + " B)";
+    document.getElementById("psrd-scale").textContent = "(gauge full at " + s.psrd.full + " B; refill below " + s.psrd.start + " B, up to " + s.psrd.stop + " B; exhausted below " + s.psrd.exhausted + " B)";
   }
 
-  function sparkline(values) {
-    var w = 90, h = 18, max = Math.max.apply(null, values.concat([0.001]));
-    var s = svg("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h });
-    var pts = values.map(function (v, i) { return (values.length === 1 ? w : (i * w) / (values.length - 1)).toFixed(1) + "," + (h - 1 - (v / max) * (h - 2)).toFixed(1); });
-    s.appendChild(svg("polyline", { points: pts.join(" "), "class": "spark" }));
-    return s;
+  // A sparkline with its scale: the top (a round figure) with the unit, the bottom (0); the span
+  // before the dashboard's first round is shaded (shown as 0).
+  function sparkline(sp, what) {
+    var w = 110, h = 26, n = sp.points.length;
+    var span = Math.round((n * sp.stepMs) / 1000);
+    var box = el("span", { "class": "spark", "data-max": sp.max, "data-min": sp.min, "data-unit": sp.unit, "data-points": n, "data-known": sp.known, "data-span-s": span });
+    var s = svg("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img", "aria-label": what + ", last " + span + " s" });
+    function x(i) { return n === 1 ? w : (i * w) / (n - 1); }
+    function y(v) { return h - 1 - Math.min(1, v / sp.max) * (h - 2); }
+    if (sp.known < n) {
+      var r = svg("rect", { x: 0, y: 0, width: x(n - sp.known).toFixed(1), height: h, "class": "unknown" });
+      r.appendChild(svg("title", null, "before the dashboard's first poll (shown as 0)"));
+      s.appendChild(r);
+    }
+    s.appendChild(svg("line", { x1: 0, y1: y(0), x2: w, y2: y(0), "class": "axis" }));
+    s.appendChild(svg("polyline", { points: sp.points.map(function (v, i) { return x(i).toFixed(1) + "," + y(v).toFixed(1); }).join(" "), "class": "spark-line" }));
+    s.appendChild(svg("title", null, what + " over the last " + span + " s; scale 0 to " + fmtNum(sp.max) + " " + sp.unit + "; now " + fmtNum(sp.points[n - 1] || 0)));
+    box.appendChild(s);
+    var scale = el("span", { "class": "spark-scale" });
+    scale.appendChild(el("span", { "class": "spark-max" }, fmtNum(sp.max) + " " + sp.unit));
+    scale.appendChild(el("span", { "class": "spark-min" }, String(sp.min) + " · " + span + " s"));
+    box.appendChild(scale);
+    return box;
   }
 
   function drawKeys(s) {
     var body = document.querySelector("#client-keys tbody");
     while (body.firstChild) body.removeChild(body.firstChild);
     s.clients.forEach(function (c) {
-      var tr = el("tr", { "data-client": c.name, "data-state": c.state });
+      var tr = el("tr", { "data-client": c.name, "data-state": c.state, "data-restarts": c.restarts || 0 });
       var name = el("td", null, c.name);
       if (c.state !== "up") name.appendChild(el("span", { "class": "badge" }, "down"));
       tr.appendChild(name);
       tr.appendChild(el("td", null, c.encryptors.length ? c.encryptors.join(", ") : "–"));
-      tr.appendChild(el("td", { "class": "num", "data-issued": c.issued ? c.issued.count : "" }, c.issued ? c.issued.count : "–"));
+      var from = c.countsFrom === "status" ? "from the client's key records (it serves no metrics)" : "since the client started, across restarts";
+      tr.appendChild(el("td", { "class": "num", "data-issued": c.issued ? c.issued.count : "", title: from }, c.issued ? c.issued.count : "–"));
       tr.appendChild(el("td", { "class": "num" }, c.issued ? fmtRate(c.issued.rate) : "–"));
-      tr.appendChild(el("td", { "class": "num", "data-delivered": c.delivered ? c.delivered.count : "" }, c.delivered ? c.delivered.count : "–"));
+      tr.appendChild(el("td", { "class": "num", "data-delivered": c.delivered ? c.delivered.count : "", title: from }, c.delivered ? c.delivered.count : "–"));
       tr.appendChild(el("td", { "class": "num" }, c.delivered ? fmtRate(c.delivered.rate) : "–"));
+      var proc = el("td", { "class": "process" });
+      if (c.restarts) proc.appendChild(el("span", { "class": "restart", title: "the counts carry on across restarts" }, restartText(c)));
+      else proc.textContent = restartText(c) || "–";
+      tr.appendChild(proc);
       body.appendChild(tr);
     });
     var pbody = document.querySelector("#pair-keys tbody");
     while (pbody.firstChild) pbody.removeChild(pbody.firstChild);
+    function keyCells(tr, issued, delivered) {
+      tr.appendChild(el("td", { "class": "num" }, issued.count));
+      tr.appendChild(el("td", { "class": "num" }, fmtRate(issued.rate)));
+      tr.appendChild(el("td", { "class": "num" }, delivered.count));
+      tr.appendChild(el("td", { "class": "num" }, fmtRate(delivered.rate)));
+    }
     s.pairs.forEach(function (p) {
       var key = p.master + "|" + p.slave;
-      var hist = history[key] || (history[key] = []);
-      var rate = Math.max(p.issued.rate, p.delivered.rate);
-      if (s.seq !== lastSeq) { hist.push(rate); if (hist.length > 60) hist.shift(); }
       var tr = el("tr", { "data-pair": key, "data-issued": p.issued.count, "data-delivered": p.delivered.count });
       tr.appendChild(el("td", null, p.master));
       tr.appendChild(el("td", { "class": "arrow" }, "→"));
       tr.appendChild(el("td", null, p.slave));
-      tr.appendChild(el("td", { "class": "num" }, p.issued.count));
-      tr.appendChild(el("td", { "class": "num" }, p.delivered.count));
-      tr.appendChild(el("td", { "class": "num", title: "issued " + fmtRate(p.issued.rate) + "/s, delivered " + fmtRate(p.delivered.rate) + "/s" }, fmtRate(rate)));
-      var sp = el("td"); sp.appendChild(sparkline(hist)); tr.appendChild(sp);
+      keyCells(tr, p.issued, p.delivered);
+      var sp = el("td"); sp.appendChild(sparkline(p.spark, "keys issued per second, " + p.master + " → " + p.slave)); tr.appendChild(sp);
       pbody.appendChild(tr);
     });
+    var foot = document.querySelector("#pair-keys tfoot");
+    while (foot.firstChild) foot.removeChild(foot.firstChild);
+    var tr = el("tr", { "data-pair": "*", "data-issued": s.totals.issued.count, "data-delivered": s.totals.delivered.count });
+    tr.appendChild(el("td", { colspan: 3 }, "all pairs"));
+    keyCells(tr, s.totals.issued, s.totals.delivered);
+    var tsp = el("td"); tsp.appendChild(sparkline(s.totals.spark.issued, "keys issued per second, all pairs")); tr.appendChild(tsp);
+    foot.appendChild(tr);
+    document.getElementById("spark-head").textContent = "issued keys/s, last " + Math.round((s.totals.spark.issued.points.length * s.totals.spark.issued.stepMs) / 1000) + " s";
     document.getElementById("pair-note").hidden = s.pairs.length > 0;
+  }
+
+  function drawLegend(p) {
+    var text = {
+      ok: "≥ " + p.start + " B: at or above the refill threshold",
+      low: "< " + p.start + " B: refill due (the client refills up to " + p.stop + " B)",
+      exhausted: "< " + p.exhausted + " B: exhausted",
+      down: "node down / not registered"
+    };
+    var items = document.querySelectorAll("#legend [data-level]");
+    for (var i = 0; i < items.length; i++) {
+      var lvl = items[i].getAttribute("data-level");
+      items[i].querySelector(".txt").textContent = text[lvl];
+      items[i].setAttribute("data-start", String(p.start));
+      items[i].setAttribute("data-stop", String(p.stop));
+    }
   }
 
   function render(s) {
     drawTopology(s);
     drawPools(s);
     drawKeys(s);
-    lastSeq = s.seq;
+    drawLegend(s.psrd);
     document.getElementById("nodes-up").textContent = s.totals.nodesUp + "/" + s.totals.nodes;
     document.getElementById("total-issued").textContent = s.totals.issued.count;
     document.getElementById("total-issued-rate").textContent = "(" + fmtRate(s.totals.issued.rate) + "/s)";
     document.getElementById("total-delivered").textContent = s.totals.delivered.count;
     document.getElementById("total-delivered-rate").textContent = "(" + fmtRate(s.totals.delivered.rate) + "/s)";
+    var ts = document.getElementById("total-spark");
+    while (ts.firstChild) ts.removeChild(ts.firstChild);
+    ts.appendChild(sparkline(s.totals.spark.issued, "keys issued per second, all pairs"));
     document.getElementById("rate-window").textContent = "(rates over the last " + Math.round(s.rateWindowMs / 1000) + " s)";
     document.getElementById("updated").textContent = new Date(s.time).toLocaleTimeString();
     document.body.setAttribute("data-seq", String(s.seq));

@@ -1,6 +1,7 @@
 /**
  * The dashboard's poll loop: every `pollMs`, ask every node of the topology for its management
- * status (and, for clients, its metrics), hand the round to the DashboardModel and publish the
+ * status and its metrics (clients: key counters; every node: its process start time, to see
+ * restarts), hand the round to the DashboardModel and publish the
  * snapshot to the listeners. Rounds never overlap; a slow or dead node costs at most the probe
  * timeout. Never throws from the loop.
  */
@@ -17,6 +18,8 @@ export interface DashboardPollerOptions {
   timeoutMs?: number;
   /** Sliding window for key rates (default 10 s). */
   rateWindowMs?: number;
+  /** Span of the sparklines (default 60 s). */
+  sparkSpanMs?: number;
   /** The operator token, and the operator's certificate when the topology's clients run with mutual TLS. */
   credential?: OperatorCredential;
   /** Status probe (tests may replace it). */
@@ -70,7 +73,11 @@ export class DashboardPoller {
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? Math.min(800, this.pollMs);
-    this.model = new DashboardModel(topology, { pollMs: this.pollMs, rateWindowMs: options.rateWindowMs });
+    this.model = new DashboardModel(topology, {
+      pollMs: this.pollMs,
+      rateWindowMs: options.rateWindowMs,
+      sparkSpanMs: options.sparkSpanMs,
+    });
   }
 
   /** The latest snapshot (undefined before the first round completed). */
@@ -91,7 +98,7 @@ export class DashboardPoller {
     const observations = await Promise.all(
       this.topology.nodes.map(async (node): Promise<NodeObservation> => {
         const p = await probe(node, this.timeoutMs, this.options.credential);
-        const m = node.kind === "client" && p.state === "up" ? await metrics(node, this.timeoutMs, this.options.credential) : undefined;
+        const m = p.state === "up" ? await metrics(node, this.timeoutMs, this.options.credential) : undefined;
         return m === undefined ? { node, probe: p } : { node, probe: p, metrics: m };
       }),
     );

@@ -1,5 +1,6 @@
 /**
- * Rates from successive samples of monotone counters (keys issued, keys delivered ...): the rate
+ * The dashboard's one rate definition (every keys/s it shows is this, or a sum of it over
+ * counters sampled in the same rounds). Rates from successive samples of monotone counters (keys issued, keys delivered ...): the rate
  * of a counter is its increase over a sliding window divided by the window's length (by the
  * samples' span if that is longer), so that a short history gives no burst figure. A counter that
  * goes down (node restarted, records pruned) starts afresh instead of giving a negative rate.

@@ -70,6 +70,15 @@ export class EtsiCaller {
     return { status: res.status, body: res.data };
   }
 
+  /**
+   * Is the KME reachable? The open `health` route (no signature, no key drawn), called as `sae`
+   * (its certificate under TLS). Every HTTP answer counts as reachable (a reference KME has no such
+   * route); a connection failure throws.
+   */
+  async reachable(kme: NodeSpec, sae: string): Promise<void> {
+    await this.http.get(`${nodeBaseUrl(kme, this.tls !== undefined)}/health`, { ...this.as(sae), timeout: 5000 });
+  }
+
   /** GET status on the master's KME, as the master SAE. */
   status(masterKme: NodeSpec, master: string, slave: string): Promise<EtsiResponse> {
     return this.call(this.http.get(this.keysUrl(masterKme, slave, "status"), this.as(master)));

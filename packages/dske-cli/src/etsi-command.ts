@@ -6,6 +6,7 @@
  */
 import { CliError } from "./errors";
 import { ReceivedKeyContainerSchema, ReceivedStatusSchema } from "@dske/protocol";
+import { NodeStarter, onNode } from "./down-node-hint";
 import { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse } from "./etsi-caller";
 import type { Output } from "./output";
 import { nodePlace } from "./placement";
@@ -32,7 +33,13 @@ export class EtsiCommand {
     private readonly topology: Topology,
     private readonly out: Output,
     private readonly caller = new EtsiCaller(),
+    private readonly starter = new NodeStarter(),
   ) {}
+
+  /** A call on `kme`, the KME of `sae`: a KME that does not answer is named with its start command. */
+  private on<T>(kme: NodeSpec, sae: string, call: () => Promise<T>): Promise<T> {
+    return onNode(kme, this.starter, `KME of ${sae}`, call);
+  }
 
   private kmeOf(sae: string, role: "master" | "slave"): NodeSpec {
     const kme = this.topology.clientOfSae(sae);
@@ -77,7 +84,7 @@ export class EtsiCommand {
       case "get-status": {
         const kme = this.kmeOf(master, "master");
         this.announce("status", kme, master, slave);
-        const res = await this.caller.status(kme, master, slave);
+        const res = await this.on(kme, master, () => this.caller.status(kme, master, slave));
         this.report("status", kme, res);
         if (!ReceivedStatusSchema.safeParse(res.body).success) {
           throw new CliError(`ETSI QKD ${API_NAME.status} API on client (KME) ${kme.name} returned no valid status`);
@@ -95,8 +102,14 @@ export class EtsiCommand {
         return;
       }
       case "get-key-pair": {
-        const masterKeys = await this.getKey(master, slave, opts);
+        this.kmeOf(master, "master");
         const slaves = [slave, ...(opts.additionalSlaves ?? [])];
+        // Every slave's KME must answer before the master's KME draws a key that nobody could fetch.
+        for (const s of slaves) {
+          const kme = this.kmeOf(s, "slave");
+          await this.on(kme, s, () => this.caller.reachable(kme, s));
+        }
+        const masterKeys = await this.getKey(master, slave, opts);
         const ids = masterKeys.map((k) => k.key_ID);
         const problems: string[] = [];
         for (const s of slaves) {
@@ -119,11 +132,13 @@ export class EtsiCommand {
     this.kmeOf(slave, "slave");
     for (const s of opts.additionalSlaves ?? []) this.kmeOf(s, "slave");
     this.announce("enc", kme, master, slave);
-    const res = await this.caller.getKey(kme, master, slave, {
-      size: opts.size,
-      number: opts.number,
-      additionalSlaveSaeIds: opts.additionalSlaves,
-    });
+    const res = await this.on(kme, master, () =>
+      this.caller.getKey(kme, master, slave, {
+        size: opts.size,
+        number: opts.number,
+        additionalSlaveSaeIds: opts.additionalSlaves,
+      }),
+    );
     this.report("enc", kme, res);
     return this.keysOf("enc", kme, res);
   }
@@ -131,7 +146,7 @@ export class EtsiCommand {
   private async getKeyWithKeyIds(master: string, slave: string, ids: readonly string[]): Promise<EtsiKey[]> {
     const kme = this.kmeOf(slave, "slave");
     this.announce("dec", kme, master, slave);
-    const res = await this.caller.getKeyWithKeyIds(kme, master, slave, ids);
+    const res = await this.on(kme, slave, () => this.caller.getKeyWithKeyIds(kme, master, slave, ids));
     this.report("dec", kme, res);
     return this.keysOf("dec", kme, res);
   }

@@ -23,11 +23,24 @@ export {
   type DashboardCommandContext,
   type DashboardOptions,
 } from "./dashboard-command";
+export { RestartAwareCounters, type NodeRestarts } from "./dashboard-counters";
+export { niceMax, SparklineHistory, type Sparkline } from "./dashboard-history";
+export {
+  EXHAUSTED_BELOW_BYTES,
+  linkLevelName,
+  poolLevelName,
+  psrdThresholds,
+  type LinkLevelName,
+  type PoolLevelName,
+  type PsrdThresholds,
+} from "./dashboard-levels";
 export {
   DELIVERED_METRIC,
   ESTABLISHED_METRIC,
+  METRIC_NAMES,
   parsePrometheusText,
   pairKeyCounts,
+  processStartMs,
   type MetricSample,
   type PairCount,
 } from "./dashboard-metrics";
@@ -43,6 +56,7 @@ export {
   type NodeState,
   type PairView,
   type PoolLevel,
+  type ProcessView,
 } from "./dashboard-model";
 export { DashboardPoller, fetchNodeMetrics, type DashboardPollerOptions, type SnapshotListener } from "./dashboard-poller";
 export { RateTracker } from "./dashboard-rates";

@@ -19,9 +19,13 @@ import { distributionPlan, nodeArgs, serverScript, type ServerScripts } from "./
 import type { Output } from "./output";
 import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
+import { checkPorts, portConflictError } from "./port-conflicts";
+import { notRunningLine, nothingToStopLine, runningNodes } from "./running-nodes";
 import type { StateDir } from "./state-dir";
 import { clientStatusSchema } from "./status-schema";
 import { isLocal, nodePlace } from "./placement";
+import { removeStalePidFile } from "./stale-pid";
+import { clearStopRequested, markStopRequested, resetRecord } from "./supervisor-state";
 import { isExternal, nodeLabel, type NodeSpec, type Selection, type Topology } from "./topology";
 
 export interface ManagerTimeouts {
@@ -88,7 +92,8 @@ export function tailFile(file: string, n: number, from = 0): string {
   }
 }
 
-interface Spawned {
+/** A node process spawned by this manager (the supervisor reads `exit` of the ones it restarts). */
+export interface Spawned {
   readonly node: NodeSpec;
   readonly pid: number;
   readonly logFrom: number;
@@ -208,6 +213,13 @@ export class ProcessManager {
     });
     if (toStart.length === 0) return;
     const desc = toStart.length === ours.nodes.length ? ours.description : describe(toStart);
+    for (const node of toStart) {
+      const stale = removeStalePidFile(state, node);
+      if (stale !== undefined) this.out.line(stale);
+      // Started afresh: no stop request, no restarts or crash on record (supervisor-state.ts).
+      clearStopRequested(state, node.name);
+      resetRecord(state, node.name);
+    }
 
     // Check the scripts exist before waiting for anything.
     for (const kind of new Set(toStart.map((n) => n.kind))) {
@@ -217,8 +229,13 @@ export class ProcessManager {
       }
     }
 
-    this.out.line(`Waiting for ${desc} to be stopped`);
-    await this.waitUntilStopped(toStart, this.t.portFreeMs, false);
+    // A port held by another program fails at once; only our own nodes still stopping are waited for.
+    const ports = await checkPorts(toStart, (n) => this.pidAlive(n));
+    if (ports.conflicts.length > 0) throw portConflictError(ports.conflicts);
+    if (ports.stopping.length > 0) {
+      this.out.line(`Waiting for ${ports.stopping.length === toStart.length ? desc : describe(ports.stopping)} to be stopped`);
+      await this.waitUntilStopped(ports.stopping, this.t.portFreeMs, false);
+    }
 
     state.ensure();
     state.writeKmeDirectory(topology.kmeDirectory());
@@ -233,7 +250,8 @@ export class ProcessManager {
     await this.waitUntilStarted(spawned);
   }
 
-  private spawnNode(node: NodeSpec): Spawned {
+  /** Spawn the node detached (its log and pid file as `start` makes them); also the supervisor's restart. */
+  spawnNode(node: NodeSpec): Spawned {
     const { topology, state } = this.opts;
     const script = serverScript(node.kind, this.opts.scripts);
     // DSKE_CPU_PROF_DIR (diagnostics, e.g. for the e2e bench): every node writes a V8 CPU profile there on exit.
@@ -353,17 +371,40 @@ export class ProcessManager {
   async stop(selection: Selection): Promise<void> {
     const ours = this.ours(selection, "stopped");
     if (ours.nodes.length === 0) return;
-    const nodes = [...ours.nodes].reverse();
+    for (const node of [...ours.nodes].reverse()) {
+      if (!this.isLocal(node)) continue;
+      const stale = removeStalePidFile(this.opts.state, node);
+      if (stale !== undefined) this.out.line(stale);
+      // Its end is no crash: the supervisor leaves it down (supervisor-state.ts).
+      if (existsSync(this.opts.state.root)) markStopRequested(this.opts.state, node.name);
+    }
+    const r = await runningNodes([...ours.nodes].reverse(), {
+      isLocal: (n) => this.isLocal(n),
+      pidAlive: (n) => this.pidAlive(n),
+      probe: (n) => this.probe(n),
+    });
+    for (const s of r.stopped) this.cleanPidFile(s.node);
+    if (r.running.length === 0) {
+      this.out.line(nothingToStopLine(r.stopped, ours.description));
+      return;
+    }
+    for (const s of r.stopped) this.out.line(notRunningLine(s));
+    const nodes = r.running;
     await Promise.all(
       nodes.map(async (node) => {
-        // Nothing to do if the port is free and no pid of ours is alive.
         this.out.line(`Stopping ${node.kind} ${node.name} on ${nodePlace(node)}`);
         const acknowledged = await requestStop(node, 2000, this.credential);
         if (!acknowledged) this.terminate(node, "SIGTERM");
       }),
     );
-    this.out.line(`Waiting for ${ours.description} to be stopped`);
+    this.out.line(`Waiting for ${nodes.length === ours.nodes.length ? ours.description : describe(nodes)} to be stopped`);
     await this.waitUntilStopped(nodes, this.t.stopMs, true);
+  }
+
+  /** Does the node's pid file name a live process of that node? */
+  private pidAlive(node: NodeSpec): boolean {
+    const pid = readPidFile(this.opts.state.pidFile(node.name));
+    return pid !== undefined && isNodeProcessAlive(pid, node.name);
   }
 
   private terminate(node: NodeSpec, signal: NodeJS.Signals): boolean {

@@ -14,10 +14,11 @@ import http from "node:http";
 import https from "node:https";
 import axios from "axios";
 import { z } from "zod";
+import { connectionFailure, NodeDownError, NodeStarter } from "./down-node-hint";
 import { CliError } from "./errors";
 import type { Output } from "./output";
 import type { StateDir } from "./state-dir";
-import { isExternal, nodeBaseUrl, type Topology } from "./topology";
+import { isExternal, nodeBaseUrl, type NodeSpec, type Topology } from "./topology";
 import type { TlsMaterial } from "./certs";
 
 const IssuedSchema = z.object({
@@ -44,6 +45,15 @@ export interface PsrdCommandContext {
   operatorToken: string | undefined;
   /** Operator certificate for clients under TLS. */
   tls: TlsMaterial | undefined;
+  /** How to start a node that is down (the user's --config and --state-dir); default: plain `dske-cli`. */
+  starter?: NodeStarter;
+}
+
+/** A failed call on `node`: the node named with its start command when nothing answered. */
+function unreachable(ctx: PsrdCommandContext, node: NodeSpec, err: unknown): CliError {
+  const code = connectionFailure(err);
+  if (code !== undefined) return new NodeDownError(node, code, ctx.starter ?? new NodeStarter());
+  return new CliError(`${node.kind} ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)})`);
 }
 
 function client(ctx: PsrdCommandContext) {
@@ -87,9 +97,7 @@ export async function psrdIssue(
       { headers: { "Content-Type": "application/json" } },
     );
   } catch (err) {
-    throw new CliError(
-      `hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --hub ${opts.hub} start`,
-    );
+    throw unreachable(ctx, hub, err);
   }
   if (res.status !== 200) throw failure(`hub ${opts.hub} did not issue a bundle`, res.status, res.data);
   const issued = IssuedSchema.parse(res.data);
@@ -161,7 +169,7 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     } catch (err) {
       if (err instanceof CliError) throw err;
       ctx.out.line(
-        `Hub ${opts.hub} is not reachable (${err instanceof Error ? err.message : String(err)}): unregister ${opts.client} there when it is back, before it issues new bundles`,
+        `${unreachable(ctx, hubNode, err).message.replace(/^hub/, "Hub")}; once it is back, unregister ${opts.client} there before it issues new bundles`,
       );
     }
   let res;
@@ -172,9 +180,7 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
       { headers: { "Content-Type": "application/json" } },
     );
   } catch (err) {
-    throw new CliError(
-      `client ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)}): start it with dske-cli --client ${node.name} start`,
-    );
+    throw unreachable(ctx, node, err);
   }
   if (res.status !== 200) throw failure(`client ${node.name} did not reset its PSRD with ${opts.hub}`, res.status, res.data);
   ctx.out.line(

@@ -10,6 +10,7 @@ import type { Output } from "./output";
 import { blockPoolStats, clientStatusSchema, hubStatusSchema, type PoolStatsView } from "./status-schema";
 import { nodePlace } from "./placement";
 import type { NodeSpec, Selection } from "./topology";
+import type { NodeOverview } from "./status-table";
 
 export interface StatusResult {
   readonly node: NodeSpec;
@@ -62,19 +63,25 @@ function missing(r: StatusResult): MissingStatus {
  * `status --json`: exactly one node selected → that node's status document itself (so that the
  * user guide's `jq '.peer_hubs[] | ...'` recipes apply as they are); otherwise an array with one
  * entry per node: its status document with `kind` and `running: true` added, or a MissingStatus.
+ * With `overviews` (status-table.ts), every document also gets `overview` (state, pid, uptime,
+ * RSS, restarts, keys/s, PSRD headroom, last exit): what the table shows.
  */
-export function statusJson(results: readonly StatusResult[]): unknown {
-  const one = results.length === 1 ? results[0] : undefined;
-  if (one !== undefined) return one.running ? one.status : missing(one);
-  return results.map((r) =>
+export function statusJson(results: readonly StatusResult[], overviews?: readonly NodeOverview[]): unknown {
+  const docs = results.map((r, i) => {
+    const doc: object = r.running && typeof r.status === "object" && r.status !== null ? r.status : missing(r);
+    return overviews?.[i] !== undefined ? { ...doc, overview: overviews[i] } : doc;
+  });
+  const one = results.length === 1 ? docs[0] : undefined;
+  if (one !== undefined) return one;
+  return results.map((r, i) =>
     r.running && typeof r.status === "object" && r.status !== null
-      ? { name: r.node.name, kind: r.node.kind, running: true, ...(r.remote ? { remote: true } : {}), ...r.status }
-      : missing(r),
+      ? { name: r.node.name, kind: r.node.kind, running: true, ...(r.remote ? { remote: true } : {}), ...docs[i] }
+      : docs[i],
   );
 }
 
-export function printStatusJson(results: readonly StatusResult[], out: Output): void {
-  out.line(JSON.stringify(statusJson(results), null, 2));
+export function printStatusJson(results: readonly StatusResult[], out: Output, overviews?: readonly NodeOverview[]): void {
+  out.line(JSON.stringify(statusJson(results, overviews), null, 2));
 }
 
 /** `status --reference`: the reference manager's format, one "Status for ..." line and the node's JSON per node. */

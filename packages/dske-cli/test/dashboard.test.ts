@@ -2,7 +2,10 @@
 import http from "node:http";
 import { parseConfig } from "../src/config";
 import { parseDashboardOptions, runDashboard } from "../src/dashboard-command";
-import { pairKeyCounts, parsePrometheusText } from "../src/dashboard-metrics";
+import { RestartAwareCounters } from "../src/dashboard-counters";
+import { niceMax, SparklineHistory } from "../src/dashboard-history";
+import { linkLevelName, poolLevelName, psrdThresholds } from "../src/dashboard-levels";
+import { METRIC_NAMES, pairKeyCounts, parsePrometheusText, processStartMs } from "../src/dashboard-metrics";
 import { DashboardModel, type DashboardSnapshot, type NodeObservation } from "../src/dashboard-model";
 import { RateTracker } from "../src/dashboard-rates";
 import { startDashboardServer } from "../src/dashboard-server";
@@ -92,6 +95,121 @@ describe("RateTracker", () => {
   });
 });
 
+describe("RestartAwareCounters", () => {
+  it("a new start time adds the old values as offsets; counters not recreated keep their totals", () => {
+    const c = new RestartAwareCounters();
+    expect(c.knows("n")).toBe(false);
+    expect([
+      ...c.observe(
+        "n",
+        100,
+        new Map([
+          ["a", 5],
+          ["b", 2],
+        ]),
+        0,
+      ),
+    ]).toEqual([
+      ["a", 5],
+      ["b", 2],
+    ]);
+    expect(c.restarts("n")).toEqual({ startedAt: 100, restarts: 0 });
+    expect([
+      ...c.observe(
+        "n",
+        100,
+        new Map([
+          ["a", 7],
+          ["b", 2],
+        ]),
+        1,
+      ),
+    ]).toEqual([
+      ["a", 7],
+      ["b", 2],
+    ]);
+    // Restarted: "a" is at 1 in the new process, "b" not created yet.
+    expect(Object.fromEntries(c.observe("n", 200, new Map([["a", 1]]), 2))).toEqual({ a: 8, b: 2 });
+    expect(c.restarts("n")).toEqual({ startedAt: 200, restarts: 1, restartedAt: 200 });
+    expect(
+      Object.fromEntries(
+        c.observe(
+          "n",
+          200,
+          new Map([
+            ["a", 9],
+            ["b", 1],
+          ]),
+          3,
+        ),
+      ),
+    ).toEqual({ a: 16, b: 3 });
+    expect(Object.fromEntries(c.values("n"))).toEqual({ a: 16, b: 3 });
+    expect(c.values("other").size).toBe(0);
+  });
+
+  it("without a start time, a counter going down is the restart (at the poll time)", () => {
+    const c = new RestartAwareCounters();
+    c.observe("n", undefined, new Map([["a", 5]]), 10);
+    expect(Object.fromEntries(c.observe("n", undefined, new Map([["a", 6]]), 20))).toEqual({ a: 6 });
+    expect(Object.fromEntries(c.observe("n", undefined, new Map([["a", 2]]), 30))).toEqual({ a: 8 });
+    expect(c.restarts("n")).toEqual({ restarts: 1, restartedAt: 30 });
+    c.observeStart("h", 5, 0);
+    c.observeStart("h", 5, 1);
+    expect(c.restarts("h").restarts).toBe(0);
+    c.observeStart("h", 9, 2);
+    expect(c.restarts("h")).toEqual({ startedAt: 9, restarts: 1, restartedAt: 9 });
+  });
+});
+
+describe("sparkline history", () => {
+  it("niceMax: the round figure at or above the largest point (1 at least)", () => {
+    expect([0, 0.2, 1, 1.1, 2.5, 3, 7, 10, 0.03].map((v) => niceMax(v))).toEqual([1, 1, 1, 2, 5, 5, 10, 10, 1]);
+    expect(niceMax(0.03, 0.01)).toBe(0.05);
+    expect(niceMax(120)).toBe(200);
+  });
+
+  it("a series is backfilled with zeros and keeps its length; known counts the polled rounds", () => {
+    const h = new SparklineHistory(5000, 1000);
+    expect(h.length).toBe(5);
+    h.beginRound();
+    h.push("a", 1.23456);
+    expect(h.get("a")).toEqual({ points: [0, 0, 0, 0, 1.235], known: 1, stepMs: 1000, max: 2, min: 0, unit: "keys/s" });
+    for (let i = 0; i < 6; i++) {
+      h.beginRound();
+      h.push("a", i);
+    }
+    expect(h.get("a")).toMatchObject({ points: [1, 2, 3, 4, 5], known: 5, max: 5 });
+    h.retain(new Set());
+    expect(h.get("a").points).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe("PSRD levels", () => {
+  const t = psrdThresholds({ start_request_psrd_threshold: 500, stop_request_psrd_threshold: 2000, get_psrd_block_size: 1000 });
+  it("ok at or above the refill threshold (also below the stop threshold), low below it, exhausted below 64 B", () => {
+    expect(t).toEqual({ start: 500, stop: 2000, full: 3000, exhausted: 64 });
+    expect([5000, 2000, 1999, 500, 499, 64, 63, 0].map((v) => poolLevelName(v, t))).toEqual([
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "low",
+      "low",
+      "exhausted",
+      "exhausted",
+    ]);
+    const pool = { available: 1000 };
+    expect(linkLevelName({ clientOwned: pool, hubOwned: { available: 10 } }, true, t)).toBe("exhausted");
+    expect(linkLevelName({ clientOwned: pool, hubOwned: pool }, false, t)).toBe("down");
+    expect(linkLevelName({ registered: false, clientOwned: pool, hubOwned: pool }, true, t)).toBe("down");
+    expect(linkLevelName({ clientOwned: pool }, true, t)).toBe("down");
+    expect(psrdThresholds({ start_request_psrd_threshold: 10, stop_request_psrd_threshold: 20, get_psrd_block_size: 64 }).exhausted).toBe(
+      10,
+    );
+  });
+});
+
 describe("Prometheus text", () => {
   const TEXT = [
     "# HELP dske_keys_established_total Keys handed to SAEs over ETSI 014, per SAE pair and role",
@@ -126,6 +244,10 @@ describe("Prometheus text", () => {
       'dske_keys_established_total{master_sae="serena",slave_sae="sam"} 1\n' +
       'dske_keys_established_total{slave_sae="sam"} 9\n';
     const pairs = pairKeyCounts(parsePrometheusText(TEXT + extra));
+    expect(processStartMs(parsePrometheusText(TEXT))).toBeUndefined();
+    expect(processStartMs(parsePrometheusText('process_start_time_seconds{node="x"} 1700000000\n'))).toBe(1_700_000_000_000);
+    // Every accepted name of a metric is read (a renamed metric keeps working).
+    for (const name of METRIC_NAMES.processStart) expect(processStartMs(parsePrometheusText(`${name} 12\n`))).toBe(12_000);
     expect(pairs).toEqual([
       { master: "sam", slave: "sunny", issued: 7, delivered: 5 },
       { master: "sam", slave: "susan", issued: 2, delivered: 0 },
@@ -151,10 +273,10 @@ describe("DashboardModel", () => {
     );
     expect(s.seq).toBe(1);
     expect(s.time).toBe(new Date(1_000_000).toISOString());
-    expect(s.psrd).toEqual({ start: 500, stop: 2000, full: 3000 });
+    expect(s.psrd).toEqual({ start: 500, stop: 2000, full: 3000, exhausted: 64 });
     expect(s.hubs).toEqual([
-      { name: "hank", port: 9100, state: "up", shares: 3, peerClients: 2 },
-      { name: "helen", port: 9101, state: "up", shares: 0, peerClients: 2 },
+      { name: "hank", port: 9100, state: "up", shares: 3, peerClients: 2, restarts: 0 },
+      { name: "helen", port: 9101, state: "up", shares: 0, peerClients: 2, restarts: 0 },
     ]);
     expect(s.clients.map((c) => [c.name, c.state, c.registeredHubs, c.issued?.count, c.delivered?.count])).toEqual([
       ["carol", "up", 2, 4, 0],
@@ -171,10 +293,13 @@ describe("DashboardModel", () => {
       hub: "helen",
       source: "client",
       registered: true,
-      clientOwned: { available: 2800, used: 200, size: 3000 },
-      hubOwned: { available: 2500, used: 500, size: 3000 },
+      clientOwned: { available: 2800, used: 200, size: 3000, level: "ok" },
+      hubOwned: { available: 2500, used: 500, size: 3000, level: "ok" },
+      level: "ok",
     });
-    expect(s.totals).toEqual({ issued: { count: 4, rate: 0 }, delivered: { count: 4, rate: 0 }, nodesUp: 4, nodes: 4 });
+    // No metrics: the counts come from the clients' key records.
+    expect(s.clients.map((c) => c.countsFrom)).toEqual(["status", "status"]);
+    expect(s.totals).toMatchObject({ issued: { count: 4, rate: 0 }, delivered: { count: 4, rate: 0 }, nodesUp: 4, nodes: 4 });
     expect(s.pairs).toEqual([]);
   });
 
@@ -184,7 +309,7 @@ describe("DashboardModel", () => {
       [obs("hank", up(hubStatus("hank"))), obs("helen", down), obs("carol", up(clientStatus("carol", ["sam"], 0, 0))), obs("curtis", down)],
       0,
     );
-    expect(s.hubs[1]).toEqual({ name: "helen", port: 9101, state: "down", detail: down.detail });
+    expect(s.hubs[1]).toEqual({ name: "helen", port: 9101, state: "down", detail: down.detail, restarts: 0 });
     expect(s.clients[1]).toMatchObject({ name: "curtis", state: "down", encryptors: ["sunny", "susan"] });
     expect(s.clients[1].issued).toBeUndefined();
     const link = (c: string, h: string) =>
@@ -197,38 +322,146 @@ describe("DashboardModel", () => {
       hub: "hank",
       source: "hub",
       registered: true,
-      clientOwned: { available: 1200, used: 1800, size: 3000 },
-      hubOwned: { available: 400, used: 2600, size: 3000 },
+      clientOwned: { available: 1200, used: 1800, size: 3000, level: "ok" },
+      hubOwned: { available: 400, used: 2600, size: 3000, level: "low" },
+      level: "down", // curtis is down: its pools come from hank, the link carries nothing
     });
-    expect(link("curtis", "helen")).toEqual({ client: "curtis", hub: "helen", source: "none" });
+    expect(link("curtis", "helen")).toEqual({ client: "curtis", hub: "helen", source: "none", level: "down" });
     expect(link("carol", "helen").source).toBe("client"); // the client still reports its pools with helen
     expect(s.totals.nodesUp).toBe(2);
     // A node missing from the round is shown down too.
     expect(m.update([], 1000).hubs[0]).toMatchObject({ state: "down", detail: "not polled yet" });
   });
 
-  it("key counts become rates over successive rounds; per-pair counts from the master's and the slave's metrics", () => {
+  it("key counts come from the pair counters: per client, per pair and in total they agree, with one rate", () => {
     const m = new DashboardModel(topology, { pollMs: 1000, rateWindowMs: 10_000 });
     const metrics = (n: number, side: "master" | "slave") =>
       `dske_keys_${side === "master" ? "established" : "delivered"}_total{node="x",master_sae="sam",slave_sae="sunny"} ${n}\n`;
-    const round = (t: number, issued: number, pairMaster: number, pairSlave: number): DashboardSnapshot =>
+    // The status' key records (999) are another quantity (kept 24 h, pruned): not what is shown.
+    const round = (t: number, pairMaster: number, pairSlave: number): DashboardSnapshot =>
       m.update(
         [
           obs("hank", up(hubStatus("hank"))),
           obs("helen", up(hubStatus("helen"))),
-          obs("carol", up(clientStatus("carol", ["sam"], issued, 0)), metrics(pairMaster, "master")),
-          obs("curtis", up(clientStatus("curtis", ["sunny", "susan"], 0, issued)), metrics(pairSlave, "slave")),
+          obs("carol", up(clientStatus("carol", ["sam"], 999, 0)), metrics(pairMaster, "master")),
+          obs("curtis", up(clientStatus("curtis", ["sunny", "susan"], 0, 999)), metrics(pairSlave, "slave")),
         ],
         t,
       );
-    round(0, 10, 10, 10);
-    round(1000, 14, 14, 12);
-    const s = round(2000, 30, 30, 29);
+    round(0, 10, 10);
+    round(1000, 14, 12);
+    const s = round(2000, 30, 29);
     expect(s.seq).toBe(3);
-    expect(s.clients[0].issued).toEqual({ count: 30, rate: 2 }); // (30 - 10) keys in the 10 s window
-    expect(s.clients[1].delivered).toEqual({ count: 30, rate: 2 });
-    expect(s.totals.issued).toEqual({ count: 30, rate: 2 });
-    expect(s.pairs).toEqual([{ master: "sam", slave: "sunny", issued: { count: 30, rate: 2 }, delivered: { count: 29, rate: 1.9 } }]);
+    expect(s.clients[0]).toMatchObject({ countsFrom: "metrics", issued: { count: 30, rate: 2 }, delivered: { count: 0, rate: 0 } });
+    expect(s.clients[1].delivered).toEqual({ count: 29, rate: 1.9 });
+    expect(s.totals).toMatchObject({ issued: { count: 30, rate: 2 }, delivered: { count: 29, rate: 1.9 } });
+    expect(s.pairs).toMatchObject([{ master: "sam", slave: "sunny", issued: { count: 30, rate: 2 }, delivered: { count: 29, rate: 1.9 } }]);
+  });
+
+  it("a client restart: the counts carry on, the restart is shown, and header, clients and pairs still agree", () => {
+    const m = new DashboardModel(topology, { pollMs: 1000, rateWindowMs: 10_000 });
+    const carolMetrics = (startS: number, pairs: Record<string, number>) =>
+      `process_start_time_seconds{node="carol"} ${startS}\n` +
+      Object.entries(pairs)
+        .map(([slave, n]) => `dske_keys_established_total{master_sae="sam",slave_sae="${slave}"} ${n}\n`)
+        .join("");
+    const curtisMetrics = (n: number) =>
+      `process_start_time_seconds 500\ndske_keys_delivered_total{master_sae="sam",slave_sae="sunny"} ${n}\n`;
+    const round = (t: number, carol: string | undefined, curtisDelivered: number): DashboardSnapshot =>
+      m.update(
+        [
+          obs("hank", up(hubStatus("hank")), "process_start_time_seconds 400\n"),
+          obs("helen", up(hubStatus("helen"))),
+          carol === undefined ? obs("carol", down) : obs("carol", up(clientStatus("carol", ["sam"], 0, 0)), carol),
+          obs("curtis", up(clientStatus("curtis", ["sunny", "susan"], 0, 0)), curtisMetrics(curtisDelivered)),
+        ],
+        t,
+      );
+    const agree = (s: DashboardSnapshot) => {
+      const sumPairs = (side: "issued" | "delivered") => s.pairs.reduce((n, p) => n + p[side].count, 0);
+      const sumClients = (side: "issued" | "delivered") => s.clients.reduce((n, c) => n + (c[side]?.count ?? 0), 0);
+      expect(sumPairs("issued")).toBe(s.totals.issued.count);
+      expect(sumClients("issued")).toBe(s.totals.issued.count);
+      expect(sumPairs("delivered")).toBe(s.totals.delivered.count);
+      expect(sumClients("delivered")).toBe(s.totals.delivered.count);
+      const rates = (xs: readonly { issued?: { rate: number } }[]) => xs.reduce((n, x) => n + (x.issued?.rate ?? 0), 0);
+      expect(rates(s.pairs)).toBeCloseTo(s.totals.issued.rate, 10);
+      expect(rates(s.clients)).toBeCloseTo(s.totals.issued.rate, 10);
+    };
+    agree(round(0, carolMetrics(1000, { sunny: 17, susan: 3 }), 17));
+    // carol is stopped: its last counts stay in the totals, its rate falls to 0 over the window
+    const whileDown = round(1000, undefined, 17);
+    expect(whileDown.clients[0]).toMatchObject({ state: "down", issued: { count: 20 }, restarts: 0 });
+    expect(whileDown.totals.issued.count).toBe(20);
+    // carol's new process (start time 2000 s) has counted 4 keys to sunny, none to susan yet
+    const s = round(2000, carolMetrics(2000, { sunny: 4 }), 21);
+    agree(s);
+    expect(s.clients[0]).toMatchObject({
+      state: "up",
+      issued: { count: 24 },
+      restarts: 1,
+      restartedAt: new Date(2_000_000).toISOString(),
+      startedAt: new Date(2_000_000).toISOString(),
+    });
+    expect(s.pairs.map((p) => [p.master, p.slave, p.issued.count, p.delivered.count])).toEqual([
+      ["sam", "sunny", 21, 21],
+      ["sam", "susan", 3, 0],
+    ]);
+    expect(s.totals.issued.count).toBe(24);
+    expect(s.totals.issued.rate).toBeCloseTo(0.4, 10); // 4 new keys over the 10 s window
+    expect(s.clients[1]).toMatchObject({ restarts: 0, startedAt: new Date(500_000).toISOString() });
+    expect(s.hubs[0]).toMatchObject({ restarts: 0, startedAt: new Date(400_000).toISOString() });
+    // A later round of the same process is no restart.
+    const later = round(3000, carolMetrics(2000, { sunny: 5, susan: 1 }), 22);
+    agree(later);
+    expect(later.clients[0]).toMatchObject({ restarts: 1, issued: { count: 26 } });
+  });
+
+  it("a counter that goes down is a restart too (a node without a start time); a new pair counts from 0", () => {
+    const m = new DashboardModel(topology, { pollMs: 1000, rateWindowMs: 10_000 });
+    const round = (t: number, text: string) =>
+      m.update([obs("carol", up(clientStatus("carol", ["sam"], 0, 0)), text), obs("curtis", down)], t);
+    round(0, 'dske_keys_established_total{master_sae="sam",slave_sae="sunny"} 8\n');
+    const s = round(1000, 'dske_keys_established_total{master_sae="sam",slave_sae="sunny"} 2\n');
+    expect(s.clients[0]).toMatchObject({ restarts: 1, restartedAt: new Date(1000).toISOString(), issued: { count: 10 } });
+    // sam → susan appears: its 5 keys were made since the last round (rate over the window: 0.5/s)
+    const t = round(
+      2000,
+      'dske_keys_established_total{master_sae="sam",slave_sae="sunny"} 2\ndske_keys_established_total{master_sae="sam",slave_sae="susan"} 5\n',
+    );
+    expect(t.pairs.find((p) => p.slave === "susan")?.issued).toEqual({ count: 5, rate: 0.5 });
+    expect(t.totals.issued.count).toBe(15);
+  });
+
+  it("colours: an idle healthy topology (pools between the thresholds) is ok; below the refill threshold low; exhausted; down", () => {
+    const m = new DashboardModel(topology, { pollMs: 1000 });
+    const client = (c: number, h: number) => ({
+      ...clientStatus("carol", ["sam"], 0, 0),
+      peer_hubs: [
+        { hub_name: "hank", registered: true, pools: pools(c, h) },
+        { hub_name: "helen", registered: false },
+      ],
+    });
+    const levels = (c: number, h: number) =>
+      m
+        .update([obs("hank", up(hubStatus("hank"))), obs("helen", up(hubStatus("helen"))), obs("carol", up(client(c, h)))], 0)
+        .links.filter((l) => l.client === "carol")
+        .map((l) => l.level);
+    expect(levels(1000, 600)).toEqual(["ok", "down"]); // between start (500) and stop (2000): idle, healthy
+    expect(levels(1000, 499)).toEqual(["low", "down"]);
+    expect(levels(63, 2000)).toEqual(["exhausted", "down"]);
+  });
+
+  it("sparklines are full length from the first round, with a round scale and how much was polled", () => {
+    const m = new DashboardModel(topology, { pollMs: 1000, rateWindowMs: 10_000, sparkSpanMs: 60_000 });
+    const text = (n: number) => `dske_keys_established_total{master_sae="sam",slave_sae="sunny"} ${n}\n`;
+    const first = m.update([obs("carol", up(clientStatus("carol", ["sam"], 0, 0)), text(0))], 0);
+    expect(first.totals.spark.issued).toEqual({ points: new Array(60).fill(0), known: 1, stepMs: 1000, max: 1, min: 0, unit: "keys/s" });
+    const s = m.update([obs("carol", up(clientStatus("carol", ["sam"], 0, 0)), text(30))], 1000);
+    expect(s.pairs[0].spark.points).toHaveLength(60);
+    expect(s.pairs[0].spark.points.at(-1)).toBe(3); // 30 keys over the 10 s window
+    expect(s.pairs[0].spark).toMatchObject({ known: 2, max: 5, unit: "keys/s" });
+    expect(s.totals.spark.issued.points).toEqual(s.pairs[0].spark.points);
   });
 });
 

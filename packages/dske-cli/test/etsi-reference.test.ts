@@ -72,8 +72,10 @@ test("get-key-pair: keys as one object on both sides → Key values match (the r
   expect(r.code).toBe(0);
   expect(r.out.at(-1)).toBe("Key values match");
   expect(r.out.join("\n")).toContain(JSON.stringify({ keys: KEY }, null, 2));
-  // Each call as its SAE (the reference ignores the header; ours needs it).
+  // Each call as its SAE (the reference ignores the header; ours needs it). First the slave's KME
+  // is checked (its open health route; a 200 of whatever body, or a 404 of a reference KME, counts as up).
   expect(seen.map((s) => [s.url.split("?")[0], s.auth])).toEqual([
+    ["/client/a/health", "sb"],
     ["/client/a/etsi/api/v1/keys/sb/enc_keys", "sa"],
     ["/client/a/etsi/api/v1/keys/sa/dec_keys", "sb"],
   ]);

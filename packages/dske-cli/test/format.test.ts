@@ -116,6 +116,9 @@ describe("compareKeys", () => {
 
 /** An ETSI "server" whose slave side returns a different key value. */
 class LyingCaller extends EtsiCaller {
+  override reachable(): Promise<void> {
+    return Promise.resolve();
+  }
   override getKey(): Promise<EtsiResponse> {
     return Promise.resolve({ status: 200, body: { keys: [{ key_ID: "k1", key: "AAAAAAAAAAA=" }] } });
   }

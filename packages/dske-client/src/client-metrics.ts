@@ -12,6 +12,10 @@ import { Counter, Gauge } from "prom-client";
 import { NodeMetrics, boundedLabel } from "@dske/server";
 import type { Client } from "./client.js";
 import { ClientMgmtStatusSchema, type ClientMgmtStatus } from "@dske/protocol";
+import { version as CLIENT_VERSION } from "../package.json";
+
+/** The reason a client counts in dske_auth_failures_total besides the common ones (an ETSI call refused with 401). */
+export const ETSI_UNAUTHORIZED_REASON = "etsi_unauthorized";
 
 export type KeyRole = "master" | "slave";
 
@@ -49,6 +53,8 @@ export function pairLabels(client: Pick<Client, "encryptors" | "kmeOf">, pair: S
 
 export function registerClientMetrics(node: NodeMetrics, client: Client): ClientMetrics {
   const registers = [node.registry];
+  node.setVersion(CLIENT_VERSION);
+  node.declareAuthFailureReasons([ETSI_UNAUTHORIZED_REASON]);
   // One status snapshot per scrape (see registerHubMetrics).
   let cache: { at: number; status: ClientMgmtStatus | undefined } | undefined;
   node.onScrape(() => (cache = undefined));
@@ -76,14 +82,14 @@ export function registerClientMetrics(node: NodeMetrics, client: Client): Client
       for (const h of status()?.peer_hubs ?? []) this.set({ peer: h.hub_name }, h.registered ? 1 : 0);
     },
   });
-  new Gauge({
-    name: "dske_client_bad_shares",
-    help: "Shares from the hub that failed the key check since start (robust reconstruction named the hub)",
+  new Counter({
+    name: "dske_client_bad_shares_total",
+    help: "Shares from the hub that failed the key check since the client started (robust reconstruction named the hub), per hub",
     labelNames: ["peer"],
     registers,
     collect() {
       this.reset();
-      for (const h of status()?.peer_hubs ?? []) this.set({ peer: h.hub_name }, h.bad_shares ?? 0);
+      for (const h of status()?.peer_hubs ?? []) this.inc({ peer: h.hub_name }, h.bad_shares ?? 0);
     },
   });
   new Gauge({
@@ -117,7 +123,7 @@ export function registerClientMetrics(node: NodeMetrics, client: Client): Client
     }),
     keysFailed: new Counter({
       name: "dske_keys_failed_total",
-      help: "Keys requested over ETSI 014 (valid requests) that were not handed out, per SAE pair and role (master: enc_keys, slave: dec_keys)",
+      help: "Keys an authenticated SAE asked for over ETSI 014 (well-formed request) that were not handed out (unknown SAE or key, no shares, hubs down), per SAE pair (unconfigured names: other) and role (master: enc_keys, slave: dec_keys)",
       labelNames: ["master_sae", "slave_sae", "role"],
       registers,
     }),

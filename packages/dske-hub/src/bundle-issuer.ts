@@ -344,7 +344,10 @@ export class BundleIssuer {
    */
   private async reserveStaged(staging: Pool, s: Staged, clientName: string): Promise<Reservation | undefined> {
     try {
-      return await staging.reserve({ fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] }, `confirm block ${s.uuid} of ${clientName}`);
+      return await staging.reserve(
+        { fragments: [{ blockUuid: s.uuid, start: 0, size: s.size }] },
+        `confirm block ${s.uuid} of ${clientName}`,
+      );
     } catch (err) {
       if (!(err instanceof PsrdError) || (err.code !== "consumed" && err.code !== "unknown_block")) throw err;
       const rec: ProvisionRecord = { t: "act", c: clientName, b: s.uuid };

@@ -11,9 +11,9 @@ import { validate } from "@readme/openapi-parser";
 import { MemoryStore } from "@dske/psrd";
 import { Hub } from "../src/hub";
 import { HubApi, type IssueBundleResponse } from "@dske/protocol";
-import { hubOpenApi } from "../src/http/routes";
+import { hubMounts, hubOpenApi } from "../src/http/routes";
 import { createHubRouter } from "../src/http/router";
-import { listRouterRoutes } from "@dske/server";
+import { listRouterRoutes, servedOperations } from "@dske/server";
 import { parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, defined, encryptShare, errorBody, decryptShare, installOpened, useTempDir } from "./helpers";
@@ -49,6 +49,15 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) total = (total ?? 0) + Number(m[3]);
   }
   return total;
+}
+
+/** Every series (name and labels) of a scrape. */
+function series(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.slice(0, l.lastIndexOf(" ")))
+    .sort();
 }
 
 async function listen(app: express.Express): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -90,12 +99,14 @@ describe("OpenAPI document", () => {
     };
     expect(post.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/PostKeySharesRequest" });
     expect(post.parameters).toContainEqual(expect.objectContaining({ name: "DSKE-Signature", in: "header" }));
-    const psrd = doc.paths["/hub/hank/dske/oob/v1/psrd"].get as { parameters: { name: string; required: boolean }[] };
+    const psrd = doc.paths["/hub/hank/dske/oob/v1/psrd"].get as { parameters: { name: string; required: boolean; schema: unknown }[] };
     expect(psrd.parameters.map((p) => [p.name, p.required])).toEqual([
       ["client_name", true],
       ["pool_owner", true],
       ["size", true],
     ]);
+    // A coerced query integer is documented as what it means: an integer with its bounds.
+    expect(psrd.parameters.find((p) => p.name === "size")).toMatchObject({ schema: { type: "integer", minimum: 1 } });
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining(["ErrorBody", "HubStatus", "FetchKeySharesResponse", "PsrdResponse", "GetKeyShareResponse"]),
     );
@@ -109,27 +120,29 @@ describe("OpenAPI document", () => {
         .filter((r) => !r.path.includes("/docs/assets/")) // Swagger UI's static files
         .map((r) => `${r.method.toUpperCase()} ${r.path}`)
         .sort();
-      expect(registered).toEqual(operations(hubOpenApi("hank")));
+      expect(registered).toEqual(servedOperations(hubMounts("hank")));
       expect(registered).toContain("POST /hub/hank/dske/api/v1/key-shares/fetch");
+      // Documented: every route but the infrastructure endpoints (openapi.json, docs, redoc, metrics, health).
+      expect(operations(hubOpenApi("hank"))).toEqual(registered.filter((r) => !/\/(openapi\.json|docs|redoc|metrics|health)$/.test(r)));
       // Without metrics, /metrics is neither served nor documented.
       const bare = createHubRouter({ hub, metrics: false, onError: () => {} });
       const bareOps = listRouterRoutes(bare)
         .filter((r) => !r.path.includes("/docs/assets/"))
         .map((r) => `${r.method.toUpperCase()} ${r.path}`)
         .sort();
-      expect(bareOps).toEqual(operations(hubOpenApi("hank", { metrics: false })));
+      expect(bareOps).toEqual(servedOperations(hubMounts("hank", { metrics: false })));
       expect(bareOps).not.toContain("GET /hub/hank/metrics");
     } finally {
       await hub.close();
     }
   });
 
-  test("every documented operation is served (no 'no such endpoint' 404)", async () => {
+  test("every mounted operation is served (no 'no such endpoint' 404)", async () => {
     const hub = await Hub.open({ name: "hank", store: new MemoryStore(), sweepIntervalMs: 0 });
     const app = express();
     app.use(createHubRouter({ hub, onError: () => {}, onStop: () => {}, operatorToken: TOKEN }));
     try {
-      for (const op of operations(hubOpenApi("hank"))) {
+      for (const op of servedOperations(hubMounts("hank"))) {
         const [method, p] = op.split(" ");
         if (p.endsWith("/mgmt/v1/stop")) continue; // answered, but would stop nothing here: checked below
         const res = await request(app)[method.toLowerCase() as "get"](p);
@@ -230,13 +243,13 @@ describe("metrics and request IDs", () => {
       expect(metric(afterPsrd, "dske_hub_registered_clients")).toBe(2);
       const carolPools = defined(hub.status().peer_clients.find((c) => c.client_name === "carol")).pools;
       const avail0 = defined(metric(afterPsrd, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" }));
-      const used0 = defined(metric(afterPsrd, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" }));
+      const used0 = defined(metric(afterPsrd, "dske_psrd_consumed_bytes_total", { peer: "carol", pool: "client_owned" }));
       expect(avail0).toBe(carolPools.client_owned.available);
       expect(avail0).toBeGreaterThan(4000); // 4096 minus the gf128 hash-key prefix of the block
       expect(used0).toBe(carolPools.client_owned.used);
-      expect(metric(afterPsrd, "dske_psrd_delivered_bytes", { peer: "carol", pool: "hub_owned" })).toBe(4096);
+      expect(metric(afterPsrd, "dske_psrd_delivered_bytes_total", { peer: "carol", pool: "hub_owned" })).toBe(4096);
       expect(metric(afterPsrd, "dske_http_requests_total", { route: "registerClient", status: "200", method: "PUT" })).toBe(2);
-      expect(metric(afterPsrd, "dske_psrd_delivered_bytes", { peer: "carol", pool: "client_owned" })).toBe(4096);
+      expect(metric(afterPsrd, "dske_psrd_delivered_bytes_total", { peer: "carol", pool: "client_owned" })).toBe(4096);
       expect(metric(afterPsrd, "dske_http_requests_total", { route: "issuePsrdBundle", status: "200" })).toBe(2);
       expect(metric(afterPsrd, "dske_http_requests_total", { route: "confirmPsrd", status: "200" })).toBe(2);
       expect(metric(afterPsrd, "dske_http_request_duration_seconds_count", { route: "issuePsrdBundle" })).toBe(2);
@@ -256,7 +269,7 @@ describe("metrics and request IDs", () => {
       expect(metric(afterPost, "dske_hub_shares_stored")).toBe(1);
       expect(metric(afterPost, "dske_hub_shares_received_total", { client: "carol" })).toBe(1);
       // 16 (request tag) + 48 (pad) consumed from carol's client-owned pool at the hub.
-      expect(metric(afterPost, "dske_psrd_consumed_bytes", { peer: "carol", pool: "client_owned" })).toBe(used0 + 64);
+      expect(metric(afterPost, "dske_psrd_consumed_bytes_total", { peer: "carol", pool: "client_owned" })).toBe(used0 + 64);
       expect(metric(afterPost, "dske_psrd_available_bytes", { peer: "carol", pool: "client_owned" })).toBe(avail0 - 64);
 
       const got = await apis.curtis.getKeyShare({ client_name: "curtis", master_sae_id: "sam", slave_sae_id: "sunny", key_id: KEY });
@@ -273,17 +286,14 @@ describe("metrics and request IDs", () => {
       const afterBad = await scrape();
       expect(metric(afterBad, "dske_auth_failures_total")).toBe(2);
       expect(metric(afterBad, "dske_auth_failures_total", { reason: "unknown_peer" })).toBe(1);
-      expect(metric(afterBad, "dske_http_requests_total", { route: "postKeyShare", status: "401" })).toBe(2);
-      // Default labels name the node.
-      expect(afterBad).toMatch(/dske_hub_shares_stored\{node="hank",kind="hub"\} 0/);
+      // 401s are counted by reason only (those series exist from the start), not per route and status.
+      expect(metric(afterBad, "dske_http_requests_total", { route: "postKeyShare", status: "401" })).toBeUndefined();
+      expect(series(afterBad)).toEqual(series(afterGet));
+      // No constant labels: the node's kind and version are on dske_build_info.
+      expect(afterBad).toMatch(/^dske_hub_shares_stored 0$/m);
+      expect(afterBad).toMatch(/^dske_build_info\{version="\d+\.\d+\.\d+[^"]*",kind="hub"\} 1$/m);
 
       // Label hygiene: made-up client names (unauthenticated) and odd methods create no new series.
-      const series = (text: string) =>
-        text
-          .split("\n")
-          .filter((l) => l.startsWith("dske_") && !l.startsWith("dske_http_request_duration"))
-          .map((l) => l.slice(0, l.lastIndexOf(" ")))
-          .sort();
       const junk = async (i: number) => {
         const P = "/hub/hank/dske/api/v1";
         await request(app)
@@ -297,11 +307,14 @@ describe("metrics and request IDs", () => {
           .expect(401);
         await request(app).propfind(`/hub/hank/junk-${i}`);
       };
-      await junk(0);
       const j0 = await scrape();
+      await junk(0);
+      const added = series(await scrape()).filter((l) => !series(j0).includes(l));
+      expect(added.filter((l) => !l.includes('method="other"'))).toEqual([]); // the odd method's `other` series only
+      const j1a = await scrape();
       for (let i = 1; i <= 20; i++) await junk(i);
       const j1 = await scrape();
-      expect(series(j1)).toEqual(series(j0));
+      expect(series(j1)).toEqual(series(j1a));
       expect(j1).not.toMatch(/junk-|PROPFIND/);
       expect(metric(j1, "dske_http_requests_total", { method: "other" })).toBe(21);
       expect(router.metrics?.clientLabel("carol")).toBe("carol");
@@ -370,9 +383,11 @@ describe("standalone server", () => {
     try {
       const spec = await request(running.url).get("/openapi.json");
       expect(spec.status).toBe(200);
-      expect(Object.keys((spec.body as { paths: Record<string, unknown> }).paths)).toEqual(
-        expect.arrayContaining(["/openapi.json", "/docs", "/metrics", "/health", "/hub/hank/metrics", "/hub/hank/health"]),
+      // Infrastructure endpoints are listed in the description, not as operations.
+      expect(Object.keys((spec.body as { paths: Record<string, unknown> }).paths).filter((p) => /(metrics|health|docs)$/.test(p))).toEqual(
+        [],
       );
+      expect((spec.body as { info: { description: string } }).info.description).toContain("`GET /metrics`");
       expect((await validate(spec.body as never)).valid).toBe(true);
       expect((await request(running.url).get("/docs")).status).toBe(200);
       await request(running.url)
@@ -391,7 +406,10 @@ describe("standalone server", () => {
       const m = await request(running.url).get("/metrics").set(AUTH);
       expect(m.headers["content-type"]).toMatch(/^text\/plain/);
       expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "200" })).toBe(1);
-      expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "401" })).toBe(1);
+      expect(metric(m.text, "dske_http_requests_total", { route: "registerClient", status: "401" })).toBeUndefined(); // counted by reason
+      // reg-0 (no proof of identity) and /metrics without the operator token
+      expect(metric(m.text, "dske_auth_failures_total", { reason: "hub_unauthorized" })).toBe(1);
+      expect(metric(m.text, "dske_auth_failures_total", { reason: "operator_credential_missing" })).toBe(1);
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocumentAtRoot" })).toBeUndefined(); // same operation id at both mounts
       expect(metric(m.text, "dske_http_requests_total", { route: "getOpenApiDocument", status: "200" })).toBe(1);
       const reqLine = lines.find((l) => l.path === "/hub/hank/dske/oob/v1/registration" && l.status === 200);

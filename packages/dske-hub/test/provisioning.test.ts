@@ -436,7 +436,9 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     // Both staged copies are consumed: nothing left to move twice.
     const staging = await node.store.openPool("staged.carol", "peer");
     for (const b of [moved, intact]) {
-      await expect(staging.take({ fragments: [{ blockUuid: b.uuid, start: 0, size: b.data.length }] }, "test")).rejects.toMatchObject({ code: "consumed" });
+      await expect(staging.take({ fragments: [{ blockUuid: b.uuid, start: 0, size: b.data.length }] }, "test")).rejects.toMatchObject({
+        code: "consumed",
+      });
     }
     expect(await node.hub.confirmPsrd("carol", [moved.uuid, lost.uuid, intact.uuid])).toBe(0); // idempotent
     await node.hub.close();

@@ -13,6 +13,7 @@ export {
   named,
   expressPath,
   fullPath,
+  servedOperations,
   MANAGEMENT_TAG,
   type RouteSpec,
   type RouteResponse,
@@ -94,3 +95,4 @@ export {
   type TlsFileRef,
   type ServerTlsFiles,
 } from "./tls-files.js";
+export { plainOptionDescription, plainDefault, type HelpOption } from "./cli-help.js";

@@ -88,7 +88,14 @@ export function buildOpenApiDocument(info: OpenApiInfo, mounts: readonly Mounted
 
   const paths: OpenApiDocument["paths"] = {};
   const operationIds = new Set<string>();
+  const infrastructure: string[] = [];
   for (const mount of mounts) {
+    if (mount.infrastructure) {
+      for (const route of mount.routes)
+        infrastructure.push(`\`${route.method.toUpperCase()} ${fullPath(mount.prefix, route.path)}\` (${route.summary})`);
+      continue;
+    }
+    if (mount.aliasOf !== undefined) continue; // described on the operations of the aliased mount (below)
     for (const route of mount.routes) {
       const path = fullPath(mount.prefix, route.path);
       const operationId = route.operationId + (mount.operationIdSuffix ?? "");
@@ -99,19 +106,40 @@ export function buildOpenApiDocument(info: OpenApiInfo, mounts: readonly Mounted
       item[route.method] = operation(route, operationId, ref);
     }
   }
+  for (const alias of mounts) {
+    if (alias.aliasOf === undefined) continue;
+    for (const route of alias.routes) {
+      const item = Object.hasOwn(paths, fullPath(alias.aliasOf, route.path)) ? paths[fullPath(alias.aliasOf, route.path)] : {};
+      const op = Object.hasOwn(item, route.method) ? item[route.method] : undefined;
+      if (op === undefined)
+        throw new Error(`openapi: alias ${route.method.toUpperCase()} ${fullPath(alias.prefix, route.path)} of nothing`);
+      const note = `Also served at \`${fullPath(alias.prefix, route.path)}\` (same operation, an alias).`;
+      op.description = typeof op.description === "string" ? `${op.description}\n\n${note}` : note;
+    }
+  }
+  const description = [
+    ...(info.description !== undefined ? [info.description] : []),
+    ...(infrastructure.length > 0 ? [`Infrastructure endpoints (not API operations): ${infrastructure.join("; ")}.`] : []),
+  ].join("\n\n");
   return {
     openapi: "3.1.0",
-    info: { ...info },
+    info: { ...info, ...(description !== "" ? { description } : {}) },
     paths,
     components: { schemas, securitySchemes: { ...SECURITY_SCHEMES } },
   };
 }
 
+/**
+ * Path and query parameters. The value schema is the output side (what the value means: a
+ * coerced `z.coerce.number().pipe(z.int()...)` is an integer with its bounds, not the string the
+ * URL carries); whether it is required comes from the input side (a default makes it optional).
+ */
 function parameters(schema: z.ZodObject | undefined, where: "path" | "query"): JsonObject[] {
   if (!schema) return [];
-  const js = jsonSchema(schema, "input");
+  const input = jsonSchema(schema, "input");
+  const js = jsonSchema(schema, "output");
   const props = (js.properties ?? {}) as Record<string, JsonObject>;
-  const required = new Set((js.required ?? []) as string[]);
+  const required = new Set((input.required ?? []) as string[]);
   return Object.entries(props).map(([name, s]) => {
     const { description, ...rest } = s;
     return {

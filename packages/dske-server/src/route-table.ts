@@ -62,6 +62,21 @@ export interface MountedRoutes {
   readonly routes: readonly RouteSpec[];
   /** Appended to every operationId (e.g. "_root" for the second mount of the ETSI table). */
   readonly operationIdSuffix?: string;
+  /**
+   * Served, but an alias of the mount at this prefix (same table): not a second operation in the
+   * OpenAPI document; each operation of that mount names the alias path in its description.
+   */
+  readonly aliasOf?: string;
+  /**
+   * Infrastructure endpoints (openapi.json, docs, redoc, metrics, health): served, but not API
+   * operations; the document lists them in its `info.description` instead.
+   */
+  readonly infrastructure?: boolean;
+}
+
+/** Every operation the mounts serve (aliases and infrastructure endpoints included), as `METHOD /path`. */
+export function servedOperations(mounts: readonly MountedRoutes[]): string[] {
+  return mounts.flatMap((m) => m.routes.map((r) => `${r.method.toUpperCase()} ${fullPath(m.prefix, r.path)}`)).sort();
 }
 
 /** `/{slave_SAE_ID}/enc_keys` → `/:slave_SAE_ID/enc_keys` (path-to-regexp syntax). */

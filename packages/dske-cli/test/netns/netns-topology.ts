@@ -15,7 +15,7 @@
  * Diagnostics: DSKE_NETNS_KEEP=1 keeps the temporary directory (YAML, state, node logs);
  * DSKE_NETNS_NO_RELAY=1 leaves the client → hub links direct (no relay, so no delay either).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,7 +26,13 @@ import { DelayRelay } from "./delay-relay";
 import { NetnsLab, type ExecResult } from "./netns-lab";
 import { NetPolicies } from "./netns-nft";
 
-export const REPO_ROOT = path.resolve(__dirname, "../../../..");
+/** The repository root: the nearest directory up from the working directory with pnpm-workspace.yaml (jest runs from the root, the bench from packages/dske-cli; this file is loaded both as CommonJS and as ESM). */
+export const REPO_ROOT = ((): string => {
+  for (let d = process.cwd(); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, "pnpm-workspace.yaml"))) return d;
+    if (path.dirname(d) === d) throw new Error("netns topology: run from inside the repository (no pnpm-workspace.yaml found)");
+  }
+})();
 export const BIN = path.join(REPO_ROOT, "packages/dske-cli/dist/bin.js");
 
 export const HUBS = ["hank", "helen", "hilary", "holly", "hugo"] as const;

@@ -98,8 +98,8 @@ test("dske-cli etsi-qkd get-key-pair between clients on different hub subsets (b
   await expectKeyPairs();
 });
 
-test("status (summary) names every node with its place and state", async () => {
-  const r = await t.cli("status");
+test("status --verbose (summary) names every node with its place and state", async () => {
+  const r = await t.cli("status", "--verbose");
   expect(r.code).toBe(0);
   expect(r.out).toContain("Hub helen on port 19603: running");
   expect(r.out).toContain("Client celia on port 19622: running");

@@ -43,8 +43,8 @@ describe("key_source psrd, allowed_auth_schemes [gf128]", () => {
     for (const k of enc) expect(Buffer.from(k.key, "base64")).toHaveLength(size / 8);
   });
 
-  it("dske-cli status shows gf128 for every peer of every node", async () => {
-    const r = await t.cli("status");
+  it("dske-cli status --verbose shows gf128 for every peer of every node", async () => {
+    const r = await t.cli("status", "--verbose");
     expect(r.code).toBe(0);
     const peerLines = r.out.filter((l) => / auth /.test(l));
     expect(peerLines.length).toBe(2 * 5 * 5); // each hub lists 5 clients, each client 5 hubs

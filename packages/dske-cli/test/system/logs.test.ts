@@ -100,7 +100,7 @@ test("every node serves /openapi.json, /docs and /metrics; metrics show the keys
     expect((await t.http.get(`${base}/metrics`, { responseType: "text" })).status).toBe(401); // the operator's only
     const metrics = await t.http.get(`${base}/metrics`, { responseType: "text", headers: t.operatorHeaders() });
     expect(metrics.status).toBe(200);
-    expect(String(metrics.data)).toContain(`node="${node.name}"`);
+    expect(String(metrics.data)).toMatch(new RegExp(`^dske_build_info\\{version="[^"]+",kind="${node.kind}"\\} 1$`, "m"));
     expect(String(metrics.data)).toContain("dske_psrd_available_bytes");
   }
   const kme = t.kmeOf("sam");

@@ -69,7 +69,7 @@ test("a cross-site stop (text/plain, foreign Origin) and a text/plain stop are r
     // Without the token a JSON stop is refused too.
     expect((await t.http.post(stop, {}, { headers: { "Content-Type": "application/json" } })).status).toBe(401);
   }
-  const r = await t.cli("status");
+  const r = await t.cli("status", "--verbose");
   expect(r.code).toBe(0);
   for (const node of t.topology.nodes) {
     expect(r.out).toContain(`${node.kind === "hub" ? "Hub" : "Client"} ${node.name} on port ${node.port}: running`);
@@ -105,6 +105,6 @@ test("dske-cli status --json and stop use the token: status documents come back,
   expect(json.stdout).toContain('"peer_hubs"');
   const stop = await t.cli("stop");
   expect(stop.code).toBe(0);
-  const after = await t.cli("status");
+  const after = await t.cli("status", "--verbose");
   for (const node of t.topology.nodes) expect(after.out.join("\n")).toMatch(new RegExp(`${node.name} on port ${node.port}: not running`));
 });

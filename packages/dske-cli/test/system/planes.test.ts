@@ -332,7 +332,7 @@ describe.each([
       const r = await t.http.post(`${target.base}/mgmt/v1/stop`, body, { headers, httpsAgent: target.httpsAgent });
       expect(`curtis ${what}: ${r.status}`).toBe(`curtis ${what}: ${status}`);
     }
-    const st = await t.cli("status");
+    const st = await t.cli("status", "--verbose");
     expect(st.code).toBe(0);
     for (const n of t.topology.nodes)
       expect(st.out).toContain(`${n.kind === "hub" ? "Hub" : "Client"} ${n.name} on port ${n.port}: running`);

@@ -11,11 +11,21 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
-import { LOG_OPTION_SPECS, TlsFileError, isLoopbackHost, logConfigOf, readCaFile, readServerTlsFiles, type LogConfig } from "@dske/server";
+import {
+  LOG_OPTION_SPECS,
+  plainOptionDescription,
+  TlsFileError,
+  isLoopbackHost,
+  logConfigOf,
+  readCaFile,
+  readServerTlsFiles,
+  type LogConfig,
+} from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
 import { plainRemoteHubUrls } from "../hub-tls.js";
 import { hubNameOfUrl } from "../reference-hub.js";
+import { usageIssueText } from "./usage-issues.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -86,7 +96,11 @@ export class ClientUsageError extends Error {
   override readonly name = "ClientUsageError";
 }
 
-const int = (min: number, max: number) => z.coerce.number().pipe(z.int().min(min).max(max));
+/** An integer option from `min` to `max` (its message names the range; the value given is added by usageIssueText). */
+const int = (min: number, max: number) => {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.coerce.number({ error }).pipe(z.int({ error }).min(min, { error }).max(max, { error }));
+};
 
 const HubUrlSchema = z.string().refine((s) => {
   try {
@@ -217,6 +231,7 @@ const KmeDirectorySchema = z.record(z.string(), z.string());
 /** Parse argv (without node and script) into a validated config. Throws ClientUsageError. */
 export async function parseClientArgs(argv: readonly string[]): Promise<ClientServerConfig> {
   const program = new Command("dske-client")
+    .configureHelp({ optionDescription: plainOptionDescription })
     .description("DSKE client (KME) with the ETSI GS QKD 014 API")
     .argument("<name>", "client name")
     .option("--port <port>", "port number", "8105")
@@ -330,7 +345,10 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${optionName(String(i.path[0] ?? ""))}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      return `${optionName(key)}: ${usageIssueText(i, key === "name" ? name : o[key])}`;
+    });
     throw new ClientUsageError(`invalid arguments:\n  ${lines.join("\n  ")}`);
   }
   const { tlsCert, tlsKey, tlsCa, hubCa, operatorTokenFile, allowInsecureBind, referenceSaes, referenceHubs, allowAnonymousSae, ...c } =

@@ -65,7 +65,11 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     throw new ClientUsageError(`--hubs ${plainRemoteHubMessage(plainRemoteHubs[0])}`);
   }
   const insecure = insecureBind || plainRemoteHubs.length > 0;
-  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  // A state directory this start created (mkdir returns undefined when it existed) is removed again
+  // if the start fails (e.g. the port is taken). Only the node's own directory: a parent created
+  // here may meanwhile hold other nodes' directories.
+  const createdDir = (await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 })) !== undefined;
+  const removeCreatedDir = () => (createdDir ? fs.rm(config.stateDir, { recursive: true, force: true }) : Promise.resolve());
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
     auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
   });
@@ -100,6 +104,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     });
   } catch (err) {
     await store.close();
+    await removeCreatedDir();
     throw err;
   }
   let resolveStopped!: () => void;
@@ -160,6 +165,13 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   }).catch(async (err: unknown) => {
     await client.stop();
     await store.close();
+    await removeCreatedDir();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE") {
+      throw new ClientUsageError(
+        `--port ${config.port} is already in use on ${config.host}: choose another port or stop the program using it`,
+      );
+    }
     throw err;
   });
   await client.start();

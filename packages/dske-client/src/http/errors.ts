@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from "express";
 import type { NodeMetrics } from "@dske/server";
 import { KmeError, type KmeErrorDetail, type KmeErrorKind } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { ETSI_UNAUTHORIZED_REASON } from "../client-metrics.js";
 
 /** HTTP statuses the client answers domain errors with. */
 export type KmeHttpStatus = 400 | 401 | 404 | 503;
@@ -36,7 +37,7 @@ export function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
       return;
     }
     if (err instanceof KmeError) {
-      if (err.kind === "unauthorized") node?.authFailure("etsi_unauthorized");
+      if (err.kind === "unauthorized") node?.authFailure(ETSI_UNAUTHORIZED_REASON);
       res.status(httpStatusOf(err)).json(etsiErrorBody(err));
       return;
     }

@@ -173,7 +173,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
 
   const etsi = express.Router();
   const route = (spec: Parameters<typeof registerRoute>[2], ...handlers: RequestHandler[]) => registerRoute(etsi, "", spec, ...handlers);
-  /** Run the domain call, counting keys established / failed for the SAE pair. */
+  /** Run the domain call, counting keys established / failed for the SAE pair (refused callers: not here). */
   const counted = async <T extends { keys: unknown[] }>(
     labels: { master_sae: string; slave_sae: string; role: KeyRole },
     requested: number,
@@ -190,7 +190,8 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
       }
       return out;
     } catch (err) {
-      metrics?.keysFailed.inc(metrics.pairLabels(labels), requested);
+      // A refused caller (401) is counted by reason only (dske_auth_failures_total): it adds no series.
+      if (!(err instanceof KmeError && err.kind === "unauthorized")) metrics?.keysFailed.inc(metrics.pairLabels(labels), requested);
       throw err;
     }
   };

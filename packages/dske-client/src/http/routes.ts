@@ -38,17 +38,16 @@ const E503 = error("Error on the server side (e.g. not enough hubs reachable, PS
 const ETSI = "ETSI GS QKD 014";
 const MGMT = MANAGEMENT_TAG;
 
-const decimal = (what: string) =>
-  z
-    .string()
-    .regex(/^[0-9]{1,9}$/)
-    .optional()
-    .describe(what);
-
-/** GET enc_keys query (clause 5.2): decimal strings; only these two parameters are accepted. */
+/** GET enc_keys query (clause 5.2): decimal integers (parsed by etsi.ts); only these two parameters are accepted. */
 export const EncKeysQuerySchema = z.object({
-  number: decimal("Number of keys (default 1, at most max_key_per_request)"),
-  size: decimal("Key size in bits (multiple of 8; default key_size)"),
+  number: z.int().min(1).max(999_999_999).optional().describe("Number of keys (default 1, at most max_key_per_request of the status)"),
+  size: z
+    .int()
+    .min(8)
+    .max(999_999_992)
+    .multipleOf(8)
+    .optional()
+    .describe("Key size in bits (a multiple of 8 from min_key_size to max_key_size of the status; default key_size)"),
 });
 
 /** GET dec_keys query (clause 5.3): exactly one key_ID. */
@@ -199,7 +198,7 @@ export interface ClientOpenApiOptions {
   standardRoot?: boolean;
   /** Document /metrics (default true). */
   metrics?: boolean;
-  /** Also document the app-root aliases `/openapi.json`, `/docs`, `/metrics` of the standalone server. */
+  /** Also list the app-root aliases `/openapi.json`, `/docs`, `/redoc`, `/metrics`, `/health` of the standalone server. */
   rootAliases?: boolean;
   version?: string;
 }
@@ -216,11 +215,11 @@ export function clientMounts(name: string, options: ClientOpenApiOptions = {}): 
   const mounts: MountedRoutes[] = [
     { prefix: p.etsi, routes: Object.values(ETSI_ROUTES) },
     { prefix: p.mgmt, routes: Object.values(CLIENT_MGMT_ROUTES) },
-    { prefix: p.node, routes: observabilityRoutes(withMetrics) },
+    { prefix: p.node, routes: observabilityRoutes(withMetrics), infrastructure: true },
   ];
-  if (options.standardRoot ?? true)
-    mounts.push({ prefix: p.standardEtsi, routes: Object.values(ETSI_ROUTES), operationIdSuffix: "AtStandardRoot" });
-  if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), operationIdSuffix: "AtRoot" });
+  // The ETSI standard root serves the same operations: an alias, documented on each operation.
+  if (options.standardRoot ?? true) mounts.push({ prefix: p.standardEtsi, routes: Object.values(ETSI_ROUTES), aliasOf: p.etsi });
+  if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), infrastructure: true });
   return mounts;
 }
 

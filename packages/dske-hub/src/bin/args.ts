@@ -11,6 +11,7 @@ import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
 import {
   LOG_OPTION_SPECS,
+  plainOptionDescription,
   TlsFileError,
   isLoopbackHost,
   logConfigOf,
@@ -175,6 +176,7 @@ function check<K extends keyof typeof optionSchemas>(key: K, value: unknown): z.
 /** Parse `dske-hub NAME --port P ...` (argv without node and script). Throws CliUsageError. */
 export function parseHubArgs(args: readonly string[]): HubServerConfig {
   const program = new Command("dske-hub")
+    .configureHelp({ optionDescription: plainOptionDescription })
     .description("DSKE security hub")
     .argument("<name>", "hub name, e.g. hank (paths are /hub/NAME/...)")
     .requiredOption("-p, --port <port>", "TCP port to listen on (0 = any free port)")

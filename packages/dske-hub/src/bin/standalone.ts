@@ -85,7 +85,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
         ...(config.distributorTls.key ? { tlsKey: await readPem(config.distributorTls.key, "--distributor-tls-key") } : {}),
       }
     : {};
-  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  // A state directory this start created (mkdir returns undefined when it existed) is removed again
+  // if the start fails (e.g. the port is taken). Only the node's own directory: a parent created
+  // here may meanwhile hold other nodes' directories.
+  const createdDir = (await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 })) !== undefined;
+  const removeCreatedDir = () => (createdDir ? fs.rm(config.stateDir, { recursive: true, force: true }) : Promise.resolve());
   const store = await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog: config.psrdAuditLog });
   let hub: Hub;
   try {
@@ -106,6 +110,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     });
   } catch (err) {
     await store.close();
+    await removeCreatedDir();
     throw err;
   }
 
@@ -194,6 +199,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   }).catch(async (err: unknown) => {
     await hub.close();
     await store.close();
+    await removeCreatedDir();
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE")
       throw new CliUsageError(

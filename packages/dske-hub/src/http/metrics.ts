@@ -4,7 +4,9 @@
  * names (anything else is `other`).
  */
 import { Counter, Gauge } from "prom-client";
+import type { SignatureErrorCode } from "@dske/auth";
 import { boundedLabel, type NodeMetrics } from "@dske/server";
+import { version as HUB_VERSION } from "../../package.json";
 import type { Hub } from "../hub.js";
 
 /** Hub-specific metrics: pools per client, shares stored / received / released. */
@@ -17,8 +19,33 @@ export interface HubMetrics {
   clientLabel(name: string): string;
 }
 
+/**
+ * The reasons a hub counts in dske_auth_failures_total besides the common ones: the DSKE-Signature
+ * codes of a refused request (401), the two refusals before a signature is checked (the reason is
+ * `<code>_<status>`: 413 body too large, 400 unreadable body), and the hub's own refusals
+ * (`hub_unauthorized`: 401 without a proof of identity; `hub_forbidden`: 403, e.g. a client not in
+ * the acceptance policy or an SAE that is not the client's encryptor).
+ */
+export const HUB_AUTH_FAILURE_REASONS = [
+  "missing_signature",
+  "malformed_signature",
+  "bad_base64",
+  "bad_tag_length",
+  "bad_allocation",
+  "too_many_fragments",
+  "psrd_unavailable",
+  "bad_tag",
+  "unknown_peer",
+  "body_too_large_413",
+  "bad_message_400",
+  "hub_unauthorized",
+  "hub_forbidden",
+] as const satisfies readonly (SignatureErrorCode | `${SignatureErrorCode}_${number}` | `hub_${string}`)[];
+
 export function registerHubMetrics(node: NodeMetrics, hub: Hub): HubMetrics {
   const registers = [node.registry];
+  node.setVersion(HUB_VERSION);
+  node.declareAuthFailureReasons(HUB_AUTH_FAILURE_REASONS);
   // One status snapshot serves all gauges of a scrape (dropped at the start of each scrape; the
   // 100 ms age limit covers scrapes that call registry.metrics() directly).
   let cache: { at: number; status: ReturnType<Hub["status"]> } | undefined;

@@ -392,6 +392,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     }
     const mapped = mapError(err);
     if (mapped.status >= 500 && !(err instanceof HubError)) onError(err);
+    if (err instanceof HubError && (err.kind === "unauthorized" || err.kind === "forbidden")) node?.authFailure(`hub_${err.kind}`);
     sendError(res, mapped.status, mapped.body);
   });
 

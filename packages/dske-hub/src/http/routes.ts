@@ -304,18 +304,21 @@ export const HUB_ROUTES = {
 export interface HubOpenApiOptions {
   /** Document /metrics (default true). */
   metrics?: boolean;
-  /** Also document the app-root aliases `/openapi.json`, `/docs`, `/metrics` of the standalone server. */
+  /** Also list the app-root aliases `/openapi.json`, `/docs`, `/redoc`, `/metrics`, `/health` of the standalone server. */
   rootAliases?: boolean;
   /** info.version (default the wire version "1"). */
   version?: string;
 }
 
-/** The hub's mounted route tables (API + observability under `/hub/{name}`). */
+/** The hub's mounted route tables (API + the infrastructure endpoints under `/hub/{name}`, and at the root with rootAliases). */
 export function hubMounts(name: string, options: HubOpenApiOptions = {}): MountedRoutes[] {
   const prefix = `/hub/${encodeURIComponent(name)}`;
   const withMetrics = options.metrics ?? true;
-  const mounts: MountedRoutes[] = [{ prefix, routes: [...Object.values(HUB_ROUTES), ...observabilityRoutes(withMetrics)] }];
-  if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), operationIdSuffix: "AtRoot" });
+  const mounts: MountedRoutes[] = [
+    { prefix, routes: Object.values(HUB_ROUTES) },
+    { prefix, routes: observabilityRoutes(withMetrics), infrastructure: true },
+  ];
+  if (options.rootAliases) mounts.push({ prefix: "", routes: observabilityRoutes(withMetrics), infrastructure: true });
   return mounts;
 }
 
