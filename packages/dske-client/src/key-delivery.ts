@@ -170,9 +170,13 @@ export class KeyDelivery {
       held.delete(heldKeyName(masterSae, id, slaveSae));
     }
     this.acknowledge(masterSae, keyIds);
-    logger.info(
-      `keys delivered: ${masterSae} -> ${slaveSae} number=${keyIds.length} ids=${summarizeIds(keyIds)} (${Date.now() - started} ms)`,
-    );
+    logger.info("keys delivered", {
+      master_sae: masterSae,
+      slave_sae: slaveSae,
+      number: keyIds.length,
+      key_ids: summarizeIds(keyIds),
+      duration_ms: Date.now() - started,
+    });
     return container;
   }
 

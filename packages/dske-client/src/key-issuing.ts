@@ -81,10 +81,15 @@ export class KeyIssuing {
       keys: made.map((m) => ({ key_ID: m.keyId, key: Buffer.from(m.key).toString("base64") })),
     };
     for (const m of made) m.key.fill(0);
-    logger.info(
-      `keys issued: ${masterSae} -> ${slaves.join(",")} number=${request.number} size=${request.size} ` +
-        `from_stock=${stocked.length} ids=${summarizeIds(made.map((m) => m.keyId))} (${Date.now() - started} ms)`,
-    );
+    logger.info("keys issued", {
+      master_sae: masterSae,
+      slave_saes: slaves,
+      number: request.number,
+      size: request.size,
+      from_stock: stocked.length,
+      key_ids: summarizeIds(made.map((m) => m.keyId)),
+      duration_ms: Date.now() - started,
+    });
     return container;
   }
 

@@ -59,7 +59,7 @@ function run(bin: "dske-hub" | "dske-client", args: readonly string[]): Promise<
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (https?:\/\/[^\s]+)\n/.exec(out);
+      const m = /"url":"(https?:\/\/[^"]+)","msg":"listening"/.exec(out);
       if (m) resolve({ url: m[1], output: () => out });
     });
     child.once("exit", (code) => reject(new Error(`${bin} exited ${code}: ${out}`)));

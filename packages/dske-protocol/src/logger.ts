@@ -15,6 +15,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /** Routine events (hidden at the default level); optional: implementations without it drop them. */
+  debug?(message: string, fields?: LogFields): void;
 }
 
 /** Drops every line. */

@@ -361,7 +361,10 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
     ["after one more block on disk", (_l, data0) => dataBytes() >= data0 + blockSize],
     ["after two more blocks on disk", (_l, data0) => dataBytes() >= data0 + 2 * blockSize],
     ["at the first block bytes on disk (again)", (_l, data0) => dataBytes() > data0],
-    ["when it logs that it listens (after its inbox)", (logFrom) => readFileSync(logFile, "utf8").slice(logFrom).includes("listening on")],
+    [
+      "when it logs that it listens (after its inbox)",
+      (logFrom) => readFileSync(logFile, "utf8").slice(logFrom).includes('"msg":"listening"'),
+    ],
   ];
   const outcomes: string[] = [];
   for (const [what, when] of points) {

@@ -15,6 +15,7 @@ import express from "express";
 import {
   NodeMetrics,
   createNodeLogger,
+  openNodeLog,
   crossSiteGuard,
   isLoopbackHost,
   mountObservability,
@@ -231,7 +232,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   return { client, server, url, stop, stopped, metrics };
 }
 
-/** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */
+/** The bin entry: parse, open the log, start, log `listening` (with its url), stop on SIGTERM/SIGINT or mgmt stop. */
 export async function runClientCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   let config: ClientServerConfig;
   try {
@@ -245,19 +246,23 @@ export async function runClientCli(argv: readonly string[] = process.argv.slice(
     process.exitCode = 2;
     return;
   }
+  // The node's log (JSON lines; with --log-file written and rotated by the node itself).
+  const log = openNodeLog({ kind: "client", name: config.name, log: config.log });
   let running: RunningClientServer;
   try {
-    running = await startClientServer(config, { processMetrics: true });
+    running = await startClientServer(config, { processMetrics: true, logger: pinoLogger(log.logger) });
   } catch (err) {
-    process.stderr.write(`dske-client: cannot start: ${(err as Error).message}\n`);
+    log.logger.fatal({ error: (err as Error).message }, "cannot start");
     process.exitCode = 1;
+    await log.close();
     return;
   }
-  process.stdout.write(`listening on ${running.url}\n`);
+  log.logger.info({ url: running.url }, "listening");
   const onSignal = () => void running.stop();
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   await running.stopped;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
+  await log.close();
 }

@@ -9,7 +9,16 @@ import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
-import { plainOptionDescription, TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
+import {
+  LOG_OPTION_SPECS,
+  plainOptionDescription,
+  TlsFileError,
+  isLoopbackHost,
+  logConfigOf,
+  readServerTlsFiles,
+  type LogConfig,
+  type ServerTlsFiles,
+} from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
 import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
 
@@ -85,6 +94,8 @@ export interface HubServerConfig {
   allowInsecureBind?: boolean;
   /** `--reference-clients` / `--reference-clients-from`: reference-client mode (HubOptions.referenceClients). */
   referenceClients?: { names: string[]; from: string[] };
+  /** `--log-file` / `--log-max-size` / `--log-max-files` / `--log-level` (@dske/server log-options.ts; used by runHubCli). */
+  log?: LogConfig;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -219,6 +230,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
+  for (const [flags, description, defaultValue] of LOG_OPTION_SPECS) program.option(flags, description, defaultValue);
   try {
     program.parse([...args], { from: "user" });
   } catch (err) {
@@ -254,6 +266,10 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     allowInsecureBind?: boolean;
     referenceClients?: string;
     referenceClientsFrom?: string;
+    logFile?: string;
+    logMaxSize?: string;
+    logMaxFiles?: string;
+    logLevel?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
@@ -299,6 +315,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     ...(tls ? { tls } : {}),
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceClients ? { referenceClients } : {}),
+    log: logConfigOf(o, (m) => new CliUsageError(m)),
   };
 }
 

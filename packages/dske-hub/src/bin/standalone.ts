@@ -19,6 +19,7 @@ import {
   isLoopbackHost,
   lineLogger,
   mountObservability,
+  openNodeLog,
   operatorTokenOf,
   pinoLogger,
   requestIdMiddleware,
@@ -232,7 +233,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   return { hub, server, url, stop, metrics, logger };
 }
 
-/** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
+/** The bin: parse, open the log, start, log `listening` (with its url), stop gracefully on SIGTERM/SIGINT or mgmt stop. */
 export async function runHubCli(
   argv: readonly string[] = process.argv.slice(2),
   options: Pick<StartHubServerOptions, "setup"> = {},
@@ -253,23 +254,27 @@ export async function runHubCli(
     }
     throw err;
   }
+  // The node's log (JSON lines; with --log-file written and rotated by the node itself).
+  const log = openNodeLog({ kind: "hub", name: config.name, log: config.log });
+  const exit = (code: number) => void log.close().finally(() => process.exit(code));
   let running: RunningHubServer;
   try {
-    running = await startHubServer(config, { ...options, onStopped: () => process.exit(0), processMetrics: true });
+    running = await startHubServer(config, { ...options, logger: log.logger, onStopped: () => exit(0), processMetrics: true });
   } catch (err) {
-    process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    log.logger.fatal({ error: err instanceof Error ? err.message : String(err) }, "cannot start");
     process.exitCode = 1;
+    await log.close();
     return;
   }
-  process.stdout.write(`listening on ${running.url}\n`);
+  log.logger.info({ url: running.url }, "listening");
   const onSignal = (signal: string) => {
-    running.logger.info(`hub ${config.name}: ${signal}, stopping`);
+    running.logger.info({ signal }, "stopping");
     running
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exit(0))
       .catch((err: unknown) => {
-        process.stderr.write(`hub ${config.name}: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        running.logger.error({ error: String(err) }, "error while stopping");
+        exit(1);
       });
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));
