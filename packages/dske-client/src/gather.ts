@@ -168,7 +168,7 @@ export class Gather {
           this.d.held.hold(heldKeyName(masterSae, id, other), rec.key.slice());
         }
         for (const bad of rec.bad) this.d.onBadShare(bad, id);
-        if (rec.method !== "fast") logger.warn("key reconstructed robustly", { key_id: id, method: rec.method, bad_hubs: rec.bad });
+        if (rec.method !== "fast") logger.warn("key reconstructed robustly", { key_id: id, reconstruction: rec.method, bad_hubs: rec.bad });
       }
     };
 

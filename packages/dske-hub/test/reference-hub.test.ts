@@ -116,7 +116,7 @@ test("a client that registers again gets its pools reset (as the reference hub d
     });
     expect(emulation.resets).toEqual(["carol"]);
     expect(logged).toContainEqual({
-      message: expect.stringMatching(/client registered again: its pools were reset/),
+      message: expect.stringMatching(/client registered again: its pools were reset/) as unknown,
       fields: { client: "carol" },
     });
     expect(peerOf("carol").pools).toEqual({

@@ -49,7 +49,7 @@ export interface RunningHubServer {
 export interface StartHubServerOptions {
   /** Structured log (default: pino JSON lines on stdout, see createNodeLogger). */
   logger?: PinoLogger;
-  /** Plain-text alternative to `logger`: one message per line (request lines: `METHOD /path STATUS 1.2ms`). */
+  /** Plain-text alternative to `logger`: one line per event, the message then its fields as key=value (request lines: `METHOD /path STATUS 1.2ms`). */
   log?: (line: string) => void;
   /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
   processMetrics?: boolean;
