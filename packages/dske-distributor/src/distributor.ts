@@ -223,7 +223,7 @@ export class LocalDistributor {
         hub: p.hub,
         seq: p.seq,
         file: p.file,
-        stage: p.delivered ? "in the client's inbox" : "not delivered",
+        delivered: p.delivered,
       });
     }
     this.log.info("local distributor stopped", { ...this.count });

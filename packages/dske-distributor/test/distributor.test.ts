@@ -371,7 +371,7 @@ test("stop with a bundle still pending (install keeps failing) reports it and le
   expect(lines).toContainEqual({
     level: "warn",
     message: "bundle not installed yet: deliver and install it before the next one",
-    fields: { client: "curtis", hub: "hank", seq: 1, file: "inbox/curtis/hank/curtis-1.dskepsrd", stage: "in the client's inbox" },
+    fields: { client: "curtis", hub: "hank", seq: 1, file: "inbox/curtis/hank/curtis-1.dskepsrd", delivered: true },
   });
 });
 
