@@ -142,7 +142,7 @@ export class KeyDelivery {
         if ("key" in o && !held.has(heldKeyName(masterSae, id, slaveSae))) held.hold(heldKeyName(masterSae, id, slaveSae), o.key);
       }
       const first = errors[0];
-      logger.warn(`dec_keys ${masterSae} -> ${slaveSae} failed: ${first.message}`);
+      logger.warn("dec_keys failed", { master_sae: masterSae, slave_sae: slaveSae, reason: first.kind, err: first.message });
       if (first.kind === "unknown-key" && first.message.startsWith(KEYS_NOT_FOUND_MESSAGE)) {
         const ids = [...outcomes.entries()]
           .filter(([, o]) => "error" in o && o.error.kind === "unknown-key")

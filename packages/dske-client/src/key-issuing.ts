@@ -68,7 +68,7 @@ export class KeyIssuing {
       }
     } catch (err) {
       stock.putBack(masterSae, slaveSae, request.size, stocked);
-      if (err instanceof KmeError) logger.warn(`enc_keys ${masterSae}->${slaveSae} failed: ${err.message}`);
+      if (err instanceof KmeError) logger.warn("enc_keys failed", { master_sae: masterSae, slave_sae: slaveSae, err: err.message });
       throw err;
     } finally {
       if (stockable) this.maybeRefill(masterSae, slaveSae, request.size);
@@ -139,9 +139,12 @@ export class KeyIssuing {
           stock.add(masterSae, slaveSae, size, keys);
         })
         .catch((err: unknown) => {
-          this.d.logger.warn(
-            `key stock ${masterSae}->${slaveSae}: refill of ${order.count} failed: ${err instanceof Error ? err.message : String(err)}`,
-          );
+          this.d.logger.warn("key stock refill failed", {
+            master_sae: masterSae,
+            slave_sae: slaveSae,
+            count: order.count,
+            err: err instanceof Error ? err.message : String(err),
+          });
         })
         .finally(() => stock.refillDone(order)),
     );

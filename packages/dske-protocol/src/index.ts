@@ -39,7 +39,7 @@ export {
   type EtsiErrorBody,
 } from "./etsi.js";
 export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
-export { silentLogger, type Logger, type LogFields } from "./logger.js";
+export { capturingLogger, silentLogger, type CapturedLine, type Logger, type LogFields } from "./logger.js";
 export {
   TRACEPARENT_HEADER,
   requestContext,

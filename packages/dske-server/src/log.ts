@@ -83,20 +83,34 @@ function isLevel(s: string): s is Level | "silent" {
   return ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(s);
 }
 
+/** Fields of every line (the node and request context): left out of a lineLogger line. */
+const CONTEXT_FIELDS = new Set(["level", "time", "kind", "node", "req_id", "trace_id", "msg", "pid", "hostname"]);
+
+/** ` key=value` for each fact field of a parsed line (strings bare unless they hold spaces or quotes). */
+function factText(o: Record<string, unknown>): string {
+  let out = "";
+  for (const [k, v] of Object.entries(o)) {
+    if (CONTEXT_FIELDS.has(k) || v === undefined) continue;
+    out += ` ${k}=${typeof v === "string" && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`;
+  }
+  return out;
+}
+
 /**
- * A pino logger that hands each line's message to `sink` (plain text, no JSON; a request line as
- * `METHOD /path STATUS 1.2ms`): for callers that
- * want simple lines (tests, the legacy `log` option of startHubServer).
+ * A pino logger that hands each line to `sink` as plain text (no JSON): the message followed by its
+ * fact fields as `key=value` (`client registered client=alice scheme=gf128`); a request line as
+ * `METHOD /path STATUS 1.2ms`. For callers that want simple lines (tests, the legacy `log` option
+ * of startHubServer).
  */
 export function lineLogger(sink: (line: string) => void, options: Omit<NodeLoggerOptions, "destination">): PinoLogger {
   const destination: DestinationStream = {
     write(chunk: string) {
       try {
-        const o = JSON.parse(chunk) as { msg?: unknown; method?: unknown; path?: unknown; status?: unknown; duration_ms?: unknown };
+        const o = JSON.parse(chunk) as Record<string, unknown>;
         // A request line (requestLine) as `METHOD /path STATUS 1.2ms`; every other line its message.
         if (o.msg === "request" && typeof o.method === "string" && typeof o.duration_ms === "number") {
           sink(`${o.method} ${String(o.path)} ${String(o.status)} ${o.duration_ms.toFixed(1)}ms`);
-        } else if (typeof o.msg === "string") sink(o.msg);
+        } else if (typeof o.msg === "string") sink(o.msg + factText(o));
       } catch {
         sink(chunk.trimEnd());
       }

@@ -186,30 +186,36 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   }
   if (client.anonymousSae !== undefined) {
     logger.warn(
-      `ETSI calls without an Authorization header are taken as from SAE ${client.anonymousSae} (--allow-anonymous-sae, as the reference): ` +
-        "every local process can get its keys",
+      "ETSI calls without an Authorization header are taken as from one SAE (--allow-anonymous-sae): every local process can get its keys",
+      {
+        sae: client.anonymousSae,
+      },
     );
   }
   for (const hub of plainRemoteHubs) {
-    logger.warn(
-      `INSECURE: hub ${hubNameOfUrl(hub)} at ${hub} over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear`,
-    );
+    logger.warn("INSECURE: hub over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear", {
+      hub: hubNameOfUrl(hub),
+      url: hub,
+    });
   }
   if (insecureBind) {
     logger.warn(
-      `INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`,
+      "INSECURE: plain HTTP on a non-loopback address (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear",
+      {
+        host: config.host,
+      },
     );
   }
   if (config.referenceSaes && config.referenceSaes.length > 0) {
     logger.warn(
-      `keys with ${config.referenceSaes.join(", ")} (reference-implementation KMEs) use the reference share format: ` +
-        "a 4-byte HMAC-SHA256 digest (computational, about 2^-32 per forged attempt) instead of the 128-bit check word",
+      "keys with reference-implementation KMEs use the reference share format: a 4-byte HMAC-SHA256 digest (about 2^-32 per forged attempt) instead of the 128-bit check word",
+      { saes: config.referenceSaes },
     );
   }
   for (const hub of client.peerHubs.filter((h) => h.reference)) {
     logger.warn(
-      `hub ${hub.name}: ${REFERENCE_HUB_NOTICE} (--reference-hubs): registration and GET psrd without proof of identity, ` +
-        "hmac-sha256 signatures, no bundles; whoever can reach the hub can fetch or reset this client's PSRD with it",
+      "reference hub (--reference-hubs): registration and GET psrd without proof of identity; whoever can reach the hub can fetch or reset this client's PSRD with it",
+      { hub: hub.name, reason: REFERENCE_HUB_NOTICE },
     );
   }
   if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");

@@ -157,7 +157,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     operatorToken: options.operatorToken,
     operatorCn: tls ? operatorCn : undefined,
     metrics: node,
-    warn: (line) => logger.warn(line),
+    warn: (message, fields) => logger.warn(message, fields),
   });
   Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
   router.use(mounts, (req, res, next) => {
@@ -309,7 +309,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, operator, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });
     res.on("finish", () => {
-      void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
+      void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error("stop failed", { err: String(err) }));
     });
   });
   mgmt.use(notFoundHandler);

@@ -49,7 +49,7 @@ export interface RunningHubServer {
 export interface StartHubServerOptions {
   /** Structured log (default: pino JSON lines on stdout, see createNodeLogger). */
   logger?: PinoLogger;
-  /** Plain-text alternative to `logger`: one message per line (request lines: `METHOD /path STATUS 1.2ms`). */
+  /** Plain-text alternative to `logger`: one line per event, the message then its fields as key=value (request lines: `METHOD /path STATUS 1.2ms`). */
   log?: (line: string) => void;
   /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
   processMetrics?: boolean;
@@ -150,11 +150,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     operatorCertificate: tls?.ca !== undefined,
     insecure,
     onStop: async () => {
-      domainLogger.info(`hub ${config.name}: stop requested`);
+      domainLogger.info("stop requested");
       await stop();
       options.onStopped?.();
     },
-    onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
+    onError: (err) => logger.error({ err }, "unexpected error"),
   });
   app.use(router);
   // The same document, page and metrics at the app root (one node per process).
@@ -172,7 +172,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   });
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express recognises an error handler by its four parameters
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    logger.error({ err }, "unexpected error");
     if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
     else res.end();
   });
@@ -210,26 +210,22 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   server.keepAliveTimeout = 65_000;
   if (plan) {
     distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
-    domainLogger.info(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
+    domainLogger.info("local distributor serving clients", { count: plan.clients.filter((c) => hub.accepts(c.name)).length });
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${tls ? "https" : "http"}://${host}:${address.port}`;
   if (insecure) {
     logger.warn(
-      `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
+      { host: config.host, reason: "--allow-insecure-bind: the operator token and PSRD cross the network in clear" },
+      "INSECURE: plain HTTP on a non-loopback address",
     );
   }
   if (tls) {
-    logger.info(
-      `hub ${config.name}: HTTPS (TLS 1.2+)` +
-        (tls.ca
-          ? "; management accepts the operator certificate (--tls-ca) or the operator token"
-          : "; management needs the operator token"),
-    );
+    logger.info({ management: tls.ca ? "operator certificate (--tls-ca) or operator token" : "operator token" }, "HTTPS (TLS 1.2+)");
   }
   if (operatorToken === undefined && tls?.ca === undefined)
-    logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
+    logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
   return { hub, server, url, stop, metrics, logger };
 }
 
