@@ -23,6 +23,8 @@ module.exports = {
     "^@dske/distributor$": "<rootDir>/packages/dske-distributor/src/index.ts",
     "^@dske/protocol$": "<rootDir>/packages/dske-protocol/src/index.ts",
     "^@dske/server$": "<rootDir>/packages/dske-server/src/index.ts",
+    "^@dske/postgres$": "<rootDir>/packages/dske-postgres/src/index.ts",
+    "^@dske/postgres/testing$": "<rootDir>/packages/dske-postgres/src/testing/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
   testTimeout: 30000,
@@ -44,6 +46,9 @@ module.exports = {
     "./packages/dske-hub/src/": { lines: 92, statements: 92, functions: 90, branches: 87 },
     "./packages/dske-protocol/src/": { lines: 96, statements: 96, functions: 96, branches: 82 },
     "./packages/dske-server/src/": { lines: 95, statements: 95, functions: 88, branches: 86 },
+    // dske-postgres: set on 2026-12-04 just under its first figures (95.8 / 83.9 / 95.7 lines /
+    // branches / functions); the replica processes of its tests are not counted.
+    "./packages/dske-postgres/src/": { lines: 93, statements: 93, functions: 92, branches: 80 },
     "./packages/psrd/src/": { lines: 90, statements: 90, functions: 95, branches: 89 },
     "./packages/sss-gf256/src/": { lines: 98, statements: 98, functions: 98, branches: 98 },
   },

@@ -10,6 +10,7 @@
 #   wireguard-tools  `wg` to configure it and set the rotated preshared keys (examples/wireguard-psk)
 #   systemd   `systemd-analyze verify` of the units `dske-cli systemd` writes (packages/dske-cli/test/systemd.test.ts)
 #   prometheus  `promtool check metrics` on a running node's /metrics (packages/dske-cli/test/system/promtool.test.ts)
+#   postgresql  initdb/pg_ctl for the throwaway clusters of the *postgres* tests (Debian keeps them in /usr/lib/postgresql/*/bin; its own cluster and service are not used)
 # A no-op when all are present. Needs root (or passwordless sudo) and apt-get; without them it
 # prints what is missing and returns 0, so that the rest of the setup goes on: the tests that
 # need the missing program then fail with a message naming this script.
@@ -26,6 +27,7 @@ command -v wireguard-go >/dev/null 2>&1 || [ -x /usr/bin/wireguard-go ] || missi
 command -v wg >/dev/null 2>&1 || [ -x /usr/bin/wg ] || missing+=(wireguard-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

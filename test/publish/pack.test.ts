@@ -320,13 +320,14 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     expect(config.privatePackages?.version).toBe(false);
   });
 
-  it("finds the nine packages, outside the workspace", () => {
+  it("finds the ten packages, outside the workspace", () => {
     expect(names).toEqual([
       "@dske/auth",
       "@dske/cli",
       "@dske/client",
       "@dske/distributor",
       "@dske/hub",
+      "@dske/postgres",
       "@dske/protocol",
       "@dske/psrd",
       "@dske/server",
@@ -343,11 +344,22 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     expect(j.keywords?.length).toBeGreaterThan(0);
     expect(j.type).toBe("module");
     expect(j).toMatchObject({ main: "./dist/index.cjs", module: "./dist/index.js", types: "./dist/index.d.ts" });
+    // @dske/postgres also exports its test harness (a throwaway PostgreSQL cluster) as ./testing.
+    const testing =
+      j.name === "@dske/postgres"
+        ? {
+            "./testing": {
+              import: { types: "./dist/testing.d.ts", default: "./dist/testing.js" },
+              require: { types: "./dist/testing.d.cts", default: "./dist/testing.cjs" },
+            },
+          }
+        : {};
     expect(j.exports).toEqual({
       ".": {
         import: { types: "./dist/index.d.ts", default: "./dist/index.js" },
         require: { types: "./dist/index.d.cts", default: "./dist/index.cjs" },
       },
+      ...testing,
       "./package.json": "./package.json",
     });
     // @dske/hub leaves out its test-only server (dist/test-server.js: the hub with fault injection).

@@ -1,0 +1,112 @@
+/**
+ * Database access: a node-postgres Pool, transactions with retry on deadlock / serialization
+ * failure, named prepared statements, and the mapping of connection failures to
+ * PsrdUnavailableError (never an unhandled 'error' event: an idle connection that the server
+ * drops is discarded silently; the next call reconnects).
+ */
+import pg from "pg";
+import { RETRY_SQLSTATES, mapDbError, sqlState } from "./errors.js";
+
+export type Row = Record<string, unknown>;
+
+/** The first row, or undefined for none. */
+export function first<T>(rows: readonly T[]): T | undefined {
+  return rows.length > 0 ? rows[0] : undefined;
+}
+
+/** Runs statements on one connection. `name`d statements are prepared once per connection. */
+export interface Sql {
+  query<R extends object = Row>(name: string, text: string, values?: unknown[]): Promise<R[]>;
+}
+
+export interface DbOptions {
+  url: string;
+  /** Connections per store (default 10). */
+  maxConnections?: number;
+  /** Give up connecting after this long (default 5000 ms): the call fails with PsrdUnavailableError. */
+  connectTimeoutMs?: number;
+  /** Prefix of the prepared statement names (the schema: statements differ per schema). */
+  statementPrefix: string;
+}
+
+export class Db {
+  readonly pool: pg.Pool;
+  private readonly prefix: string;
+
+  constructor(options: DbOptions) {
+    this.prefix = options.statementPrefix;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle connection terminated by the server (restart, admin): drop it, do not crash.
+    this.pool.on("error", () => undefined);
+  }
+
+  private sqlOf(client: pg.PoolClient | pg.Pool): Sql {
+    return {
+      query: async <R extends object = Row>(name: string, text: string, values: unknown[] = []) => {
+        const config: pg.QueryConfig = name === "" ? { text, values } : { name: `${this.prefix}:${name}`, text, values };
+        const r = await client.query(config);
+        return r.rows as R[];
+      },
+    };
+  }
+
+  /** One statement, its own transaction (autocommit); retried on deadlock / serialization failure. */
+  async run<R extends object = Row>(name: string, text: string, values: unknown[] = []): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sqlOf(this.pool).query<R>(name, text, values);
+      } catch (e) {
+        const state = sqlState(e);
+        if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;
+        throw mapDbError(e);
+      }
+    }
+  }
+
+  /**
+   * Run `fn` in a transaction (READ COMMITTED; the functions take the row locks they need).
+   * Retried from the start on deadlock or serialization failure (up to 5 times). A PsrdError
+   * thrown by `fn` rolls back and passes through.
+   */
+  async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw mapDbError(e);
+      }
+      let broken: Error | undefined;
+      // A checked-out connection the server drops emits 'error': the query fails; do not crash.
+      const onError = (e: Error) => (broken = e);
+      client.on("error", onError);
+      try {
+        await client.query("BEGIN");
+        const result = await fn(this.sqlOf(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (e) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (re) {
+          broken = re instanceof Error ? re : new Error(String(re));
+        }
+        const state = sqlState(e);
+        if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;
+        throw mapDbError(e);
+      } finally {
+        client.off("error", onError);
+        client.release(broken);
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}
