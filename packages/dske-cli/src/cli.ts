@@ -6,6 +6,8 @@
  *   dske-cli systemd --out DIR [--user] [--prefix P] [--on HOST]...
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
  *   dske-cli dashboard [--port P] [--host H] [--interval MS]
+ *   dske-cli logs NAME [-n N] [-f] [--json]
+ *   dske-cli --version | -V
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-status
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key [--size BITS] [--number N]
  *   dske-cli etsi-qkd MASTER_SAE SLAVE_SAE get-key-with-key-ids KEY_ID...
@@ -21,7 +23,7 @@ export { reorderEtsiArgs } from "./etsi-args";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
-import { ConfigError, loadConfig, resolveStateDir, type DskeConfig } from "./config";
+import { ConfigError, loadConfig, logMaxFilesSchema, logMaxSizeSchema, resolveStateDir, type DskeConfig } from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
 import { NodeStarter, shellWord } from "./down-node-hint";
 import { CliError } from "./errors";
@@ -31,6 +33,8 @@ import { EtsiCommand, type EtsiOperation } from "./etsi-command";
 import { ETSI_USAGE, etsiOperationTerm, reorderEtsiArgs } from "./etsi-args";
 import type { ServerScripts } from "./node-command";
 import { consoleOutput, type Output } from "./output";
+import { runLogs } from "./logs-command";
+import { CLI_VERSION } from "./version";
 import { ensureOperatorToken } from "./operator-token";
 import { ProcessManager, type ManagerTimeouts } from "./process-manager";
 import { StateDir } from "./state-dir";
@@ -75,6 +79,13 @@ function positiveInt(what: string) {
   };
 }
 
+function nonNegativeInt(what: string) {
+  return (value: string): number => {
+    if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError(`expected ${what} (an integer, 0 or more)`);
+    return Number(value);
+  };
+}
+
 function positiveSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
@@ -101,6 +112,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       writeErr: (s) => out.error(s.replace(/\n$/, "")),
     })
     .showHelpAfterError("(add --help for usage)")
+    .version(CLI_VERSION, "-V, --version", "print the version of dske-cli")
     .configureHelp(HELP_CONFIG)
     .option("--config <file>", "configuration file name", "dske-config.yaml")
     .option("--client <name>", "filter on client name (repeatable)", collect, [])
@@ -119,9 +131,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     throw new CliError(`invalid option ${problems.join("; ")}`, 2);
   };
 
-  const context = (startTls = false, on: readonly string[] = []): Context => {
+  const context = (startTls = false, on: readonly string[] = [], overrides: Partial<DskeConfig> = {}): Context => {
     const g = globals();
-    const config = loadConfig(g.config);
+    const config: DskeConfig = { ...loadConfig(g.config), ...overrides };
     const topology = new Topology(config);
     const state = new StateDir(resolveStateDir(g.config, config, g.stateDir));
     const ms = g.timeout !== undefined ? g.timeout * 1000 : undefined;
@@ -160,14 +172,16 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       collect,
       [],
     )
+    .option("--log-max-size <size>", "rotate each node's log when it reaches this size, e.g. 10M (overrides log_max_size)")
+    .option("--log-max-files <n>", "rotated log files kept per node (overrides log_max_files)")
     .addOption(
       new Option(
         "--restart <policy>",
         "restart crashed nodes (a supervisor process per state dir; default: `restart:` of the config, else no)",
       ).choices(RESTART_POLICIES),
     )
-    .action(async (opts: { tls?: boolean; on: string[]; restart?: RestartPolicyName }) => {
-      const ctx = context(opts.tls === true, opts.on);
+    .action(async (opts: { tls?: boolean; on: string[]; logMaxSize?: string; logMaxFiles?: string; restart?: RestartPolicyName }) => {
+      const ctx = context(opts.tls === true, opts.on, logOverrides(opts));
       await ctx.manager.start(selection(ctx));
       if (withPolicy(ctx.config.restart, opts.restart).policy !== "no") {
         const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
@@ -248,6 +262,22 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         if (ctx.config.insecure) out.line("Topology: insecure: true (plain HTTP off loopback allowed by the configuration)");
         for (const l of formatStatusTable(results, rows())) out.line(l);
       }
+    });
+
+  program
+    .command("logs")
+    .description("print the last lines of node NAME's log (.dske/logs/NAME.log, JSON lines), and with -f follow it until SIGINT")
+    .argument("<name>", "the hub or client")
+    .option("-n, --lines <n>", "how many of the last lines to print (0: none)", nonNegativeInt("a number of lines"), 20)
+    .option("-f, --follow", "keep printing lines as the node writes them (across rotations) until SIGINT")
+    .option("--json", "print the lines as written (one JSON object each, for jq) instead of the human format")
+    .action(async (name: string, o: { lines: number; follow?: boolean; json?: boolean }) => {
+      const ctx = context();
+      await runLogs({ topology: ctx.topology, state: ctx.state, out, configFile: globals().config, stopSignal: options.stopSignal }, name, {
+        lines: o.lines,
+        follow: o.follow === true,
+        json: o.json === true,
+      });
     });
 
   program
@@ -363,6 +393,22 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     exitCode = handleError(err, out);
   }
   return exitCode;
+}
+
+/** `start --log-max-size` / `--log-max-files`, checked like their YAML attributes. */
+function logOverrides(opts: { logMaxSize?: string; logMaxFiles?: string }): Partial<DskeConfig> {
+  const out: { log_max_size?: string; log_max_files?: number } = {};
+  if (opts.logMaxSize !== undefined) {
+    const r = logMaxSizeSchema.safeParse(opts.logMaxSize);
+    if (!r.success) throw new CliError(`--log-max-size '${opts.logMaxSize}': ${r.error.issues[0].message}, e.g. --log-max-size 10M`, 2);
+    out.log_max_size = r.data;
+  }
+  if (opts.logMaxFiles !== undefined) {
+    const r = logMaxFilesSchema.safeParse(/^\d+$/.test(opts.logMaxFiles) ? Number(opts.logMaxFiles) : NaN);
+    if (!r.success) throw new CliError(`--log-max-files '${opts.logMaxFiles}': ${r.error.issues[0].message}, e.g. --log-max-files 5`, 2);
+    out.log_max_files = r.data;
+  }
+  return out;
 }
 
 /** A `certs --san` value: an IP address or a DNS name. */

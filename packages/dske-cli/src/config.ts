@@ -34,8 +34,20 @@ export const CONFIG_DEFAULTS = {
   max_clients: 1000,
   max_pool_bytes: 1024 * 1024 * 1024,
   max_pool_blocks: 4096,
+  log_max_size: "10M",
+  log_max_files: 5,
   restart: RESTART_DEFAULTS,
 } as const;
+
+/** Node log levels (`log_level`, the nodes' --log-level). */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** `log_max_size` / `start --log-max-size`: a positive integer and B, K, M or G. */
+export const logMaxSizeSchema = z
+  .string({ error: "expected a size like 10M (a positive integer and B, K, M or G)" })
+  .regex(/^[1-9][0-9]{0,9}[BKMG]$/, { error: "expected a size like 10M (a positive integer and B, K, M or G)" });
+/** `log_max_files` / `start --log-max-files`: rotated files kept per node. */
+export const logMaxFilesSchema = intSchema(1, 1000, "a number of rotated log files");
 
 export const AUTH_SCHEMES = ["gf128", "hmac-sha256"] as const;
 export type AuthScheme = (typeof AUTH_SCHEMES)[number];
@@ -153,6 +165,11 @@ export const configSchema = z
       ),
       key_stock_ttl_ms: intSchema(1000, 3_600_000, "milliseconds a stocked key lives").default(CONFIG_DEFAULTS.key_stock_ttl_ms),
       key_stock_min_rate: intSchema(1, 100_000, "keys per second").default(CONFIG_DEFAULTS.key_stock_min_rate),
+      // Node logs (.dske/logs/NAME.log, JSON lines): rotated by size, this many rotated files kept; least level.
+      log_max_size: logMaxSizeSchema.default(CONFIG_DEFAULTS.log_max_size),
+      log_max_files: logMaxFilesSchema.default(CONFIG_DEFAULTS.log_max_files),
+      // Absent: the nodes' default (info, or DSKE_LOG_LEVEL in the environment of `dske-cli start`).
+      log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).optional(),
       // Restart policy of crashed nodes on this host (restart-policy.ts; run by `dske-cli supervise`).
       restart: restartSchema,
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),

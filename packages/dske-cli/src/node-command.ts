@@ -33,7 +33,15 @@ export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): str
 export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tls = false): string[] {
   const cfg: DskeConfig = topology.config;
   // The operator token travels as a file path (never on argv); dske-cli creates it before spawning.
-  const common = ["--port", String(node.port), "--state-dir", state.nodeDir(node.name), "--operator-token-file", state.operatorTokenFile];
+  const common = [
+    "--port",
+    String(node.port),
+    "--state-dir",
+    state.nodeDir(node.name),
+    "--operator-token-file",
+    state.operatorTokenFile,
+    ...logArgs(node, cfg, state),
+  ];
   // Where the node binds; plain HTTP off loopback only with `insecure: true` (the config check).
   const bind = ["--host", node.listen ?? HOST, ...(cfg.insecure ? ["--allow-insecure-bind"] : [])];
   if (node.kind === "hub") {
@@ -128,6 +136,22 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
 export function nodeEnv(node: NodeSpec, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (node.kind !== "hub" || node.storage?.kind !== "postgres") return {};
   return { [STORAGE_URL_ENV]: storageUrl(wireName(node), node.storage, env) };
+}
+
+/**
+ * The node writes its own log file, JSON lines rotated by size (@dske/server node-log.ts):
+ * `.dske/logs/NAME.log`, then NAME.log.1 ... NAME.log.N.
+ */
+function logArgs(node: NodeSpec, cfg: DskeConfig, state: StateDir): string[] {
+  return [
+    "--log-file",
+    state.logFile(node.name),
+    "--log-max-size",
+    cfg.log_max_size,
+    "--log-max-files",
+    String(cfg.log_max_files),
+    ...(cfg.log_level !== undefined ? ["--log-level", cfg.log_level] : []),
+  ];
 }
 
 /**

@@ -12,6 +12,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } fr
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
+import { humanLogLine } from "./log-format";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
 import { distributionPlan, nodeArgs, nodeEnv, serverScript, type ServerScripts } from "./node-command";
@@ -263,7 +264,9 @@ export class ProcessManager {
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;
     try {
-      writeSync(fd, `=== dske-cli ${new Date().toISOString()}: starting ${nodeLabel(node)}: ${process.execPath} ${args.join(" ")}\n`);
+      // One JSON line like the node's own (every line of the log is JSON; the node appends to it).
+      const line = { level: "info", time: new Date().toISOString(), kind: node.kind, node: node.name, source: "dske-cli", msg: "starting" };
+      writeSync(fd, `${JSON.stringify({ ...line, command: [process.execPath, ...args].join(" ") })}\n`);
       const child = spawn(process.execPath, args, {
         detached: true,
         stdio: ["ignore", fd, fd],
@@ -333,7 +336,7 @@ export class ProcessManager {
 
   private startFailure(s: Spawned, what: string): string {
     const log = this.opts.state.logFile(s.node.name);
-    const tail = tailFile(log, 20, s.logFrom);
+    const tail = tailFile(log, 20, s.logFrom).split("\n").map(humanLogLine).join("\n"); // as `dske-cli logs` shows them
     return `${what} (log: ${log})${tail ? `\n--- last lines of ${log} ---\n${tail}\n---` : ""}`;
   }
 

@@ -3,7 +3,7 @@
  *
  *   <state>/kme-directory.json   {sae_id: client_name} for every encryptor (read by clients)
  *   <state>/operator-token       the operator token (64 hex + newline, mode 0600; operator-token.ts)
- *   <state>/logs/NAME.log        stdout + stderr of node NAME (appended across restarts)
+ *   <state>/logs/NAME.log        node NAME's log, JSON lines (appended across restarts; rotated to NAME.log.1 ...)
  *   <state>/pids/NAME.pid        pid of node NAME's background process while it runs
  *   <state>/nodes/NAME/          the node's own durable state (its --state-dir)
  *   <state>/nodes/NAME/inbox/    PSRD bundles waiting to be installed by client NAME

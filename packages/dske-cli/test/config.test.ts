@@ -92,6 +92,17 @@ describe("config validation errors name the file, the YAML path and the fix", ()
     expect(e.message).toContain("clients[2].encryptors[0].name (line 12, col 15): expected a non-empty string");
   });
 
+  it("node log rotation and level: a bad size, count or level", () => {
+    const file = writeYaml("logs.yaml", `log_max_size: 10 MB\nlog_max_files: 0\nlog_level: loud\n${MINIMAL}`);
+    const e = expectConfigError(file);
+    expect(e.issues.map((i) => i.path)).toEqual(["log_max_size", "log_max_files", "log_level"]);
+    expect(e.message).toContain("log_max_size (line 1, col 15): expected a size like 10M (a positive integer and B, K, M or G)");
+    expect(e.message).toContain("log_max_files (line 2, col 16): expected a number of rotated log files (an integer from 1 to 1000)");
+    expect(e.message).toContain("log_level (line 3, col 12): expected one of fatal, error, warn, info, debug, trace");
+    const ok = parseConfig(`log_max_size: 512K\nlog_max_files: 2\nlog_level: debug\n${MINIMAL}`, "ok.yaml");
+    expect([ok.log_max_size, ok.log_max_files, ok.log_level]).toEqual(["512K", 2, "debug"]);
+  });
+
   it("a missing encryptor name (null)", () => {
     const file = writeYaml("null-name.yaml", MINIMAL.replace("- name: s2", "- name:"));
     const e = expectConfigError(file);

@@ -19,14 +19,14 @@ function corpus(): SecretCorpus {
   return c;
 }
 
-const line = (msg: string) =>
-  JSON.stringify({ level: "info", time: new Date().toISOString(), kind: "client", node: "carol", req_id: randomUUID(), msg });
+const line = (msg: string, fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ level: "info", time: new Date().toISOString(), kind: "client", node: "carol", req_id: randomUUID(), ...fields, msg });
 
 test("ordinary log lines (UUIDs, paths, numbers, base64 of other data) are clean", () => {
   const text = [
     "listening on http://127.0.0.1:18755",
     line(`POST /client/carol/etsi/api/v1/keys/sunny/enc_keys sae=sam -> 200 (12.3 ms)`),
-    line(`key ${randomUUID()}: reconstructed robustly (robust), bad hubs: hugo`),
+    line("key reconstructed robustly", { key_id: randomUUID(), reconstruction: "robust", bad_hubs: ["hugo"] }),
     line(`block ${randomUUID()} of 1000 bytes added to pool hub-client-owned.hank`),
     line(`other data ${randomBytes(64).toString("base64")} ${randomBytes(40).toString("hex")}`),
     line(`zeros ${Buffer.alloc(48).toString("base64")}`),

@@ -40,6 +40,13 @@ describe("topology of the default config", () => {
       "/st/nodes/helen",
       "--operator-token-file",
       "/st/operator-token",
+      // the node writes and rotates its own log (JSON lines)
+      "--log-file",
+      "/st/logs/helen.log",
+      "--log-max-size",
+      "10M",
+      "--log-max-files",
+      "5",
       "--host",
       "127.0.0.1",
       "--share-timeout-secs",

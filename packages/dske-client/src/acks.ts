@@ -104,9 +104,10 @@ export class Acks {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.flush().catch((err: unknown) =>
-          this.d.logger.warn(
-            `hub ${this.d.link.name}: sending acknowledgements failed (will retry): ${err instanceof Error ? err.message : String(err)}`,
-          ),
+          this.d.logger.warn("sending acknowledgements failed; will retry", {
+            hub: this.d.link.name,
+            err: err instanceof Error ? err.message : String(err),
+          }),
         );
       }, this.d.flushMs ?? 1000);
       this.timer.unref();

@@ -126,9 +126,13 @@ export class BundleInstaller {
         }
       });
       await destroyBundleFile(file);
-      this.logger.info(
-        `installed PSRD bundle ${result.seq} from hub ${hubName} (${result.blocks} blocks, ${result.local} + ${result.peer} bytes)`,
-      );
+      this.logger.info("PSRD bundle installed", {
+        hub: hubName,
+        seq: result.seq,
+        blocks: result.blocks,
+        client_owned_bytes: result.local,
+        hub_owned_bytes: result.peer,
+      });
       peer.onBundleInstalled({ local: result.local, peer: result.peer });
       return { hub_name: hubName, seq: result.seq, blocks: result.blocks, client_owned_bytes: result.local, hub_owned_bytes: result.peer };
     } finally {
@@ -167,7 +171,7 @@ export class BundleInstaller {
       try {
         done.push(await this.install(path.join(dir, n)));
       } catch (err) {
-        this.logger.warn(`PSRD bundle ${n} in ${dir} not installed: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.warn("PSRD bundle not installed", { file: n, dir, err: err instanceof Error ? err.message : String(err) });
       }
     }
     return done;

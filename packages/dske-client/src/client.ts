@@ -325,7 +325,7 @@ export class Client {
     hub?.noteBadShare(keyId);
     this.badShareLog.push({ hub: hubName, key_id: keyId, at: new Date().toISOString() });
     if (this.badShareLog.length > 100) this.badShareLog.shift();
-    this.logger.warn(`hub ${hubName} gave a bad share for key ${keyId}`);
+    this.logger.warn("bad share from hub", { hub: hubName, key_id: keyId });
   }
 
   private sweepHeld(): void {

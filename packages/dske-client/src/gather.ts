@@ -130,7 +130,7 @@ export class Gather {
             const expectedX = expectedShareX(position, masterIsReference, s.y.length);
             if (list && s.x !== expectedX) {
               s.y.fill(0);
-              logger.warn(`hub ${h.name} returned share index ${s.x} for key ${id}, expected ${expectedX} (its position)`);
+              logger.warn("share index not the hub's position", { hub: h.name, key_id: id, share_index: s.x, expected_index: expectedX });
               this.d.onBadShare(h.name, id);
               continue;
             }
@@ -168,8 +168,7 @@ export class Gather {
           this.d.held.hold(heldKeyName(masterSae, id, other), rec.key.slice());
         }
         for (const bad of rec.bad) this.d.onBadShare(bad, id);
-        if (rec.method !== "fast")
-          logger.warn(`key ${id}: reconstructed robustly (${rec.method}), bad hubs: ${rec.bad.join(",") || "none"}`);
+        if (rec.method !== "fast") logger.warn("key reconstructed robustly", { key_id: id, reconstruction: rec.method, bad_hubs: rec.bad });
       }
     };
 
@@ -256,8 +255,7 @@ export class Gather {
       const rec = reconstructReferenceKey(list, this.d.k);
       if (rec) {
         this.referenceKeys++;
-        if (!masterIsReference)
-          this.d.logger.info(`key ${keyId}: reference-implementation shares (recognised by their length), digest verified`);
+        if (!masterIsReference) this.d.logger.info("reference-implementation shares, digest verified", { key_id: keyId });
       }
       return rec;
     }

@@ -7,7 +7,7 @@
  */
 import type https from "node:https";
 import { GF128_PAD_LENGTH, HMAC_SHA256_KEY_LENGTH, type AuthSchemeName, type PeerAuth } from "@dske/auth";
-import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError } from "@dske/protocol";
+import { ACK_EXTENSION, BATCH_EXTENSION, HubApi, HubApiError, type LogFields } from "@dske/protocol";
 import { hubAgentTls, isTlsHubUrl } from "./hub-tls.js";
 import { describeConnectError, isConnectFailure } from "./hub-probe.js";
 import type { NodeState } from "./node-state.js";
@@ -104,7 +104,7 @@ export class HubLink {
     timeouts: number | Pick<HubLinkOptions, "timeoutMs" | "connectTimeoutMs"> | undefined,
     resolvePeer: () => PeerAuth | undefined,
     /** Where a verified but unexpected response body is reported (a warning; see HubApi's onUnexpectedResponse). */
-    warn: (line: string) => void = () => {},
+    warn: (message: string, fields: LogFields) => void = () => {},
     /** A hub of the reference implementation (reference-hub.ts): its v1 wire, PSRD by unauthenticated GET psrd. */
     readonly reference = false,
     /** TLS options of every call to an `https://` hub (hub-tls.ts hubAgentTls: the CA it must chain to). */
@@ -132,7 +132,14 @@ export class HubLink {
       // A signed 2xx that verified is what it says (e.g. a stored share) even if its body is not
       // what we expect (the reference hub answers POST key-share with `null`): warn, carry on.
       onUnexpectedResponse: (e) =>
-        warn(`hub ${this.name}: unexpected response body (${e.received}) to ${e.method} ${e.path} (HTTP ${e.status}); ${e.outcome}`),
+        warn("unexpected response body from hub", {
+          hub: this.name,
+          received: e.received,
+          method: e.method,
+          path: e.path,
+          status: e.status,
+          outcome: e.outcome,
+        }),
       auth: {
         resolvePeer: () => {
           const auth = resolvePeer();

@@ -142,7 +142,7 @@ export class KeyDelivery {
         if ("key" in o && !held.has(heldKeyName(masterSae, id, slaveSae))) held.hold(heldKeyName(masterSae, id, slaveSae), o.key);
       }
       const first = errors[0];
-      logger.warn(`dec_keys ${masterSae} -> ${slaveSae} failed: ${first.message}`);
+      logger.warn("dec_keys failed", { master_sae: masterSae, slave_sae: slaveSae, reason: first.kind, err: first.message });
       if (first.kind === "unknown-key" && first.message.startsWith(KEYS_NOT_FOUND_MESSAGE)) {
         const ids = [...outcomes.entries()]
           .filter(([, o]) => "error" in o && o.error.kind === "unknown-key")
@@ -170,9 +170,13 @@ export class KeyDelivery {
       held.delete(heldKeyName(masterSae, id, slaveSae));
     }
     this.acknowledge(masterSae, keyIds);
-    logger.info(
-      `keys delivered: ${masterSae} -> ${slaveSae} number=${keyIds.length} ids=${summarizeIds(keyIds)} (${Date.now() - started} ms)`,
-    );
+    logger.info("keys delivered", {
+      master_sae: masterSae,
+      slave_sae: slaveSae,
+      number: keyIds.length,
+      key_ids: summarizeIds(keyIds),
+      duration_ms: Date.now() - started,
+    });
     return container;
   }
 

@@ -68,7 +68,7 @@ export class KeyIssuing {
       }
     } catch (err) {
       stock.putBack(masterSae, slaveSae, request.size, stocked);
-      if (err instanceof KmeError) logger.warn(`enc_keys ${masterSae}->${slaveSae} failed: ${err.message}`);
+      if (err instanceof KmeError) logger.warn("enc_keys failed", { master_sae: masterSae, slave_sae: slaveSae, err: err.message });
       throw err;
     } finally {
       if (stockable) this.maybeRefill(masterSae, slaveSae, request.size);
@@ -81,10 +81,15 @@ export class KeyIssuing {
       keys: made.map((m) => ({ key_ID: m.keyId, key: Buffer.from(m.key).toString("base64") })),
     };
     for (const m of made) m.key.fill(0);
-    logger.info(
-      `keys issued: ${masterSae} -> ${slaves.join(",")} number=${request.number} size=${request.size} ` +
-        `from_stock=${stocked.length} ids=${summarizeIds(made.map((m) => m.keyId))} (${Date.now() - started} ms)`,
-    );
+    logger.info("keys issued", {
+      master_sae: masterSae,
+      slave_saes: slaves,
+      number: request.number,
+      size: request.size,
+      from_stock: stocked.length,
+      key_ids: summarizeIds(made.map((m) => m.keyId)),
+      duration_ms: Date.now() - started,
+    });
     return container;
   }
 
@@ -134,9 +139,12 @@ export class KeyIssuing {
           stock.add(masterSae, slaveSae, size, keys);
         })
         .catch((err: unknown) => {
-          this.d.logger.warn(
-            `key stock ${masterSae}->${slaveSae}: refill of ${order.count} failed: ${err instanceof Error ? err.message : String(err)}`,
-          );
+          this.d.logger.warn("key stock refill failed", {
+            master_sae: masterSae,
+            slave_sae: slaveSae,
+            count: order.count,
+            err: err instanceof Error ? err.message : String(err),
+          });
         })
         .finally(() => stock.refillDone(order)),
     );

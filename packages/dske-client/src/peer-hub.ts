@@ -79,7 +79,7 @@ export class PeerHub {
       options.state,
       linkOptions,
       () => this.psrd.peerAuth,
-      (line) => options.logger.warn(line),
+      (message, fields) => options.logger.warn(message, fields),
       options.reference === true,
       hubAgentTls(options.hubTls),
     );

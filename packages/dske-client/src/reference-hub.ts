@@ -97,12 +97,12 @@ export async function registerWithReferenceHub(d: ReferenceRegistrationDeps): Pr
   link.registered = true;
   link.noteOk();
   if (dropped > 0) {
-    d.logger.warn(
-      `hub ${link.name}: registered again with this reference hub, which resets our pools: ` +
-        `our ${dropped} blocks with it were zeroed and deleted; fetching fresh PSRD`,
-    );
+    d.logger.warn("registered again with a reference hub, which resets the pools: blocks zeroed and deleted; fetching fresh PSRD", {
+      hub: link.name,
+      count: dropped,
+    });
   }
-  d.logger.info(`hub ${link.name}: registered (auth ${REFERENCE_HUB_SCHEME}; ${REFERENCE_HUB_NOTICE})`);
+  d.logger.info("registered with hub", { hub: link.name, scheme: REFERENCE_HUB_SCHEME, reason: REFERENCE_HUB_NOTICE });
   d.psrd.maybeReplenishBoth();
 }
 

@@ -90,7 +90,7 @@ export class Registration {
   requireReregistration(reason: string): void {
     const { link } = this.d;
     if (link.stopped) return;
-    if (link.registered) this.d.logger.warn(`hub ${link.name}: re-registering (${reason})`);
+    if (link.registered) this.d.logger.warn("re-registering with hub", { hub: link.name, reason });
     link.registered = false;
     this.ensureRegistering();
   }
@@ -113,11 +113,11 @@ export class Registration {
         link.noteFailure(err);
         if (this.awaitingFirstBundle) {
           // Nothing to retry before the first bundle arrives: its install restarts registration.
-          logger.info(`hub ${link.name}: ${link.lastError}`);
+          logger.info("waiting for the first PSRD bundle of hub", { hub: link.name, reason: link.lastError });
           return;
         }
         if (attempts === 1 || attempts % 10 === 0) {
-          logger.warn(`hub ${link.name}: registration failed (attempt ${attempts}): ${link.lastError}; retrying`);
+          logger.warn("registration with hub failed; retrying", { hub: link.name, attempt: attempts, err: link.lastError });
         }
         this.attemptEnded(seq);
         // A probe found the hub reachable during this attempt: try again at once.
@@ -259,9 +259,7 @@ export class Registration {
     this.d.psrd.peerInFlight = 0;
     link.registered = true;
     link.noteOk();
-    this.d.logger.info(
-      `hub ${link.name}: registered (auth ${scheme}${link.extensions.size ? `, extensions ${[...link.extensions].join(",")}` : ""})`,
-    );
+    this.d.logger.info("registered with hub", { hub: link.name, scheme, extensions: [...link.extensions] });
     this.d.psrd.maybeReplenishBoth();
   }
 
@@ -299,9 +297,10 @@ export class Registration {
     if (this.d.psrd.peerAuth) {
       this.confirmInstalled().catch((err: unknown) => {
         link.noteFailure(err);
-        this.d.logger.warn(
-          `hub ${link.name}: confirming installed PSRD failed: ${link.lastError}; retrying at the next install or registration`,
-        );
+        this.d.logger.warn("confirming installed PSRD failed; retrying at the next install or registration", {
+          hub: link.name,
+          err: link.lastError,
+        });
         // Not for a verified answer with an unexpected body: that hub knows us (HubLink.suggestsReregistration).
         if (!(err instanceof HubApiError && err.authenticated)) this.requireReregistration("PSRD confirmation failed");
       });
@@ -342,11 +341,11 @@ export class Registration {
     });
     if (link.reference) {
       // Registering again makes the reference hub reset its side too; fresh PSRD follows by GET psrd.
-      this.d.logger.warn(`hub ${link.name}: PSRD reset by the operator; registering again with this reference hub`);
+      this.d.logger.warn("PSRD reset by the operator; registering again with this reference hub", { hub: link.name });
       this.ensureRegistering();
       return;
     }
-    this.d.logger.warn(`hub ${link.name}: PSRD reset by the operator; waiting for a new first bundle`);
+    this.d.logger.warn("PSRD reset by the operator; waiting for a new first bundle", { hub: link.name });
     this.askForFirstBundle();
   }
 

@@ -250,7 +250,11 @@ export class Replenishment {
         if (err instanceof HubApiError && (err.status === 404 || link.shouldReregister(err, err.status))) {
           this.d.reregister(`PSRD request answered ${err.status}: ${err.message}`);
         }
-        this.d.logger.warn(`hub ${link.name}: PSRD replenishment (${kind === "local" ? "client" : "hub"}-owned) failed: ${link.lastError}`);
+        this.d.logger.warn("PSRD replenishment failed", {
+          hub: link.name,
+          owner: kind === "local" ? "client" : "hub",
+          err: link.lastError,
+        });
         throw err;
       })
       .finally(() => {
@@ -403,7 +407,11 @@ export class Replenishment {
   /** A response signature's or pads' consumption commit nobody waits for: failures are logged. */
   background(commit: Promise<void>, what: string): void {
     commit.catch((err: unknown) => {
-      this.d.logger.warn(`hub ${this.d.link.name}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.d.logger.warn("background PSRD commit failed", {
+        hub: this.d.link.name,
+        reason: what,
+        err: err instanceof Error ? err.message : String(err),
+      });
     });
   }
 

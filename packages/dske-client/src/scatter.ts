@@ -172,7 +172,7 @@ export class Scatter {
             const msg = err instanceof HubFailure ? err.message : `${hubs[j].name}: ${err instanceof Error ? err.message : String(err)}`;
             failed.push(msg);
             if (done) {
-              logger.warn(`share post after quorum failed: ${msg}`);
+              logger.warn("share post after quorum failed", { hub: hubs[j].name, err: err instanceof HubFailure ? err.reason : msg });
             } else if (failed.length > tasks.length - k) {
               done = true;
               // k is out of reach: report how many acknowledged once the others settled (bounded wait).

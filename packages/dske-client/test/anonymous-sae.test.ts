@@ -10,11 +10,10 @@ import path from "node:path";
 import express from "express";
 import request from "supertest";
 import type { PsrdStore } from "@dske/psrd";
-import type { EtsiStatus } from "@dske/protocol";
+import { capturingLogger, type EtsiStatus } from "@dske/protocol";
 import { Client } from "../src/client";
 import { createClientRouter } from "../src/http/router";
 import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
-import type { Logger } from "../src/logger";
 import { OPERATOR_AUTH, TEST_OPERATOR_TOKEN } from "./harness";
 
 const unusedStore: PsrdStore = {
@@ -133,14 +132,16 @@ describe("the standalone client: --allow-anonymous-sae", () => {
   });
 
   test("the startup log names the SAE that anonymous calls are taken from", async () => {
-    const lines: string[] = [];
-    const log = (l: string) => void lines.push(l);
-    const logger: Logger = { info: log, warn: log, error: log };
+    const logger = capturingLogger();
     const stateDir = mkdtempSync(path.join(tmpdir(), "dske-anon-"));
     const config = await parseClientArgs([...base, "--encryptors", "sam", "--allow-anonymous-sae", "--state-dir", stateDir]);
     const running = await startClientServer(config, { logger });
     try {
-      expect(lines.join("\n")).toMatch(/without an Authorization header are taken as from SAE sam \(--allow-anonymous-sae/);
+      expect(logger.lines).toContainEqual({
+        level: "warn",
+        message: expect.stringMatching(/without an Authorization header are taken as from one SAE \(--allow-anonymous-sae\)/) as unknown,
+        fields: { sae: "sam" },
+      });
       const res = await request(running.url).get("/api/v1/keys/sunny/status");
       expect(res.status).toBe(200);
     } finally {

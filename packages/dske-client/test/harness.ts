@@ -10,7 +10,7 @@ import { MemoryStore, type PsrdStore } from "@dske/psrd";
 import { LocalDistributor, peekBundleHeader, writeBundleFile, type DistributorTransport } from "@dske/distributor";
 import { Client, type ClientOptions } from "../src/client";
 import { createClientRouter } from "../src/http/router";
-import { EtsiApi } from "@dske/protocol";
+import { EtsiApi, type Logger } from "@dske/protocol";
 
 /** The operator token of the in-process hubs and clients (management routes and /metrics). */
 export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789abcdef";
@@ -68,7 +68,7 @@ function close(server: http.Server | undefined): Promise<void> {
 /** `before`: mount test middleware (e.g. a gate) on the hub's app before the hub router. */
 export async function startHub(
   name: string,
-  options: { before?: (app: express.Express) => void; psrdDelivery?: "bundle" | "network" } = {},
+  options: { before?: (app: express.Express) => void; psrdDelivery?: "bundle" | "network"; logger?: Logger } = {},
 ): Promise<TestHub> {
   const store = new MemoryStore();
   const outbox = mkdtempSync(path.join(tmpdir(), `dske-outbox-${name}-`));
@@ -79,6 +79,7 @@ export async function startHub(
     sweepIntervalMs: 0,
     outboxDir: outbox,
     psrdDelivery: options.psrdDelivery,
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = express();
   options.before?.(app);

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { EtsiApi } from "@dske/protocol";
+import { capturingLogger, EtsiApi } from "@dske/protocol";
 import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
 import { LOOPBACK_SANS, makeTestCa, type TestCa } from "../../dske-hub/test/tls-certs";
 import { waitFor } from "./harness";
@@ -59,7 +59,7 @@ function run(bin: "dske-hub" | "dske-client", args: readonly string[]): Promise<
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (https?:\/\/[^\s]+)\n/.exec(out);
+      const m = /"url":"(https?:\/\/[^"]+)","msg":"listening"/.exec(out);
       if (m) resolve({ url: m[1], output: () => out });
     });
     child.once("exit", (code) => reject(new Error(`${bin} exited ${code}: ${out}`)));
@@ -214,14 +214,14 @@ describe("client command line: --hub-ca and plain hub URLs off loopback", () => 
   test("with --allow-insecure-bind it starts, warns, and the status says insecure (the hub at 192.0.2.1 is never contacted before a bundle)", async () => {
     const argv = ["carol", "--port", "0", "--hubs", REMOTE_PLAIN, "--min-nr-shares", "1", "--allow-insecure-bind"];
     const config = { ...(await parseClientArgs(argv)), stateDir: path.join(dir, "insecure-carol"), operatorToken: TOKEN };
-    const warnings: string[] = [];
-    const running = await startClientServer(config, {
-      logger: { info: () => undefined, warn: (l) => warnings.push(l), error: (l) => warnings.push(l) },
-    });
+    const logger = capturingLogger();
+    const running = await startClientServer(config, { logger });
     try {
-      expect(warnings).toContain(
-        `INSECURE: hub hank at ${REMOTE_PLAIN} over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear`,
-      );
+      expect(logger.lines).toContainEqual({
+        level: "warn",
+        message: "INSECURE: hub over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear",
+        fields: { hub: "hank", url: REMOTE_PLAIN },
+      });
       const res = await fetch(`${running.url}/client/carol/mgmt/v1/status`, { headers: { Authorization: `Bearer ${TOKEN}` } });
       const status = (await res.json()) as { insecure?: boolean; peer_hubs: { url: string; tls: boolean; insecure?: boolean }[] };
       expect(status.insecure).toBe(true);

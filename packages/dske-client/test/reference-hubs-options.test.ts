@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Hub } from "@dske/hub";
 import { MemoryStore } from "@dske/psrd";
+import { capturingLogger } from "@dske/protocol";
 import { StubReferenceHub } from "../../dske-cli/test/system/reference-client/stub-reference-hub";
 import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
 import { Client, type ClientOptions } from "../src/client";
@@ -87,12 +88,7 @@ describe("--reference-hubs", () => {
   test("the standalone server: a startup warning per reference hub, registered without a bundle, flagged in the status", async () => {
     const hub = new StubReferenceHub("hank");
     await hub.listen();
-    const lines: string[] = [];
-    const logger = {
-      info: (m: string) => lines.push(m),
-      warn: (m: string) => lines.push(`WARN ${m}`),
-      error: (m: string) => lines.push(m),
-    };
+    const logger = capturingLogger();
     const stateDir = mkdtempSync(path.join(tmpdir(), "dske-refhub-client-"));
     const config = await parseClientArgs([
       "carol",
@@ -113,7 +109,13 @@ describe("--reference-hubs", () => {
     ]);
     const running = await startClientServer(config, { logger });
     try {
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^WARN hub hank: ${REFERENCE_HUB_NOTICE} \\(--reference-hubs\\)`)));
+      expect(logger.lines).toContainEqual({
+        level: "warn",
+        message: expect.stringMatching(
+          /^reference hub \(--reference-hubs\): registration and GET psrd without proof of identity/,
+        ) as unknown,
+        fields: { hub: "hank", reason: REFERENCE_HUB_NOTICE },
+      });
       await waitFor(() => running.client.peerHubs[0].registered, 10_000, "registration with the reference hub");
       expect(hub.registrations).toEqual(["carol"]);
       const status = running.client.mgmtStatus() as {
@@ -122,7 +124,10 @@ describe("--reference-hubs", () => {
       };
       expect(status.reference_hubs).toEqual(["hank"]);
       expect(status.peer_hubs[0]).toMatchObject({ notice: REFERENCE_HUB_NOTICE, psrd: { awaiting_first_bundle: false } });
-      expect(lines.join("\n")).not.toMatch(/waiting for its first PSRD bundle/);
+      expect(logger.lines.map((l) => l.message)).not.toContain("waiting for the first PSRD bundle of hub");
+      expect(logger.lines).toContainEqual(
+        expect.objectContaining({ message: "registered with hub", fields: expect.objectContaining({ hub: "hank" }) as unknown }),
+      );
     } finally {
       await running.stop();
       await hub.close();

@@ -218,15 +218,13 @@ export class LocalDistributor {
     await Promise.all([...this.pairs.values()].flatMap((p) => (p.job === undefined ? [] : [p.job])));
     this.loops = [];
     for (const p of this.pending) {
-      this.log.warn(
-        `bundle seq ${p.seq} of hub ${p.hub} for client ${p.client} is not installed yet (${p.delivered ? "in the client's inbox" : "not delivered"}): deliver and install it before the next one`,
-        {
-          client: p.client,
-          hub: p.hub,
-          seq: p.seq,
-          file: p.file,
-        },
-      );
+      this.log.warn("bundle not installed yet: deliver and install it before the next one", {
+        client: p.client,
+        hub: p.hub,
+        seq: p.seq,
+        file: p.file,
+        delivered: p.delivered,
+      });
     }
     this.log.info("local distributor stopped", { ...this.count });
   }
@@ -259,9 +257,11 @@ export class LocalDistributor {
         pollFailures++;
         this.count.failures++;
         const delay = this.backoffMs(pollFailures);
-        this.log.warn(`reading the PSRD needs of client ${client} failed: ${messageOf(e)}; retrying in ${delay} ms`, {
+        this.log.warn("reading the PSRD needs of client failed; retrying", {
           client,
           attempt: pollFailures,
+          err: messageOf(e),
+          retry_ms: delay,
         });
         await this.sleep(delay, signal);
         continue;
@@ -299,14 +299,14 @@ export class LocalDistributor {
   private validNeeds(client: string, raw: unknown): Need[] {
     if (!Array.isArray(raw)) {
       this.count.failures++;
-      this.log.warn(`the PSRD needs of client ${client} are not a list; ignored`, { client });
+      this.log.warn("PSRD needs not a list; ignored", { client });
       return [];
     }
     const out: Need[] = [];
     for (const item of raw as unknown[]) {
       const r = NeedSchema.safeParse(item);
       if (!r.success) {
-        this.log.warn(`client ${client} reported a malformed PSRD need; ignored`, { client });
+        this.log.warn("malformed PSRD need; ignored", { client });
         continue;
       }
       if (r.data.client_owned_bytes + r.data.hub_owned_bytes === 0) continue;
@@ -327,7 +327,7 @@ export class LocalDistributor {
           const issued = IssuedSchema.safeParse(await this.transport.issue(hub, client, need.client_owned_bytes, need.hub_owned_bytes));
           if (!issued.success) throw new Error(`hub ${hub} answered the issue without a bundle file and seq`);
           p.pending = { file: issued.data.file, seq: issued.data.seq, bytes: need.client_owned_bytes + need.hub_owned_bytes };
-          this.log.info(`hub ${hub} issued bundle seq ${issued.data.seq} for client ${client}`, {
+          this.log.info("PSRD bundle issued", {
             client,
             hub,
             seq: issued.data.seq,
@@ -348,7 +348,7 @@ export class LocalDistributor {
         p.failures = 0;
         this.count.bundles++;
         this.count.bytes += pending.bytes;
-        this.log.info(`client ${client} installed bundle seq ${pending.seq} of hub ${hub}`, {
+        this.log.info("PSRD bundle installed", {
           client,
           hub,
           seq: pending.seq,
@@ -360,21 +360,25 @@ export class LocalDistributor {
         this.count.failures++;
         const seq = p.pending?.seq;
         if (signal.aborted) {
-          this.log.warn(`${stage} of a bundle of hub ${hub} for client ${client} failed while stopping: ${messageOf(e)}`, {
+          this.log.warn("bundle step failed while stopping", {
             client,
             hub,
             stage,
             seq,
+            err: messageOf(e),
           });
           return;
         }
         const delay = this.backoffMs(p.failures);
-        this.log.warn(
-          `${stage} of ${seq !== undefined ? `bundle seq ${seq}` : "a bundle"} of hub ${hub} for client ${client} failed: ${messageOf(e)}; ${
-            p.pending !== undefined ? "retrying" : "asking again"
-          } in ${delay} ms`,
-          { client, hub, stage, seq, attempt: p.failures },
-        );
+        this.log.warn(p.pending !== undefined ? "bundle step failed; retrying" : "bundle step failed; asking again", {
+          client,
+          hub,
+          stage,
+          seq,
+          attempt: p.failures,
+          err: messageOf(e),
+          retry_ms: delay,
+        });
         await this.sleep(delay, signal);
         // A failed issue leaves nothing pending: the next poll decides again with fresh amounts.
         if (p.pending === undefined || isAborted(signal)) return;

@@ -257,12 +257,20 @@ test("a failed delivery or install retries the same bundle (never issues a new o
   expect(d.counters).toEqual({ bundles: 1, bytes: 2000, failures: 5 });
   // min(400, 100·2^(n−1)) · (0.5 + 0.5·0.5): 75, 150, 300, 300, 300.
   expect(delays).toEqual([75, 150, 300, 300, 300]);
-  const warns = lines.filter((l) => l.level === "warn").map((l) => l.message);
-  expect(warns[0]).toBe("deliver of bundle seq 1 of hub hank for client curtis failed: medium not mounted; retrying in 75 ms");
-  expect(warns[2]).toBe("install of bundle seq 1 of hub hank for client curtis failed: client busy; retrying in 300 ms");
+  const warns = lines.filter((l) => l.level === "warn");
+  expect(warns[0]).toEqual({
+    level: "warn",
+    message: "bundle step failed; retrying",
+    fields: { client: "curtis", hub: "hank", stage: "deliver", seq: 1, attempt: 1, err: "medium not mounted", retry_ms: 75 },
+  });
+  expect(warns[2]).toEqual({
+    level: "warn",
+    message: "bundle step failed; retrying",
+    fields: { client: "curtis", hub: "hank", stage: "install", seq: 1, attempt: 3, err: "client busy", retry_ms: 300 },
+  });
   expect(lines.at(-1)).toEqual({
     level: "info",
-    message: "client curtis installed bundle seq 1 of hub hank",
+    message: "PSRD bundle installed",
     fields: { client: "curtis", hub: "hank", seq: 1, bytes: 2000 },
   });
 });
@@ -308,12 +316,12 @@ test("a failed needs poll is retried with backoff; malformed needs are ignored",
   expect(net.calls.filter((c) => c.startsWith("issue"))).toEqual(["issue hank/curtis 100+0"]);
   expect(d.counters.failures).toBe(2); // the refused poll and the non-list answer
   expect(delays).toEqual([75]);
-  const warns = lines.filter((l) => l.level === "warn").map((l) => l.message);
+  const warns = lines.filter((l) => l.level === "warn").map((l) => [l.message, l.fields]);
   expect(warns).toEqual([
-    "reading the PSRD needs of client curtis failed: connection refused; retrying in 75 ms",
-    "client curtis reported a malformed PSRD need; ignored",
-    "client curtis reported a malformed PSRD need; ignored",
-    "the PSRD needs of client curtis are not a list; ignored",
+    ["reading the PSRD needs of client failed; retrying", { client: "curtis", attempt: 1, err: "connection refused", retry_ms: 75 }],
+    ["malformed PSRD need; ignored", { client: "curtis" }],
+    ["malformed PSRD need; ignored", { client: "curtis" }],
+    ["PSRD needs not a list; ignored", { client: "curtis" }],
   ]);
 });
 
@@ -360,13 +368,11 @@ test("stop with a bundle still pending (install keeps failing) reports it and le
   expect(d.pending).toEqual([{ client: "curtis", hub: "hank", seq: 1, file: "inbox/curtis/hank/curtis-1.dskepsrd", delivered: true }]);
   await d.stop();
   expect(net.issues("hank/curtis")).toBe(1);
-  expect(
-    lines.some(
-      (l) =>
-        l.level === "warn" &&
-        l.message.startsWith("bundle seq 1 of hub hank for client curtis is not installed yet (in the client's inbox)"),
-    ),
-  ).toBe(true);
+  expect(lines).toContainEqual({
+    level: "warn",
+    message: "bundle not installed yet: deliver and install it before the next one",
+    fields: { client: "curtis", hub: "hank", seq: 1, file: "inbox/curtis/hank/curtis-1.dskepsrd", delivered: true },
+  });
 });
 
 test("backoff is bounded by maxMs whatever the failure count, and jittered within [½, 1]", () => {

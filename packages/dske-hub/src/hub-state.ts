@@ -128,7 +128,7 @@ export class HubState {
       flush();
       if (!this.shared) await this.journal.rewrite(this.snapshot());
     } catch (err) {
-      this.ctx.logger.error(`hub ${this.ctx.name}: final journal compaction failed: ${errorMessage(err)}`);
+      this.ctx.logger.error("final journal compaction failed", { err: errorMessage(err) });
     }
     await this.journal.close();
   }
@@ -168,7 +168,7 @@ export class HubState {
         this.compactions.lastMs = Date.now() - started;
       })
       .catch((err: unknown) => {
-        this.ctx.logger.error(`hub ${this.ctx.name}: journal compaction failed: ${errorMessage(err)}`);
+        this.ctx.logger.error("journal compaction failed", { err: errorMessage(err) });
         // Try again one interval from now (not at once: a broken journal fails at once).
         this.deadSince = Date.now();
       })

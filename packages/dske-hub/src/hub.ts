@@ -85,14 +85,14 @@ export class Hub {
     this.referenceClients = options.referenceClients ? new ReferenceClients(options.referenceClients) : undefined;
     this.shareStore = new ShareStore(
       state.journal,
-      (err) => ctx.logger.error(`hub ${this.name}: state journal write failed: ${String(err)}`),
+      (err) => ctx.logger.error("state journal write failed", { err: String(err) }),
       () => state.noteDeleted(),
     );
     const outbox = options.outboxDir ?? (options.stateDir ? path.join(options.stateDir, "outbox") : undefined);
     const random = options.randomBytes ?? ((n: number) => nodeRandomBytes(n));
     this.issuer = new BundleIssuer(this.name, this.store, outbox, (records) => state.appendDurably(records), random);
     this.issuer.onLostBlock = (client, uuid, reason) =>
-      ctx.logger.warn(`hub ${this.name}: staged PSRD block ${uuid} of ${client} was lost before its confirmation (${reason}); dropped`);
+      ctx.logger.warn("staged PSRD block lost before its confirmation; dropped", { client, block: uuid, err: reason });
     this.registry = new Registry(
       ctx,
       { store: this.store, issuer: this.issuer, shares: this.shareStore, state },
@@ -145,7 +145,7 @@ export class Hub {
       options.stateBackend,
     );
     const hub = new Hub(options, ctx, state);
-    if (hub.referenceClients) ctx.logger.warn(`hub ${hub.name}: ${hub.referenceClients.warning}`);
+    if (hub.referenceClients) ctx.logger.warn(hub.referenceClients.warning.message, hub.referenceClients.warning.fields);
     try {
       await hub.restore(records, recordCount);
     } catch (err) {

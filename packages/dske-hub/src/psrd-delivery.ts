@@ -61,9 +61,7 @@ export class PsrdDelivery {
         data.fill(0);
         throw fromPsrdError(err, `adding a PSRD block for ${clientName}`);
       }
-      this.ctx.logger.info(
-        `hub ${this.ctx.name}: delivered a ${poolOwner}-owned PSRD block of ${size} bytes to reference client ${clientName}`,
-      );
+      this.ctx.logger.info("PSRD block delivered to reference client", { client: clientName, owner: poolOwner, bytes: size });
       return { blockUuid, data };
     });
   }
@@ -165,7 +163,7 @@ export class PsrdDelivery {
           registry.assertRoomIn(clientName, owner, { available: 0, blocks: 0 }, bytes, blocksOf(bytes));
         }
         client = await registry.create(clientName, [], scheme, false);
-        this.ctx.logger.info(`hub ${this.ctx.name}: provisioned client ${clientName} (${scheme})`);
+        this.ctx.logger.info("client provisioned", { client: clientName, scheme });
       }
       const issued = await this.issuer.issue({
         clientName,
@@ -176,9 +174,12 @@ export class PsrdDelivery {
         clientOwnedPool: client.clientOwnedPool,
         asBytes,
       });
-      this.ctx.logger.info(
-        `hub ${this.ctx.name}: issued PSRD bundle ${issued.seq} for ${clientName} (${clientOwnedBytes} + ${hubOwnedBytes} bytes)`,
-      );
+      this.ctx.logger.info("PSRD bundle issued", {
+        client: clientName,
+        seq: issued.seq,
+        client_owned_bytes: clientOwnedBytes,
+        hub_owned_bytes: hubOwnedBytes,
+      });
       return { ...issued, hubName: this.ctx.name, clientName };
     });
   }

@@ -117,12 +117,16 @@ export class ReferenceClients {
     };
   }
 
-  /** The warning logged when a hub opens with reference clients. */
-  get warning(): string {
-    return (
-      `reference-client mode for ${this.list.join(", ")}: they register and fetch PSRD (GET psrd) without proof of identity ` +
-      `from ${this.from.join(", ")}; their PSRD crosses the network unauthenticated, and their key shares go to whichever registered ` +
-      `client that knows the key ID`
-    );
+  /** The warning logged when a hub opens with reference clients: a constant message and its fields. */
+  get warning(): { message: string; fields: { clients: string[]; sources: string[]; reason: string } } {
+    return {
+      message: "reference-client mode: registration and PSRD without proof of identity",
+      fields: {
+        clients: this.list,
+        sources: [...this.from],
+        reason:
+          "their PSRD (GET psrd) crosses the network unauthenticated, and their key shares go to whichever registered client knows the key ID",
+      },
+    };
   }
 }

@@ -126,7 +126,7 @@ export class Registry {
       } else {
         this.assertRoomForClient();
         await this.create(request.client_name, encryptors, scheme, ack);
-        this.ctx.logger.info(`hub ${this.ctx.name}: registered client ${request.client_name} (${scheme})`);
+        this.ctx.logger.info("client registered", { client: request.client_name, scheme });
       }
       return {
         hub_name: this.ctx.name,
@@ -155,9 +155,11 @@ export class Registry {
     await this.unregisterLocked(clientName, { keepPostedShares: true });
     await this.destroyPools(clientName);
     await this.create(clientName, encryptors, "hmac-sha256", false);
-    this.ctx.logger.info(
-      `hub ${this.ctx.name}: registered reference client ${clientName} with fresh pools (hmac-sha256, no proof of identity${source ? `, from ${source}` : ""})`,
-    );
+    this.ctx.logger.info("reference client registered with fresh pools (no proof of identity)", {
+      client: clientName,
+      scheme: "hmac-sha256",
+      ...(source ? { source } : {}),
+    });
     return {
       hub_name: this.ctx.name,
       auth_scheme: "hmac-sha256",
@@ -211,7 +213,7 @@ export class Registry {
     if (options.keepPostedShares !== true) shares.deleteByMaster(clientName);
     await state.appendDurably([{ t: "unreg", c: clientName }]);
     issuer.dropClient(clientName);
-    this.ctx.logger.info(`hub ${this.ctx.name}: unregistered client ${clientName}`);
+    this.ctx.logger.info("client unregistered", { client: clientName });
     state.maybeCompact();
     return { unregistered: true, deletePools };
   }

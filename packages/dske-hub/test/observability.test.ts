@@ -417,8 +417,15 @@ describe("standalone server", () => {
       expect(typeof reqLine?.duration_ms).toBe("number");
       expect(typeof reqLine?.time).toBe("string");
       // The hub's own line about the registration carries the request ID through the async context.
-      const domain = lines.find((l) => typeof l.msg === "string" && l.msg.includes("registered client carol"));
-      expect(domain).toMatchObject({ req_id: "reg-1", node: "hank" });
+      const domain = lines.find((l) => l.msg === "client registered" && l.client === "carol");
+      expect(domain).toMatchObject({
+        level: "info",
+        req_id: "reg-1",
+        node: "hank",
+        kind: "hub",
+        client: "carol",
+        scheme: expect.any(String) as unknown,
+      });
       expect(JSON.stringify(lines)).not.toContain(TOKEN); // the operator token is never logged
     } finally {
       await running.stop();

@@ -16,7 +16,7 @@ import { signRequest, verifyResponse, type PeerAuth } from "@dske/auth";
 import { BundleError, openBundle, readBundleFile, type OpenedBundle } from "@dske/distributor";
 import { Hub } from "../src/hub";
 import type { HubOptions } from "../src/hub-options";
-import { HubApi, type IssueBundleResponse, type RegistrationResponse } from "@dske/protocol";
+import { capturingLogger, HubApi, type IssueBundleResponse, type RegistrationResponse } from "@dske/protocol";
 import { poolNames } from "../src/peer-client";
 import { createHubRouter } from "../src/http/router";
 import {
@@ -392,8 +392,7 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
 
   test("confirmation after a crash mid-move: a block copied but not yet unstaged is confirmed once; a lost staged copy is dropped, not a 400 forever", async () => {
     const stateDir = path.join(tmp.path, "state");
-    const warnings: string[] = [];
-    const logger = { info: () => undefined, warn: (m: string) => warnings.push(m), error: (m: string) => warnings.push(m) };
+    const logger = capturingLogger();
     const open = async () => {
       const store = await FileStore.open(path.join(tmp.path, "psrd"));
       const hub = await Hub.open({ name: "hank", store, stateDir, sweepIntervalMs: 0, logger });
@@ -430,7 +429,11 @@ describe("bundles at a hub with a state dir (FileStore)", () => {
     // Before the fix the lost block made every confirmation of this client fail with 400.
     expect(await node.hub.confirmPsrd("carol", [moved.uuid, lost.uuid, intact.uuid])).toBe(2);
     expect(carol().psrd?.staged.blocks).toBe(0);
-    expect(warnings.join("\n")).toMatch(new RegExp(`staged PSRD block ${lost.uuid} of carol was lost before its confirmation`));
+    expect(logger.lines).toContainEqual({
+      level: "warn",
+      message: "staged PSRD block lost before its confirmation; dropped",
+      fields: { client: "carol", block: lost.uuid, err: expect.any(String) as unknown },
+    });
     const pool = defined(node.hub.client("carol")).hubOwnedPool;
     expect([pool.hasBlock(moved.uuid), pool.hasBlock(lost.uuid), pool.hasBlock(intact.uuid)]).toEqual([true, false, true]);
     // Both staged copies are consumed: nothing left to move twice.

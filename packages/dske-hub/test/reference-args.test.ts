@@ -59,7 +59,12 @@ describe("--reference-clients", () => {
       const config = parseHubArgs([...BASE, "--state-dir", tmp.path, "--reference-clients", "conny,curtis"]);
       const running = await startHubServer(config, { log: (l) => lines.push(l) });
       try {
-        expect(lines.join("\n")).toMatch(/reference-client mode for conny, curtis: .*without proof of identity from 127\.0\.0\.1, ::1/);
+        // lineLogger's plain line: the message, then the fields as key=value.
+        expect(lines).toContainEqual(
+          expect.stringMatching(
+            /^reference-client mode: registration and PSRD without proof of identity clients=\["conny","curtis"\] sources=\["127\.0\.0\.1","::1"\] reason=/,
+          ),
+        );
         const conny = await ReferenceWireClient.create(`${running.url}/hub/hank`, "conny", ["sunny"]);
         await conny.start(1024);
         expect(running.hub.status().peer_clients).toEqual([

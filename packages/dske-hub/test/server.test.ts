@@ -207,7 +207,7 @@ describe("standalone server with FileStore", () => {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
           out += d.toString();
-          const m = /listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+          const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"listening"/.exec(out);
           if (m) resolve(m[1]);
         });
         child.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
@@ -228,8 +228,8 @@ describe("standalone server with FileStore", () => {
     api.close();
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
-    expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 401/);
-    expect(first.output()).toMatch(/PUT \/hub\/hank\/dske\/oob\/v1\/registration 200/);
+    expect(first.output()).toMatch(/"method":"PUT","path":"\/hub\/hank\/dske\/oob\/v1\/registration","status":401/);
+    expect(first.output()).toMatch(/"method":"PUT","path":"\/hub\/hank\/dske\/oob\/v1\/registration","status":200/);
     expect(first.output()).not.toContain(TOKEN);
 
     const second = await startProcess();

@@ -64,7 +64,7 @@ function runHub(args: readonly string[]): Promise<HubProcess | { code: number | 
   return new Promise((resolve) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (https?:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
+      const m = /"url":"(https?:\/\/127\.0\.0\.1:\d+)","msg":"listening"/.exec(out);
       if (m) resolve({ url: m[1], exited, stderr: () => err });
     });
     void exited.then((code) => resolve({ code, stderr: err }));

@@ -17,6 +17,7 @@
  * - Every failure is a `HubApiError { status, message, details, code }` (hub-api-error.ts); an
  *   unexpected body after a verified signature is marked `authenticated` (no reason to register
  *   again: the hub knows us and the PSRD of both sides is in step).
+ * - Every request carries the `traceparent` of the request being served, when there is one (trace-context.ts).
  * - Every request is counted on the instance (`requests`) and published on the diagnostics
  *   channel `dske:hub-api:request` (`HUB_API_REQUEST_CHANNEL`) for benchmarks and diagnostics.
  */
@@ -28,6 +29,7 @@ import { readVerified, validate, type Tolerated, type UnexpectedResponse } from 
 import { HubApiError, httpError, isSignatureError, signatureDetails, toHubApiError, unauthenticatedError } from "./hub-api-error.js";
 import { HttpTransport } from "./http-transport.js";
 import { HubReplicas } from "./hub-replicas.js";
+import { TRACEPARENT_HEADER, outgoingTraceparent } from "./trace-context.js";
 import {
   FetchKeySharesResponseSchema,
   GetKeyShareResponseSchema,
@@ -431,6 +433,9 @@ export class HubApi {
 
   private headers(body: Buffer, extra: Record<string, string> | undefined): Record<string, string | number> {
     const headers: Record<string, string | number> = { Accept: "application/json" };
+    // The trace of the request being served (trace-context.ts); not signed, it only names the trace.
+    const traceparent = outgoingTraceparent();
+    if (traceparent !== undefined) headers[TRACEPARENT_HEADER] = traceparent;
     if (body.length > 0) {
       headers["Content-Type"] = "application/json";
       headers["Content-Length"] = body.length;

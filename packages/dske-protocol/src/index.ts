@@ -5,6 +5,7 @@
  * - `hub-api.ts`: `HubApi`, the typed client of one hub (`hub-api-error.ts`: its errors;
  *   `http-transport.ts`: its one node:http transport).
  * - `logger.ts`: the one `Logger` interface of domain code.
+ * - `trace-context.ts`: request and trace IDs of the request being served (W3C `traceparent`).
  * - `client-mgmt.ts`: the client node's management wire (status, bundles, PSRD needs, stop).
  * - `etsi.ts`: the ETSI GS QKD 014 data formats; `etsi-api.ts`: `EtsiApi`, the typed SAE-side client.
  */
@@ -38,4 +39,16 @@ export {
   type EtsiErrorBody,
 } from "./etsi.js";
 export { EtsiApi, EtsiApiError, type EtsiApiOptions, type EtsiTlsOptions } from "./etsi-api.js";
-export { silentLogger, type Logger, type LogFields } from "./logger.js";
+export { capturingLogger, silentLogger, type CapturedLine, type Logger, type LogFields } from "./logger.js";
+export {
+  TRACEPARENT_HEADER,
+  requestContext,
+  currentRequestId,
+  currentTraceId,
+  parseTraceparent,
+  traceFor,
+  outgoingTraceparent,
+  newTraceId,
+  newSpanId,
+  type RequestContext,
+} from "./trace-context.js";

@@ -3,7 +3,7 @@
  * per event, with optional structured fields. Log lines name nodes, SAEs, key IDs, hubs, sizes and
  * counts, never key, share or PSRD bytes.
  *
- * Implementations: `silentLogger` (here), and in @dske/server `pinoLogger(p)` (structured JSON
+ * Implementations: `silentLogger` and `capturingLogger` (here; the latter for tests), and in @dske/server `pinoLogger(p)` (structured JSON
  * lines through pino, with the node fields and request IDs of `createNodeLogger`) and
  * `consoleLogger(prefix)`.
  */
@@ -15,7 +15,26 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /** Routine events (hidden at the default level); optional: implementations without it drop them. */
+  debug?(message: string, fields?: LogFields): void;
 }
 
 /** Drops every line. */
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** One line kept by `capturingLogger`. */
+export interface CapturedLine {
+  level: "info" | "warn" | "error" | "debug";
+  message: string;
+  fields: LogFields;
+}
+
+/** A Logger that keeps every line (level, message, fields) in `lines` (a new array unless given): for tests that assert on fields. */
+export function capturingLogger(lines: CapturedLine[] = []): Logger & { readonly lines: CapturedLine[] } {
+  const keep =
+    (level: CapturedLine["level"]) =>
+    (message: string, fields?: LogFields): void => {
+      lines.push({ level, message, fields: fields ?? {} });
+    };
+  return { lines, info: keep("info"), warn: keep("warn"), error: keep("error"), debug: keep("debug") };
+}

@@ -34,11 +34,24 @@ export {
 } from "./docs.js";
 export { NodeMetrics, OTHER_LABEL, boundedLabel, UNMATCHED_ROUTE, type NodeMetricsOptions, type PoolBytes } from "./metrics.js";
 export { pinoLogger, consoleLogger } from "./logger.js";
+export { openNodeLog, type NodeLog, type OpenNodeLogOptions } from "./node-log.js";
+export {
+  logConfigOf,
+  LOG_OPTION_SPECS,
+  LOG_LEVELS,
+  DEFAULT_LOG_MAX_SIZE,
+  DEFAULT_LOG_MAX_FILES,
+  type LogConfig,
+  type LogLevel,
+} from "./log-options.js";
+export { captureStdio, asJsonLines } from "./stdio-capture.js";
 export {
   createNodeLogger,
   lineLogger,
   silentPino,
   requestIdMiddleware,
+  requestLine,
+  isRoutinePoll,
   inRequestContext,
   requestContext,
   currentRequestId,

@@ -1,37 +1,29 @@
 /**
- * Structured logs (pino) for hub and client nodes, with a request ID per HTTP request.
+ * Structured logs (pino) for hub and client nodes, with request and trace IDs per HTTP request.
  *
  * - `createNodeLogger` gives a pino logger whose lines carry `kind` and `node`, an ISO time and,
- *   while a request is being served, its `req_id` (taken from an AsyncLocalStorage context, so
- *   domain code that only got a `(line) => void` callback still logs the request ID).
- * - `requestIdMiddleware` accepts a well-formed incoming `X-Request-ID` (else generates a UUID),
- *   returns it in the response header, runs the rest of the request in the context and writes one
- *   line per finished request (method, path without query, status, duration). Never bodies, never
- *   query strings (they may carry key IDs only, but bodies may carry shares).
+ *   while a request is being served, its `req_id` and `trace_id` (taken from the AsyncLocalStorage
+ *   context of @dske/protocol's trace-context.ts, so domain code that only got a `(line) => void`
+ *   callback still logs them).
+ * - `requestIdMiddleware` accepts a well-formed incoming `X-Request-ID` (else generates a UUID)
+ *   and `traceparent` (else starts a new trace), returns the request ID in the response header,
+ *   runs the rest of the request in the context and writes one line per finished request
+ *   (`requestLine`: method, path without query, status, duration; routine polling at debug).
+ *   Never bodies, never query strings (they may carry key IDs only, but bodies may carry shares).
  *
- * Rule for every log line in dske: names, IDs, sizes, counts, statuses; never key, share or PSRD
- * bytes.
+ * One message format for hub and client: `{"level","time","kind","node","req_id","trace_id",
+ * ...facts as fields...,"msg"}` with a short `msg`. Rule for every log line in dske: names, IDs,
+ * sizes, counts, statuses; never key, share or PSRD bytes.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { pino, type DestinationStream, type Level, type Logger as PinoLogger } from "pino";
+import { requestContext, traceFor, TRACEPARENT_HEADER, type RequestContext } from "@dske/protocol";
 
-export type { PinoLogger };
+export type { PinoLogger, RequestContext };
+export { requestContext, currentRequestId } from "@dske/protocol";
 
 export const REQUEST_ID_HEADER = "X-Request-ID";
-
-/** Context of the request being served (AsyncLocalStorage). */
-export interface RequestContext {
-  readonly reqId: string;
-}
-
-export const requestContext = new AsyncLocalStorage<RequestContext>();
-
-/** The request ID of the request being served, if any. */
-export function currentRequestId(): string | undefined {
-  return requestContext.getStore()?.reqId;
-}
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -65,7 +57,7 @@ export function createNodeLogger(options: NodeLoggerOptions): PinoLogger {
       formatters: { level: (label) => ({ level: label }) },
       mixin: () => {
         const ctx = requestContext.getStore();
-        return ctx ? { req_id: ctx.reqId } : {};
+        return ctx ? { req_id: ctx.reqId, trace_id: ctx.traceId } : {};
       },
     },
     options.destination ?? stdStreams(),
@@ -91,16 +83,34 @@ function isLevel(s: string): s is Level | "silent" {
   return ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(s);
 }
 
+/** Fields of every line (the node and request context): left out of a lineLogger line. */
+const CONTEXT_FIELDS = new Set(["level", "time", "kind", "node", "req_id", "trace_id", "msg", "pid", "hostname"]);
+
+/** ` key=value` for each fact field of a parsed line (strings bare unless they hold spaces or quotes). */
+function factText(o: Record<string, unknown>): string {
+  let out = "";
+  for (const [k, v] of Object.entries(o)) {
+    if (CONTEXT_FIELDS.has(k) || v === undefined) continue;
+    out += ` ${k}=${typeof v === "string" && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`;
+  }
+  return out;
+}
+
 /**
- * A pino logger that hands each line's message to `sink` (plain text, no JSON): for callers that
- * want simple lines (tests, the legacy `log` option of startHubServer).
+ * A pino logger that hands each line to `sink` as plain text (no JSON): the message followed by its
+ * fact fields as `key=value` (`client registered client=alice scheme=gf128`); a request line as
+ * `METHOD /path STATUS 1.2ms`. For callers that want simple lines (tests, the legacy `log` option
+ * of startHubServer).
  */
 export function lineLogger(sink: (line: string) => void, options: Omit<NodeLoggerOptions, "destination">): PinoLogger {
   const destination: DestinationStream = {
     write(chunk: string) {
       try {
-        const o = JSON.parse(chunk) as { msg?: unknown };
-        if (typeof o.msg === "string") sink(o.msg);
+        const o = JSON.parse(chunk) as Record<string, unknown>;
+        // A request line (requestLine) as `METHOD /path STATUS 1.2ms`; every other line its message.
+        if (o.msg === "request" && typeof o.method === "string" && typeof o.duration_ms === "number") {
+          sink(`${o.method} ${String(o.path)} ${String(o.status)} ${o.duration_ms.toFixed(1)}ms`);
+        } else if (typeof o.msg === "string") sink(o.msg + factText(o));
       } catch {
         sink(chunk.trimEnd());
       }
@@ -115,16 +125,52 @@ export function silentPino(): PinoLogger {
 }
 
 export interface RequestIdOptions {
-  /** Where the per-request line goes; omit for no request lines (the ID is still assigned). */
+  /** Where the per-request line goes; omit for no request lines (the IDs are still assigned). */
   logger?: PinoLogger;
   /** Extra fields for the request line (e.g. the calling SAE). */
   fields?: (req: Request, res: Response) => Record<string, unknown>;
 }
 
 /**
- * Assign a request ID (incoming X-Request-ID if acceptable, else a UUID), set it on the response,
- * expose it as `res.locals.requestId`, run the rest of the chain in the request context and log
- * one line when the response is finished.
+ * Routine polling: a successful GET of a management route (`.../mgmt/...`), `/metrics` or
+ * `/health`, as `dske-cli status` and the dashboard send every second. Logged at debug.
+ */
+export function isRoutinePoll(method: string, path: string, status: number): boolean {
+  if (method !== "GET" && method !== "HEAD") return false;
+  if (status >= 400) return false;
+  return path.includes("/mgmt/") || /\/(metrics|health)$/.test(path);
+}
+
+/** The one request line of hub and client: level (debug for routine polling), fields, message. */
+export function requestLine(
+  req: Request,
+  res: Response,
+  startedNs: bigint,
+  extra: Record<string, unknown> = {},
+): { level: "info" | "debug"; fields: Record<string, unknown>; msg: string } {
+  const ms = Number(process.hrtime.bigint() - startedNs) / 1e6;
+  const path = req.originalUrl.split("?")[0];
+  const ctx = res.locals.requestContext as RequestContext | undefined;
+  return {
+    level: isRoutinePoll(req.method, path, res.statusCode) ? "debug" : "info",
+    fields: {
+      req_id: ctx?.reqId ?? res.locals.requestId,
+      trace_id: ctx?.traceId,
+      method: req.method,
+      path,
+      status: res.statusCode,
+      duration_ms: Math.round(ms * 10) / 10,
+      ...extra,
+    },
+    msg: "request",
+  };
+}
+
+/**
+ * Assign a request ID (incoming X-Request-ID if acceptable, else a UUID) and a trace (incoming
+ * `traceparent` if valid, else a new trace), set the request ID on the response, expose them as
+ * `res.locals.requestId` / `res.locals.requestContext`, run the rest of the chain in the request
+ * context and log one line when the response is finished.
  */
 export function requestIdMiddleware(options: RequestIdOptions = {}): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -137,19 +183,14 @@ export function requestIdMiddleware(options: RequestIdOptions = {}): RequestHand
     const reqId = acceptableRequestId(incoming) ? incoming : randomUUID();
     res.setHeader(REQUEST_ID_HEADER, reqId);
     res.locals.requestId = reqId;
-    const ctx: RequestContext = { reqId };
+    const ctx: RequestContext = { reqId, ...traceFor(req.get(TRACEPARENT_HEADER)) };
     res.locals.requestContext = ctx;
     const logger = options.logger;
     if (logger) {
       const start = process.hrtime.bigint();
       res.on("finish", () => {
-        const ms = Number(process.hrtime.bigint() - start) / 1e6;
-        const path = req.originalUrl.split("?")[0];
-        const extra = options.fields?.(req, res) ?? {};
-        logger.info(
-          { req_id: reqId, method: req.method, path, status: res.statusCode, duration_ms: Math.round(ms * 10) / 10, ...extra },
-          `${req.method} ${path} ${res.statusCode} ${ms.toFixed(1)}ms`,
-        );
+        const line = requestLine(req, res, start, options.fields?.(req, res));
+        logger[line.level](line.fields, line.msg);
       });
     }
     requestContext.run(ctx, next);

@@ -14,6 +14,7 @@ export function pinoLogger(p: PinoLogger): Logger & { readonly pino: PinoLogger 
     info: (m, f) => p.info(f ?? {}, m),
     warn: (m, f) => p.warn(f ?? {}, m),
     error: (m, f) => p.error(f ?? {}, m),
+    debug: (m, f) => p.debug(f ?? {}, m),
   };
 }
 
@@ -24,5 +25,6 @@ export function consoleLogger(prefix = "", name = "client", kind: NodeLoggerOpti
     info: (m, f) => p.info(f ?? {}, prefix + m),
     warn: (m, f) => p.warn(f ?? {}, prefix + m),
     error: (m, f) => p.error(f ?? {}, prefix + m),
+    debug: (m, f) => p.debug(f ?? {}, prefix + m),
   };
 }

@@ -47,7 +47,7 @@ export interface OperatorGuardOptions {
   /** Count refusals in this node's `dske_auth_failures_total`. */
   metrics?: NodeMetrics;
   /** Where refusals are reported (one line, never the presented token). */
-  warn?: (line: string) => void;
+  warn?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 const GUARD = Symbol.for("dske.operatorGuard");
@@ -126,12 +126,12 @@ export function createOperatorGuard(options: OperatorGuardOptions): OperatorGuar
         next();
         return;
       }
-      options.warn?.(`refused management call ${what(req)}: wrong operator token`);
+      options.warn?.("refused management call", { call: what(req), reason: "wrong operator token" });
       refuse(res, 403, "operator_token_refused", "the operator token is wrong: management refused");
       return;
     }
     if (certCn !== undefined) {
-      options.warn?.(`refused management call ${what(req)} from certificate CN=${certCn}`);
+      options.warn?.("refused management call", { call: what(req), reason: "certificate not the operator's", cert_cn: certCn });
       refuse(
         res,
         403,

@@ -24,6 +24,7 @@ import { isNodeProcessAlive } from "../../src/pid-file";
 import { chainSeq, clientAccounting, clientStatus, hubStatus, settled } from "./accounting";
 import { bundleParts, fixSha, poolBlocks, poolBytes, withHeader } from "./bundle-bytes";
 import { pidOf, sleep } from "./chaos-util";
+import { logLines } from "./log-lines";
 import { runningTopology, SYSTEM_TIMEOUT, type CliResult } from "./harness";
 import { saeKeyPair } from "./sae-http";
 import { defined } from "../defined";
@@ -133,14 +134,29 @@ test("start provisioned every client by bundle: registered with every hub, bundl
     const s = await clientStatus(t, c);
     expect([c, s.peer_hubs.map((p) => [p.hub_name, p.registered])]).toEqual([c, HUBS.map((h) => [h, true])]);
     for (const h of HUBS) expect([c, h, chainSeq(t, s, h) >= 1]).toEqual([c, h, true]);
-    for (const h of HUBS) expect(log(c)).toMatch(new RegExp(`installed PSRD bundle 1 from hub ${h} \\(2 blocks, 65536 \\+ 65536 bytes\\)`));
+    for (const h of HUBS) {
+      expect(logLines(log(c))).toContainEqual(
+        expect.objectContaining({
+          msg: "PSRD bundle installed",
+          hub: h,
+          seq: 1,
+          blocks: 2,
+          client_owned_bytes: 65536,
+          hub_owned_bytes: 65536,
+        }),
+      );
+    }
   }
   for (const h of HUBS) {
     const s = await hubStatus(t, h);
     expect(s.psrd_delivery).toBe("bundle");
     expect(s.peer_clients.map((c) => c.client_name).sort()).toEqual(CLIENTS);
     for (const c of s.peer_clients) expect([h, c.client_name, defined(c.psrd).bundles_issued >= 1]).toEqual([h, c.client_name, true]);
-    for (const c of CLIENTS) expect(log(h)).toMatch(new RegExp(`hub ${h}: issued PSRD bundle 1 for ${c} \\(65536 \\+ 65536 bytes\\)`));
+    for (const c of CLIENTS) {
+      expect(logLines(log(h))).toContainEqual(
+        expect.objectContaining({ msg: "PSRD bundle issued", client: c, seq: 1, client_owned_bytes: 65536, hub_owned_bytes: 65536 }),
+      );
+    }
   }
 
   // No network PSRD delivery: an outsider gets 401; even the client itself (its enrollment secret) 403.
@@ -361,7 +377,10 @@ test("kill -9 of the client mid-install leaves all or nothing; after a restart t
     ["after one more block on disk", (_l, data0) => dataBytes() >= data0 + blockSize],
     ["after two more blocks on disk", (_l, data0) => dataBytes() >= data0 + 2 * blockSize],
     ["at the first block bytes on disk (again)", (_l, data0) => dataBytes() > data0],
-    ["when it logs that it listens (after its inbox)", (logFrom) => readFileSync(logFile, "utf8").slice(logFrom).includes("listening on")],
+    [
+      "when it logs that it listens (after its inbox)",
+      (logFrom) => readFileSync(logFile, "utf8").slice(logFrom).includes('"msg":"listening"'),
+    ],
   ];
   const outcomes: string[] = [];
   for (const [what, when] of points) {

@@ -70,17 +70,21 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
   expect(lineCount).toBeGreaterThan(100);
   expect(findings).toEqual([]);
 
-  // The logs are structured (pino JSON lines with node and request ID) and keep the readiness line.
+  // The logs are JSON lines (node-logs.test.ts checks every line of every file), with node,
+  // request and trace IDs, and keep the readiness line.
   const master = t.kmeOf("sam").name;
-  const log = readFileSync(path.join(t.stateDir, "logs", `${master}.log`), "utf8");
-  expect(log).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+$/m);
-  const lines = log
+  const lines = readFileSync(path.join(t.stateDir, "logs", `${master}.log`), "utf8")
     .split("\n")
-    .filter((l) => l.startsWith("{"))
+    .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.find((l) => l.msg === "listening")).toMatchObject({
+    node: master,
+    url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as unknown,
+  });
   const enc = lines.find((l) => typeof l.path === "string" && l.path.endsWith("/sunny/enc_keys"));
   expect(enc).toMatchObject({ node: master, kind: "client", method: "POST", status: 200, sae: "sam" });
   expect(typeof enc?.req_id).toBe("string");
+  expect(enc?.trace_id).toMatch(/^[0-9a-f]{32}$/);
 });
 
 test("every node serves /openapi.json, /docs and /metrics; metrics show the keys", async () => {

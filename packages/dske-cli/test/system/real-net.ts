@@ -371,7 +371,7 @@ export class RealNet {
     return n;
   }
 
-  /** Spawn a node and wait for its `listening on` line. */
+  /** Spawn a node and wait for its `listening` log line. */
   async spawn(n: RealNode): Promise<void> {
     const fd = openSync(path.join(this.dir, `${n.name}.log`), "a");
     const proc = spawn(process.execPath, [nodeScript(n), ...this.args(n)], {
@@ -386,7 +386,7 @@ export class RealNet {
       const timer = setTimeout(() => reject(new Error(`${n.name} did not start: ${out}${this.logOf(n.name)}`)), 30_000);
       stdout.on("data", (c: Buffer) => {
         out += c.toString();
-        if (/listening on/.test(out)) {
+        if (/"msg":"listening"/.test(out)) {
           clearTimeout(timer);
           resolve();
         }

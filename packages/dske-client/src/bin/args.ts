@@ -11,7 +11,16 @@ import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { NodeNameSchema, SaeIdSchema } from "@dske/protocol";
-import { plainOptionDescription, TlsFileError, isLoopbackHost, readCaFile, readServerTlsFiles } from "@dske/server";
+import {
+  LOG_OPTION_SPECS,
+  plainOptionDescription,
+  TlsFileError,
+  isLoopbackHost,
+  logConfigOf,
+  readCaFile,
+  readServerTlsFiles,
+  type LogConfig,
+} from "@dske/server";
 import type { AuthSchemeName } from "@dske/auth";
 import { KEY_SOURCES, type KeySource } from "../key-source.js";
 import { plainRemoteHubUrls } from "../hub-tls.js";
@@ -77,6 +86,8 @@ export interface ClientServerConfig {
   referenceSaes?: string[];
   /** `--allow-anonymous-sae`: plain-mode ETSI calls without Authorization come from the one SAE (client option etsi.anonymousSingleSae). */
   anonymousSingleSae?: boolean;
+  /** `--log-file` / `--log-max-size` / `--log-max-files` / `--log-level` (@dske/server log-options.ts; used by runClientCli). */
+  log?: LogConfig;
   /** `--reference-hubs hank,helen`: hubs of the reference implementation, by name (client option referenceHubs; reference-hub.ts). */
   referenceHubs?: string[];
 }
@@ -296,6 +307,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
+  for (const [flags, description, defaultValue] of LOG_OPTION_SPECS) program.option(flags, description, defaultValue);
   try {
     program.parse([...argv], { from: "user" });
   } catch (err) {
@@ -307,6 +319,11 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
   }
   const o = program.opts<Record<string, unknown>>();
   const name = program.args[0];
+  const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+  const log = logConfigOf(
+    { logFile: str(o.logFile), logMaxSize: str(o.logMaxSize), logMaxFiles: str(o.logMaxFiles), logLevel: str(o.logLevel) },
+    (m) => new ClientUsageError(m),
+  );
   const raw = {
     name,
     port: o.port,
@@ -379,6 +396,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
     ...(referenceHubs.length > 0 ? { referenceHubs: [...new Set(referenceHubs)] } : {}),
     ...(allowAnonymousSae ? { anonymousSingleSae: true } : {}),
+    log,
   };
 }
 

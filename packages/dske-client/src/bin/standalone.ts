@@ -15,6 +15,7 @@ import express from "express";
 import {
   NodeMetrics,
   createNodeLogger,
+  openNodeLog,
   crossSiteGuard,
   isLoopbackHost,
   mountObservability,
@@ -185,30 +186,36 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   }
   if (client.anonymousSae !== undefined) {
     logger.warn(
-      `ETSI calls without an Authorization header are taken as from SAE ${client.anonymousSae} (--allow-anonymous-sae, as the reference): ` +
-        "every local process can get its keys",
+      "ETSI calls without an Authorization header are taken as from one SAE (--allow-anonymous-sae): every local process can get its keys",
+      {
+        sae: client.anonymousSae,
+      },
     );
   }
   for (const hub of plainRemoteHubs) {
-    logger.warn(
-      `INSECURE: hub ${hubNameOfUrl(hub)} at ${hub} over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear`,
-    );
+    logger.warn("INSECURE: hub over plain HTTP off loopback (--allow-insecure-bind): registration and shares cross the network in clear", {
+      hub: hubNameOfUrl(hub),
+      url: hub,
+    });
   }
   if (insecureBind) {
     logger.warn(
-      `INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear`,
+      "INSECURE: plain HTTP on a non-loopback address (--allow-insecure-bind): SAE identities, keys and the operator token cross the network in clear",
+      {
+        host: config.host,
+      },
     );
   }
   if (config.referenceSaes && config.referenceSaes.length > 0) {
     logger.warn(
-      `keys with ${config.referenceSaes.join(", ")} (reference-implementation KMEs) use the reference share format: ` +
-        "a 4-byte HMAC-SHA256 digest (computational, about 2^-32 per forged attempt) instead of the 128-bit check word",
+      "keys with reference-implementation KMEs use the reference share format: a 4-byte HMAC-SHA256 digest (about 2^-32 per forged attempt) instead of the 128-bit check word",
+      { saes: config.referenceSaes },
     );
   }
   for (const hub of client.peerHubs.filter((h) => h.reference)) {
     logger.warn(
-      `hub ${hub.name}: ${REFERENCE_HUB_NOTICE} (--reference-hubs): registration and GET psrd without proof of identity, ` +
-        "hmac-sha256 signatures, no bundles; whoever can reach the hub can fetch or reset this client's PSRD with it",
+      "reference hub (--reference-hubs): registration and GET psrd without proof of identity; whoever can reach the hub can fetch or reset this client's PSRD with it",
+      { hub: hub.name, reason: REFERENCE_HUB_NOTICE },
     );
   }
   if (operatorToken === undefined && !config.tls) logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
@@ -231,7 +238,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   return { client, server, url, stop, stopped, metrics };
 }
 
-/** The bin entry: parse, start, print `listening on URL`, stop on SIGTERM/SIGINT or mgmt stop. */
+/** The bin entry: parse, open the log, start, log `listening` (with its url), stop on SIGTERM/SIGINT or mgmt stop. */
 export async function runClientCli(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   let config: ClientServerConfig;
   try {
@@ -245,19 +252,23 @@ export async function runClientCli(argv: readonly string[] = process.argv.slice(
     process.exitCode = 2;
     return;
   }
+  // The node's log (JSON lines; with --log-file written and rotated by the node itself).
+  const log = openNodeLog({ kind: "client", name: config.name, log: config.log });
   let running: RunningClientServer;
   try {
-    running = await startClientServer(config, { processMetrics: true });
+    running = await startClientServer(config, { processMetrics: true, logger: pinoLogger(log.logger) });
   } catch (err) {
-    process.stderr.write(`dske-client: cannot start: ${(err as Error).message}\n`);
+    log.logger.fatal({ error: (err as Error).message }, "cannot start");
     process.exitCode = 1;
+    await log.close();
     return;
   }
-  process.stdout.write(`listening on ${running.url}\n`);
+  log.logger.info({ url: running.url }, "listening");
   const onSignal = () => void running.stop();
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
   await running.stopped;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
+  await log.close();
 }

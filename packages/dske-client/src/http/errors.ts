@@ -50,7 +50,10 @@ export function errorHandler(logger: Logger, node: NodeMetrics | undefined) {
       res.status(400).json({ message: `bad request format: ${e.message ?? "invalid request"}` });
       return;
     }
-    logger.error(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    logger.error("internal error", {
+      err: err instanceof Error ? err.message : String(err),
+      ...(err instanceof Error && err.stack ? { stack: err.stack } : {}),
+    });
     res.status(503).json({ message: "error on server side", details: [{ error: err instanceof Error ? err.message : String(err) }] });
   };
 }

@@ -36,6 +36,7 @@ import {
   peerCertificateCn,
   registerRoute,
   requestIdMiddleware,
+  requestLine,
   type OperatorGuard,
 } from "@dske/server";
 import type { Client } from "../client.js";
@@ -156,23 +157,16 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
     operatorToken: options.operatorToken,
     operatorCn: tls ? operatorCn : undefined,
     metrics: node,
-    warn: (line) => logger.warn(line),
+    warn: (message, fields) => logger.warn(message, fields),
   });
   Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
   router.use(mounts, (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const sae = identity(req) ?? "-";
-      const path = req.originalUrl.split("?")[0];
-      logger.info(`${req.method} ${path} sae=${sae} -> ${res.statusCode} (${ms.toFixed(1)} ms)`, {
-        req_id: res.locals.requestId,
-        method: req.method,
-        path,
-        sae,
-        status: res.statusCode,
-        duration_ms: Math.round(ms * 10) / 10,
-      });
+      // The one request line of hub and client (@dske/server requestLine; routine polling at debug).
+      const line = requestLine(req, res, started, { sae: identity(req) ?? "-" });
+      if (line.level === "debug") logger.debug?.(line.msg, line.fields);
+      else logger.info(line.msg, line.fields);
     });
     next();
   });
@@ -315,7 +309,7 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.stop, operator, (_req, res) => {
     res.json({ message: `client ${client.name} stopping` });
     res.on("finish", () => {
-      void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error(`stop failed: ${String(err)}`));
+      void Promise.resolve(options.onStop?.()).catch((err: unknown) => logger.error("stop failed", { err: String(err) }));
     });
   });
   mgmt.use(notFoundHandler);

@@ -9,7 +9,16 @@ import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import type { AuthSchemeName } from "@dske/auth";
 import { AUTH_SCHEMES, NodeNameSchema } from "@dske/protocol";
-import { plainOptionDescription, TlsFileError, isLoopbackHost, readServerTlsFiles, type ServerTlsFiles } from "@dske/server";
+import {
+  LOG_OPTION_SPECS,
+  plainOptionDescription,
+  TlsFileError,
+  isLoopbackHost,
+  logConfigOf,
+  readServerTlsFiles,
+  type LogConfig,
+  type ServerTlsFiles,
+} from "@dske/server";
 import { DistributionPlanSchema, type DistributionPlan } from "../distribution.js";
 import { parseStorage, STORAGE_URL_ENV, type HubStorageConfig } from "../storage/hub-storage.js";
 import { DEFAULT_REFERENCE_SOURCES, IpAddressSchema, ReferenceClients } from "../reference-clients.js";
@@ -88,6 +97,8 @@ export interface HubServerConfig {
   referenceClients?: { names: string[]; from: string[] };
   /** `--storage` (file, the default, or postgres with its URL and key file; storage/hub-storage.ts). */
   storage?: HubStorageConfig;
+  /** `--log-file` / `--log-max-size` / `--log-max-files` / `--log-level` (@dske/server log-options.ts; used by runHubCli). */
+  log?: LogConfig;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -238,6 +249,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(false);
+  for (const [flags, description, defaultValue] of LOG_OPTION_SPECS) program.option(flags, description, defaultValue);
   try {
     program.parse([...args], { from: "user" });
   } catch (err) {
@@ -277,6 +289,10 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     storageUrl?: string;
     storageKeyFile?: string;
     psrdKeyFile?: string;
+    logFile?: string;
+    logMaxSize?: string;
+    logMaxFiles?: string;
+    logLevel?: string;
   }>();
   const name = check("name", program.args[0]);
   const stateDir = check("stateDir", o.stateDir ?? path.join(".dske", "state", name));
@@ -325,6 +341,7 @@ export function parseHubArgs(args: readonly string[]): HubServerConfig {
     ...(allowInsecureBind ? { allowInsecureBind } : {}),
     ...(referenceClients ? { referenceClients } : {}),
     ...(storage.kind !== "file" ? { storage } : {}),
+    log: logConfigOf(o, (m) => new CliUsageError(m)),
   };
 }
 

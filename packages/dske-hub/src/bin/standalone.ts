@@ -20,6 +20,7 @@ import {
   isLoopbackHost,
   lineLogger,
   mountObservability,
+  openNodeLog,
   operatorTokenOf,
   pinoLogger,
   requestIdMiddleware,
@@ -49,7 +50,7 @@ export interface RunningHubServer {
 export interface StartHubServerOptions {
   /** Structured log (default: pino JSON lines on stdout, see createNodeLogger). */
   logger?: PinoLogger;
-  /** Plain-text alternative to `logger`: one message per line (request lines: `METHOD /path STATUS 1.2ms`). */
+  /** Plain-text alternative to `logger`: one line per event, the message then its fields as key=value (request lines: `METHOD /path STATUS 1.2ms`). */
   log?: (line: string) => void;
   /** Also collect process metrics (CPU, memory, event loop) in the node's registry (default false; the bin sets it). */
   processMetrics?: boolean;
@@ -175,11 +176,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     operatorCertificate: tls?.ca !== undefined,
     insecure,
     onStop: async () => {
-      domainLogger.info(`hub ${config.name}: stop requested`);
+      domainLogger.info("stop requested");
       await stop();
       options.onStopped?.();
     },
-    onError: (err) => logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`),
+    onError: (err) => logger.error({ err }, "unexpected error"),
   });
   app.use(router);
   // The same document, page and metrics at the app root (one node per process).
@@ -197,7 +198,7 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   });
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express recognises an error handler by its four parameters
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    logger.error({ err }, `hub ${config.name}: unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    logger.error({ err }, "unexpected error");
     if (!res.headersSent) res.status(500).json({ message: "internal error in the hub" });
     else res.end();
   });
@@ -235,30 +236,26 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   server.keepAliveTimeout = 65_000;
   if (plan) {
     distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
-    domainLogger.info(`hub ${config.name}: local distributor serving ${plan.clients.filter((c) => hub.accepts(c.name)).length} client(s)`);
+    domainLogger.info("local distributor serving clients", { count: plan.clients.filter((c) => hub.accepts(c.name)).length });
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `${tls ? "https" : "http"}://${host}:${address.port}`;
   if (insecure) {
     logger.warn(
-      `hub ${config.name}: INSECURE: plain HTTP on non-loopback ${config.host} (--allow-insecure-bind): the operator token and PSRD cross the network in clear`,
+      { host: config.host, reason: "--allow-insecure-bind: the operator token and PSRD cross the network in clear" },
+      "INSECURE: plain HTTP on a non-loopback address",
     );
   }
   if (tls) {
-    logger.info(
-      `hub ${config.name}: HTTPS (TLS 1.2+)` +
-        (tls.ca
-          ? "; management accepts the operator certificate (--tls-ca) or the operator token"
-          : "; management needs the operator token"),
-    );
+    logger.info({ management: tls.ca ? "operator certificate (--tls-ca) or operator token" : "operator token" }, "HTTPS (TLS 1.2+)");
   }
   if (operatorToken === undefined && tls?.ca === undefined)
-    logger.warn(`hub ${config.name}: no --operator-token-file: management (status, stop, metrics) is disabled`);
+    logger.warn("no --operator-token-file: management (status, stop, metrics) is disabled");
   return { hub, server, url, stop, metrics, logger };
 }
 
-/** The bin: parse, start, print `listening on ...`, stop gracefully on SIGTERM/SIGINT or mgmt stop. */
+/** The bin: parse, open the log, start, log `listening` (with its url), stop gracefully on SIGTERM/SIGINT or mgmt stop. */
 export async function runHubCli(
   argv: readonly string[] = process.argv.slice(2),
   options: Pick<StartHubServerOptions, "setup"> = {},
@@ -279,23 +276,27 @@ export async function runHubCli(
     }
     throw err;
   }
+  // The node's log (JSON lines; with --log-file written and rotated by the node itself).
+  const log = openNodeLog({ kind: "hub", name: config.name, log: config.log });
+  const exit = (code: number) => void log.close().finally(() => process.exit(code));
   let running: RunningHubServer;
   try {
-    running = await startHubServer(config, { ...options, onStopped: () => process.exit(0), processMetrics: true });
+    running = await startHubServer(config, { ...options, logger: log.logger, onStopped: () => exit(0), processMetrics: true });
   } catch (err) {
-    process.stderr.write(`dske-hub ${config.name}: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    log.logger.fatal({ error: err instanceof Error ? err.message : String(err) }, "cannot start");
     process.exitCode = 1;
+    await log.close();
     return;
   }
-  process.stdout.write(`listening on ${running.url}\n`);
+  log.logger.info({ url: running.url }, "listening");
   const onSignal = (signal: string) => {
-    running.logger.info(`hub ${config.name}: ${signal}, stopping`);
+    running.logger.info({ signal }, "stopping");
     running
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exit(0))
       .catch((err: unknown) => {
-        process.stderr.write(`hub ${config.name}: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        running.logger.error({ error: String(err) }, "error while stopping");
+        exit(1);
       });
   };
   process.once("SIGTERM", () => onSignal("SIGTERM"));

@@ -145,7 +145,7 @@ export function createHubRouter(options: HubRouterOptions): HubRouter {
     operatorToken: options.operatorToken,
     operatorCn: options.operatorCertificate === true ? (options.operatorCn ?? DEFAULT_OPERATOR_CN) : undefined,
     metrics: node,
-    warn: (line) => logger?.warn(`hub ${name}: ${line}`),
+    warn: (message, fields) => logger?.warn(fields ?? {}, message),
   });
   Object.defineProperty(router, "operatorGuard", { value: operator, enumerable: false });
 

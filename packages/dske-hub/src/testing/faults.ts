@@ -24,6 +24,7 @@
 import { readFileSync } from "node:fs";
 import type { NextFunction, Request, Response } from "express";
 import { z } from "zod";
+import type { LogFields } from "@dske/protocol";
 import type { Hub } from "../hub.js";
 import { HubError } from "../errors.js";
 import { referenceHubEmulation } from "./reference-hub.js";
@@ -107,12 +108,12 @@ export function claimShareIndex(hub: Hub, index: () => number | undefined): () =
  */
 export function installTestFaults(
   hub: Hub,
-  log: (line: string) => void,
+  log: (message: string, fields?: LogFields) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): ((req: Request, res: Response, next: NextFunction) => void) | undefined {
   const file = env[TEST_FAULTS_ENV];
   if (file === undefined || file === "") return undefined;
-  log(`hub ${hub.name}: TEST FAULT INJECTION enabled (${TEST_FAULTS_ENV}=${file}); never use this in production`);
+  log("TEST FAULT INJECTION enabled; never use this in production", { env: TEST_FAULTS_ENV, file });
   corruptShares(hub, () => readTestFaults(file).corrupt_shares ?? 0);
   claimShareIndex(hub, () => readTestFaults(file).claim_share_index);
   // refuse_psrd also stops the hub's local distributor: no bundle is issued while it is set.

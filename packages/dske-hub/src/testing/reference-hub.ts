@@ -17,7 +17,7 @@
  * handlers call before the signature middleware signs the bytes, so the answers stay validly signed.
  */
 import type { NextFunction, Request, Response } from "express";
-import { ACK_EXTENSION } from "@dske/protocol";
+import { ACK_EXTENSION, type LogFields } from "@dske/protocol";
 import type { Hub } from "../hub.js";
 
 export interface ReferenceHubEmulation {
@@ -27,7 +27,11 @@ export interface ReferenceHubEmulation {
 }
 
 /** The middleware (see the module comment); `log` gets one line per pool reset. */
-export function referenceHubEmulation(hub: Hub, active: () => boolean, log: (line: string) => void): ReferenceHubEmulation {
+export function referenceHubEmulation(
+  hub: Hub,
+  active: () => boolean,
+  log: (message: string, fields?: LogFields) => void,
+): ReferenceHubEmulation {
   const prefix = `/hub/${encodeURIComponent(hub.name)}`;
   /** Clients that registered through this middleware at least once. */
   const registered = new Set<string>();
@@ -45,7 +49,7 @@ export function referenceHubEmulation(hub: Hub, active: () => boolean, log: (lin
     await hub.unregister(clientName);
     await hub.register(again);
     resets.push(clientName);
-    log(`hub ${hub.name}: TEST reference_hub: client ${clientName} registered again: its pools were reset (as the reference hub does)`);
+    log("TEST reference_hub: client registered again: its pools were reset (as the reference hub does)", { client: clientName });
   };
 
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
@@ -64,7 +68,7 @@ export function referenceHubEmulation(hub: Hub, active: () => boolean, log: (lin
         if (typeof name === "string") {
           if (registered.has(name)) {
             res.on("finish", () => {
-              reset(name).catch((err: unknown) => log(`hub ${hub.name}: TEST reference_hub: reset of ${name} failed: ${String(err)}`));
+              reset(name).catch((err: unknown) => log("TEST reference_hub: reset failed", { client: name, err: String(err) }));
             });
           }
           registered.add(name);

@@ -9,7 +9,7 @@ import { installTestFaults } from "./faults.js";
 
 void runHubCli(process.argv.slice(2), {
   setup: ({ hub, app, logger }) => {
-    const faults = installTestFaults(hub, (line) => logger.warn(line));
+    const faults = installTestFaults(hub, (message, fields) => logger.warn(message, fields));
     if (faults) app.use(faults);
   },
 });

@@ -49,7 +49,7 @@ it("on: warns, and follows the file (refuse_psrd; unreadable or invalid file = n
   const file = path.join(dir, "f.json");
   const lines: string[] = [];
   const mw = defined(installTestFaults(hub, (l) => lines.push(l), { [TEST_FAULTS_ENV]: file }));
-  expect(lines.join("\n")).toMatch(/TEST FAULT INJECTION enabled/);
+  expect(lines.join("\n")).toMatch(/TEST FAULT INJECTION enabled/); // the message; the file is a field
   expect(psrdRequest(mw).next).toBe(true); // no file yet
   writeFileSync(file, JSON.stringify({ refuse_psrd: true }));
   const refused = psrdRequest(mw);
