@@ -40,7 +40,8 @@ export class SharedState {
    */
   startPolling(intervalMs: number): void {
     this.poll = setInterval(() => {
-      if (!this.ctx.closed) this.barrier().catch((err: unknown) => this.ctx.logger.warn(errorMessage(err)));
+      if (!this.ctx.closed)
+        this.barrier().catch((err: unknown) => this.ctx.logger.warn("shared state sync failed", { error: errorMessage(err) }));
     }, intervalMs);
     this.poll.unref();
   }

@@ -95,12 +95,12 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   let shared: Awaited<ReturnType<typeof openPgHubState>> | undefined;
   if (storage) {
     try {
-      shared = await openPgHubState(storage, config.name, config.shareTimeoutSecs, (m) => logger.error(m));
+      shared = await openPgHubState(storage, config.name, config.shareTimeoutSecs, (m) => logger.error({ error: m }, "shared hub state"));
     } catch (err) {
       await removeCreatedDir();
       throw new CliUsageError(`--storage postgres (URL from ${storage.urlSource}): ${err instanceof Error ? err.message : String(err)}`);
     }
-    logger.info(`hub ${config.name}: state in PostgreSQL (${shared.backend.description})`);
+    logger.info({ storage: "postgres", replica: shared.backend.replica }, "hub state in PostgreSQL");
   }
   let store: PsrdStore;
   try {
