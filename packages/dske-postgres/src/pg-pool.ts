@@ -362,7 +362,9 @@ export class PgPool implements Pool {
   private async beforePeerOp(allocation: Allocation): Promise<Allocation> {
     this.assertOpen();
     if (this.owner !== "peer") throw new PsrdOwnerError(`reserve/take on pool "${this.name}" owned by this node`);
-    const alloc = checkAllocation(allocation);
+    // Structural checks only, as PsrdPool does (pool.ts): limits are the caller's business (applied
+    // when parsing wire input); a bundle block confirmed by the hub may exceed the wire's 1 MiB.
+    const alloc = checkAllocation(allocation, { maxFragments: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
     // Releases of this process come first (a caller that released and retries sees them gone).
     if (this.releases.size > 0) await Promise.all([...this.releases]);
     return alloc;

@@ -98,6 +98,16 @@ export function describePoolContract(make: () => Promise<StoreFixture>, durable:
   });
 
   describe("peer pool (reserve / commit / release / take)", () => {
+    test("a reservation or take larger than the wire's 1 MiB (a whole bundle block) is the caller's to allow", async () => {
+      const big = uuidFor(90);
+      const data = blockData(90, 1024 * 1024 + 8192);
+      await peer.addBlock(big, data);
+      const r = await peer.reserve({ fragments: [{ blockUuid: big, start: 0, size: data.length - 4096 }] }, "confirm");
+      expect(r.data).toEqual(data.subarray(0, data.length - 4096));
+      await r.commit();
+      const rest = await peer.take({ fragments: [{ blockUuid: big, start: data.length - 4096, size: 4096 }] }, "t");
+      expect(rest).toEqual(data.subarray(data.length - 4096));
+    });
     test("allocate on a peer pool is refused", async () => {
       await expect(peer.allocate(1, "x")).rejects.toBeInstanceOf(PsrdOwnerError);
     });
