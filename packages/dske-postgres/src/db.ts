@@ -25,6 +25,8 @@ export interface DbOptions {
   maxConnections?: number;
   /** Give up connecting after this long (default 5000 ms): the call fails with PsrdUnavailableError. */
   connectTimeoutMs?: number;
+  /** Shown in pg_stat_activity.application_name (the replica's name): which replica holds a session. */
+  applicationName?: string;
   /** Prefix of the prepared statement names (the schema: statements differ per schema). */
   statementPrefix: string;
 }
@@ -40,6 +42,7 @@ export class Db {
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
+      ...(options.applicationName === undefined ? {} : { application_name: options.applicationName.slice(0, 63) }),
     });
     // An idle connection terminated by the server (restart, admin): drop it, do not crash.
     this.pool.on("error", () => undefined);

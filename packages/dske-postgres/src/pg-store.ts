@@ -117,6 +117,7 @@ export class PgPsrdStore implements PsrdStore {
       maxConnections: options.maxConnections,
       connectTimeoutMs: options.connectTimeoutMs,
       statementPrefix: schema,
+      applicationName: `dske ${options.replica ?? `${os.hostname()}:${process.pid}`}`,
     });
     try {
       const { keys, epochMs } = await db.tx(async (sql) => {

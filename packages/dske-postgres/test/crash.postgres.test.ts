@@ -101,6 +101,10 @@ test("three replicas killed with SIGKILL under load: no byte consumed twice, not
       return spawnReplica([cluster.url, schema, own, `r${r}`, String(77 + r), "1000", "work", "100000", "8"]);
     });
     await Promise.all(runs.map((r) => r.waitFor("ready")));
+    // The store names each session after its replica (pg_stat_activity.application_name).
+    const sessions = () =>
+      Number(cluster.psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('dske r0', 'dske r1', 'dske r2')`).trim());
+    expect(sessions()).toBeGreaterThanOrEqual(3);
     // Kill them once they have consumed a good deal (a condition, not a delay).
     const end = Date.now() + 60_000;
     while (Number(cluster.psql(`SELECT count(*) FROM ${schema}.audit`).trim()) < 150 && Date.now() < end) {
@@ -108,6 +112,11 @@ test("three replicas killed with SIGKILL under load: no byte consumed twice, not
     }
     for (const r of runs) r.child.kill("SIGKILL");
     const results = await Promise.all(runs.map((r) => r.done));
+    // A killed client's statement may still commit on the server: read the audit once their
+    // sessions are gone.
+    const gone = Date.now() + 60_000;
+    while (sessions() > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(sessions()).toBe(0);
     for (const r of results) {
       expect(r.signal).toBe("SIGKILL");
       expect(r.lines.filter((l) => l.startsWith("BAD"))).toEqual([]);
