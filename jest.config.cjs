@@ -27,7 +27,8 @@ module.exports = {
     "^@dske/postgres/testing$": "<rootDir>/packages/dske-postgres/src/testing/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
-  testTimeout: 30000,
+  // A safety net only (tests wait on conditions): generous, so a busy machine does not fail them.
+  testTimeout: 120_000,
   // Coverage (scripts/test.sh runs with --coverage): V8's own counters, mapped back to the sources.
   coverageProvider: "v8",
   collectCoverageFrom: ["packages/*/src/**/*.ts", "!packages/*/src/**/*.d.ts"],

@@ -80,7 +80,7 @@ describe("wireguard-psk agent", () => {
     expect(badKey.stderr).toContain("expected --peer-public-key as 44 base64 characters");
     const role = await agent(["--role", "boss"]);
     expect(role.stderr).toContain("expected --role master or --role slave");
-  }, 60_000);
+  }, 120_000);
 
   it("parses a master's options (interval default 5 s, rehandshake on unless --no-rehandshake)", () => {
     const base = ["--role", "master", "--sae", "sam", "--peer-sae", "sunny", "--kme", "http://10.0.0.1:19805/client/carol/etsi"];

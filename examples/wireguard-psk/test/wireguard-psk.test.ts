@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await demo?.stop();
-}, 60_000);
+}, 120_000);
 
 /** The current preshared key of host `h`'s peer, read from `wg show` (kept in memory only, never printed). */
 async function currentPsk(h: "a" | "b"): Promise<Buffer> {

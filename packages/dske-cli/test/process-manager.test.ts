@@ -193,7 +193,7 @@ describe("failures", () => {
     expect(r.out).toContain("Still waiting for client ca to be stopped");
     expect(await isPortFree(base + 2)).toBe(true);
     expect(readFileSync(path.join(stateDir(), "logs", "ca.log"), "utf8")).toContain("ignoring SIGTERM");
-  }, 20_000);
+  }, 120_000);
 
   it("a port held by another program: start fails at once naming the node, the port and the program", async () => {
     const blocker = net.createServer((s) => s.destroy());
@@ -206,7 +206,7 @@ describe("failures", () => {
     } finally {
       await new Promise((r) => blocker.close(r));
     }
-  }, 20_000);
+  }, 120_000);
 
   it("a missing server script is reported before anything is waited for", async () => {
     const out = new CapturedOutput();

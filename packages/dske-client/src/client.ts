@@ -230,7 +230,7 @@ export class Client {
   }
 
   /** Wait until at least `count` hubs (default all) are registered. */
-  async whenRegistered(count = this.peerHubs.length, timeoutMs = 10_000): Promise<void> {
+  async whenRegistered(count = this.peerHubs.length, timeoutMs = 60_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.peerHubs.filter((h) => h.registered).length < count) {
       if (Date.now() > until) throw new Error(`only ${this.peerHubs.filter((h) => h.registered).length} of ${count} hubs registered`);

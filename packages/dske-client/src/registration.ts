@@ -67,7 +67,7 @@ export class Registration {
   }
 
   /** Wait until registered (or throw after timeoutMs). */
-  async whenRegistered(timeoutMs = 10_000): Promise<void> {
+  async whenRegistered(timeoutMs = 60_000): Promise<void> {
     const { link } = this.d;
     const until = Date.now() + timeoutMs;
     while (!link.registered) {

@@ -152,7 +152,7 @@ describe("hubs on HTTPS, clients verifying them with --hub-ca (real processes)",
     // Registered with both hubs once their distributors delivered the first bundles (curtis: plain HTTP status).
     await waitFor(
       async () => (await status("curtis", curtisPort, "http")).peer_hubs.every((h) => h.registered),
-      30_000,
+      90_000,
       "curtis registered",
     );
     const curtisStatus = await status("curtis", curtisPort, "http");
@@ -169,7 +169,7 @@ describe("hubs on HTTPS, clients verifying them with --hub-ca (real processes)",
         got = await samApi.getKey("sunny").catch(() => undefined);
         return got !== undefined;
       },
-      30_000,
+      90_000,
       "a key from carol",
     );
     const id = got?.keys[0].key_ID ?? "";

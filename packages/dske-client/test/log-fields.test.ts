@@ -19,7 +19,7 @@ beforeAll(async () => {
     startHub: (name) => startHub(name, { logger: capturingLogger(hubLines[name]) }),
     client: { logger: clientLog },
   });
-}, 30_000);
+}, 120_000);
 
 afterAll(async () => {
   await net.close();

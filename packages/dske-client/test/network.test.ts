@@ -221,8 +221,8 @@ describe("hub failures", () => {
       await hubs[4].up();
     }
     // the clients notice the hubs are back (registration retries with backoff)
-    await carol.client.whenRegistered(5, 5000);
-    await curtis.client.whenRegistered(5, 5000);
+    await carol.client.whenRegistered(5, 60_000);
+    await curtis.client.whenRegistered(5, 60_000);
     const again = await carol.etsi("sam").getKey("sunny");
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", again.keys[0].key_ID);
     expect(back.keys).toEqual(again.keys);

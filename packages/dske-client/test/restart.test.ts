@@ -168,8 +168,8 @@ test("a hub restarted without its state: keys flow over the others; after the op
     // the operator resets each client's PSRD with helen: a new first bundle comes, they register again
     await carol.client.resetHubPsrd("helen");
     await curtis.client.resetHubPsrd("helen");
-    await carol.client.whenRegistered(5, 8000);
-    await curtis.client.whenRegistered(5, 8000);
+    await carol.client.whenRegistered(5, 60_000);
+    await curtis.client.whenRegistered(5, 60_000);
     expect(
       runningHub(helen)
         .status()

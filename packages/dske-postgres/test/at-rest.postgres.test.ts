@@ -134,4 +134,4 @@ test("a replica without the key file, or with another store's, is refused with a
     await first.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}, 60_000);
+}, 120_000);

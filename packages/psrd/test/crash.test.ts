@@ -54,7 +54,8 @@ function runChild(dir: string, run: number, seed: number, killAfterMs: number): 
       }
     };
     child.stdout.on("data", onReady);
-    const hard = setTimeout(() => child.kill("SIGKILL"), 10000);
+    // Only if a child hangs: under load, tsx start-up alone can take over 10 s.
+    const hard = setTimeout(() => child.kill("SIGKILL"), 90_000);
     child.on("error", fail);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
@@ -187,4 +188,4 @@ test("no byte is handed out twice across repeated kill -9", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120000);
+}, 600_000);

@@ -86,10 +86,10 @@ describe.each([
 
   beforeAll(async () => {
     await net.start();
-  }, 90_000);
+  }, 120_000);
   afterAll(async () => {
     await net.stop();
-  }, 60_000);
+  }, 120_000);
 
   it(`negotiated ${scheme} with every hub`, async () => {
     const s = (await net.status("carol")) as { peer_hubs: { auth_scheme: string }[] };

@@ -47,7 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.destroy();
-}, 60_000);
+}, 120_000);
 
 /** The TLS server certificate a node presents at ADDR:PORT, verified against the topology CA for `servername`. */
 function presented(addr: string, port: number, servername: string): Promise<{ authorized: boolean; error?: string; san: string }> {

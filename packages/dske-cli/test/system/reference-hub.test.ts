@@ -33,10 +33,10 @@ const net = new RealNet({
 beforeAll(async () => {
   for (const h of HUBS) net.setFaults(h, { reference_hub: true });
   await net.start();
-}, 90_000);
+}, 120_000);
 afterAll(async () => {
   await net.stop();
-}, 60_000);
+}, 120_000);
 
 interface BlockPool {
   blocks: { uuid: string; size: number; nr_used_bytes: number; nr_unused_bytes: number }[];
