@@ -22,8 +22,8 @@
  * Fails (exit 1) when the topology does not start, when a key pair does not match, or when a
  * measured phase establishes no key at all.
  *
- * Knobs: DSKE_BENCH_PHASE_MS (measured phase, default 6000), DSKE_BENCH_WARMUP_MS (warm-up of
- * each scenario, default 5000), DSKE_BENCH_PG_REPLICAS (replicas per hub of the third
+ * Knobs: DSKE_BENCH_PHASE_MS (measured phase, default 5000), DSKE_BENCH_WARMUP_MS (warm-up of
+ * each scenario, default 4000), DSKE_BENCH_PG_REPLICAS (replicas per hub of the third
  * configuration, default 2; 0 = leave it out), DSKE_BENCH_OUT=FILE (write there instead of
  * bench-results/e2e-postgres.json).
  *
@@ -52,8 +52,8 @@ const PG_PORT = 20050;
 const BASE_PORT = 20060; // hubs 20060-20064, clients 20065-20069
 const REPLICA_BASE_PORT = 20070; // hubs with replicas: 20070 + 4·i, + 1, ...
 const KEY_BITS = 256;
-const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 6000);
-const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 5000);
+const PHASE_MS = Number(process.env.DSKE_BENCH_PHASE_MS ?? 5000);
+const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 4000);
 const PG_REPLICAS = Number(process.env.DSKE_BENCH_PG_REPLICAS ?? 2);
 const CONCURRENCY = 16;
 const CLK_MS = 10; // /proc/<pid>/stat counts clock ticks of 10 ms (USER_HZ = 100)
