@@ -15,7 +15,9 @@
  * processes (hubs and clients apart, /proc/<pid>/stat of the pid files) and of the PostgreSQL
  * cluster (the postmaster's own and reaped children's CPU plus every live backend's, /proc), the
  * bench's own callers, PostgreSQL transactions (pg_stat_database.xact_commit) and WAL bytes
- * (pg_stat_wal; both are flushed by the backends about once a second, so approximate), and the
+ * (pg_stat_wal; both are flushed by the backends about once a second, so approximate), where
+ * PostgreSQL's time goes (pg_stat_statements, loaded in the cluster: executor time and calls per
+ * statement; pg_stat_activity sampled: what the active backends wait on), and the
  * CPU in bare-HTTP-exchange units (bench-http.ts: the machine's speed in this run). Ratios
  * postgres / file are of this run's rows only.
  *
@@ -30,11 +32,12 @@
  * Run: pnpm --filter @dske/cli exec tsx bench/e2e-postgres.ts  (after `pnpm -r build`; needs
  * PostgreSQL's server programs, scripts/install-system-deps.sh). Part of `pnpm bench`.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startThrowawayCluster, type ThrowawayCluster } from "@dske/postgres/testing";
+import { requirePgBinaries, startThrowawayCluster, type ThrowawayCluster } from "@dske/postgres/testing";
 import YAML from "yaml";
 import { runCli } from "../src/cli";
 import { loadConfig } from "../src/config";
@@ -189,8 +192,17 @@ interface Row {
   pg_exec_ms: number;
   /** The statements with the most executor time: calls and ms per key pair. */
   pg_top_statements: { query: string; calls: number; exec_ms: number }[];
+  /**
+   * What the run's active backends were doing, sampled 10 times a second (pg_stat_activity):
+   * mean number of active backends, and the share of them per wait event (CPU = not waiting).
+   */
+  pg_active_backends: number;
+  pg_wait_events: Record<string, number>;
   from_stock: number;
 }
+
+/** A row as measured by one started topology (the rest is added once the run is over). */
+type RowOfRun = Omit<Row, "total_cpu_http_units" | "node_cpu_http_units" | "pg_cpu_http_units" | "pg_active_backends" | "pg_wait_events">;
 
 class Started {
   readonly dir = mkdtempSync(path.join(os.tmpdir(), "dske-bench-pg-"));
@@ -320,6 +332,51 @@ class Started {
     return { xacts: Number(xacts), walBytes: Number(wal) };
   }
 
+  /**
+   * Samples pg_stat_activity 10 times a second through one psql session (`\watch`) until stopped:
+   * the mean number of active backends of the run's databases and their wait events.
+   */
+  sampleWaits(): () => Promise<{ active: number; events: Record<string, number> }> {
+    if (!this.cluster || this.databases.length === 0) return () => Promise.resolve({ active: 0, events: {} });
+    const list = this.databases.map((d) => `'${d}'`).join(",");
+    const psql = spawn(
+      path.join(requirePgBinaries().binDir, "psql"),
+      ["-h", "127.0.0.1", "-p", String(this.cluster.port), "-U", "postgres", "-d", "postgres", "-XAtq"],
+      { stdio: ["pipe", "pipe", "ignore"] },
+    );
+    let text = "";
+    psql.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    psql.stdin.write(
+      "SELECT '#sample', 1 UNION ALL SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) " +
+        `FROM pg_stat_activity WHERE datname IN (${list}) AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1\n\\watch 0.1\n`,
+    );
+    return async () => {
+      await new Promise<void>((resolve) => {
+        psql.once("close", () => resolve());
+        psql.kill("SIGINT");
+        psql.stdin.end();
+      });
+      let samples = 0;
+      let active = 0;
+      const counts: Record<string, number> = {};
+      for (const line of text.split("\n")) {
+        const m = /^(.+)\|(\d+)$/.exec(line);
+        if (!m) continue;
+        if (m[1] === "#sample") samples++;
+        else {
+          counts[m[1]] = (counts[m[1]] ?? 0) + Number(m[2]);
+          active += Number(m[2]);
+        }
+      }
+      const events = Object.fromEntries(
+        Object.entries(counts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, v / Math.max(1, active)]),
+      );
+      return { active: active / Math.max(1, samples), events };
+    };
+  }
+
   /** Every statement run in the bench's databases since the last reset (pg_stat_statements). */
   private statements(): Statement[] {
     if (!this.cluster || this.databases.length === 0) return [];
@@ -375,12 +432,7 @@ class Started {
     };
   }
 
-  row(
-    callers: number,
-    s: Sample,
-    c0: Counters,
-    c1: Counters,
-  ): Omit<Row, "total_cpu_http_units" | "node_cpu_http_units" | "pg_cpu_http_units"> {
+  row(callers: number, s: Sample, c0: Counters, c1: Counters): RowOfRun {
     const per = (x: number) => (s.pairs > 0 ? x / s.pairs : Number.NaN);
     const hub = per(c1.hubCpuMs - c0.hubCpuMs);
     const client = per(c1.clientCpuMs - c0.clientCpuMs);
@@ -456,10 +508,12 @@ async function main(): Promise<void> {
           const warm = await t.phase(callers, WARMUP_MS);
           if (warm.errors > 0) console.log(`  warm-up (${callers} callers): ${warm.errors} errors (${warm.firstError})`);
           const c0 = await t.counters("start");
+          const waits = t.sampleWaits();
           const s = await t.phase(callers, PHASE_MS);
+          const w = await waits();
           const c1 = await t.counters("end");
           if (s.pairs === 0) throw new FatalBenchError(`${spec.id}, ${callers} callers: no key pair in ${PHASE_MS} ms (${s.firstError})`);
-          rows.push(t.row(callers, s, c0, c1));
+          rows.push({ ...t.row(callers, s, c0, c1), pg_active_backends: w.active, pg_wait_events: w.events });
           console.log(`  ${callers} caller(s): ${s.pairs} key pairs, ${s.errors} errors${s.firstError ? ` (${s.firstError})` : ""}`);
         }
       } finally {
@@ -525,6 +579,11 @@ async function main(): Promise<void> {
   );
   for (const r of full.filter((x) => x.storage === "postgres")) {
     console.log(`  ${r.run}, ${r.callers} caller(s): ${f(r.pg_exec_ms, 2)} ms in the executor, ${f(r.pg_cpu_ms, 2)} ms postgres CPU`);
+    const waits = Object.entries(r.pg_wait_events)
+      .slice(0, 5)
+      .map(([k, v]) => `${k} ${f(100 * v, 0)} %`)
+      .join(", ");
+    console.log(`    active backends ${f(r.pg_active_backends, 2)} on average: ${waits}`);
     for (const st of r.pg_top_statements.slice(0, 4))
       console.log(`    ${f(st.calls, 2)} calls ${f(st.exec_ms, 2)} ms (${f(st.exec_ms / st.calls, 2)} ms each)  ${st.query.slice(0, 100)}`);
   }
