@@ -248,9 +248,11 @@ export class Client {
     const every = this.options.sharedStateRefreshMs ?? 1000;
     this.sharedRefresh = setInterval(() => {
       if (this.stopped) return;
-      this.nodeState.refresh().catch((err: unknown) =>
-        this.logger.warn("shared client state refresh failed", { err: err instanceof Error ? err.message : String(err) }),
-      );
+      this.nodeState
+        .refresh()
+        .catch((err: unknown) =>
+          this.logger.warn("shared client state refresh failed", { err: err instanceof Error ? err.message : String(err) }),
+        );
     }, every);
     this.sharedRefresh.unref();
   }

@@ -77,9 +77,10 @@ export class NodeState {
   async refresh(): Promise<void> {
     if (!this.backend) return;
     const entries = await this.backend.load();
-    const changed = Object.keys(entries.chains).filter(
-      (h) => JSON.stringify(entries.chains[h]) !== JSON.stringify(this.chains[h]) && (this.chains[h]?.seq ?? 0) <= entries.chains[h].seq,
-    );
+    const changed = Object.keys(entries.chains).filter((h) => {
+      const mine = this.chains[h] as ChainRecord | undefined;
+      return JSON.stringify(entries.chains[h]) !== JSON.stringify(mine) && (mine?.seq ?? 0) <= entries.chains[h].seq;
+    });
     this.hubs = entries.hubs;
     // Never a chain step back: our own write of a newer chain may not be visible to this read yet.
     const chains: Record<string, ChainRecord> = { ...entries.chains };

@@ -64,7 +64,12 @@ async function startReplica(n: number, withDistributors: boolean): Promise<Repli
     link: { retryInitialMs: 20, retryMaxMs: 200, timeoutMs: 3000 },
     stock: { aheadMs: 0 },
   });
-  const distributors = withDistributors ? startInProcessDistributors(client, client.peerHubs.map((h) => h.url)) : [];
+  const distributors = withDistributors
+    ? startInProcessDistributors(
+        client,
+        client.peerHubs.map((h) => h.url),
+      )
+    : [];
   await client.start();
   const app = express();
   app.use(createClientRouter({ client, operatorToken: TEST_OPERATOR_TOKEN }));
@@ -105,20 +110,26 @@ beforeAll(async () => {
   // carol#2 gets no bundle of its own: it registers on the chains carol#1 installed (shared state).
   carol2 = await startReplica(2, false);
   await carol2.client.whenRegistered(3, 30_000);
-  curtis = await startClient({ name: "curtis", encryptors: ["sunny"], hubs: hubs.map((h) => h.url), minNrShares: 2, kmeDirectory: DIRECTORY });
+  curtis = await startClient({
+    name: "curtis",
+    encryptors: ["sunny"],
+    hubs: hubs.map((h) => h.url),
+    minNrShares: 2,
+    kmeDirectory: DIRECTORY,
+  });
   await curtis.client.whenRegistered(3, 30_000);
 }, 120_000);
 
 afterAll(async () => {
-  await curtis?.close();
-  await carol1?.close();
-  await carol2?.close();
-  for (const h of hubs ?? []) {
+  await curtis.close();
+  await carol1.close();
+  await carol2.close();
+  for (const h of hubs) {
     await h.down();
     await h.hub.close();
   }
-  await cluster?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function refused(p: Promise<unknown>): Promise<EtsiApiError> {
@@ -173,7 +184,7 @@ test("the same key ID asked through both replicas at once: delivered exactly onc
   }
 });
 
-test("no PSRD byte used twice across the replicas; the chain keys in the database are sealed", async () => {
+test("no PSRD byte used twice across the replicas; the chain keys in the database are sealed", () => {
   const overlaps = cluster.psql(
     "SELECT count(*) FROM dske_psrd.audit a JOIN dske_psrd.audit b ON a.pool = b.pool AND a.block_uuid = b.block_uuid " +
       "AND a.id < b.id AND a.start < b.start + b.size AND b.start < a.start + a.size",
@@ -181,7 +192,10 @@ test("no PSRD byte used twice across the replicas; the chain keys in the databas
   expect(overlaps.trim()).toBe("0");
   const replicas = cluster.psql("SELECT DISTINCT replica FROM dske_psrd.audit ORDER BY 1").trim().split("\n");
   expect(replicas).toEqual(["carol#1", "carol#2"]);
-  const chains = cluster.psql("SELECT value::text FROM dske_client_state WHERE client = 'carol' AND name LIKE 'chain %'").trim().split("\n");
+  const chains = cluster
+    .psql("SELECT value::text FROM dske_client_state WHERE client = 'carol' AND name LIKE 'chain %'")
+    .trim()
+    .split("\n");
   expect(chains).toHaveLength(3);
   for (const row of chains) {
     const v = JSON.parse(row) as Record<string, unknown>;

@@ -308,13 +308,22 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
       "",
     )
     .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
-    .option("--storage <kind>", "file (default: PSRD, node state and key journal under --state-dir) or postgres (replicas of this client share one database)")
+    .option(
+      "--storage <kind>",
+      "file (default: PSRD, node state and key journal under --state-dir) or postgres (replicas of this client share one database)",
+    )
     .option(
       "--storage-url <url>",
       `PostgreSQL URL for --storage postgres (better: the environment variable ${STORAGE_URL_ENV}, which keeps a password off the command line)`,
     )
-    .option("--storage-key-file <file>", "key file sealing the client's secrets in PostgreSQL (default <state-dir>/storage.key; every replica needs the same one)")
-    .option("--psrd-key-file <file>", "key file of the PSRD store in PostgreSQL (default <state-dir>/psrd.key; every replica needs the same one)")
+    .option(
+      "--storage-key-file <file>",
+      "key file sealing the client's secrets in PostgreSQL (default <state-dir>/storage.key; every replica needs the same one)",
+    )
+    .option(
+      "--psrd-key-file <file>",
+      "key file of the PSRD store in PostgreSQL (default <state-dir>/psrd.key; every replica needs the same one)",
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   for (const [flags, description, defaultValue] of LOG_OPTION_SPECS) program.option(flags, description, defaultValue);

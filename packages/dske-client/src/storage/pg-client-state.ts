@@ -87,6 +87,7 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
       await state.transaction(async (c) => {
         await c.query("SELECT pg_advisory_xact_lock(hashtext('dske_client_state schema'))");
         await c.query(SCHEMA);
+        return true;
       });
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -152,7 +153,9 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
     return {
       ...rest,
       key_sealed: this.options.sealer.seal(key, this.subject(hub, "key")),
-      ...(enrollment_secret !== undefined ? { enrollment_secret_sealed: this.options.sealer.seal(enrollment_secret, this.subject(hub, "es")) } : {}),
+      ...(enrollment_secret !== undefined
+        ? { enrollment_secret_sealed: this.options.sealer.seal(enrollment_secret, this.subject(hub, "es")) }
+        : {}),
     };
   }
 
@@ -225,8 +228,8 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
     }
   }
 
-  /** `fn` returns false to roll back. */
-  private async transaction(fn: (c: pg.PoolClient) => Promise<boolean | void>): Promise<void> {
+  /** `fn` returns true to commit, false to roll back. */
+  private async transaction(fn: (c: pg.PoolClient) => Promise<boolean>): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -241,7 +244,7 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
     try {
       await client.query("BEGIN");
       const commit = await fn(client);
-      await client.query(commit === false ? "ROLLBACK" : "COMMIT");
+      await client.query(commit ? "COMMIT" : "ROLLBACK");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {
         broken = true;

@@ -25,7 +25,8 @@ export class StateSealer {
     try {
       text = await fs.readFile(file, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new StateKeyFileError(`storage key file ${file}: cannot read it (${String(err)})`);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new StateKeyFileError(`storage key file ${file}: cannot read it (${String(err)})`);
     }
     if (text === undefined) {
       await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -41,7 +42,8 @@ export class StateSealer {
       text = await fs.readFile(file, "utf8");
     }
     const parsed = FileSchema.safeParse(safeJson(text));
-    if (!parsed.success) throw new StateKeyFileError(`storage key file ${file}: not a dske client storage key file; restore it or remove it to start afresh`);
+    if (!parsed.success)
+      throw new StateKeyFileError(`storage key file ${file}: not a dske client storage key file; restore it or remove it to start afresh`);
     return new StateSealer(Buffer.from(parsed.data.key, "base64"));
   }
 
