@@ -175,3 +175,20 @@ test("kill -9 of carol#1 under load: the SAEs retry on carol#2 and get matching 
   expect(overlaps.trim()).toBe("0");
   expect(Number(cluster.psql("SELECT count(DISTINCT replica) FROM dske_psrd.audit", "carol").trim())).toBeGreaterThanOrEqual(2);
 });
+
+test("dske-cli etsi-qkd moves to carol#2 while carol#1 is down (connection refused)", async () => {
+  const down = await t.http.get(`${t.etsiUrl(carol1, "sunny", "status")}`).then(
+    () => false,
+    () => true,
+  );
+  expect(down).toBe(true);
+  for (const [master, slave] of [
+    ["sam", "sunny"],
+    ["sunny", "sam"],
+  ]) {
+    const r = await t.cli("etsi-qkd", master, slave, "get-key-pair", "--number", "2");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Key values match");
+  }
+});
