@@ -94,7 +94,8 @@ export class KeyDelivery {
       } catch (err) {
         throw unavailable(`cannot read the delivered keys: ${err instanceof Error ? err.message : String(err)}`);
       }
-      for (const id of elsewhere) outcomes.set(id, { error: keyNotFound(id, "already delivered") });
+      // In request order (the error lists the key IDs as one process does).
+      for (const id of toFetch) if (elsewhere.has(id)) outcomes.set(id, { error: keyNotFound(id, "already delivered") });
       if (elsewhere.size > 0) toFetch.splice(0, toFetch.length, ...toFetch.filter((id) => !elsewhere.has(id)));
     }
 

@@ -21,7 +21,7 @@ import { Client } from "../src/client";
 import { createClientRouter } from "../src/http/router";
 import { PgClientState } from "../src/storage/pg-client-state";
 import { StateSealer } from "../src/storage/state-sealing";
-import { startHub, startInProcessDistributors, startClient, TEST_OPERATOR_TOKEN, type TestClient, type TestHub } from "./harness";
+import { startHub, startInProcessDistributors, startClient, TEST_OPERATOR_TOKEN, waitFor, type TestClient, type TestHub } from "./harness";
 
 jest.setTimeout(120_000);
 
@@ -204,4 +204,46 @@ test("no PSRD byte used twice across the replicas; the chain keys in the databas
   }
   // The delivered marks are rows (the ledger both replicas consult).
   expect(Number(cluster.psql("SELECT count(*) FROM dske_client_delivered WHERE client = 'carol'").trim())).toBeGreaterThanOrEqual(3);
+});
+
+test("PostgreSQL down: 503 from a replica (enc_keys and dec_keys), keys again once it is back", async () => {
+  const sent = await curtis.etsi("sunny").getKeys("sam", { number: 1 });
+  await cluster.pgStop();
+  try {
+    const enc = await refused(carol1.etsi("sam").getKeys("sunny", { number: 1 }));
+    expect(enc.status).toBe(503);
+    const dec = await refused(
+      carol2.etsi("sam").getKeysWithKeyIds(
+        "sunny",
+        sent.keys.map((k) => k.key_ID),
+      ),
+    );
+    expect(dec.status).toBe(503);
+  } finally {
+    await cluster.pgStart();
+  }
+  await waitFor(
+    async () => {
+      try {
+        const back = await carol2.etsi("sam").getKeysWithKeyIds(
+          "sunny",
+          sent.keys.map((k) => k.key_ID),
+        );
+        return back.keys[0].key === sent.keys[0].key;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    "dec_keys after the restart",
+  );
+  const got = await carol1.etsi("sam").getKeys("sunny", { number: 1 });
+  expect(
+    (
+      await curtis.etsi("sunny").getKeysWithKeyIds(
+        "sam",
+        got.keys.map((k) => k.key_ID),
+      )
+    ).keys,
+  ).toEqual(got.keys);
 });
