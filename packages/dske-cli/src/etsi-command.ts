@@ -43,15 +43,16 @@ export class EtsiCommand {
    */
   private async on<T>(kme: NodeSpec, sae: string, call: (node: NodeSpec) => Promise<T>): Promise<T> {
     const replicas = kme.replicas ?? [kme];
-    for (const [i, node] of replicas.entries()) {
+    for (const node of replicas.slice(0, -1)) {
       try {
         return await call(node);
       } catch (err) {
-        if (i === replicas.length - 1 || connectionFailure(err) !== "ECONNREFUSED")
-          return onNode(node, this.starter, `KME of ${sae}`, () => Promise.reject(err));
+        if (connectionFailure(err) !== "ECONNREFUSED")
+          return onNode(node, this.starter, `KME of ${sae}`, () => Promise.reject(toError(err)));
       }
     }
-    throw new Error("internal: a KME without a node");
+    const last = replicas[replicas.length - 1];
+    return onNode(last, this.starter, `KME of ${sae}`, () => call(last));
   }
 
   private kmeOf(sae: string, role: "master" | "slave"): NodeSpec {
@@ -163,4 +164,8 @@ export class EtsiCommand {
     this.report("dec", kme, res);
     return this.keysOf("dec", kme, res);
   }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

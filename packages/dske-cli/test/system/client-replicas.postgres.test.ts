@@ -177,7 +177,7 @@ test("kill -9 of carol#1 under load: the SAEs retry on carol#2 and get matching 
 });
 
 test("dske-cli etsi-qkd moves to carol#2 while carol#1 is down (connection refused)", async () => {
-  const down = await t.http.get(`${t.etsiUrl(carol1, "sunny", "status")}`).then(
+  const down = await t.http.get(t.etsiUrl(carol1, "sunny", "status")).then(
     () => false,
     () => true,
   );
