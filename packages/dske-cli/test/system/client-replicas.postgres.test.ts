@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { findPgBinaries, MISSING_POSTGRES_MESSAGE, startThrowawayCluster, type ThrowawayCluster } from "@dske/postgres/testing";
-import type { NodeSpec } from "../../src/topology";
+import { nodeBaseUrl, type NodeSpec } from "../../src/topology";
 import { eventually, SYSTEM_TIMEOUT, SystemTopology, type EtsiKey } from "./harness";
 
 jest.setTimeout(4 * SYSTEM_TIMEOUT);
@@ -74,8 +74,12 @@ async function etsi(kme: NodeSpec, caller: string, peer: string, what: "enc_keys
   return { status: res.status, keys: (res.data as { keys?: EtsiKey[] }).keys, data: res.data as unknown };
 }
 
+/** Every key ID an enc_keys handed out (a key, stocked or not, must go out once across the replicas). */
+const issuedIds: string[] = [];
+
 async function encDec(encAt: NodeSpec, master: string, decAt: NodeSpec, slave: string, number = 1): Promise<boolean> {
   const enc = await etsi(encAt, master, slave, "enc_keys", { number });
+  if (enc.keys !== undefined) issuedIds.push(...enc.keys.map((k) => k.key_ID));
   if (enc.status !== 200 || enc.keys === undefined)
     throw new Error(`enc_keys at ${encAt.name}: HTTP ${enc.status} ${JSON.stringify(enc.data)}`);
   const dec = await etsi(decAt, slave, master, "dec_keys", { key_IDs: enc.keys.map((k) => ({ key_ID: k.key_ID })) });
@@ -150,6 +154,17 @@ test("kill -9 of carol#1 under load: the SAEs retry on carol#2 and get matching 
   };
   const load = Promise.all([worker(true), worker(false), worker(true)]);
   await eventually("key pairs under load", () => Promise.resolve(pairs >= 10), 60_000, 50);
+  // The key stock (on by default) serves sam's enc_keys on carol#1 by now.
+  await eventually(
+    "keys from carol#1's key stock",
+    async () => {
+      const st = await t.http.get(`${nodeBaseUrl(carol1)}/mgmt/v1/status`, { headers: t.operatorHeaders() });
+      const keys = (st.data as { keys?: { issued_from_stock?: number } }).keys;
+      return (keys?.issued_from_stock ?? 0) > 0;
+    },
+    30_000,
+    100,
+  );
   process.kill(pid, "SIGKILL");
   const after = pairs;
   await eventually("key pairs through carol#2 alone", () => Promise.resolve(pairs >= after + 20), 90_000, 100);
@@ -159,6 +174,8 @@ test("kill -9 of carol#1 under load: the SAEs retry on carol#2 and get matching 
   // The three SAE loops moved over once each (a call in flight at the kill, or the next one).
   expect(failovers).toBeGreaterThanOrEqual(1);
   expect(failovers).toBeLessThanOrEqual(12);
+  // No key ID handed out twice by enc_keys across the replicas (stocked keys included).
+  expect(new Set(issuedIds).size).toBe(issuedIds.length);
   // No PSRD byte of carol used twice across its replicas, and both replicas used PSRD.
   await eventually("carol#1's sessions gone", () =>
     Promise.resolve(
