@@ -7,7 +7,7 @@ import path from "node:path";
 import { isMap, isNode, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { z } from "zod";
 import { checkHubSubsets, checkPlacement, placementFields, tlsByDefault } from "./config-placement";
-import { checkHubReplicas, hubReplicaFields } from "./hub-replicas";
+import { checkReplicas, replicaFields } from "./node-replicas";
 import { RESTART_DEFAULTS, restartSchema } from "./restart-policy";
 
 /** Defaults of every optional attribute (the user guide's values, plus our additions). */
@@ -99,7 +99,7 @@ const implementationSchema = z
   .default("dske");
 
 const hubSchema = z.strictObject(
-  { name: nameSchema, implementation: implementationSchema, ...placementFields, ...hubReplicaFields },
+  { name: nameSchema, implementation: implementationSchema, ...placementFields, ...replicaFields },
   { error: "expected a mapping like `- name: hank`" },
 );
 
@@ -120,6 +120,8 @@ const clientSchema = z.strictObject(
       .transform((v) => v ?? []),
     // Reference compatibility (plain HTTP): ETSI calls without Authorization as from the client's one SAE.
     etsi_anonymous_single_sae: z.boolean({ error: "expected true or false" }).optional(),
+    // Replicas of the client (KME) sharing its state in PostgreSQL (node-replicas.ts).
+    ...replicaFields,
   },
   { error: "expected a mapping like `- name: carol`" },
 );
@@ -261,7 +263,7 @@ export const configSchema = z
     checkReferenceNodes(cfg, ctx);
     checkPlacement(cfg, ctx);
     checkHubSubsets(cfg, ctx);
-    checkHubReplicas(cfg, ctx);
+    checkReplicas(cfg, ctx);
   })
   .transform(({ allowed_auth_schemes, auth_schemes, tls, ...cfg }) => ({
     ...cfg,

@@ -6,7 +6,7 @@
  */
 import { CliError } from "./errors";
 import { ReceivedKeyContainerSchema, ReceivedStatusSchema } from "@dske/protocol";
-import { NodeStarter, onNode } from "./down-node-hint";
+import { connectionFailure, NodeStarter, onNode } from "./down-node-hint";
 import { compareKeys, EtsiCaller, type EtsiKey, type EtsiResponse } from "./etsi-caller";
 import type { Output } from "./output";
 import { nodePlace } from "./placement";
@@ -36,9 +36,23 @@ export class EtsiCommand {
     private readonly starter = new NodeStarter(),
   ) {}
 
-  /** A call on `kme`, the KME of `sae`: a KME that does not answer is named with its start command. */
-  private on<T>(kme: NodeSpec, sae: string, call: () => Promise<T>): Promise<T> {
-    return onNode(kme, this.starter, `KME of ${sae}`, call);
+  /**
+   * A call on `kme`, the KME of `sae`: a KME that does not answer is named with its start command.
+   * A KME with replicas: as an SAE does, the next replica when one refuses the connection (the
+   * call cannot have been processed there), in order; the last one's failure is reported.
+   */
+  private async on<T>(kme: NodeSpec, sae: string, call: (node: NodeSpec) => Promise<T>): Promise<T> {
+    const replicas = kme.replicas ?? [kme];
+    for (const node of replicas.slice(0, -1)) {
+      try {
+        return await call(node);
+      } catch (err) {
+        if (connectionFailure(err) !== "ECONNREFUSED")
+          return onNode(node, this.starter, `KME of ${sae}`, () => Promise.reject(toError(err)));
+      }
+    }
+    const last = replicas[replicas.length - 1];
+    return onNode(last, this.starter, `KME of ${sae}`, () => call(last));
   }
 
   private kmeOf(sae: string, role: "master" | "slave"): NodeSpec {
@@ -84,7 +98,7 @@ export class EtsiCommand {
       case "get-status": {
         const kme = this.kmeOf(master, "master");
         this.announce("status", kme, master, slave);
-        const res = await this.on(kme, master, () => this.caller.status(kme, master, slave));
+        const res = await this.on(kme, master, (node) => this.caller.status(node, master, slave));
         this.report("status", kme, res);
         if (!ReceivedStatusSchema.safeParse(res.body).success) {
           throw new CliError(`ETSI QKD ${API_NAME.status} API on client (KME) ${kme.name} returned no valid status`);
@@ -107,7 +121,7 @@ export class EtsiCommand {
         // Every slave's KME must answer before the master's KME draws a key that nobody could fetch.
         for (const s of slaves) {
           const kme = this.kmeOf(s, "slave");
-          await this.on(kme, s, () => this.caller.reachable(kme, s));
+          await this.on(kme, s, (node) => this.caller.reachable(node, s));
         }
         const masterKeys = await this.getKey(master, slave, opts);
         const ids = masterKeys.map((k) => k.key_ID);
@@ -132,8 +146,8 @@ export class EtsiCommand {
     this.kmeOf(slave, "slave");
     for (const s of opts.additionalSlaves ?? []) this.kmeOf(s, "slave");
     this.announce("enc", kme, master, slave);
-    const res = await this.on(kme, master, () =>
-      this.caller.getKey(kme, master, slave, {
+    const res = await this.on(kme, master, (node) =>
+      this.caller.getKey(node, master, slave, {
         size: opts.size,
         number: opts.number,
         additionalSlaveSaeIds: opts.additionalSlaves,
@@ -146,8 +160,12 @@ export class EtsiCommand {
   private async getKeyWithKeyIds(master: string, slave: string, ids: readonly string[]): Promise<EtsiKey[]> {
     const kme = this.kmeOf(slave, "slave");
     this.announce("dec", kme, master, slave);
-    const res = await this.on(kme, slave, () => this.caller.getKeyWithKeyIds(kme, master, slave, ids));
+    const res = await this.on(kme, slave, (node) => this.caller.getKeyWithKeyIds(node, master, slave, ids));
     this.report("dec", kme, res);
     return this.keysOf("dec", kme, res);
   }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { certLayout } from "./certs";
 import type { DskeConfig } from "./config";
 import type { StateDir } from "./state-dir";
-import { hubStorageArgs, STORAGE_URL_ENV, storageUrl } from "./hub-replicas";
+import { storageArgs, STORAGE_URL_ENV, storageUrl } from "./node-replicas";
 import { HOST, isExternal, nodeBaseUrl, wireName, type NodeKind, type NodeSpec, type Topology } from "./topology";
 
 const PACKAGE_OF: Record<NodeKind, string> = { hub: "@dske/hub", client: "@dske/client" };
@@ -48,7 +48,7 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     return [
       wireName(node),
       ...common,
-      ...hubStorageArgs(node.storage, state.root, wireName(node)),
+      ...storageArgs(node.storage, state.root, "hub", wireName(node)),
       ...bind,
       ...(tls ? hubTlsArgs(node, state) : []),
       "--share-timeout-secs",
@@ -71,7 +71,15 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
       ...referenceClientArgs(topology),
     ];
   }
-  const args = [node.name, ...common, "--hubs", ...topology.hubUrlsOf(node, tls), ...bind];
+  // A replica (`carol#2`) runs as the client itself (`carol`), with its own state dir and port.
+  const args = [
+    wireName(node),
+    ...common,
+    ...storageArgs(node.storage, state.root, "client", wireName(node)),
+    "--hubs",
+    ...topology.hubUrlsOf(node, tls),
+    ...bind,
+  ];
   const hubs = topology.hubsOf(node);
   // On a subset of hubs: each hub's topology position (the x of its shares), so that clients with
   // different subsets agree on the hubs they share.
@@ -118,10 +126,11 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
     String(cfg.key_stock_min_rate),
   );
   // Plain HTTP only: under TLS the SAE's certificate names it, and the client refuses the option.
-  if (!tls && anonymousSingleSae(cfg, node.name)) args.push("--allow-anonymous-sae");
+  if (!tls && anonymousSingleSae(cfg, wireName(node))) args.push("--allow-anonymous-sae");
   if (tls) {
     const layout = certLayout(state.root);
-    const own = layout.client(node.name);
+    // The replicas of a client serve its certificate (same name).
+    const own = layout.client(wireName(node));
     args.push("--tls-cert", own.cert, "--tls-key", own.key, "--tls-ca", layout.caCert);
     // Our hubs serve HTTPS with certificates of the topology CA: the client verifies them against it.
     args.push("--hub-ca", layout.caCert);
@@ -130,12 +139,12 @@ export function nodeArgs(node: NodeSpec, topology: Topology, state: StateDir, tl
 }
 
 /**
- * Environment of a node process beyond dske-cli's own: a hub on postgres gets its database URL
- * (DSKE_STORAGE_URL), which stays off its command line (`ps` shows that to every user).
+ * Environment of a node process beyond dske-cli's own: a hub or client on postgres gets its
+ * database URL (DSKE_STORAGE_URL), which stays off its command line (`ps` shows that to every user).
  */
 export function nodeEnv(node: NodeSpec, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  if (node.kind !== "hub" || node.storage?.kind !== "postgres") return {};
-  return { [STORAGE_URL_ENV]: storageUrl(wireName(node), node.storage, env) };
+  if (node.storage?.kind !== "postgres") return {};
+  return { [STORAGE_URL_ENV]: storageUrl(`${node.kind} ${wireName(node)}`, node.storage, env) };
 }
 
 /**
@@ -211,8 +220,11 @@ export function distributionPlan(
   tls = false,
 ): { clients: { name: string; url: string; inbox: string }[] } {
   return {
+    // A client with replicas: its first replica gets the bundles (the others use its PSRD through
+    // the shared database).
     clients: topology.clients
       .filter((c) => !isExternal(c))
-      .map((c) => ({ name: c.name, url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
+      .map((c) => c.replicas?.[0] ?? c)
+      .map((c) => ({ name: wireName(c), url: nodeBaseUrl(c, tls), inbox: state.inboxDir(c.name) })),
   };
 }

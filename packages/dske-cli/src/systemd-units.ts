@@ -12,6 +12,7 @@ import { nodeArgs, serverScript, type ServerScripts } from "./node-command";
 import type { StateDir } from "./state-dir";
 import type { RestartPolicy } from "./restart-policy";
 import { nodeLabel, wireName, type NodeSpec, type Topology } from "./topology";
+import { storageFileBase } from "./node-replicas";
 
 export interface UnitOptions {
   readonly topology: Topology;
@@ -56,12 +57,13 @@ export function unitName(prefix: string, node: Pick<NodeSpec, "kind" | "name">):
 }
 
 /**
- * A hub on postgres gets its database URL from an environment file the operator writes (mode
- * 0600; one line `DSKE_STORAGE_URL=postgresql://…`): never in the unit, which every user can read.
+ * A hub or client on postgres gets its database URL from an environment file the operator writes
+ * (mode 0600; one line `DSKE_STORAGE_URL=postgresql://…`; `storage-keys/NAME.env` for a hub,
+ * `storage-keys/client-NAME.env` for a client): never in the unit, which every user can read.
  */
 function storageEnvironment(o: UnitOptions, node: NodeSpec): string[] {
-  if (node.kind !== "hub" || node.storage?.kind !== "postgres") return [];
-  const file = path.join(o.state.root, "storage-keys", `${wireName(node)}.env`);
+  if (node.storage?.kind !== "postgres") return [];
+  const file = path.join(o.state.root, "storage-keys", `${storageFileBase(node.kind, wireName(node))}.env`);
   return [
     `# ${file}: one line DSKE_STORAGE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE, mode 0600.`,
     `EnvironmentFile=${systemdQuote(file)}`,

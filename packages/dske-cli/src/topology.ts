@@ -6,7 +6,7 @@
 import { urlHost } from "./addresses";
 import type { DskeConfig, Implementation } from "./config";
 import { clientShares, DEFAULT_HOST, placeNode } from "./config-placement";
-import { replicaName, replicaPorts, type StorageSpec } from "./hub-replicas";
+import { replicaName, replicaPorts, type StorageSpec } from "./node-replicas";
 
 export type NodeKind = "hub" | "client";
 
@@ -30,21 +30,29 @@ export interface NodeSpec {
   readonly hubs?: readonly string[];
   /** A client's min_nr_shares (its own, else the top-level one). */
   readonly minNrShares?: number;
-  /** A hub's storage (absent: files under its state dir; hub-replicas.ts). */
+  /** A node's storage (absent: files under its state dir; node-replicas.ts). */
   readonly storage?: StorageSpec;
   /**
-   * A replica of a hub (hub-replicas.ts): `name` is dske-cli's name of the process (`hank#2`),
-   * `hubName` the hub's own (`hank`, in its URL), `replica` its number from 1.
+   * A replica of a hub or client (node-replicas.ts): `name` is dske-cli's name of the process
+   * (`hank#2`, `carol#2`), `baseName` the node's own (`hank`, in its URL), `replica` its number from 1.
    */
-  readonly hubName?: string;
+  readonly baseName?: string;
   readonly replica?: number;
-  /** A hub with replicas: its replicas (the hub itself is listed with the first one's port). */
+  /** A node with replicas: its replicas (the node itself is listed with the first one's port). */
   readonly replicas?: readonly NodeSpec[];
 }
 
-/** The name a node goes by on the wire (a replica: its hub's). */
-export function wireName(node: Pick<NodeSpec, "name" | "hubName">): string {
-  return node.hubName ?? node.name;
+/** The name a node goes by on the wire (a replica: its node's). */
+export function wireName(node: Pick<NodeSpec, "name" | "baseName">): string {
+  return node.baseName ?? node.name;
+}
+
+/** A node with `replicas` / `replica_ports` in the YAML as the node and its replica processes (`name#1` …). */
+function withReplicas(node: NodeSpec, spec: { replicas?: number; replica_ports?: readonly number[] }): NodeSpec {
+  if ((spec.replicas ?? 1) === 1 && spec.replica_ports === undefined) return node;
+  const ports = replicaPorts(spec, node.port);
+  const replicas = ports.map((port, r) => ({ ...node, name: replicaName(node.name, r + 1), baseName: node.name, replica: r + 1, port }));
+  return { ...node, port: ports[0], replicas };
 }
 
 /** Whether dske-cli leaves the node to another manager (the reference implementation's). */
@@ -56,7 +64,7 @@ export function isExternal(node: Pick<NodeSpec, "implementation">): boolean {
 export const HOST = DEFAULT_HOST;
 
 /** `http://HOST:PORT/KIND/NAME` (`https://` with `secure`: the node serves TLS); IPv6 hosts in brackets. */
-export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "hubName" | "port" | "host">, secure = false): string {
+export function nodeBaseUrl(node: Pick<NodeSpec, "kind" | "name" | "baseName" | "port" | "host">, secure = false): string {
   return `${secure ? "https" : "http"}://${urlHost(node.host ?? HOST)}:${node.port}/${node.kind}/${encodeURIComponent(wireName(node))}`;
 }
 
@@ -83,15 +91,12 @@ export class Topology {
     this.hubs = config.hubs.map((h, i): NodeSpec => {
       const place = placeNode(h, base + i);
       const hub: NodeSpec = { kind: "hub", name: h.name, ...place, encryptors: [], implementation: h.implementation, storage: h.storage };
-      if ((h.replicas ?? 1) === 1 && h.replica_ports === undefined) return hub;
-      const ports = replicaPorts(h, place.port);
-      const replicas = ports.map((port, r) => ({ ...hub, name: replicaName(h.name, r + 1), hubName: h.name, replica: r + 1, port }));
-      return { ...hub, port: ports[0], replicas };
+      return withReplicas(hub, h);
     });
     const n = config.hubs.length;
     this.clients = config.clients.map((c, j) => {
       const { hubs, k } = clientShares(config, c);
-      return {
+      const client: NodeSpec = {
         kind: "client",
         name: c.name,
         ...placeNode(c, base + n + j),
@@ -100,13 +105,15 @@ export class Topology {
         // Topology order, whatever the order of the client's list.
         hubs: config.hubs.map((h) => h.name).filter((h) => hubs.includes(h)),
         minNrShares: k,
+        storage: c.storage,
       };
+      return withReplicas(client, c);
     });
   }
 
-  /** All nodes (processes), hubs first (start order): a hub with replicas as its replicas. */
+  /** All nodes (processes), hubs first (start order): a node with replicas as its replicas. */
   get nodes(): readonly NodeSpec[] {
-    return [...this.hubs.flatMap((h) => h.replicas ?? [h]), ...this.clients];
+    return [...this.hubs.flatMap((h) => h.replicas ?? [h]), ...this.clients.flatMap((c) => c.replicas ?? [c])];
   }
 
   /** Base URLs of all hubs. `secure`: our hubs serve HTTPS (reference hubs stay plain HTTP). */
@@ -181,7 +188,9 @@ export interface Selection {
 
 export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   const unknown = [
-    ...filter.clients.filter((c) => !topology.clients.some((n) => n.name === c)).map((c) => `client '${c}'`),
+    ...filter.clients
+      .filter((c) => !topology.nodes.some((n) => n.kind === "client" && (n.name === c || wireName(n) === c)))
+      .map((c) => `client '${c}'`),
     ...filter.hubs
       .filter((h) => !topology.nodes.some((n) => n.kind === "hub" && (n.name === h || wireName(n) === h)))
       .map((h) => `hub '${h}'`),
@@ -193,10 +202,11 @@ export function selectNodes(topology: Topology, filter: NodeFilter): Selection {
   if (filter.clients.length === 0 && filter.hubs.length === 0) {
     return { nodes: topology.nodes, description: "all nodes", all: true };
   }
-  // `--hub hank` selects every replica of hank, `--hub hank#2` one of them.
-  const nodes = topology.nodes.filter((n) =>
-    n.kind === "hub" ? filter.hubs.includes(wireName(n)) || filter.hubs.includes(n.name) : filter.clients.includes(n.name),
-  );
+  // `--hub hank` selects every replica of hank, `--hub hank#2` one of them (`--client` likewise).
+  const nodes = topology.nodes.filter((n) => {
+    const names = n.kind === "hub" ? filter.hubs : filter.clients;
+    return names.includes(wireName(n)) || names.includes(n.name);
+  });
   const names = [...[...new Set(filter.clients)].map((c) => `client ${c}`), ...[...new Set(filter.hubs)].map((h) => `hub ${h}`)];
   return { nodes, description: names.join(", "), all: false };
 }

@@ -1,12 +1,12 @@
 /**
- * Hub storage and replicas in the YAML (hub-replicas.ts): validation with clear messages, the
+ * Hub and client storage and replicas in the YAML (node-replicas.ts): validation with clear messages, the
  * replica processes (`hank#N`, ports, state dirs), the clients' `URL|URL|...` hub entries, the
  * hub command line (no URL on it) and its environment (DSKE_STORAGE_URL).
  */
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, parseConfig } from "../src/config";
-import { nodeArgs, nodeEnv } from "../src/node-command";
+import { distributionPlan, nodeArgs, nodeEnv } from "../src/node-command";
 import { RESTART_DEFAULTS } from "../src/restart-policy";
 import { systemdUnits } from "../src/systemd-units";
 import { StateDir } from "../src/state-dir";
@@ -108,5 +108,57 @@ describe("hub storage and replicas", () => {
     [`${pg}    port: 9199\n    replicas: 2\n`, /replica hank#2 would use port 9200, which hub helen uses; expected replica_ports/],
   ])("refuses %j with a message naming the fix", (hank, message) => {
     expect(rejected(config(hank))).toMatch(message);
+  });
+});
+
+describe("client storage and replicas", () => {
+  const pg = `    storage: { kind: postgres, url_env: CAROL_DB }\n`;
+  const yaml = (carol: string) =>
+    `base_port: 9100\nmin_nr_shares: 2\nhubs:\n  - name: hank\n  - name: helen\nclients:\n  - name: carol\n${carol}    encryptors:\n      - name: sam\n  - name: curtis\n    port: 9400\n    encryptors:\n      - name: sunny\n`;
+
+  it("runs carol#1..#N as the client carol on postgres; only carol#1 is in the distribution plan", () => {
+    const t = new Topology(parseConfig(yaml(`${pg}    port: 9300\n    replicas: 2\n`), "replicas.yaml"));
+    expect(t.clients.map((c) => c.name)).toEqual(["carol", "curtis"]);
+    expect(t.nodes.filter((n) => n.kind === "client").map((n) => `${n.name}:${n.port}`)).toEqual([
+      "carol#1:9300",
+      "carol#2:9301",
+      "curtis:9400",
+    ]);
+    expect(selectNodes(t, { hubs: [], clients: ["carol"] }).nodes.map((n) => n.name)).toEqual(["carol#1", "carol#2"]);
+    expect(selectNodes(t, { hubs: [], clients: ["carol#2"] }).nodes.map((n) => n.name)).toEqual(["carol#2"]);
+    const state = new StateDir(path.join(os.tmpdir(), "dske-replicas-config"));
+    const second = t.nodes.find((n) => n.name === "carol#2");
+    if (second === undefined) throw new Error("no carol#2");
+    const args = nodeArgs(second, t, state);
+    expect(args[0]).toBe("carol");
+    expect(args[args.indexOf("--state-dir") + 1]).toBe(state.nodeDir("carol#2"));
+    expect(args.join(" ")).toMatch(/--storage postgres --storage-key-file \S+client-carol\.key --psrd-key-file \S+client-carol\.psrd\.key/);
+    expect(nodeEnv(second, { CAROL_DB: "postgres://u:p@h/carol" })).toEqual({ DSKE_STORAGE_URL: "postgres://u:p@h/carol" });
+    expect(() => nodeEnv(second, {})).toThrow(/client carol: storage.url_env names CAROL_DB/);
+    const plan = distributionPlan(t, state);
+    expect(plan.clients.find((c) => c.name === "carol")).toEqual({
+      name: "carol",
+      url: "http://127.0.0.1:9300/client/carol",
+      inbox: state.inboxDir("carol#1"),
+    });
+    const units = systemdUnits({
+      prefix: "dske",
+      configFile: "replicas.yaml",
+      topology: t,
+      state,
+      nodes: t.nodes,
+      restart: RESTART_DEFAULTS,
+      user: true,
+      tls: false,
+    });
+    const unit = units.find((u) => u.name === "dske-client-carol.replica2.service");
+    expect(unit?.text).toMatch(/EnvironmentFile=\S+client-carol\.env/);
+  });
+
+  it.each([
+    [`    replicas: 2\n`, /client carol has 2 replicas, which share their state in PostgreSQL only/],
+    [`${pg}    port: 9399\n    replicas: 2\n`, /replica carol#2 would use port 9400, which client curtis uses/],
+  ])("refuses %j with a message naming the fix", (carol, message) => {
+    expect(rejected(yaml(carol))).toMatch(message);
   });
 });

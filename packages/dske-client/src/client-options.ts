@@ -11,6 +11,7 @@ import type { KeySource } from "./key-source.js";
 import type { KeyStockOptions } from "./key-stock.js";
 import type { Logger } from "./logger.js";
 import type { PsrdOptions } from "./replenishment.js";
+import type { DeliveryLedger, NodeStateBackend } from "./shared-state.js";
 
 export interface ClientPsrdOptions extends PsrdOptions {
   /** Bundles found here are installed at start (default `<stateDir>/inbox`). */
@@ -56,6 +57,16 @@ export interface ClientOptions {
   keySource?: KeySource;
   /** Durable state (registrations, key bookkeeping) goes here; memory only when absent. */
   stateDir?: string;
+  /**
+   * Replicas of a client (shared-state.ts): the node state (registrations, bundle chains) in a
+   * backend every replica shares instead of `<stateDir>/client-state.json`. Give `psrdStore` a
+   * store the replicas share too (PgPsrdStore). Default: the file.
+   */
+  nodeStateBackend?: NodeStateBackend;
+  /** Replicas of a client: delivered-key marks shared by every replica (a key ID goes to each SAE once across them). */
+  deliveryLedger?: DeliveryLedger;
+  /** How often a replica reads the shared node state again (ms, default 1000): bundle chains installed through another replica. */
+  sharedStateRefreshMs?: number;
   /** SAE → client (KME) name, for target_KME_ID and slave SAE validation. */
   kmeDirectory?: Readonly<Record<string, string>>;
   /** ETSI limits (key sizes, number per request, multicast). */

@@ -60,6 +60,7 @@ export class Client {
   /** Master side: keys established ahead per (master SAE, slave SAE, size) (key-stock.ts). */
   private readonly stock: KeyStock;
   private lastSweep = 0;
+  private sharedRefresh: NodeJS.Timeout | undefined;
   private readonly stopThreshold: number;
   private readonly installer: BundleInstaller;
   private readonly issuing: KeyIssuing;
@@ -195,8 +196,13 @@ export class Client {
 
   /** Open durable state (if stateDir) and build the client; call start() to register with hubs. */
   static async create(options: ClientOptions): Promise<Client> {
-    const keyStore = await KeyStore.open({ file: options.stateDir ? path.join(options.stateDir, "keys.jsonl") : undefined });
-    const nodeState = await NodeState.open(options.stateDir ? path.join(options.stateDir, "client-state.json") : undefined);
+    const keyStore = await KeyStore.open({
+      file: options.stateDir ? path.join(options.stateDir, "keys.jsonl") : undefined,
+      ...(options.deliveryLedger ? { ledger: options.deliveryLedger } : {}),
+    });
+    const nodeState = options.nodeStateBackend
+      ? await NodeState.openShared(options.nodeStateBackend)
+      : await NodeState.open(options.stateDir ? path.join(options.stateDir, "client-state.json") : undefined);
     return new Client(options, keyStore, nodeState);
   }
 
@@ -227,6 +233,28 @@ export class Client {
     const inbox = this.inboxDir;
     if (inbox) await this.installer.installDirectory(inbox);
     for (const h of this.peerHubs) h.start();
+    if (this.nodeState.shared) this.followSharedState();
+  }
+
+  /**
+   * Replicas: read the shared node state again every sharedStateRefreshMs. A bundle chain that
+   * another replica installed (or stepped) lets this one register with that hub too.
+   */
+  private followSharedState(): void {
+    this.nodeState.onChainChanged((hubName) => {
+      const peer = this.peerHubs.find((h) => h.name === hubName);
+      if (peer && !peer.registered && !this.stopped) peer.ensureRegistering();
+    });
+    const every = this.options.sharedStateRefreshMs ?? 1000;
+    this.sharedRefresh = setInterval(() => {
+      if (this.stopped) return;
+      this.nodeState
+        .refresh()
+        .catch((err: unknown) =>
+          this.logger.warn("shared client state refresh failed", { err: err instanceof Error ? err.message : String(err) }),
+        );
+    }, every);
+    this.sharedRefresh.unref();
   }
 
   /** Wait until at least `count` hubs (default all) are registered. */
@@ -257,13 +285,14 @@ export class Client {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.sharedRefresh) clearInterval(this.sharedRefresh);
     await Promise.allSettled([...this.background]);
     await Promise.allSettled(this.peerHubs.map((h) => h.stop()));
     this.stock.clear();
     this.held.clear();
     this.partial.clear();
     await this.keyStore.close();
-    await this.nodeState.flush();
+    await this.nodeState.close();
     this.fsyncs?.close();
   }
 
@@ -389,6 +418,7 @@ export class Client {
       encryptors: [...this.encryptors],
       ...(this.anonymousSae !== undefined ? { etsi_anonymous_sae: this.anonymousSae } : {}),
       min_nr_shares: this.k,
+      ...(this.options.nodeStateBackend ? { storage: this.options.nodeStateBackend.description } : {}),
       peer_hubs: this.peerHubs.map((h) => h.status()),
       keys: {
         ...this.keyStore.counts(),

@@ -115,3 +115,7 @@ export {
   type RunningClientServer,
   type StartClientServerOptions,
 } from "./bin/standalone.js";
+export type { NodeStateBackend, NodeStateEntries, DeliveryLedger, DeliveryMark } from "./shared-state.js";
+export { PgClientState, type PgClientStateOptions } from "./storage/pg-client-state.js";
+export { StateSealer } from "./storage/state-sealing.js";
+export { openPgClientStorage, parseClientStorage, type ClientStorageConfig, type OpenedClientStorage } from "./storage/client-storage.js";

@@ -12,7 +12,7 @@ import type { Gather, GatherOutcome } from "./gather.js";
 import { heldKeyName, type HeldKeys } from "./held-keys.js";
 import { batchSiblings, padLengthFromKeyId } from "./key.js";
 import { MAX_STOCK_BATCH } from "./key-stock.js";
-import type { KeyStore } from "./key-store.js";
+import { AlreadyDeliveredError, type KeyStore } from "./key-store.js";
 import { summarizeIds } from "./key-issuing.js";
 import type { Logger } from "./logger.js";
 import type { PeerHub } from "./peer-hub.js";
@@ -86,6 +86,19 @@ export class KeyDelivery {
       toFetch.push(id);
     }
 
+    if (toFetch.length > 0 && keyStore.shared) {
+      // Replicas of this client: delivered through another one (the shared ledger).
+      let elsewhere: Set<string>;
+      try {
+        elsewhere = await keyStore.deliveredElsewhere(masterSae, toFetch, slaveSae);
+      } catch (err) {
+        throw unavailable(`cannot read the delivered keys: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      // In request order (the error lists the key IDs as one process does).
+      for (const id of toFetch) if (elsewhere.has(id)) outcomes.set(id, { error: keyNotFound(id, "already delivered") });
+      if (elsewhere.size > 0) toFetch.splice(0, toFetch.length, ...toFetch.filter((id) => !elsewhere.has(id)));
+    }
+
     if (toFetch.length > 0) {
       // PSRD-drain guard (unknown-keys.ts): an SAE that asked for many unknown key IDs is checked
       // against the hubs' share metadata (no PSRD) before a single signed lookup.
@@ -155,6 +168,15 @@ export class KeyDelivery {
     try {
       await keyStore.markDelivered(keyIds.map((keyId) => ({ masterSae, keyId, sae: slaveSae })));
     } catch (err) {
+      if (err instanceof AlreadyDeliveredError) {
+        // Another replica delivered one of them meanwhile: as if it had been before this request.
+        for (const [id, o] of outcomes) {
+          if ("key" in o) o.key.fill(0);
+          held.delete(heldKeyName(masterSae, id, slaveSae));
+        }
+        logger.warn("dec_keys failed", { master_sae: masterSae, slave_sae: slaveSae, reason: "unknown-key", err: err.message });
+        throw keyNotFound(err.keyIds[0], "already delivered");
+      }
       for (const o of outcomes.values()) if ("key" in o) o.key.fill(0);
       throw unavailable(`cannot record delivery: ${err instanceof Error ? err.message : String(err)}`);
     }

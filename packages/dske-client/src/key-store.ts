@@ -14,10 +14,14 @@
  * then be delivered a second time to the same intended slave SAE (never to another SAE: the hubs
  * release shares only to the clients of intended slaves). Keeping an fdatasync on every ETSI
  * call's path would cost more than the whole rest of a key on a fast path (issue 13).
+ * Replicas of a client share a DeliveryLedger (shared-state.ts): a delivery is claimed there, all
+ * marks of a request or none, so a key ID delivered through one replica is refused ("already
+ * delivered") through every other; the journal then keeps only this replica's issued keys.
  * Records older than `retentionMs` (default 24 h; hubs drop shares after share_timeout_secs, so a
  * key cannot be fetched anyway after that) are pruned at open and on compaction.
  */
 import { StateJournal as Journal } from "@dske/psrd";
+import type { DeliveryLedger } from "./shared-state.js";
 
 export interface IssuedKey {
   keyId: string;
@@ -49,6 +53,16 @@ export interface KeyStoreOptions {
   retentionMs?: number;
   /** Clock (tests). */
   now?: () => number;
+  /** Delivered marks shared by the replicas of a client (shared-state.ts). */
+  ledger?: DeliveryLedger;
+}
+
+/** A delivery claimed by another replica (or request) first: the keys are "already delivered". */
+export class AlreadyDeliveredError extends Error {
+  override readonly name = "AlreadyDeliveredError";
+  constructor(readonly keyIds: readonly string[]) {
+    super(`already delivered: ${keyIds.join(", ")}`);
+  }
 }
 
 const COMPACT_MIN_BYTES = 4 * 1024 * 1024;
@@ -59,6 +73,7 @@ export class KeyStore {
   private readonly delivered = new Map<string, number>();
   private readonly retentionMs: number;
   private readonly now: () => number;
+  private readonly ledger: DeliveryLedger | undefined;
   private compacting: Promise<void> | undefined;
   /** Journal size from which maybeCompact looks again (see there). */
   private nextCompactCheck = 0;
@@ -69,6 +84,18 @@ export class KeyStore {
   ) {
     this.retentionMs = options.retentionMs ?? 24 * 3600 * 1000;
     this.now = options.now ?? Date.now;
+    this.ledger = options.ledger;
+  }
+
+  /** Whether delivered marks are shared with other replicas (a DeliveryLedger). */
+  get shared(): boolean {
+    return this.ledger !== undefined;
+  }
+
+  /** Of `keyIds`, those delivered to `sae` through another replica (the shared ledger; none without one). */
+  async deliveredElsewhere(masterSae: string, keyIds: readonly string[], sae: string): Promise<Set<string>> {
+    if (!this.ledger || keyIds.length === 0) return new Set();
+    return this.ledger.delivered(masterSae, keyIds, sae);
   }
 
   static async open(options: KeyStoreOptions = {}): Promise<KeyStore> {
@@ -155,6 +182,14 @@ export class KeyStore {
 
   /** Mark keys delivered (written before the promise resolves; fdatasync'd soon after, see above). */
   async markDelivered(marks: readonly DeliveredMark[]): Promise<void> {
+    if (this.ledger) {
+      // The shared ledger decides: all marks of the request, or none when one was claimed first.
+      const taken = await this.ledger.claim(marks);
+      if (taken.length > 0) {
+        for (const m of taken) this.delivered.set(KeyStore.markKey(m.masterSae, m.keyId, m.sae), this.now());
+        throw new AlreadyDeliveredError(taken.map((m) => m.keyId));
+      }
+    }
     const at = this.now();
     const records: JournalRecord[] = marks.map((m) => ({ t: "delivered", id: m.keyId, m: m.masterSae, sae: m.sae, at }));
     // Applied first so that a concurrent compaction snapshot includes them (a failed append
@@ -190,5 +225,6 @@ export class KeyStore {
   async close(): Promise<void> {
     if (this.compacting) await this.compacting;
     await this.journal?.close();
+    await this.ledger?.close();
   }
 }

@@ -5,13 +5,16 @@
  *   authenticates the next bundle (one-time, replaced at every install), the auth scheme the
  *   bundles were issued for, the enrollment secret (network delivery / plain-mode credential) and
  *   hub-owned blocks not confirmed to the hub yet.
- * Written atomically (tmp + fsync + rename) on change; memory only when no file is given.
+ * Written atomically (tmp + fsync + rename) on change; memory only when no file is given; or, for
+ * replicas of a client, through a shared backend (shared-state.ts) that every replica `refresh`es
+ * from (the chain of a bundle one replica installed shows at the others).
  * Never key, share or PSRD bytes. It does hold two bundle secrets: the chain key (it only
  * authenticates the next bundle, and is replaced by the install of that bundle) and the
  * enrollment secret (a credential for optional network delivery); see the README, "Key material on disk".
  */
 import { z } from "zod";
 import { readJson, writeJsonAtomic } from "@dske/psrd";
+import type { NodeStateBackend } from "./shared-state.js";
 
 export const HubRecordSchema = z.object({
   hub_name: z.string(),
@@ -41,6 +44,8 @@ export class NodeState {
   private hubs: Record<string, HubRecord>;
   private chains: Record<string, ChainRecord>;
   private writing: Promise<void> = Promise.resolve();
+  private backend: NodeStateBackend | undefined;
+  private readonly listeners: ((hubName: string) => void)[] = [];
 
   private constructor(
     private readonly file: string | undefined,
@@ -49,6 +54,42 @@ export class NodeState {
   ) {
     this.hubs = hubs;
     this.chains = chains;
+  }
+
+  /** The state in a backend shared by the replicas of a client (shared-state.ts). */
+  static async openShared(backend: NodeStateBackend): Promise<NodeState> {
+    const entries = await backend.load();
+    const state = new NodeState(undefined, entries.hubs, entries.chains);
+    state.backend = backend;
+    return state;
+  }
+
+  get shared(): boolean {
+    return this.backend !== undefined;
+  }
+
+  /** Called with the hub name when `refresh` finds a chain another replica changed. */
+  onChainChanged(listener: (hubName: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Read the shared backend again (no-op without one): the other replicas' registrations and chain steps. */
+  async refresh(): Promise<void> {
+    if (!this.backend) return;
+    const entries = await this.backend.load();
+    const changed = Object.keys(entries.chains).filter((h) => {
+      const mine = this.chains[h] as ChainRecord | undefined;
+      return JSON.stringify(entries.chains[h]) !== JSON.stringify(mine) && (mine?.seq ?? 0) <= entries.chains[h].seq;
+    });
+    this.hubs = entries.hubs;
+    // Never a chain step back: our own write of a newer chain may not be visible to this read yet.
+    const chains: Record<string, ChainRecord> = { ...entries.chains };
+    for (const [h, c] of Object.entries(this.chains)) {
+      const stored = chains[h] as ChainRecord | undefined;
+      if (stored && stored.seq < c.seq) chains[h] = c;
+    }
+    this.chains = chains;
+    for (const h of changed) for (const l of this.listeners) l(h);
   }
 
   static async open(file?: string): Promise<NodeState> {
@@ -71,7 +112,8 @@ export class NodeState {
   async setChain(hubName: string, record: ChainRecord | undefined): Promise<void> {
     const next = record ? { ...this.chains, [hubName]: record } : withoutKey(this.chains, hubName);
     this.chains = next;
-    await this.persist();
+    if (this.backend) await this.backend.setChain(hubName, record);
+    else await this.persist();
   }
 
   hub(url: string): HubRecord | undefined {
@@ -82,7 +124,8 @@ export class NodeState {
   async setHub(url: string, record: HubRecord | undefined): Promise<void> {
     const next = record ? { ...this.hubs, [url]: record } : withoutKey(this.hubs, url);
     this.hubs = next;
-    await this.persist();
+    if (this.backend) await this.backend.setHub(url, record);
+    else await this.persist();
   }
 
   private async persist(): Promise<void> {
@@ -96,6 +139,12 @@ export class NodeState {
 
   async flush(): Promise<void> {
     await this.writing;
+  }
+
+  /** Close the shared backend, if any. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.backend?.close();
   }
 }
 

@@ -27,6 +27,7 @@ import { plainRemoteHubUrls } from "../hub-tls.js";
 import { hubNameOfUrl } from "../reference-hub.js";
 import { splitHubReplicas } from "../hub-link.js";
 import { usageIssueText } from "./usage-issues.js";
+import { parseClientStorage, STORAGE_URL_ENV, type ClientStorageConfig } from "../storage/client-storage.js";
 
 /** Mutual TLS for the client's port (ETSI + management): PEM files and their contents. */
 export interface ClientTlsConfig {
@@ -90,6 +91,8 @@ export interface ClientServerConfig {
   log?: LogConfig;
   /** `--reference-hubs hank,helen`: hubs of the reference implementation, by name (client option referenceHubs; reference-hub.ts). */
   referenceHubs?: string[];
+  /** `--storage` (file, the default, or postgres: replicas of this client share one database; storage/client-storage.ts). */
+  storage?: ClientStorageConfig;
 }
 
 /** Bad command line: the message names the option and the fix. */
@@ -305,6 +308,22 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
       "",
     )
     .option("--allow-anonymous-sae", "plain HTTP, one SAE: take ETSI calls without Authorization as from that SAE (as the reference)")
+    .option(
+      "--storage <kind>",
+      "file (default: PSRD, node state and key journal under --state-dir) or postgres (replicas of this client share one database)",
+    )
+    .option(
+      "--storage-url <url>",
+      `PostgreSQL URL for --storage postgres (better: the environment variable ${STORAGE_URL_ENV}, which keeps a password off the command line)`,
+    )
+    .option(
+      "--storage-key-file <file>",
+      "key file sealing the client's secrets in PostgreSQL (default <state-dir>/storage.key; every replica needs the same one)",
+    )
+    .option(
+      "--psrd-key-file <file>",
+      "key file of the PSRD store in PostgreSQL (default <state-dir>/psrd.key; every replica needs the same one)",
+    )
     .exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) });
   for (const [flags, description, defaultValue] of LOG_OPTION_SPECS) program.option(flags, description, defaultValue);
@@ -366,6 +385,12 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
   }
   const { tlsCert, tlsKey, tlsCa, hubCa, operatorTokenFile, allowInsecureBind, referenceSaes, referenceHubs, allowAnonymousSae, ...c } =
     parsed.data;
+  const storage = parseClientStorage(
+    { storage: str(o.storage), storageUrl: str(o.storageUrl), storageKeyFile: str(o.storageKeyFile), psrdKeyFile: str(o.psrdKeyFile) },
+    path.resolve(c.stateDir),
+    process.env,
+  );
+  if (typeof storage === "string") throw new ClientUsageError(storage);
   const tls = tlsCert && tlsKey && tlsCa ? await loadTls(tlsCert, tlsKey, tlsCa) : undefined;
   const hubCaPem = hubCa !== undefined ? await loadHubCa(hubCa) : undefined;
   let kmeDirectory: Record<string, string> | undefined;
@@ -396,6 +421,7 @@ export async function parseClientArgs(argv: readonly string[]): Promise<ClientSe
     ...(referenceSaes.length > 0 ? { referenceSaes: [...new Set(referenceSaes)] } : {}),
     ...(referenceHubs.length > 0 ? { referenceHubs: [...new Set(referenceHubs)] } : {}),
     ...(allowAnonymousSae ? { anonymousSingleSae: true } : {}),
+    ...(storage.kind !== "file" ? { storage } : {}),
     log,
   };
 }

@@ -22,7 +22,8 @@ import {
   operatorTokenOf,
   requestIdMiddleware,
 } from "@dske/server";
-import { FileStore } from "@dske/psrd";
+import { FileStore, type PsrdStore } from "@dske/psrd";
+import { openPgClientStorage, type OpenedClientStorage } from "../storage/client-storage.js";
 import { Client } from "../client.js";
 import { clientOpenApi } from "../http/routes.js";
 import type { ClientMetrics } from "../client-metrics.js";
@@ -70,12 +71,23 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
   // here may meanwhile hold other nodes' directories.
   const createdDir = (await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 })) !== undefined;
   const removeCreatedDir = () => (createdDir ? fs.rm(config.stateDir, { recursive: true, force: true }) : Promise.resolve());
-  const store = await FileStore.open(path.join(config.stateDir, "psrd"), {
-    auditLog: path.join(config.stateDir, "psrd-audit.jsonl"),
-  });
+  const storage = config.storage?.kind === "postgres" ? config.storage : undefined;
+  const auditLog = path.join(config.stateDir, "psrd-audit.jsonl");
+  let shared: OpenedClientStorage | undefined;
+  if (storage) {
+    try {
+      shared = await openPgClientStorage(storage, config.name, auditLog, (m) => logger.error("shared client state", { error: m }));
+    } catch (err) {
+      await removeCreatedDir();
+      throw new ClientUsageError(`--storage postgres (URL from ${storage.urlSource}): ${err instanceof Error ? err.message : String(err)}`);
+    }
+    logger.info("client state in PostgreSQL", { storage: "postgres", replica: shared.replica });
+  }
+  const store: PsrdStore = shared ? shared.psrdStore : await FileStore.open(path.join(config.stateDir, "psrd"), { auditLog });
   let client: Client;
   try {
     client = await Client.create({
+      ...(shared ? { nodeStateBackend: shared.state, deliveryLedger: shared.state } : {}),
       name: config.name,
       encryptors: config.encryptors,
       hubs: config.hubs,
@@ -104,6 +116,7 @@ export async function startClientServer(config: ClientServerConfig, options: Sta
     });
   } catch (err) {
     await store.close();
+    await shared?.state.close().catch(() => undefined);
     await removeCreatedDir();
     throw err;
   }
