@@ -15,7 +15,8 @@ export default defineConfig([
   {
     // The bin (package.json "bin": dist/bin.js): ESM only (the package is "type": "module"), with
     // a shebang, bundled on its own; no CJS twin and no declarations (nothing imports it).
-    entry: { bin: "src/bin.ts" },
+    // The node host (`processes: shared`, node-host.ts) is a second entry: spawned by `start`.
+    entry: { bin: "src/bin.ts", "node-host": "src/node-host-bin.ts" },
     format: ["esm"],
     dts: false,
     sourcemap: true,

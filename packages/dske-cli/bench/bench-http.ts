@@ -60,13 +60,20 @@ export function pct(xs: number[], p: number): number {
   return a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
 }
 
-/** CPU ms (user + system) of the processes whose pid files are in `pidsDir` (`only`: those names), from /proc/<pid>/stat; NaN if one is gone. */
+/**
+ * CPU ms (user + system) of the processes whose pid files are in `pidsDir` (`only`: those names),
+ * from /proc/<pid>/stat; NaN if one is gone. A process named by several pid files (a node host,
+ * `processes: shared`) counts once; `only` then cannot separate its nodes and counts all of it.
+ */
 export function nodeCpuMsOf(pidsDir: string, only?: ReadonlySet<string>): number {
   let total = 0;
   if (!existsSync(pidsDir)) return Number.NaN;
+  const seen = new Set<number>();
   for (const f of readdirSync(pidsDir)) {
     if (only && !only.has(f.replace(/\.pid$/, ""))) continue;
     const pid = Number.parseInt(readFileSync(path.join(pidsDir, f), "utf8"), 10);
+    if (seen.has(pid)) continue;
+    seen.add(pid);
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
       total += (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms

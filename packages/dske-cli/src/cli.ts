@@ -1,7 +1,7 @@
 /**
  * The command line (commander): the reference manager's verbs and options.
  *
- *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]... [--restart POLICY]|stop|status [--verbose|--json|--reference]
+ *   dske-cli [--config FILE] [--client NAME]... [--hub NAME]... [--state-dir DIR] start [--tls] [--on HOST]... [--restart POLICY] [--processes separate|shared]|stop|status [--verbose|--json|--reference]
  *   dske-cli supervise [--restart POLICY]          (run by `start` when the restart policy is not `no`)
  *   dske-cli systemd --out DIR [--user] [--prefix P] [--on HOST]...
  *   dske-cli certs [--force] [--san NAME_OR_IP]...
@@ -23,7 +23,16 @@ export { reorderEtsiArgs } from "./etsi-args";
 import { z } from "zod";
 import { certLayout, ensureCertificates, readTlsMaterial, tlsEnabled } from "./certs";
 import { certSansFor, readExtraSans, writeExtraSans } from "./cert-sans";
-import { ConfigError, loadConfig, logMaxFilesSchema, logMaxSizeSchema, resolveStateDir, type DskeConfig } from "./config";
+import {
+  ConfigError,
+  loadConfig,
+  logMaxFilesSchema,
+  logMaxSizeSchema,
+  PROCESS_MODES,
+  resolveStateDir,
+  type DskeConfig,
+  type ProcessMode,
+} from "./config";
 import { DASHBOARD_DEFAULTS, parseDashboardOptions, runDashboard } from "./dashboard-command";
 import { NodeStarter, shellWord } from "./down-node-hint";
 import { CliError } from "./errors";
@@ -180,16 +189,41 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         "restart crashed nodes (a supervisor process per state dir; default: `restart:` of the config, else no)",
       ).choices(RESTART_POLICIES),
     )
-    .action(async (opts: { tls?: boolean; on: string[]; logMaxSize?: string; logMaxFiles?: string; restart?: RestartPolicyName }) => {
-      const ctx = context(opts.tls === true, opts.on, logOverrides(opts));
-      await ctx.manager.start(selection(ctx));
-      if (withPolicy(ctx.config.restart, opts.restart).policy !== "no") {
-        const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
-        out.line(
-          `Supervisor ${s.started ? "started" : "running"} (pid ${s.pid}): crashed nodes are restarted; log: ${supervisorLogFile(ctx.state)}`,
-        );
-      }
-    });
+    .addOption(
+      new Option(
+        "--processes <mode>",
+        "separate: one process per node; shared: the file-store nodes of this host in one process, for less memory and a faster start (default: `processes:` of the config, else separate)",
+      ).choices(PROCESS_MODES),
+    )
+    .action(
+      async (opts: {
+        tls?: boolean;
+        on: string[];
+        logMaxSize?: string;
+        logMaxFiles?: string;
+        restart?: RestartPolicyName;
+        processes?: ProcessMode;
+      }) => {
+        const ctx = context(opts.tls === true, opts.on, {
+          ...logOverrides(opts),
+          ...(opts.processes ? { processes: opts.processes } : {}),
+        });
+        const restartPolicy = withPolicy(ctx.config.restart, opts.restart).policy;
+        if (ctx.config.processes === "shared" && restartPolicy !== "no") {
+          throw new CliError(
+            `--restart ${restartPolicy} restarts one node's process, and with processes: shared the nodes share one: use --processes separate to have crashed nodes restarted`,
+            2,
+          );
+        }
+        await ctx.manager.start(selection(ctx));
+        if (restartPolicy !== "no") {
+          const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
+          out.line(
+            `Supervisor ${s.started ? "started" : "running"} (pid ${s.pid}): crashed nodes are restarted; log: ${supervisorLogFile(ctx.state)}`,
+          );
+        }
+      },
+    );
 
   addOperationsCommands(program, {
     context: (on) => {

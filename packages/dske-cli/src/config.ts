@@ -37,7 +37,16 @@ export const CONFIG_DEFAULTS = {
   log_max_size: "10M",
   log_max_files: 5,
   restart: RESTART_DEFAULTS,
+  processes: "separate",
 } as const;
+
+/**
+ * `processes:` (and `start --processes`): one process per node (`separate`, the default, as the
+ * reference runs them), or the file-store nodes of this host in one node host process (`shared`,
+ * node-host.ts): a fraction of the memory and start-up time, but a crash takes all of them down.
+ */
+export const PROCESS_MODES = ["separate", "shared"] as const;
+export type ProcessMode = (typeof PROCESS_MODES)[number];
 
 /** Node log levels (`log_level`, the nodes' --log-level). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -174,6 +183,9 @@ export const configSchema = z
       log_level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).optional(),
       // Restart policy of crashed nodes on this host (restart-policy.ts; run by `dske-cli supervise`).
       restart: restartSchema,
+      processes: z
+        .enum(PROCESS_MODES, { error: `expected ${PROCESS_MODES.join(" or ")} (one process per node, or one per host)` })
+        .default(CONFIG_DEFAULTS.processes),
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })
@@ -182,6 +194,14 @@ export const configSchema = z
     { error: "expected a mapping with at least `hubs:` and `clients:`" },
   )
   .superRefine((cfg, ctx) => {
+    if (cfg.processes === "shared" && cfg.restart.policy !== "no") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["processes"],
+        message:
+          "the restart policy restarts one node's process, and with processes: shared the nodes share one: use processes: separate to have crashed nodes restarted, or restart: no",
+      });
+    }
     if (cfg.key_stock_ahead_ms > 0 && cfg.key_stock_ttl_ms >= cfg.share_timeout_secs * 1000) {
       ctx.addIssue({
         code: "custom",

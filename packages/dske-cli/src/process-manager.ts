@@ -8,14 +8,16 @@
  * remote nodes to stop over their management API and waits until they no longer answer.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import path from "node:path";
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
 import { humanLogLine } from "./log-format";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
-import { distributionPlan, nodeArgs, nodeEnv, serverScript, type ServerScripts } from "./node-command";
+import { distributionPlan, nodeArgs, nodeEnv, nodeHostScript, serverScript, type ServerScripts } from "./node-command";
+import type { NodeHostSpec } from "./node-host-spec";
 import type { Output } from "./output";
 import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
@@ -241,13 +243,87 @@ export class ProcessManager {
     state.writeKmeDirectory(topology.kmeDirectory());
     state.writeDistributionPlan(distributionPlan(topology, state, this.tlsMaterial !== undefined));
     const spawned: Spawned[] = [];
+    const hosted = this.hostable(toStart);
     for (const node of toStart) {
       this.out.line(`Starting ${node.kind} ${node.name} on ${nodePlace(node)}`);
-      spawned.push(this.spawnNode(node));
+      if (!hosted.includes(node)) spawned.push(this.spawnNode(node));
+    }
+    if (hosted.length > 0) {
+      const inHost = this.spawnHost(hosted);
+      spawned.push(...inHost);
+      this.out.line(`Node host (pid ${inHost[0].pid}) runs ${describe(hosted)} in one process`);
     }
 
     this.out.line(`Waiting for ${desc} to be started`);
     await this.waitUntilStarted(spawned);
+  }
+
+  /**
+   * The nodes that `processes: shared` puts into one node host: those on a file store (a node on
+   * PostgreSQL takes its database URL from its own environment, so it keeps its own process);
+   * none when there are fewer than two.
+   */
+  private hostable(nodes: readonly NodeSpec[]): NodeSpec[] {
+    if (this.opts.topology.config.processes !== "shared") return [];
+    const hostable = nodes.filter((n) => n.storage?.kind !== "postgres");
+    return hostable.length >= 2 ? hostable : [];
+  }
+
+  /**
+   * Spawn one node host (node-host.ts) for `nodes`, detached, with its spec under `<state>/hosts`;
+   * every node gets the host's pid in its pid file. The host's own stdout/stderr go to
+   * `<state>/logs/host-FIRST.log`; each node writes its own log as on its own.
+   */
+  spawnHost(nodes: readonly NodeSpec[]): Spawned[] {
+    const { topology, state } = this.opts;
+    const tls = this.tlsMaterial !== undefined;
+    const spec: NodeHostSpec = {
+      nodes: nodes.map((n) => ({
+        name: n.name,
+        kind: n.kind,
+        args: nodeArgs(n, topology, state, tls),
+        pidFile: state.pidFile(n.name),
+      })),
+    };
+    const hostsDir = path.join(state.root, "hosts");
+    mkdirSync(hostsDir, { recursive: true, mode: 0o700 });
+    const specFile = path.join(hostsDir, `${nodes[0].name}.json`);
+    writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
+    const flags = (process.env.DSKE_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.startsWith("--"));
+    const prof = process.env.DSKE_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DSKE_CPU_PROF_DIR}`] : [];
+    // The node names on the command line: isNodeProcessAlive(pid, NAME) knows the host as each of them.
+    const args = [...prof, ...flags, nodeHostScript(), specFile, ...nodes.map((n) => n.name)];
+    const logFroms = nodes.map((n) => (existsSync(state.logFile(n.name)) ? statSync(state.logFile(n.name)).size : 0));
+    for (const n of nodes) {
+      const line = { level: "info", time: new Date().toISOString(), kind: n.kind, node: n.name, source: "dske-cli", msg: "starting" };
+      writeFileSync(
+        state.logFile(n.name),
+        `${JSON.stringify({ ...line, host: specFile, command: [process.execPath, ...args].join(" ") })}\n`,
+        {
+          flag: "a",
+        },
+      );
+    }
+    const fd = openSync(path.join(state.root, "logs", `host-${nodes[0].name}.log`), "a");
+    try {
+      const child = spawn(process.execPath, args, {
+        detached: true,
+        stdio: ["ignore", fd, fd],
+        cwd: state.root,
+        env: { ...process.env, ...this.opts.env },
+      });
+      if (child.pid === undefined) throw new CliError(`could not start the node host of ${describe(nodes)} (spawn failed)`);
+      const pid = child.pid;
+      const spawned = nodes.map((node, i): Spawned => ({ node, pid, logFrom: logFroms[i] }));
+      child.once("exit", (code, signal) => {
+        for (const s of spawned) s.exit = { code, signal };
+      });
+      child.unref();
+      for (const n of nodes) writePidFile(state.pidFile(n.name), pid);
+      return spawned;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Spawn the node detached (its log and pid file as `start` makes them); also the supervisor's restart. */

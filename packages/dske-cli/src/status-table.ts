@@ -50,6 +50,12 @@ export interface NodeOverview {
   readonly last_exit?: { readonly code: number | null; readonly signal: string | null; readonly known: boolean; readonly at?: string };
   /** One line on a node that is not online, e.g. "killed by SIGKILL; gave up after 2 restarts". */
   readonly note?: string;
+  /**
+   * With `processes: shared`: how many nodes of this status share the node's process. Its
+   * `rss_bytes` is then the process's RSS divided among them (`process_rss_bytes` is the whole).
+   */
+  readonly process_nodes?: number;
+  readonly process_rss_bytes?: number;
 }
 
 const sampleSchema = z.object({ t: z.number(), keys: z.number(), pid: z.number().nullable() });
@@ -183,7 +189,18 @@ export function overviews(
     return as("stopped");
   });
   writeSamples(state, next);
-  return rows;
+  return shareProcesses(rows);
+}
+
+/** Nodes in one node host (same pid): each row shows its share of the process's RSS. */
+function shareProcesses(rows: NodeOverview[]): NodeOverview[] {
+  const count = new Map<number, number>();
+  for (const r of rows) if (r.pid !== null) count.set(r.pid, (count.get(r.pid) ?? 0) + 1);
+  return rows.map((r) => {
+    const k = r.pid === null ? 1 : (count.get(r.pid) ?? 1);
+    if (k < 2 || r.rss_bytes === null) return r;
+    return { ...r, rss_bytes: Math.round(r.rss_bytes / k), process_nodes: k, process_rss_bytes: r.rss_bytes };
+  });
 }
 
 function human(bytes: number): string {
@@ -233,5 +250,18 @@ export function formatStatusTable(results: readonly StatusResult[], rows: readon
       .join("  ")
       .trimEnd();
   const notes = results.flatMap((r, i) => (rows[i].note !== undefined ? [`  ${r.node.name}: ${rows[i].state}: ${rows[i].note}`] : []));
-  return [line(COLUMNS), ...cells.map(line), ...notes];
+  // One line per node host: which nodes share it, and its whole RSS (the column shows each one's share).
+  const hosts = new Map<number, { names: string[]; rss: number }>();
+  results.forEach((r, i) => {
+    const o = rows[i];
+    if (o.pid === null || o.process_nodes === undefined || o.process_rss_bytes === undefined) return;
+    const h = hosts.get(o.pid) ?? { names: [], rss: o.process_rss_bytes };
+    h.names.push(r.node.name);
+    hosts.set(o.pid, h);
+  });
+  const hostLines = [...hosts].map(
+    ([pid, h]) =>
+      `  process ${pid} hosts ${h.names.length} nodes (${h.names.join(", ")}), ${human(h.rss)} RSS in all; RSS above is each one's share`,
+  );
+  return [line(COLUMNS), ...cells.map(line), ...notes, ...hostLines];
 }

@@ -76,3 +76,31 @@ describe("restart: in dske-config.yaml", () => {
     expect(out.stderr).toContain("argument 'sometimes' is invalid. Allowed choices are no, on-failure, always.");
   });
 });
+
+describe("processes: in dske-config.yaml", () => {
+  it("separate by default; shared when asked", () => {
+    expect(parseConfig(NODES, "a.yaml").processes).toBe("separate");
+    expect(parseConfig(`processes: shared\n${NODES}`, "b.yaml").processes).toBe("shared");
+  });
+
+  it("shared with a restart policy, or an unknown mode: the CLI names the file, the attribute and the fix", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "dske-processes-"));
+    const both = path.join(dir, "both.yaml");
+    writeFileSync(both, `processes: shared\nrestart: on-failure\n${NODES}`);
+    const out = new CapturedOutput();
+    expect(await runCli(["--config", both, "status"], { out })).toBe(2);
+    expect(out.stderr).toContain(`invalid configuration file ${both}`);
+    expect(out.stderr).toMatch(/processes \(line 1, col \d+\): the restart policy restarts one node's process.*use processes: separate/);
+    const bad = path.join(dir, "bad.yaml");
+    writeFileSync(bad, `processes: pooled\n${NODES}`);
+    const out2 = new CapturedOutput();
+    expect(await runCli(["--config", bad, "status"], { out: out2 })).toBe(2);
+    expect(out2.stderr).toMatch(/processes \(line 1, col \d+\): expected separate or shared/);
+  });
+
+  it("start --processes takes only a known mode", async () => {
+    const out = new CapturedOutput();
+    expect(await runCli(["start", "--processes", "pooled"], { out })).toBe(2);
+    expect(out.stderr).toContain("argument 'pooled' is invalid. Allowed choices are separate, shared.");
+  });
+});

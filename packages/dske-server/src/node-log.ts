@@ -34,6 +34,12 @@ export interface OpenNodeLogOptions {
   log?: LogConfig;
   /** With a file: log an uncaught exception as `fatal` and exit 1 (default true; tests turn it off). */
   handleUncaught?: boolean;
+  /**
+   * With a file: write what the process prints on stdout/stderr into it (default true). A process
+   * that hosts several nodes (dske-cli's node host) turns it off: the process's output belongs to
+   * none of them.
+   */
+  captureStdio?: boolean;
 }
 
 /** The node's logger, writing to its log file when one is configured. */
@@ -83,7 +89,7 @@ export function openNodeLog(options: OpenNodeLogOptions): NodeLog {
     }
   });
   const logger = createNodeLogger({ kind, name, destination: { write }, ...(level ? { level } : {}) });
-  const restoreStdio = captureStdio(write, { kind, node: name });
+  const restoreStdio = options.captureStdio === false ? () => undefined : captureStdio(write, { kind, node: name });
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {

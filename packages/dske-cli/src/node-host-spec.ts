@@ -1,0 +1,39 @@
+/**
+ * What a node host runs (`processes: shared`): several hubs and clients of one state dir in one
+ * Node process, each with the command line it would have on its own (node-command.ts), its own
+ * log file, port, state dir and pid file. dske-cli writes the spec to `<state>/hosts/FIRST.json`
+ * (mode 0600; it holds file paths, no secret) and spawns `node dist/node-host.js SPEC NAME...`:
+ * the node names are on the command line so that `isNodeProcessAlive(pid, NAME)` recognises the
+ * host as each of its nodes.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+export const hostedNodeSchema = z.object({
+  name: z.string().min(1),
+  kind: z.enum(["hub", "client"]),
+  /** The node's server arguments (what `dist/server.js` of its package would get). */
+  args: z.array(z.string()),
+  /** Its pid file: the host removes it when the node stops while the host goes on. */
+  pidFile: z.string().min(1),
+});
+export type HostedNode = z.infer<typeof hostedNodeSchema>;
+
+export const nodeHostSpecSchema = z.object({ nodes: z.array(hostedNodeSchema).min(1) });
+export type NodeHostSpec = z.infer<typeof nodeHostSpecSchema>;
+
+/** Read and check a spec file; the error names the file and what is wrong. */
+export function readNodeHostSpec(file: string): NodeHostSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`node host spec ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const parsed = nodeHostSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`node host spec ${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,149 @@
+/**
+ * The node host (`processes: shared`, built to dist/node-host.js): runs several hubs and clients
+ * in one Node process, `node node-host.js SPEC NAME...` (node-host-spec.ts).
+ *
+ * Why: a Node process costs about 40 MB before it runs a line of dske (the executable's own
+ * pages, V8's heap and code space), and a node of the default topology about 80 MB on its own.
+ * Ten nodes on one host share one runtime here: its modules, its compiled code and its heap.
+ * Each node keeps what makes it a node: its port, its state dir, its log file (JSON lines, rotated
+ * as on its own), its metrics registry and its pid file (holding the host's pid).
+ *
+ * - Start: every node is started as its own bin would (parse its arguments, open its log, start
+ *   its server). If one cannot start, the ones that did are stopped and the host exits with code 1;
+ *   the reason is in that node's log, where `dske-cli start` reads it.
+ * - A node stopped through its management API (`dske-cli stop NAME`) stops alone: the host removes
+ *   its pid file and goes on with the others; it exits when the last one stopped.
+ * - SIGTERM/SIGINT stop every node, then the host exits 0. An uncaught exception is logged as
+ *   `fatal` in every node's log and the host exits 1: all its nodes crash together, which is the
+ *   price of sharing a process (the README's "One process per host").
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { openNodeLog, type NodeLog } from "@dske/server";
+import { parseHubArgs, startHubServer, CliUsageError } from "@dske/hub";
+import { parseClientArgs, pinoLogger, startClientServer } from "@dske/client";
+import { readNodeHostSpec, type HostedNode } from "./node-host-spec";
+
+interface Running {
+  readonly node: HostedNode;
+  readonly log: NodeLog;
+  stop(): Promise<void>;
+  /** Resolves once the node stopped (by stop(), or by its management API). */
+  readonly stopped: Promise<void>;
+}
+
+/** A node that could not start (its log already says why). */
+class StartFailed extends Error {}
+
+async function startNode(node: HostedNode): Promise<Running> {
+  if (node.kind === "hub") {
+    let config;
+    try {
+      config = parseHubArgs(node.args);
+    } catch (err) {
+      throw new StartFailed(`${node.name}: ${err instanceof CliUsageError ? err.message : String(err)}`);
+    }
+    const log = openNodeLog({ kind: "hub", name: config.name, log: config.log, handleUncaught: false, captureStdio: false });
+    let resolveStopped = () => {};
+    const stopped = new Promise<void>((r) => (resolveStopped = r));
+    try {
+      const running = await startHubServer(config, { logger: log.logger, onStopped: resolveStopped, processMetrics: true });
+      log.logger.info({ url: running.url, host_pid: process.pid }, "listening");
+      const stop = () => running.stop().then(resolveStopped);
+      return { node, log, stop, stopped };
+    } catch (err) {
+      log.logger.fatal({ error: err instanceof Error ? err.message : String(err) }, "cannot start");
+      await log.close();
+      throw new StartFailed(node.name);
+    }
+  }
+  let config;
+  try {
+    config = await parseClientArgs(node.args);
+  } catch (err) {
+    throw new StartFailed(`${node.name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const log = openNodeLog({ kind: "client", name: config.name, log: config.log, handleUncaught: false, captureStdio: false });
+  try {
+    const running = await startClientServer(config, { processMetrics: true, logger: pinoLogger(log.logger) });
+    log.logger.info({ url: running.url, host_pid: process.pid }, "listening");
+    return { node, log, stop: () => running.stop(), stopped: running.stopped };
+  } catch (err) {
+    log.logger.fatal({ error: err instanceof Error ? err.message : String(err) }, "cannot start");
+    await log.close();
+    throw new StartFailed(node.name);
+  }
+}
+
+/** Remove the node's pid file if it still names this process (a later start may have replaced it). */
+function releasePidFile(file: string): void {
+  try {
+    if (Number.parseInt(readFileSync(file, "utf8").trim(), 10) === process.pid) rmSync(file, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
+export interface NodeHostOptions {
+  /** How the host ends (default process.exit; tests pass their own). */
+  exit?: (code: number) => void;
+  /** Stop on SIGTERM/SIGINT and log uncaught exceptions (default true; tests turn it off). */
+  processHandlers?: boolean;
+}
+
+export async function runNodeHost(argv: readonly string[] = process.argv.slice(2), options: NodeHostOptions = {}): Promise<void> {
+  const end = options.exit ?? ((code: number) => process.exit(code));
+  if (argv.length === 0) {
+    process.stderr.write("dske-node-host: usage: node-host.js SPEC_FILE NODE_NAME... (run by dske-cli start with processes: shared)\n");
+    process.exitCode = 2;
+    return;
+  }
+  const spec = readNodeHostSpec(argv[0]);
+  // Hubs first: a client registers with its hubs as soon as it listens, and one that finds a hub
+  // not yet listening retries only after a backoff (clients on their own processes race the same way).
+  const hubs = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "hub").map(startNode));
+  const clients = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "client").map(startNode));
+  const results = [...hubs, ...clients];
+  const running = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (failed.length > 0) {
+    for (const f of failed) process.stderr.write(`dske-node-host: cannot start ${f instanceof Error ? f.message : String(f)}\n`);
+    await Promise.all(
+      running.map(async (r) => {
+        await r.stop();
+        await r.log.close();
+      }),
+    );
+    end(1);
+    return;
+  }
+  let left = running.length;
+  let exiting = false;
+  const exit = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    void Promise.all(running.map((r) => r.log.close())).finally(() => end(code));
+  };
+  for (const r of running) {
+    void r.stopped.then(() => {
+      r.log.logger.info(
+        { host_pid: process.pid, nodes_left: left - 1 },
+        left > 1 ? "stopped; the node host goes on with the others" : "stopped; the node host exits",
+      );
+      releasePidFile(r.node.pidFile);
+      left -= 1;
+      if (left === 0) exit(0);
+    });
+  }
+  const onSignal = (signal: string) => {
+    for (const r of running) r.log.logger.info({ signal }, "stopping");
+    void Promise.all(running.map((r) => r.stop().catch(() => undefined))).then(() => exit(0));
+  };
+  if (options.processHandlers === false) return;
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.on("uncaughtException", (err, origin) => {
+    for (const r of running) r.log.logger.fatal({ err, origin, host_pid: process.pid }, "uncaught exception in the node host");
+    setTimeout(() => process.exit(1), 2000).unref();
+    void Promise.all(running.map((r) => r.log.close())).finally(() => process.exit(1));
+  });
+}
