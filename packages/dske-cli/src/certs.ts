@@ -21,7 +21,7 @@ import { X509Certificate as NodeX509 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { isIP } from "node:net";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { bareHost, isWildcardAddress } from "./addresses";
 import { CliError } from "./errors";
 
@@ -30,8 +30,24 @@ export const OPERATOR_CN = "dske-operator";
 
 type CryptoKey = webcrypto.CryptoKey;
 const crypto = webcrypto;
-// why: @peculiar/x509 types its provider with the DOM `Crypto`; Node's webcrypto implements it.
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+/**
+ * @peculiar/x509 is loaded when certificates are made or checked (ensureCertificates), not when
+ * the module is: it costs every dske-cli command about 0.14 s of start-up otherwise.
+ */
+let loaded: typeof X509 | undefined;
+async function loadX509(): Promise<void> {
+  if (loaded !== undefined) return;
+  const lib = await import("@peculiar/x509");
+  // why: @peculiar/x509 types its provider with the DOM `Crypto`; Node's webcrypto implements it.
+  lib.cryptoProvider.set(crypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
+  loaded = lib;
+}
+/** The library, once loadX509 ran (every caller is reached from ensureCertificates). */
+function x509(): typeof X509 {
+  if (loaded === undefined) throw new Error("internal: @peculiar/x509 used before loadX509()");
+  return loaded;
+}
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 const DAY_MS = 24 * 3600 * 1000;
@@ -98,11 +114,11 @@ function writeSecret(file: string, text: string, mode: number): void {
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
   const der = await crypto.subtle.exportKey("pkcs8", key);
-  return x509.PemConverter.encode(der, "PRIVATE KEY");
+  return x509().PemConverter.encode(der, "PRIVATE KEY");
 }
 
 async function importKeyPem(pem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0];
+  const der = x509().PemConverter.decode(pem)[0];
   return crypto.subtle.importKey("pkcs8", der, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
 }
 
@@ -113,7 +129,7 @@ function serial(): string {
 }
 
 interface Ca {
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   key: CryptoKey;
   node: NodeX509;
 }
@@ -121,7 +137,7 @@ interface Ca {
 async function createCa(layout: CertLayout): Promise<Ca> {
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+  const cert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: "CN=DSKE topology CA",
     notBefore: new Date(now.getTime() - 60_000),
@@ -129,9 +145,9 @@ async function createCa(layout: CertLayout): Promise<Ca> {
     signingAlgorithm: ALG,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new (x509().BasicConstraintsExtension)(true, 0, true),
+      new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.keyCertSign | x509().KeyUsageFlags.cRLSign, true),
+      await x509().SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   writeSecret(layout.caKey, await exportKeyPem(keys.privateKey), 0o600);
@@ -146,7 +162,7 @@ async function loadCa(layout: CertLayout): Promise<Ca | undefined> {
     const node = new NodeX509(pem);
     if (!node.ca || new Date(node.validTo).getTime() < Date.now() + DAY_MS) return undefined;
     const key = await importKeyPem(readFileSync(layout.caKey, "utf8"));
-    return { cert: new x509.X509Certificate(pem), key, node };
+    return { cert: new (x509().X509Certificate)(pem), key, node };
   } catch {
     return undefined;
   }
@@ -178,7 +194,7 @@ function sanKey(name: string): string {
 
 /** The SANs of a certificate file as sanKey values (empty for none). */
 function certSanKeys(pem: string): string[] {
-  const ext = new x509.X509Certificate(pem).getExtension(x509.SubjectAlternativeNameExtension);
+  const ext = new (x509().X509Certificate)(pem).getExtension(x509().SubjectAlternativeNameExtension);
   return (ext?.names.items ?? []).map((n) => (n.type === "ip" ? sanKey(n.value) : `${n.type}:${n.value.toLowerCase()}`));
 }
 
@@ -216,23 +232,23 @@ async function createLeaf(
 ): Promise<void> {
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const now = new Date();
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-    new x509.ExtendedKeyUsageExtension([role === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  const extensions: X509.Extension[] = [
+    new (x509().BasicConstraintsExtension)(false, undefined, true),
+    new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.digitalSignature | x509().KeyUsageFlags.keyAgreement, true),
+    new (x509().ExtendedKeyUsageExtension)([role === "server" ? x509().ExtendedKeyUsage.serverAuth : x509().ExtendedKeyUsage.clientAuth]),
+    await x509().AuthorityKeyIdentifierExtension.create(ca.cert),
+    await x509().SubjectKeyIdentifierExtension.create(keys.publicKey),
   ];
   if (role === "server") {
     extensions.push(
-      new x509.SubjectAlternativeNameExtension(
+      new (x509().SubjectAlternativeNameExtension)(
         sans.map((s) => (isIP(bareHost(s)) !== 0 ? { type: "ip", value: bareHost(s) } : { type: "dns", value: bareHost(s) })),
       ),
     );
   }
-  const cert = await x509.X509CertificateGenerator.create({
+  const cert = await x509().X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: new x509.Name([{ CN: [cn] }]),
+    subject: new (x509().Name)([{ CN: [cn] }]),
     issuer: ca.cert.subjectName,
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + LEAF_DAYS * DAY_MS),
@@ -253,6 +269,7 @@ function checkName(name: string, what: string): void {
 
 /** Create what is missing (or everything with `force`). */
 export async function ensureCertificates(stateRoot: string, options: EnsureCertsOptions): Promise<EnsureCertsResult> {
+  await loadX509();
   const layout = certLayout(stateRoot);
   for (const c of options.clients) checkName(c, "client");
   for (const h of options.hubs ?? []) checkName(h, "hub");

@@ -6,7 +6,7 @@
  * timeout. Never throws from the loop.
  */
 import http from "node:http";
-import axios from "axios";
+import { loadAxios } from "./lazy-axios";
 import { DashboardModel, type DashboardSnapshot, type NodeObservation } from "./dashboard-model";
 import { operatorHeaders, operatorTarget, probeNode, type OperatorCredential, type ProbeResult } from "./mgmt";
 import type { NodeSpec, Topology } from "./topology";
@@ -40,6 +40,7 @@ const agent = new http.Agent({ keepAlive: false });
 export async function fetchNodeMetrics(node: NodeSpec, timeoutMs: number, credential?: OperatorCredential): Promise<string | undefined> {
   const { base, httpsAgent } = operatorTarget(node, credential);
   try {
+    const axios = await loadAxios();
     const res = await axios.get<string>(`${base}/metrics`, {
       httpAgent: agent,
       httpsAgent,

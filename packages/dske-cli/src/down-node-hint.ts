@@ -8,7 +8,6 @@
  * `--state-dir` the user gave, so it can be pasted as is; a node placed on another host gets
  * `start --on HOST` (run there), a reference-implementation node is left to its own manager.
  */
-import axios from "axios";
 import { CliError } from "./errors";
 import { isExternal, nodeAddress, type NodeSpec } from "./topology";
 
@@ -28,7 +27,8 @@ const CONNECTION_CODES = new Set([
 
 /** The error code when `err` means the node could not be reached (no HTTP answer), else undefined. */
 export function connectionFailure(err: unknown): string | undefined {
-  const code = axios.isAxiosError(err) ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+  // An axios error (ETSI and PSRD calls) and a node:http error (management calls) both carry `code`.
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return code;
   // axios reports a request timeout as ECONNABORTED or ETIMEDOUT; a refused connection may be an AggregateError (IPv4 + IPv6).
   const cause = (err as { cause?: unknown } | undefined)?.cause;

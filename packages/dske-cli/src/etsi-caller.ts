@@ -7,7 +7,8 @@
  */
 import http from "node:http";
 import https from "node:https";
-import axios, { type AxiosInstance } from "axios";
+import type { AxiosInstance } from "axios";
+import { loadAxios } from "./lazy-axios";
 import type { EtsiKey } from "@dske/protocol";
 import { nodeBaseUrl, type NodeSpec } from "./topology";
 
@@ -32,20 +33,26 @@ export interface EtsiCallerTls {
 }
 
 export class EtsiCaller {
-  private readonly http: AxiosInstance;
+  private httpClient: Promise<AxiosInstance> | undefined;
   private readonly agents = new Map<string, https.Agent>();
 
   constructor(
-    agent: http.Agent = new http.Agent({ keepAlive: true }),
+    private readonly agent: http.Agent = new http.Agent({ keepAlive: true }),
     private readonly tls?: EtsiCallerTls,
-  ) {
-    this.http = axios.create({
-      httpAgent: agent,
-      proxy: false,
-      validateStatus: () => true,
-      maxContentLength: Infinity,
-      timeout: 60_000,
-    });
+  ) {}
+
+  /** The axios instance of this caller (axios is loaded on the first call: lazy-axios.ts). */
+  private http(): Promise<AxiosInstance> {
+    this.httpClient ??= loadAxios().then((axios) =>
+      axios.create({
+        httpAgent: this.agent,
+        proxy: false,
+        validateStatus: () => true,
+        maxContentLength: Infinity,
+        timeout: 60_000,
+      }),
+    );
+    return this.httpClient;
   }
 
   private keysUrl(kme: NodeSpec, sae: string, what: string): string {
@@ -76,41 +83,41 @@ export class EtsiCaller {
    * route); a connection failure throws.
    */
   async reachable(kme: NodeSpec, sae: string): Promise<void> {
-    await this.http.get(`${nodeBaseUrl(kme, this.tls !== undefined)}/health`, { ...this.as(sae), timeout: 5000 });
+    await (await this.http()).get(`${nodeBaseUrl(kme, this.tls !== undefined)}/health`, { ...this.as(sae), timeout: 5000 });
   }
 
   /** GET status on the master's KME, as the master SAE. */
-  status(masterKme: NodeSpec, master: string, slave: string): Promise<EtsiResponse> {
-    return this.call(this.http.get(this.keysUrl(masterKme, slave, "status"), this.as(master)));
+  async status(masterKme: NodeSpec, master: string, slave: string): Promise<EtsiResponse> {
+    return this.call((await this.http()).get(this.keysUrl(masterKme, slave, "status"), this.as(master)));
   }
 
   /**
    * Get key on the master's KME, as the master SAE: GET with query parameters for the simple
    * form, POST with a JSON body when multicast is requested.
    */
-  getKey(masterKme: NodeSpec, master: string, slave: string, opts: GetKeyOptions = {}): Promise<EtsiResponse> {
+  async getKey(masterKme: NodeSpec, master: string, slave: string, opts: GetKeyOptions = {}): Promise<EtsiResponse> {
     const url = this.keysUrl(masterKme, slave, "enc_keys");
     const who = this.as(master);
     if (opts.additionalSlaveSaeIds && opts.additionalSlaveSaeIds.length > 0) {
       const body: Record<string, unknown> = { additional_slave_SAE_IDs: opts.additionalSlaveSaeIds };
       if (opts.size !== undefined) body.size = opts.size;
       if (opts.number !== undefined) body.number = opts.number;
-      return this.call(this.http.post(url, body, who));
+      return this.call((await this.http()).post(url, body, who));
     }
     const params: Record<string, string> = {};
     if (opts.size !== undefined) params.size = String(opts.size);
     if (opts.number !== undefined) params.number = String(opts.number);
-    return this.call(this.http.get(url, { ...who, params }));
+    return this.call((await this.http()).get(url, { ...who, params }));
   }
 
   /** Get key with key IDs on the slave's KME, as the slave SAE (GET for one ID, POST for more). */
-  getKeyWithKeyIds(slaveKme: NodeSpec, master: string, slave: string, keyIds: readonly string[]): Promise<EtsiResponse> {
+  async getKeyWithKeyIds(slaveKme: NodeSpec, master: string, slave: string, keyIds: readonly string[]): Promise<EtsiResponse> {
     const url = this.keysUrl(slaveKme, master, "dec_keys");
     const who = this.as(slave);
     if (keyIds.length === 1) {
-      return this.call(this.http.get(url, { ...who, params: { key_ID: keyIds[0] } }));
+      return this.call((await this.http()).get(url, { ...who, params: { key_ID: keyIds[0] } }));
     }
-    return this.call(this.http.post(url, { key_IDs: keyIds.map((key_ID) => ({ key_ID })) }, who));
+    return this.call((await this.http()).post(url, { key_IDs: keyIds.map((key_ID) => ({ key_ID })) }, who));
   }
 }
 

@@ -12,19 +12,48 @@
 import http from "node:http";
 import https from "node:https";
 import type { TlsMaterial } from "./certs";
-import axios, { type AxiosInstance } from "axios";
 import { isExternal, nodeBaseUrl, type NodeSpec } from "./topology";
 
 const agent = new http.Agent({ keepAlive: false });
 
-const mgmtHttp: AxiosInstance = axios.create({
-  httpAgent: agent,
-  proxy: false,
-  validateStatus: () => true,
-  // Status documents of busy hubs can be large; never cap them.
-  maxContentLength: Infinity,
-  transitional: { clarifyTimeoutError: true },
-});
+/**
+ * One management request with node:http(s) (no HTTP library: `start`, `stop` and `status` load
+ * faster without one). The body is parsed as JSON when it is JSON, else kept as text; any status
+ * resolves; a socket failure rejects with its code (ECONNREFUSED, ...), a timeout with ETIMEDOUT.
+ */
+function mgmtRequest(
+  url: string,
+  opts: { method: "GET" | "POST"; timeoutMs: number; headers: Record<string, string>; httpsAgent?: https.Agent; body?: string },
+): Promise<{ status: number; data: unknown }> {
+  return new Promise((resolve, reject) => {
+    const isHttps = url.startsWith("https:");
+    const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
+    const headers = { Accept: "application/json", ...opts.headers, ...(body ? { "Content-Length": String(body.length) } : {}) };
+    const onResponse = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let data: unknown = text;
+        try {
+          data = JSON.parse(text) as unknown;
+        } catch {
+          // not JSON: the text itself
+        }
+        resolve({ status: res.statusCode ?? 0, data });
+      });
+    };
+    const req = isHttps
+      ? https.request(url, { method: opts.method, headers, agent: opts.httpsAgent }, onResponse)
+      : http.request(url, { method: opts.method, headers, agent }, onResponse);
+    req.setTimeout(opts.timeoutMs, () => {
+      req.destroy(Object.assign(new Error(`timeout of ${opts.timeoutMs}ms exceeded`), { code: "ETIMEDOUT" }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 export type ProbeResult =
   | { readonly state: "up"; readonly status: unknown }
@@ -78,7 +107,7 @@ export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: O
   const { base, httpsAgent } = operatorTarget(node, credential);
   const url = `${base}/mgmt/v1/status`;
   try {
-    const res = await mgmtHttp.get(url, { timeout: timeoutMs, httpsAgent, headers: operatorHeaders(credential) });
+    const res = await mgmtRequest(url, { method: "GET", timeoutMs, httpsAgent, headers: operatorHeaders(credential) });
     if (res.status === 200 && typeof res.data === "object" && res.data !== null) {
       return { state: "up", status: res.data };
     }
@@ -92,15 +121,13 @@ export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: O
 export async function requestStop(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<boolean> {
   const { base, httpsAgent } = operatorTarget(node, credential);
   try {
-    const res = await mgmtHttp.post(
-      `${base}/mgmt/v1/stop`,
-      {},
-      {
-        timeout: timeoutMs,
-        httpsAgent,
-        headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
-      },
-    );
+    const res = await mgmtRequest(`${base}/mgmt/v1/stop`, {
+      method: "POST",
+      timeoutMs,
+      httpsAgent,
+      headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
+      body: "{}",
+    });
     return res.status >= 200 && res.status < 300;
   } catch {
     return false;
@@ -108,6 +135,10 @@ export async function requestStop(node: NodeSpec, timeoutMs = 2000, credential?:
 }
 
 export function describeHttpError(err: unknown): string {
-  if (axios.isAxiosError(err)) return err.code ? `${err.code}: ${err.message}` : err.message;
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const message =
+    err.message || (err instanceof AggregateError ? err.errors.map((e) => (e instanceof Error ? e.message : String(e))).join("; ") : "");
+  return code ? `${code}: ${message}` : message;
 }

@@ -98,6 +98,16 @@ export async function runNodeHost(argv: readonly string[] = process.argv.slice(2
     return;
   }
   const spec = readNodeHostSpec(argv[0]);
+  // Signals from the start on: one that arrives while the nodes start stops them once they have.
+  let signalled: string | undefined;
+  let onSignal = (signal: string) => {
+    signalled ??= signal;
+  };
+  const handlers = options.processHandlers !== false;
+  if (handlers) {
+    process.once("SIGTERM", () => onSignal("SIGTERM"));
+    process.once("SIGINT", () => onSignal("SIGINT"));
+  }
   // Hubs first: a client registers with its hubs as soon as it listens, and one that finds a hub
   // not yet listening retries only after a backoff (clients on their own processes race the same way).
   const hubs = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "hub").map(startNode));
@@ -134,13 +144,12 @@ export async function runNodeHost(argv: readonly string[] = process.argv.slice(2
       if (left === 0) exit(0);
     });
   }
-  const onSignal = (signal: string) => {
+  onSignal = (signal: string) => {
     for (const r of running) r.log.logger.info({ signal }, "stopping");
     void Promise.all(running.map((r) => r.stop().catch(() => undefined))).then(() => exit(0));
   };
-  if (options.processHandlers === false) return;
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
-  process.once("SIGINT", () => onSignal("SIGINT"));
+  if (signalled !== undefined) onSignal(signalled);
+  if (!handlers) return;
   process.on("uncaughtException", (err, origin) => {
     for (const r of running) r.log.logger.fatal({ err, origin, host_pid: process.pid }, "uncaught exception in the node host");
     setTimeout(() => process.exit(1), 2000).unref();

@@ -368,6 +368,17 @@ export class ProcessManager {
     let nextNotice = Date.now() + this.t.stillWaitingEveryMs;
     const failures: string[] = [];
     while (pending.size > 0) {
+      // One probe per node and round: the clients' readiness checks share the hubs' answers (each
+      // status call costs the nodes CPU while they are still starting).
+      const round = new Map<NodeSpec, Promise<ProbeResult>>();
+      const probe = (n: NodeSpec): Promise<ProbeResult> => {
+        let p = round.get(n);
+        if (p === undefined) {
+          p = this.probe(n);
+          round.set(n, p);
+        }
+        return p;
+      };
       await Promise.all(
         [...pending].map(async (s) => {
           // /proc may show the process gone before our 'exit' event arrives: give the event a moment
@@ -381,11 +392,12 @@ export class ProcessManager {
             failures.push(this.startFailure(s, `${nodeLabel(s.node)} ${how} during startup`));
             return;
           }
-          const r = await this.probe(s.node);
           // A client is judged once the hubs started with it answer: a hub still starting would
           // count as down, and the client as ready before it registered with that hub.
           const hubsStarting = s.node.kind === "client" && [...pending].some((p) => p.node.kind === "hub");
-          if (r.state === "up" && !hubsStarting && (await this.isReady(s.node, r.status))) {
+          if (hubsStarting) return;
+          const r = await probe(s.node);
+          if (r.state === "up" && (await this.isReady(s.node, r.status, probe))) {
             pending.delete(s);
             // Progress while waiting: one line per node as it becomes ready.
             this.out.line(`${capitalised(s.node)} ${s.node.name} is up (${spawned.length - pending.size} of ${spawned.length})`);
@@ -421,12 +433,12 @@ export class ProcessManager {
    * is currently up (so that keys can be requested right after `start`). Status documents
    * without registration info count as ready.
    */
-  private async isReady(node: NodeSpec, status: unknown): Promise<boolean> {
+  private async isReady(node: NodeSpec, status: unknown, probe: (n: NodeSpec) => Promise<ProbeResult>): Promise<boolean> {
     if (node.kind === "hub") return true;
     const parsed = clientStatusSchema.safeParse(status);
     if (!parsed.success) return true;
     const hubsUp = await Promise.all(
-      this.opts.topology.hubsOf(node).map(async (h) => ((await this.probe(h)).state === "up" ? h.name : undefined)),
+      this.opts.topology.hubsOf(node).map(async (h) => ((await probe(h)).state === "up" ? h.name : undefined)),
     );
     for (const hubName of hubsUp) {
       if (hubName === undefined) continue;

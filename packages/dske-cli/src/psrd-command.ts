@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, chmodSync } from "node
 import path from "node:path";
 import http from "node:http";
 import https from "node:https";
-import axios from "axios";
+import { loadAxios } from "./lazy-axios";
 import { z } from "zod";
 import { connectionFailure, NodeDownError, NodeStarter } from "./down-node-hint";
 import { CliError } from "./errors";
@@ -56,7 +56,8 @@ function unreachable(ctx: PsrdCommandContext, node: NodeSpec, err: unknown): Cli
   return new CliError(`${node.kind} ${node.name} is not reachable (${err instanceof Error ? err.message : String(err)})`);
 }
 
-function client(ctx: PsrdCommandContext) {
+async function client(ctx: PsrdCommandContext) {
+  const axios = await loadAxios();
   return axios.create({
     proxy: false,
     validateStatus: () => true,
@@ -91,7 +92,9 @@ export async function psrdIssue(
   }
   let res;
   try {
-    res = await client(ctx).post(
+    res = await (
+      await client(ctx)
+    ).post(
       `${nodeBaseUrl(hub, ctx.tls !== undefined && !isExternal(hub))}/mgmt/v1/psrd-bundles`,
       { client_name: opts.client, client_owned_bytes: opts.clientOwnedBytes, hub_owned_bytes: opts.hubOwnedBytes },
       { headers: { "Content-Type": "application/json" } },
@@ -123,7 +126,9 @@ export async function psrdInstall(ctx: PsrdCommandContext, opts: { client: strin
   if (!existsSync(file)) throw new CliError(`bundle file ${file} does not exist`);
   let res;
   try {
-    res = await client(ctx).post(
+    res = await (
+      await client(ctx)
+    ).post(
       `${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-bundles`,
       { file },
       { headers: { "Content-Type": "application/json" } },
@@ -161,7 +166,9 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     ctx.out.line(`Hub ${opts.hub} is a reference-implementation hub: ${opts.client} registers with it again, which resets its side`);
   else
     try {
-      const r = await client(ctx).delete(`${nodeBaseUrl(hubNode, ctx.tls !== undefined)}/mgmt/v1/registration`, {
+      const r = await (
+        await client(ctx)
+      ).delete(`${nodeBaseUrl(hubNode, ctx.tls !== undefined)}/mgmt/v1/registration`, {
         params: { client_name: opts.client },
       });
       if (r.status !== 200) throw failure(`hub ${opts.hub} did not unregister ${opts.client}`, r.status, r.data);
@@ -174,7 +181,9 @@ export async function psrdReset(ctx: PsrdCommandContext, opts: { client: string;
     }
   let res;
   try {
-    res = await client(ctx).post(
+    res = await (
+      await client(ctx)
+    ).post(
       `${nodeBaseUrl(node, ctx.tls !== undefined)}/mgmt/v1/psrd-reset`,
       { hub_name: opts.hub },
       { headers: { "Content-Type": "application/json" } },
