@@ -58,15 +58,15 @@ test.each(PACKAGES.map((d) => [d] as const))("%s: ships the LICENSE (same text),
   expect(j.files).toContain("LICENSE");
 });
 
-test("@dske/cli: its one bin is ESM (dist/bin.js); the build makes no CommonJS twin of it", () => {
+test("@dske/cli: its one bin and the node host it spawns are ESM (dist/bin.js, dist/node-host.js); no CommonJS twin of them", () => {
   const j = read("packages/dske-cli");
   expect(j.bin).toEqual({ "dske-cli": "./dist/bin.js" });
   const config = fs.readFileSync(path.join(REPO, "packages/dske-cli/tsup.config.ts"), "utf8");
-  // The bin entry is built as ESM only; only the library entry has format cjs.
-  const bin = /entry: \{ bin: "src\/bin\.ts" \},\s*format: \["esm"\],/.exec(config);
+  // The bin entries are built as ESM only; only the library entry has format cjs.
+  const bin = /entry: \{ bin: "src\/bin\.ts", "node-host": "src\/node-host-bin\.ts" \},\s*format: \["esm"\],/.exec(config);
   expect(bin).not.toBeNull();
   expect(config.match(/"cjs"/g)).toHaveLength(1);
-  // When built, dist holds no bin.cjs (nor its declarations).
+  // When built, dist holds no bin.cjs or node-host.cjs (nor their declarations).
   const dist = path.join(REPO, "packages/dske-cli/dist");
-  if (fs.existsSync(dist)) expect(fs.readdirSync(dist).filter((f) => /^bin\.(cjs|d\.c?ts)/.test(f))).toEqual([]);
+  if (fs.existsSync(dist)) expect(fs.readdirSync(dist).filter((f) => /^(bin|node-host)\.(cjs|d\.c?ts)/.test(f))).toEqual([]);
 });
