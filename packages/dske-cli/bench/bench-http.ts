@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { readJsonResponse } from "../src/json-response";
 
 /** Keep-alive agent of the benches' SAE callers. */
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -32,26 +33,50 @@ function postJsonOnce(url: string, body: unknown, sae: string): Promise<{ status
     const req = http.request(
       url,
       { method: "POST", agent, headers: { Authorization: sae, "Content-Type": "application/json", "Content-Length": bytes.length } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let data: unknown = text;
-          try {
-            data = JSON.parse(text) as unknown;
-          } catch {
-            // not JSON: keep the text for the error report
-          }
-          resolve({ status: res.statusCode ?? 0, data });
-        });
-        res.on("error", reject);
-      },
+      (res) => void readJsonResponse(res).then(resolve, reject),
     );
     req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
     req.on("error", (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     req.end(bytes);
   });
+}
+
+export interface EtsiKey {
+  key_ID: string;
+  key: string;
+}
+
+/** The outcome of one key pair round (keyPairRound). */
+export type KeyPairRound =
+  | { readonly ok: true; readonly enc: EtsiKey[]; readonly dec: EtsiKey[]; readonly encMs: number; readonly decMs: number }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * One key pair as SAEs get it: enc_keys (`number` keys of KEY_BITS) on the master's KME, then
+ * dec_keys of the same key IDs on the slave's KME (base URLs of the two clients). An HTTP error
+ * is an outcome; a failed connection throws. The caller compares the keys.
+ */
+export async function keyPairRound(
+  masterKme: string,
+  slaveKme: string,
+  master: string,
+  slave: string,
+  number: number,
+  bits = 256,
+): Promise<KeyPairRound> {
+  const t0 = performance.now();
+  const enc = await postJson(`${masterKme}/etsi/api/v1/keys/${slave}/enc_keys`, { number, size: bits }, master);
+  const t1 = performance.now();
+  if (enc.status !== 200) return { ok: false, error: `enc_keys ${enc.status} ${JSON.stringify(enc.data)}` };
+  const keys = (enc.data as { keys: EtsiKey[] }).keys;
+  const dec = await postJson(
+    `${slaveKme}/etsi/api/v1/keys/${master}/dec_keys`,
+    { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
+    slave,
+  );
+  const t2 = performance.now();
+  if (dec.status !== 200) return { ok: false, error: `dec_keys ${dec.status} ${JSON.stringify(dec.data)}` };
+  return { ok: true, enc: keys, dec: (dec.data as { keys: EtsiKey[] }).keys, encMs: t1 - t0, decMs: t2 - t1 };
 }
 
 export function pct(xs: number[], p: number): number {

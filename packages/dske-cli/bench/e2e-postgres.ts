@@ -45,7 +45,7 @@ import { probeNode } from "../src/mgmt";
 import { readOperatorToken } from "../src/operator-token";
 import { CapturedOutput } from "../src/output";
 import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
-import { agent, pct, postJson, referenceHttpCpuMs } from "./bench-http";
+import { agent, keyPairRound, pct, referenceHttpCpuMs, type KeyPairRound } from "./bench-http";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, "../../..");
@@ -60,11 +60,6 @@ const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 4000);
 const PG_REPLICAS = Number(process.env.DSKE_BENCH_PG_REPLICAS ?? 2);
 const CONCURRENCY = 16;
 const CLK_MS = 10; // /proc/<pid>/stat counts clock ticks of 10 ms (USER_HZ = 100)
-
-interface EtsiKey {
-  key_ID: string;
-  key: string;
-}
 
 interface RunSpec {
   id: string;
@@ -269,36 +264,25 @@ class Started {
 
   /** One enc_keys + dec_keys round; a mismatched key throws (fatal). */
   async round(master: string, slave: string, s: Sample): Promise<boolean> {
-    const t0 = performance.now();
-    const enc = await postJson(
-      `${nodeBaseUrl(this.kmeOf(master))}/etsi/api/v1/keys/${slave}/enc_keys`,
-      { number: 1, size: KEY_BITS },
+    const r: KeyPairRound = await keyPairRound(
+      nodeBaseUrl(this.kmeOf(master)),
+      nodeBaseUrl(this.kmeOf(slave)),
       master,
-    ).catch((err: unknown) => ({ status: 0, data: String(err) }));
-    const t1 = performance.now();
-    if (enc.status !== 200) {
-      s.errors++;
-      s.firstError ??= `enc_keys ${enc.status} ${JSON.stringify(enc.data)}`;
-      return false;
-    }
-    const keys = (enc.data as { keys: EtsiKey[] }).keys;
-    const dec = await postJson(
-      `${nodeBaseUrl(this.kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`,
-      { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
       slave,
-    ).catch((err: unknown) => ({ status: 0, data: String(err) }));
-    const t2 = performance.now();
-    if (dec.status !== 200) {
+      1,
+      KEY_BITS,
+    ).catch((err: unknown) => ({ ok: false, error: `no answer: ${String(err)}` }));
+    if (!r.ok) {
       s.errors++;
-      s.firstError ??= `dec_keys ${dec.status} ${JSON.stringify(dec.data)}`;
+      s.firstError ??= r.error;
       return false;
     }
-    const got = (dec.data as { keys: EtsiKey[] }).keys;
+    const { enc: keys, dec: got } = r;
     if (keys.length !== 1 || got.length !== keys.length || got.some((k, i) => k.key_ID !== keys[i].key_ID || k.key !== keys[i].key)) {
       throw new FatalBenchError(`${this.spec.id}: key mismatch ${master} -> ${slave} (key_ID ${keys[0]?.key_ID ?? "none"})`);
     }
-    s.encMs.push(t1 - t0);
-    s.decMs.push(t2 - t1);
+    s.encMs.push(r.encMs);
+    s.decMs.push(r.decMs);
     s.pairs++;
     return true;
   }

@@ -41,7 +41,7 @@ import { probeNode, type OperatorCredential } from "../src/mgmt";
 import { readOperatorToken } from "../src/operator-token";
 import { CapturedOutput } from "../src/output";
 import { nodeBaseUrl, Topology, type NodeSpec } from "../src/topology";
-import { agent, nodeCpuMsOf, pct, postJson, referenceHttpCpuMs } from "./bench-http";
+import { agent, keyPairRound, nodeCpuMsOf, pct, referenceHttpCpuMs } from "./bench-http";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, "../../..");
@@ -82,11 +82,6 @@ const L = KEY_BITS / 8;
 const FLOOR = (N_HUBS + K) * (L + 16 + 16 + 16);
 const FLOOR_BATCH = (N_HUBS + K) * (L + 16);
 const TARGETS = { kp_per_s_n1_c16: 500, keys_per_s_n100_c16: 5000, enc_p50_ms: 5, psrd_per_key: 700 };
-
-interface EtsiKey {
-  key_ID: string;
-  key: string;
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), "dske-bench-"));
 const configFile = path.join(dir, "dske-config.yaml");
@@ -182,36 +177,21 @@ interface Sample {
 
 /** One enc_keys + dec_keys round for (master, slave); returns false on an error. */
 async function round(master: string, slave: string, number: number, s: Sample): Promise<boolean> {
-  const t0 = performance.now();
-  const enc = await postJson(`${nodeBaseUrl(kmeOf(master))}/etsi/api/v1/keys/${slave}/enc_keys`, { number, size: KEY_BITS }, master);
-  const t1 = performance.now();
-  if (enc.status !== 200) {
+  const r = await keyPairRound(nodeBaseUrl(kmeOf(master)), nodeBaseUrl(kmeOf(slave)), master, slave, number, KEY_BITS);
+  if (!r.ok) {
     s.errors++;
-    s.firstError ??= `enc_keys ${enc.status} ${JSON.stringify(enc.data)}`;
+    s.firstError ??= r.error;
     return false;
   }
-  const keys = (enc.data as { keys: EtsiKey[] }).keys;
-  const dec = await postJson(
-    `${nodeBaseUrl(kmeOf(slave))}/etsi/api/v1/keys/${master}/dec_keys`,
-    { key_IDs: keys.map((k) => ({ key_ID: k.key_ID })) },
-    slave,
-  );
-  const t2 = performance.now();
-  if (dec.status !== 200) {
-    s.errors++;
-    s.firstError ??= `dec_keys ${dec.status} ${JSON.stringify(dec.data)}`;
-    return false;
-  }
-  const got = (dec.data as { keys: EtsiKey[] }).keys;
-  if (got.length !== keys.length || got.some((k, i) => k.key !== keys[i].key)) {
+  if (r.dec.length !== r.enc.length || r.dec.some((k, i) => k.key !== r.enc[i].key)) {
     s.errors++;
     s.firstError ??= "key mismatch";
     return false;
   }
-  s.encMs.push(t1 - t0);
-  s.decMs.push(t2 - t1);
+  s.encMs.push(r.encMs);
+  s.decMs.push(r.decMs);
   s.pairs++;
-  s.keys += keys.length;
+  s.keys += r.enc.length;
   return true;
 }
 

@@ -27,7 +27,7 @@ import { loadConfig } from "../src/config";
 import { operatorHeaders } from "../src/mgmt";
 import { readOperatorToken } from "../src/operator-token";
 import { nodeBaseUrl, Topology } from "../src/topology";
-import { nodeCpuMsOf, postJson } from "./bench-http";
+import { keyPairRound, nodeCpuMsOf } from "./bench-http";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, "../../..");
@@ -147,14 +147,8 @@ async function measure(mode: Mode) {
       let j = i;
       while (performance.now() < stopAt) {
         const [m, s] = pairs[j++ % pairs.length];
-        const enc = await postJson(`${kme(m)}/etsi/api/v1/keys/${s}/enc_keys`, { number: 1, size: 256 }, m);
-        if (enc.status !== 200) {
-          errors++;
-          continue;
-        }
-        const ids = (enc.data as { keys: { key_ID: string }[] }).keys.map((k) => ({ key_ID: k.key_ID }));
-        const dec = await postJson(`${kme(s)}/etsi/api/v1/keys/${m}/dec_keys`, { key_IDs: ids }, s);
-        if (dec.status !== 200) errors++;
+        const r = await keyPairRound(kme(m), kme(s), m, s, 1);
+        if (!r.ok) errors++;
         else if (counting) keyPairs++;
       }
     });

@@ -12,6 +12,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { TlsMaterial } from "./certs";
+import { readJsonResponse } from "./json-response";
 import { isExternal, nodeBaseUrl, type NodeSpec } from "./topology";
 
 const agent = new http.Agent({ keepAlive: false });
@@ -29,21 +30,7 @@ function mgmtRequest(
     const isHttps = url.startsWith("https:");
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     const headers = { Accept: "application/json", ...opts.headers, ...(body ? { "Content-Length": String(body.length) } : {}) };
-    const onResponse = (res: http.IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", reject);
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let data: unknown = text;
-        try {
-          data = JSON.parse(text) as unknown;
-        } catch {
-          // not JSON: the text itself
-        }
-        resolve({ status: res.statusCode ?? 0, data });
-      });
-    };
+    const onResponse = (res: http.IncomingMessage) => void readJsonResponse(res).then(resolve, reject);
     const req = isHttps
       ? https.request(url, { method: opts.method, headers, agent: opts.httpsAgent }, onResponse)
       : http.request(url, { method: opts.method, headers, agent }, onResponse);
