@@ -11,7 +11,7 @@
  * dir (if that was 1 s to 10 min ago and the process is the same), else since the node started.
  * PSRD headroom: the smallest available pool of the node (bytes) and the peer it is shared with.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { isNodeProcessAlive, readPidFile } from "./pid-file";
@@ -189,13 +189,27 @@ export function overviews(
     return as("stopped");
   });
   writeSamples(state, next);
-  return shareProcesses(rows);
+  return shareProcesses(rows, state);
 }
 
-/** Nodes in one node host (same pid): each row shows its share of the process's RSS. */
-function shareProcesses(rows: NodeOverview[]): NodeOverview[] {
+/**
+ * Nodes in one node host (same pid): each row shows its share of the process's RSS. The nodes
+ * sharing a process are counted over every pid file of the state dir, so that a filtered status
+ * (`--hub hank status`) divides by the same number as the whole one.
+ */
+function shareProcesses(rows: NodeOverview[], state: StateDir): NodeOverview[] {
   const count = new Map<number, number>();
-  for (const r of rows) if (r.pid !== null) count.set(r.pid, (count.get(r.pid) ?? 0) + 1);
+  const dir = path.dirname(state.pidFile("x"));
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".pid"));
+  } catch {
+    // no pid files: nothing runs here
+  }
+  for (const f of files) {
+    const pid = readPidFile(path.join(dir, f));
+    if (pid !== undefined && isNodeProcessAlive(pid, f.slice(0, -".pid".length))) count.set(pid, (count.get(pid) ?? 0) + 1);
+  }
   return rows.map((r) => {
     const k = r.pid === null ? 1 : (count.get(r.pid) ?? 1);
     if (k < 2 || r.rss_bytes === null) return r;
@@ -251,17 +265,17 @@ export function formatStatusTable(results: readonly StatusResult[], rows: readon
       .trimEnd();
   const notes = results.flatMap((r, i) => (rows[i].note !== undefined ? [`  ${r.node.name}: ${rows[i].state}: ${rows[i].note}`] : []));
   // One line per node host: which nodes share it, and its whole RSS (the column shows each one's share).
-  const hosts = new Map<number, { names: string[]; rss: number }>();
+  const hosts = new Map<number, { names: string[]; nodes: number; rss: number }>();
   results.forEach((r, i) => {
     const o = rows[i];
     if (o.pid === null || o.process_nodes === undefined || o.process_rss_bytes === undefined) return;
-    const h = hosts.get(o.pid) ?? { names: [], rss: o.process_rss_bytes };
+    const h = hosts.get(o.pid) ?? { names: [], nodes: o.process_nodes, rss: o.process_rss_bytes };
     h.names.push(r.node.name);
     hosts.set(o.pid, h);
   });
   const hostLines = [...hosts].map(
     ([pid, h]) =>
-      `  process ${pid} hosts ${h.names.length} nodes (${h.names.join(", ")}), ${human(h.rss)} RSS in all; RSS above is each one's share`,
+      `  process ${pid} hosts ${h.nodes} nodes (${h.names.length < h.nodes ? `here: ${h.names.join(", ")}` : h.names.join(", ")}), ${human(h.rss)} RSS in all; RSS above is each one's share`,
   );
   return [line(COLUMNS), ...cells.map(line), ...notes, ...hostLines];
 }

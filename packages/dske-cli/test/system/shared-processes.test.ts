@@ -74,6 +74,11 @@ describe("processes: shared (one node host for the default topology)", () => {
     }
     const table = await t.cli("status");
     expect(table.out.some((l) => l.startsWith(`  process ${hostPid} hosts 10 nodes (`))).toBe(true);
+    // Filtered to one node: still its share of a process of 10 nodes.
+    const one = await t.cli("--hub", "hank", "status", "--json");
+    const hank = (JSON.parse(one.stdout) as { overview: Overview }).overview;
+    expect(hank.process_nodes).toBe(10);
+    expect(Math.abs((hank.rss_bytes ?? 0) * 10 - (hank.process_rss_bytes ?? 0))).toBeLessThanOrEqual(10);
   });
 
   it("key pairs around every client that hosts an encryptor (each through its own KME)", async () => {
