@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { readJsonResponse } from "../src/json-response";
+import { readJsonResponse } from "@dske/protocol";
 
 /** Keep-alive agent of the benches' SAE callers. */
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -12,35 +12,11 @@
 import http from "node:http";
 import https from "node:https";
 import type { TlsMaterial } from "./certs";
-import { readJsonResponse } from "./json-response";
+import { jsonRequest } from "@dske/protocol";
 import { isExternal, nodeBaseUrl, type NodeSpec } from "./topology";
 
+/** Management calls use node:http(s) (`jsonRequest`, no HTTP library): `start`, `stop` and `status` load faster. */
 const agent = new http.Agent({ keepAlive: false });
-
-/**
- * One management request with node:http(s) (no HTTP library: `start`, `stop` and `status` load
- * faster without one). The body is parsed as JSON when it is JSON, else kept as text; any status
- * resolves; a socket failure rejects with its code (ECONNREFUSED, ...), a timeout with ETIMEDOUT.
- */
-function mgmtRequest(
-  url: string,
-  opts: { method: "GET" | "POST"; timeoutMs: number; headers: Record<string, string>; httpsAgent?: https.Agent; body?: string },
-): Promise<{ status: number; data: unknown }> {
-  return new Promise((resolve, reject) => {
-    const isHttps = url.startsWith("https:");
-    const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
-    const headers = { Accept: "application/json", ...opts.headers, ...(body ? { "Content-Length": String(body.length) } : {}) };
-    const onResponse = (res: http.IncomingMessage) => void readJsonResponse(res).then(resolve, reject);
-    const req = isHttps
-      ? https.request(url, { method: opts.method, headers, agent: opts.httpsAgent }, onResponse)
-      : http.request(url, { method: opts.method, headers, agent }, onResponse);
-    req.setTimeout(opts.timeoutMs, () => {
-      req.destroy(Object.assign(new Error(`timeout of ${opts.timeoutMs}ms exceeded`), { code: "ETIMEDOUT" }));
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 export type ProbeResult =
   | { readonly state: "up"; readonly status: unknown }
@@ -94,7 +70,7 @@ export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: O
   const { base, httpsAgent } = operatorTarget(node, credential);
   const url = `${base}/mgmt/v1/status`;
   try {
-    const res = await mgmtRequest(url, { method: "GET", timeoutMs, httpsAgent, headers: operatorHeaders(credential) });
+    const res = await jsonRequest(url, { method: "GET", timeoutMs, agent, httpsAgent, headers: operatorHeaders(credential) });
     if (res.status === 200 && typeof res.data === "object" && res.data !== null) {
       return { state: "up", status: res.data };
     }
@@ -108,12 +84,13 @@ export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: O
 export async function requestStop(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<boolean> {
   const { base, httpsAgent } = operatorTarget(node, credential);
   try {
-    const res = await mgmtRequest(`${base}/mgmt/v1/stop`, {
+    const res = await jsonRequest(`${base}/mgmt/v1/stop`, {
       method: "POST",
       timeoutMs,
+      agent,
       httpsAgent,
-      headers: { ...operatorHeaders(credential), "Content-Type": "application/json" },
-      body: "{}",
+      headers: operatorHeaders(credential),
+      body: {},
     });
     return res.status >= 200 && res.status < 300;
   } catch {

@@ -15,11 +15,10 @@ import { promises as fs } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
-import axios, { type AxiosInstance } from "axios";
 import { z } from "zod";
 import { LocalDistributor, destroyBundleFile, type DistributorTransport, type Need } from "@dske/distributor";
 import type { Hub } from "./hub.js";
-import { NodeNameSchema, silentLogger, type Logger } from "@dske/protocol";
+import { jsonRequest, NodeNameSchema, silentLogger, type Logger } from "@dske/protocol";
 
 export const DistributionPlanSchema = z.object({
   clients: z
@@ -59,17 +58,10 @@ export interface RunningDistribution {
 export function startDistribution(options: DistributionOptions): RunningDistribution {
   const { hub, plan } = options;
   const clients = new Map(plan.clients.filter((c) => hub.accepts(c.name)).map((c) => [c.name, c]));
-  const http1: AxiosInstance = axios.create({
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 4 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 4, ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey }),
-    proxy: false,
-    maxRedirects: 0,
-    validateStatus: () => true,
-    headers: {
-      Accept: "application/json",
-      ...(options.operatorToken ? { Authorization: `Bearer ${options.operatorToken}` } : {}),
-    },
-  });
+  // node:http(s) with keep-alive agents (jsonRequest): no HTTP library to load at the hub's start.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey });
+  const headers: Record<string, string> = options.operatorToken ? { Authorization: `Bearer ${options.operatorToken}` } : {};
   const target = (name: string) => {
     const c = clients.get(name);
     if (!c) throw new Error(`client ${name} is not in this hub's distribution plan`);
@@ -85,9 +77,13 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
   const transport: DistributorTransport = {
     async needs(client: string, waitMs: number, signal: AbortSignal): Promise<Need[]> {
       const c = target(client);
-      const res = await http1.get(`${c.url}/mgmt/v1/psrd-needs`, {
-        params: { hub: hub.name, wait_ms: waitMs },
-        timeout: waitMs + 10_000,
+      const query = new URLSearchParams({ hub: hub.name, wait_ms: String(waitMs) });
+      const res = await jsonRequest(`${c.url}/mgmt/v1/psrd-needs?${query.toString()}`, {
+        method: "GET",
+        timeoutMs: waitMs + 10_000,
+        agent,
+        httpsAgent,
+        headers,
         signal,
       });
       if (res.status !== 200) throw fail(`PSRD needs of ${client}`, res.status, res.data);
@@ -118,11 +114,14 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
     },
     async install(client: string, file: string): Promise<void> {
       const c = target(client);
-      const res = await http1.post(
-        `${c.url}/mgmt/v1/psrd-bundles`,
-        { file },
-        { timeout: 60_000, headers: { "Content-Type": "application/json" } },
-      );
+      const res = await jsonRequest(`${c.url}/mgmt/v1/psrd-bundles`, {
+        method: "POST",
+        body: { file },
+        timeoutMs: 60_000,
+        agent,
+        httpsAgent,
+        headers,
+      });
       if (res.status !== 200) throw fail(`installing ${path.basename(file)} at ${client}`, res.status, res.data);
     },
   };
@@ -138,8 +137,8 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
     distributor,
     async stop() {
       await distributor.stop();
-      (http1.defaults.httpAgent as http.Agent).destroy();
-      (http1.defaults.httpsAgent as https.Agent).destroy();
+      agent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

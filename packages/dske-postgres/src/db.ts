@@ -4,8 +4,19 @@
  * PsrdUnavailableError (never an unhandled 'error' event: an idle connection that the server
  * drops is discarded silently; the next call reconnects).
  */
-import pg from "pg";
+import type pg from "pg";
 import { RETRY_SQLSTATES, mapDbError, sqlState } from "./errors.js";
+
+let pgModule: Promise<typeof pg> | undefined;
+
+/**
+ * node-postgres, loaded on first use: a process that imports @dske/postgres (or a hub or client
+ * that could use it) but keeps its state in files never loads it, about 70 ms less at start.
+ */
+export function loadPg(): Promise<typeof pg> {
+  pgModule ??= import("pg").then((m) => m.default);
+  return pgModule;
+}
 
 export type Row = Record<string, unknown>;
 
@@ -35,9 +46,10 @@ export class Db {
   readonly pool: pg.Pool;
   private readonly prefix: string;
 
-  constructor(options: DbOptions) {
+  /** `driver`: node-postgres (loadPg). */
+  constructor(options: DbOptions, driver: typeof pg) {
     this.prefix = options.statementPrefix;
-    this.pool = new pg.Pool({
+    this.pool = new driver.Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,

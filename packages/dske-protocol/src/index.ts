@@ -8,6 +8,7 @@
  * - `trace-context.ts`: request and trace IDs of the request being served (W3C `traceparent`).
  * - `client-mgmt.ts`: the client node's management wire (status, bundles, PSRD needs, stop).
  * - `etsi.ts`: the ETSI GS QKD 014 data formats; `etsi-api.ts`: `EtsiApi`, the typed SAE-side client.
+ * - `json-request.ts`: one JSON request over node:http(s), for management calls.
  */
 export * from "./wire.js";
 export {
@@ -52,3 +53,4 @@ export {
   newSpanId,
   type RequestContext,
 } from "./trace-context.js";
+export { jsonRequest, readJsonResponse, type JsonRequestOptions, type JsonResponse } from "./json-request.js";

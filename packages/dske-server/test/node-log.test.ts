@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseTraceparent, traceFor } from "@dske/protocol";
 import { asJsonLines, logConfigOf, openNodeLog } from "../src/index";
+import { FLUSH_MS } from "../src/node-log";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -27,10 +28,11 @@ test("a log file of JSON lines: pino lines, and stdout/stderr text captured as J
   const file = path.join(dir, "hank.log");
   const log = openNodeLog({ kind: "hub", name: "hank", log: { file, maxSize: "2K", maxFiles: 2 }, handleUncaught: false });
   try {
-    // Lines of one event-loop turn reach the file as one write: a few per turn, as a serving node writes them.
+    // Lines reach the file in one write per FLUSH_MS: spread over a few of those, as a serving node
+    // writes them, they make several chunks, each bigger than maxSize.
     for (let i = 0; i < 100; i++) {
       log.logger.info({ i, pad: "x".repeat(100) }, "filler");
-      if (i % 5 === 4) await new Promise((r) => setImmediate(r));
+      if (i % 25 === 24) await new Promise((r) => setTimeout(r, FLUSH_MS + 5));
     }
     log.logger.info({ url: "http://127.0.0.1:1" }, "listening");
     process.stderr.write("a library's warning\n  with a second line\n");

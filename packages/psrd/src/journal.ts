@@ -63,10 +63,14 @@ interface Waiter {
 }
 
 /**
- * The journal file is extended in steps of this many bytes of written zeros, so that most batches
- * overwrite already-allocated blocks and their fdatasync need not also commit a size change.
+ * The journal file is extended in steps of written zeros, so that most batches overwrite
+ * already-allocated blocks and their fdatasync need not also commit a size change. A step is the
+ * file's current size, at least PREALLOCATE_MIN and at most PREALLOCATE_MAX bytes: a new pool (a
+ * node has one per peer, and a topology starts dozens) writes 16 KiB, not 256 KiB, a busy one
+ * doubles up to steps of 256 KiB.
  */
-const PREALLOCATE = 256 * 1024;
+const PREALLOCATE_MIN = 16 * 1024;
+const PREALLOCATE_MAX = 256 * 1024;
 
 /** Batches whose fdatasync may be in flight at once (see Journal). */
 const MAX_IN_FLIGHT = 2;
@@ -191,8 +195,9 @@ export class Journal {
         // slow step and stays asynchronous so the event loop keeps serving while it runs.
         const fd = this.file().fd;
         if (this.size + buf.length > this.allocated) {
-          const target = this.size + buf.length + PREALLOCATE;
-          const zero = Buffer.alloc(Math.min(PREALLOCATE, target - this.allocated));
+          const step = Math.min(PREALLOCATE_MAX, Math.max(PREALLOCATE_MIN, this.allocated));
+          const target = this.size + buf.length + step;
+          const zero = Buffer.alloc(Math.min(step, target - this.allocated));
           while (this.allocated < target) {
             const n = Math.min(zero.length, target - this.allocated);
             this.allocated += writeSync(fd, zero, 0, n, this.allocated);

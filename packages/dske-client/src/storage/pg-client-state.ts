@@ -14,7 +14,8 @@
  *   Marks older than the retention (24 h, as the file journal) are purged.
  */
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { loadPg } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -73,7 +74,7 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
 
   static async open(options: PgClientStateOptions): Promise<PgClientState> {
     const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = new pg.Pool({
+    const pool = new (await loadPg()).Pool({
       connectionString: options.url,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: timeout,

@@ -14,7 +14,8 @@
  *   itself once the database answers again (the driver's pool reconnects).
  */
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { loadPg } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -76,7 +77,7 @@ export class PgStateBackend implements SharedStateBackend {
   /** Connect and create the table if needed (failure → HubError `unavailable`). */
   static async open(options: PgStateBackendOptions): Promise<PgStateBackend> {
     const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = new pg.Pool({
+    const pool = new (await loadPg()).Pool({
       connectionString: options.url,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: timeout,
