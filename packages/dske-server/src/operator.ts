@@ -77,9 +77,11 @@ const digest = (s: string): Buffer => createHash("sha256").update(s, "utf8").dig
 export function peerCertificateCn(req: Request): string | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== "function" || socket.authorized !== true) return undefined;
-  // why: node returns an empty object when the peer sent no certificate, so subject may be missing.
-  const cert: Partial<PeerCertificate> = socket.getPeerCertificate();
-  const cn: unknown = cert.subject?.CN;
+  // why: node returns an empty object when the peer sent no certificate, so subject may be
+  // missing, and null once the socket is closed (a request line written after the caller hung up:
+  // reading it unguarded crashed the node).
+  const cert = socket.getPeerCertificate() as Partial<PeerCertificate> | null;
+  const cn: unknown = cert?.subject?.CN;
   // why: a certificate may carry several CNs (node gives an array); refuse ambiguity.
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }

@@ -202,8 +202,21 @@ export class NetnsTopology {
   async etsi(sae: string, peer: string, what: "enc_keys" | "dec_keys", body: unknown, timeoutMs = 60_000): Promise<HttpAnswer> {
     const kme = SAES[sae];
     const url = `${this.clientUrl(kme)}/etsi/api/v1/keys/${encodeURIComponent(peer)}/${what}`;
-    const r = await this.http.post(url, body, { httpsAgent: this.agent(sae), timeout: timeoutMs });
-    return { status: r.status, data: r.data };
+    try {
+      const r = await this.http.post(url, body, { httpsAgent: this.agent(sae), timeout: timeoutMs });
+      return { status: r.status, data: r.data };
+    } catch (err) {
+      // A KME that refuses connections is down: say what its log last said (why it stopped).
+      if ((err as { code?: string }).code !== "ECONNREFUSED") throw err;
+      throw new Error(`${kme} refused the connection (${url}); the last lines of its log:\n${this.logTail(kme, 40)}`, { cause: err });
+    }
+  }
+
+  /** The last `lines` lines of a node's log file (in the shared state dir). */
+  logTail(node: string, lines: number): string {
+    const file = path.join(this.stateDir, "logs", `${node}.log`);
+    if (!existsSync(file)) return `(no log file ${file})`;
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   }
 
   /** A key pair master → slave (enc_keys, then dec_keys on the slave's KME); throws on an HTTP error. */
