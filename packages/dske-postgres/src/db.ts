@@ -18,6 +18,24 @@ export function loadPg(): Promise<typeof pg> {
   return pgModule;
 }
 
+/**
+ * A node-postgres Pool that never ends the process with an unhandled 'error' event.
+ * - An idle connection the server drops (restart, admin) emits on the pool: `onIdleError` is told.
+ * - Every connection also carries a permanent no-op listener, from the moment it is connected. A
+ *   promise-based `pool.connect()` hands the connection over in a later microtask, but the socket
+ *   parser can deliver a FATAL (57P01 "terminating connection due to administrator command") in
+ *   the same data chunk as the ReadyForQuery that completed the connection, before the caller has
+ *   attached its own listener. Without this, that window crashed the process on a server restart.
+ *   The failure is not lost: the connection is no longer queryable, so its queries fail (mapped to
+ *   "unavailable") and the pool discards it on release.
+ */
+export async function createPgPool(config: pg.PoolConfig, onIdleError: (err: Error) => void = () => undefined): Promise<pg.Pool> {
+  const pool = new (await loadPg()).Pool(config);
+  pool.on("error", onIdleError);
+  pool.on("connect", (client) => client.on("error", () => undefined));
+  return pool;
+}
+
 export type Row = Record<string, unknown>;
 
 /** The first row, or undefined for none. */
@@ -46,18 +64,21 @@ export class Db {
   readonly pool: pg.Pool;
   private readonly prefix: string;
 
-  /** `driver`: node-postgres (loadPg). */
-  constructor(options: DbOptions, driver: typeof pg) {
-    this.prefix = options.statementPrefix;
-    this.pool = new driver.Pool({
+  private constructor(pool: pg.Pool, prefix: string) {
+    this.pool = pool;
+    this.prefix = prefix;
+  }
+
+  /** An idle connection terminated by the server (restart, admin) is dropped silently. */
+  static async create(options: DbOptions): Promise<Db> {
+    const pool = await createPgPool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
       ...(options.applicationName === undefined ? {} : { application_name: options.applicationName.slice(0, 63) }),
     });
-    // An idle connection terminated by the server (restart, admin): drop it, do not crash.
-    this.pool.on("error", () => undefined);
+    return new Db(pool, options.statementPrefix);
   }
 
   private sqlOf(client: pg.PoolClient | pg.Pool): Sql {

@@ -22,7 +22,7 @@ import {
 import { allocateFunction } from "./allocate-function.js";
 import { peerFunction } from "./peer-function.js";
 import { ChunkIo } from "./chunk-io.js";
-import { first, Db, loadPg } from "./db.js";
+import { first, Db } from "./db.js";
 import { PsrdKeyFileError } from "./errors.js";
 import { FileAudit } from "./file-audit.js";
 import { KeyChain, keyCheck } from "./key-chain.js";
@@ -112,16 +112,13 @@ export class PgPsrdStore implements PsrdStore {
     if (options.epochMs !== undefined && (!Number.isSafeInteger(options.epochMs) || options.epochMs < 1)) {
       throw new PsrdArgumentError("epochMs must be a positive integer");
     }
-    const db = new Db(
-      {
-        url: options.url,
-        maxConnections: options.maxConnections,
-        connectTimeoutMs: options.connectTimeoutMs,
-        statementPrefix: schema,
-        applicationName: `dske ${options.replica ?? `${os.hostname()}:${process.pid}`}`,
-      },
-      await loadPg(),
-    );
+    const db = await Db.create({
+      url: options.url,
+      maxConnections: options.maxConnections,
+      connectTimeoutMs: options.connectTimeoutMs,
+      statementPrefix: schema,
+      applicationName: `dske ${options.replica ?? `${os.hostname()}:${process.pid}`}`,
+    });
     try {
       const { keys, epochMs } = await db.tx(async (sql) => {
         await sql.query("", `SELECT pg_advisory_xact_lock(0, hashtext($1))`, [schema]);

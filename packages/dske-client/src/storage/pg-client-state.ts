@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { loadPg } from "@dske/postgres";
+import { createPgPool } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -74,15 +74,18 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
 
   static async open(options: PgClientStateOptions): Promise<PgClientState> {
     const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = new (await loadPg()).Pool({
-      connectionString: options.url,
-      max: options.poolSize ?? 4,
-      connectionTimeoutMillis: timeout,
-      statement_timeout: timeout,
-      query_timeout: timeout + 1000,
-      application_name: `dske-client ${options.replica ?? options.client}`,
-    });
-    pool.on("error", (err) => options.onError?.(`client ${options.client}: database connection lost: ${err.message}`));
+    const pool = await createPgPool(
+      {
+        connectionString: options.url,
+        max: options.poolSize ?? 4,
+        connectionTimeoutMillis: timeout,
+        statement_timeout: timeout,
+        query_timeout: timeout + 1000,
+        application_name: `dske-client ${options.replica ?? options.client}`,
+      },
+      // An idle connection that breaks (database restart) must not end the process.
+      (err) => options.onError?.(`client ${options.client}: database connection lost: ${err.message}`),
+    );
     const state = new PgClientState(pool, options);
     try {
       await state.transaction(async (c) => {

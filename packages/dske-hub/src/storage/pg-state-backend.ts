@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { loadPg } from "@dske/postgres";
+import { createPgPool } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -77,16 +77,18 @@ export class PgStateBackend implements SharedStateBackend {
   /** Connect and create the table if needed (failure → HubError `unavailable`). */
   static async open(options: PgStateBackendOptions): Promise<PgStateBackend> {
     const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = new (await loadPg()).Pool({
-      connectionString: options.url,
-      max: options.poolSize ?? 4,
-      connectionTimeoutMillis: timeout,
-      statement_timeout: timeout,
-      query_timeout: timeout + 1000,
-      application_name: `dske-hub ${options.hub}`,
-    });
-    // An idle connection that breaks (database restart) must not end the process.
-    pool.on("error", (err) => options.onError?.(`hub ${options.hub}: database connection lost: ${err.message}`));
+    const pool = await createPgPool(
+      {
+        connectionString: options.url,
+        max: options.poolSize ?? 4,
+        connectionTimeoutMillis: timeout,
+        statement_timeout: timeout,
+        query_timeout: timeout + 1000,
+        application_name: `dske-hub ${options.hub}`,
+      },
+      // An idle connection that breaks (database restart) must not end the process.
+      (err) => options.onError?.(`hub ${options.hub}: database connection lost: ${err.message}`),
+    );
     const backend = new PgStateBackend(pool, options);
     try {
       await backend.transaction(async (c) => {
