@@ -43,6 +43,24 @@ export function isNodeProcessAlive(pid: number, nodeName: string): boolean {
   }
 }
 
+/** What /proc shows of `pid`, for an error message: gone, a zombie, or its command line. */
+export function describeProcess(pid: number): string {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return `no process ${pid}`;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    if (state === "Z") return `process ${pid} is a zombie`;
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+    return `process ${pid} runs ${cmd === "" ? "(empty command line)" : JSON.stringify(cmd.slice(0, 120))}`;
+  } catch {
+    return `process ${pid} (no /proc entry)`;
+  }
+}
+
 /** Send a signal if the process is (still) our node; true if sent. */
 export function signalNode(pid: number, nodeName: string, signal: NodeJS.Signals): boolean {
   if (!isNodeProcessAlive(pid, nodeName)) return false;

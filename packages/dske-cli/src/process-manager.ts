@@ -19,7 +19,7 @@ import { ensureOperatorToken, readOperatorToken } from "./operator-token";
 import { distributionPlan, nodeArgs, nodeEnv, nodeHostScript, serverScript, type ServerScripts } from "./node-command";
 import type { NodeHostSpec } from "./node-host-spec";
 import type { Output } from "./output";
-import { isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
+import { describeProcess, isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
 import { checkPorts, portConflictError } from "./port-conflicts";
 import { notRunningLine, nothingToStopLine, runningNodes } from "./running-nodes";
@@ -102,6 +102,9 @@ export interface Spawned {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   goneSince?: number;
 }
+
+/** How long a spawned node may look gone in /proc, with no 'exit' event, before it counts as dead. */
+const EXIT_EVENT_GRACE_MS = 5000;
 
 export class ProcessManager {
   private readonly t: ManagerTimeouts;
@@ -381,14 +384,23 @@ export class ProcessManager {
       };
       await Promise.all(
         [...pending].map(async (s) => {
-          // /proc may show the process gone before our 'exit' event arrives: give the event a moment
-          // so that the error can name the exit code.
-          if (s.exit === undefined && !isNodeProcessAlive(s.pid, s.node.name)) s.goneSince ??= Date.now();
-          const dead = s.exit !== undefined || (s.goneSince !== undefined && Date.now() - s.goneSince > 1000);
+          // The node is our child: its 'exit' event decides (and names the code). /proc is only the
+          // fallback for an event that never comes, and then only after the process has looked
+          // gone on every look for EXIT_EVENT_GRACE_MS: one look at a node still starting on a
+          // loaded machine is not proof of death (a node declared dead here kept running).
+          if (s.exit === undefined) {
+            if (isNodeProcessAlive(s.pid, s.node.name)) s.goneSince = undefined;
+            else s.goneSince ??= Date.now();
+          }
+          const dead = s.exit !== undefined || (s.goneSince !== undefined && Date.now() - s.goneSince > EXIT_EVENT_GRACE_MS);
           if (dead) {
             pending.delete(s);
             removePidFile(this.opts.state.pidFile(s.node.name));
-            const how = s.exit ? (s.exit.signal ? `was killed by ${s.exit.signal}` : `exited with code ${s.exit.code}`) : "exited";
+            const how = s.exit
+              ? s.exit.signal
+                ? `was killed by ${s.exit.signal}`
+                : `exited with code ${s.exit.code}`
+              : `is gone (${describeProcess(s.pid)}; no exit status)`;
             failures.push(this.startFailure(s, `${nodeLabel(s.node)} ${how} during startup`));
             return;
           }

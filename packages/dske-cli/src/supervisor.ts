@@ -21,6 +21,9 @@ import type { StateDir } from "./state-dir";
 import { readRecord, stopRequested, supervisorDir, supervisorLogFile, supervisorPidFile, writeRecord } from "./supervisor-state";
 import { isExternal, type NodeSpec, type Topology } from "./topology";
 
+/** How long an adopted node (started by `dske-cli start`) must look gone before it counts as crashed. */
+const ADOPTED_GONE_MS = 1000;
+
 export interface SupervisorOptions {
   readonly topology: Topology;
   readonly state: StateDir;
@@ -36,6 +39,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Supervisor {
   /** Processes this supervisor spawned, by node name (their exit is reported to us). */
   private readonly children = new Map<string, Spawned>();
+  /** Adopted nodes that looked gone, since when (see check). */
+  private readonly missingSince = new Map<string, number>();
   private readonly nodes: NodeSpec[];
 
   constructor(private readonly o: SupervisorOptions) {
@@ -102,7 +107,19 @@ export class Supervisor {
     if (pid === undefined || rec.state === "crashed" || (rec.state === "exited" && rec.last_exit?.pid === pid)) return false;
     const child = this.children.get(name);
     const ours = child !== undefined && child.pid === pid;
-    const alive = ours ? child.exit === undefined && isNodeProcessAlive(pid, name) : isNodeProcessAlive(pid, name);
+    // Its own child: the 'exit' event decides. An adopted process: /proc, and only a process that
+    // looks gone on every look for ADOPTED_GONE_MS counts as gone (one look at a busy machine's
+    // process table is no proof; restarting a node that still runs would start a second copy).
+    let alive = ours ? child.exit === undefined : isNodeProcessAlive(pid, name);
+    if (!ours) {
+      if (alive) this.missingSince.delete(name);
+      else {
+        const since = this.missingSince.get(name) ?? now;
+        this.missingSince.set(name, since);
+        if (now - since < ADOPTED_GONE_MS) alive = true;
+        else this.missingSince.delete(name);
+      }
+    }
     if (alive) {
       if (rec.pid !== pid) {
         // A process started by `dske-cli start` (or before this supervisor): adopt it.
