@@ -53,6 +53,10 @@ export function registerTestHub(url: string, name: string, hub: () => Hub): void
 function listen(app: express.Express, port = 0): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, "127.0.0.1", () => resolve(server));
+    // As the standalone servers: longer than a caller's idle keep-alive socket lives (Node's
+    // global agent: 5 s), so a caller never reuses a socket the server is closing at that very
+    // moment (ECONNRESET; seen under load when a test paused more than 5 s between requests).
+    server.keepAliveTimeout = 65_000;
     server.once("error", reject);
   });
 }

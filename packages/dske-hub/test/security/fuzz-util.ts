@@ -1,4 +1,5 @@
 /** Fuzzing helpers shared by the hub security tests: nasty values, raw JSON/query rendering, a raw HTTP sender. */
+import http from "node:http";
 import axios, { type AxiosInstance } from "axios";
 import fc from "fast-check";
 
@@ -201,9 +202,14 @@ export interface RawResponse {
   text: string;
 }
 
-/** A plain axios instance that sends exactly what it is given and never throws on a status. */
+/**
+ * A plain axios instance that sends exactly what it is given and never throws on a status. One
+ * connection per request: a fuzzed request may leave a connection in any state, and a reused idle
+ * socket that the server closes as it is reused fails with ECONNRESET (seen under load).
+ */
 export function rawHttp(): AxiosInstance {
   return axios.create({
+    httpAgent: new http.Agent({ keepAlive: false }),
     validateStatus: () => true,
     transformRequest: [(d: unknown) => d],
     transformResponse: [(d: unknown) => d],

@@ -105,6 +105,7 @@ beforeAll(async () => {
   app.use(createHubRouter({ hub, onError: (e) => unexpected.push(e), operatorToken: OPERATOR_TOKEN }));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    s.keepAliveTimeout = 65_000; // as the standalone hub (see rawHttp)
   });
   opened.server = server;
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hub/${NAME}`;
