@@ -86,7 +86,9 @@ test("down: clear 'unavailable' errors, no crash; back: works again without reop
     await expect(P.take({ fragments: [{ blockUuid: peerBlock(0), start: 104, size: 1 }] }, "again")).rejects.toMatchObject({
       code: "consumed",
     });
-    await store.tick();
+    // A background pass (refreshMs 50) that began while the server was still starting may still
+    // be running, and tick() joins it: wait for a pass that succeeds (seen under load).
+    await eventually(() => store.tick());
     expect(L.stats()).toMatchObject({ size: BLOCK_SIZE, used: KEY_PREFIX + 20 });
     expect(P.stats()).toMatchObject({ used: KEY_PREFIX + 8 });
     const audit = await store.readAudit();
