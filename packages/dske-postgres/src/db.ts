@@ -36,6 +36,29 @@ export async function createPgPool(config: pg.PoolConfig, onIdleError: (err: Err
   return pool;
 }
 
+/**
+ * The pool of a node's small PostgreSQL state (the hub's journal, the client's state): `poolSize`
+ * connections (default 4); connect and statement timeout `statementTimeoutMs` (default 5000), the
+ * driver's query timeout 1 s later; sessions named `applicationName`.
+ */
+export function createStatePool(
+  options: { url: string; poolSize?: number; statementTimeoutMs?: number; applicationName: string },
+  onIdleError: (err: Error) => void,
+): Promise<pg.Pool> {
+  const timeout = options.statementTimeoutMs ?? 5000;
+  return createPgPool(
+    {
+      connectionString: options.url,
+      max: options.poolSize ?? 4,
+      connectionTimeoutMillis: timeout,
+      statement_timeout: timeout,
+      query_timeout: timeout + 1000,
+      application_name: options.applicationName,
+    },
+    onIdleError,
+  );
+}
+
 export type Row = Record<string, unknown>;
 
 /** The first row, or undefined for none. */

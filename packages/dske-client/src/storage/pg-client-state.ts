@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createPgPool } from "@dske/postgres";
+import { createStatePool } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -73,15 +73,12 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
   }
 
   static async open(options: PgClientStateOptions): Promise<PgClientState> {
-    const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = await createPgPool(
+    const pool = await createStatePool(
       {
-        connectionString: options.url,
-        max: options.poolSize ?? 4,
-        connectionTimeoutMillis: timeout,
-        statement_timeout: timeout,
-        query_timeout: timeout + 1000,
-        application_name: `dske-client ${options.replica ?? options.client}`,
+        url: options.url,
+        poolSize: options.poolSize,
+        statementTimeoutMs: options.statementTimeoutMs,
+        applicationName: `dske-client ${options.replica ?? options.client}`,
       },
       // An idle connection that breaks (database restart) must not end the process.
       (err) => options.onError?.(`client ${options.client}: database connection lost: ${err.message}`),

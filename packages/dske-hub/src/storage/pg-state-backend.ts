@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createPgPool } from "@dske/postgres";
+import { createStatePool } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -76,15 +76,12 @@ export class PgStateBackend implements SharedStateBackend {
 
   /** Connect and create the table if needed (failure → HubError `unavailable`). */
   static async open(options: PgStateBackendOptions): Promise<PgStateBackend> {
-    const timeout = options.statementTimeoutMs ?? 5000;
-    const pool = await createPgPool(
+    const pool = await createStatePool(
       {
-        connectionString: options.url,
-        max: options.poolSize ?? 4,
-        connectionTimeoutMillis: timeout,
-        statement_timeout: timeout,
-        query_timeout: timeout + 1000,
-        application_name: `dske-hub ${options.hub}`,
+        url: options.url,
+        poolSize: options.poolSize,
+        statementTimeoutMs: options.statementTimeoutMs,
+        applicationName: `dske-hub ${options.hub}`,
       },
       // An idle connection that breaks (database restart) must not end the process.
       (err) => options.onError?.(`hub ${options.hub}: database connection lost: ${err.message}`),
