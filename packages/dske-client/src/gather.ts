@@ -216,9 +216,15 @@ export class Gather {
       const some = pending.filter((id) => (shares.get(id) ?? []).length > 0);
       // No hub released anything: unknown, expired, already fetched, or not for this SAE.
       if (none.length > 0) {
-        const notIntended = failures.length < hubs.length ? await notIntendedFor(hubs, slaveSae, none) : new Set<string>();
+        // A unicast key this client already delivered to another of its SAEs is not for this one,
+        // whether or not a hub still holds a share: once our acknowledgements reached every hub
+        // (ack flush, or riding on this very fetch), the hubs know nothing of it.
+        const local = new Set(none.filter((id) => this.deliveredToOtherSae(masterSae, id, slaveSae)));
+        const unsure = none.filter((id) => !local.has(id));
+        const notIntended =
+          unsure.length > 0 && failures.length < hubs.length ? await notIntendedFor(hubs, slaveSae, unsure) : new Set<string>();
         for (const id of none) {
-          if (notIntended.has(id)) {
+          if (local.has(id) || notIntended.has(id)) {
             outcomes.set(id, { error: unauthorized(`SAE ${slaveSae} is not an intended slave SAE of the requested keys`) });
           } else if (failures.length > 0 && hubs.length - failures.length < k) {
             outcomes.set(id, { error: unavailable(this.shortfall(0, failures), [{ hubs_failed: failures.length, min_nr_shares: k }]) });
@@ -240,6 +246,12 @@ export class Gather {
     }
     for (const list of shares.values()) for (const s of list) s.y.fill(0);
     return { outcomes, inFlight };
+  }
+
+  /** Whether this unicast key was delivered here to a local SAE other than `slaveSae`. */
+  private deliveredToOtherSae(masterSae: string, keyId: string, slaveSae: string): boolean {
+    if (isMulticastKeyId(keyId)) return false;
+    return this.d.encryptors.some((sae) => sae !== slaveSae && this.d.keyStore.isDelivered(masterSae, keyId, sae));
   }
 
   /**
