@@ -485,8 +485,12 @@ describe("registration over HTTP: who may register and unregister", () => {
       .set({ Authorization: `Bearer ${curtis.header.enrollment_secret}` })
       .send(body)
       .expect(401); // another client's secret
+    // its own secret with the last character changed (to another one: a secret ending in "0" made
+    // this "wrong" secret the right one, 1 run in 16 or so)
+    const wrongSecret = `${secret.slice(0, -1)}${secret.endsWith("0") ? "1" : "0"}`;
+    expect(wrongSecret).not.toBe(secret);
     await put()
-      .set({ Authorization: `Bearer ${secret.slice(0, -1)}0` })
+      .set({ Authorization: `Bearer ${wrongSecret}` })
       .send(body)
       .expect(401);
     await put()
