@@ -5,7 +5,7 @@
  * discarding the result, then replacing the client by a fresh one on the same PSRD store.
  */
 import type { ClientOptions } from "../src/client";
-import { mergeClientOptions, startClient, startNetwork, type TestClient, type TestNetwork } from "./harness";
+import { mergeClientOptions, startClient, startNetwork, waitFor, type TestClient, type TestNetwork } from "./harness";
 import { EtsiApiError } from "@dske/protocol";
 
 const DIRECTORY = { sam: "carol", sue: "carol", sunny: "curtis", susan: "curtis" };
@@ -79,7 +79,7 @@ describe("ack extension (client)", () => {
     for (const h of net.hubs) {
       expect(h.hub.status().shares.find((s) => s.key_id === id)?.pending_ack).toEqual(["curtis"]);
     }
-    const curtis = await restart({ link: { ackFlushMs: 60_000 } });
+    const curtis = await restart({ link: { ackFlushMs: 100 } });
     const back = await curtis.etsi("sunny").getKeyWithKeyId("sam", id);
     expect(back.keys).toEqual(got.keys);
     // Delivered once only.
@@ -125,6 +125,16 @@ describe("ack extension (client)", () => {
         ?.pending_ack?.includes("curtis"),
     );
     expect(stillPending.length).toBeLessThan(releasedTo.length);
+  });
+
+  test("with no fetch to ride on, the flush timer sends the acknowledgements alone: every hub drops the share", async () => {
+    const curtis = await restart({ link: { ackFlushMs: 100 } });
+    const got = await net.carol.etsi("sam").getKey("sunny");
+    const id = got.keys[0].key_ID;
+    expect((await curtis.etsi("sunny").getKeyWithKeyId("sam", id)).keys).toEqual(got.keys);
+    // No further request to any hub: only the timer's ack-only messages can make them drop it.
+    await waitFor(() => net.hubs.every((h) => !h.hub.status().shares.some((s) => s.key_id === id)), 20_000, "every hub dropped the share");
+    expect(curtis.client.peerHubs.reduce((n, h) => n + h.pendingAckCount, 0)).toBe(0);
   });
 
   test("a graceful stop sends the pending acknowledgements: the hubs drop the shares at once", async () => {
