@@ -44,6 +44,8 @@ export class NodeState {
   private hubs: Record<string, HubRecord>;
   private chains: Record<string, ChainRecord>;
   private writing: Promise<void> = Promise.resolve();
+  /** The write not yet started that the next change rides on (persist). */
+  private queued: Promise<void> | undefined;
   private backend: NodeStateBackend | undefined;
   private readonly listeners: ((hubName: string) => void)[] = [];
 
@@ -128,13 +130,23 @@ export class NodeState {
     else await this.persist();
   }
 
+  /**
+   * Make the current records durable. Group commit: a write takes its snapshot when it starts
+   * (after the write before it), so every change made while a write is queued rides on that one
+   * write (five hubs' bundle installs at start-up cost a few writes, not one each).
+   */
   private async persist(): Promise<void> {
     const file = this.file;
     if (!file) return;
-    const snapshot = { version: 1 as const, hubs: this.hubs, chains: this.chains };
-    const run = this.writing.then(() => writeJsonAtomic(file, snapshot));
-    this.writing = run.catch(() => undefined);
-    await run;
+    if (!this.queued) {
+      const run = this.writing.then(() => {
+        this.queued = undefined;
+        return writeJsonAtomic(file, { version: 1 as const, hubs: this.hubs, chains: this.chains });
+      });
+      this.queued = run;
+      this.writing = run.catch(() => undefined);
+    }
+    await this.queued;
   }
 
   async flush(): Promise<void> {

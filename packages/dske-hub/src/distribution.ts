@@ -130,7 +130,7 @@ export function startDistribution(options: DistributionOptions): RunningDistribu
     transport,
     log: options.logger ?? silentLogger,
     // Clients may start after their hubs: retry soon, and keep retrying at a modest pace.
-    backoff: { initialMs: 100, maxMs: 2000 },
+    backoff: { initialMs: 25, maxMs: 2000 },
   });
   distributor.start();
   return {

@@ -96,6 +96,11 @@ export class FilePoolBackend implements PoolBackend {
     private readonly dir: string,
     private readonly meta: Meta,
     private readonly data: FileHandle,
+    /**
+     * Set while the pool has no meta.json yet (created empty, nothing synced): its first block
+     * also makes the pool's directory entry durable by syncing this (the store's pools directory).
+     */
+    private poolsDirToSync?: string,
   ) {}
 
   private dataEnd(): number {
@@ -117,6 +122,10 @@ export class FilePoolBackend implements PoolBackend {
       blocks: [...this.meta.blocks, { uuid: block.uuid, size: block.size, keyPrefix: block.keyPrefix, offset }],
     };
     await writeFileAtomically(join(this.dir, "meta.json"), this.dir, JSON.stringify(next));
+    if (this.poolsDirToSync !== undefined) {
+      await fsyncDir(this.poolsDirToSync);
+      this.poolsDirToSync = undefined;
+    }
     this.meta.blocks.push(next.blocks[next.blocks.length - 1]);
     this.journal.addBlock();
   }

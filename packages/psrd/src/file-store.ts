@@ -30,7 +30,7 @@ import {
 import { itemAt } from "./coerce.js";
 import { checkPoolName, checkPoolOwner, decodePoolName, encodePoolName } from "./pool-name.js";
 import { PsrdPool } from "./pool.js";
-import { FilePoolBackend, MetaSchema, exists, writeFileAtomically, zeroFileRanges, type Meta } from "./file-pool.js";
+import { FilePoolBackend, MetaSchema, exists, zeroFileRanges, type Meta } from "./file-pool.js";
 import type { Pool, PoolOwner, PsrdStore } from "./types.js";
 
 /** Default FileStoreOptions.leaseBytes: a few dozen signing pads or key-share pads per journal write. */
@@ -137,17 +137,17 @@ export class FileStore implements PsrdStore {
     await removeIfExists(journalPath + ".tmp");
 
     let meta: Meta;
+    let metaOnDisk = true;
     if (!(await exists(metaPath))) {
-      // New pool (or a creation that crashed before meta.json existed: nothing was consumed).
+      // New pool (or a creation that crashed before meta.json existed: nothing was consumed). No
+      // sync here: an empty pool has nothing to keep, so its files become durable with its first
+      // block (FilePoolBackend.persistBlock writes meta.json and syncs this directory and the
+      // pools directory). A data file left by a crash before that is wiped below (fileSize > end).
       await mkdir(dir, { recursive: true });
-      await fsyncDir(this.poolsDir);
-      const d = await open(dataPath, "w");
-      countFsync(dataPath);
-      await d.sync();
-      await d.close();
+      await (await open(dataPath, "a")).close();
       await writeFile(journalPath, new Uint8Array(0));
       meta = { version: 1, name, owner, blocks: [] };
-      await writeFileAtomically(metaPath, dir, JSON.stringify(meta));
+      metaOnDisk = false;
     } else {
       let parsed: unknown;
       try {
@@ -175,7 +175,7 @@ export class FileStore implements PsrdStore {
         await data.datasync();
       }
 
-      const backend = new FilePoolBackend(dir, meta, data);
+      const backend = new FilePoolBackend(dir, meta, data, metaOnDisk ? undefined : this.poolsDir);
       const pool = new PsrdPool({ name, owner, backend, audit: this.audit, leaseBytes: this.leaseBytes });
       const all: IntervalSet[] = [];
       const unzeroed: IntervalSet[] = [];
@@ -286,14 +286,15 @@ export class FileStore implements PsrdStore {
     await fsyncDir(this.poolsDir);
   }
 
+  /** Pools on disk (with meta.json) and pools open in this store (a new pool reaches the disk with its first block). */
   async listPools(): Promise<string[]> {
     this.assertOpen();
-    const names: string[] = [];
+    const names = new Set(this.pools.keys());
     for (const entry of await readdir(this.poolsDir)) {
       const name = decodePoolName(entry);
-      if (name !== undefined && (await exists(join(this.poolsDir, entry, "meta.json")))) names.push(name);
+      if (name !== undefined && (await exists(join(this.poolsDir, entry, "meta.json")))) names.add(name);
     }
-    return names.sort();
+    return [...names].sort();
   }
 
   async close(): Promise<void> {

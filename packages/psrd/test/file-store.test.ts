@@ -385,3 +385,53 @@ describe("FileStore: deletePool and openPool of the same name at once", () => {
     }
   });
 });
+
+describe("FileStore: a new pool reaches the disk with its first block", () => {
+  test("opening a new pool syncs nothing; its first block syncs the data, meta.json, the pool's and the pools directory", async () => {
+    const { FsyncCounter } = await import("../src/index.js");
+    const count = new FsyncCounter(dir);
+    try {
+      const P = await store.openPool("N", "local");
+      expect(count.fsyncs).toBe(0);
+      expect(existsSync(join(poolDir("N"), "meta.json"))).toBe(false);
+      expect(await store.listPools()).toContain("N"); // open, so listed
+      await P.addBlock(B1, D1);
+      // data.bin (fdatasync), meta.json.tmp, the pool directory, the pools directory.
+      expect(count.fsyncs).toBe(4);
+      expect(existsSync(join(poolDir("N"), "meta.json"))).toBe(true);
+      await P.addBlock(B2, D2);
+      expect(count.fsyncs).toBe(4 + 3); // later blocks: data, meta.json.tmp, pool directory
+    } finally {
+      count.close();
+    }
+  });
+
+  test("after a crash, a pool that never got a block opens empty, and one whose first block was written without its meta.json is wiped", async () => {
+    await store.openPool("E", "local");
+    await store.openPool("W", "local");
+    // Simulate the crash of a first addBlock between the data write and meta.json.
+    writeFileSync(join(poolDir("W"), "data.bin"), D1);
+    const { cpSync } = await import("node:fs");
+    const copy = join(root, "copy");
+    cpSync(dir, copy, { recursive: true });
+    rmSync(join(copy, "LOCK"));
+    const other = await FileStore.open(copy);
+    try {
+      expect((await other.openPool("E", "local")).stats()).toMatchObject({ blocks: 0, size: 0 });
+      const W2 = await other.openPool("W", "local");
+      expect(W2.stats()).toMatchObject({ blocks: 0, size: 0 });
+      expect(statSync(join(copy, "pools", "W", "data.bin")).size).toBe(0);
+      // The pool works: a block added now is there after a clean reopen.
+      await W2.addBlock(B2, D2);
+      await other.close();
+      const again = await FileStore.open(copy);
+      try {
+        expect((await again.openPool("W", "local")).stats()).toMatchObject({ blocks: 1, size: D2.length });
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
