@@ -4,7 +4,7 @@
  * unsupported mandatory extensions. Errors are 400/401/503 with {message, details?}.
  */
 import { randomUUID } from "node:crypto";
-import { runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
+import { eventually, runningTopology, SYSTEM_TIMEOUT, type EtsiKey } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -123,6 +123,23 @@ describe("key IDs", () => {
     expect(JSON.stringify(sofia.data)).not.toContain(key.key);
     // The intended slave still gets it.
     expect((await decGet("sam", key.key_ID, "sunny")).status).toBe(200);
+  });
+
+  it("a unicast key its KME already delivered to another of its SAEs: 401 also after every hub dropped its shares", async () => {
+    const key = await newKey();
+    expect((await decGet("sam", key.key_ID, "sunny")).status).toBe(200);
+    // curtis's acknowledgements reach the hubs (its flush timer): then no hub knows the key.
+    await eventually(`no hub holds a share of ${key.key_ID}`, async () => {
+      for (const h of t.topology.hubs) {
+        const shares = (await t.status(h.name)).shares as { key_id: string }[];
+        if (shares.some((s) => s.key_id === key.key_ID)) return false;
+      }
+      return true;
+    });
+    // susan is on the same KME as sunny: not "not found" (400) but "not yours" (401).
+    const susan = await decGet("sam", key.key_ID, "susan");
+    expectError(susan, 401);
+    expect(JSON.stringify(susan.data)).not.toContain(key.key);
   });
 
   it("empty key_IDs or a missing key_ID query: 400", async () => {
