@@ -236,7 +236,8 @@ class Started {
     const saes = this.topology.allEncryptors();
     this.pairs = saes.flatMap((m) => saes.filter((s) => s !== m).map((s) => [m, s] as const));
     const out = new CapturedOutput();
-    const code = await runCli(["--config", this.configFile, "--state-dir", this.stateDir, "start"], { out });
+    // One process per node, as earlier runs were measured.
+    const code = await runCli(["--config", this.configFile, "--state-dir", this.stateDir, "start", "--processes", "separate"], { out });
     if (code !== 0) throw new FatalBenchError(`dske-cli start (${this.spec.id}) failed:\n${out.stdout}${out.stderr}`);
     // Up means a key pair goes through (registrations and first bundles done), within a minute.
     const deadline = performance.now() + 60_000;

@@ -295,7 +295,8 @@ async function main(): Promise<void> {
   const tStart = performance.now();
   console.log(`e2e bench: default topology on ports ${BASE_PORT}-${BASE_PORT + 9}, state in ${stateDir}`);
   const refBefore = await referenceHttpCpuMs();
-  await cli("start");
+  // One process per node, as every earlier e2e.json row was measured (bench/lean.ts compares both modes).
+  await cli("start", "--processes", "separate");
   try {
     const rows: Row[] = [];
     const psrd: { scenario: string; keys: number; bytes: number; per_key: number }[] = [];

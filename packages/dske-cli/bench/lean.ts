@@ -1,7 +1,7 @@
 /**
  * Lean nodes (issue 16): memory per node and start-up time of the default topology (5 hubs,
- * 5 clients) with one process per node (`processes: separate`, the default) and with the nodes in
- * one node host process (`processes: shared`), measured side by side in one run.
+ * 5 clients) with one process per node (`processes: separate`) and with the nodes in
+ * one node host process (`processes: shared`, the default), measured side by side in one run.
  *
  * Per mode:
  * - start: wall time of `dske-cli start` (the built bin, as an operator runs it) until every node

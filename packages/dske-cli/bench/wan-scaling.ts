@@ -95,7 +95,8 @@ async function one(hubs: number, clients: number, httpUnit: number): Promise<Sca
   };
   const rss = () => [...topology.hubs, ...topology.clients].map((node) => rssMbOf(path.join(stateDir, "pids", `${node.name}.pid`)));
   try {
-    await cli("start");
+    // One process per node (per-node RSS below), as earlier runs were measured.
+    await cli("start", "--processes", "separate");
     await run(1000); // every client registered with every hub
     const idle = rss();
     const idle0 = nodeCpuMsOf(path.join(stateDir, "pids"));

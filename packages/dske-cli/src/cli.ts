@@ -29,6 +29,7 @@ import {
   logMaxFilesSchema,
   logMaxSizeSchema,
   PROCESS_MODES,
+  processModeOf,
   resolveStateDir,
   type DskeConfig,
   type ProcessMode,
@@ -192,7 +193,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .addOption(
       new Option(
         "--processes <mode>",
-        "separate: one process per node; shared: the file-store nodes of this host in one process, for less memory and a faster start (default: `processes:` of the config, else separate)",
+        "separate: one process per node; shared: the file-store nodes of this host in one process, for less memory and a faster start (default: `processes:` of the config, else shared, or separate with a restart policy)",
       ).choices(PROCESS_MODES),
     )
     .action(
@@ -209,13 +210,14 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
           ...(opts.processes ? { processes: opts.processes } : {}),
         });
         const restartPolicy = withPolicy(ctx.config.restart, opts.restart).policy;
-        if (ctx.config.processes === "shared" && restartPolicy !== "no") {
+        const mode = processModeOf(ctx.config, restartPolicy);
+        if (mode === "shared" && restartPolicy !== "no") {
           throw new CliError(
             `--restart ${restartPolicy} restarts one node's process, and with processes: shared the nodes share one: use --processes separate to have crashed nodes restarted`,
             2,
           );
         }
-        await ctx.manager.start(selection(ctx));
+        await ctx.manager.start(selection(ctx), mode);
         if (restartPolicy !== "no") {
           const s = ensureSupervisor(ctx.state, globals().config, opts.restart);
           out.line(

@@ -37,16 +37,25 @@ export const CONFIG_DEFAULTS = {
   log_max_size: "10M",
   log_max_files: 5,
   restart: RESTART_DEFAULTS,
-  processes: "separate",
 } as const;
 
 /**
- * `processes:` (and `start --processes`): one process per node (`separate`, the default, as the
- * reference runs them), or the file-store nodes of this host in one node host process (`shared`,
- * node-host.ts): a fraction of the memory and start-up time, but a crash takes all of them down.
+ * `processes:` (and `start --processes`): the file-store nodes of this host in one node host
+ * process (`shared`, node-host.ts: a fraction of the memory and start-up time, but a crash takes
+ * all of them down), or one process per node (`separate`, as the reference runs them). Absent:
+ * `shared`, unless a restart policy is set (it restarts one node's process): then `separate`
+ * (processModeOf).
  */
 export const PROCESS_MODES = ["separate", "shared"] as const;
 export type ProcessMode = (typeof PROCESS_MODES)[number];
+
+/** The process mode `start` uses: `processes:` if set, else shared, or separate under a restart policy (`policy`, default the config's). */
+export function processModeOf(
+  config: { readonly processes?: ProcessMode; readonly restart: { readonly policy: string } },
+  policy?: string,
+): ProcessMode {
+  return config.processes ?? ((policy ?? config.restart.policy) !== "no" ? "separate" : "shared");
+}
 
 /** Node log levels (`log_level`, the nodes' --log-level). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -185,7 +194,7 @@ export const configSchema = z
       restart: restartSchema,
       processes: z
         .enum(PROCESS_MODES, { error: `expected ${PROCESS_MODES.join(" or ")} (one process per node, or one per host)` })
-        .default(CONFIG_DEFAULTS.processes),
+        .optional(),
       hubs: z.array(hubSchema, { error: "expected a list of hubs (`- name: hank`)" }).min(1, { error: "expected at least one hub" }),
       clients: z
         .array(clientSchema, { error: "expected a list of clients (`- name: carol`)" })

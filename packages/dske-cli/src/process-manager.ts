@@ -13,6 +13,7 @@ import path from "node:path";
 import { certLayout, ensureCertificates, readTlsMaterial, setTlsEnabled, tlsEnabled, type TlsMaterial } from "./certs";
 import { certSansFor } from "./cert-sans";
 import { CliError } from "./errors";
+import { processModeOf, type ProcessMode } from "./config";
 import { humanLogLine } from "./log-format";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
@@ -201,7 +202,8 @@ export class ProcessManager {
   }
 
   /** Start the selected nodes (already running ones, and external ones, are left alone). */
-  async start(selection: Selection): Promise<void> {
+  /** Start the selected nodes; `mode`: how (default: the config's, processModeOf). */
+  async start(selection: Selection, mode: ProcessMode = processModeOf(this.opts.topology.config)): Promise<void> {
     const { topology, state } = this.opts;
     const ours = this.ours(selection, "started", true);
     if (ours.nodes.length === 0) return;
@@ -246,7 +248,7 @@ export class ProcessManager {
     state.writeKmeDirectory(topology.kmeDirectory());
     state.writeDistributionPlan(distributionPlan(topology, state, this.tlsMaterial !== undefined));
     const spawned: Spawned[] = [];
-    const hosted = this.hostable(toStart);
+    const hosted = this.hostable(toStart, mode);
     for (const node of toStart) {
       this.out.line(`Starting ${node.kind} ${node.name} on ${nodePlace(node)}`);
       if (!hosted.includes(node)) spawned.push(this.spawnNode(node));
@@ -266,8 +268,8 @@ export class ProcessManager {
    * PostgreSQL takes its database URL from its own environment, so it keeps its own process);
    * none when there are fewer than two.
    */
-  private hostable(nodes: readonly NodeSpec[]): NodeSpec[] {
-    if (this.opts.topology.config.processes !== "shared") return [];
+  private hostable(nodes: readonly NodeSpec[], mode: ProcessMode): NodeSpec[] {
+    if (mode !== "shared") return [];
     const hostable = nodes.filter((n) => n.storage?.kind !== "postgres");
     return hostable.length >= 2 ? hostable : [];
   }
@@ -297,15 +299,13 @@ export class ProcessManager {
     // The node names on the command line: isNodeProcessAlive(pid, NAME) knows the host as each of them.
     const args = [...prof, ...flags, nodeHostScript(), specFile, ...nodes.map((n) => n.name)];
     const logFroms = nodes.map((n) => (existsSync(state.logFile(n.name)) ? statSync(state.logFile(n.name)).size : 0));
-    for (const n of nodes) {
+    for (const [i, n] of nodes.entries()) {
       const line = { level: "info", time: new Date().toISOString(), kind: n.kind, node: n.name, source: "dske-cli", msg: "starting" };
-      writeFileSync(
-        state.logFile(n.name),
-        `${JSON.stringify({ ...line, host: specFile, command: [process.execPath, ...args].join(" ") })}\n`,
-        {
-          flag: "a",
-        },
-      );
+      // `args`: the node's own arguments (in the spec file), as its own process would get them.
+      const nodeLine = { ...line, host: specFile, command: [process.execPath, ...args].join(" "), args: spec.nodes[i].args.join(" ") };
+      writeFileSync(state.logFile(n.name), `${JSON.stringify(nodeLine)}\n`, {
+        flag: "a",
+      });
     }
     const fd = openSync(path.join(state.root, "logs", `host-${nodes[0].name}.log`), "a");
     try {

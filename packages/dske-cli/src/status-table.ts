@@ -275,7 +275,8 @@ export function formatStatusTable(results: readonly StatusResult[], rows: readon
   });
   const hostLines = [...hosts].map(
     ([pid, h]) =>
-      `  process ${pid} hosts ${h.nodes} nodes (${h.names.length < h.nodes ? `here: ${h.names.join(", ")}` : h.names.join(", ")}), ${human(h.rss)} RSS in all; RSS above is each one's share`,
+      // Within 100 columns: the rows' pid column says which nodes (no names here).
+      `  pid ${pid}: one process for ${h.nodes} nodes${h.names.length < h.nodes ? ` (${h.names.length} listed)` : ""}, ${human(h.rss)} RSS in all (RSS column: each node's share)`,
   );
   return [line(COLUMNS), ...cells.map(line), ...notes, ...hostLines];
 }

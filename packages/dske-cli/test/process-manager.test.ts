@@ -50,7 +50,8 @@ beforeAll(async () => {
   configFile = path.join(dir, "topo.yaml");
   writeFileSync(
     configFile,
-    `base_port: ${base}\nmin_nr_shares: 2\nhubs:\n  - name: hx\n  - name: hy\nclients:\n  - name: ca\n    encryptors:\n      - name: sa\n  - name: cb\n`,
+    // processes: separate: stand-in node scripts, one process each (a node host runs the real servers).
+    `base_port: ${base}\nprocesses: separate\nmin_nr_shares: 2\nhubs:\n  - name: hx\n  - name: hy\nclients:\n  - name: ca\n    encryptors:\n      - name: sa\n  - name: cb\n`,
   );
 });
 
@@ -257,7 +258,7 @@ describe("reference-implementation nodes are external", () => {
     extConfig = path.join(extDir, "topo.yaml");
     writeFileSync(
       extConfig,
-      `base_port: ${extBase}\nmin_nr_shares: 1\nallowed_auth_schemes: [gf128, hmac-sha256]\n` +
+      `base_port: ${extBase}\nprocesses: separate\nmin_nr_shares: 1\nallowed_auth_schemes: [gf128, hmac-sha256]\n` +
         "hubs:\n  - name: hx\n  - name: hr\n    implementation: reference\n" +
         "clients:\n  - name: ca\n    encryptors:\n      - name: sa\n  - name: cr\n    implementation: reference\n    encryptors:\n      - name: sr\n",
     );

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { runCli } from "../src/cli";
-import { parseConfig } from "../src/config";
+import { parseConfig, processModeOf } from "../src/config";
 import { CapturedOutput } from "../src/output";
 import { backoffMs, describeExit, RESTART_DEFAULTS, wantsRestart } from "../src/restart-policy";
 
@@ -78,9 +78,13 @@ describe("restart: in dske-config.yaml", () => {
 });
 
 describe("processes: in dske-config.yaml", () => {
-  it("separate by default; shared when asked", () => {
-    expect(parseConfig(NODES, "a.yaml").processes).toBe("separate");
-    expect(parseConfig(`processes: shared\n${NODES}`, "b.yaml").processes).toBe("shared");
+  it("shared by default, separate under a restart policy (config or --restart); what is written wins", () => {
+    expect(parseConfig(NODES, "a.yaml").processes).toBeUndefined();
+    expect(processModeOf(parseConfig(NODES, "a.yaml"))).toBe("shared");
+    expect(processModeOf(parseConfig(`restart: on-failure\n${NODES}`, "r.yaml"))).toBe("separate");
+    expect(processModeOf(parseConfig(NODES, "a.yaml"), "always")).toBe("separate"); // start --restart always
+    expect(processModeOf(parseConfig(`processes: shared\n${NODES}`, "b.yaml"))).toBe("shared");
+    expect(processModeOf(parseConfig(`processes: separate\n${NODES}`, "c.yaml"))).toBe("separate");
   });
 
   it("shared with a restart policy, or an unknown mode: the CLI names the file, the attribute and the fix", async () => {

@@ -18,7 +18,8 @@ const LOAD_MS = 30_000;
 jest.setTimeout(180_000);
 
 // Least stock demand 1 key/s: the stock checks below hold even where callers are 5× slower.
-const t = runningTopology(18600, { share_timeout_secs: 600, key_stock_min_rate: 1 });
+// processes: separate: the test kills single hubs and a client with -9.
+const t = runningTopology(18600, { share_timeout_secs: 600, key_stock_min_rate: 1, processes: "separate" });
 
 /** 8 (master, slave) pairs over the 5 SAEs of the default topology (every client takes part). */
 const PAIRS: [string, string][] = [

@@ -67,6 +67,23 @@ export class SystemTopology {
     return { code, out: out.lines, stdout: out.stdout, stderr: out.stderr };
   }
 
+  /**
+   * A node's command line as its process got it: its own process's, or, in a node host
+   * (`processes: shared`), the host's followed by the node's arguments from the host's spec file.
+   */
+  nodeArgv(name: string): string[] {
+    const pid = Number.parseInt(readFileSync(path.join(this.stateDir, "pids", `${name}.pid`), "utf8").trim(), 10);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
+      .split("\0")
+      .filter((a) => a !== "");
+    const host = argv.findIndex((a) => a.endsWith("node-host.js"));
+    if (host < 0) return argv;
+    const spec = JSON.parse(readFileSync(argv[host + 1], "utf8")) as { nodes: { name: string; args: string[] }[] };
+    const node = spec.nodes.find((n) => n.name === name);
+    if (node === undefined) throw new Error(`node ${name} is not in the node host's spec ${argv[host + 1]}`);
+    return [...argv, ...node.args];
+  }
+
   /** Run the built bin as a separate process (as a user does). */
   bin(...args: string[]): Promise<CliResult> {
     return new Promise((resolve) => {

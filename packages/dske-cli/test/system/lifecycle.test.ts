@@ -9,7 +9,8 @@ import { eventually, keyPair, SystemTopology, SYSTEM_TIMEOUT, UUID_RE, type Etsi
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
-const t = new SystemTopology(18100);
+// processes: separate: the reference's way, one process per node (shared-processes.test.ts covers the default).
+const t = new SystemTopology(18100, { processes: "separate" });
 const ports = Array.from({ length: 10 }, (_, i) => 18100 + i);
 
 afterAll(async () => {

@@ -25,9 +25,9 @@ test("dske-cli created the operator token: 64 lowercase hex + newline, mode 0600
   expect(readFileSync(file, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
   expect(statSync(file).mode & 0o777).toBe(0o600);
   for (const node of t.topology.nodes) {
-    const pid = readPidFile(path.join(t.stateDir, "pids", `${node.name}.pid`));
-    expect(pid).toBeDefined();
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    expect(readPidFile(path.join(t.stateDir, "pids", `${node.name}.pid`))).toBeDefined();
+    const argv = t.nodeArgv(node.name); // its process's, or (processes: shared) the host's and its spec entry
+    expect(argv.indexOf("--operator-token-file")).toBeGreaterThan(0);
     expect(argv[argv.indexOf("--operator-token-file") + 1]).toBe(file);
     expect(argv.join(" ")).not.toContain(token());
   }

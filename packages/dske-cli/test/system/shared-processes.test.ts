@@ -73,7 +73,7 @@ describe("processes: shared (one node host for the default topology)", () => {
       expect(Math.abs((v?.rss_bytes ?? 0) * 10 - (v?.process_rss_bytes ?? 0))).toBeLessThanOrEqual(10);
     }
     const table = await t.cli("status");
-    expect(table.out.some((l) => l.startsWith(`  process ${hostPid} hosts 10 nodes (`))).toBe(true);
+    expect(table.out.some((l) => l.startsWith(`  pid ${hostPid}: one process for 10 nodes, `))).toBe(true);
     // Filtered to one node: still its share of a process of 10 nodes.
     const one = await t.cli("--hub", "hank", "status", "--json");
     const hank = (JSON.parse(one.stdout) as { overview: Overview }).overview;

@@ -234,9 +234,11 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
     throw err;
   });
   server.keepAliveTimeout = 65_000;
-  if (plan) {
+  // Only for clients this hub issues bundles to (not, say, only reference clients, which take GET psrd).
+  const served = plan ? plan.clients.filter((c) => hub.accepts(c.name)).length : 0;
+  if (plan && served > 0) {
     distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
-    domainLogger.info("local distributor serving clients", { count: plan.clients.filter((c) => hub.accepts(c.name)).length });
+    domainLogger.info("local distributor serving clients", { count: served });
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
