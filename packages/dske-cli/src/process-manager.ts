@@ -201,8 +201,10 @@ export class ProcessManager {
     return { nodes, description: external.length === 0 && remote.length === 0 ? selection.description : describe(nodes) };
   }
 
-  /** Start the selected nodes (already running ones, and external ones, are left alone). */
-  /** Start the selected nodes; `mode`: how (default: the config's, processModeOf). */
+  /**
+   * Start the selected nodes (already running ones, and external ones, are left alone); `mode`:
+   * separate or shared (default: the config's, processModeOf).
+   */
   async start(selection: Selection, mode: ProcessMode = processModeOf(this.opts.topology.config)): Promise<void> {
     const { topology, state } = this.opts;
     const ours = this.ours(selection, "started", true);
