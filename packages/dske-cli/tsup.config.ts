@@ -21,7 +21,9 @@ export default defineConfig([
     dts: false,
     sourcemap: true,
     clean: false,
-    splitting: false,
+    // Splitting: bin.ts loads cli.ts (and zod, yaml, ...) with import() after it spawned the standby
+    // node host (standby-host.ts); in one file those imports would load first.
+    splitting: true,
     shims: true,
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },

@@ -5,8 +5,10 @@
  *
  * Per mode:
  * - start: wall time of `dske-cli start` (the built bin, as an operator runs it) until every node
- *   answers and every client is registered with every hub: the first start (fresh state dir: PSRD
- *   bundles issued and installed) and the median of 3 restarts (state kept).
+ *   answers and every client is registered with every hub: the median of 3 first starts (each on a
+ *   fresh state dir: PSRD bundles issued and installed) and of 3 restarts (state kept). Shared mode
+ *   also times 3 first starts without the standby host (DSKE_NO_STANDBY_HOST=1, standby-host.ts),
+ *   alternating with the others, for a same-run ratio.
  * - idle: RSS per node (the sum over the distinct node processes / 10) 5 s after a start, and
  *   where it went: /proc/PID/smaps_rollup (anonymous: V8 heaps, code and malloc; file-backed: the
  *   node executable and libraries, shared between processes and counted in each one's RSS) and
@@ -38,6 +40,8 @@ const LOAD_MS = Number(process.env.DSKE_BENCH_LOAD_MS ?? 15_000);
 const WARMUP_MS = Number(process.env.DSKE_BENCH_WARMUP_MS ?? 5_000);
 const CALLERS = 16;
 const RESTARTS = 3;
+/** First starts per mode (each on a fresh state dir); shared mode also as many without the standby host. */
+const FIRSTS = 3;
 const TARGETS = { idle_mb_per_node: 45, load_mb_per_node: 60, start_s: 1.5 };
 const MODES = ["separate", "shared"] as const;
 type Mode = (typeof MODES)[number];
@@ -46,10 +50,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-function run(args: string[]): Promise<number> {
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 180_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`dske-cli ${args.join(" ")} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve((performance.now() - t0) / 1000);
     });
@@ -107,8 +111,24 @@ async function measure(mode: Mode) {
   const topology = new Topology(loadConfig(configFile));
   const cli = (...args: string[]) => run(["--config", configFile, "--state-dir", stateDir, ...args]);
   const startArgs = ["start", "--processes", mode];
+  // First starts: each on a fresh state dir of its own (PSRD issued and installed), stopped after.
+  // Shared mode also without the standby host (standby-host.ts), alternating, for a same-run ratio.
+  const firsts: number[] = [];
+  const firstsNoStandby: number[] = [];
+  for (let i = 0; i < FIRSTS - 1; i++) {
+    for (const env of mode === "shared" ? [{}, { DSKE_NO_STANDBY_HOST: "1" }] : [{}]) {
+      const fresh = ["--config", configFile, "--state-dir", path.join(dir, `first-${i}-${Object.keys(env).length}`)];
+      (Object.keys(env).length === 0 ? firsts : firstsNoStandby).push(await run([...fresh, ...startArgs], env));
+      await run([...fresh, "stop"]);
+    }
+  }
+  if (mode === "shared") {
+    const fresh = ["--config", configFile, "--state-dir", path.join(dir, "first-no-standby")];
+    firstsNoStandby.push(await run([...fresh, ...startArgs], { DSKE_NO_STANDBY_HOST: "1" }));
+    await run([...fresh, "stop"]);
+  }
   try {
-    const first = await cli(...startArgs);
+    firsts.push(await cli(...startArgs));
     const restarts: number[] = [];
     for (let i = 0; i < RESTARTS; i++) {
       await cli("stop");
@@ -167,7 +187,14 @@ async function measure(mode: Mode) {
     return {
       mode,
       node_processes: pids.length,
-      start_first_s: round(first, 2),
+      start_first_s: round(median(firsts), 2),
+      start_firsts_s: firsts.map((x) => round(x, 2)),
+      ...(firstsNoStandby.length > 0
+        ? {
+            start_first_no_standby_s: round(median(firstsNoStandby), 2),
+            start_firsts_no_standby_s: firstsNoStandby.map((x) => round(x, 2)),
+          }
+        : {}),
       start_restart_median_s: round(median(restarts), 2),
       start_restarts_s: restarts.map((x) => round(x, 2)),
       idle: {

@@ -1,5 +1,9 @@
 /** The `dske-cli` executable. */
-import { runCli } from "./cli";
+import { spawnStandbyHost, wantsStandbyHost } from "./standby-host";
+
+// A `start` spawns the node host before dske-cli loads the rest of itself (standby-host.ts).
+if (wantsStandbyHost(process.argv.slice(2))) spawnStandbyHost();
+const { runCli } = await import("./cli");
 
 // `dske-cli status | head`: a closed pipe ends the output quietly, not with a stack trace.
 for (const stream of [process.stdout, process.stderr]) {

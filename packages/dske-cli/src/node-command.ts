@@ -22,15 +22,6 @@ export function defaultServerScript(kind: NodeKind): string {
   return path.join(path.dirname(pkgJson), "dist", "server.js");
 }
 
-/**
- * `<@dske/cli dir>/dist/node-host.js`: the node host of `processes: shared` (node-host.ts). Resolved
- * through the package's own name, so that it is found from the bin, the library and its tests alike.
- */
-export function nodeHostScript(): string {
-  const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve("@dske/cli/package.json")), "dist", "node-host.js");
-}
-
 export function serverScript(kind: NodeKind, overrides: ServerScripts = {}): string {
   return overrides[kind] ?? defaultServerScript(kind);
 }

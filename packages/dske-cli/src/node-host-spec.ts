@@ -37,3 +37,16 @@ export function readNodeHostSpec(file: string): NodeHostSpec {
   }
   return parsed.data;
 }
+
+/**
+ * What dske-cli hands a standby host (standby-host.ts) on its stdin: the arguments a fresh host
+ * would get (spec file, node names), the command line it would show, its working directory, and
+ * the file its stdout and stderr would go to.
+ */
+export const standbyHandoverSchema = z.object({
+  argv: z.array(z.string().min(1)).min(2),
+  title: z.string().min(1),
+  cwd: z.string().min(1),
+  output: z.string().min(1),
+});
+export type StandbyHandover = z.infer<typeof standbyHandoverSchema>;

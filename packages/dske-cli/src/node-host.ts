@@ -17,11 +17,12 @@
  *   `fatal` in every node's log and the host exits 1: all its nodes crash together, which is the
  *   price of sharing a process (the README's "One process per host").
  */
-import { readFileSync, rmSync } from "node:fs";
+import { openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import type { Readable } from "node:stream";
 import { openNodeLog, type NodeLog } from "@dske/server";
 import { parseHubArgs, startHubServer, CliUsageError } from "@dske/hub";
 import { parseClientArgs, pinoLogger, startClientServer } from "@dske/client";
-import { readNodeHostSpec, type HostedNode } from "./node-host-spec";
+import { readNodeHostSpec, standbyHandoverSchema, type HostedNode, type StandbyHandover } from "./node-host-spec";
 
 interface Running {
   readonly node: HostedNode;
@@ -155,4 +156,58 @@ export async function runNodeHost(argv: readonly string[] = process.argv.slice(2
     setTimeout(() => process.exit(1), 2000).unref();
     void Promise.all(running.map((r) => r.log.close())).finally(() => process.exit(1));
   });
+}
+
+/** The handover on `input` (a standby's stdin), or undefined at end of input without one. */
+export async function readHandover(input: Readable): Promise<StandbyHandover | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`standby handover: not JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
+  const parsed = standbyHandoverSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`standby handover: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** From now on, what is written to `streams` (the host's stdout and stderr) is appended to `file`. */
+export function redirectOutput(file: string, streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  const fd = openSync(file, "a", 0o600);
+  const write = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
+    const data =
+      typeof chunk === "string"
+        ? Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8")
+        : (chunk as Uint8Array);
+    try {
+      writeSync(fd, data);
+    } catch {
+      // The log file is gone or full: output is lost, the nodes go on.
+    }
+    const done = typeof encoding === "function" ? encoding : cb;
+    if (typeof done === "function") (done as () => void)();
+    return true;
+  };
+  for (const stream of streams) stream.write = write;
+}
+
+/**
+ * A standby node host (standby-host.ts): wait for the handover on `input`, then run the nodes it
+ * names as a fresh host would (its title, working directory and output file first). At end of
+ * input without a handover, return without starting anything.
+ */
+export async function runStandbyHost(input: Readable = process.stdin, options: NodeHostOptions = {}): Promise<void> {
+  const handover = await readHandover(input);
+  if (handover === undefined) return;
+  redirectOutput(handover.output);
+  process.title = handover.title;
+  process.chdir(handover.cwd);
+  await runNodeHost(handover.argv, options);
 }

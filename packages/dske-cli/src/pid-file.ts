@@ -33,7 +33,9 @@ export function isNodeProcessAlive(pid: number, nodeName: string): boolean {
   const cmdlineFile = `/proc/${pid}/cmdline`;
   if (!existsSync("/proc/self/cmdline")) return true;
   try {
-    const args = readFileSync(cmdlineFile, "utf8").split("\0");
+    // A node host started as a standby shows its title as one string (standby-host.ts): split at
+    // spaces too (node names have none).
+    const args = readFileSync(cmdlineFile, "utf8").split(/[\0 ]/);
     // A zombie has an empty cmdline: it is dead for our purposes.
     if (args.length === 0 || args[0] === "") return false;
     // A replica (`hank#2`) runs as its hub (`hank`); its own pid file tells it from the others.

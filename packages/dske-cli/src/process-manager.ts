@@ -17,8 +17,9 @@ import { processModeOf, type ProcessMode } from "./config";
 import { humanLogLine } from "./log-format";
 import { probeNode, requestStop, type OperatorCredential, type ProbeResult } from "./mgmt";
 import { ensureOperatorToken, readOperatorToken } from "./operator-token";
-import { distributionPlan, nodeArgs, nodeEnv, nodeHostScript, serverScript, type ServerScripts } from "./node-command";
-import type { NodeHostSpec } from "./node-host-spec";
+import { distributionPlan, nodeArgs, nodeEnv, serverScript, type ServerScripts } from "./node-command";
+import type { NodeHostSpec, StandbyHandover } from "./node-host-spec";
+import { diagnosticNodeFlags, nodeHostScript, releaseStandbyHost, takeStandbyHost, TITLE_ROOM } from "./standby-host";
 import type { Output } from "./output";
 import { describeProcess, isNodeProcessAlive, readPidFile, removePidFile, signalNode, writePidFile } from "./pid-file";
 import { isPortFree } from "./ports";
@@ -251,6 +252,7 @@ export class ProcessManager {
     state.writeDistributionPlan(distributionPlan(topology, state, this.tlsMaterial !== undefined));
     const spawned: Spawned[] = [];
     const hosted = this.hostable(toStart, mode);
+    if (hosted.length === 0) releaseStandbyHost();
     for (const node of toStart) {
       this.out.line(`Starting ${node.kind} ${node.name} on ${nodePlace(node)}`);
       if (!hosted.includes(node)) spawned.push(this.spawnNode(node));
@@ -279,7 +281,8 @@ export class ProcessManager {
   /**
    * Spawn one node host (node-host.ts) for `nodes`, detached, with its spec under `<state>/hosts`;
    * every node gets the host's pid in its pid file. The host's own stdout/stderr go to
-   * `<state>/logs/host-FIRST.log`; each node writes its own log as on its own.
+   * `<state>/logs/host-FIRST.log`; each node writes its own log as on its own. The standby host
+   * that bin.ts spawned takes the nodes where there is one (standby-host.ts); else a fresh host.
    */
   spawnHost(nodes: readonly NodeSpec[]): Spawned[] {
     const { topology, state } = this.opts;
@@ -296,27 +299,37 @@ export class ProcessManager {
     mkdirSync(hostsDir, { recursive: true, mode: 0o700 });
     const specFile = path.join(hostsDir, `${nodes[0].name}.json`);
     writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
-    const flags = (process.env.DSKE_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.startsWith("--"));
-    const prof = process.env.DSKE_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DSKE_CPU_PROF_DIR}`] : [];
     // The node names on the command line: isNodeProcessAlive(pid, NAME) knows the host as each of them.
-    const args = [...prof, ...flags, nodeHostScript(), specFile, ...nodes.map((n) => n.name)];
+    const hostArgv = [specFile, ...nodes.map((n) => n.name)];
+    const args = [...diagnosticNodeFlags(), nodeHostScript(), ...hostArgv];
+    const command = [process.execPath, ...args].join(" ");
+    // The standby host spawned by bin.ts (standby-host.ts), unless this start needs other settings.
+    const standby = this.opts.env === undefined && command.length <= TITLE_ROOM ? takeStandbyHost() : undefined;
     const logFroms = nodes.map((n) => (existsSync(state.logFile(n.name)) ? statSync(state.logFile(n.name)).size : 0));
     for (const [i, n] of nodes.entries()) {
       const line = { level: "info", time: new Date().toISOString(), kind: n.kind, node: n.name, source: "dske-cli", msg: "starting" };
       // `args`: the node's own arguments (in the spec file), as its own process would get them.
-      const nodeLine = { ...line, host: specFile, command: [process.execPath, ...args].join(" "), args: spec.nodes[i].args.join(" ") };
+      const nodeLine = { ...line, host: specFile, command, args: spec.nodes[i].args.join(" "), standby_host: standby !== undefined };
       writeFileSync(state.logFile(n.name), `${JSON.stringify(nodeLine)}\n`, {
         flag: "a",
       });
     }
-    const fd = openSync(path.join(state.root, "logs", `host-${nodes[0].name}.log`), "a");
+    const output = path.join(state.root, "logs", `host-${nodes[0].name}.log`);
+    const fd = standby === undefined ? openSync(output, "a") : undefined;
     try {
-      const child = spawn(process.execPath, args, {
-        detached: true,
-        stdio: ["ignore", fd, fd],
-        cwd: state.root,
-        env: { ...process.env, ...this.opts.env },
-      });
+      let child;
+      if (standby !== undefined) {
+        const handover: StandbyHandover = { argv: hostArgv, title: command, cwd: state.root, output };
+        standby.stdin?.end(`${JSON.stringify(handover)}\n`);
+        child = standby;
+      } else {
+        child = spawn(process.execPath, args, {
+          detached: true,
+          stdio: ["ignore", fd, fd],
+          cwd: state.root,
+          env: { ...process.env, ...this.opts.env },
+        });
+      }
       if (child.pid === undefined) throw new CliError(`could not start the node host of ${describe(nodes)} (spawn failed)`);
       const pid = child.pid;
       const spawned = nodes.map((node, i): Spawned => ({ node, pid, logFrom: logFroms[i] }));
@@ -327,7 +340,7 @@ export class ProcessManager {
       for (const n of nodes) writePidFile(state.pidFile(n.name), pid);
       return spawned;
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
@@ -335,12 +348,7 @@ export class ProcessManager {
   spawnNode(node: NodeSpec): Spawned {
     const { topology, state } = this.opts;
     const script = serverScript(node.kind, this.opts.scripts);
-    // DSKE_CPU_PROF_DIR (diagnostics, e.g. for the e2e bench): every node writes a V8 CPU profile there on exit.
-    const prof = process.env.DSKE_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.DSKE_CPU_PROF_DIR}`] : [];
-    // DSKE_NODE_FLAGS (diagnostics): extra Node/V8 flags for every node, e.g. "--trace-deopt --perf-basic-prof"
-    // (flags that NODE_OPTIONS does not allow).
-    const flags = (process.env.DSKE_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.startsWith("--"));
-    const args = [...prof, ...flags, script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
+    const args = [...diagnosticNodeFlags(), script, ...nodeArgs(node, topology, state, this.tlsMaterial !== undefined)];
     const logFile = state.logFile(node.name);
     const fd = openSync(logFile, "a");
     const logFrom = statSync(logFile).size;
@@ -372,10 +380,16 @@ export class ProcessManager {
     const pending = new Set(spawned);
     let nextNotice = Date.now() + this.t.stillWaitingEveryMs;
     const failures: string[] = [];
+    // Hubs of this start that answered: up for the clients' readiness checks while their process
+    // runs (its exit event, or /proc, says otherwise), without a status call per round.
+    const answered = new Set<Spawned>();
     while (pending.size > 0) {
       // One probe per node and round: the clients' readiness checks share the hubs' answers (each
       // status call costs the nodes CPU while they are still starting).
       const round = new Map<NodeSpec, Promise<ProbeResult>>();
+      for (const s of answered) {
+        if (s.exit === undefined && s.goneSince === undefined) round.set(s.node, Promise.resolve({ state: "up", status: undefined }));
+      }
       const probe = (n: NodeSpec): Promise<ProbeResult> => {
         let p = round.get(n);
         if (p === undefined) {
@@ -413,6 +427,7 @@ export class ProcessManager {
           const r = await probe(s.node);
           if (r.state === "up" && (await this.isReady(s.node, r.status, probe))) {
             pending.delete(s);
+            if (s.node.kind === "hub") answered.add(s);
             // Progress while waiting: one line per node as it becomes ready.
             this.out.line(`${capitalised(s.node)} ${s.node.name} is up (${spawned.length - pending.size} of ${spawned.length})`);
           }

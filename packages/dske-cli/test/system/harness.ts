@@ -4,7 +4,7 @@
  * servers (packages/dske-hub|dske-client/dist/server.js), and plain HTTP helpers for ETSI calls.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -73,8 +73,9 @@ export class SystemTopology {
    */
   nodeArgv(name: string): string[] {
     const pid = Number.parseInt(readFileSync(path.join(this.stateDir, "pids", `${name}.pid`), "utf8").trim(), 10);
+    // A node host started as a standby shows its title, one string with spaces (standby-host.ts).
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8")
-      .split("\0")
+      .split(/[\0 ]/)
       .filter((a) => a !== "");
     const host = argv.findIndex((a) => a.endsWith("node-host.js"));
     if (host < 0) return argv;
@@ -215,4 +216,20 @@ export function runningTopology(
     await t.cli("stop");
   }, SYSTEM_TIMEOUT);
   return t;
+}
+
+/** Pids of standby hosts never handed over whose working directory is `dir` (the bin's, per topology). */
+export function standbysIn(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!argv.some((a) => a.endsWith("node-host.js")) || !argv.includes("--standby")) continue;
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }

@@ -11,7 +11,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { isPortFree } from "../../src/ports";
-import { BIN, eventually, REPO_ROOT, SystemTopology, SYSTEM_TIMEOUT, type CliResult } from "./harness";
+import { BIN, eventually, REPO_ROOT, standbysIn, SystemTopology, SYSTEM_TIMEOUT, type CliResult } from "./harness";
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
@@ -99,6 +99,8 @@ describe("errors that say what to do", () => {
         new RegExp(`client curtis: port 19769 \\(127\\.0\\.0\\.1:19769\\) is in use by pid ${holder.pid} \\(.*port-squatter\\)`),
       );
       expect(r.stderr).toContain("stop that program, or move the topology to free ports");
+      // The standby node host bin.ts spawned for this start (standby-host.ts) ends with it.
+      await eventually("no standby node host left", () => Promise.resolve(standbysIn(t.dir).length === 0));
 
       const s = await t.bin("--client", "curtis", "stop");
       expect(s.code).toBe(0);

@@ -56,7 +56,7 @@ describe("processes: shared (one node host for the default topology)", () => {
       expect(parsed.some((p) => p.msg === "listening" && p.host_pid === hostPid)).toBe(true);
     }
     // The host's command line: the node host script and every node's name.
-    const cmdline = readFileSync(`/proc/${hostPid}/cmdline`, "utf8").split("\0");
+    const cmdline = readFileSync(`/proc/${hostPid}/cmdline`, "utf8").split(/[\0 ]/);
     expect(cmdline.some((a) => a.endsWith(path.join("dist", "node-host.js")))).toBe(true);
     expect(names.every((n) => cmdline.includes(n))).toBe(true);
   });
