@@ -111,24 +111,22 @@ async function measure(mode: Mode) {
   const topology = new Topology(loadConfig(configFile));
   const cli = (...args: string[]) => run(["--config", configFile, "--state-dir", stateDir, ...args]);
   const startArgs = ["start", "--processes", mode];
-  // First starts: each on a fresh state dir of its own (PSRD issued and installed), stopped after.
-  // Shared mode also without the standby host (standby-host.ts), alternating, for a same-run ratio.
+  // First starts (PSRD issued and installed): FIRSTS - 1 on fresh state dirs of their own, stopped
+  // after, and the last on the state dir the rest of the run uses. Shared mode also as many without
+  // the standby host (standby-host.ts), alternating, for a same-run ratio.
   const firsts: number[] = [];
   const firstsNoStandby: number[] = [];
-  for (let i = 0; i < FIRSTS - 1; i++) {
-    for (const env of mode === "shared" ? [{}, { DSKE_NO_STANDBY_HOST: "1" }] : [{}]) {
-      const fresh = ["--config", configFile, "--state-dir", path.join(dir, `first-${i}-${Object.keys(env).length}`)];
-      (Object.keys(env).length === 0 ? firsts : firstsNoStandby).push(await run([...fresh, ...startArgs], env));
-      await run([...fresh, "stop"]);
-    }
-  }
-  if (mode === "shared") {
-    const fresh = ["--config", configFile, "--state-dir", path.join(dir, "first-no-standby")];
-    firstsNoStandby.push(await run([...fresh, ...startArgs], { DSKE_NO_STANDBY_HOST: "1" }));
+  const startFresh = async (name: string, env: NodeJS.ProcessEnv = {}) => {
+    const fresh = ["--config", configFile, "--state-dir", path.join(dir, name)];
+    const s = await run([...fresh, ...startArgs], env);
     await run([...fresh, "stop"]);
-  }
+    return s;
+  };
   try {
-    firsts.push(await cli(...startArgs));
+    for (let i = 0; i < FIRSTS; i++) {
+      if (mode === "shared") firstsNoStandby.push(await startFresh(`first-${i}-no-standby`, { DSKE_NO_STANDBY_HOST: "1" }));
+      firsts.push(i < FIRSTS - 1 ? await startFresh(`first-${i}`) : await cli(...startArgs));
+    }
     const restarts: number[] = [];
     for (let i = 0; i < RESTARTS; i++) {
       await cli("stop");

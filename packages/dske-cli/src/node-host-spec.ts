@@ -30,10 +30,15 @@ export function readNodeHostSpec(file: string): NodeHostSpec {
   } catch (err) {
     throw new Error(`node host spec ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const parsed = nodeHostSpecSchema.safeParse(raw);
+  return checked(nodeHostSpecSchema, raw, `node host spec ${file}`);
+}
+
+/** `raw` as `schema` says, or an error `WHAT: PATH: PROBLEM` naming its first problem. */
+export function checked<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`node host spec ${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new Error(`${what}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -22,7 +22,7 @@ import type { Readable } from "node:stream";
 import { openNodeLog, type NodeLog } from "@dske/server";
 import { parseHubArgs, startHubServer, CliUsageError } from "@dske/hub";
 import { parseClientArgs, pinoLogger, startClientServer } from "@dske/client";
-import { readNodeHostSpec, standbyHandoverSchema, type HostedNode, type StandbyHandover } from "./node-host-spec";
+import { checked, readNodeHostSpec, standbyHandoverSchema, type HostedNode, type StandbyHandover } from "./node-host-spec";
 
 interface Running {
   readonly node: HostedNode;
@@ -170,12 +170,7 @@ export async function readHandover(input: Readable): Promise<StandbyHandover | u
   } catch (err) {
     throw new Error(`standby handover: not JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const parsed = standbyHandoverSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`standby handover: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  }
-  return parsed.data;
+  return checked(standbyHandoverSchema, raw, "standby handover");
 }
 
 /** From now on, what is written to `streams` (the host's stdout and stderr) is appended to `file`. */
