@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
+import { nodeProgram } from "../../scripts/tsup-node-program.mjs";
 
 export default defineConfig([
   {
@@ -15,8 +16,7 @@ export default defineConfig([
   {
     // The bin (package.json "bin": dist/bin.js): ESM only (the package is "type": "module"), with
     // a shebang, bundled on its own; no CJS twin and no declarations (nothing imports it).
-    // The node host (`processes: shared`, node-host.ts) is a second entry: spawned by `start`.
-    entry: { bin: "src/bin.ts", "node-host": "src/node-host-bin.ts" },
+    entry: { bin: "src/bin.ts" },
     format: ["esm"],
     dts: false,
     sourcemap: true,
@@ -28,4 +28,8 @@ export default defineConfig([
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },
   },
+  // The node host (`processes: shared`, node-host.ts), spawned by `start`: one file with every module
+  // it runs inlined (scripts/tsup-node-program.mjs says why); its load is on the critical path of
+  // `dske-cli start`, which hands it the nodes once it has loaded.
+  nodeProgram({ "node-host": "src/node-host-bin.ts" }),
 ]);

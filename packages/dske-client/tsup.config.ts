@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
+import { nodeProgram } from "../../scripts/tsup-node-program.mjs";
 
 export default defineConfig([
   {
@@ -9,13 +10,7 @@ export default defineConfig([
     clean: false,
     target: "node20",
   },
-  {
-    // The bin stays at dist/server.js (package.json "bin"; dske-cli spawns it by that path).
-    entry: { server: "src/bin/server.ts" },
-    format: ["esm"],
-    sourcemap: true,
-    clean: false,
-    target: "node20",
-    banner: { js: "#!/usr/bin/env node" },
-  },
+  // The bin stays at dist/server.js (package.json "bin"; dske-cli spawns it by that path): one file
+  // with every module it runs inlined (scripts/tsup-node-program.mjs says why).
+  nodeProgram({ server: "src/bin/server.ts" }),
 ]);

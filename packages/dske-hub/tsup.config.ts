@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
+import { nodeProgram } from "../../scripts/tsup-node-program.mjs";
 
 export default defineConfig([
   {
@@ -9,17 +10,8 @@ export default defineConfig([
     clean: false,
     target: "node20",
   },
-  {
-    // The bin (dist/server.js, package.json "bin") and the test-only server with fault injection
-    // (dist/test-server.js, left out of the package by "files"): ESM with a shebang, each bundled
-    // on its own, so the bin cannot contain the test code.
-    entry: { server: "src/bin/server.ts", "test-server": "src/testing/test-server.ts" },
-    format: ["esm"],
-    dts: false,
-    sourcemap: true,
-    clean: false,
-    splitting: false,
-    target: "node20",
-    banner: { js: "#!/usr/bin/env node" },
-  },
+  // The bin (dist/server.js, package.json "bin") and the test-only server with fault injection
+  // (dist/test-server.js, left out of the package by "files"): each one file with every module it
+  // runs inlined (scripts/tsup-node-program.mjs says why), so the bin cannot contain the test code.
+  nodeProgram({ server: "src/bin/server.ts", "test-server": "src/testing/test-server.ts" }),
 ]);

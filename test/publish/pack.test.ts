@@ -549,4 +549,23 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     expect(client.stdout).toMatch(/Usage: dske-client/);
     expect(client.stdout).toContain("--hubs");
   });
+
+  it("the node host bundle (dist/node-host.js) loads from the installed @dske/cli: every module it inlines, and Swagger UI's files found through @dske/server", () => {
+    const host = path.join(project, "node_modules", "@dske", "cli", "dist", "node-host.js");
+    // A standby host that gets no handover exits 0 once it has loaded everything; a module that
+    // cannot be found or evaluated makes it exit non-zero, saying which.
+    const r = spawnSync(process.execPath, [host, "--standby"], { cwd: project, input: "", encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const text = fs.readFileSync(host, "utf8");
+    expect(text).toContain('import.meta.resolve("@dske/server")');
+    // Nothing outside Node's own modules is imported, nor required by the inlined CommonJS
+    // modules (pg-native only on demand, which nothing here makes).
+    const required = [...text.matchAll(/__require\("([^"]+)"\)/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThan(0); // the scan sees the inlined modules' requires
+    const outside = [...importedPackages(text), ...required].filter(
+      (n) => !n.startsWith("node:") && !builtinModules.includes(n.split("/")[0]),
+    );
+    expect([...new Set(outside)]).toEqual(["pg-native"]);
+  });
 });

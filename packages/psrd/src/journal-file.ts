@@ -4,7 +4,7 @@
  * atomic rewrite used by compaction, and the small file helpers the on-disk store shares.
  */
 import { crc32 } from "node:zlib";
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { countFsync } from "./io-stats.js";
 
 export const RECORD_SIZE = 32;
@@ -157,6 +157,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Remove a file if it is there. `unlink`, not `rm({force})`: rm validates its options with an
+ * lstat and walks the path as a tree (two more calls per file); opening a pool removes two
+ * leftover names that are almost never there.
+ */
 export async function removeIfExists(path: string): Promise<void> {
-  await rm(path, { force: true });
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }

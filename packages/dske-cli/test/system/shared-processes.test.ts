@@ -81,6 +81,29 @@ describe("processes: shared (one node host for the default topology)", () => {
     expect(Math.abs((hank.rss_bytes ?? 0) * 10 - (hank.process_rss_bytes ?? 0))).toBeLessThanOrEqual(10);
   });
 
+  it("/docs, its offline Swagger UI files, /redoc and /openapi.json are served by the hosted nodes (the host is one bundled file)", async () => {
+    for (const n of [t.topology.hubs[0], t.topology.clients[0]]) {
+      const base = `http://127.0.0.1:${n.port}`;
+      const page = await fetch(`${base}/docs`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      // The page names its own copies of Swagger UI's files, and each is there.
+      const assets = [...html.matchAll(/(?:src|href)="([^"]*\/docs\/assets\/[^"]+)"/g)].map((m) => m[1]);
+      expect(assets.some((a) => a.endsWith("swagger-ui-bundle.js"))).toBe(true);
+      for (const a of assets) {
+        const r = await fetch(`${base}${a}`);
+        expect([a, r.status]).toEqual([a, 200]);
+        expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(0);
+      }
+      const bundle = await fetch(`${base}${assets.find((a) => a.endsWith("swagger-ui-bundle.js")) ?? ""}`);
+      expect(bundle.headers.get("content-type")).toMatch(/javascript/);
+      expect((await bundle.text()).length).toBeGreaterThan(100_000);
+      expect((await fetch(`${base}/redoc`)).status).toBe(200);
+      const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi?: string };
+      expect(doc.openapi).toMatch(/^3\./);
+    }
+  });
+
   it("key pairs around every client that hosts an encryptor (each through its own KME)", async () => {
     const saes = t.topology.clients.flatMap((c) => c.encryptors.slice(0, 1));
     expect(saes.length).toBeGreaterThanOrEqual(2);
