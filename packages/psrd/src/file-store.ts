@@ -133,6 +133,9 @@ export class FileStore implements PsrdStore {
     const metaPath = join(dir, "meta.json");
     const dataPath = join(dir, "data.bin");
     const journalPath = join(dir, "journal.bin");
+    // A pool never created in this store (a first start creates 125): no leftovers to remove,
+    // nothing to read or replay.
+    if (!(await exists(dir))) return this.createPool(name, owner, dir, dataPath, journalPath);
     await removeIfExists(metaPath + ".tmp");
     await removeIfExists(journalPath + ".tmp");
 
@@ -233,6 +236,38 @@ export class FileStore implements PsrdStore {
         written: all,
         records,
         end: journalEnd,
+        compactAfter: this.compactAfter,
+        zeroSyncMs: this.zeroSyncMs,
+      });
+      return { pool, backend };
+    } catch (e) {
+      await data.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * A new, empty pool in a directory that did not exist: the same files as loadPool's path for a
+   * pool without meta.json (an empty data file, an empty journal), in about a third of the file
+   * operations. Nothing is synced: an empty pool has nothing to keep, so its files become durable
+   * with its first block (FilePoolBackend.persistBlock). A crash in between leaves a directory
+   * without meta.json, which loadPool's other path opens as a new pool.
+   */
+  private async createPool(name: string, owner: PoolOwner, dir: string, dataPath: string, journalPath: string): Promise<OpenPool> {
+    await mkdir(dir, { recursive: true });
+    const data = await open(dataPath, "w+");
+    try {
+      const meta: Meta = { version: 1, name, owner, blocks: [] };
+      const backend = new FilePoolBackend(dir, meta, data, this.poolsDir);
+      const pool = new PsrdPool({ name, owner, backend, audit: this.audit, leaseBytes: this.leaseBytes });
+      pool.loadDone();
+      backend.journal = await Journal.open({
+        path: journalPath,
+        dir,
+        hooks: backend,
+        written: [],
+        records: 0,
+        end: 0,
         compactAfter: this.compactAfter,
         zeroSyncMs: this.zeroSyncMs,
       });

@@ -406,6 +406,33 @@ describe("FileStore: a new pool reaches the disk with its first block", () => {
     }
   });
 
+  test("a pool never seen (no directory) and one whose creation crashed right after its directory get the same files, and work the same", async () => {
+    const { mkdirSync, readdirSync } = await import("node:fs");
+    mkdirSync(poolDir("C")); // a crash inside the creation of C, after its mkdir
+    const fresh = await store.openPool("F", "local");
+    const crashed = await store.openPool("C", "local");
+    const files = (name: string) =>
+      readdirSync(poolDir(name))
+        .sort()
+        .map((f) => [f, statSync(join(poolDir(name), f)).size]);
+    expect(files("F")).toEqual([
+      ["data.bin", 0],
+      ["journal.bin", 0],
+    ]);
+    expect(files("C")).toEqual(files("F"));
+    for (const P of [fresh, crashed]) {
+      await P.addBlock(B1, D1, { keyPrefix: 16 });
+      await P.allocate(100, "x");
+    }
+    await store.close();
+    store = await FileStore.open(dir);
+    for (const name of ["F", "C"]) {
+      const P = await store.openPool(name, "local");
+      // The block's 16-byte key prefix counts as used, with the 100 bytes allocated.
+      expect(P.stats()).toMatchObject({ blocks: 1, size: D1.length, used: 16 + 100 });
+    }
+  });
+
   test("after a crash, a pool that never got a block opens empty, and one whose first block was written without its meta.json is wiped", async () => {
     await store.openPool("E", "local");
     await store.openPool("W", "local");
