@@ -229,16 +229,7 @@ export class FileStore implements PsrdStore {
         records = await writeJournalAtomically(journalPath, dir, snapshotRecords(all));
         journalEnd = records * RECORD_SIZE;
       }
-      backend.journal = await Journal.open({
-        path: journalPath,
-        dir,
-        hooks: backend,
-        written: all,
-        records,
-        end: journalEnd,
-        compactAfter: this.compactAfter,
-        zeroSyncMs: this.zeroSyncMs,
-      });
+      backend.journal = await this.openJournal(backend, dir, journalPath, all, records, journalEnd);
       return { pool, backend };
     } catch (e) {
       await data.close().catch(() => undefined);
@@ -261,21 +252,33 @@ export class FileStore implements PsrdStore {
       const backend = new FilePoolBackend(dir, meta, data, this.poolsDir);
       const pool = new PsrdPool({ name, owner, backend, audit: this.audit, leaseBytes: this.leaseBytes });
       pool.loadDone();
-      backend.journal = await Journal.open({
-        path: journalPath,
-        dir,
-        hooks: backend,
-        written: [],
-        records: 0,
-        end: 0,
-        compactAfter: this.compactAfter,
-        zeroSyncMs: this.zeroSyncMs,
-      });
+      backend.journal = await this.openJournal(backend, dir, journalPath, [], 0, 0);
       return { pool, backend };
     } catch (e) {
       await data.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** The journal of a pool being opened (in `dir`): `records` whole records up to byte `end`, `written` per block. */
+  private openJournal(
+    backend: FilePoolBackend,
+    dir: string,
+    path: string,
+    written: IntervalSet[],
+    records: number,
+    end: number,
+  ): Promise<Journal> {
+    return Journal.open({
+      path,
+      dir,
+      hooks: backend,
+      written,
+      records,
+      end,
+      compactAfter: this.compactAfter,
+      zeroSyncMs: this.zeroSyncMs,
+    });
   }
 
   async deletePool(name: string): Promise<void> {
