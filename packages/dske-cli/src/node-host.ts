@@ -35,7 +35,8 @@ interface Running {
 /** A node that could not start (its log already says why). */
 class StartFailed extends Error {}
 
-async function startNode(node: HostedNode): Promise<Running> {
+/** `clientsListening`: resolves once the host's clients listen (or failed to start); hubs start their local distributor then. */
+async function startNode(node: HostedNode, clientsListening: Promise<void>): Promise<Running> {
   if (node.kind === "hub") {
     let config;
     try {
@@ -47,7 +48,12 @@ async function startNode(node: HostedNode): Promise<Running> {
     let resolveStopped = () => {};
     const stopped = new Promise<void>((r) => (resolveStopped = r));
     try {
-      const running = await startHubServer(config, { logger: log.logger, onStopped: resolveStopped, processMetrics: true });
+      const running = await startHubServer(config, {
+        logger: log.logger,
+        onStopped: resolveStopped,
+        processMetrics: true,
+        distributeAfter: clientsListening,
+      });
       log.logger.info({ url: running.url, host_pid: process.pid }, "listening");
       const stop = () => running.stop().then(resolveStopped);
       return { node, log, stop, stopped };
@@ -111,8 +117,13 @@ export async function runNodeHost(argv: readonly string[] = process.argv.slice(2
   }
   // Hubs first: a client registers with its hubs as soon as it listens, and one that finds a hub
   // not yet listening retries only after a backoff (clients on their own processes race the same way).
-  const hubs = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "hub").map(startNode));
-  const clients = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "client").map(startNode));
+  // The hubs' local distributors start once the clients listen, so that their first reading of a
+  // client's PSRD needs finds it (no refused connections, no backoff to wait out).
+  let clientsStarted = (): void => undefined;
+  const clientsListening = new Promise<void>((resolve) => (clientsStarted = resolve));
+  const hubs = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "hub").map((n) => startNode(n, clientsListening)));
+  const clients = await Promise.allSettled(spec.nodes.filter((n) => n.kind === "client").map((n) => startNode(n, clientsListening)));
+  clientsStarted();
   const results = [...hubs, ...clients];
   const running = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));

@@ -90,6 +90,9 @@ describe("the node host", () => {
       .filter((l) => l.msg === "cannot start");
     expect(fatal).toHaveLength(1);
     expect(fatal[0].error).toContain(`--port ${BASE + 5} is already in use`);
+    // The hub that started was stopped before its local distributor was due (once the host's
+    // clients listen): it never started one.
+    expect(logs.join("")).not.toContain("local distributor started");
   });
 
   it("a spec file that is not JSON, or lacks its nodes: the error names the file and the field", () => {

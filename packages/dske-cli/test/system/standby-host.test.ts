@@ -11,6 +11,20 @@ import { eventually, standbysIn, SystemTopology, SYSTEM_TIMEOUT } from "./harnes
 
 jest.setTimeout(SYSTEM_TIMEOUT);
 
+interface LogLine {
+  msg?: string;
+  time: string;
+  kind?: string;
+  standby_host?: boolean;
+}
+
+function logLines(t: SystemTopology, node: string): LogLine[] {
+  return readFileSync(path.join(t.stateDir, "logs", `${node}.log`), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
 function startingLines(t: SystemTopology): { standby_host?: boolean }[] {
   return t.topology.nodes.map((n) => {
     const lines = readFileSync(path.join(t.stateDir, "logs", `${n.name}.log`), "utf8")
@@ -30,6 +44,18 @@ describe("the standby node host", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(startingLines(shared).every((l) => l.standby_host === true)).toBe(true);
+    // The hubs' local distributors start once the host's clients listen: their first reading of
+    // each client's PSRD needs finds it (no refused connection, no warning, no backoff).
+    const lines = shared.topology.nodes.map((n) => ({ node: n, lines: logLines(shared, n.name) }));
+    const lastListening = Math.max(
+      ...lines.filter((l) => l.node.kind === "client").map((l) => Date.parse(l.lines.find((x) => x.msg === "listening")?.time ?? "")),
+    );
+    for (const hub of lines.filter((l) => l.node.kind === "hub")) {
+      const started = hub.lines.find((x) => x.msg === "local distributor started");
+      expect(started).toBeDefined();
+      expect(Date.parse(started?.time ?? "")).toBeGreaterThanOrEqual(lastListening);
+      expect(hub.lines.filter((x) => x.msg === "reading the PSRD needs of client failed; retrying")).toEqual([]);
+    }
     const hostPid = Number.parseInt(readFileSync(path.join(shared.stateDir, "pids", "hank.pid"), "utf8"), 10);
     const raw = readFileSync(`/proc/${hostPid}/cmdline`, "utf8");
     // Spawned with the room for its title, which now names every node.

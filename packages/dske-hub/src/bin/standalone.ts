@@ -61,6 +61,13 @@ export interface StartHubServerOptions {
    * it (the test server adds its fault injection here, ../testing/test-server.ts).
    */
   setup?: (context: { hub: Hub; app: Express; logger: Logger }) => void;
+  /**
+   * Start the local distributor (--distribution-plan) once this resolves, not as soon as the hub
+   * listens. The node host passes a promise it resolves once its clients listen: a distributor
+   * started before them only finds closed ports, logs a warning per client and retries after a
+   * backoff that grows while they start. Not started if the hub was stopped meanwhile.
+   */
+  distributeAfter?: Promise<void>;
 }
 
 /** Open the FileStore and the hub under the state dir and listen. */
@@ -237,8 +244,13 @@ export async function startHubServer(config: HubServerConfig, options: StartHubS
   // Only for clients this hub issues bundles to (not, say, only reference clients, which take GET psrd).
   const served = plan ? plan.clients.filter((c) => hub.accepts(c.name)).length : 0;
   if (plan && served > 0) {
-    distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
-    domainLogger.info("local distributor serving clients", { count: served });
+    const distribute = (): void => {
+      if (stopping !== undefined) return;
+      distribution = startDistribution({ hub, plan, operatorToken, ...distributorTls, logger: domainLogger });
+      domainLogger.info("local distributor serving clients", { count: served });
+    };
+    if (options.distributeAfter === undefined) distribute();
+    else void options.distributeAfter.then(distribute);
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
