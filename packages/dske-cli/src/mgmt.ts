@@ -66,11 +66,23 @@ function refusal(status: number, url: string, data: unknown): string {
 }
 
 /** Ask a node for its status; never throws. */
-export async function probeNode(node: NodeSpec, timeoutMs = 2000, credential?: OperatorCredential): Promise<ProbeResult> {
+export async function probeNode(
+  node: NodeSpec,
+  timeoutMs = 2000,
+  credential?: OperatorCredential,
+  /** A client's status as a long poll: answered once it is ready, or after this many ms (within the timeout too). */
+  waitReadyMs?: number,
+): Promise<ProbeResult> {
   const { base, httpsAgent } = operatorTarget(node, credential);
   const url = `${base}/mgmt/v1/status`;
   try {
-    const res = await jsonRequest(url, { method: "GET", timeoutMs, agent, httpsAgent, headers: operatorHeaders(credential) });
+    const res = await jsonRequest(waitReadyMs === undefined ? url : `${url}?wait_ready_ms=${waitReadyMs}`, {
+      method: "GET",
+      timeoutMs: timeoutMs + (waitReadyMs ?? 0),
+      agent,
+      httpsAgent,
+      headers: operatorHeaders(credential),
+    });
     if (res.status === 200 && typeof res.data === "object" && res.data !== null) {
       return { state: "up", status: res.data };
     }

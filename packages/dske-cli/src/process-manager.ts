@@ -107,6 +107,11 @@ export interface Spawned {
 
 /** How long a spawned node may look gone in /proc, with no 'exit' event, before it counts as dead. */
 const EXIT_EVENT_GRACE_MS = 5000;
+/**
+ * Longest long poll of a starting client's status (wait_ready_ms): it answers as soon as the
+ * client is ready; until then the round waits (a client that dies meanwhile closes the connection).
+ */
+const READY_WAIT_MS = 1000;
 
 export class ProcessManager {
   private readonly t: ManagerTimeouts;
@@ -167,8 +172,8 @@ export class ProcessManager {
   }
 
   /** Probe a node: is it up and really the node we expect (status name matches)? */
-  async probe(node: NodeSpec): Promise<ProbeResult> {
-    const r = await probeNode(node, 2000, this.credential);
+  async probe(node: NodeSpec, waitReadyMs?: number): Promise<ProbeResult> {
+    const r = await probeNode(node, 2000, this.credential, waitReadyMs);
     if (r.state === "up") {
       const name = (r.status as { name?: unknown }).name;
       if (name !== wireName(node)) {
@@ -383,7 +388,9 @@ export class ProcessManager {
     // Hubs of this start that answered: up for the clients' readiness checks while their process
     // runs (its exit event, or /proc, says otherwise), without a status call per round.
     const answered = new Set<Spawned>();
+    const plainOnly = new Set<Spawned>();
     while (pending.size > 0) {
+      const roundStart = Date.now();
       // One probe per node and round: the clients' readiness checks share the hubs' answers (each
       // status call costs the nodes CPU while they are still starting).
       const round = new Map<NodeSpec, Promise<ProbeResult>>();
@@ -424,7 +431,17 @@ export class ProcessManager {
           // count as down, and the client as ready before it registered with that hub.
           const hubsStarting = s.node.kind === "client" && [...pending].some((p) => p.node.kind === "hub");
           if (hubsStarting) return;
-          const r = await probe(s.node);
+          // A client whose hubs all answer is asked with a long poll: it answers as soon as it is
+          // ready (registered, PSRD both ways), so the start ends then, not at the next round.
+          // Not while one of its hubs is down: it would not be ready before the long poll ends.
+          const hubsUp =
+            s.node.kind === "client" && (await Promise.all(this.opts.topology.hubsOf(s.node).map(probe))).every((h) => h.state === "up");
+          // A node that does not answer the long poll with its status (another implementation
+          // may refuse the query) is asked plainly from then on.
+          let r =
+            hubsUp && !plainOnly.has(s) ? await this.probe(s.node, Math.max(0, Math.min(READY_WAIT_MS, deadline - Date.now()))) : undefined;
+          if (r?.state === "foreign") plainOnly.add(s);
+          if (r === undefined || r.state === "foreign") r = await probe(s.node);
           if (r.state === "up" && (await this.isReady(s.node, r.status, probe))) {
             pending.delete(s);
             if (s.node.kind === "hub") answered.add(s);
@@ -446,7 +463,9 @@ export class ProcessManager {
         }
         break;
       }
-      await sleep(this.t.pollMs);
+      // Rounds at least pollMs apart (a long poll that answered early, e.g. from an older client
+      // that ignores wait_ready_ms, must not make this loop spin).
+      await sleep(Math.max(0, roundStart + this.t.pollMs - Date.now()));
     }
     if (failures.length > 0) throw new CliError(failures.join("\n"));
   }

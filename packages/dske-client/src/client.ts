@@ -38,6 +38,8 @@ export type { ClientOptions, ClientPsrdOptions, GatherOptions } from "./client-o
 
 /** Max wait for first registrations still in flight when a request arrives right after start. */
 const STARTUP_WAIT_MS = 5000;
+/** How often `whenReady` looks at the hubs' registration and pools (in memory, microseconds a look). */
+const READY_LOOK_MS = 5;
 
 export class Client {
   readonly name: string;
@@ -226,6 +228,22 @@ export class Client {
   /** The local distributor's long poll: PSRD needs of the hubs' pools (each handed over once). */
   psrdNeeds(waitMs: number, signal?: AbortSignal, hubName?: string): Promise<PsrdNeed[]> {
     return this.needBoard.wait(waitMs, signal, hubName);
+  }
+
+  /** Ready with every hub (PeerHub.ready): registered, with PSRD in both directions. */
+  get ready(): boolean {
+    return this.peerHubs.every((h) => h.ready);
+  }
+
+  /**
+   * Resolves once the client is ready or after `waitMs`, whichever is first, or when `signal`
+   * aborts (the management status' long poll). Looks every READY_LOOK_MS: a look reads memory only.
+   */
+  async whenReady(waitMs: number, signal?: AbortSignal): Promise<void> {
+    const until = Date.now() + waitMs;
+    while (!this.ready && !this.stopped && !signal?.aborted && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(READY_LOOK_MS, Math.max(0, until - Date.now()))));
+    }
   }
 
   /** Install the bundles waiting in the inbox, then register with every hub (in the background, retrying while a hub is down). */

@@ -258,6 +258,11 @@ export class PeerHub {
   pools(): Promise<{ local: Pool; peer: Pool }> {
     return this.psrd.pools();
   }
+  /** Registered, with PSRD in both directions: keys can use this hub (what `dske-cli start` waits for). */
+  get ready(): boolean {
+    return this.registered && (this.poolStats("local")?.available ?? 0) > 0 && (this.poolStats("peer")?.available ?? 0) > 0;
+  }
+
   poolStats(kind: PoolKind): PoolStats | undefined {
     return this.psrd.poolStats(kind);
   }

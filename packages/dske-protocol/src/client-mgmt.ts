@@ -85,6 +85,14 @@ export const InstallBundleResponseSchema = z.object({
   client_owned_bytes: z.int(),
   hub_owned_bytes: z.int(),
 });
+export const ClientStatusQuerySchema = z.object({
+  /**
+   * Answer once the client is ready (registered with every hub, PSRD in both directions of each)
+   * or after this many ms, whichever is first; the answer is the status either way. Without it,
+   * at once. `dske-cli start` waits for its clients this way instead of polling.
+   */
+  wait_ready_ms: z.coerce.number().pipe(z.int().min(0).max(30_000)).optional(),
+});
 export const PsrdNeedsQuerySchema = z.object({
   wait_ms: z.coerce.number().pipe(z.int().min(0).max(30_000)).default(0),
   /** Only the needs of this hub (a hub's local distributor asks for its own). */

@@ -48,7 +48,7 @@ import { parseDecKeysBody, parseDecKeysQuery, parseEncKeysBody, parseEncKeysQuer
 import type { KeyContainer } from "@dske/protocol";
 import { silentLogger, type Logger } from "../logger.js";
 import { BundleInstallError } from "../bundle-installer.js";
-import { InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "@dske/protocol";
+import { ClientStatusQuerySchema, InstallBundleRequestSchema, PsrdNeedsQuerySchema, ResetHubPsrdRequestSchema } from "@dske/protocol";
 
 export interface ClientRouterOptions {
   client: Client;
@@ -272,7 +272,15 @@ export function createClientRouter(options: ClientRouterOptions): ClientRouter {
 
   const mgmt = express.Router();
   mgmt.use(jsonWritesOnly());
-  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, operator, (_req, res) => {
+  registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.status, operator, async (req, res) => {
+    const q = ClientStatusQuerySchema.safeParse(req.query);
+    if (!q.success) throw badRequest("invalid query: wait_ready_ms must be an integer from 0 to 30000", [{ field: "wait_ready_ms" }]);
+    if (q.data.wait_ready_ms !== undefined) {
+      const abort = new AbortController();
+      res.on("close", () => abort.abort());
+      await client.whenReady(q.data.wait_ready_ms, abort.signal);
+      if (abort.signal.aborted) return;
+    }
     res.json({ ...client.mgmtStatus(), ...transportStatus(mode), ...(options.insecure ? { insecure: true } : {}) });
   });
   registerRoute(mgmt, "", CLIENT_MGMT_ROUTES.installBundle, operator, express.json({ limit: "16kb" }), async (req, res) => {

@@ -23,6 +23,7 @@ import {
   ClientStopResponseSchema,
   InstallBundleRequestSchema,
   InstallBundleResponseSchema,
+  ClientStatusQuerySchema,
   PsrdNeedsQuerySchema,
   PsrdNeedsResponseSchema,
   ResetHubPsrdRequestSchema,
@@ -123,10 +124,14 @@ export const CLIENT_MGMT_ROUTES = {
     method: "get",
     path: "/status",
     summary: "Client status: peer hubs, registrations, PSRD pool levels, key counts (never key bytes); operator only",
+    description:
+      "With wait_ready_ms, a long poll: answers once the client is registered with every hub with PSRD both ways, or after wait_ready_ms.",
     tags: [MGMT],
     security: "operator",
+    query: ClientStatusQuerySchema,
     responses: {
       200: { description: "Status", body: named("ClientStatus", ClientMgmtStatusSchema) },
+      400: error("wait_ready_ms is not an integer from 0 to 30000"),
       401: error("No operator credential (token, or the operator certificate under mutual TLS), or management disabled"),
       403: error("Wrong operator token or certificate, or a cross-site request"),
     },
