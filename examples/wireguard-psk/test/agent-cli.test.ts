@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseAgentOptions } from "../src/agent-options";
 import { setPresharedKey } from "../src/wg";
+import { childProgram } from "../../../test/support/child-program";
 
 const EXAMPLE_DIR = path.resolve(__dirname, "..");
 const PUB = "qri/k6IAxvirqWh/FCQ8m6bg8LzdkvnG6kHtdVHCYho=";
@@ -27,7 +28,7 @@ function agent(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", path.join("src", "agent.ts"), ...args],
+      [childProgram(path.join(EXAMPLE_DIR, "src", "agent.ts")), ...args],
       { cwd: EXAMPLE_DIR, timeout: 60_000 },
       (err, _out, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stderr }),
     );

@@ -15,6 +15,7 @@ import { capturingLogger, EtsiApi } from "@dske/protocol";
 import { ClientUsageError, parseClientArgs, startClientServer } from "../src/bin/standalone";
 import { LOOPBACK_SANS, makeTestCa, type TestCa } from "../../dske-hub/test/tls-certs";
 import { waitFor } from "./harness";
+import { childProgram } from "../../../test/support/child-program";
 
 const repoRoot = path.resolve(__dirname, "../../..");
 const TOKEN = "c".repeat(64);
@@ -49,7 +50,7 @@ function freePort(): Promise<number> {
 
 /** Spawn a bin from its sources; resolves with the URL it prints once listening. */
 function run(bin: "dske-hub" | "dske-client", args: readonly string[]): Promise<{ url: string; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", `packages/${bin}/src/bin/server.ts`, ...args], {
+  const child = spawn(process.execPath, [childProgram(`packages/${bin}/src/bin/server.ts`), ...args], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -5,6 +5,7 @@ import { HubApi } from "@dske/protocol";
 import { CliUsageError, parseHubArgs, startHubServer } from "../src/bin/standalone";
 import { destroyBundleFile, openBundle, readBundleFile } from "@dske/distributor";
 import { bytes, clientMirror, decryptShare, encryptShare, installOpened, useTempDir } from "./helpers";
+import { childProgram } from "../../../test/support/child-program";
 
 const KEY = "5b0e4c8a-aaaa-4bbb-8ccc-000000000001";
 const repoRoot = path.resolve(__dirname, "../../..");
@@ -186,9 +187,7 @@ describe("standalone server with FileStore", () => {
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const startProcess = async () => {
       const args = [
-        "--import",
-        "tsx",
-        "packages/dske-hub/src/bin/server.ts",
+        childProgram("packages/dske-hub/src/bin/server.ts"),
         "hank",
         "--port",
         "0",
@@ -254,7 +253,7 @@ describe("standalone server with FileStore", () => {
   });
 
   test("the bin reports bad options and exits 2", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/bin/server.ts", "hank", "--port", "x"], {
+    const child = spawn(process.execPath, [childProgram("packages/dske-hub/src/bin/server.ts"), "hank", "--port", "x"], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
     });

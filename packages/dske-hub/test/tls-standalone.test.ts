@@ -13,6 +13,7 @@ import path from "node:path";
 import { HubApi, HubApiError } from "@dske/protocol";
 import { parseHubArgs } from "../src/bin/standalone";
 import { LOOPBACK_SANS, makeTestCa, type TestCa, type TestCertFiles } from "./tls-certs";
+import { childProgram } from "../../../test/support/child-program";
 
 const repoRoot = path.resolve(__dirname, "../../..");
 const TOKEN = "f".repeat(64);
@@ -52,7 +53,7 @@ interface HubProcess {
 
 /** Run the hub bin; resolves with its URL once it listens, or with its exit code and stderr if it exits first. */
 function runHub(args: readonly string[]): Promise<HubProcess | { code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/dske-hub/src/bin/server.ts", ...args], {
+  const child = spawn(process.execPath, [childProgram("packages/dske-hub/src/bin/server.ts"), ...args], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
   });

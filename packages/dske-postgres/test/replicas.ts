@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { Fragment } from "@dske/psrd";
+import { childProgram } from "../../../test/support/child-program";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const CHILD = "packages/dske-postgres/test/fixtures/replica-child.ts";
@@ -15,7 +16,7 @@ export interface ReplicaRun {
 }
 
 export function spawnReplica(args: string[]): ReplicaRun {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [childProgram(CHILD), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   const waiters: { text: string; resolve: () => void }[] = [];

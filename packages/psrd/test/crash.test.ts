@@ -14,6 +14,7 @@ import { replayJournal } from "../src/journal.js";
 import { encodePoolName } from "../src/pool-name.js";
 import { IntervalSet } from "../src/interval-set.js";
 import { blockData, must, prng, uuidFor } from "./helpers.js";
+import { childProgram } from "../../../test/support/child-program";
 
 /** FileStore's pools are PsrdPools (whose test hooks isConsumed and blockMetas are used here). */
 function asPsrdPool(pool: Pool): PsrdPool {
@@ -36,7 +37,7 @@ interface RunResult {
 
 function runChild(dir: string, run: number, seed: number, killAfterMs: number): Promise<RunResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, String(run), String(seed)], {
+    const child = spawn(process.execPath, [childProgram(CHILD), dir, String(run), String(seed)], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -54,7 +55,7 @@ function runChild(dir: string, run: number, seed: number, killAfterMs: number): 
       }
     };
     child.stdout.on("data", onReady);
-    // Only if a child hangs: under load, tsx start-up alone can take over 10 s.
+    // Only if a child hangs (generous: a loaded machine starts children slowly).
     const hard = setTimeout(() => child.kill("SIGKILL"), 90_000);
     child.on("error", fail);
     child.on("close", (code, signal) => {
