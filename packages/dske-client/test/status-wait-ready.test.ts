@@ -68,6 +68,16 @@ describe("the client status with wait_ready_ms", () => {
     const r = await status(carol.port, "?wait_ready_ms=50");
     expect(r.status).toBe(200);
     expect((r.body as ClientMgmtStatus).peer_hubs[0].registered).toBe(false);
+    // The operator's route, long poll or not: without the token, 401 at once (nothing waits).
+    const anonymous = await new Promise<number>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port: carol?.port, path: "/client/carol/mgmt/v1/status?wait_ready_ms=30000" }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on("error", reject);
+    });
+    expect(anonymous).toBe(401);
     for (const bad of ["abc", "-1", "30001", "1.5"]) {
       const b = await status(carol.port, `?wait_ready_ms=${bad}`);
       expect(b.status).toBe(400);
