@@ -240,10 +240,19 @@ export class Client {
    * aborts (the management status' long poll). Looks every READY_LOOK_MS: a look reads memory only.
    */
   async whenReady(waitMs: number, signal?: AbortSignal): Promise<void> {
-    const until = Date.now() + waitMs;
-    while (!this.ready && !this.stopped && !signal?.aborted && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(READY_LOOK_MS, Math.max(0, until - Date.now()))));
+    await this.lookUntil(() => this.ready || this.stopped, Date.now() + waitMs, READY_LOOK_MS, signal);
+  }
+
+  /**
+   * Look at `done` every `everyMs` until it holds (true), or until the epoch ms `until` passes or
+   * `signal` aborts (false). Each look reads memory only (registrations, pool levels).
+   */
+  private async lookUntil(done: () => boolean, until: number, everyMs: number, signal?: AbortSignal): Promise<boolean> {
+    while (!done()) {
+      if (signal?.aborted || Date.now() >= until) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, until - Date.now()))));
     }
+    return true;
   }
 
   /** Install the bundles waiting in the inbox, then register with every hub (in the background, retrying while a hub is down). */
@@ -277,10 +286,9 @@ export class Client {
 
   /** Wait until at least `count` hubs (default all) are registered. */
   async whenRegistered(count = this.peerHubs.length, timeoutMs = 60_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.peerHubs.filter((h) => h.registered).length < count) {
-      if (Date.now() > until) throw new Error(`only ${this.peerHubs.filter((h) => h.registered).length} of ${count} hubs registered`);
-      await new Promise((r) => setTimeout(r, 20));
+    const registered = () => this.peerHubs.filter((h) => h.registered).length;
+    if (!(await this.lookUntil(() => registered() >= count, Date.now() + timeoutMs, 20))) {
+      throw new Error(`only ${registered()} of ${count} hubs registered`);
     }
   }
 
@@ -289,14 +297,8 @@ export class Client {
    * hubs whose first registration attempt has not failed, instead of failing with "not registered".
    */
   private async settleStartup(): Promise<void> {
-    const until = Date.now() + STARTUP_WAIT_MS;
-    while (
-      this.peerHubs.some((h) => h.registrationPending) &&
-      this.peerHubs.filter((h) => h.registered).length < this.peerHubs.length &&
-      Date.now() < until
-    ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const settled = () => !this.peerHubs.some((h) => h.registrationPending) || this.peerHubs.every((h) => h.registered);
+    await this.lookUntil(settled, Date.now() + STARTUP_WAIT_MS, 10);
   }
 
   /** Stop: background work finishes, stores flushed. Does NOT unregister (restart keeps state). */
