@@ -43,6 +43,12 @@ test("without the operator credential: status and metrics 401 at every hub and c
     expect((status.data as { message: string }).message).toMatch(/operator credential/);
     expect(JSON.stringify(status.data)).not.toMatch(/peer_clients|peer_hubs|key_id|slave_sae/);
     expect([node.name, (await t.http.get(`${base}/mgmt/v1/status`, { headers: wrong })).status]).toEqual([node.name, 403]);
+    if (node.kind === "client") {
+      // The status long poll (wait_ready_ms) is the same operator route: refused at once, nothing waits.
+      const poll = `${base}/mgmt/v1/status?wait_ready_ms=30000`;
+      expect([node.name, (await t.http.get(poll, { timeout: 10_000 })).status]).toEqual([node.name, 401]);
+      expect([node.name, (await t.http.get(poll, { headers: wrong, timeout: 10_000 })).status]).toEqual([node.name, 403]);
+    }
     for (const url of [`${base}/metrics`, `${root}/metrics`]) {
       const m = await t.http.get(url, { responseType: "text" });
       expect([url, m.status]).toEqual([url, 401]);
