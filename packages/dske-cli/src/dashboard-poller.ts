@@ -3,7 +3,9 @@
  * status and its metrics (clients: key counters; every node: its process start time, to see
  * restarts), hand the round to the DashboardModel and publish the
  * snapshot to the listeners. Rounds never overlap; a slow or dead node costs at most the probe
- * timeout. Never throws from the loop.
+ * timeout. A node whose probe times out keeps its last answer until it has not answered for
+ * `downAfterMs`: a busy node is slow, not down (a refused connection shows it down at once).
+ * Never throws from the loop.
  */
 import http from "node:http";
 import { loadAxios } from "./lazy-axios";
@@ -16,6 +18,13 @@ export interface DashboardPollerOptions {
   pollMs?: number;
   /** Per-node request time limit (default: the smaller of 800 ms and the poll period). */
   timeoutMs?: number;
+  /**
+   * A node that answered before and whose probe now times out is shown with its last answer
+   * until it has not answered for this long (default 3000 ms, and at least the time limit).
+   */
+  downAfterMs?: number;
+  /** The clock (tests may replace it). */
+  now?: () => number;
   /** Sliding window for key rates (default 10 s). */
   rateWindowMs?: number;
   /** Span of the sparklines (default 60 s). */
@@ -61,6 +70,10 @@ export async function fetchNodeMetrics(node: NodeSpec, timeoutMs: number, creden
 export class DashboardPoller {
   readonly pollMs: number;
   private readonly timeoutMs: number;
+  private readonly downAfterMs: number;
+  private readonly now: () => number;
+  /** Each node's last answered observation and when it came. */
+  private readonly lastAnswer = new Map<string, { at: number; observation: NodeObservation }>();
   private readonly model: DashboardModel;
   private readonly listeners = new Set<SnapshotListener>();
   private latestSnapshot: DashboardSnapshot | undefined;
@@ -74,6 +87,8 @@ export class DashboardPoller {
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? Math.min(800, this.pollMs);
+    this.downAfterMs = Math.max(options.downAfterMs ?? 3000, this.timeoutMs);
+    this.now = options.now ?? Date.now;
     this.model = new DashboardModel(topology, {
       pollMs: this.pollMs,
       rateWindowMs: options.rateWindowMs,
@@ -99,11 +114,18 @@ export class DashboardPoller {
     const observations = await Promise.all(
       this.topology.nodes.map(async (node): Promise<NodeObservation> => {
         const p = await probe(node, this.timeoutMs, this.options.credential);
+        const last = this.lastAnswer.get(node.name);
+        if (p.state === "down" && p.detail.startsWith("ETIMEDOUT") && last !== undefined && this.now() - last.at < this.downAfterMs) {
+          return last.observation;
+        }
         const m = p.state === "up" ? await metrics(node, this.timeoutMs, this.options.credential) : undefined;
-        return m === undefined ? { node, probe: p } : { node, probe: p, metrics: m };
+        const observation: NodeObservation = m === undefined ? { node, probe: p } : { node, probe: p, metrics: m };
+        if (p.state === "up") this.lastAnswer.set(node.name, { at: this.now(), observation });
+        else this.lastAnswer.delete(node.name);
+        return observation;
       }),
     );
-    const snapshot = this.model.update(observations, Date.now());
+    const snapshot = this.model.update(observations, this.now());
     this.latestSnapshot = snapshot;
     for (const l of this.listeners) {
       try {

@@ -8,6 +8,7 @@ import { linkLevelName, poolLevelName, psrdThresholds } from "../src/dashboard-l
 import { METRIC_NAMES, pairKeyCounts, parsePrometheusText, processStartMs } from "../src/dashboard-metrics";
 import { DashboardModel, type DashboardSnapshot, type NodeObservation } from "../src/dashboard-model";
 import { RateTracker } from "../src/dashboard-rates";
+import { DashboardPoller } from "../src/dashboard-poller";
 import { startDashboardServer } from "../src/dashboard-server";
 import { CliError } from "../src/errors";
 import type { ProbeResult } from "../src/mgmt";
@@ -504,6 +505,43 @@ function get(url: string, cookie?: string): Promise<{ status: number; type: stri
       .on("error", reject);
   });
 }
+
+describe("DashboardPoller", () => {
+  it("a node whose probe times out keeps its last answer for downAfterMs; refused, or silent longer, it is down", async () => {
+    let clock = 0;
+    let helen: ProbeResult = up(hubStatus("helen"));
+    const probe = (n: NodeSpec): Promise<ProbeResult> => {
+      if (n.name === "helen") return Promise.resolve(helen);
+      if (n.kind === "hub") return Promise.resolve(up(hubStatus(n.name)));
+      return Promise.resolve(up(clientStatus(n.name, [...n.encryptors], 0, 0)));
+    };
+    const poller = new DashboardPoller(topology, {
+      pollMs: 1000,
+      downAfterMs: 3000,
+      now: () => clock,
+      probe,
+      metrics: () => Promise.resolve(undefined),
+    });
+    const helenAt = async (ms: number) => {
+      clock = ms;
+      return defined((await poller.pollOnce()).hubs[1], "helen");
+    };
+    expect(await helenAt(0)).toMatchObject({ name: "helen", state: "up" });
+    const timedOut: ProbeResult = { state: "down", detail: "ETIMEDOUT: timeout of 800ms exceeded" };
+    helen = timedOut;
+    // Slow, not down: within 3 s of its last answer, her last answer stands.
+    expect(await helenAt(1000)).toMatchObject({ name: "helen", state: "up" });
+    expect(await helenAt(2999)).toMatchObject({ name: "helen", state: "up" });
+    expect(await helenAt(3000)).toEqual({ name: "helen", port: 9101, state: "down", detail: timedOut.detail, restarts: 0 });
+    // Down stays down while she times out; an answer brings her back.
+    expect(await helenAt(3500)).toMatchObject({ state: "down" });
+    helen = up(hubStatus("helen"));
+    expect(await helenAt(4000)).toMatchObject({ state: "up" });
+    // A refused connection is down at once, however recent the last answer.
+    helen = down;
+    expect(await helenAt(4100)).toEqual({ name: "helen", port: 9101, state: "down", detail: down.detail, restarts: 0 });
+  });
+});
 
 describe("dashboard server (fake nodes)", () => {
   let issued = 0;
