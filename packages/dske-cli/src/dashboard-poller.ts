@@ -115,7 +115,7 @@ export class DashboardPoller {
       this.topology.nodes.map(async (node): Promise<NodeObservation> => {
         const p = await probe(node, this.timeoutMs, this.options.credential);
         const last = this.lastAnswer.get(node.name);
-        if (p.state === "down" && p.detail.startsWith("ETIMEDOUT") && last !== undefined && this.now() - last.at < this.downAfterMs) {
+        if (p.state === "down" && p.timedOut === true && last !== undefined && this.now() - last.at < this.downAfterMs) {
           return last.observation;
         }
         const m = p.state === "up" ? await metrics(node, this.timeoutMs, this.options.credential) : undefined;

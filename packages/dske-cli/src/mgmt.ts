@@ -22,7 +22,8 @@ export type ProbeResult =
   | { readonly state: "up"; readonly status: unknown }
   /** Something answers on the port, but not this node's status route (another program or node). */
   | { readonly state: "foreign"; readonly detail: string }
-  | { readonly state: "down"; readonly detail: string };
+  /** Nothing answered; `timedOut` when the request ran out of time (the node may be busy, not gone). */
+  | { readonly state: "down"; readonly detail: string; readonly timedOut?: boolean };
 
 /** What proves the operator to the nodes of a topology. */
 export interface OperatorCredential {
@@ -88,7 +89,8 @@ export async function probeNode(
     }
     return { state: "foreign", detail: refusal(res.status, url, res.data) };
   } catch (err) {
-    return { state: "down", detail: describeHttpError(err) };
+    const detail = describeHttpError(err);
+    return (err as { code?: unknown } | null)?.code === "ETIMEDOUT" ? { state: "down", detail, timedOut: true } : { state: "down", detail };
   }
 }
 

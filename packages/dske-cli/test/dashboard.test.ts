@@ -1,5 +1,6 @@
 /** The dashboard's pieces without real nodes: rates, metrics parsing, the model, options, the HTTP server. */
 import http from "node:http";
+import net from "node:net";
 import { parseConfig } from "../src/config";
 import { parseDashboardOptions, runDashboard } from "../src/dashboard-command";
 import { RestartAwareCounters } from "../src/dashboard-counters";
@@ -11,7 +12,7 @@ import { RateTracker } from "../src/dashboard-rates";
 import { DashboardPoller } from "../src/dashboard-poller";
 import { startDashboardServer } from "../src/dashboard-server";
 import { CliError } from "../src/errors";
-import type { ProbeResult } from "../src/mgmt";
+import { probeNode, type ProbeResult } from "../src/mgmt";
 import { CapturedOutput } from "../src/output";
 import { Topology, type NodeSpec } from "../src/topology";
 import { defined } from "./defined";
@@ -527,7 +528,7 @@ describe("DashboardPoller", () => {
       return defined((await poller.pollOnce()).hubs[1], "helen");
     };
     expect(await helenAt(0)).toMatchObject({ name: "helen", state: "up" });
-    const timedOut: ProbeResult = { state: "down", detail: "ETIMEDOUT: timeout of 800ms exceeded" };
+    const timedOut: ProbeResult = { state: "down", detail: "ETIMEDOUT: timeout of 800ms exceeded", timedOut: true };
     helen = timedOut;
     // Slow, not down: within 3 s of its last answer, her last answer stands.
     expect(await helenAt(1000)).toMatchObject({ name: "helen", state: "up" });
@@ -540,6 +541,25 @@ describe("DashboardPoller", () => {
     // A refused connection is down at once, however recent the last answer.
     helen = down;
     expect(await helenAt(4100)).toEqual({ name: "helen", port: 9101, state: "down", detail: down.detail, restarts: 0 });
+  });
+});
+
+describe("probeNode", () => {
+  it("flags a status request that ran out of time (timedOut), not a refused connection", async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const slow = await probeNode({ ...node("hank"), port }, 100);
+      expect(slow).toMatchObject({ state: "down", timedOut: true });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    const refused = await probeNode({ ...node("hank"), port }, 100);
+    expect(refused.state).toBe("down");
+    expect(refused).not.toHaveProperty("timedOut");
   });
 });
 
