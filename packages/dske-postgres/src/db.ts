@@ -5,7 +5,7 @@
  * drops is discarded silently; the next call reconnects).
  */
 import type pg from "pg";
-import { RETRY_SQLSTATES, mapDbError, sqlState } from "./errors.js";
+import { RETRY_SQLSTATES, isStatementError, mapDbError, sqlState } from "./errors.js";
 
 let pgModule: Promise<typeof pg> | undefined;
 
@@ -34,6 +34,34 @@ export async function createPgPool(config: pg.PoolConfig, onIdleError: (err: Err
   pool.on("error", onIdleError);
   pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
+}
+
+/**
+ * One statement on a connection of `pool`, which goes back to the pool when the statement fails
+ * with an error of its own (isStatementError: a RAISE, a constraint, a statement timeout).
+ * node-postgres' `Pool.query` releases the connection WITH the statement's error, which closes it:
+ * every refused request (a replayed share's PSRD range "consumed", an unknown key) then cost a
+ * new server session, a fork and about 60 ms of the server's CPU, so a peer replaying refused
+ * requests made the database churn connections. A connection-level failure (no SQLSTATE, an
+ * "unavailable" class, or an "error" event on the connection) still discards the connection.
+ */
+export async function pooledQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: pg.Pool,
+  config: pg.QueryConfig,
+): Promise<pg.QueryResult<R>> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (e: Error) => (broken = e);
+  client.on("error", onError);
+  try {
+    return await client.query<R>(config);
+  } catch (e) {
+    if (!isStatementError(e)) broken ??= e instanceof Error ? e : new Error(String(e));
+    throw e;
+  } finally {
+    client.off("error", onError);
+    client.release(broken);
+  }
 }
 
 /**
@@ -104,11 +132,15 @@ export class Db {
     return new Db(pool, options.statementPrefix);
   }
 
-  private sqlOf(client: pg.PoolClient | pg.Pool): Sql {
+  /** A statement's config: `name`d statements are prepared once per connection (prefixed by schema). */
+  private config(name: string, text: string, values: unknown[]): pg.QueryConfig {
+    return name === "" ? { text, values } : { name: `${this.prefix}:${name}`, text, values };
+  }
+
+  private sqlOf(client: pg.PoolClient): Sql {
     return {
       query: async <R extends object = Row>(name: string, text: string, values: unknown[] = []) => {
-        const config: pg.QueryConfig = name === "" ? { text, values } : { name: `${this.prefix}:${name}`, text, values };
-        const r = await client.query(config);
+        const r = await client.query(this.config(name, text, values));
         return r.rows as R[];
       },
     };
@@ -118,7 +150,7 @@ export class Db {
   async run<R extends object = Row>(name: string, text: string, values: unknown[] = []): Promise<R[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.sqlOf(this.pool).query<R>(name, text, values);
+        return (await pooledQuery(this.pool, this.config(name, text, values))).rows as R[];
       } catch (e) {
         const state = sqlState(e);
         if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;

@@ -25,6 +25,16 @@ export class PsrdKeyFileError extends PsrdError {
  * intervention (shutdown, crash recovery), insufficient resources. */
 const UNAVAILABLE_SQLSTATE = /^(08|57P|53)/;
 
+/**
+ * Whether a failed statement leaves its connection usable: the server answered with an error of
+ * the statement itself (a RAISE, a constraint, a statement timeout), not one of the connection
+ * (no SQLSTATE: reset, terminated, the driver's query timeout; or an "unavailable" SQLSTATE).
+ */
+export function isStatementError(e: unknown): boolean {
+  const state = sqlState(e);
+  return state !== undefined && !UNAVAILABLE_SQLSTATE.test(state);
+}
+
 /** SQLSTATEs after which the whole transaction is simply tried again. */
 export const RETRY_SQLSTATES = new Set(["40001", "40P01"]);
 

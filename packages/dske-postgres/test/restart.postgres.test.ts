@@ -7,7 +7,7 @@
  */
 import { rmSync } from "node:fs";
 import type { ThrowawayCluster } from "@dske/postgres/testing";
-import { PgPsrdStore, PsrdUnavailableError } from "../src/index.js";
+import { PgPsrdStore, PsrdUnavailableError, loadPg } from "../src/index.js";
 import { BLOCK_SIZE, KEY_PREFIX, blockBytes, localBlock, peerBlock } from "./fixtures/replica-data.js";
 import { clusterForTests, freshSchema, tempDir } from "./pg-fixture.js";
 import path from "node:path";
@@ -98,6 +98,45 @@ test("down: clear 'unavailable' errors, no crash; back: works again without reop
       ["P", 100, 8, "across the restart"],
     ]);
   } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+test("a refused request keeps its connection: 40 replayed takes of a consumed range open no new server session", async () => {
+  const dir = tempDir();
+  const store = await PgPsrdStore.open({
+    url: cluster.url,
+    schema: freshSchema("keep"),
+    keyFile: path.join(dir, "k"),
+    refreshMs: 0,
+    replica: "keepconn",
+  });
+  const { Client } = await loadPg();
+  const admin = new Client({ connectionString: cluster.url });
+  await admin.connect();
+  // The store's server sessions: application_name is "dske <replica>".
+  const sessions = async () =>
+    (await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'dske keepconn'")).rows.map(
+      (r) => r.pid,
+    );
+  try {
+    const P = await store.openPool("P", "peer");
+    await P.addBlock(peerBlock(0), blockBytes(peerBlock(0)), { keyPrefix: KEY_PREFIX });
+    const fragments = [{ blockUuid: peerBlock(0), start: 100, size: 8 }];
+    await P.take({ fragments }, "first");
+    const before = await sessions();
+    expect(before.length).toBeGreaterThan(0);
+    for (let i = 0; i < 40; i++) {
+      await expect(P.take({ fragments }, `replay ${i}`)).rejects.toMatchObject({ code: "consumed" });
+    }
+    // Each refusal is the server's RAISE on a connection that stays usable: no new session (with
+    // node-postgres' Pool.query each refusal closed its connection, and the next opened another).
+    const after = await sessions();
+    expect(after.filter((pid) => !before.includes(pid))).toEqual([]);
+    expect(after.length).toBeGreaterThan(0);
+  } finally {
+    await admin.end();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool } from "@dske/postgres";
+import { createStatePool, pooledQuery } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -223,7 +223,7 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
 
   private async query<R extends pg.QueryResultRow>(q: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(q);
+      return await pooledQuery<R>(this.pool, q);
     } catch (err) {
       throw unavailable(err);
     }

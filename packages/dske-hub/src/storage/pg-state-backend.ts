@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool } from "@dske/postgres";
+import { createStatePool, pooledQuery } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -194,7 +194,7 @@ export class PgStateBackend implements SharedStateBackend {
 
   private async query<R extends pg.QueryResultRow>(q: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(q);
+      return await pooledQuery<R>(this.pool, q);
     } catch (err) {
       throw unavailable(err);
     }
