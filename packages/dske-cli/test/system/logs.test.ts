@@ -67,7 +67,7 @@ test("key pairs (1 key, 5 keys, multicast) through ETSI, then no log line carrie
     return corpus.scanText(text, path.relative(t.stateDir, f));
   });
   console.log(
-    `log scan: ${lineCount} lines in ${logs.length + audits.length} files against ${corpus.secrets} secrets (${corpus.size} distinct 16-byte windows)`,
+    `log scan: ${lineCount} lines in ${logs.length + audits.length} files against ${corpus.secrets} secrets (${corpus.size} 8-byte anchors indexed)`,
   );
   expect(lineCount).toBeGreaterThan(100);
   expect(findings).toEqual([]);
