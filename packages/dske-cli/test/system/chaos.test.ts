@@ -1,7 +1,7 @@
 /**
  * System: crash and chaos. The default topology (5 hubs, 5 clients, k = 3) as real processes;
  * 8 concurrent SAE pairs do get-key-pair (enc_keys at the master's client, dec_keys at the
- * slave's client) for 60 s while random hubs (at most n − k = 2 at once) and one client are
+ * slave's client) for about 12 s (DSKE_CHAOS_LOAD_MS for a longer soak) while random hubs (at most n − k = 2 at once) and one client are
  * killed with SIGKILL and restarted (dske-cli start), repeatedly. Afterwards:
  *  - no mismatched key was ever delivered; every key a master received was retrieved identically
  *    by its slave, or failed with a clear error (HTTP error status + {message}); dec_keys that
@@ -13,9 +13,12 @@
 import { keyPair, runningTopology, type EtsiKey } from "./harness";
 import { checkAuditLogs, deadNodes, isClearError, killNode, pidOf, sleep } from "./chaos-util";
 
-// Three or four kill rounds (MIN_ROUNDS, which the checks need, is the floor on a slow machine).
-const LOAD_MS = 30_000;
-jest.setTimeout(180_000);
+// The load lasts LOAD_MS and at least the MIN_ROUNDS kill rounds the checks need (each about 3-5
+// s: a node down 1-2 s while 8 pairs keep calling, dozens of requests; the rounds, not the
+// seconds, are what the checks count). 12 s by default: with 30 s the file took 67 CPU-seconds,
+// the most of any test file. DSKE_CHAOS_LOAD_MS=300000 for a longer soak with more rounds.
+const LOAD_MS = Number(process.env.DSKE_CHAOS_LOAD_MS ?? 12_000);
+jest.setTimeout(LOAD_MS + 150_000);
 
 // Least stock demand 1 key/s: the stock checks below hold even where callers are 5× slower.
 // processes: separate: the test kills single hubs and a client with -9.
@@ -171,8 +174,8 @@ const MIN_ROUNDS = 3;
 async function chaosLoop(until: number): Promise<string[]> {
   const log: string[] = [];
   let round = 0;
-  while (round < MIN_ROUNDS || Date.now() < until - 8_000) {
-    await sleep(2_500 + Math.random() * 1_500);
+  while (round < MIN_ROUNDS || Date.now() < until - 4_000) {
+    await sleep(1_000 + Math.random() * 1_000);
     round++;
     let victims: string[];
     if (round % 3 === 0) {
@@ -186,7 +189,7 @@ async function chaosLoop(until: number): Promise<string[]> {
     }
     log.push(`round ${round}: kill -9 ${victims.join(", ")}`);
     await kill(victims);
-    await sleep(2_000 + Math.random() * 2_000);
+    await sleep(1_000 + Math.random() * 1_000);
     await restart(victims);
   }
   return log;
