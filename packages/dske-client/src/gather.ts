@@ -78,10 +78,12 @@ export class Gather {
   ): Promise<Map<string, GatherOutcome>> {
     let pass = await this.gatherOnce(slaveSae, masterSae, keyIds, optional);
     const outcomes = pass.outcomes;
-    // Shares still in flight: every hub answered, some released a share, fewer than k did. The
-    // master returns after k acknowledgements of its own n hubs; a slave on a subset of those hubs
-    // (or with a larger k) may ask before the remaining posts land. Ask again a few times, briefly
-    // (the shares received are kept: partial-shares.ts), before answering 503.
+    // Shares still in flight: every hub answered, some released a share, fewer than k did (or k or
+    // more did, with a bad one among them, and not every hub). The master returns after k
+    // acknowledgements of its own n hubs and posts to the others in the background; a slave that
+    // asks at once, on a subset of those hubs or with a larger k, or that meets a lying hub among
+    // the first k, may ask before the remaining posts land. Ask again a few times, briefly (the
+    // shares received are kept: partial-shares.ts), before answering 503.
     for (const delay of IN_FLIGHT_RETRY_MS) {
       if (pass.inFlight.length === 0) break;
       await new Promise((r) => setTimeout(r, delay));
@@ -241,7 +243,9 @@ export class Gather {
             : `key ${id}: the ${got} shares received do not reconstruct a verified key (more bad shares than can be corrected)`;
         outcomes.set(id, { error: unavailable(msg, [{ key_ID: id, shares_received: got, min_nr_shares: k }]) });
         this.d.partial.keep(heldKeyName(masterSae, id, slaveSae), shares.get(id) ?? []);
-        if (got < k && failures.length === 0) inFlight.push(id);
+        // Fewer than k, or k or more that do not reconstruct (a bad one among them) while a hub
+        // that answered had no share yet: the honest rest may still be in flight.
+        if (got < k ? failures.length === 0 : got + failures.length < hubs.length) inFlight.push(id);
       }
     }
     for (const list of shares.values()) for (const s of list) s.y.fill(0);
