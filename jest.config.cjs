@@ -9,6 +9,9 @@ module.exports = {
   // VM, with coverage, 529 s with two workers, 464 s with three, 461 s with four (2026-12-05).
   maxWorkers: Math.max(3, os.availableParallelism()),
   testEnvironment: "node",
+  // Every temporary file of a run under one directory, removed at its end (test/support/temp-root.cjs).
+  globalSetup: "<rootDir>/test/support/global-setup.cjs",
+  globalTeardown: "<rootDir>/test/support/global-teardown.cjs",
   roots: ["<rootDir>/packages", "<rootDir>/examples", "<rootDir>/test"],
   testMatch: ["**/test/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
