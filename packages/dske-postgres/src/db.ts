@@ -40,9 +40,9 @@ export async function createPgPool(config: pg.PoolConfig, onIdleError: (err: Err
  * One statement on a connection of `pool`, which goes back to the pool when the statement fails
  * with an error of its own (isStatementError: a RAISE, a constraint, a statement timeout).
  * node-postgres' `Pool.query` releases the connection WITH the statement's error, which closes it:
- * every refused request (a replayed share's PSRD range "consumed", an unknown key) then cost a
- * new server session, a fork and about 60 ms of the server's CPU, so a peer replaying refused
- * requests made the database churn connections. A connection-level failure (no SQLSTATE, an
+ * every refused request (a take of a PSRD range already "consumed", as a replayed request meets;
+ * a constraint) then cost a new server session, a fork and about 60 ms of the server's CPU
+ * (test/restart.postgres.test.ts counts the sessions). A connection-level failure (no SQLSTATE, an
  * "unavailable" class, or an "error" event on the connection) still discards the connection.
  */
 export async function pooledQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
