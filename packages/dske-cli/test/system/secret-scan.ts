@@ -82,30 +82,24 @@ export class SecretCorpus {
   }
 
   /**
-   * The label of the secret a decoded byte string contains a window of (the first secret added, if
-   * several do), or undefined. A 16-byte window `bytes[i, i + 16)` equal to `secret[p, p + 16)`
-   * holds the secret's anchor at q = p + d (d < 8) as `bytes[i + d, i + d + 8)`: every 8 bytes of
-   * `bytes` are looked up as an anchor, and each hit is checked for the 8 offsets d it may be.
+   * The label of a secret a decoded byte string contains a window of, or undefined. A 16-byte
+   * window `bytes[i, i + 16)` equal to `secret[p, p + 16)` holds the secret's anchor at q = p + d
+   * (d < 8) as `bytes[i + d, i + d + 8)`: every 8 bytes of `bytes` are looked up as an anchor, and
+   * each hit is checked for the 8 offsets d it may be.
    */
   private lookup(bytes: Buffer): string | undefined {
-    let best = -1;
     for (let j = 0; j + ANCHOR <= bytes.length; j++) {
       for (let e = this.heads.get(bytes.toString("latin1", j, j + ANCHOR)) ?? -1; e >= 0; e = this.entryNext[e]) {
-        const secret = this.entrySecret[e];
-        if (best >= 0 && secret >= best) continue;
-        const s = this.secretBytes[secret];
+        const s = this.secretBytes[this.entrySecret[e]];
         for (let d = 0; d < ANCHOR; d++) {
           const i = j - d;
           const p = this.entryOffset[e] - d;
           if (i < 0 || p < 0 || i + WINDOW > bytes.length || p + WINDOW > s.length) continue;
-          if (s.compare(bytes, i, i + WINDOW, p, p + WINDOW) === 0 && !mostlyZeros(s, p)) {
-            best = secret;
-            break;
-          }
+          if (s.compare(bytes, i, i + WINDOW, p, p + WINDOW) === 0 && !mostlyZeros(s, p)) return this.labels[this.entrySecret[e]];
         }
       }
     }
-    return best >= 0 ? this.labels[best] : undefined;
+    return undefined;
   }
 
   /** Every finding in a text (one per offending token). */
