@@ -24,6 +24,8 @@ export const TUNNEL = { a: "192.168.77.1", b: "192.168.77.2" } as const;
 export type HostName = keyof typeof TUNNEL;
 export const HOSTS: readonly HostName[] = ["a", "b"];
 const NS_HOST = { a: "wg-a", b: "wg-b" } as const;
+/** What wireguard-go logs (LOG_LEVEL=verbose) once its UAPI socket listens and is watched. */
+const UAPI_LISTENING = "UAPI listener started";
 
 /** What `wg show IFACE preshared-keys` shows for the peer, hashed (SHA-256 hex): the key itself is never kept. */
 export type PskHash = string;
@@ -115,24 +117,43 @@ export class WgHosts {
     rmSync(this.keyDir, { recursive: true, force: true });
   }
 
-  /** `wireguard-go IFACE` in the foreground (its daemon mode loses the forked process) inside the host's namespace. */
+  /**
+   * `wireguard-go IFACE` in the foreground (its daemon mode loses the forked process) inside the
+   * host's namespace, ready when it logs that its control (UAPI) socket listens. Not by polling
+   * `wg show`: wireguard-go binds the socket, then listens, then watches the file, and a `wg` that
+   * connects between bind and listen is refused and unlinks the file as stale, after which
+   * wireguard-go exits with "Failed to listen on uapi socket: no such file or directory" (seen once
+   * in about ten whole test runs).
+   */
   private async startDaemon(h: HostName): Promise<void> {
     const child = spawn("ip", ["netns", "exec", this.ns(h), "wireguard-go", this.iface[h]], {
-      env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" },
+      env: { ...process.env, WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "verbose" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.daemons.set(h, child);
     this.daemonLog.set(h, "");
-    const keep = (d: Buffer) => this.daemonLog.set(h, `${this.daemonLog.get(h) ?? ""}${d.toString()}`.slice(-4000));
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
+    const uapi = { listening: false };
+    // Whole lines: the readiness line is looked for, and only the non-debug ones are kept.
+    const partial = { out: "", err: "" };
+    const keep = (stream: "out" | "err") => (d: Buffer) => {
+      const lines = `${partial[stream]}${d.toString()}`.split("\n");
+      partial[stream] = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.includes(UAPI_LISTENING)) uapi.listening = true;
+        if (!line.startsWith("DEBUG:")) this.daemonLog.set(h, `${this.daemonLog.get(h) ?? ""}${line}\n`.slice(-4000));
+      }
+    };
+    child.stdout.on("data", keep("out"));
+    child.stderr.on("data", keep("err"));
     const deadline = Date.now() + 10_000;
     for (;;) {
+      if (uapi.listening) return;
       if (child.exitCode !== null)
-        throw new Error(`wireguard-go ${this.iface[h]} exited (${child.exitCode}): ${this.daemonLog.get(h) ?? ""}`);
-      if ((await run("wg", ["show", this.iface[h]])).code === 0) return;
+        throw new Error(
+          `wireguard-go ${this.iface[h]} exited (${child.exitCode}): ${this.daemonLog.get(h) ?? ""}${partial.out}${partial.err}`,
+        );
       if (Date.now() > deadline) throw new Error(`wireguard-go ${this.iface[h]} did not open its control socket in 10 s`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
@@ -163,7 +184,7 @@ export class WgHosts {
     return this.lab.must(NS_HOST[h], "wg", args, input);
   }
 
-  /** What wireguard-go printed (errors only), for a failure message. */
+  /** What wireguard-go printed, its debug lines left out, for a failure message. */
   daemonOutput(h: HostName): string {
     return this.daemonLog.get(h) ?? "";
   }
