@@ -8,7 +8,8 @@ module.exports = {
   // time waiting on other processes, so use one worker per core and at least three: on the 2-core
   // VM, with coverage, 529 s with two workers, 464 s with three, 461 s with four (2026-12-05).
   maxWorkers: Math.max(3, os.availableParallelism()),
-  testEnvironment: "node",
+  // Jest's node environment, plus each file's AsyncLocalStorages disabled at its end (the file says why).
+  testEnvironment: "<rootDir>/test/support/environment.cjs",
   // Every temporary file of a run under one directory, removed at its end (test/support/temp-root.cjs).
   globalSetup: "<rootDir>/test/support/global-setup.cjs",
   globalTeardown: "<rootDir>/test/support/global-teardown.cjs",
