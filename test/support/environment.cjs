@@ -19,11 +19,12 @@
 const { AsyncLocalStorage } = require("node:async_hooks");
 const { TestEnvironment } = require("jest-environment-node");
 
-const enabled = new Set();
+// One set per worker, on the shared class, whichever copy of this module wrapped it.
+const TRACKED = Symbol.for("dske.test.enabledAsyncLocalStorages");
 const proto = AsyncLocalStorage.prototype;
-const WRAPPED = Symbol.for("dske.test.asyncLocalStorageTracked");
-if (!Object.prototype.hasOwnProperty.call(proto, WRAPPED)) {
-  Object.defineProperty(proto, WRAPPED, { value: true });
+if (!Object.prototype.hasOwnProperty.call(proto, TRACKED)) {
+  const enabled = new Set();
+  Object.defineProperty(proto, TRACKED, { value: enabled });
   const { run, enterWith } = proto;
   proto.run = function (store, callback, ...args) {
     enabled.add(this);
@@ -34,6 +35,7 @@ if (!Object.prototype.hasOwnProperty.call(proto, WRAPPED)) {
     return enterWith.call(this, store);
   };
 }
+const enabled = proto[TRACKED];
 
 class DskeTestEnvironment extends TestEnvironment {
   async teardown() {
