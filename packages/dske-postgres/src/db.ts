@@ -5,7 +5,7 @@
  * drops is discarded silently; the next call reconnects).
  */
 import type pg from "pg";
-import { RETRY_SQLSTATES, isStatementError, mapDbError, sqlState } from "./errors.js";
+import { RETRY_SQLSTATES, isSessionEndError, isStatementError, mapDbError, sqlState } from "./errors.js";
 
 let pgModule: Promise<typeof pg> | undefined;
 
@@ -49,18 +49,45 @@ export async function pooledQuery<R extends pg.QueryResultRow = pg.QueryResultRo
   pool: pg.Pool,
   config: pg.QueryConfig,
 ): Promise<pg.QueryResult<R>> {
+  return withConnection(pool, async (client, broken) => {
+    try {
+      return await client.query<R>(config);
+    } catch (e) {
+      if (!isStatementError(e)) broken(e);
+      throw e;
+    }
+  });
+}
+
+/**
+ * `fn` on a connection checked out of `pool`, which goes back to the pool afterwards unless it
+ * broke while out: it emitted "error" (the server dropped it: without a listener that event would
+ * crash the process; with one, the running query fails instead) or `fn` called `broken(err)`
+ * (a failure that leaves the session's state unknown, such as a ROLLBACK that failed), or fn
+ * threw an error with which the server ended the session (SQLSTATE class 08, 57P or 53). A broken
+ * connection is discarded (`release(err)`), never handed to the next caller. An error of
+ * `pool.connect()` passes through as it is.
+ */
+export async function withConnection<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, broken: (err: unknown) => void) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (e: Error) => (broken = e);
-  client.on("error", onError);
+  let brokenBy: Error | undefined;
+  const broken = (e: unknown) => {
+    brokenBy ??= e instanceof Error ? e : new Error(String(e));
+  };
+  client.on("error", broken);
   try {
-    return await client.query<R>(config);
+    return await fn(client, broken);
   } catch (e) {
-    if (!isStatementError(e)) broken ??= e instanceof Error ? e : new Error(String(e));
+    // The server ended the session (a FATAL such as 57P01 reaches the running query, and the
+    // socket may not be closed yet when the connection goes back).
+    if (isSessionEndError(e)) broken(e);
     throw e;
   } finally {
-    client.off("error", onError);
-    client.release(broken);
+    client.off("error", broken);
+    client.release(brokenBy);
   }
 }
 
@@ -166,33 +193,23 @@ export class Db {
    */
   async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
       try {
-        client = await this.pool.connect();
+        return await withConnection(this.pool, async (client, broken) => {
+          try {
+            await client.query("BEGIN");
+            const result = await fn(this.sqlOf(client));
+            await client.query("COMMIT");
+            return result;
+          } catch (e) {
+            await client.query("ROLLBACK").catch(broken);
+            throw e;
+          }
+        });
       } catch (e) {
-        throw mapDbError(e);
-      }
-      let broken: Error | undefined;
-      // A checked-out connection the server drops emits 'error': the query fails; do not crash.
-      const onError = (e: Error) => (broken = e);
-      client.on("error", onError);
-      try {
-        await client.query("BEGIN");
-        const result = await fn(this.sqlOf(client));
-        await client.query("COMMIT");
-        return result;
-      } catch (e) {
-        try {
-          await client.query("ROLLBACK");
-        } catch (re) {
-          broken = re instanceof Error ? re : new Error(String(re));
-        }
+        // The connection is back in the pool (or discarded) before a retry checks out another.
         const state = sqlState(e);
         if (state !== undefined && RETRY_SQLSTATES.has(state) && attempt < 5) continue;
         throw mapDbError(e);
-      } finally {
-        client.off("error", onError);
-        client.release(broken);
       }
     }
   }

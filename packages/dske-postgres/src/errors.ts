@@ -35,6 +35,11 @@ export function isStatementError(e: unknown): boolean {
   return state !== undefined && !UNAVAILABLE_SQLSTATE.test(state);
 }
 
+/** Whether the server ended the session with this error (an "unavailable" SQLSTATE: 08, 57P, 53). */
+export function isSessionEndError(e: unknown): boolean {
+  return UNAVAILABLE_SQLSTATE.test(sqlState(e) ?? "");
+}
+
 /** SQLSTATEs after which the whole transaction is simply tried again. */
 export const RETRY_SQLSTATES = new Set(["40001", "40P01"]);
 

@@ -7,7 +7,7 @@
  */
 import { rmSync } from "node:fs";
 import type { ThrowawayCluster } from "@dske/postgres/testing";
-import { PgPsrdStore, PsrdUnavailableError, loadPg } from "../src/index.js";
+import { PgPsrdStore, PsrdUnavailableError, createStatePool, loadPg, withConnection } from "../src/index.js";
 import { BLOCK_SIZE, KEY_PREFIX, blockBytes, localBlock, peerBlock } from "./fixtures/replica-data.js";
 import { clusterForTests, freshSchema, tempDir } from "./pg-fixture.js";
 import path from "node:path";
@@ -139,5 +139,42 @@ test("a refused request keeps its connection: 40 replayed takes of a consumed ra
     await admin.end();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+test("withConnection: a connection comes back after fn, a failed statement included; not after broken() or a server-side kill", async () => {
+  const idleErrors: Error[] = [];
+  const pool = await createStatePool({ url: cluster.url, poolSize: 1, applicationName: "dske withconn" }, (e) => idleErrors.push(e));
+  const { Client } = await loadPg();
+  const admin = new Client({ connectionString: cluster.url });
+  await admin.connect();
+  const pidOf = (c: { query(q: string): Promise<{ rows: { pid: number }[] }> }) =>
+    c.query("SELECT pg_backend_pid() AS pid").then((r) => r.rows[0]?.pid);
+  try {
+    const first = await withConnection(pool, (c) => pidOf(c));
+    expect(typeof first).toBe("number");
+    // A statement error of its own (division by zero) thrown out of fn: the session is kept.
+    await expect(withConnection(pool, (c) => c.query("SELECT 1 / 0"))).rejects.toMatchObject({ code: "22012" });
+    expect(await withConnection(pool, (c) => pidOf(c))).toBe(first);
+    // fn says the session's state is unknown: it is discarded, the next caller gets a new one.
+    await withConnection(pool, async (c, broken) => {
+      await c.query("SELECT 1");
+      broken(new Error("ROLLBACK failed"));
+    });
+    const second = await withConnection(pool, (c) => pidOf(c));
+    expect(second).not.toBe(first);
+    // The server ends the session while it is checked out: the "error" event does not crash the
+    // process, the running query fails, and the session is not handed out again.
+    await expect(
+      withConnection(pool, async (c) => {
+        await admin.query("SELECT pg_terminate_backend($1)", [second]);
+        await c.query("SELECT pg_sleep(5)");
+      }),
+    ).rejects.toThrow();
+    const third = await withConnection(pool, (c) => pidOf(c));
+    expect([first, second]).not.toContain(third);
+  } finally {
+    await admin.end();
+    await pool.end();
   }
 }, 120_000);

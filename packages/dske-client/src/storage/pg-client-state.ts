@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool, pooledQuery } from "@dske/postgres";
+import { createStatePool, pooledQuery, withConnection } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -231,29 +231,19 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
 
   /** `fn` returns true to commit, false to roll back. */
   private async transaction(fn: (c: pg.PoolClient) => Promise<boolean>): Promise<void> {
-    let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable(err);
-    }
-    let broken = false;
-    const onError = () => {
-      broken = true;
-    };
-    client.on("error", onError);
-    try {
-      await client.query("BEGIN");
-      const commit = await fn(client);
-      await client.query(commit ? "COMMIT" : "ROLLBACK");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
+      await withConnection(this.pool, async (client, broken) => {
+        try {
+          await client.query("BEGIN");
+          const commit = await fn(client);
+          await client.query(commit ? "COMMIT" : "ROLLBACK");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(broken);
+          throw err;
+        }
       });
+    } catch (err) {
       throw unavailable(err);
-    } finally {
-      client.removeListener("error", onError);
-      client.release(broken);
     }
   }
 }

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool, pooledQuery } from "@dske/postgres";
+import { createStatePool, pooledQuery, withConnection } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -201,30 +201,19 @@ export class PgStateBackend implements SharedStateBackend {
   }
 
   private async transaction(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable(err);
-    }
-    let broken = false;
-    // A checked-out connection that breaks (database shutdown) emits "error": the query fails, the process must not.
-    const onError = () => {
-      broken = true;
-    };
-    client.on("error", onError);
-    try {
-      await client.query("BEGIN");
-      await fn(client);
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
+      await withConnection(this.pool, async (client, broken) => {
+        try {
+          await client.query("BEGIN");
+          await fn(client);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(broken);
+          throw err;
+        }
       });
+    } catch (err) {
       throw unavailable(err);
-    } finally {
-      client.removeListener("error", onError);
-      client.release(broken);
     }
   }
 }
