@@ -334,12 +334,16 @@ test("the store directory is locked against a second opener until closed", async
 test("a lock held by a killed process not reaped yet (a zombie) is taken over", async () => {
   if (!existsSync("/proc/self/stat")) return; // zombies are told from /proc (Linux)
   await store.close();
-  // `sleep 0` exits at once; its parent became `sleep 30`, which never reaps it: a zombie.
-  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  // perl (Debian's perl-base is essential) forks a child that exits at once and never waits for
+  // it: a zombie until perl ends. (It was `sh -c "sleep 0 & echo $!; exec sleep 30"`, and a whole
+  // run once found no /proc entry for the child: a shell may reap a child that exits before the
+  // exec.)
+  const script = '$| = 1; my $pid = fork() // die; if ($pid == 0) { exit 0 } print "$pid\\n"; sleep 30';
+  const parent = spawn("perl", ["-e", script], { stdio: ["ignore", "pipe", "ignore"] });
   try {
     const zombie = Number((await once(parent.stdout, "data"))[0]);
     const state = () => readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]?.[0];
-    for (let i = 0; i < 100 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 30_000; state() !== "Z" && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(state()).toBe("Z");
     writeFileSync(join(dir, "LOCK"), String(zombie));
     store = await FileStore.open(dir);
