@@ -92,6 +92,29 @@ export async function withConnection<T>(
 }
 
 /**
+ * `fn` in a transaction on a connection of `pool` (withConnection): BEGIN, `fn`, then COMMIT, or
+ * ROLLBACK when `commit(result)` says no. An error of `fn` rolls back and passes through; a
+ * ROLLBACK that fails marks the connection broken (the session's state is unknown).
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  commit: (result: T) => boolean = () => true,
+): Promise<T> {
+  return withConnection(pool, async (client, broken) => {
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query(commit(result) ? "COMMIT" : "ROLLBACK");
+      return result;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(broken);
+      throw e;
+    }
+  });
+}
+
+/**
  * The pool of a node's small PostgreSQL state (the hub's journal, the client's state): `poolSize`
  * connections (default 4); connect and statement timeout `statementTimeoutMs` (default 5000), the
  * driver's query timeout 1 s later; sessions named `applicationName`.
@@ -194,17 +217,7 @@ export class Db {
   async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await withConnection(this.pool, async (client, broken) => {
-          try {
-            await client.query("BEGIN");
-            const result = await fn(this.sqlOf(client));
-            await client.query("COMMIT");
-            return result;
-          } catch (e) {
-            await client.query("ROLLBACK").catch(broken);
-            throw e;
-          }
-        });
+        return await withTransaction(this.pool, (client) => fn(this.sqlOf(client)));
       } catch (e) {
         // The connection is back in the pool (or discarded) before a retry checks out another.
         const state = sqlState(e);

@@ -4,4 +4,4 @@ export { PsrdUnavailableError, PsrdKeyFileError } from "./errors.js";
 export { KeyChain, ratchet } from "./key-chain.js";
 export { encryptChunk, decryptChunk } from "./cipher.js";
 export { CHUNK_SIZE } from "./schema.js";
-export { loadPg, createPgPool, createStatePool, pooledQuery, withConnection } from "./db.js";
+export { loadPg, createPgPool, createStatePool, pooledQuery, withConnection, withTransaction } from "./db.js";

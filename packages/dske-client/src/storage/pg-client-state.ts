@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool, pooledQuery, withConnection } from "@dske/postgres";
+import { createStatePool, pooledQuery, withTransaction } from "@dske/postgres";
 import type { ChainRecord, HubRecord } from "../node-state.js";
 import { ChainRecordSchema, HubRecordSchema } from "../node-state.js";
 import type { DeliveryLedger, DeliveryMark, NodeStateBackend, NodeStateEntries } from "../shared-state.js";
@@ -232,16 +232,7 @@ export class PgClientState implements NodeStateBackend, DeliveryLedger {
   /** `fn` returns true to commit, false to roll back. */
   private async transaction(fn: (c: pg.PoolClient) => Promise<boolean>): Promise<void> {
     try {
-      await withConnection(this.pool, async (client, broken) => {
-        try {
-          await client.query("BEGIN");
-          const commit = await fn(client);
-          await client.query(commit ? "COMMIT" : "ROLLBACK");
-        } catch (err) {
-          await client.query("ROLLBACK").catch(broken);
-          throw err;
-        }
-      });
+      await withTransaction(this.pool, fn, (commit) => commit);
     } catch (err) {
       throw unavailable(err);
     }

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { createStatePool, pooledQuery, withConnection } from "@dske/postgres";
+import { createStatePool, pooledQuery, withTransaction } from "@dske/postgres";
 import { errorMessage, HubError } from "../errors.js";
 import type { SharedStateBackend } from "../state-backend.js";
 import type { RecordSealer } from "./record-sealing.js";
@@ -202,16 +202,7 @@ export class PgStateBackend implements SharedStateBackend {
 
   private async transaction(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
     try {
-      await withConnection(this.pool, async (client, broken) => {
-        try {
-          await client.query("BEGIN");
-          await fn(client);
-          await client.query("COMMIT");
-        } catch (err) {
-          await client.query("ROLLBACK").catch(broken);
-          throw err;
-        }
-      });
+      await withTransaction(this.pool, fn);
     } catch (err) {
       throw unavailable(err);
     }
