@@ -1,4 +1,4 @@
-// tsup options for a Node program bundled into one file: the node host of @dske/cli and the bins
+// tsup options for a Node program bundled into one file: the node host and the bin of @dske/cli and the bins
 // of @dske/hub and @dske/client (their tsup.config.ts use it).
 //
 // Why one file: a node process loads several hundred modules (@dske/*, express, zod, pino,

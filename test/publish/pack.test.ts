@@ -92,8 +92,10 @@ function runOk(cmd: string, args: string[], cwd: string, timeoutMs?: number): st
 /** Bare module specifiers (import/export from, dynamic import, require) of a built JS file, as package names. */
 function importedPackages(code: string): Set<string> {
   const names = new Set<string>();
-  // A specifier has no whitespace or comma: `option: "--x-from", hint: "..."` is no import.
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./\s,][^"'\s,]*)["']/g;
+  // A specifier has no whitespace or comma: `option: "--x-from", hint: "..."` is no import. It ends
+  // its statement or call (`;`, `)`, end of line): words quoted inside a message in a bundled
+  // dependency (`'import "reflect-metadata"' to the top`, `from 'alg' argument`) are no import.
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"'./\s,][^"'\s,]*)["'](?=\s*[;)]|[ \t]*$)/gm;
   for (const m of code.matchAll(re)) {
     const spec = m[1];
     if (spec.startsWith("node:") || builtinModules.includes(spec.split("/")[0])) continue;
@@ -375,8 +377,11 @@ describe("publishable packages (pnpm pack → npm install outside the workspace)
     const code = `import{a}from"zod";import x from 'express';export * from "./local.js";
       const y = require("@scope/pkg/sub"); await import("node:fs"); require("path"); import "side-effect/x";
       const flags = { option: "--clients-from",
-        hint: "a list" };`;
-    expect([...importedPackages(code)].sort()).toEqual(["@scope/pkg", "express", "side-effect", "zod"]);
+        hint: "a list" };
+      throw new Error(\`add 'import "reflect-metadata"' to the top\`); throw new Error("Cannot get 'saltLength' from 'alg' argument");
+      export { b } from "multi-line"
+      `;
+    expect([...importedPackages(code)].sort()).toEqual(["@scope/pkg", "express", "multi-line", "side-effect", "zod"]);
   });
 
   it.each(publishablePackages().map((p) => [p.json.name, p] as const))(
