@@ -1,5 +1,6 @@
-// tsup options for a Node program bundled into one file: the node host and the bin of @dske/cli and the bins
-// of @dske/hub and @dske/client (their tsup.config.ts use it).
+// tsup options for a Node program bundled into one file: the node host of @dske/cli and the bins
+// of @dske/hub and @dske/client (their tsup.config.ts use it). The dske-cli bin uses it too, with
+// `splitting: true` (a few chunks, so that `start` spawns the standby host before loading the rest).
 //
 // Why one file: a node process loads several hundred modules (@dske/*, express, zod, pino,
 // prom-client, pg, ...). Node resolves, stats and reads each of them (about 3,000 stat calls);
